@@ -1,0 +1,45 @@
+# The commands people type. Every target creates .venv and installs what it needs.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_WORKERS ?= 2
+
+.PHONY: install run worker test lint format bench demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: serve every service on the embedded SQLite store under ./var
+run: install
+	$(BIN)/railyard serve
+
+## worker: run the projections and reactions as their own process
+worker: install
+	$(BIN)/railyard worker
+
+## lint: ruff, import-linter contracts and mypy
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy shared services railyard tests
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## test: lint, then every test (PostgreSQL ones included)
+test: lint
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,51 @@
+"""The composition root: which services one process serves, on which store.
+
+By default one process serves every service and runs every follower. docker-compose
+runs each service as its own process (`RAILYARD_SERVICES=intake`, ...) against the same
+PostgreSQL, with a worker process running the followers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import FastAPI
+
+from services.intake.service import component as intake_component
+from shared.http.app import create_app
+from shared.logging import configure_logging
+from shared.platform import Component, ComponentFactory, Platform
+from shared.settings import ALL_SERVICES, Settings, settings_from_environment
+
+FACTORIES: dict[str, ComponentFactory] = {
+    "intake": intake_component,
+}
+
+
+def build_components(platform: Platform, services: Sequence[str]) -> list[Component]:
+    return [FACTORIES[name](platform) for name in services if name in FACTORIES]
+
+
+def all_components(platform: Platform) -> list[Component]:
+    return build_components(platform, ALL_SERVICES)
+
+
+def build_app(settings: Settings, *, run_followers: bool | None = None) -> FastAPI:
+    platform = Platform.build(settings)
+    served = build_components(platform, settings.services)
+    run = settings.run_followers if run_followers is None else run_followers
+    # A process that runs the followers keeps every view and reaction moving, also those
+    # of services it does not serve over HTTP.
+    served_names = {c.name for c in served}
+    followed = served + [c for c in all_components(platform) if c.name not in served_names]
+    title = f"Railyard {served[0].name}" if len(served) == 1 else "Railyard"
+    return create_app(
+        platform, served, followed=followed if run else served, run_followers=run, title=title
+    )
+
+
+def app_from_environment() -> FastAPI:
+    """uvicorn's factory: `uvicorn --factory railyard.app:app_from_environment`."""
+    settings = settings_from_environment()
+    configure_logging(settings)
+    return build_app(settings)

@@ -1,0 +1,287 @@
+"""`railyard`: serve the API, run the workers, manage people and tokens, migrate the store."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from railyard.app import all_components
+from shared.application import acting_as
+from shared.domain import DomainError
+from shared.http.app import followers_for
+from shared.identity.domain import Role, Team
+from shared.logging import configure_logging
+from shared.platform import Platform
+from shared.settings import Settings, SettingsError, load_settings
+from shared.store.errors import StoreUnavailable
+from shared.store.migrate import grant_service_role
+
+app = typer.Typer(
+    help="Railyard: one front door for every IT change.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+users_app = typer.Typer(help="People and their roles.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens: issue (shown once) and revoke.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _cli_actor() -> str:
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = "unknown"
+    return f"cli:{name}"
+
+
+@contextmanager
+def _platform(**overrides: object) -> Iterator[Platform]:
+    settings = _settings(**overrides)
+    configure_logging(settings)
+    try:
+        platform = Platform.build(settings)
+    except StoreUnavailable as exc:
+        err.print(f"[red]the event store is unavailable: {exc}[/red]")
+        raise typer.Exit(1) from None
+    try:
+        yield platform
+    except DomainError as exc:
+        err.print(f"[red]refused ({exc.rule}): {exc.detail}[/red]")
+        raise typer.Exit(1) from None
+    except StoreUnavailable as exc:
+        err.print(f"[red]the event store is unavailable: {exc}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        platform.close()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    service: Annotated[
+        list[str] | None,
+        typer.Option(help="Serve only these services (repeat); default every service."),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="API worker processes.")] = 1,
+    followers: Annotated[
+        bool | None, typer.Option(help="Run projections and reactions in this process.")
+    ] = None,
+) -> None:
+    """Serve the HTTP API (and, by default, the followers that keep views current)."""
+    if service:
+        os.environ["RAILYARD_SERVICES"] = ",".join(service)
+    if followers is not None:
+        os.environ["RAILYARD_RUN_FOLLOWERS"] = "true" if followers else "false"
+    settings = _settings()
+    host = host or settings.host
+    port = port or settings.port
+    url = settings.public_url or f"http://{host}:{port}"
+    store = (
+        f"PostgreSQL (schema {settings.db_schema})"
+        if settings.backend == "postgres"
+        else f"SQLite at {settings.sqlite_path}"
+    )
+    err.print(
+        f"Railyard serving {', '.join(settings.services)} on [bold]{url}[/bold]"
+        f"  (API docs: {url}/docs)"
+    )
+    err.print(f"Event store: {store}")
+    err.print(
+        "First admin token: [bold].venv/bin/railyard bootstrap[/bold]"
+        " (creates user 'admin' if needed and prints a new token)"
+    )
+    uvicorn.run(
+        "railyard.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run every projection and reaction until stopped (SIGTERM or Ctrl-C)."""
+    with _platform() as platform:
+        components = all_components(platform)
+        runner = followers_for(platform, components)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        err.print("Railyard worker following the log (Ctrl-C to stop)")
+        runner.start()
+        try:
+            while not stop.wait(1.0):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            runner.stop()
+
+
+@app.command()
+def migrate(
+    grant_to: Annotated[
+        str | None,
+        typer.Option(
+            help="PostgreSQL role the services connect as: granted SELECT, INSERT, UPDATE on the"
+            " events (never DELETE or TRUNCATE) and full use of the views."
+        ),
+    ] = None,
+) -> None:
+    """Create the event log, its guards and every view's tables, once, before start-up."""
+    with _platform(create_schema=True) as platform:
+        components = all_components(platform)
+        for group in [platform.directory.group, *(g for c in components for g in c.groups)]:
+            group.setup()
+        if grant_to:
+            grant_service_role(platform.log, grant_to)
+        err.print(f"schema ready ({platform.settings.backend})")
+
+
+@app.command("rebuild-views")
+def rebuild_views() -> None:
+    """Drop every view and fold the whole log again (the log itself is untouched)."""
+    with _platform() as platform:
+        groups = [
+            platform.directory.group,
+            *(g for c in all_components(platform) for g in c.groups),
+        ]
+        total = sum(group.rebuild() for group in groups)
+        err.print(
+            f"rebuilt {sum(len(g.projections) for g in groups)} views from {total} event reads"
+        )
+
+
+@app.command()
+def bootstrap(
+    username: Annotated[str, typer.Option(help="The admin's username.")] = "admin",
+) -> None:
+    """Create the first admin (if missing) and print a new token for them."""
+    with _platform() as platform, acting_as(_cli_actor()):
+        if platform.directory.user(username) is None:
+            platform.identity.register(username, "Administrator", [Role.ADMIN.value])
+            err.print(f"created admin user {username!r}")
+        issued = platform.identity.issue_token(username, "bootstrap")
+        err.print("Use it as: Authorization: Bearer <token>. It is shown only now.")
+        out.print(issued.token, soft_wrap=True)
+
+
+@users_app.command("create")
+def create_user(
+    username: str,
+    role: Annotated[list[Role], typer.Option(help="Repeat for several roles.")],
+    department: Annotated[str | None, typer.Option(help="Required for requesters.")] = None,
+    team: Annotated[Team | None, typer.Option(help="IT team (operations approvers).")] = None,
+    display_name: Annotated[str, typer.Option(help="Full name.")] = "",
+    email: Annotated[str | None, typer.Option()] = None,
+    token: Annotated[bool, typer.Option(help="Also issue a token and print it.")] = False,
+    password: Annotated[bool, typer.Option(help="Prompt for a sign-in password.")] = False,
+) -> None:
+    """Register a user."""
+    secret = getpass.getpass("Password: ") if password else None
+    with _platform() as platform, acting_as(_cli_actor()):
+        platform.identity.register(
+            username,
+            display_name,
+            [r.value for r in role],
+            department,
+            team.value if team else None,
+            email,
+        )
+        err.print(f"created {username} ({', '.join(r.value for r in role)})")
+        if secret:
+            platform.identity.set_password(username, secret)
+        if token:
+            issued = platform.identity.issue_token(username, "cli")
+            out.print(issued.token, soft_wrap=True)
+
+
+@users_app.command("list")
+def list_users() -> None:
+    """Every user with their roles."""
+    with _platform() as platform:
+        table = Table("username", "name", "roles", "department", "team", "active")
+        for user in platform.directory.users():
+            table.add_row(
+                user.username,
+                user.display_name,
+                ", ".join(user.roles),
+                user.department or "",
+                user.team or "",
+                "yes" if user.active else "no",
+            )
+        out.print(table)
+
+
+@users_app.command("set-password")
+def set_password(username: str) -> None:
+    """Set a user's sign-in password (prompted, never echoed)."""
+    secret = getpass.getpass("New password: ")
+    with _platform() as platform, acting_as(_cli_actor()):
+        platform.identity.set_password(username, secret)
+        err.print("password set")
+
+
+@tokens_app.command("issue")
+def issue_token(
+    username: str,
+    label: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+    expires_in_days: Annotated[int | None, typer.Option(min=1, max=3650)] = None,
+) -> None:
+    """Issue a token for a user and print it (the only time it is shown)."""
+    with _platform() as platform, acting_as(_cli_actor()):
+        issued = platform.identity.issue_token(username, label, expires_in_days)
+        err.print(f"token {issued.token_id} for {username}; shown only now:")
+        out.print(issued.token, soft_wrap=True)
+
+
+@tokens_app.command("revoke")
+def revoke_token(
+    token_id: str,
+    reason: Annotated[str, typer.Option(help="Why it is revoked.")] = "revoked from the CLI",
+) -> None:
+    """Revoke a token by its id (the 16 hex characters after 'ry_')."""
+    with _platform() as platform, acting_as(_cli_actor()):
+        owner = platform.directory.token_owner(token_id)
+        if owner is None:
+            err.print(f"[red]no token {token_id}[/red]")
+            raise typer.Exit(1)
+        platform.identity.revoke_token(owner, token_id, reason)
+        err.print(f"revoked token {token_id} of {owner}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""Intake use cases: each loads a request, makes one decision, saves it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from services.intake.domain import (
+    Category,
+    ChangeRequest,
+    ClassOfService,
+    DepartmentRanking,
+    SizeEstimate,
+    ranking_id,
+)
+from services.intake.views import IntakeViews
+from shared.application import Outcome, UseCases, current_context
+from shared.domain import InvalidCommand, NotFound, NotPermitted
+from shared.identity.domain import Principal, Role
+from shared.identity.views import Directory
+from shared.store.log import EventLog
+
+
+@dataclass(frozen=True)
+class RequestDraft:
+    """What a requester fills in."""
+
+    title: str
+    description: str
+    justification: str
+    sponsor: str
+    category: Category
+    subsystems: Sequence[str]
+    size_estimate: SizeEstimate
+    desired_date: date | None = None
+
+
+@dataclass(frozen=True)
+class RequestRef:
+    id: str
+    version: int
+    status: str
+
+
+@dataclass(frozen=True)
+class Submitted(RequestRef):
+    possible_duplicates: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RankingRef:
+    department: str
+    request_ids: list[str]
+    version: int
+
+
+class Intake(UseCases):
+    """The front door: submission, triage, ranking and rating of change requests."""
+
+    def __init__(self, log: EventLog, views: IntakeViews, directory: Directory) -> None:
+        super().__init__(log)
+        self.views = views
+        self.directory = directory
+        self.catalogue = log.settings.subsystems
+
+    # -- requester ------------------------------------------------------------------
+
+    def submit(
+        self, caller: Principal, draft: RequestDraft, department: str | None = None
+    ) -> Submitted:
+        """Requesters submit for their own department; IT submits for a named one."""
+        dept = self._department_for(caller, department)
+        duplicates = self.views.similar(draft.title)
+
+        def command() -> Outcome[Submitted]:
+            request = ChangeRequest.submit(
+                title=draft.title,
+                description=draft.description,
+                justification=draft.justification,
+                department=dept,
+                sponsor=draft.sponsor,
+                category=draft.category,
+                subsystems=draft.subsystems,
+                size_estimate=draft.size_estimate,
+                desired_date=draft.desired_date,
+                requester=caller.username,
+                catalogue=self.catalogue,
+            )
+            return Outcome(
+                [request],
+                Submitted(str(request.id), request.version, request.status.value, duplicates),
+            )
+
+        return self.run(command)
+
+    def edit(self, caller: Principal, request_id: UUID, draft: RequestDraft) -> RequestRef:
+        return self._change(
+            request_id,
+            lambda r: r.edit(
+                title=draft.title,
+                description=draft.description,
+                justification=draft.justification,
+                sponsor=draft.sponsor,
+                category=draft.category,
+                subsystems=draft.subsystems,
+                size_estimate=draft.size_estimate,
+                desired_date=draft.desired_date,
+                department=self._own_department(caller),
+                catalogue=self.catalogue,
+            ),
+        )
+
+    def withdraw(self, caller: Principal, request_id: UUID, reason: str) -> RequestRef:
+        department = None if caller.has(Role.RELEASE_MANAGER) else self._own_department(caller)
+        return self._change(request_id, lambda r: r.withdraw(reason, department))
+
+    def provide_information(self, caller: Principal, request_id: UUID, answer: str) -> RequestRef:
+        return self._change(
+            request_id, lambda r: r.provide_information(answer, self._own_department(caller))
+        )
+
+    def rate(self, caller: Principal, request_id: UUID, score: int, comment: str) -> RequestRef:
+        return self._change(
+            request_id, lambda r: r.rate(score, comment, self._own_department(caller))
+        )
+
+    def rank(self, caller: Principal, department: str, order: Sequence[str]) -> RankingRef:
+        """A requester orders their own department's accepted, undelivered requests."""
+        if self._own_department(caller).casefold() != department.casefold():
+            raise NotPermitted(
+                "own_department_only", f"only {department}'s requesters may rank its requests"
+            )
+
+        def command() -> Outcome[RankingRef]:
+            departments: dict[str, str] = {}
+            statuses: dict[str, str] = {}
+            for request_id in order:
+                request = self._request(_parse_id(request_id))
+                departments[request_id] = request.department
+                statuses[request_id] = request.status.value
+            rid = ranking_id(department)
+            if self.log.exists(rid):
+                ranking = self.log.get(rid, DepartmentRanking)
+            else:
+                ranking = DepartmentRanking(department=department)
+            ranking.rank(order, departments, statuses)
+            return Outcome(
+                [ranking], RankingRef(ranking.department, list(ranking.order), ranking.version)
+            )
+
+        return self.run(command)
+
+    # -- release manager: triage ----------------------------------------------------
+
+    def accept(
+        self,
+        request_id: UUID,
+        owner: str,
+        size_points: int,
+        class_of_service: ClassOfService,
+        fixed_date: date | None,
+    ) -> RequestRef:
+        self._require_it_staff(owner)
+        return self._change(
+            request_id,
+            lambda r: r.accept(
+                owner=owner,
+                size_points=size_points,
+                class_of_service=class_of_service,
+                fixed_date=fixed_date,
+            ),
+        )
+
+    def reject(self, request_id: UUID, reason: str) -> RequestRef:
+        return self._change(request_id, lambda r: r.reject(reason))
+
+    def defer(self, request_id: UUID, reason: str, until: date | None) -> RequestRef:
+        return self._change(request_id, lambda r: r.defer(reason, until))
+
+    def request_information(self, request_id: UUID, question: str) -> RequestRef:
+        return self._change(request_id, lambda r: r.request_information(question))
+
+    def mark_duplicate(self, request_id: UUID, original_id: UUID, note: str) -> RequestRef:
+        original = self._request(original_id)
+        return self._change(request_id, lambda r: r.mark_duplicate(original, note))
+
+    def assign_owner(self, request_id: UUID, owner: str) -> RequestRef:
+        self._require_it_staff(owner)
+        return self._change(request_id, lambda r: r.assign_owner(owner))
+
+    def replan(
+        self,
+        request_id: UUID,
+        size_points: int,
+        class_of_service: ClassOfService,
+        fixed_date: date | None,
+    ) -> RequestRef:
+        return self._change(
+            request_id,
+            lambda r: r.replan(
+                size_points=size_points, class_of_service=class_of_service, fixed_date=fixed_date
+            ),
+        )
+
+    # -- reactions ------------------------------------------------------------------
+
+    def deliver(self, request_id: UUID, bundle_id: str | None, change_id: str | None) -> RequestRef:
+        return self._change(
+            request_id, lambda r: r.deliver(bundle_id=bundle_id, change_id=change_id)
+        )
+
+    # -- helpers --------------------------------------------------------------------
+
+    def _change(self, request_id: UUID, decide: Callable[[ChangeRequest], object]) -> RequestRef:
+        def command() -> Outcome[RequestRef]:
+            request = self._request(request_id)
+            decide(request)
+            return Outcome(
+                [request], RequestRef(str(request.id), request.version, request.status.value)
+            )
+
+        return self.run(command)
+
+    def _request(self, request_id: UUID) -> ChangeRequest:
+        return self.log.get(request_id, ChangeRequest, "change request")
+
+    def _department_for(self, caller: Principal, department: str | None) -> str:
+        if caller.has(Role.REQUESTER) and caller.department:
+            if department and department.casefold() != caller.department.casefold():
+                raise NotPermitted(
+                    "own_department_only", f"you submit for {caller.department}, not {department}"
+                )
+            return caller.department
+        if department:
+            return department
+        raise InvalidCommand("department_required", "name the department this request is for")
+
+    @staticmethod
+    def _own_department(caller: Principal) -> str:
+        if not caller.department:
+            raise NotPermitted("requester_only", "only a requester of a department may do this")
+        return caller.department
+
+    def _require_it_staff(self, owner: str) -> None:
+        principal = self.directory.principal(owner)
+        if principal is None or not principal.has(Role.IT_STAFF):
+            raise InvalidCommand(
+                "owner_not_it_staff",
+                f"the owner must be an active IT staff member; {owner!r} is not",
+            )
+
+
+def _parse_id(value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise NotFound("change_request_not_found", f"no change request with id {value!r}") from None
+
+
+def actor() -> str:
+    return current_context().actor

@@ -1,0 +1,496 @@
+"""Read models of intake: the request list, each request's history, department rankings."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+import orjson
+
+from services.intake.domain import ChangeRequest, DepartmentRanking, Status
+from shared.store.log import EventLog, LoggedEvent
+from shared.store.projections import Handler, Projection, ProjectionGroup, event_topic
+from shared.store.sql import Cursor
+
+OPEN = (Status.SUBMITTED, Status.INFO_REQUESTED, Status.DEFERRED, Status.ACCEPTED)
+REQUESTS, HISTORY, RANKINGS = "intake_requests", "intake_history", "intake_rankings"
+
+# Event type -> the request column that records when it first happened.
+MILESTONES = {
+    "ChangeRequest.Accepted": "accepted_at",
+    "ChangeRequest.Rejected": "triaged_at",
+    "ChangeRequest.Deferred": "triaged_at",
+    "ChangeRequest.MarkedDuplicate": "triaged_at",
+    "ChangeRequest.Delivered": "delivered_at",
+    "ChangeRequest.Withdrawn": "closed_at",
+}
+STATUS_AFTER = {
+    "ChangeRequest.InformationRequested": Status.INFO_REQUESTED,
+    "ChangeRequest.InformationProvided": Status.SUBMITTED,
+    "ChangeRequest.Accepted": Status.ACCEPTED,
+    "ChangeRequest.Rejected": Status.REJECTED,
+    "ChangeRequest.Deferred": Status.DEFERRED,
+    "ChangeRequest.MarkedDuplicate": Status.DUPLICATE,
+    "ChangeRequest.Withdrawn": Status.WITHDRAWN,
+    "ChangeRequest.Delivered": Status.DELIVERED,
+}
+
+
+def _opt(prefix: str, value: object, suffix: str = "") -> str:
+    return f"{prefix}{value}{suffix}" if value else ""
+
+
+# One line per event type that a person can read in a request's history.
+SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "ChangeRequest.Submitted": lambda d: (
+        f"submitted for {d['department']} ({d['category']}, {d['size_estimate']})"
+    ),
+    "ChangeRequest.Edited": lambda d: "edited the request",
+    "ChangeRequest.InformationRequested": lambda d: f"asked for information: {d['question']}",
+    "ChangeRequest.InformationProvided": lambda d: f"answered: {d['answer']}",
+    "ChangeRequest.Accepted": lambda d: (
+        f"accepted: owner {d['owner']}, {d['size_points']} points, {d['class_of_service']}"
+        + _opt(" by ", d.get("fixed_date"))
+    ),
+    "ChangeRequest.Rejected": lambda d: f"rejected: {d['reason']}",
+    "ChangeRequest.Deferred": lambda d: (
+        f"deferred: {d['reason']}" + _opt(" (until ", d.get("until"), ")")
+    ),
+    "ChangeRequest.MarkedDuplicate": lambda d: f"marked as a duplicate of {d['duplicate_of']}",
+    "ChangeRequest.Withdrawn": lambda d: f"withdrawn: {d['reason']}",
+    "ChangeRequest.OwnerAssigned": lambda d: (
+        f"owner changed from {d.get('previous')} to {d['owner']}"
+    ),
+    "ChangeRequest.Replanned": lambda d: (
+        f"re-planned: {d['size_points']} points, {d['class_of_service']}"
+    ),
+    "ChangeRequest.Delivered": lambda d: "delivered to production",
+    "ChangeRequest.Rated": lambda d: f"rated {d['score']}/5" + _opt(": ", d.get("comment")),
+}
+
+
+def summarise(e: LoggedEvent) -> str:
+    render = SUMMARIES.get(e.type)
+    return render(e.data) if render else e.type
+
+
+class RequestsProjection(Projection):
+    name = "intake.requests.v1"
+    tables = (REQUESTS, HISTORY)
+
+    def create(self, cur: Cursor) -> None:
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t(REQUESTS)} ("
+            " id TEXT PRIMARY KEY, title TEXT NOT NULL, description TEXT NOT NULL,"
+            " justification TEXT NOT NULL, department TEXT NOT NULL, sponsor TEXT NOT NULL,"
+            " category TEXT NOT NULL, subsystems TEXT NOT NULL, size_estimate TEXT NOT NULL,"
+            " desired_date TEXT, requester TEXT NOT NULL, status TEXT NOT NULL, owner TEXT,"
+            " size_points INTEGER, class_of_service TEXT, fixed_date TEXT, duplicate_of TEXT,"
+            " question TEXT, decision_reason TEXT, rating INTEGER, rating_comment TEXT,"
+            " submitted_at TEXT NOT NULL, triaged_at TEXT, accepted_at TEXT,"
+            " delivered_at TEXT, closed_at TEXT, updated_at TEXT NOT NULL,"
+            " version INTEGER NOT NULL)"
+        )
+        for column in ("status", "department"):
+            cur.execute(
+                f"CREATE INDEX IF NOT EXISTS {REQUESTS}_{column} ON {self.t(REQUESTS)} ({column})"
+            )
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t(HISTORY)} ("
+            " request_id TEXT NOT NULL, position BIGINT NOT NULL, version INTEGER NOT NULL,"
+            " type TEXT NOT NULL, actor TEXT NOT NULL, occurred_at TEXT NOT NULL,"
+            " summary TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (request_id, position))"
+        )
+
+    def handlers(self) -> Mapping[str, Handler]:
+        handlers: dict[str, Handler] = {event_topic(ChangeRequest, "Submitted"): self._submitted}
+        for name in (
+            "Edited", "InformationRequested", "InformationProvided", "Accepted", "Rejected",
+            "Deferred", "MarkedDuplicate", "Withdrawn", "OwnerAssigned", "Replanned",
+            "Delivered", "Rated",
+        ):  # fmt: skip
+            handlers[event_topic(ChangeRequest, name)] = self._changed
+        return handlers
+
+    def _history(self, cur: Cursor, e: LoggedEvent) -> None:
+        cur.execute(
+            f"INSERT INTO {self.t(HISTORY)} (request_id, position, version, type, actor,"
+            " occurred_at, summary, data) VALUES (:id, :pos, :v, :type, :actor, :at, :s, :d)",
+            {
+                "id": e.aggregate_id,
+                "pos": e.position,
+                "v": e.version,
+                "type": e.type,
+                "actor": e.actor,
+                "at": e.occurred_at,
+                "s": summarise(e),
+                "d": orjson.dumps(e.data).decode(),
+            },
+        )
+
+    def _submitted(self, cur: Cursor, e: LoggedEvent) -> None:
+        d = e.data
+        cur.execute(
+            f"INSERT INTO {self.t(REQUESTS)} (id, title, description, justification, department,"
+            " sponsor, category, subsystems, size_estimate, desired_date, requester, status,"
+            " submitted_at, updated_at, version) VALUES (:id, :title, :description,"
+            " :justification, :department, :sponsor, :category, :subsystems, :size_estimate,"
+            " :desired_date, :requester, :status, :at, :at, :v)",
+            {
+                "id": e.aggregate_id,
+                "title": d["title"],
+                "description": d["description"],
+                "justification": d["justification"],
+                "department": d["department"],
+                "sponsor": d["sponsor"],
+                "category": d["category"],
+                "subsystems": _pack(d["subsystems"]),
+                "size_estimate": d["size_estimate"],
+                "desired_date": d.get("desired_date"),
+                "requester": d["requester"],
+                "status": Status.SUBMITTED.value,
+                "at": e.occurred_at,
+                "v": e.version,
+            },
+        )
+        self._history(cur, e)
+
+    def _changed(self, cur: Cursor, e: LoggedEvent) -> None:
+        d = e.data
+        values: dict[str, Any] = {"updated_at": e.occurred_at, "version": e.version}
+        status = STATUS_AFTER.get(e.type)
+        if status is not None:
+            values["status"] = status.value
+        match e.type:
+            case "ChangeRequest.Edited":
+                values.update(
+                    {
+                        k: d[k]
+                        for k in (
+                            "title",
+                            "description",
+                            "justification",
+                            "sponsor",
+                            "category",
+                            "size_estimate",
+                        )
+                    }
+                )
+                values["desired_date"] = d.get("desired_date")
+                values["subsystems"] = _pack(d["subsystems"])
+            case "ChangeRequest.InformationRequested":
+                values["question"] = d["question"]
+            case "ChangeRequest.Accepted" | "ChangeRequest.Replanned":
+                values.update(
+                    {k: d.get(k) for k in ("size_points", "class_of_service", "fixed_date")}
+                )
+                if "owner" in d:
+                    values["owner"] = d["owner"]
+            case "ChangeRequest.OwnerAssigned":
+                values["owner"] = d["owner"]
+            case "ChangeRequest.Rejected" | "ChangeRequest.Deferred" | "ChangeRequest.Withdrawn":
+                values["decision_reason"] = d["reason"]
+            case "ChangeRequest.MarkedDuplicate":
+                values["duplicate_of"] = d["duplicate_of"]
+                values["decision_reason"] = d.get("note") or None
+            case "ChangeRequest.Rated":
+                values["rating"] = d["score"]
+                values["rating_comment"] = d.get("comment") or None
+        assignments = ", ".join(f"{k} = :{k}" for k in values)
+        milestone = MILESTONES.get(e.type)
+        if milestone:
+            # The first time counts; a later repeat (triaged again) keeps the first.
+            assignments += f", {milestone} = COALESCE({milestone}, :milestone_at)"
+        if e.type == "ChangeRequest.Accepted":
+            assignments += ", triaged_at = COALESCE(triaged_at, :milestone_at)"
+        cur.execute(
+            f"UPDATE {self.t(REQUESTS)} SET {assignments} WHERE id = :id",
+            {**values, "milestone_at": e.occurred_at, "id": e.aggregate_id},
+        )
+        self._history(cur, e)
+
+
+class RankingsProjection(Projection):
+    name = "intake.rankings.v1"
+    tables = (RANKINGS, "intake_ranking_ids")
+
+    def create(self, cur: Cursor) -> None:
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t(RANKINGS)} ("
+            " department_key TEXT PRIMARY KEY, department TEXT NOT NULL,"
+            " request_ids TEXT NOT NULL, updated_at TEXT NOT NULL, updated_by TEXT NOT NULL)"
+        )
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t('intake_ranking_ids')} ("
+            " aggregate_id TEXT PRIMARY KEY, department_key TEXT NOT NULL)"
+        )
+
+    def handlers(self) -> Mapping[str, Handler]:
+        return {
+            event_topic(DepartmentRanking, "Started"): self._started,
+            event_topic(DepartmentRanking, "Reordered"): self._reordered,
+        }
+
+    def _started(self, cur: Cursor, e: LoggedEvent) -> None:
+        department = e.data["department"]
+        cur.execute(
+            f"INSERT INTO {self.t(RANKINGS)} (department_key, department, request_ids,"
+            " updated_at, updated_by) VALUES (:k, :d, '[]', :at, :by)",
+            {"k": department.casefold(), "d": department, "at": e.occurred_at, "by": e.actor},
+        )
+        cur.execute(
+            f"INSERT INTO {self.t('intake_ranking_ids')} (aggregate_id, department_key)"
+            " VALUES (:a, :k)",
+            {"a": e.aggregate_id, "k": department.casefold()},
+        )
+
+    def _reordered(self, cur: Cursor, e: LoggedEvent) -> None:
+        key = cur.scalar(
+            f"SELECT department_key FROM {self.t('intake_ranking_ids')} WHERE aggregate_id = :a",
+            {"a": e.aggregate_id},
+        )
+        cur.execute(
+            f"UPDATE {self.t(RANKINGS)} SET request_ids = :ids, updated_at = :at,"
+            " updated_by = :by WHERE department_key = :k",
+            {
+                "ids": orjson.dumps(e.data["order"]).decode(),
+                "at": e.occurred_at,
+                "by": e.actor,
+                "k": key,
+            },
+        )
+
+
+def _pack(subsystems: Sequence[str]) -> str:
+    # '|Billing|CRM|' lets one LIKE '%|CRM|%' filter on both backends.
+    return "|" + "|".join(subsystems) + "|"
+
+
+def _unpack(packed: str) -> list[str]:
+    return [s for s in packed.split("|") if s]
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    status: Sequence[str] = ()
+    department: str | None = None
+    category: str | None = None
+    subsystem: str | None = None
+    owner: str | None = None
+    requester: str | None = None
+    text: str | None = None
+
+
+@dataclass
+class RequestPage:
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+@dataclass
+class Ranking:
+    department: str
+    request_ids: list[str] = field(default_factory=list)
+    updated_at: str | None = None
+    updated_by: str | None = None
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+STOPWORDS = frozenset(
+    ["a", "an", "and", "the", "to", "for", "of", "in", "on", "with", "from", "by", "new"]
+)
+
+
+def _words(title: str) -> set[str]:
+    return {w for w in _WORD.findall(title.casefold()) if w not in STOPWORDS}
+
+
+def similarity(a: str, b: str) -> float:
+    """How alike two titles read: the better of word overlap and character similarity."""
+    wa, wb = _words(a), _words(b)
+    jaccard = len(wa & wb) / len(wa | wb) if wa | wb else 0.0
+    ratio = difflib.SequenceMatcher(None, a.casefold(), b.casefold()).ratio()
+    return max(jaccard, ratio)
+
+
+class IntakeViews:
+    """Queries that the intake API serves, from the projections above."""
+
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
+        self.requests = RequestsProjection(log)
+        self.rankings = RankingsProjection(log)
+        self.group = ProjectionGroup(log, [self.requests, self.rankings])
+        self.zone = log.settings.zone
+
+    def _t(self, name: str) -> str:
+        return self.log.table(name)
+
+    def find(
+        self, f: RequestFilter, limit: int = 50, offset: int = 0, order: str = "submitted_at DESC"
+    ) -> RequestPage:
+        self.group.ensure_fresh()
+        where, params = self._where(f)
+        with self.log.db.transaction() as cur:
+            total = int(cur.scalar(f"SELECT COUNT(*) FROM {self._t(REQUESTS)}{where}", params))
+            cur.execute(
+                f"SELECT * FROM {self._t(REQUESTS)}{where} ORDER BY {order}, id"
+                " LIMIT :limit OFFSET :offset",
+                {**params, "limit": limit, "offset": offset},
+            )
+            rows = cur.fetchall()
+        return RequestPage([_row(r, self.zone) for r in rows], total, limit, offset)
+
+    def _where(self, f: RequestFilter) -> tuple[str, dict[str, Any]]:
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        if f.status:
+            keys = [f"s{i}" for i in range(len(f.status))]
+            clauses.append(f"status IN ({', '.join(':' + k for k in keys)})")
+            params.update(dict(zip(keys, f.status, strict=True)))
+        for column in ("department", "category", "owner", "requester"):
+            value = getattr(f, column)
+            if value:
+                clauses.append(f"LOWER({column}) = LOWER(:{column})")
+                params[column] = value
+        if f.subsystem:
+            clauses.append("LOWER(subsystems) LIKE LOWER(:subsystem) ESCAPE '\\'")
+            params["subsystem"] = f"%|{_escape_like(f.subsystem)}|%"
+        if f.text:
+            clauses.append(
+                "(LOWER(title) LIKE LOWER(:text) ESCAPE '\\'"
+                " OR LOWER(description) LIKE LOWER(:text) ESCAPE '\\')"
+            )
+            params["text"] = f"%{_escape_like(f.text)}%"
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def get(self, request_id: str) -> dict[str, Any] | None:
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            cur.execute(f"SELECT * FROM {self._t(REQUESTS)} WHERE id = :id", {"id": request_id})
+            row = cur.fetchone()
+        return _row(row, self.zone) if row else None
+
+    def history(self, request_id: str) -> list[dict[str, Any]]:
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            cur.execute(
+                f"SELECT position, version, type, actor, occurred_at, summary, data"
+                f" FROM {self._t(HISTORY)} WHERE request_id = :id ORDER BY position",
+                {"id": request_id},
+            )
+            rows = cur.fetchall()
+        for row in rows:
+            row["data"] = _redact(orjson.loads(row["data"]))
+        return rows
+
+    def triage_queue(self) -> list[dict[str, Any]]:
+        """Waiting for a decision, oldest first (first in, first triaged)."""
+        page = self.find(
+            RequestFilter(status=(Status.SUBMITTED.value,)), limit=10_000, order="submitted_at ASC"
+        )
+        return list(page.items)
+
+    def counts(self, department: str | None = None) -> dict[str, int]:
+        self.group.ensure_fresh()
+        params: dict[str, Any] = {}
+        where = ""
+        if department:
+            where = " WHERE LOWER(department) = LOWER(:department)"
+            params["department"] = department
+        with self.log.db.transaction() as cur:
+            cur.execute(
+                f"SELECT status, COUNT(*) AS n FROM {self._t(REQUESTS)}{where} GROUP BY status",
+                params,
+            )
+            found = {r["status"]: int(r["n"]) for r in cur.fetchall()}
+        return {s.value: found.get(s.value, 0) for s in Status}
+
+    def ranking(self, department: str) -> Ranking:
+        """The department's order: its explicit ranking of still-eligible requests, then
+        accepted requests it has not ranked yet, oldest acceptance first."""
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            cur.execute(
+                f"SELECT * FROM {self._t(RANKINGS)} WHERE department_key = :k",
+                {"k": department.casefold()},
+            )
+            stored = cur.fetchone()
+            cur.execute(
+                f"SELECT id FROM {self._t(REQUESTS)} WHERE LOWER(department) ="
+                " LOWER(:d) AND status = :s ORDER BY accepted_at, id",
+                {"d": department, "s": Status.ACCEPTED.value},
+            )
+            eligible = [r["id"] for r in cur.fetchall()]
+        explicit = orjson.loads(stored["request_ids"]) if stored else []
+        eligible_set = set(eligible)
+        ordered = [i for i in explicit if i in eligible_set]
+        seen = set(ordered)
+        ordered += [i for i in eligible if i not in seen]
+        return Ranking(
+            department=stored["department"] if stored else department,
+            request_ids=ordered,
+            updated_at=stored["updated_at"] if stored else None,
+            updated_by=stored["updated_by"] if stored else None,
+        )
+
+    def departments(self) -> list[str]:
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            cur.execute(f"SELECT DISTINCT department FROM {self._t(REQUESTS)} ORDER BY department")
+            return [r["department"] for r in cur.fetchall()]
+
+    def similar(
+        self, title: str, exclude: str | None = None, limit: int = 5, threshold: float = 0.5
+    ) -> list[dict[str, Any]]:
+        """Open requests whose titles read like `title`: possible duplicates."""
+        if not title.strip():
+            return []
+        self.group.ensure_fresh()
+        keys = [f"s{i}" for i in range(len(OPEN))]
+        with self.log.db.transaction() as cur:
+            cur.execute(
+                f"SELECT id, title, department, status FROM {self._t(REQUESTS)}"
+                f" WHERE status IN ({', '.join(':' + k for k in keys)})",
+                dict(zip(keys, [s.value for s in OPEN], strict=True)),
+            )
+            rows = cur.fetchall()
+        scored = []
+        for row in rows:
+            if row["id"] == exclude:
+                continue
+            score = similarity(title, row["title"])
+            if score >= threshold:
+                scored.append({**row, "similarity": round(score, 3)})
+        scored.sort(key=lambda r: (-r["similarity"], r["title"]))
+        return scored[:limit]
+
+
+def _escape_like(value: str) -> str:
+    """Match the text literally: LIKE's wildcards are escaped (used with ESCAPE '\\')."""
+    return value.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _redact(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: ("[redacted]" if k.endswith("_hash") else v) for k, v in data.items()}
+
+
+def _row(row: Mapping[str, Any], zone: tzinfo = UTC) -> dict[str, Any]:
+    out = dict(row)
+    out["subsystems"] = _unpack(out["subsystems"])
+    end = out.get("delivered_at") or out.get("closed_at")
+    out["age_days"] = age_days(out["submitted_at"], end, zone)
+    return out
+
+
+def age_days(start: str, end: str | None, zone: tzinfo) -> int:
+    """Calendar days in the business time zone, counted inclusively (same day = 1)."""
+    first = datetime.fromisoformat(start).astimezone(zone).date()
+    last = (datetime.fromisoformat(end) if end else datetime.now(UTC)).astimezone(zone).date()
+    return (last - first).days + 1

@@ -1,0 +1,130 @@
+"""Who is calling, whether their role allows the route, and whether the request repeats an
+earlier one (Idempotency-Key). Every route depends on `Auth.require(...)`."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from fastapi import Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from shared.application import CommandContext, IdempotencyRequest, acting_as
+from shared.domain import InvalidCommand, NotPermitted
+from shared.http.problems import IdempotentReplay, NotAuthenticated
+from shared.identity.domain import Principal, Role
+from shared.identity.views import Directory
+from shared.store.log import EventLog
+
+bearer = HTTPBearer(auto_error=False, description="A Railyard API token (ry_...).")
+
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated principal of one request, ready to act."""
+
+    principal: Principal
+    request_id: str
+    idempotency: IdempotencyRequest | None = None
+
+    @property
+    def username(self) -> str:
+        return self.principal.username
+
+    @contextmanager
+    def acting(self) -> Iterator[CommandContext]:
+        with acting_as(
+            self.principal.username, correlation_id=self.request_id, idempotency=self.idempotency
+        ) as context:
+            yield context
+
+
+class Auth:
+    """Bearer-token authentication and role checks for the API."""
+
+    def __init__(self, directory: Directory, log: EventLog) -> None:
+        self.directory = directory
+        self.log = log
+
+    def require(self, *roles: Role) -> Callable[..., Awaitable[Caller]]:
+        """A dependency admitting callers with any of `roles` (any role when empty)."""
+        allowed = frozenset(roles)
+
+        async def dependency(
+            request: Request,
+            credentials: HTTPAuthorizationCredentials | None = Security(bearer),  # noqa: B008
+        ) -> Caller:
+            principal = await self.principal(request, credentials)
+            if allowed and not principal.has(*allowed):
+                names = sorted(r.value for r in allowed)
+                raise NotPermitted(
+                    "role_required",
+                    f"this requires one of the roles: {', '.join(names)}",
+                    required_roles=names,
+                )
+            idempotency = await self._idempotency(request, principal)
+            return Caller(principal, _request_id(request), idempotency)
+
+        return dependency
+
+    async def principal(
+        self, request: Request, credentials: HTTPAuthorizationCredentials | None
+    ) -> Principal:
+        session_user = getattr(request.state, "session_user", None)
+        if credentials is None and session_user:
+            principal = await run_in_threadpool(self.directory.principal, session_user)
+            if principal is not None:
+                return principal
+        if credentials is None:
+            raise NotAuthenticated("a bearer token is required (Authorization: Bearer ry_...)")
+        principal = await run_in_threadpool(self.directory.authenticate, credentials.credentials)
+        if principal is None:
+            raise NotAuthenticated("the token is unknown, revoked or expired")
+        return principal
+
+    async def _idempotency(
+        self, request: Request, principal: Principal
+    ) -> IdempotencyRequest | None:
+        if request.method not in WRITE_METHODS:
+            return None
+        key = request.headers.get("idempotency-key")
+        if key is None:
+            return None
+        if not IDEMPOTENCY_KEY.match(key):
+            raise InvalidCommand(
+                "invalid_idempotency_key", "an Idempotency-Key is 1-255 visible ASCII characters"
+            )
+        body = await request.body()
+        digest = hashlib.sha256()
+        for part in (
+            request.method.encode(),
+            request.url.path.encode(),
+            request.url.query.encode(),
+            body,
+        ):
+            digest.update(len(part).to_bytes(8, "big"))
+            digest.update(part)
+        fingerprint = digest.hexdigest()
+        request.state.idempotency_fingerprint = fingerprint
+        stored = await run_in_threadpool(self.log.find_claim, principal.username, key)
+        if stored is not None:
+            if stored.fingerprint != fingerprint:
+                raise InvalidCommand(
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was already used for a different request",
+                )
+            raise IdempotentReplay(stored.status, stored.response)
+        route = request.scope.get("route")
+        status = int(getattr(route, "status_code", None) or 200)
+        return IdempotencyRequest(principal.username, key, fingerprint, status)
+
+
+def _request_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", "") or "")

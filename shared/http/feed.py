@@ -1,0 +1,132 @@
+"""The consumer feed: every event after a position, paged, and a live tail over SSE.
+
+Positions increase in commit order and may skip numbers (a failed insert leaves a gap);
+a consumer pages with `after=<last position it saw>` and never waits for a gap.
+"""
+
+# No `from __future__ import annotations`: FastAPI must see the route annotations,
+# which name dependencies local to the router factory, as objects.
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette.sse import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
+
+from shared.http.auth import Auth, Caller
+from shared.identity.domain import Role
+from shared.store.log import EventLog, LoggedEvent
+
+FEED_ROLES = (Role.METRICS_READER, Role.RELEASE_MANAGER, Role.ADMIN)
+REDACTED = "[redacted]"
+
+
+class FeedEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    position: int = Field(description="Global, gap-tolerant, commit-ordered position.")
+    aggregate_id: str
+    aggregate_type: str
+    version: int = Field(description="The aggregate's version after this event.")
+    type: str = Field(description="Event type, e.g. ChangeRequest.Submitted.")
+    topic: str = Field(description="Stored topic: module and class name.")
+    occurred_at: str = Field(description="Business time (ISO 8601 with offset).")
+    actor: str
+    correlation_id: str
+    data: dict[str, Any]
+
+
+class FeedPage(BaseModel):
+    events: list[FeedEvent]
+    after: int
+    next_after: int = Field(description="Pass as `after` to read the next page.")
+    head: int = Field(description="The highest position when this page was read.")
+    has_more: bool
+
+
+def public(entry: LoggedEvent) -> dict[str, Any]:
+    """An entry as consumers see it: hashes of secrets are never served."""
+    data = {k: (REDACTED if k.endswith("_hash") else v) for k, v in entry.data.items()}
+    return {
+        "position": entry.position,
+        "aggregate_id": entry.aggregate_id,
+        "aggregate_type": entry.aggregate_type,
+        "version": entry.version,
+        "type": entry.type,
+        "topic": entry.topic,
+        "occurred_at": entry.occurred_at,
+        "actor": entry.actor,
+        "correlation_id": entry.correlation_id,
+        "data": data,
+    }
+
+
+def feed_router(log: EventLog, auth: Auth, poll_s: float = 0.25) -> APIRouter:
+    router = APIRouter(prefix="/api/events", tags=["event feed"])
+    max_page = log.settings.feed_max_page
+    reader = auth.require(*FEED_ROLES)
+
+    @router.get("", response_model=FeedPage, summary="Read the log after a position")
+    def read_page(
+        caller: Annotated[Caller, Depends(reader)],
+        after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        limit: Annotated[int, Query(ge=1, le=max_page)] = 100,
+    ) -> dict[str, Any]:
+        head = log.head()
+        entries = log.entries(after, limit + 1)
+        has_more = len(entries) > limit
+        entries = entries[:limit]
+        return {
+            "events": [public(e) for e in entries],
+            "after": after,
+            "next_after": entries[-1].position if entries else after,
+            "head": max(head, entries[-1].position if entries else 0),
+            "has_more": has_more,
+        }
+
+    @router.get(
+        "/stream",
+        summary="Follow the log live (server-sent events)",
+        response_class=EventSourceResponse,
+        responses={
+            200: {
+                "content": {"text/event-stream": {}},
+                "description": "One SSE message per event; `id` is its position.",
+            }
+        },
+    )
+    async def stream(
+        request: Request,
+        caller: Annotated[Caller, Depends(reader)],
+        after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        max_events: Annotated[int | None, Query(ge=1, le=10_000_000)] = None,
+        last_event_id: Annotated[str | None, Header()] = None,
+    ) -> EventSourceResponse:
+        start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+
+        async def events() -> AsyncIterator[dict[str, Any]]:
+            position = start
+            sent = 0
+            while max_events is None or sent < max_events:
+                entries = await run_in_threadpool(log.entries, position, 500)
+                for entry in entries:
+                    yield {
+                        "id": str(entry.position),
+                        "event": entry.type,
+                        "data": orjson.dumps(public(entry)).decode(),
+                    }
+                    position = entry.position
+                    sent += 1
+                    if max_events is not None and sent >= max_events:
+                        return
+                if not entries:
+                    if await request.is_disconnected():
+                        return
+                    await asyncio.sleep(poll_s)
+
+        return EventSourceResponse(events(), ping=15)
+
+    return router

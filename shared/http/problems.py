@@ -1,0 +1,257 @@
+"""Every failure leaves as RFC 9457 problem+json, mapped in this one place."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from shared.application import ConflictPersisted
+from shared.domain import DomainError, NotPermitted
+from shared.store.errors import StoreUnavailable, WriteConflict
+from shared.store.log import ClaimTaken
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_BASE = "https://railyard.dev/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; `rule` names what refused the request."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    rule: str
+    instance: str | None = None
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "model": Problem,
+        "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+# Every route may answer these; documenting them lets clients (and schemathesis) rely on it.
+STANDARD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("Malformed request"),
+    401: _documented("No token, or an unknown, revoked or expired one"),
+    403: _documented("The caller's role or identity does not allow this"),
+    404: _documented("No such item"),
+    409: _documented("A rule of the domain refused the command in the item's current state"),
+    413: _documented("The request body is too large"),
+    422: _documented("The request does not match the schema, or breaks a rule of its values"),
+    429: _documented("Too many requests; retry after the Retry-After header"),
+    503: _documented("The store did not answer in time; retry after the Retry-After header"),
+}
+
+
+class ProblemResponse(Response):
+    media_type = MEDIA_TYPE
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def problem(
+    status: int,
+    rule: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+    **more: Any,
+) -> ProblemResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + rule.replace("_", "-"),
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "rule": rule,
+    }
+    if instance:
+        body["instance"] = instance
+    for key, value in {**(extra or {}), **more}.items():
+        if value is not None and key not in body:
+            body[key] = value
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+class NotAuthenticated(Exception):
+    """No token, or one that is unknown, revoked or expired (401)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class IdempotentReplay(Exception):
+    """The request repeats an earlier one with the same key: answer as then."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__("replay")
+        self.status = status
+        self.body = body
+
+
+class TooManyRequests(Exception):
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retry_after_s = retry_after_s
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for error in exc.errors():
+        errors.append(
+            {
+                "field": ".".join(str(p) for p in error.get("loc", ()) if p != "body"),
+                "message": error.get("msg", ""),
+                "type": error.get("type", ""),
+            }
+        )
+    return errors
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        if isinstance(exc, NotPermitted):
+            log.warning(
+                "security_rule_refused", rule=exc.rule, path=request.url.path, detail=exc.detail
+            )
+        return problem(exc.status, exc.rule, exc.detail, instance=request.url.path, extra=exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        return problem(
+            422,
+            "invalid_request",
+            "the request does not match the documented schema",
+            instance=request.url.path,
+            errors=_validation_errors(exc),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        rule = {
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "body_too_large",
+            415: "unsupported_media_type",
+            400: "malformed_request",
+        }.get(exc.status_code, "http_error")
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        return problem(
+            exc.status_code,
+            rule,
+            detail,
+            instance=request.url.path,
+            headers=dict(exc.headers or {}),
+        )
+
+    @app.exception_handler(NotAuthenticated)
+    async def not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
+        return problem(
+            401,
+            "authentication_required",
+            exc.detail,
+            instance=request.url.path,
+            headers={"WWW-Authenticate": 'Bearer realm="railyard"'},
+        )
+
+    @app.exception_handler(StoreUnavailable)
+    async def unavailable(request: Request, exc: StoreUnavailable) -> Response:
+        log.warning("store_unavailable", path=request.url.path, error=str(exc))
+        return problem(
+            503,
+            "store_unavailable",
+            "the event store did not answer in time; nothing was written by this"
+            " request unless a retry with the same Idempotency-Key says so",
+            instance=request.url.path,
+            headers={"Retry-After": str(StoreUnavailable.retry_after_s)},
+        )
+
+    @app.exception_handler(ConflictPersisted)
+    async def conflict(request: Request, exc: ConflictPersisted) -> Response:
+        return _write_conflict(request, exc.conflict)
+
+    @app.exception_handler(WriteConflict)
+    async def write_conflict(request: Request, exc: WriteConflict) -> Response:
+        return _write_conflict(request, exc)
+
+    @app.exception_handler(ClaimTaken)
+    async def claim_taken(request: Request, exc: ClaimTaken) -> Response:
+        fingerprint = getattr(request.state, "idempotency_fingerprint", None)
+        if fingerprint == exc.claim.fingerprint:
+            return replay(exc.claim.status, exc.claim.response)
+        return reused_key(request)
+
+    @app.exception_handler(IdempotentReplay)
+    async def idempotent_replay(request: Request, exc: IdempotentReplay) -> Response:
+        return replay(exc.status, exc.body)
+
+    @app.exception_handler(TooManyRequests)
+    async def too_many(request: Request, exc: TooManyRequests) -> Response:
+        return problem(
+            429,
+            "rate_limited",
+            exc.detail,
+            instance=request.url.path,
+            headers={"Retry-After": str(exc.retry_after_s)},
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled_error", path=request.url.path)
+        return problem(
+            500,
+            "internal_error",
+            "an unexpected error occurred; it has been logged with the request id",
+            instance=request.url.path,
+        )
+
+
+def _write_conflict(request: Request, conflict: WriteConflict) -> Response:
+    return problem(
+        409,
+        "concurrent_modification",
+        "another change to the same item was saved first; reload and try again",
+        instance=request.url.path,
+        aggregate_id=str(conflict.aggregate_id),
+        current_version=conflict.current_version,
+    )
+
+
+def replay(status: int, body: str) -> Response:
+    return Response(
+        body,
+        status_code=status,
+        media_type="application/json",
+        headers={"Idempotent-Replayed": "true"},
+    )
+
+
+def reused_key(request: Request) -> Response:
+    return problem(
+        422,
+        "idempotency_key_reused",
+        "this Idempotency-Key was already used for a different request",
+        instance=request.url.path,
+    )

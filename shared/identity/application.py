@@ -1,0 +1,106 @@
+"""Use cases for people and credentials: register, change roles, issue and revoke tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from shared.application import Outcome, UseCases
+from shared.domain import RuleViolation
+from shared.identity.domain import User, user_id
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    username: str
+    token_id: str
+    token: str
+    label: str
+    expires_at: str | None
+
+
+@dataclass(frozen=True)
+class UserRef:
+    username: str
+    version: int
+
+
+class Identity(UseCases):
+    """Only admins call these through the API; the CLI calls them to bootstrap."""
+
+    def register(
+        self,
+        username: str,
+        display_name: str,
+        roles: list[str],
+        department: str | None = None,
+        team: str | None = None,
+        email: str | None = None,
+    ) -> UserRef:
+        def command() -> Outcome[UserRef]:
+            if self.log.exists(user_id(username)):
+                raise RuleViolation("user_exists", f"user {username!r} already exists")
+            user = User.register(username, display_name, roles, department, team, email)
+            return Outcome([user], UserRef(username, user.version))
+
+        return self.run(command)
+
+    def change_profile(
+        self,
+        username: str,
+        roles: list[str],
+        department: str | None,
+        team: str | None,
+        display_name: str | None = None,
+        email: str | None = None,
+    ) -> UserRef:
+        def command() -> Outcome[UserRef]:
+            user = self._user(username)
+            user.change_profile(roles, department, team, display_name, email)
+            return Outcome([user], UserRef(username, user.version))
+
+        return self.run(command)
+
+    def issue_token(
+        self, username: str, label: str, expires_in_days: int | None = None
+    ) -> IssuedToken:
+        expires_at = (
+            (datetime.now(UTC) + timedelta(days=expires_in_days)).isoformat()
+            if expires_in_days
+            else None
+        )
+
+        def command() -> Outcome[IssuedToken]:
+            user = self._user(username)
+            token = user.issue_token(label, expires_at)
+            token_id = token.split("_")[1]
+            return Outcome([user], IssuedToken(username, token_id, token, label, expires_at))
+
+        return self.run(command)
+
+    def revoke_token(self, username: str, token_id: str, reason: str) -> UserRef:
+        def command() -> Outcome[UserRef]:
+            user = self._user(username)
+            user.revoke_token(token_id, reason)
+            return Outcome([user], UserRef(username, user.version))
+
+        return self.run(command)
+
+    def set_password(self, username: str, password: str) -> UserRef:
+        def command() -> Outcome[UserRef]:
+            user = self._user(username)
+            user.set_password(password)
+            return Outcome([user], UserRef(username, user.version))
+
+        return self.run(command)
+
+    def deactivate(self, username: str, reason: str) -> UserRef:
+        def command() -> Outcome[UserRef]:
+            user = self._user(username)
+            user.deactivate(reason)
+            return Outcome([user], UserRef(username, user.version))
+
+        return self.run(command)
+
+    def _user(self, username: str) -> User:
+        return self.log.get(user_id(username), User, f"user {username!r}")

@@ -1,0 +1,255 @@
+"""Who exists and which tokens are valid, folded from the User events."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from shared.identity.domain import TOKEN, Principal, Role, Team, User, hash_token
+from shared.store.log import EventLog, LoggedEvent
+from shared.store.projections import Handler, Projection, ProjectionGroup, event_topic
+from shared.store.sql import Cursor
+
+
+@dataclass(frozen=True)
+class UserRow:
+    username: str
+    display_name: str
+    email: str | None
+    roles: list[str]
+    department: str | None
+    team: str | None
+    active: bool
+    has_password: bool
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    token_id: str
+    username: str
+    label: str
+    issued_at: str
+    expires_at: str | None
+    revoked_at: str | None
+
+
+class UsersProjection(Projection):
+    name = "identity.users.v1"
+    tables = ("identity_users", "identity_tokens")
+
+    def create(self, cur: Cursor) -> None:
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t('identity_users')} ("
+            " username TEXT PRIMARY KEY, aggregate_id TEXT NOT NULL UNIQUE,"
+            " display_name TEXT NOT NULL, email TEXT,"
+            " roles TEXT NOT NULL, department TEXT, team TEXT, active INTEGER NOT NULL,"
+            " password_hash TEXT)"
+        )
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t('identity_tokens')} ("
+            " token_id TEXT PRIMARY KEY, username TEXT NOT NULL, token_hash TEXT NOT NULL,"
+            " label TEXT NOT NULL, issued_at TEXT NOT NULL, expires_at TEXT, revoked_at TEXT)"
+        )
+
+    def handlers(self) -> Mapping[str, Handler]:
+        return {
+            event_topic(User, "Registered"): self._registered,
+            event_topic(User, "ProfileChanged"): self._profile_changed,
+            event_topic(User, "TokenIssued"): self._token_issued,
+            event_topic(User, "TokenRevoked"): self._token_revoked,
+            event_topic(User, "PasswordSet"): self._password_set,
+            event_topic(User, "Deactivated"): self._deactivated,
+        }
+
+    def _registered(self, cur: Cursor, e: LoggedEvent) -> None:
+        d = e.data
+        cur.execute(
+            f"INSERT INTO {self.t('identity_users')} (username, aggregate_id, display_name,"
+            " email, roles, department, team, active) VALUES (:u, :a, :n, :e, :r, :d, :t, 1)",
+            {
+                "u": d["username"],
+                "a": e.aggregate_id,
+                "n": d["display_name"],
+                "e": d.get("email"),
+                "r": ",".join(d["roles"]),
+                "d": d.get("department"),
+                "t": d.get("team"),
+            },
+        )
+
+    def _username(self, cur: Cursor, e: LoggedEvent) -> str:
+        # Later events do not repeat the username; the aggregate id leads back to it.
+        value = cur.scalar(
+            f"SELECT username FROM {self.t('identity_users')} WHERE aggregate_id = :id",
+            {"id": e.aggregate_id},
+        )
+        if value is None:
+            raise LookupError(f"no user for aggregate {e.aggregate_id}")
+        return str(value)
+
+    def _profile_changed(self, cur: Cursor, e: LoggedEvent) -> None:
+        d = e.data
+        cur.execute(
+            f"UPDATE {self.t('identity_users')} SET roles = :r, department = :d, team = :t,"
+            " display_name = :n, email = :e WHERE username = :u",
+            {
+                "r": ",".join(d["roles"]),
+                "d": d.get("department"),
+                "t": d.get("team"),
+                "n": d["display_name"],
+                "e": d.get("email"),
+                "u": self._username(cur, e),
+            },
+        )
+
+    def _token_issued(self, cur: Cursor, e: LoggedEvent) -> None:
+        d = e.data
+        cur.execute(
+            f"INSERT INTO {self.t('identity_tokens')} (token_id, username, token_hash, label,"
+            " issued_at, expires_at) VALUES (:id, :u, :h, :l, :at, :exp)",
+            {
+                "id": d["token_id"],
+                "u": self._username(cur, e),
+                "h": d["token_hash"],
+                "l": d["label"],
+                "at": e.occurred_at,
+                "exp": d.get("expires_at"),
+            },
+        )
+
+    def _token_revoked(self, cur: Cursor, e: LoggedEvent) -> None:
+        cur.execute(
+            f"UPDATE {self.t('identity_tokens')} SET revoked_at = :at WHERE token_id = :id",
+            {"at": e.occurred_at, "id": e.data["token_id"]},
+        )
+
+    def _password_set(self, cur: Cursor, e: LoggedEvent) -> None:
+        cur.execute(
+            f"UPDATE {self.t('identity_users')} SET password_hash = :h WHERE username = :u",
+            {"h": e.data["password_hash"], "u": self._username(cur, e)},
+        )
+
+    def _deactivated(self, cur: Cursor, e: LoggedEvent) -> None:
+        username = self._username(cur, e)
+        cur.execute(
+            f"UPDATE {self.t('identity_users')} SET active = 0 WHERE username = :u", {"u": username}
+        )
+        cur.execute(
+            f"UPDATE {self.t('identity_tokens')} SET revoked_at = COALESCE(revoked_at, :at)"
+            " WHERE username = :u",
+            {"at": e.occurred_at, "u": username},
+        )
+
+
+class Directory:
+    """Queries over users and tokens; authenticates bearer tokens."""
+
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
+        self.projection = UsersProjection(log)
+        self.group = ProjectionGroup(log, [self.projection])
+
+    def _users(self) -> str:
+        return self.log.table("identity_users")
+
+    def _tokens(self) -> str:
+        return self.log.table("identity_tokens")
+
+    def authenticate(self, token: str) -> Principal | None:
+        match = TOKEN.match(token)
+        if match is None:
+            return None
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            cur.execute(
+                f"SELECT t.token_hash, t.expires_at, t.revoked_at, u.username, u.display_name,"
+                f" u.roles, u.department, u.team, u.active FROM {self._tokens()} t"
+                f" JOIN {self._users()} u ON u.username = t.username WHERE t.token_id = :id",
+                {"id": match.group(1)},
+            )
+            row = cur.fetchone()
+        if row is None or not hmac.compare_digest(row["token_hash"], hash_token(token)):
+            return None
+        if row["revoked_at"] or not row["active"]:
+            return None
+        if row["expires_at"] and datetime.fromisoformat(row["expires_at"]) <= datetime.now(UTC):
+            return None
+        return _principal(row)
+
+    def principal(self, username: str) -> Principal | None:
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            cur.execute(
+                f"SELECT * FROM {self._users()} WHERE username = :u AND active = 1", {"u": username}
+            )
+            row = cur.fetchone()
+        return _principal(row) if row else None
+
+    def password_hash(self, username: str) -> str | None:
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            value = cur.scalar(
+                f"SELECT password_hash FROM {self._users()} WHERE username = :u AND active = 1",
+                {"u": username},
+            )
+        return str(value) if value else None
+
+    def users(self, role: str | None = None) -> list[UserRow]:
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            cur.execute(f"SELECT * FROM {self._users()} ORDER BY username")
+            rows = cur.fetchall()
+        users = [_user(r) for r in rows]
+        return [u for u in users if role is None or role in u.roles]
+
+    def user(self, username: str) -> UserRow | None:
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            cur.execute(f"SELECT * FROM {self._users()} WHERE username = :u", {"u": username})
+            row = cur.fetchone()
+        return _user(row) if row else None
+
+    def tokens(self, username: str) -> list[TokenRow]:
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            cur.execute(
+                f"SELECT token_id, username, label, issued_at, expires_at, revoked_at"
+                f" FROM {self._tokens()} WHERE username = :u ORDER BY issued_at",
+                {"u": username},
+            )
+            return [TokenRow(**r) for r in cur.fetchall()]
+
+    def token_owner(self, token_id: str) -> str | None:
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            value = cur.scalar(
+                f"SELECT username FROM {self._tokens()} WHERE token_id = :id", {"id": token_id}
+            )
+        return str(value) if value else None
+
+
+def _principal(row: Mapping[str, object]) -> Principal:
+    roles = frozenset(Role(r) for r in str(row["roles"]).split(",") if r)
+    team = row.get("team")
+    return Principal(
+        username=str(row["username"]),
+        display_name=str(row["display_name"]),
+        roles=roles,
+        department=str(row["department"]) if row.get("department") else None,
+        team=Team(str(team)) if team else None,
+    )
+
+
+def _user(row: Mapping[str, object]) -> UserRow:
+    return UserRow(
+        username=str(row["username"]),
+        display_name=str(row["display_name"]),
+        email=str(row["email"]) if row.get("email") else None,
+        roles=[r for r in str(row["roles"]).split(",") if r],
+        department=str(row["department"]) if row.get("department") else None,
+        team=str(row["team"]) if row.get("team") else None,
+        active=bool(row["active"]),
+        has_password=bool(row.get("password_hash")),
+    )

@@ -1,0 +1,49 @@
+"""What every service is built on: the log, the directory of people, authentication.
+
+A `Component` is one service's contribution to a process: its HTTP routers, the
+projection groups that maintain its views, and its reactions to the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter
+
+from shared.http.auth import Auth
+from shared.identity.application import Identity
+from shared.identity.views import Directory
+from shared.settings import Settings
+from shared.store.followers import Reaction
+from shared.store.log import EventLog
+from shared.store.projections import ProjectionGroup
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    log: EventLog
+    directory: Directory
+    auth: Auth
+    identity: Identity
+
+    @classmethod
+    def build(cls, settings: Settings) -> Platform:
+        log = EventLog(settings)
+        directory = Directory(log)
+        return cls(settings, log, directory, Auth(directory, log), Identity(log))
+
+    def close(self) -> None:
+        self.log.close()
+
+
+@dataclass
+class Component:
+    name: str
+    routers: list[APIRouter] = field(default_factory=list)
+    groups: list[ProjectionGroup] = field(default_factory=list)
+    reactions: list[Reaction] = field(default_factory=list)
+
+
+ComponentFactory = Callable[[Platform], Component]

@@ -1,0 +1,153 @@
+"""Configuration from environment variables, validated once at start-up.
+
+Every variable is prefixed `RAILYARD_` except `DATABASE_URL`, the conventional name that
+hosting platforms and docker-compose already set.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SUBSYSTEMS = (
+    "Billing",
+    "CRM",
+    "Call Centre Desktop",
+    "Order Management",
+    "Provisioning",
+    "Customer Portal",
+    "Data Warehouse",
+)
+
+ServiceName = Literal["intake", "release", "change_control", "metrics"]
+ALL_SERVICES: tuple[ServiceName, ...] = ("intake", "release", "change_control", "metrics")
+
+
+class Settings(BaseSettings):
+    """Everything an operator may set. See the README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAILYARD_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "RAILYARD_DATABASE_URL"),
+        description="PostgreSQL URL; when unset the embedded SQLite store is used.",
+    )
+    db_schema: str = Field(default="public", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    data_dir: Path = Path("var")
+    sqlite_file: str = "railyard.sqlite3"
+    create_schema: bool = Field(
+        default=True,
+        description="Create tables at start-up. Turn off when a migrate step owns the schema.",
+    )
+    pool_size: int = Field(default=8, ge=1, le=200)
+    write_lock_timeout_s: int = Field(default=5, ge=1, le=600)
+    statement_timeout_ms: int = Field(default=15_000, ge=100, le=3_600_000)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str | None = None
+    services: Annotated[tuple[ServiceName, ...], NoDecode] = ALL_SERVICES
+    run_followers: bool = Field(
+        default=True,
+        description="Run projections and reactions in this process (off when a worker runs them).",
+    )
+    follower_poll_s: float = Field(default=0.2, gt=0, le=60)
+
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    timezone: str = "UTC"
+    subsystems: Annotated[tuple[str, ...], NoDecode] = DEFAULT_SUBSYSTEMS
+
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024)
+    feed_max_page: int = Field(default=1000, ge=10, le=10_000)
+    read_your_writes_max_lag: int = Field(
+        default=5_000,
+        ge=0,
+        description="A read catches its view up first when it is at most this many events behind.",
+    )
+
+    @field_validator("services", mode="before")
+    @classmethod
+    def _split_services(cls, value: object) -> object:
+        if isinstance(value, str):
+            names = tuple(part.strip() for part in value.split(",") if part.strip())
+            return ALL_SERVICES if names == ("all",) else names
+        return value
+
+    @field_validator("subsystems", mode="before")
+    @classmethod
+    def _split_subsystems(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("subsystems")
+    @classmethod
+    def _subsystems_unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one subsystem is needed")
+        if len({v.casefold() for v in value}) != len(value):
+            raise ValueError("subsystem names must be unique")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("DATABASE_URL must be a postgresql:// URL")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / self.sqlite_file
+
+    @property
+    def backend(self) -> Literal["sqlite", "postgres"]:
+        return "postgres" if self.database_url else "sqlite"
+
+
+class SettingsError(Exception):
+    """A configuration value is wrong; the message names the variable and the problem."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment, turning pydantic's report into one readable message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]  # overrides are validated by pydantic
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]) or "settings"
+            variable = "DATABASE_URL" if field == "database_url" else f"RAILYARD_{field.upper()}"
+            lines.append(f"{variable}: {error['msg']}")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def settings_from_environment() -> Settings:
+    return load_settings()

@@ -1,0 +1,43 @@
+"""Database privileges that make the log append-only for the role the services use.
+
+The library's insert takes `LOCK TABLE ... IN EXCLUSIVE MODE`, which PostgreSQL allows
+only to roles holding UPDATE, DELETE or TRUNCATE on the table. The service role is
+therefore granted SELECT, INSERT and UPDATE, and a row trigger owned by the migrating
+role refuses every UPDATE and DELETE; only the table's owner could disable it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from shared.store.log import EventLog
+from shared.store.recorders import (
+    EVENTS_TABLE,
+    IDEMPOTENCY_TABLE,
+    POSITIONS_TABLE,
+    REACTIONS_TABLE,
+)
+
+ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def grant_service_role(log: EventLog, role: str) -> None:
+    if log.db.backend != "postgres":
+        raise ValueError("privileges apply to PostgreSQL only")
+    if not ROLE.match(role):
+        raise ValueError(f"invalid role name {role!r}")
+    schema = log.settings.db_schema
+    with log.db.transaction(write=True) as cur:
+        cur.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
+        # Views and bookkeeping tables: the services own their contents.
+        cur.execute(
+            f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" TO {role}'
+        )
+        cur.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{schema}" TO {role}')
+        # The log itself: append and lock, never rewrite.
+        events = log.table(EVENTS_TABLE)
+        cur.execute(f"REVOKE ALL ON {events} FROM {role}")
+        cur.execute(f"GRANT SELECT, INSERT, UPDATE ON {events} TO {role}")
+        for table in (IDEMPOTENCY_TABLE, REACTIONS_TABLE):
+            cur.execute(f"REVOKE DELETE, TRUNCATE ON {log.table(table)} FROM {role}")
+        cur.execute(f"REVOKE TRUNCATE ON {log.table(POSITIONS_TABLE)} FROM {role}")

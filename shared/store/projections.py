@@ -1,0 +1,216 @@
+"""Views folded from the log, tracked so each event is applied exactly once.
+
+A `ProjectionGroup` reads the log in batches and applies each batch to its projections
+in one database transaction together with their new positions: a crash loses the whole
+batch or none of it, a restarted follower resumes where the last commit left it, and a
+position never goes back. Any process may advance a group (the API before a read, a
+worker in the background): the positions' rows are locked for the batch, so two
+processes never apply the same event twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import structlog
+
+from shared.store.log import EventLog, LoggedEvent
+from shared.store.recorders import POSITIONS_TABLE
+from shared.store.sql import Cursor, lock_for_ddl
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[Cursor, LoggedEvent], None]
+
+
+class Projection(ABC):
+    """One read model: its tables, and how each event type changes them."""
+
+    name: ClassVar[str]
+    """Tracking name; bump its version suffix when the view's shape changes."""
+
+    tables: ClassVar[tuple[str, ...]] = ()
+    """The tables it owns, dropped on rebuild."""
+
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
+        self._handlers = dict(self.handlers())
+
+    def t(self, name: str) -> str:
+        return self.log.table(name)
+
+    @abstractmethod
+    def create(self, cur: Cursor) -> None:
+        """Create the view's tables if they do not exist."""
+
+    @abstractmethod
+    def handlers(self) -> Mapping[str, Handler]:
+        """Event topic -> handler. Events with other topics are skipped undecoded."""
+
+    def handles(self, topic: str) -> bool:
+        return topic in self._handlers
+
+    def apply_batch(self, cur: Cursor, events: Sequence[LoggedEvent]) -> None:
+        """Apply a batch in log order. Override to fold in memory and write in bulk."""
+        for event in events:
+            self._handlers[event.topic](cur, event)
+
+    def drop(self, cur: Cursor) -> None:
+        for table in self.tables:
+            cur.execute(f"DROP TABLE IF EXISTS {self.t(table)}")
+
+
+class ProjectionGroup:
+    """Follows the log for a set of projections, batch by batch, exactly once."""
+
+    def __init__(
+        self, log: EventLog, projections: Iterable[Projection], batch_size: int = 1_000
+    ) -> None:
+        self.log = log
+        self.projections = list(projections)
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+        names = [p.name for p in self.projections]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate projection names: {names}")
+        self._names = {f"n{i}": name for i, name in enumerate(names)}
+        self._in = ", ".join(f":{key}" for key in self._names)
+        self._positions = log.table(POSITIONS_TABLE)
+        self._ready = False
+
+    # -- set-up and rebuild ---------------------------------------------------------
+
+    def setup(self) -> None:
+        if self._ready or not self.projections:
+            self._ready = True
+            return
+        with self.log.db.transaction(write=True) as cur:
+            lock_for_ddl(self.log.db, cur)
+            for projection in self.projections:
+                projection.create(cur)
+                cur.execute(
+                    f"INSERT INTO {self._positions} (name, position) VALUES (:name, 0)"
+                    " ON CONFLICT (name) DO NOTHING",
+                    {"name": projection.name},
+                )
+        self._ready = True
+
+    def rebuild(self) -> int:
+        """Drop every view of the group and fold the whole log again."""
+        with self._lock, self.log.db.transaction(write=True) as cur:
+            lock_for_ddl(self.log.db, cur)
+            for projection in self.projections:
+                projection.drop(cur)
+                projection.create(cur)
+                cur.execute(
+                    f"UPDATE {self._positions} SET position = 0 WHERE name = :name",
+                    {"name": projection.name},
+                )
+        return self.catch_up()
+
+    # -- following ------------------------------------------------------------------
+
+    def positions(self) -> dict[str, int]:
+        self.setup()
+        with self.log.db.transaction() as cur:
+            cur.execute(
+                f"SELECT name, position FROM {self._positions} WHERE name IN ({self._in})",
+                self._names,
+            )
+            return {r["name"]: int(r["position"]) for r in cur.fetchall()}
+
+    def position(self) -> int:
+        """How far every projection of the group has read (the slowest one)."""
+        positions = self.positions()
+        return min(positions.values()) if positions else self.log.head()
+
+    def lag(self) -> int:
+        return max(0, self.log.head() - self.position())
+
+    def catch_up(self, max_batches: int | None = None) -> int:
+        """Apply every event not yet applied; returns how many events were read."""
+        self.setup()
+        if not self.projections:
+            return 0
+        total = 0
+        batches = 0
+        while max_batches is None or batches < max_batches:
+            read = self._apply_one_batch()
+            total += read
+            batches += 1
+            if read < self.batch_size:
+                break
+        return total
+
+    def ensure_fresh(self) -> None:
+        """Read-your-writes: catch up first when the views are only a little behind."""
+        if not self.projections:
+            return
+        lag = self.lag()
+        if 0 < lag <= self.log.settings.read_your_writes_max_lag:
+            self.catch_up()
+
+    def _apply_one_batch(self) -> int:
+        with self._lock, self.log.db.transaction(write=True) as cur:
+            lock = " FOR UPDATE" if self.log.db.backend == "postgres" else ""
+            cur.execute(
+                f"SELECT name, position FROM {self._positions} WHERE name IN ({self._in}){lock}",
+                self._names,
+            )
+            positions = {r["name"]: int(r["position"]) for r in cur.fetchall()}
+            start = min(positions.values())
+            cur.execute(
+                f"SELECT {self.log.position_column} AS position, originator_id,"
+                f" originator_version, topic, state FROM {self.log.events_table}"
+                f" WHERE {self.log.position_column} > :after"
+                f" ORDER BY {self.log.position_column} LIMIT :limit",
+                {"after": start, "limit": self.batch_size},
+            )
+            rows = cur.fetchall()
+            if not rows:
+                return 0
+            batches: dict[str, list[LoggedEvent]] = {p.name: [] for p in self.projections}
+            for row in rows:
+                entry: LoggedEvent | None = None
+                for projection in self.projections:
+                    if row["position"] <= positions[projection.name]:
+                        continue
+                    if not projection.handles(row["topic"]):
+                        continue
+                    if entry is None:
+                        entry = LoggedEvent.from_row(
+                            row["position"],
+                            row["originator_id"],
+                            row["originator_version"],
+                            row["topic"],
+                            bytes(row["state"]),
+                        )
+                    batches[projection.name].append(entry)
+            for projection in self.projections:
+                if batches[projection.name]:
+                    projection.apply_batch(cur, batches[projection.name])
+            last = int(rows[-1]["position"])
+            cur.execute(
+                f"UPDATE {self._positions} SET position = :last"
+                f" WHERE name IN ({self._in}) AND position < :last",
+                {**self._names, "last": last},
+            )
+            return len(rows)
+
+
+def topic_of(event_class: type[Any]) -> str:
+    """The stored topic of an event class: its module and qualified name."""
+    return f"{event_class.__module__}:{event_class.__qualname__}"
+
+
+def event_topic(aggregate: type[Any], event_name: str) -> str:
+    """The topic of `aggregate.<event_name>`, failing at import time if it was renamed.
+
+    The `@event` decorator creates the event classes at run time, out of sight of mypy."""
+    event_class = getattr(aggregate, event_name, None)
+    if not isinstance(event_class, type):
+        raise AttributeError(f"{aggregate.__qualname__} has no event {event_name!r}")
+    return topic_of(event_class)

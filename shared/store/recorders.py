@@ -1,0 +1,219 @@
+"""The library's application recorders, extended with what Railyard writes atomically
+alongside events: idempotency keys and reaction ledger entries.
+
+Both extensions run inside the library's own insert transaction, so an idempotency key
+is stored if and only if the events it produced are. The PostgreSQL insert keeps the
+library's `LOCK TABLE ... IN EXCLUSIVE MODE` path (positions commit in order, so a reader
+paging by position never misses an event); its database-function mode stays off.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+from psycopg import Connection
+from psycopg.errors import LockNotAvailable, QueryCanceled
+from psycopg.sql import SQL, Identifier
+
+from shared.store.errors import StoreUnavailable
+
+EVENTS_TABLE = "railyard_events"
+IDEMPOTENCY_TABLE = "railyard_idempotency"
+POSITIONS_TABLE = "railyard_positions"
+REACTIONS_TABLE = "railyard_reactions"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An idempotency key claimed by one write, with the response it produced."""
+
+    scope: str
+    key: str
+    fingerprint: str
+    status: int
+    response: str
+    recorded_at: str
+
+
+@dataclass(frozen=True)
+class ReactionMark:
+    """A reaction's processing of one log position, written with the reaction's events."""
+
+    name: str
+    position: int
+
+
+# Tables both backends share, in the common SQL subset.
+COMMON_TABLES = (
+    f"CREATE TABLE IF NOT EXISTS {IDEMPOTENCY_TABLE} ("
+    " scope TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,"
+    " status INTEGER NOT NULL, response TEXT NOT NULL, recorded_at TEXT NOT NULL,"
+    " PRIMARY KEY (scope, key))",
+    f"CREATE TABLE IF NOT EXISTS {POSITIONS_TABLE} ("
+    " name TEXT PRIMARY KEY, position BIGINT NOT NULL)",
+    f"CREATE TABLE IF NOT EXISTS {REACTIONS_TABLE} ("
+    " name TEXT NOT NULL, position BIGINT NOT NULL, PRIMARY KEY (name, position))",
+)
+
+_INSERT_CLAIM = (
+    f"INSERT INTO {IDEMPOTENCY_TABLE} (scope, key, fingerprint, status, response, recorded_at)"
+    " VALUES ({p}, {p}, {p}, {p}, {p}, {p})"
+)
+_INSERT_MARK = f"INSERT INTO {REACTIONS_TABLE} (name, position) VALUES ({{p}}, {{p}})"
+
+
+def _claim_params(claim: Claim) -> tuple[Any, ...]:
+    return (
+        claim.scope,
+        claim.key,
+        claim.fingerprint,
+        claim.status,
+        claim.response,
+        claim.recorded_at,
+    )
+
+
+class RailyardSQLiteRecorder(SQLiteApplicationRecorder):
+    """SQLite: the embedded default. Triggers refuse UPDATE and DELETE on events."""
+
+    def __init__(self, datastore: SQLiteDatastore) -> None:
+        super().__init__(datastore, events_table_name=EVENTS_TABLE)
+
+    def construct_create_table_statements(self) -> list[str]:
+        statements = super().construct_create_table_statements()
+        statements.extend(COMMON_TABLES)
+        for operation in ("UPDATE", "DELETE"):
+            statements.append(
+                f"CREATE TRIGGER IF NOT EXISTS {EVENTS_TABLE}_no_{operation.lower()} "
+                f"BEFORE {operation} ON {EVENTS_TABLE} "
+                "BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END"
+            )
+        return statements
+
+    def _insert_events(
+        self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        claim: Claim | None = kwargs.get("claim")
+        mark: ReactionMark | None = kwargs.get("mark")
+        if claim is not None:
+            c.execute(_INSERT_CLAIM.format(p="?"), _claim_params(claim))
+        if mark is not None:
+            c.execute(_INSERT_MARK.format(p="?"), (mark.name, mark.position))
+        return super()._insert_events(c, stored_events, **kwargs)
+
+
+class RailyardPostgresDatastore(PostgresDatastore):
+    """Adds a statement timeout to every pooled connection, so no request waits forever."""
+
+    def __init__(self, *args: Any, statement_timeout_ms: int, **kwargs: Any) -> None:
+        self.statement_timeout_ms = statement_timeout_ms
+        super().__init__(*args, **kwargs)
+
+    def after_connect_func(self) -> Callable[[Connection[Any]], None]:
+        library_setup = super().after_connect_func()
+        timeout = SQL("SET statement_timeout = {0}").format(int(self.statement_timeout_ms))
+
+        def after_connect(conn: Connection[Any]) -> None:
+            library_setup(conn)
+            conn.cursor().execute(timeout)
+
+        return after_connect
+
+
+class RailyardPostgresRecorder(PostgresApplicationRecorder):
+    """PostgreSQL: append-only enforced by a trigger the service role cannot disable."""
+
+    # Reconnect quickly after a dropped connection, but give up within a bounded time:
+    # the client gets a 503 with Retry-After rather than a request that hangs.
+    connection_retries = 3
+    connection_retry_wait_s = 0.2
+
+    def __init__(self, datastore: PostgresDatastore) -> None:
+        super().__init__(datastore, events_table_name=EVENTS_TABLE)
+        schema = Identifier(datastore.schema)
+        table = Identifier(EVENTS_TABLE)
+        self.sql_create_statements.extend(
+            SQL(s).format() for s in _qualified(COMMON_TABLES, datastore)
+        )
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.railyard_refuse_change() "
+                "RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "RAISE EXCEPTION 'the event log is append-only: % refused', TG_OP "
+                "USING ERRCODE = 'insufficient_privilege'; END $$"
+            ).format(schema=schema)
+        )
+        for name, when in (
+            (
+                "railyard_events_append_only",
+                "BEFORE UPDATE OR DELETE ON {schema}.{table} FOR EACH ROW",
+            ),
+            (
+                "railyard_events_no_truncate",
+                "BEFORE TRUNCATE ON {schema}.{table} FOR EACH STATEMENT",
+            ),
+        ):
+            self.sql_create_statements.append(
+                SQL(
+                    "CREATE OR REPLACE TRIGGER {name} " + when + " "
+                    "EXECUTE FUNCTION {schema}.railyard_refuse_change()"
+                ).format(name=Identifier(name), schema=schema, table=table)
+            )
+        self._insert_claim = SQL(
+            _INSERT_CLAIM.format(p="%s").replace(IDEMPOTENCY_TABLE, "{schema}." + IDEMPOTENCY_TABLE)
+        ).format(schema=schema)
+        self._insert_mark = SQL(
+            _INSERT_MARK.format(p="%s").replace(REACTIONS_TABLE, "{schema}." + REACTIONS_TABLE)
+        ).format(schema=schema)
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        # The library retries lost connections ten times, and also retries a lock
+        # timeout; ours retries only the connection, a few times, so a write ends
+        # within the configured lock timeout plus a bounded reconnect time.
+        undecorated = PostgresApplicationRecorder.insert_events.__wrapped__
+        # (functools.wraps in the library's retry decorator keeps the undecorated method)
+        attempt = 0
+        while True:
+            try:
+                result: Sequence[int] | None = undecorated(self, stored_events, **kwargs)
+                return result
+            except (InterfaceError, OperationalError) as exc:
+                if isinstance(exc.__cause__, LockNotAvailable | QueryCanceled):
+                    raise StoreUnavailable("the event log is busy (lock timeout)") from exc
+                attempt += 1
+                if attempt >= self.connection_retries:
+                    raise StoreUnavailable(f"the database is unreachable: {exc}") from exc
+                time.sleep(self.connection_retry_wait_s * attempt)
+
+    def _insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        claim: Claim | None = kwargs.get("claim")
+        mark: ReactionMark | None = kwargs.get("mark")
+        if claim is not None:
+            curs.execute(self._insert_claim, _claim_params(claim))
+        if mark is not None:
+            curs.execute(self._insert_mark, (mark.name, mark.position))
+
+
+def _qualified(statements: Sequence[str], datastore: PostgresDatastore) -> list[str]:
+    schema = datastore.schema
+    out = []
+    for statement in statements:
+        qualified = statement
+        for table in (IDEMPOTENCY_TABLE, POSITIONS_TABLE, REACTIONS_TABLE):
+            qualified = qualified.replace(f"EXISTS {table} ", f'EXISTS "{schema}".{table} ')
+        out.append(qualified)
+    return out

@@ -1,0 +1,159 @@
+"""Fixtures: the same scenarios run on the embedded SQLite store and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from railyard.app import all_components
+from shared.application import acting_as
+from shared.http.app import create_app
+from shared.platform import Component, Platform
+from shared.settings import Settings, load_settings
+from tests.postgres import fresh_schema, server_url
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+
+
+def postgres_url() -> str:
+    url = server_url()
+    if url is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL is required when CI=true and none could be found or started")
+        pytest.skip("no PostgreSQL server available (set DATABASE_URL to run these)")
+    return url
+
+
+def make_settings(backend: str, tmp_path: Path, **overrides: Any) -> Iterator[Settings]:
+    if backend == "sqlite":
+        yield load_settings(database_url=None, data_dir=tmp_path / "var", **overrides)
+        return
+    url = postgres_url()
+    with fresh_schema(url) as schema:
+        yield load_settings(database_url=url, db_schema=schema, pool_size=4, **overrides)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(backend: str, tmp_path: Path) -> Iterator[Settings]:
+    yield from make_settings(backend, tmp_path)
+
+
+@pytest.fixture
+def platform(settings: Settings) -> Iterator[Platform]:
+    built = Platform.build(settings)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def sqlite_platform(tmp_path: Path) -> Iterator[Platform]:
+    for settings in make_settings("sqlite", tmp_path):
+        built = Platform.build(settings)
+        yield built
+        built.close()
+
+
+@pytest.fixture
+def postgres_platform(tmp_path: Path) -> Iterator[Platform]:
+    for settings in make_settings("postgres", tmp_path):
+        built = Platform.build(settings)
+        yield built
+        built.close()
+
+
+@pytest.fixture
+def components(platform: Platform) -> list[Component]:
+    return all_components(platform)
+
+
+PEOPLE: dict[str, dict[str, Any]] = {
+    "admin": {"roles": ["admin"]},
+    "vp.sales": {"roles": ["requester"], "department": "Sales", "display_name": "Val Sales"},
+    "vp.care": {"roles": ["requester"], "department": "Customer Care", "display_name": "Cara Care"},
+    "rm": {"roles": ["release_manager"], "display_name": "Rita Release"},
+    "dev.alice": {"roles": ["it_staff"], "team": "development", "display_name": "Alice Dev"},
+    "qa.quinn": {"roles": ["it_staff"], "team": "qa", "display_name": "Quinn QA"},
+    "ops.olga": {
+        "roles": ["it_staff", "cab_member"],
+        "team": "operations",
+        "display_name": "Olga Ops",
+    },
+    "cab.carl": {"roles": ["cab_member"], "team": "development", "display_name": "Carl CAB"},
+    "cab.dora": {"roles": ["cab_member"], "team": "qa", "display_name": "Dora CAB"},
+    "metrics.mo": {"roles": ["metrics_reader"], "display_name": "Mo Metrics"},
+    "pipeline": {"roles": ["pipeline"], "display_name": "Deploy pipeline"},
+}
+
+
+@dataclass
+class People:
+    """Registered users and a token for each."""
+
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def headers(self, username: str, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[username]}", **extra}
+
+
+def register_people(platform: Platform) -> People:
+    people = People()
+    with acting_as("test-setup"):
+        for username, profile in PEOPLE.items():
+            platform.identity.register(
+                username,
+                profile.get("display_name", username),
+                profile["roles"],
+                profile.get("department"),
+                profile.get("team"),
+            )
+            people.tokens[username] = platform.identity.issue_token(username, "test").token
+    return people
+
+
+@pytest.fixture
+def people(platform: Platform) -> People:
+    return register_people(platform)
+
+
+@dataclass
+class Api:
+    """A test client that knows everyone's token."""
+
+    client: TestClient
+    people: People
+    platform: Platform
+
+    def get(self, path: str, as_: str, **kwargs: Any) -> Any:
+        return self.client.get(path, headers=self.people.headers(as_), **kwargs)
+
+    def post(
+        self, path: str, as_: str, json: Any = None, key: str | None = None, **kwargs: Any
+    ) -> Any:
+        headers = self.people.headers(as_)
+        if key:
+            headers["Idempotency-Key"] = key
+        return self.client.post(path, json=json, headers=headers, **kwargs)
+
+    def put(self, path: str, as_: str, json: Any = None, **kwargs: Any) -> Any:
+        return self.client.put(path, json=json, headers=self.people.headers(as_), **kwargs)
+
+
+@pytest.fixture
+def api(platform: Platform, components: list[Component], people: People) -> Iterator[Api]:
+    app = create_app(platform, components, run_followers=False)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Api(client, people, platform)

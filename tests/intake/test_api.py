@@ -1,0 +1,288 @@
+"""The intake HTTP contract, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.builders import accept, request_payload, submit
+from tests.conftest import Api
+
+PROBLEM = "application/problem+json"
+
+
+def event_count(api: Api) -> int:
+    return len(api.platform.log.entries(0, 100_000))
+
+
+def test_vp_submits_and_release_manager_triages(api: Api) -> None:
+    """The front door end to end: submit, see it queued, accept it, see the owner."""
+    request_id = submit(api)
+    queue = api.get("/api/triage-queue", "rm").json()
+    assert [r["id"] for r in queue] == [request_id]
+    accept(api, request_id, owner="dev.alice", size_points=8)
+    detail = api.get(f"/api/requests/{request_id}", "vp.sales").json()
+    assert detail["status"] == "accepted"
+    assert detail["owner"] == "dev.alice"
+    assert detail["size_points"] == 8
+    assert [h["type"] for h in detail["history"]] == [
+        "ChangeRequest.Submitted",
+        "ChangeRequest.Accepted",
+    ]
+    assert [h["actor"] for h in detail["history"]] == ["vp.sales", "rm"]
+    assert api.get("/api/triage-queue", "rm").json() == []
+
+
+def test_similar_open_request_is_suggested_as_a_duplicate(api: Api) -> None:
+    first = submit(api, title="Bill shock alerts by SMS")
+    response = api.post(
+        "/api/requests", "vp.care", json=request_payload(title="SMS bill shock alerts")
+    )
+    assert response.status_code == 201
+    suggestions = response.json()["possible_duplicates"]
+    assert [s["id"] for s in suggestions] == [first]
+    typed = api.get("/api/requests/similar", "vp.care", params={"title": "bill shock"}).json()
+    assert first in [t["id"] for t in typed]
+
+
+def test_requester_submits_only_for_their_own_department(api: Api) -> None:
+    response = api.post("/api/requests", "vp.sales", json=request_payload(department="Finance"))
+    assert response.status_code == 403
+    assert response.json()["rule"] == "own_department_only"
+
+
+def test_it_staff_submit_for_a_named_department(api: Api) -> None:
+    response = api.post(
+        "/api/requests", "dev.alice", json=request_payload(department="IT", category="it_project")
+    )
+    assert response.status_code == 201
+    detail = api.get(f"/api/requests/{response.json()['id']}", "rm").json()
+    assert detail["department"] == "IT"
+
+
+def test_missing_token_is_401_problem(api: Api) -> None:
+    response = api.client.get("/api/requests")
+    assert response.status_code == 401
+    assert response.headers["content-type"] == PROBLEM
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    bad = api.client.get("/api/requests", headers={"Authorization": "Bearer ry_nope"})
+    assert bad.status_code == 401
+
+
+def test_wrong_role_is_403_problem_naming_the_rule(api: Api) -> None:
+    request_id = submit(api)
+    before = event_count(api)
+    response = api.post(
+        f"/api/requests/{request_id}/accept",
+        "vp.sales",
+        json={"owner": "dev.alice", "size_points": 3},
+    )
+    assert response.status_code == 403
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["rule"] == "role_required"
+    assert event_count(api) == before
+
+
+def test_illegal_transition_is_409_naming_the_rule_and_writes_nothing(api: Api) -> None:
+    request_id = submit(api)
+    accept(api, request_id)
+    before = event_count(api)
+    twice = api.post(f"/api/requests/{request_id}/reject", "rm", json={"reason": "no"})
+    assert twice.status_code == 409
+    assert twice.json()["rule"] == "already_triaged"
+    edit = api.put(f"/api/requests/{request_id}", "vp.sales", json=request_payload(title="changed"))
+    assert edit.status_code == 409
+    assert edit.json()["rule"] == "edit_after_triage"
+    assert event_count(api) == before
+
+
+def test_other_department_cannot_rank_or_withdraw(api: Api) -> None:
+    request_id = submit(api)
+    accept(api, request_id)
+    rank = api.put("/api/departments/Sales/ranking", "vp.care", json={"order": [request_id]})
+    assert rank.status_code == 403
+    assert rank.json()["rule"] == "own_department_only"
+    withdraw = api.post(
+        f"/api/requests/{request_id}/withdraw", "vp.care", json={"reason": "not ours"}
+    )
+    assert withdraw.status_code == 403
+
+
+def test_department_ranking_is_recorded_and_visible_to_everyone(api: Api) -> None:
+    first, second, third = (submit(api, title=f"Request {n}") for n in range(3))
+    for request_id in (first, second, third):
+        accept(api, request_id)
+    response = api.put("/api/departments/Sales/ranking", "vp.sales", json={"order": [third, first]})
+    assert response.status_code == 200, response.text
+    ranking = api.get("/api/departments/Sales/ranking", "dev.alice").json()
+    # Explicitly ranked first, then the rest in order of acceptance.
+    assert ranking["request_ids"] == [third, first, second]
+    assert ranking["updated_by"] == "vp.sales"
+
+
+def test_withdraw_delivered_request_is_409(api: Api) -> None:
+    request_id = submit(api)
+    accept(api, request_id)
+    from services.intake.application import Intake
+    from services.intake.views import IntakeViews
+    from shared.application import acting_as
+
+    intake = Intake(api.platform.log, IntakeViews(api.platform.log), api.platform.directory)
+    with acting_as("railyard"):
+        intake.deliver(uuid.UUID(request_id), bundle_id=None, change_id=None)
+    response = api.post(
+        f"/api/requests/{request_id}/withdraw", "vp.sales", json={"reason": "too late"}
+    )
+    assert response.status_code == 409
+    assert response.json()["rule"] == "withdraw_after_delivery"
+
+
+def test_ask_for_information_and_answer_returns_to_queue(api: Api) -> None:
+    request_id = submit(api)
+    asked = api.post(f"/api/requests/{request_id}/ask", "rm", json={"question": "Which SMS?"})
+    assert asked.json()["status"] == "info_requested"
+    assert api.get("/api/triage-queue", "rm").json() == []
+    answered = api.post(
+        f"/api/requests/{request_id}/information", "vp.sales", json={"answer": "Postpaid only"}
+    )
+    assert answered.json()["status"] == "submitted"
+    assert [r["id"] for r in api.get("/api/triage-queue", "rm").json()] == [request_id]
+
+
+def test_mark_duplicate_and_defer_and_reject(api: Api) -> None:
+    original, copy, later, nope = (submit(api, title=f"R{n}") for n in range(4))
+    dup = api.post(
+        f"/api/requests/{copy}/duplicate", "rm", json={"duplicate_of": original, "note": "same"}
+    )
+    assert dup.json()["status"] == "duplicate"
+    deferred = api.post(
+        f"/api/requests/{later}/defer",
+        "rm",
+        json={"reason": "after migration", "until": "2027-06-01"},
+    )
+    assert deferred.json()["status"] == "deferred"
+    rejected = api.post(f"/api/requests/{nope}/reject", "rm", json={"reason": "out of scope"})
+    assert rejected.json()["status"] == "rejected"
+    counts = api.get("/api/requests/counts", "rm").json()
+    assert (counts["submitted"], counts["duplicate"]) == (1, 1)
+    assert (counts["deferred"], counts["rejected"]) == (1, 1)
+
+
+def test_list_filters_by_status_department_category_subsystem_owner_and_text(api: Api) -> None:
+    a = submit(api, title="Tariff engine", subsystems=["Billing"])
+    b = submit(
+        api,
+        as_="vp.care",
+        title="Agent desktop search",
+        subsystems=["CRM"],
+        category="change_maintenance",
+    )
+    accept(api, a, owner="dev.alice")
+
+    def ids(**params: str) -> list[str]:
+        body = api.get("/api/requests", "rm", params=params).json()
+        return sorted(item["id"] for item in body["items"])
+
+    assert ids(status="accepted") == [a]
+    assert ids(department="customer care") == [b]
+    assert ids(category="change_maintenance") == [b]
+    assert ids(subsystem="billing") == [a]
+    assert ids(owner="dev.alice") == [a]
+    assert ids(q="DESKTOP") == [b]
+    assert ids(q="100%_") == []
+
+
+def test_unknown_id_is_404_problem(api: Api) -> None:
+    missing = uuid.uuid4()
+    response = api.get(f"/api/requests/{missing}", "rm")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    post = api.post(f"/api/requests/{missing}/reject", "rm", json={"reason": "x"})
+    assert post.status_code == 404
+    assert post.json()["rule"] == "change_request_not_found"
+    bad = api.get("/api/requests/not-a-uuid", "rm")
+    assert bad.status_code == 422
+
+
+def test_owner_must_be_it_staff(api: Api) -> None:
+    request_id = submit(api)
+    response = api.post(
+        f"/api/requests/{request_id}/accept", "rm", json={"owner": "vp.care", "size_points": 3}
+    )
+    assert response.status_code == 422
+    assert response.json()["rule"] == "owner_not_it_staff"
+
+
+def test_retry_with_same_idempotency_key_returns_original_and_writes_nothing(api: Api) -> None:
+    first = api.post("/api/requests", "vp.sales", json=request_payload(), key="submit-1")
+    before = event_count(api)
+    again = api.post("/api/requests", "vp.sales", json=request_payload(), key="submit-1")
+    assert again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert event_count(api) == before
+
+
+def test_same_idempotency_key_with_a_different_body_is_422(api: Api) -> None:
+    api.post("/api/requests", "vp.sales", json=request_payload(), key="submit-2")
+    before = event_count(api)
+    other = api.post(
+        "/api/requests", "vp.sales", json=request_payload(title="Else"), key="submit-2"
+    )
+    assert other.status_code == 422
+    assert other.json()["rule"] == "idempotency_key_reused"
+    assert event_count(api) == before
+
+
+def test_idempotency_keys_belong_to_their_user(api: Api) -> None:
+    api.post("/api/requests", "vp.sales", json=request_payload(), key="shared-key")
+    theirs = api.post("/api/requests", "vp.care", json=request_payload(), key="shared-key")
+    assert theirs.status_code == 201
+    assert "idempotent-replayed" not in theirs.headers
+
+
+def test_unknown_fields_are_refused_no_mass_assignment(api: Api) -> None:
+    before = event_count(api)
+    response = api.post(
+        "/api/requests", "vp.sales", json=request_payload(status="accepted", owner="dev.alice")
+    )
+    assert response.status_code == 422
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert fields == {"status", "owner"}
+    assert event_count(api) == before
+
+
+def test_wrong_types_are_422_with_field_names(api: Api) -> None:
+    response = api.post(
+        "/api/requests", "vp.sales", json=request_payload(subsystems="Billing", desired_date="soon")
+    )
+    assert response.status_code == 422
+    assert {e["field"] for e in response.json()["errors"]} >= {"subsystems", "desired_date"}
+
+
+def test_oversized_body_is_413_problem(api: Api) -> None:
+    before = event_count(api)
+    huge = request_payload(description="x" * (api.platform.settings.max_body_bytes + 10))
+    response = api.post("/api/requests", "vp.sales", json=huge)
+    assert response.status_code == 413
+    assert response.headers["content-type"] == PROBLEM
+    assert event_count(api) == before
+
+
+def test_invalid_utf8_body_is_a_4xx_problem(api: Api) -> None:
+    response = api.client.post(
+        "/api/requests",
+        content=b'{"title": "\xff\xfe"}',
+        headers={**api.people.headers("vp.sales"), "content-type": "application/json"},
+    )
+    assert 400 <= response.status_code < 500
+    assert response.headers["content-type"] == PROBLEM
+
+
+def test_malformed_json_is_422_problem(api: Api) -> None:
+    response = api.client.post(
+        "/api/requests",
+        content=b'{"title": ',
+        headers={**api.people.headers("vp.sales"), "content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM

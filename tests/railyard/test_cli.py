@@ -1,0 +1,71 @@
+"""The CLI an operator uses to bootstrap, manage people and tokens, and migrate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from railyard.cli import app
+from shared.identity.domain import TOKEN
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("RAILYARD_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("RAILYARD_LOG_LEVEL", "warning")
+    return tmp_path
+
+
+def test_bootstrap_creates_admin_and_prints_a_working_token(env: Path) -> None:
+    result = runner.invoke(app, ["bootstrap"])
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip().splitlines()[-1]
+    assert TOKEN.match(token)
+    again = runner.invoke(app, ["bootstrap"])
+    assert again.exit_code == 0
+    assert again.stdout.strip().splitlines()[-1] != token
+
+
+def test_create_user_issue_and_revoke_token(env: Path) -> None:
+    created = runner.invoke(
+        app,
+        ["users", "create", "vp.sales", "--role", "requester", "--department", "Sales", "--token"],
+    )
+    assert created.exit_code == 0, created.output
+    token = created.stdout.strip().splitlines()[-1]
+    listed = runner.invoke(app, ["users", "list"])
+    assert "vp.sales" in listed.stdout
+    token_id = TOKEN.match(token).group(1)  # type: ignore[union-attr]
+    revoked = runner.invoke(app, ["tokens", "revoke", token_id])
+    assert revoked.exit_code == 0, revoked.output
+    twice = runner.invoke(app, ["tokens", "revoke", token_id])
+    assert twice.exit_code == 1
+    assert "token_already_revoked" in twice.output
+
+
+def test_refusals_are_readable_messages_not_tracebacks(env: Path) -> None:
+    result = runner.invoke(app, ["users", "create", "nodept", "--role", "requester"])
+    assert result.exit_code == 1
+    assert "department_required" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_bad_setting_is_named_with_its_variable(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAILYARD_TIMEZONE", "Mars/Olympus")
+    result = runner.invoke(app, ["users", "list"])
+    assert result.exit_code == 2
+    assert "RAILYARD_TIMEZONE" in result.output
+    assert "unknown time zone" in result.output
+
+
+def test_migrate_creates_every_view(env: Path) -> None:
+    result = runner.invoke(app, ["migrate"])
+    assert result.exit_code == 0, result.output
+    assert "schema ready" in result.output

@@ -1,0 +1,77 @@
+"""docker-compose.yml cannot run here (no Docker engine); what can be checked, is."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import typer.main
+import yaml
+
+from railyard.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return loaded
+
+
+def cli_command(words: list[str]) -> tuple[Any, list[str]]:
+    command: Any = typer.main.get_command(app)
+    rest = list(words)
+    while getattr(command, "commands", None) and rest and not rest[0].startswith("-"):
+        sub = command.commands.get(rest[0])
+        assert sub is not None, f"railyard has no command {rest[0]!r}"
+        command, rest = sub, rest[1:]
+    return command, rest
+
+
+def test_compose_file_parses_and_has_postgres_with_a_health_check() -> None:
+    services = compose()["services"]
+    assert "healthcheck" in services["postgres"]
+    from railyard.app import FACTORIES
+
+    for name in (*FACTORIES, "worker", "migrate"):
+        assert name in services, name
+
+
+def test_every_command_compose_runs_exists_with_its_options() -> None:
+    for name, service in compose()["services"].items():
+        if "command" not in service:
+            continue
+        words = service["command"]
+        words = shlex.split(words) if isinstance(words, str) else words
+        assert words[0] == "railyard", name
+        command, rest = cli_command(words[1:])
+        known = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+        for word in rest:
+            if word.startswith("--"):
+                assert word in known, f"{name}: railyard {words[1]} has no option {word}"
+
+
+def test_service_names_in_compose_are_services_railyard_serves() -> None:
+    from railyard.app import FACTORIES
+
+    for name, service in compose()["services"].items():
+        words = service.get("command", [])
+        if "--service" in words:
+            assert words[words.index("--service") + 1] in FACTORIES, name
+
+
+def test_files_compose_mounts_and_builds_exist() -> None:
+    assert (ROOT / "Dockerfile").is_file()
+    for service in compose()["services"].values():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), source
+
+
+def test_api_processes_do_not_create_the_schema_or_run_followers() -> None:
+    """Only `migrate` creates tables and only the worker follows: no start-up races."""
+    anchor = compose()["x-railyard"]["environment"]
+    assert anchor["RAILYARD_CREATE_SCHEMA"] == "false"
+    assert anchor["RAILYARD_RUN_FOLLOWERS"] == "false"

@@ -1,0 +1,155 @@
+"""The consumer feed, tokens and roles, over HTTP on both backends."""
+
+from __future__ import annotations
+
+import orjson
+
+from shared.store.recorders import IDEMPOTENCY_TABLE
+from tests.builders import accept, request_payload, submit
+from tests.conftest import Api
+
+
+def test_feed_pages_every_event_in_order_with_who_and_when(api: Api) -> None:
+    request_id = submit(api)
+    accept(api, request_id)
+    seen = []
+    after = 0
+    while True:
+        page = api.get("/api/events", "metrics.mo", params={"after": after, "limit": 5}).json()
+        seen += page["events"]
+        after = page["next_after"]
+        if not page["has_more"]:
+            break
+    positions = [e["position"] for e in seen]
+    assert positions == sorted(set(positions))
+    assert positions[-1] == page["head"]
+    mine = [e for e in seen if e["aggregate_id"] == request_id]
+    assert [e["type"] for e in mine] == ["ChangeRequest.Submitted", "ChangeRequest.Accepted"]
+    assert [e["actor"] for e in mine] == ["vp.sales", "rm"]
+    assert all(e["occurred_at"] and e["correlation_id"] for e in mine)
+    assert [e["version"] for e in mine] == [1, 2]
+
+
+def test_feed_page_size_is_bounded(api: Api) -> None:
+    limit = api.platform.settings.feed_max_page
+    response = api.get("/api/events", "metrics.mo", params={"limit": limit + 1})
+    assert response.status_code == 422
+
+
+def test_feed_never_serves_secrets_or_their_hashes(api: Api) -> None:
+    body = api.get("/api/events", "admin", params={"limit": 1000}).text
+    for token in api.people.tokens.values():
+        assert token not in body
+    issued = [e for e in orjson.loads(body)["events"] if e["type"] == "User.TokenIssued"]
+    assert issued
+    assert {e["data"]["token_hash"] for e in issued} == {"[redacted]"}
+
+
+def test_feed_is_for_metrics_readers_release_managers_and_admins(api: Api) -> None:
+    assert api.get("/api/events", "vp.sales").status_code == 403
+    assert api.get("/api/events", "dev.alice").status_code == 403
+    for reader in ("metrics.mo", "rm", "admin"):
+        assert api.get("/api/events", reader).status_code == 200
+
+
+def test_live_tail_streams_events_as_server_sent_events(api: Api) -> None:
+    submit(api)
+    head = api.get("/api/events", "metrics.mo", params={"limit": 1000}).json()["head"]
+    with api.client.stream(
+        "GET",
+        "/api/events/stream",
+        params={"after": head - 2, "max_events": 2},
+        headers=api.people.headers("metrics.mo"),
+    ) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        text = "".join(stream.iter_text())
+    ids = [int(line[4:]) for line in text.splitlines() if line.startswith("id: ")]
+    assert ids == [head - 1, head]
+    assert "event: ChangeRequest.Submitted" in text
+
+
+def test_live_tail_resumes_from_last_event_id(api: Api) -> None:
+    submit(api)
+    head = api.get("/api/events", "metrics.mo", params={"limit": 1000}).json()["head"]
+    headers = {**api.people.headers("metrics.mo"), "Last-Event-ID": str(head - 1)}
+    with api.client.stream(
+        "GET", "/api/events/stream", params={"max_events": 1}, headers=headers
+    ) as stream:
+        text = "".join(stream.iter_text())
+    assert f"id: {head}" in text
+
+
+def test_revoked_token_is_refused_at_once(api: Api) -> None:
+    issued = api.post("/api/users/vp.sales/tokens", "vp.sales", json={"label": "laptop"})
+    assert issued.status_code == 201
+    token, token_id = issued.json()["token"], issued.json()["token_id"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api.client.get("/api/me", headers=headers).status_code == 200
+    revoked = api.post(f"/api/tokens/{token_id}/revoke", "vp.sales", json={"reason": "lost"})
+    assert revoked.status_code == 200
+    assert api.client.get("/api/me", headers=headers).status_code == 401
+
+
+def test_deactivated_user_loses_access(api: Api) -> None:
+    response = api.post("/api/users/vp.care/deactivate", "admin", json={"reason": "left"})
+    assert response.status_code == 200
+    assert api.get("/api/me", "vp.care").status_code == 401
+
+
+def test_only_admins_manage_users_and_others_tokens(api: Api) -> None:
+    new_user = {"username": "vp.finance", "roles": ["requester"], "department": "Finance"}
+    assert api.post("/api/users", "rm", json=new_user).status_code == 403
+    assert api.post("/api/users", "admin", json=new_user).status_code == 201
+    assert api.post("/api/users", "admin", json=new_user).json()["rule"] == "user_exists"
+    other = api.post("/api/users/vp.finance/tokens", "vp.sales", json={})
+    assert other.status_code == 403
+    assert other.json()["rule"] == "own_account_only"
+
+
+def test_requester_must_have_a_department(api: Api) -> None:
+    response = api.post("/api/users", "admin", json={"username": "nodept", "roles": ["requester"]})
+    assert response.status_code == 422
+    assert response.json()["rule"] == "department_required"
+
+
+def test_tokens_are_never_stored_in_clear(api: Api) -> None:
+    """Not in the log, not in the views, not in the idempotency records."""
+    key_response = api.post("/api/users/dev.alice/tokens", "dev.alice", json={}, key="tok-1")
+    token = key_response.json()["token"]
+    replay = api.post("/api/users/dev.alice/tokens", "dev.alice", json={}, key="tok-1")
+    assert replay.json()["token"] is None  # shown once, never again
+    submit(api)
+    tokens = [*api.people.tokens.values(), token]
+    with api.platform.log.db.transaction() as cur:
+        tables = [
+            "railyard_events",
+            IDEMPOTENCY_TABLE,
+            "identity_users",
+            "identity_tokens",
+            "intake_requests",
+            "intake_history",
+        ]
+        dump = ""
+        for table in tables:
+            cur.execute(f"SELECT * FROM {api.platform.log.table(table)}")
+            dump += repr(cur.fetchall())
+    for clear in tokens:
+        assert clear not in dump
+        assert clear.split("_", 2)[2] not in dump
+
+
+def test_who_am_i(api: Api) -> None:
+    me = api.get("/api/me", "vp.sales").json()
+    assert me == {
+        "username": "vp.sales",
+        "display_name": "Val Sales",
+        "roles": ["requester"],
+        "department": "Sales",
+        "team": None,
+    }
+
+
+def test_submitted_request_ids_are_valid_for_everyone_to_read(api: Api) -> None:
+    request_id = submit(api, **request_payload(title="Visible"))
+    for reader in ("vp.care", "dev.alice", "cab.carl", "metrics.mo"):
+        assert api.get(f"/api/requests/{request_id}", reader).status_code == 200

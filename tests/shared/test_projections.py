@@ -1,0 +1,118 @@
+"""Views follow the log exactly once, survive a crash mid-batch, and equal a rebuild."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from services.intake.domain import ClassOfService
+from services.intake.views import IntakeViews, RequestFilter
+from shared.domain import attributed_to
+from shared.platform import Platform
+from tests.builders import new_request
+
+
+def write_history(platform: Platform, requests: int = 30) -> None:
+    for n in range(requests):
+        with attributed_to("vp.sales"):
+            request = new_request(title=f"Request {n}")
+        if n % 2:
+            with attributed_to("rm"):
+                request.accept(
+                    owner="dev.alice",
+                    size_points=n + 1,
+                    class_of_service=ClassOfService.STANDARD,
+                    fixed_date=None,
+                )
+        platform.log.save(request)
+
+
+def snapshot(views: IntakeViews) -> dict[str, Any]:
+    with views.log.db.transaction() as cur:
+        cur.execute(
+            f"SELECT id, status, owner, size_points, version FROM"
+            f" {views.log.table('intake_requests')} ORDER BY id"
+        )
+        requests = cur.fetchall()
+        cur.execute(
+            f"SELECT request_id, position, type FROM {views.log.table('intake_history')}"
+            " ORDER BY position"
+        )
+        history = cur.fetchall()
+    return {"requests": requests, "history": history}
+
+
+def test_two_followers_catching_up_at_once_apply_each_event_once(platform: Platform) -> None:
+    """Two processes advance the same views concurrently; no event is applied twice."""
+    write_history(platform, 40)
+    followers = [IntakeViews(platform.log) for _ in range(2)]
+    for views in followers:
+        views.group.batch_size = 7
+    errors: list[BaseException] = []
+
+    def follow(views: IntakeViews) -> None:
+        try:
+            views.group.catch_up()
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=follow, args=(v,)) for v in followers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    state = snapshot(followers[0])
+    assert len(state["requests"]) == 40
+    assert len(state["history"]) == 60  # 40 submissions + 20 acceptances, each once
+    assert followers[0].group.position() == platform.log.head()
+
+
+def test_follower_killed_mid_batch_resumes_and_equals_a_rebuild(platform: Platform) -> None:
+    write_history(platform, 20)
+    views = IntakeViews(platform.log)
+    views.group.batch_size = 8
+    views.group.catch_up(max_batches=1)
+    before = views.group.position()
+    original = views.requests.apply_batch
+    calls = {"n": 0}
+
+    def crash_after_some_work(cur: Any, events: Any) -> None:
+        calls["n"] += 1
+        original(cur, events[:3])  # part of the batch is written...
+        raise KeyboardInterrupt("killed")  # ...then the process dies
+
+    views.requests.apply_batch = crash_after_some_work  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        views.group.catch_up()
+    views.requests.apply_batch = original  # type: ignore[method-assign]
+    # The half-applied batch was rolled back with its position: nothing moved.
+    assert views.group.position() == before
+    views.group.catch_up()
+    incremental = snapshot(views)
+    views.group.rebuild()
+    assert snapshot(views) == incremental
+    assert views.group.position() == platform.log.head()
+
+
+def test_position_never_goes_back(platform: Platform) -> None:
+    write_history(platform, 5)
+    views = IntakeViews(platform.log)
+    views.group.catch_up()
+    head = views.group.position()
+    stale = IntakeViews(platform.log)
+    stale.group.catch_up()  # a second follower with nothing left to do
+    assert views.group.position() == head
+    write_history(platform, 1)
+    views.group.catch_up()
+    assert views.group.position() > head
+
+
+def test_views_catch_up_before_a_read(platform: Platform) -> None:
+    """Read-your-writes: a query sees a write made a moment before."""
+    views = IntakeViews(platform.log)
+    views.group.setup()
+    write_history(platform, 1)
+    assert views.find(RequestFilter()).total == 1

@@ -1,0 +1,49 @@
+"""House rules that import-linter cannot express."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ALLOWED_DOMAIN_IMPORTS = ("eventsourcing.domain", "shared.domain")
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_domains_import_only_the_standard_library_and_eventsourcing_domain() -> None:
+    domains = [
+        *ROOT.glob("services/*/domain.py"),
+        ROOT / "shared/domain.py",
+        ROOT / "shared/identity/domain.py",
+    ]
+    assert domains
+    for path in domains:
+        for module in imports_of(path):
+            top = module.split(".")[0]
+            if top in sys.stdlib_module_names or top == "__future__":
+                continue
+            if module.startswith(ALLOWED_DOMAIN_IMPORTS):
+                continue
+            raise AssertionError(f"{path.relative_to(ROOT)} imports {module}")
+
+
+def test_files_stay_small_enough_to_read() -> None:
+    """Aim under 300 lines; nothing grows past 600 unnoticed."""
+    for path in [
+        *ROOT.glob("shared/**/*.py"),
+        *ROOT.glob("services/**/*.py"),
+        *ROOT.glob("railyard/**/*.py"),
+    ]:
+        lines = len(path.read_text().splitlines())
+        assert lines <= 600, f"{path.relative_to(ROOT)} has {lines} lines"
