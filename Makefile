@@ -31,7 +31,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy shared services railyard tests
+	$(BIN)/mypy shared services railyard bench tests
 
 format: install
 	$(BIN)/ruff format .
@@ -40,6 +40,10 @@ format: install
 ## test: lint, then every test (PostgreSQL ones included)
 test: lint
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+## bench: every benchmark (PostgreSQL), results as JSON under bench-results/
+bench: install
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

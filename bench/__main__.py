@@ -1,0 +1,45 @@
+"""`make bench`: run every benchmark module in this package and write its results as JSON.
+
+A benchmark module defines `run(results: Path) -> dict` and returns what it measured;
+each figure it reports is a ratio against a baseline it measured in the same run, on the
+same database, because these machines are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pkgutil
+import sys
+import time
+from pathlib import Path
+
+import bench
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("names", nargs="*", help="benchmark modules to run (default: all)")
+    parser.add_argument("--results", type=Path, default=Path("bench-results"))
+    args = parser.parse_args()
+    args.results.mkdir(parents=True, exist_ok=True)
+    names = args.names or sorted(
+        m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_")
+    )
+    summary = {}
+    for name in names:
+        module = importlib.import_module(f"bench.{name}")
+        started = time.perf_counter()
+        print(f"== {name}", flush=True)
+        result = module.run(args.results)
+        result["elapsed_s"] = round(time.perf_counter() - started, 1)
+        (args.results / f"{name}.json").write_text(json.dumps(result, indent=2))
+        summary[name] = result
+        print(json.dumps(result, indent=2), flush=True)
+    (args.results / "summary.json").write_text(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

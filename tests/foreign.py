@@ -1,0 +1,48 @@
+"""Given another service's facts: append events by their contract topic, as that service
+would, without importing it (services never import each other, and tests of one service
+must not need the other to exist)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from eventsourcing.persistence import StoredEvent
+
+from shared.contracts import Published
+from shared.store.log import EventLog
+
+
+def publish(
+    log: EventLog,
+    contract: Published,
+    aggregate_id: uuid.UUID,
+    version: int,
+    *,
+    actor: str = "someone",
+    at: datetime | None = None,
+    **data: Any,
+) -> None:
+    """Append one event of `contract` for `aggregate_id` at `version` (1 = created)."""
+    missing = contract.fields - set(data)
+    assert not missing, f"{contract.type} needs {sorted(missing)}"
+    state: dict[str, Any] = {
+        "timestamp": (at or datetime.now(UTC)).isoformat(),
+        "actor": actor,
+        "correlation_id": uuid.uuid4().hex,
+        **data,
+    }
+    if version == 1:
+        state["originator_topic"] = contract.topic.rsplit(".", 1)[0]
+    log.recorder.insert_events(
+        [
+            StoredEvent(
+                originator_id=aggregate_id,
+                originator_version=version,
+                topic=contract.topic,
+                state=orjson.dumps(state),
+            )
+        ]
+    )
