@@ -34,13 +34,13 @@ def publish(
         "correlation_id": uuid.uuid4().hex,
         **data,
     }
-    if version == 1:
+    if aggregate_version == 1:
         state["originator_topic"] = contract.topic.rsplit(".", 1)[0]
     log.recorder.insert_events(
         [
             StoredEvent(
                 originator_id=aggregate_id,
-                originator_version=version,
+                originator_version=aggregate_version,
                 topic=contract.topic,
                 state=orjson.dumps(state),
             )
