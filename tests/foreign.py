@@ -19,13 +19,17 @@ def publish(
     log: EventLog,
     contract: Published,
     aggregate_id: uuid.UUID,
-    version: int,
+    aggregate_version: int,
+    /,
     *,
     actor: str = "someone",
     at: datetime | None = None,
     **data: Any,
 ) -> None:
-    """Append one event of `contract` for `aggregate_id` at `version` (1 = created)."""
+    """Append one event of `contract` for `aggregate_id` at `aggregate_version` (1 = created).
+
+    The aggregate id and version are positional-only so that event fields such as
+    `version` (a deployment report's) can be passed as keywords."""
     missing = contract.fields - set(data)
     assert not missing, f"{contract.type} needs {sorted(missing)}"
     state: dict[str, Any] = {
