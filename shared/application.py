@@ -113,7 +113,7 @@ def to_jsonable(value: Any) -> Any:
 
 
 # Secrets shown once (a new token) are never kept: a replay answers without them.
-SHOWN_ONCE_FIELDS = frozenset({"token"})
+SHOWN_ONCE_FIELDS = frozenset({"token", "secret"})
 
 
 def _redacted(value: Any) -> Any:

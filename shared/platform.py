@@ -15,7 +15,7 @@ from shared.http.auth import Auth
 from shared.identity.application import Identity
 from shared.identity.views import Directory
 from shared.settings import Settings
-from shared.store.followers import Reaction
+from shared.store.followers import BackgroundWorker, Reaction
 from shared.store.log import EventLog
 from shared.store.projections import ProjectionGroup
 
@@ -44,6 +44,7 @@ class Component:
     routers: list[APIRouter] = field(default_factory=list)
     groups: list[ProjectionGroup] = field(default_factory=list)
     reactions: list[Reaction] = field(default_factory=list)
+    workers: list[BackgroundWorker] = field(default_factory=list)
 
 
 ComponentFactory = Callable[[Platform], Component]

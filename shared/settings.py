@@ -24,8 +24,14 @@ DEFAULT_SUBSYSTEMS = (
     "Data Warehouse",
 )
 
-ServiceName = Literal["intake", "release", "change_control", "metrics"]
-ALL_SERVICES: tuple[ServiceName, ...] = ("intake", "release", "change_control", "metrics")
+ServiceName = Literal["intake", "release", "change_control", "metrics", "notify"]
+ALL_SERVICES: tuple[ServiceName, ...] = (
+    "intake",
+    "release",
+    "change_control",
+    "metrics",
+    "notify",
+)
 
 
 class Settings(BaseSettings):
@@ -74,6 +80,35 @@ class Settings(BaseSettings):
         ge=0,
         description="A read catches its view up first when it is at most this many events behind.",
     )
+
+    production: bool = Field(
+        default=False,
+        description="Production mode: webhook URLs must be https; cookies are Secure.",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        min_length=32,
+        description="Key for signing secrets; when unset one is generated and kept in the"
+        " database.",
+    )
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = "Railyard <railyard@localhost>"
+    digest_hour: int = Field(
+        default=8, ge=0, le=23, description="Daily digest hour, business time."
+    )
+    webhook_backoff_s: float = Field(default=5.0, gt=0, le=3600)
+    webhook_max_backoff_s: float = Field(default=3600.0, gt=0, le=86_400)
+    webhook_retry_for_s: float = Field(
+        default=86_400.0,
+        gt=0,
+        le=30 * 86_400,
+        description="Retry a failing delivery for this long, then park it as a dead letter.",
+    )
+    dispatch_poll_s: float = Field(default=0.5, gt=0, le=60)
 
     @field_validator("services", mode="before")
     @classmethod

@@ -43,7 +43,12 @@ def all_groups(platform: Platform, components: Iterable[Component]) -> list[Proj
 def followers_for(platform: Platform, components: Sequence[Component]) -> Followers:
     reactions = [r for c in components for r in c.reactions]
     runner = ReactionRunner(platform.log, reactions) if reactions else None
-    return Followers(all_groups(platform, components), runner, platform.settings.follower_poll_s)
+    return Followers(
+        all_groups(platform, components),
+        runner,
+        platform.settings.follower_poll_s,
+        workers=[w for c in components for w in c.workers],
+    )
 
 
 def create_app(

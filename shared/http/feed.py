@@ -18,10 +18,9 @@ from starlette.concurrency import run_in_threadpool
 
 from shared.http.auth import Auth, Caller
 from shared.identity.domain import Role
-from shared.store.log import EventLog, LoggedEvent
+from shared.store.log import EventLog, public_entry
 
 FEED_ROLES = (Role.METRICS_READER, Role.RELEASE_MANAGER, Role.ADMIN)
-REDACTED = "[redacted]"
 
 
 class FeedEvent(BaseModel):
@@ -47,23 +46,6 @@ class FeedPage(BaseModel):
     has_more: bool
 
 
-def public(entry: LoggedEvent) -> dict[str, Any]:
-    """An entry as consumers see it: hashes of secrets are never served."""
-    data = {k: (REDACTED if k.endswith("_hash") else v) for k, v in entry.data.items()}
-    return {
-        "position": entry.position,
-        "aggregate_id": entry.aggregate_id,
-        "aggregate_type": entry.aggregate_type,
-        "version": entry.version,
-        "type": entry.type,
-        "topic": entry.topic,
-        "occurred_at": entry.occurred_at,
-        "actor": entry.actor,
-        "correlation_id": entry.correlation_id,
-        "data": data,
-    }
-
-
 def feed_router(log: EventLog, auth: Auth, poll_s: float = 0.25) -> APIRouter:
     router = APIRouter(prefix="/api/events", tags=["event feed"])
     max_page = log.settings.feed_max_page
@@ -80,7 +62,7 @@ def feed_router(log: EventLog, auth: Auth, poll_s: float = 0.25) -> APIRouter:
         has_more = len(entries) > limit
         entries = entries[:limit]
         return {
-            "events": [public(e) for e in entries],
+            "events": [public_entry(e) for e in entries],
             "after": after,
             "next_after": entries[-1].position if entries else after,
             "head": max(head, entries[-1].position if entries else 0),
@@ -116,7 +98,7 @@ def feed_router(log: EventLog, auth: Auth, poll_s: float = 0.25) -> APIRouter:
                     yield {
                         "id": str(entry.position),
                         "event": entry.type,
-                        "data": orjson.dumps(public(entry)).decode(),
+                        "data": orjson.dumps(public_entry(entry)).decode(),
                     }
                     position = entry.position
                     sent += 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import structlog
 
@@ -106,15 +106,28 @@ class ReactionRunner:
             )
 
 
+class BackgroundWorker(Protocol):
+    """Something a follower process keeps running (a notification dispatcher, say)."""
+
+    def start(self) -> None: ...
+    def stop(self, timeout: float = 10.0) -> None: ...
+
+
 class Followers:
     """Keeps projection groups and reactions caught up from a background thread."""
 
     def __init__(
-        self, groups: Iterable[ProjectionGroup], reactions: ReactionRunner | None, poll_s: float
+        self,
+        groups: Iterable[ProjectionGroup],
+        reactions: ReactionRunner | None,
+        poll_s: float,
+        workers: Iterable[BackgroundWorker] = (),
     ) -> None:
         self.groups = list(groups)
         self.reactions = reactions
         self.poll_s = poll_s
+        self.workers = list(workers)  # started and stopped with the followers
+
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
@@ -149,9 +162,13 @@ class Followers:
                 target=self._loop, name="railyard-followers", daemon=True
             )
             self._thread.start()
+            for worker in self.workers:
+                worker.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        for worker in self.workers:
+            worker.stop(timeout)
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None

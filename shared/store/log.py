@@ -128,6 +128,26 @@ class LoggedEvent:
         return datetime.fromisoformat(self.occurred_at)
 
 
+REDACTED = "[redacted]"
+
+
+def public_entry(entry: LoggedEvent) -> dict[str, Any]:
+    """An entry as consumers see it (feed, webhooks): hashes of secrets are never served."""
+    data = {k: (REDACTED if k.endswith("_hash") else v) for k, v in entry.data.items()}
+    return {
+        "position": entry.position,
+        "aggregate_id": entry.aggregate_id,
+        "aggregate_type": entry.aggregate_type,
+        "version": entry.version,
+        "type": entry.type,
+        "topic": entry.topic,
+        "occurred_at": entry.occurred_at,
+        "actor": entry.actor,
+        "correlation_id": entry.correlation_id,
+        "data": data,
+    }
+
+
 class EventLog:
     """The shared log: save aggregates, load them, and page through every event."""
 

@@ -116,7 +116,7 @@ class SQLiteDatabase:
             raw = conn.cursor()
             raw.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
-                yield _SQLiteCursor(raw)  # type: ignore[arg-type]  # the library's cursor wraps sqlite3's
+                yield _SQLiteCursor(raw.sqlite_cursor)
             except BaseException:
                 conn.rollback()
                 raise

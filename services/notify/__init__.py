@@ -1,0 +1,1 @@
+"""Notifications: subscriptions, email, signed webhooks, the pipeline gate."""

@@ -1,0 +1,271 @@
+"""Who hears about what, and how: people's subscriptions and the webhook endpoints an
+admin registers.
+
+The facts people can subscribe to are named by `Topic`; each subscription says through
+which `Channel` they hear. When someone never chose, the defaults of their roles apply.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
+from urllib.parse import urlsplit
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from shared.domain import AuditedAggregate, InvalidCommand, RuleViolation, name_based_id
+
+
+class Topic(StrEnum):
+    """What a person can hear about."""
+
+    DEPARTMENT_REQUESTS = "department_requests"  # my department's requests: triaged, scheduled...
+    OWNED_REQUESTS = "owned_requests"  # requests I am the IT point of contact for
+    APPROVALS = "approvals"  # production changes awaiting my approval
+    FOLLOWED_BUNDLES = "followed_bundles"  # bundles I follow: moved, frozen, deployed
+    NEW_SUBMISSIONS = "new_submissions"  # every new request (the triage board)
+    UNAUTHORISED_CHANGES = "unauthorised_changes"  # deployments no approved change covers
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    WEBHOOK = "webhook"  # the person's own webhook URL (a chat incoming hook, say)
+    DIGEST = "digest"  # one email a day with everything since the last one
+    OFF = "off"
+
+
+# A role's defaults: what someone with that role hears about until they choose.
+ROLE_DEFAULTS: dict[str, dict[Topic, Channel]] = {
+    "requester": {Topic.DEPARTMENT_REQUESTS: Channel.EMAIL},
+    "it_staff": {Topic.OWNED_REQUESTS: Channel.EMAIL},
+    "cab_member": {Topic.APPROVALS: Channel.EMAIL},
+    "release_manager": {
+        Topic.NEW_SUBMISSIONS: Channel.EMAIL,
+        Topic.UNAUTHORISED_CHANGES: Channel.EMAIL,
+    },
+    "admin": {Topic.UNAUTHORISED_CHANGES: Channel.DIGEST},
+}
+
+
+def defaults_for(roles: Iterable[str]) -> dict[Topic, Channel]:
+    chosen: dict[Topic, Channel] = {}
+    for role in roles:
+        for topic, channel in ROLE_DEFAULTS.get(role, {}).items():
+            chosen.setdefault(topic, channel)
+    return chosen
+
+
+def effective_channel(topic: Topic, chosen: dict[str, str], roles: Iterable[str]) -> Channel:
+    """What a person hears about `topic` through: their choice, else their roles' default.
+
+    Following a bundle is itself a choice, so followed bundles default to email."""
+    if topic.value in chosen:
+        return Channel(chosen[topic.value])
+    default = defaults_for(roles).get(topic)
+    if default is not None:
+        return default
+    return Channel.EMAIL if topic == Topic.FOLLOWED_BUNDLES else Channel.OFF
+
+
+def check_url(url: str, *, require_https: bool) -> str:
+    """A webhook URL: absolute http(s), no credentials in it, https when required."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidCommand("invalid_webhook_url", "a webhook URL is an absolute http(s) URL")
+    if parts.username or parts.password:
+        raise InvalidCommand(
+            "credentials_in_url", "put no credentials in a webhook URL; verify our signature"
+        )
+    if require_https and parts.scheme != "https":
+        raise InvalidCommand("https_required", "webhook URLs must use https in production")
+    if len(url) > 2_000:
+        raise InvalidCommand("invalid_webhook_url", "a webhook URL is at most 2000 characters")
+    return url
+
+
+EVENT_TYPE = re.compile(r"^(\*|[A-Z][A-Za-z]+\.(\*|[A-Z][A-Za-z]+))$")
+
+
+def check_filter(event_types: Sequence[str]) -> list[str]:
+    """Event types like `ChangeRequest.Accepted`, `ProductionChange.*`, or `*` for all."""
+    cleaned = sorted({t.strip() for t in event_types if t.strip()})
+    if not cleaned:
+        raise InvalidCommand("filter_required", "name at least one event type (or '*')")
+    bad = [t for t in cleaned if not EVENT_TYPE.match(t)]
+    if bad:
+        raise InvalidCommand(
+            "invalid_event_type",
+            f"not an event type: {', '.join(bad)} (e.g. ChangeRequest.Accepted,"
+            " ProductionChange.*, or *)",
+        )
+    return cleaned
+
+
+def matches(event_type: str, filters: Iterable[str]) -> bool:
+    aggregate = event_type.partition(".")[0]
+    return any(f in ("*", event_type, f"{aggregate}.*") for f in filters)
+
+
+class WebhookEndpoint(AuditedAggregate):
+    """A receiver an admin registered: every matching event is delivered to it, signed."""
+
+    @classmethod
+    def register(
+        cls,
+        url: str,
+        event_types: Sequence[str],
+        description: str,
+        max_in_flight: int,
+        timeout_s: float,
+        *,
+        require_https: bool,
+    ) -> WebhookEndpoint:
+        if not 1 <= max_in_flight <= 32:
+            raise InvalidCommand(
+                "max_in_flight_out_of_range", "between 1 and 32 deliveries may be in flight"
+            )
+        if not 0.5 <= timeout_s <= 30:
+            raise InvalidCommand("timeout_out_of_range", "a timeout is 0.5 to 30 seconds")
+        return cls(
+            url=check_url(url, require_https=require_https),
+            event_types=check_filter(event_types),
+            description=description.strip(),
+            max_in_flight=max_in_flight,
+            timeout_s=timeout_s,
+        )
+
+    @event("Registered")
+    def __init__(
+        self,
+        url: str,
+        event_types: list[str],
+        description: str,
+        max_in_flight: int,
+        timeout_s: float,
+    ) -> None:
+        self.url = url
+        self.event_types = event_types
+        self.description = description
+        self.max_in_flight = max_in_flight
+        self.timeout_s = timeout_s
+        self.active = True
+        self.removed = False
+        self.secret_version = 1
+
+    def change(self, url: str, event_types: Sequence[str], *, require_https: bool) -> None:
+        self._require_present()
+        self._changed(
+            url=check_url(url, require_https=require_https), event_types=check_filter(event_types)
+        )
+
+    @event("Changed")
+    def _changed(self, url: str, event_types: list[str]) -> None:
+        self.url = url
+        self.event_types = event_types
+
+    def pause(self, reason: str) -> None:
+        self._require_present()
+        if not self.active:
+            raise RuleViolation("already_paused", "the endpoint is already paused")
+        self._paused(reason=reason)
+
+    @event("Paused")
+    def _paused(self, reason: str) -> None:
+        self.active = False
+
+    def resume(self) -> None:
+        self._require_present()
+        if self.active:
+            raise RuleViolation("not_paused", "the endpoint is not paused")
+        self._resumed()
+
+    @event("Resumed")
+    def _resumed(self) -> None:
+        self.active = True
+
+    def rotate_secret(self) -> int:
+        self._require_present()
+        self._secret_rotated(secret_version=self.secret_version + 1)
+        return self.secret_version
+
+    @event("SecretRotated")
+    def _secret_rotated(self, secret_version: int) -> None:
+        self.secret_version = secret_version
+
+    def remove(self) -> None:
+        self._require_present()
+        self._removed()
+
+    @event("Removed")
+    def _removed(self) -> None:
+        self.removed = True
+        self.active = False
+
+    def _require_present(self) -> None:
+        if self.removed:
+            raise RuleViolation("endpoint_removed", "the endpoint was removed")
+
+
+class Subscriptions(AuditedAggregate):
+    """One person's choices: per topic a channel, their own webhook, bundles they follow."""
+
+    @staticmethod
+    def create_id(username: str) -> UUID:
+        return subscriptions_id(username)
+
+    @event("Started")
+    def __init__(self, username: str) -> None:
+        self.username = username
+        self.channels: dict[str, str] = {}
+        self.webhook_url: str | None = None
+        self.followed: list[str] = []
+
+    def choose(self, topic: Topic, channel: Channel) -> None:
+        if channel == Channel.WEBHOOK and not self.webhook_url:
+            raise RuleViolation(
+                "webhook_url_required", "set your webhook URL before choosing the webhook channel"
+            )
+        if self.channels.get(topic.value) == channel.value:
+            return
+        self._chose(topic=Topic(topic).value, channel=Channel(channel).value)
+
+    @event("Chose")
+    def _chose(self, topic: str, channel: str) -> None:
+        self.channels[topic] = channel
+
+    def set_webhook(self, url: str | None, *, require_https: bool) -> None:
+        checked = check_url(url, require_https=require_https) if url else None
+        if checked is None and Channel.WEBHOOK.value in self.channels.values():
+            raise RuleViolation(
+                "webhook_in_use", "move your webhook subscriptions to another channel first"
+            )
+        self._webhook_set(url=checked)
+
+    @event("WebhookSet")
+    def _webhook_set(self, url: str | None) -> None:
+        self.webhook_url = url
+
+    def follow(self, bundle_id: str) -> None:
+        if bundle_id in self.followed:
+            return
+        self._followed(bundle_id=bundle_id)
+
+    @event("Followed")
+    def _followed(self, bundle_id: str) -> None:
+        self.followed = [*self.followed, bundle_id]
+
+    def unfollow(self, bundle_id: str) -> None:
+        if bundle_id not in self.followed:
+            raise RuleViolation("not_following", f"you do not follow bundle {bundle_id}")
+        self._unfollowed(bundle_id=bundle_id)
+
+    @event("Unfollowed")
+    def _unfollowed(self, bundle_id: str) -> None:
+        self.followed = [b for b in self.followed if b != bundle_id]
+
+
+def subscriptions_id(username: str) -> UUID:
+    return name_based_id("subscriptions", username)

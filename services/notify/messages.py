@@ -1,0 +1,128 @@
+"""What a person is told about an event: a subject line and a few readable lines.
+
+Only contract fields of other services' events are read (shared/contracts.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared import contracts as c
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    lines: tuple[str, ...]
+    link: str  # path of the item in the web interface, e.g. /requests/<id>
+
+
+Facts = Mapping[str, Any]
+Describe = Callable[[Facts, Facts], tuple[str, list[str]]]
+
+
+def _request(item: Facts) -> str:
+    return f"“{item.get('title') or 'a request'}”"
+
+
+def _bundle(item: Facts) -> str:
+    return f"bundle {item.get('name') or ''}".strip()
+
+
+def _change(item: Facts) -> str:
+    return f"change “{item.get('title') or ''}”"
+
+
+# Event type -> (subject, detail lines) from the event's data and what we know of the item.
+DESCRIPTIONS: dict[str, Describe] = {
+    c.REQUEST_SUBMITTED.type: lambda d, i: (
+        f"New request from {d['department']}: “{d['title']}”",
+        [f"Category {d['category']}, size {d['size_estimate']}, sponsor {d['sponsor']}."],
+    ),
+    c.REQUEST_ACCEPTED.type: lambda d, i: (
+        f"Accepted: {_request(i)}",
+        [
+            f"Owner (your IT point of contact): {d['owner']}.",
+            f"Size {d['size_points']} points, class of service {d['class_of_service']}.",
+        ],
+    ),
+    c.REQUEST_REJECTED.type: lambda d, i: (f"Rejected: {_request(i)}", [f"Reason: {d['reason']}"]),
+    c.REQUEST_DEFERRED.type: lambda d, i: (
+        f"Deferred: {_request(i)}",
+        [f"Reason: {d['reason']}"] + ([f"Until {d['until']}."] if d.get("until") else []),
+    ),
+    c.REQUEST_DUPLICATE.type: lambda d, i: (
+        f"Marked as a duplicate: {_request(i)}",
+        ["It is tracked under the original request."],
+    ),
+    c.REQUEST_INFO_REQUESTED.type: lambda d, i: (
+        f"Question about {_request(i)}",
+        [d["question"], "Answer it to return it to triage."],
+    ),
+    c.REQUEST_OWNER_ASSIGNED.type: lambda d, i: (
+        f"You now own {_request(i)}",
+        [f"Previous owner: {d.get('previous') or 'none'}."],
+    ),
+    c.REQUEST_SCHEDULED.type: lambda d, i: (
+        f"Scheduled: {_request(i)}",
+        [
+            f"It ships in {_bundle(i)}"
+            + (f", deploying {i['deploy_date']}." if i.get("deploy_date") else ".")
+        ]
+        + ([f"Added after scope freeze: {d['reason']}"] if d.get("after_freeze") else []),
+    ),
+    c.REQUEST_UNSCHEDULED.type: lambda d, i: (
+        f"Taken out of {_bundle(i)}: {_request(i)}",
+        [f"Reason: {d.get('reason') or 'not given'}"],
+    ),
+    c.REQUEST_DELIVERED.type: lambda d, i: (
+        f"Delivered: {_request(i)}",
+        ["It is in production. Please rate how it went."],
+    ),
+    c.BUNDLE_MOVED.type: lambda d, i: (
+        f"{_bundle(i).capitalize()} moved to {d['deploy_date']}",
+        [f"Reason: {d['reason']}"],
+    ),
+    c.BUNDLE_CANCELLED.type: lambda d, i: (
+        f"{_bundle(i).capitalize()} cancelled",
+        [f"Reason: {d['reason']}"],
+    ),
+    c.SCOPE_FROZEN.type: lambda d, i: (
+        f"Scope frozen: {_bundle(i)}",
+        ["Changes to its scope are now exceptions."],
+    ),
+    c.QA_SIGNED_OFF.type: lambda d, i: (
+        f"QA signed off: {_bundle(i)}",
+        [f"{len(d['request_ids'])} requests passed QA."],
+    ),
+    c.BUNDLE_DEPLOYED.type: lambda d, i: (
+        f"Deployed: {_bundle(i)}",
+        [f"{len(d['request_ids'])} requests reached production."],
+    ),
+    c.BUNDLE_ROLLED_BACK.type: lambda d, i: (
+        f"Rolled back: {_bundle(i)}",
+        [f"Reason: {d['reason']}"],
+    ),
+    c.CHANGE_RAISED.type: lambda d, i: (
+        f"Awaiting your approval: {d['change_type'].replace('_', ' ')} change “{d['title']}”",
+        [
+            f"Risk {d['risk']}; subsystems {', '.join(d['subsystems'])};"
+            f" window {d['window_start']} to {d['window_end']}."
+        ],
+    ),
+    c.DEPLOYMENT_REPORTED.type: lambda d, i: (
+        f"Unauthorised change: {d['subsystem']} {d['version']}",
+        [
+            f"Reported by {d['pipeline']} at {d['deployed_at']} with no approved change covering"
+            " it"
+            + (f" (it claimed {d['claimed_change_id']})." if d.get("claimed_change_id") else ".")
+        ],
+    ),
+}
+
+
+def describe(event_type: str, data: Facts, item: Facts, link: str) -> Message:
+    subject, lines = DESCRIPTIONS[event_type](data, item)
+    return Message(subject=subject, lines=tuple(lines), link=link)

@@ -1,0 +1,202 @@
+"""The notification service's tables and the queries over them.
+
+Lookups (people, requests, bundles, changes) are folded from the log by the notifier in
+the same transaction that enqueues deliveries, so who hears about an event is decided by
+what the log said at that event, once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from shared.store.log import EventLog
+from shared.store.sql import Cursor
+
+USERS, REQUESTS, BUNDLES, CHANGES = (
+    "notify_users",
+    "notify_requests",
+    "notify_bundles",
+    "notify_changes",
+)
+ENDPOINTS, SUBSCRIPTIONS = "notify_endpoints", "notify_subscriptions"
+OUTBOX, ATTEMPTS, DIGESTS = "notify_outbox", "notify_attempts", "notify_digests"
+
+TABLES = (USERS, REQUESTS, BUNDLES, CHANGES, ENDPOINTS, SUBSCRIPTIONS, OUTBOX, ATTEMPTS, DIGESTS)
+
+DDL = {
+    USERS: "username TEXT PRIMARY KEY, aggregate_id TEXT NOT NULL UNIQUE, roles TEXT NOT NULL,"
+    " department TEXT, email TEXT, active INTEGER NOT NULL",
+    REQUESTS: "id TEXT PRIMARY KEY, title TEXT NOT NULL, department TEXT NOT NULL, owner TEXT,"
+    " bundle_id TEXT",
+    BUNDLES: "id TEXT PRIMARY KEY, name TEXT NOT NULL, deploy_date TEXT, request_ids TEXT NOT NULL",
+    CHANGES: "id TEXT PRIMARY KEY, title TEXT NOT NULL, change_type TEXT NOT NULL,"
+    " requester TEXT, implementers TEXT NOT NULL, bundle_id TEXT",
+    ENDPOINTS: "id TEXT PRIMARY KEY, url TEXT NOT NULL, event_types TEXT NOT NULL,"
+    " description TEXT NOT NULL, active INTEGER NOT NULL, removed INTEGER NOT NULL,"
+    " max_in_flight INTEGER NOT NULL, timeout_s DOUBLE PRECISION NOT NULL,"
+    " secret_version INTEGER NOT NULL, registered_at TEXT NOT NULL",
+    SUBSCRIPTIONS: "username TEXT PRIMARY KEY, aggregate_id TEXT NOT NULL UNIQUE,"
+    " channels TEXT NOT NULL, webhook_url TEXT, followed TEXT NOT NULL",
+    # One row per (event, recipient): the natural key makes enqueueing idempotent.
+    OUTBOX: "delivery_id TEXT PRIMARY KEY, position BIGINT NOT NULL, event_type TEXT NOT NULL,"
+    " channel TEXT NOT NULL, target TEXT NOT NULL, topic TEXT, payload TEXT NOT NULL,"
+    " status TEXT NOT NULL, attempts INTEGER NOT NULL, created_at TEXT NOT NULL,"
+    " next_attempt_at TEXT NOT NULL, leased_until TEXT, delivered_at TEXT,"
+    " last_error TEXT",
+    ATTEMPTS: "delivery_id TEXT NOT NULL, attempt INTEGER NOT NULL, at TEXT NOT NULL,"
+    " outcome TEXT NOT NULL, status_code INTEGER, error TEXT,"
+    " duration_ms DOUBLE PRECISION NOT NULL, PRIMARY KEY (delivery_id, attempt)",
+    DIGESTS: "username TEXT PRIMARY KEY, sent_on TEXT NOT NULL",
+}
+INDEXES = (
+    (OUTBOX, "status, next_attempt_at"),
+    (OUTBOX, "target, status"),
+)
+
+
+def create_tables(log: EventLog, cur: Cursor) -> None:
+    for table, columns in DDL.items():
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {log.table(table)} ({columns})")
+    for table, columns in INDEXES:
+        name = f"{table}_{columns.replace(', ', '_')}"
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {log.table(table)} ({columns})")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: str
+    url: str
+    event_types: list[str]
+    description: str
+    active: bool
+    max_in_flight: int
+    timeout_s: float
+    secret_version: int
+    registered_at: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    delivery_id: str
+    position: int
+    event_type: str
+    channel: str
+    target: str
+    topic: str | None
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    created_at: str
+    next_attempt_at: str
+    delivered_at: str | None
+    last_error: str | None
+
+
+def endpoint_from(row: dict[str, Any]) -> Endpoint:
+    return Endpoint(
+        id=row["id"],
+        url=row["url"],
+        event_types=orjson.loads(row["event_types"]),
+        description=row["description"],
+        active=bool(row["active"]),
+        max_in_flight=int(row["max_in_flight"]),
+        timeout_s=float(row["timeout_s"]),
+        secret_version=int(row["secret_version"]),
+        registered_at=row["registered_at"],
+    )
+
+
+def delivery_from(row: dict[str, Any]) -> Delivery:
+    return Delivery(
+        delivery_id=row["delivery_id"],
+        position=int(row["position"]),
+        event_type=row["event_type"],
+        channel=row["channel"],
+        target=row["target"],
+        topic=row["topic"],
+        payload=orjson.loads(row["payload"]),
+        status=row["status"],
+        attempts=int(row["attempts"]),
+        created_at=row["created_at"],
+        next_attempt_at=row["next_attempt_at"],
+        delivered_at=row["delivered_at"],
+        last_error=row["last_error"],
+    )
+
+
+class NotifyViews:
+    """Queries for the API: endpoints, deliveries, a person's subscriptions."""
+
+    def __init__(self, log: EventLog, group: Any) -> None:
+        self.log = log
+        self.group = group
+
+    def _t(self, name: str) -> str:
+        return self.log.table(name)
+
+    def endpoints(self) -> list[Endpoint]:
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            cur.execute(
+                f"SELECT * FROM {self._t(ENDPOINTS)} WHERE removed = 0 ORDER BY registered_at"
+            )
+            return [endpoint_from(r) for r in cur.fetchall()]
+
+    def endpoint(self, endpoint_id: str) -> Endpoint | None:
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            cur.execute(
+                f"SELECT * FROM {self._t(ENDPOINTS)} WHERE id = :id AND removed = 0",
+                {"id": endpoint_id},
+            )
+            row = cur.fetchone()
+        return endpoint_from(row) if row else None
+
+    def deliveries(
+        self, target: str, status: str | None = None, limit: int = 100, before: int | None = None
+    ) -> list[Delivery]:
+        self.group.ensure_fresh()
+        clauses = ["target = :target"]
+        params: dict[str, Any] = {"target": target, "limit": limit}
+        if status:
+            clauses.append("status = :status")
+            params["status"] = status
+        if before is not None:
+            clauses.append("position < :before")
+            params["before"] = before
+        with self.log.db.transaction() as cur:
+            cur.execute(
+                f"SELECT * FROM {self._t(OUTBOX)} WHERE {' AND '.join(clauses)}"
+                " ORDER BY position DESC LIMIT :limit",
+                params,
+            )
+            return [delivery_from(r) for r in cur.fetchall()]
+
+    def attempts(self, delivery_id: str) -> list[dict[str, Any]]:
+        with self.log.db.transaction() as cur:
+            cur.execute(
+                f"SELECT attempt, at, outcome, status_code, error, duration_ms"
+                f" FROM {self._t(ATTEMPTS)} WHERE delivery_id = :id ORDER BY attempt",
+                {"id": delivery_id},
+            )
+            return cur.fetchall()
+
+    def subscriptions(self, username: str) -> dict[str, Any] | None:
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            cur.execute(
+                f"SELECT channels, webhook_url, followed FROM {self._t(SUBSCRIPTIONS)}"
+                " WHERE username = :u",
+                {"u": username},
+            )
+            row = cur.fetchone()
+        if row is None:
+            return None
+        return {
+            "channels": orjson.loads(row["channels"]),
+            "webhook_url": row["webhook_url"],
+            "followed": orjson.loads(row["followed"]),
+        }

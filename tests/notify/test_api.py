@@ -1,0 +1,107 @@
+"""Notifications over HTTP: admins own endpoints, everyone owns their subscriptions."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.conftest import Api
+
+
+def register(api: Api, url: str = "https://hooks.example.com/railyard", **extra: object):
+    return api.post(
+        "/api/webhooks", "admin", json={"url": url, "event_types": ["ChangeRequest.*"], **extra}
+    )
+
+
+def test_admin_registers_an_endpoint_and_sees_its_secret_once(api: Api) -> None:
+    created = api.post(
+        "/api/webhooks",
+        "admin",
+        key="hook-1",
+        json={"url": "https://hooks.example.com/a", "event_types": ["ChangeRequest.*"]},
+    )
+    assert created.status_code == 201
+    assert created.json()["secret"].startswith("whsec_")
+    replay = api.post(
+        "/api/webhooks",
+        "admin",
+        key="hook-1",
+        json={"url": "https://hooks.example.com/a", "event_types": ["ChangeRequest.*"]},
+    )
+    assert replay.json()["id"] == created.json()["id"]
+    assert replay.json()["secret"] is None  # a secret is never kept to be shown again
+    listed = api.get("/api/webhooks", "admin").json()
+    assert [e["url"] for e in listed] == ["https://hooks.example.com/a"]
+    assert "secret" not in listed[0]
+
+
+def test_only_admins_manage_endpoints(api: Api) -> None:
+    assert register_as(api, "rm").status_code == 403
+    assert api.get("/api/webhooks", "rm").status_code == 403
+
+
+def register_as(api: Api, who: str):
+    return api.post(
+        "/api/webhooks", who, json={"url": "https://h.example.com/x", "event_types": ["*"]}
+    )
+
+
+def test_bad_endpoint_definitions_are_422_naming_the_rule(api: Api) -> None:
+    bad_filter = register(api, event_types=["accepted"])
+    assert bad_filter.status_code == 422
+    assert bad_filter.json()["rule"] == "invalid_event_type"
+    credentials = register(api, url="https://u:p@hooks.example.com/x")
+    assert credentials.json()["rule"] == "credentials_in_url"
+
+
+def test_pause_resume_rotate_remove(api: Api) -> None:
+    endpoint = register(api).json()
+    base = f"/api/webhooks/{endpoint['id']}"
+    assert api.post(f"{base}/pause", "admin", json={"reason": "x"}).json()["active"] is False
+    assert api.post(f"{base}/pause", "admin", json={"reason": "x"}).status_code == 409
+    assert api.post(f"{base}/resume", "admin").json()["active"] is True
+    rotated = api.post(f"{base}/rotate-secret", "admin").json()
+    assert rotated["secret"] != endpoint["secret"]
+    assert api.post(f"{base}/remove", "admin").status_code == 200
+    assert api.get(base, "admin").status_code == 404
+
+
+def test_resending_something_that_is_not_a_dead_letter_is_409(api: Api) -> None:
+    response = api.post("/api/webhook-deliveries/1:endpoint:x/resend", "admin")
+    assert response.status_code == 409
+    assert response.json()["rule"] == "not_a_dead_letter"
+
+
+def test_everyone_sees_and_changes_their_own_subscriptions(api: Api) -> None:
+    mine = api.get("/api/me/notifications", "vp.sales").json()
+    assert mine["channels"]["department_requests"] == "email"  # the requester default
+    assert mine["channels"]["approvals"] == "off"
+    changed = api.put(
+        "/api/me/notifications/topics/department_requests", "vp.sales", json={"channel": "digest"}
+    )
+    assert changed.status_code == 200
+    assert changed.json()["channels"]["department_requests"] == "digest"
+    assert changed.json()["chosen"] == ["department_requests"]
+    webhook = api.put(
+        "/api/me/notifications/topics/department_requests", "vp.sales", json={"channel": "webhook"}
+    )
+    assert webhook.status_code == 409
+    assert webhook.json()["rule"] == "webhook_url_required"
+
+
+def test_personal_webhook_shows_its_secret_and_following_a_bundle(api: Api) -> None:
+    hook = api.put(
+        "/api/me/notifications/webhook", "dev.alice", json={"url": "https://chat.example.com/hook"}
+    )
+    assert hook.json()["secret"].startswith("whsec_")
+    bundle = str(uuid.uuid4())
+    followed = api.post("/api/me/notifications/follow", "dev.alice", json={"bundle_id": bundle})
+    assert followed.json()["followed_bundles"] == [bundle]
+    again = api.post("/api/me/notifications/unfollow", "dev.alice", json={"bundle_id": bundle})
+    assert again.json()["followed_bundles"] == []
+    assert (
+        api.post(
+            "/api/me/notifications/unfollow", "dev.alice", json={"bundle_id": bundle}
+        ).status_code
+        == 409
+    )

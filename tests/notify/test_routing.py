@@ -1,0 +1,248 @@
+"""Who hears about what: defaults per role, choices, and an email with a link."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage, Message
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from services.intake.application import Intake
+from services.intake.domain import ClassOfService
+from services.intake.views import IntakeViews
+from services.notify.domain import Channel, Topic
+from services.notify.email import EmailSender
+from shared import contracts as c
+from shared.application import acting_as
+from tests.foreign import publish
+from tests.notify.conftest import Notify, submit
+from tests.notify.receiver import free_port
+
+EMAILS = {
+    "vp.sales": "val@example.com",
+    "vp.care": "cara@example.com",
+    "rm": "rita@example.com",
+    "dev.alice": "alice@example.com",
+    "ops.olga": "olga@example.com",
+    "cab.carl": "carl@example.com",
+    "cab.dora": "dora@example.com",
+    "admin": "admin@example.com",
+}
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(
+        self, server: Any, session: Any, envelope: Any
+    ) -> str:  # aiosmtpd's hook name
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp(notify: Notify) -> Iterator[Sink]:
+    sink = Sink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings = notify.platform.settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": port}
+    )
+    notify.dispatcher.email = EmailSender(settings)
+    with acting_as("admin"):
+        for username, address in EMAILS.items():
+            user = notify.platform.directory.user(username)
+            assert user is not None
+            notify.platform.identity.change_profile(
+                username, user.roles, user.department, user.team, email=address
+            )
+    yield sink
+    controller.stop()
+
+
+def intake(notify: Notify) -> Intake:
+    log = notify.platform.log
+    return Intake(log, IntakeViews(log), notify.platform.directory)
+
+
+def accept(notify: Notify, request_id: str, owner: str = "dev.alice") -> None:
+    with acting_as("rm"):
+        intake(notify).accept(uuid.UUID(request_id), owner, 5, ClassOfService.STANDARD, None)
+
+
+def schedule(notify: Notify, request_id: str) -> str:
+    bundle = uuid.uuid4()
+    publish(
+        notify.platform.log,
+        c.BUNDLE_PLANNED,
+        bundle,
+        1,
+        actor="rm",
+        train_id=str(uuid.uuid4()),
+        name="2027.03",
+        deploy_date="2027-03-09",
+        window_start="2027-03-09T20:00:00+00:00",
+        window_end="2027-03-09T23:00:00+00:00",
+        scope_freeze_at="2027-02-23T17:00:00+00:00",
+        code_complete_at="2027-02-26T17:00:00+00:00",
+        qa_start_at="2027-03-01T09:00:00+00:00",
+        capacity_points=40,
+        subsystem_capacity={},
+    )
+    publish(
+        notify.platform.log,
+        c.REQUEST_SCHEDULED,
+        bundle,
+        2,
+        actor="rm",
+        request_id=request_id,
+        size_points=5,
+        after_freeze=False,
+        reason=None,
+    )
+    return str(bundle)
+
+
+def recipients(notify: Notify, event_type: str) -> dict[str, str]:
+    notify.follow_log()
+    with notify.platform.log.db.transaction() as cur:
+        cur.execute(
+            f"SELECT target, channel, status FROM {notify.platform.log.table('notify_outbox')}"
+            " WHERE event_type = :t",
+            {"t": event_type},
+        )
+        return {r["target"]: r["channel"] for r in cur.fetchall()}
+
+
+def test_requester_gets_an_email_when_their_request_is_scheduled(
+    notify: Notify, smtp: Sink
+) -> None:
+    request_id = submit(notify.platform, "Bill shock alerts")
+    accept(notify, request_id)
+    schedule(notify, request_id)
+    notify.deliver()
+    to_val = [m for m in smtp.messages if m["To"] == "val@example.com"]
+    subjects = [m["Subject"] for m in to_val]
+    assert "Scheduled: “Bill shock alerts”" in subjects
+    scheduled = to_val[subjects.index("Scheduled: “Bill shock alerts”")]
+    parts = {
+        p.get_content_type(): p.get_content()
+        for p in scheduled.walk()
+        if isinstance(p, EmailMessage) and p.get_content_maintype() == "text"
+    }
+
+    assert "2027.03" in parts["text/plain"]
+    assert f"/requests/{request_id}" in parts["text/plain"]
+    assert f'href="http://127.0.0.1:8000/requests/{request_id}"' in parts["text/html"]
+
+
+def test_the_department_hears_about_triage_but_not_the_one_who_triaged(notify: Notify) -> None:
+    request_id = submit(notify.platform)
+    accept(notify, request_id)
+    told = recipients(notify, "ChangeRequest.Accepted")
+    assert told == {"vp.sales": "email", "dev.alice": "email"}  # department and new owner
+    assert "rm" not in told
+
+
+def test_release_managers_hear_about_new_submissions(notify: Notify) -> None:
+    submit(notify.platform)
+    assert recipients(notify, "ChangeRequest.Submitted") == {"rm": "email"}
+
+
+def test_cab_members_hear_of_changes_awaiting_approval_except_those_barred(notify: Notify) -> None:
+    publish(
+        notify.platform.log,
+        c.CHANGE_RAISED,
+        uuid.uuid4(),
+        1,
+        actor="ops.olga",
+        change_type="normal",
+        title="Patch DB",
+        bundle_id=None,
+        subsystems=["Billing"],
+        window_start="2027-01-05T20:00:00+00:00",
+        window_end="2027-01-05T22:00:00+00:00",
+        requester="ops.olga",
+        implementers=["cab.dora"],
+        risk="medium",
+    )
+    assert recipients(notify, "ProductionChange.Raised") == {"cab.carl": "email"}
+
+
+def test_unauthorised_deployments_reach_release_managers_and_admins(notify: Notify) -> None:
+    publish(
+        notify.platform.log,
+        c.DEPLOYMENT_REPORTED,
+        uuid.uuid4(),
+        1,
+        actor="pipeline",
+        pipeline="pipeline",
+        subsystem="Billing",
+        version="1.2.3",
+        deployed_at=datetime.now(UTC).isoformat(),
+        claimed_change_id=None,
+        change_id=None,
+        unauthorised=True,
+    )
+    assert recipients(notify, "DeploymentReport.Recorded") == {"rm": "email", "admin": "digest"}
+
+
+def test_a_person_who_turned_a_topic_off_hears_nothing(notify: Notify) -> None:
+    principal = notify.platform.directory.principal("vp.sales")
+    assert principal is not None
+    with acting_as("vp.sales"):
+        notify.notifications.choose(principal, Topic.DEPARTMENT_REQUESTS, Channel.OFF)
+    request_id = submit(notify.platform)
+    accept(notify, request_id)
+    assert "vp.sales" not in recipients(notify, "ChangeRequest.Accepted")
+
+
+def test_followers_of_a_bundle_hear_when_it_moves(notify: Notify) -> None:
+    request_id = submit(notify.platform)
+    accept(notify, request_id)
+    bundle = schedule(notify, request_id)
+    principal = notify.platform.directory.principal("cab.carl")
+    assert principal is not None
+    with acting_as("cab.carl"):
+        notify.notifications.follow(principal, bundle)
+    publish(
+        notify.platform.log,
+        c.BUNDLE_MOVED,
+        uuid.UUID(bundle),
+        3,
+        actor="rm",
+        deploy_date="2027-03-16",
+        window_start="2027-03-16T20:00:00+00:00",
+        window_end="2027-03-16T23:00:00+00:00",
+        scope_freeze_at="2027-03-02T17:00:00+00:00",
+        code_complete_at="2027-03-05T17:00:00+00:00",
+        qa_start_at="2027-03-08T09:00:00+00:00",
+        reason="billing freeze",
+    )
+    told = recipients(notify, "ReleaseBundle.Moved")
+    assert told == {"vp.sales": "email", "dev.alice": "email", "cab.carl": "email"}
+
+
+def test_the_daily_digest_sends_one_email_with_everything_queued(
+    notify: Notify, smtp: Sink
+) -> None:
+    principal = notify.platform.directory.principal("rm")
+    assert principal is not None
+    with acting_as("rm"):
+        notify.notifications.choose(principal, Topic.NEW_SUBMISSIONS, Channel.DIGEST)
+    for n in range(3):
+        submit(notify.platform, f"Request {n}")
+    notify.deliver()
+    assert [m for m in smtp.messages if m["To"] == "rita@example.com"] == []
+    evening = datetime.now(UTC).replace(hour=23)
+    assert notify.dispatcher.send_digests(evening) == 1
+    assert notify.dispatcher.send_digests(evening) == 0  # once a day
+    (digest,) = [m for m in smtp.messages if m["To"] == "rita@example.com"]
+    assert digest["Subject"] == "Railyard daily digest: 3 updates"
