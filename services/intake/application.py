@@ -17,7 +17,7 @@ from services.intake.domain import (
     ranking_id,
 )
 from services.intake.views import IntakeViews
-from shared.application import Outcome, UseCases, current_context
+from shared.application import Outcome, UseCases
 from shared.domain import InvalidCommand, NotFound, NotPermitted
 from shared.identity.domain import Principal, Role
 from shared.identity.views import Directory
@@ -258,7 +258,3 @@ def _parse_id(value: str) -> UUID:
         return UUID(value)
     except ValueError:
         raise NotFound("change_request_not_found", f"no change request with id {value!r}") from None
-
-
-def actor() -> str:
-    return current_context().actor

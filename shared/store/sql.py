@@ -17,7 +17,7 @@ import psycopg
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
-from shared.store.errors import StoreUnavailable, translate_errors
+from shared.store.errors import translate_errors
 
 Params = Mapping[str, Any]
 Row = dict[str, Any]
@@ -146,14 +146,3 @@ def lock_for_ddl(db: SqlDatabase, cur: Cursor) -> None:
     CREATE ... IF NOT EXISTS of the same object; SQLite's write lock already serialises."""
     if db.backend == "postgres":
         cur.execute(f"SELECT pg_advisory_xact_lock({DDL_LOCK_KEY})")
-
-
-def ensure_available(db: SqlDatabase) -> None:
-    """Raise StoreUnavailable unless a trivial query succeeds."""
-    try:
-        with db.transaction() as cur:
-            cur.scalar("SELECT 1")
-    except StoreUnavailable:
-        raise
-    except Exception as exc:  # any driver failure means "not ready"
-        raise StoreUnavailable(str(exc)) from exc
