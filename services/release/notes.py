@@ -38,7 +38,7 @@ department{{ "" if departments | length == 1 else "s" }}\
 {% for category in department.categories %}
 ### {{ category.label }}
 
-{% for item in category.items -%}
+{% for item in category.requests -%}
 - **{{ item.title | md }}**: owner {{ item.owner | md }}, sponsor {{ item.sponsor | md }} \
 (`{{ item.request_id }}`)
 {% endfor %}{% endfor %}{% else %}
@@ -76,7 +76,7 @@ it is planned to deploy on {{ bundle.deploy_date }}.</p>
 {% for category in department.categories %}
 <h3>{{ category.label }}</h3>
 <ul>
-{% for item in category.items %}
+{% for item in category.requests %}
 <li><strong>{{ item.title }}</strong>: owner {{ item.owner }}, sponsor {{ item.sponsor }}
 <small>({{ item.request_id }})</small></li>
 {% endfor %}
@@ -90,7 +90,9 @@ it is planned to deploy on {{ bundle.deploy_date }}.</p>
 </html>
 """
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+# Characters that can start emphasis, code, links, headings, tables or inline HTML;
+# with brackets escaped no link can form, so parentheses and dots may stay as they are.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
 
 
 def markdown_escape(value: object) -> str:
@@ -128,7 +130,7 @@ def notes_context(bundle: Mapping[str, Any], people: Mapping[str, str]) -> dict[
         {
             "name": name,
             "categories": [
-                {"label": CATEGORY_LABELS.get(key, key), "items": items}
+                {"label": CATEGORY_LABELS.get(key, key), "requests": items}
                 for key, items in sorted(
                     categories.items(),
                     key=lambda kv: (
