@@ -164,7 +164,7 @@ def test_calendar_is_valid_icalendar_with_each_bundles_window_and_milestones(api
     cancelled = [e for e in events if "(cancelled)" in str(e["summary"])]
     assert len(cancelled) == 4
     assert {str(e["status"]) for e in cancelled} == {"CANCELLED"}
-    assert all(int(e["sequence"]) == 1 for e in cancelled)
+    assert all(e.decoded("sequence") == 1 for e in cancelled)
 
 
 def test_calendar_feed_secret_lets_a_calendar_client_subscribe_without_a_bearer_token(
