@@ -17,7 +17,6 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from services.release.cadence import Milestones
 from shared.domain import (
     AuditedAggregate,
     InvalidCommand,
@@ -86,6 +85,28 @@ def bundle_status(phase: Phase, frozen: bool, qa_started: bool) -> BundleStatus:
     if frozen and qa_started:
         return BundleStatus.IN_QA
     return BundleStatus.SCOPE_FROZEN if frozen else BundleStatus.PLANNING
+
+
+@dataclass(frozen=True)
+class Milestones:
+    """One bundle's concrete dates: its deployment day and the instants of its milestones."""
+
+    deploy_date: date
+    scope_freeze_at: datetime
+    code_complete_at: datetime
+    qa_start_at: datetime
+    window_start: datetime
+    window_end: datetime
+
+    def event_fields(self) -> dict[str, str]:
+        return {
+            "deploy_date": self.deploy_date.isoformat(),
+            "window_start": self.window_start.isoformat(),
+            "window_end": self.window_end.isoformat(),
+            "scope_freeze_at": self.scope_freeze_at.isoformat(),
+            "code_complete_at": self.code_complete_at.isoformat(),
+            "qa_start_at": self.qa_start_at.isoformat(),
+        }
 
 
 def over_capacity(
