@@ -10,15 +10,8 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from services.release.cadence import Cadence, MilestoneOffsets
-from services.release.domain import (
-    ReleaseBundle,
-    RequestFacts,
-    RequestPlacement,
-    Stage,
-    bundle_id,
-    now,
-    placement_id,
-)
+from services.release.domain import ReleaseBundle, RequestFacts, Stage, bundle_id, now
+from services.release.placements import RequestPlacement, placement_id
 from services.release.queries import ReleaseViews
 from services.release.trains import ReleaseTrain, check_capacity, train_id
 from shared.application import Outcome, UseCases

@@ -17,7 +17,6 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from services.release.domain import Milestones
 from shared.domain import InvalidCommand
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -164,6 +163,28 @@ class Offset:
 
     def to_json(self) -> dict[str, Any]:
         return {"days": self.days, "time": self.at.strftime("%H:%M")}
+
+
+@dataclass(frozen=True)
+class Milestones:
+    """One bundle's concrete dates: its deployment day and the instants of its milestones."""
+
+    deploy_date: date
+    scope_freeze_at: datetime
+    code_complete_at: datetime
+    qa_start_at: datetime
+    window_start: datetime
+    window_end: datetime
+
+    def event_fields(self) -> dict[str, str]:
+        return {
+            "deploy_date": self.deploy_date.isoformat(),
+            "window_start": self.window_start.isoformat(),
+            "window_end": self.window_end.isoformat(),
+            "scope_freeze_at": self.scope_freeze_at.isoformat(),
+            "code_complete_at": self.code_complete_at.isoformat(),
+            "qa_start_at": self.qa_start_at.isoformat(),
+        }
 
 
 @dataclass(frozen=True)

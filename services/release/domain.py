@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -87,28 +87,6 @@ def bundle_status(phase: Phase, frozen: bool, qa_started: bool) -> BundleStatus:
     return BundleStatus.SCOPE_FROZEN if frozen else BundleStatus.PLANNING
 
 
-@dataclass(frozen=True)
-class Milestones:
-    """One bundle's concrete dates: its deployment day and the instants of its milestones."""
-
-    deploy_date: date
-    scope_freeze_at: datetime
-    code_complete_at: datetime
-    qa_start_at: datetime
-    window_start: datetime
-    window_end: datetime
-
-    def event_fields(self) -> dict[str, str]:
-        return {
-            "deploy_date": self.deploy_date.isoformat(),
-            "window_start": self.window_start.isoformat(),
-            "window_end": self.window_end.isoformat(),
-            "scope_freeze_at": self.scope_freeze_at.isoformat(),
-            "code_complete_at": self.code_complete_at.isoformat(),
-            "qa_start_at": self.qa_start_at.isoformat(),
-        }
-
-
 def over_capacity(
     capacity_points: int,
     subsystem_capacity: Mapping[str, int],
@@ -132,8 +110,22 @@ def bundle_id(train_id: str, slot_date: str) -> UUID:
     return name_based_id("release-bundle", f"{train_id}:{slot_date}")
 
 
-def placement_id(request_id: str) -> UUID:
-    return name_based_id("request-placement", request_id)
+class Placement(Protocol):
+    """Which bundle holds a request: at most one at a time (`placements.RequestPlacement`,
+    saved with the bundle, so two bundles cannot take the same request at once)."""
+
+    def place(self, bundle: str) -> None: ...
+
+    def vacate(self, bundle: str) -> None: ...
+
+
+class BundleDates(Protocol):
+    """A deployment day and its milestone instants (`cadence.Milestones`)."""
+
+    @property
+    def deploy_date(self) -> date: ...
+
+    def event_fields(self) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -153,43 +145,6 @@ def _reason(value: str | None) -> str:
     return text
 
 
-class RequestPlacement(AuditedAggregate):
-    """Which bundle, if any, an accepted request is scheduled in: at most one at a time.
-
-    Saved with the bundle it joins or leaves, so two bundles taking the same request at
-    once cannot both succeed."""
-
-    @staticmethod
-    def create_id(request_id: str) -> UUID:
-        return placement_id(request_id)
-
-    @event("Started")
-    def __init__(self, request_id: str) -> None:
-        self.request_id = request_id
-        self.bundle_id: str | None = None
-
-    def place(self, bundle: str) -> None:
-        if self.bundle_id is not None and self.bundle_id != bundle:
-            raise RuleViolation(
-                "scheduled_elsewhere",
-                f"request {self.request_id} is already scheduled in bundle {self.bundle_id}",
-                bundle_id=self.bundle_id,
-            )
-        self._placed(bundle_id=bundle)
-
-    @event("Placed")
-    def _placed(self, bundle_id: str) -> None:
-        self.bundle_id = bundle_id
-
-    def vacate(self, bundle: str) -> None:
-        if self.bundle_id == bundle:
-            self._vacated(bundle_id=bundle)
-
-    @event("Vacated")
-    def _vacated(self, bundle_id: str) -> None:
-        self.bundle_id = None
-
-
 class ReleaseBundle(AuditedAggregate):
     """One scheduled release of a train: its scope, capacity, milestones and state."""
 
@@ -204,7 +159,7 @@ class ReleaseBundle(AuditedAggregate):
         train: UUID,
         name: str,
         slot_date: date,
-        milestones: Milestones,
+        milestones: BundleDates,
         capacity_points: int,
         subsystem_capacity: Mapping[str, int],
     ) -> ReleaseBundle:
@@ -290,7 +245,7 @@ class ReleaseBundle(AuditedAggregate):
 
     # -- the release manager: dates, capacity, freeze -------------------------------
 
-    def move(self, milestones: Milestones, reason: str) -> None:
+    def move(self, milestones: BundleDates, reason: str) -> None:
         """Move to another deployment date; the milestones follow, the reason is kept."""
         self._require_not_closed("move")
         if self.phase == Phase.APPROVED_FOR_DEPLOYMENT:
@@ -326,7 +281,7 @@ class ReleaseBundle(AuditedAggregate):
             deploy_date, window_start, window_end, scope_freeze_at, code_complete_at, qa_start_at
         )
 
-    def cancel(self, reason: str, placements: Sequence[RequestPlacement]) -> None:
+    def cancel(self, reason: str, placements: Sequence[Placement]) -> None:
         """Cancelling frees every scheduled request to be planned elsewhere."""
         self._require_not_closed("cancel")
         if self.phase == Phase.APPROVED_FOR_DEPLOYMENT:
@@ -372,7 +327,7 @@ class ReleaseBundle(AuditedAggregate):
     # -- scope ----------------------------------------------------------------------
 
     def schedule(
-        self, request: RequestFacts, placement: RequestPlacement, reason: str | None
+        self, request: RequestFacts, placement: Placement, reason: str | None
     ) -> list[dict[str, Any]]:
         """Schedule an accepted request that is in no other bundle. After the freeze this is
         an exception that needs a reason. Over capacity is a warning, not a refusal: the
@@ -416,14 +371,14 @@ class ReleaseBundle(AuditedAggregate):
             "after_freeze": after_freeze,
         }
 
-    def unschedule(self, request_id: str, placement: RequestPlacement, reason: str | None) -> None:
+    def unschedule(self, request_id: str, placement: Placement, reason: str | None) -> None:
         """Take a request out; after the freeze this is an exception that needs a reason."""
         self._require_scope_open("remove from")
         self._require_item(request_id)
         frozen = self._require_exception_reason(reason, "removing")
         self._remove(request_id, placement, frozen, _reason(reason), pulled=False)
 
-    def pull(self, request_id: str, placement: RequestPlacement, reason: str) -> None:
+    def pull(self, request_id: str, placement: Placement, reason: str) -> None:
         """Pull an item that failed QA, so the rest of the bundle can still ship."""
         self._require_scope_open("pull from")
         item = self._require_item(request_id)
@@ -436,7 +391,7 @@ class ReleaseBundle(AuditedAggregate):
         self._remove(request_id, placement, self.is_frozen(), _required(reason), pulled=True)
 
     def _remove(
-        self, request_id: str, placement: RequestPlacement, frozen: bool, reason: str, pulled: bool
+        self, request_id: str, placement: Placement, frozen: bool, reason: str, pulled: bool
     ) -> None:
         placement.vacate(str(self.id))
         self._request_unscheduled(

@@ -16,8 +16,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from services.release.cadence import Cadence, MilestoneOffsets, zone_named
-from services.release.domain import Milestones
+from services.release.cadence import Cadence, MilestoneOffsets, Milestones, zone_named
 from shared.domain import AuditedAggregate, InvalidCommand, name_based_id
 
 MAX_CAPACITY = 10_000

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 from services.release.cadence import DEFAULT_OFFSETS, Cadence, MilestoneOffsets
-from services.release.domain import ReleaseBundle, RequestFacts, RequestPlacement
+from services.release.domain import ReleaseBundle, RequestFacts
+from services.release.placements import RequestPlacement
 from services.release.trains import ReleaseTrain
 from shared.settings import DEFAULT_SUBSYSTEMS
 
