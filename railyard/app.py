@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from services.intake.service import component as intake_component
 from services.notify.service import component as notify_component
+from services.release.service import component as release_component
 from shared.http.app import create_app
 from shared.logging import configure_logging
 from shared.platform import Component, ComponentFactory, Platform
@@ -21,6 +22,7 @@ from shared.settings import ALL_SERVICES, Settings, settings_from_environment
 FACTORIES: dict[str, ComponentFactory] = {
     "intake": intake_component,
     "notify": notify_component,
+    "release": release_component,
 }
 
 

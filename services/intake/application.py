@@ -14,6 +14,7 @@ from services.intake.domain import (
     ClassOfService,
     DepartmentRanking,
     SizeEstimate,
+    Status,
     ranking_id,
 )
 from services.intake.views import IntakeViews
@@ -211,6 +212,29 @@ class Intake(UseCases):
         return self._change(
             request_id, lambda r: r.deliver(bundle_id=bundle_id, change_id=change_id)
         )
+
+    def deliver_shipped(
+        self, request_ids: Sequence[str], bundle_id: str, change_id: str | None
+    ) -> list[RequestRef]:
+        """A deployed bundle's requests are delivered together, in one save: a crash
+        leaves all of them delivered or none. Requests already delivered, or no longer
+        accepted (withdrawn while in the bundle), are left as they are."""
+
+        def command() -> Outcome[list[RequestRef]]:
+            delivered = []
+            for request_id in dict.fromkeys(request_ids):
+                try:
+                    request = self._request(_parse_id(request_id))
+                except NotFound:
+                    continue  # not a request intake knows: nothing to deliver
+                if request.status != Status.ACCEPTED:
+                    continue
+                request.deliver(bundle_id=bundle_id, change_id=change_id)
+                delivered.append(request)
+            refs = [RequestRef(str(r.id), r.version, r.status.value) for r in delivered]
+            return Outcome(delivered, refs)
+
+        return self.run(command)
 
     # -- helpers --------------------------------------------------------------------
 

@@ -1,0 +1,272 @@
+"""Release use cases: each loads a train or bundle, makes one decision, saves it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from services.release.cadence import Cadence, MilestoneOffsets
+from services.release.domain import ReleaseBundle, RequestFacts, Stage, bundle_id, now
+from services.release.placements import RequestPlacement, placement_id
+from services.release.queries import ReleaseViews
+from services.release.trains import ReleaseTrain, check_capacity, train_id
+from shared.application import Outcome, UseCases
+from shared.domain import DomainError, NotFound, RuleViolation
+from shared.identity.domain import Principal
+from shared.store.log import EventLog
+
+
+@dataclass(frozen=True)
+class TrainDraft:
+    """What a release manager fills in to define a train."""
+
+    name: str
+    cadence: Cadence
+    offsets: MilestoneOffsets
+    capacity_points: int
+    subsystem_capacity: Mapping[str, int] = field(default_factory=dict)
+    timezone: str | None = None
+
+
+@dataclass(frozen=True)
+class BundleRef:
+    id: str
+    version: int
+    status: str
+
+
+@dataclass(frozen=True)
+class TrainRef:
+    id: str
+    name: str
+    version: int
+    bundle_ids: list[str]
+
+
+@dataclass(frozen=True)
+class ScopeChange:
+    bundle_id: str
+    request_id: str
+    version: int
+    status: str
+    after_freeze: bool
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AppliedPlan:
+    scheduled: list[ScopeChange]
+
+
+class Releases(UseCases):
+    """Release trains and bundles: planning, scope, freeze, progress, QA and deployment."""
+
+    def __init__(self, log: EventLog, views: ReleaseViews) -> None:
+        super().__init__(log)
+        self.views = views
+        self.catalogue = log.settings.subsystems
+        self.zone = log.settings.timezone
+
+    # -- trains ---------------------------------------------------------------------
+
+    def define_train(self, draft: TrainDraft, generate: int = 0) -> TrainRef:
+        """Define a named cadence and, optionally, plan its next `generate` bundles."""
+
+        def command() -> Outcome[TrainRef]:
+            if self.log.exists(train_id(draft.name)):
+                raise RuleViolation("train_exists", f"a train named {draft.name!r} exists")
+            train = ReleaseTrain.define(
+                name=draft.name,
+                cadence=draft.cadence,
+                offsets=draft.offsets,
+                capacity_points=draft.capacity_points,
+                subsystem_capacity=draft.subsystem_capacity,
+                timezone=draft.timezone or self.zone,
+                catalogue=self.catalogue,
+            )
+            bundles = self._due_bundles(train, generate) if generate else []
+            ref = TrainRef(str(train.id), train.name, train.version, [str(b.id) for b in bundles])
+            return Outcome([train, *bundles], ref)
+
+        return self.run(command)
+
+    def generate_bundles(self, train: UUID, count: int) -> TrainRef:
+        """Plan the train's next `count` deployments that have no bundle yet."""
+
+        def command() -> Outcome[TrainRef]:
+            loaded = self.log.get(train, ReleaseTrain, "release train")
+            bundles = self._due_bundles(loaded, count)
+            ref = TrainRef(
+                str(loaded.id), loaded.name, loaded.version, [str(b.id) for b in bundles]
+            )
+            return Outcome(bundles, ref)
+
+        return self.run(command)
+
+    def _due_bundles(self, train: ReleaseTrain, count: int) -> list[ReleaseBundle]:
+        today = now().astimezone(ZoneInfo(train.timezone)).date()
+        return [
+            ReleaseBundle.plan(
+                train=train.id,
+                name=slot.name,
+                slot_date=slot.slot_date,
+                milestones=slot.milestones,
+                capacity_points=train.capacity_points,
+                subsystem_capacity=train.subsystem_capacity,
+            )
+            for slot in train.upcoming(today, count)
+            if not self.log.exists(bundle_id(str(train.id), slot.slot_date.isoformat()))
+        ]
+
+    # -- bundles: dates, capacity, freeze -------------------------------------------
+
+    def move(self, bundle: UUID, deploy_date: date, reason: str) -> BundleRef:
+        def decide(b: ReleaseBundle) -> None:
+            train = self.log.get(UUID(b.train_id), ReleaseTrain, "release train")
+            b.move(train.milestones_for(deploy_date), reason)
+
+        return self._change(bundle, decide)
+
+    def cancel(self, bundle: UUID, reason: str) -> BundleRef:
+        def command() -> Outcome[BundleRef]:
+            b = self._bundle(bundle)
+            placements = [self._placement(r) for r in b.items]
+            b.cancel(reason, placements)
+            return Outcome([b, *placements], _ref(b))
+
+        return self.run(command)
+
+    def change_capacity(
+        self, bundle: UUID, capacity_points: int, subsystem_capacity: Mapping[str, int], reason: str
+    ) -> BundleRef:
+        checked = check_capacity(capacity_points, subsystem_capacity, self.catalogue)
+        return self._change(bundle, lambda b: b.change_capacity(capacity_points, checked, reason))
+
+    def freeze(self, bundle: UUID, note: str) -> BundleRef:
+        return self._change(bundle, lambda b: b.freeze(note))
+
+    # -- scope ----------------------------------------------------------------------
+
+    def schedule(self, bundle: UUID, request_id: UUID, reason: str | None) -> ScopeChange:
+        """Schedule a request that intake accepted and no other bundle holds."""
+        self.views.group.catch_up()
+
+        def command() -> Outcome[ScopeChange]:
+            b = self._bundle(bundle)
+            facts = self._facts(request_id)
+            placement = self._placement(facts.request_id)
+            warnings = b.schedule(facts, placement, reason)
+            return Outcome([b, placement], _scope_change(b, facts.request_id, warnings))
+
+        return self.run(command)
+
+    def unschedule(self, bundle: UUID, request_id: UUID, reason: str | None) -> ScopeChange:
+        return self._remove(
+            bundle, request_id, lambda b, p: b.unschedule(str(request_id), p, reason)
+        )
+
+    def pull(self, bundle: UUID, request_id: UUID, reason: str) -> ScopeChange:
+        return self._remove(bundle, request_id, lambda b, p: b.pull(str(request_id), p, reason))
+
+    def _remove(
+        self,
+        bundle: UUID,
+        request_id: UUID,
+        decide: Callable[[ReleaseBundle, RequestPlacement], None],
+    ) -> ScopeChange:
+        def command() -> Outcome[ScopeChange]:
+            b = self._bundle(bundle)
+            placement = self._placement(str(request_id))
+            decide(b, placement)
+            return Outcome([b, placement], _scope_change(b, str(request_id), []))
+
+        return self.run(command)
+
+    def apply_plan(self, items: Sequence[tuple[UUID, UUID]]) -> AppliedPlan:
+        """Schedule the chosen (request, bundle) pairs of a suggested plan, all or nothing."""
+        self.views.group.catch_up()
+
+        def command() -> Outcome[AppliedPlan]:
+            bundles: dict[UUID, ReleaseBundle] = {}
+            placements: dict[str, RequestPlacement] = {}
+            done = []
+            for request_id, target in items:
+                try:
+                    b = bundles.get(target) or bundles.setdefault(target, self._bundle(target))
+                    facts = self._facts(request_id)
+                    placement = placements.get(facts.request_id) or placements.setdefault(
+                        facts.request_id, self._placement(facts.request_id)
+                    )
+                    warnings = b.schedule(facts, placement, None)
+                except DomainError as refused:
+                    raise type(refused)(
+                        refused.rule,
+                        f"request {request_id} into bundle {target}: {refused.detail}",
+                        **{**refused.extra, "request_id": str(request_id)},
+                    ) from None
+                done.append(_scope_change(b, facts.request_id, warnings))
+            return Outcome([*bundles.values(), *placements.values()], AppliedPlan(done))
+
+        return self.run(command)
+
+    # -- progress and QA ------------------------------------------------------------
+
+    def record_progress(
+        self, caller: Principal, bundle: UUID, request_id: UUID, stage: Stage, note: str
+    ) -> BundleRef:
+        team = caller.team.value if caller.team else None
+        return self._change(bundle, lambda b: b.record_progress(str(request_id), stage, note, team))
+
+    def sign_off(self, caller: Principal, bundle: UUID, note: str) -> BundleRef:
+        team = caller.team.value if caller.team else None
+        return self._change(bundle, lambda b: b.sign_off(note, team))
+
+    # -- change control's outcomes (reactions) --------------------------------------
+
+    def approve_for_deployment(self, bundle: UUID, change_id: str) -> BundleRef:
+        return self._change(bundle, lambda b: b.approve_for_deployment(change_id))
+
+    def deploy(self, bundle: UUID, change_id: str) -> BundleRef:
+        return self._change(bundle, lambda b: b.deploy(change_id))
+
+    def roll_back(self, bundle: UUID, change_id: str, outcome: str, reason: str) -> BundleRef:
+        return self._change(bundle, lambda b: b.roll_back(change_id, outcome, reason))
+
+    # -- helpers --------------------------------------------------------------------
+
+    def _change(self, bundle: UUID, decide: Callable[[ReleaseBundle], object]) -> BundleRef:
+        def command() -> Outcome[BundleRef]:
+            b = self._bundle(bundle)
+            decide(b)
+            return Outcome([b], _ref(b))
+
+        return self.run(command)
+
+    def _bundle(self, bundle: UUID) -> ReleaseBundle:
+        return self.log.get(bundle, ReleaseBundle, "release bundle")
+
+    def _placement(self, request_id: str) -> RequestPlacement:
+        pid = placement_id(request_id)
+        if self.log.exists(pid):
+            return self.log.get(pid, RequestPlacement)
+        return RequestPlacement(request_id=request_id)
+
+    def _facts(self, request_id: UUID) -> RequestFacts:
+        facts = self.views.request_facts(str(request_id))
+        if facts is None:
+            raise NotFound("change_request_not_found", f"no change request with id {request_id}")
+        return facts
+
+
+def _ref(b: ReleaseBundle) -> BundleRef:
+    return BundleRef(str(b.id), b.version, b.status().value)
+
+
+def _scope_change(b: ReleaseBundle, request_id: str, warnings: list[dict[str, Any]]) -> ScopeChange:
+    pending = b.items.get(request_id)
+    after_freeze = bool(pending["after_freeze"]) if pending else b.is_frozen()
+    return ScopeChange(str(b.id), request_id, b.version, b.status().value, after_freeze, warnings)

@@ -1,0 +1,182 @@
+"""What release knows of other services, folded from their published events.
+
+Release never imports intake or change control: it follows their facts in the log by
+the topics in `shared.contracts` and reads only the fields listed there. These tables
+answer "is this request accepted, how big is it, where does its department rank it"
+and "which bundle does this production change deploy".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from shared import contracts as c
+from shared.store.log import LoggedEvent
+from shared.store.projections import Handler, Projection
+from shared.store.sql import Cursor
+
+REQUESTS, RANKINGS, CHANGES = "release_requests", "release_rankings", "release_changes"
+
+STATUS_AFTER = {
+    c.REQUEST_INFO_REQUESTED.topic: "info_requested",
+    c.REQUEST_INFO_PROVIDED.topic: "submitted",
+    c.REQUEST_ACCEPTED.topic: "accepted",
+    c.REQUEST_REJECTED.topic: "rejected",
+    c.REQUEST_DEFERRED.topic: "deferred",
+    c.REQUEST_DUPLICATE.topic: "duplicate",
+    c.REQUEST_WITHDRAWN.topic: "withdrawn",
+    c.REQUEST_DELIVERED.topic: "delivered",
+}
+PLAN_FIELDS = ("size_points", "class_of_service", "fixed_date")
+
+
+def pack(values: Sequence[str]) -> str:
+    return "|" + "|".join(values) + "|"
+
+
+def unpack(packed: str | None) -> list[str]:
+    return [v for v in (packed or "").split("|") if v]
+
+
+class RequestFactsProjection(Projection):
+    """Change requests and department rankings, as intake published them."""
+
+    name = "release.requests.v1"
+    tables = (REQUESTS, RANKINGS)
+
+    def create(self, cur: Cursor) -> None:
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t(REQUESTS)} ("
+            " id TEXT PRIMARY KEY, title TEXT NOT NULL, department TEXT NOT NULL,"
+            " sponsor TEXT NOT NULL, category TEXT NOT NULL, subsystems TEXT NOT NULL,"
+            " requester TEXT NOT NULL, status TEXT NOT NULL, owner TEXT, size_points INTEGER,"
+            " class_of_service TEXT, fixed_date TEXT, submitted_at TEXT NOT NULL,"
+            " accepted_at TEXT, delivered_at TEXT, updated_at TEXT NOT NULL)"
+        )
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {REQUESTS}_status ON {self.t(REQUESTS)} (status)")
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t(RANKINGS)} ("
+            " aggregate_id TEXT PRIMARY KEY, department_key TEXT NOT NULL,"
+            " department TEXT NOT NULL, request_ids TEXT NOT NULL)"
+        )
+
+    def handlers(self) -> Mapping[str, Handler]:
+        handlers: dict[str, Handler] = {
+            c.REQUEST_SUBMITTED.topic: self._submitted,
+            c.REQUEST_EDITED.topic: self._edited,
+            c.REQUEST_ACCEPTED.topic: self._planned,
+            c.REQUEST_REPLANNED.topic: self._planned,
+            c.REQUEST_OWNER_ASSIGNED.topic: self._owner,
+            c.RANKING_STARTED.topic: self._ranking_started,
+            c.RANKING_REORDERED.topic: self._reordered,
+        }
+        for topic in STATUS_AFTER:
+            handlers.setdefault(topic, self._status)
+        return handlers
+
+    def _update(self, cur: Cursor, e: LoggedEvent, values: dict[str, Any]) -> None:
+        values = {**values, "updated_at": e.occurred_at}
+        assignments = ", ".join(f"{k} = :{k}" for k in values)
+        cur.execute(
+            f"UPDATE {self.t(REQUESTS)} SET {assignments} WHERE id = :id",
+            {**values, "id": e.aggregate_id},
+        )
+
+    def _submitted(self, cur: Cursor, e: LoggedEvent) -> None:
+        d = e.data
+        cur.execute(
+            f"INSERT INTO {self.t(REQUESTS)} (id, title, department, sponsor, category,"
+            " subsystems, requester, status, submitted_at, updated_at) VALUES (:id, :title,"
+            " :department, :sponsor, :category, :subsystems, :requester, 'submitted', :at, :at)",
+            {
+                "id": e.aggregate_id,
+                "title": d["title"],
+                "department": d["department"],
+                "sponsor": d["sponsor"],
+                "category": d["category"],
+                "subsystems": pack(d["subsystems"]),
+                "requester": d["requester"],
+                "at": e.occurred_at,
+            },
+        )
+
+    def _edited(self, cur: Cursor, e: LoggedEvent) -> None:
+        d = e.data
+        self._update(
+            cur,
+            e,
+            {
+                "title": d["title"],
+                "sponsor": d["sponsor"],
+                "category": d["category"],
+                "subsystems": pack(d["subsystems"]),
+            },
+        )
+
+    def _planned(self, cur: Cursor, e: LoggedEvent) -> None:
+        values: dict[str, Any] = {k: e.data.get(k) for k in PLAN_FIELDS}
+        if e.topic == c.REQUEST_ACCEPTED.topic:
+            values.update(status="accepted", owner=e.data["owner"], accepted_at=e.occurred_at)
+        self._update(cur, e, values)
+
+    def _owner(self, cur: Cursor, e: LoggedEvent) -> None:
+        self._update(cur, e, {"owner": e.data["owner"]})
+
+    def _status(self, cur: Cursor, e: LoggedEvent) -> None:
+        values: dict[str, Any] = {"status": STATUS_AFTER[e.topic]}
+        if e.topic == c.REQUEST_DELIVERED.topic:
+            values["delivered_at"] = e.occurred_at
+        self._update(cur, e, values)
+
+    def _ranking_started(self, cur: Cursor, e: LoggedEvent) -> None:
+        department = e.data["department"]
+        cur.execute(
+            f"INSERT INTO {self.t(RANKINGS)} (aggregate_id, department_key, department,"
+            " request_ids) VALUES (:a, :k, :d, '[]')",
+            {"a": e.aggregate_id, "k": department.casefold(), "d": department},
+        )
+
+    def _reordered(self, cur: Cursor, e: LoggedEvent) -> None:
+        cur.execute(
+            f"UPDATE {self.t(RANKINGS)} SET request_ids = :ids WHERE aggregate_id = :a",
+            {"ids": orjson.dumps(e.data["order"]).decode(), "a": e.aggregate_id},
+        )
+
+
+class ChangeFactsProjection(Projection):
+    """Which production change deploys which bundle, from change control's CHANGE_RAISED."""
+
+    name = "release.changes.v1"
+    tables = (CHANGES,)
+
+    def create(self, cur: Cursor) -> None:
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t(CHANGES)} ("
+            " change_id TEXT PRIMARY KEY, change_type TEXT NOT NULL, bundle_id TEXT)"
+        )
+
+    def handlers(self) -> Mapping[str, Handler]:
+        return {c.CHANGE_RAISED.topic: self._raised}
+
+    def _raised(self, cur: Cursor, e: LoggedEvent) -> None:
+        cur.execute(
+            f"INSERT INTO {self.t(CHANGES)} (change_id, change_type, bundle_id)"
+            " VALUES (:id, :type, :bundle) ON CONFLICT (change_id) DO NOTHING",
+            {
+                "id": e.aggregate_id,
+                "type": e.data["change_type"],
+                "bundle": e.data.get("bundle_id"),
+            },
+        )
+
+
+def department_order(explicit: Sequence[str], eligible: Sequence[str]) -> list[str]:
+    """A department's ranking as intake defines it: its explicit order of requests still
+    eligible, then the eligible ones it has not ranked, in order of acceptance."""
+    eligible_set = set(eligible)
+    ordered = [i for i in explicit if i in eligible_set]
+    seen = set(ordered)
+    return ordered + [i for i in eligible if i not in seen]

@@ -1,0 +1,431 @@
+"""Queries the release API serves, over the projections of release's own facts and of
+what intake and change control published."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from services.release.domain import (
+    ACCEPTED,
+    QA_ACTIVITY,
+    Phase,
+    ReleaseBundle,
+    RequestFacts,
+    bundle_status,
+    now,
+    over_capacity,
+)
+from services.release.facts import (
+    CHANGES,
+    RANKINGS,
+    REQUESTS,
+    ChangeFactsProjection,
+    RequestFactsProjection,
+    department_order,
+    unpack,
+)
+from services.release.planning import Candidate, OpenBundle
+from services.release.views import (
+    BUNDLES,
+    DATES,
+    FEEDS,
+    HISTORY,
+    ITEMS,
+    SCOPE,
+    TRAINS,
+    BundlesProjection,
+    FeedsProjection,
+)
+from shared.store.errors import translate_errors
+from shared.store.log import EventLog
+from shared.store.projections import ProjectionGroup
+
+QA_STAGES = tuple(s.value for s in QA_ACTIVITY)
+NOT_SCHEDULED = "not yet scheduled"
+
+
+class ReleaseViews:
+    """Every read of the release service, from tracked projections."""
+
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
+        self.group = ProjectionGroup(
+            log,
+            [
+                RequestFactsProjection(log),
+                ChangeFactsProjection(log),
+                BundlesProjection(log),
+                FeedsProjection(log),
+            ],
+        )
+
+    def _t(self, name: str) -> str:
+        return self.log.table(name)
+
+    def _rows(
+        self, statement: str, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        with self.log.db.transaction() as cur:
+            cur.execute(statement, params)
+            return cur.fetchall()
+
+    # -- other services' facts ------------------------------------------------------
+
+    def request_facts(self, request_id: str) -> RequestFacts | None:
+        """What intake has said about a request (the caller catches the view up first)."""
+        rows = self._rows(
+            f"SELECT id, status, size_points, subsystems FROM {self._t(REQUESTS)} WHERE id = :id",
+            {"id": request_id},
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return RequestFacts(row["id"], row["status"], row["size_points"], unpack(row["subsystems"]))
+
+    def change_target(self, change_id: str) -> tuple[str, str | None] | None:
+        """(change_type, bundle_id) of a raised production change."""
+        rows = self._rows(
+            f"SELECT change_type, bundle_id FROM {self._t(CHANGES)} WHERE change_id = :id",
+            {"id": change_id},
+        )
+        return (rows[0]["change_type"], rows[0]["bundle_id"]) if rows else None
+
+    # -- trains ---------------------------------------------------------------------
+
+    def trains(self) -> list[dict[str, Any]]:
+        self.group.ensure_fresh()
+        rows = self._rows(f"SELECT * FROM {self._t(TRAINS)} ORDER BY name")
+        return [_train(r) for r in rows]
+
+    def train(self, train_id: str) -> dict[str, Any] | None:
+        self.group.ensure_fresh()
+        rows = self._rows(f"SELECT * FROM {self._t(TRAINS)} WHERE id = :id", {"id": train_id})
+        return _train(rows[0]) if rows else None
+
+    # -- bundles --------------------------------------------------------------------
+
+    def bundles(
+        self,
+        train_id: str | None = None,
+        status: Sequence[str] = (),
+        from_date: date | None = None,
+    ) -> list[dict[str, Any]]:
+        self.group.ensure_fresh()
+        clauses, params = [], {}
+        if train_id:
+            clauses.append("train_id = :train")
+            params["train"] = train_id
+        if from_date:
+            clauses.append("deploy_date >= :from_date")
+            params["from_date"] = from_date.isoformat()
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        rows = self._rows(
+            f"SELECT * FROM {self._t(BUNDLES)}{where} ORDER BY deploy_date, id", params
+        )
+        items = self._items([r["id"] for r in rows])
+        churn = self._churn_counts([r["id"] for r in rows])
+        out = [_bundle(r, items.get(r["id"], []), churn.get(r["id"], {})) for r in rows]
+        return [b for b in out if not status or b["status"] in status]
+
+    def bundle(self, bundle_id: str) -> dict[str, Any] | None:
+        self.group.ensure_fresh()
+        rows = self._rows(f"SELECT * FROM {self._t(BUNDLES)} WHERE id = :id", {"id": bundle_id})
+        if not rows:
+            return None
+        items = self._items([bundle_id]).get(bundle_id, [])
+        churn = self._churn_counts([bundle_id]).get(bundle_id, {})
+        return {**_bundle(rows[0], items, churn), "items": items}
+
+    def _items(self, bundle_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        if not bundle_ids:
+            return {}
+        keys = {f"b{i}": b for i, b in enumerate(bundle_ids)}
+        rows = self._rows(
+            f"SELECT i.*, r.title, r.department, r.sponsor, r.category, r.owner,"
+            f" r.status AS request_status FROM {self._t(ITEMS)} i"
+            f" LEFT JOIN {self._t(REQUESTS)} r ON r.id = i.request_id"
+            f" WHERE i.bundle_id IN ({', '.join(':' + k for k in keys)})"
+            " ORDER BY i.position",
+            keys,
+        )
+        found: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            row["subsystems"] = unpack(row["subsystems"])
+            row["after_freeze"] = bool(row["after_freeze"])
+            row["over_capacity"] = bool(row["over_capacity"])
+            row.pop("position", None)
+            found.setdefault(row.pop("bundle_id"), []).append(row)
+        return found
+
+    def _churn_counts(self, bundle_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        if not bundle_ids:
+            return {}
+        keys = {f"b{i}": b for i, b in enumerate(bundle_ids)}
+        rows = self._rows(
+            f"SELECT bundle_id, kind, COUNT(*) AS n FROM {self._t(SCOPE)}"
+            f" WHERE after_freeze = 1 AND bundle_id IN ({', '.join(':' + k for k in keys)})"
+            " GROUP BY bundle_id, kind",
+            keys,
+        )
+        found: dict[str, dict[str, int]] = {}
+        for row in rows:
+            found.setdefault(row["bundle_id"], {})[row["kind"]] = int(row["n"])
+        return found
+
+    def history(self, bundle_id: str) -> list[dict[str, Any]]:
+        self.group.ensure_fresh()
+        rows = self._rows(
+            f"SELECT position, version, type, actor, occurred_at, summary, data"
+            f" FROM {self._t(HISTORY)} WHERE bundle_id = :id ORDER BY position",
+            {"id": bundle_id},
+        )
+        for row in rows:
+            row["data"] = orjson.loads(row["data"])
+        return rows
+
+    def churn(self, bundle_id: str) -> dict[str, Any]:
+        """Scope changes after the freeze: what was added and removed, by whom and why."""
+        self.group.ensure_fresh()
+        rows = self._rows(
+            f"SELECT s.request_id, s.kind, s.pulled, s.reason, s.actor, s.occurred_at, r.title"
+            f" FROM {self._t(SCOPE)} s LEFT JOIN {self._t(REQUESTS)} r ON r.id = s.request_id"
+            " WHERE s.bundle_id = :id AND s.after_freeze = 1 ORDER BY s.position",
+            {"id": bundle_id},
+        )
+        for row in rows:
+            row["pulled"] = bool(row["pulled"])
+        return {
+            "bundle_id": bundle_id,
+            "added_after_freeze": sum(1 for r in rows if r["kind"] == "added"),
+            "removed_after_freeze": sum(1 for r in rows if r["kind"] == "removed"),
+            "changes": rows,
+        }
+
+    def version_at(self, bundle_id: str, at: datetime) -> int | None:
+        """The bundle's version at `at` (business time), or None if it did not exist yet."""
+        self.group.ensure_fresh()
+        rows = self._rows(
+            f"SELECT version, occurred_at FROM {self._t(HISTORY)} WHERE bundle_id = :id",
+            {"id": bundle_id},
+        )
+        versions = [r["version"] for r in rows if datetime.fromisoformat(r["occurred_at"]) <= at]
+        return max(versions) if versions else None
+
+    def as_of(self, bundle_id: str, at: datetime) -> dict[str, Any] | None:
+        """The bundle's scope, dates and state as they stood at `at`: its own events up
+        to then, folded by the domain itself. None if it had not been planned yet."""
+        version = self.version_at(bundle_id, at)
+        if version is None:
+            return None
+        with translate_errors():
+            loaded: object = self.log.repository.get(UUID(bundle_id), version=version)
+        assert isinstance(loaded, ReleaseBundle)
+        bundle = loaded
+        titles = self.request_titles(list(bundle.items))
+        return {
+            "bundle_id": bundle_id,
+            "at": at.isoformat(),
+            "version": version,
+            "name": bundle.name,
+            "status": bundle.status(at).value,
+            "scope_frozen": bundle.is_frozen(at),
+            **{k: getattr(bundle, k) for k in DATES},
+            "capacity_points": bundle.capacity_points,
+            "load": bundle.load(),
+            "items": [
+                {
+                    "request_id": request_id,
+                    "title": titles.get(request_id, {}).get("title"),
+                    "size_points": item["size_points"],
+                    "stage": str(item["stage"]),
+                    "after_freeze": bool(item["after_freeze"]),
+                }
+                for request_id, item in bundle.items.items()
+            ],
+        }
+
+    def request_titles(self, request_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not request_ids:
+            return {}
+        keys = {f"r{i}": r for i, r in enumerate(request_ids)}
+        rows = self._rows(
+            f"SELECT id, title, department, category, owner, sponsor, status"
+            f" FROM {self._t(REQUESTS)} WHERE id IN ({', '.join(':' + k for k in keys)})",
+            keys,
+        )
+        return {r["id"]: r for r in rows}
+
+    # -- the plan -------------------------------------------------------------------
+
+    def _accepted(self) -> list[dict[str, Any]]:
+        return self._rows(
+            f"SELECT * FROM {self._t(REQUESTS)} WHERE status = :s ORDER BY accepted_at, id",
+            {"s": ACCEPTED},
+        )
+
+    def _ranks(self, accepted: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+        """Each accepted request's 1-based position in its department's ranking."""
+        explicit = {
+            r["department_key"]: orjson.loads(r["request_ids"])
+            for r in self._rows(f"SELECT department_key, request_ids FROM {self._t(RANKINGS)}")
+        }
+        by_department: dict[str, list[str]] = {}
+        for row in accepted:
+            by_department.setdefault(row["department"].casefold(), []).append(row["id"])
+        ranks: dict[str, int] = {}
+        for key, eligible in by_department.items():
+            for rank, request_id in enumerate(department_order(explicit.get(key, []), eligible)):
+                ranks[request_id] = rank + 1
+        return ranks
+
+    def _live_placements(self) -> dict[str, dict[str, Any]]:
+        """request id -> the bundle (not cancelled) it is scheduled in."""
+        rows = self._rows(
+            f"SELECT i.request_id, i.stage, b.* FROM {self._t(ITEMS)} i"
+            f" JOIN {self._t(BUNDLES)} b ON b.id = i.bundle_id WHERE b.phase <> :cancelled",
+            {"cancelled": Phase.CANCELLED.value},
+        )
+        return {r["request_id"]: r for r in rows}
+
+    def plan(self, department: str | None = None) -> list[dict[str, Any]]:
+        """For each accepted request: its bundle and target date, or "not yet scheduled"
+        with its position in its department's ranking."""
+        self.group.ensure_fresh()
+        accepted = self._accepted()
+        ranks = self._ranks(accepted)
+        placed = self._live_placements()
+        stages: dict[str, list[str]] = {}
+        for item in placed.values():
+            stages.setdefault(item["id"], []).append(item["stage"])
+        moment = now()
+        entries = []
+        for row in accepted:
+            if department and row["department"].casefold() != department.casefold():
+                continue
+            bundle = placed.get(row["id"])
+            entry = {
+                "request_id": row["id"],
+                "title": row["title"],
+                "department": row["department"],
+                "sponsor": row["sponsor"],
+                "owner": row["owner"],
+                "category": row["category"],
+                "class_of_service": row["class_of_service"],
+                "fixed_date": row["fixed_date"],
+                "size_points": row["size_points"],
+                "department_rank": ranks[row["id"]],
+                "scheduled": bundle is not None,
+                "bundle_id": bundle["id"] if bundle else None,
+                "bundle_name": bundle["name"] if bundle else None,
+                "bundle_status": _status(bundle, stages[bundle["id"]], moment) if bundle else None,
+                "stage": bundle["stage"] if bundle else None,
+                "target_date": bundle["deploy_date"] if bundle else None,
+                "plan": f"deploys on {bundle['deploy_date']}" if bundle else NOT_SCHEDULED,
+            }
+            entries.append(entry)
+        entries.sort(key=lambda e: (e["department"].casefold(), e["department_rank"]))
+        return entries
+
+    def backlog(self) -> list[Candidate]:
+        """Accepted requests that are in no live bundle, ready for the suggested plan."""
+        self.group.ensure_fresh()
+        accepted = self._accepted()
+        ranks = self._ranks(accepted)
+        placed = self._live_placements()
+        return [
+            Candidate(
+                request_id=r["id"],
+                department=r["department"],
+                department_rank=ranks[r["id"]],
+                class_of_service=r["class_of_service"] or "standard",
+                size_points=int(r["size_points"] or 0),
+                subsystems=tuple(unpack(r["subsystems"])),
+                fixed_date=date.fromisoformat(r["fixed_date"]) if r["fixed_date"] else None,
+                accepted_at=r["accepted_at"] or "",
+            )
+            for r in accepted
+            if r["id"] not in placed
+        ]
+
+    def open_bundles(
+        self, train_id: str | None = None, limit: int | None = None
+    ) -> list[OpenBundle]:
+        """Upcoming bundles still in planning, before their scope freeze, earliest first."""
+        moment = now()
+        open_ones = []
+        for b in self.bundles(train_id=train_id, from_date=moment.date()):
+            if b["status"] != Phase.PLANNING.value:
+                continue
+            open_ones.append(
+                OpenBundle(
+                    bundle_id=b["id"],
+                    name=b["name"],
+                    deploy_date=date.fromisoformat(b["deploy_date"]),
+                    capacity_points=b["capacity_points"],
+                    subsystem_capacity=dict(b["subsystem_capacity"]),
+                    load=b["load"],
+                    subsystem_load=dict(b["subsystem_load"]),
+                )
+            )
+        return open_ones[:limit] if limit else open_ones
+
+    # -- calendar feeds -------------------------------------------------------------
+
+    def feed(self, feed_id: str) -> dict[str, Any] | None:
+        self.group.ensure_fresh()
+        rows = self._rows(f"SELECT * FROM {self._t(FEEDS)} WHERE feed_id = :id", {"id": feed_id})
+        return rows[0] if rows else None
+
+    def feeds(self, owner: str) -> list[dict[str, Any]]:
+        self.group.ensure_fresh()
+        return self._rows(
+            f"SELECT feed_id, owner, label, issued_at, revoked_at FROM {self._t(FEEDS)}"
+            " WHERE owner = :owner ORDER BY issued_at",
+            {"owner": owner},
+        )
+
+
+def _train(row: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for key in ("cadence", "milestones", "subsystem_capacity"):
+        out[key] = orjson.loads(out[key])
+    return out
+
+
+def _status(row: Mapping[str, Any], stages: Sequence[str], moment: datetime) -> str:
+    frozen = bool(row["frozen_at"]) or moment >= datetime.fromisoformat(row["scope_freeze_at"])
+    qa_started = moment >= datetime.fromisoformat(row["qa_start_at"]) or any(
+        s in QA_STAGES for s in stages
+    )
+    return bundle_status(Phase(row["phase"]), frozen, qa_started).value
+
+
+def _bundle(
+    row: Mapping[str, Any], items: Sequence[Mapping[str, Any]], churn: Mapping[str, int]
+) -> dict[str, Any]:
+    out = dict(row)
+    moment = now()
+    out["subsystem_capacity"] = orjson.loads(row["subsystem_capacity"])
+    out["status"] = _status(row, [i["stage"] for i in items], moment)
+    out["scope_frozen"] = bool(row["frozen_at"]) or moment >= datetime.fromisoformat(
+        row["scope_freeze_at"]
+    )
+    out["item_count"] = len(items)
+    out["load"] = sum(i["size_points"] for i in items)
+    out["subsystem_load"] = {
+        s: sum(i["size_points"] for i in items if s in i["subsystems"])
+        for s in out["subsystem_capacity"]
+    }
+    out["capacity_warnings"] = over_capacity(
+        row["capacity_points"],
+        out["subsystem_capacity"],
+        [(i["size_points"], i["subsystems"]) for i in items],
+    )
+    out["added_after_freeze"] = churn.get("added", 0)
+    out["removed_after_freeze"] = churn.get("removed", 0)
+    return out

@@ -1,0 +1,88 @@
+"""Release follows change control: the production change that deploys a bundle decides
+when the bundle is approved for deployment, deployed or rolled back.
+
+Change control's events carry the change's id; which bundle a change deploys is known
+from its CHANGE_RAISED (`release_deployment` with a `bundle_id`), kept in release's own
+view of changes. Each outcome is saved with the reaction's mark, so it happens exactly
+once however often the follower restarts.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+from uuid import UUID
+
+import structlog
+
+from services.release.application import Releases
+from services.release.queries import ReleaseViews
+from shared import contracts
+from shared.application import SYSTEM_ACTOR, acting_as
+from shared.store.followers import Reaction
+from shared.store.log import LoggedEvent
+from shared.store.recorders import ReactionMark
+
+log = structlog.get_logger(__name__)
+
+RELEASE_DEPLOYMENT = "release_deployment"
+SUCCEEDED = "succeeded"
+UNSUCCESSFUL = frozenset({"failed", "rolled_back"})
+
+
+class BundleFollowsItsDeploymentChange(Reaction):
+    """CHANGE_APPROVED -> approved for deployment; CHANGE_COMPLETED succeeded -> deployed;
+    failed or rolled back -> rolled back."""
+
+    name: ClassVar[str] = "release.bundle_follows_deployment_change"
+    topics: ClassVar[frozenset[str]] = frozenset(
+        {contracts.CHANGE_APPROVED.topic, contracts.CHANGE_COMPLETED.topic}
+    )
+
+    def __init__(self, releases: Releases, views: ReleaseViews) -> None:
+        self.releases = releases
+        self.views = views
+
+    def react(self, event: LoggedEvent, mark: ReactionMark) -> None:
+        bundle = self._bundle_of(event)
+        if bundle is None:
+            return
+        change_id = event.aggregate_id
+        with acting_as(
+            SYSTEM_ACTOR,
+            correlation_id=event.correlation_id or None,
+            at=event.occurred,
+            mark=mark,
+        ):
+            if event.topic == contracts.CHANGE_APPROVED.topic:
+                self.releases.approve_for_deployment(bundle, change_id)
+                return
+            outcome = event.data["outcome"]
+            if outcome == SUCCEEDED:
+                self.releases.deploy(bundle, change_id)
+            elif outcome in UNSUCCESSFUL:
+                reason = event.data.get("notes") or f"deployment {outcome}"
+                self.releases.roll_back(bundle, change_id, outcome, str(reason))
+            else:
+                log.warning("unknown_change_outcome", change_id=change_id, outcome=outcome)
+
+    def _bundle_of(self, event: LoggedEvent) -> UUID | None:
+        """The bundle a release-deployment change deploys; None for any other change."""
+        if event.topic == contracts.CHANGE_COMPLETED.topic:
+            change_type, bundle = event.data["change_type"], event.data.get("bundle_id")
+        else:
+            # The raised change comes earlier in the log than its approval: make sure
+            # the view has read that far before asking it.
+            if self.views.group.position() < event.position:
+                self.views.group.catch_up()
+            target = self.views.change_target(event.aggregate_id)
+            if target is None:
+                log.warning("deployment_change_unknown", change_id=event.aggregate_id)
+                return None
+            change_type, bundle = target
+        if change_type != RELEASE_DEPLOYMENT or not bundle:
+            return None
+        try:
+            return UUID(str(bundle))
+        except ValueError:
+            log.warning("deployment_change_names_no_bundle", change_id=event.aggregate_id)
+            return None
