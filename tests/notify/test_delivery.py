@@ -20,7 +20,10 @@ def test_every_matching_event_is_delivered_signed(notify: Notify) -> None:
         notify.deliver()
         assert len(hook.received) == 2
         assert hook.bad_signatures == 0
-        assert hook.positions == sorted(hook.positions)
+        # Up to max_in_flight sends overlap, so arrival order is not promised; receivers
+        # order and de-duplicate by the position header.
+        assert len(set(hook.positions)) == 2
+
         assert all(
             r.headers["Railyard-Event-Type"] == "ChangeRequest.Submitted" for r in hook.received
         )
