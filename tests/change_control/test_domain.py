@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -38,10 +39,13 @@ def types(change: ProductionChange | StandardTemplate | BlackoutWindow) -> list[
     return [type(e).__name__ for e in change.collect_events()]
 
 
-def bundle(**flags: bool) -> BundleState:
-    values = {"scope_frozen": True, "qa_signed_off": True, "cancelled": False, "deployed": False}
-    values.update(flags)
-    return BundleState("b-1", "2027.03", **values)
+def bundle(
+    scope_frozen: bool = True,
+    qa_signed_off: bool = True,
+    cancelled: bool = False,
+    deployed: bool = False,
+) -> BundleState:
+    return BundleState("b-1", "2027.03", scope_frozen, qa_signed_off, cancelled, deployed)
 
 
 def blackout(subsystems: tuple[str, ...] = (), **shift: timedelta) -> Blackout:
@@ -91,10 +95,10 @@ def test_raised_change_records_what_the_contract_promises() -> None:
     ],
 )
 def test_risk_questionnaire_scores_to_low_medium_or_high(
-    answers: dict[str, object], score: int, risk: Risk
+    answers: dict[str, Any], score: int, risk: Risk
 ) -> None:
     """impact x likelihood + affected users (+2 untested backout): <=4 low, <=8 medium."""
-    assessed = questionnaire(answers)  # type: ignore[arg-type]
+    assessed = questionnaire(answers)
     assert (assessed.score(), assessed.risk()) == (score, risk)
 
 
@@ -299,9 +303,10 @@ def test_replaying_a_changes_events_rebuilds_the_same_change() -> None:
         facts=GateFacts(),
     )
     mapper = RailyardMapper(transcoder=PlainJSONTranscoder())
-    replayed = None
+    replayed: Any = None
     for stored in [mapper.to_stored_event(e) for e in change.collect_events()]:
-        replayed = mapper.to_domain_event(stored).mutate(replayed)
+        event: Any = mapper.to_domain_event(stored)
+        replayed = event.mutate(replayed)
     assert isinstance(replayed, ProductionChange)
     assert (replayed.title, replayed.revision, replayed.approvals) == ("Patch v2", 2, [])
     assert replayed.plan == change.plan

@@ -6,12 +6,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from services.change_control.domain import DeploymentReport, ProductionChange, Status
 from services.change_control.domain.gates import Blackout, BundleState, GateFacts
-from services.change_control.domain.values import Outcome
+from services.change_control.domain.values import ChangeType, Outcome
 from shared.domain import InvalidCommand, NotPermitted, RuleViolation, attributed_to
 from shared.settings import DEFAULT_SUBSYSTEMS
 from tests.change_control.builders import CARL, DORA, OLGA, new_change, window
@@ -25,13 +26,13 @@ def acting() -> Iterator[None]:
         yield
 
 
-def approved(**overrides: object) -> ProductionChange:
+def approved(**overrides: Any) -> ProductionChange:
     change = new_change(**overrides)
     change.approve(CARL, NONE)
     return change
 
 
-def started(**overrides: object) -> ProductionChange:
+def started(**overrides: Any) -> ProductionChange:
     change = approved(**overrides)
     change.start("dev.alice", NONE)
     return change
@@ -75,9 +76,7 @@ def test_a_blackout_declared_after_approval_stops_the_start() -> None:
 
 
 def test_an_emergency_change_may_start_at_once_outside_its_window() -> None:
-    change = new_change(
-        change_type="emergency", window=window(starts_in=timedelta(hours=3))  # type: ignore[arg-type]
-    )
+    change = new_change(ChangeType.EMERGENCY, window=window(starts_in=timedelta(hours=3)))
     change.approve(CARL, NONE)
     change.start("dev.alice", NONE)
     assert change.status == Status.IMPLEMENTING
@@ -104,7 +103,7 @@ def test_a_failed_or_rolled_back_change_needs_notes_and_a_review(outcome: Outcom
 
 def test_completed_events_carry_what_release_and_metrics_follow() -> None:
     ready = GateFacts(bundle=BundleState("b-1", "2027.03", True, True, False, False))
-    change = new_change(change_type="release_deployment", bundle_id="b-1")  # type: ignore[arg-type]
+    change = new_change(ChangeType.RELEASE_DEPLOYMENT, bundle_id="b-1")
     change.approve(CARL, ready)
     change.start("dev.alice", ready)
     change.collect_events()

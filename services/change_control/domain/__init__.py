@@ -191,14 +191,15 @@ class ProductionChange(AuditedAggregate):
         facts: GateFacts,
         template: TemplateTerms | None = None,
     ) -> bool:
-        """Any edit of plan, window or scope voids every approval: the change goes back to
-        review. Returns False (and records nothing) when nothing changed."""
+        """Any edit of plan, window or scope voids every approval (an emergency's
+        retrospective ones too): the change goes back to review. Returns False (and
+        records nothing) when nothing changed."""
         self._require_owner(editor, manager, "revise")
         self._require_before_start("revise")
         fields = plan_fields(self.change_type, plan, catalogue, policy, facts, template)
         if fields == self.plan:
             return False
-        voided = [a["by"] for a in self.approvals]
+        voided = [a["by"] for a in [*self.approvals, *self.retrospective]]
         self._revised(revision=self.revision + 1, approvals_voided=voided, **fields)
         self._pre_approve(facts)
         return True
@@ -230,6 +231,8 @@ class ProductionChange(AuditedAggregate):
         self.approvals = []
         self.approved_revision = None
         self.approvers = []
+        self.retrospective = []
+        self.retrospectively_approved = False
 
     def withdraw(self, *, editor: str, manager: bool, reason: str) -> None:
         """Its requester, an implementer or a release manager may withdraw it before work starts."""
