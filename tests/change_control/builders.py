@@ -25,7 +25,12 @@ from shared.settings import DEFAULT_SUBSYSTEMS
 from shared.store.log import EventLog
 from tests.foreign import publish
 
-LOW = {"impact": "minor", "likelihood": "unlikely", "affected_users": "none", "backout_tested": True}
+LOW = {
+    "impact": "minor",
+    "likelihood": "unlikely",
+    "affected_users": "none",
+    "backout_tested": True,
+}
 MEDIUM = {
     "impact": "moderate",
     "likelihood": "possible",
@@ -132,6 +137,15 @@ def approve(api: Any, change_id: str, *people: str) -> Any:
         response = api.post(f"/api/changes/{change_id}/approve", person, json={})
         assert response.status_code == 200, response.text
     return response
+
+
+def add_cab_member(api: Any, username: str, team: str = "development") -> None:
+    """Another CAB member with a token (the fixtures' board is three people)."""
+    from shared.application import acting_as
+
+    with acting_as("test-setup"):
+        api.platform.identity.register(username, username, ["cab_member"], None, team)
+        api.people.tokens[username] = api.platform.identity.issue_token(username, "test").token
 
 
 @dataclass

@@ -1,0 +1,81 @@
+"""The change control views follow the log: rebuilt from scratch they equal the views
+kept up batch by batch, and release's facts are read by contract topic only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.change_control.views import ChangeControlViews
+from tests.change_control.builders import ForeignBundle, approve, raise_change, window
+from tests.conftest import Api
+
+TABLES = {
+    "change_control_changes": "id",
+    "change_control_history": "change_id, position",
+    "change_control_windows": "change_id",
+    "change_control_blackouts": "id",
+    "change_control_conflicts": "change_id, other_id, subsystem",
+    "change_control_blackout_hits": "change_id, blackout_id",
+    "change_control_bundles": "bundle_id",
+    "change_control_templates": "id",
+    "change_control_deployments": "id",
+}
+
+
+def snapshot(views: ChangeControlViews) -> dict[str, Any]:
+    with views.log.db.transaction() as cur:
+        out = {}
+        for table, order in TABLES.items():
+            cur.execute(f"SELECT * FROM {views.log.table(table)} ORDER BY {order}")
+            out[table] = cur.fetchall()
+    return out
+
+
+def test_views_rebuilt_from_the_log_equal_the_views_kept_up_batch_by_batch(api: Api) -> None:
+    bundle = ForeignBundle(api.platform.log).ready()
+    release = raise_change(
+        api, as_="rm", change_type="release_deployment", bundle_id=str(bundle.id)
+    )
+    first = raise_change(api, subsystems=["CRM"])
+    raise_change(api, as_="qa.quinn", implementers=["qa.quinn"], subsystems=["CRM"])
+    approve(api, first, "cab.carl")
+    approve(api, release, "cab.dora")
+    w = window()
+    freeze = {"name": "Freeze", "start": w.start_iso, "end": w.end_iso, "subsystems": ["Billing"]}
+    api.post("/api/blackouts", "rm", json=freeze)
+    api.post(
+        "/api/deployments",
+        "pipeline",
+        json={"subsystem": "CRM", "version": "1", "change_id": first},
+    )
+    api.post("/api/deployments", "pipeline", json={"subsystem": "Billing", "version": "2"})
+    views = ChangeControlViews(api.platform.log)
+    views.group.batch_size = 3
+    views.group.catch_up()
+    incremental = snapshot(views)
+    assert len(incremental["change_control_conflicts"]) == 2
+    assert len(incremental["change_control_blackout_hits"]) == 1
+    assert len(incremental["change_control_deployments"]) == 2
+    views.group.rebuild()
+    assert snapshot(views) == incremental
+
+
+def test_qa_sign_off_counts_only_while_it_covers_the_bundles_scope(api: Api) -> None:
+    views = ChangeControlViews(api.platform.log)
+    bundle = ForeignBundle(api.platform.log).planned().scheduled("r-1", "r-2")
+    state = views.bundle_state(str(bundle.id))
+    assert state is not None
+    assert (state.scope_frozen, state.qa_signed_off) == (False, False)
+    bundle.frozen().signed_off()
+    state = views.bundle_state(str(bundle.id))
+    assert state is not None
+    assert (state.scope_frozen, state.qa_signed_off) == (True, True)
+    bundle.scheduled("r-3")
+    state = views.bundle_state(str(bundle.id))
+    assert state is not None
+    assert state.qa_signed_off is False
+    bundle.cancelled()
+    state = views.bundle_state(str(bundle.id))
+    assert state is not None
+    assert state.cancelled is True
+    assert views.bundle_state("no-such-bundle") is None
