@@ -257,6 +257,15 @@ def test_a_release_deployment_defaults_to_its_bundles_window_and_one_open_change
     assert detail["gates_met"] is True
     second = api.post("/api/changes", "rm", json=payload)
     assert (second.status_code, second.json()["rule"]) == (409, "bundle_has_open_change")
+    revision = revision_payload(title="Deploy 2027.03 (revised)")
+    del revision["window_start"], revision["window_end"]
+    revised = api.put(f"/api/changes/{response.json()['id']}", "rm", json=revision)
+    assert revised.json()["revision"] == 2, revised.text
+    again = api.get(f"/api/changes/{response.json()['id']}", "rm").json()
+    assert (again["window_start"], again["window_end"]) == (
+        detail["window_start"],
+        detail["window_end"],
+    )
     unknown = api.post(
         "/api/changes",
         "rm",

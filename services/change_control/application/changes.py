@@ -125,17 +125,18 @@ class ChangeControl(UseCases):
         return self.run(command)
 
     def revise(self, caller: Principal, change_id: UUID, draft: ChangeDraft) -> ChangeRef:
-        """Any edit voids the change's approvals and sends it back to review."""
+        """Any edit voids the change's approvals and sends it back to review. A release
+        deployment given no window keeps to its bundle's, as when it was raised."""
         self._require_implementers(draft.implementers)
-        window = Window.of(draft.window_start, draft.window_end)
-        plan = _plan(draft, window)
+        given = Window.of(draft.window_start, draft.window_end)
 
         def revise(change: ProductionChange) -> None:
             template = self._template_terms(change.template_id) if change.template_id else None
+            window = given or self._bundle_window(change.bundle_id)
             change.revise(
                 editor=caller.username,
                 manager=caller.has(Role.RELEASE_MANAGER),
-                plan=plan,
+                plan=_plan(draft, window),
                 catalogue=self.catalogue,
                 policy=self.policy,
                 facts=self.views.facts(change.bundle_id, window),
@@ -209,6 +210,10 @@ class ChangeControl(UseCases):
 
     def _load(self, change_id: UUID) -> ProductionChange:
         return self.log.get(change_id, ProductionChange, "production change")
+
+    def _bundle_window(self, bundle_id: str | None) -> Window | None:
+        bundle = self.views.bundle_state(bundle_id) if bundle_id else None
+        return bundle.window if bundle else None
 
     def _facts(self, change: ProductionChange) -> GateFacts:
         return self.views.facts(change.bundle_id, change.window)
