@@ -162,7 +162,7 @@ class ForeignBundle:
         self.version += 1
         publish(self.log, contract, self.id, self.version, actor="rm", **data)
 
-    def planned(self, w: Window | None = None) -> ForeignBundle:
+    def planned(self, w: Window | None = None, scope_freeze_at: str | None = None) -> ForeignBundle:
         w = w or window()
         self._publish(
             contracts.BUNDLE_PLANNED,
@@ -171,7 +171,7 @@ class ForeignBundle:
             deploy_date=w.start.date().isoformat(),
             window_start=w.start_iso,
             window_end=w.end_iso,
-            scope_freeze_at=None,
+            scope_freeze_at=scope_freeze_at,
             code_complete_at=None,
             qa_start_at=None,
             capacity_points=40,
@@ -197,6 +197,10 @@ class ForeignBundle:
 
     def signed_off(self) -> ForeignBundle:
         self._publish(contracts.QA_SIGNED_OFF, request_ids=list(self.requests))
+        return self
+
+    def rolled_back(self, change_id: str) -> ForeignBundle:
+        self._publish(contracts.BUNDLE_ROLLED_BACK, change_id=change_id, reason="failed")
         return self
 
     def cancelled(self) -> ForeignBundle:

@@ -3,6 +3,8 @@ kept up batch by batch, and release's facts are read by contract topic only."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.change_control.views import ChangeControlViews
@@ -74,8 +76,27 @@ def test_qa_sign_off_counts_only_while_it_covers_the_bundles_scope(api: Api) -> 
     state = views.bundle_state(str(bundle.id))
     assert state is not None
     assert state.qa_signed_off is False
+    bundle.signed_off()
+    state = views.bundle_state(str(bundle.id))
+    assert state is not None
+    assert state.qa_signed_off is True
+    bundle.rolled_back(str(uuid.uuid4()))  # QA must sign off again after a rollback
+    state = views.bundle_state(str(bundle.id))
+    assert state is not None
+    assert (state.scope_frozen, state.qa_signed_off) == (True, False)
     bundle.cancelled()
     state = views.bundle_state(str(bundle.id))
     assert state is not None
     assert state.cancelled is True
     assert views.bundle_state("no-such-bundle") is None
+
+
+def test_a_bundle_is_frozen_by_the_clock_passing_its_freeze_date(api: Api) -> None:
+    """Release freezes a bundle explicitly or when its scope_freeze_at passes (no event)."""
+    views = ChangeControlViews(api.platform.log)
+    past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    frozen = ForeignBundle(api.platform.log, name="past").planned(scope_freeze_at=past)
+    open_ = ForeignBundle(api.platform.log, name="future").planned(scope_freeze_at=future)
+    states = [views.bundle_state(str(b.id)) for b in (frozen, open_)]
+    assert [s.scope_frozen if s else None for s in states] == [True, False]

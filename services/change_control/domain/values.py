@@ -31,7 +31,9 @@ def now() -> datetime:
 
 
 def instant(value: str) -> datetime:
-    return datetime.fromisoformat(value)
+    """An ISO instant; one without an offset (or a bare date) is read as UTC."""
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def iso(value: datetime) -> str:

@@ -22,7 +22,7 @@ from services.change_control.domain.gates import (
     GateSubject,
     evaluate_gates,
 )
-from services.change_control.domain.values import ChangeType, Window, iso
+from services.change_control.domain.values import ChangeType, Window, instant, iso, now
 from services.change_control.views.calendar import (
     ACTIVE,
     BLACKOUTS,
@@ -265,15 +265,18 @@ class ChangeControlViews:
         return row
 
     def bundle_state(self, bundle_id: str) -> BundleState | None:
-        """QA has signed off only when its sign-off covers every request now in scope."""
+        """The scope is frozen once frozen explicitly or once the clock (business time)
+        passes its freeze date; QA has signed off only while its sign-off covers every
+        request now in scope."""
         row = self.bundle(bundle_id)
         if row is None:
             return None
         covered = set(row["scope"]) <= set(row["signed_off"])
+        by_clock = row["scope_freeze_at"] is not None and now() >= instant(row["scope_freeze_at"])
         return BundleState(
             bundle_id=bundle_id,
             name=row["name"],
-            scope_frozen=row["scope_frozen_at"] is not None,
+            scope_frozen=row["scope_frozen_at"] is not None or by_clock,
             qa_signed_off=row["qa_signed_off_at"] is not None and covered,
             cancelled=row["cancelled_at"] is not None,
             deployed=row["deployed_at"] is not None,

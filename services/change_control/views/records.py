@@ -24,8 +24,9 @@ BUNDLES, TEMPLATES, DEPLOYMENTS = (
 
 
 class BundlesProjection(Projection):
-    """What a release deployment's gates need: is the bundle's scope frozen, and has QA
-    signed off everything now in it? Reads only the fields in `shared.contracts`."""
+    """What a release deployment's gates need: is the bundle's scope frozen (explicitly,
+    or by the clock passing its `scope_freeze_at`), and has QA signed off everything now
+    in it since its last rollback? Reads only the fields in `shared.contracts`."""
 
     name = "change_control.bundles.v1"
     tables = (BUNDLES,)
@@ -34,7 +35,7 @@ class BundlesProjection(Projection):
         cur.execute(
             f"CREATE TABLE IF NOT EXISTS {self.t(BUNDLES)} ("
             " bundle_id TEXT PRIMARY KEY, name TEXT NOT NULL, deploy_date TEXT,"
-            " window_start TEXT, window_end TEXT, scope TEXT NOT NULL,"
+            " window_start TEXT, window_end TEXT, scope_freeze_at TEXT, scope TEXT NOT NULL,"
             " scope_frozen_at TEXT, qa_signed_off_at TEXT, signed_off TEXT NOT NULL,"
             " cancelled_at TEXT, deployed_at TEXT, updated_at TEXT NOT NULL)"
         )
@@ -49,20 +50,22 @@ class BundlesProjection(Projection):
             contracts.QA_SIGNED_OFF.topic: self._signed_off,
             contracts.BUNDLE_CANCELLED.topic: self._cancelled,
             contracts.BUNDLE_DEPLOYED.topic: self._deployed,
+            contracts.BUNDLE_ROLLED_BACK.topic: self._rolled_back,
         }
 
     def _planned(self, cur: Cursor, e: LoggedEvent) -> None:
         d = e.data
         cur.execute(
             f"INSERT INTO {self.t(BUNDLES)} (bundle_id, name, deploy_date, window_start,"
-            " window_end, scope, signed_off, updated_at) VALUES (:id, :name, :date, :start,"
-            " :end, '[]', '[]', :at) ON CONFLICT (bundle_id) DO NOTHING",
+            " window_end, scope_freeze_at, scope, signed_off, updated_at) VALUES (:id, :name,"
+            " :date, :start, :end, :freeze, '[]', '[]', :at) ON CONFLICT (bundle_id) DO NOTHING",
             {
                 "id": e.aggregate_id,
                 "name": d["name"],
                 "date": d.get("deploy_date"),
                 "start": d.get("window_start"),
                 "end": d.get("window_end"),
+                "freeze": d.get("scope_freeze_at"),
                 "at": e.occurred_at,
             },
         )
@@ -83,6 +86,7 @@ class BundlesProjection(Projection):
             deploy_date=d.get("deploy_date"),
             window_start=d.get("window_start"),
             window_end=d.get("window_end"),
+            scope_freeze_at=d.get("scope_freeze_at"),
         )
 
     def _scope(self, cur: Cursor, e: LoggedEvent) -> None:
@@ -109,6 +113,11 @@ class BundlesProjection(Projection):
 
     def _deployed(self, cur: Cursor, e: LoggedEvent) -> None:
         self._update(cur, e, deployed_at=e.occurred_at)
+
+    def _rolled_back(self, cur: Cursor, e: LoggedEvent) -> None:
+        # A rollback reopens the bundle: QA must sign it off again before the next
+        # release deployment can be approved (release's decision 31).
+        self._update(cur, e, qa_signed_off_at=None, signed_off="[]")
 
 
 TEMPLATE_FIELDS = (
