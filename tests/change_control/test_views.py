@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.change_control.views import ChangeControlViews
+from shared import contracts
 from tests.change_control.builders import ForeignBundle, approve, raise_change, window
 from tests.conftest import Api
+from tests.foreign import publish
 
 TABLES = {
     "change_control_changes": "id",
@@ -100,3 +102,34 @@ def test_a_bundle_is_frozen_by_the_clock_passing_its_freeze_date(api: Api) -> No
     open_ = ForeignBundle(api.platform.log, name="future").planned(scope_freeze_at=future)
     states = [views.bundle_state(str(b.id)) for b in (frozen, open_)]
     assert [s.scope_frozen if s else None for s in states] == [True, False]
+
+
+def test_views_read_events_that_carry_only_the_contracts_fields(api: Api) -> None:
+    """Other services' tests publish change control's facts with the contract's fields
+    only; the views must follow them (one bad event would stop every view)."""
+    change = uuid.uuid4()
+    w = window()
+    log = api.platform.log
+    publish(log, contracts.CHANGE_RAISED, change, 1, change_type="normal", title="Patch",
+            bundle_id=None, subsystems=["Billing"], window_start=w.start_iso,
+            window_end=w.end_iso, requester="dev.alice", implementers=["ops.olga"],
+            risk="medium")  # fmt: skip
+    publish(log, contracts.CHANGE_APPROVED, change, 2, approvers=["cab.carl"])
+    publish(log, contracts.CHANGE_REVISED, change, 3, revision=2, subsystems=["CRM"],
+            window_start=w.start_iso, window_end=w.end_iso, risk="low",
+            approvals_voided=["cab.carl"])  # fmt: skip
+    publish(log, contracts.CHANGE_IMPLEMENTATION_STARTED, change, 4)
+    publish(log, contracts.CHANGE_COMPLETED, change, 5, outcome="failed",
+            change_type="normal", bundle_id=None, notes="disk full")  # fmt: skip
+    publish(log, contracts.DEPLOYMENT_REPORTED, uuid.uuid4(), 1, pipeline="ci",
+            subsystem="CRM", version="1", deployed_at=w.start_iso, claimed_change_id=None,
+            change_id=None, unauthorised=True)  # fmt: skip
+    detail = api.get(f"/api/changes/{change}", "rm").json()
+    assert (detail["status"], detail["subsystems"], detail["title"]) == (
+        "completed",
+        ["CRM"],
+        "Patch",
+    )
+    assert detail["review_required"] is True
+    assert [h["type"] for h in detail["history"]][-1] == "ProductionChange.Completed"
+    assert api.get("/api/deployments/counts", "rm").json()["unauthorised"] == 1

@@ -78,7 +78,7 @@ class CalendarProjection(Projection):
         d = e.data
         row = {
             "id": e.aggregate_id,
-            "title": d["title"],
+            "title": d.get("title", ""),  # (not in the Revised contract)
             "type": d.get("change_type"),
             "status": Status.IN_REVIEW.value,
             "risk": d["risk"],
@@ -95,9 +95,9 @@ class CalendarProjection(Projection):
             )
         else:
             cur.execute(
-                f"UPDATE {self.t(WINDOWS)} SET title = :title, status = :status, risk = :risk,"
-                " window_start = :start, window_end = :end, subsystems = :subsystems,"
-                " active = 1 WHERE change_id = :id",
+                f"UPDATE {self.t(WINDOWS)} SET title = COALESCE(NULLIF(:title, ''), title),"
+                " status = :status, risk = :risk, window_start = :start, window_end = :end,"
+                " subsystems = :subsystems, active = 1 WHERE change_id = :id",
                 row,
             )
         self._reevaluate_change(cur, e.aggregate_id)

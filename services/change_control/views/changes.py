@@ -28,11 +28,16 @@ EVENTS = (
     "Raised", "Revised", "ApprovalRecorded", "Approved", "RetrospectivelyApproved", "Rejected",
     "Withdrawn", "ImplementationStarted", "Completed", "ReviewRecorded", "Closed",
 )  # fmt: skip
-# Columns copied as they are from Raised and Revised.
-PLAN_COLUMNS = (
-    "title", "window_start", "window_end", "implementation_plan", "backout_plan",
-    "test_evidence", "impact", "likelihood", "affected_users", "risk", "required_approvals",
-)  # fmt: skip
+# Columns copied as they are from Raised and Revised, with the value a column takes when
+# an event carries only the contract's fields (other services' tests publish such events).
+PLAN_COLUMNS: dict[str, Any] = {
+    "title": "", "window_start": None, "window_end": None, "implementation_plan": "",
+    "backout_plan": "", "test_evidence": "", "impact": "", "likelihood": "",
+    "affected_users": "", "risk": "", "required_approvals": 0,
+}  # fmt: skip
+
+
+FLAGS = ("backout_tested", "operations_approver_required")
 
 
 def _names(names: Sequence[str]) -> str:
@@ -42,7 +47,7 @@ def _names(names: Sequence[str]) -> str:
 SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "ProductionChange.Raised": lambda d: (
         f"raised a {d['change_type'].replace('_', ' ')} change ({d['risk']} risk,"
-        f" {d['required_approvals']} approval(s) needed)"
+        f" {d.get('required_approvals', '?')} approval(s) needed)"
     ),
     "ProductionChange.Revised": lambda d: (
         f"revised the change (revision {d['revision']}); approvals voided:"
@@ -53,8 +58,8 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     ),
     "ProductionChange.Approved": lambda d: (
         "approved by its template"
-        if d["board"] == "template"
-        else f"approved ({d['board']} board): {_names(d['approvers'])}"
+        if d.get("board") == "template"
+        else f"approved ({d.get('board', 'cab')} board): {_names(d['approvers'])}"
     ),
     "ProductionChange.RetrospectivelyApproved": lambda d: (
         f"approved in retrospect: {_names(d['approvers'])}"
@@ -125,7 +130,7 @@ class ChangesProjection(Projection):
 
     def _raised(self, cur: Cursor, e: LoggedEvent) -> None:
         d = e.data
-        row: dict[str, Any] = {k: d[k] for k in PLAN_COLUMNS}
+        row: dict[str, Any] = {k: d.get(k, default) for k, default in PLAN_COLUMNS.items()}
         row.update(
             id=e.aggregate_id,
             change_type=d["change_type"],
@@ -134,9 +139,9 @@ class ChangesProjection(Projection):
             subsystems=pack(d["subsystems"]),
             requester=d["requester"],
             implementers=pack(d["implementers"]),
-            backout_tested=int(d["backout_tested"]),
-            operations_approver_required=int(d["operations_approver_required"]),
-            emergency_approvals=d["emergency_approvals"],
+            backout_tested=int(d.get("backout_tested", False)),
+            operations_approver_required=int(d.get("operations_approver_required", False)),
+            emergency_approvals=d.get("emergency_approvals", 1),
             status=Status.IN_REVIEW.value,
             revision=1,
             approvals="[]",
@@ -164,12 +169,12 @@ class ChangesProjection(Projection):
             values["status"] = status.value
         match e.type:
             case "ProductionChange.Revised":
-                values.update({k: d[k] for k in PLAN_COLUMNS})
+                values.update({k: d[k] for k in PLAN_COLUMNS if k in d})
+                values.update({k: int(d[k]) for k in FLAGS if k in d})
+                if "implementers" in d:
+                    values["implementers"] = pack(d["implementers"])
                 values.update(
                     subsystems=pack(d["subsystems"]),
-                    implementers=pack(d["implementers"]),
-                    backout_tested=int(d["backout_tested"]),
-                    operations_approver_required=int(d["operations_approver_required"]),
                     revision=d["revision"],
                     approvals="[]",
                     approvers="[]",
@@ -185,7 +190,9 @@ class ChangesProjection(Projection):
                 values[column] = dumps(current)
             case "ProductionChange.Approved":
                 values.update(
-                    approvers=dumps(d["approvers"]), board=d["board"], approved_at=e.occurred_at
+                    approvers=dumps(d["approvers"]),
+                    board=d.get("board", "cab"),
+                    approved_at=e.occurred_at,
                 )
             case "ProductionChange.RetrospectivelyApproved":
                 values["retrospectively_approved"] = 1
@@ -199,7 +206,7 @@ class ChangesProjection(Projection):
                 values.update(
                     outcome=d["outcome"],
                     notes=d["notes"] or None,
-                    review_required=int(d["review_required"]),
+                    review_required=int(d.get("review_required", d["outcome"] != "succeeded")),
                     completed_at=e.occurred_at,
                 )
             case "ProductionChange.ReviewRecorded":
