@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from fastapi import FastAPI
 
+from services.change_control.service import component as change_control_component
 from services.intake.service import component as intake_component
 from services.notify.service import component as notify_component
 from services.release.service import component as release_component
@@ -23,6 +24,7 @@ FACTORIES: dict[str, ComponentFactory] = {
     "intake": intake_component,
     "notify": notify_component,
     "release": release_component,
+    "change_control": change_control_component,
 }
 
 

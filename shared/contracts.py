@@ -103,6 +103,13 @@ CHANGE_RAISED = _event(
     "requester", "implementers", "risk",
 )  # fmt: skip  # change_type: release_deployment | standard | normal | emergency
 CHANGE_APPROVED = _event(_CHANGE + "ProductionChange.Approved", "approvers")
+# An approval is bound to a revision: a revision voids it (status back to in_review), so a
+# follower that acted on Approved (release: bundle approved for deployment) must undo it.
+CHANGE_REVISED = _event(
+    _CHANGE + "ProductionChange.Revised",
+    "revision", "subsystems", "window_start", "window_end", "risk", "approvals_voided",
+)  # fmt: skip
+CHANGE_WITHDRAWN = _event(_CHANGE + "ProductionChange.Withdrawn", "reason")
 CHANGE_REJECTED = _event(_CHANGE + "ProductionChange.Rejected", "by", "reason")
 CHANGE_IMPLEMENTATION_STARTED = _event(_CHANGE + "ProductionChange.ImplementationStarted")
 CHANGE_COMPLETED = _event(

@@ -73,6 +73,18 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     subsystems: Annotated[tuple[str, ...], NoDecode] = DEFAULT_SUBSYSTEMS
 
+    # Change control: how many distinct CAB approvals each risk needs (README).
+    cab_approvals_low: int = Field(default=1, ge=1, le=20)
+    cab_approvals_medium: int = Field(default=2, ge=1, le=20)
+    cab_approvals_high: int = Field(default=3, ge=1, le=20)
+    cab_operations_approver_for: Annotated[
+        tuple[Literal["low", "medium", "high"], ...], NoDecode
+    ] = Field(
+        default=("high",),
+        description="Risks whose approvals must include a CAB member from operations.",
+    )
+    cab_emergency_approvals: int = Field(default=1, ge=1, le=20)
+
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024)
     feed_max_page: int = Field(default=1000, ge=10, le=10_000)
     read_your_writes_max_lag: int = Field(
@@ -123,6 +135,13 @@ class Settings(BaseSettings):
     def _split_subsystems(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("cab_operations_approver_for", mode="before")
+    @classmethod
+    def _split_risks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip().lower() for part in value.split(",") if part.strip())
         return value
 
     @field_validator("subsystems")

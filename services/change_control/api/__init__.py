@@ -1,0 +1,1 @@
+"""The change control HTTP edge: thin routes over the use cases and the views."""

@@ -1,0 +1,143 @@
+"""The release manager's side of change control: blackout windows and the catalogue of
+standard change templates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from services.change_control.domain.catalogue import BlackoutWindow, StandardTemplate
+from services.change_control.domain.risk import Questionnaire
+from services.change_control.domain.values import Window
+from shared.application import Outcome, UseCases
+from shared.domain import InvalidCommand
+
+
+@dataclass(frozen=True)
+class BlackoutDraft:
+    name: str
+    start: datetime
+    end: datetime
+    subsystems: Sequence[str]
+    reason: str
+
+
+@dataclass(frozen=True)
+class TemplateDraft:
+    name: str
+    description: str
+    subsystems: Sequence[str]
+    implementation_plan: str
+    backout_plan: str
+    questionnaire: Questionnaire
+
+
+@dataclass(frozen=True)
+class CatalogueRef:
+    id: str
+    version: int
+    active: bool
+
+
+def _window(draft: BlackoutDraft) -> Window:
+    window = Window.of(draft.start, draft.end)
+    if window is None:  # both ends are required by the API; kept honest here too
+        raise InvalidCommand("window_required", "a blackout has a start and an end")
+    return window
+
+
+class Blackouts(UseCases):
+    """Release managers declare, move and lift blackout windows."""
+
+    def declare(self, draft: BlackoutDraft) -> CatalogueRef:
+        window = _window(draft)
+
+        def command() -> Outcome[CatalogueRef]:
+            blackout = BlackoutWindow.declare(
+                name=draft.name,
+                window=window,
+                subsystems=draft.subsystems,
+                reason=draft.reason,
+                catalogue=self.log.settings.subsystems,
+            )
+            return Outcome([blackout], CatalogueRef(str(blackout.id), blackout.version, True))
+
+        return self.run(command)
+
+    def change(self, blackout_id: UUID, draft: BlackoutDraft) -> CatalogueRef:
+        window = _window(draft)
+        return self._decide(
+            blackout_id,
+            lambda b: b.change(
+                name=draft.name,
+                window=window,
+                subsystems=draft.subsystems,
+                reason=draft.reason,
+                catalogue=self.log.settings.subsystems,
+            ),
+        )
+
+    def lift(self, blackout_id: UUID, reason: str) -> CatalogueRef:
+        return self._decide(blackout_id, lambda b: b.lift(reason))
+
+    def _decide(
+        self, blackout_id: UUID, decide: Callable[[BlackoutWindow], object]
+    ) -> CatalogueRef:
+        def command() -> Outcome[CatalogueRef]:
+            blackout = self.log.get(blackout_id, BlackoutWindow, "blackout window")
+            decide(blackout)
+            return Outcome(
+                [blackout], CatalogueRef(str(blackout.id), blackout.version, not blackout.lifted)
+            )
+
+        return self.run(command)
+
+
+class StandardTemplates(UseCases):
+    """Release managers and admins keep the catalogue of pre-approved, low-risk changes."""
+
+    def publish(self, draft: TemplateDraft) -> CatalogueRef:
+        def command() -> Outcome[CatalogueRef]:
+            template = StandardTemplate.publish(
+                name=draft.name,
+                description=draft.description,
+                subsystems=draft.subsystems,
+                implementation_plan=draft.implementation_plan,
+                backout_plan=draft.backout_plan,
+                questionnaire=draft.questionnaire,
+                catalogue=self.log.settings.subsystems,
+            )
+            return Outcome([template], CatalogueRef(str(template.id), template.version, True))
+
+        return self.run(command)
+
+    def revise(self, template_id: UUID, draft: TemplateDraft) -> CatalogueRef:
+        return self._decide(
+            template_id,
+            lambda t: t.revise(
+                name=draft.name,
+                description=draft.description,
+                subsystems=draft.subsystems,
+                implementation_plan=draft.implementation_plan,
+                backout_plan=draft.backout_plan,
+                questionnaire=draft.questionnaire,
+                catalogue=self.log.settings.subsystems,
+            ),
+        )
+
+    def retire(self, template_id: UUID, reason: str) -> CatalogueRef:
+        return self._decide(template_id, lambda t: t.retire(reason))
+
+    def _decide(
+        self, template_id: UUID, decide: Callable[[StandardTemplate], object]
+    ) -> CatalogueRef:
+        def command() -> Outcome[CatalogueRef]:
+            template = self.log.get(template_id, StandardTemplate, "standard template")
+            decide(template)
+            return Outcome(
+                [template], CatalogueRef(str(template.id), template.version, not template.retired)
+            )
+
+        return self.run(command)

@@ -1,0 +1,146 @@
+"""The gates a change passes before approval, and the facts from outside it they read.
+
+The CAB queue and each change's page evaluate the same gates an approval is refused by.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from services.change_control.domain.values import ChangeType, Window
+from shared.domain import RuleViolation
+
+
+@dataclass(frozen=True)
+class BundleState:
+    """What change control knows of a release bundle, from release's facts in the log."""
+
+    bundle_id: str
+    name: str
+    scope_frozen: bool
+    qa_signed_off: bool
+    cancelled: bool
+    deployed: bool
+    window: Window | None = None
+
+
+@dataclass(frozen=True)
+class Blackout:
+    """A period in which no change may be implemented, for every subsystem or some."""
+
+    blackout_id: str
+    name: str
+    window: Window
+    subsystems: tuple[str, ...] = ()
+
+    def hits(self, window: Window, subsystems: Sequence[str]) -> bool:
+        if not self.window.overlaps(window):
+            return False
+        if not self.subsystems:
+            return True
+        mine = {s.casefold() for s in self.subsystems}
+        return any(s.casefold() in mine for s in subsystems)
+
+
+@dataclass(frozen=True)
+class GateFacts:
+    """Facts from outside the change that its gates depend on."""
+
+    bundle: BundleState | None = None
+    blackouts: tuple[Blackout, ...] = ()
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One precondition of approval: met or not, and the rule an approval is refused by."""
+
+    name: str
+    met: bool
+    rule: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class GateSubject:
+    """The parts of a change its gates look at."""
+
+    change_type: ChangeType
+    window: Window | None
+    backout_plan: str
+    subsystems: Sequence[str]
+    bundle_id: str | None = None
+    blackouts_exempt: bool = False
+
+
+def evaluate_gates(subject: GateSubject, facts: GateFacts) -> list[Gate]:
+    """Every gate of the change, in the order a person would check them.
+
+    Emergency changes are exempt from blackouts (an outage during a freeze must still be
+    fixable); the overlap is still shown."""
+    planned = subject.backout_plan.strip()
+    gates = [
+        Gate(
+            "window",
+            subject.window is not None,
+            "window_required",
+            "a window is planned" if subject.window else "plan a window (start and end)",
+        ),
+        Gate(
+            "backout_plan",
+            bool(planned),
+            "backout_plan_required",
+            "a backout plan is written" if planned else "write how the change is backed out",
+        ),
+        _blackout_gate(subject, facts.blackouts),
+    ]
+    if subject.change_type == ChangeType.RELEASE_DEPLOYMENT:
+        gates.extend(_bundle_gates(facts.bundle, subject.bundle_id))
+    return gates
+
+
+def _blackout_gate(subject: GateSubject, blackouts: Sequence[Blackout]) -> Gate:
+    window = subject.window
+    hit = [b for b in blackouts if window is not None and b.hits(window, subject.subsystems)]
+    if not hit:
+        return Gate("blackout", True, "window_in_blackout", "no blackout overlaps the window")
+    names = ", ".join(b.name for b in hit)
+    if subject.blackouts_exempt:
+        return Gate("blackout", True, "window_in_blackout", f"overlaps {names} (emergency)")
+    return Gate("blackout", False, "window_in_blackout", f"the window overlaps {names}")
+
+
+def _bundle_gates(bundle: BundleState | None, bundle_id: str | None) -> list[Gate]:
+    if bundle is None:
+        return [
+            Gate("bundle", False, "bundle_not_found", f"no release bundle {bundle_id} is known")
+        ]
+    name = bundle.name
+    state = "cancelled" if bundle.cancelled else "deployed" if bundle.deployed else "to deploy"
+    return [
+        Gate(
+            "bundle_open",
+            not (bundle.cancelled or bundle.deployed),
+            "bundle_closed",
+            f"{name} is {state}",
+        ),
+        Gate(
+            "bundle_scope_frozen",
+            bundle.scope_frozen,
+            "bundle_scope_not_frozen",
+            f"{name}: scope " + ("frozen" if bundle.scope_frozen else "not frozen yet"),
+        ),
+        Gate(
+            "bundle_qa_signed_off",
+            bundle.qa_signed_off,
+            "bundle_not_qa_signed_off",
+            f"{name}: QA " + ("signed off" if bundle.qa_signed_off else "not signed off yet"),
+        ),
+    ]
+
+
+def require(gates: Sequence[Gate]) -> None:
+    """Refuse with the first unmet gate's rule."""
+    for gate in gates:
+        if not gate.met:
+            raise RuleViolation(gate.rule, gate.detail, gate=gate.name)

@@ -1,0 +1,362 @@
+"""Read models of change control, and the queries the API serves from them.
+
+`ChangeControlViews` owns one projection group: the changes and their history, the
+calendar (windows, blackouts, conflicts), release bundles as change control knows them,
+the standard templates, and the deployment reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from services.change_control.domain import COVERING
+from services.change_control.domain.gates import (
+    BundleState,
+    Gate,
+    GateFacts,
+    GateSubject,
+    evaluate_gates,
+)
+from services.change_control.domain.values import ChangeType, Window, instant, iso, now
+from services.change_control.views.calendar import (
+    ACTIVE,
+    BLACKOUTS,
+    CONFLICTS,
+    HITS,
+    WINDOWS,
+    CalendarProjection,
+)
+from services.change_control.views.changes import CHANGES, HISTORY, ChangesProjection, unpack
+from services.change_control.views.records import (
+    BUNDLES,
+    DEPLOYMENTS,
+    TEMPLATES,
+    BundlesProjection,
+    DeploymentsProjection,
+    TemplatesProjection,
+)
+from services.change_control.views.rows import (
+    as_blackout,
+    blackout_row,
+    change_row,
+    deployment_row,
+    template_row,
+)
+from shared.store.log import EventLog
+from shared.store.projections import ProjectionGroup
+
+
+@dataclass(frozen=True)
+class ChangeFilter:
+    status: Sequence[str] = ()
+    change_type: str | None = None
+    subsystem: str | None = None
+    bundle_id: str | None = None
+    person: str | None = None  # requester or implementer
+
+
+@dataclass(frozen=True)
+class DeploymentFilter:
+    unauthorised: bool | None = None
+    subsystem: str | None = None
+    change_id: str | None = None
+    pipeline: str | None = None
+
+
+def _in(prefix: str, values: Sequence[str]) -> tuple[str, dict[str, str]]:
+    keys = [f"{prefix}{i}" for i in range(len(values))]
+    return ", ".join(":" + k for k in keys), dict(zip(keys, values, strict=True))
+
+
+class ChangeControlViews:
+    """Queries over the change control views; each catches its views up first."""
+
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
+        self.group = ProjectionGroup(
+            log,
+            [
+                ChangesProjection(log),
+                CalendarProjection(log),
+                BundlesProjection(log),
+                TemplatesProjection(log),
+                DeploymentsProjection(log),
+            ],
+        )
+
+    def _t(self, name: str) -> str:
+        return self.log.table(name)
+
+    def _rows(
+        self, statement: str, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            cur.execute(statement, params)
+            return cur.fetchall()
+
+    # -- changes ---------------------------------------------------------------------
+
+    def change(self, change_id: str) -> dict[str, Any] | None:
+        rows = self._rows(f"SELECT * FROM {self._t(CHANGES)} WHERE id = :id", {"id": change_id})
+        return change_row(rows[0]) if rows else None
+
+    def find(
+        self, f: ChangeFilter, limit: int = 50, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        if f.status:
+            placeholders, values = _in("s", f.status)
+            clauses.append(f"status IN ({placeholders})")
+            params.update(values)
+        if f.change_type:
+            clauses.append("change_type = :type")
+            params["type"] = f.change_type
+        if f.bundle_id:
+            clauses.append("bundle_id = :bundle")
+            params["bundle"] = f.bundle_id
+        if f.subsystem:
+            clauses.append("LOWER(subsystems) LIKE LOWER(:subsystem)")
+            params["subsystem"] = f"%|{f.subsystem}|%"
+        if f.person:
+            clauses.append("(requester = :person OR implementers LIKE :packed)")
+            params.update(person=f.person, packed=f"%|{f.person}|%")
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            total = int(cur.scalar(f"SELECT COUNT(*) FROM {self._t(CHANGES)}{where}", params))
+            cur.execute(
+                f"SELECT * FROM {self._t(CHANGES)}{where} ORDER BY raised_at DESC, id"
+                " LIMIT :limit OFFSET :offset",
+                {**params, "limit": limit, "offset": offset},
+            )
+            rows = cur.fetchall()
+        return [change_row(r) for r in rows], total
+
+    def history(self, change_id: str) -> list[dict[str, Any]]:
+        rows = self._rows(
+            f"SELECT position, version, type, actor, occurred_at, summary, data"
+            f" FROM {self._t(HISTORY)} WHERE change_id = :id ORDER BY position",
+            {"id": change_id},
+        )
+        for row in rows:
+            row["data"] = orjson.loads(row["data"])
+        return rows
+
+    def conflicts(self, change_id: str) -> list[dict[str, Any]]:
+        rows = self._rows(
+            f"SELECT c.other_id, c.subsystem, w.title, w.status, w.window_start, w.window_end"
+            f" FROM {self._t(CONFLICTS)} c JOIN {self._t(WINDOWS)} w ON w.change_id = c.other_id"
+            " WHERE c.change_id = :id ORDER BY w.window_start, c.other_id, c.subsystem",
+            {"id": change_id},
+        )
+        merged: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            entry = merged.setdefault(
+                row["other_id"],
+                {
+                    "change_id": row["other_id"],
+                    "title": row["title"],
+                    "status": row["status"],
+                    "window_start": row["window_start"],
+                    "window_end": row["window_end"],
+                    "subsystems": [],
+                },
+            )
+            entry["subsystems"].append(row["subsystem"])
+        return list(merged.values())
+
+    def blackouts_hitting(self, change_id: str) -> list[dict[str, Any]]:
+        rows = self._rows(
+            f"SELECT b.* FROM {self._t(HITS)} h JOIN {self._t(BLACKOUTS)} b"
+            " ON b.id = h.blackout_id WHERE h.change_id = :id ORDER BY b.window_start",
+            {"id": change_id},
+        )
+        return [blackout_row(r) for r in rows]
+
+    def gates(self, change: Mapping[str, Any]) -> list[Gate]:
+        """The change's gates as an approval would evaluate them now."""
+        subject = GateSubject(
+            ChangeType(change["change_type"]),
+            Window.parse(change["window_start"], change["window_end"]),
+            change["backout_plan"],
+            change["subsystems"],
+            change["bundle_id"],
+            blackouts_exempt=change["change_type"] == ChangeType.EMERGENCY,
+        )
+        blackouts = tuple(as_blackout(b) for b in self.blackouts_hitting(change["id"]))
+        bundle = self.bundle_state(change["bundle_id"]) if change["bundle_id"] else None
+        return evaluate_gates(subject, GateFacts(bundle, blackouts))
+
+    def open_release_change(self, bundle_id: str) -> str | None:
+        placeholders, values = _in("s", ACTIVE)
+        rows = self._rows(
+            f"SELECT id FROM {self._t(CHANGES)} WHERE bundle_id = :bundle"
+            f" AND status IN ({placeholders}) ORDER BY raised_at LIMIT 1",
+            {"bundle": bundle_id, **values},
+        )
+        return str(rows[0]["id"]) if rows else None
+
+    def covering_candidates(self, subsystem: str, at: datetime) -> list[str]:
+        """Approved changes whose window holds `at` and whose scope names `subsystem`,
+        earliest window first (the domain decides; this only narrows the search)."""
+        placeholders, values = _in("s", sorted(COVERING))
+        rows = self._rows(
+            f"SELECT id FROM {self._t(CHANGES)} WHERE status IN ({placeholders})"
+            " AND window_start <= :at AND window_end > :at"
+            " AND LOWER(subsystems) LIKE LOWER(:subsystem) ORDER BY window_start, id",
+            {**values, "at": iso(at), "subsystem": f"%|{subsystem}|%"},
+        )
+        return [str(r["id"]) for r in rows]
+
+    def windows(self, window: Window | None, subsystem: str | None) -> list[dict[str, Any]]:
+        """Changes with a planned window (overlapping `window` when given), earliest first,
+        each with the changes it conflicts with and the blackouts it overlaps."""
+        clauses = ["window_start IS NOT NULL"]
+        params: dict[str, Any] = {}
+        if window is not None:
+            clauses.append("window_start < :end AND window_end > :start")
+            params.update(start=window.start_iso, end=window.end_iso)
+        if subsystem:
+            clauses.append("LOWER(subsystems) LIKE LOWER(:subsystem)")
+            params["subsystem"] = f"%|{subsystem}|%"
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            cur.execute(
+                f"SELECT * FROM {self._t(WINDOWS)} WHERE {' AND '.join(clauses)}"
+                " ORDER BY window_start, change_id",
+                params,
+            )
+            rows = cur.fetchall()
+            cur.execute(f"SELECT DISTINCT change_id, other_id FROM {self._t(CONFLICTS)}")
+            conflicts = cur.fetchall()
+            cur.execute(f"SELECT change_id, blackout_id FROM {self._t(HITS)}")
+            hits = cur.fetchall()
+        out = []
+        for row in rows:
+            entry = {k: v for k, v in row.items() if k not in ("active", "subsystems")}
+            entry["subsystems"] = unpack(row["subsystems"])
+            entry["conflicts_with"] = sorted(
+                c["other_id"] for c in conflicts if c["change_id"] == row["change_id"]
+            )
+            entry["blackouts"] = sorted(
+                h["blackout_id"] for h in hits if h["change_id"] == row["change_id"]
+            )
+            out.append(entry)
+        return out
+
+    # -- bundles, blackouts, templates -----------------------------------------------
+
+    def bundle(self, bundle_id: str) -> dict[str, Any] | None:
+        rows = self._rows(
+            f"SELECT * FROM {self._t(BUNDLES)} WHERE bundle_id = :id", {"id": bundle_id}
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        row["scope"] = orjson.loads(row["scope"])
+        row["signed_off"] = orjson.loads(row["signed_off"])
+        return row
+
+    def bundle_state(self, bundle_id: str) -> BundleState | None:
+        """The scope is frozen once frozen explicitly or once the clock (business time)
+        passes its freeze date; QA has signed off only while its sign-off covers every
+        request now in scope."""
+        row = self.bundle(bundle_id)
+        if row is None:
+            return None
+        covered = set(row["scope"]) <= set(row["signed_off"])
+        by_clock = row["scope_freeze_at"] is not None and now() >= instant(row["scope_freeze_at"])
+        return BundleState(
+            bundle_id=bundle_id,
+            name=row["name"],
+            scope_frozen=row["scope_frozen_at"] is not None or by_clock,
+            qa_signed_off=row["qa_signed_off_at"] is not None and covered,
+            cancelled=row["cancelled_at"] is not None,
+            deployed=row["deployed_at"] is not None,
+            window=Window.parse(row["window_start"], row["window_end"]),
+        )
+
+    def blackouts(
+        self, *, include_lifted: bool = False, window: Window | None = None
+    ) -> list[dict[str, Any]]:
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        if not include_lifted:
+            clauses.append("lifted = 0")
+        if window is not None:
+            clauses.append("window_start < :end AND window_end > :start")
+            params = {"start": window.start_iso, "end": window.end_iso}
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        rows = self._rows(
+            f"SELECT * FROM {self._t(BLACKOUTS)}{where} ORDER BY window_start, id", params
+        )
+        return [blackout_row(r) for r in rows]
+
+    def blackout(self, blackout_id: str) -> dict[str, Any] | None:
+        rows = self._rows(f"SELECT * FROM {self._t(BLACKOUTS)} WHERE id = :id", {"id": blackout_id})
+        return blackout_row(rows[0]) if rows else None
+
+    def facts(self, bundle_id: str | None, window: Window | None) -> GateFacts:
+        """What a command's gates need: the bundle, and blackouts overlapping `window`."""
+        blackouts = tuple(as_blackout(b) for b in self.blackouts(window=window)) if window else ()
+        bundle = self.bundle_state(bundle_id) if bundle_id else None
+        return GateFacts(bundle, blackouts)
+
+    def templates(self, *, include_retired: bool = False) -> list[dict[str, Any]]:
+        where = "" if include_retired else " WHERE retired = 0"
+        rows = self._rows(f"SELECT * FROM {self._t(TEMPLATES)}{where} ORDER BY name, id")
+        return [template_row(r) for r in rows]
+
+    def template(self, template_id: str) -> dict[str, Any] | None:
+        rows = self._rows(f"SELECT * FROM {self._t(TEMPLATES)} WHERE id = :id", {"id": template_id})
+        return template_row(rows[0]) if rows else None
+
+    # -- deployments -----------------------------------------------------------------
+
+    def deployments(
+        self, f: DeploymentFilter, limit: int = 50, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        if f.unauthorised is not None:
+            clauses.append("unauthorised = :unauthorised")
+            params["unauthorised"] = int(f.unauthorised)
+        for column in ("change_id", "pipeline"):
+            if getattr(f, column):
+                clauses.append(f"{column} = :{column}")
+                params[column] = getattr(f, column)
+        if f.subsystem:
+            clauses.append("LOWER(subsystem) = LOWER(:subsystem)")
+            params["subsystem"] = f.subsystem
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            total = int(cur.scalar(f"SELECT COUNT(*) FROM {self._t(DEPLOYMENTS)}{where}", params))
+            cur.execute(
+                f"SELECT * FROM {self._t(DEPLOYMENTS)}{where} ORDER BY position DESC"
+                " LIMIT :limit OFFSET :offset",
+                {**params, "limit": limit, "offset": offset},
+            )
+            rows = cur.fetchall()
+        return [deployment_row(r) for r in rows], total
+
+    def deployment_counts(self) -> dict[str, Any]:
+        rows = self._rows(
+            f"SELECT subsystem, unauthorised, COUNT(*) AS n FROM {self._t(DEPLOYMENTS)}"
+            " GROUP BY subsystem, unauthorised"
+        )
+        unauthorised = {r["subsystem"]: int(r["n"]) for r in rows if r["unauthorised"]}
+        authorised = sum(int(r["n"]) for r in rows if not r["unauthorised"])
+        return {
+            "total": authorised + sum(unauthorised.values()),
+            "authorised": authorised,
+            "unauthorised": sum(unauthorised.values()),
+            "unauthorised_by_subsystem": dict(sorted(unauthorised.items())),
+        }

@@ -1,0 +1,103 @@
+"""What the CAB and everyone else read: a change with its gates, conflicts and history;
+the CAB queue of changes awaiting my approval; the change calendar."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from services.change_control.domain import ENDED, Status
+from services.change_control.domain.risk import Requirement
+from services.change_control.domain.values import ChangeType, Window
+from services.change_control.views import ChangeControlViews, ChangeFilter, DeploymentFilter
+
+OPEN = tuple(s.value for s in Status if s not in ENDED)
+
+
+def with_gates(views: ChangeControlViews, change: dict[str, Any]) -> dict[str, Any]:
+    gates = [asdict(g) for g in views.gates(change)]
+    return {
+        **change,
+        "gates": gates,
+        "gates_met": all(g["met"] for g in gates),
+        "conflicts": views.conflicts(change["id"]),
+        "blackouts": views.blackouts_hitting(change["id"]),
+    }
+
+
+def change_detail(views: ChangeControlViews, change_id: str) -> dict[str, Any] | None:
+    """A change with its gates, conflicts, blackouts, linked deployments and history."""
+    change = views.change(change_id)
+    if change is None:
+        return None
+    deployments, _ = views.deployments(DeploymentFilter(change_id=change_id), limit=500)
+    return {
+        **with_gates(views, change),
+        "deployments": deployments,
+        "history": views.history(change_id),
+    }
+
+
+def awaiting(change: dict[str, Any], username: str) -> str | None:
+    """What `username` could still add to the change: `approval`, `emergency_approval`,
+    `retrospective_approval`, or nothing (None)."""
+    if username == change["requester"] or username in change["implementers"]:
+        return None  # separation of duties: never theirs to approve
+    if change["change_type"] == ChangeType.STANDARD or change["status"] not in OPEN:
+        return None
+    if change["change_type"] == ChangeType.EMERGENCY and change["board"] == "emergency":
+        counted = set(change["approvers"]) | {a["by"] for a in change["retrospective"]}
+        if change["retrospectively_approved"] or username in counted:
+            return None
+        return "retrospective_approval"
+    if change["status"] != Status.IN_REVIEW or username in {a["by"] for a in change["approvals"]}:
+        return None
+    return "emergency_approval" if change["change_type"] == ChangeType.EMERGENCY else "approval"
+
+
+def needed(change: dict[str, Any], what: str) -> Requirement:
+    if what == "emergency_approval":
+        return Requirement(change["emergency_approvals"], False)
+    return Requirement(change["required_approvals"], change["operations_approver_required"])
+
+
+def cab_queue(views: ChangeControlViews, username: str) -> list[dict[str, Any]]:
+    """Changes awaiting `username`'s approval, earliest window first, with risk,
+    approvals so far and still needed, conflicts, blackouts and gate status."""
+    changes, _ = views.find(ChangeFilter(status=OPEN), limit=10_000)
+    queue = []
+    for change in changes:
+        what = awaiting(change, username)
+        if what is None:
+            continue
+        requirement = needed(change, what)
+        so_far = (
+            change["retrospective"] if what == "retrospective_approval" else change["approvals"]
+        )
+        queue.append(
+            {
+                **with_gates(views, change),
+                "awaiting": what,
+                "approvals_needed": requirement.approvals,
+                "operations_approver_needed": requirement.operations_approver,
+                "approvals_so_far": [a["by"] for a in so_far],
+            }
+        )
+    queue.sort(key=lambda c: (c["window_start"] or "9999", c["raised_at"], c["id"]))
+    return queue
+
+
+def calendar(
+    views: ChangeControlViews, window: Window | None, subsystem: str | None
+) -> dict[str, Any]:
+    """Changes and blackouts by window: what is planned when, and what collides."""
+    return {
+        "changes": views.windows(window, subsystem),
+        "blackouts": [
+            b
+            for b in views.blackouts(window=window)
+            if not subsystem
+            or not b["subsystems"]
+            or subsystem.casefold() in {s.casefold() for s in b["subsystems"]}
+        ],
+    }

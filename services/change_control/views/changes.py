@@ -1,0 +1,244 @@
+"""Each production change as a row, and its full history, folded from its events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from services.change_control.domain import ProductionChange, Status
+from shared.store.log import LoggedEvent
+from shared.store.projections import Handler, Projection, event_topic
+from shared.store.sql import Cursor
+
+CHANGES, HISTORY = "change_control_changes", "change_control_history"
+
+STATUS_AFTER = {
+    "ProductionChange.Raised": Status.IN_REVIEW,
+    "ProductionChange.Revised": Status.IN_REVIEW,
+    "ProductionChange.Approved": Status.APPROVED,
+    "ProductionChange.ImplementationStarted": Status.IMPLEMENTING,
+    "ProductionChange.Completed": Status.COMPLETED,
+    "ProductionChange.Closed": Status.CLOSED,
+    "ProductionChange.Rejected": Status.REJECTED,
+    "ProductionChange.Withdrawn": Status.WITHDRAWN,
+}
+EVENTS = (
+    "Raised", "Revised", "ApprovalRecorded", "Approved", "RetrospectivelyApproved", "Rejected",
+    "Withdrawn", "ImplementationStarted", "Completed", "ReviewRecorded", "Closed",
+)  # fmt: skip
+# Columns copied as they are from Raised and Revised, with the value a column takes when
+# an event carries only the contract's fields (other services' tests publish such events).
+PLAN_COLUMNS: dict[str, Any] = {
+    "title": "", "window_start": None, "window_end": None, "implementation_plan": "",
+    "backout_plan": "", "test_evidence": "", "impact": "", "likelihood": "",
+    "affected_users": "", "risk": "", "required_approvals": 0,
+}  # fmt: skip
+
+
+FLAGS = ("backout_tested", "operations_approver_required")
+
+
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(names) if names else "nobody"
+
+
+SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "ProductionChange.Raised": lambda d: (
+        f"raised a {d['change_type'].replace('_', ' ')} change ({d['risk']} risk,"
+        f" {d.get('required_approvals', '?')} approval(s) needed)"
+    ),
+    "ProductionChange.Revised": lambda d: (
+        f"revised the change (revision {d['revision']}); approvals voided:"
+        f" {_names(d['approvals_voided'])}"
+    ),
+    "ProductionChange.ApprovalRecorded": lambda d: (
+        f"approved revision {d['revision']} ({d['counted_as']})"
+    ),
+    "ProductionChange.Approved": lambda d: (
+        "approved by its template"
+        if d.get("board") == "template"
+        else f"approved ({d.get('board', 'cab')} board): {_names(d['approvers'])}"
+    ),
+    "ProductionChange.RetrospectivelyApproved": lambda d: (
+        f"approved in retrospect: {_names(d['approvers'])}"
+    ),
+    "ProductionChange.Rejected": lambda d: f"rejected: {d['reason']}",
+    "ProductionChange.Withdrawn": lambda d: f"withdrawn: {d['reason']}",
+    "ProductionChange.ImplementationStarted": lambda d: "started implementation",
+    "ProductionChange.Completed": lambda d: (
+        f"completed: {d['outcome'].replace('_', ' ')}" + (f" ({d['notes']})" if d["notes"] else "")
+    ),
+    "ProductionChange.ReviewRecorded": lambda d: f"recorded the review: {d['findings']}",
+    "ProductionChange.Closed": lambda d: "closed",
+}
+
+
+def pack(values: Sequence[str]) -> str:
+    """'|Billing|CRM|' lets one LIKE '%|CRM|%' filter on both backends."""
+    return "|" + "|".join(values) + "|" if values else ""
+
+
+def unpack(packed: str | None) -> list[str]:
+    return [v for v in (packed or "").split("|") if v]
+
+
+def dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class ChangesProjection(Projection):
+    name = "change_control.changes.v1"
+    tables = (CHANGES, HISTORY)
+
+    def create(self, cur: Cursor) -> None:
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t(CHANGES)} ("
+            " id TEXT PRIMARY KEY, change_type TEXT NOT NULL, title TEXT NOT NULL,"
+            " bundle_id TEXT, template_id TEXT, subsystems TEXT NOT NULL, window_start TEXT,"
+            " window_end TEXT, implementation_plan TEXT NOT NULL, backout_plan TEXT NOT NULL,"
+            " test_evidence TEXT NOT NULL, requester TEXT NOT NULL, implementers TEXT NOT NULL,"
+            " impact TEXT NOT NULL, likelihood TEXT NOT NULL, affected_users TEXT NOT NULL,"
+            " backout_tested INTEGER NOT NULL, risk TEXT NOT NULL,"
+            " required_approvals INTEGER NOT NULL, operations_approver_required INTEGER NOT NULL,"
+            " emergency_approvals INTEGER NOT NULL, status TEXT NOT NULL,"
+            " revision INTEGER NOT NULL, approvals TEXT NOT NULL, approvers TEXT NOT NULL,"
+            " board TEXT, retrospective TEXT NOT NULL, retrospectively_approved INTEGER NOT NULL,"
+            " outcome TEXT, notes TEXT, review_required INTEGER NOT NULL,"
+            " reviewed INTEGER NOT NULL, findings TEXT, decided_by TEXT, decision_reason TEXT,"
+            " raised_at TEXT NOT NULL, approved_at TEXT, started_at TEXT, completed_at TEXT,"
+            " closed_at TEXT, updated_at TEXT NOT NULL, version INTEGER NOT NULL)"
+        )
+        for column in ("status", "bundle_id"):
+            cur.execute(
+                f"CREATE INDEX IF NOT EXISTS {CHANGES}_{column} ON {self.t(CHANGES)} ({column})"
+            )
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t(HISTORY)} ("
+            " change_id TEXT NOT NULL, position BIGINT NOT NULL, version INTEGER NOT NULL,"
+            " type TEXT NOT NULL, actor TEXT NOT NULL, occurred_at TEXT NOT NULL,"
+            " summary TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (change_id, position))"
+        )
+
+    def handlers(self) -> Mapping[str, Handler]:
+        handlers: dict[str, Handler] = {
+            event_topic(ProductionChange, name): self._changed for name in EVENTS
+        }
+        handlers[event_topic(ProductionChange, "Raised")] = self._raised
+        return handlers
+
+    def _raised(self, cur: Cursor, e: LoggedEvent) -> None:
+        d = e.data
+        row: dict[str, Any] = {k: d.get(k, default) for k, default in PLAN_COLUMNS.items()}
+        row.update(
+            id=e.aggregate_id,
+            change_type=d["change_type"],
+            bundle_id=d.get("bundle_id"),
+            template_id=d.get("template_id"),
+            subsystems=pack(d["subsystems"]),
+            requester=d["requester"],
+            implementers=pack(d["implementers"]),
+            backout_tested=int(d.get("backout_tested", False)),
+            operations_approver_required=int(d.get("operations_approver_required", False)),
+            emergency_approvals=d.get("emergency_approvals", 1),
+            status=Status.IN_REVIEW.value,
+            revision=1,
+            approvals="[]",
+            approvers="[]",
+            retrospective="[]",
+            retrospectively_approved=0,
+            review_required=0,
+            reviewed=0,
+            raised_at=e.occurred_at,
+            updated_at=e.occurred_at,
+            version=e.version,
+        )
+        columns = ", ".join(row)
+        cur.execute(
+            f"INSERT INTO {self.t(CHANGES)} ({columns}) VALUES ({', '.join(':' + k for k in row)})",
+            row,
+        )
+        self._history(cur, e)
+
+    def _changed(self, cur: Cursor, e: LoggedEvent) -> None:
+        d = e.data
+        values: dict[str, Any] = {"updated_at": e.occurred_at, "version": e.version}
+        status = STATUS_AFTER.get(e.type)
+        if status is not None:
+            values["status"] = status.value
+        match e.type:
+            case "ProductionChange.Revised":
+                values.update({k: d[k] for k in PLAN_COLUMNS if k in d})
+                values.update({k: int(d[k]) for k in FLAGS if k in d})
+                if "implementers" in d:
+                    values["implementers"] = pack(d["implementers"])
+                values.update(
+                    subsystems=pack(d["subsystems"]),
+                    revision=d["revision"],
+                    approvals="[]",
+                    approvers="[]",
+                    retrospective="[]",
+                    retrospectively_approved=0,
+                    board=None,
+                    approved_at=None,
+                )
+            case "ProductionChange.ApprovalRecorded":
+                column = "retrospective" if d["counted_as"] == "retrospective" else "approvals"
+                current = orjson.loads(self._column(cur, e.aggregate_id, column))
+                current.append({"by": d["by"], "team": d.get("team"), "at": e.occurred_at})
+                values[column] = dumps(current)
+            case "ProductionChange.Approved":
+                values.update(
+                    approvers=dumps(d["approvers"]),
+                    board=d.get("board", "cab"),
+                    approved_at=e.occurred_at,
+                )
+            case "ProductionChange.RetrospectivelyApproved":
+                values["retrospectively_approved"] = 1
+            case "ProductionChange.Rejected":
+                values.update(decided_by=d["by"], decision_reason=d["reason"])
+            case "ProductionChange.Withdrawn":
+                values.update(decided_by=e.actor, decision_reason=d["reason"])
+            case "ProductionChange.ImplementationStarted":
+                values["started_at"] = e.occurred_at
+            case "ProductionChange.Completed":
+                values.update(
+                    outcome=d["outcome"],
+                    notes=d["notes"] or None,
+                    review_required=int(d.get("review_required", d["outcome"] != "succeeded")),
+                    completed_at=e.occurred_at,
+                )
+            case "ProductionChange.ReviewRecorded":
+                values.update(reviewed=1, findings=d["findings"])
+            case "ProductionChange.Closed":
+                values["closed_at"] = e.occurred_at
+        assignments = ", ".join(f"{k} = :{k}" for k in values)
+        cur.execute(
+            f"UPDATE {self.t(CHANGES)} SET {assignments} WHERE id = :id",
+            {**values, "id": e.aggregate_id},
+        )
+        self._history(cur, e)
+
+    def _column(self, cur: Cursor, change_id: str, column: str) -> str:
+        value = cur.scalar(
+            f"SELECT {column} FROM {self.t(CHANGES)} WHERE id = :id", {"id": change_id}
+        )
+        return str(value or "[]")
+
+    def _history(self, cur: Cursor, e: LoggedEvent) -> None:
+        render = SUMMARIES.get(e.type)
+        cur.execute(
+            f"INSERT INTO {self.t(HISTORY)} (change_id, position, version, type, actor,"
+            " occurred_at, summary, data) VALUES (:id, :pos, :v, :type, :actor, :at, :s, :d)",
+            {
+                "id": e.aggregate_id,
+                "pos": e.position,
+                "v": e.version,
+                "type": e.type,
+                "actor": e.actor,
+                "at": e.occurred_at,
+                "s": render(e.data) if render else e.type,
+                "d": dumps(e.data),
+            },
+        )
