@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from railyard.app import all_components
+from railyard.gate_cli import gate_app
 from shared.application import acting_as
 from shared.domain import DomainError
 from shared.http.app import followers_for
@@ -36,6 +37,7 @@ users_app = typer.Typer(help="People and their roles.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens: issue (shown once) and revoke.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(gate_app, name="gate")
 
 out = Console()
 err = Console(stderr=True)

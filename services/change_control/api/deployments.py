@@ -6,9 +6,15 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime
 
 from services.change_control.api.models import DeploymentBody, DeploymentCounts, DeploymentList
-from services.change_control.application.deployments import DeploymentRef, DeploymentReports
+from services.change_control.application.deployments import (
+    Coverage,
+    DeploymentRef,
+    DeploymentReports,
+)
+from services.change_control.domain.values import now
 from services.change_control.views import ChangeControlViews, DeploymentFilter
 from shared.http.auth import Auth, Caller
 from shared.identity.domain import Role
@@ -58,6 +64,20 @@ def deployments_router(
             offset=offset,
         )
         return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+    @router.get(
+        "/deployments/coverage",
+        response_model=Coverage,
+        summary="Would deploying this subsystem now be covered by an approved change?"
+        " (the pipeline gate)",
+    )
+    def coverage(
+        caller: Annotated[Caller, Depends(anyone)],
+        subsystem: Annotated[str, Query(min_length=1, max_length=100)],
+        at: AwareDatetime | None = None,
+        change_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    ) -> Coverage:
+        return reports.coverage(subsystem, at or now(), change_id)
 
     @router.get(
         "/deployments/counts",

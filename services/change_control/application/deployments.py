@@ -26,6 +26,28 @@ class DeploymentRef:
     reason: str | None
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """Whether a deployment of `subsystem` at `at` would be covered by an approved change."""
+
+    subsystem: str
+    at: str
+    covered: bool
+    change_id: str | None
+    title: str | None
+    window_start: str | None
+    window_end: str | None
+    reason: str | None  # the rule, when not covered
+    detail: str  # one sentence a pipeline log can show
+
+
+COVERAGE_REASONS = {
+    "change_not_approved": "change {change} is not approved",
+    "subsystem_not_in_change": "change {change} does not name {subsystem}",
+    "outside_window": "{at} is outside the window of change {change} ({window})",
+}
+
+
 class DeploymentReports(UseCases):
     """A report covered by an approved change in its window is linked to it; any other is
     recorded as an unauthorised change. None is refused for what it says, and none is lost."""
@@ -82,8 +104,82 @@ class DeploymentReports(UseCases):
             )
         return ref
 
+    def coverage(self, subsystem: str, at: datetime, claimed_change_id: str | None) -> Coverage:
+        """The pipeline gate's question, answered as a deployment report would be judged:
+        by the claimed change when one is named, else by any approved change."""
+        subsystem = subsystem.strip()
+        when = iso_of(at)
+        known = {s.casefold(): s for s in self.log.settings.subsystems}
+        if subsystem.casefold() not in known:
+            return _uncovered(
+                subsystem,
+                when,
+                "unknown_subsystem",
+                f"{subsystem!r} is not in the subsystem catalogue",
+            )
+        subsystem = known[subsystem.casefold()]
+        if claimed_change_id:
+            change = self._claimed(claimed_change_id)
+            if change is None:
+                return _uncovered(
+                    subsystem,
+                    when,
+                    "unknown_change",
+                    f"there is no production change {claimed_change_id}",
+                )
+            candidates = [change]
+        else:
+            candidates = [
+                self.log.get(UUID(i), ProductionChange)
+                for i in self.views.covering_candidates(subsystem, at)
+            ]
+        reason = "no_approved_change"
+        for change in candidates:
+            refusal = change.coverage(subsystem, at)
+            window = change.window
+            if refusal is None and window is not None:
+                return Coverage(
+                    subsystem,
+                    when,
+                    True,
+                    str(change.id),
+                    change.title,
+                    window.start_iso,
+                    window.end_iso,
+                    None,
+                    f"covered by approved change {change.id} “{change.title}”"
+                    f" ({window.start_iso} to {window.end_iso})",
+                )
+            reason = refusal or reason
+        if claimed_change_id and reason in COVERAGE_REASONS:
+            change = candidates[0]
+            window = change.window
+            detail = COVERAGE_REASONS[reason].format(
+                change=change.id,
+                subsystem=subsystem,
+                at=when,
+                window=f"{window.start_iso} to {window.end_iso}" if window else "none planned",
+            )
+            return _uncovered(subsystem, when, reason, detail)
+        return _uncovered(
+            subsystem,
+            when,
+            "no_approved_change",
+            f"no approved production change covers {subsystem} at {when}:"
+            " raise one and have it approved before deploying",
+        )
+
     def _claimed(self, change_id: str) -> ProductionChange | None:
+
         try:
             return self.log.get(UUID(change_id.strip()), ProductionChange)
         except (ValueError, NotFound):
             return None  # a bogus claim is still recorded: as an unauthorised change
+
+
+def iso_of(at: datetime) -> str:
+    return at.isoformat()
+
+
+def _uncovered(subsystem: str, at: str, reason: str, detail: str) -> Coverage:
+    return Coverage(subsystem, at, False, None, None, None, None, reason, detail)

@@ -1,0 +1,85 @@
+"""`railyard gate ...`: the deployment gate's command line (see railyard/gate.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from railyard.gate import EXIT_NOT_COVERED, GateError, check, client_for, report, run
+
+gate_app = typer.Typer(
+    help="For deployment pipelines: no approved change, no deployment.", no_args_is_help=True
+)
+err = Console(stderr=True)
+
+Url = Annotated[str, typer.Option(envvar="RAILYARD_URL", help="Railyard's base URL.")]
+Token = Annotated[
+    str, typer.Option(envvar="RAILYARD_TOKEN", help="A pipeline token.", show_default=False)
+]
+Subsystem = Annotated[str, typer.Option(help="The subsystem being deployed.")]
+ChangeId = Annotated[
+    str | None, typer.Option(help="The production change this deployment belongs to.")
+]
+Version = Annotated[str, typer.Option(help="The version being deployed.")]
+
+
+def _fail(exc: GateError) -> typer.Exit:
+    err.print(f"[red]{exc}[/red]")
+    return typer.Exit(exc.exit_code)
+
+
+@gate_app.command("check")
+def gate_check(url: Url, token: Token, subsystem: Subsystem, change_id: ChangeId = None) -> None:
+    """Exit 0 when an approved change covers deploying SUBSYSTEM now, else exit 1."""
+    try:
+        with client_for(url, token) as client:
+            verdict = check(client, subsystem, change_id)
+    except GateError as exc:
+        raise _fail(exc) from None
+    err.print(verdict.message)
+    if not verdict.covered:
+        raise typer.Exit(EXIT_NOT_COVERED)
+    print(verdict.change_id)
+
+
+@gate_app.command("report")
+def gate_report(
+    url: Url, token: Token, subsystem: Subsystem, version: Version, change_id: ChangeId = None
+) -> None:
+    """Tell Railyard what was deployed (recorded always; flagged when not covered)."""
+    try:
+        with client_for(url, token) as client:
+            answer = report(client, subsystem, version, change_id)
+    except GateError as exc:
+        raise _fail(exc) from None
+    if answer["unauthorised"]:
+        err.print(f"[red]recorded as an UNAUTHORISED change: {answer['reason']}[/red]")
+        raise typer.Exit(EXIT_NOT_COVERED)
+    err.print(f"recorded deployment {answer['id']} under change {answer['change_id']}")
+
+
+@gate_app.command(
+    "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def gate_run(
+    ctx: typer.Context,
+    url: Url,
+    token: Token,
+    subsystem: Subsystem,
+    version: Version,
+    change_id: ChangeId = None,
+) -> None:
+    """Check, run the deployment command after `--` only if covered, then report it."""
+    if not ctx.args:
+        err.print("[red]give the deployment command after --[/red]")
+        raise typer.Exit(2)
+    try:
+        with client_for(url, token) as client:
+            code, lines = run(client, subsystem, version, list(ctx.args), change_id)
+    except GateError as exc:
+        raise _fail(exc) from None
+    for line in lines:
+        err.print(line)
+    raise typer.Exit(code)

@@ -1,0 +1,132 @@
+"""The deployment gate a pipeline runs: no approved change, no deployment."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import railyard.gate_cli
+from railyard.cli import app
+from railyard.gate import EXIT_NOT_COVERED, check, run
+from tests.change_control.builders import approve, raise_change
+from tests.conftest import Api
+
+runner = CliRunner()
+
+
+def pipeline_client(api: Api) -> Any:
+    client = api.client
+    client.headers["Authorization"] = f"Bearer {api.people.tokens['pipeline']}"
+    return client
+
+
+def approved_billing_change(api: Api) -> str:
+    change_id = raise_change(api)
+    approve(api, change_id, "cab.carl")
+    return change_id
+
+
+def test_a_pipeline_without_an_approved_change_is_stopped_with_a_reason(api: Api) -> None:
+    verdict = check(pipeline_client(api), "Billing")
+    assert not verdict.covered
+    assert "NOT authorised" in verdict.message
+    assert "no approved production change covers Billing" in verdict.message
+
+
+def test_an_approved_change_in_its_window_lets_the_pipeline_through(api: Api) -> None:
+    change_id = approved_billing_change(api)
+    verdict = check(pipeline_client(api), "billing")
+    assert verdict.covered
+    assert verdict.change_id == change_id
+
+
+def test_a_claimed_change_that_does_not_cover_the_subsystem_is_named(api: Api) -> None:
+    change_id = approved_billing_change(api)
+    verdict = check(pipeline_client(api), "CRM", change_id)
+    assert not verdict.covered
+    assert "subsystem_not_in_change" in verdict.message
+
+
+def test_an_unknown_subsystem_is_named(api: Api) -> None:
+    verdict = check(pipeline_client(api), "Mainframe")
+    assert "unknown_subsystem" in verdict.message
+
+
+def test_run_deploys_and_reports_only_when_covered(api: Api) -> None:
+    client = pipeline_client(api)
+    deploy = [sys.executable, "-c", "print('deploying')"]
+    code, lines = run(client, "Billing", "4.2.0", deploy)
+    assert code == EXIT_NOT_COVERED
+    assert api.get("/api/deployments", "rm").json()["total"] == 0  # nothing ran or reported
+    change_id = approved_billing_change(api)
+    code, lines = run(client, "Billing", "4.2.0", deploy)
+    assert code == 0, lines
+    (deployment,) = api.get("/api/deployments", "rm").json()["items"]
+    assert deployment["change_id"] == change_id
+    assert deployment["unauthorised"] is False
+
+
+def test_a_failed_deployment_command_is_not_reported(api: Api) -> None:
+    approved_billing_change(api)
+    code, _ = run(
+        pipeline_client(api), "Billing", "4.2.1", [sys.executable, "-c", "raise SystemExit(7)"]
+    )
+    assert code == 7
+    assert api.get("/api/deployments", "rm").json()["total"] == 0
+
+
+@pytest.fixture
+def cli_against(api: Api, monkeypatch: pytest.MonkeyPatch) -> Api:
+    @contextmanager
+    def client_for(url: str, token: str) -> Iterator[Any]:
+        client = api.client
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client
+
+    monkeypatch.setattr(railyard.gate_cli, "client_for", client_for)
+    return api
+
+
+
+def test_the_gate_command_fails_the_pipeline_with_a_message(cli_against: Api) -> None:
+    token = cli_against.people.tokens["pipeline"]
+    result = runner.invoke(
+        app,
+        ["gate", "check", "--url", "http://railyard", "--token", token, "--subsystem", "Billing"],
+    )
+    assert result.exit_code == EXIT_NOT_COVERED
+    assert "NOT authorised" in result.output
+
+
+def test_the_gate_command_passes_and_prints_the_change(cli_against: Api) -> None:
+    change_id = approved_billing_change(cli_against)
+    token = cli_against.people.tokens["pipeline"]
+    result = runner.invoke(
+        app,
+        ["gate", "check", "--url", "http://railyard", "--token", token, "--subsystem", "Billing"],
+    )
+    assert result.exit_code == 0, result.output
+    assert change_id in result.stdout
+
+
+def test_a_bad_token_is_a_readable_error(cli_against: Api) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "gate",
+            "check",
+            "--url",
+            "http://railyard",
+            "--token",
+            "ry_nope",
+            "--subsystem",
+            "Billing",
+        ],
+    )
+    assert result.exit_code == 3
+    assert "authentication_required" in result.output
