@@ -92,7 +92,6 @@ def cli_against(api: Api, monkeypatch: pytest.MonkeyPatch) -> Api:
     return api
 
 
-
 def test_the_gate_command_fails_the_pipeline_with_a_message(cli_against: Api) -> None:
     token = cli_against.people.tokens["pipeline"]
     result = runner.invoke(
