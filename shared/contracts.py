@@ -92,6 +92,9 @@ QA_SIGNED_OFF = _event(_RELEASE + "ReleaseBundle.QASignedOff", "request_ids")
 BUNDLE_APPROVED_FOR_DEPLOYMENT = _event(
     _RELEASE + "ReleaseBundle.ApprovedForDeployment", "change_id"
 )
+BUNDLE_DEPLOYMENT_APPROVAL_WITHDRAWN = _event(
+    _RELEASE + "ReleaseBundle.DeploymentApprovalWithdrawn", "change_id", "reason"
+)
 BUNDLE_DEPLOYED = _event(_RELEASE + "ReleaseBundle.Deployed", "change_id", "request_ids")
 BUNDLE_ROLLED_BACK = _event(_RELEASE + "ReleaseBundle.RolledBack", "change_id", "reason")
 

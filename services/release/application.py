@@ -230,7 +230,11 @@ class Releases(UseCases):
     def approve_for_deployment(self, bundle: UUID, change_id: str) -> BundleRef:
         return self._change(bundle, lambda b: b.approve_for_deployment(change_id))
 
+    def withdraw_deployment_approval(self, bundle: UUID, change_id: str, reason: str) -> BundleRef:
+        return self._change(bundle, lambda b: b.withdraw_deployment_approval(change_id, reason))
+
     def deploy(self, bundle: UUID, change_id: str) -> BundleRef:
+
         return self._change(bundle, lambda b: b.deploy(change_id))
 
     def roll_back(self, bundle: UUID, change_id: str, outcome: str, reason: str) -> BundleRef:

@@ -472,6 +472,19 @@ class ReleaseBundle(AuditedAggregate):
         self.phase = Phase.APPROVED_FOR_DEPLOYMENT
         self.change_id = change_id
 
+    def withdraw_deployment_approval(self, change_id: str, reason: str) -> bool:
+        """The approving change was edited, withdrawn or rejected: the bundle waits for a
+        new approval again. False (nothing recorded) if that change had not approved it."""
+        if self.phase != Phase.APPROVED_FOR_DEPLOYMENT or self.change_id != change_id:
+            return False
+        self._deployment_approval_withdrawn(change_id=change_id, reason=_reason(reason))
+        return True
+
+    @event("DeploymentApprovalWithdrawn")
+    def _deployment_approval_withdrawn(self, change_id: str, reason: str) -> None:
+        self.phase = Phase.QA_SIGNED_OFF
+        self.change_id = None
+
     def deploy(self, change_id: str) -> bool:
         """The approved change succeeded: the bundle's requests are in production."""
         if self.phase == Phase.DEPLOYED and self.change_id == change_id:

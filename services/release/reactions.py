@@ -27,15 +27,24 @@ log = structlog.get_logger(__name__)
 RELEASE_DEPLOYMENT = "release_deployment"
 SUCCEEDED = "succeeded"
 UNSUCCESSFUL = frozenset({"failed", "rolled_back"})
+# An edit voids the change's approvals; a withdrawal or rejection ends it: either way
+# the bundle is no longer approved for deployment by that change.
+WITHDRAWING = (contracts.CHANGE_REVISED, contracts.CHANGE_WITHDRAWN, contracts.CHANGE_REJECTED)
+WITHDRAWING_TOPICS = frozenset(c.topic for c in WITHDRAWING)
 
 
 class BundleFollowsItsDeploymentChange(Reaction):
-    """CHANGE_APPROVED -> approved for deployment; CHANGE_COMPLETED succeeded -> deployed;
-    failed or rolled back -> rolled back."""
+    """CHANGE_APPROVED -> approved for deployment; revised, withdrawn or rejected -> no
+    longer approved; CHANGE_COMPLETED succeeded -> deployed; failed or rolled back ->
+    rolled back."""
 
     name: ClassVar[str] = "release.bundle_follows_deployment_change"
     topics: ClassVar[frozenset[str]] = frozenset(
-        {contracts.CHANGE_APPROVED.topic, contracts.CHANGE_COMPLETED.topic}
+        {
+            contracts.CHANGE_APPROVED.topic,
+            contracts.CHANGE_COMPLETED.topic,
+            *(c.topic for c in WITHDRAWING),
+        }
     )
 
     def __init__(self, releases: Releases, views: ReleaseViews) -> None:
@@ -55,6 +64,12 @@ class BundleFollowsItsDeploymentChange(Reaction):
         ):
             if event.topic == contracts.CHANGE_APPROVED.topic:
                 self.releases.approve_for_deployment(bundle, change_id)
+                return
+            if event.topic in WITHDRAWING_TOPICS:
+                what = event.type.partition(".")[2].lower()
+                self.releases.withdraw_deployment_approval(
+                    bundle, change_id, f"the deployment change was {what}"
+                )
                 return
             outcome = event.data["outcome"]
             if outcome == SUCCEEDED:

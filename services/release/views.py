@@ -22,7 +22,7 @@ HISTORY, SCOPE, FEEDS = "release_bundle_history", "release_scope_changes", "rele
 BUNDLE_EVENTS = (
     "Planned", "Moved", "Cancelled", "CapacityChanged", "RequestScheduled",
     "RequestUnscheduled", "ScopeFrozen", "ItemProgressed", "QASignedOff",
-    "ApprovedForDeployment", "Deployed", "RolledBack",
+    "ApprovedForDeployment", "DeploymentApprovalWithdrawn", "Deployed", "RolledBack",
 )  # fmt: skip
 DATES = ("deploy_date", "window_start", "window_end", "scope_freeze_at", "code_complete_at",
          "qa_start_at")  # fmt: skip
@@ -65,6 +65,9 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     ),
     "ReleaseBundle.ApprovedForDeployment": lambda d: (
         f"approved for deployment under change {d['change_id']}"
+    ),
+    "ReleaseBundle.DeploymentApprovalWithdrawn": lambda d: (
+        f"no longer approved for deployment: {d['reason']}"
     ),
     "ReleaseBundle.Deployed": lambda d: (
         f"deployed {len(d['request_ids'])} request(s) under change {d['change_id']}"
@@ -207,8 +210,11 @@ class BundlesProjection(Projection):
             case "ReleaseBundle.ApprovedForDeployment":
                 values = {"phase": "approved_for_deployment", "change_id": d["change_id"]}
                 values["approved_at"] = at
+            case "ReleaseBundle.DeploymentApprovalWithdrawn":
+                values = {"phase": "qa_signed_off", "change_id": None, "approved_at": None}
             case "ReleaseBundle.Deployed":
                 values = {"phase": "deployed", "change_id": d["change_id"], "deployed_at": at}
+
             case "ReleaseBundle.RolledBack":
                 values = {"phase": "rolled_back", "rolled_back_at": at}
                 values["closing_reason"] = d.get("reason") or None

@@ -125,7 +125,67 @@ def test_failed_or_rolled_back_change_rolls_the_bundle_back(api: Api, outcome: s
     assert api.get(f"/api/requests/{requests[0]}", "rm").json()["status"] == "accepted"
 
 
+@pytest.mark.parametrize("what", ["revised", "withdrawn"])
+def test_an_edited_or_withdrawn_deployment_change_no_longer_approves_the_bundle(
+    api: Api, what: str
+) -> None:
+    bundle, _ = signed_off_bundle(api, requests=1)
+    change = raise_change(api, bundle)
+    approve(api, change)
+    follow(api)
+    assert bundle_state(api, bundle)["status"] == "approved_for_deployment"
+    if what == "revised":
+        publish(
+            api.platform.log,
+            contracts.CHANGE_REVISED,
+            change,
+            3,
+            actor="dev.alice",
+            revision=2,
+            subsystems=["Billing"],
+            window_start="2027-01-19T20:00:00+00:00",
+            window_end="2027-01-20T02:00:00+00:00",
+            risk="medium",
+            approvals_voided=["cab.carl"],
+        )
+    else:
+        publish(
+            api.platform.log,
+            contracts.CHANGE_WITHDRAWN,
+            change,
+            3,
+            actor="dev.alice",
+            reason="moved to the next train",
+        )
+    follow(api)
+    state = bundle_state(api, bundle)
+    assert (state["status"], state["change_id"]) == ("qa_signed_off", None)
+    last = api.get(f"/api/bundles/{bundle}/history", "rm").json()[-1]
+    assert last["type"] == "ReleaseBundle.DeploymentApprovalWithdrawn"
+    approve_again = uuid.uuid4()
+    publish(
+        api.platform.log,
+        contracts.CHANGE_RAISED,
+        approve_again,
+        1,
+        actor="dev.alice",
+        change_type="release_deployment",
+        title="Deploy, take two",
+        bundle_id=bundle,
+        subsystems=["Billing"],
+        window_start="2027-01-19T20:00:00+00:00",
+        window_end="2027-01-20T02:00:00+00:00",
+        requester="dev.alice",
+        implementers=["ops.olga"],
+        risk="medium",
+    )
+    approve(api, approve_again)
+    follow(api)
+    assert bundle_state(api, bundle)["status"] == "approved_for_deployment"
+
+
 def test_changes_that_deploy_no_bundle_are_none_of_releases_business(api: Api) -> None:
+
     bundle, _ = signed_off_bundle(api, requests=1)
     before = len(api.get(f"/api/bundles/{bundle}/history", "rm").json())
     change = raise_change(api, None, change_type="standard")
