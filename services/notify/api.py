@@ -23,7 +23,9 @@ from shared.domain import NotFound, RuleViolation
 from shared.http.auth import Auth, Caller
 from shared.identity.domain import Role
 
-DeliveryId = Annotated[str, Path(pattern=r"^\d{1,18}:[a-z]{1,16}:[A-Za-z0-9._-]{1,64}$")]
+DeliveryId = Annotated[
+    str, Path(pattern=r"^\d{1,18}:[a-z]{1,16}:[A-Za-z0-9._-]{1,64}(:conflict:[0-9a-f-]{36})?$")
+]
 
 
 class Strict(BaseModel):

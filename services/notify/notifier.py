@@ -16,15 +16,15 @@ from typing import Any
 import orjson
 
 from services.notify.domain import Channel, Topic, effective_channel, matches
-from services.notify.messages import DESCRIPTIONS, describe
+from services.notify.messages import DESCRIPTIONS, Message, describe
 from services.notify.views import (
     BUNDLES,
     CHANGES,
     ENDPOINTS,
+    LOOKUPS,
     OUTBOX,
     REQUESTS,
     SUBSCRIPTIONS,
-    TABLES,
     USERS,
     create_tables,
 )
@@ -67,13 +67,26 @@ class Routing:
 NOBODY = Routing({}, {}, "")
 
 
+CHANGE_CLOSING = frozenset(
+    {c.CHANGE_WITHDRAWN.topic, c.CHANGE_REJECTED.topic, c.CHANGE_COMPLETED.topic}
+)
+
+
+def _pack(subsystems: Iterable[str]) -> str:
+    return "|" + "|".join(subsystems) + "|"
+
+
+def _unpack(packed: str) -> list[str]:
+    return [s for s in packed.split("|") if s]
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
 class Notifier(Projection):
     name = "notify.outbox.v1"
-    tables = TABLES
+    tables = LOOKUPS  # a rebuild refolds these; the outbox and its history stay
 
     def create(self, cur: Cursor) -> None:
         create_tables(self.log, cur)
@@ -239,7 +252,8 @@ class Notifier(Projection):
         elif e.topic == c.CHANGE_RAISED.topic:
             cur.execute(
                 f"INSERT INTO {self._t(CHANGES)} (id, title, change_type, requester,"
-                " implementers, bundle_id) VALUES (:id, :t, :ct, :r, :i, :b)",
+                " implementers, bundle_id, subsystems, window_start, window_end, open)"
+                " VALUES (:id, :t, :ct, :r, :i, :b, :s, :ws, :we, 1)",
                 {
                     "id": e.aggregate_id,
                     "t": d["title"],
@@ -247,7 +261,25 @@ class Notifier(Projection):
                     "r": d["requester"],
                     "i": orjson.dumps(d["implementers"]).decode(),
                     "b": d.get("bundle_id"),
+                    "s": _pack(d["subsystems"]),
+                    "ws": d.get("window_start"),
+                    "we": d.get("window_end"),
                 },
+            )
+        elif e.topic == c.CHANGE_REVISED.topic:
+            cur.execute(
+                f"UPDATE {self._t(CHANGES)} SET subsystems = :s, window_start = :ws,"
+                " window_end = :we WHERE id = :id",
+                {
+                    "s": _pack(d["subsystems"]),
+                    "ws": d.get("window_start"),
+                    "we": d.get("window_end"),
+                    "id": e.aggregate_id,
+                },
+            )
+        elif e.topic in CHANGE_CLOSING:
+            cur.execute(
+                f"UPDATE {self._t(CHANGES)} SET open = 0 WHERE id = :id", {"id": e.aggregate_id}
             )
 
     def _fold_scope(self, cur: Cursor, e: LoggedEvent) -> None:
@@ -346,14 +378,53 @@ class Notifier(Projection):
             people.setdefault(owner, Topic.OWNED_REQUESTS)
 
     def _enqueue_for_people(self, cur: Cursor, e: LoggedEvent) -> None:
+        if e.topic in (c.CHANGE_RAISED.topic, c.CHANGE_REVISED.topic):
+            self._enqueue_conflicts(cur, e)
         if e.type not in DESCRIPTIONS:
             return
         routing = self._recipients(cur, e)
-        people, facts, link = dict(routing.people), routing.facts, routing.link
-        people.pop(e.actor, None)  # nobody is told about what they did themselves
-        if not people:
+        message = describe(e.type, e.data, routing.facts, routing.link)
+        self._tell(cur, e, routing.people, message)
+
+    def _enqueue_conflicts(self, cur: Cursor, e: LoggedEvent) -> None:
+        """Another open change touching a shared subsystem in an overlapping window: the
+        CAB hears about the conflict when either change is raised or re-planned."""
+        change = self._row(cur, CHANGES, e.aggregate_id)
+        if change is None or not change["window_start"]:
             return
-        message = describe(e.type, e.data, facts, link)
+        cur.execute(
+            f"SELECT id, title, subsystems, window_start, window_end FROM {self._t(CHANGES)}"
+            " WHERE open = 1 AND id <> :id AND window_start < :end AND window_end > :start",
+            {"id": change["id"], "start": change["window_start"], "end": change["window_end"]},
+        )
+        overlapping = cur.fetchall()
+        mine = set(_unpack(change["subsystems"]))
+        cab = dict.fromkeys(self._users(cur, role="cab_member"), Topic.APPROVALS)
+        for other in overlapping:
+            shared = sorted(mine & set(_unpack(other["subsystems"])))
+            if not shared:
+                continue
+            message = Message(
+                subject=f"Conflict: “{change['title']}” and “{other['title']}” both change"
+                f" {', '.join(shared)}",
+                lines=(
+                    f"“{change['title']}”: {change['window_start']} to {change['window_end']}.",
+                    f"“{other['title']}”: {other['window_start']} to {other['window_end']}.",
+                ),
+                link=f"/changes/{change['id']}",
+            )
+            self._tell(cur, e, cab, message, suffix=f":conflict:{other['id']}")
+
+    def _tell(
+        self,
+        cur: Cursor,
+        e: LoggedEvent,
+        routed: Mapping[str, Topic],
+        message: Message,
+        suffix: str = "",
+    ) -> None:
+        people = dict(routed)
+        people.pop(e.actor, None)  # nobody is told about what they did themselves
         event = public_entry(e)
         for username, topic in sorted(people.items()):
             user = self._row(cur, USERS, username, key="username")
@@ -376,7 +447,9 @@ class Notifier(Projection):
                 status, error = "dead", "no email address on file"
             if channel == Channel.DIGEST and status == "pending":
                 status = "digest"
-            self._enqueue(cur, e, channel.value, username, topic.value, payload, status, error)
+            self._enqueue(
+                cur, e, channel.value, username, topic.value, payload, status, error, suffix
+            )
 
     def _enqueue_for_endpoints(
         self, cur: Cursor, e: LoggedEvent, endpoints: Iterable[Mapping[str, Any]]
@@ -397,6 +470,7 @@ class Notifier(Projection):
         payload: Mapping[str, Any],
         status: str,
         error: str | None,
+        suffix: str = "",
     ) -> None:
         now = _now()
         cur.execute(
@@ -405,7 +479,7 @@ class Notifier(Projection):
             " VALUES (:id, :pos, :type, :ch, :target, :topic, :payload, :status, 0, :now, :now,"
             " :error) ON CONFLICT (delivery_id) DO NOTHING",
             {
-                "id": f"{e.position}:{channel}:{target}",
+                "id": f"{e.position}:{channel}:{target}{suffix}",
                 "pos": e.position,
                 "type": e.type,
                 "ch": channel,

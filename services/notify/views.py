@@ -24,7 +24,12 @@ USERS, REQUESTS, BUNDLES, CHANGES = (
 ENDPOINTS, SUBSCRIPTIONS = "notify_endpoints", "notify_subscriptions"
 OUTBOX, ATTEMPTS, DIGESTS = "notify_outbox", "notify_attempts", "notify_digests"
 
-TABLES = (USERS, REQUESTS, BUNDLES, CHANGES, ENDPOINTS, SUBSCRIPTIONS, OUTBOX, ATTEMPTS, DIGESTS)
+# What the notifier folds from the log: dropped and refolded on a rebuild.
+LOOKUPS = (USERS, REQUESTS, BUNDLES, CHANGES, ENDPOINTS, SUBSCRIPTIONS)
+# What happened to deliveries: never dropped, so a rebuild re-enqueues nothing already
+# enqueued (the delivery id is the natural key) and never re-sends anything.
+DELIVERIES = (OUTBOX, ATTEMPTS, DIGESTS)
+TABLES = (*LOOKUPS, *DELIVERIES)
 
 DDL = {
     USERS: "username TEXT PRIMARY KEY, aggregate_id TEXT NOT NULL UNIQUE, roles TEXT NOT NULL,"
@@ -33,7 +38,8 @@ DDL = {
     " bundle_id TEXT",
     BUNDLES: "id TEXT PRIMARY KEY, name TEXT NOT NULL, deploy_date TEXT, request_ids TEXT NOT NULL",
     CHANGES: "id TEXT PRIMARY KEY, title TEXT NOT NULL, change_type TEXT NOT NULL,"
-    " requester TEXT, implementers TEXT NOT NULL, bundle_id TEXT",
+    " requester TEXT, implementers TEXT NOT NULL, bundle_id TEXT, subsystems TEXT NOT NULL,"
+    " window_start TEXT, window_end TEXT, open INTEGER NOT NULL",
     ENDPOINTS: "id TEXT PRIMARY KEY, url TEXT NOT NULL, event_types TEXT NOT NULL,"
     " description TEXT NOT NULL, active INTEGER NOT NULL, removed INTEGER NOT NULL,"
     " max_in_flight INTEGER NOT NULL, timeout_s DOUBLE PRECISION NOT NULL,"

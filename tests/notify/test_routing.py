@@ -9,6 +9,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 from typing import Any
 
+import orjson
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -246,3 +247,95 @@ def test_the_daily_digest_sends_one_email_with_everything_queued(
     assert notify.dispatcher.send_digests(evening) == 0  # once a day
     (digest,) = [m for m in smtp.messages if m["To"] == "rita@example.com"]
     assert digest["Subject"] == "Railyard daily digest: 3 updates"
+
+
+def raise_change(
+    notify: Notify,
+    title: str,
+    subsystems: list[str],
+    start: str,
+    end: str,
+    requester: str = "dev.alice",
+) -> uuid.UUID:
+    change = uuid.uuid4()
+    publish(
+        notify.platform.log,
+        c.CHANGE_RAISED,
+        change,
+        1,
+        actor=requester,
+        change_type="normal",
+        title=title,
+        bundle_id=None,
+        subsystems=subsystems,
+        window_start=start,
+        window_end=end,
+        requester=requester,
+        implementers=[requester],
+        risk="low",
+    )
+    return change
+
+
+def test_cab_members_hear_of_a_conflict_between_overlapping_changes(notify: Notify) -> None:
+    raise_change(
+        notify,
+        "Patch billing DB",
+        ["Billing"],
+        "2027-01-05T20:00:00+00:00",
+        "2027-01-05T23:00:00+00:00",
+    )
+    raise_change(
+        notify, "Upgrade CRM", ["CRM"], "2027-01-05T21:00:00+00:00", "2027-01-05T23:00:00+00:00"
+    )  # overlaps, but touches another subsystem
+    second = raise_change(
+        notify,
+        "Billing tariff load",
+        ["Billing", "CRM"],
+        "2027-01-05T22:00:00+00:00",
+        "2027-01-06T01:00:00+00:00",
+        requester="ops.olga",
+    )
+    notify.follow_log()
+    with notify.platform.log.db.transaction() as cur:
+        cur.execute(
+            f"SELECT target, payload FROM {notify.platform.log.table('notify_outbox')}"
+            " WHERE delivery_id LIKE :pattern",
+            {"pattern": "%:conflict:%"},
+        )
+
+        rows = cur.fetchall()
+    subjects = {orjson.loads(r["payload"])["message"]["subject"] for r in rows}
+    assert subjects == {
+        "Conflict: “Billing tariff load” and “Patch billing DB” both change Billing",
+        "Conflict: “Billing tariff load” and “Upgrade CRM” both change CRM",
+    }
+    told = {r["target"] for r in rows}
+    assert told == {"cab.carl", "cab.dora"}  # ops.olga raised it herself
+    links = {orjson.loads(r["payload"])["message"]["link"] for r in rows}
+    assert links == {f"/changes/{second}"}
+
+
+def test_a_withdrawn_change_no_longer_conflicts(notify: Notify) -> None:
+    first = raise_change(
+        notify,
+        "Patch billing DB",
+        ["Billing"],
+        "2027-01-05T20:00:00+00:00",
+        "2027-01-05T23:00:00+00:00",
+    )
+    publish(
+        notify.platform.log, c.CHANGE_WITHDRAWN, first, 2, actor="dev.alice", reason="not needed"
+    )
+    raise_change(
+        notify,
+        "Billing tariff load",
+        ["Billing"],
+        "2027-01-05T22:00:00+00:00",
+        "2027-01-06T01:00:00+00:00",
+        requester="ops.olga",
+    )
+    notify.follow_log()
+    assert notify.outbox("cab.carl") == [] or all(
+        ":conflict:" not in r["delivery_id"] for r in notify.outbox("cab.carl")
+    )
