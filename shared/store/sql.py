@@ -26,7 +26,10 @@ _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
 def to_pyformat(statement: str) -> str:
-    """`:name` -> `%(name)s`, leaving PostgreSQL casts (`::text`) alone."""
+    """`:name` -> `%(name)s`, leaving PostgreSQL casts (`::text`) alone.
+
+    Literals are not parsed: bind any value containing `:word` as a parameter."""
+
     return _NAMED.sub(r"%(\1)s", statement.replace("%", "%%"))
 
 
