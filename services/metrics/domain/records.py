@@ -26,6 +26,8 @@ STAGES = OPEN_STAGES + TERMINAL_STAGES
 class Record:
     """A plain record that round-trips through JSON (the views' rows, a replay's state)."""
 
+    id: str
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
