@@ -144,3 +144,47 @@ def test_the_view_built_in_small_batches_equals_a_rebuild(api: Api) -> None:
     small.group.rebuild()
     assert small.history(date(2024, 1, 1), date(2024, 12, 31)) == in_small_batches
     assert len(in_small_batches.requests) > 100
+
+
+class Borrowed:
+    """The test client, lent to `railyard replay` in place of an HTTP connection."""
+
+    def __init__(self, api: Api, headers: dict[str, str]) -> None:
+        self.api = api
+        self.headers = headers
+
+    def __enter__(self) -> Borrowed:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def get(self, url: str, *, params: dict[str, int]) -> Any:
+        return self.api.client.get(url, params=params, headers=self.headers)
+
+
+def test_replay_command_writes_the_services_numbers(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from railyard.cli import app
+
+    generate(api.platform, 2000)
+    monkeypatch.setattr(
+        "railyard.metrics_cli.httpx.Client",
+        lambda base_url, headers, timeout: Borrowed(api, headers),
+    )
+    output, position = tmp_path / "metrics.json", tmp_path / "position.json"
+    token = api.people.tokens["metrics.mo"]
+    args = ["replay", "--url", "http://railyard", "--token", token, "--period", PERIOD,
+            "--as-of", AS_OF, "--unit", "month", "--timezone", "UTC", "--page-size", "400",
+            "--position-file", str(position), "--output", str(output)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(output.read_bytes()) == service(api)
+    assert ReplayState.load(position).position == api.platform.log.head()
+    again = CliRunner().invoke(app, args)  # resumes at the head: nothing new to read
+    everything = len(api.platform.log.entries(0, 1_000_000))
+    assert f"folded {everything} events" in again.output
+    assert orjson.loads(output.read_bytes()) == service(api)
