@@ -155,6 +155,8 @@ def parse_instant(value: str) -> datetime:
 
 def to_utc(value: str) -> str:
     """One sortable spelling of an instant: UTC with microseconds."""
+    if len(value) == 32 and value.endswith("+00:00") and value[19] == ".":
+        return value  # already in that spelling (what the log mostly holds)
     return parse_instant(value).astimezone(UTC).isoformat(timespec="microseconds")
 
 

@@ -29,7 +29,8 @@ class Record:
     id: str
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow on purpose: every field is JSON already (asdict's deep copy is slow).
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Self:

@@ -1,0 +1,187 @@
+"""Metrics at 10k, 100k and 1M events on PostgreSQL.
+
+For each size, on a fresh schema filled with a synthetic contract-shaped history
+(`bench/_synthetic.py`, a constant rate of about 10 requests a day, so a bigger log is a
+longer history):
+
+- the full rebuild of the metrics view, in events/s, against a raw psycopg read of the
+  same events with orjson decoding (the ratio is the figure; target >= 0.5);
+- the peak memory (max RSS) of the process doing the rebuild, each size in its own
+  process, against the same process before it started;
+- how rebuild time grows with the number of events (microseconds per event);
+- the median latency of every metrics endpoint for the latest month (target: at 1M
+  within 1.5x of 10k).
+
+`RAILYARD_BENCH_SIZES=10000,100000` picks sizes; `DATABASE_URL` picks the server.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import statistics
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+
+from bench._synthetic import synthetic
+
+SIZES = tuple(
+    int(s) for s in os.environ.get("RAILYARD_BENCH_SIZES", "10000,100000,1000000").split(",")
+)
+URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REPEATS = 7
+
+
+def _settings(schema: str) -> Any:
+    from shared.settings import load_settings
+
+    return load_settings(database_url=URL, db_schema=schema, pool_size=4, log_level="warning",
+                         statement_timeout_ms=3_600_000, read_your_writes_max_lag=0)  # fmt: skip
+
+
+def fill(schema: str, events: int) -> dict[str, Any]:
+    """A fresh schema holding `events` synthetic events, inserted with COPY."""
+    from shared.store.log import EventLog
+
+    with psycopg.connect(URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    log = EventLog(_settings(schema))
+    log.close()
+    started = time.perf_counter()
+    last = ""
+    with psycopg.connect(URL) as conn, conn.cursor() as cur:
+        columns = "(originator_id, originator_version, topic, state)"
+        with cur.copy(f'COPY "{schema}".railyard_events {columns} FROM STDIN') as copy:
+            for e in synthetic(events):
+                copy.write_row((e.aggregate_id, e.version, e.topic, orjson.dumps(e.state)))
+                last = e.state["timestamp"]
+    return {"insert_s": round(time.perf_counter() - started, 1), "last_event_at": last}
+
+
+def raw_read(schema: str) -> float:
+    """Events/s of reading every event with a server-side cursor and decoding its JSON."""
+    started = time.perf_counter()
+    count = 0
+    with psycopg.connect(URL) as conn, conn.cursor(name="raw") as cur:
+        cur.itersize = 5_000
+        cur.execute(
+            f"SELECT notification_id, originator_id, originator_version, topic, state"
+            f' FROM "{schema}".railyard_events ORDER BY notification_id'
+        )
+        for row in cur:
+            orjson.loads(row[4])
+            count += 1
+    return count / (time.perf_counter() - started)
+
+
+def _rebuild_child(schema: str, queue: Any) -> None:
+    from services.metrics.views import MetricsViews
+    from shared.store.log import EventLog
+
+    log = EventLog(_settings(schema))
+    views = MetricsViews(log)
+    views.group.setup()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    read = views.group.rebuild()
+    elapsed = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    log.close()
+    queue.put({"events": read, "seconds": elapsed, "rss_before_kb": before, "rss_peak_kb": peak})
+
+
+def rebuild(schema: str) -> dict[str, Any]:
+    """The whole metrics view folded again, in a process of its own (for its memory)."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_rebuild_child, args=(schema, queue))
+    child.start()
+    result: dict[str, Any] = queue.get()
+    child.join()
+    return result
+
+
+ENDPOINTS = ("", "/throughput", "/flow-times", "/work-in-progress", "/time-in-state",
+             "/cumulative-flow", "/satisfaction", "/comparison", "/releases", "/dora",
+             "/forecasts")  # fmt: skip
+
+
+def latency(schema: str, last_event_at: str) -> dict[str, float]:
+    """Median milliseconds of each metrics endpoint for the month of the last event."""
+    from fastapi.testclient import TestClient
+
+    from railyard.app import all_components
+    from shared.application import acting_as
+    from shared.http.app import create_app
+    from shared.platform import Platform
+
+    platform = Platform.build(_settings(schema))
+    with acting_as("bench"):
+        platform.identity.register("bench.reader", "Bench", ["metrics_reader"])
+        token = platform.identity.issue_token("bench.reader", "bench").token
+    components = all_components(platform)
+    for group in [platform.directory.group, *(g for c in components for g in c.groups)]:
+        group.catch_up()
+    app = create_app(platform, components, run_followers=False)
+    as_of = last_event_at[:10]
+    params = {"period": as_of[:7], "as_of": as_of, "unit": "week"}
+    out: dict[str, float] = {}
+    with TestClient(app) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        for endpoint in ENDPOINTS:
+            path = f"/api/metrics{endpoint}"
+            query = {"as_of": as_of} if endpoint == "/forecasts" else params
+            timings = []
+            for _ in range(REPEATS):
+                started = time.perf_counter()
+                response = client.get(path, params=query, headers=headers)
+                timings.append(time.perf_counter() - started)
+                assert response.status_code == 200, response.text
+            out[endpoint or "/"] = round(statistics.median(timings) * 1000, 1)
+    platform.close()
+    return out
+
+
+def run(results: Path) -> dict[str, Any]:
+    figures: dict[str, Any] = {"sizes": {}}
+    for size in SIZES:
+        schema = f"bench_metrics_{size}_{uuid.uuid4().hex[:6]}"
+        print(f"-- {size} events: filling {schema}", flush=True)
+        filled = fill(schema, size)
+        raw = raw_read(schema)
+        print(f"   raw read {raw:,.0f} events/s; rebuilding", flush=True)
+        built = rebuild(schema)
+        rate = built["events"] / built["seconds"]
+        print(f"   rebuild {rate:,.0f} events/s; measuring endpoints", flush=True)
+        endpoints = latency(schema, filled["last_event_at"])
+        figures["sizes"][str(size)] = {
+            **filled,
+            "raw_read_events_per_s": round(raw),
+            "rebuild_events_per_s": round(rate),
+            "rebuild_to_raw_ratio": round(rate / raw, 3),
+            "rebuild_s": round(built["seconds"], 2),
+            "rebuild_us_per_event": round(built["seconds"] / built["events"] * 1e6, 2),
+            "rss_before_mb": round(built["rss_before_kb"] / 1024, 1),
+            "rss_peak_mb": round(built["rss_peak_kb"] / 1024, 1),
+            "endpoint_ms": endpoints,
+        }
+        with psycopg.connect(URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    sizes = figures["sizes"]
+    small, large = str(min(SIZES)), str(max(SIZES))
+    if small != large:
+        figures["time_per_event_growth"] = round(
+            sizes[large]["rebuild_us_per_event"] / sizes[small]["rebuild_us_per_event"], 2
+        )
+        figures["endpoint_latency_ratio"] = {
+            e: round(sizes[large]["endpoint_ms"][e] / sizes[small]["endpoint_ms"][e], 2)
+            for e in sizes[small]["endpoint_ms"]
+        }
+    return figures
