@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import resource
 import statistics
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -28,8 +29,17 @@ from typing import Any
 
 import orjson
 import psycopg
+from fastapi.testclient import TestClient
 
 from bench._synthetic import synthetic
+from railyard.app import all_components
+from services.metrics.views import MetricsViews
+from shared.application import acting_as
+from shared.http.app import create_app
+from shared.logging import configure_logging
+from shared.platform import Platform
+from shared.settings import load_settings
+from shared.store.log import EventLog
 
 SIZES = tuple(
     int(s) for s in os.environ.get("RAILYARD_BENCH_SIZES", "10000,100000,1000000").split(",")
@@ -39,15 +49,12 @@ REPEATS = 7
 
 
 def _settings(schema: str) -> Any:
-    from shared.settings import load_settings
-
     return load_settings(database_url=URL, db_schema=schema, pool_size=4, log_level="warning",
                          statement_timeout_ms=3_600_000, read_your_writes_max_lag=0)  # fmt: skip
 
 
 def fill(schema: str, events: int) -> dict[str, Any]:
     """A fresh schema holding `events` synthetic events, inserted with COPY."""
-    from shared.store.log import EventLog
 
     with psycopg.connect(URL, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
@@ -81,20 +88,37 @@ def raw_read(schema: str) -> float:
     return count / (time.perf_counter() - started)
 
 
+def _rss_kb() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def _rebuild_child(schema: str, queue: Any) -> None:
-    from services.metrics.views import MetricsViews
-    from shared.store.log import EventLog
 
     log = EventLog(_settings(schema))
     views = MetricsViews(log)
     views.group.setup()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _rss_kb()
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:  # the resident set, every 20 ms, while the rebuild runs
+        while not done.wait(0.02):
+            peak[0] = max(peak[0], _rss_kb())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     started = time.perf_counter()
     read = views.group.rebuild()
     elapsed = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    done.set()
+    sampler.join()
     log.close()
-    queue.put({"events": read, "seconds": elapsed, "rss_before_kb": before, "rss_peak_kb": peak})
+    queue.put({"events": read, "seconds": elapsed, "rss_before_kb": before,
+               "rss_peak_kb": max(peak[0], _rss_kb())})  # fmt: skip
 
 
 def rebuild(schema: str) -> dict[str, Any]:
@@ -115,14 +139,10 @@ ENDPOINTS = ("", "/throughput", "/flow-times", "/work-in-progress", "/time-in-st
 
 def latency(schema: str, last_event_at: str) -> dict[str, float]:
     """Median milliseconds of each metrics endpoint for the month of the last event."""
-    from fastapi.testclient import TestClient
 
-    from railyard.app import all_components
-    from shared.application import acting_as
-    from shared.http.app import create_app
-    from shared.platform import Platform
-
-    platform = Platform.build(_settings(schema))
+    settings = _settings(schema)
+    configure_logging(settings)
+    platform = Platform.build(settings)
     with acting_as("bench"):
         platform.identity.register("bench.reader", "Bench", ["metrics_reader"])
         token = platform.identity.issue_token("bench.reader", "bench").token
@@ -170,6 +190,9 @@ def run(results: Path) -> dict[str, Any]:
             "rebuild_us_per_event": round(built["seconds"] / built["events"] * 1e6, 2),
             "rss_before_mb": round(built["rss_before_kb"] / 1024, 1),
             "rss_peak_mb": round(built["rss_peak_kb"] / 1024, 1),
+            "rebuild_memory_growth_mb": round(
+                (built["rss_peak_kb"] - built["rss_before_kb"]) / 1024, 1
+            ),
             "endpoint_ms": endpoints,
         }
         with psycopg.connect(URL, autocommit=True) as conn:
