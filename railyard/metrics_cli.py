@@ -7,7 +7,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from railyard.demo import Demo
 from railyard.import_run import RequestImport
 from railyard.importer import Defaults, Reader
 from services.metrics.application import MetricsQueries, twelve_months_to
@@ -68,6 +69,7 @@ def register(app: typer.Typer, platform: PlatformFactory, actor: Callable[[], st
     app.command("replay")(replay_command)
     report_app.command("weekly")(_weekly_command(platform))
     import_app.command("requests")(_import_command(platform, actor))
+    app.command("demo")(_demo_command(platform))
 
 
 def replay_command(
@@ -193,3 +195,55 @@ def _import_command(platform: PlatformFactory, actor: Callable[[], str]) -> Call
         out.print(", ".join(f"{n} {result}" for result, n in sorted(counts.items())) or "no rows")
 
     return import_requests
+
+
+def _demo_command(platform: PlatformFactory) -> Callable[..., None]:
+    def demo(
+        start: Annotated[
+            str,
+            typer.Option(
+                help="The day its history begins; the two years start once"
+                " about 325 requests are in play."
+            ),
+        ] = "2020-01-01",
+        seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 7,
+    ) -> None:
+        """Generate two years of the case-study organisation through the real commands,
+        then print the case study's table: year two against year one."""
+        try:
+            first = date.fromisoformat(start)
+        except ValueError as exc:
+            raise _fail(str(exc), 2) from None
+        with platform() as built:
+            if built.log.head() > 0:
+                raise _fail(
+                    "the store already holds events; point RAILYARD_DATA_DIR at an empty"
+                    " directory (make demo uses var/demo)"
+                )
+            periods = Demo(built, first, seed).run(progress=err.print)
+            views = MetricsViews(built.log)
+            views.group.catch_up()
+            queries = MetricsQueries(views)
+            q = queries.question(periods["year_two"], date.fromisoformat(periods["as_of"]), "month")
+            table = queries.comparison(q)
+        out.print(_case_study_table(table))
+
+    return demo
+
+
+def _case_study_table(table: dict[str, Any]) -> Table:
+    view = Table("", "year one", "year two", "change", title="The case study's table")
+    rows = (
+        ("requests delivered", "delivered"),
+        ("median cycle time (days)", "median_cycle_time_days"),
+        ("client satisfaction (1-5)", "satisfaction"),
+    )
+    for label, key in rows:
+        change = table["change_percent"][key]
+        view.add_row(
+            label,
+            str(table["previous"][key]),
+            str(table["current"][key]),
+            "-" if change is None else f"{change:+.1f}%",
+        )
+    return view
