@@ -199,3 +199,12 @@ def test_buckets_are_clipped_to_the_period() -> None:
         ("2026-02", 1, 28),
         ("2026-03", 1, 10),
     ]
+
+
+def test_metrics_follow_every_published_fact_except_those_no_metric_needs() -> None:
+    """A contract added or dropped from the fold is a decision, not an accident."""
+    from services.metrics.facts import TOPICS
+
+    unused = {c.REQUEST_OWNER_ASSIGNED.topic, c.CHANGE_IMPLEMENTATION_STARTED.topic}
+    assert {p.topic for p in c.ALL} - TOPICS == unused
+    assert TOPICS <= {p.topic for p in c.ALL}
