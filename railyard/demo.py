@@ -16,9 +16,10 @@ from the behaviour: multitasking costs capacity (`efficiency`), the plan promise
 (`Promise`), and a VP rates delivered work by how late it came against what they asked
 for and against what they were promised.
 
-Release bundles and production changes are simulated here as plans only: their real
-commands live in services that have not landed yet (`Plan.bundle_started` and
-`Plan.bundle_deployed` are where their use cases slot in).
+Year two's bundles go through the release service's real commands (`demo_release.py`).
+Change control has not landed, so each deployment's production change is an id the demo
+makes up, and its approval and outcome are applied through release's use cases, where
+change control's reaction will call them; operations and emergency changes slot in there.
 """
 
 from __future__ import annotations
@@ -39,16 +40,21 @@ from railyard.demo_model import (
     Organisation,
     Work,
 )
+from railyard.demo_release import Releasing, Train
 from railyard.demo_work import Delivery
 from services.intake.application import Intake, RequestDraft
 from services.intake.domain import ClassOfService
+from services.intake.reactions import DeliverShippedRequests
 from services.intake.views import IntakeViews
+from services.release.application import Releases
+from services.release.queries import ReleaseViews
 from shared.application import acting_as
 from shared.identity.domain import Principal
 from shared.platform import Platform
+from shared.store.followers import ReactionRunner
 
 
-class Demo(Delivery):
+class Demo(Delivery, Releasing):
     def __init__(self, platform: Platform, start: date, seed: int = 7, scale: float = 1.0) -> None:
         """`scale` shrinks the organisation (arrivals, team, work juggled) in proportion."""
         self.platform = platform
@@ -59,6 +65,11 @@ class Demo(Delivery):
         self.disciplined = False
         self.today = start
         self.scale = scale
+        self.release_views = ReleaseViews(platform.log)
+        self.releases = Releases(platform.log, self.release_views)
+        self.deliveries = ReactionRunner(platform.log, [DeliverShippedRequests(self.intake)])
+        self.train_id: UUID | None = None
+        self.bundles: list[Train] = []
 
     # -- people and time ------------------------------------------------------------
 
@@ -85,6 +96,11 @@ class Demo(Delivery):
                 )
             for dev in DEVELOPERS:
                 identity.register(dev, dev, ["it_staff"], None, "development")
+            identity.register("qa.quinn", "Quinn QA", ["it_staff"], None, "qa")
+            identity.register(
+                "ops.olga", "Olga Ops", ["it_staff", "cab_member"], None, "operations"
+            )
+            identity.register("cab.carl", "Carl CAB", ["cab_member"], None, "development")
 
     # -- the simulation ---------------------------------------------------------------
 
@@ -124,13 +140,9 @@ class Demo(Delivery):
         if self.disciplined:
             if day.weekday() == 0:
                 self.triage_meeting(day)
-            if day.day == 1:
-                self.plan_bundle(day)
+            self.release_day(day)
             if day.weekday() == 4:
-                scope = [self.org.accepted[i] for i in self.org.bundle if i in self.org.accepted]
-                self.work_week(day, scope)
-            if day.day == 20:
-                self.deploy_bundle(day)
+                self.work_week(day, self.building())
         elif day.weekday() == 4:
             self.work_week(day, self.pushed_work(day))
         self.rate_some(day)

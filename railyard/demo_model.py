@@ -41,6 +41,8 @@ class Work:
     promised: date | None = None
     missed_promise: bool = False
     deferred: bool = False
+    bundle: UUID | None = None  # year two: the release bundle it is scheduled into
+    stage: str | None = None  # how far release has been told it is
 
 
 TOPICS = (
@@ -57,7 +59,6 @@ class Organisation:
 
     waiting: dict[UUID, Work] = field(default_factory=dict)  # submitted or deferred
     accepted: dict[UUID, Work] = field(default_factory=dict)  # accepted, not delivered
-    bundle: list[UUID] = field(default_factory=list)  # this month's scope (year two)
     points_done: list[float] = field(default_factory=list)  # work done, week by week
     pending_ratings: list[tuple[date, Work, date]] = field(default_factory=list)
 

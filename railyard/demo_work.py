@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from railyard.demo_model import JUGGLED, TEAM_POINTS_PER_WEEK, Organisation, Work, efficiency
 from services.intake.application import Intake
@@ -23,14 +24,15 @@ class Delivery:
     disciplined: bool
     scale: float
 
-    def at(self, day: date, hour: float | None = None) -> datetime:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by the class this is mixed into
 
-    def principal(self, username: str) -> Principal:
-        raise NotImplementedError
-
-    def vp(self, department: str) -> str:
-        raise NotImplementedError
+        def at(self, day: date, hour: float | None = None) -> datetime: ...
+        def principal(self, username: str) -> Principal: ...
+        def vp(self, department: str) -> str: ...
+        def accept(self, work: Work, day: date) -> None: ...
+        def triage_meeting(self, day: date, review: bool = False) -> None: ...
+        def start_train(self, day: date) -> None: ...
+        def record(self, work: Work, day: date) -> None: ...
 
     # -- year one: whatever is pushed gets started, and ships when it is done ----------
 
@@ -47,9 +49,6 @@ class Delivery:
             started.append(work)
         return started
 
-    def accept(self, work: Work, day: date) -> None:
-        raise NotImplementedError
-
     def work_week(self, day: date, active: list[Work]) -> None:
         if self.disciplined:
             active = self.pull_ahead(active)
@@ -62,16 +61,15 @@ class Delivery:
         for work in active:
             work.started = True
             work.done = min(work.points, work.done + share * self.rng.uniform(0.6, 1.4))
-            if work.done >= work.points and not self.disciplined:
+            if self.disciplined:
+                self.record(work, day)  # release hears how far it is
+            elif work.done >= work.points:
                 self.deliver(work, day)  # programmers deploy it themselves
 
     def deliver(self, work: Work, day: date) -> None:
         with acting_as("railyard", at=self.at(day, 19)):
             self.intake.deliver(work.id, None, None)
-        self.org.accepted.pop(work.id, None)
-        if self.rng.random() < RATED:
-            later = day + timedelta(days=self.rng.randint(2, 20))
-            self.org.pending_ratings.append((later, work, day))
+        self.shipped(work, day)
 
     # -- year two: a clearinghouse, a ranked plan, monthly bundles ----------------------
 
@@ -79,33 +77,12 @@ class Delivery:
         """The first triage of everything in play, then each department ranks its
         accepted work (what is already started first)."""
         self.triage_meeting(day, review=True)
+        self.start_train(day)
         for department in sorted({w.department for w in self.org.accepted.values()}):
             mine = [w for w in self.plan_order() if w.department == department]
             vp = self.vp(department)
             with acting_as(vp, at=self.at(day, 16)):
                 self.intake.rank(self.principal(vp), department, [str(w.id) for w in mine])
-
-    def triage_meeting(self, day: date, review: bool = False) -> None:
-        raise NotImplementedError
-
-    def plan_bundle(self, day: date) -> None:
-        """Scope this month's bundle to the capacity measured so far, in ranked order,
-        and promise its deployment date to the requesters."""
-        velocity = self.velocity()
-        deploy = day.replace(day=20)
-        scope = [self.org.accepted[i] for i in self.org.bundle if i in self.org.accepted]
-        planned = sum(max(0.0, w.points - w.done) for w in scope)
-        for work in self.plan_order():
-            if work in scope:
-                continue
-            remaining = work.points - work.done
-            if planned + remaining > velocity:
-                break
-            scope.append(work)
-            planned += remaining
-        for work in scope:
-            work.promised = work.promised or deploy  # the first date promised is what counts
-        self.org.bundle = [w.id for w in scope]
 
     def velocity(self) -> float:
         """Points a month the team has been finishing lately."""
@@ -120,8 +97,8 @@ class Delivery:
         )
 
     def pull_ahead(self, bundle: list[Work]) -> list[Work]:
-        """When this month's scope is nearly done, the team starts next month's first
-        items (they still ship with their own bundle)."""
+        """When the bundles' scope is nearly done, the team starts the next items in the
+        plan (they ship with the bundle they are scheduled into)."""
         active = [w for w in bundle if w.done < w.points]
         remaining = sum(w.points - w.done for w in active)
         weekly = self.velocity() / 4.3
@@ -134,16 +111,16 @@ class Delivery:
             remaining += work.points - work.done
         return active
 
-    def deploy_bundle(self, day: date) -> None:
-        for work_id in list(self.org.bundle):
-            work = self.org.accepted.get(work_id)
-            if work is None:
-                continue
-            if work.done >= work.points:
-                self.deliver(work, day)
-                self.org.bundle.remove(work_id)
-            else:
-                work.missed_promise = True  # rolls over to next month's bundle
+    def building(self) -> list[Work]:
+        """Year two: the work scheduled into bundles and not yet done."""
+        return [w for w in self.org.accepted.values() if w.bundle and w.done < w.points]
+
+    def shipped(self, work: Work, day: date) -> None:
+        """Delivered by intake when its bundle deployed; its requester may rate it."""
+        self.org.accepted.pop(work.id, None)
+        if self.rng.random() < RATED:
+            later = day + timedelta(days=self.rng.randint(2, 20))
+            self.org.pending_ratings.append((later, work, day))
 
     # -- requesters rate what they got ----------------------------------------------------
 

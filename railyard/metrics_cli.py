@@ -226,7 +226,13 @@ def _demo_command(platform: PlatformFactory) -> Callable[..., None]:
             queries = MetricsQueries(views)
             q = queries.question(periods["year_two"], date.fromisoformat(periods["as_of"]), "month")
             table = queries.comparison(q)
+            releases = queries.releases(q)
         out.print(_case_study_table(table))
+        out.print(
+            f"Year two: {releases['bundles_deployed']} release bundles deployed,"
+            f" on-time rate {releases['on_time_rate']}, scope churn after freeze"
+            f" {releases['scope_churn_rate']}. Serve it and read /api/metrics for the rest."
+        )
 
     return demo
 

@@ -22,6 +22,7 @@ def test_the_disciplined_year_delivers_more_sooner_and_pleases_more(tmp_path: Pa
         queries = MetricsQueries(MetricsViews(platform.log))
         q = queries.question(periods["year_two"], date.fromisoformat(periods["as_of"]), "month")
         table = queries.comparison(q)
+        releases = queries.releases(q)
         events = platform.log.entries(0, 1_000_000)
     finally:
         platform.close()
@@ -29,10 +30,15 @@ def test_the_disciplined_year_delivers_more_sooner_and_pleases_more(tmp_path: Pa
     assert change["delivered"] > 30
     assert change["median_cycle_time_days"] < -15
     assert table["previous"]["satisfaction"] < 3.2 < table["current"]["satisfaction"]
-    # Every fact came from a real command, at simulated business time.
-    assert {e.type.partition(".")[0] for e in events} == {
-        "User",
-        "ChangeRequest",
-        "DepartmentRanking",
-    }
+    # Every fact came from a real command, at simulated business time: intake's, and
+    # release's for year two's monthly bundles.
+    kinds = {e.type.partition(".")[0] for e in events}
+    assert kinds == {
+        "User", "ChangeRequest", "DepartmentRanking", "ReleaseTrain", "ReleaseBundle",
+        "RequestPlacement",
+    }  # fmt: skip
     assert "2021" < events[-1].occurred_at < "2025"
+    deployed = [e for e in events if e.type == "ReleaseBundle.Deployed"]
+    assert len(deployed) >= 10
+    assert releases["bundles_deployed"] == len(deployed)
+    assert releases["on_time_rate"] == 1.0
