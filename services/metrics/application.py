@@ -25,6 +25,8 @@ from services.metrics.domain.weekly import parse_week, weekly_report, weekly_win
 from services.metrics.views import MetricsViews
 from shared.domain import InvalidCommand, NotFound
 
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+
 
 @dataclass(frozen=True)
 class Question:
@@ -60,12 +62,15 @@ class MetricsQueries:
     ) -> Question:
         """Validate a question's parts; a bad period or unit is a 422 naming the rule."""
         day = as_of or self.today()
+        _sensible(day, "as_of")
         if unit not in UNITS:
             raise InvalidCommand("unknown_unit", f"unit is one of {', '.join(UNITS)}")
         try:
             span = parse_period(period) if period else twelve_months_to(day)
         except ValueError as exc:
             raise InvalidCommand("invalid_period", str(exc)) from None
+        _sensible(span.start, "period")
+        _sensible(span.end, "period")
         if span.days > 366 * 20:
             raise InvalidCommand("period_too_long", "a period is at most 20 years")
         if unit == "day" and span.days > 3 * 366:
@@ -122,6 +127,7 @@ class MetricsQueries:
         return comparison(history, q.span, q.filter, self.zone)
 
     def forecasts(self, as_of: date, seed: int = 0) -> dict[str, Any]:
+        _sensible(as_of, "as_of")
         history = self._history(self._forecast_start(as_of), as_of)
         return forecast_requests(
             history, as_of, self.zone, window_days=FORECAST_WINDOW_DAYS, seed=seed
@@ -139,6 +145,7 @@ class MetricsQueries:
         )
 
     def how_many_by(self, as_of: date, by: date, seed: int = 0) -> dict[str, Any]:
+        _sensible(as_of, "as_of")
         if by < as_of:
             raise InvalidCommand("date_in_the_past", "`by` is on or after the as-of date")
         if (by - as_of).days > 3 * 366:
@@ -153,9 +160,18 @@ class MetricsQueries:
             span = parse_week(week)
         except ValueError as exc:
             raise InvalidCommand("invalid_week", str(exc)) from None
+        _sensible(span.start, "week")
         history = self._history(*weekly_window(span))
         return weekly_report(history, span, self.zone, seed=seed)
 
     @staticmethod
     def _forecast_start(as_of: date) -> date:
         return date.fromordinal(as_of.toordinal() - FORECAST_WINDOW_DAYS)
+
+
+def _sensible(day: date, what: str) -> None:
+    """Dates far outside any organisation's history are a mistake, not a question."""
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise InvalidCommand(
+            "date_out_of_range", f"{what} must fall between {FIRST_YEAR} and {LAST_YEAR}"
+        )

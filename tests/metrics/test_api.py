@@ -59,6 +59,13 @@ def test_a_bad_period_or_week_is_a_422_naming_the_rule(api: Api) -> None:
     bad = api.get("/api/metrics/throughput", "metrics.mo", params={"period": "someday"})
     assert bad.status_code == 422
     assert bad.json()["rule"] == "invalid_period"
+    ancient = api.get("/api/metrics/throughput", "metrics.mo", params={"as_of": "0001-01-01"})
+    assert ancient.json()["rule"] == "date_out_of_range"
+    far = api.get(
+        "/api/metrics/forecasts/backlog", "rm", params={"as_of": "0001-01-02", "by": "0002-01-01"}
+    )
+    assert far.json()["rule"] == "date_out_of_range"
+    assert api.get("/api/metrics/reports/weekly/0001-W01", "rm").status_code == 422
     week = api.get("/api/metrics/reports/weekly/2026-W60", "metrics.mo")
     assert week.status_code == 422
     assert week.json()["rule"] == "invalid_week"
