@@ -182,8 +182,10 @@ def _select(
 ) -> dict[str, R]:
     found: dict[str, R] = {}
     for condition in conditions:
-        cur.execute(f"SELECT data FROM {table} WHERE {condition}", params)
-        found.update(_records(cur.fetchall(), kind))
+        cur.execute(f"SELECT id, data FROM {table} WHERE {condition}", params)
+        for row in cur.fetchall():
+            if row["id"] not in found:  # the conditions overlap; decode each row once
+                found[row["id"]] = kind.from_json(orjson.loads(row["data"]))
     return found
 
 

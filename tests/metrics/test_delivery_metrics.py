@@ -201,3 +201,23 @@ def test_weekly_report_lists_the_week_and_compares_with_the_last() -> None:
     assert [i["reason"] for i in report["slipped"]] == ["fixed date 2026-03-12 missed"]
     assert report["key_figures"]["this_week"]["delivered"] == 1
     assert report["key_figures"]["last_week"]["median_cycle_time_days"] == 3
+
+
+def test_a_bundle_rolled_back_and_deployed_again_counts_from_its_last_deployment() -> None:
+    """Rolled back on the 10th, deployed again a week later, outside its planned
+    window: one bundle deployed, not on time, one roll-back recorded."""
+    story = Story()
+    rid = story.request("2026-02-01 09:00")
+    story.accept(rid, "2026-02-02 09:00")
+    bid = bundle(story, "2026.03", "2026-03-10")
+    story.add(c.REQUEST_SCHEDULED, bid, "2026-03-01 09:00", request_id=rid, after_freeze=False)
+    first = change(story, "2026-03-09 09:00", kind="release_deployment", bundle_id=bid)
+    story.add(c.BUNDLE_DEPLOYED, bid, "2026-03-10 19:00", change_id=first, request_ids=[rid])
+    story.add(c.BUNDLE_ROLLED_BACK, bid, "2026-03-10 22:00", change_id=first, reason="broke")
+    story.add(c.BUNDLE_DEPLOYED, bid, "2026-03-17 19:00", change_id="again", request_ids=[rid])
+    result = release_metrics(story.history(), MARCH, "month", UTC)
+    assert (result["bundles_deployed"], result["rolled_back"]) == (1, 1)
+    assert result["bundles"][0]["deployed_at"].startswith("2026-03-17T19:00")
+    assert result["on_time"] == 0
+    lead = dora(story.history(), MARCH, "month", ALL, UTC)["lead_time_for_changes_days"]
+    assert lead["p50"] == 17

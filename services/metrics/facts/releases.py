@@ -105,7 +105,8 @@ class ReleaseFacts(FoldBase):
             b.change_id = e.data.get("change_id")
 
     def _deployed(self, e: Fact, at: str) -> None:
-        if (b := self._bundle(e)) and b.deployed_at is None:
+        # A bundle rolled back and deployed again counts from its latest deployment.
+        if b := self._bundle(e):
             b.deployed_at = at
             b.change_id = e.data.get("change_id") or b.change_id
             b.shipped = [str(i) for i in e.data.get("request_ids") or []]
