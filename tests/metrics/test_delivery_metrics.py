@@ -125,6 +125,25 @@ def test_cab_approval_lead_time_in_hours() -> None:
     assert result["approved_by_type"] == {"emergency": 1, "normal": 1}
 
 
+def test_cab_lead_time_counts_the_approval_of_the_revision_implemented() -> None:
+    """Approved after 2 hours, revised (approvals voided), approved again 24 hours after
+    raising: the lead time is 24 hours; a withdrawn change is never deployed."""
+    story = Story()
+    revised = change(story, "2026-03-02 09:00")
+    story.add(c.CHANGE_APPROVED, revised, "2026-03-02 11:00", approvers=["cab.carl"])
+    story.add(c.CHANGE_REVISED, revised, "2026-03-02 12:00", revision=2, subsystems=["CRM"],
+              window_start=None, window_end=None, risk="low", approvals_voided=True)  # fmt: skip
+    story.add(c.CHANGE_APPROVED, revised, "2026-03-03 09:00", approvers=["cab.carl"])
+    withdrawn = change(story, "2026-03-02 09:00")
+    story.add(c.CHANGE_WITHDRAWN, withdrawn, "2026-03-02 10:00", reason="not needed")
+    history = story.history()
+    assert cab_lead_time(history, MARCH, ALL, UTC)["approval_hours"]["p50"] == 24.0
+    assert cab_lead_time(history, MARCH, Filter(subsystem="CRM"), UTC)["approved_by_type"] == {
+        "normal": 1
+    }
+    assert history.changes[withdrawn].ended_at is not None
+
+
 def test_unauthorised_changes_are_counted_by_when_they_were_deployed() -> None:
     story = Story()
     for n, flagged in enumerate((True, False, True)):

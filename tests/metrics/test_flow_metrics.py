@@ -205,6 +205,10 @@ def test_metrics_follow_every_published_fact_except_those_no_metric_needs() -> N
     """A contract added or dropped from the fold is a decision, not an accident."""
     from services.metrics.facts import TOPICS
 
-    unused = {c.REQUEST_OWNER_ASSIGNED.topic, c.CHANGE_IMPLEMENTATION_STARTED.topic}
+    unused = {
+        c.REQUEST_OWNER_ASSIGNED.topic,
+        c.CHANGE_IMPLEMENTATION_STARTED.topic,
+        c.BUNDLE_DEPLOYMENT_APPROVAL_WITHDRAWN.topic,  # the change's own facts say it all
+    }
     assert {p.topic for p in c.ALL} - TOPICS == unused
     assert {p.topic for p in c.ALL} >= TOPICS

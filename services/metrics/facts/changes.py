@@ -34,6 +34,18 @@ class ChangeFacts(FoldBase):
         if change := self._change(e):
             change.approved_at = change.approved_at or at
 
+    def _revised(self, e: Fact, at: str) -> None:
+        """A revision may change what it touches, and voids the approvals so far: the
+        approval that counts is the one given to the revision implemented."""
+        if change := self._change(e):
+            change.subsystems = list(e.data.get("subsystems") or change.subsystems)
+            if e.data.get("approvals_voided"):
+                change.approved_at = None
+
+    def _withdrawn(self, e: Fact, at: str) -> None:
+        if change := self._change(e):
+            change.rejected_at = change.rejected_at or at  # closed without deploying
+
     def _change_rejected(self, e: Fact, at: str) -> None:
         if change := self._change(e):
             change.rejected_at = change.rejected_at or at
@@ -66,6 +78,8 @@ class ChangeFacts(FoldBase):
             c.CHANGE_RAISED.topic: self._raised,
             c.CHANGE_APPROVED.topic: self._change_approved,
             c.CHANGE_REJECTED.topic: self._change_rejected,
+            c.CHANGE_REVISED.topic: self._revised,
+            c.CHANGE_WITHDRAWN.topic: self._withdrawn,
             c.CHANGE_COMPLETED.topic: self._completed,
             c.DEPLOYMENT_REPORTED.topic: self._deployment,
         }
