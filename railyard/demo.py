@@ -29,6 +29,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID
 
+from railyard.demo_changes import Changing
 from railyard.demo_model import (
     ARRIVALS_PER_WEEK,
     CATEGORIES,
@@ -42,19 +43,23 @@ from railyard.demo_model import (
 )
 from railyard.demo_release import Releasing, Train
 from railyard.demo_work import Delivery
+from services.change_control.application.changes import ChangeControl
+from services.change_control.application.deployments import DeploymentReports
+from services.change_control.views import ChangeControlViews
 from services.intake.application import Intake, RequestDraft
 from services.intake.domain import ClassOfService
 from services.intake.reactions import DeliverShippedRequests
 from services.intake.views import IntakeViews
 from services.release.application import Releases
 from services.release.queries import ReleaseViews
+from services.release.reactions import BundleFollowsItsDeploymentChange
 from shared.application import acting_as
 from shared.identity.domain import Principal
 from shared.platform import Platform
 from shared.store.followers import ReactionRunner
 
 
-class Demo(Delivery, Releasing):
+class Demo(Delivery, Releasing, Changing):
     def __init__(self, platform: Platform, start: date, seed: int = 7, scale: float = 1.0) -> None:
         """`scale` shrinks the organisation (arrivals, team, work juggled) in proportion."""
         self.platform = platform
@@ -67,7 +72,19 @@ class Demo(Delivery, Releasing):
         self.scale = scale
         self.release_views = ReleaseViews(platform.log)
         self.releases = Releases(platform.log, self.release_views)
-        self.deliveries = ReactionRunner(platform.log, [DeliverShippedRequests(self.intake)])
+        self.change_views = ChangeControlViews(platform.log)
+        self.changes = ChangeControl(platform.log, self.change_views, platform.directory)
+        self.reports = DeploymentReports(platform.log, self.change_views)
+        self.catalogue = platform.settings.subsystems
+        # The reactions that make the services cooperate: release follows its deployment
+        # change; intake delivers what a deployed bundle shipped.
+        self.reactions = ReactionRunner(
+            platform.log,
+            [
+                BundleFollowsItsDeploymentChange(self.releases, self.release_views),
+                DeliverShippedRequests(self.intake),
+            ],
+        )
         self.train_id: UUID | None = None
         self.bundles: list[Train] = []
 
@@ -101,6 +118,8 @@ class Demo(Delivery, Releasing):
                 "ops.olga", "Olga Ops", ["it_staff", "cab_member"], None, "operations"
             )
             identity.register("cab.carl", "Carl CAB", ["cab_member"], None, "development")
+            identity.register("cab.dora", "Dora CAB", ["cab_member"], None, "qa")
+            identity.register("pipeline", "Deployment pipeline", ["pipeline"])
 
     # -- the simulation ---------------------------------------------------------------
 
@@ -145,6 +164,8 @@ class Demo(Delivery, Releasing):
                 self.work_week(day, self.building())
         elif day.weekday() == 4:
             self.work_week(day, self.pushed_work(day))
+        if day.weekday() == 2:
+            self.operations_week(day)
         self.rate_some(day)
 
     def _poisson(self, mean: float) -> int:

@@ -2,15 +2,14 @@
 train, bundles planned against measured capacity, frozen, built and tested item by item,
 signed off by QA and deployed; intake's own reaction then delivers what shipped.
 
-Change control has not landed: the production change a deployment needs is named by an
-id the demo makes up (`_change_for`), and the approval and deployment it would decide are
-applied through release's own use cases, where change control's reaction will call them.
+Each deployment goes through change control: the release manager raises the bundle's
+release change, the CAB approves it, operations implement it in the window, and release
+follows the change's outcome (`demo_changes.py`).
 """
 
 from __future__ import annotations
 
 import random
-import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -23,7 +22,6 @@ from services.release.domain import Stage
 from services.release.queries import ReleaseViews
 from shared.application import acting_as
 from shared.identity.domain import Principal
-from shared.store.followers import ReactionRunner
 
 PLAN_DAYS_BEFORE_FREEZE = 7
 
@@ -33,13 +31,14 @@ class Train:
     """A bundle as the demo follows it: its dates and the work scheduled into it."""
 
     id: UUID
+    name: str
     deploy: date
     freeze: date
     scope: list[UUID] = field(default_factory=list)
     planned: bool = False
     frozen: bool = False
     closed: bool = False
-    change: str = field(default_factory=lambda: str(uuid.uuid4()))
+    change: UUID | None = None
 
 
 class Releasing:
@@ -49,7 +48,6 @@ class Releasing:
     org: Organisation
     releases: Releases
     release_views: ReleaseViews
-    deliveries: ReactionRunner
     train_id: UUID | None
     bundles: list[Train]
 
@@ -60,6 +58,8 @@ class Releasing:
         def velocity(self) -> float: ...
         def plan_order(self) -> list[Work]: ...
         def shipped(self, work: Work, day: date) -> None: ...
+        def raise_release_change(self, bundle: UUID, name: str, day: date) -> UUID: ...
+        def deploy_release(self, change: UUID, day: date) -> None: ...
 
     # -- the train --------------------------------------------------------------------
 
@@ -83,9 +83,8 @@ class Releasing:
             row = self.release_views.bundle(bundle_id)
             assert row is not None, bundle_id
             freeze = datetime.fromisoformat(row["scope_freeze_at"]).date()
-            self.bundles.append(
-                Train(UUID(bundle_id), date.fromisoformat(row["deploy_date"]), freeze)
-            )
+            deploy = date.fromisoformat(row["deploy_date"])
+            self.bundles.append(Train(UUID(bundle_id), str(row["name"]), deploy, freeze))
 
     def release_day(self, day: date) -> None:
         """What the release manager, IT staff and QA do on `day` for each open bundle."""
@@ -158,13 +157,11 @@ class Releasing:
             return
         with acting_as("qa.quinn", at=self.at(day, 13)):
             self.releases.sign_off(self.principal("qa.quinn"), bundle.id, "all passed")
-        with acting_as("cab.carl", at=self.at(day, 14)):
-            self.releases.approve_for_deployment(bundle.id, bundle.change)
+        bundle.change = self.raise_release_change(bundle.id, bundle.name, day)
 
     def deploy(self, bundle: Train, day: date) -> None:
-        with acting_as("ops.olga", at=self.at(day, 21)):
-            self.releases.deploy(bundle.id, bundle.change)
-        self.deliveries.catch_up()  # intake's reaction delivers what shipped
+        assert bundle.change is not None
+        self.deploy_release(bundle.change, day)  # release deploys; intake delivers
         for work_id in bundle.scope:
             self.shipped(self.org.accepted[work_id], day)
         bundle.closed = True

@@ -23,6 +23,7 @@ class Delivery:
     org: Organisation
     disciplined: bool
     scale: float
+    catalogue: tuple[str, ...]
 
     if TYPE_CHECKING:  # provided by the class this is mixed into
 
@@ -32,6 +33,7 @@ class Delivery:
         def accept(self, work: Work, day: date) -> None: ...
         def triage_meeting(self, day: date, review: bool = False) -> None: ...
         def start_train(self, day: date) -> None: ...
+        def deployed_without_change(self, subsystem: str, day: date) -> None: ...
         def record(self, work: Work, day: date) -> None: ...
 
     # -- year one: whatever is pushed gets started, and ships when it is done ----------
@@ -67,9 +69,14 @@ class Delivery:
                 self.deliver(work, day)  # programmers deploy it themselves
 
     def deliver(self, work: Work, day: date) -> None:
+        """Year one: the programmer deploys it and calls it delivered."""
+        self.deployed_without_change(self.rng.choice(self.platform_subsystems()), day)
         with acting_as("railyard", at=self.at(day, 19)):
             self.intake.deliver(work.id, None, None)
         self.shipped(work, day)
+
+    def platform_subsystems(self) -> tuple[str, ...]:
+        return self.catalogue
 
     # -- year two: a clearinghouse, a ranked plan, monthly bundles ----------------------
 

@@ -23,6 +23,8 @@ def test_the_disciplined_year_delivers_more_sooner_and_pleases_more(tmp_path: Pa
         q = queries.question(periods["year_two"], date.fromisoformat(periods["as_of"]), "month")
         table = queries.comparison(q)
         releases = queries.releases(q)
+        after = queries.dora(q)
+        before = queries.dora(queries.question(periods["year_one"], q.as_of, "month"))
         events = platform.log.entries(0, 1_000_000)
     finally:
         platform.close()
@@ -31,14 +33,20 @@ def test_the_disciplined_year_delivers_more_sooner_and_pleases_more(tmp_path: Pa
     assert change["median_cycle_time_days"] < -15
     assert table["previous"]["satisfaction"] < 3.2 < table["current"]["satisfaction"]
     # Every fact came from a real command, at simulated business time: intake's, and
-    # release's for year two's monthly bundles.
+    # release's and change control's for the release train and operations.
     kinds = {e.type.partition(".")[0] for e in events}
     assert kinds == {
         "User", "ChangeRequest", "DepartmentRanking", "ReleaseTrain", "ReleaseBundle",
-        "RequestPlacement",
+        "RequestPlacement", "ProductionChange", "DeploymentReport",
     }  # fmt: skip
     assert "2021" < events[-1].occurred_at < "2025"
     deployed = [e for e in events if e.type == "ReleaseBundle.Deployed"]
     assert len(deployed) >= 10
     assert releases["bundles_deployed"] == len(deployed)
     assert releases["on_time_rate"] == 1.0
+    # Programmers deploying on their own in year one are flagged; in year two none are.
+    assert before["unauthorised_changes"]["count"] > 10
+    assert after["unauthorised_changes"]["count"] == 0
+    assert after["deployment_frequency"]["by_type"]["release_deployment"] == len(deployed)
+    assert after["change_failure_rate"] is not None
+    assert after["cab"]["approval_hours"]["count"] > 0
