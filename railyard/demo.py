@@ -16,10 +16,10 @@ from the behaviour: multitasking costs capacity (`efficiency`), the plan promise
 (`Promise`), and a VP rates delivered work by how late it came against what they asked
 for and against what they were promised.
 
-Year two's bundles go through the release service's real commands (`demo_release.py`).
-Change control has not landed, so each deployment's production change is an id the demo
-makes up, and its approval and outcome are applied through release's use cases, where
-change control's reaction will call them; operations and emergency changes slot in there.
+Year two's bundles go through the release service's real commands (`demo_release.py`)
+and each deploys through a CAB-approved release change in change control; operations'
+normal and emergency changes, and the pipeline's deployment reports, go through change
+control in both years (`demo_changes.py`).
 """
 
 from __future__ import annotations

@@ -227,7 +227,15 @@ def _demo_command(platform: PlatformFactory) -> Callable[..., None]:
             q = queries.question(periods["year_two"], date.fromisoformat(periods["as_of"]), "month")
             table = queries.comparison(q)
             releases = queries.releases(q)
+            after = queries.dora(q)
+            before = queries.dora(queries.question(periods["year_one"], q.as_of, "month"))
         out.print(_case_study_table(table))
+        for label, dora in (("Year one", before), ("Year two", after)):
+            out.print(
+                f"{label}: {dora['deployment_frequency']['deployments']} production changes,"
+                f" change failure rate {dora['change_failure_rate']},"
+                f" {dora['unauthorised_changes']['count']} unauthorised deployments."
+            )
         out.print(
             f"Year two: {releases['bundles_deployed']} release bundles deployed,"
             f" on-time rate {releases['on_time_rate']}, scope churn after freeze"
