@@ -41,6 +41,12 @@ format: install
 test: lint
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
+## demo: two years of the case-study organisation in var/demo (embedded SQLite), then its table
+demo: install
+	rm -rf var/demo
+	RAILYARD_DATA_DIR=var/demo $(BIN)/railyard demo
+	@echo "Serve it with: RAILYARD_DATA_DIR=var/demo make run"
+
 ## bench: every benchmark (PostgreSQL), results as JSON under bench-results/
 bench: install
 	$(BIN)/python -m bench

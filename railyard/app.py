@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from services.change_control.service import component as change_control_component
 from services.intake.service import component as intake_component
+from services.metrics.service import component as metrics_component
 from services.notify.service import component as notify_component
 from services.release.service import component as release_component
 from shared.http.app import create_app
@@ -22,6 +23,7 @@ from shared.settings import ALL_SERVICES, Settings, settings_from_environment
 
 FACTORIES: dict[str, ComponentFactory] = {
     "intake": intake_component,
+    "metrics": metrics_component,
     "notify": notify_component,
     "release": release_component,
     "change_control": change_control_component,

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from railyard.app import all_components
 from railyard.gate_cli import gate_app
+from railyard.metrics_cli import register as register_metrics_commands
 from shared.application import acting_as
 from shared.domain import DomainError
 from shared.http.app import followers_for
@@ -276,6 +277,10 @@ def revoke_token(
             raise typer.Exit(1)
         platform.identity.revoke_token(owner, token_id, reason)
         err.print(f"revoked token {token_id} of {owner}")
+
+
+# The metrics consumer's and the operator's commands: replay, report, import, demo.
+register_metrics_commands(app, _platform, _cli_actor)
 
 
 def main() -> None:

@@ -1,0 +1,279 @@
+"""Metrics at 10k, 100k and 1M events on PostgreSQL.
+
+For each size, on a fresh schema filled with a synthetic contract-shaped history
+(`bench/_synthetic.py`, a constant rate of about 7 requests a day, so a bigger log is a
+longer history and the smallest still covers every window the endpoints look at):
+
+- the full rebuild of the metrics view, in events/s, against a raw psycopg read of the
+  same events with orjson decoding (the ratio is the figure; target >= 0.5), and against
+  the shared ProjectionGroup driving a projection that does nothing (the machinery's own
+  ceiling on the same events);
+- the peak memory (max RSS) of the process doing the rebuild, each size in its own
+  process, against the same process before it started;
+- how rebuild time grows with the number of events (microseconds per event);
+- the median latency of every metrics endpoint for the latest month, in rounds that
+  alternate between the sizes (target: at 1M within 1.5x of 10k).
+
+`RAILYARD_BENCH_SIZES=10000,100000` picks sizes; `DATABASE_URL` picks the server.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import statistics
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+from fastapi.testclient import TestClient
+
+from bench._synthetic import synthetic
+from railyard.app import all_components
+from services.metrics.facts import TOPICS
+from services.metrics.views import BATCH_SIZE, MetricsViews
+from shared.application import acting_as
+from shared.http.app import create_app
+from shared.logging import configure_logging
+from shared.platform import Platform
+from shared.settings import load_settings
+from shared.store.log import EventLog
+from shared.store.projections import Projection, ProjectionGroup
+
+SIZES = tuple(
+    int(s) for s in os.environ.get("RAILYARD_BENCH_SIZES", "10000,100000,1000000").split(",")
+)
+URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REPEATS = 9
+# About 50 events a day: the smallest store spans some 200 days, so every window the
+# endpoints look at (up to about 150 days) is full at every size.
+REQUESTS_PER_DAY = 7
+
+
+def _settings(schema: str) -> Any:
+    return load_settings(database_url=URL, db_schema=schema, pool_size=4, log_level="warning",
+                         statement_timeout_ms=3_600_000, read_your_writes_max_lag=0)  # fmt: skip
+
+
+def fill(schema: str, events: int) -> dict[str, Any]:
+    """A fresh schema holding `events` synthetic events, inserted with COPY."""
+
+    with psycopg.connect(URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    log = EventLog(_settings(schema))
+    log.close()
+    started = time.perf_counter()
+    last = ""
+    with psycopg.connect(URL) as conn, conn.cursor() as cur:
+        columns = "(originator_id, originator_version, topic, state)"
+        with cur.copy(f'COPY "{schema}".railyard_events {columns} FROM STDIN') as copy:
+            for e in synthetic(events, requests_per_day=REQUESTS_PER_DAY):
+                copy.write_row((e.aggregate_id, e.version, e.topic, orjson.dumps(e.state)))
+                last = e.state["timestamp"]
+    return {"insert_s": round(time.perf_counter() - started, 1), "last_event_at": last}
+
+
+def raw_read(schema: str) -> float:
+    """Events/s of reading every event with a server-side cursor and decoding its JSON."""
+    started = time.perf_counter()
+    count = 0
+    with psycopg.connect(URL) as conn, conn.cursor(name="raw") as cur:
+        cur.itersize = 5_000
+        cur.execute(
+            f"SELECT notification_id, originator_id, originator_version, topic, state"
+            f' FROM "{schema}".railyard_events ORDER BY notification_id'
+        )
+        for row in cur:
+            orjson.loads(row[4])
+            count += 1
+    return count / (time.perf_counter() - started)
+
+
+def _rss_kb() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _rebuild_child(schema: str, queue: Any) -> None:
+
+    log = EventLog(_settings(schema))
+    views = MetricsViews(log)
+    views.group.setup()
+    before = _rss_kb()
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:  # the resident set, every 20 ms, while the rebuild runs
+        while not done.wait(0.02):
+            peak[0] = max(peak[0], _rss_kb())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    read = views.group.rebuild()
+    elapsed = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    log.close()
+    queue.put({"events": read, "seconds": elapsed, "rss_before_kb": before,
+               "rss_peak_kb": max(peak[0], _rss_kb())})  # fmt: skip
+
+
+def rebuild(schema: str) -> dict[str, Any]:
+    """The whole metrics view folded again, in a process of its own (for its memory)."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_rebuild_child, args=(schema, queue))
+    child.start()
+    result: dict[str, Any] = queue.get()
+    child.join()
+    return result
+
+
+ENDPOINTS = ("", "/throughput", "/flow-times", "/work-in-progress", "/time-in-state",
+             "/cumulative-flow", "/satisfaction", "/comparison", "/releases", "/dora",
+             "/forecasts")  # fmt: skip
+
+
+class _Reader:
+    """One size's app and token, for latency rounds interleaved across sizes."""
+
+    def __init__(self, schema: str, last_event_at: str) -> None:
+        settings = _settings(schema)
+        configure_logging(settings)
+        self.platform = Platform.build(settings)
+        with acting_as("bench"):
+            self.platform.identity.register("bench.reader", "Bench", ["metrics_reader"])
+            token = self.platform.identity.issue_token("bench.reader", "bench").token
+        components = all_components(self.platform)
+        # Only the views these routes read: the users (for the token) and metrics.
+        metrics = [g for c in components if c.name == "metrics" for g in c.groups]
+        for group in [self.platform.directory.group, *metrics]:
+            group.catch_up()
+        with psycopg.connect(URL, autocommit=True) as conn:  # what autovacuum soon does
+            conn.execute(f'ANALYZE "{schema}".metrics_requests')
+            for table in ("metrics_bundles", "metrics_changes", "metrics_deployments"):
+                conn.execute(f'ANALYZE "{schema}".{table}')
+        self.client = TestClient(create_app(self.platform, components, run_followers=False))
+        self.client.__enter__()
+        self.headers = {"Authorization": f"Bearer {token}"}
+        as_of = last_event_at[:10]
+        self.params = {"period": as_of[:7], "as_of": as_of, "unit": "week"}
+        self.as_of = as_of
+
+    def time(self, endpoint: str) -> float:
+        query = {"as_of": self.as_of} if endpoint == "/forecasts" else self.params
+        started = time.perf_counter()
+        response = self.client.get(f"/api/metrics{endpoint}", params=query, headers=self.headers)
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 200, response.text
+        return elapsed
+
+    def close(self) -> None:
+        self.client.__exit__(None, None, None)
+        self.platform.close()
+
+
+def latencies(readers: dict[str, _Reader]) -> dict[str, dict[str, float]]:
+    """Median ms per size and endpoint for the month of the last event. Rounds alternate
+    between sizes, so a busy moment on a shared machine hits every size alike."""
+    timings: dict[str, dict[str, list[float]]] = {s: {} for s in readers}
+    for _ in range(REPEATS):
+        for endpoint in ENDPOINTS:
+            for size, reader in readers.items():
+                timings[size].setdefault(endpoint or "/", []).append(reader.time(endpoint))
+    return {
+        size: {e: round(statistics.median(t) * 1000, 1) for e, t in per.items()}
+        for size, per in timings.items()
+    }
+
+
+class _Null(Projection):
+    """Follows the same topics and does nothing: what the projection machinery costs."""
+
+    name = "bench.null.v1"
+
+    def create(self, cur: Any) -> None:
+        return None
+
+    def handlers(self) -> dict[str, Any]:
+        return dict.fromkeys(TOPICS, lambda cur, event: None)
+
+    def apply_batch(self, cur: Any, events: Any) -> None:
+        return None
+
+
+def group_ceiling(schema: str) -> float:
+    """Events/s of the shared ProjectionGroup reading and decoding the same events for a
+    projection that does nothing: the fastest any projection could rebuild."""
+    log = EventLog(_settings(schema))
+    group = ProjectionGroup(log, [_Null(log)], batch_size=BATCH_SIZE)
+    started = time.perf_counter()
+    read = group.rebuild()
+    elapsed = time.perf_counter() - started
+    log.close()
+    return read / elapsed
+
+
+def run(results: Path) -> dict[str, Any]:
+    figures: dict[str, Any] = {"sizes": {}}
+    readers: dict[str, _Reader] = {}
+    schemas: list[str] = []
+    try:
+        for size in SIZES:
+            schema = f"bench_metrics_{size}_{uuid.uuid4().hex[:6]}"
+            schemas.append(schema)
+            print(f"-- {size} events: filling {schema}", flush=True)
+            filled = fill(schema, size)
+            raw = raw_read(schema)
+            ceiling = group_ceiling(schema)
+            print(f"   raw read {raw:,.0f}/s, projection machinery {ceiling:,.0f}/s", flush=True)
+            built = rebuild(schema)
+            rate = built["events"] / built["seconds"]
+            print(f"   metrics rebuild {rate:,.0f} events/s", flush=True)
+            figures["sizes"][str(size)] = {
+                **filled,
+                "raw_read_events_per_s": round(raw),
+                "projection_machinery_events_per_s": round(ceiling),
+                "rebuild_events_per_s": round(rate),
+                "rebuild_to_raw_ratio": round(rate / raw, 3),
+                "machinery_to_raw_ratio": round(ceiling / raw, 3),
+                "rebuild_to_machinery_ratio": round(rate / ceiling, 3),
+                "rebuild_s": round(built["seconds"], 2),
+                "rebuild_us_per_event": round(built["seconds"] / built["events"] * 1e6, 2),
+                "rss_before_mb": round(built["rss_before_kb"] / 1024, 1),
+                "rss_peak_mb": round(built["rss_peak_kb"] / 1024, 1),
+                "rebuild_memory_growth_mb": round(
+                    (built["rss_peak_kb"] - built["rss_before_kb"]) / 1024, 1
+                ),
+            }
+            readers[str(size)] = _Reader(schema, filled["last_event_at"])
+        print("-- endpoint latency, sizes interleaved", flush=True)
+        for label, ms in latencies(readers).items():
+            figures["sizes"][label]["endpoint_ms"] = ms
+    finally:
+        for reader in readers.values():
+            reader.close()
+        with psycopg.connect(URL, autocommit=True) as conn:
+            for schema in schemas:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    sizes = figures["sizes"]
+    small, large = str(min(SIZES)), str(max(SIZES))
+    if small != large:
+        figures["time_per_event_growth"] = round(
+            sizes[large]["rebuild_us_per_event"] / sizes[small]["rebuild_us_per_event"], 2
+        )
+        figures["endpoint_latency_ratio"] = {
+            e: round(sizes[large]["endpoint_ms"][e] / sizes[small]["endpoint_ms"][e], 2)
+            for e in sizes[small]["endpoint_ms"]
+        }
+    return figures

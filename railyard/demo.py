@@ -1,0 +1,237 @@
+"""A demo organisation: the case study's line of business, simulated through the real
+domain commands with a simulated clock (every event carries its business time).
+
+The organisation starts as the case study found it: requests arrive faster than IT can
+finish them and nobody triages them; programmers accept and start whatever a VP pushes
+on them (a private deal), juggle dozens of requests at once and deploy each themselves
+when it is done; nobody can promise a date. When about 325 requests are in play, the two
+years begin. The first runs as before. The second runs the disciplined process: a
+clearinghouse triage of every request (reject what is not worth doing, accept what fits
+the next six weeks of measured capacity, defer the rest), departments ranking their
+accepted work, monthly release bundles planned against that capacity with a promised
+date, and work started only when its bundle starts.
+
+Nothing below writes a metric down. Throughput, cycle time and satisfaction follow
+from the behaviour: multitasking costs capacity (`efficiency`), the plan promises dates
+(`Promise`), and a VP rates delivered work by how late it came against what they asked
+for and against what they were promised.
+
+Year two's bundles go through the release service's real commands (`demo_release.py`)
+and each deploys through a CAB-approved release change in change control; operations'
+normal and emergency changes, and the pipeline's deployment reports, go through change
+control in both years (`demo_changes.py`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from uuid import UUID
+
+from railyard.demo_changes import Changing
+from railyard.demo_model import (
+    ARRIVALS_PER_WEEK,
+    CATEGORIES,
+    DEPARTMENTS,
+    DEVELOPERS,
+    IN_PLAY_AT_START,
+    SIZES,
+    TOPICS,
+    Organisation,
+    Work,
+)
+from railyard.demo_release import Releasing, Train
+from railyard.demo_work import Delivery
+from services.change_control.application.changes import ChangeControl
+from services.change_control.application.deployments import DeploymentReports
+from services.change_control.views import ChangeControlViews
+from services.intake.application import Intake, RequestDraft
+from services.intake.domain import ClassOfService
+from services.intake.reactions import DeliverShippedRequests
+from services.intake.views import IntakeViews
+from services.release.application import Releases
+from services.release.queries import ReleaseViews
+from services.release.reactions import BundleFollowsItsDeploymentChange
+from shared.application import acting_as
+from shared.identity.domain import Principal
+from shared.platform import Platform
+from shared.store.followers import ReactionRunner
+
+
+class Demo(Delivery, Releasing, Changing):
+    def __init__(self, platform: Platform, start: date, seed: int = 7, scale: float = 1.0) -> None:
+        """`scale` shrinks the organisation (arrivals, team, work juggled) in proportion."""
+        self.platform = platform
+        self.rng = random.Random(seed)  # noqa: S311  # a reproducible simulation
+        self.intake = Intake(platform.log, IntakeViews(platform.log), platform.directory)
+        self.start = start
+        self.org = Organisation()
+        self.disciplined = False
+        self.today = start
+        self.scale = scale
+        self.release_views = ReleaseViews(platform.log)
+        self.releases = Releases(platform.log, self.release_views)
+        self.change_views = ChangeControlViews(platform.log)
+        self.changes = ChangeControl(platform.log, self.change_views, platform.directory)
+        self.reports = DeploymentReports(platform.log, self.change_views)
+        self.catalogue = platform.settings.subsystems
+        # The reactions that make the services cooperate: release follows its deployment
+        # change; intake delivers what a deployed bundle shipped.
+        self.reactions = ReactionRunner(
+            platform.log,
+            [
+                BundleFollowsItsDeploymentChange(self.releases, self.release_views),
+                DeliverShippedRequests(self.intake),
+            ],
+        )
+        self.train_id: UUID | None = None
+        self.bundles: list[Train] = []
+
+    # -- people and time ------------------------------------------------------------
+
+    def at(self, day: date, hour: float | None = None) -> datetime:
+        hour = self.rng.uniform(8.5, 17.5) if hour is None else hour
+        return datetime.combine(day, time(int(hour), int(hour % 1 * 60)), tzinfo=UTC)
+
+    def vp(self, department: str) -> str:
+        return "vp." + department.lower().replace(" ", "")
+
+    def principal(self, username: str) -> Principal:
+        found = self.platform.directory.principal(username)
+        assert found is not None, username
+        return found
+
+    def register_people(self, day: date) -> None:
+        with acting_as("demo", at=self.at(day, 8)):
+            identity = self.platform.identity
+            identity.register("rm", "Rita Release", ["release_manager"])
+            identity.register("metrics", "Mo Metrics", ["metrics_reader"])
+            for department in DEPARTMENTS:
+                identity.register(
+                    self.vp(department), f"VP {department}", ["requester"], department
+                )
+            for dev in DEVELOPERS:
+                identity.register(dev, dev, ["it_staff"], None, "development")
+            identity.register("qa.quinn", "Quinn QA", ["it_staff"], None, "qa")
+            identity.register(
+                "ops.olga", "Olga Ops", ["it_staff", "cab_member"], None, "operations"
+            )
+            identity.register("cab.carl", "Carl CAB", ["cab_member"], None, "development")
+            identity.register("cab.dora", "Dora CAB", ["cab_member"], None, "qa")
+            identity.register("pipeline", "Deployment pipeline", ["pipeline"])
+
+    # -- the simulation ---------------------------------------------------------------
+
+    def run(self, years: int = 2, progress: Callable[[str], None] | None = None) -> dict[str, str]:
+        """Warm up until about 325 requests are in play, then run `years` years: the
+        first as found, the rest disciplined. Returns the periods to compare."""
+        say = progress or (lambda _: None)
+        self.register_people(self.start)
+        day = self.start
+        while self.org.in_play < IN_PLAY_AT_START * self.scale and day < self.start + timedelta(
+            days=4 * 365
+        ):
+            self.step(day)
+            day += timedelta(days=1)
+        first_year = day
+        say(f"{self.org.in_play} requests in play on {first_year}: year one starts")
+        switch = first_year + timedelta(days=365)
+        end = first_year + timedelta(days=365 * years)
+        while day < end:
+            if day == switch:
+                say(f"{day}: the release manager institutes the process")
+                self.disciplined = True
+                self.clearinghouse_review(day)
+            self.step(day)
+            day += timedelta(days=1)
+        return {
+            "year_one": f"{first_year.isoformat()}..{(switch - timedelta(days=1)).isoformat()}",
+            "year_two": f"{switch.isoformat()}..{(end - timedelta(days=1)).isoformat()}",
+            "as_of": (end - timedelta(days=1)).isoformat(),
+        }
+
+    def step(self, day: date) -> None:
+        self.today = day
+        if day.weekday() < 5:
+            for _ in range(self._poisson(ARRIVALS_PER_WEEK * self.scale / 5)):
+                self.submit(day)
+        if self.disciplined:
+            if day.weekday() == 0:
+                self.triage_meeting(day)
+            self.release_day(day)
+            if day.weekday() == 4:
+                self.work_week(day, self.building())
+        elif day.weekday() == 4:
+            self.work_week(day, self.pushed_work(day))
+        if day.weekday() == 2:
+            self.operations_week(day)
+        self.rate_some(day)
+
+    def _poisson(self, mean: float) -> int:
+        count, total = 0, self.rng.expovariate(1)
+        while total < mean:
+            count += 1
+            total += self.rng.expovariate(1)
+        return count
+
+    # -- requests arrive and are triaged --------------------------------------------------
+
+    def submit(self, day: date) -> None:
+        r = self.rng
+        department = r.choice(DEPARTMENTS)
+        category = r.choices([c for c, _ in CATEGORIES], [w for _, w in CATEGORIES])[0]
+        size, points = r.choices(SIZES, (2, 4, 5, 3, 1))[0]
+        subsystems = r.sample(self.platform.settings.subsystems, r.choice((1, 1, 2)))
+        desired = day + timedelta(days=r.randint(45, 150))
+        draft = RequestDraft(
+            title=f"{department}: {r.choice(TOPICS)} ({r.randint(100, 999)})",
+            description="Simulated request of the demo organisation.",
+            justification="Needed by the business.",
+            sponsor=f"VP {department}",
+            category=category,
+            subsystems=subsystems,
+            size_estimate=size,
+            desired_date=desired,
+        )
+        vp = self.vp(department)
+        with acting_as(vp, at=self.at(day)):
+            submitted = self.intake.submit(self.principal(vp), draft)
+        self.org.waiting[UUID(submitted.id)] = Work(
+            UUID(submitted.id), department, points, day, desired
+        )
+
+    def accept(self, work: Work, day: date) -> None:
+        with acting_as("rm", at=self.at(day)):
+            self.intake.accept(
+                work.id, self.rng.choice(DEVELOPERS), work.points, ClassOfService.STANDARD, None
+            )
+        work.accepted = day
+        self.org.waiting.pop(work.id, None)
+        self.org.accepted[work.id] = work
+
+    def decline(self, work: Work, day: date, how: str) -> None:
+        with acting_as("rm", at=self.at(day)):
+            if how == "reject":
+                self.intake.reject(work.id, "not worth the capacity it would take")
+                self.org.waiting.pop(work.id, None)
+            else:
+                self.intake.defer(work.id, "no capacity in the next six weeks", None)
+                work.deferred = True
+
+    def triage_meeting(self, day: date, review: bool = False) -> None:
+        """Year two: every waiting request is decided, oldest first: rejected when not
+        worth the capacity (more often in the first review, where requests are stale),
+        accepted while the next six weeks of measured capacity allow, else deferred."""
+        horizon = 1.5 * self.velocity()
+        committed = sum(w.points - w.done for w in self.org.accepted.values())
+        queue = sorted(self.org.waiting.values(), key=lambda w: (w.submitted, str(w.id)))
+        for work in queue:
+            stale = review and (day - work.submitted).days > 180
+            if self.rng.random() < (0.5 if stale else 0.12):
+                self.decline(work, day, "reject")
+            elif committed + work.points <= horizon:
+                self.accept(work, day)
+                committed += work.points
+            elif not work.deferred:
+                self.decline(work, day, "defer")

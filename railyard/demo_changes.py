@@ -1,0 +1,152 @@
+"""Production changes in the demo, through change control's real commands: the release
+change that deploys each bundle in year two, operations' normal and emergency changes in
+both years (some fail and are reviewed), and the deployment pipeline's reports (in year
+one, programmers deploy on their own: change control flags each as unauthorised)."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from services.change_control.application.changes import ChangeControl, ChangeDraft
+from services.change_control.application.deployments import DeploymentReports
+from services.change_control.domain.risk import (
+    AffectedUsers,
+    Impact,
+    Likelihood,
+    Questionnaire,
+)
+from services.change_control.domain.values import ChangeType, Outcome
+from services.change_control.views import ChangeControlViews
+from shared.application import acting_as
+from shared.identity.domain import Principal
+from shared.store.followers import ReactionRunner
+
+LOW_RISK = Questionnaire(Impact.MINOR, Likelihood.UNLIKELY, AffectedUsers.NONE, True)
+OPS_FAILS = 0.12  # how often an operations change goes wrong
+
+
+class Changing:
+    """Mixed into `Demo`: production changes and deployment reports."""
+
+    rng: random.Random
+    changes: ChangeControl
+    change_views: ChangeControlViews
+    reports: DeploymentReports
+    reactions: ReactionRunner
+    disciplined: bool
+    catalogue: tuple[str, ...]
+
+    if TYPE_CHECKING:  # provided by the class this is mixed into
+
+        def at(self, day: date, hour: float | None = None) -> datetime: ...
+        def principal(self, username: str) -> Principal: ...
+
+    def _draft(self, title: str, subsystems: list[str], start: datetime | None) -> ChangeDraft:
+        end = start + timedelta(hours=3) if start else None
+        return ChangeDraft(
+            title=title,
+            subsystems=subsystems,
+            window_start=start,
+            window_end=end,
+            implementation_plan="Apply the package with the runbook.",
+            backout_plan="Reinstall the previous package from the runbook.",
+            test_evidence="Passed in the staging environment.",
+            implementers=["ops.olga"],
+            questionnaire=LOW_RISK,
+        )
+
+    def _implement(self, change: UUID, day: date, outcome: Outcome, hour: float) -> None:
+        ops = self.principal("ops.olga")
+        with acting_as("ops.olga", at=self.at(day, hour)):
+            self.changes.start(ops, change)
+        notes = "" if outcome == Outcome.SUCCEEDED else "errors after the switch; backed out"
+        with acting_as("ops.olga", at=self.at(day, hour + 1)):
+            self.changes.complete(ops, change, outcome, notes)
+        self.reactions.catch_up()  # release follows its deployment change
+
+    def _review_if_needed(self, change: UUID, day: date, outcome: Outcome) -> None:
+        if outcome != Outcome.SUCCEEDED:
+            carl = self.principal("cab.carl")
+            with acting_as("cab.carl", at=self.at(day + timedelta(days=1), 10)):
+                self.changes.review(carl, change, "the package clashed with a patch", "retest")
+
+    # -- release deployments --------------------------------------------------------------
+
+    def raise_release_change(self, bundle: UUID, name: str, day: date) -> UUID:
+        """The day before deployment: the release manager raises the bundle's change
+        (in the bundle's window) and the CAB approves it."""
+        self.change_views.group.catch_up()
+        rm = self.principal("rm")
+        with acting_as("rm", at=self.at(day, 13)):
+            ref = self.changes.raise_change(
+                rm,
+                ChangeType.RELEASE_DEPLOYMENT,
+                self._draft(f"Deploy release {name}", list(self.catalogue), None),
+                bundle_id=str(bundle),
+            )
+        change = UUID(ref.id)
+        with acting_as("cab.carl", at=self.at(day, 15)):
+            self.changes.approve(self.principal("cab.carl"), change, None)
+        self.reactions.catch_up()  # release: approved for deployment
+        return change
+
+    def deploy_release(self, change: UUID, day: date) -> None:
+        """Inside the window; release hears the outcome, intake delivers what shipped."""
+        self._implement(change, day, Outcome.SUCCEEDED, 20.5)
+        # The pipeline says when it deployed (change control would otherwise take the
+        # wall clock, not the simulated one).
+        deployed = self.at(day, 21.6)
+        with acting_as("pipeline", at=deployed):
+            self.reports.report("jenkins", "Billing", f"release-{day:%Y.%m}", deployed, str(change))
+
+    # -- operations -----------------------------------------------------------------------
+
+    def operations_week(self, day: date) -> None:
+        """A normal change most weeks, now and then an emergency; some go wrong."""
+        subsystem = [self.rng.choice(self.catalogue)]
+        if self.rng.random() < 0.8:
+            self.normal_change(day, subsystem)
+        if self.rng.random() < (0.15 if self.disciplined else 0.4):  # unplanned work
+            self.emergency_change(day + timedelta(days=1), subsystem)
+
+    def normal_change(self, day: date, subsystems: list[str]) -> None:
+        self.change_views.group.catch_up()
+        ops = self.principal("ops.olga")
+        start = self.at(day + timedelta(days=2), 21)
+        with acting_as("ops.olga", at=self.at(day, 10)):
+            ref = self.changes.raise_change(
+                ops, ChangeType.NORMAL, self._draft("Patch the servers", subsystems, start)
+            )
+        change = UUID(ref.id)
+        with acting_as("cab.carl", at=self.at(day + timedelta(days=1), 11)):
+            self.changes.approve(self.principal("cab.carl"), change, None)
+        outcome = Outcome.FAILED if self.rng.random() < OPS_FAILS else Outcome.SUCCEEDED
+        self._implement(change, day + timedelta(days=2), outcome, 21.2)
+        self._review_if_needed(change, day + timedelta(days=2), outcome)
+
+    def emergency_change(self, day: date, subsystems: list[str]) -> None:
+        self.change_views.group.catch_up()
+        ops = self.principal("ops.olga")
+        with acting_as("ops.olga", at=self.at(day, 2)):
+            ref = self.changes.raise_change(
+                ops,
+                ChangeType.EMERGENCY,
+                self._draft("Fix the outage", subsystems, self.at(day, 2)),
+            )
+        change = UUID(ref.id)
+        with acting_as("cab.carl", at=self.at(day, 2.5)):
+            self.changes.approve(self.principal("cab.carl"), change, None)
+        self._implement(change, day, Outcome.SUCCEEDED, 3)
+        with acting_as("cab.dora", at=self.at(day, 10)):
+            self.changes.approve(self.principal("cab.dora"), change, None)  # in retrospect
+        with acting_as("cab.carl", at=self.at(day, 11)):
+            self.changes.review(self.principal("cab.carl"), change, "outage fixed", "none")
+
+    def deployed_without_change(self, subsystem: str, day: date) -> None:
+        """Year one: a programmer deploys on their own; the pipeline still reports it."""
+        deployed = self.at(day, 19.5)
+        with acting_as("pipeline", at=deployed):
+            self.reports.report("laptop", subsystem, f"hotfix-{day:%Y%m%d}", deployed, None)

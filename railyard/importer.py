@@ -1,0 +1,286 @@
+"""Importing existing requests from CSV through intake's real commands, at their real times.
+
+Two column sets are understood (see the README): Railyard's own (`key`, `title`,
+`department`, `submitted_at`, ...) and the common Jira export (`Issue key`, `Summary`,
+`Created`, `Resolved`, `Status`, `Fix Version/s`). Every step of a row (submit, accept,
+deliver, ...) runs as a use case with the row's original time as business time and an
+idempotency key derived from the external key, stored in the log's transaction: a
+second import of the same file finds every step already recorded and imports nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+from pathlib import Path
+
+from shared.domain import InvalidCommand
+from shared.settings import Settings
+
+IMPORT_SCOPE = "import"
+STATES = ("submitted", "accepted", "delivered", "rejected", "withdrawn", "deferred")
+CATEGORIES = ("business_project", "it_project", "change_maintenance", "unplanned")
+SIZES = ("XS", "S", "M", "L", "XL")
+
+JIRA_STATUS = {
+    "done": "delivered", "closed": "delivered", "resolved": "delivered",
+    "released": "delivered", "deployed": "delivered",
+    "won't do": "rejected", "won't fix": "rejected", "rejected": "rejected",
+    "declined": "rejected", "duplicate": "rejected", "cancelled": "withdrawn",
+    "canceled": "withdrawn", "withdrawn": "withdrawn",
+    "in progress": "accepted", "in review": "accepted", "in qa": "accepted",
+    "in development": "accepted", "selected for development": "accepted",
+    "approved": "accepted", "accepted": "accepted", "ready": "accepted",
+    "to do": "submitted", "open": "submitted", "backlog": "submitted", "new": "submitted",
+    "submitted": "submitted", "deferred": "deferred", "on hold": "deferred",
+}  # fmt: skip
+JIRA_TYPES = {"epic": "business_project", "bug": "unplanned", "incident": "unplanned"}
+DATE_FORMATS = (
+    "%d/%b/%y %I:%M %p", "%d/%b/%Y %I:%M %p", "%d/%b/%y %H:%M", "%d/%b/%Y %H:%M",
+    "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """What a row may leave out, given on the command line."""
+
+    department: str | None = None
+    subsystem: str | None = None
+    owner: str | None = None
+    category: str = "change_maintenance"
+    size_points: int = 3
+
+
+@dataclass
+class Row:
+    """One request to import, validated: what happened to it, and when."""
+
+    line: int
+    key: str
+    title: str
+    department: str
+    category: str
+    subsystems: list[str]
+    size_estimate: str
+    status: str
+    submitted_at: datetime
+    requester: str
+    description: str
+    owner: str | None = None
+    size_points: int = 3
+    accepted_at: datetime | None = None
+    delivered_at: datetime | None = None
+    closed_at: datetime | None = None
+    rating: int | None = None
+    rated_at: datetime | None = None
+    fix_version: str | None = None
+    steps: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    line: int
+    key: str
+    reason: str
+
+
+def parse_time(value: str, zone: tzinfo) -> datetime:
+    """ISO 8601 or a common export format; times without an offset are business time."""
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        for form in DATE_FORMATS:
+            try:
+                parsed = datetime.strptime(text, form)  # zone applied below
+                break
+            except ValueError:
+                continue
+        else:
+            raise InvalidCommand("bad_time", f"{value!r} is not a date and time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+
+
+def detect(header: list[str]) -> str:
+    names = {h.strip().casefold() for h in header}
+    if {"issue key", "summary", "created", "status"} <= names:
+        return "jira"
+    if {"key", "title", "submitted_at"} <= names:
+        return "railyard"
+    raise InvalidCommand(
+        "unknown_columns",
+        "the header is neither Railyard's columns (key, title, department, submitted_at, ...)"
+        " nor a Jira export (Issue key, Summary, Created, Resolved, Status, Fix Version/s)",
+    )
+
+
+class Reader:
+    """Turns CSV lines into validated rows or rejections with a reason."""
+
+    def __init__(self, settings: Settings, defaults: Defaults) -> None:
+        self.zone = settings.zone
+        self.catalogue = {s.casefold(): s for s in settings.subsystems}
+        self.defaults = defaults
+
+    def read(self, path: Path) -> Iterator[Row | Rejected]:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                raise InvalidCommand("empty_file", f"{path} is empty")
+            kind = detect(header)
+            seen: set[str] = set()
+            for line, values in enumerate(reader, start=2):
+                if not any(v.strip() for v in values):
+                    continue
+                cells = _cells(header, values)
+                key = (cells.get("issue key") or cells.get("key") or "").strip()
+                try:
+                    if not key:
+                        raise InvalidCommand("key_required", "every row needs its external key")
+                    if key.casefold() in seen:
+                        raise InvalidCommand("key_repeated", f"{key} appears twice in the file")
+                    seen.add(key.casefold())
+                    yield (
+                        self._jira(line, key, cells)
+                        if kind == "jira"
+                        else self._own(line, key, cells)
+                    )
+                except InvalidCommand as exc:
+                    yield Rejected(line, key, f"{exc.detail} ({exc.rule})")
+
+    def _time(self, cells: Mapping[str, str], name: str) -> datetime | None:
+        value = (cells.get(name) or "").strip()
+        return parse_time(value, self.zone) if value else None
+
+    def _subsystems(self, text: str) -> list[str]:
+        names = [n.strip() for n in text.replace("|", ";").replace(",", ";").split(";")]
+        chosen = [self.catalogue.get(n.casefold()) for n in names if n]
+        if not chosen and self.defaults.subsystem:
+            chosen = [self.catalogue.get(self.defaults.subsystem.casefold())]
+        if not chosen:
+            raise InvalidCommand("subsystem_required", "no subsystem (give --subsystem)")
+        if None in chosen:
+            raise InvalidCommand("unknown_subsystem", f"{text!r} is not in the catalogue")
+        return [s for s in chosen if s]
+
+    def _own(self, line: int, key: str, cells: Mapping[str, str]) -> Row:
+        status = (cells.get("status") or "").strip().casefold() or "submitted"
+        if status not in STATES:
+            raise InvalidCommand("unknown_status", f"status {status!r} is not one of {STATES}")
+        category = (cells.get("category") or self.defaults.category).strip()
+        if category not in CATEGORIES:
+            raise InvalidCommand("unknown_category", f"category {category!r} is unknown")
+        size = (cells.get("size_estimate") or "M").strip().upper()
+        if size not in SIZES:
+            raise InvalidCommand("unknown_size", f"size {size!r} is not one of {SIZES}")
+        rating = (cells.get("rating") or "").strip()
+        row = self._row(
+            line, key, cells.get("title") or "", cells.get("department"), category,
+            cells.get("subsystems") or "", size, status, cells, cells.get("description") or "",
+            cells.get("requester"),
+        )  # fmt: skip
+        row.accepted_at = self._time(cells, "accepted_at")
+        row.delivered_at = self._time(cells, "delivered_at")
+        row.closed_at = self._time(cells, "closed_at")
+        row.rated_at = self._time(cells, "rated_at")
+        row.owner = (cells.get("owner") or "").strip() or self.defaults.owner
+        points = (cells.get("size_points") or "").strip()
+        row.size_points = int(points) if points.isdigit() else self.defaults.size_points
+        if rating:
+            if rating not in {"1", "2", "3", "4", "5"}:
+                raise InvalidCommand("rating_out_of_range", "a rating is 1 to 5")
+            row.rating = int(rating)
+        return self._checked(row)
+
+    def _jira(self, line: int, key: str, cells: Mapping[str, str]) -> Row:
+        raw = (cells.get("status") or "").strip()
+        status = JIRA_STATUS.get(raw.casefold())
+        if status is None:
+            raise InvalidCommand("unknown_status", f"Jira status {raw!r} has no mapping")
+        kind = (cells.get("issue type") or "").strip().casefold()
+        row = self._row(
+            line, key, cells.get("summary") or "", cells.get("department"),
+            JIRA_TYPES.get(kind, self.defaults.category), cells.get("component/s") or "", "M",
+            status, cells, cells.get("description") or "", cells.get("reporter"),
+        )  # fmt: skip
+        row.fix_version = (cells.get("fix version/s") or "").strip() or None
+        resolved = self._time(cells, "resolved")
+        row.owner = self.defaults.owner
+        row.size_points = self.defaults.size_points
+        if status in ("accepted", "delivered"):
+            row.accepted_at = row.submitted_at  # Jira does not say when work was accepted
+        if status == "delivered":
+            row.delivered_at = resolved
+        elif status in ("rejected", "withdrawn", "deferred"):
+            row.closed_at = resolved
+        return self._checked(row)
+
+    def _row(
+        self,
+        line: int,
+        key: str,
+        title: str,
+        department: str | None,
+        category: str,
+        subsystems: str,
+        size: str,
+        status: str,
+        cells: Mapping[str, str],
+        description: str,
+        requester: str | None,
+    ) -> Row:
+        if not title.strip():
+            raise InvalidCommand("title_required", "the title (Summary) is empty")
+        dept = (department or "").strip() or self.defaults.department
+        if not dept:
+            raise InvalidCommand("department_required", "no department (give --department)")
+        submitted = self._time(cells, "created") or self._time(cells, "submitted_at")
+        if submitted is None:
+            raise InvalidCommand("submitted_at_required", "no submission time (Created)")
+        return Row(
+            line=line, key=key, title=title.strip()[:200], department=dept, category=category,
+            subsystems=self._subsystems(subsystems), size_estimate=size, status=status,
+            submitted_at=submitted, requester=(requester or "").strip() or "import",
+            description=description.strip(),
+        )  # fmt: skip
+
+    def _checked(self, row: Row) -> Row:
+        needs_owner = row.status in ("accepted", "delivered")
+        if needs_owner and not row.owner:
+            raise InvalidCommand("owner_required", "accepted work needs an IT owner (--owner)")
+        if row.status == "delivered" and row.delivered_at is None:
+            raise InvalidCommand("delivered_at_required", "delivered work needs its date")
+        order = [row.submitted_at, row.accepted_at, row.delivered_at, row.rated_at]
+        known = [t for t in order if t is not None]
+        if known != sorted(known) or (row.closed_at and row.closed_at < row.submitted_at):
+            raise InvalidCommand("dates_out_of_order", "the dates go backwards")
+        if row.rating is not None and row.status != "delivered":
+            raise InvalidCommand("rating_before_delivery", "only delivered work is rated")
+        row.steps = ["submit"]
+        if needs_owner:
+            row.steps.append("accept")
+        if row.status in ("delivered", "rejected", "withdrawn", "deferred"):
+            row.steps.append(
+                {"delivered": "deliver", "rejected": "reject"}.get(row.status, row.status)
+            )
+        if row.rating is not None:
+            row.steps.append("rate")
+        return row
+
+
+def _cells(header: list[str], values: list[str]) -> dict[str, str]:
+    cells: dict[str, str] = {}
+    for name, value in zip(header, values, strict=False):
+        # Jira repeats columns (several Fix Version/s): keep the first non-empty one.
+        key = name.strip().casefold()
+        if value.strip() and not cells.get(key):
+            cells[key] = value
+    return cells
+
+
+def today_in(zone: tzinfo) -> date:
+    return datetime.now(zone).date()

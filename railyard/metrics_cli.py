@@ -1,0 +1,263 @@
+"""`railyard replay`, `railyard report weekly`, `railyard import requests` and
+`railyard demo`: the metrics consumer's and the operator's commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import httpx
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from railyard.demo import Demo
+from railyard.import_run import RequestImport
+from railyard.importer import Defaults, Reader
+from services.metrics.application import MetricsQueries, twelve_months_to
+from services.metrics.domain.calendar import UNITS, parse_period
+from services.metrics.domain.overview import every_metric
+from services.metrics.domain.records import Filter
+from services.metrics.replay import ReplayError, ReplayState, replay
+from services.metrics.report import FORMATS, render_weekly
+from services.metrics.views import MetricsViews
+from shared.domain import DomainError
+from shared.platform import Platform
+from shared.settings import SettingsError, load_settings
+
+PlatformFactory = Callable[..., AbstractContextManager[Platform]]
+
+out = Console()
+err = Console(stderr=True)
+CHECKPOINT_PAGES = 25
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]{message}[/red]")
+    return typer.Exit(code)
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name) if name else load_settings().zone
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _fail(f"unknown time zone {name!r}", 2) from None
+    except SettingsError as exc:
+        raise _fail(str(exc), 2) from None
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        out.print(text, soft_wrap=True, markup=False, highlight=False)
+    else:
+        output.write_text(text)
+        err.print(f"written to {output}")
+
+
+def register(app: typer.Typer, platform: PlatformFactory, actor: Callable[[], str]) -> None:
+    """Add the metrics commands to the `railyard` CLI."""
+    report_app = typer.Typer(help="Reports for stakeholders.", no_args_is_help=True)
+    import_app = typer.Typer(help="Import existing history.", no_args_is_help=True)
+    app.add_typer(report_app, name="report")
+    app.add_typer(import_app, name="import")
+    app.command("replay")(replay_command)
+    report_app.command("weekly")(_weekly_command(platform))
+    import_app.command("requests")(_import_command(platform, actor))
+    app.command("demo")(_demo_command(platform))
+
+
+def replay_command(
+    url: Annotated[str, typer.Option(envvar="RAILYARD_URL", help="The service's base URL.")],
+    token: Annotated[str, typer.Option(envvar="RAILYARD_TOKEN", help="A metrics_reader's token.")],
+    position_file: Annotated[
+        Path | None,
+        typer.Option(help="Resume from and save to this file (position and folded facts)."),
+    ] = None,
+    output: Annotated[Path | None, typer.Option(help="Write the JSON here.")] = None,
+    period: Annotated[str | None, typer.Option(help="e.g. 2026, 2026-Q4, 2025-12..2026-11")] = None,
+    unit: Annotated[str, typer.Option(help=f"One of {', '.join(UNITS)}.")] = "month",
+    as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD; default today.")] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="Business time zone; default RAILYARD_TIMEZONE.")
+    ] = None,
+    department: Annotated[str | None, typer.Option()] = None,
+    category: Annotated[str | None, typer.Option()] = None,
+    subsystem: Annotated[str | None, typer.Option()] = None,
+    class_of_service: Annotated[str | None, typer.Option()] = None,
+    page_size: Annotated[int, typer.Option(min=10, max=10_000)] = 1000,
+    seed: Annotated[int, typer.Option(help="Forecast seed.")] = 0,
+) -> None:
+    """Rebuild every metric locally from the event feed, and print them as JSON."""
+    zone = _zone(timezone)
+    try:
+        day = date.fromisoformat(as_of) if as_of else date.today()
+        span = parse_period(period) if period else twelve_months_to(day)
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from None
+    if unit not in UNITS:
+        raise _fail(f"unit is one of {', '.join(UNITS)}", 2)
+    try:
+        state = ReplayState.load(position_file) if position_file else ReplayState()
+    except ReplayError as exc:
+        raise _fail(str(exc)) from None
+    headers = {"Authorization": f"Bearer {token}"}
+    pages = {"n": 0}
+
+    def checkpoint(current: ReplayState) -> None:
+        pages["n"] += 1
+        if position_file is not None and pages["n"] % CHECKPOINT_PAGES == 0:
+            current.save(position_file)
+
+    columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with (
+        httpx.Client(base_url=url, headers=headers, timeout=60) as client,
+        Progress(*columns, console=err, transient=False) as bar,
+    ):
+        task = bar.add_task("feed", total=None, completed=state.position)
+        try:
+            replay(
+                client,
+                state,
+                page_size=page_size,
+                progress=lambda position, head, _: bar.update(
+                    task, completed=position, total=max(head, position)
+                ),
+                checkpoint=checkpoint,
+            )
+        except ReplayError as exc:
+            if position_file is not None:
+                state.save(position_file)
+            raise _fail(f"{exc} (read up to position {state.position})") from None
+    if position_file is not None:
+        state.save(position_file)
+    flt = Filter(department, category, subsystem, class_of_service)
+    metrics = every_metric(state.history, span, unit, flt, zone, day, seed=seed)
+    err.print(f"folded {state.events} events up to position {state.position}")
+    _write(orjson.dumps(metrics, option=orjson.OPT_INDENT_2).decode(), output)
+
+
+def _weekly_command(platform: PlatformFactory) -> Callable[..., None]:
+    def weekly(
+        week: Annotated[str, typer.Option(help="ISO week, e.g. 2026-W47.")],
+        format: Annotated[str, typer.Option(help="markdown or html.")] = "markdown",
+        output: Annotated[Path | None, typer.Option(help="Write the report here.")] = None,
+        seed: Annotated[int, typer.Option(help="Forecast seed.")] = 0,
+    ) -> None:
+        """The weekly status report: submitted, triaged, delivered, slipped, at risk,
+        unauthorised changes, and key figures against the week before."""
+        if format not in FORMATS:
+            raise _fail(f"format is one of {', '.join(FORMATS)}", 2)
+        with platform() as built:
+            views = MetricsViews(built.log)
+            views.group.catch_up()
+            report = MetricsQueries(views).weekly(week, seed)
+        _write(render_weekly(report, format), output)
+
+    return weekly
+
+
+def _import_command(platform: PlatformFactory, actor: Callable[[], str]) -> Callable[..., None]:
+    def import_requests(
+        file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+        dry_run: Annotated[
+            bool, typer.Option(help="Report what would happen; write nothing.")
+        ] = False,
+        department: Annotated[str | None, typer.Option(help="For rows without one.")] = None,
+        subsystem: Annotated[str | None, typer.Option(help="For rows without one.")] = None,
+        owner: Annotated[
+            str | None, typer.Option(help="IT owner (it_staff user) for accepted work.")
+        ] = None,
+        category: Annotated[str, typer.Option(help="For rows without one.")] = "change_maintenance",
+    ) -> None:
+        """Import existing requests from CSV (Railyard's columns or a Jira export)."""
+        with platform() as built:
+            reader = Reader(built.settings, Defaults(department, subsystem, owner, category))
+            try:
+                rows = list(reader.read(file))
+            except DomainError as exc:
+                raise _fail(f"refused ({exc.rule}): {exc.detail}") from None
+            outcomes = RequestImport(built, f"{actor()} (import)").run(rows, dry_run)
+        table = Table(
+            "line", "key", "result", "detail", title=f"{'dry run: ' if dry_run else ''}{file}"
+        )
+        counts: dict[str, int] = {}
+        for o in outcomes:
+            counts[o.result] = counts.get(o.result, 0) + 1
+            style = "red" if o.result == "rejected" else ""
+            table.add_row(str(o.line), o.key, o.result, o.detail, style=style)
+        out.print(table)
+        out.print(", ".join(f"{n} {result}" for result, n in sorted(counts.items())) or "no rows")
+
+    return import_requests
+
+
+def _demo_command(platform: PlatformFactory) -> Callable[..., None]:
+    def demo(
+        start: Annotated[
+            str,
+            typer.Option(
+                help="The day its history begins; the two years start once"
+                " about 325 requests are in play."
+            ),
+        ] = "2020-01-01",
+        seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 7,
+    ) -> None:
+        """Generate two years of the case-study organisation through the real commands,
+        then print the case study's table: year two against year one."""
+        try:
+            first = date.fromisoformat(start)
+        except ValueError as exc:
+            raise _fail(str(exc), 2) from None
+        with platform() as built:
+            if built.log.head() > 0:
+                raise _fail(
+                    "the store already holds events; point RAILYARD_DATA_DIR at an empty"
+                    " directory (make demo uses var/demo)"
+                )
+            periods = Demo(built, first, seed).run(progress=err.print)
+            views = MetricsViews(built.log)
+            views.group.catch_up()
+            queries = MetricsQueries(views)
+            q = queries.question(periods["year_two"], date.fromisoformat(periods["as_of"]), "month")
+            table = queries.comparison(q)
+            releases = queries.releases(q)
+            after = queries.dora(q)
+            before = queries.dora(queries.question(periods["year_one"], q.as_of, "month"))
+        out.print(_case_study_table(table))
+        for label, dora in (("Year one", before), ("Year two", after)):
+            out.print(
+                f"{label}: {dora['deployment_frequency']['deployments']} production changes,"
+                f" change failure rate {dora['change_failure_rate']},"
+                f" {dora['unauthorised_changes']['count']} unauthorised deployments."
+            )
+        out.print(
+            f"Year two: {releases['bundles_deployed']} release bundles deployed,"
+            f" on-time rate {releases['on_time_rate']}, scope churn after freeze"
+            f" {releases['scope_churn_rate']}. Serve it and read /api/metrics for the rest."
+        )
+
+    return demo
+
+
+def _case_study_table(table: dict[str, Any]) -> Table:
+    view = Table("", "year one", "year two", "change", title="The case study's table")
+    rows = (
+        ("requests delivered", "delivered"),
+        ("median cycle time (days)", "median_cycle_time_days"),
+        ("client satisfaction (1-5)", "satisfaction"),
+    )
+    for label, key in rows:
+        change = table["change_percent"][key]
+        view.add_row(
+            label,
+            str(table["previous"][key]),
+            str(table["current"][key]),
+            "-" if change is None else f"{change:+.1f}%",
+        )
+    return view

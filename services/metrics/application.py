@@ -1,0 +1,177 @@
+"""The metrics query layer: load the records a question needs, ask the pure arithmetic.
+
+Metrics changes nothing in the log; its use cases are questions. Each loads only the
+records whose lives overlap the days it looks at, so answering costs the same whether
+the log holds a month or ten years.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from services.metrics.domain import delivery, flow
+from services.metrics.domain.calendar import UNITS, Span, parse_period
+from services.metrics.domain.forecast import forecast_requests, how_many_by
+from services.metrics.domain.overview import (
+    FORECAST_WINDOW_DAYS,
+    comparison,
+    every_metric,
+    window_needed,
+)
+from services.metrics.domain.records import Filter, History
+from services.metrics.domain.weekly import parse_week, weekly_report, weekly_window
+from services.metrics.views import MetricsViews
+from shared.domain import InvalidCommand, NotFound
+
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+
+
+@dataclass(frozen=True)
+class Question:
+    """A period, how to bucket it, which requests, and the day open work is seen from."""
+
+    span: Span
+    as_of: date
+    unit: str = "week"
+    filter: Filter = field(default_factory=Filter)
+
+
+def twelve_months_to(as_of: date) -> Span:
+    """The default period: the 12 calendar months ending with the month of `as_of`."""
+    first = date(as_of.year - 1, as_of.month, 1)
+    index = first.year * 12 + first.month  # the month after `first`, a year on
+    return parse_period(f"{index // 12}-{index % 12 + 1:02d}..{as_of:%Y-%m}")
+
+
+class MetricsQueries:
+    def __init__(self, views: MetricsViews) -> None:
+        self.views = views
+        self.zone = views.zone
+
+    def today(self) -> date:
+        return datetime.now(self.zone).date()
+
+    def question(
+        self,
+        period: str | None = None,
+        as_of: date | None = None,
+        unit: str = "week",
+        flt: Filter | None = None,
+    ) -> Question:
+        """Validate a question's parts; a bad period or unit is a 422 naming the rule."""
+        day = as_of or self.today()
+        _sensible(day, "as_of")
+        if unit not in UNITS:
+            raise InvalidCommand("unknown_unit", f"unit is one of {', '.join(UNITS)}")
+        try:
+            span = parse_period(period) if period else twelve_months_to(day)
+        except ValueError as exc:
+            raise InvalidCommand("invalid_period", str(exc)) from None
+        _sensible(span.start, "period")
+        _sensible(span.end, "period")
+        if span.days > 366 * 20:
+            raise InvalidCommand("period_too_long", "a period is at most 20 years")
+        if unit == "day" and span.days > 3 * 366:
+            raise InvalidCommand("too_many_days", "daily series are limited to 3 years")
+        return Question(span, day, unit, flt or Filter())
+
+    def _history(self, first: date, last: date) -> History:
+        return self.views.history(first, last)
+
+    def every_metric(self, q: Question, seed: int = 0) -> dict[str, Any]:
+        history = self._history(*window_needed(q.span, q.as_of))
+        return every_metric(history, q.span, q.unit, q.filter, self.zone, q.as_of, seed=seed)
+
+    def throughput(self, q: Question) -> dict[str, Any]:
+        history = self._history(q.span.start, q.span.end)
+        return flow.throughput(history, q.span, q.unit, q.filter, self.zone)
+
+    def flow_times(self, q: Question) -> dict[str, Any]:
+        history = self._history(q.span.start, q.span.end)
+        return flow.flow_times(history, q.span, q.filter, self.zone)
+
+    def work_in_progress(self, q: Question) -> dict[str, Any]:
+        history = self._history(q.as_of, q.as_of)
+        return flow.work_in_progress(history, q.as_of, q.filter, self.zone)
+
+    def time_in_state(self, q: Question) -> dict[str, Any]:
+        history = self._history(q.span.start, q.span.end)
+        return flow.time_in_state(history, q.span, q.filter, self.zone)
+
+    def cumulative_flow(self, q: Question) -> dict[str, Any]:
+        history = self._history(q.span.start, q.span.end)
+        return flow.cumulative_flow(history, q.span, q.filter, self.zone)
+
+    def satisfaction(self, q: Question) -> dict[str, Any]:
+        history = self._history(q.span.start, q.span.end)
+        return flow.satisfaction(history, q.span, q.unit, q.filter, self.zone)
+
+    def releases(self, q: Question) -> dict[str, Any]:
+        history = self._history(q.span.start, q.span.end)
+        return delivery.release_metrics(history, q.span, q.unit, self.zone)
+
+    def dora(self, q: Question) -> dict[str, Any]:
+        history = self._history(q.span.start, q.span.end)
+        return {
+            **delivery.dora(history, q.span, q.unit, q.filter, self.zone),
+            "unauthorised_changes": delivery.unauthorised_changes(
+                history, q.span, q.unit, q.filter, self.zone
+            ),
+            "cab": delivery.cab_lead_time(history, q.span, q.filter, self.zone),
+        }
+
+    def comparison(self, q: Question) -> dict[str, Any]:
+        history = self._history(q.span.previous().start, q.span.end)
+        return comparison(history, q.span, q.filter, self.zone)
+
+    def forecasts(self, as_of: date, seed: int = 0) -> dict[str, Any]:
+        _sensible(as_of, "as_of")
+        history = self._history(self._forecast_start(as_of), as_of)
+        return forecast_requests(
+            history, as_of, self.zone, window_days=FORECAST_WINDOW_DAYS, seed=seed
+        )
+
+    def forecast(self, request_id: str, as_of: date, seed: int = 0) -> dict[str, Any]:
+        everything = self.forecasts(as_of, seed)
+        for item in everything["items"]:
+            if item["id"] == request_id:
+                basis = {k: v for k, v in everything.items() if k != "items"}
+                return {**basis, **item}
+        raise NotFound(
+            "forecast_not_found",
+            f"request {request_id} is not accepted, undelivered work on {as_of.isoformat()}",
+        )
+
+    def how_many_by(self, as_of: date, by: date, seed: int = 0) -> dict[str, Any]:
+        _sensible(as_of, "as_of")
+        if by < as_of:
+            raise InvalidCommand("date_in_the_past", "`by` is on or after the as-of date")
+        if (by - as_of).days > 3 * 366:
+            raise InvalidCommand("horizon_too_far", "forecasts reach at most 3 years ahead")
+        history = self._history(self._forecast_start(as_of), as_of)
+        return how_many_by(
+            history, as_of, by, self.zone, window_days=FORECAST_WINDOW_DAYS, seed=seed
+        )
+
+    def weekly(self, week: str, seed: int = 0) -> dict[str, Any]:
+        try:
+            span = parse_week(week)
+        except ValueError as exc:
+            raise InvalidCommand("invalid_week", str(exc)) from None
+        _sensible(span.start, "week")
+        history = self._history(*weekly_window(span))
+        return weekly_report(history, span, self.zone, seed=seed)
+
+    @staticmethod
+    def _forecast_start(as_of: date) -> date:
+        return date.fromordinal(as_of.toordinal() - FORECAST_WINDOW_DAYS)
+
+
+def _sensible(day: date, what: str) -> None:
+    """Dates far outside any organisation's history are a mistake, not a question."""
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise InvalidCommand(
+            "date_out_of_range", f"{what} must fall between {FIRST_YEAR} and {LAST_YEAR}"
+        )

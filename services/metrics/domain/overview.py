@@ -1,0 +1,100 @@
+"""Every metric for one period and filter in one document, and the period comparison
+of the case study's table. The service's endpoints and a consumer's replay both call
+`every_metric`, so their numbers are the same by construction."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta, tzinfo
+from typing import Any
+
+from services.metrics.domain.calendar import Span
+from services.metrics.domain.delivery import (
+    cab_lead_time,
+    dora,
+    release_metrics,
+    unauthorised_changes,
+)
+from services.metrics.domain.flow import (
+    cumulative_flow,
+    delivered_in,
+    flow_times,
+    satisfaction,
+    throughput,
+    time_in_state,
+    work_in_progress,
+)
+from services.metrics.domain.forecast import forecast_requests
+from services.metrics.domain.records import Filter, History
+from services.metrics.domain.stats import change_percent
+
+FORECAST_WINDOW_DAYS = 90
+
+
+def headline(history: History, span: Span, flt: Filter, zone: tzinfo) -> dict[str, Any]:
+    """The three figures of the case study's table for one period."""
+    return {
+        "period": span.to_json(),
+        "delivered": len(delivered_in(history, span, flt, zone)),
+        "median_cycle_time_days": flow_times(history, span, flt, zone)["cycle_time_days"]["p50"],
+        "satisfaction": satisfaction(history, span, "quarter", flt, zone)["average"],
+    }
+
+
+def comparison(history: History, span: Span, flt: Filter, zone: tzinfo) -> dict[str, Any]:
+    """A period against the one before it: change in throughput, median cycle time and
+    average satisfaction (this 12 months against the previous 12, a quarter against the
+    one before)."""
+    current = headline(history, span, flt, zone)
+    previous = headline(history, span.previous(), flt, zone)
+    return {
+        "current": current,
+        "previous": previous,
+        "change_percent": {
+            key: change_percent(current[key], previous[key])
+            for key in ("delivered", "median_cycle_time_days", "satisfaction")
+        },
+        "satisfaction_change": (
+            round(current["satisfaction"] - previous["satisfaction"], 2)
+            if current["satisfaction"] is not None and previous["satisfaction"] is not None
+            else None
+        ),
+    }
+
+
+def window_needed(span: Span, as_of: date) -> tuple[date, date]:
+    """The first and last business day whose facts `every_metric` can look at."""
+    first = min(span.previous().start, as_of - timedelta(days=FORECAST_WINDOW_DAYS))
+    return first, max(span.end, as_of)
+
+
+def every_metric(
+    history: History,
+    span: Span,
+    unit: str,
+    flt: Filter,
+    zone: tzinfo,
+    as_of: date,
+    *,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Every metric of the period, for the requests the filter selects."""
+    return {
+        "period": span.to_json(),
+        "unit": unit,
+        "filter": flt.to_json(),
+        "as_of": as_of.isoformat(),
+        "throughput": throughput(history, span, unit, flt, zone),
+        "flow_times": flow_times(history, span, flt, zone),
+        "work_in_progress": work_in_progress(history, as_of, flt, zone),
+        "time_in_state": time_in_state(history, span, flt, zone),
+        "cumulative_flow": cumulative_flow(history, span, flt, zone),
+        "satisfaction": satisfaction(history, span, unit, flt, zone),
+        "releases": release_metrics(history, span, unit, zone),
+        "dora": dora(history, span, unit, flt, zone),
+        "unauthorised_changes": unauthorised_changes(history, span, unit, flt, zone),
+        "cab": cab_lead_time(history, span, flt, zone),
+        "comparison": comparison(history, span, flt, zone),
+        "forecasts": forecast_requests(
+            history, as_of, zone, window_days=FORECAST_WINDOW_DAYS, seed=seed
+        ),
+    }

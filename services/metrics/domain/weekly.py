@@ -1,0 +1,138 @@
+"""The weekly status report: where things stand, for every stakeholder, from the log."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta, tzinfo
+from typing import Any
+
+from services.metrics.domain.calendar import Span, local_date, parse_period
+from services.metrics.domain.delivery import dora, unauthorised_changes
+from services.metrics.domain.flow import (
+    delivered_in,
+    flow_times,
+    satisfaction,
+    work_in_progress,
+)
+from services.metrics.domain.forecast import forecast_requests
+from services.metrics.domain.overview import FORECAST_WINDOW_DAYS
+from services.metrics.domain.records import Filter, History, RequestRecord
+from services.metrics.domain.stats import change_percent
+
+TRIAGE_DECISIONS = ("accepted", "rejected", "deferred", "duplicate")
+SCHEDULED_OR_LATER = ("scheduled", "in_development", "in_qa", "awaiting_deployment")
+
+
+def parse_week(text: str) -> Span:
+    span = parse_period(text)
+    if span.days != 7 or "-W" not in text:
+        raise ValueError(f"a week is written like 2026-W47, not {text!r}")
+    return span
+
+
+def weekly_window(week: Span) -> tuple[date, date]:
+    return min(week.previous().start, week.end - timedelta(days=FORECAST_WINDOW_DAYS)), week.end
+
+
+def _brief(r: RequestRecord, **extra: Any) -> dict[str, Any]:
+    return {"id": r.id, "title": r.title, "department": r.department, **extra}
+
+
+def key_figures(history: History, week: Span, zone: tzinfo) -> dict[str, Any]:
+    everyone = Filter()
+    cycle = flow_times(history, week, everyone, zone)["cycle_time_days"]
+    changes = dora(history, week, "week", everyone, zone)
+    return {
+        "delivered": len(delivered_in(history, week, everyone, zone)),
+        "median_cycle_time_days": cycle["p50"],
+        "p85_cycle_time_days": cycle["p85"],
+        "work_in_progress": work_in_progress(history, week.end, everyone, zone)["in_progress"],
+        "satisfaction": satisfaction(history, week, "week", everyone, zone)["average"],
+        "deployments": changes["deployment_frequency"]["deployments"],
+        "change_failure_rate": changes["change_failure_rate"],
+    }
+
+
+def _slipped(history: History, week: Span, zone: tzinfo) -> list[dict[str, Any]]:
+    slipped: dict[str, dict[str, Any]] = {}
+    for bundle in history.bundles.values():
+        for move in bundle.moves:
+            at, before, after = move.get("at"), move.get("from"), move.get("to")
+            if not at or local_date(at, zone) not in week or not before or not after:
+                continue
+            if after <= before:
+                continue
+            for request_id in bundle.request_ids:
+                r = history.requests.get(request_id)
+                if r is not None:
+                    reason = f"bundle {bundle.name} moved from {before} to {after}"
+                    slipped.setdefault(r.id, _brief(r, reason=reason))
+    for r in history.requests.values():
+        previous = None
+        for at, stage in r.transitions:
+            if (
+                previous in SCHEDULED_OR_LATER
+                and stage == "accepted"
+                and local_date(at, zone) in week
+            ):
+                slipped.setdefault(r.id, _brief(r, reason="taken out of its release bundle"))
+            previous = stage
+        if r.fixed_date and week.start.isoformat() <= r.fixed_date <= week.end.isoformat():
+            delivered = local_date(r.delivered_at, zone).isoformat() if r.delivered_at else None
+            if r.open or (delivered is not None and delivered > r.fixed_date):
+                slipped.setdefault(r.id, _brief(r, reason=f"fixed date {r.fixed_date} missed"))
+    return sorted(slipped.values(), key=lambda i: (i["department"], i["title"], i["id"]))
+
+
+def _triaged(history: History, week: Span, zone: tzinfo) -> list[dict[str, Any]]:
+    out = []
+    for r in history.requests.values():
+        decision = None
+        for at, stage in r.transitions:
+            if stage in TRIAGE_DECISIONS and local_date(at, zone) in week:
+                decision = stage
+        if decision is not None:
+            out.append(_brief(r, decision=decision))
+    return sorted(out, key=lambda i: (i["decision"], i["department"], i["title"], i["id"]))
+
+
+def weekly_report(history: History, week: Span, zone: tzinfo, *, seed: int = 0) -> dict[str, Any]:
+    """What was submitted, triaged and delivered in the week, what slipped, what is at
+    risk, unauthorised changes, and the key figures against the week before."""
+    everyone = Filter()
+    this_week = key_figures(history, week, zone)
+    last_week = key_figures(history, week.previous(), zone)
+    forecast = forecast_requests(
+        history, week.end, zone, window_days=FORECAST_WINDOW_DAYS, seed=seed
+    )
+    submitted = [
+        _brief(r, category=r.category)
+        for r in history.requests.values()
+        if local_date(r.submitted_at, zone) in week
+    ]
+    delivered = [
+        _brief(r, delivered_on=local_date(r.delivered_at, zone).isoformat())
+        for r in delivered_in(history, week, everyone, zone)
+        if r.delivered_at
+    ]
+    return {
+        "week": week.label,
+        "start": week.start.isoformat(),
+        "end": week.end.isoformat(),
+        "submitted": sorted(submitted, key=lambda i: (i["department"], i["title"], i["id"])),
+        "triaged": _triaged(history, week, zone),
+        "delivered": sorted(delivered, key=lambda i: (i["delivered_on"], i["title"], i["id"])),
+        "slipped": _slipped(history, week, zone),
+        "at_risk": [i for i in forecast["items"] if i["at_risk"]],
+        "unauthorised_changes": unauthorised_changes(history, week, "week", everyone, zone)[
+            "items"
+        ],
+        "key_figures": {
+            "this_week": this_week,
+            "last_week": last_week,
+            "change_percent": {
+                k: change_percent(this_week[k], last_week[k])
+                for k in this_week
+                if isinstance(this_week[k], int | float) or this_week[k] is None
+            },
+        },
+    }

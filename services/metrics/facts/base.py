@@ -1,0 +1,72 @@
+"""What every part of the fold shares: the event as both readers present it, the
+history being folded, and which records a batch changed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from services.metrics.domain.records import History, RequestRecord
+
+SCHEDULED_OR_LATER = ("scheduled", "in_development", "in_qa", "awaiting_deployment")
+
+
+class Fact(Protocol):
+    """One event of the log, as the projection and the consumer feed both present it."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def aggregate_id(self) -> str: ...
+    @property
+    def occurred_at(self) -> str: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class FeedFact:
+    """An event read from `GET /api/events`."""
+
+    position: int
+    topic: str
+    aggregate_id: str
+    occurred_at: str
+    data: dict[str, Any]
+
+    @classmethod
+    def from_feed(cls, entry: dict[str, Any]) -> FeedFact:
+        return cls(
+            int(entry["position"]),
+            str(entry["topic"]),
+            str(entry["aggregate_id"]),
+            str(entry["occurred_at"]),
+            dict(entry["data"]),
+        )
+
+
+@dataclass
+class Touched:
+    requests: set[str] = field(default_factory=set)
+    bundles: set[str] = field(default_factory=set)
+    changes: set[str] = field(default_factory=set)
+    deployments: set[str] = field(default_factory=set)
+    rankings: set[str] = field(default_factory=set)
+
+
+Handler = Callable[[Fact, str], None]
+
+
+class FoldBase:
+    """The history being folded and the records touched so far."""
+
+    def __init__(self, history: History) -> None:
+        self.history = history
+        self.touched = Touched()
+
+    def _request_by_id(self, request_id: str) -> RequestRecord | None:
+        found = self.history.requests.get(str(request_id))
+        if found is not None:
+            self.touched.requests.add(found.id)
+        return found

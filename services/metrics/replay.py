@@ -1,0 +1,147 @@
+"""Replay by a consumer: read the public feed over HTTP, fold it locally with the same
+`Folder` the service's view uses, and compute every metric with the same arithmetic.
+
+The state file holds the last position read and the records folded so far, so a replay
+can stop and resume where it left off (a position alone could not rebuild the records).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import orjson
+
+from services.metrics.domain.records import (
+    BundleRecord,
+    ChangeRecord,
+    DeploymentRecord,
+    History,
+    RankingRecord,
+    Record,
+    RequestRecord,
+)
+from services.metrics.facts import FeedFact, Folder
+
+STATE_FORMAT = 1
+KINDS: dict[str, type[Record]] = {
+    "requests": RequestRecord,
+    "bundles": BundleRecord,
+    "changes": ChangeRecord,
+    "deployments": DeploymentRecord,
+    "rankings": RankingRecord,
+}
+
+
+class FeedResponse(Protocol):
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    def json(self) -> Any: ...
+
+
+class FeedClient(Protocol):
+    """An HTTP client bound to the service's base URL and token (an httpx.Client)."""
+
+    def get(self, url: str, *, params: dict[str, int]) -> FeedResponse: ...
+
+
+class ReplayError(Exception):
+    """The feed could not be read; the message says why in words a person can act on."""
+
+
+@dataclass
+class ReplayState:
+    position: int = 0
+    history: History = field(default_factory=History)
+    events: int = 0
+
+    def save(self, path: Path) -> None:
+        """Write atomically: a replay killed while saving keeps the previous state."""
+        document: dict[str, Any] = {
+            "format": STATE_FORMAT,
+            "position": self.position,
+            "events": self.events,
+        }
+        for name in KINDS:
+            records: dict[str, Record] = getattr(self.history, name)
+            document[name] = [r.to_json() for r in records.values()]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(handle, "wb") as out:
+            out.write(orjson.dumps(document))
+        os.replace(temporary, path)
+
+    @classmethod
+    def load(cls, path: Path) -> ReplayState:
+        if not path.exists():
+            return cls()
+        try:
+            document = orjson.loads(path.read_bytes())
+        except orjson.JSONDecodeError as exc:
+            raise ReplayError(f"{path} is not a replay state file: {exc}") from None
+        if not isinstance(document, dict) or document.get("format") != STATE_FORMAT:
+            raise ReplayError(f"{path} is not a replay state file of format {STATE_FORMAT}")
+        history = History()
+        for name, kind in KINDS.items():
+            setattr(history, name, {r["id"]: kind.from_json(r) for r in document.get(name, [])})
+        return cls(int(document["position"]), history, int(document.get("events", 0)))
+
+
+Progress = Callable[[int, int, int], None]
+"""(position reached, head of the log, events folded so far)"""
+
+
+def _problem(response: FeedResponse) -> str:
+    try:
+        body = response.json()
+        return f"{body.get('detail')} ({body.get('rule')})"
+    except ValueError:
+        return response.text[:200]
+
+
+def read_page(client: FeedClient, after: int, limit: int) -> dict[str, Any]:
+    try:
+        response = client.get("/api/events", params={"after": after, "limit": limit})
+    except httpx.HTTPError as exc:
+        raise ReplayError(f"could not reach the feed: {exc}") from None
+    if response.status_code == 401:
+        raise ReplayError(f"the token was refused: {_problem(response)}")
+    if response.status_code == 403:
+        raise ReplayError(
+            "this token may not read the feed (roles metrics_reader, release_manager or admin)"
+        )
+    if response.status_code != 200:
+        raise ReplayError(f"the feed answered {response.status_code}: {_problem(response)}")
+    page: dict[str, Any] = response.json()
+    return page
+
+
+def replay(
+    client: FeedClient,
+    state: ReplayState,
+    *,
+    page_size: int = 1000,
+    progress: Progress | None = None,
+    checkpoint: Callable[[ReplayState], None] | None = None,
+) -> ReplayState:
+    """Fold every event after `state.position` into `state`, page by page."""
+    folder = Folder(state.history)
+    while True:
+        page = read_page(client, state.position, page_size)
+        for entry in page["events"]:
+            folder.apply(FeedFact.from_feed(entry))
+        state.events += len(page["events"])
+        state.position = int(page["next_after"])
+        if progress is not None:
+            progress(state.position, int(page["head"]), state.events)
+        if checkpoint is not None and page["events"]:
+            checkpoint(state)
+        if not page["has_more"]:
+            return state

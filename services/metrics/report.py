@@ -1,0 +1,52 @@
+"""The weekly status report as Markdown or HTML (jinja2 templates beside this module)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+FORMATS = {"markdown": "weekly.md.j2", "html": "weekly.html.j2"}
+FIGURES = {
+    "delivered": "Delivered",
+    "median_cycle_time_days": "Median cycle time (days)",
+    "p85_cycle_time_days": "85th percentile cycle time (days)",
+    "work_in_progress": "Work in progress (end of week)",
+    "satisfaction": "Average satisfaction (1-5)",
+    "deployments": "Production changes deployed",
+    "change_failure_rate": "Change failure rate",
+}
+
+_environment = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html.j2"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def _change(value: Any) -> str:
+    return "-" if value is None else f"{value:+.1f}%"
+
+
+_environment.filters["show"] = _show
+_environment.filters["change"] = _change
+
+
+def render_weekly(report: dict[str, Any], fmt: str = "markdown") -> str:
+    """Render a `weekly_report` document; `fmt` is markdown or html."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format is one of {', '.join(FORMATS)}")
+    template = _environment.get_template(FORMATS[fmt])
+    return template.render(report=report, figures=FIGURES)

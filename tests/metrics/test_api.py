@@ -1,0 +1,105 @@
+"""The metrics HTTP contract on SQLite and PostgreSQL, over a history written by intake's
+real commands and other services' facts by contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import Api
+from tests.metrics.scenario import march_history
+
+MARCH = {"period": "2026-03", "as_of": "2026-03-31"}
+
+
+def get(api: Api, path: str, as_: str = "metrics.mo", **params: Any) -> Any:
+    response = api.get(f"/api/metrics{path}", as_, params={**MARCH, **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_flow_metrics_follow_the_log(api: Api) -> None:
+    """Three delivered in March (W11 x2, W12 x1); cycle times 9, 9, 15 days."""
+    march_history(api.platform)
+    weekly = get(api, "/throughput", unit="week")
+    assert weekly["total"] == 3
+    assert {p["period"]: p["delivered"] for p in weekly["periods"]}["2026-W11"] == 2
+    times = get(api, "/flow-times")
+    assert times["cycle_time_days"]["p50"] == 9
+    assert times["cycle_time_days"]["p95"] == 15
+    assert times["lead_time_days"]["max"] == 19  # 20 Feb to 10 Mar
+    wip = get(api, "/work-in-progress")
+    assert [i["title"] for i in wip["items"]] == ["Charlie"]
+    assert wip["items"][0]["age_days"] == 30
+    assert get(api, "/satisfaction")["average"] == 3.0
+
+
+def test_release_and_change_metrics_follow_other_services_facts(api: Api) -> None:
+    march_history(api.platform)
+    releases = get(api, "/releases", unit="month")
+    assert (releases["bundles_deployed"], releases["on_time_rate"]) == (1, 1.0)
+    dora = get(api, "/dora")
+    assert dora["change_failure_rate"] == 1.0
+    assert dora["lead_time_for_changes_days"]["p50"] == 8  # scheduled 3 March, deployed 10th
+    assert dora["unauthorised_changes"]["count"] == 1
+    assert dora["cab"]["approval_hours"]["p50"] == 24.0
+
+
+def test_requester_sees_only_their_own_departments_flow(api: Api) -> None:
+    march_history(api.platform)
+    mine = get(api, "/throughput", as_="vp.care")
+    assert mine["total"] == 1
+    other = api.get("/api/metrics/throughput", "vp.care", params={**MARCH, "department": "Sales"})
+    assert other.status_code == 403
+    assert other.json()["rule"] == "own_department_only"
+    assert api.get("/api/metrics/dora", "vp.care", params=MARCH).status_code == 403
+    assert api.get("/api/metrics/throughput", "dev.alice", params=MARCH).status_code == 403
+
+
+def test_a_bad_period_or_week_is_a_422_naming_the_rule(api: Api) -> None:
+    bad = api.get("/api/metrics/throughput", "metrics.mo", params={"period": "someday"})
+    assert bad.status_code == 422
+    assert bad.json()["rule"] == "invalid_period"
+    ancient = api.get("/api/metrics/throughput", "metrics.mo", params={"as_of": "0001-01-01"})
+    assert ancient.json()["rule"] == "date_out_of_range"
+    far = api.get(
+        "/api/metrics/forecasts/backlog", "rm", params={"as_of": "0001-01-02", "by": "0002-01-01"}
+    )
+    assert far.json()["rule"] == "date_out_of_range"
+    assert api.get("/api/metrics/reports/weekly/0001-W01", "rm").status_code == 422
+    week = api.get("/api/metrics/reports/weekly/2026-W60", "metrics.mo")
+    assert week.status_code == 422
+    assert week.json()["rule"] == "invalid_week"
+
+
+def test_weekly_report_as_markdown_and_html(api: Api) -> None:
+    march_history(api.platform)
+    markdown = api.get("/api/metrics/reports/weekly/2026-W11", "rm")
+    assert markdown.status_code == 200
+    assert markdown.headers["content-type"].startswith("text/markdown")
+    assert "# Weekly status report — 2026-W11" in markdown.text
+    assert "- Alpha — Sales — 2026-03-10" in markdown.text
+    assert "## Unauthorised changes (0)" in markdown.text
+    html = api.get("/api/metrics/reports/weekly/2026-W10", "rm", params={"format": "html"})
+    assert html.headers["content-type"].startswith("text/html")
+    assert "<h2>Unauthorised changes (1)</h2>" in html.text
+
+
+def test_forecasts_for_each_accepted_request_and_the_backlog(api: Api) -> None:
+    ids = march_history(api.platform)
+    everything = get(api, "/forecasts", seed=3)
+    assert [i["id"] for i in everything["items"]] == [ids["charlie"]]
+    one = get(api, f"/forecasts/{ids['charlie']}", seed=3)
+    assert one["forecast"] == everything["items"][0]["forecast"]
+    assert one["forecast"]["p50"] is not None
+    missing = api.get(f"/api/metrics/forecasts/{ids['alpha']}", "rm", params=MARCH)
+    assert missing.status_code == 404
+    backlog = get(api, "/forecasts/backlog", by="2026-06-30")
+    assert backlog["backlog"] == 1
+    assert backlog["p95"] <= backlog["p50"]
+
+
+def test_comparison_of_a_period_with_the_one_before(api: Api) -> None:
+    march_history(api.platform)
+    table = get(api, "/comparison")
+    assert table["previous"]["period"]["label"] == "2026-02-01..2026-02-28"
+    assert (table["previous"]["delivered"], table["current"]["delivered"]) == (0, 3)

@@ -1,0 +1,242 @@
+"""Release, DORA and change-control metrics, and forecasts, against hand-computed values."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from services.metrics.domain.calendar import parse_period
+from services.metrics.domain.delivery import (
+    cab_lead_time,
+    dora,
+    release_metrics,
+    unauthorised_changes,
+)
+from services.metrics.domain.forecast import forecast_requests, how_many_by, plan_order
+from services.metrics.domain.records import Filter
+from services.metrics.domain.weekly import parse_week, weekly_report
+from shared import contracts as c
+from tests.metrics.builders import Story
+
+UTC = ZoneInfo("UTC")
+ALL = Filter()
+MARCH = parse_period("2026-03")
+
+
+def bundle(story: Story, name: str, deploy: str, planned: str = "2026-02-01 09:00") -> str:
+    bid = str(uuid.uuid4())
+    story.add(
+        c.BUNDLE_PLANNED,
+        bid,
+        planned,
+        name=name,
+        deploy_date=deploy,
+        window_start=f"{deploy}T18:00:00+00:00",
+        window_end=f"{deploy}T23:00:00+00:00",
+    )
+    return bid
+
+
+def change(story: Story, when: str, kind: str = "normal", subsystems=("Billing",), bundle_id=None):
+    cid = str(uuid.uuid4())
+    story.add(
+        c.CHANGE_RAISED,
+        cid,
+        when,
+        change_type=kind,
+        title=f"{kind} change",
+        bundle_id=bundle_id,
+        subsystems=list(subsystems),
+    )
+    return cid
+
+
+def test_on_time_rate_and_scope_churn_after_freeze() -> None:
+    """Two bundles: one deployed in its first window, one after being moved (a slip).
+    The first had 2 requests at freeze, 1 added and 1 removed afterwards: churn 100%."""
+    story = Story()
+    a, b, x = (story.request("2026-02-01 09:00") for _ in range(3))
+    for rid in (a, b, x):
+        story.accept(rid, "2026-02-02 09:00")
+    first = bundle(story, "2026.03", "2026-03-10")
+    second = bundle(story, "2026.03b", "2026-03-12")
+    story.add(c.REQUEST_SCHEDULED, first, "2026-02-03 09:00", request_id=a, after_freeze=False)
+    story.add(c.REQUEST_SCHEDULED, first, "2026-02-03 09:00", request_id=b, after_freeze=False)
+    story.add(c.SCOPE_FROZEN, first, "2026-03-01 09:00")
+    story.add(c.REQUEST_SCHEDULED, first, "2026-03-02 09:00", request_id=x, after_freeze=True)
+    story.add(c.REQUEST_UNSCHEDULED, first, "2026-03-03 09:00", request_id=b, after_freeze=True)
+    story.add(c.BUNDLE_DEPLOYED, first, "2026-03-10 19:00", change_id=None, request_ids=[a, x])
+    story.add(
+        c.BUNDLE_MOVED, second, "2026-03-11 09:00", deploy_date="2026-03-20",
+        window_start="2026-03-20T18:00:00+00:00", window_end="2026-03-20T23:00:00+00:00",
+    )  # fmt: skip
+    story.add(c.BUNDLE_DEPLOYED, second, "2026-03-20 19:00", change_id=None, request_ids=[])
+    result = release_metrics(story.history(), MARCH, "month", UTC)
+    assert result["bundles_deployed"] == 2
+    assert result["on_time_rate"] == 0.5
+    assert result["scope_churn_rate"] == 1.0
+    assert (result["scope_added_after_freeze"], result["scope_removed_after_freeze"]) == (1, 1)
+
+
+def test_lead_time_for_changes_runs_from_scheduling_to_deployment() -> None:
+    story = Story()
+    rid = story.request("2026-02-01 09:00")
+    story.accept(rid, "2026-02-02 09:00")
+    bid = bundle(story, "2026.03", "2026-03-10")
+    story.add(c.REQUEST_SCHEDULED, bid, "2026-03-01 09:00", request_id=rid, after_freeze=False)
+    story.add(c.BUNDLE_DEPLOYED, bid, "2026-03-10 19:00", change_id=None, request_ids=[rid])
+    result = dora(story.history(), MARCH, "month", ALL, UTC)
+    assert result["lead_time_for_changes_days"]["p50"] == 10
+
+
+def test_change_failure_rate_counts_distinct_failed_or_rolled_back_changes() -> None:
+    """Four changes deployed: one failed, one rolled back afterwards: 50%. The failed
+    one is recovered 5 hours later by a success on the same subsystem."""
+    story = Story()
+    ok = change(story, "2026-03-01 09:00")
+    failed = change(story, "2026-03-02 09:00", subsystems=("CRM",))
+    rolled = change(story, "2026-03-03 09:00", kind="release_deployment")
+    fix = change(story, "2026-03-04 09:00", kind="emergency", subsystems=("CRM",))
+    story.add(c.CHANGE_COMPLETED, ok, "2026-03-01 20:00", outcome="succeeded")
+    story.add(c.CHANGE_COMPLETED, failed, "2026-03-04 10:00", outcome="failed")
+    story.add(c.CHANGE_COMPLETED, rolled, "2026-03-05 10:00", outcome="succeeded")
+    story.add(c.BUNDLE_ROLLED_BACK, str(uuid.uuid4()), "2026-03-05 12:00", change_id=rolled)
+    story.add(c.CHANGE_COMPLETED, fix, "2026-03-04 15:00", outcome="succeeded")
+    result = dora(story.history(), MARCH, "week", ALL, UTC)
+    assert result["deployment_frequency"]["deployments"] == 4
+    assert result["change_failure_rate"] == 0.5
+    assert result["failed_changes"] == 2
+    assert result["recovery_time_hours"]["p50"] == 5.0
+    assert result["recovery_time_hours"]["unrecovered"] == 1
+    crm = dora(story.history(), MARCH, "week", Filter(subsystem="CRM"), UTC)
+    assert (crm["deployment_frequency"]["deployments"], crm["change_failure_rate"]) == (2, 0.5)
+
+
+def test_cab_approval_lead_time_in_hours() -> None:
+    story = Story()
+    first = change(story, "2026-03-02 09:00")
+    second = change(story, "2026-03-02 09:00", kind="emergency")
+    story.add(c.CHANGE_APPROVED, first, "2026-03-04 09:00", approvers=["cab.carl"])
+    story.add(c.CHANGE_APPROVED, second, "2026-03-02 10:30", approvers=["cab.carl"])
+    result = cab_lead_time(story.history(), MARCH, ALL, UTC)
+    assert result["approval_hours"]["p50"] == 1.5
+    assert result["approval_hours"]["max"] == 48.0
+    assert result["approved_by_type"] == {"emergency": 1, "normal": 1}
+
+
+def test_cab_lead_time_counts_the_approval_of_the_revision_implemented() -> None:
+    """Approved after 2 hours, revised (approvals voided), approved again 24 hours after
+    raising: the lead time is 24 hours; a withdrawn change is never deployed."""
+    story = Story()
+    revised = change(story, "2026-03-02 09:00")
+    story.add(c.CHANGE_APPROVED, revised, "2026-03-02 11:00", approvers=["cab.carl"])
+    story.add(c.CHANGE_REVISED, revised, "2026-03-02 12:00", revision=2, subsystems=["CRM"],
+              window_start=None, window_end=None, risk="low", approvals_voided=True)  # fmt: skip
+    story.add(c.CHANGE_APPROVED, revised, "2026-03-03 09:00", approvers=["cab.carl"])
+    withdrawn = change(story, "2026-03-02 09:00")
+    story.add(c.CHANGE_WITHDRAWN, withdrawn, "2026-03-02 10:00", reason="not needed")
+    history = story.history()
+    assert cab_lead_time(history, MARCH, ALL, UTC)["approval_hours"]["p50"] == 24.0
+    assert cab_lead_time(history, MARCH, Filter(subsystem="CRM"), UTC)["approved_by_type"] == {
+        "normal": 1
+    }
+    assert history.changes[withdrawn].ended_at is not None
+
+
+def test_unauthorised_changes_are_counted_by_when_they_were_deployed() -> None:
+    story = Story()
+    for n, flagged in enumerate((True, False, True)):
+        story.add(
+            c.DEPLOYMENT_REPORTED, str(uuid.uuid4()), "2026-03-10 09:00", pipeline="jenkins",
+            subsystem="CRM", version=f"1.{n}", deployed_at=f"2026-03-0{n + 1}T08:00:00+00:00",
+            claimed_change_id=None, change_id=None, unauthorised=flagged,
+        )  # fmt: skip
+    result = unauthorised_changes(story.history(), parse_period("2026-W10"), "day", ALL, UTC)
+    assert result["count"] == 1  # 3 March is in W10, 1 March in W09
+    assert [p["count"] for p in result["periods"]][1] == 1
+
+
+def steady_history(days: int = 31) -> Story:
+    """One request delivered every day of March, three accepted and still open."""
+    story = Story()
+    for day in range(1, days + 1):
+        story.flow("2026-02-01 09:00", "2026-02-02 09:00", f"2026-03-{day:02d} 12:00")
+    return story
+
+
+def test_forecast_orders_the_plan_and_is_reproducible() -> None:
+    """With one delivery every day, the n-th request in the plan ships on day n."""
+    story = steady_history()
+    scheduled = story.request("2026-03-01 09:00", title="in a bundle")
+    story.accept(scheduled, "2026-03-02 09:00")
+    ranked_second, ranked_first = (story.request("2026-03-01 09:00") for _ in range(2))
+    story.accept(ranked_second, "2026-03-02 10:00")
+    story.accept(ranked_first, "2026-03-02 11:00")
+    story.add(c.RANKING_STARTED, "rank-sales", "2026-03-02 12:00", department="Sales")
+    story.add(c.RANKING_REORDERED, "rank-sales", "2026-03-02 12:00",
+              order=[ranked_first, ranked_second])  # fmt: skip
+    bid = bundle(story, "2026.04", "2026-04-02")
+    story.add(c.REQUEST_SCHEDULED, bid, "2026-03-03 09:00", request_id=scheduled,
+              after_freeze=False)  # fmt: skip
+    history = story.history()
+    as_of = date(2026, 3, 31)
+    assert [r.id for r in plan_order(history, as_of, UTC)] == [
+        scheduled, ranked_first, ranked_second
+    ]  # fmt: skip
+    result = forecast_requests(history, as_of, UTC, window_days=30, seed=7)
+    dates = [i["forecast"] for i in result["items"]]
+    assert dates[0] == {"p50": "2026-04-01", "p85": "2026-04-01", "p95": "2026-04-01"}
+    assert dates[2]["p95"] == "2026-04-03"
+    assert result["items"][0]["at_risk"] is False  # bundle deploys 2 April
+    assert forecast_requests(history, as_of, UTC, window_days=30, seed=7) == result
+    backlog = how_many_by(history, as_of, date(2026, 4, 10), UTC, window_days=30)
+    assert (backlog["p50"], backlog["p95"], backlog["backlog"]) == (10, 10, 3)
+
+
+def test_forecast_says_why_when_nothing_was_delivered_recently() -> None:
+    story = Story()
+    rid = story.request("2026-03-01 09:00")
+    story.accept(rid, "2026-03-02 09:00")
+    result = forecast_requests(story.history(), date(2026, 3, 31), UTC)
+    assert "no deliveries" in result["reason"]
+    assert result["items"][0]["forecast"]["p50"] is None
+
+
+def test_weekly_report_lists_the_week_and_compares_with_the_last() -> None:
+    story = Story()
+    story.flow("2026-03-02 09:00", "2026-03-03 09:00", "2026-03-05 09:00")  # W10
+    fresh = story.request("2026-03-10 09:00", title="new this week")  # W11
+    story.add(c.REQUEST_REJECTED, fresh, "2026-03-11 09:00", reason="no")
+    late = story.request("2026-03-01 09:00", title="fixed date")
+    story.accept(late, "2026-03-02 09:00", cos="fixed_date", fixed="2026-03-12")
+    story.flow("2026-03-09 09:00", "2026-03-09 10:00", "2026-03-13 09:00", title="done")
+    report = weekly_report(story.history(), parse_week("2026-W11"), UTC)
+    assert [i["title"] for i in report["submitted"]] == ["done", "new this week"]
+    assert [(i["title"], i["decision"]) for i in report["triaged"]] == [
+        ("done", "accepted"), ("new this week", "rejected")
+    ]  # fmt: skip
+    assert [i["title"] for i in report["delivered"]] == ["done"]
+    assert [i["reason"] for i in report["slipped"]] == ["fixed date 2026-03-12 missed"]
+    assert report["key_figures"]["this_week"]["delivered"] == 1
+    assert report["key_figures"]["last_week"]["median_cycle_time_days"] == 3
+
+
+def test_a_bundle_rolled_back_and_deployed_again_counts_from_its_last_deployment() -> None:
+    """Rolled back on the 10th, deployed again a week later, outside its planned
+    window: one bundle deployed, not on time, one roll-back recorded."""
+    story = Story()
+    rid = story.request("2026-02-01 09:00")
+    story.accept(rid, "2026-02-02 09:00")
+    bid = bundle(story, "2026.03", "2026-03-10")
+    story.add(c.REQUEST_SCHEDULED, bid, "2026-03-01 09:00", request_id=rid, after_freeze=False)
+    first = change(story, "2026-03-09 09:00", kind="release_deployment", bundle_id=bid)
+    story.add(c.BUNDLE_DEPLOYED, bid, "2026-03-10 19:00", change_id=first, request_ids=[rid])
+    story.add(c.BUNDLE_ROLLED_BACK, bid, "2026-03-10 22:00", change_id=first, reason="broke")
+    story.add(c.BUNDLE_DEPLOYED, bid, "2026-03-17 19:00", change_id="again", request_ids=[rid])
+    result = release_metrics(story.history(), MARCH, "month", UTC)
+    assert (result["bundles_deployed"], result["rolled_back"]) == (1, 1)
+    assert result["bundles"][0]["deployed_at"].startswith("2026-03-17T19:00")
+    assert result["on_time"] == 0
+    lead = dora(story.history(), MARCH, "month", ALL, UTC)["lead_time_for_changes_days"]
+    assert lead["p50"] == 17

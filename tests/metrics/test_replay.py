@@ -1,0 +1,190 @@
+"""On a generated history: the service's numbers equal a consumer's replay of the feed,
+and both equal an independent, naive recomputation from the raw feed."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+import pytest
+from eventsourcing.persistence import StoredEvent
+
+from bench._synthetic import synthetic
+from services.metrics.domain.calendar import parse_period
+from services.metrics.domain.overview import every_metric
+from services.metrics.domain.records import Filter
+from services.metrics.replay import ReplayError, ReplayState, replay
+from services.metrics.views import MetricsViews
+from shared.platform import Platform
+from tests.conftest import Api
+from tests.metrics.naive import Naive, pct
+
+PERIOD, AS_OF = "2024-03..2024-04", "2024-04-30"
+QUERY = {"period": PERIOD, "as_of": AS_OF, "unit": "month"}
+
+
+def generate(platform: Platform, events: int = 3000) -> None:
+    batch: list[StoredEvent] = []
+    for e in synthetic(events, seed=5, requests_per_day=3):
+        batch.append(StoredEvent(e.aggregate_id, e.version, e.topic, orjson.dumps(e.state)))
+        if len(batch) == 500:
+            platform.log.recorder.insert_events(batch)
+            batch = []
+    if batch:
+        platform.log.recorder.insert_events(batch)
+
+
+def raw_feed(api: Api) -> list[dict[str, Any]]:
+    events, after = [], 0
+    while True:
+        page = api.get("/api/events", "metrics.mo", params={"after": after, "limit": 1000}).json()
+        events += page["events"]
+        after = page["next_after"]
+        if not page["has_more"]:
+            return events
+
+
+def service(api: Api, path: str = "", **params: Any) -> Any:
+    response = api.get(f"/api/metrics{path}", "metrics.mo", params={**QUERY, **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def consumer(api: Api) -> Any:
+    api.client.headers["Authorization"] = f"Bearer {api.people.tokens['metrics.mo']}"
+    state = replay(api.client, ReplayState(), page_size=250)
+    span = parse_period(PERIOD)
+    local = every_metric(
+        state.history, span, "month", Filter(), ZoneInfo("UTC"), date.fromisoformat(AS_OF)
+    )
+    return orjson.loads(orjson.dumps(local))
+
+
+def test_replay_of_the_feed_equals_the_service(api: Api) -> None:
+    """Every metric, number by number, from the service and from a consumer's replay."""
+    generate(api.platform)
+    assert consumer(api) == service(api)
+    assert service(api, department="Sales") != service(api)
+
+
+def test_replay_resumes_from_its_saved_state(api: Api, tmp_path: Path) -> None:
+    """Stopped halfway and resumed from the state file: the same numbers as in one go."""
+    generate(api.platform, 1500)
+    api.client.headers["Authorization"] = f"Bearer {api.people.tokens['metrics.mo']}"
+    path = tmp_path / "replay.json"
+    calls = {"n": 0}
+
+    def stop_after_two_pages(state: ReplayState) -> None:
+        state.save(path)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        replay(api.client, ReplayState(), page_size=300, checkpoint=stop_after_two_pages)
+    resumed = ReplayState.load(path)
+    assert resumed.position > 0
+    replay(api.client, resumed, page_size=300)
+    whole = replay(api.client, ReplayState(), page_size=1000)
+    assert resumed.history == whole.history
+    assert resumed.events == whole.events
+
+
+def test_replay_with_a_bad_token_says_so(api: Api) -> None:
+    api.client.headers["Authorization"] = "Bearer ry_0000000000000000_" + "x" * 43
+    with pytest.raises(ReplayError, match="token was refused"):
+        replay(api.client, ReplayState())
+    api.client.headers["Authorization"] = f"Bearer {api.people.tokens['vp.sales']}"
+    with pytest.raises(ReplayError, match="may not read the feed"):
+        replay(api.client, ReplayState())
+
+
+def test_every_metric_equals_a_naive_recomputation_from_the_raw_feed(api: Api) -> None:
+    generate(api.platform)
+    naive = Naive(raw_feed(api), ZoneInfo("UTC"))
+    span = parse_period(PERIOD)
+    got = service(api)
+    throughput = {p["period"]: p["delivered"] for p in got["throughput"]["periods"]}
+    assert throughput == naive.throughput_by_month(span.start, span.end)
+    assert sum(throughput.values()) > 100
+    lead, cycle = naive.times(span.start, span.end)
+    for p in (50, 70, 85, 95):
+        assert got["flow_times"]["lead_time_days"][f"p{p}"] == pct(lead, p)
+        assert got["flow_times"]["cycle_time_days"][f"p{p}"] == pct(cycle, p)
+    as_of = date.fromisoformat(AS_OF)
+    assert got["work_in_progress"]["in_progress"] == naive.open_work_on(as_of)
+    ratings = naive.ratings(span.start, span.end)
+    assert got["satisfaction"]["average"] == round(sum(ratings) / len(ratings), 2)
+    assert got["satisfaction"]["distribution"]["4"] == ratings.count(4)
+    deployed, on_time = naive.bundles_on_time(span.start, span.end)
+    assert got["releases"]["bundles_deployed"] == deployed
+    assert got["releases"]["on_time_rate"] == round(on_time / deployed, 4)
+    completed, failed = naive.change_failure(span.start, span.end)
+    assert got["dora"]["deployment_frequency"]["deployments"] == completed
+    assert got["dora"]["change_failure_rate"] == round(failed / completed, 4)
+    assert got["unauthorised_changes"]["count"] == naive.unauthorised(span.start, span.end)
+    hours = naive.cab_hours(span.start, span.end)
+    assert got["cab"]["approval_hours"]["p85"] == pct(hours, 85)
+    previous = parse_period("2024-01..2024-02")
+    assert got["comparison"]["previous"]["delivered"] == len(
+        naive.delivered_between(previous.start, previous.end)
+    )
+
+
+def test_the_view_built_in_small_batches_equals_a_rebuild(api: Api) -> None:
+    """Batch boundaries do not change the folded records."""
+    generate(api.platform, 1200)
+    small = MetricsViews(api.platform.log)
+    small.group.batch_size = 37
+    small.group.catch_up()
+    in_small_batches = small.history(date(2024, 1, 1), date(2024, 12, 31))
+    small.group.rebuild()
+    assert small.history(date(2024, 1, 1), date(2024, 12, 31)) == in_small_batches
+    assert len(in_small_batches.requests) > 100
+
+
+class Borrowed:
+    """The test client, lent to `railyard replay` in place of an HTTP connection."""
+
+    def __init__(self, api: Api, headers: dict[str, str]) -> None:
+        self.api = api
+        self.headers = headers
+
+    def __enter__(self) -> Borrowed:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def get(self, url: str, *, params: dict[str, int]) -> Any:
+        return self.api.client.get(url, params=params, headers=self.headers)
+
+
+def test_replay_command_writes_the_services_numbers(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from railyard.cli import app
+
+    generate(api.platform, 2000)
+    monkeypatch.setattr(
+        "railyard.metrics_cli.httpx.Client",
+        lambda base_url, headers, timeout: Borrowed(api, headers),
+    )
+    output, position = tmp_path / "metrics.json", tmp_path / "position.json"
+    token = api.people.tokens["metrics.mo"]
+    args = ["replay", "--url", "http://railyard", "--token", token, "--period", PERIOD,
+            "--as-of", AS_OF, "--unit", "month", "--timezone", "UTC", "--page-size", "400",
+            "--position-file", str(position), "--output", str(output)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(output.read_bytes()) == service(api)
+    assert ReplayState.load(position).position == api.platform.log.head()
+    again = CliRunner().invoke(app, args)  # resumes at the head: nothing new to read
+    everything = len(api.platform.log.entries(0, 1_000_000))
+    assert f"folded {everything} events" in again.output
+    assert orjson.loads(output.read_bytes()) == service(api)

@@ -1,0 +1,127 @@
+"""Importing existing requests from CSV: real intake commands at the rows' original times,
+a dry run that writes nothing, and a second import that imports nothing new."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from railyard.cli import app
+from railyard.import_run import RequestImport
+from railyard.importer import Defaults, Reader, Rejected, Row
+from services.metrics.application import MetricsQueries
+from services.metrics.views import MetricsViews
+from shared.platform import Platform
+from tests.conftest import register_people
+
+DATA = Path(__file__).parent / "data"
+OWN = (DATA / "requests.csv").read_text()
+
+JIRA = (DATA / "jira.csv").read_text()
+
+
+def importer(
+    platform: Platform, text: str, tmp_path: Path, department: str | None = None
+) -> tuple[list[Row | Rejected], RequestImport]:
+    path = tmp_path / "requests.csv"
+    path.write_text(text)
+    defaults = Defaults(department=department, owner="dev.alice")
+    rows = list(Reader(platform.settings, defaults).read(path))
+    return rows, RequestImport(platform, "cli:test (import)")
+
+
+def events(platform: Platform) -> int:
+    return len(platform.log.entries(0, 100_000))
+
+
+def test_dry_run_reports_every_row_and_writes_nothing(platform: Platform, tmp_path: Path) -> None:
+    register_people(platform)
+    rows, run = importer(platform, OWN, tmp_path)
+    before = events(platform)
+    outcomes = {o.key: o for o in run.run(rows, dry_run=True)}
+    assert events(platform) == before
+    assert outcomes["OLD-1"].result == "would import"
+    assert outcomes["OLD-1"].detail == "delivered: submit, accept, deliver, rate"
+    assert outcomes["OLD-3"].result == "rejected"
+    assert "unknown_subsystem" in outcomes["OLD-3"].detail
+    assert "dates_out_of_order" in outcomes["OLD-4"].detail
+    assert outcomes["OLD-5"].result == "would import"
+
+
+def test_import_keeps_original_times_and_a_second_import_adds_nothing(
+    platform: Platform, tmp_path: Path
+) -> None:
+    register_people(platform)
+    rows, run = importer(platform, OWN, tmp_path)
+    first = {o.key: o.result for o in run.run(rows, dry_run=False)}
+    assert first == {"OLD-1": "imported", "OLD-2": "imported", "OLD-3": "rejected",
+                     "OLD-4": "rejected", "OLD-5": "imported"}  # fmt: skip
+    written = events(platform)
+    again = {o.key: o.result for o in run.run(rows, dry_run=False)}
+    assert again["OLD-1"] == again["OLD-2"] == again["OLD-5"] == "already imported"
+    assert events(platform) == written
+    imported = [e for e in platform.log.entries(0, 100_000) if e.type.startswith("ChangeRequest")]
+    assert imported[0].occurred_at.startswith("2024-01-03T09:00:00")
+    queries = MetricsQueries(MetricsViews(platform.log))
+    q = queries.question("2024-02", date(2024, 2, 29), "month")
+    assert queries.throughput(q)["total"] == 1
+    assert queries.flow_times(q)["cycle_time_days"]["p50"] == 28  # 5 Jan to 1 Feb
+    assert queries.satisfaction(q)["average"] == 4.0
+
+
+def test_jira_export_columns_are_understood(platform: Platform, tmp_path: Path) -> None:
+    register_people(platform)
+    rows, run = importer(platform, JIRA, tmp_path, department="Network")
+    outcomes = {o.key: o for o in run.run(rows, dry_run=False)}
+    assert outcomes["RY-101"].result == "imported"
+    assert outcomes["RY-102"].result == "imported"
+    assert "subsystem_required" in outcomes["RY-103"].detail
+    assert "unknown_status" in outcomes["RY-104"].detail
+    delivered = [e for e in platform.log.entries(0, 100_000) if e.type == "ChangeRequest.Delivered"]
+    assert [e.occurred_at[:16] for e in delivered] == ["2024-02-20T09:00"]
+    submitted = [e for e in platform.log.entries(0, 100_000) if e.type == "ChangeRequest.Submitted"]
+    assert "Fix version: 2024.02" in submitted[0].data["description"]
+    assert submitted[1].data["category"] == "unplanned"
+
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("RAILYARD_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("RAILYARD_LOG_LEVEL", "warning")
+    return tmp_path
+
+
+def test_import_command_dry_run_then_import_then_report(env: Path) -> None:
+    created = runner.invoke(app, ["users", "create", "dev.alice", "--role", "it_staff"])
+    assert created.exit_code == 0, created.output
+    path = env / "old.csv"
+    path.write_text(OWN)
+    dry = runner.invoke(app, ["import", "requests", str(path), "--owner", "dev.alice", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "2 rejected, 3 would import" in dry.stdout
+    done = runner.invoke(app, ["import", "requests", str(path), "--owner", "dev.alice"])
+    assert "3 imported, 2 rejected" in done.stdout
+    twice = runner.invoke(app, ["import", "requests", str(path), "--owner", "dev.alice"])
+    assert "3 already imported, 2 rejected" in twice.stdout
+    report = runner.invoke(app, ["report", "weekly", "--week", "2024-W05"])
+    assert report.exit_code == 0, report.output
+    assert "Bill shock alerts — Sales — 2024-02-01" in report.stdout
+    bad = runner.invoke(app, ["report", "weekly", "--week", "2024-13"])
+    assert bad.exit_code == 1
+    assert "invalid_week" in bad.output
+
+
+def test_a_file_that_is_neither_format_is_refused_readably(env: Path) -> None:
+    path = env / "other.csv"
+    path.write_text("name,age\nx,1\n")
+    result = runner.invoke(app, ["import", "requests", str(path)])
+    assert result.exit_code == 1
+    assert "unknown_columns" in result.output
+    assert "Traceback" not in result.output
