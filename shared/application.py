@@ -71,7 +71,11 @@ def acting_as(
     context = CommandContext(actor, correlation_id or uuid.uuid4().hex, idempotency, at, mark)
     token = _context.set(context)
     try:
-        yield context
+        # The whole block runs at the command's business time: a use case that reads
+        # "now" before its command (a report's default time, say) sees imported or
+        # simulated time, not the wall clock.
+        with attributed_to(actor, context.correlation_id, at):
+            yield context
     finally:
         _context.reset(token)
 

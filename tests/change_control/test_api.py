@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
+from services.change_control.application.deployments import DeploymentReports
+from services.change_control.views import ChangeControlViews, DeploymentFilter
+from shared.application import acting_as
 from tests.change_control.builders import (
     HIGH,
     MEDIUM,
@@ -272,3 +276,16 @@ def test_a_release_deployment_defaults_to_its_bundles_window_and_one_open_change
         json=change_payload(change_type="release_deployment", bundle_id=str(uuid.uuid4())),
     )
     assert (unknown.status_code, unknown.json()["rule"]) == (422, "unknown_bundle")
+
+
+def test_a_report_without_a_time_takes_the_business_time_of_imported_history(api: Api) -> None:
+    """Simulated or imported history reports deployments at their own time, not today's."""
+    past = datetime(2025, 3, 4, 21, 30, tzinfo=UTC)
+    views = ChangeControlViews(api.platform.log)
+    with acting_as("pipeline", at=past):
+        ref = DeploymentReports(api.platform.log, views).report(
+            "pipeline", "Billing", "1.0", None, None
+        )
+    items, _ = views.deployments(DeploymentFilter(), 10, 0)
+    (item,) = [i for i in items if i["id"] == ref.id]
+    assert item["deployed_at"].startswith("2025-03-04T21:30")
