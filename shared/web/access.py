@@ -34,9 +34,10 @@ class SignInRequired(Exception):
 class PageForbidden(Exception):
     """The viewer's role does not allow this page or form (403, nothing written)."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, viewer: Viewer | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.viewer = viewer
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class PageAccess:
             principal = await run_in_threadpool(self.directory.principal, session.username)
             if principal is None:  # deactivated since signing in
                 raise SignInRequired(signin_url(request))
+            request_id = str(getattr(request.state, "request_id", "") or "")
+            viewer = Viewer(Caller(principal, request_id), session.csrf)
             if request.method not in SAFE_METHODS:
                 supplied = request.headers.get(CSRF_HEADER)
                 if supplied is None:
@@ -91,12 +94,12 @@ class PageAccess:
                 if not session.csrf_matches(supplied):
                     raise PageForbidden(
                         "this form has expired or did not come from Railyard; reload the page"
-                        " and try again"
+                        " and try again",
+                        viewer,
                     )
             if allowed and not principal.has(*allowed):
                 names = ", ".join(sorted(r.value.replace("_", " ") for r in allowed))
-                raise PageForbidden(f"this page is for the roles: {names}")
-            request_id = str(getattr(request.state, "request_id", "") or "")
-            return Viewer(Caller(principal, request_id), session.csrf)
+                raise PageForbidden(f"this page is for the roles: {names}", viewer)
+            return viewer
 
         return dependency

@@ -56,7 +56,12 @@ def install_web(app: FastAPI, platform: Platform, components: Sequence[Component
     @app.exception_handler(PageForbidden)
     async def forbidden(request: Request, exc: PageForbidden) -> Response:
         return templates.render(
-            request, "message.html", status=403, heading="Not for your role", message=exc.detail
+            request,
+            "message.html",
+            exc.viewer,
+            status=403,
+            heading="Not for your role",
+            message=exc.detail,
         )
 
     api_errors = app.exception_handlers[StarletteHTTPException]
