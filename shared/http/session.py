@@ -21,11 +21,14 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 
 import orjson
+import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 COOKIE = "railyard_session"
 CSRF_HEADER = "x-csrf-token"
@@ -95,13 +98,17 @@ def session_secret(settings: Settings) -> bytes:
     if settings.session_secret is not None:
         return settings.session_secret.get_secret_value().encode()
     path = Path(settings.data_dir) / SECRET_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48).encode()
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return path.read_bytes().strip()
+    except OSError as exc:
+        # A read-only data dir (a container): sessions then last as long as the process.
+        log.warning("session_secret_not_kept", path=str(path), error=str(exc))
+        return secret
     with os.fdopen(fd, "wb") as handle:
-        secret = secrets.token_urlsafe(48).encode()
         handle.write(secret)
     return secret
 
