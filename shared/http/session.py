@@ -13,28 +13,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 import time
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
-from pathlib import Path
 
 import orjson
-import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.settings import Settings
-
-log = structlog.get_logger(__name__)
+from shared.store.log import EventLog
+from shared.store.secrets import server_secret
 
 COOKIE = "railyard_session"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-SECRET_FILE = "session-secret"  # noqa: S105  # a file name, not a secret
 
 
 @dataclass(frozen=True)
@@ -92,25 +88,13 @@ class SessionCodec:
         return _b64(hmac.new(self.key, payload.encode(), hashlib.sha256).digest())
 
 
-def session_secret(settings: Settings) -> bytes:
-    """RAILYARD_SESSION_SECRET, else a secret generated once and kept under the data
-    directory so sessions survive a restart."""
-    if settings.session_secret is not None:
-        return settings.session_secret.get_secret_value().encode()
-    path = Path(settings.data_dir) / SECRET_FILE
-    secret = secrets.token_urlsafe(48).encode()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    except OSError as exc:
-        # A read-only data dir (a container): sessions then last as long as the process.
-        log.warning("session_secret_not_kept", path=str(path), error=str(exc))
-        return secret
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secret)
-    return secret
+def session_secret(log: EventLog) -> bytes:
+    """RAILYARD_SESSION_SECRET, else one derived from the deployment's shared secret
+    (kept in the database), so every process accepts a session and restarts keep it."""
+    configured = log.settings.session_secret
+    if configured is not None:
+        return configured.get_secret_value().encode()
+    return server_secret(log, "browser-session")
 
 
 class SessionMiddleware:
@@ -146,8 +130,9 @@ class SessionMiddleware:
 
 
 def is_https(request: Request, settings: Settings) -> bool:
+    """Secure cookies when served over https, or when production mode says so."""
     public = settings.public_url or ""
-    return request.url.scheme == "https" or public.startswith("https://")
+    return settings.production or request.url.scheme == "https" or public.startswith("https://")
 
 
 def set_session(

@@ -29,7 +29,7 @@ def wants_html(request: Request) -> bool:
 
 def install_web(app: FastAPI, platform: Platform, components: Sequence[Component]) -> None:
     settings = platform.settings
-    codec = SessionCodec(session_secret(settings), settings.session_max_age_s)
+    codec = SessionCodec(session_secret(platform.log), settings.session_max_age_s)
     templates = Templates(None, settings.zone)
     access = PageAccess(platform.directory)
     nav: list[NavLink] = [link for c in components for link in c.nav]
