@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from railyard.app import all_components
@@ -25,11 +26,11 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 class Web:
     platform: Platform
     people: People
-    app: object
+    app: FastAPI
     base_url: str = "http://testserver"
 
     def client(self, base_url: str | None = None) -> TestClient:
-        return TestClient(  # type: ignore[arg-type]  # a FastAPI app
+        return TestClient(
             self.app, base_url=base_url or self.base_url, raise_server_exceptions=False
         )
 
