@@ -89,7 +89,9 @@ def test_requester_reranks_by_buttons_and_by_drag_and_drop(
     expect(titles).to_have_text(["Rank B", "Rank A", "Rank C"])
 
     items = page.locator("ol.ranking li")
-    items.nth(2).drag_to(items.nth(0), target_position={"x": 20, "y": 3})
+    with page.expect_response(lambda r: r.url.endswith("/department/ranking")) as saved:
+        items.nth(2).drag_to(items.nth(0), target_position={"x": 20, "y": 3})
+    assert saved.value.status == 200
     expect(titles).to_have_text(["Rank C", "Rank B", "Rank A"])
     assert live_server.intake.views.ranking("Customer Care").request_ids == [
         ids[2],
