@@ -94,6 +94,27 @@ def test_htmx_triage_refusal_comes_back_in_place_with_what_was_typed(web: Web) -
     assert answer.text.lstrip().startswith("<article")
 
 
+def test_release_manager_marks_a_suggested_duplicate(web: Web) -> None:
+    """The queue offers the similar open requests; choosing one marks the duplicate."""
+    original = submit(web, title="Bill shock alerts by SMS")
+    copy = submit(web, as_="vp.care", title="SMS bill shock alerts")
+    with web.client() as client:
+        csrf = web.sign_in(client, "rm")
+        queue = client.get("/triage").text
+        assert f'<option value="{original}"' in queue
+        answer = client.post(
+            f"/triage/{copy}/duplicate",
+            data={"duplicate_of": original},
+            headers={"HX-Request": "true", "X-CSRF-Token": csrf},
+        )
+    assert answer.status_code == 200
+    assert "Marked as a duplicate" in answer.text
+    with web.client() as client:
+        detail = client.get(f"/api/requests/{copy}", headers=web.people.headers("rm")).json()
+    assert detail["status"] == "duplicate"
+    assert detail["duplicate_of"] == original
+
+
 def test_vp_sees_bundle_target_date_and_stage_from_release_facts(web: Web) -> None:
     """Intake follows release's published events: the department page and the board show
     the bundle, its deployment date and the item's stage."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
+from uuid import UUID
 
 from services.intake.application import Intake
 from services.intake.domain import Status
@@ -37,6 +38,10 @@ class IntakePages:
             if u.active
         ]
 
+    def with_duplicates(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each request with the open requests whose titles read like its own."""
+        return [{**r, "similar": self.views.similar(r["title"], exclude=r["id"])} for r in rows]
+
     def with_plan(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each request with its bundle, stage and target date."""
         placements = self.schedule.placements(r["id"] for r in rows)
@@ -63,6 +68,13 @@ def plan_of(row: dict[str, Any], placement: Placement | None) -> dict[str, Any]:
         "target_date": target,
         "target_basis": basis,
     }
+
+
+def parse_uuid(value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise BadInput(f"{value!r} is not a request id") from None
 
 
 def choice(enum: type[E], value: str, label: str) -> E:

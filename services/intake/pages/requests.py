@@ -115,6 +115,9 @@ def request_routes(p: IntakePages) -> APIRouter:
             and department.casefold() == row["department"].casefold()
         )
         status = Status(row["status"])
+        may_triage = viewer.may(Role.RELEASE_MANAGER) and status in TRIAGEABLE
+        if may_triage:
+            row = p.with_duplicates([row])[0]
         return p.templates.render(
             request,
             "detail.html",
@@ -129,7 +132,7 @@ def request_routes(p: IntakePages) -> APIRouter:
             may_answer=own and status == Status.INFO_REQUESTED,
             may_withdraw=(own or viewer.may(Role.RELEASE_MANAGER)) and status not in CLOSED,
             may_rate=own and status == Status.DELIVERED,
-            may_triage=viewer.may(Role.RELEASE_MANAGER) and status in TRIAGEABLE,
+            may_triage=may_triage,
             owners=p.it_staff() if viewer.may(Role.RELEASE_MANAGER) else [],
         )
 

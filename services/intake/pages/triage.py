@@ -9,13 +9,19 @@ from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
 from services.intake.domain import ClassOfService
-from services.intake.pages.base import IntakePages, choice
+from services.intake.pages.base import IntakePages, choice, parse_uuid
 from shared.identity.domain import Role
 from shared.web.access import Viewer
-from shared.web.forms import Form, Refusal, attempt, is_htmx, read_form, see_other
+from shared.web.forms import BadInput, Form, Refusal, attempt, is_htmx, read_form, see_other
 
-Decision = Literal["accept", "reject", "defer", "ask"]
-DONE = {"accept": "Accepted", "reject": "Rejected", "defer": "Deferred", "ask": "Question sent"}
+Decision = Literal["accept", "reject", "defer", "ask", "duplicate"]
+DONE = {
+    "accept": "Accepted",
+    "reject": "Rejected",
+    "defer": "Deferred",
+    "ask": "Question sent",
+    "duplicate": "Marked as a duplicate",
+}
 
 
 def triage_routes(p: IntakePages) -> APIRouter:
@@ -36,6 +42,11 @@ def triage_routes(p: IntakePages) -> APIRouter:
             return p.intake.reject(request_id, form.text("reason"))
         if decision == "defer":
             return p.intake.defer(request_id, form.text("reason"), form.date("until", "Until"))
+        if decision == "duplicate":
+            original = form.text("duplicate_of")
+            if not original:
+                raise BadInput("choose the request this one duplicates")
+            return p.intake.mark_duplicate(request_id, parse_uuid(original), form.text("note"))
         return p.intake.request_information(request_id, form.text("question"))
 
     def queue_page(
@@ -53,7 +64,7 @@ def triage_routes(p: IntakePages) -> APIRouter:
             "triage.html",
             viewer,
             status=refusal.status if refusal else 200,
-            queue=p.views.triage_queue(),
+            queue=p.with_duplicates(p.views.triage_queue()),
             owners=p.it_staff(),
             notice=notice,
             failed_id=failed_id,
@@ -92,7 +103,7 @@ def triage_routes(p: IntakePages) -> APIRouter:
             "_triage_item.html",
             viewer,
             status=result.status if isinstance(result, Refusal) else 200,
-            r=row,
+            r=p.with_duplicates([row])[0] if row else row,
             owners=p.it_staff(),
             decided=None if isinstance(result, Refusal) else DONE[decision],
             failed_id=str(request_id),

@@ -47,6 +47,17 @@
     });
   }
 
+  // A form marked data-once cannot be sent twice by a double click.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches || !form.matches("form[data-once]")) return;
+    if (form.dataset.sent) { event.preventDefault(); return; }
+    form.dataset.sent = "1";
+    setTimeout(function () {
+      form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
+    }, 0);
+  });
+
   function init(root) {
     (root || document).querySelectorAll("ol.ranking[data-order-form]").forEach(enableRanking);
   }
