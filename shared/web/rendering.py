@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse
 
 from shared.identity.domain import Principal, Role
 from shared.web.access import Viewer
+from shared.web.charts import bar
 
 SHELL_TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -51,6 +52,15 @@ def label(value: object) -> str:
     return text[:1].upper() + text[1:]
 
 
+def sentence(value: object) -> str:
+    """A domain error's detail as a sentence: capital first letter, full stop."""
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 class Templates:
     """Renders a service's templates inside the shared shell."""
 
@@ -65,7 +75,10 @@ class Templates:
             lstrip_blocks=True,
         )
         self.env.globals["static"] = static_url
-        self.env.filters.update(label=label, when=self.when, day=self.day, short_day=self.short_day)
+        self.env.globals["bar"] = bar
+        self.env.filters.update(
+            label=label, sentence=sentence, when=self.when, day=self.day, short_day=self.short_day
+        )
 
     def when(self, value: str | None) -> str:
         if not value:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -60,6 +60,7 @@ class LiveServer:
     data_dir: Path
     platform: Platform
     intake: Intake
+    tokens: dict[str, str] = field(default_factory=dict)
 
     def event_count(self) -> int:
         return len(self.platform.log.entries(0, 1_000_000))
@@ -73,6 +74,19 @@ class LiveServer:
     def accept(self, request_id: str, owner: str = "dev.alice", points: int = 5) -> None:
         with acting_as("rm"):
             self.intake.accept(UUID(request_id), owner, points, ClassOfService.STANDARD, None)
+
+    def api(self, method: str, path: str, as_: str, **kwargs: Any) -> Any:
+        """Call the HTTP API as `as_` (a token issued for the test), for set-up."""
+        token = self.tokens.get(as_)
+        if token is None:
+            with acting_as("test-setup"):
+                token = self.platform.identity.issue_token(as_, "browser-tests").token
+            self.tokens[as_] = token
+        answer = httpx.request(
+            method, self.url + path, headers={"Authorization": f"Bearer {token}"}, **kwargs
+        )
+        assert answer.status_code < 300, answer.text
+        return answer.json()
 
     def deliver(self, request_id: str) -> None:
         with acting_as("railyard"):

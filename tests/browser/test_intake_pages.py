@@ -28,7 +28,7 @@ def test_requester_submits_with_duplicate_suggestions_while_typing(
     vp.shot("submit-request-laptop")
 
     page.click("button:has-text('Submit request')")  # no subsystem ticked: refused
-    expect(page.locator(".error")).to_contain_text("name at least one affected subsystem")
+    expect(page.locator(".error")).to_contain_text("Name at least one affected subsystem")
     expect(page.locator("input[name=title]")).to_have_value("Roaming bill cap")
     expect(page.locator("textarea[name=description]")).to_contain_text("Stop roaming charges")
 

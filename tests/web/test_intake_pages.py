@@ -73,7 +73,7 @@ def test_another_departments_vp_sees_the_refusal_on_the_page(web: Web) -> None:
             f"/requests/{request_id}/withdraw", data={"csrf_token": csrf, "reason": "mine now"}
         )
     assert answer.status_code == 403
-    assert "only the Sales department may withdraw this request" in answer.text
+    assert "Only the Sales department may withdraw this request" in answer.text
     assert web.events() == before
 
 
@@ -89,7 +89,7 @@ def test_htmx_triage_refusal_comes_back_in_place_with_what_was_typed(web: Web) -
             headers={"HX-Request": "true", "X-CSRF-Token": csrf},
         )
     assert answer.status_code == 422
-    assert "the owner must be an active IT staff member" in answer.text
+    assert "The owner must be an active IT staff member" in answer.text
     assert 'value="8"' in answer.text
     assert answer.text.lstrip().startswith("<article")
 
