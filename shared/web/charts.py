@@ -12,8 +12,8 @@ from html import escape
 
 from markupsafe import Markup
 
-W, H = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 14, 34
+W, H = 720, 280
+LEFT, RIGHT, TOP, BOTTOM = 44, 12, 28, 34
 PALETTE = ("#1f6feb", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#0a7ea4", "#bf3989", "#57606a")
 
 
@@ -59,10 +59,7 @@ def _frame(title: str, labels: Sequence[str], top: float, unit: str) -> list[str
         )
         shown = f"{value:g}" if value < 10 else f"{value:.0f}"
         parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{shown}</text>')
-    parts.append(
-        f'<text x="{LEFT - 6}" y="{TOP - 3}" text-anchor="end" font-weight="600">'
-        f"{escape(unit)}</text>"
-    )
+    parts.append(f'<text x="4" y="12" font-weight="600">{escape(unit)}</text>')
     n = len(labels)
     every = max(1, -(-n // 12))  # at most ~12 labels on the x axis
     for i, label in enumerate(labels):
@@ -132,7 +129,7 @@ def scatter(
 
 def stacked_area(
     title: str, labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], *,
-    unit: str = "",
+    unit: str = "", colors: Sequence[str] = PALETTE,
 ) -> Markup:  # fmt: skip
     """Cumulative bands, first series at the bottom (a cumulative flow diagram)."""
     n = len(labels)
@@ -144,7 +141,7 @@ def stacked_area(
         above = [below[i] + values[i] for i in range(n)]
         upper = [f"{_x(i, n):.1f},{_y(above[i], top):.1f}" for i in range(n)]
         lower = [f"{_x(i, n):.1f},{_y(below[i], top):.1f}" for i in reversed(range(n))]
-        color = PALETTE[index % len(PALETTE)]
+        color = colors[index % len(colors)]
         if n:
             parts.append(
                 f'<polygon points="{" ".join(upper + lower)}" fill="{color}" fill-opacity=".75"'
@@ -155,9 +152,9 @@ def stacked_area(
     return Markup("".join(parts))  # noqa: S704  # every interpolated text is escaped above
 
 
-def legend(names: Sequence[str]) -> Markup:
+def legend(names: Sequence[str], colors: Sequence[str] = PALETTE) -> Markup:
     items = "".join(
-        f'<span><i style="background:{PALETTE[i % len(PALETTE)]}"></i>{escape(name)}</span>'
+        f'<span><i style="background:{colors[i % len(colors)]}"></i>{escape(name)}</span>'
         for i, name in enumerate(names)
     )
     return Markup(f'<div class="legend">{items}</div>')  # noqa: S704  # names are escaped
