@@ -1,0 +1,79 @@
+"""The release plan: upcoming bundles, the suggested plan to apply, the calendar link."""
+
+# No `from __future__ import annotations`: FastAPI must see the route annotations,
+# which name dependencies local to the router factory, as objects.
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from services.release.pages.base import ReleasePages, parse_uuid
+from shared.identity.domain import Role
+from shared.web.access import Viewer
+from shared.web.forms import BadInput, Form, Refusal, attempt, read_form, see_other
+
+
+def plan_routes(p: ReleasePages) -> APIRouter:
+    router = APIRouter()
+    anyone = p.access.require()
+    manager = p.access.require(Role.RELEASE_MANAGER)
+
+    def plan_page(
+        request: Request, viewer: Viewer, refusal: Refusal | None = None, kept: Any = None
+    ) -> Response:
+        manages = viewer.may(Role.RELEASE_MANAGER)
+        return p.templates.render(
+            request,
+            "plan.html",
+            viewer,
+            status=refusal.status if refusal else 200,
+            bundles=p.upcoming(),
+            trains=p.views.trains(),
+            suggestion=p.suggestion() if manages else None,
+            manages=manages,
+            notice=request.query_params.get("applied"),
+            error=refusal.detail if refusal else None,
+            chosen=set(kept or []),
+        )
+
+    @router.get("/release")
+    def plan(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
+        return plan_page(request, viewer)
+
+    @router.post("/release/plan/apply")
+    async def apply(request: Request, viewer: Annotated[Viewer, Depends(manager)]) -> Response:
+        form = await read_form(request)
+        chosen = form.texts("proposal")
+
+        def command() -> Any:
+            if not chosen:
+                raise BadInput("tick at least one proposal to apply")
+            items = []
+            for value in chosen:
+                request_id, _, bundle_id = value.partition(":")
+                items.append(
+                    (parse_uuid(request_id, "a request"), parse_uuid(bundle_id, "a bundle"))
+                )
+            return p.releases.apply_plan(items)
+
+        result = attempt(viewer, command)
+        if isinstance(result, Refusal):
+            return plan_page(request, viewer, result, chosen)
+        return see_other(f"/release?applied={len(result.scheduled)}")
+
+    @router.post("/release/trains/{train_id}/generate")
+    async def generate(
+        request: Request, train_id: str, viewer: Annotated[Viewer, Depends(manager)]
+    ) -> Response:
+        form = await read_form(request)
+
+        def command(f: Form = form) -> Any:
+            count = f.integer("count", "How many bundles", 1, 12)
+            return p.releases.generate_bundles(parse_uuid(train_id, "a train"), count)
+
+        result = attempt(viewer, command)
+        if isinstance(result, Refusal):
+            return plan_page(request, viewer, result)
+        return see_other("/release")
+
+    return router
