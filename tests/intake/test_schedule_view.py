@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from services.intake.schedule import Schedule
 from shared import contracts as c
 from shared.platform import Platform
 from tests.foreign import publish
 
-PLANNED = {
+PLANNED: dict[str, Any] = {
     "train_id": str(uuid.uuid4()), "window_start": "2027-03-18T20:00:00+00:00",
     "window_end": "2027-03-18T23:00:00+00:00", "scope_freeze_at": "2027-03-01T00:00:00+00:00",
     "code_complete_at": "2027-03-08T00:00:00+00:00", "qa_start_at": "2027-03-09T00:00:00+00:00",
