@@ -78,3 +78,25 @@ def test_qa_verdicts_are_the_qa_teams_and_the_refusal_reads_as_a_sentence(web: W
     assert answer.status_code == 303
     detail = api(web, "GET", f"/api/bundles/{bundle}", "rm")
     assert detail["items"][0]["stage"] == "qa_passed"
+
+
+def test_release_manager_defines_a_monthly_train_from_the_plan_page(web: Web) -> None:
+    """The train form plans its first bundles; a bad week is explained and kept."""
+    from datetime import date, timedelta
+
+    start = (date.today() + timedelta(days=40)).isoformat()
+    form = {"name": "Monthly web", "week_of_month": "2", "weekday": "tuesday",
+            "start_date": start, "capacity_points": "30", "generate": "2"}  # fmt: skip
+    with web.client() as client:
+        csrf = web.sign_in(client, "rm")
+        refused = client.post(
+            "/release/trains", data={"csrf_token": csrf, **form, "weekday": "someday"}
+        )
+        assert refused.status_code == 422
+        assert "is not a day of the week" in refused.text
+        assert 'value="Monthly web"' in refused.text
+        answer = client.post("/release/trains", data={"csrf_token": csrf, **form})
+        assert answer.status_code == 200  # followed to the plan
+    bundles = api(web, "GET", "/api/bundles", "rm")
+    assert len(bundles) == 2
+    assert all(b["capacity_points"] == 30 for b in bundles)

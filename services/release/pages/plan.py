@@ -7,6 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from services.release.application import TrainDraft
+from services.release.cadence import DEFAULT_OFFSETS, Cadence, MilestoneOffsets
 from services.release.pages.base import ReleasePages, parse_uuid
 from shared.identity.domain import Role
 from shared.web.access import Viewer
@@ -19,7 +21,11 @@ def plan_routes(p: ReleasePages) -> APIRouter:
     manager = p.access.require(Role.RELEASE_MANAGER)
 
     def plan_page(
-        request: Request, viewer: Viewer, refusal: Refusal | None = None, kept: Any = None
+        request: Request,
+        viewer: Viewer,
+        refusal: Refusal | None = None,
+        kept: Any = None,
+        train_form: dict[str, Any] | None = None,
     ) -> Response:
         manages = viewer.may(Role.RELEASE_MANAGER)
         return p.templates.render(
@@ -34,6 +40,7 @@ def plan_routes(p: ReleasePages) -> APIRouter:
             notice=request.query_params.get("applied"),
             error=refusal.detail if refusal else None,
             chosen=set(kept or []),
+            train_form=train_form or {},
         )
 
     @router.get("/release")
@@ -60,6 +67,32 @@ def plan_routes(p: ReleasePages) -> APIRouter:
         if isinstance(result, Refusal):
             return plan_page(request, viewer, result, chosen)
         return see_other(f"/release?applied={len(result.scheduled)}")
+
+    @router.post("/release/trains")
+    async def define_train(
+        request: Request, viewer: Annotated[Viewer, Depends(manager)]
+    ) -> Response:
+        form = await read_form(request)
+
+        def command() -> Any:
+            start = form.date("start_date", "The first deployment date")
+            if start is None:
+                raise BadInput("give the date the train starts from")
+            cadence = Cadence.monthly(
+                form.text("weekday"), form.integer("week_of_month", "The week", -1, 4), start
+            )
+            draft = TrainDraft(
+                name=form.text("name"),
+                cadence=cadence,
+                offsets=MilestoneOffsets.parse(DEFAULT_OFFSETS),
+                capacity_points=form.integer("capacity_points", "Capacity", 1, 100_000),
+            )
+            return p.releases.define_train(draft, form.integer("generate", "Bundles", 0, 12))
+
+        result = attempt(viewer, command)
+        if isinstance(result, Refusal):
+            return plan_page(request, viewer, result, train_form=form.kept())
+        return see_other("/release")
 
     @router.post("/release/trains/{train_id}/generate")
     async def generate(
