@@ -22,6 +22,7 @@ def component(platform: Platform) -> Component:
     pages = ReleasePages(
         releases,
         views,
+        feeds,
         PageAccess(platform.directory),
         Templates(TEMPLATES, platform.settings.zone),
     )

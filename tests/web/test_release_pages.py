@@ -100,3 +100,19 @@ def test_release_manager_defines_a_monthly_train_from_the_plan_page(web: Web) ->
     bundles = api(web, "GET", "/api/bundles", "rm")
     assert len(bundles) == 2
     assert all(b["capacity_points"] == 30 for b in bundles)
+
+
+def test_anyone_gets_a_calendar_subscription_link_that_works_without_a_session(
+    web: Web,
+) -> None:
+    """The link is shown once and serves the release calendar to a calendar app."""
+    api(web, "POST", "/api/trains", "rm", json=train_payload())
+    with web.client() as client:
+        csrf = web.sign_in(client, "vp.care")
+        page = client.post("/release/calendar/subscribe", data={"csrf_token": csrf}).text
+    link = page.split('<code style="word-break:break-all">')[1].split("</code>")[0]
+    assert "token=" in link
+    with web.client() as anonymous:
+        feed = anonymous.get(link.replace("&amp;", "&"))
+    assert feed.status_code == 200
+    assert "BEGIN:VCALENDAR" in feed.text

@@ -12,6 +12,7 @@ from services.release.application import Releases
 from services.release.domain import now
 from services.release.planning import suggest
 from services.release.queries import ReleaseViews
+from services.release.subscriptions import CalendarFeeds
 from shared.web.access import PageAccess
 from shared.web.forms import BadInput
 from shared.web.rendering import Templates
@@ -25,6 +26,7 @@ CLOSED = ("deployed", "rolled_back", "cancelled")
 class ReleasePages:
     releases: Releases
     views: ReleaseViews
+    feeds: CalendarFeeds
     access: PageAccess
     templates: Templates
 

@@ -26,6 +26,7 @@ def plan_routes(p: ReleasePages) -> APIRouter:
         refusal: Refusal | None = None,
         kept: Any = None,
         train_form: dict[str, Any] | None = None,
+        subscription: str | None = None,
     ) -> Response:
         manages = viewer.may(Role.RELEASE_MANAGER)
         return p.templates.render(
@@ -41,6 +42,7 @@ def plan_routes(p: ReleasePages) -> APIRouter:
             error=refusal.detail if refusal else None,
             chosen=set(kept or []),
             train_form=train_form or {},
+            subscription=subscription,
         )
 
     @router.get("/release")
@@ -67,6 +69,15 @@ def plan_routes(p: ReleasePages) -> APIRouter:
         if isinstance(result, Refusal):
             return plan_page(request, viewer, result, chosen)
         return see_other(f"/release?applied={len(result.scheduled)}")
+
+    @router.post("/release/calendar/subscribe")
+    async def subscribe(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
+        """A calendar-app link with its own secret, shown once (it is revocable by API)."""
+        result = attempt(viewer, lambda: p.feeds.issue(viewer.username, "web page"))
+        if isinstance(result, Refusal):
+            return plan_page(request, viewer, result)
+        link = f"{request.base_url}{result.subscribe_path.lstrip('/')}{result.token}"
+        return plan_page(request, viewer, subscription=link)
 
     @router.post("/release/trains")
     async def define_train(
