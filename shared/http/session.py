@@ -16,7 +16,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
+from http.cookies import CookieError, SimpleCookie
 
 import orjson
 from starlette.requests import Request
@@ -113,7 +113,10 @@ class SessionMiddleware:
         csrf_header = None
         for name, value in scope.get("headers", []):
             if name == b"cookie":
-                morsel = SimpleCookie(value.decode("latin-1")).get(COOKIE)
+                try:
+                    morsel = SimpleCookie(value.decode("latin-1")).get(COOKIE)
+                except CookieError:  # another site's malformed cookie: no session from it
+                    morsel = None
                 if morsel is not None:
                     session = self.codec.decode(morsel.value)
             elif name == CSRF_HEADER.encode():

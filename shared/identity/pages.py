@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
@@ -31,6 +32,7 @@ from shared.web.access import PageAccess, Viewer
 from shared.web.rendering import Templates
 
 TEMPLATES = Path(__file__).parent / "templates"
+log = structlog.get_logger(__name__)
 WINDOW_S = 300
 # Compared against when the user does not exist, so a miss costs as long as a hit.
 _DUMMY_HASH = hash_password("railyard-no-such-user")
@@ -121,6 +123,7 @@ def signin_router(
         by_user = limits.per_user.check(user_key)
         refused = next((v for v in (by_address, by_user) if not v.allowed), None)
         if refused is not None:
+            log.warning("sign_in_rate_limited", username=username, address=address)
             return form_page(
                 request,
                 session,
@@ -142,6 +145,7 @@ def signin_router(
         principal = await run_in_threadpool(_authenticate, directory, username, password, token)
         if principal is None:
             limits.per_user.hit(user_key)
+            log.warning("sign_in_failed", username=username, address=address, token=bool(token))
             what = (
                 "That token is unknown, revoked or expired."
                 if token
@@ -151,6 +155,7 @@ def signin_router(
                 request, session, next_path=next_path, username=username, error=what, status=401
             )
         limits.per_user.reset(user_key)
+        log.info("signed_in", username=principal.username, address=address, token=bool(token))
         response = RedirectResponse(next_path, status_code=303)
         # A new session (and CSRF token) at every sign-in: no session fixation.
         set_session(response, request, codec, Session.fresh(principal.username), settings)

@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Sequence
 from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -17,6 +18,8 @@ from shared.identity.pages import SignInLimits, signin_router
 from shared.platform import Component, Platform
 from shared.web.access import PageAccess, PageForbidden, SignInRequired, Viewer
 from shared.web.rendering import STATIC, NavLink, Templates
+
+log = structlog.get_logger(__name__)
 
 
 def wants_html(request: Request) -> bool:
@@ -55,6 +58,13 @@ def install_web(app: FastAPI, platform: Platform, components: Sequence[Component
 
     @app.exception_handler(PageForbidden)
     async def forbidden(request: Request, exc: PageForbidden) -> Response:
+        log.warning(
+            "page_refused",
+            path=request.url.path,
+            method=request.method,
+            username=exc.viewer.username if exc.viewer else None,
+            detail=exc.detail,
+        )
         return templates.render(
             request,
             "message.html",
