@@ -8,7 +8,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PASSWORD, LiveServer, sign_in
+from tests.browser.conftest import PASSWORD, SHOTS, LiveServer, sign_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
@@ -69,6 +69,8 @@ def test_sign_in_with_a_token_and_sign_out(
         page = context.new_page()
         page.goto(live_server.url + "/signin")
         page.click("summary:has-text('API token')")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "signin-laptop.png"))
         page.fill("input[name=token]", token)
         page.click("button[type=submit]")
         expect(page.locator("h1")).to_contain_text("Carl CAB")
