@@ -9,6 +9,7 @@ from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
@@ -75,6 +76,20 @@ def install_web(app: FastAPI, platform: Platform, components: Sequence[Component
         )
 
     api_errors = app.exception_handlers[StarletteHTTPException]
+    api_invalid = app.exception_handlers[RequestValidationError]
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if wants_html(request):  # a hand-edited address: say so, as a page
+            return templates.render(
+                request,
+                "message.html",
+                status=404,
+                heading="Not found",
+                message="This address does not name anything Railyard knows.",
+            )
+        answer = api_invalid(request, exc)
+        return await answer if inspect.isawaitable(answer) else answer
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

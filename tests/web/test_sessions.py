@@ -157,3 +157,16 @@ def test_a_malformed_cookie_from_elsewhere_is_ignored(web: Web) -> None:
             follow_redirects=False,
         )
     assert answer.status_code in (200, 303)
+
+
+def test_a_mistyped_address_is_a_page_for_people_and_problem_json_for_the_api(web: Web) -> None:
+    """A browser asking for /requests/not-an-id gets a readable 404 page; the API keeps
+    its problem+json."""
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        page = client.get("/requests/not-an-id", headers={"Accept": "text/html"})
+        assert page.status_code == 404
+        assert "Not found" in page.text
+        api = client.get("/api/requests/not-an-id")
+    assert api.status_code == 422
+    assert api.headers["content-type"] == "application/problem+json"
