@@ -172,3 +172,40 @@ def test_release_manager_raises_a_bundles_release_deployment_from_its_page(web: 
         detail = client.get(f"/api/changes/{change_id}", headers=web.people.headers("rm")).json()
     assert detail["change_type"] == "release_deployment"
     assert detail["bundle_id"] == bundle
+
+
+def test_an_implementer_records_a_failure_and_the_cab_reviews_it(web: Web) -> None:
+    """Start and complete as the implementer (a failure needs notes), then a CAB member
+    records the post-implementation review from the change's page."""
+    start = datetime.now().replace(microsecond=0, second=0) - timedelta(minutes=10)
+    change_id = raise_change(
+        web,
+        window_start=start.isoformat(timespec="minutes"),
+        window_end=(start + timedelta(hours=2)).isoformat(timespec="minutes"),
+    )
+    with web.client() as client:
+        csrf = web.sign_in(client, "cab.carl")
+        client.post(f"/changes/{change_id}/approve", data={"csrf_token": csrf, "revision": "1"})
+    with web.client() as client:
+        csrf = web.sign_in(client, "dev.alice")
+        assert "Start implementing" in client.get(f"/changes/{change_id}").text
+        client.post(f"/changes/{change_id}/start", data={"csrf_token": csrf})
+        refused = client.post(
+            f"/changes/{change_id}/complete", data={"csrf_token": csrf, "outcome": "failed"}
+        )
+        assert refused.status_code == 422
+        done = client.post(
+            f"/changes/{change_id}/complete",
+            data={"csrf_token": csrf, "outcome": "failed", "notes": "Replica refused the patch"},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303, done.text
+    with web.client() as client:
+        csrf = web.sign_in(client, "cab.dora")
+        assert "Post-implementation review" in client.get(f"/changes/{change_id}").text
+        answer = client.post(
+            f"/changes/{change_id}/review",
+            data={"csrf_token": csrf, "findings": "Replica lagged", "actions": "Check lag first"},
+            follow_redirects=False,
+        )
+    assert answer.status_code == 303, answer.text

@@ -22,6 +22,7 @@ NOTICES = {
     "rejected": "The change is rejected.",
     "started": "Implementation started.",
     "completed": "The outcome is recorded.",
+    "reviewed": "The review is recorded.",
     "raised": "The change is raised and waits for the CAB.",
 }
 
@@ -90,6 +91,10 @@ def board_routes(p: ChangePages) -> APIRouter:
             awaiting=awaiting(change, viewer.username) if viewer.may(Role.CAB_MEMBER) else None,
             may_reject=viewer.may(Role.CAB_MEMBER) and change["status"] == "in_review",
             may_start=mine and change["status"] == "approved",
+            may_review=viewer.may(Role.CAB_MEMBER)
+            and bool(change["review_required"])
+            and not change["reviewed"]
+            and change["status"] == "completed",
             may_complete=mine and change["status"] == "implementing",
             outcomes=[o.value for o in Outcome],
             notice=NOTICES.get(request.query_params.get("done", "")),
@@ -141,6 +146,20 @@ def board_routes(p: ChangePages) -> APIRouter:
             "rejected",
             lambda f: p.changes.reject(viewer.principal, change_id, f.text("reason")),
             "/cab?done=rejected",
+        )
+
+    @router.post("/changes/{change_id}/review")
+    async def review(
+        request: Request, change_id: UUID, viewer: Annotated[Viewer, Depends(board)]
+    ) -> Response:
+        return await act(
+            request,
+            viewer,
+            change_id,
+            "reviewed",
+            lambda f: p.changes.review(
+                viewer.principal, change_id, f.text("findings"), f.text("actions")
+            ),
         )
 
     @router.post("/changes/{change_id}/start")
