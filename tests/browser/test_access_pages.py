@@ -87,23 +87,24 @@ def test_sign_in_with_a_token_and_sign_out(
 
 def test_sign_in_is_rate_limited_per_user(browser: Any, live_server: LiveServer) -> None:
     """After five wrong passwords for one user, even the right one is refused with 429
-    and Retry-After, with a readable message on the page."""
+    and Retry-After, with a readable message on the page. (The pipeline's account: no
+    other browser test signs in as it.)"""
     context = browser.new_context()
     try:
         page = context.new_page()
         for _ in range(5):
-            sign_in(page, live_server.url, "metrics.mo", "wrong password here")
+            sign_in(page, live_server.url, "pipeline", "wrong password here")
             expect(page.locator(".error")).to_contain_text("do not match")
-        sign_in(page, live_server.url, "metrics.mo", PASSWORD)
+        sign_in(page, live_server.url, "pipeline", PASSWORD)
         expect(page.locator(".error")).to_contain_text("Too many sign-in attempts")
-        expect(page.locator("input[name=username]")).to_have_value("metrics.mo")
+        expect(page.locator("input[name=username]")).to_have_value("pipeline")
     finally:
         context.close()
     with httpx.Client(base_url=live_server.url) as client:
         form = client.get("/signin").text
         csrf = form.split('name="csrf_token" value="')[1].split('"')[0]
         answer = client.post(
-            "/signin", data={"csrf_token": csrf, "username": "metrics.mo", "password": PASSWORD}
+            "/signin", data={"csrf_token": csrf, "username": "pipeline", "password": PASSWORD}
         )
     assert answer.status_code == 429
     assert int(answer.headers["retry-after"]) >= 1
