@@ -114,12 +114,19 @@ class Templates:
     ) -> HTMLResponse:
         nav: list[NavLink] = list(getattr(request.app.state, "nav", []))
         csrf = str(context.pop("csrf", ""))
+        path = request.url.path
+        here = max(
+            (n.path for n in nav if path == n.path or path.startswith(n.path.rstrip("/") + "/")),
+            key=len,
+            default=None,
+        )
         body = self.env.get_template(name).render(
             request=request,
             viewer=viewer,
             csrf=viewer.csrf if viewer else csrf,
             nav=[n for n in nav if viewer and n.visible_to(viewer.principal)],
-            path=request.url.path,
+            path=path,
+            here=here,
             htmx=request.headers.get("hx-request") == "true",
             **context,
         )
