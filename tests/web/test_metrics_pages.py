@@ -12,7 +12,7 @@ def test_dashboard_draws_the_charts_and_the_year_on_year_table(web: Web) -> None
     march_history(web.platform)
     with web.client() as client:
         web.sign_in(client, "rm")
-        page = client.get("/metrics", params={"period": "2026-03", "unit": "week"})
+        page = client.get("/dashboard", params={"period": "2026-03", "unit": "week"})
     assert page.status_code == 200
     assert page.text.count('<svg class="chart"') == 4
     for heading in ("Throughput", "Cycle time", "Cumulative flow", "Aging work in progress",
@@ -28,7 +28,7 @@ def test_a_requester_sees_the_flow_of_their_own_department_only(web: Web) -> Non
     march_history(web.platform)
     with web.client() as client:
         web.sign_in(client, "vp.care")
-        page = client.get("/metrics", params={"period": "2026-03", "department": "Sales"})
+        page = client.get("/dashboard", params={"period": "2026-03", "department": "Sales"})
     assert page.status_code == 200
     assert "Metrics: Customer Care" in page.text
     assert "DORA keys" not in page.text
@@ -40,7 +40,7 @@ def test_a_bad_period_is_explained_and_the_default_shown(web: Web) -> None:
     """A period that cannot be read is a message on the page, not an error page."""
     with web.client() as client:
         web.sign_in(client, "metrics.mo")
-        page = client.get("/metrics", params={"period": "last spring"})
+        page = client.get("/dashboard", params={"period": "last spring"})
     assert page.status_code == 422
     assert "Showing the default period instead." in page.text
     assert page.text.count('<svg class="chart"') == 4
@@ -52,7 +52,7 @@ def test_weekly_report_lists_the_week_and_its_key_figures(web: Web) -> None:
     march_history(web.platform)
     with web.client() as client:
         web.sign_in(client, "cab.carl")
-        page = client.get("/metrics/weekly", params={"week": "2026-W11"})
+        page = client.get("/dashboard/weekly", params={"week": "2026-W11"})
     assert page.status_code == 200
     assert "Weekly status report 2026-W11" in page.text
     delivered = page.text.split("Delivered <small>")[1].split("</section>")[0]
@@ -68,11 +68,19 @@ def test_the_department_page_shows_its_delivery_forecasts(web: Web) -> None:
     march_history(web.platform)
     with web.client() as client:
         web.sign_in(client, "vp.sales")
-        assert 'hx-get="/metrics/forecasts/department"' in client.get("/department").text
-        fragment = client.get("/metrics/forecasts/department", headers={"HX-Request": "true"})
+        assert 'hx-get="/dashboard/forecasts/department"' in client.get("/department").text
+        fragment = client.get("/dashboard/forecasts/department", headers={"HX-Request": "true"})
     assert fragment.status_code == 200
     assert "Charlie" in fragment.text
     assert "Delta" not in fragment.text
     with web.client() as client:
         web.sign_in(client, "rm")
-        assert client.get("/metrics/forecasts/department").status_code == 403
+        assert client.get("/dashboard/forecasts/department").status_code == 403
+
+
+def test_the_dashboard_leaves_prometheus_its_metrics_endpoint(web: Web) -> None:
+    """/metrics stays the Prometheus scrape endpoint; the pictures live at /dashboard."""
+    with web.client() as client:
+        scrape = client.get("/metrics")
+    assert scrape.status_code == 200
+    assert "railyard_http_requests_total" in scrape.text

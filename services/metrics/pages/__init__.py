@@ -10,11 +10,11 @@ from shared.web.rendering import NavLink
 NAV = [
     NavLink(
         "Metrics",
-        "/metrics",
+        "/dashboard",
         (),
         "Throughput, cycle time, flow, aging work, DORA keys and the year-on-year table.",
     ),
-    NavLink("Weekly report", "/metrics/weekly", (), "Where everything stands this week."),
+    NavLink("Weekly report", "/dashboard/weekly", (), "Where everything stands this week."),
 ]
 
 __all__ = ["NAV", "MetricsPages", "metrics_pages"]

@@ -52,7 +52,7 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
     anyone = p.access.require()
     requester = p.access.require(Role.REQUESTER)
 
-    @router.get("/metrics")
+    @router.get("/dashboard")
     def dashboard(
         request: Request,
         viewer: Annotated[Viewer, Depends(anyone)],
@@ -92,7 +92,7 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             forecasts=_forecasts(doc["forecasts"], scope),
         )
 
-    @router.get("/metrics/forecasts/department")
+    @router.get("/dashboard/forecasts/department")
     def department_forecasts(
         request: Request, viewer: Annotated[Viewer, Depends(requester)]
     ) -> Response:
@@ -106,7 +106,7 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             reason=doc.get("reason"),
         )
 
-    @router.get("/metrics/weekly")
+    @router.get("/dashboard/weekly")
     def weekly(
         request: Request,
         viewer: Annotated[Viewer, Depends(anyone)],
