@@ -5,8 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
+# The browser tests drive Debian's Chromium; Playwright must never fetch a browser of its own.
+CHROMIUM := /usr/bin/chromium
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install run worker test lint format bench demo clean
+.PHONY: install run worker test lint format bench demo clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +40,15 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## test: lint, then every test (PostgreSQL ones included)
-test: lint
+## browser: Debian's Chromium for the browser tests, installed only when missing
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get update
+	$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y chromium
+
+## test: lint, then every test (PostgreSQL and browser ones included)
+test: lint browser
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 ## demo: two years of the case-study organisation in var/demo (embedded SQLite), then its table

@@ -20,6 +20,7 @@ from shared.http.app import create_app
 from shared.logging import configure_logging
 from shared.platform import Component, ComponentFactory, Platform
 from shared.settings import ALL_SERVICES, Settings, settings_from_environment
+from shared.web.install import install_web
 
 FACTORIES: dict[str, ComponentFactory] = {
     "intake": intake_component,
@@ -47,9 +48,11 @@ def build_app(settings: Settings, *, run_followers: bool | None = None) -> FastA
     served_names = {c.name for c in served}
     followed = served + [c for c in all_components(platform) if c.name not in served_names]
     title = f"Railyard {served[0].name}" if len(served) == 1 else "Railyard"
-    return create_app(
+    app = create_app(
         platform, served, followed=followed if run else served, run_followers=run, title=title
     )
+    install_web(app, platform, served)
+    return app
 
 
 def app_from_environment() -> FastAPI:

@@ -117,6 +117,10 @@ def serve(
         "First admin token: [bold].venv/bin/railyard bootstrap[/bold]"
         " (creates user 'admin' if needed and prints a new token)"
     )
+    err.print(
+        f"In a browser: [bold]{url}/[/bold], signed in with a password"
+        " ([bold].venv/bin/railyard users set-password NAME[/bold]) or a token"
+    )
     uvicorn.run(
         "railyard.app:app_from_environment",
         factory=True,

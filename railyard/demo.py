@@ -235,3 +235,15 @@ class Demo(Delivery, Releasing, Changing):
                 committed += work.points
             elif not work.deferred:
                 self.decline(work, day, "defer")
+
+
+DEMO_PASSWORD = "railyard-demo"  # noqa: S105  # demo data only, printed for people to use
+
+
+def give_passwords(platform: Platform, password: str = DEMO_PASSWORD) -> list[str]:
+    """Let every demo person sign in to the web pages with `password`; returns who."""
+    people = [u.username for u in platform.directory.users() if u.active]
+    with acting_as("demo"):
+        for username in people:
+            platform.identity.set_password(username, password)
+    return people

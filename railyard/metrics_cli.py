@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from railyard.demo import Demo
+from railyard.demo import DEMO_PASSWORD, Demo, give_passwords
 from railyard.import_run import RequestImport
 from railyard.importer import Defaults, Reader
 from services.metrics.application import MetricsQueries, twelve_months_to
@@ -207,6 +207,9 @@ def _demo_command(platform: PlatformFactory) -> Callable[..., None]:
             ),
         ] = "2020-01-01",
         seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 7,
+        password: Annotated[
+            str, typer.Option(help="The web pages' sign-in password of every demo person.")
+        ] = DEMO_PASSWORD,
     ) -> None:
         """Generate two years of the case-study organisation through the real commands,
         then print the case study's table: year two against year one."""
@@ -221,6 +224,7 @@ def _demo_command(platform: PlatformFactory) -> Callable[..., None]:
                     " directory (make demo uses var/demo)"
                 )
             periods = Demo(built, first, seed).run(progress=err.print)
+            people = give_passwords(built, password)
             views = MetricsViews(built.log)
             views.group.catch_up()
             queries = MetricsQueries(views)
@@ -240,6 +244,9 @@ def _demo_command(platform: PlatformFactory) -> Callable[..., None]:
             f"Year two: {releases['bundles_deployed']} release bundles deployed,"
             f" on-time rate {releases['on_time_rate']}, scope churn after freeze"
             f" {releases['scope_churn_rate']}. Serve it and read /api/metrics for the rest."
+        )
+        out.print(
+            f"In the browser, sign in as any of {', '.join(people)} with the password {password!r}."
         )
 
     return demo

@@ -1,7 +1,8 @@
 """What every service is built on: the log, the directory of people, authentication.
 
-A `Component` is one service's contribution to a process: its HTTP routers, the
-projection groups that maintain its views, and its reactions to the log.
+A `Component` is one service's contribution to a process: its HTTP routers (API and
+pages), the projection groups that maintain its views, its reactions to the log, and
+the entries its pages add to the web navigation.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from shared.settings import Settings
 from shared.store.followers import BackgroundWorker, Reaction
 from shared.store.log import EventLog
 from shared.store.projections import ProjectionGroup
+from shared.web.rendering import NavLink
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Component:
     groups: list[ProjectionGroup] = field(default_factory=list)
     reactions: list[Reaction] = field(default_factory=list)
     workers: list[BackgroundWorker] = field(default_factory=list)
+    nav: list[NavLink] = field(default_factory=list)
 
 
 ComponentFactory = Callable[[Platform], Component]

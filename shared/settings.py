@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SUBSYSTEMS = (
@@ -121,6 +121,14 @@ class Settings(BaseSettings):
         description="Retry a failing delivery for this long, then park it as a dead letter.",
     )
     dispatch_poll_s: float = Field(default=0.5, gt=0, le=60)
+    session_secret: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="Signs the browser session cookie; generated under data_dir when unset.",
+    )
+    session_max_age_s: int = Field(default=12 * 3600, ge=300, le=30 * 24 * 3600)
+    signin_limit_per_user: int = Field(default=10, ge=1, le=10_000)
+    signin_limit_per_address: int = Field(default=30, ge=1, le=100_000)
 
     @field_validator("services", mode="before")
     @classmethod

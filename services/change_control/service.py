@@ -1,4 +1,4 @@
-"""Wires change control into a process: its use cases, views and routes."""
+"""Wires change control into a process: its use cases, views, routes and pages."""
 
 from __future__ import annotations
 
@@ -8,8 +8,12 @@ from services.change_control.api.deployments import deployments_router
 from services.change_control.application.catalogue import Blackouts, StandardTemplates
 from services.change_control.application.changes import ChangeControl
 from services.change_control.application.deployments import DeploymentReports
+from services.change_control.pages import NAV, ChangePages, change_pages
+from services.change_control.pages.base import TEMPLATES
 from services.change_control.views import ChangeControlViews
 from shared.platform import Component, Platform
+from shared.web.access import PageAccess
+from shared.web.rendering import Templates
 
 
 def component(platform: Platform) -> Component:
@@ -18,12 +22,23 @@ def component(platform: Platform) -> Component:
     blackouts = Blackouts(platform.log)
     templates = StandardTemplates(platform.log)
     reports = DeploymentReports(platform.log, views)
+    zone = platform.settings.zone
+    pages = ChangePages(
+        changes,
+        views,
+        platform.directory,
+        PageAccess(platform.directory),
+        Templates(TEMPLATES, zone),
+        zone,
+    )
     return Component(
         name="change_control",
         routers=[
             changes_router(platform.auth, changes, views),
             catalogue_router(platform.auth, blackouts, templates, views),
             deployments_router(platform.auth, reports, views),
+            change_pages(pages),
         ],
         groups=[views.group],
+        nav=NAV,
     )

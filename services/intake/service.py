@@ -1,20 +1,35 @@
-"""Wires intake into a process: its use cases, views, routes and reaction."""
+"""Wires intake into a process: its use cases, views, routes, pages and reaction."""
 
 from __future__ import annotations
 
 from services.intake.api import intake_router
 from services.intake.application import Intake
+from services.intake.pages import NAV, IntakePages, intake_pages
+from services.intake.pages.base import TEMPLATES
 from services.intake.reactions import DeliverShippedRequests
+from services.intake.schedule import Schedule
 from services.intake.views import IntakeViews
 from shared.platform import Component, Platform
+from shared.web.access import PageAccess
+from shared.web.rendering import Templates
 
 
 def component(platform: Platform) -> Component:
     views = IntakeViews(platform.log)
+    schedule = Schedule(platform.log)
     intake = Intake(platform.log, views, platform.directory)
+    pages = IntakePages(
+        intake,
+        views,
+        schedule,
+        platform.directory,
+        PageAccess(platform.directory),
+        Templates(TEMPLATES, platform.settings.zone),
+    )
     return Component(
         name="intake",
-        routers=[intake_router(platform.auth, intake, views)],
-        groups=[views.group],
+        routers=[intake_router(platform.auth, intake, views), intake_pages(pages)],
+        groups=[views.group, schedule.group],
+        nav=NAV,
         reactions=[DeliverShippedRequests(intake)],
     )

@@ -50,3 +50,17 @@ def test_the_disciplined_year_delivers_more_sooner_and_pleases_more(tmp_path: Pa
     assert after["deployment_frequency"]["by_type"]["release_deployment"] == len(deployed)
     assert after["change_failure_rate"] is not None
     assert after["cab"]["approval_hours"]["count"] > 0
+
+
+def test_every_demo_person_can_sign_in_to_the_pages(sqlite_platform: Platform) -> None:
+    """After the demo, each of its people has the printed password (for the web pages)."""
+    from railyard.demo import DEMO_PASSWORD, give_passwords
+    from shared.application import acting_as
+    from shared.identity.domain import password_matches
+
+    with acting_as("test-setup"):
+        sqlite_platform.identity.register("rm", "Rita Release", ["release_manager"])
+        sqlite_platform.identity.register("vp.sales", "VP Sales", ["requester"], "Sales")
+    assert give_passwords(sqlite_platform) == ["rm", "vp.sales"]
+    for username in ("rm", "vp.sales"):
+        assert password_matches(DEMO_PASSWORD, sqlite_platform.directory.password_hash(username))

@@ -1,0 +1,44 @@
+"""What every change-control page handler needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from pathlib import Path
+
+from services.change_control.application.changes import ChangeControl
+from services.change_control.views import ChangeControlViews
+from shared.identity.views import Directory
+from shared.web.access import PageAccess
+from shared.web.forms import BadInput, Form
+from shared.web.rendering import Templates
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@dataclass
+class ChangePages:
+    changes: ChangeControl
+    views: ChangeControlViews
+    directory: Directory
+    access: PageAccess
+    templates: Templates
+    zone: tzinfo
+
+    def it_staff(self) -> list[dict[str, str]]:
+        return [
+            {"username": u.username, "name": u.display_name, "team": u.team or ""}
+            for u in self.directory.users("it_staff")
+            if u.active
+        ]
+
+    def moment(self, form: Form, name: str, label: str) -> datetime | None:
+        """A `datetime-local` field, read in the business time zone."""
+        value = form.text(name)
+        if not value:
+            return None
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise BadInput(f"{label} is not a date and time: {value!r}") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=self.zone)

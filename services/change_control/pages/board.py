@@ -1,0 +1,211 @@
+"""The CAB queue, a change's page (approve, reject, start, complete) and the calendar."""
+
+# No `from __future__ import annotations`: FastAPI must see the route annotations,
+# which name dependencies local to the router factory, as objects.
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from services.change_control.domain.values import Outcome, Window
+from services.change_control.pages.base import ChangePages
+from services.change_control.views.board import awaiting, cab_queue, calendar, change_detail
+from shared.identity.domain import Role
+from shared.web.access import Viewer
+from shared.web.forms import BadInput, Form, Refusal, attempt, read_form, see_other
+
+NOTICES = {
+    "approved": "Your approval is recorded.",
+    "rejected": "The change is rejected.",
+    "started": "Implementation started.",
+    "completed": "The outcome is recorded.",
+    "reviewed": "The review is recorded.",
+    "raised": "The change is raised and waits for the CAB.",
+}
+
+
+def board_routes(p: ChangePages) -> APIRouter:
+    router = APIRouter()
+    anyone = p.access.require()
+    board = p.access.require(Role.CAB_MEMBER)
+    implementer = p.access.require(Role.IT_STAFF)
+
+    @router.get("/cab")
+    def queue(request: Request, viewer: Annotated[Viewer, Depends(board)]) -> Response:
+        return p.templates.render(
+            request,
+            "cab_queue.html",
+            viewer,
+            queue=cab_queue(p.views, viewer.username),
+            notice=NOTICES.get(request.query_params.get("done", "")),
+        )
+
+    @router.get("/changes/calendar")
+    def change_calendar(
+        request: Request,
+        viewer: Annotated[Viewer, Depends(anyone)],
+        days: Annotated[int, Query(ge=1, le=120)] = 30,
+    ) -> Response:
+        start = datetime.now(UTC).astimezone(p.zone).replace(hour=0, minute=0, second=0)
+        start = start.replace(microsecond=0)
+        window = Window(start, start + timedelta(days=days))
+        found = calendar(p.views, window, None)
+        return p.templates.render(
+            request,
+            "calendar.html",
+            viewer,
+            days=_agenda(found, start, days, p.zone),
+            blackouts=found["blackouts"],
+            span=days,
+        )
+
+    def change_page(
+        request: Request,
+        viewer: Viewer,
+        change_id: UUID,
+        *,
+        refusal: Refusal | None = None,
+        failed: str = "",
+        kept: dict[str, Any] | None = None,
+    ) -> Response:
+        change = change_detail(p.views, str(change_id))
+        if change is None:
+            return p.templates.render(
+                request,
+                "message.html",
+                viewer,
+                status=404,
+                heading="No such change",
+                message="There is no production change at this address.",
+            )
+        mine = viewer.username in change["implementers"]
+        return p.templates.render(
+            request,
+            "change.html",
+            viewer,
+            status=refusal.status if refusal else 200,
+            c=change,
+            awaiting=awaiting(change, viewer.username) if viewer.may(Role.CAB_MEMBER) else None,
+            may_reject=viewer.may(Role.CAB_MEMBER) and change["status"] == "in_review",
+            may_start=mine and change["status"] == "approved",
+            may_review=viewer.may(Role.CAB_MEMBER)
+            and bool(change["review_required"])
+            and not change["reviewed"]
+            and change["status"] == "completed",
+            may_complete=mine and change["status"] == "implementing",
+            outcomes=[o.value for o in Outcome],
+            notice=NOTICES.get(request.query_params.get("done", "")),
+            error=refusal.detail if refusal else None,
+            failed=failed,
+            form=kept or {},
+        )
+
+    @router.get("/changes/{change_id}")
+    def change(
+        request: Request, change_id: UUID, viewer: Annotated[Viewer, Depends(anyone)]
+    ) -> Response:
+        return change_page(request, viewer, change_id)
+
+    async def act(
+        request: Request,
+        viewer: Viewer,
+        change_id: UUID,
+        name: str,
+        run: Callable[[Form], object],
+        back: str | None = None,
+    ) -> Response:
+        form = await read_form(request)
+        result = attempt(viewer, lambda: run(form))
+        if isinstance(result, Refusal):
+            return change_page(
+                request, viewer, change_id, refusal=result, failed=name, kept=form.kept()
+            )
+        return see_other(back or f"/changes/{change_id}?done={name}")
+
+    @router.post("/changes/{change_id}/approve")
+    async def approve(
+        request: Request, change_id: UUID, viewer: Annotated[Viewer, Depends(board)]
+    ) -> Response:
+        def run(f: Form) -> object:
+            revision = f.integer("revision", "The revision", 1, 1_000_000)
+            return p.changes.approve(viewer.principal, change_id, revision)
+
+        return await act(request, viewer, change_id, "approved", run, "/cab?done=approved")
+
+    @router.post("/changes/{change_id}/reject")
+    async def reject(
+        request: Request, change_id: UUID, viewer: Annotated[Viewer, Depends(board)]
+    ) -> Response:
+        return await act(
+            request,
+            viewer,
+            change_id,
+            "rejected",
+            lambda f: p.changes.reject(viewer.principal, change_id, f.text("reason")),
+            "/cab?done=rejected",
+        )
+
+    @router.post("/changes/{change_id}/review")
+    async def review(
+        request: Request, change_id: UUID, viewer: Annotated[Viewer, Depends(board)]
+    ) -> Response:
+        return await act(
+            request,
+            viewer,
+            change_id,
+            "reviewed",
+            lambda f: p.changes.review(
+                viewer.principal, change_id, f.text("findings"), f.text("actions")
+            ),
+        )
+
+    @router.post("/changes/{change_id}/start")
+    async def start(
+        request: Request, change_id: UUID, viewer: Annotated[Viewer, Depends(implementer)]
+    ) -> Response:
+        return await act(
+            request,
+            viewer,
+            change_id,
+            "started",
+            lambda f: p.changes.start(viewer.principal, change_id),
+        )
+
+    @router.post("/changes/{change_id}/complete")
+    async def complete(
+        request: Request, change_id: UUID, viewer: Annotated[Viewer, Depends(implementer)]
+    ) -> Response:
+        def run(f: Form) -> object:
+            try:
+                outcome = Outcome(f.text("outcome"))
+            except ValueError:
+                raise BadInput("choose how the change ended") from None
+            return p.changes.complete(viewer.principal, change_id, outcome, f.text("notes"))
+
+        return await act(request, viewer, change_id, "completed", run)
+
+    return router
+
+
+def _agenda(found: dict[str, Any], start: datetime, days: int, zone: Any) -> list[dict[str, Any]]:
+    """Day by day: the changes whose window touches the day, and the blackouts over it."""
+    agenda = []
+    for offset in range(days):
+        day_start = start + timedelta(days=offset)
+        day_end = day_start + timedelta(days=1)
+
+        def touches(item: dict[str, Any], a: datetime = day_start, b: datetime = day_end) -> bool:
+            s = datetime.fromisoformat(item["window_start"]).astimezone(zone)
+            e = datetime.fromisoformat(item["window_end"]).astimezone(zone)
+            return s < b and e > a
+
+        changes = [c for c in found["changes"] if touches(c)]
+        blackouts = [b for b in found["blackouts"] if touches(b)]
+        if changes or blackouts:
+            agenda.append(
+                {"day": day_start.date().isoformat(), "changes": changes, "blackouts": blackouts}
+            )
+    return agenda

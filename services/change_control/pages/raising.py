@@ -1,0 +1,112 @@
+"""Raising an operations change (standard, normal or emergency) from a form."""
+
+# No `from __future__ import annotations`: FastAPI must see the route annotations,
+# which name dependencies local to the router factory, as objects.
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from services.change_control.application.changes import ChangeDraft
+from services.change_control.domain.risk import AffectedUsers, Impact, Likelihood, Questionnaire
+from services.change_control.domain.values import ChangeType
+from services.change_control.pages.base import ChangePages
+from shared.identity.domain import Role
+from shared.web.access import Viewer
+from shared.web.forms import BadInput, Form, Refusal, attempt, read_form, see_other
+
+OPERATIONS_TYPES = (ChangeType.NORMAL, ChangeType.EMERGENCY, ChangeType.STANDARD)
+
+
+def raising_routes(p: ChangePages) -> APIRouter:
+    router = APIRouter()
+    raiser = p.access.require(Role.IT_STAFF, Role.RELEASE_MANAGER)
+
+    def form_page(
+        request: Request, viewer: Viewer, values: dict[str, Any], refusal: Refusal | None = None
+    ) -> Response:
+        bundle = p.views.bundle(values["bundle_id"]) if values.get("bundle_id") else None
+        return p.templates.render(
+            request,
+            "raise.html",
+            viewer,
+            status=refusal.status if refusal else 200,
+            error=refusal.detail if refusal else None,
+            form=values,
+            types=[t.value for t in OPERATIONS_TYPES],
+            bundle=bundle,
+            catalogue=p.changes.catalogue,
+            people=p.it_staff(),
+            templates_=p.views.templates(),
+            impacts=[i.value for i in Impact],
+            likelihoods=[x.value for x in Likelihood],
+            audiences=[a.value for a in AffectedUsers],
+        )
+
+    @router.get("/changes/new")
+    def new(
+        request: Request,
+        viewer: Annotated[Viewer, Depends(raiser)],
+        bundle_id: Annotated[str, Query(max_length=64)] = "",
+    ) -> Response:
+        values: dict[str, Any] = {"subsystems": [], "implementers": [viewer.username]}
+        bundle = p.views.bundle(bundle_id) if bundle_id else None
+        if bundle is not None:
+            values.update(
+                change_type=ChangeType.RELEASE_DEPLOYMENT.value,
+                bundle_id=bundle_id,
+                title=f"Deploy release bundle {bundle['name']}",
+            )
+        else:
+            values["change_type"] = ChangeType.NORMAL.value
+        return form_page(request, viewer, values)
+
+    @router.post("/changes/new")
+    async def raise_change(
+        request: Request, viewer: Annotated[Viewer, Depends(raiser)]
+    ) -> Response:
+        form = await read_form(request)
+
+        def command() -> Any:
+            try:
+                change_type = ChangeType(form.text("change_type"))
+            except ValueError:
+                raise BadInput("choose the kind of change") from None
+            bundle_id = form.text("bundle_id") or None
+            if (change_type == ChangeType.RELEASE_DEPLOYMENT) != (bundle_id is not None):
+                raise BadInput("a release deployment is raised from its bundle's page")
+            draft = ChangeDraft(
+                title=form.text("title"),
+                subsystems=form.texts("subsystems"),
+                window_start=p.moment(form, "window_start", "The window's start"),
+                window_end=p.moment(form, "window_end", "The window's end"),
+                implementation_plan=form.text("implementation_plan"),
+                backout_plan=form.text("backout_plan"),
+                test_evidence=form.text("test_evidence"),
+                implementers=form.texts("implementers"),
+                questionnaire=None if change_type == ChangeType.STANDARD else _risk(form),
+            )
+            template = form.text("template_id") or None
+            return p.changes.raise_change(viewer.principal, change_type, draft, bundle_id, template)
+
+        result = attempt(viewer, command)
+        if isinstance(result, Refusal):
+            kept = form.kept()
+            kept["subsystems"] = form.texts("subsystems")
+            kept["implementers"] = form.texts("implementers")
+            return form_page(request, viewer, kept, result)
+        return see_other(f"/changes/{result.id}?done=raised")
+
+    return router
+
+
+def _risk(form: Form) -> Questionnaire:
+    try:
+        return Questionnaire(
+            Impact(form.text("impact")),
+            Likelihood(form.text("likelihood")),
+            AffectedUsers(form.text("affected_users")),
+            form.text("backout_tested") == "yes",
+        )
+    except ValueError:
+        raise BadInput("answer the four risk questions") from None

@@ -1,0 +1,79 @@
+"""All work in play on one board (the Kanban view), and an IT owner's own items."""
+
+# No `from __future__ import annotations`: FastAPI must see the route annotations,
+# which name dependencies local to the router factory, as objects.
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from services.intake.pages.base import IntakePages
+from services.intake.views import RequestFilter
+from shared.identity.domain import Role
+from shared.web.access import Viewer
+
+# Left to right, the way work flows; a request sits in the first column that claims it.
+COLUMNS: list[tuple[str, str]] = [
+    ("triage", "Waiting for triage"),
+    ("info_requested", "Waiting for information"),
+    ("accepted", "Accepted, not yet planned"),
+    ("scheduled", "Planned in a bundle"),
+    ("in_development", "In development"),
+    ("ready_for_qa", "Ready for QA"),
+    ("qa_passed", "QA passed"),
+    ("deferred", "Deferred"),
+]
+IN_PLAY = ("submitted", "info_requested", "accepted", "deferred")
+OLD_DAYS, VERY_OLD_DAYS = 30, 60
+
+
+def column_of(row: dict[str, Any]) -> str:
+    status = row["status"]
+    if status == "submitted":
+        return "triage"
+    if status in ("info_requested", "deferred"):
+        return str(status)
+    stage = row.get("stage")
+    if stage == "qa_failed":
+        return "in_development"  # back with the developers
+    if stage in ("scheduled", "in_development", "ready_for_qa", "qa_passed"):
+        return str(stage)
+    return "accepted"
+
+
+def board_routes(p: IntakePages) -> APIRouter:
+    router = APIRouter()
+    anyone = p.access.require()
+    it_staff = p.access.require(Role.IT_STAFF)
+
+    @router.get("/board")
+    def board(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
+        rows = p.with_plan(p.views.find(RequestFilter(status=IN_PLAY), limit=10_000).items)
+        columns: dict[str, list[dict[str, Any]]] = {key: [] for key, _ in COLUMNS}
+        for row in sorted(rows, key=lambda r: -r["age_days"]):
+            columns[column_of(row)].append(row)
+        return p.templates.render(
+            request,
+            "board.html",
+            viewer,
+            columns=[(key, title, columns[key]) for key, title in COLUMNS],
+            total=len(rows),
+            old=OLD_DAYS,
+            very_old=VERY_OLD_DAYS,
+        )
+
+    @router.get("/my-work")
+    def my_work(request: Request, viewer: Annotated[Viewer, Depends(it_staff)]) -> Response:
+        page = p.views.find(
+            RequestFilter(owner=viewer.username, status=("accepted", "delivered")), limit=500
+        )
+        rows = p.with_plan(page.items)
+        return p.templates.render(
+            request,
+            "my_work.html",
+            viewer,
+            open_rows=[r for r in rows if r["status"] == "accepted"],
+            delivered=[r for r in rows if r["status"] == "delivered"][:20],
+        )
+
+    return router

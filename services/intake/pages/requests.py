@@ -1,0 +1,184 @@
+"""Submitting a request, following it, answering a question, withdrawing it."""
+
+# No `from __future__ import annotations`: FastAPI must see the route annotations,
+# which name dependencies local to the router factory, as objects.
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from services.intake.application import RequestDraft
+from services.intake.domain import CLOSED, TRIAGEABLE, Category, SizeEstimate, Status
+from services.intake.pages.base import IntakePages, choice, plan_of
+from shared.identity.domain import Role
+from shared.web.access import Viewer
+from shared.web.forms import Form, Refusal, attempt, read_form, see_other
+
+NOTICES = {
+    "submitted": "Your request is in. The release manager will triage it.",
+    "answered": "Thank you: your answer is recorded and the request is back in triage.",
+    "withdrawn": "The request is withdrawn.",
+    "rated": "Thank you for your rating.",
+    "triaged": "Decision recorded.",
+}
+
+
+def request_routes(p: IntakePages) -> APIRouter:
+    router = APIRouter()
+    anyone = p.access.require()
+    submitter = p.access.require(Role.REQUESTER, Role.RELEASE_MANAGER, Role.IT_STAFF)
+    requester = p.access.require(Role.REQUESTER)
+    withdrawer = p.access.require(Role.REQUESTER, Role.RELEASE_MANAGER)
+
+    def new_form(
+        request: Request,
+        viewer: Viewer,
+        values: dict[str, Any],
+        refusal: Refusal | None = None,
+    ) -> Response:
+        return p.templates.render(
+            request,
+            "new.html",
+            viewer,
+            status=refusal.status if refusal else 200,
+            error=refusal.detail if refusal else None,
+            form=values,
+            categories=list(Category),
+            sizes=list(SizeEstimate),
+            catalogue=p.intake.catalogue,
+            asks_department=not viewer.may(Role.REQUESTER),
+        )
+
+    @router.get("/requests/new")
+    def new(request: Request, viewer: Annotated[Viewer, Depends(submitter)]) -> Response:
+        sponsor = viewer.principal.display_name if viewer.may(Role.REQUESTER) else ""
+        return new_form(request, viewer, {"sponsor": sponsor, "subsystems": []})
+
+    @router.post("/requests/new")
+    async def submit(request: Request, viewer: Annotated[Viewer, Depends(submitter)]) -> Response:
+        form = await read_form(request)
+
+        def command() -> Any:
+            draft = RequestDraft(
+                title=form.text("title"),
+                description=form.text("description"),
+                justification=form.text("justification"),
+                sponsor=form.text("sponsor"),
+                category=choice(Category, form.text("category"), "category"),
+                subsystems=form.texts("subsystems"),
+                size_estimate=choice(SizeEstimate, form.text("size_estimate"), "size estimate"),
+                desired_date=form.date("desired_date", "The desired date"),
+            )
+            return p.intake.submit(viewer.principal, draft, form.text("department") or None)
+
+        result = attempt(viewer, command)
+        if isinstance(result, Refusal):
+            kept = form.kept()
+            kept["subsystems"] = form.texts("subsystems")
+            return new_form(request, viewer, kept, result)
+        return see_other(f"/requests/{result.id}?notice=submitted")
+
+    @router.get("/requests/similar")
+    def similar(
+        request: Request,
+        viewer: Annotated[Viewer, Depends(anyone)],
+        title: Annotated[str, Query(max_length=200)] = "",
+    ) -> Response:
+        matches = p.views.similar(title) if len(title.strip()) >= 3 else []
+        return p.templates.render(request, "_similar.html", viewer, matches=matches)
+
+    def detail_page(
+        request: Request,
+        viewer: Viewer,
+        request_id: UUID,
+        *,
+        refusal: Refusal | None = None,
+        kept: dict[str, Any] | None = None,
+        failed: str = "",
+    ) -> Response:
+        row = p.views.get(str(request_id))
+        if row is None:
+            return p.templates.render(
+                request,
+                "message.html",
+                viewer,
+                status=404,
+                heading="No such request",
+                message="There is no change request at this address.",
+            )
+        placement = p.schedule.placements([row["id"]]).get(row["id"])
+        department = viewer.principal.department
+        own = (
+            viewer.may(Role.REQUESTER)
+            and department is not None
+            and department.casefold() == row["department"].casefold()
+        )
+        status = Status(row["status"])
+        may_triage = viewer.may(Role.RELEASE_MANAGER) and status in TRIAGEABLE
+        if may_triage:
+            row = p.with_duplicates([row])[0]
+        return p.templates.render(
+            request,
+            "detail.html",
+            viewer,
+            status=refusal.status if refusal else 200,
+            r={**row, **plan_of(row, placement)},
+            history=p.views.history(row["id"]),
+            notice=NOTICES.get(request.query_params.get("notice", "")),
+            error=refusal.detail if refusal else None,
+            failed=failed,
+            form=kept or {},
+            may_answer=own and status == Status.INFO_REQUESTED,
+            may_withdraw=(own or viewer.may(Role.RELEASE_MANAGER)) and status not in CLOSED,
+            may_rate=own and status == Status.DELIVERED,
+            may_triage=may_triage,
+            owners=p.it_staff() if viewer.may(Role.RELEASE_MANAGER) else [],
+        )
+
+    @router.get("/requests/{request_id}")
+    def detail(
+        request: Request, request_id: UUID, viewer: Annotated[Viewer, Depends(anyone)]
+    ) -> Response:
+        return detail_page(request, viewer, request_id)
+
+    async def act(
+        request: Request, viewer: Viewer, request_id: UUID, name: str, run: Any
+    ) -> Response:
+        form = await read_form(request)
+        result = attempt(viewer, lambda: run(form))
+        if isinstance(result, Refusal):
+            return detail_page(
+                request, viewer, request_id, refusal=result, kept=form.kept(), failed=name
+            )
+        return see_other(f"/requests/{request_id}?notice={name}")
+
+    @router.post("/requests/{request_id}/answer")
+    async def answer(
+        request: Request, request_id: UUID, viewer: Annotated[Viewer, Depends(requester)]
+    ) -> Response:
+        def run(form: Form) -> object:
+            return p.intake.provide_information(viewer.principal, request_id, form.text("answer"))
+
+        return await act(request, viewer, request_id, "answered", run)
+
+    @router.post("/requests/{request_id}/withdraw")
+    async def withdraw(
+        request: Request, request_id: UUID, viewer: Annotated[Viewer, Depends(withdrawer)]
+    ) -> Response:
+        def run(form: Form) -> object:
+            return p.intake.withdraw(viewer.principal, request_id, form.text("reason"))
+
+        return await act(request, viewer, request_id, "withdrawn", run)
+
+    @router.post("/requests/{request_id}/rating")
+    async def rate(
+        request: Request, request_id: UUID, viewer: Annotated[Viewer, Depends(requester)]
+    ) -> Response:
+        def run(form: Form) -> object:
+            score = form.integer("score", "The rating", 1, 5)
+            return p.intake.rate(viewer.principal, request_id, score, form.text("comment"))
+
+        return await act(request, viewer, request_id, "rated", run)
+
+    return router

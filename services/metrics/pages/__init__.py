@@ -1,0 +1,20 @@
+"""Metrics' web pages: the dashboard with pictures (throughput run chart, cycle-time
+scatterplot with percentile lines, cumulative flow, aging work in progress, DORA tiles,
+period-over-period table) and the weekly status report. Read-only, over the query layer."""
+
+from __future__ import annotations
+
+from services.metrics.pages.dashboard import MetricsPages, metrics_pages
+from shared.web.rendering import NavLink
+
+NAV = [
+    NavLink(
+        "Metrics",
+        "/dashboard",
+        (),
+        "Throughput, cycle time, flow, aging work, DORA keys and the year-on-year table.",
+    ),
+    NavLink("Weekly report", "/dashboard/weekly", (), "Where everything stands this week."),
+]
+
+__all__ = ["NAV", "MetricsPages", "metrics_pages"]

@@ -1,0 +1,160 @@
+"""The metrics dashboard and the weekly status report, for every role.
+
+Everyone sees the pictures. A requester who reads no other figures sees the request flow
+of their own department only, as the metrics API scopes them; delivery figures (DORA,
+releases, CAB) are for the other roles."""
+
+# No `from __future__ import annotations`: FastAPI must see the route annotations,
+# which name dependencies local to the router factory, as objects.
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from services.metrics.application import MetricsQueries
+from services.metrics.domain.records import Filter
+from services.metrics.pages import figures
+from shared.domain import DomainError
+from shared.identity.domain import Principal, Role
+from shared.web.access import PageAccess, Viewer
+from shared.web.rendering import Templates
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+WHOLE_ORGANISATION = (
+    Role.METRICS_READER,
+    Role.RELEASE_MANAGER,
+    Role.ADMIN,
+    Role.IT_STAFF,
+    Role.CAB_MEMBER,
+)
+Unit = Literal["week", "month", "quarter"]
+
+
+@dataclass
+class MetricsPages:
+    queries: MetricsQueries
+    access: PageAccess
+    templates: Templates
+
+
+def department_scope(principal: Principal, asked: str | None) -> tuple[str | None, bool]:
+    """(the department to filter by, whether this viewer sees the whole organisation)."""
+    if principal.has(*WHOLE_ORGANISATION):
+        return (asked or None), True
+    return principal.department, False
+
+
+def metrics_pages(p: MetricsPages) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    anyone = p.access.require()
+    requester = p.access.require(Role.REQUESTER)
+
+    @router.get("/dashboard")
+    def dashboard(
+        request: Request,
+        viewer: Annotated[Viewer, Depends(anyone)],
+        period: Annotated[str, Query(max_length=40)] = "",
+        unit: Unit = "month",
+        department: Annotated[str, Query(max_length=100)] = "",
+    ) -> Response:
+        scope, everything = department_scope(viewer.principal, department)
+        error = None
+        try:
+            q = p.queries.question(period or None, None, unit, Filter(scope))
+        except DomainError as exc:
+            error = exc.detail
+            q = p.queries.question(None, None, unit, Filter(scope))
+        doc = p.queries.every_metric(q)
+        history = p.queries.views.history(q.span.start, q.span.end)
+        points = figures.cycle_time_points(history, q.span, q.filter, p.queries.zone)
+        cfd, cfd_legend = figures.cumulative_flow_chart(doc)
+        return p.templates.render(
+            request,
+            "dashboard.html",
+            viewer,
+            status=422 if error else 200,
+            error=error,
+            doc=doc,
+            period=period,
+            unit=unit,
+            department=scope or "",
+            everything=everything,
+            throughput_chart=figures.throughput_chart(doc),
+            cycle_chart=figures.cycle_time_chart(
+                q.span, points, doc["flow_times"]["cycle_time_days"]
+            ),
+            cfd_chart=cfd,
+            cfd_legend=cfd_legend,
+            aging_chart=figures.aging_chart(doc),
+            forecasts=_forecasts(doc["forecasts"], scope),
+        )
+
+    @router.get("/dashboard/forecasts/department")
+    def department_forecasts(
+        request: Request, viewer: Annotated[Viewer, Depends(requester)]
+    ) -> Response:
+        """A fragment for the VP's department page: when its accepted work will ship."""
+        doc = p.queries.forecasts(p.queries.today())
+        return p.templates.render(
+            request,
+            "_forecasts.html",
+            viewer,
+            forecasts=_forecasts(doc, viewer.principal.department or ""),
+            reason=doc.get("reason"),
+        )
+
+    @router.get("/dashboard/weekly")
+    def weekly(
+        request: Request,
+        viewer: Annotated[Viewer, Depends(anyone)],
+        week: Annotated[str, Query(max_length=10)] = "",
+    ) -> Response:
+        chosen = week or _last_week(p.queries.today())
+        try:
+            report = p.queries.weekly(chosen)
+        except DomainError as exc:
+            return p.templates.render(
+                request,
+                "weekly.html",
+                viewer,
+                status=exc.status,
+                error=exc.detail,
+                report=None,
+                week=chosen,
+            )
+        return p.templates.render(
+            request,
+            "weekly.html",
+            viewer,
+            report=report,
+            week=chosen,
+            error=None,
+            previous=_shift(chosen, -1),
+            next=_shift(chosen, 1),
+        )
+
+    return router
+
+
+def _forecasts(forecast: dict[str, Any], department: str | None) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = forecast["items"]
+    if department:
+        items = [i for i in items if i["department"].casefold() == department.casefold()]
+    return items
+
+
+def _last_week(today: date) -> str:
+    year, week, _ = (today - timedelta(days=7)).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _shift(week: str, by: int) -> str:
+    try:
+        monday = date.fromisocalendar(int(week[:4]), int(week[6:8]), 1)
+    except ValueError:
+        return week
+    year, number, _ = (monday + timedelta(days=7 * by)).isocalendar()
+    return f"{year}-W{number:02d}"

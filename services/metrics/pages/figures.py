@@ -1,0 +1,132 @@
+"""Pictures of the metrics: the metric documents of the query layer turned into inline
+SVG charts (shared/web/charts.py), plus the cycle-time points a scatterplot needs."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta, tzinfo
+from typing import Any
+
+from markupsafe import Markup
+
+from services.metrics.domain.calendar import Span, days_inclusive, local_date
+from services.metrics.domain.flow import delivered_in
+from services.metrics.domain.records import OPEN_STAGES, Filter, History
+from shared.web import charts
+from shared.web.charts import Line
+
+# Bottom to top: what is finished at the bottom, what waits for triage on top.
+CFD_COLORS = {
+    "delivered": "#1a7f37",
+    "awaiting_deployment": "#2da44e",
+    "in_qa": "#8250df",
+    "in_development": "#1f6feb",
+    "scheduled": "#54aeff",
+    "accepted": "#0a7ea4",
+    "deferred": "#8c959f",
+    "info_requested": "#d4a72c",
+    "submitted": "#fb8f44",
+}
+CFD_BANDS = (
+    "delivered",
+    "awaiting_deployment",
+    "in_qa",
+    "in_development",
+    "scheduled",
+    "accepted",
+    "deferred",
+    "info_requested",
+    "submitted",
+)
+PERCENTILES = (("p50", "50%", "#1a7f37"), ("p85", "85%", "#9a6700"), ("p95", "95%", "#cf222e"))
+
+
+def _day_label(day: date) -> str:
+    return day.strftime("%d %b").lstrip("0")
+
+
+def percentile_lines(summary: dict[str, Any], unit: str = "d") -> list[Line]:
+    return [
+        Line(float(summary[key]), f"{name} {summary[key]:g} {unit}", color)
+        for key, name, color in PERCENTILES
+        if summary.get(key) is not None
+    ]
+
+
+def throughput_chart(doc: dict[str, Any]) -> Markup:
+    periods = doc["throughput"]["periods"]
+    values = [float(p["delivered"]) for p in periods]
+    ordered = sorted(values)
+    median = ordered[len(ordered) // 2] if ordered else 0.0
+    return charts.run_chart(
+        "Requests delivered per period",
+        [str(p["period"]) for p in periods],
+        values,
+        unit="delivered",
+        lines=[Line(median, f"median {median:g}", "#57606a")] if values else [],
+    )
+
+
+def cycle_time_points(
+    history: History, span: Span, flt: Filter, zone: tzinfo
+) -> list[tuple[date, int, str]]:
+    """Each request delivered in the period: its delivery day and cycle time in days."""
+    points = []
+    for r in delivered_in(history, span, flt, zone):
+        if r.accepted_at and r.delivered_at:
+            days = days_inclusive(r.accepted_at, r.delivered_at, zone)
+            points.append((local_date(r.delivered_at, zone), days, r.title))
+    return points
+
+
+def cycle_time_chart(
+    span: Span, points: list[tuple[date, int, str]], summary: dict[str, Any]
+) -> Markup:
+    labels = []
+    day = span.start
+    while day <= span.end:
+        labels.append(_day_label(day))
+        day += timedelta(days=1)
+    return charts.scatter(
+        "Cycle time of each delivered request, with percentiles",
+        labels,
+        [((d - span.start).days, float(n), f"{title}: {n} days") for d, n, title in points],
+        unit="days",
+        lines=percentile_lines(summary),
+    )
+
+
+def cumulative_flow_chart(doc: dict[str, Any]) -> tuple[Markup, Markup]:
+    days = doc["cumulative_flow"]["days"]
+    bands = [s for s in CFD_BANDS if s in doc["cumulative_flow"]["stages"]]
+    labels = [_day_label(date.fromisoformat(d["date"])) for d in days]
+    series = [(s.replace("_", " "), [float(d.get(s, 0)) for d in days]) for s in bands]
+    colors = [CFD_COLORS[s] for s in bands]
+    chart = charts.stacked_area(
+        "Cumulative flow: requests in each state, day by day",
+        labels,
+        series,
+        unit="requests",
+        colors=colors,
+    )
+    return chart, charts.legend([name for name, _ in series], colors)
+
+
+def aging_chart(doc: dict[str, Any]) -> Markup:
+    wip = doc["work_in_progress"]
+    columns = [
+        (
+            stage.replace("_", " "),
+            [
+                (float(i["age_days"]), f"{i['title']}: {i['age_days']} days")
+                for i in wip["items"]
+                if i["stage"] == stage
+            ],
+        )
+        for stage in OPEN_STAGES
+    ]
+    return charts.dot_columns(
+        "Age of each open request, by state",
+        [c for c in columns if c[1]] or columns[:1],
+        unit="days old",
+        lines=percentile_lines(wip["age_days"]),
+    )

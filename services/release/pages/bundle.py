@@ -1,0 +1,186 @@
+"""One bundle: its dates, capacity and scope; freeze and exceptions (release manager);
+progress of each item (IT staff); QA sign-off (the QA team); release notes."""
+
+# No `from __future__ import annotations`: FastAPI must see the route annotations,
+# which name dependencies local to the router factory, as objects.
+from collections.abc import Callable
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from services.release.domain import Stage
+from services.release.pages.base import ReleasePages, parse_uuid, with_fill
+from shared.identity.domain import Role, Team
+from shared.web.access import Viewer
+from shared.web.forms import BadInput, Form, Refusal, attempt, read_form, see_other
+
+NOTICES = {
+    "frozen": "Scope frozen: from now on every change to it is an exception with a reason.",
+    "scheduled": "Request scheduled into the bundle.",
+    "unschedule": "Request taken out of the bundle.",
+    "pull": "Item pulled from the bundle.",
+    "progress": "Progress recorded.",
+    "signed_off": "QA sign-off recorded.",
+}
+
+
+def bundle_routes(p: ReleasePages) -> APIRouter:
+    router = APIRouter()
+    anyone = p.access.require()
+    manager = p.access.require(Role.RELEASE_MANAGER)
+    it_staff = p.access.require(Role.IT_STAFF)
+
+    def bundle_page(
+        request: Request,
+        viewer: Viewer,
+        bundle_id: UUID,
+        *,
+        refusal: Refusal | None = None,
+        failed: str = "",
+        kept: dict[str, Any] | None = None,
+    ) -> Response:
+        bundle = p.views.bundle(str(bundle_id))
+        if bundle is None:
+            return p.templates.render(
+                request,
+                "message.html",
+                viewer,
+                status=404,
+                heading="No such bundle",
+                message="There is no release bundle at this address.",
+            )
+        manages = viewer.may(Role.RELEASE_MANAGER)
+        return p.templates.render(
+            request,
+            "bundle.html",
+            viewer,
+            status=refusal.status if refusal else 200,
+            b=with_fill(bundle),
+            churn=p.views.churn(str(bundle_id)),
+            history=p.views.history(str(bundle_id)),
+            backlog=_backlog(p) if manages else [],
+            manages=manages,
+            works=viewer.may(Role.IT_STAFF),
+            in_qa_team=viewer.principal.team == Team.QA,
+            stages=[s.value for s in Stage],
+            notice=NOTICES.get(request.query_params.get("done", "")),
+            error=refusal.detail if refusal else None,
+            failed=failed,
+            form=kept or {},
+        )
+
+    @router.get("/release/bundles/{bundle_id}")
+    def bundle(
+        request: Request, bundle_id: UUID, viewer: Annotated[Viewer, Depends(anyone)]
+    ) -> Response:
+        return bundle_page(request, viewer, bundle_id)
+
+    async def act(
+        request: Request,
+        viewer: Viewer,
+        bundle_id: UUID,
+        name: str,
+        run: Callable[[Form], object],
+    ) -> Response:
+        form = await read_form(request)
+        result = attempt(viewer, lambda: run(form))
+        if isinstance(result, Refusal):
+            return bundle_page(
+                request, viewer, bundle_id, refusal=result, failed=name, kept=form.kept()
+            )
+        return see_other(f"/release/bundles/{bundle_id}?done={name}")
+
+    @router.post("/release/bundles/{bundle_id}/freeze")
+    async def freeze(
+        request: Request, bundle_id: UUID, viewer: Annotated[Viewer, Depends(manager)]
+    ) -> Response:
+        return await act(
+            request,
+            viewer,
+            bundle_id,
+            "frozen",
+            lambda f: p.releases.freeze(bundle_id, f.text("note")),
+        )
+
+    @router.post("/release/bundles/{bundle_id}/schedule")
+    async def schedule(
+        request: Request, bundle_id: UUID, viewer: Annotated[Viewer, Depends(manager)]
+    ) -> Response:
+        def run(f: Form) -> object:
+            request_id = parse_uuid(f.text("request_id"), "a request to schedule")
+            return p.releases.schedule(bundle_id, request_id, f.text("reason") or None)
+
+        return await act(request, viewer, bundle_id, "scheduled", run)
+
+    @router.post("/release/bundles/{bundle_id}/items/{request_id}/unschedule")
+    async def unschedule(
+        request: Request,
+        bundle_id: UUID,
+        request_id: UUID,
+        viewer: Annotated[Viewer, Depends(manager)],
+    ) -> Response:
+        def run(f: Form) -> object:
+            return p.releases.unschedule(bundle_id, request_id, f.text("reason") or None)
+
+        return await act(request, viewer, bundle_id, "unschedule", run)
+
+    @router.post("/release/bundles/{bundle_id}/items/{request_id}/pull")
+    async def pull(
+        request: Request,
+        bundle_id: UUID,
+        request_id: UUID,
+        viewer: Annotated[Viewer, Depends(manager)],
+    ) -> Response:
+        def run(f: Form) -> object:
+            return p.releases.pull(bundle_id, request_id, f.text("reason"))
+
+        return await act(request, viewer, bundle_id, "pull", run)
+
+    @router.post("/release/bundles/{bundle_id}/items/{request_id}/progress")
+    async def progress(
+        request: Request,
+        bundle_id: UUID,
+        request_id: UUID,
+        viewer: Annotated[Viewer, Depends(it_staff)],
+    ) -> Response:
+        def run(f: Form) -> object:
+            try:
+                stage = Stage(f.text("stage"))
+            except ValueError:
+                raise BadInput("choose the stage the item has reached") from None
+            return p.releases.record_progress(
+                viewer.principal, bundle_id, request_id, stage, f.text("note")
+            )
+
+        return await act(request, viewer, bundle_id, "progress", run)
+
+    @router.post("/release/bundles/{bundle_id}/sign-off")
+    async def sign_off(
+        request: Request, bundle_id: UUID, viewer: Annotated[Viewer, Depends(it_staff)]
+    ) -> Response:
+        return await act(
+            request,
+            viewer,
+            bundle_id,
+            "signed_off",
+            lambda f: p.releases.sign_off(viewer.principal, bundle_id, f.text("note")),
+        )
+
+    return router
+
+
+def _backlog(p: ReleasePages) -> list[dict[str, Any]]:
+    """Accepted requests not in any live bundle, to schedule by hand."""
+    backlog = p.views.backlog()
+    titles = p.views.request_titles([c.request_id for c in backlog])
+    return [
+        {
+            "id": c.request_id,
+            "title": titles.get(c.request_id, {}).get("title", c.request_id),
+            "department": c.department,
+            "size_points": c.size_points,
+        }
+        for c in backlog
+    ]

@@ -1,0 +1,1 @@
+"""The browser edge shared by every service's pages: sessions, access, templates, the shell."""

@@ -1,0 +1,105 @@
+"""Who is looking at a page, and whether their role lets them see it or post its forms.
+
+Every page route depends on `PageAccess.require(...)`: no session sends the browser to
+sign in; a role that does not allow the page is a 403 page and its handler never runs;
+a POST without the session's CSRF token (form field or `X-CSRF-Token` header) is a 403
+and writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from shared.application import CommandContext
+from shared.http.auth import Caller
+from shared.http.session import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, current_session
+from shared.identity.domain import Principal, Role
+from shared.identity.views import Directory
+
+
+class SignInRequired(Exception):
+    """No valid session: the browser is sent to the sign-in page, then back."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__("sign in required")
+        self.next_path = next_path
+
+
+class PageForbidden(Exception):
+    """The viewer's role does not allow this page or form (403, nothing written)."""
+
+    def __init__(self, detail: str, viewer: Viewer | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.viewer = viewer
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in person looking at a page."""
+
+    caller: Caller
+    csrf: str
+
+    @property
+    def principal(self) -> Principal:
+        return self.caller.principal
+
+    @property
+    def username(self) -> str:
+        return self.caller.username
+
+    def may(self, *roles: Role | str) -> bool:
+        return self.principal.has(*(Role(r) for r in roles))
+
+    @contextmanager
+    def acting(self) -> Iterator[CommandContext]:
+        with self.caller.acting() as context:
+            yield context
+
+
+def signin_url(request: Request) -> str:
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return "/signin?next=" + quote(path, safe="/")
+
+
+class PageAccess:
+    """Session-based access to pages, by role."""
+
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+
+    def require(self, *roles: Role) -> Callable[[Request], Awaitable[Viewer]]:
+        allowed = frozenset(roles)
+
+        async def dependency(request: Request) -> Viewer:
+            session = current_session(request)
+            if session is None or not session.username:
+                raise SignInRequired(signin_url(request))
+            principal = await run_in_threadpool(self.directory.principal, session.username)
+            if principal is None:  # deactivated since signing in
+                raise SignInRequired(signin_url(request))
+            request_id = str(getattr(request.state, "request_id", "") or "")
+            viewer = Viewer(Caller(principal, request_id), session.csrf)
+            if request.method not in SAFE_METHODS:
+                supplied = request.headers.get(CSRF_HEADER)
+                if supplied is None:
+                    supplied = str((await request.form()).get(CSRF_FIELD) or "")
+                if not session.csrf_matches(supplied):
+                    raise PageForbidden(
+                        "this form has expired or did not come from Railyard; reload the page"
+                        " and try again",
+                        viewer,
+                    )
+            if allowed and not principal.has(*allowed):
+                names = ", ".join(sorted(r.value.replace("_", " ") for r in allowed))
+                raise PageForbidden(f"this page is for the roles: {names}", viewer)
+            return viewer
+
+        return dependency

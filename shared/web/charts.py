@@ -1,0 +1,191 @@
+"""Charts as inline SVG, drawn on the server from numbers: no script, no build step.
+
+Each function returns markup that scales with its container (a viewBox, width 100%),
+labels its axes, and says what it shows in a <title> for screen readers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+from markupsafe import Markup
+
+W, H = 720, 280
+LEFT, RIGHT, TOP, BOTTOM = 44, 12, 28, 34
+PALETTE = ("#1f6feb", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#0a7ea4", "#bf3989", "#57606a")
+
+
+@dataclass(frozen=True)
+class Line:
+    """A horizontal reference line (a median, a percentile)."""
+
+    value: float
+    label: str
+    color: str = "#cf222e"
+
+
+def _nice_max(value: float) -> float:
+    if value <= 0:
+        return 1.0
+    step = 10.0 ** len(str(int(value))) / 10
+    for factor in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if value <= step * factor:
+            return step * factor
+    return value
+
+
+def _x(i: int, n: int) -> float:
+    inner = W - LEFT - RIGHT
+    return LEFT + (inner * (i + 0.5) / n if n else 0)
+
+
+def _y(value: float, top: float) -> float:
+    inner = H - TOP - BOTTOM
+    return TOP + inner * (1 - min(value, top) / top)
+
+
+def _frame(title: str, labels: Sequence[str], top: float, unit: str) -> list[str]:
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" preserveAspectRatio="xMidYMid meet">',
+        f"<title>{escape(title)}</title>",
+    ]
+    for tick in range(5):
+        value = top * tick / 4
+        y = _y(value, top)
+        parts.append(
+            f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eaeef2"/>'
+        )
+        shown = f"{value:g}" if value < 10 else f"{value:.0f}"
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{shown}</text>')
+    parts.append(f'<text x="4" y="12" font-weight="600">{escape(unit)}</text>')
+    n = len(labels)
+    every = max(1, -(-n // 12))  # at most ~12 labels on the x axis
+    for i, label in enumerate(labels):
+        if i % every == 0 or i == n - 1:
+            parts.append(
+                f'<text x="{_x(i, n):.1f}" y="{H - BOTTOM + 16}" text-anchor="middle">'
+                f"{escape(label)}</text>"
+            )
+    return parts
+
+
+def _lines(lines: Sequence[Line], top: float) -> list[str]:
+    parts = []
+    for line in lines:
+        y = _y(line.value, top)
+        parts.append(
+            f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{line.color}"'
+            ' stroke-dasharray="5 4"/>'
+        )
+        parts.append(
+            f'<text x="{W - RIGHT - 2}" y="{y - 4:.1f}" text-anchor="end" fill="{line.color}"'
+            f' style="fill:{line.color}">{escape(line.label)}</text>'
+        )
+    return parts
+
+
+def run_chart(
+    title: str, labels: Sequence[str], values: Sequence[float], *, unit: str = "",
+    lines: Sequence[Line] = (),
+) -> Markup:  # fmt: skip
+    """Values over time as a line with points, with reference lines (a median)."""
+    top = _nice_max(max([*values, *(line.value for line in lines), 0]))
+    parts = _frame(title, labels, top, unit)
+    n = len(values)
+    points = " ".join(f"{_x(i, n):.1f},{_y(v, top):.1f}" for i, v in enumerate(values))
+    if points:
+        parts.append(
+            f'<polyline points="{points}" fill="none" stroke="{PALETTE[0]}" stroke-width="2"/>'
+        )
+    for i, v in enumerate(values):
+        parts.append(
+            f'<circle cx="{_x(i, n):.1f}" cy="{_y(v, top):.1f}" r="3" fill="{PALETTE[0]}">'
+            f"<title>{escape(labels[i])}: {v:g}</title></circle>"
+        )
+    parts += _lines(lines, top)
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704  # every interpolated text is escaped above
+
+
+def scatter(
+    title: str, labels: Sequence[str], points: Sequence[tuple[int, float, str]], *,
+    unit: str = "", lines: Sequence[Line] = (),
+) -> Markup:  # fmt: skip
+    """Points (x index into `labels`, y value, tooltip) with percentile lines."""
+    top = _nice_max(max([*(p[1] for p in points), *(line.value for line in lines), 0]))
+    parts = _frame(title, labels, top, unit)
+    n = len(labels)
+    for x, y, tip in points:
+        parts.append(
+            f'<circle cx="{_x(x, n):.1f}" cy="{_y(y, top):.1f}" r="3.5" fill="{PALETTE[0]}"'
+            f' fill-opacity=".6"><title>{escape(tip)}</title></circle>'
+        )
+    parts += _lines(lines, top)
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704  # every interpolated text is escaped above
+
+
+def stacked_area(
+    title: str, labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], *,
+    unit: str = "", colors: Sequence[str] = PALETTE,
+) -> Markup:  # fmt: skip
+    """Cumulative bands, first series at the bottom (a cumulative flow diagram)."""
+    n = len(labels)
+    totals = [sum(values[i] for _, values in series) for i in range(n)]
+    top = _nice_max(max([*totals, 0]))
+    parts = _frame(title, labels, top, unit)
+    below = [0.0] * n
+    for index, (name, values) in enumerate(series):
+        above = [below[i] + values[i] for i in range(n)]
+        upper = [f"{_x(i, n):.1f},{_y(above[i], top):.1f}" for i in range(n)]
+        lower = [f"{_x(i, n):.1f},{_y(below[i], top):.1f}" for i in reversed(range(n))]
+        color = colors[index % len(colors)]
+        if n:
+            parts.append(
+                f'<polygon points="{" ".join(upper + lower)}" fill="{color}" fill-opacity=".75"'
+                f' stroke="{color}"><title>{escape(name)}</title></polygon>'
+            )
+        below = above
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704  # every interpolated text is escaped above
+
+
+def legend(names: Sequence[str], colors: Sequence[str] = PALETTE) -> Markup:
+    items = "".join(
+        f'<span><i style="background:{colors[i % len(colors)]}"></i>{escape(name)}</span>'
+        for i, name in enumerate(names)
+    )
+    return Markup(f'<div class="legend">{items}</div>')  # noqa: S704  # names are escaped
+
+
+def dot_columns(
+    title: str, columns: Sequence[tuple[str, Sequence[tuple[float, str]]]], *,
+    unit: str = "", lines: Sequence[Line] = (),
+) -> Markup:  # fmt: skip
+    """Dots per column (aging work in progress: one dot per item, its age upwards)."""
+    top = _nice_max(
+        max([*(a for _, dots in columns for a, _ in dots), *(x.value for x in lines), 0])
+    )
+    labels = [name for name, _ in columns]
+    parts = _frame(title, labels, top, unit)
+    n = len(columns)
+    width = (W - LEFT - RIGHT) / max(n, 1)
+    for i, (_, dots) in enumerate(columns):
+        for j, (age, tip) in enumerate(dots):
+            jitter = ((j * 37) % 11 - 5) / 12 * width * 0.5
+            parts.append(
+                f'<circle cx="{_x(i, n) + jitter:.1f}" cy="{_y(age, top):.1f}" r="4"'
+                f' fill="{PALETTE[0]}" fill-opacity=".65"><title>{escape(tip)}</title></circle>'
+            )
+    parts += _lines(lines, top)
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704  # every interpolated text is escaped above
+
+
+def bar(fraction: float, *, over: bool = False) -> Markup:
+    """A capacity bar filled to `fraction` (red when over capacity)."""
+    width = max(0.0, min(fraction, 1.0)) * 100
+    css = "bar over" if over or fraction > 1 else "bar"
+    return Markup(f'<div class="{css}"><span style="width:{width:.0f}%"></span></div>')  # noqa: S704  # numbers only

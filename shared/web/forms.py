@@ -1,0 +1,114 @@
+"""Reading what a person typed, and running their command so that any refusal comes
+back as a message for the page (with nothing written), never as a crash."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import TypeVar
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+
+from shared.application import ConflictPersisted
+from shared.domain import DomainError
+from shared.store.errors import StoreUnavailable
+from shared.web.access import Viewer
+
+R = TypeVar("R")
+
+
+class BadInput(Exception):
+    """A field could not be read (not a number, not a date); 422, nothing written."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a command wrote nothing, as the page shows it."""
+
+    status: int
+    rule: str
+    detail: str
+
+
+class Form:
+    """A submitted form, read field by field, keeping exactly what was typed."""
+
+    def __init__(self, data: FormData) -> None:
+        self.data = data
+
+    def text(self, name: str) -> str:
+        value = self.data.get(name)
+        return value.strip() if isinstance(value, str) else ""
+
+    def texts(self, name: str) -> list[str]:
+        return [v.strip() for v in self.data.getlist(name) if isinstance(v, str) and v.strip()]
+
+    def date(self, name: str, label: str) -> date | None:
+        value = self.text(name)
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise BadInput(f"{label} is not a date (YYYY-MM-DD): {value!r}") from None
+
+    def integer(self, name: str, label: str, low: int, high: int) -> int:
+        value = self.text(name)
+        try:
+            number = int(value)
+        except ValueError:
+            raise BadInput(f"{label} must be a whole number from {low} to {high}") from None
+        if not low <= number <= high:
+            raise BadInput(f"{label} must be a whole number from {low} to {high}")
+        return number
+
+    def kept(self) -> dict[str, str | list[str]]:
+        """What was typed, to fill the form again after a refusal."""
+        kept: dict[str, str | list[str]] = {}
+        for key in self.data:
+            values = [v for v in self.data.getlist(key) if isinstance(v, str)]
+            kept[key] = values if len(values) > 1 else (values[0] if values else "")
+        return kept
+
+
+async def read_form(request: Request) -> Form:
+    return Form(await request.form())
+
+
+def attempt(viewer: Viewer, command: Callable[[], R]) -> R | Refusal:
+    """Run `command` as the viewer; a refusal of any kind becomes a `Refusal`."""
+    try:
+        with viewer.acting():
+            return command()
+    except BadInput as exc:
+        return Refusal(422, "invalid_input", exc.detail)
+    except DomainError as exc:
+        return Refusal(exc.status, exc.rule, exc.detail)
+    except ConflictPersisted:
+        return Refusal(
+            409,
+            "concurrent_modification",
+            "someone else changed this at the same moment; reload the page and try again",
+        )
+    except StoreUnavailable:
+        return Refusal(
+            503,
+            "store_unavailable",
+            "the event store did not answer in time and nothing was saved; try again shortly",
+        )
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def see_other(url: str) -> RedirectResponse:
+    """Post/Redirect/Get: a reload never posts the form twice."""
+    return RedirectResponse(url, status_code=303)

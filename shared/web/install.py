@@ -1,0 +1,116 @@
+"""Adds the browser edge to an application: sessions, static files, sign-in, the start
+page, and HTML answers where a person (not an API client) asked."""
+
+# No `from __future__ import annotations`: FastAPI must see the route annotations,
+# which name dependencies local to the router factory, as objects.
+import inspect
+from collections.abc import Sequence
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import RedirectResponse, Response
+
+from shared.http.session import SessionCodec, SessionMiddleware, session_secret
+from shared.identity.pages import SignInLimits, signin_router
+from shared.platform import Component, Platform
+from shared.web.access import PageAccess, PageForbidden, SignInRequired, Viewer
+from shared.web.rendering import STATIC, NavLink, Templates
+
+log = structlog.get_logger(__name__)
+
+
+def wants_html(request: Request) -> bool:
+    """A person's browser, not an API client: not under /api and accepting HTML."""
+    path = request.url.path
+    if path.startswith(("/api/", "/docs", "/openapi", "/healthz", "/readyz", "/metrics")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def install_web(app: FastAPI, platform: Platform, components: Sequence[Component]) -> None:
+    settings = platform.settings
+    codec = SessionCodec(session_secret(platform.log), settings.session_max_age_s)
+    templates = Templates(None, settings.zone)
+    access = PageAccess(platform.directory)
+    nav: list[NavLink] = [link for c in components for link in c.nav]
+    app.state.nav = nav
+    app.add_middleware(SessionMiddleware, codec=codec)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(
+        signin_router(
+            platform.directory,
+            access,
+            codec,
+            settings,
+            SignInLimits.from_settings(settings),
+        )
+    )
+    app.include_router(home_router(access, templates))
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in_first(request: Request, exc: SignInRequired) -> Response:
+        if request.headers.get("hx-request") == "true":
+            return Response(status_code=401, headers={"HX-Redirect": exc.next_path})
+        return RedirectResponse(exc.next_path, status_code=303)
+
+    @app.exception_handler(PageForbidden)
+    async def forbidden(request: Request, exc: PageForbidden) -> Response:
+        log.warning(
+            "page_refused",
+            path=request.url.path,
+            method=request.method,
+            username=exc.viewer.username if exc.viewer else None,
+            detail=exc.detail,
+        )
+        return templates.render(
+            request,
+            "message.html",
+            exc.viewer,
+            status=403,
+            heading="Not for your role",
+            message=exc.detail,
+        )
+
+    api_errors = app.exception_handlers[StarletteHTTPException]
+    api_invalid = app.exception_handlers[RequestValidationError]
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if wants_html(request):  # a hand-edited address: say so, as a page
+            return templates.render(
+                request,
+                "message.html",
+                status=404,
+                heading="Not found",
+                message="This address does not name anything Railyard knows.",
+            )
+        answer = api_invalid(request, exc)
+        return await answer if inspect.isawaitable(answer) else answer
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if wants_html(request) and exc.status_code in (404, 405):
+            return templates.render(
+                request,
+                "message.html",
+                status=exc.status_code,
+                heading="Not found" if exc.status_code == 404 else "Not here",
+                message="There is no page at this address.",
+            )
+        answer = api_errors(request, exc)
+        return await answer if inspect.isawaitable(answer) else answer
+
+
+def home_router(access: PageAccess, templates: Templates) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    anyone = access.require()
+
+    @router.get("/")
+    def home(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
+        return templates.render(request, "home.html", viewer)
+
+    return router

@@ -1,0 +1,133 @@
+"""Server-rendered pages: one Jinja2 environment per service, over its own templates
+and the shared shell (`shared/web/templates/base.html`), with filters that say dates
+and states the way people read them."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, tzinfo
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from shared.identity.domain import Principal, Role
+from shared.web.access import Viewer
+from shared.web.charts import bar
+
+SHELL_TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+
+
+@dataclass(frozen=True)
+class NavLink:
+    """A page in the top navigation, shown to the roles that may use it (all when empty)."""
+
+    label: str
+    path: str
+    roles: tuple[Role, ...] = ()
+    blurb: str = ""
+
+    def visible_to(self, principal: Principal) -> bool:
+        return not self.roles or principal.has(*self.roles)
+
+
+@cache
+def static_version(name: str) -> str:
+    """A content hash, so browsers cache static files until they change."""
+    return hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:12]
+
+
+def static_url(name: str) -> str:
+    return f"/static/{name}?v={static_version(name)}"
+
+
+def label(value: object) -> str:
+    """`info_requested` -> `Info requested`."""
+    text = str(value or "").replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def sentence(value: object) -> str:
+    """A domain error's detail as a sentence: capital first letter, full stop."""
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+class Templates:
+    """Renders a service's templates inside the shared shell."""
+
+    def __init__(self, directory: Path | None, zone: tzinfo = UTC) -> None:
+        loaders = [FileSystemLoader(directory)] if directory else []
+        loaders.append(FileSystemLoader(SHELL_TEMPLATES))
+        self.zone = zone
+        self.env = Environment(
+            loader=ChoiceLoader(loaders),
+            autoescape=select_autoescape(["html", "svg"]),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.globals["static"] = static_url
+        self.env.globals["bar"] = bar
+        self.env.filters.update(
+            label=label, sentence=sentence, when=self.when, day=self.day, short_day=self.short_day
+        )
+
+    def when(self, value: str | None) -> str:
+        if not value:
+            return ""
+        moment = datetime.fromisoformat(value).astimezone(self.zone)
+        return moment.strftime("%d %b %Y %H:%M").lstrip("0")
+
+    @staticmethod
+    def day(value: str | date | None) -> str:
+        if not value:
+            return ""
+        if isinstance(value, str):
+            value = date.fromisoformat(value[:10])
+        return value.strftime("%a %d %b %Y").replace(" 0", " ")
+
+    @staticmethod
+    def short_day(value: str | date | None) -> str:
+        if not value:
+            return ""
+        if isinstance(value, str):
+            value = date.fromisoformat(value[:10])
+        return value.strftime("%d %b").lstrip("0")
+
+    def render(
+        self,
+        request: Request,
+        name: str,
+        viewer: Viewer | None = None,
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        **context: Any,
+    ) -> HTMLResponse:
+        nav: list[NavLink] = list(getattr(request.app.state, "nav", []))
+        csrf = str(context.pop("csrf", ""))
+        path = request.url.path
+        here = max(
+            (n.path for n in nav if path == n.path or path.startswith(n.path.rstrip("/") + "/")),
+            key=len,
+            default=None,
+        )
+        body = self.env.get_template(name).render(
+            request=request,
+            viewer=viewer,
+            csrf=viewer.csrf if viewer else csrf,
+            nav=[n for n in nav if viewer and n.visible_to(viewer.principal)],
+            path=path,
+            here=here,
+            htmx=request.headers.get("hx-request") == "true",
+            **context,
+        )
+        return HTMLResponse(body, status_code=status, headers=headers)

@@ -1,0 +1,158 @@
+"""Each role does its intake job through the pages, in headless Chromium."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import PHONE, LiveServer
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
+
+
+def test_requester_submits_with_duplicate_suggestions_while_typing(
+    as_user: Any, live_server: LiveServer
+) -> None:
+    """A VP sees similar open requests while typing the title, and a refusal keeps the form."""
+    live_server.submit("Roaming bill cap for travellers", as_="vp.care")
+    vp = as_user("vp.sales")
+    page = vp.go("/requests/new")
+    page.fill("input[name=title]", "Roaming bill cap")
+    expect(page.locator("#suggestions")).to_contain_text("Roaming bill cap for travellers")
+    page.fill("textarea[name=description]", "Stop roaming charges above a cap the customer sets.")
+    page.fill("textarea[name=justification]", "Roaming bill shock is our top complaint in summer.")
+    page.select_option("select[name=category]", "business_project")
+    page.select_option("select[name=size_estimate]", "S")
+    vp.shot("submit-request-laptop")
+
+    page.click("button:has-text('Submit request')")  # no subsystem ticked: refused
+    expect(page.locator(".error")).to_contain_text("Name at least one affected subsystem")
+    expect(page.locator("input[name=title]")).to_have_value("Roaming bill cap")
+    expect(page.locator("textarea[name=description]")).to_contain_text("Stop roaming charges")
+
+    page.check("input[name=subsystems][value=Billing]")
+    page.click("button:has-text('Submit request')")
+    expect(page.locator(".notice")).to_contain_text("Your request is in")
+    expect(page.locator("h1")).to_have_text("Roaming bill cap")
+    expect(page.locator("ol.history")).to_contain_text("vp.sales submitted for Sales")
+
+
+def test_release_manager_triages_in_one_click_and_sees_the_board(
+    as_user: Any, live_server: LiveServer
+) -> None:
+    """Accept from the queue (htmx swaps the item), a refusal shows in place; the board
+    then shows the request accepted with its age and the column's WIP count."""
+    swap = live_server.submit("Self-service SIM swap")
+    bad = live_server.submit("Loyalty points on the portal")
+    rm = as_user("rm")
+    page = rm.go("/triage")
+    rm.shot("triage-laptop")
+
+    item = page.locator(f"#triage-{bad}")
+    item.locator("select[name=owner]").select_option("dev.alice")
+    item.locator("input[name=size_points]").fill("13")
+    item.locator("select[name=class_of_service]").select_option("fixed_date")
+    item.locator("button:has-text('Accept')").click()  # fixed date class without a date
+    expect(item.locator(".error")).to_contain_text("fixed date is given exactly when")
+    expect(item.locator("input[name=size_points]")).to_have_value("13")
+
+    item = page.locator(f"#triage-{swap}")
+    item.locator("select[name=owner]").select_option("dev.alice")
+    item.locator("input[name=size_points]").fill("8")
+    item.locator("button:has-text('Accept')").click()
+    expect(item.locator(".decided")).to_contain_text("Accepted")
+    assert live_server.intake.views.get(swap)["owner"] == "dev.alice"  # type: ignore[index]  # the row exists
+
+    page = rm.go("/board")
+    column = page.locator("section.column", has_text="Accepted, not yet planned")
+    expect(column.locator(".kcard", has_text="Self-service SIM swap")).to_contain_text("1 d")
+    wip = int(column.locator(".wip").inner_text())
+    assert wip == column.locator(".kcard").count() >= 1
+    rm.shot("board-laptop")
+
+
+def test_requester_reranks_by_buttons_and_by_drag_and_drop(
+    as_user: Any, live_server: LiveServer, browser: Any
+) -> None:
+    """Up/down work without JavaScript; drag and drop reorders with it; both are saved."""
+    ids = [live_server.submit(f"Rank {name}", as_="vp.care") for name in "ABC"]
+    for request_id in ids:
+        live_server.accept(request_id)
+    vp = as_user("vp.care")
+    page = vp.go("/department")
+    titles = page.locator("ol.ranking li .title a")
+    expect(titles).to_have_text(["Rank A", "Rank B", "Rank C"])
+
+    page.locator("ol.ranking li").nth(0).locator("button[value=down]").click()
+    expect(titles).to_have_text(["Rank B", "Rank A", "Rank C"])
+
+    items = page.locator("ol.ranking li")
+    with page.expect_response(lambda r: r.url.endswith("/department/ranking")) as saved:
+        items.nth(2).drag_to(items.nth(0), target_position={"x": 20, "y": 3})
+    assert saved.value.status == 200
+    expect(titles).to_have_text(["Rank C", "Rank B", "Rank A"])
+    assert live_server.intake.views.ranking("Customer Care").request_ids == [
+        ids[2],
+        ids[1],
+        ids[0],
+    ]
+    vp.shot("department-laptop")
+
+    no_js = browser.new_context(java_script_enabled=False)
+    try:
+        plain = no_js.new_page()
+        from tests.browser.conftest import sign_in
+
+        sign_in(plain, live_server.url, "vp.care")
+        plain.goto(live_server.url + "/department")
+        plain.locator("ol.ranking li").nth(2).locator("button[value=up]").click()
+        expect(plain.locator("ol.ranking li .title a")).to_have_text(["Rank C", "Rank A", "Rank B"])
+    finally:
+        no_js.close()
+
+
+def test_requester_rates_delivered_work(as_user: Any, live_server: LiveServer) -> None:
+    """Delivered requests offer a rating; the rating shows on the request."""
+    request_id = live_server.submit("Paperless bills")
+    live_server.accept(request_id)
+    live_server.deliver(request_id)
+    vp = as_user("vp.sales")
+    page = vp.go("/department")
+    page.locator("tr", has_text="Paperless bills").locator("a:has-text('Rate it')").click()
+    page.select_option("select[name=score]", "4")
+    page.fill("input[name=comment]", "Quick and quiet")
+    page.click("button:has-text('Rate it')")
+    expect(page.locator(".notice")).to_contain_text("Thank you for your rating")
+    expect(page.locator("dl.facts")).to_contain_text("4/5 — Quick and quiet")
+
+
+def test_it_staff_see_their_items(as_user: Any, live_server: LiveServer) -> None:
+    """An IT owner's page lists the accepted work they are the point of contact for."""
+    request_id = live_server.submit("Regression pack for billing")
+    live_server.accept(request_id, owner="qa.quinn", points=3)
+    qa = as_user("qa.quinn")
+    page = qa.go("/my-work")
+    expect(page.locator("table.list")).to_contain_text("Regression pack for billing")
+    expect(page.locator("nav.mainnav")).not_to_contain_text("Triage")
+    qa.shot("my-work-laptop")
+
+
+@pytest.mark.parametrize(
+    ("username", "path"),
+    [
+        ("vp.sales", "/department"),
+        ("rm", "/triage"),
+        ("rm", "/board"),
+        ("vp.sales", "/requests/new"),
+    ],
+)
+def test_main_pages_fit_a_phone(
+    as_user: Any, live_server: LiveServer, username: str, path: str
+) -> None:
+    """On a phone-sized screen the page never scrolls sideways (the board scrolls inside)."""
+    person = as_user(username, PHONE)
+    page = person.go(path)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    person.shot(f"{path.strip('/').replace('/', '-')}-phone")

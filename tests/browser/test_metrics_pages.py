@@ -1,0 +1,68 @@
+"""The metrics dashboard and the weekly report in headless Chromium, on a laptop and a phone."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import pytest
+from playwright.sync_api import expect
+
+from services.intake.domain import ClassOfService
+from shared.application import acting_as
+from tests.browser.conftest import PHONE, LiveServer
+from tests.builders import draft
+from tests.metrics.scenario import t
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
+
+
+def march(server: LiveServer) -> None:
+    """Care's March 2026 through intake's real commands at their business times (only
+    real commands here: every service in the live server follows this log)."""
+    care = server.platform.directory.principal("vp.care")
+    assert care is not None
+    plan = [
+        ("Alpha", "02-20", "03-02", "03-10"),
+        ("Bravo", "03-01", "03-02", "03-12"),
+        ("Charlie", "03-02", None, None),
+    ]
+    for title, submitted, accepted, delivered in plan:
+        with acting_as("vp.care", at=t(f"2026-{submitted} 09:00")):
+            rid = server.intake.submit(care, draft(title=title)).id
+        if accepted is None:  # left in triage: it ages in the WIP chart, ranks nowhere
+            continue
+        with acting_as("rm", at=t(f"2026-{accepted} 10:00")):
+            server.intake.accept(UUID(rid), "dev.alice", 5, ClassOfService.STANDARD, None)
+        if delivered:
+            with acting_as("railyard", at=t(f"2026-{delivered} 19:00")):
+                server.intake.deliver(UUID(rid), None, None)
+            with acting_as("vp.care", at=t(f"2026-{delivered} 20:00")):
+                server.intake.rate(care, UUID(rid), 4, "")
+
+
+def test_metrics_dashboard_shows_pictures_to_every_role(
+    as_user: Any, live_server: LiveServer
+) -> None:
+    """Four charts and the year-on-year table for a reader; the VP's own view fits a phone;
+    the weekly report shows the week's deliveries."""
+    march(live_server)
+    reader = as_user("metrics.mo")
+    page = reader.go("/dashboard?period=2026-03&unit=week")
+    expect(page.locator("svg.chart")).to_have_count(4)
+    expect(page.locator("h2", has_text="DORA keys")).to_be_visible()
+    expect(page.locator("section", has_text="This period against the one before")).to_contain_text(
+        "Requests delivered"
+    )
+    reader.shot("metrics-laptop")
+
+    page = reader.go("/dashboard/weekly?week=2026-W11")
+    expect(page.locator("section", has_text="Delivered (")).to_contain_text("Alpha")
+    reader.shot("weekly-report-laptop")
+
+    vp = as_user("vp.care", PHONE)
+    page = vp.go("/dashboard?period=2026-03&unit=week")
+    expect(page.locator("h1")).to_have_text("Metrics: Customer Care")
+    expect(page.locator("svg.chart")).to_have_count(4)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    vp.shot("metrics-phone")

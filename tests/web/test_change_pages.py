@@ -1,0 +1,211 @@
+"""Change control's pages in-process: raise, approve, refuse; roles and separation of
+duties enforced by the same use cases as the API."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from tests.web.conftest import Web
+
+
+def raise_form(**overrides: str | list[str]) -> dict[str, str | list[str]]:
+    start = datetime.now().replace(microsecond=0, second=0) + timedelta(hours=1)
+    form: dict[str, str | list[str]] = {
+        "change_type": "normal",
+        "title": "Patch the billing database",
+        "subsystems": ["Billing"],
+        "window_start": start.isoformat(timespec="minutes"),
+        "window_end": (start + timedelta(hours=2)).isoformat(timespec="minutes"),
+        "implementation_plan": "Apply patch 42 to the primary, then the replica.",
+        "backout_plan": "Restore the snapshot taken before the patch.",
+        "test_evidence": "Applied in staging on Monday.",
+        "implementers": ["dev.alice"],
+        "impact": "minor",
+        "likelihood": "unlikely",
+        "affected_users": "none",
+        "backout_tested": "yes",
+    }
+    form.update(overrides)
+    return form
+
+
+def raise_change(web: Web, as_: str = "dev.alice", **overrides: str | list[str]) -> str:
+    with web.client() as client:
+        csrf = web.sign_in(client, as_)
+        answer = client.post(
+            "/changes/new",
+            data={"csrf_token": csrf, **raise_form(**overrides)},
+            follow_redirects=False,
+        )
+    assert answer.status_code == 303, answer.text
+    return str(answer.headers["location"]).split("/changes/")[1].split("?")[0]
+
+
+def test_it_staff_raise_a_change_and_the_cab_approves_it_from_the_queue(web: Web) -> None:
+    """The raised change waits in a CAB member's queue with its risk and gates; one
+    approval (low risk) approves it."""
+    change_id = raise_change(web)
+    with web.client() as client:
+        csrf = web.sign_in(client, "cab.carl")
+        queue = client.get("/cab").text
+        assert "Patch the billing database" in queue
+        assert "Low risk" in queue
+        assert "0 of 1 approvals" in queue
+        answer = client.post(
+            f"/changes/{change_id}/approve",
+            data={"csrf_token": csrf, "revision": "1"},
+            follow_redirects=False,
+        )
+        assert answer.headers["location"] == "/cab?done=approved"
+        detail = client.get(f"/changes/{change_id}").text
+    assert '<span class="pill approved">Approved</span>' in detail
+
+
+def test_a_refused_change_keeps_what_was_typed(web: Web) -> None:
+    """A window that ends before it starts is explained next to the form, which keeps
+    every field; nothing is written."""
+    with web.client() as client:
+        csrf = web.sign_in(client, "dev.alice")
+        before = web.events()
+        form = raise_form(window_end="2020-01-01T00:00", title="Rotate the TLS certificates")
+        answer = client.post("/changes/new", data={"csrf_token": csrf, **form})
+    assert answer.status_code == 422
+    assert "A window ends after it starts." in answer.text
+    assert 'value="Rotate the TLS certificates"' in answer.text
+    assert web.events() == before
+
+
+def test_nobody_approves_their_own_change(web: Web) -> None:
+    """An implementer who sits on the CAB does not see their change in the queue, and a
+    crafted approval is refused with the rule's message; nothing is written."""
+    change_id = raise_change(web, "ops.olga", implementers=["ops.olga"])
+    with web.client() as client:
+        csrf = web.sign_in(client, "ops.olga")
+        assert "Patch the billing database" not in client.get("/cab").text
+        before = web.events()
+        answer = client.post(
+            f"/changes/{change_id}/approve", data={"csrf_token": csrf, "revision": "1"}
+        )
+    assert answer.status_code == 403
+    assert web.events() == before
+
+
+@pytest.mark.parametrize(
+    ("username", "path", "form"),
+    [
+        ("vp.sales", "/changes/new", {"title": "x"}),
+        ("rm", "/changes/{c}/approve", {"revision": "1"}),
+        ("dev.alice", "/changes/{c}/reject", {"reason": "no"}),
+        ("cab.carl", "/changes/{c}/start", {}),
+    ],
+)
+def test_a_change_form_of_another_role_is_403_and_writes_nothing(
+    web: Web, username: str, path: str, form: dict[str, str]
+) -> None:
+    """Each change-control form posted by a role it is not for is refused before it runs."""
+    change_id = raise_change(web)
+    with web.client() as client:
+        csrf = web.sign_in(client, username)
+        before = web.events()
+        answer = client.post(path.replace("{c}", change_id), data={"csrf_token": csrf, **form})
+    assert answer.status_code == 403
+    assert "Not for your role" in answer.text
+    assert web.events() == before
+
+
+def test_calendar_shows_changes_and_blackouts_day_by_day(web: Web) -> None:
+    """Everyone reads the calendar: the change on its day, the blackout marked."""
+    raise_change(web, title="Upgrade the CRM search index")
+    with web.client() as client:
+        blackout_start = datetime.now().astimezone().replace(microsecond=0)
+        answer = client.post(
+            "/api/blackouts",
+            json={
+                "name": "Billing run",
+                "start": blackout_start.isoformat(),
+                "end": (blackout_start + timedelta(hours=6)).isoformat(),
+                "subsystems": ["Billing"],
+                "reason": "Month-end billing",
+            },
+            headers=web.people.headers("rm"),
+        )
+        assert answer.status_code < 300, answer.text
+        web.sign_in(client, "vp.sales")
+        page = client.get("/changes/calendar").text
+    assert "Upgrade the CRM search index" in page
+    assert "blackout: Billing run" in page
+
+
+def test_release_manager_raises_a_bundles_release_deployment_from_its_page(web: Web) -> None:
+    """From a frozen bundle's page the release manager raises its release deployment; the
+    change names the bundle and waits for the CAB."""
+    from tests.release.builders import train_payload
+
+    with web.client() as client:
+        bundle = client.post(
+            "/api/trains", json=train_payload(), headers=web.people.headers("rm")
+        ).json()["bundle_ids"][0]
+        frozen = client.post(
+            f"/api/bundles/{bundle}/freeze",
+            json={"note": "ready"},
+            headers=web.people.headers("rm"),
+        )
+        assert frozen.status_code == 200, frozen.text
+        csrf = web.sign_in(client, "rm")
+        assert f"/changes/new?bundle_id={bundle}" in client.get(f"/release/bundles/{bundle}").text
+        form_page = client.get("/changes/new", params={"bundle_id": bundle}).text
+        assert "Release deployment of" in form_page
+        form = raise_form(
+            change_type="release_deployment",
+            bundle_id=bundle,
+            title="Deploy it",
+            window_start="",
+            window_end="",
+        )
+        answer = client.post(
+            "/changes/new", data={"csrf_token": csrf, **form}, follow_redirects=False
+        )
+        assert answer.status_code == 303, answer.text
+        change_id = answer.headers["location"].split("/changes/")[1].split("?")[0]
+        detail = client.get(f"/api/changes/{change_id}", headers=web.people.headers("rm")).json()
+    assert detail["change_type"] == "release_deployment"
+    assert detail["bundle_id"] == bundle
+
+
+def test_an_implementer_records_a_failure_and_the_cab_reviews_it(web: Web) -> None:
+    """Start and complete as the implementer (a failure needs notes), then a CAB member
+    records the post-implementation review from the change's page."""
+    start = datetime.now().replace(microsecond=0, second=0) - timedelta(minutes=10)
+    change_id = raise_change(
+        web,
+        window_start=start.isoformat(timespec="minutes"),
+        window_end=(start + timedelta(hours=2)).isoformat(timespec="minutes"),
+    )
+    with web.client() as client:
+        csrf = web.sign_in(client, "cab.carl")
+        client.post(f"/changes/{change_id}/approve", data={"csrf_token": csrf, "revision": "1"})
+    with web.client() as client:
+        csrf = web.sign_in(client, "dev.alice")
+        assert "Start implementing" in client.get(f"/changes/{change_id}").text
+        client.post(f"/changes/{change_id}/start", data={"csrf_token": csrf})
+        refused = client.post(
+            f"/changes/{change_id}/complete", data={"csrf_token": csrf, "outcome": "failed"}
+        )
+        assert refused.status_code == 422
+        done = client.post(
+            f"/changes/{change_id}/complete",
+            data={"csrf_token": csrf, "outcome": "failed", "notes": "Replica refused the patch"},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303, done.text
+    with web.client() as client:
+        csrf = web.sign_in(client, "cab.dora")
+        assert "Post-implementation review" in client.get(f"/changes/{change_id}").text
+        answer = client.post(
+            f"/changes/{change_id}/review",
+            data={"csrf_token": csrf, "findings": "Replica lagged", "actions": "Check lag first"},
+            follow_redirects=False,
+        )
+    assert answer.status_code == 303, answer.text

@@ -1,0 +1,142 @@
+"""Intake's pages in-process: role refusals write nothing; release facts reach the VP."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from shared import contracts as c
+from tests.builders import request_payload
+from tests.foreign import publish
+from tests.web.conftest import Web
+
+
+def submit(web: Web, as_: str = "vp.sales", **overrides: Any) -> str:
+    with web.client() as client:
+        answer = client.post(
+            "/api/requests", json=request_payload(**overrides), headers=web.people.headers(as_)
+        )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def accept(web: Web, request_id: str) -> None:
+    with web.client() as client:
+        answer = client.post(
+            f"/api/requests/{request_id}/accept",
+            json={"owner": "dev.alice", "size_points": 5},
+            headers=web.people.headers("rm"),
+        )
+    assert answer.status_code == 200, answer.text
+
+
+FORMS = [
+    ("vp.sales", "/triage/{id}/accept", {"owner": "dev.alice", "size_points": "3"}),
+    ("vp.sales", "/triage/{id}/reject", {"reason": "no"}),
+    ("dev.alice", "/triage/{id}/ask", {"question": "why?"}),
+    ("cab.carl", "/triage/{id}/defer", {"reason": "later"}),
+    ("rm", "/department/ranking", {"order": "{id}"}),
+    ("rm", "/department/ranking/move", {"request_id": "{id}", "direction": "up"}),
+    ("rm", "/requests/{id}/rating", {"score": "5"}),
+    ("rm", "/requests/{id}/answer", {"answer": "this"}),
+    ("metrics.mo", "/requests/new", {"title": "x"}),
+    ("cab.carl", "/requests/{id}/withdraw", {"reason": "x"}),
+]
+
+
+@pytest.mark.parametrize(("username", "path", "form"), FORMS)
+def test_a_form_of_another_role_is_403_and_writes_nothing(
+    web: Web, username: str, path: str, form: dict[str, str]
+) -> None:
+    """Posting another role's form directly, with a valid session and CSRF token, is a
+    403 page and leaves the log as it was."""
+    request_id = submit(web)
+    with web.client() as client:
+        csrf = web.sign_in(client, username)
+        before = web.events()
+        data = {k: v.replace("{id}", request_id) for k, v in form.items()}
+        answer = client.post(path.replace("{id}", request_id), data={"csrf_token": csrf, **data})
+    assert answer.status_code == 403
+    assert "Not for your role" in answer.text
+    assert web.events() == before
+
+
+def test_another_departments_vp_sees_the_refusal_on_the_page(web: Web) -> None:
+    """The use case's own rule (own department only) shows as a message; nothing written."""
+    request_id = submit(web)
+    with web.client() as client:
+        csrf = web.sign_in(client, "vp.care")
+        before = web.events()
+        answer = client.post(
+            f"/requests/{request_id}/withdraw", data={"csrf_token": csrf, "reason": "mine now"}
+        )
+    assert answer.status_code == 403
+    assert "Only the Sales department may withdraw this request" in answer.text
+    assert web.events() == before
+
+
+def test_htmx_triage_refusal_comes_back_in_place_with_what_was_typed(web: Web) -> None:
+    """An htmx decision that breaks a rule returns the item with the message and the form
+    filled in as typed."""
+    request_id = submit(web)
+    with web.client() as client:
+        csrf = web.sign_in(client, "rm")
+        answer = client.post(
+            f"/triage/{request_id}/accept",
+            data={"owner": "vp.sales", "size_points": "8"},
+            headers={"HX-Request": "true", "X-CSRF-Token": csrf},
+        )
+    assert answer.status_code == 422
+    assert "The owner must be an active IT staff member" in answer.text
+    assert 'value="8"' in answer.text
+    assert answer.text.lstrip().startswith("<article")
+
+
+def test_release_manager_marks_a_suggested_duplicate(web: Web) -> None:
+    """The queue offers the similar open requests; choosing one marks the duplicate."""
+    original = submit(web, title="Bill shock alerts by SMS")
+    copy = submit(web, as_="vp.care", title="SMS bill shock alerts")
+    with web.client() as client:
+        csrf = web.sign_in(client, "rm")
+        queue = client.get("/triage").text
+        assert f'<option value="{original}"' in queue
+        answer = client.post(
+            f"/triage/{copy}/duplicate",
+            data={"duplicate_of": original},
+            headers={"HX-Request": "true", "X-CSRF-Token": csrf},
+        )
+    assert answer.status_code == 200
+    assert "Marked as a duplicate" in answer.text
+    with web.client() as client:
+        detail = client.get(f"/api/requests/{copy}", headers=web.people.headers("rm")).json()
+    assert detail["status"] == "duplicate"
+    assert detail["duplicate_of"] == original
+
+
+def test_vp_sees_bundle_target_date_and_stage_from_release_facts(web: Web) -> None:
+    """Intake follows release's published events: the department page and the board show
+    the bundle, its deployment date and the item's stage."""
+    request_id = submit(web, title="Bill shock alerts by SMS")
+    accept(web, request_id)
+    bundle = uuid.uuid4()
+    log = web.platform.log
+    publish(log, c.BUNDLE_PLANNED, bundle, 1, actor="rm", train_id=str(uuid.uuid4()),
+            name="2027.03", deploy_date="2027-03-18", window_start="2027-03-18T20:00:00+00:00",
+            window_end="2027-03-18T23:00:00+00:00", scope_freeze_at="2027-03-01T00:00:00+00:00",
+            code_complete_at="2027-03-08T00:00:00+00:00", qa_start_at="2027-03-09T00:00:00+00:00",
+            capacity_points=40, subsystem_capacity={})  # fmt: skip
+    publish(log, c.REQUEST_SCHEDULED, bundle, 2, actor="rm", request_id=request_id,
+            size_points=5, after_freeze=False, reason="")  # fmt: skip
+    publish(log, c.ITEM_PROGRESSED, bundle, 3, actor="dev.alice", request_id=request_id,
+            stage="in_development", note="")  # fmt: skip
+    with web.client() as client:
+        web.sign_in(client, "vp.sales")
+        page = client.get("/department").text
+        board = client.get("/board").text
+    assert "2027.03" in page
+    assert "Thu 18 Mar 2027" in page
+    assert "bundle 2027.03" in page
+    column = board.split('aria-label="In development"')[1].split("</section>")[0]
+    assert "Bill shock alerts by SMS" in column

@@ -1,0 +1,86 @@
+"""The metrics pages in-process: pictures for everyone, a requester's own department."""
+
+from __future__ import annotations
+
+from tests.metrics.scenario import march_history
+from tests.web.conftest import Web
+
+
+def test_dashboard_draws_the_charts_and_the_year_on_year_table(web: Web) -> None:
+    """The release manager's dashboard has the four charts, the DORA tiles and the
+    period-over-period table, for the period asked."""
+    march_history(web.platform)
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        page = client.get("/dashboard", params={"period": "2026-03", "unit": "week"})
+    assert page.status_code == 200
+    assert page.text.count('<svg class="chart"') == 4
+    for heading in ("Throughput", "Cycle time", "Cumulative flow", "Aging work in progress",
+                    "DORA keys", "This period against the one before"):  # fmt: skip
+        assert heading in page.text
+    assert "change failure rate" in page.text
+    assert "Alpha: " in page.text  # a point of the cycle-time scatterplot
+
+
+def test_a_requester_sees_the_flow_of_their_own_department_only(web: Web) -> None:
+    """A VP gets the pictures for their department, without the delivery figures, and
+    cannot ask for another department's."""
+    march_history(web.platform)
+    with web.client() as client:
+        web.sign_in(client, "vp.care")
+        page = client.get("/dashboard", params={"period": "2026-03", "department": "Sales"})
+    assert page.status_code == 200
+    assert "Metrics: Customer Care" in page.text
+    assert "DORA keys" not in page.text
+    assert "Delta: " in page.text
+    assert "Alpha: " not in page.text
+
+
+def test_a_bad_period_is_explained_and_the_default_shown(web: Web) -> None:
+    """A period that cannot be read is a message on the page, not an error page."""
+    with web.client() as client:
+        web.sign_in(client, "metrics.mo")
+        page = client.get("/dashboard", params={"period": "last spring"})
+    assert page.status_code == 422
+    assert "Showing the default period instead." in page.text
+    assert page.text.count('<svg class="chart"') == 4
+
+
+def test_weekly_report_lists_the_week_and_its_key_figures(web: Web) -> None:
+    """The weekly status report shows what was delivered in the week and the figures
+    against the week before."""
+    march_history(web.platform)
+    with web.client() as client:
+        web.sign_in(client, "cab.carl")
+        page = client.get("/dashboard/weekly", params={"week": "2026-W11"})
+    assert page.status_code == 200
+    assert "Weekly status report 2026-W11" in page.text
+    delivered = page.text.split("Delivered <small>")[1].split("</section>")[0]
+    assert "Alpha" in delivered
+    assert "Bravo" in delivered
+    assert "2026-W10" in page.text
+    assert "2026-W12" in page.text
+
+
+def test_the_department_page_shows_its_delivery_forecasts(web: Web) -> None:
+    """The VP's department page includes the forecast of its open work; another role
+    cannot load that fragment."""
+    march_history(web.platform)
+    with web.client() as client:
+        web.sign_in(client, "vp.sales")
+        assert 'hx-get="/dashboard/forecasts/department"' in client.get("/department").text
+        fragment = client.get("/dashboard/forecasts/department", headers={"HX-Request": "true"})
+    assert fragment.status_code == 200
+    assert "Charlie" in fragment.text
+    assert "Delta" not in fragment.text
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        assert client.get("/dashboard/forecasts/department").status_code == 403
+
+
+def test_the_dashboard_leaves_prometheus_its_metrics_endpoint(web: Web) -> None:
+    """/metrics stays the Prometheus scrape endpoint; the pictures live at /dashboard."""
+    with web.client() as client:
+        scrape = client.get("/metrics")
+    assert scrape.status_code == 200
+    assert "railyard_http_requests_total" in scrape.text

@@ -1,0 +1,118 @@
+"""Release's pages in-process: forms refused to the wrong role write nothing; a QA
+sign-off and a refusal read as sentences on the page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.release.builders import train_payload
+from tests.web.conftest import Web
+from tests.web.test_intake_pages import accept, submit
+
+
+def api(web: Web, method: str, path: str, as_: str, **kwargs: Any) -> Any:
+    with web.client() as client:
+        answer = client.request(method, path, headers=web.people.headers(as_), **kwargs)
+    assert answer.status_code < 300, answer.text
+    return answer.json()
+
+
+def scheduled_bundle(web: Web) -> tuple[str, str]:
+    bundle = api(web, "POST", "/api/trains", "rm", json=train_payload())["bundle_ids"][0]
+    request_id = submit(web)
+    accept(web, request_id)
+    api(web, "POST", f"/api/bundles/{bundle}/requests", "rm", json={"request_id": request_id})
+    return bundle, request_id
+
+
+FORMS = [
+    ("vp.sales", "/release/bundles/{b}/freeze", {"note": "x"}),
+    ("dev.alice", "/release/bundles/{b}/schedule", {"request_id": "{r}"}),
+    ("cab.carl", "/release/bundles/{b}/items/{r}/unschedule", {"reason": "x"}),
+    ("rm", "/release/bundles/{b}/items/{r}/progress", {"stage": "in_development"}),
+    ("vp.sales", "/release/bundles/{b}/sign-off", {"note": "x"}),
+    ("metrics.mo", "/release/plan/apply", {"proposal": "{r}:{b}"}),
+]
+
+
+@pytest.mark.parametrize(("username", "path", "form"), FORMS)
+def test_a_release_form_of_another_role_is_403_and_writes_nothing(
+    web: Web, username: str, path: str, form: dict[str, str]
+) -> None:
+    """Each release form posted by a role it is not for is a 403 page; the log is unchanged."""
+    bundle, request_id = scheduled_bundle(web)
+
+    def fill(text: str) -> str:
+        return text.replace("{b}", bundle).replace("{r}", request_id)
+
+    with web.client() as client:
+        csrf = web.sign_in(client, username)
+        before = web.events()
+        answer = client.post(
+            fill(path), data={"csrf_token": csrf, **{k: fill(v) for k, v in form.items()}}
+        )
+    assert answer.status_code == 403
+    assert web.events() == before
+
+
+def test_qa_verdicts_are_the_qa_teams_and_the_refusal_reads_as_a_sentence(web: Web) -> None:
+    """A developer recording a QA verdict is refused by the domain's rule, shown on the
+    bundle page; the QA team records it."""
+    bundle, request_id = scheduled_bundle(web)
+    path = f"/release/bundles/{bundle}/items/{request_id}/progress"
+    with web.client() as client:
+        csrf = web.sign_in(client, "dev.alice")
+        client.post(path, data={"csrf_token": csrf, "stage": "ready_for_qa"})
+        before = web.events()
+        answer = client.post(path, data={"csrf_token": csrf, "stage": "qa_passed"})
+    assert answer.status_code == 403
+    assert "Only the QA team records QA verdicts." in answer.text
+    assert web.events() == before
+    with web.client() as client:
+        csrf = web.sign_in(client, "qa.quinn")
+        answer = client.post(
+            path, data={"csrf_token": csrf, "stage": "qa_passed"}, follow_redirects=False
+        )
+    assert answer.status_code == 303
+    detail = api(web, "GET", f"/api/bundles/{bundle}", "rm")
+    assert detail["items"][0]["stage"] == "qa_passed"
+
+
+def test_release_manager_defines_a_monthly_train_from_the_plan_page(web: Web) -> None:
+    """The train form plans its first bundles; a bad week is explained and kept."""
+    from datetime import date, timedelta
+
+    start = (date.today() + timedelta(days=40)).isoformat()
+    form = {"name": "Monthly web", "week_of_month": "2", "weekday": "tuesday",
+            "start_date": start, "capacity_points": "30", "generate": "2"}  # fmt: skip
+    with web.client() as client:
+        csrf = web.sign_in(client, "rm")
+        refused = client.post(
+            "/release/trains", data={"csrf_token": csrf, **form, "weekday": "someday"}
+        )
+        assert refused.status_code == 422
+        assert "is not a day of the week" in refused.text
+        assert 'value="Monthly web"' in refused.text
+        answer = client.post("/release/trains", data={"csrf_token": csrf, **form})
+        assert answer.status_code == 200  # followed to the plan
+    bundles = api(web, "GET", "/api/bundles", "rm")
+    assert len(bundles) == 2
+    assert all(b["capacity_points"] == 30 for b in bundles)
+
+
+def test_anyone_gets_a_calendar_subscription_link_that_works_without_a_session(
+    web: Web,
+) -> None:
+    """The link is shown once and serves the release calendar to a calendar app."""
+    api(web, "POST", "/api/trains", "rm", json=train_payload())
+    with web.client() as client:
+        csrf = web.sign_in(client, "vp.care")
+        page = client.post("/release/calendar/subscribe", data={"csrf_token": csrf}).text
+    link = page.split('<code style="word-break:break-all">')[1].split("</code>")[0]
+    assert "token=" in link
+    with web.client() as anonymous:
+        feed = anonymous.get(link.replace("&amp;", "&"))
+    assert feed.status_code == 200
+    assert "BEGIN:VCALENDAR" in feed.text
