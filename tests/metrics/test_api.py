@@ -52,7 +52,14 @@ def test_requester_sees_only_their_own_departments_flow(api: Api) -> None:
     assert other.status_code == 403
     assert other.json()["rule"] == "own_department_only"
     assert api.get("/api/metrics/dora", "vp.care", params=MARCH).status_code == 403
-    assert api.get("/api/metrics/throughput", "dev.alice", params=MARCH).status_code == 403
+    assert api.get("/api/metrics/throughput", "pipeline", params=MARCH).status_code == 403
+
+
+def test_it_staff_and_the_cab_see_the_whole_organisation(api: Api) -> None:
+    march_history(api.platform)
+    for reader in ("dev.alice", "cab.carl"):
+        assert get(api, "/throughput", as_=reader)["total"] == get(api, "/throughput")["total"]
+        assert api.get("/api/metrics/dora", reader, params=MARCH).status_code == 200
 
 
 def test_a_bad_period_or_week_is_a_422_naming_the_rule(api: Api) -> None:

@@ -145,7 +145,12 @@ def changes_router(auth: Auth, changes: ChangeControl, views: ChangeControlViews
         body: Approval | None = None,
     ) -> ApprovalRef:
         with caller.acting():
-            return changes.approve(caller.principal, change_id, body.revision if body else None)
+            return changes.approve(
+                caller.principal,
+                change_id,
+                body.revision if body else None,
+                body.comment if body else "",
+            )
 
     @router.post(
         "/changes/{change_id}/reject",

@@ -78,6 +78,7 @@ class Approval(Strict):
         le=1_000_000,
         description="The revision you reviewed; refused (409 stale_revision) if it moved on.",
     )
+    comment: str = Field(default="", max_length=2_000, description="Why you approve it.")
 
 
 class Decision(Strict):
@@ -135,6 +136,7 @@ class ApprovalEntry(BaseModel):
     by: str
     team: str | None
     at: str
+    comment: str | None = None
 
 
 class Gate(BaseModel):

@@ -155,13 +155,16 @@ class ChangeControl(UseCases):
 
     # -- the board -------------------------------------------------------------------------
 
-    def approve(self, caller: Principal, change_id: UUID, revision: int | None) -> ApprovalRef:
+    def approve(
+        self, caller: Principal, change_id: UUID, revision: int | None, comment: str = ""
+    ) -> ApprovalRef:
         """One CAB member's approval; the change is approved once its policy is met."""
         who = reviewer(caller)
 
         def command() -> Decision[ApprovalRef]:
             change = self._load(change_id)
-            counted_as = change.approve(who, self._facts(change), revision)
+            counted_as = change.approve(who, self._facts(change), revision, comment)
+
             so_far = change.retrospective if counted_as == "retrospective" else change.approvals
             needed = change.emergency_approvals if counted_as == "emergency" else (
                 change.requirement.approvals

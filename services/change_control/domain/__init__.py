@@ -246,7 +246,9 @@ class ProductionChange(AuditedAggregate):
 
     # -- the board ------------------------------------------------------------------------
 
-    def approve(self, reviewer: Reviewer, facts: GateFacts, revision: int | None = None) -> str:
+    def approve(
+        self, reviewer: Reviewer, facts: GateFacts, revision: int | None = None, comment: str = ""
+    ) -> str:
         """Records one CAB member's approval of the current revision and, when the change's
         policy is met, approves it. Returns what the approval counted as: `cab`,
         `emergency` (the emergency board) or `retrospective` (after an emergency)."""
@@ -262,8 +264,9 @@ class ProductionChange(AuditedAggregate):
             raise RuleViolation(
                 "standard_change_pre_approved", "a standard change is approved by its template"
             )
+        comment = comment.strip()[:2_000]
         if self.emergency and self.approved_revision is not None:
-            return self._approve_retrospectively(reviewer)
+            return self._approve_retrospectively(reviewer, comment)
         if self.status not in BEFORE_START:
             raise RuleViolation(
                 "approval_after_start", f"the change is {self.status}", state=self.status.value
@@ -275,7 +278,11 @@ class ProductionChange(AuditedAggregate):
         self._require_gates(facts)
         board = "emergency" if self.emergency else "cab"
         self._approval_recorded(
-            by=reviewer.username, team=reviewer.team, revision=self.revision, counted_as=board
+            by=reviewer.username,
+            team=reviewer.team,
+            revision=self.revision,
+            counted_as=board,
+            comment=comment,
         )
         needed = (
             Requirement(self.emergency_approvals, False) if self.emergency else self.requirement
@@ -286,7 +293,7 @@ class ProductionChange(AuditedAggregate):
             )
         return board
 
-    def _approve_retrospectively(self, reviewer: Reviewer) -> str:
+    def _approve_retrospectively(self, reviewer: Reviewer, comment: str) -> str:
         if reviewer.username in self.approvers + [a["by"] for a in self.retrospective]:
             raise RuleViolation(
                 "already_approved", f"{reviewer.username}'s approval of this change already counts"
@@ -296,6 +303,7 @@ class ProductionChange(AuditedAggregate):
             team=reviewer.team,
             revision=self.revision,
             counted_as="retrospective",
+            comment=comment,
         )
         if not self.retrospectively_approved and self.requirement.met_by(self.retrospective):
             self._retrospectively_approved(approvers=[a["by"] for a in self.retrospective])
@@ -303,7 +311,10 @@ class ProductionChange(AuditedAggregate):
         return "retrospective"
 
     @event("ApprovalRecorded")
-    def _approval_recorded(self, by: str, team: str | None, revision: int, counted_as: str) -> None:
+    def _approval_recorded(
+        self, by: str, team: str | None, revision: int, counted_as: str, comment: str = ""
+    ) -> None:
+
         entry = {"by": by, "team": team}
         if counted_as == "retrospective":
             self.retrospective.append(entry)

@@ -131,7 +131,7 @@ def board_routes(p: ChangePages) -> APIRouter:
     ) -> Response:
         def run(f: Form) -> object:
             revision = f.integer("revision", "The revision", 1, 1_000_000)
-            return p.changes.approve(viewer.principal, change_id, revision)
+            return p.changes.approve(viewer.principal, change_id, revision, f.text("comment"))
 
         return await act(request, viewer, change_id, "approved", run, "/cab?done=approved")
 

@@ -55,6 +55,7 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     ),
     "ProductionChange.ApprovalRecorded": lambda d: (
         f"approved revision {d['revision']} ({d['counted_as']})"
+        + (f": {d['comment']}" if d.get("comment") else "")
     ),
     "ProductionChange.Approved": lambda d: (
         "approved by its template"
@@ -186,7 +187,15 @@ class ChangesProjection(Projection):
             case "ProductionChange.ApprovalRecorded":
                 column = "retrospective" if d["counted_as"] == "retrospective" else "approvals"
                 current = orjson.loads(self._column(cur, e.aggregate_id, column))
-                current.append({"by": d["by"], "team": d.get("team"), "at": e.occurred_at})
+                current.append(
+                    {
+                        "by": d["by"],
+                        "team": d.get("team"),
+                        "at": e.occurred_at,
+                        "comment": d.get("comment") or None,
+                    }
+                )
+
                 values[column] = dumps(current)
             case "ProductionChange.Approved":
                 values.update(
