@@ -170,7 +170,10 @@ class BundlesProjection(Projection):
                 " :qa_start_at, :capacity, :subsystems, 'planning', 0, :at, :at, :v)",
                 {
                     "id": e.aggregate_id,
-                    **{k: d[k] for k in ("train_id", "name", "slot_date", *DATES)},
+                    **{k: d[k] for k in ("train_id", "name", *DATES)},
+                    # The slot is release's own detail, not in the contract: a bundle
+                    # planned by contract fields alone is slotted on its deploy date.
+                    "slot_date": d.get("slot_date") or d["deploy_date"],
                     "capacity": d["capacity_points"],
                     "subsystems": _json(d["subsystem_capacity"]),
                     "at": e.occurred_at,
