@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from tests.builders import accept, request_payload, submit
+from eventsourcing.persistence import OperationalError
+
+from services.intake.domain import ChangeRequest
+from shared.domain import attributed_to
+from tests.builders import accept, draft, request_payload, submit
 from tests.conftest import Api
 
 PROBLEM = "application/problem+json"
@@ -220,6 +225,110 @@ def test_retry_with_same_idempotency_key_returns_original_and_writes_nothing(api
     assert again.json() == first.json()
     assert again.headers["idempotent-replayed"] == "true"
     assert event_count(api) == before
+
+
+def test_a_submission_whose_acknowledgement_was_lost_is_answered_once_and_stored_once(
+    api: Api,
+) -> None:
+    """The database commits, the acknowledgement is lost and the driver retries the insert:
+    the client still gets its 201, and a retry with its key gets the same answer."""
+    recorder: Any = api.platform.log.recorder
+    real_insert = recorder.insert_events
+
+    def commit_then_retry(stored: Any, **kwargs: Any) -> Any:
+        real_insert(stored, **kwargs)
+        return real_insert(stored, **kwargs)  # what a retry after a lost ack does
+
+    recorder.insert_events = commit_then_retry
+    try:
+        first = api.post("/api/requests", "vp.sales", json=request_payload(), key="lost-ack")
+    finally:
+        recorder.insert_events = real_insert
+    assert first.status_code == 201, first.text
+    before = event_count(api)
+    again = api.post("/api/requests", "vp.sales", json=request_payload(), key="lost-ack")
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert event_count(api) == before
+    assert len(api.get("/api/requests", "rm").json()["items"]) == 1
+
+
+def test_a_retry_after_the_connection_dropped_past_the_commit_returns_the_first_answer(
+    api: Api,
+) -> None:
+    """The connection drops after the commit and the client sees a 503: its retry with the
+    same Idempotency-Key answers as the stored write did and writes nothing new."""
+    recorder: Any = api.platform.log.recorder
+    real_insert = recorder.insert_events
+
+    def commit_then_drop(stored: Any, **kwargs: Any) -> Any:
+        real_insert(stored, **kwargs)
+        raise OperationalError("server closed the connection unexpectedly")
+
+    recorder.insert_events = commit_then_drop
+    try:
+        dropped = api.post("/api/requests", "vp.sales", json=request_payload(), key="dropped")
+    finally:
+        recorder.insert_events = real_insert
+    assert dropped.status_code == 503
+    assert dropped.json()["rule"] == "store_unavailable"
+    before = event_count(api)
+    retry = api.post("/api/requests", "vp.sales", json=request_payload(), key="dropped")
+    assert retry.status_code == 201, retry.text
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert event_count(api) == before
+    stored = api.get("/api/requests", "rm").json()["items"]
+    assert [r["id"] for r in stored] == [retry.json()["id"]]
+
+
+def test_a_writer_that_keeps_losing_the_race_gets_409_with_the_current_version(
+    api: Api,
+) -> None:
+    """Each time the release manager's question is about to be saved, the VP's edit of the
+    same request lands first: after the retries run out the answer is 409 naming the
+    request's current version, and the question is not written."""
+    request_id = submit(api)
+    log = api.platform.log
+    real_save = log.save
+    competing = {"edits": 0}
+
+    def vp_edits_first(*aggregates: Any, **kwargs: Any) -> None:
+        edited = log.get(uuid.UUID(request_id), ChangeRequest)
+        with attributed_to("vp.sales"):
+            edited.edit(
+                **_draft_fields(f"Edit {competing['edits']}"),
+                department="Sales",
+                catalogue=log.settings.subsystems,
+            )
+        real_save(edited)
+        competing["edits"] += 1
+        real_save(*aggregates, **kwargs)
+
+    log.save = vp_edits_first  # type: ignore[method-assign]  # a writer that always wins
+    try:
+        lost = api.post(f"/api/requests/{request_id}/ask", "rm", json={"question": "Which SMS?"})
+    finally:
+        log.save = real_save  # type: ignore[method-assign]  # restore the real save
+    assert lost.status_code == 409, lost.text
+    assert lost.headers["content-type"] == PROBLEM
+    assert lost.json()["rule"] == "concurrent_modification"
+    detail = api.get(f"/api/requests/{request_id}", "rm").json()
+    assert lost.json()["current_version"] == detail["version"] == 1 + competing["edits"]
+    assert detail["status"] == "submitted"
+    assert "ChangeRequest.InformationRequested" not in [h["type"] for h in detail["history"]]
+
+
+def _draft_fields(title: str) -> dict[str, Any]:
+    d = draft(title=title)
+    return {
+        "title": d.title,
+        "description": d.description,
+        "justification": d.justification,
+        "sponsor": d.sponsor,
+        "category": d.category,
+        "subsystems": d.subsystems,
+        "size_estimate": d.size_estimate,
+        "desired_date": d.desired_date,
+    }
 
 
 def test_same_idempotency_key_with_a_different_body_is_422(api: Api) -> None:
