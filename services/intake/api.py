@@ -137,6 +137,11 @@ class RequestSummary(BaseModel):
     delivered_at: str | None
     age_days: int
     version: int
+    deferred_until: str | None = Field(
+        default=None,
+        description="In the triage queue: the date a deferred request was deferred until,"
+        " now come.",
+    )
 
 
 class RequestDetail(RequestSummary):
@@ -243,7 +248,8 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
     @router.get(
         "/triage-queue",
         response_model=list[RequestSummary],
-        summary="Requests waiting for a triage decision, oldest first",
+        summary="Requests waiting for a triage decision, oldest first"
+        " (deferred ones once their date has come)",
     )
     def triage_queue(caller: Annotated[Caller, Depends(anyone)]) -> Any:
         return views.triage_queue()

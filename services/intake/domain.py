@@ -317,11 +317,12 @@ class ChangeRequest(AuditedAggregate):
         self.status = Status.REJECTED
 
     def defer(self, reason: str, until: date | None) -> None:
-        """Deferred requests leave the queue and may be triaged again later."""
-        if self.status != Status.SUBMITTED:
+        """Deferred requests leave the queue until their date comes (without one, until the
+        release manager takes them up); a deferred request may be deferred again."""
+        if self.status not in TRIAGEABLE:
             raise RuleViolation(
                 "already_triaged",
-                f"only a request waiting in the triage queue can be deferred; it is {self.status}",
+                f"only a request waiting for triage can be deferred; it is {self.status}",
                 state=self.status.value,
             )
         self._deferred(reason=_text(reason, "reason", 2_000), until=_iso_date(until))

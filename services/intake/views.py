@@ -6,12 +6,13 @@ import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 import orjson
 
 from services.intake.domain import ChangeRequest, DepartmentRanking, Status
+from shared.domain import business_now
 from shared.store.log import EventLog, LoggedEvent
 from shared.store.projections import Handler, Projection, ProjectionGroup, event_topic
 from shared.store.sql import Cursor
@@ -390,12 +391,40 @@ class IntakeViews:
             row["data"] = _redact(orjson.loads(row["data"]))
         return rows
 
-    def triage_queue(self) -> list[dict[str, Any]]:
-        """Waiting for a decision, oldest first (first in, first triaged)."""
+    def triage_queue(self, today: date | None = None) -> list[dict[str, Any]]:
+        """Waiting for a decision, oldest first (first in, first triaged): submissions, and
+        deferred requests whose `until` date has come (`deferred_until` says so)."""
         page = self.find(
             RequestFilter(status=(Status.SUBMITTED.value,)), limit=10_000, order="submitted_at ASC"
         )
-        return list(page.items)
+        day = today or (business_now() or datetime.now(UTC)).astimezone(self.zone).date()
+        queue = [*page.items, *self._deferrals_due(day)]
+        queue.sort(key=lambda r: (r["submitted_at"], r["id"]))
+        return queue
+
+    def _deferrals_due(self, today: date) -> list[dict[str, Any]]:
+        # The date is read from the latest Deferred event in the history table, so the
+        # requests view needs no new column (decision 0004).
+        with self.log.db.transaction() as cur:
+            cur.execute(
+                f"SELECT r.*, h.position AS deferred_position, h.data AS deferral"
+                f" FROM {self._t(REQUESTS)} r JOIN {self._t(HISTORY)} h ON h.request_id = r.id"
+                " WHERE r.status = :deferred AND h.type = :type",
+                {"deferred": Status.DEFERRED.value, "type": "ChangeRequest.Deferred"},
+            )
+            rows = cur.fetchall()
+        latest: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            seen = latest.get(row["id"])
+            if seen is None or row["deferred_position"] > seen["deferred_position"]:
+                latest[row["id"]] = dict(row)
+        due = []
+        for row in latest.values():
+            until = orjson.loads(row.pop("deferral")).get("until")
+            del row["deferred_position"]
+            if until and date.fromisoformat(until) <= today:
+                due.append({**_row(row, self.zone), "deferred_until": until})
+        return due
 
     def counts(self, department: str | None = None) -> dict[str, int]:
         self.group.ensure_fresh()

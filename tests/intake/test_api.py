@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eventsourcing.persistence import OperationalError
@@ -170,6 +171,40 @@ def test_mark_duplicate_and_defer_and_reject(api: Api) -> None:
     counts = api.get("/api/requests/counts", "rm").json()
     assert (counts["submitted"], counts["duplicate"]) == (1, 1)
     assert (counts["deferred"], counts["rejected"]) == (1, 1)
+
+
+def test_a_deferred_request_returns_to_the_triage_queue_when_its_date_comes(api: Api) -> None:
+    """Deferred until a date, a request is back in the queue on that date, oldest first,
+    saying so; without a date, or before it, it stays out. Deferred again, it leaves."""
+    first, due, later, undated = (submit(api, title=f"Deferred {n}") for n in range(4))
+    today = datetime.now(UTC).date()
+    for request_id, until in (
+        (first, None),
+        (due, today.isoformat()),
+        (later, (today + timedelta(days=30)).isoformat()),
+        (undated, None),
+    ):
+        body = {"reason": "after the migration", "until": until}
+        deferred = api.post(f"/api/requests/{request_id}/defer", "rm", json=body)
+        assert deferred.status_code == 200, deferred.text
+    # Deferred again, now until today, the first is due too: the queue keeps arrival order.
+    api.post(f"/api/requests/{first}/defer", "rm", json={"reason": "now", "until": str(today)})
+    queue = api.get("/api/triage-queue", "rm").json()
+    assert [(r["id"], r["deferred_until"]) for r in queue] == [
+        (first, today.isoformat()),
+        (due, today.isoformat()),
+    ]
+    pushed = (today + timedelta(days=7)).isoformat()
+    again = api.post(
+        f"/api/requests/{due}/defer", "rm", json={"reason": "slipped", "until": pushed}
+    )
+    assert again.status_code == 200, again.text
+    assert [r["id"] for r in api.get("/api/triage-queue", "rm").json()] == [first]
+    accepted = api.post(
+        f"/api/requests/{first}/accept", "rm", json={"owner": "dev.alice", "size_points": 3}
+    )
+    assert accepted.json()["status"] == "accepted"
+    assert api.get("/api/triage-queue", "rm").json() == []
 
 
 def test_list_filters_by_status_department_category_subsystem_owner_and_text(api: Api) -> None:

@@ -158,6 +158,19 @@ def test_deferred_request_can_be_triaged_later() -> None:
     assert request.status == Status.ACCEPTED
 
 
+def test_a_deferred_request_can_be_deferred_again_to_a_new_date() -> None:
+    """A deferral that comes due may be pushed back; one awaiting an answer may not."""
+    request = new_request()
+    request.defer("after the billing migration", date(2027, 6, 1))
+    request.defer("migration slipped", date(2027, 9, 1))
+    assert request.status == Status.DEFERRED
+    asked = new_request()
+    asked.request_information("Which customers?")
+    with pytest.raises(RuleViolation) as refused:
+        asked.defer("later", None)
+    assert refused.value.rule == "already_triaged"
+
+
 def test_withdraw_delivered_request_is_refused() -> None:
     request = accepted()
     request.deliver(bundle_id="b1", change_id="c1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -113,6 +114,23 @@ def test_release_manager_marks_a_suggested_duplicate(web: Web) -> None:
         detail = client.get(f"/api/requests/{copy}", headers=web.people.headers("rm")).json()
     assert detail["status"] == "duplicate"
     assert detail["duplicate_of"] == original
+
+
+def test_a_deferral_whose_date_has_come_is_back_on_the_triage_page(web: Web) -> None:
+    """The release manager sees the request again, marked as deferred until today."""
+    request_id = submit(web, title="Loyalty points in the portal")
+    today = datetime.now(UTC).date()
+    with web.client() as client:
+        answer = client.post(
+            f"/api/requests/{request_id}/defer",
+            json={"reason": "after the migration", "until": today.isoformat()},
+            headers=web.people.headers("rm"),
+        )
+        assert answer.status_code == 200, answer.text
+        web.sign_in(client, "rm")
+        page = client.get("/triage").text
+    assert f'id="triage-{request_id}"' in page
+    assert "Deferred until" in page
 
 
 def test_vp_sees_bundle_target_date_and_stage_from_release_facts(web: Web) -> None:
