@@ -12,10 +12,11 @@ import pytest
 
 from services.change_control.domain import DeploymentReport, ProductionChange, Status
 from services.change_control.domain.gates import Blackout, BundleState, GateFacts
+from services.change_control.domain.risk import ApprovalPolicy
 from services.change_control.domain.values import ChangeType, Outcome
 from shared.domain import InvalidCommand, NotPermitted, RuleViolation, attributed_to
 from shared.settings import DEFAULT_SUBSYSTEMS
-from tests.change_control.builders import CARL, DORA, OLGA, new_change, window
+from tests.change_control.builders import CARL, DORA, OLGA, new_change, plan, window
 
 NONE = GateFacts()
 
@@ -186,6 +187,38 @@ def test_a_deployment_not_covered_by_its_claimed_change_is_unauthorised(
     change = approved() if setup == "approved" else new_change()
     recorded = report(change, **overrides)
     assert (recorded.unauthorised, recorded.change_id, recorded.reason) == (True, None, reason)
+
+
+def test_a_deployment_made_before_its_change_was_approved_is_unauthorised() -> None:
+    """The approval is a precondition: a deployment made before it, reported after it,
+    is flagged whether it claims the change or not; one made after it is linked."""
+    change = new_change()
+    deployed_early = datetime.now(UTC)
+    change.approve(CARL, NONE)
+    claimed = report(change, deployed_at=deployed_early)
+    assert (claimed.unauthorised, claimed.reason) == (True, "deployed_before_approval")
+    unclaimed = report(None, candidates=[change], deployed_at=deployed_early)
+    assert (unclaimed.unauthorised, unclaimed.reason) == (True, "no_approved_change")
+    assert report(change).change_id == str(change.id)
+
+
+def test_a_revision_moves_the_start_of_what_its_approval_covers() -> None:
+    """Revised and approved again, the change covers deployments from the new approval."""
+    change = approved()
+    under_first_approval = datetime.now(UTC)
+    change.revise(
+        editor="dev.alice",
+        manager=False,
+        plan=plan(implementation_plan="Apply patch 43 instead."),
+        catalogue=DEFAULT_SUBSYSTEMS,
+        policy=ApprovalPolicy(),
+        facts=NONE,
+    )
+    assert report(change, deployed_at=under_first_approval).reason == "change_not_approved"
+    change.approve(CARL, NONE)
+    late = report(change, deployed_at=under_first_approval)
+    assert late.reason == "deployed_before_approval"
+    assert report(change).unauthorised is False
 
 
 def test_a_deployment_claiming_a_bogus_change_is_recorded_as_unauthorised() -> None:

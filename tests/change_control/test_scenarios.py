@@ -3,7 +3,7 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from shared import contracts
 from tests.change_control.builders import (
@@ -140,6 +140,32 @@ def test_a_pipeline_deploying_with_no_approved_change_is_flagged_unauthorised(ap
     assert [d["version"] for d in linked] == ["4.2.0"]
     by_pipeline = api.get("/api/deployments", "rm", params={"pipeline": "pipeline"}).json()
     assert by_pipeline["total"] == 4
+
+
+def test_a_deployment_made_before_the_cab_approved_is_flagged_when_reported_later(
+    api: Api,
+) -> None:
+    """A programmer deploys first and gets the approval afterwards: the report, sent once
+    the change is approved, is still an unauthorised change; deployments after it are not."""
+    change = raise_change(api, subsystems=["CRM"])
+    deployed_early = datetime.now(UTC).isoformat()
+    approve(api, change, "cab.carl")
+    early = {"subsystem": "CRM", "version": "9.1", "deployed_at": deployed_early}
+    claimed = api.post("/api/deployments", "pipeline", json={**early, "change_id": change})
+    unclaimed = api.post("/api/deployments", "pipeline", json=early)
+    after = api.post(
+        "/api/deployments",
+        "pipeline",
+        json={"subsystem": "CRM", "version": "9.2", "change_id": change},
+    )
+    assert [(r.status_code, r.json()["reason"]) for r in (claimed, unclaimed, after)] == [
+        (201, "deployed_before_approval"),
+        (201, "no_approved_change"),
+        (201, None),
+    ]
+    linked = api.get(f"/api/changes/{change}", "rm").json()["deployments"]
+    assert [d["version"] for d in linked] == ["9.2"]
+    assert api.get("/api/deployments/counts", "rm").json()["unauthorised"] == 2
 
 
 def test_a_successful_release_deployment_publishes_completed_for_release(api: Api) -> None:

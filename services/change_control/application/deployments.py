@@ -45,6 +45,7 @@ COVERAGE_REASONS = {
     "change_not_approved": "change {change} is not approved",
     "subsystem_not_in_change": "change {change} does not name {subsystem}",
     "outside_window": "{at} is outside the window of change {change} ({window})",
+    "deployed_before_approval": "{at} is before change {change} was approved",
 }
 
 

@@ -56,6 +56,18 @@ class ProductionChange(AuditedAggregate):
     """A change to production: gated, approved per its risk by people other than those
     who asked for it or carry it out, implemented in its window, and reviewed."""
 
+    class Event(AuditedAggregate.Event):
+        def mutate(self, aggregate: Any) -> Any:
+            # An event body cannot see its own time, so the time the current revision
+            # became approved is stamped here: a deployment before it is not covered.
+            change = super().mutate(aggregate)
+            if isinstance(change, ProductionChange):
+                if not change.approved:
+                    change.approved_at = None
+                elif change.approved_at is None:
+                    change.approved_at = self.timestamp
+            return change
+
     @classmethod
     def raise_change(
         cls,
@@ -126,6 +138,7 @@ class ProductionChange(AuditedAggregate):
         self.revision = 1
         self.approvals: list[dict[str, Any]] = []  # this revision's, towards `Approved`
         self.approved_revision: int | None = None
+        self.approved_at: datetime | None = None
         self.approvers: list[str] = []
         self.retrospective: list[dict[str, Any]] = []
         self.retrospectively_approved = False
@@ -176,6 +189,8 @@ class ProductionChange(AuditedAggregate):
             return "subsystem_not_in_change"
         if self.window is None or not self.window.contains(at):
             return "outside_window"
+        if self.approved_at is not None and at < self.approved_at:
+            return "deployed_before_approval"
         return None
 
     # -- revising and withdrawing -------------------------------------------------------
