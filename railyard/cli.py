@@ -161,13 +161,17 @@ def migrate(
         ),
     ] = None,
 ) -> None:
-    """Create the event log, its guards and every view's tables, once, before start-up."""
+    """Create the event log, its guards and every view's tables, once, before start-up.
+
+    Events written before the log had its hash chain are hashed here, in position order."""
     with _platform(create_schema=True) as platform:
         components = all_components(platform)
         for group in [platform.directory.group, *(g for c in components for g in c.groups)]:
             group.setup()
         if grant_to:
             grant_service_role(platform.log, grant_to)
+        if platform.log.backfilled_hashes:
+            err.print(f"hashed {platform.log.backfilled_hashes} events written before the chain")
         err.print(f"schema ready ({platform.settings.backend})")
 
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import orjson
+import structlog
 from eventsourcing.application import AggregateNotFoundError, Repository
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import (
@@ -46,6 +47,7 @@ from shared.store.recorders import (
 from shared.store.sql import DDL_LOCK_KEY, PostgresDatabase, SqlDatabase, SQLiteDatabase
 
 A = TypeVar("A", bound=Aggregate)
+logger = structlog.get_logger(__name__)
 
 
 class PlainJSONTranscoder(Transcoder):
@@ -199,6 +201,7 @@ class EventLog:
             fastforward=True,
         )
         self._schema_lock = threading.Lock()
+        self.backfilled_hashes = 0  # events create_schema() found without a hash
         if settings.create_schema:
             self.create_schema()
 
@@ -208,22 +211,28 @@ class EventLog:
         """The qualified name of one of Railyard's own tables (views use this too)."""
         return f"{self._table_prefix}{name}"
 
-    def create_schema(self) -> None:
-        """Create the event table, its guards and Railyard's bookkeeping tables."""
+    def create_schema(self) -> int:
+        """Create the event table, its guards and Railyard's bookkeeping tables, then hash
+        any event the chain does not cover yet. Returns how many events were hashed."""
         with self._schema_lock, translate_errors():
             if self.db.backend != "postgres":
                 self.recorder.create_table()
-                return
-            # Several processes may start at once: one creates, the others wait and find
-            # everything in place (concurrent CREATE ... IF NOT EXISTS fails in PostgreSQL).
-            assert isinstance(self.recorder, RailyardPostgresRecorder)
-            with self.recorder.datastore.get_connection() as conn:
-                conn.execute(f"SELECT pg_advisory_lock({DDL_LOCK_KEY})")
-                try:
-                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.settings.db_schema}"')
-                    self.recorder.create_table()
-                finally:
-                    conn.execute(f"SELECT pg_advisory_unlock({DDL_LOCK_KEY})")
+            else:
+                # Several processes may start at once: one creates, the others wait and find
+                # everything in place (concurrent CREATE ... IF NOT EXISTS fails in PostgreSQL).
+                assert isinstance(self.recorder, RailyardPostgresRecorder)
+                with self.recorder.datastore.get_connection() as conn:
+                    conn.execute(f"SELECT pg_advisory_lock({DDL_LOCK_KEY})")
+                    try:
+                        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.settings.db_schema}"')
+                        self.recorder.create_table()
+                    finally:
+                        conn.execute(f"SELECT pg_advisory_unlock({DDL_LOCK_KEY})")
+            hashed = self.recorder.extend_chain()
+        self.backfilled_hashes += hashed
+        if hashed:
+            logger.info("event_hashes_backfilled", events=hashed)
+        return hashed
 
     # -- writing --------------------------------------------------------------------
 

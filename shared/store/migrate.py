@@ -3,13 +3,16 @@
 The library's insert takes `LOCK TABLE ... IN EXCLUSIVE MODE`, which PostgreSQL allows
 only to roles holding UPDATE, DELETE or TRUNCATE on the table. The service role is
 therefore granted SELECT, INSERT and UPDATE, and a row trigger owned by the migrating
-role refuses every UPDATE and DELETE; only the table's owner could disable it.
+role refuses every UPDATE and DELETE; only the table's owner could disable it. The hash
+chain's table is written inside that same locked insert and needs no lock of its own:
+the role may only read it and append to it.
 """
 
 from __future__ import annotations
 
 import re
 
+from shared.store.chain import HASHES_TABLE
 from shared.store.log import EventLog
 from shared.store.recorders import (
     EVENTS_TABLE,
@@ -38,6 +41,9 @@ def grant_service_role(log: EventLog, role: str) -> None:
         events = log.table(EVENTS_TABLE)
         cur.execute(f"REVOKE ALL ON {events} FROM {role}")
         cur.execute(f"GRANT SELECT, INSERT, UPDATE ON {events} TO {role}")
+        hashes = log.table(HASHES_TABLE)
+        cur.execute(f"REVOKE ALL ON {hashes} FROM {role}")
+        cur.execute(f"GRANT SELECT, INSERT ON {hashes} TO {role}")
         for table in (IDEMPOTENCY_TABLE, REACTIONS_TABLE):
             cur.execute(f"REVOKE DELETE, TRUNCATE ON {log.table(table)} FROM {role}")
         cur.execute(f"REVOKE TRUNCATE ON {log.table(POSITIONS_TABLE)} FROM {role}")

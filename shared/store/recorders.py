@@ -1,8 +1,10 @@
 """The library's application recorders, extended with what Railyard writes atomically
-alongside events: idempotency keys and reaction ledger entries.
+alongside events: idempotency keys, reaction ledger entries and the hash chain.
 
-Both extensions run inside the library's own insert transaction, so an idempotency key
-is stored if and only if the events it produced are. The PostgreSQL insert keeps the
+All three run inside the library's own insert transaction, so an idempotency key (or an
+event's hash) is stored if and only if the events it belongs to are. The hash chain is
+extended after the events are inserted, while the insert still holds the log's write
+lock, so it never forks (shared/store/chain.py). The PostgreSQL insert keeps the
 library's `LOCK TABLE ... IN EXCLUSIVE MODE` path (positions commit in order, so a reader
 paging by position never misses an event); its database-function mode stays off.
 """
@@ -14,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from eventsourcing.persistence import (
     InterfaceError,
     OperationalError,
@@ -25,7 +28,10 @@ from psycopg import Connection
 from psycopg.errors import LockNotAvailable, QueryCanceled
 from psycopg.sql import SQL, Identifier
 
+from shared.store.chain import HASHES_TABLE, HASHES_TABLE_DDL, ChainWriter
 from shared.store.errors import StoreUnavailable
+
+log = structlog.get_logger(__name__)
 
 EVENTS_TABLE = "railyard_events"
 IDEMPOTENCY_TABLE = "railyard_idempotency"
@@ -63,7 +69,10 @@ COMMON_TABLES = (
     " name TEXT PRIMARY KEY, position BIGINT NOT NULL)",
     f"CREATE TABLE IF NOT EXISTS {REACTIONS_TABLE} ("
     " name TEXT NOT NULL, position BIGINT NOT NULL, PRIMARY KEY (name, position))",
+    HASHES_TABLE_DDL,
 )
+# Tables whose rows, once written, are never changed or removed.
+APPEND_ONLY_TABLES = (EVENTS_TABLE, HASHES_TABLE)
 
 _INSERT_CLAIM = (
     f"INSERT INTO {IDEMPOTENCY_TABLE} (scope, key, fingerprint, status, response, recorded_at)"
@@ -84,20 +93,24 @@ def _claim_params(claim: Claim) -> tuple[Any, ...]:
 
 
 class RailyardSQLiteRecorder(SQLiteApplicationRecorder):
-    """SQLite: the embedded default. Triggers refuse UPDATE and DELETE on events."""
+    """SQLite: the embedded default. Triggers refuse UPDATE and DELETE on events and hashes."""
 
     def __init__(self, datastore: SQLiteDatastore) -> None:
         super().__init__(datastore, events_table_name=EVENTS_TABLE)
+        self.chain = ChainWriter(
+            events=EVENTS_TABLE, hashes=HASHES_TABLE, position="rowid", param="?"
+        )
 
     def construct_create_table_statements(self) -> list[str]:
         statements = super().construct_create_table_statements()
         statements.extend(COMMON_TABLES)
-        for operation in ("UPDATE", "DELETE"):
-            statements.append(
-                f"CREATE TRIGGER IF NOT EXISTS {EVENTS_TABLE}_no_{operation.lower()} "
-                f"BEFORE {operation} ON {EVENTS_TABLE} "
-                "BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END"
-            )
+        for table in APPEND_ONLY_TABLES:
+            for operation in ("UPDATE", "DELETE"):
+                statements.append(
+                    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{operation.lower()} "
+                    f"BEFORE {operation} ON {table} "
+                    "BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END"
+                )
         return statements
 
     def _insert_events(
@@ -109,7 +122,24 @@ class RailyardSQLiteRecorder(SQLiteApplicationRecorder):
             c.execute(_INSERT_CLAIM.format(p="?"), _claim_params(claim))
         if mark is not None:
             c.execute(_INSERT_MARK.format(p="?"), (mark.name, mark.position))
-        return super()._insert_events(c, stored_events, **kwargs)
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        # Still in the insert's write transaction: no other writer can be between.
+        _caught_up(self.chain.extend(c, ids or (), stored_events))
+        return ids
+
+    def extend_chain(self) -> int:
+        """Hash every event after the chain's head (a store written before the chain
+        existed); returns how many. One write transaction, so writers wait meanwhile."""
+        with self.datastore.get_connection(commit=True) as conn:
+            cursor = conn.cursor()
+            cursor.execute("BEGIN IMMEDIATE")  # take the write lock before reading the head
+            try:
+                count = self.chain.extend(cursor)
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+            return count
 
 
 class RailyardPostgresDatastore(PostgresDatastore):
@@ -131,7 +161,7 @@ class RailyardPostgresDatastore(PostgresDatastore):
 
 
 class RailyardPostgresRecorder(PostgresApplicationRecorder):
-    """PostgreSQL: append-only enforced by a trigger the service role cannot disable."""
+    """PostgreSQL: append-only enforced by triggers the service role cannot disable."""
 
     # Reconnect quickly after a dropped connection, but give up within a bounded time:
     # the client gets a 503 with Retry-After rather than a request that hangs.
@@ -139,9 +169,12 @@ class RailyardPostgresRecorder(PostgresApplicationRecorder):
     connection_retry_wait_s = 0.2
 
     def __init__(self, datastore: PostgresDatastore) -> None:
+        if datastore.enable_db_functions:
+            # Its insert function bypasses the hooks below: no claims, no hash chain,
+            # and no table lock (readers would miss events).
+            raise ValueError("the library's database-function insert mode must stay off")
         super().__init__(datastore, events_table_name=EVENTS_TABLE)
         schema = Identifier(datastore.schema)
-        table = Identifier(EVENTS_TABLE)
         self.sql_create_statements.extend(
             SQL(s).format() for s in _qualified(COMMON_TABLES, datastore)
         )
@@ -153,28 +186,36 @@ class RailyardPostgresRecorder(PostgresApplicationRecorder):
                 "USING ERRCODE = 'insufficient_privilege'; END $$"
             ).format(schema=schema)
         )
-        for name, when in (
-            (
-                "railyard_events_append_only",
-                "BEFORE UPDATE OR DELETE ON {schema}.{table} FOR EACH ROW",
-            ),
-            (
-                "railyard_events_no_truncate",
-                "BEFORE TRUNCATE ON {schema}.{table} FOR EACH STATEMENT",
-            ),
-        ):
-            self.sql_create_statements.append(
-                SQL(
-                    "CREATE OR REPLACE TRIGGER {name} " + when + " "
-                    "EXECUTE FUNCTION {schema}.railyard_refuse_change()"
-                ).format(name=Identifier(name), schema=schema, table=table)
-            )
+        for guarded in APPEND_ONLY_TABLES:
+            for name, when in (
+                (
+                    f"{guarded}_append_only",
+                    "BEFORE UPDATE OR DELETE ON {schema}.{table} FOR EACH ROW",
+                ),
+                (
+                    f"{guarded}_no_truncate",
+                    "BEFORE TRUNCATE ON {schema}.{table} FOR EACH STATEMENT",
+                ),
+            ):
+                self.sql_create_statements.append(
+                    SQL(
+                        "CREATE OR REPLACE TRIGGER {name} " + when + " "
+                        "EXECUTE FUNCTION {schema}.railyard_refuse_change()"
+                    ).format(name=Identifier(name), schema=schema, table=Identifier(guarded))
+                )
         self._insert_claim = SQL(
             _INSERT_CLAIM.format(p="%s").replace(IDEMPOTENCY_TABLE, "{schema}." + IDEMPOTENCY_TABLE)
         ).format(schema=schema)
         self._insert_mark = SQL(
             _INSERT_MARK.format(p="%s").replace(REACTIONS_TABLE, "{schema}." + REACTIONS_TABLE)
         ).format(schema=schema)
+        quoted = f'"{datastore.schema}".'
+        self.chain = ChainWriter(
+            events=quoted + EVENTS_TABLE,
+            hashes=quoted + HASHES_TABLE,
+            position="notification_id",
+            param="%s",
+        )
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -187,7 +228,9 @@ class RailyardPostgresRecorder(PostgresApplicationRecorder):
         attempt = 0
         while True:
             try:
-                result: Sequence[int] | None = undecorated(self, stored_events, **kwargs)
+                result: Sequence[int] | None = undecorated(
+                    self, stored_events, **kwargs, chain_head=_PendingHead()
+                )
                 return result
             except (InterfaceError, OperationalError) as exc:
                 if isinstance(exc.__cause__, LockNotAvailable | QueryCanceled):
@@ -207,13 +250,62 @@ class RailyardPostgresRecorder(PostgresApplicationRecorder):
         if mark is not None:
             curs.execute(self._insert_mark, (mark.name, mark.position))
 
+    def _insert_stored_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._insert_stored_events(curs, stored_events, **kwargs)
+        # Read the chain's head after the lock is taken, in the same pipeline round trip
+        # as the insert itself: hashing then adds no round trip to a write.
+        pending: _PendingHead | None = kwargs.get("chain_head")
+        if pending is not None:
+            pending.cursor = curs.connection.cursor()
+            pending.cursor.execute(self.chain.head_statement)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        pending: _PendingHead | None = kwargs.get("chain_head")
+        head = None
+        if pending is not None and pending.cursor is not None:
+            with pending.cursor as head_cursor:
+                head = head_cursor.fetchone()
+        # Still in the insert's transaction, under its LOCK TABLE ... IN EXCLUSIVE MODE;
+        # the hash rows are sent with the commit.
+        _caught_up(self.chain.extend(curs, ids or (), stored_events, head))
+        return ids
+
+    def extend_chain(self) -> int:
+        """Hash every event after the chain's head (a store written before the chain
+        existed); returns how many. Under the insert's table lock, so writers wait."""
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            self._lock_table(curs)
+            return self.chain.extend(curs)
+
+
+class _PendingHead:
+    """The cursor that asked for the chain's head within one insert (one per attempt)."""
+
+    cursor: Any = None
+
+
+def _caught_up(count: int) -> None:
+    if count:
+        # Events written without a hash by a process that predates the chain (a rolling
+        # upgrade), now hashed by this write: worth an operator's notice.
+        log.warning("event_hashes_caught_up", events=count)
+
 
 def _qualified(statements: Sequence[str], datastore: PostgresDatastore) -> list[str]:
     schema = datastore.schema
     out = []
     for statement in statements:
         qualified = statement
-        for table in (IDEMPOTENCY_TABLE, POSITIONS_TABLE, REACTIONS_TABLE):
+        for table in (IDEMPOTENCY_TABLE, POSITIONS_TABLE, REACTIONS_TABLE, HASHES_TABLE):
             qualified = qualified.replace(f"EXISTS {table} ", f'EXISTS "{schema}".{table} ')
         out.append(qualified)
     return out
