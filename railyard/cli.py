@@ -1,4 +1,5 @@
-"""`railyard`: serve the API, run the workers, manage people and tokens, migrate the store."""
+"""`railyard`: serve the API, run the workers, manage people and tokens, migrate and verify
+the store."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from rich.table import Table
 from railyard.app import all_components
 from railyard.gate_cli import gate_app
 from railyard.metrics_cli import register as register_metrics_commands
+from railyard.verify_cli import verify
 from shared.application import acting_as
 from shared.domain import DomainError
 from shared.http.app import followers_for
@@ -289,6 +291,8 @@ def revoke_token(
 
 # The metrics consumer's and the operator's commands: replay, report, import, demo.
 register_metrics_commands(app, _platform, _cli_actor)
+# The auditor's: recompute the log's hash chain.
+app.command("verify")(verify)
 
 
 def main() -> None:
