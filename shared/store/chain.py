@@ -4,7 +4,8 @@ For every event the recorder writes one row to `railyard_event_hashes`, in the i
 transaction that stores the event (so a committed event always has its row, and a
 rolled-back one never does):
 
-    content_hash = sha256(canonical bytes of position, aggregate id, version, topic, state)
+    content_hash = sha256("railyard.event.v1" + the five fields' lengths (8 bytes each,
+                          big-endian) + position, aggregate id, version, topic, state)
     chain_hash   = sha256(previous event's chain_hash + content_hash)   (GENESIS first)
 
 Keeping the two apart lets `railyard verify` say *why* an event does not match: its own
@@ -18,6 +19,7 @@ before the table existed), in position order, before its own.
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +30,7 @@ from eventsourcing.persistence import StoredEvent
 HASHES_TABLE = "railyard_event_hashes"
 GENESIS = "0" * 64
 _DOMAIN = b"railyard.event.v1"
+_LENGTHS = struct.Struct(">5Q")  # each field's length, 8 bytes big-endian
 _NO_UPPER_BOUND = 2**63 - 1
 
 HASHES_TABLE_DDL = (
@@ -55,18 +58,16 @@ def canonical_id(originator_id: Any) -> str:
 
 
 def content_hash(position: int, originator_id: Any, version: int, topic: str, state: bytes) -> str:
-    """sha256 over the event's fields, each length-prefixed so no two events share bytes."""
-    digest = hashlib.sha256(_DOMAIN)
-    for part in (
+    """sha256 over the event's fields, their lengths first, so no two events share bytes."""
+    parts = (
         str(position).encode(),
         canonical_id(originator_id).encode(),
         str(version).encode(),
         topic.encode(),
         bytes(state),
-    ):
-        digest.update(len(part).to_bytes(8, "big"))
-        digest.update(part)
-    return digest.hexdigest()
+    )
+    header = _LENGTHS.pack(*(len(part) for part in parts))
+    return hashlib.sha256(_DOMAIN + header + b"".join(parts)).hexdigest()
 
 
 def chain_hash(previous: str, content: str) -> str:

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
+import uuid
 from typing import Any
 
 import psycopg
@@ -289,3 +291,18 @@ def test_service_role_appends_hashes_but_cannot_change_them(
     result = verify(platform)
     assert result.ok, result.mismatch
     assert result.events == 3
+
+
+def test_hashes_follow_the_documented_recipe_so_an_auditor_can_recompute_them() -> None:
+    """Decision 0070 spells the bytes out; an outside script relying on it must agree."""
+    aggregate = uuid.UUID("5b0e7c1e-0000-4000-8000-000000000001")
+    fields = [b"42", str(aggregate).encode(), b"3", b"m:Cls.Done", b'{"a":1}']
+    expected = hashlib.sha256(
+        b"railyard.event.v1"
+        + b"".join(len(f).to_bytes(8, "big") for f in fields)
+        + b"".join(fields)
+    ).hexdigest()
+    assert content_hash(42, aggregate.hex, 3, "m:Cls.Done", b'{"a":1}') == expected
+    assert chain_hash(GENESIS, expected) == (
+        hashlib.sha256(bytes(32) + bytes.fromhex(expected)).hexdigest()
+    )
