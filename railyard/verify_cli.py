@@ -101,5 +101,6 @@ def _report(result: Verification) -> None:
     err.print(
         "Keep the head position and hash somewhere the database's owner cannot write;"
         f" a later run with --anchor {result.head_position}:{result.head_hash}"
-        " proves nothing up to it was rewritten."
+        " proves nothing up to it was rewritten.",
+        soft_wrap=True,
     )
