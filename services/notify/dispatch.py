@@ -25,6 +25,7 @@ import httpx
 import orjson
 import structlog
 
+from services.notify.domain import MAX_IN_FLIGHT
 from services.notify.email import EmailSender
 from services.notify.signing import (
     DELIVERY_HEADER,
@@ -96,6 +97,7 @@ class Dispatcher:
         self.rng = rng or random.Random()  # noqa: S311  # jitter, not security
         self.pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="notify")
         self._in_flight: dict[str, int] = defaultdict(int)
+        self._limits: dict[str, int] = {}
         self._lock = threading.Lock()
         self._futures: set[Future[None]] = set()
         self._stop = threading.Event()
@@ -112,14 +114,29 @@ class Dispatcher:
         if not self._ready:
             return 0
         now = datetime.now(UTC)
+        with self._lock:
+            busy = sorted(t for t, n in self._in_flight.items() if n >= self._limits.get(t, 1))
+        params: dict[str, Any] = {"now": _iso(now), "per_target": MAX_IN_FLIGHT}
+        params.update({f"busy{i}": target for i, target in enumerate(busy)})
+        not_busy = (
+            f" AND o.target NOT IN ({', '.join(f':busy{i}' for i in range(len(busy)))})"
+            if busy
+            else ""
+        )
+        # Oldest first, but at most a few per target and none for a paused or removed
+        # endpoint: a backlog waiting for one receiver never hides the others' deliveries.
         with self.log.db.transaction() as cur:
             cur.execute(
-                f"SELECT o.delivery_id, o.channel, o.target, o.position, o.event_type,"
-                f" o.payload, o.attempts, o.created_at FROM {self._t(OUTBOX)} o"
+                f"SELECT delivery_id, channel, target, position, event_type, payload,"
+                f" attempts, created_at FROM (SELECT o.*, ROW_NUMBER() OVER"
+                f" (PARTITION BY o.target ORDER BY o.position) AS nth FROM {self._t(OUTBOX)} o"
                 f" WHERE o.status = 'pending' AND o.next_attempt_at <= :now"
-                f" AND (o.leased_until IS NULL OR o.leased_until < :now)"
-                f" ORDER BY o.position LIMIT 200",
-                {"now": _iso(now)},
+                f" AND (o.leased_until IS NULL OR o.leased_until < :now){not_busy}"
+                f" AND NOT EXISTS (SELECT 1 FROM {self._t(ENDPOINTS)} e"
+                f" WHERE o.channel = 'endpoint' AND e.id = o.target"
+                f" AND (e.active = 0 OR e.removed = 1))) due"
+                f" WHERE nth <= :per_target ORDER BY position LIMIT 200",
+                params,
             )
             due = cur.fetchall()
             cur.execute(
@@ -134,6 +151,7 @@ class Dispatcher:
                 continue
             limit, timeout = target["limit"], target["timeout"]
             with self._lock:
+                self._limits[row["target"]] = limit
                 if self._in_flight[row["target"]] >= limit:
                     continue
                 self._in_flight[row["target"]] += 1

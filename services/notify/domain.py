@@ -69,6 +69,9 @@ def effective_channel(topic: Topic, chosen: dict[str, str], roles: Iterable[str]
     return Channel.EMAIL if topic == Topic.FOLLOWED_BUNDLES else Channel.OFF
 
 
+MAX_IN_FLIGHT = 32  # deliveries one endpoint may have in flight at once, at most
+
+
 def check_url(url: str, *, require_https: bool) -> str:
     """A webhook URL: absolute http(s), no credentials in it, https when required."""
     url = url.strip()
@@ -123,9 +126,10 @@ class WebhookEndpoint(AuditedAggregate):
         *,
         require_https: bool,
     ) -> WebhookEndpoint:
-        if not 1 <= max_in_flight <= 32:
+        if not 1 <= max_in_flight <= MAX_IN_FLIGHT:
             raise InvalidCommand(
-                "max_in_flight_out_of_range", "between 1 and 32 deliveries may be in flight"
+                "max_in_flight_out_of_range",
+                f"between 1 and {MAX_IN_FLIGHT} deliveries may be in flight",
             )
         if not 0.5 <= timeout_s <= 30:
             raise InvalidCommand("timeout_out_of_range", "a timeout is 0.5 to 30 seconds")

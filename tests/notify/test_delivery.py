@@ -162,3 +162,43 @@ def test_paused_endpoint_keeps_its_deliveries_until_resumed(notify: Notify) -> N
             notify.notifications.resume_endpoint(uuid.UUID(endpoint_id))
         notify.deliver()
         assert len(hook.received) == 1
+
+
+def test_a_paused_endpoints_backlog_does_not_hold_up_other_deliveries(notify: Notify) -> None:
+    """Hundreds of deliveries waiting for a paused endpoint: another endpoint still gets
+    the next event at once."""
+    import uuid
+
+    from shared.application import acting_as
+
+    with receiver() as paused, receiver() as live:
+        paused_id, _ = notify.register(paused.url, ["*"])
+        with acting_as("admin"):
+            notify.notifications.pause_endpoint(uuid.UUID(paused_id), "maintenance")
+        for n in range(210):
+            submit(notify.platform, f"While paused {n}")
+        notify.register(live.url, ["ChangeRequest.Submitted"])
+        submit(notify.platform, "After the live endpoint joined")
+        notify.deliver()
+        assert len(notify.outbox(paused_id)) > 200
+        assert paused.received == []
+        assert len(live.received) == 1
+
+
+def test_a_slow_endpoints_backlog_does_not_hold_up_other_deliveries(notify: Notify) -> None:
+    """A slow receiver with hundreds of deliveries due: the next event still reaches
+    another endpoint while the slow one works through its backlog."""
+    with receiver(mode="slow", slow_s=2.0) as slow, receiver() as live:
+        notify.register(slow.url, ["*"], timeout_s=5.0, max_in_flight=1)
+        for n in range(210):
+            submit(notify.platform, f"Queued for the slow one {n}")
+        notify.register(live.url, ["ChangeRequest.Submitted"])
+        submit(notify.platform, "After the live endpoint joined")
+        notify.follow_log()
+        deadline = time.monotonic() + 5
+        while not live.received and time.monotonic() < deadline:
+            notify.dispatcher.run_once()  # do not wait: the slow send stays in flight
+            time.sleep(0.05)
+        assert len(live.received) == 1
+        assert slow.max_in_flight_seen <= 1
+        notify.dispatcher.drain()
