@@ -350,7 +350,7 @@ class Notifier(Projection):
                     self._add_request_people(cur, people, request, e)
         for user in self._followers(cur, e.aggregate_id):
             people[user] = Topic.FOLLOWED_BUNDLES
-        return Routing(people, bundle, f"/bundles/{e.aggregate_id}")
+        return Routing(people, bundle, f"/release/bundles/{e.aggregate_id}")
 
     def _for_change(self, cur: Cursor, e: LoggedEvent) -> Routing:
         # The requester and implementers can never approve it: they are not asked to.
@@ -366,7 +366,19 @@ class Notifier(Projection):
             for role in ("release_manager", "admin")
             for u in self._users(cur, role=role)
         }
-        return Routing(people, {}, "/deployments/unauthorised")
+        return Routing(people, {}, self._weekly_report_of(e))
+
+    def _weekly_report_of(self, e: LoggedEvent) -> str:
+        """The weekly status report of the week a deployment happened: it lists that
+        week's unauthorised changes."""
+        try:
+            at = datetime.fromisoformat(str(e.data.get("deployed_at")))
+        except ValueError:
+            at = datetime.fromisoformat(e.occurred_at)  # a pipeline's unreadable time
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        year, week, _ = at.astimezone(self.log.settings.zone).isocalendar()
+        return f"/dashboard/weekly?week={year}-W{week:02d}"
 
     def _add_request_people(
         self, cur: Cursor, people: dict[str, Topic], request: Mapping[str, Any], e: LoggedEvent

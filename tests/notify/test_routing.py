@@ -339,3 +339,50 @@ def test_a_withdrawn_change_no_longer_conflicts(notify: Notify) -> None:
     assert notify.outbox("cab.carl") == [] or all(
         ":conflict:" not in r["delivery_id"] for r in notify.outbox("cab.carl")
     )
+
+
+def test_every_notification_links_to_a_page_of_the_web_interface(notify: Notify) -> None:
+    """The link in an email opens a page: a request's, a bundle's, a change's, or the
+    weekly report that lists an unauthorised change."""
+    from starlette.routing import Match
+
+    from railyard.app import all_components
+    from shared.http.app import create_app
+    from shared.web.install import install_web
+
+    request_id = submit(notify.platform)
+    accept(notify, request_id)
+    bundle = schedule(notify, request_id)
+    publish(
+        notify.platform.log, c.BUNDLE_CANCELLED, uuid.UUID(bundle), 3, actor="rm",
+        reason="merged into the next one",
+    )  # fmt: skip
+    publish(
+        notify.platform.log, c.CHANGE_RAISED, uuid.uuid4(), 1, actor="ops.olga",
+        change_type="normal", title="Patch DB", bundle_id=None, subsystems=["Billing"],
+        window_start="2027-01-05T20:00:00+00:00", window_end="2027-01-05T22:00:00+00:00",
+        requester="ops.olga", implementers=["cab.dora"], risk="medium",
+    )  # fmt: skip
+    publish(
+        notify.platform.log, c.DEPLOYMENT_REPORTED, uuid.uuid4(), 1, actor="pipeline",
+        pipeline="pipeline", subsystem="Billing", version="1.2.3",
+        deployed_at="2027-01-06T23:30:00+00:00", claimed_change_id=None, change_id=None,
+        unauthorised=True,
+    )  # fmt: skip
+    notify.follow_log()
+    with notify.platform.log.db.transaction() as cur:
+        cur.execute(f"SELECT payload FROM {notify.platform.log.table('notify_outbox')}")
+        links = {
+            orjson.loads(r["payload"])["message"]["link"]
+            for r in cur.fetchall()
+            if "message" in orjson.loads(r["payload"])
+        }
+    kinds = {link.split("/")[1].split("?")[0] for link in links}
+    assert kinds >= {"requests", "release", "changes", "dashboard"}
+    assert "/dashboard/weekly?week=2027-W01" in links
+    components = all_components(notify.platform)
+    app = create_app(notify.platform, components, run_followers=False)
+    install_web(app, notify.platform, components)
+    for link in links:
+        scope = {"type": "http", "method": "GET", "path": link.partition("?")[0]}
+        assert any(route.matches(scope)[0] == Match.FULL for route in app.routes), link
