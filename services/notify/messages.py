@@ -112,6 +112,14 @@ DESCRIPTIONS: dict[str, Describe] = {
             f" window {d['window_start']} to {d['window_end']}."
         ],
     ),
+    c.CHANGE_REVISED.type: lambda d, i: (
+        f"Revised, awaiting your approval again: {_change(i)}",
+        [
+            f"Revision {d['revision']} voided the approvals given so far.",
+            f"Risk {d['risk']}; subsystems {', '.join(d['subsystems'])};"
+            f" window {d['window_start']} to {d['window_end']}.",
+        ],
+    ),
     c.DEPLOYMENT_REPORTED.type: lambda d, i: (
         f"Unauthorised change: {d['subsystem']} {d['version']}",
         [

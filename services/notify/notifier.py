@@ -311,7 +311,7 @@ class Notifier(Projection):
             return self._for_request(cur, e)
         if e.type in BUNDLE_WIDE | BUNDLE_FOLLOWERS_ONLY:
             return self._for_bundle(cur, e)
-        if e.topic == c.CHANGE_RAISED.topic and e.data["change_type"] != "standard":
+        if e.topic in (c.CHANGE_RAISED.topic, c.CHANGE_REVISED.topic):
             return self._for_change(cur, e)
         if e.topic == c.DEPLOYMENT_REPORTED.topic and e.data["unauthorised"]:
             return self._for_unauthorised(cur, e)
@@ -353,12 +353,19 @@ class Notifier(Projection):
         return Routing(people, bundle, f"/release/bundles/{e.aggregate_id}")
 
     def _for_change(self, cur: Cursor, e: LoggedEvent) -> Routing:
-        # The requester and implementers can never approve it: they are not asked to.
-        barred = {e.data["requester"], *e.data["implementers"]}
+        """A change awaits the CAB's approval when it is raised, and again when a revision
+        voids its approvals; a standard change is approved by its template instead. The
+        requester and implementers can never approve it: they are not asked to."""
+        change = self._row(cur, CHANGES, e.aggregate_id)
+        if change is None or change["change_type"] == "standard" or not change["open"]:
+            return NOBODY
+        if e.topic == c.CHANGE_REVISED.topic and not e.data.get("approvals_voided"):
+            return NOBODY
+        barred = {change["requester"], *orjson.loads(change["implementers"])}
         people = {
             u: Topic.APPROVALS for u in self._users(cur, role="cab_member") if u not in barred
         }
-        return Routing(people, {}, f"/changes/{e.aggregate_id}")
+        return Routing(people, change, f"/changes/{e.aggregate_id}")
 
     def _for_unauthorised(self, cur: Cursor, e: LoggedEvent) -> Routing:
         people = {

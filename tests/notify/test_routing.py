@@ -386,3 +386,47 @@ def test_every_notification_links_to_a_page_of_the_web_interface(notify: Notify)
     for link in links:
         scope = {"type": "http", "method": "GET", "path": link.partition("?")[0]}
         assert any(route.matches(scope)[0] == Match.FULL for route in app.routes), link
+
+
+def test_cab_members_hear_again_when_a_revision_voids_the_approvals(notify: Notify) -> None:
+    """A revised change awaits approval again: the CAB is told (never its requester or
+    implementers); a revision that voided nothing tells nobody."""
+    change = uuid.uuid4()
+    publish(
+        notify.platform.log, c.CHANGE_RAISED, change, 1, actor="ops.olga",
+        change_type="normal", title="Patch DB", bundle_id=None, subsystems=["Billing"],
+        window_start="2027-01-05T20:00:00+00:00", window_end="2027-01-05T22:00:00+00:00",
+        requester="ops.olga", implementers=["cab.dora"], risk="medium",
+    )  # fmt: skip
+    revision: dict[str, Any] = {
+        "subsystems": ["Billing", "CRM"],
+        "window_start": "2027-01-06T20:00:00+00:00",
+        "window_end": "2027-01-06T22:00:00+00:00",
+        "risk": "high",
+    }
+    publish(
+        notify.platform.log, c.CHANGE_REVISED, change, 2, actor="ops.olga", revision=2,
+        approvals_voided=True, **revision,
+    )  # fmt: skip
+    assert recipients(notify, "ProductionChange.Revised") == {"cab.carl": "email"}
+    with notify.platform.log.db.transaction() as cur:
+        cur.execute(
+            f"SELECT payload FROM {notify.platform.log.table('notify_outbox')}"
+            " WHERE event_type = 'ProductionChange.Revised'"
+        )
+        (row,) = cur.fetchall()
+    message = orjson.loads(row["payload"])["message"]
+    assert message["subject"] == "Revised, awaiting your approval again: change “Patch DB”"
+    publish(
+        notify.platform.log, c.CHANGE_REVISED, change, 3, actor="ops.olga", revision=3,
+        approvals_voided=False, **revision,
+    )  # fmt: skip
+    recipients(notify, "ProductionChange.Revised")
+    with notify.platform.log.db.transaction() as cur:
+        assert (
+            cur.scalar(
+                f"SELECT COUNT(*) FROM {notify.platform.log.table('notify_outbox')}"
+                " WHERE event_type = 'ProductionChange.Revised'"
+            )
+            == 1
+        )
