@@ -157,6 +157,15 @@ class Notifications(UseCases):
     def choose(self, principal: Principal, topic: Topic, channel: Channel) -> Preferences:
         return self._mine(principal, lambda s: s.choose(topic, channel))
 
+    def choose_many(self, principal: Principal, choices: dict[Topic, Channel]) -> Preferences:
+        """Several topics at once: all of them are saved, or none (one refused)."""
+
+        def decide(subscriptions: Subscriptions) -> None:
+            for topic, channel in choices.items():
+                subscriptions.choose(topic, channel)
+
+        return self._mine(principal, decide)
+
     def set_webhook(self, principal: Principal, url: str | None) -> PersonalWebhook:
         self._mine(principal, lambda s: s.set_webhook(url, require_https=self.require_https))
         secret = person_secret(self.master_key(), principal.username) if url else None

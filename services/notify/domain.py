@@ -49,6 +49,23 @@ ROLE_DEFAULTS: dict[str, dict[Topic, Channel]] = {
 }
 
 
+# Who a topic can concern: the roles of the people ever told about it (empty: anyone).
+TOPIC_AUDIENCE: dict[Topic, tuple[str, ...]] = {
+    Topic.DEPARTMENT_REQUESTS: ("requester",),
+    Topic.OWNED_REQUESTS: ("it_staff",),
+    Topic.APPROVALS: ("cab_member",),
+    Topic.FOLLOWED_BUNDLES: (),
+    Topic.NEW_SUBMISSIONS: ("release_manager",),
+    Topic.UNAUTHORISED_CHANGES: ("release_manager", "admin"),
+}
+
+
+def topics_for(roles: Iterable[str]) -> list[Topic]:
+    """The topics that can ever reach someone with these roles, in a stable order."""
+    held = set(roles)
+    return [t for t in Topic if not TOPIC_AUDIENCE[t] or held & set(TOPIC_AUDIENCE[t])]
+
+
 def defaults_for(roles: Iterable[str]) -> dict[Topic, Channel]:
     chosen: dict[Topic, Channel] = {}
     for role in roles:

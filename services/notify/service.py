@@ -10,10 +10,13 @@ from services.notify.application import Notifications
 from services.notify.dispatch import Dispatcher
 from services.notify.email import EmailSender
 from services.notify.notifier import Notifier
+from services.notify.pages import NAV, TEMPLATES, NotifyPages, notify_pages
 from services.notify.views import NotifyViews
 from shared.platform import Component, Platform
 from shared.store.projections import ProjectionGroup
 from shared.store.secrets import server_secret
+from shared.web.access import PageAccess
+from shared.web.rendering import Templates
 
 
 @dataclass
@@ -36,12 +39,19 @@ def build(platform: Platform) -> NotifyService:
 
     dispatcher = Dispatcher(log, master_key, EmailSender(platform.settings))
     notifications = Notifications(log, views, dispatcher, master_key)
+    pages = NotifyPages(
+        notifications,
+        views,
+        PageAccess(platform.directory),
+        Templates(TEMPLATES, platform.settings.zone),
+    )
     return NotifyService(
         component=Component(
             name="notify",
-            routers=[notify_router(platform.auth, notifications, views)],
+            routers=[notify_router(platform.auth, notifications, views), notify_pages(pages)],
             groups=[group],
             workers=[dispatcher],
+            nav=NAV,
         ),
         notifications=notifications,
         dispatcher=dispatcher,

@@ -206,3 +206,25 @@ class NotifyViews:
             "webhook_url": row["webhook_url"],
             "followed": orjson.loads(row["followed"]),
         }
+
+    def bundle_names(self, ids: list[str]) -> dict[str, str]:
+        """The names of release bundles, by id (as far as the log has said)."""
+        self.group.ensure_fresh()
+        if not ids:
+            return {}
+        params = {f"b{n}": value for n, value in enumerate(ids)}
+        with self.log.db.transaction() as cur:
+            cur.execute(
+                f"SELECT id, name FROM {self._t(BUNDLES)}"
+                f" WHERE id IN ({', '.join(':' + k for k in params)})",
+                params,
+            )
+            return {r["id"]: r["name"] for r in cur.fetchall()}
+
+    def email_of(self, username: str) -> str | None:
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            found = cur.scalar(
+                f"SELECT email FROM {self._t(USERS)} WHERE username = :u", {"u": username}
+            )
+        return str(found) if found else None

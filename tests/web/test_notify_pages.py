@@ -1,0 +1,87 @@
+"""The notification settings page every email links to: topics by role, channels, a
+personal webhook, followed bundles."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from tests.web.conftest import Web
+
+PAGE = "/settings/notifications"
+
+
+def selected(html: str, topic: str) -> str:
+    select = re.search(rf'<select id="topic-{topic}".*?</select>', html, re.S)
+    assert select, f"no choice for {topic}"
+    found = re.search(r'<option value="(\w+)" selected>', select.group(0))
+    assert found
+    return found.group(1)
+
+
+def test_everyone_chooses_what_they_hear_about_on_their_notifications_page(web: Web) -> None:
+    """A VP sees the topics that can reach a requester, with their role's defaults, and
+    saves a choice; an unchanged default stays a default."""
+    with web.client() as client:
+        csrf = web.sign_in(client, "vp.sales")
+        page = client.get(PAGE)
+        assert page.status_code == 200
+        assert "Your department&#39;s requests" in page.text
+        assert "awaiting your approval" not in page.text  # never sent to a requester
+        assert "No email address is on file" in page.text
+        assert selected(page.text, "department_requests") == "email"
+        before = web.events()
+        saved = client.post(
+            PAGE,
+            data={
+                "csrf_token": csrf,
+                "topic.department_requests": "digest",
+                "topic.followed_bundles": "email",
+            },
+            follow_redirects=False,
+        )
+        assert saved.status_code == 303
+        page = client.get(saved.headers["location"])
+    assert "Saved" in page.text
+    assert selected(page.text, "department_requests") == "digest"
+    assert page.text.count(">default</small>") == 1  # followed bundles: still the default
+    assert web.events() == before + 2  # the person's subscriptions began, one choice
+
+
+def test_the_webhook_channel_without_a_webhook_is_refused_and_writes_nothing(web: Web) -> None:
+    with web.client() as client:
+        csrf = web.sign_in(client, "cab.carl")
+        before = web.events()
+        page = client.post(PAGE, data={"csrf_token": csrf, "topic.approvals": "webhook"})
+    assert page.status_code == 409
+    assert "Not saved." in page.text
+    assert "Set your webhook URL before choosing the webhook channel." in page.text
+    assert selected(page.text, "approvals") == "webhook"  # what was picked stays picked
+    assert web.events() == before
+
+
+def test_a_personal_webhook_shows_its_secret_once_and_bundles_are_followed(web: Web) -> None:
+    bundle = str(uuid.uuid4())
+    with web.client() as client:
+        csrf = web.sign_in(client, "dev.alice")
+        set_up = client.post(
+            f"{PAGE}/webhook", data={"csrf_token": csrf, "url": "https://chat.example.com/h/1"}
+        )
+        assert set_up.status_code == 200
+        assert "whsec_" in set_up.text
+        assert "whsec_" not in client.get(PAGE).text
+        followed = client.post(
+            f"{PAGE}/follow", data={"csrf_token": csrf, "bundle_id": bundle}, follow_redirects=True
+        )
+        assert f"/release/bundles/{bundle}" in followed.text
+        before = web.events()
+        refused = client.post(f"{PAGE}/follow", data={"csrf_token": csrf, "bundle_id": "x"})
+        assert refused.status_code == 422
+        assert web.events() == before
+        gone = client.post(
+            f"{PAGE}/unfollow",
+            data={"csrf_token": csrf, "bundle_id": bundle},
+            follow_redirects=True,
+        )
+    assert "You no longer follow the bundle." in gone.text
+    assert f"/release/bundles/{bundle}" not in gone.text
