@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -81,8 +81,10 @@ def replay_command(
     ] = None,
     output: Annotated[Path | None, typer.Option(help="Write the JSON here.")] = None,
     period: Annotated[str | None, typer.Option(help="e.g. 2026, 2026-Q4, 2025-12..2026-11")] = None,
-    unit: Annotated[str, typer.Option(help=f"One of {', '.join(UNITS)}.")] = "month",
-    as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD; default today.")] = None,
+    unit: Annotated[str, typer.Option(help=f"One of {', '.join(UNITS)}.")] = "week",
+    as_of: Annotated[
+        str | None, typer.Option(help="YYYY-MM-DD; default today in the business time zone.")
+    ] = None,
     timezone: Annotated[
         str | None, typer.Option(help="Business time zone; default RAILYARD_TIMEZONE.")
     ] = None,
@@ -96,7 +98,8 @@ def replay_command(
     """Rebuild every metric locally from the event feed, and print them as JSON."""
     zone = _zone(timezone)
     try:
-        day = date.fromisoformat(as_of) if as_of else date.today()
+        # The service's defaults, so the same options give the same document.
+        day = date.fromisoformat(as_of) if as_of else datetime.now(zone).date()
         span = parse_period(period) if period else twelve_months_to(day)
     except ValueError as exc:
         raise _fail(str(exc), 2) from None

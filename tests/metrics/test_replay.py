@@ -188,3 +188,30 @@ def test_replay_command_writes_the_services_numbers(
     everything = len(api.platform.log.entries(0, 1_000_000))
     assert f"folded {everything} events" in again.output
     assert orjson.loads(output.read_bytes()) == service(api)
+
+
+def test_replay_with_default_options_prints_what_the_service_answers_by_default(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`railyard replay` and `GET /api/metrics` given the same options (here no unit)
+    answer the same document."""
+    from typer.testing import CliRunner
+
+    from railyard.cli import app
+
+    generate(api.platform, 1500)
+    monkeypatch.setattr(
+        "railyard.metrics_cli.httpx.Client",
+        lambda base_url, headers, timeout: Borrowed(api, headers),
+    )
+    output = tmp_path / "metrics.json"
+    token = api.people.tokens["metrics.mo"]
+    args = ["replay", "--url", "http://railyard", "--token", token, "--period", PERIOD,
+            "--as-of", AS_OF, "--timezone", "UTC", "--output", str(output)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    by_default = api.get(
+        "/api/metrics", "metrics.mo", params={"period": PERIOD, "as_of": AS_OF}
+    ).json()
+    assert by_default["unit"] == "week"
+    assert orjson.loads(output.read_bytes()) == by_default
