@@ -132,3 +132,65 @@ class Naive:
                 delta = datetime.fromisoformat(at) - datetime.fromisoformat(raised[cid])
                 hours.append(round(delta.total_seconds() / 3600, 2))
         return hours
+
+    def deployed_bundles(self, start: date, end: date) -> dict[str, dict[str, Any]]:
+        """bundle id -> its latest Deployed event, for those deployed in the period."""
+        latest: dict[str, dict[str, Any]] = {}
+        for e in self.of("ReleaseBundle.Deployed"):
+            latest[e["aggregate_id"]] = e
+        return {
+            bid: e
+            for bid, e in latest.items()
+            if start <= day_of(e["occurred_at"], self.zone) <= end
+        }
+
+    def lead_time_for_changes(self, start: date, end: date) -> list[float]:
+        """Days from a request's (last) scheduling into the bundle that shipped it to the
+        bundle's deployment."""
+        scheduled: dict[tuple[str, str], str] = {}
+        for e in self.of("ReleaseBundle.RequestScheduled"):
+            scheduled[(e["aggregate_id"], e["data"]["request_id"])] = e["occurred_at"]
+        days: list[float] = []
+        for bid, e in self.deployed_bundles(start, end).items():
+            shipped = day_of(e["occurred_at"], self.zone)
+            for rid in e["data"]["request_ids"]:
+                if (bid, rid) in scheduled:
+                    days.append((shipped - day_of(scheduled[(bid, rid)], self.zone)).days + 1)
+        return days
+
+    def recovery_hours(self, start: date, end: date) -> tuple[list[float], int]:
+        """Hours from each failed change completed in the period to the next successful
+        change (never one rolled back) on the same bundle or a shared subsystem."""
+        raised = {e["aggregate_id"]: e["data"] for e in self.of("ProductionChange.Raised")}
+        rolled_back = {e["data"]["change_id"] for e in self.of("ReleaseBundle.RolledBack")}
+        done = {
+            e["aggregate_id"]: (e["occurred_at"], e["data"]["outcome"])
+            for e in self.of("ProductionChange.Completed")
+        }
+        hours: list[float] = []
+        unrecovered = 0
+        for cid, (at, outcome) in done.items():
+            if not start <= day_of(at, self.zone) <= end:
+                continue
+            if outcome == "succeeded" and cid not in rolled_back:
+                continue
+            mine = raised[cid]
+            fixes = [
+                later
+                for other, (later, result) in done.items()
+                if other != cid and result == "succeeded" and other not in rolled_back
+                and datetime.fromisoformat(later) > datetime.fromisoformat(at)
+                and (
+                    (mine["bundle_id"] and raised[other]["bundle_id"] == mine["bundle_id"])
+                    or set(mine["subsystems"]) & set(raised[other]["subsystems"])
+                )
+            ]  # fmt: skip
+            if not fixes:
+                unrecovered += 1
+                continue
+            first = min(datetime.fromisoformat(f) for f in fixes)
+            hours.append(round((first - datetime.fromisoformat(at)).total_seconds() / 3600, 2))
+        return hours, unrecovered
+
+    def delivered_by_day(self, start: date, day: date) -> int:
+        return len(self.delivered_between(start, day))

@@ -215,3 +215,39 @@ def test_replay_with_default_options_prints_what_the_service_answers_by_default(
     ).json()
     assert by_default["unit"] == "week"
     assert orjson.loads(output.read_bytes()) == by_default
+
+
+def test_delivery_and_flow_series_equal_a_naive_recomputation_from_the_raw_feed(
+    api: Api,
+) -> None:
+    """Lead time for changes, time to restore, bundles and deployments per month, the
+    cumulative flow and satisfaction per month, recomputed from the raw feed."""
+    generate(api.platform)
+    naive = Naive(raw_feed(api), ZoneInfo("UTC"))
+    span = parse_period(PERIOD)
+    got = service(api)
+    lead = naive.lead_time_for_changes(span.start, span.end)
+    assert len(lead) > 50
+    for p in (50, 85, 95):
+        assert got["dora"]["lead_time_for_changes_days"][f"p{p}"] == pct(lead, p)
+    hours, unrecovered = naive.recovery_hours(span.start, span.end)
+    assert hours
+    assert got["dora"]["recovery_time_hours"]["count"] == len(hours)
+    assert got["dora"]["recovery_time_hours"]["p50"] == pct(hours, 50)
+    assert got["dora"]["recovery_time_hours"]["unrecovered"] == unrecovered
+    deployed = naive.deployed_bundles(span.start, span.end)
+    months = {p["period"]: p["bundles_deployed"] for p in got["releases"]["periods"]}
+    assert sum(months.values()) == len(deployed) > 0
+    for month, count in months.items():
+        assert count == sum(1 for e in deployed.values() if e["occurred_at"][:7] == month)
+    for day in got["cumulative_flow"]["days"][::7]:
+        on = date.fromisoformat(day["date"])
+        work = ("accepted", "scheduled", "in_development", "in_qa", "awaiting_deployment")
+        assert sum(day[s] for s in work) == naive.open_work_on(on), day["date"]
+        assert day["delivered"] == naive.delivered_by_day(span.start, on), day["date"]
+    for month in got["satisfaction"]["periods"]:
+        first = date.fromisoformat(f"{month['period']}-01")
+        last = parse_period(month["period"]).end
+        scores = naive.ratings(first, last)
+        assert month["count"] == len(scores)
+        assert month["average"] == (round(sum(scores) / len(scores), 2) if scores else None)
