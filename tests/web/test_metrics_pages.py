@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 from tests.metrics.scenario import march_history
 from tests.web.conftest import Web
 
@@ -84,3 +87,18 @@ def test_the_dashboard_leaves_prometheus_its_metrics_endpoint(web: Web) -> None:
         scrape = client.get("/metrics")
     assert scrape.status_code == 200
     assert "railyard_http_requests_total" in scrape.text
+
+
+def test_a_past_period_shows_open_work_as_it_stood_at_its_end(web: Web) -> None:
+    """Looking back at March, work in progress, aging and forecasts are as of 31 March,
+    not today, and the JSON link asks the API the same question."""
+    march_history(web.platform)
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        page = client.get("/dashboard", params={"period": "2026-03", "unit": "week"})
+        assert "Open work as of Tue 31 Mar 2026." in page.text
+        link = re.search(r'<a href="(/api/metrics\?[^"]+)">', page.text)
+        assert link
+        answer = client.get(html.unescape(link.group(1)))
+    assert answer.status_code == 200
+    assert (answer.json()["as_of"], answer.json()["unit"]) == ("2026-03-31", "week")

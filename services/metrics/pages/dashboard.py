@@ -6,10 +6,11 @@ releases, CAB) are for the other roles."""
 
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
@@ -67,6 +68,8 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
         except DomainError as exc:
             error = exc.detail
             q = p.queries.question(None, None, unit, Filter(scope))
+        if q.span.end < q.as_of:  # a period that is over: open work as it stood at its end
+            q = replace(q, as_of=q.span.end)
         doc = p.queries.every_metric(q)
         history = p.queries.views.history(q.span.start, q.span.end)
         points = figures.cycle_time_points(history, q.span, q.filter, p.queries.zone)
@@ -90,6 +93,11 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             cfd_legend=cfd_legend,
             aging_chart=figures.aging_chart(doc),
             forecasts=_forecasts(doc["forecasts"], scope),
+            json_link="/api/metrics?"
+            + urlencode(
+                {"period": q.span.label, "unit": unit, "as_of": q.as_of.isoformat()}
+                | ({"department": scope} if scope else {})
+            ),
         )
 
     @router.get("/dashboard/forecasts/department")
