@@ -240,3 +240,69 @@ def test_a_bundle_rolled_back_and_deployed_again_counts_from_its_last_deployment
     assert result["on_time"] == 0
     lead = dora(story.history(), MARCH, "month", ALL, UTC)["lead_time_for_changes_days"]
     assert lead["p50"] == 17
+
+
+def test_work_that_ships_in_bundles_is_forecast_on_the_bundles_dates() -> None:
+    """Three bundles shipped 4 requests each in the last 90 days. Upcoming: bundle B1 on
+    10 April holds 5 requests, B2 on 10 May holds 1; 2 more are accepted and unplanned.
+    B1's first four ship on 10 April (not at risk); the fifth, over B1's pace, and B2's
+    and the unplanned ones ship on 10 May; nothing ships before its own bundle."""
+    story = Story()
+    for month in ("01", "02", "03"):
+        past = bundle(story, f"2026.{month}", f"2026-{month}-10", planned="2025-12-01 09:00")
+        shipped = [
+            story.flow("2025-12-01 09:00", "2025-12-02 09:00", f"2026-{month}-10 19:05")
+            for _ in range(4)
+        ]
+        story.add(c.BUNDLE_DEPLOYED, past, f"2026-{month}-10 19:00", change_id=None,
+                  request_ids=shipped)  # fmt: skip
+    b1, b2 = bundle(story, "2026.04", "2026-04-10"), bundle(story, "2026.05", "2026-05-10")
+    first: list[str] = []
+    second: list[str] = []
+    unplanned: list[str] = []
+    for group, into in ((first, b1), (second, b2), (unplanned, None)):
+        for n in range({b1: 5, b2: 1, None: 2}[into]):
+            rid = story.request("2026-03-01 09:00")
+            story.accept(rid, f"2026-03-02 09:0{n}")  # the plan's order within a bundle
+            if into:
+                story.add(c.REQUEST_SCHEDULED, into, "2026-03-03 09:00", request_id=rid,
+                          after_freeze=False)  # fmt: skip
+            group.append(rid)
+    result = forecast_requests(story.history(), date(2026, 3, 31), UTC, seed=3)
+    assert result["model"] == "releases"
+    when = {i["id"]: i["forecast"] for i in result["items"]}
+    risk = {i["id"]: i["at_risk"] for i in result["items"]}
+    april = {"p50": "2026-04-10", "p85": "2026-04-10", "p95": "2026-04-10"}
+    may = {"p50": "2026-05-10", "p85": "2026-05-10", "p95": "2026-05-10"}
+    assert [when[r] for r in first] == [april] * 4 + [may]
+    assert [risk[r] for r in first] == [False] * 4 + [True]
+    assert [when[r] for r in second + unplanned] == [may] * 3
+    backlog = how_many_by(story.history(), date(2026, 3, 31), date(2026, 4, 30), UTC)
+    assert (backlog["p50"], backlog["p95"]) == (4, 4)  # one deployment by 30 April
+
+
+def test_work_in_no_bundle_yet_ships_no_sooner_than_scheduling_takes() -> None:
+    """Recent bundles shipped two requests each, scheduled into them about 20 days before
+    deploying. An accepted request in no bundle cannot make the bundle deploying in 10
+    days although it has room: it is forecast for the deployment after (10 April + the
+    30-day cadence)."""
+    story = Story()
+    for month, scheduled in (("01", "2025-12-21"), ("02", "2026-01-21"), ("03", "2026-02-18")):
+        past = bundle(story, f"2026.{month}", f"2026-{month}-10", planned="2025-12-01 09:00")
+        shipped = [story.request("2025-12-01 09:00") for _ in range(2)]
+        for rid in shipped:
+            story.accept(rid, "2025-12-02 09:00")
+            story.add(c.REQUEST_SCHEDULED, past, f"{scheduled} 09:00", request_id=rid,
+                      after_freeze=False)  # fmt: skip
+            story.deliver(rid, f"2026-{month}-10 19:05")
+        story.add(c.BUNDLE_DEPLOYED, past, f"2026-{month}-10 19:00", change_id=None,
+                  request_ids=shipped)  # fmt: skip
+    upcoming = bundle(story, "2026.04", "2026-04-10")
+    planned, waiting = story.request("2026-03-01 09:00"), story.request("2026-03-01 09:00")
+    story.accept(planned, "2026-03-02 09:00")
+    story.accept(waiting, "2026-03-02 10:00")
+    story.add(c.REQUEST_SCHEDULED, upcoming, "2026-03-03 09:00", request_id=planned,
+              after_freeze=False)  # fmt: skip
+    result = forecast_requests(story.history(), date(2026, 3, 31), UTC)
+    when = {i["id"]: i["forecast"]["p95"] for i in result["items"]}
+    assert (when[planned], when[waiting]) == ("2026-04-10", "2026-05-10")

@@ -1,24 +1,34 @@
-"""Monte Carlo delivery forecasts from recent daily throughput and the plan's order.
+"""Monte Carlo delivery forecasts from recent throughput and the plan's order.
 
 Each trial draws a day's deliveries at random from the daily counts of the last
 `window_days` (empty days included) until the plan reaches a request's position; the
 50/85/95% dates are nearest-rank percentiles of the trials. The generator is seeded, so
 the same log, date and seed always give the same forecast.
+
+When recent work shipped in release bundles, daily draws would scatter a bundle's
+deliveries over random days; those trials draw instead, for each upcoming deployment
+(the planned bundles, then the recent cadence), how many requests it ships from what
+recent bundles shipped. A request never ships before its own bundle's date.
 """
 
 from __future__ import annotations
 
 import random
+import statistics
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date, timedelta, tzinfo
+from itertools import pairwise
 from typing import Any
 
 from services.metrics.domain.calendar import local_date, trailing
-from services.metrics.domain.records import WORK_STAGES, History, RequestRecord
+from services.metrics.domain.records import WORK_STAGES, BundleRecord, History, RequestRecord
 from services.metrics.domain.stats import nearest_rank
 
 CONFIDENCE = (50, 85, 95)
 HORIZON_DAYS = 3 * 365
+MIN_RELEASES = 2  # bundles deployed in the window before forecasting by release
+MIN_CADENCE_DAYS = 7
 
 
 def daily_throughput(history: History, as_of: date, window_days: int, zone: tzinfo) -> list[int]:
@@ -67,6 +77,99 @@ def _trials(samples: list[int], need: int, trials: int, seed: int) -> list[list[
     return reached
 
 
+@dataclass(frozen=True)
+class Releases:
+    """Deliveries that come in bundles: the upcoming deployment days (as offsets from the
+    as-of date: the planned bundles, then every `cadence` days), how many requests each
+    recent bundle shipped, and the median days from scheduling a request into a bundle
+    to its deployment (work in no bundle yet cannot ship sooner)."""
+
+    days: list[int]
+    shipped: list[int]
+    lead_days: int
+
+
+def releases(
+    history: History, as_of: date, window_days: int, zone: tzinfo, samples: list[int]
+) -> Releases | None:
+    """The release pace, when most recent deliveries came with bundle deployments."""
+    span = trailing(as_of, window_days)
+    deployed = [
+        b
+        for b in history.bundles.values()
+        if b.deployed_at and local_date(b.deployed_at, zone) in span
+    ]
+    recent = sorted(local_date(b.deployed_at, zone) for b in deployed if b.deployed_at)
+    shipped = [len(b.shipped) for b in deployed]
+    if len(recent) < MIN_RELEASES or sum(shipped) * 2 < sum(samples):
+        return None
+    leads = [
+        (local_date(b.deployed_at, zone) - local_date(b.scheduled[r], zone)).days
+        for b in deployed
+        if b.deployed_at
+        for r in b.shipped
+        if r in b.scheduled
+    ]
+    gaps = [(later - earlier).days for earlier, later in pairwise(recent)]
+    cadence = max(MIN_CADENCE_DAYS, round(statistics.median(gaps)))
+    days = sorted(
+        max(1, (date.fromisoformat(b.deploy_date[:10]) - as_of).days)
+        for b in history.bundles.values()
+        if b.deploy_date and _upcoming(b, as_of, zone)
+    )
+    last = days[-1] if days else (recent[-1] - as_of).days
+    while last + cadence <= HORIZON_DAYS:
+        last += cadence
+        if last > 0:
+            days.append(last)
+    return Releases(days, shipped, round(statistics.median(leads)) if leads else 0)
+
+
+def _upcoming(bundle: BundleRecord, as_of: date, zone: tzinfo) -> bool:
+    """Planned by the end of `as_of`, and neither deployed nor cancelled by then."""
+
+    def by_then(instant: str | None) -> bool:
+        return instant is not None and local_date(instant, zone) <= as_of
+
+    return (
+        by_then(bundle.planned_at)
+        and not by_then(bundle.deployed_at)
+        and not by_then(bundle.cancelled_at)
+    )
+
+
+def _release_trials(
+    paced: Releases, own_days: list[int], trials: int, seed: int
+) -> list[list[int]]:
+    """For each position, the day each trial shipped it: every release takes up to a
+    drawn number of requests in plan order, stopping at one whose bundle comes later."""
+    rng = random.Random(seed)  # noqa: S311  # a reproducible simulation, not a secret
+    need = len(own_days)
+    reached: list[list[int]] = [[] for _ in range(need)]
+    for _ in range(trials):
+        head = 0
+        for day in paced.days:
+            room = paced.shipped[rng.randrange(len(paced.shipped))]
+            while room > 0 and head < need:
+                if own_days[head] > day:
+                    break
+                reached[head].append(day)
+                head += 1
+                room -= 1
+            if head == need:
+                break
+    return reached
+
+
+def _own_day(r: RequestRecord, history: History, as_of: date, zone: tzinfo, paced: Releases) -> int:
+    """The first day (from the as-of date) the request can ship: its bundle's deployment,
+    or, in no bundle yet, the recent time from scheduling to deployment."""
+    bundle = history.bundles.get(r.bundle_id) if r.bundle_id else None
+    if bundle is None or not bundle.deploy_date or not _upcoming(bundle, as_of, zone):
+        return paced.lead_days
+    return max(1, (date.fromisoformat(bundle.deploy_date[:10]) - as_of).days)
+
+
 def _target(r: RequestRecord, history: History) -> str | None:
     bundle = history.bundles.get(r.bundle_id) if r.bundle_id else None
     if r.fixed_date:
@@ -88,13 +191,19 @@ def forecast_requests(
     """A delivery-date forecast for every accepted, undelivered request."""
     samples = daily_throughput(history, as_of, window_days, zone)
     queue = plan_order(history, as_of, zone)
+    paced = releases(history, as_of, window_days, zone, samples)
     basis = {"as_of": as_of.isoformat(), "window_days": window_days, "trials": trials,
-             "seed": seed, "recent_deliveries": sum(samples)}  # fmt: skip
+             "seed": seed, "recent_deliveries": sum(samples),
+             "model": "releases" if paced else "daily"}  # fmt: skip
     if not sum(samples):
         reason = f"no deliveries in the {window_days} days before {as_of.isoformat()}"
         items = [_item(r, i, None, trials, history, as_of) for i, r in enumerate(queue)]
         return {**basis, "reason": reason, "items": items}
-    reached = _trials(samples, len(queue), trials, seed)
+    if paced is not None:
+        own = [_own_day(r, history, as_of, zone, paced) for r in queue]
+        reached = _release_trials(paced, own, trials, seed)
+    else:
+        reached = _trials(samples, len(queue), trials, seed)
     items = [_item(r, i, reached[i], trials, history, as_of) for i, r in enumerate(queue)]
     return {**basis, "reason": None, "items": items}
 
@@ -144,8 +253,13 @@ def how_many_by(
     samples = daily_throughput(history, as_of, window_days, zone)
     days = max(0, (by - as_of).days)
     rng = random.Random(seed)  # noqa: S311  # a reproducible simulation, not a secret
+    paced = releases(history, as_of, window_days, zone, samples)
+    if paced is not None:  # one draw per deployment up to `by`, from what bundles shipped
+        draws, pool = sum(1 for d in paced.days if d <= days), paced.shipped
+    else:
+        draws, pool = days, samples
     totals = sorted(
-        sum(samples[rng.randrange(len(samples))] for _ in range(days)) for _ in range(trials)
+        sum(pool[rng.randrange(len(pool))] for _ in range(draws)) for _ in range(trials)
     )
     backlog = len(plan_order(history, as_of, zone))
     out: dict[str, Any] = {"as_of": as_of.isoformat(), "by": by.isoformat(), "days": days,

@@ -93,6 +93,7 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             cfd_legend=cfd_legend,
             aging_chart=figures.aging_chart(doc),
             forecasts=_forecasts(doc["forecasts"], scope),
+            forecast_model=doc["forecasts"]["model"],
             json_link="/api/metrics?"
             + urlencode(
                 {"period": q.span.label, "unit": unit, "as_of": q.as_of.isoformat()}
@@ -112,6 +113,7 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             viewer,
             forecasts=_forecasts(doc, viewer.principal.department or ""),
             reason=doc.get("reason"),
+            forecast_model=doc["model"],
         )
 
     @router.get("/dashboard/weekly")
