@@ -12,6 +12,7 @@ the service or other endpoints' deliveries.
 from __future__ import annotations
 
 import random
+import socket
 import threading
 import time
 from collections import defaultdict
@@ -25,7 +26,7 @@ import httpx
 import orjson
 import structlog
 
-from services.notify.domain import MAX_IN_FLIGHT
+from services.notify.domain import MAX_IN_FLIGHT, is_internal_host
 from services.notify.email import EmailSender
 from services.notify.signing import (
     DELIVERY_HEADER,
@@ -70,6 +71,19 @@ class Outcome:
     delivered: bool
     status_code: int | None
     error: str | None
+
+
+def _resolves_internally(url: str) -> bool:
+    """Whether a personal webhook's host name resolves to an internal address now (a
+    name checked at registration can be pointed elsewhere later)."""
+    host = httpx.URL(url).host
+    if is_internal_host(host):
+        return True
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return False  # unresolvable: the POST fails and is retried like any other
+    return any(is_internal_host(str(info[4][0])) for info in infos)
 
 
 def _iso(moment: datetime) -> str:
@@ -232,14 +246,24 @@ class Dispatcher:
         if person is None:
             return Outcome(False, None, "the person is no longer active")
         if target["kind"] == "webhook":
-            if not person["webhook_url"]:
-                return Outcome(False, None, "no personal webhook URL is set")
-            secret = person_secret(self.master_key(), row["target"])
-            return self._post(person["webhook_url"], payload, secret, row, target["timeout"])
+            return self._post_personal(person, payload, row, target)
         if not person["email"]:
             return Outcome(False, None, "no email address on file")
         error = self.email.send_notification(person["email"], payload["message"])
         return Outcome(error is None, None, error)
+
+    def _post_personal(
+        self, person: dict[str, Any], payload: Any, row: dict[str, Any], target: dict[str, Any]
+    ) -> Outcome:
+        url = person["webhook_url"]
+        if not url:
+            return Outcome(False, None, "no personal webhook URL is set")
+        if self.log.settings.production and _resolves_internally(url):
+            return Outcome(
+                False, None, "refused: the webhook's host resolves to an internal address"
+            )
+        secret = person_secret(self.master_key(), row["target"])
+        return self._post(url, payload, secret, row, target["timeout"])
 
     def _post(
         self, url: str, payload: Any, secret: str, row: dict[str, Any], timeout: float

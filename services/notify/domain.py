@@ -7,6 +7,7 @@ which `Channel` they hear. When someone never chose, the defaults of their roles
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
@@ -89,8 +90,21 @@ def effective_channel(topic: Topic, chosen: dict[str, str], roles: Iterable[str]
 MAX_IN_FLIGHT = 32  # deliveries one endpoint may have in flight at once, at most
 
 
-def check_url(url: str, *, require_https: bool) -> str:
-    """A webhook URL: absolute http(s), no credentials in it, https when required."""
+def is_internal_host(host: str) -> bool:
+    """Loopback, private, link-local or otherwise non-public: what a personal webhook may
+    not point at in production (it would let any user probe the internal network)."""
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return not ipaddress.ip_address(host).is_global
+    except ValueError:
+        return False  # a name: checked again, resolved, when a delivery is sent
+
+
+def check_url(url: str, *, require_https: bool, public_only: bool = False) -> str:
+    """A webhook URL: absolute http(s), no credentials in it, https when required, and
+    (for a person's own webhook in production) not an internal address."""
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -101,6 +115,12 @@ def check_url(url: str, *, require_https: bool) -> str:
         )
     if require_https and parts.scheme != "https":
         raise InvalidCommand("https_required", "webhook URLs must use https in production")
+    if public_only and is_internal_host(parts.hostname):
+        raise InvalidCommand(
+            "internal_webhook_address",
+            "a personal webhook cannot point at an internal address; "
+            "ask an admin to register an endpoint instead",
+        )
     if len(url) > 2_000:
         raise InvalidCommand("invalid_webhook_url", "a webhook URL is at most 2000 characters")
     return url
@@ -258,7 +278,11 @@ class Subscriptions(AuditedAggregate):
         self.channels[topic] = channel
 
     def set_webhook(self, url: str | None, *, require_https: bool) -> None:
-        checked = check_url(url, require_https=require_https) if url else None
+        # In production (require_https) a personal webhook may not reach internal hosts:
+        # any user may set one. Admin-registered endpoints are trusted to.
+        checked = (
+            check_url(url, require_https=require_https, public_only=require_https) if url else None
+        )
         if checked is None and Channel.WEBHOOK.value in self.channels.values():
             raise RuleViolation(
                 "webhook_in_use", "move your webhook subscriptions to another channel first"

@@ -45,6 +45,31 @@ def test_production_requires_https_webhooks() -> None:
     assert register("http://127.0.0.1:9000/x").url.startswith("http://")
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/x",
+        "https://localhost:8443/x",
+        "https://10.1.2.3/x",
+        "https://192.168.0.10/x",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/x",
+    ],
+)
+def test_personal_webhook_cannot_point_at_internal_hosts_in_production(url: str) -> None:
+    subscriptions = Subscriptions(username="vp.sales")
+    with pytest.raises(InvalidCommand) as refused:
+        subscriptions.set_webhook(url, require_https=True)
+    assert refused.value.rule == "internal_webhook_address"
+    subscriptions.set_webhook(url, require_https=False)  # outside production: a test receiver
+
+
+def test_personal_webhook_may_point_at_public_hosts_in_production() -> None:
+    subscriptions = Subscriptions(username="vp.sales")
+    subscriptions.set_webhook("https://hooks.example.com/me", require_https=True)
+    assert subscriptions.webhook_url == "https://hooks.example.com/me"
+
+
 def test_webhook_urls_carry_no_credentials() -> None:
     with pytest.raises(InvalidCommand) as refused:
         register("https://user:pw@hooks.example.com/x")
@@ -113,3 +138,19 @@ def test_a_signature_verifies_and_refuses_tampering_and_replays() -> None:
         verify("whsec_x", header, body, now=1_000 + 3_600)
     with pytest.raises(SignatureError):
         verify("whsec_x", "garbage", body)
+
+
+def test_personal_webhook_name_resolving_to_an_internal_address_is_refused_at_delivery(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    from services.notify import dispatch
+
+    def resolve(host: str, *args: object, **kwargs: object) -> list[tuple[object, ...]]:
+        address = "10.0.0.5" if host == "rebound.example.com" else "93.184.215.14"
+        return [(2, 1, 6, "", (address, 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    assert dispatch._resolves_internally("https://rebound.example.com/hook")
+    assert not dispatch._resolves_internally("https://hooks.example.com/hook")
