@@ -88,9 +88,14 @@ class ProjectionGroup:
             self._ready = True
             return
         with self.log.db.transaction(write=True) as cur:
-            lock_for_ddl(self.log.db, cur)
+            # Without create_schema the tables are `railyard migrate`'s, and the role the
+            # process connects as may not run even CREATE TABLE IF NOT EXISTS (PostgreSQL
+            # checks the schema's CREATE privilege before it sees the table exists).
+            if self.log.settings.create_schema:
+                lock_for_ddl(self.log.db, cur)
+                for projection in self.projections:
+                    projection.create(cur)
             for projection in self.projections:
-                projection.create(cur)
                 cur.execute(
                     f"INSERT INTO {self._positions} (name, position) VALUES (:name, 0)"
                     " ON CONFLICT (name) DO NOTHING",

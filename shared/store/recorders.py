@@ -37,6 +37,7 @@ EVENTS_TABLE = "railyard_events"
 IDEMPOTENCY_TABLE = "railyard_idempotency"
 POSITIONS_TABLE = "railyard_positions"
 REACTIONS_TABLE = "railyard_reactions"
+SECRETS_TABLE = "railyard_secrets"
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ COMMON_TABLES = (
     f"CREATE TABLE IF NOT EXISTS {REACTIONS_TABLE} ("
     " name TEXT NOT NULL, position BIGINT NOT NULL, PRIMARY KEY (name, position))",
     HASHES_TABLE_DDL,
+    # Created here, by the migrate step, because the role the services run as may not
+    # create tables (shared/store/secrets.py fills it on first use).
+    f"CREATE TABLE IF NOT EXISTS {SECRETS_TABLE} (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 # Tables whose rows, once written, are never changed or removed.
 APPEND_ONLY_TABLES = (EVENTS_TABLE, HASHES_TABLE)
@@ -305,7 +309,13 @@ def _qualified(statements: Sequence[str], datastore: PostgresDatastore) -> list[
     out = []
     for statement in statements:
         qualified = statement
-        for table in (IDEMPOTENCY_TABLE, POSITIONS_TABLE, REACTIONS_TABLE, HASHES_TABLE):
+        for table in (
+            IDEMPOTENCY_TABLE,
+            POSITIONS_TABLE,
+            REACTIONS_TABLE,
+            HASHES_TABLE,
+            SECRETS_TABLE,
+        ):
             qualified = qualified.replace(f"EXISTS {table} ", f'EXISTS "{schema}".{table} ')
         out.append(qualified)
     return out

@@ -11,8 +11,7 @@ import hashlib
 import secrets
 
 from shared.store.log import EventLog
-
-SECRETS_TABLE = "railyard_secrets"
+from shared.store.recorders import SECRETS_TABLE
 
 
 def server_secret(log: EventLog, name: str) -> bytes:
@@ -21,10 +20,9 @@ def server_secret(log: EventLog, name: str) -> bytes:
     if configured:
         return hashlib.sha256(f"{name}:{configured}".encode()).digest()
     table = log.table(SECRETS_TABLE)
+    # The table is created with the log (`railyard migrate`): the role the services
+    # connect as may insert into it but not create it.
     with log.db.transaction(write=True) as cur:
-        cur.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
-        )
         cur.execute(
             f"INSERT INTO {table} (name, value) VALUES (:n, :v) ON CONFLICT (name) DO NOTHING",
             {"n": name, "v": secrets.token_hex(32)},
