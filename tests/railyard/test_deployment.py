@@ -75,3 +75,15 @@ def test_api_processes_do_not_create_the_schema_or_run_followers() -> None:
     anchor = compose()["x-railyard"]["environment"]
     assert anchor["RAILYARD_CREATE_SCHEMA"] == "false"
     assert anchor["RAILYARD_RUN_FOLLOWERS"] == "false"
+
+
+def test_processes_connect_as_the_role_migrate_grants_and_migrate_as_the_owner() -> None:
+    """The API processes and the worker run with the least privilege migrate prepared."""
+    services = compose()["services"]
+    migrate = services["migrate"]["command"]
+    role = migrate[migrate.index("--grant-to") + 1]
+    anchor = compose()["x-railyard"]["environment"]
+    assert anchor["DATABASE_URL"].startswith(f"postgresql://{role}:")
+    assert not services["migrate"]["environment"]["DATABASE_URL"].startswith(
+        f"postgresql://{role}:"
+    )
