@@ -83,6 +83,14 @@ def kill_mid_batch(deployment: Deployment, worker_name: str, timeout_s: float = 
             )
     worker = next(p for p in deployment.processes if p.name == worker_name)
     worker.kill()
+    # PostgreSQL rolls back what the dead process left open; wait until it has, so that
+    # the next kill can only see the new process's transactions.
+    with deployment.sql() as conn:
+        while conn.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE application_name = %s", [application]
+        ).fetchone():
+            assert time.monotonic() < deadline + 10, "the killed worker's sessions linger"
+            time.sleep(0.05)
     return caught
 
 
@@ -108,7 +116,7 @@ def test_worker_killed_mid_batch_never_goes_back_equals_a_rebuild_and_delivers_o
             complete(api, deployable)
             backlog(platform, 500)
             caught_open.append(kill_mid_batch(deployment, worker.name))
-            worker.restart()
+            worker.start()  # not waited for: the next kill waits for its first batch
         writers.stop()
         deployment.wait_caught_up(timeout=90)
     assert sampler.samples > 50
