@@ -11,7 +11,12 @@ from tests.faults.rebuild import differences_from_rebuild
 from tests.faults.writers import Writers, send, submissions, title_of
 from tests.processes import Deployment
 
-pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("faults"), pytest.mark.timeout(120)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("faults"),
+    pytest.mark.timeout(120),
+]
 
 
 def test_api_killed_during_writes_loses_no_acknowledged_write_and_retries_replay(

@@ -14,7 +14,12 @@ from tests.conftest import People
 from tests.faults.writers import Attempt, Writers, send, submissions, title_of
 from tests.processes import Deployment
 
-pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("faults"), pytest.mark.timeout(120)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("faults"),
+    pytest.mark.timeout(120),
+]
 
 READS = ("/api/requests?limit=20", "/api/events?after=0&limit=50", "/api/requests/counts")
 
@@ -73,7 +78,7 @@ def test_terminated_connections_answer_503_with_retry_after_and_the_pool_recover
     for reader in readers:
         reader.join(60)
         assert not reader.is_alive(), "a read hangs"
-    assert terminated >= 20
+    assert terminated >= 10, "the connections were not terminated again and again"
 
     failed = [a for a in [*attempts, *reads] if not a.acknowledged]
     for attempt in failed:

@@ -14,7 +14,12 @@ from tests.conftest import People
 from tests.faults.writers import SUBMITTED, Writers
 from tests.processes import Deployment
 
-pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("faults"), pytest.mark.timeout(120)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("faults"),
+    pytest.mark.timeout(120),
+]
 
 
 class Tail:

@@ -20,7 +20,12 @@ from tests.faults.rebuild import rebuilt_copy, view_differences
 from tests.faults.writers import Writers, submissions, title_of
 from tests.processes import Deployment, LiveApi
 
-pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("faults"), pytest.mark.timeout(150)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("faults"),
+    pytest.mark.timeout(150),
+]
 
 READS = (
     "/api/requests?limit=500",

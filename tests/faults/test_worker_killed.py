@@ -20,7 +20,12 @@ from tests.faults.rebuild import differences_from_rebuild
 from tests.faults.writers import Writers
 from tests.processes import Deployment, LiveApi
 
-pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("faults"), pytest.mark.timeout(150)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("faults"),
+    pytest.mark.timeout(150),
+]
 
 DELIVERED = "ChangeRequest.Delivered"
 DEPLOYED = "ReleaseBundle.Deployed"
