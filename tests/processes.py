@@ -176,7 +176,7 @@ class Deployment:
     workdir: Path
     service_role: str = SERVICE_ROLE
     processes: list[RailyardProcess] = field(default_factory=list)
-    _platforms: list[Platform] = field(default_factory=list)
+    _platform: Platform | None = None
 
     def environment(self, name: str, **settings: str) -> dict[str, str]:
         env = clean_environment()
@@ -211,14 +211,7 @@ class Deployment:
                 with contextlib.suppress(psycopg.errors.DuplicateObject):  # another test won
                     conn.execute(f"CREATE ROLE {self.service_role} LOGIN")
         if not cli:
-            owner = Platform.build(
-                load_settings(
-                    database_url=self.server_url,
-                    db_schema=self.schema,
-                    create_schema=True,
-                    pool_size=2,
-                )
-            )
+            owner = self._build(create_schema=True)
             try:
                 for group in all_groups(owner, all_components(owner)):
                     group.setup()
@@ -268,18 +261,21 @@ class Deployment:
 
     # -- the same database, from the test -------------------------------------------
 
-    def platform(self) -> Platform:
-        """An in-process view of the same schema, for set-up and for checking."""
-        built = Platform.build(
+    def _build(self, *, create_schema: bool) -> Platform:
+        return Platform.build(
             load_settings(
                 database_url=self.server_url,
                 db_schema=self.schema,
-                create_schema=False,
+                create_schema=create_schema,
                 pool_size=2,
             )
         )
-        self._platforms.append(built)
-        return built
+
+    def platform(self) -> Platform:
+        """The same schema in this process, as its owner: for set-up and for checking."""
+        if self._platform is None:
+            self._platform = self._build(create_schema=False)
+        return self._platform
 
     def register_people(self) -> People:
         return register_people(self.platform())
@@ -291,19 +287,11 @@ class Deployment:
             yield conn
 
     def head(self) -> int:
-        with self.sql() as conn:
-            row = conn.execute(
-                f'SELECT COALESCE(MAX(notification_id), 0) FROM "{self.schema}".railyard_events'
-            ).fetchone()
-        return int(row[0]) if row else 0
+        return self.platform().log.head()
 
     def positions(self) -> dict[str, int]:
         """How far each projection and reaction has read, as committed."""
-        with self.sql() as conn:
-            rows = conn.execute(
-                f'SELECT name, position FROM "{self.schema}".railyard_positions'
-            ).fetchall()
-        return {str(name): int(position) for name, position in rows}
+        return self.platform().log.positions()
 
     def wait_caught_up(self, timeout: float = 60.0) -> int:
         """Until every follower has read the whole log and the log stops growing (a
@@ -328,8 +316,8 @@ class Deployment:
     def close(self) -> None:
         for process in self.processes:
             process.close()
-        for platform in self._platforms:
-            platform.close()
+        if self._platform is not None:
+            self._platform.close()
 
     def logs(self, lines: int = 60) -> str:
         return "\n\n".join(
