@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         description="Create tables at start-up. Turn off when a migrate step owns the schema.",
     )
     pool_size: int = Field(default=8, ge=1, le=200)
+    startup_wait_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="At start-up, wait this long for the database's first connection.",
+    )
     write_lock_timeout_s: int = Field(default=5, ge=1, le=600)
     statement_timeout_ms: int = Field(default=15_000, ge=100, le=3_600_000)
 

@@ -9,6 +9,7 @@ the log itself whether a write whose acknowledgement was lost did in fact commit
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -175,7 +176,7 @@ class EventLog:
                 idle_in_transaction_session_timeout=max(5, settings.write_lock_timeout_s * 2),
             )
             self.recorder: RailyardPostgresRecorder | RailyardSQLiteRecorder = (
-                RailyardPostgresRecorder(datastore)
+                _recorder_once_connected(datastore, settings.startup_wait_s)
             )
             self.db = PostgresDatabase(datastore)
             self.events_table = f'"{settings.db_schema}".{EVENTS_TABLE}'
@@ -393,6 +394,25 @@ class EventLog:
     def close(self) -> None:
         datastore = self.recorder.datastore
         datastore.close()
+
+
+def _recorder_once_connected(
+    datastore: RailyardPostgresDatastore, wait_s: float
+) -> RailyardPostgresRecorder:
+    """The recorder, whose creation takes the pool's first connection. A process starting
+    beside others (or beside a database that is itself starting) may wait longer than the
+    pool's timeout for it: it tries again until `wait_s` has passed, then gives up with
+    StoreUnavailable, instead of exiting at the first timeout."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            with translate_errors():
+                return RailyardPostgresRecorder(datastore)
+        except StoreUnavailable as exc:
+            if time.monotonic() >= deadline:
+                raise
+            logger.warning("store_unavailable_at_start", error=str(exc))
+            time.sleep(1.0)
 
 
 def _as_uuid(value: UUID | str) -> UUID:
