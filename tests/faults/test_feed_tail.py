@@ -57,6 +57,9 @@ class Pager(Tail):
                 params={"after": after, "limit": 25},
                 headers=self.people.headers("rm"),
             )
+            if page.status_code == 429:  # a consumer honours a rate limit and carries on
+                threading.Event().wait(float(page.headers.get("retry-after", "1")))
+                continue
             assert page.status_code == 200, page.text
             body = page.json()
             self.events.extend(body["events"])
