@@ -11,11 +11,13 @@ paging by position never misses an event); its database-function mode stays off.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import structlog
 from eventsourcing.persistence import (
     InterfaceError,
@@ -147,7 +149,13 @@ class RailyardSQLiteRecorder(SQLiteApplicationRecorder):
 
 
 class RailyardPostgresDatastore(PostgresDatastore):
-    """Adds a statement timeout to every pooled connection, so no request waits forever."""
+    """Adds a statement timeout to every pooled connection, so no request waits forever,
+    and keeps psycopg from preparing statements on them.
+
+    An insert runs in a pipeline; when one of its statements fails (an idempotency key or
+    a version already taken), the server skips the rest, and psycopg could take a
+    statement it sent to be prepared there as prepared: the connection's next write then
+    failed with 'prepared statement "_pg3_N" does not exist'."""
 
     def __init__(self, *args: Any, statement_timeout_ms: int, **kwargs: Any) -> None:
         self.statement_timeout_ms = statement_timeout_ms
@@ -159,6 +167,7 @@ class RailyardPostgresDatastore(PostgresDatastore):
 
         def after_connect(conn: Connection[Any]) -> None:
             library_setup(conn)
+            conn.prepare_threshold = None
             conn.cursor().execute(timeout)
 
         return after_connect
@@ -257,13 +266,17 @@ class RailyardPostgresRecorder(PostgresApplicationRecorder):
     def _insert_stored_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
-        super()._insert_stored_events(curs, stored_events, **kwargs)
-        # Read the chain's head after the lock is taken, in the same pipeline round trip
-        # as the insert itself: hashing then adds no round trip to a write.
-        pending: _PendingHead | None = kwargs.get("chain_head")
-        if pending is not None:
-            pending.cursor = curs.connection.cursor()
-            pending.cursor.execute(self.chain.head_statement)
+        try:
+            super()._insert_stored_events(curs, stored_events, **kwargs)
+            # Read the chain's head after the lock is taken, in the same pipeline round
+            # trip as the insert itself: hashing then adds no round trip to a write.
+            pending: _PendingHead | None = kwargs.get("chain_head")
+            if pending is not None:
+                pending.cursor = curs.connection.cursor()
+                pending.cursor.execute(self.chain.head_statement)
+        except psycopg.Error:
+            _end_failed_pipeline_segment(curs.connection)
+            raise
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -289,6 +302,19 @@ class RailyardPostgresRecorder(PostgresApplicationRecorder):
         ):
             self._lock_table(curs)
             return self.chain.extend(curs)
+
+
+def _end_failed_pipeline_segment(conn: Connection[Any]) -> None:
+    """A statement of the insert failed (a claim or a version already taken) and psycopg
+    reported it from a later execute() rather than from the library's pipeline.sync().
+    The library keeps the error and lets its transaction() block commit; in a pipeline
+    still aborted that commit raises "pipeline aborted", which hides the real error (and
+    reads as a lost connection: retried, then a 503). Syncing here ends the failed
+    segment, so the commit is a plain rollback and the real error is what is raised."""
+    pipeline = conn._pipeline  # the library's `with conn.pipeline()` around the insert
+    if pipeline is not None:
+        with contextlib.suppress(psycopg.Error):
+            pipeline.sync()
 
 
 class _PendingHead:
