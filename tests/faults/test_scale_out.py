@@ -15,9 +15,11 @@ from fastapi.testclient import TestClient
 
 from railyard.app import all_components
 from shared.http.app import create_app
+from tests.builders import request_payload
+from tests.conftest import People
 from tests.faults.flows import complete, ok, plan_bundles, ready_to_deploy, schedule
 from tests.faults.rebuild import rebuilt_copy, view_differences
-from tests.faults.writers import Writers, submissions, title_of
+from tests.faults.writers import Attempt, Writers, send, submissions, title_of
 from tests.processes import Deployment, LiveApi
 
 pytestmark = [
@@ -53,6 +55,19 @@ def accept_through_both(apis: list[LiveApi], request_id: str) -> list[int]:
         return sorted(pool.map(accept, apis))
 
 
+def submit_through_both(apis: list[LiveApi], people: People, key: str) -> list[Attempt]:
+    """The same request, with the same Idempotency-Key, through both APIs at once."""
+    barrier = threading.Barrier(len(apis))
+    body = request_payload(title=title_of(key))
+
+    def submit(api: LiveApi) -> Attempt:
+        barrier.wait()
+        return send(api.client, people, key, "vp.sales", body)
+
+    with ThreadPoolExecutor(len(apis)) as pool:
+        return list(pool.map(submit, apis))
+
+
 def answers(read: Any) -> dict[str, Any]:
     return {path: ok(read(path)) for path in READS}
 
@@ -81,17 +96,21 @@ def test_two_apis_and_two_workers_converge_to_the_rebuild_with_nothing_lost_or_d
     writers.wait_for(30)
     raced = [a.answer["id"] for a in writers.attempts[:10] if a.acknowledged]
     outcomes = [accept_through_both(apis, request_id) for request_id in raced]
+    twins = [submit_through_both(apis, people, f"twin-{n}") for n in range(5)]
     complete(apis[0], shipped)
     for n, request_id in enumerate(raced):
         schedule(apis[n % 2], bundles[1 + n % 2], request_id)
     attempts = writers.stop()
 
     assert outcomes == [[200, 409]] * len(raced)
+    for pair in twins:  # one write and its replay, whichever process came first
+        assert [a.status for a in pair] == [201, 201], [a.answer for a in pair]
+        assert pair[0].answer == pair[1].answer
     assert all(a.status == 201 for a in attempts), {a.status for a in attempts}
     deployment.wait_caught_up()
 
     platform = deployment.platform()
-    expected = {title_of(a.key): 1 for a in attempts}
+    expected = {title_of(a.key): 1 for a in [*attempts, *(pair[0] for pair in twins)]}
     expected |= dict.fromkeys(("Ships first", "Ships too"), 1)
     assert submissions(platform) == expected
     assert ok(apis[0].get(f"/api/bundles/{shipped.bundle_id}", "rm"))["status"] == "deployed"
