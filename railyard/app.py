@@ -45,12 +45,12 @@ def build_app(settings: Settings, *, run_followers: bool | None = None) -> FastA
     run = settings.run_followers if run_followers is None else run_followers
     # A process that runs the followers keeps every view and reaction moving, also those
     # of services it does not serve over HTTP.
+    # (Each component is built once: building FastAPI routes is most of a start-up.)
     served_names = {c.name for c in served}
-    followed = served + [c for c in all_components(platform) if c.name not in served_names]
+    others = [name for name in ALL_SERVICES if name not in served_names] if run else []
+    followed = served + build_components(platform, others)
     title = f"Railyard {served[0].name}" if len(served) == 1 else "Railyard"
-    app = create_app(
-        platform, served, followed=followed if run else served, run_followers=run, title=title
-    )
+    app = create_app(platform, served, followed=followed, run_followers=run, title=title)
     install_web(app, platform, served)
     return app
 
