@@ -1,4 +1,5 @@
-"""What every service is built on: the log, the directory of people, authentication.
+"""What every service is built on: the log, the directory of people, authentication and
+the process's rate limits.
 
 A `Component` is one service's contribution to a process: its HTTP routers (API and
 pages), the projection groups that maintain its views, its reactions to the log, and
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter
 
 from shared.http.auth import Auth
+from shared.http.ratelimit import Limits
 from shared.identity.application import Identity
 from shared.identity.views import Directory
 from shared.settings import Settings
@@ -29,12 +31,14 @@ class Platform:
     directory: Directory
     auth: Auth
     identity: Identity
+    limits: Limits
 
     @classmethod
     def build(cls, settings: Settings) -> Platform:
         log = EventLog(settings)
         directory = Directory(log)
-        return cls(settings, log, directory, Auth(directory, log), Identity(log))
+        limits = Limits.from_settings(settings)
+        return cls(settings, log, directory, Auth(directory, log, limits), Identity(log), limits)
 
     def close(self) -> None:
         self.log.close()

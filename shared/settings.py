@@ -133,8 +133,25 @@ class Settings(BaseSettings):
         description="Signs the browser session cookie; generated under data_dir when unset.",
     )
     session_max_age_s: int = Field(default=12 * 3600, ge=300, le=30 * 24 * 3600)
-    signin_limit_per_user: int = Field(default=10, ge=1, le=10_000)
-    signin_limit_per_address: int = Field(default=30, ge=1, le=100_000)
+    signin_limit_per_user: int = Field(
+        default=10, ge=1, le=10_000, description="Failed sign-ins per username per 5 minutes."
+    )
+    signin_limit_per_address: int = Field(
+        default=30, ge=1, le=100_000, description="Sign-in attempts per client address per 5 min."
+    )
+    token_failure_limit_per_address: int = Field(
+        default=60,
+        ge=1,
+        le=100_000,
+        description="Unknown, revoked or expired API tokens and calendar secrets per client"
+        " address per 5 minutes.",
+    )
+    feed_limit_per_user: int = Field(
+        default=1200, ge=1, le=1_000_000, description="Feed pages per user per minute."
+    )
+    feed_stream_limit_per_user: int = Field(
+        default=60, ge=1, le=100_000, description="Live-tail connections per user per minute."
+    )
 
     @field_validator("services", mode="before")
     @classmethod

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +42,8 @@ KINDS: dict[str, type[Record]] = {
 class FeedResponse(Protocol):
     @property
     def status_code(self) -> int: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
     @property
     def text(self) -> str: ...
     def json(self) -> Any: ...
@@ -106,11 +109,24 @@ def _problem(response: FeedResponse) -> str:
         return response.text[:200]
 
 
-def read_page(client: FeedClient, after: int, limit: int) -> dict[str, Any]:
-    try:
-        response = client.get("/api/events", params={"after": after, "limit": limit})
-    except httpx.HTTPError as exc:
-        raise ReplayError(f"could not reach the feed: {exc}") from None
+MAX_RATE_LIMITED_WAITS = 20
+
+
+def read_page(
+    client: FeedClient,
+    after: int,
+    limit: int,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    for _ in range(MAX_RATE_LIMITED_WAITS):
+        try:
+            response = client.get("/api/events", params={"after": after, "limit": limit})
+        except httpx.HTTPError as exc:
+            raise ReplayError(f"could not reach the feed: {exc}") from None
+        if response.status_code != 429:
+            break
+        # The feed is rate limited per user: wait as long as it says, then go on.
+        sleep(_retry_after(response))
     if response.status_code == 401:
         raise ReplayError(f"the token was refused: {_problem(response)}")
     if response.status_code == 403:
@@ -123,6 +139,11 @@ def read_page(client: FeedClient, after: int, limit: int) -> dict[str, Any]:
     return page
 
 
+def _retry_after(response: FeedResponse) -> float:
+    value = response.headers.get("retry-after", "1")
+    return float(value) if value.isdigit() else 1.0
+
+
 def replay(
     client: FeedClient,
     state: ReplayState,
@@ -130,11 +151,13 @@ def replay(
     page_size: int = 1000,
     progress: Progress | None = None,
     checkpoint: Callable[[ReplayState], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> ReplayState:
-    """Fold every event after `state.position` into `state`, page by page."""
+    """Fold every event after `state.position` into `state`, page by page (waiting as
+    told when the feed's per-user rate limit answers 429)."""
     folder = Folder(state.history)
     while True:
-        page = read_page(client, state.position, page_size)
+        page = read_page(client, state.position, page_size, sleep)
         for entry in page["events"]:
             folder.apply(FeedFact.from_feed(entry))
         state.events += len(page["events"])

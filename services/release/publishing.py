@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -250,14 +250,21 @@ def publishing_router(
         responses=ics,
     )
     async def calendar_feed(
+        request: Request,
         token: Annotated[
             str | None, Query(max_length=200, description="The secret of a calendar feed")
         ] = None,
         train_id: UUID | None = None,
     ) -> Any:
-        principal = await run_in_threadpool(feeds.authenticate, token or "")
-        if principal is None:
-            raise NotAuthenticated("the calendar feed secret is unknown, revoked or missing")
+        if not token:
+            raise NotAuthenticated("the calendar feed secret is missing (?token=rycal_...)")
+        # A secret in the address is a sign-in too: rate limited per address like a token.
+        await auth.sign_in_with_secret(
+            request,
+            token,
+            feeds.authenticate,
+            "the calendar feed secret is unknown, revoked or missing",
+        )
         return await run_in_threadpool(calendar, train_id)
 
     @router.post(

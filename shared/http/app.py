@@ -101,7 +101,7 @@ def create_app(
 
     routers = [
         identity_router(platform.auth, platform.identity, platform.directory),
-        feed_router(platform.log, platform.auth),
+        feed_router(platform.log, platform.auth, platform.limits),
         *(router for component in components for router in component.routers),
     ]
     for router in routers:

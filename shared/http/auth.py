@@ -1,5 +1,8 @@
 """Who is calling, whether their role allows the route, and whether the request repeats an
-earlier one (Idempotency-Key). Every route depends on `Auth.require(...)`."""
+earlier one (Idempotency-Key). Every route depends on `Auth.require(...)`.
+
+A bearer token (or a calendar feed secret) is a sign-in: an address that keeps presenting
+unknown, revoked or expired ones is refused with 429 for a while (`Limits`)."""
 
 from __future__ import annotations
 
@@ -9,16 +12,20 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from fastapi import Request, Security
+import structlog
+from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from shared.application import CommandContext, IdempotencyRequest, acting_as
 from shared.domain import InvalidCommand, NotPermitted
-from shared.http.problems import IdempotentReplay, NotAuthenticated
+from shared.http.problems import IdempotentReplay, NotAuthenticated, TooManyRequests
+from shared.http.ratelimit import Limits, RateLimiter
 from shared.identity.domain import Principal, Role
 from shared.identity.views import Directory
 from shared.store.log import EventLog
+
+log = structlog.get_logger(__name__)
 
 bearer = HTTPBearer(auto_error=False, description="A Railyard API token (ry_...).")
 
@@ -49,9 +56,10 @@ class Caller:
 class Auth:
     """Bearer-token authentication and role checks for the API."""
 
-    def __init__(self, directory: Directory, log: EventLog) -> None:
+    def __init__(self, directory: Directory, log: EventLog, limits: Limits) -> None:
         self.directory = directory
         self.log = log
+        self.limits = limits
 
     def require(self, *roles: Role) -> Callable[..., Awaitable[Caller]]:
         """A dependency admitting callers with any of `roles` (any role when empty)."""
@@ -84,9 +92,37 @@ class Auth:
                 return principal
         if credentials is None:
             raise NotAuthenticated("a bearer token is required (Authorization: Bearer ry_...)")
-        principal = await run_in_threadpool(self.directory.authenticate, credentials.credentials)
+        return await self.sign_in_with_secret(
+            request,
+            credentials.credentials,
+            self.directory.authenticate,
+            "the token is unknown, revoked or expired",
+        )
+
+    async def sign_in_with_secret(
+        self,
+        request: Request,
+        secret: str,
+        authenticate: Callable[[str], Principal | None],
+        refusal: str,
+    ) -> Principal:
+        """The principal a secret (an API token, a calendar feed secret) belongs to; an
+        address that presented too many bad ones lately is refused before it is checked."""
+        address = client_address(request)
+        limiter = self.limits.token_failures_per_address
+        verdict = limiter.check(address)
+        if not verdict.allowed:
+            log.warning("sign_in_rate_limited", address=address, path=request.url.path)
+            raise TooManyRequests(
+                "too many unknown, revoked or expired tokens from this address;"
+                f" try again in {verdict.retry_after_s} seconds",
+                verdict.retry_after_s,
+            )
+        principal = await run_in_threadpool(authenticate, secret)
         if principal is None:
-            raise NotAuthenticated("the token is unknown, revoked or expired")
+            limiter.hit(address)
+            log.warning("token_refused", address=address, path=request.url.path)
+            raise NotAuthenticated(refusal)
         return principal
 
     async def _idempotency(
@@ -124,6 +160,30 @@ class Auth:
         route = request.scope.get("route")
         status = int(getattr(route, "status_code", None) or 200)
         return IdempotencyRequest(principal.username, key, fingerprint, status)
+
+
+def per_user(
+    limiter: RateLimiter, admitted: Callable[..., Awaitable[Caller]], what: str
+) -> Callable[..., Awaitable[Caller]]:
+    """A dependency admitting `admitted`'s callers while they stay within `limiter`
+    (counted per username); beyond it 429 with Retry-After."""
+
+    async def dependency(caller: Caller = Depends(admitted)) -> Caller:  # noqa: B008  # FastAPI's dependency declaration
+        verdict = limiter.hit(caller.username)
+        if not verdict.allowed:
+            log.warning("rate_limited", limit=what, username=caller.username)
+            raise TooManyRequests(
+                f"too many {what} for {caller.username}; try again in"
+                f" {verdict.retry_after_s} seconds",
+                verdict.retry_after_s,
+            )
+        return caller
+
+    return dependency
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 def _request_id(request: Request) -> str:

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from shared.http.auth import Auth, Caller
+from shared.http.auth import Auth, Caller, per_user
+from shared.http.ratelimit import Limits
 from shared.identity.domain import Role
 from shared.store.log import EventLog, public_entry
 
@@ -46,10 +47,13 @@ class FeedPage(BaseModel):
     has_more: bool
 
 
-def feed_router(log: EventLog, auth: Auth, poll_s: float = 0.25) -> APIRouter:
+def feed_router(log: EventLog, auth: Auth, limits: Limits, poll_s: float = 0.25) -> APIRouter:
     router = APIRouter(prefix="/api/events", tags=["event feed"])
     max_page = log.settings.feed_max_page
-    reader = auth.require(*FEED_ROLES)
+    roles = auth.require(*FEED_ROLES)
+    # Per user, so one runaway consumer cannot starve the others (README: Configuration).
+    reader = per_user(limits.feed_pages_per_user, roles, "feed pages")
+    streamer = per_user(limits.feed_streams_per_user, roles, "live-tail connections")
 
     @router.get("", response_model=FeedPage, summary="Read the log after a position")
     def read_page(
@@ -82,7 +86,7 @@ def feed_router(log: EventLog, auth: Auth, poll_s: float = 0.25) -> APIRouter:
     )
     async def stream(
         request: Request,
-        caller: Annotated[Caller, Depends(reader)],
+        caller: Annotated[Caller, Depends(streamer)],
         after: Annotated[int, Query(ge=0, le=2**62)] = 0,
         max_events: Annotated[int | None, Query(ge=1, le=10_000_000)] = None,
         last_event_id: Annotated[str | None, Header()] = None,

@@ -1,7 +1,9 @@
-"""A small in-process rate limiter: a token bucket per key (a user, a client address).
+"""A small in-process rate limiter: a token bucket per key (a user, a client address),
+and the `Limits` of one process.
 
 Each process keeps its own buckets, so N API processes admit up to N times the limit;
-that bounds password guessing well enough without a shared store. Buckets that have
+that bounds password guessing and a runaway consumer well enough without a shared
+store. Buckets that have
 refilled completely are forgotten, so memory stays bounded by the keys active in one
 window.
 """
@@ -13,6 +15,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from shared.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -81,3 +85,34 @@ class RateLimiter:
             oldest = sorted(self._buckets, key=lambda k: self._buckets[k][1])
             for key in oldest[: len(self._buckets) - self.max_keys]:
                 del self._buckets[key]
+
+
+SIGN_IN_WINDOW_S = 300
+FEED_WINDOW_S = 60
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every rate limit of one process, made once from the settings (README: Configuration).
+
+    Sign-in is counted per client address (every attempt at the sign-in form, and every
+    failed bearer token or calendar secret at the API) and per username or token id (failed
+    attempts at the form); the consumer feed per signed-in user."""
+
+    signin_per_address: RateLimiter
+    signin_per_user: RateLimiter
+    token_failures_per_address: RateLimiter
+    feed_pages_per_user: RateLimiter
+    feed_streams_per_user: RateLimiter
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            signin_per_address=RateLimiter(settings.signin_limit_per_address, SIGN_IN_WINDOW_S),
+            signin_per_user=RateLimiter(settings.signin_limit_per_user, SIGN_IN_WINDOW_S),
+            token_failures_per_address=RateLimiter(
+                settings.token_failure_limit_per_address, SIGN_IN_WINDOW_S
+            ),
+            feed_pages_per_user=RateLimiter(settings.feed_limit_per_user, FEED_WINDOW_S),
+            feed_streams_per_user=RateLimiter(settings.feed_stream_limit_per_user, FEED_WINDOW_S),
+        )

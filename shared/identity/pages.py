@@ -7,7 +7,6 @@ user's password from many addresses nor many users' from one address goes far.
 
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +15,8 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from shared.http.ratelimit import RateLimiter
+from shared.http.auth import client_address
+from shared.http.ratelimit import Limits
 from shared.http.session import (
     CSRF_FIELD,
     Session,
@@ -33,22 +33,8 @@ from shared.web.rendering import Templates
 
 TEMPLATES = Path(__file__).parent / "templates"
 log = structlog.get_logger(__name__)
-WINDOW_S = 300
 # Compared against when the user does not exist, so a miss costs as long as a hit.
 _DUMMY_HASH = hash_password("railyard-no-such-user")
-
-
-@dataclass
-class SignInLimits:
-    per_address: RateLimiter
-    per_user: RateLimiter
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> "SignInLimits":
-        return cls(
-            RateLimiter(settings.signin_limit_per_address, WINDOW_S),
-            RateLimiter(settings.signin_limit_per_user, WINDOW_S),
-        )
 
 
 def safe_next(target: str | None) -> str:
@@ -63,7 +49,7 @@ def signin_router(
     access: PageAccess,
     codec: SessionCodec,
     settings: Settings,
-    limits: SignInLimits,
+    limits: Limits,
 ) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     anyone = access.require()
@@ -116,11 +102,11 @@ def signin_router(
                 error="The sign-in form had expired. Please sign in again.",
                 status=403,
             )
-        address = request.client.host if request.client else "unknown"
+        address = client_address(request)
         match = TOKEN.match(token)
         user_key = f"token:{match.group(1)}" if token and match else f"user:{username}"
-        by_address = limits.per_address.hit(address)
-        by_user = limits.per_user.check(user_key)
+        by_address = limits.signin_per_address.hit(address)
+        by_user = limits.signin_per_user.check(user_key)
         refused = next((v for v in (by_address, by_user) if not v.allowed), None)
         if refused is not None:
             log.warning("sign_in_rate_limited", username=username, address=address)
@@ -144,7 +130,7 @@ def signin_router(
             )
         principal = await run_in_threadpool(_authenticate, directory, username, password, token)
         if principal is None:
-            limits.per_user.hit(user_key)
+            limits.signin_per_user.hit(user_key)
             log.warning("sign_in_failed", username=username, address=address, token=bool(token))
             what = (
                 "That token is unknown, revoked or expired."
@@ -154,7 +140,7 @@ def signin_router(
             return form_page(
                 request, session, next_path=next_path, username=username, error=what, status=401
             )
-        limits.per_user.reset(user_key)
+        limits.signin_per_user.reset(user_key)
         log.info("signed_in", username=principal.username, address=address, token=bool(token))
         response = RedirectResponse(next_path, status_code=303)
         # A new session (and CSRF token) at every sign-in: no session fixation.

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
 from shared.http.session import SessionCodec, SessionMiddleware, session_secret
-from shared.identity.pages import SignInLimits, signin_router
+from shared.identity.pages import signin_router
 from shared.platform import Component, Platform
 from shared.web.access import PageAccess, PageForbidden, SignInRequired, Viewer
 from shared.web.rendering import STATIC, NavLink, Templates
@@ -46,7 +46,7 @@ def install_web(app: FastAPI, platform: Platform, components: Sequence[Component
             access,
             codec,
             settings,
-            SignInLimits.from_settings(settings),
+            platform.limits,
         )
     )
     app.include_router(home_router(access, templates))
