@@ -2,12 +2,11 @@
 
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
-from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from services.intake.application import (
     Intake,
@@ -20,16 +19,15 @@ from services.intake.domain import Category, ClassOfService, SizeEstimate, Statu
 from services.intake.views import IntakeViews, Ranking, RequestFilter
 from shared.domain import NotFound
 from shared.http.auth import Auth, Caller
+from shared.http.models import Day, RequestBody
 from shared.identity.domain import Role
 
 Text = Annotated[str, Field(min_length=1, max_length=10_000)]
 Reason = Annotated[str, Field(min_length=1, max_length=2_000)]
 
 
-class Strict(BaseModel):
+class Strict(RequestBody):
     """Unknown fields are refused (422): no mass assignment of status or owner."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class Draft(Strict):
@@ -42,7 +40,7 @@ class Draft(Strict):
         min_length=1, max_length=20
     )
     size_estimate: SizeEstimate
-    desired_date: date | None = None
+    desired_date: Day | None = None
 
     def to_draft(self) -> RequestDraft:
         return RequestDraft(
@@ -73,7 +71,7 @@ class Acceptance(Strict):
     )
     size_points: int = Field(ge=1, le=1000)
     class_of_service: ClassOfService = ClassOfService.STANDARD
-    fixed_date: date | None = None
+    fixed_date: Day | None = None
 
 
 class Decision(Strict):
@@ -82,7 +80,7 @@ class Decision(Strict):
 
 class Deferral(Strict):
     reason: Reason
-    until: date | None = None
+    until: Day | None = None
 
 
 class Question(Strict):
@@ -105,7 +103,7 @@ class OwnerChange(Strict):
 class Replan(Strict):
     size_points: int = Field(ge=1, le=1000)
     class_of_service: ClassOfService
-    fixed_date: date | None = None
+    fixed_date: Day | None = None
 
 
 class Rating(Strict):
@@ -254,8 +252,10 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
     def triage_queue(caller: Annotated[Caller, Depends(anyone)]) -> Any:
         return views.triage_queue()
 
+    # `:uuid` on both methods of this path: /api/requests/counts and /similar are other
+    # resources (PUT there is a 405), and an address that names no request is a 404.
     @router.get(
-        "/requests/{request_id}",
+        "/requests/{request_id:uuid}",
         response_model=RequestDetail,
         summary="A request with its full history",
     )
@@ -266,7 +266,7 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
         return {**row, "history": views.history(str(request_id))}
 
     @router.put(
-        "/requests/{request_id}",
+        "/requests/{request_id:uuid}",
         response_model=RequestRef,
         summary="Edit a request (until it is triaged)",
     )

@@ -18,6 +18,7 @@ from services.metrics.domain.records import Filter
 from services.metrics.report import render_weekly
 from shared.domain import NotPermitted
 from shared.http.auth import Auth, Caller
+from shared.http.models import Day
 from shared.identity.domain import Role
 
 # IT (staff, CAB) and the release manager run the process and see the whole organisation's
@@ -71,7 +72,7 @@ def metrics_router(auth: Auth, queries: MetricsQueries) -> APIRouter:
         caller: Annotated[Caller, Depends(flow_reader)],
         period: Annotated[str | None, Query(max_length=40, description=PERIOD)] = None,
         as_of: Annotated[
-            date | None, Query(description="Day open work is seen from; default today.")
+            Day | None, Query(description="Day open work is seen from; default today.")
         ] = None,
         unit: Unit = "week",
         department: Annotated[str | None, Query(max_length=100)] = None,
@@ -88,7 +89,7 @@ def metrics_router(auth: Auth, queries: MetricsQueries) -> APIRouter:
         caller: Annotated[Caller, Depends(reader)],
         period: Annotated[str | None, Query(max_length=40, description=PERIOD)] = None,
         as_of: Annotated[
-            date | None, Query(description="Day open work is seen from; default today.")
+            Day | None, Query(description="Day open work is seen from; default today.")
         ] = None,
         unit: Unit = "week",
         department: Annotated[str | None, Query(max_length=100)] = None,
@@ -179,7 +180,7 @@ def metrics_router(auth: Auth, queries: MetricsQueries) -> APIRouter:
     )
     def forecasts(
         caller: Annotated[Caller, Depends(reader)],
-        as_of: date | None = None,
+        as_of: Day | None = None,
         seed: Annotated[int, Query(ge=0, le=2**31)] = 0,
     ) -> Document:
         return queries.forecasts(as_of or queries.today(), seed)
@@ -191,8 +192,8 @@ def metrics_router(auth: Auth, queries: MetricsQueries) -> APIRouter:
     )
     def how_many_by(
         caller: Annotated[Caller, Depends(reader)],
-        by: date,
-        as_of: date | None = None,
+        by: Day,
+        as_of: Day | None = None,
         seed: Annotated[int, Query(ge=0, le=2**31)] = 0,
     ) -> Document:
         return queries.how_many_by(as_of or queries.today(), by, seed)
@@ -205,7 +206,7 @@ def metrics_router(auth: Auth, queries: MetricsQueries) -> APIRouter:
     def forecast(
         request_id: Annotated[str, Path(min_length=1, max_length=64)],
         caller: Annotated[Caller, Depends(reader)],
-        as_of: date | None = None,
+        as_of: Day | None = None,
         seed: Annotated[int, Query(ge=0, le=2**31)] = 0,
     ) -> Document:
         return queries.forecast(request_id, as_of or queries.today(), seed)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from services.notify.application import (
     EndpointRef,
@@ -21,6 +21,7 @@ from services.notify.domain import Channel, Topic
 from services.notify.views import Endpoint, NotifyViews
 from shared.domain import NotFound, RuleViolation
 from shared.http.auth import Auth, Caller
+from shared.http.models import RequestBody
 from shared.identity.domain import Role
 
 DeliveryId = Annotated[
@@ -28,8 +29,8 @@ DeliveryId = Annotated[
 ]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Strict(RequestBody):
+    """Unknown fields are refused (422): no mass assignment."""
 
 
 class NewEndpoint(Strict):

@@ -3,7 +3,7 @@ the use cases and the views."""
 
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -42,6 +42,7 @@ from services.release.schemas import (
 )
 from shared.domain import InvalidCommand, NotFound
 from shared.http.auth import Auth, Caller
+from shared.http.models import Day, LocalInstant
 from shared.identity.domain import Role
 
 BundlePath = Annotated[UUID, Path(description="A release bundle's id")]
@@ -153,7 +154,7 @@ def _bundle_reads(router: APIRouter, auth: Auth, views: ReleaseViews) -> None:
         caller: Annotated[Caller, Depends(anyone)],
         train_id: UUID | None = None,
         status: Annotated[list[BundleStatus] | None, Query()] = None,
-        from_date: Annotated[date | None, Query(description="Deploying on or after")] = None,
+        from_date: Annotated[Day | None, Query(description="Deploying on or after")] = None,
     ) -> Any:
         return views.bundles(
             train_id=str(train_id) if train_id else None,
@@ -196,11 +197,11 @@ def _bundle_reads(router: APIRouter, auth: Auth, views: ReleaseViews) -> None:
         bundle_id: BundlePath,
         caller: Annotated[Caller, Depends(anyone)],
         at: Annotated[
-            datetime | None,
+            LocalInstant | None,
             Query(description="An instant; without an offset it is read in the business zone"),
         ] = None,
         on: Annotated[
-            date | None, Query(description="A date: as the bundle stood at the end of that day")
+            Day | None, Query(description="A date: as the bundle stood at the end of that day")
         ] = None,
     ) -> Any:
         if (at is None) == (on is None):

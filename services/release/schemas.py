@@ -1,13 +1,13 @@
 """The release HTTP contract's bodies: what clients send (strict: unknown fields are 422)
 and what they get back."""
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from services.release.cadence import DEFAULT_OFFSETS, MAX_INTERVAL_WEEKS, MAX_OFFSET_DAYS
 from services.release.trains import MAX_CAPACITY, MAX_HORIZON
+from shared.http.models import Day, RequestBody
 
 Reason = Annotated[str, Field(min_length=1, max_length=2_000)]
 Note = Annotated[str, Field(default="", max_length=2_000)]
@@ -18,10 +18,8 @@ SubsystemCapacity = Annotated[
 ]
 
 
-class Strict(BaseModel):
+class Strict(RequestBody):
     """Unknown fields are refused (422): no mass assignment of state."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class MonthlyCadence(Strict):
@@ -30,13 +28,13 @@ class MonthlyCadence(Strict):
     week_of_month: Literal[1, 2, 3, 4, -1] = Field(
         description="1-4, or -1 for the last such weekday of the month"
     )
-    start_date: date = Field(description="The first deployment is on or after this date")
+    start_date: Day = Field(description="The first deployment is on or after this date")
 
 
 class WeeklyCadence(Strict):
     kind: Literal["every_n_weeks"]
     interval_weeks: int = Field(ge=1, le=MAX_INTERVAL_WEEKS)
-    start_date: date = Field(description="The first deployment date")
+    start_date: Day = Field(description="The first deployment date")
 
 
 class OffsetIn(Strict):
@@ -77,7 +75,7 @@ class GenerateIn(Strict):
 
 
 class MoveIn(Strict):
-    deploy_date: date
+    deploy_date: Day
     reason: Reason
 
 

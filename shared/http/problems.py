@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from shared.application import ConflictPersisted
 from shared.domain import DomainError, NotPermitted
@@ -158,13 +159,10 @@ def install_problem_handlers(app: FastAPI) -> None:
             400: "malformed_request",
         }.get(exc.status_code, "http_error")
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-        return problem(
-            exc.status_code,
-            rule,
-            detail,
-            instance=request.url.path,
-            headers=dict(exc.headers or {}),
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return problem(exc.status_code, rule, detail, instance=request.url.path, headers=headers)
 
     @app.exception_handler(NotAuthenticated)
     async def not_authenticated(request: Request, exc: NotAuthenticated) -> Response:
@@ -226,6 +224,23 @@ def install_problem_handlers(app: FastAPI) -> None:
             "an unexpected error occurred; it has been logged with the request id",
             instance=request.url.path,
         )
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path (Starlette's own 405 names only the
+    first route that matched the path, not all of them)."""
+    router = request.app.router
+    return [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in router.routes
+        )
+    ]
 
 
 def _write_conflict(request: Request, conflict: WriteConflict) -> Response:

@@ -6,10 +6,11 @@ manage their own tokens."""
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from shared.domain import NotFound, NotPermitted
 from shared.http.auth import Auth, Caller
+from shared.http.models import RequestBody
 from shared.identity.application import Identity, IssuedToken, UserRef
 from shared.identity.domain import Role, Team
 from shared.identity.views import Directory, TokenRow, UserRow
@@ -20,8 +21,8 @@ UsernamePath = Annotated[str, Path(pattern=USERNAME_PATTERN)]
 TokenIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Strict(RequestBody):
+    """Unknown fields are refused (422): no mass assignment."""
 
 
 class NewUser(Strict):

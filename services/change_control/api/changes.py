@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import AwareDatetime
 
 from services.change_control.api.models import (
     Approval,
@@ -29,6 +28,7 @@ from services.change_control.views import ChangeControlViews, ChangeFilter
 from services.change_control.views.board import cab_queue, calendar, change_detail
 from shared.domain import InvalidCommand, NotFound
 from shared.http.auth import Auth, Caller
+from shared.http.models import Instant
 from shared.identity.domain import Role
 
 ChangeId = Annotated[UUID, Path(description="The production change's id.")]
@@ -95,8 +95,8 @@ def changes_router(auth: Auth, changes: ChangeControl, views: ChangeControlViews
     )
     def change_calendar(
         caller: Annotated[Caller, Depends(anyone)],
-        start: AwareDatetime | None = None,
-        end: AwareDatetime | None = None,
+        start: Instant | None = None,
+        end: Instant | None = None,
         subsystem: Annotated[str | None, Query(max_length=100)] = None,
     ) -> Any:
         return calendar(views, _range(start, end), subsystem)

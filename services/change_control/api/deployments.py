@@ -6,7 +6,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 
 from services.change_control.api.models import DeploymentBody, DeploymentCounts, DeploymentList
 from services.change_control.application.deployments import (
@@ -17,6 +16,7 @@ from services.change_control.application.deployments import (
 from services.change_control.domain.values import now
 from services.change_control.views import ChangeControlViews, DeploymentFilter
 from shared.http.auth import Auth, Caller
+from shared.http.models import Instant
 from shared.identity.domain import Role
 
 
@@ -74,7 +74,7 @@ def deployments_router(
     def coverage(
         caller: Annotated[Caller, Depends(anyone)],
         subsystem: Annotated[str, Query(min_length=1, max_length=100)],
-        at: AwareDatetime | None = None,
+        at: Instant | None = None,
         change_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     ) -> Coverage:
         return reports.coverage(subsystem, at or now(), change_id)

@@ -6,11 +6,12 @@ the shapes of what the read routes answer."""
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from services.change_control.application.changes import ChangeDraft
 from services.change_control.domain.risk import AffectedUsers, Impact, Likelihood, Questionnaire
 from services.change_control.domain.values import ChangeType, Outcome
+from shared.http.models import Instant, RequestBody
 
 Username = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")]
 Subsystem = Annotated[str, Field(min_length=1, max_length=100)]
@@ -18,10 +19,8 @@ Plan = Annotated[str, Field(max_length=20_000)]
 Reason = Annotated[str, Field(min_length=1, max_length=2_000)]
 
 
-class Strict(BaseModel):
+class Strict(RequestBody):
     """Unknown fields are refused (422): no mass assignment of status or approvals."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class RiskAnswers(Strict):
@@ -39,8 +38,8 @@ class RiskAnswers(Strict):
 class ChangeBody(Strict):
     title: str = Field(min_length=1, max_length=200)
     subsystems: list[Subsystem] = Field(min_length=1, max_length=20)
-    window_start: AwareDatetime | None = None
-    window_end: AwareDatetime | None = None
+    window_start: Instant | None = None
+    window_end: Instant | None = None
     implementation_plan: Plan = Field(
         default="", description="Required, except for a standard change (its template's)."
     )
@@ -97,8 +96,8 @@ class Review(Strict):
 
 class BlackoutBody(Strict):
     name: str = Field(min_length=1, max_length=200)
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     subsystems: list[Subsystem] = Field(
         default_factory=list, max_length=20, description="None named means every subsystem."
     )
@@ -117,7 +116,7 @@ class TemplateBody(Strict):
 class DeploymentBody(Strict):
     subsystem: str = Field(min_length=1, max_length=100)
     version: str = Field(min_length=1, max_length=200)
-    deployed_at: AwareDatetime | None = Field(
+    deployed_at: Instant | None = Field(
         default=None, description="When it was deployed; the time of the report if omitted."
     )
     change_id: str | None = Field(

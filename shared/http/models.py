@@ -1,0 +1,72 @@
+"""What every request body and parameter is checked against, so that the OpenAPI
+document says exactly what the server accepts (schemathesis holds both to it).
+
+- A request body refuses unknown fields (422): nobody can smuggle in `status`,
+  `approvals`, `id` or `actor` (mass assignment). Text is stripped of surrounding
+  whitespace, so a required text must contain something besides whitespace; the
+  documented schema says so with the pattern `\\S`.
+- Dates and instants are accepted only as ISO 8601 text (`2027-03-01`,
+  `2027-03-01T20:00:00Z`), never as a number of seconds that pydantic would otherwise
+  turn into a day in 1970.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict
+
+NOT_BLANK = r"\S"
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+ISO_INSTANT = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})?"
+)
+
+
+def _say_not_blank(schema: dict[str, Any]) -> None:
+    """Mark every text that must be non-empty after stripping as `pattern: \\S`."""
+    if schema.get("type") == "string" and schema.get("minLength", 0) >= 1:
+        schema.setdefault("pattern", NOT_BLANK)
+    for key in ("items", "additionalProperties", "propertyNames"):
+        if isinstance(schema.get(key), dict):
+            _say_not_blank(schema[key])
+    for key in ("anyOf", "oneOf", "allOf"):
+        for option in schema.get(key, []):
+            _say_not_blank(option)
+
+
+def _document(schema: dict[str, Any]) -> None:
+    for prop in schema.get("properties", {}).values():
+        _say_not_blank(prop)
+
+
+class RequestBody(BaseModel):
+    """A request body: unknown fields are refused (422) and text is stripped."""
+
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra=_document
+    )
+
+
+def _iso_date(value: object) -> object:
+    if isinstance(value, date) or (isinstance(value, str) and ISO_DATE.fullmatch(value)):
+        return value
+    raise ValueError("a date is written YYYY-MM-DD")
+
+
+def _iso_instant(value: object) -> object:
+    if isinstance(value, datetime) or (isinstance(value, str) and ISO_INSTANT.fullmatch(value)):
+        return value
+    raise ValueError("an instant is written YYYY-MM-DDTHH:MM:SS with Z or an offset")
+
+
+Day = Annotated[date, BeforeValidator(_iso_date)]
+"""A calendar day, as `YYYY-MM-DD` only."""
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_instant)]
+"""An instant with its offset, as ISO 8601 text only."""
+
+LocalInstant = Annotated[datetime, BeforeValidator(_iso_instant)]
+"""An instant that may leave out its offset (then read in the business time zone)."""
