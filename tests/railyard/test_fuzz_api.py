@@ -54,6 +54,7 @@ def build_target() -> tuple[Any, str]:
             "fuzzer", "Fuzzer", [r.value for r in Role], "Sales", "operations"
         )
         platform.identity.register("dev.alice", "Alice", ["it_staff"], None, "development")
+        platform.identity.register("fuzz.target", "Target", ["it_staff"], None, "qa")
         token = platform.identity.issue_token("fuzzer", "fuzz").token
     seeded = Intake(platform.log, IntakeViews(platform.log), platform.directory)
     principal = platform.directory.principal("fuzzer")
