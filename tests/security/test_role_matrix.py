@@ -122,3 +122,11 @@ def test_a_refused_role_is_refused_before_its_body_is_read(
     answer = call(shared.client, operation, shared.world, caller, body={"status": "bogus"})
     assert answer.status_code == 403, answer.text
     assert written(shared.platform) == before
+
+
+def test_the_api_documentation_is_public(shared: Served) -> None:
+    """The OpenAPI document and its page need no token (README: API docs at /docs)."""
+    assert shared.client.get("/openapi.json").status_code == 200
+    docs = shared.client.get("/docs")
+    assert docs.status_code == 200
+    assert "openapi.json" in docs.text
