@@ -168,5 +168,5 @@ def test_a_mistyped_address_is_a_page_for_people_and_problem_json_for_the_api(we
         assert page.status_code == 404
         assert "Not found" in page.text
         api = client.get("/api/requests/not-an-id")
-    assert api.status_code == 422
+    assert api.status_code == 404  # names no request (decision 0079)
     assert api.headers["content-type"] == "application/problem+json"
