@@ -9,8 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from shared.platform import Platform
-from shared.store.recorders import IDEMPOTENCY_TABLE
-from shared.store.secrets import SECRETS_TABLE
+from shared.store.recorders import IDEMPOTENCY_TABLE, SECRETS_TABLE
 from tests.security import calls
 from tests.security.design import OPERATIONS
 from tests.security.world import Served, seeded_world
