@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
+import cydifflib
 import orjson
 
 from services.intake.domain import ChangeRequest, DepartmentRanking, Status
@@ -316,7 +316,9 @@ def similarity(a: str, b: str) -> float:
     """How alike two titles read: the better of word overlap and character similarity."""
     wa, wb = _words(a), _words(b)
     jaccard = len(wa & wb) / len(wa | wb) if wa | wb else 0.0
-    ratio = difflib.SequenceMatcher(None, a.casefold(), b.casefold()).ratio()
+    # cydifflib is difflib's SequenceMatcher compiled: the same ratio, several times faster.
+    # Every submission scores its title against every open request (decision 0081).
+    ratio: float = cydifflib.SequenceMatcher(None, a.casefold(), b.casefold()).ratio()
     return max(jaccard, ratio)
 
 
