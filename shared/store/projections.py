@@ -53,6 +53,13 @@ class Projection(ABC):
     def handles(self, topic: str) -> bool:
         return topic in self._handlers
 
+    def topics(self) -> frozenset[str] | None:
+        """The topics this projection reads; None when it reads every event (one that
+        overrides `handles` is taken to, as it may accept any topic)."""
+        if type(self).handles is not Projection.handles:
+            return None
+        return frozenset(self._handlers)
+
     def apply_batch(self, cur: Cursor, events: Sequence[LoggedEvent]) -> None:
         """Apply a batch in log order. Override to fold in memory and write in bulk."""
         for event in events:
@@ -80,6 +87,7 @@ class ProjectionGroup:
         self._in = ", ".join(f":{key}" for key in self._names)
         self._positions = log.table(POSITIONS_TABLE)
         self._ready = False
+        self._freshness = self._freshness_query()
 
     # -- set-up and rebuild ---------------------------------------------------------
 
@@ -151,12 +159,62 @@ class ProjectionGroup:
         return total
 
     def ensure_fresh(self) -> None:
-        """Read-your-writes: catch up first when the views are only a little behind."""
+        """Read-your-writes: catch up first when the views are only a little behind.
+
+        One query tells how far behind the group is and whether any event it reads came
+        after its position. Events it does not read need no catching up (most of a busy
+        log, for a view like the users'): the group moves past them only once they pile
+        up, with no event read and no view touched."""
         if not self.projections:
             return
-        lag = self.lag()
-        if 0 < lag <= self.log.settings.read_your_writes_max_lag:
+        self.setup()
+        limit = self.log.settings.read_your_writes_max_lag
+        with self.log.db.transaction() as cur:
+            cur.execute(self._freshness[0], {**self._freshness[1], "limit": limit})
+            row = cur.fetchone()
+        assert row is not None
+        position, head = int(row["position"] or 0), int(row["head"] or 0)
+        lag = head - position
+        if lag <= 0 or lag > limit:
+            return
+        if row["pending"]:
             self.catch_up()
+        elif lag > limit // 2:
+            self._move_past(head)
+
+    def _freshness_query(self) -> tuple[str, dict[str, Any]]:
+        """The group's position, the log's head and whether an event the group reads lies
+        between them (at most `limit` events on): one statement, so one snapshot."""
+        topics: set[str] = set()
+        for projection in self.projections:
+            read = projection.topics()
+            if read is None:
+                topics = set()
+                break
+            topics |= read
+        keys = {f"t{i}": topic for i, topic in enumerate(sorted(topics))}
+        column, events = self.log.position_column, self.log.events_table
+        among = f" AND e.topic IN ({', '.join(':' + k for k in keys)})" if keys else ""
+        statement = (
+            f"SELECT p.position AS position, (SELECT MAX({column}) FROM {events}) AS head,"
+            f" EXISTS (SELECT 1 FROM {events} e WHERE e.{column} > p.position"
+            f" AND e.{column} <= p.position + :limit{among}) AS pending"
+            f" FROM (SELECT MIN(position) AS position FROM {self._positions}"
+            f" WHERE name IN ({self._in})) p"
+        )
+        return statement, {**self._names, **keys}
+
+    def _move_past(self, head: int) -> None:
+        """Advance to `head`, which the caller saw with nothing for this group before it.
+
+        Positions commit in order (the library's table lock), so every event up to a head
+        seen in a snapshot was in that snapshot: none of ours can be skipped."""
+        with self._lock, self.log.db.transaction(write=True) as cur:
+            cur.execute(
+                f"UPDATE {self._positions} SET position = :head"
+                f" WHERE name IN ({self._in}) AND position < :head",
+                {**self._names, "head": head},
+            )
 
     def _apply_one_batch(self) -> int:
         with self._lock, self.log.db.transaction(write=True) as cur:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,9 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 from psycopg import Connection
 from psycopg.errors import LockNotAvailable, QueryCanceled
+from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
+from psycopg_pool import ConnectionPool
 
 from shared.store.chain import HASHES_TABLE, HASHES_TABLE_DDL, ChainWriter
 from shared.store.errors import StoreUnavailable
@@ -148,9 +151,15 @@ class RailyardSQLiteRecorder(SQLiteApplicationRecorder):
             return count
 
 
+# A pooled connection idle for longer than this is checked with an empty query before
+# use; one in steady use is not (decision 0082).
+PING_AFTER_IDLE_S = 1.0
+
+
 class RailyardPostgresDatastore(PostgresDatastore):
     """Adds a statement timeout to every pooled connection, so no request waits forever,
-    and keeps psycopg from preparing statements on them.
+    and keeps psycopg from preparing statements on them, and checks a connection before
+    use only when it has been idle (see PING_AFTER_IDLE_S).
 
     An insert runs in a pipeline; when one of its statements fails (an idempotency key or
     a version already taken), the server skips the rest, and psycopg could take a
@@ -160,6 +169,18 @@ class RailyardPostgresDatastore(PostgresDatastore):
     def __init__(self, *args: Any, statement_timeout_ms: int, **kwargs: Any) -> None:
         self.statement_timeout_ms = statement_timeout_ms
         super().__init__(*args, **kwargs)
+        if self.pre_ping:
+            # The library's pre_ping checks on every checkout: a round trip more for each
+            # of the dozen short transactions of a request.
+            self.pool._check = _check_if_idle  # psycopg_pool keeps its check callback here
+
+    @contextmanager
+    def get_connection(self) -> Iterator[Connection[DictRow]]:
+        with super().get_connection() as conn:
+            try:
+                yield conn
+            finally:
+                conn._railyard_idle_since = time.monotonic()  # type: ignore[attr-defined]  # our mark on psycopg's connection
 
     def after_connect_func(self) -> Callable[[Connection[Any]], None]:
         library_setup = super().after_connect_func()
@@ -345,3 +366,9 @@ def _qualified(statements: Sequence[str], datastore: PostgresDatastore) -> list[
             qualified = qualified.replace(f"EXISTS {table} ", f'EXISTS "{schema}".{table} ')
         out.append(qualified)
     return out
+
+
+def _check_if_idle(conn: Connection[Any]) -> None:
+    idle_since: float | None = getattr(conn, "_railyard_idle_since", None)
+    if idle_since is None or time.monotonic() - idle_since > PING_AFTER_IDLE_S:
+        ConnectionPool.check_connection(conn)

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import threading
+import time
+from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from services.intake.domain import ClassOfService
 from services.intake.views import IntakeViews, RequestFilter
+from shared.application import acting_as
 from shared.domain import attributed_to
 from shared.platform import Platform
+from shared.settings import load_settings
+from shared.store.recorders import PING_AFTER_IDLE_S
 from tests.builders import new_request
+from tests.conftest import make_settings, postgres_url
+from tests.postgres import fresh_schema
 
 
 def write_history(platform: Platform, requests: int = 30) -> None:
@@ -116,3 +124,60 @@ def test_views_catch_up_before_a_read(platform: Platform) -> None:
     views.group.setup()
     write_history(platform, 1)
     assert views.find(RequestFilter()).total == 1
+
+
+def test_a_view_reads_its_own_event_behind_events_of_other_views(platform: Platform) -> None:
+    """Read-your-writes holds when the write is followed by events the view does not read."""
+    views = IntakeViews(platform.log)
+    views.group.setup()
+    write_history(platform, 1)
+    with acting_as("admin"):
+        for n in range(3):
+            platform.identity.register(f"dev.n{n}", f"Dev {n}", ["it_staff"], None, "development")
+    assert views.find(RequestFilter()).total == 1
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_a_new_token_works_after_a_flood_of_other_events_with_no_worker(
+    backend: str, tmp_path: Path
+) -> None:
+    """Requests alone keep the users' view current: events it does not read are moved past,
+    so it never falls beyond read-your-writes reach while nothing else follows the log."""
+    for settings in make_settings(backend, tmp_path, read_your_writes_max_lag=20):
+        platform = Platform.build(settings)
+        try:
+            with acting_as("admin"):
+                platform.identity.register("vp.first", "First", ["requester"], "Sales")
+                first = platform.identity.issue_token("vp.first", "t").token
+            for n in range(60):  # a busy morning of submissions, each behind a signed request
+                write_history(platform, 1)
+                assert platform.directory.authenticate(first) is not None, n
+            with acting_as("admin"):
+                second = platform.identity.issue_token("vp.first", "t2").token
+            assert platform.directory.authenticate(second) is not None
+        finally:
+            platform.close()
+
+
+@pytest.mark.postgres
+def test_a_connection_the_server_dropped_while_idle_is_replaced_before_use() -> None:
+    """After PostgreSQL closes an idle pooled connection, the next read still succeeds."""
+    url = postgres_url()
+    with fresh_schema(url) as schema:
+        platform = Platform.build(load_settings(database_url=url, db_schema=schema, pool_size=1))
+        try:
+            # pool_size=1 allows two connections: hold both at once to learn both.
+            with platform.log.db.transaction() as one, platform.log.db.transaction() as two:
+                pids = [
+                    one.scalar("SELECT pg_backend_pid()"),
+                    two.scalar("SELECT pg_backend_pid()"),
+                ]
+            with psycopg.connect(url, autocommit=True) as admin:
+                for pid in pids:
+                    admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            time.sleep(PING_AFTER_IDLE_S + 0.2)
+            assert [platform.log.head(), platform.log.head()] == [0, 0]
+        finally:
+            platform.close()
