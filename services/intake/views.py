@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -308,17 +309,24 @@ STOPWORDS = frozenset(
 )
 
 
-def _words(title: str) -> set[str]:
-    return {w for w in _WORD.findall(title.casefold()) if w not in STOPWORDS}
+def _words(title: str) -> frozenset[str]:
+    return frozenset(w for w in _WORD.findall(title.casefold()) if w not in STOPWORDS)
+
+
+@functools.lru_cache(maxsize=20_000)
+def _prepared(title: str) -> tuple[str, frozenset[str]]:
+    """A title as it is compared: folded, and its words. Every submission compares its
+    title with every open request's, so each open title is prepared once, not each time."""
+    return title.casefold(), _words(title)
 
 
 def similarity(a: str, b: str) -> float:
     """How alike two titles read: the better of word overlap and character similarity."""
-    wa, wb = _words(a), _words(b)
+    (fa, wa), (fb, wb) = _prepared(a), _prepared(b)
     jaccard = len(wa & wb) / len(wa | wb) if wa | wb else 0.0
     # cydifflib is difflib's SequenceMatcher compiled: the same ratio, several times faster.
     # Every submission scores its title against every open request (decision 0081).
-    ratio: float = cydifflib.SequenceMatcher(None, a.casefold(), b.casefold()).ratio()
+    ratio: float = cydifflib.SequenceMatcher(None, fa, fb).ratio()
     return max(jaccard, ratio)
 
 

@@ -21,6 +21,10 @@ WINDOWS, BLACKOUTS = "change_control_windows", "change_control_blackouts"
 CONFLICTS, HITS = "change_control_conflicts", "change_control_blackout_hits"
 # Changes that may still be implemented take part in conflicts and blackout checks.
 ACTIVE = (Status.IN_REVIEW.value, Status.APPROVED.value, Status.IMPLEMENTING.value)
+# The only events that change the blackouts' rows.
+BLACKOUT_TOPICS = frozenset(
+    event_topic(BlackoutWindow, name) for name in ("Declared", "Changed", "Lifted")
+)
 
 
 def shared_subsystems(a: str, b: str) -> list[str]:
@@ -68,8 +72,8 @@ class CalendarProjection(Projection):
         }
         handlers[event_topic(ProductionChange, "Raised")] = self._planned
         handlers[event_topic(ProductionChange, "Revised")] = self._planned
-        for name in ("Declared", "Changed", "Lifted"):
-            handlers[event_topic(BlackoutWindow, name)] = self._blackout
+        for topic in BLACKOUT_TOPICS:
+            handlers[topic] = self._blackout
         return handlers
 
     # -- changes -------------------------------------------------------------------------
