@@ -9,7 +9,7 @@ PYTEST_WORKERS ?= 2
 CHROMIUM := /usr/bin/chromium
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install run worker test lint format bench demo clean browser
+.PHONY: install run worker test lint format bench bench-quick demo clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,7 +59,11 @@ demo: install
 
 ## bench: every benchmark (PostgreSQL), results as JSON under bench-results/
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
+
+## bench-quick: every benchmark at tiny sizes, only to see that they run (a minute or two)
+bench-quick: install
+	$(BIN)/python -m bench --quick --results bench-results/quick $(BENCH)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,46 @@
+"""`make bench` keeps working: its command and lag benchmarks run end to end in quick mode.
+
+Nothing here asserts a speed (these machines are shared and noisy); only that every figure
+the README's table is made of is measured and written."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import postgres_url
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+
+def test_quick_bench_reports_ratios_latencies_and_follower_lag(tmp_path: Path) -> None:
+    """Every point has the library's and the API's rate, their ratio and p50/p99 latency;
+    the lag benchmark says how far the followers fell behind and that they drained."""
+    env = {**os.environ, "DATABASE_URL": postgres_url()}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--results", str(tmp_path),
+         "http_commands", "follower_lag"],
+        env=env, capture_output=True, text=True, timeout=280, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    commands = json.loads((tmp_path / "http_commands.json").read_text())
+    assert commands["machine"]["cpus"] >= 1
+    for command in ("submit", "approve"):
+        for clients in ("1", "4", "16"):
+            point = commands[command][clients]
+            assert point["api"]["ops_per_s"] > 0
+            assert point["library"]["ops_per_s"] > 0
+            assert point["ratio"] > 0
+            assert point["api"]["p99_ms"] >= point["api"]["p50_ms"] > 0
+    lag = json.loads((tmp_path / "follower_lag.json").read_text())
+    assert lag["commands"] > 0
+    assert lag["bounded"] is True
+    assert lag["lag"]["samples"] > 0
+    assert "identity.users.v1" in lag["lag"]["followers"]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert set(summary) == {"http_commands", "follower_lag"}
