@@ -81,6 +81,7 @@ def _measure(
             n = per_client[clients]
             baseline.append(drive([library_ops(c) for c in range(clients)], n, warmup))
             subject.append(drive([api_ops(c) for c in range(clients)], n, warmup))
+            api.close_clients()
             after_api()
         library_point, api_point = _point(baseline), _point(subject)
         ratio = statistics.median(
