@@ -34,6 +34,7 @@ def main() -> int:
     if args.quick:
         os.environ["RAILYARD_BENCH_QUICK"] = "1"
         os.environ.setdefault("RAILYARD_BENCH_SIZES", "2000")
+        os.environ.setdefault("RAILYARD_BENCH_HASH_EVENTS", "96")
     args.results.mkdir(parents=True, exist_ok=True)
     names = args.names or sorted(
         m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_")
