@@ -137,8 +137,15 @@ class PostgresDatabase:
 
     @contextmanager
     def transaction(self, *, write: bool = False) -> Iterator[Cursor]:
-        with translate_errors(), self.datastore.get_connection() as conn, conn.transaction():
-            yield _PostgresCursor(conn.cursor())
+        with translate_errors(), self.datastore.get_connection() as conn:
+            if not write:
+                # The pool's connections are in autocommit mode. At READ COMMITTED every
+                # statement takes its own snapshot inside a transaction too, so BEGIN and
+                # COMMIT around reads bought no consistency, only two more round trips.
+                yield _PostgresCursor(conn.cursor())
+                return
+            with conn.transaction():
+                yield _PostgresCursor(conn.cursor())
 
 
 DDL_LOCK_KEY = 0x5241494C  # "RAIL": serialises schema changes across processes
