@@ -197,8 +197,9 @@ class Demo(Delivery, Releasing, Changing):
         vp = self.vp(department)
         with acting_as(vp, at=self.at(day)):
             submitted = self.intake.submit(self.principal(vp), draft)
+        self.org.submitted += 1
         self.org.waiting[UUID(submitted.id)] = Work(
-            UUID(submitted.id), department, points, day, desired
+            UUID(submitted.id), self.org.submitted, department, points, day, desired
         )
 
     def accept(self, work: Work, day: date) -> None:
@@ -225,7 +226,7 @@ class Demo(Delivery, Releasing, Changing):
         accepted while the next six weeks of measured capacity allow, else deferred."""
         horizon = 1.5 * self.velocity()
         committed = sum(w.points - w.done for w in self.org.accepted.values())
-        queue = sorted(self.org.waiting.values(), key=lambda w: (w.submitted, str(w.id)))
+        queue = sorted(self.org.waiting.values(), key=lambda w: (w.submitted, w.number))
         for work in queue:
             stale = review and (day - work.submitted).days > 180
             if self.rng.random() < (0.5 if stale else 0.12):

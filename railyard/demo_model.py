@@ -31,6 +31,7 @@ def efficiency(active: float) -> float:
 @dataclass
 class Work:
     id: UUID
+    number: int  # order of submission: ties are broken by it, never by the random id
     department: str
     points: int
     submitted: date
@@ -60,6 +61,7 @@ class Organisation:
     waiting: dict[UUID, Work] = field(default_factory=dict)  # submitted or deferred
     accepted: dict[UUID, Work] = field(default_factory=dict)  # accepted, not delivered
     points_done: list[float] = field(default_factory=list)  # work done, week by week
+    submitted: int = 0  # requests submitted so far
     pending_ratings: list[tuple[date, Work, date]] = field(default_factory=list)
 
     @property

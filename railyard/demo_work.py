@@ -46,7 +46,7 @@ class Delivery:
         while len(started) < JUGGLED * self.scale and self.org.waiting:
             department = self.rng.choice(sorted({w.department for w in self.org.waiting.values()}))
             mine = [w for w in self.org.waiting.values() if w.department == department]
-            work = self.rng.choice(sorted(mine, key=lambda w: str(w.id)))
+            work = self.rng.choice(sorted(mine, key=lambda w: w.number))
             self.accept(work, day)
             started.append(work)
         return started
@@ -100,7 +100,7 @@ class Delivery:
         """Started work first, then oldest acceptance first."""
         return sorted(
             self.org.accepted.values(),
-            key=lambda w: (not w.started, w.accepted or w.submitted, str(w.id)),
+            key=lambda w: (not w.started, w.accepted or w.submitted, w.number),
         )
 
     def pull_ahead(self, bundle: list[Work]) -> list[Work]:
