@@ -3,18 +3,22 @@ domain commands with a simulated clock (every event carries its business time).
 
 The organisation starts as the case study found it: requests arrive faster than IT can
 finish them and nobody triages them; programmers accept and start whatever a VP pushes
-on them (a private deal), juggle dozens of requests at once and deploy each themselves
-when it is done; nobody can promise a date. When about 325 requests are in play, the two
-years begin. The first runs as before. The second runs the disciplined process: a
-clearinghouse triage of every request (reject what is not worth doing, accept what fits
-the next six weeks of measured capacity, defer the rest), departments ranking their
-accepted work, monthly release bundles planned against that capacity with a promised
-date, and work started only when its bundle starts.
+on them (a private deal), juggle dozens of requests at once and deploy each themselves,
+untested, when it is done; nobody can promise a date. When about 325 requests are in
+play, the two years begin (on the first of the next month). The first runs as before.
+The second runs the disciplined process: a clearinghouse triage of every request (reject
+what is not worth doing, accept what fits the next five weeks or so of measured
+capacity, defer the rest), departments ranking their accepted work, monthly release
+bundles planned against that capacity with a promised date, QA before anything ships,
+and work started only when its bundle starts.
 
 Nothing below writes a metric down. Throughput, cycle time and satisfaction follow
-from the behaviour: multitasking costs capacity (`efficiency`), the plan promises dates
-(`Promise`), and a VP rates delivered work by how late it came against what they asked
-for and against what they were promised.
+from the behaviour, whose every parameter is named in `demo_model.py`: multitasking
+costs capacity (`efficiency`); a defect found in production costs a rolled-back hotfix
+and a larger redo than one QA finds; a VP who cannot get a date gives up on accepted
+work more often, and what was spent on it is lost; the process itself takes part of the
+team's week; the plan promises dates, and a VP rates delivered work by how late it came
+against what they were promised (or asked for, when nobody promised).
 
 Year two's bundles go through the release service's real commands (`demo_release.py`)
 and each deploys through a CAB-approved release change in change control; operations'
@@ -31,12 +35,18 @@ from uuid import UUID
 
 from railyard.demo_changes import Changing
 from railyard.demo_model import (
+    ACCEPTED_AHEAD_MONTHS,
     ARRIVALS_PER_WEEK,
     CATEGORIES,
     DEPARTMENTS,
+    DESIRED_IN_DAYS,
     DEVELOPERS,
     IN_PLAY_AT_START,
+    REJECTED_AT_TRIAGE,
+    REJECTED_WHEN_STALE,
+    SIZE_WEIGHTS,
     SIZES,
+    STALE_DAYS,
     TOPICS,
     Organisation,
     Work,
@@ -124,20 +134,21 @@ class Demo(Delivery, Releasing, Changing):
     # -- the simulation ---------------------------------------------------------------
 
     def run(self, years: int = 2, progress: Callable[[str], None] | None = None) -> dict[str, str]:
-        """Warm up until about 325 requests are in play, then run `years` years: the
-        first as found, the rest disciplined. Returns the periods to compare."""
+        """Warm up until about 325 requests are in play, then run `years` years from the
+        first of the next month (the case study compares 12 calendar months with the 12
+        before): the first as found, the rest disciplined. Returns the periods to compare."""
         say = progress or (lambda _: None)
         self.register_people(self.start)
         day = self.start
-        while self.org.in_play < IN_PLAY_AT_START * self.scale and day < self.start + timedelta(
-            days=4 * 365
-        ):
+        crowded = False
+        while not (crowded and day.day == 1) and day < self.start + timedelta(days=4 * 365):
             self.step(day)
+            crowded = crowded or self.org.in_play >= IN_PLAY_AT_START * self.scale
             day += timedelta(days=1)
         first_year = day
         say(f"{self.org.in_play} requests in play on {first_year}: year one starts")
-        switch = first_year + timedelta(days=365)
-        end = first_year + timedelta(days=365 * years)
+        switch = _months_later(first_year, 12)
+        end = _months_later(first_year, 12 * years)
         while day < end:
             if day == switch:
                 say(f"{day}: the release manager institutes the process")
@@ -156,6 +167,8 @@ class Demo(Delivery, Releasing, Changing):
         if day.weekday() < 5:
             for _ in range(self._poisson(ARRIVALS_PER_WEEK * self.scale / 5)):
                 self.submit(day)
+        if day.weekday() == 4:
+            self.abandon_some(day)
         if self.disciplined:
             if day.weekday() == 0:
                 self.triage_meeting(day)
@@ -181,9 +194,9 @@ class Demo(Delivery, Releasing, Changing):
         r = self.rng
         department = r.choice(DEPARTMENTS)
         category = r.choices([c for c, _ in CATEGORIES], [w for _, w in CATEGORIES])[0]
-        size, points = r.choices(SIZES, (2, 4, 5, 3, 1))[0]
+        size, points = r.choices(SIZES, SIZE_WEIGHTS)[0]
         subsystems = r.sample(self.platform.settings.subsystems, r.choice((1, 1, 2)))
-        desired = day + timedelta(days=r.randint(45, 150))
+        desired = day + timedelta(days=r.randint(*DESIRED_IN_DAYS))
         draft = RequestDraft(
             title=f"{department}: {r.choice(TOPICS)} ({r.randint(100, 999)})",
             description="Simulated request of the demo organisation.",
@@ -217,25 +230,33 @@ class Demo(Delivery, Releasing, Changing):
                 self.intake.reject(work.id, "not worth the capacity it would take")
                 self.org.waiting.pop(work.id, None)
             else:
-                self.intake.defer(work.id, "no capacity in the next six weeks", None)
+                self.intake.defer(work.id, "no capacity in the next five weeks", None)
                 work.deferred = True
 
     def triage_meeting(self, day: date, review: bool = False) -> None:
         """Year two: every waiting request is decided, oldest first: rejected when not
         worth the capacity (more often in the first review, where requests are stale),
-        accepted while the next six weeks of measured capacity allow, else deferred."""
-        horizon = 1.5 * self.velocity()
+        accepted while the next five weeks or so of measured capacity allow, else deferred.
+        Worth is judged once: a deferred request waits only for capacity."""
+        horizon = ACCEPTED_AHEAD_MONTHS * self.velocity()
         committed = sum(w.points - w.done for w in self.org.accepted.values())
         queue = sorted(self.org.waiting.values(), key=lambda w: (w.submitted, w.number))
         for work in queue:
-            stale = review and (day - work.submitted).days > 180
-            if self.rng.random() < (0.5 if stale else 0.12):
+            stale = review and (day - work.submitted).days > STALE_DAYS
+            judged = work.deferred
+            chance = REJECTED_WHEN_STALE if stale else REJECTED_AT_TRIAGE
+            if not judged and self.rng.random() < chance:
                 self.decline(work, day, "reject")
             elif committed + work.points <= horizon:
                 self.accept(work, day)
                 committed += work.points
             elif not work.deferred:
                 self.decline(work, day, "defer")
+
+
+def _months_later(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, day.day)
 
 
 DEMO_PASSWORD = "railyard-demo"  # noqa: S105  # demo data only, printed for people to use

@@ -10,6 +10,12 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from railyard.demo_model import (
+    EMERGENCIES_A_WEEK_AS_FOUND,
+    EMERGENCIES_A_WEEK_DISCIPLINED,
+    NORMAL_CHANGES_A_WEEK,
+    OPS_FAILS,
+)
 from services.change_control.application.changes import ChangeControl, ChangeDraft
 from services.change_control.application.deployments import DeploymentReports
 from services.change_control.domain.risk import (
@@ -25,7 +31,6 @@ from shared.identity.domain import Principal
 from shared.store.followers import ReactionRunner
 
 LOW_RISK = Questionnaire(Impact.MINOR, Likelihood.UNLIKELY, AffectedUsers.NONE, True)
-OPS_FAILS = 0.12  # how often an operations change goes wrong
 
 
 class Changing:
@@ -107,9 +112,12 @@ class Changing:
     def operations_week(self, day: date) -> None:
         """A normal change most weeks, now and then an emergency; some go wrong."""
         subsystem = [self.rng.choice(self.catalogue)]
-        if self.rng.random() < 0.8:
+        if self.rng.random() < NORMAL_CHANGES_A_WEEK:
             self.normal_change(day, subsystem)
-        if self.rng.random() < (0.15 if self.disciplined else 0.4):  # unplanned work
+        emergencies = (
+            EMERGENCIES_A_WEEK_DISCIPLINED if self.disciplined else EMERGENCIES_A_WEEK_AS_FOUND
+        )
+        if self.rng.random() < emergencies:  # unplanned work
             self.emergency_change(day + timedelta(days=1), subsystem)
 
     def normal_change(self, day: date, subsystems: list[str]) -> None:
@@ -145,8 +153,9 @@ class Changing:
         with acting_as("cab.carl", at=self.at(day, 11)):
             self.changes.review(self.principal("cab.carl"), change, "outage fixed", "none")
 
-    def deployed_without_change(self, subsystem: str, day: date) -> None:
-        """Year one: a programmer deploys on their own; the pipeline still reports it."""
+    def deployed_without_change(self, subsystem: str, day: date, version: str) -> None:
+        """Year one: a programmer deploys (or rolls back) on their own; the pipeline still
+        reports it."""
         deployed = self.at(day, 19.5)
         with acting_as("pipeline", at=deployed):
-            self.reports.report("laptop", subsystem, f"hotfix-{day:%Y%m%d}", deployed, None)
+            self.reports.report("laptop", subsystem, version, deployed, None)

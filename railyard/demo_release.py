@@ -15,15 +15,19 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from railyard.demo_model import Organisation, Work
+from railyard.demo_model import (
+    DEFECTIVE,
+    PLAN_DAYS_BEFORE_FREEZE,
+    REWORK_AFTER_QA,
+    Organisation,
+    Work,
+)
 from services.release.application import Releases, TrainDraft
 from services.release.cadence import DEFAULT_OFFSETS, Cadence, MilestoneOffsets
 from services.release.domain import Stage
 from services.release.queries import ReleaseViews
 from shared.application import acting_as
 from shared.identity.domain import Principal
-
-PLAN_DAYS_BEFORE_FREEZE = 7
 
 
 @dataclass
@@ -126,7 +130,8 @@ class Releasing:
             self.record(self.org.accepted[work_id], day)
 
     def record(self, work: Work, day: date) -> None:
-        """Tell release how far the work is: in development, then QA passed."""
+        """Tell release how far the work is: in development, then ready for QA, where a
+        defect fails it back to development (and part of it is done again) or it passes."""
         if work.bundle is None or not work.started:
             return
         dev, qa = self.principal("dev.ana"), self.principal("qa.quinn")
@@ -134,7 +139,12 @@ class Releasing:
         if work.stage == Stage.SCHEDULED:
             steps.append((dev, Stage.IN_DEVELOPMENT))
         if work.done >= work.points and work.stage != Stage.QA_PASSED:
-            steps += [(dev, Stage.READY_FOR_QA), (qa, Stage.QA_PASSED)]
+            steps.append((dev, Stage.READY_FOR_QA))
+            if self.rng.random() < DEFECTIVE:
+                steps += [(qa, Stage.QA_FAILED), (dev, Stage.IN_DEVELOPMENT)]
+                work.done -= REWORK_AFTER_QA * work.points
+            else:
+                steps.append((qa, Stage.QA_PASSED))
         for who, stage in steps:
             with acting_as(who.username, at=self.at(day, 15)):
                 self.releases.record_progress(who, work.bundle, work.id, stage, "")

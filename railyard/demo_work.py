@@ -7,12 +7,27 @@ import random
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from railyard.demo_model import JUGGLED, TEAM_POINTS_PER_WEEK, Organisation, Work, efficiency
+from railyard.demo_model import (
+    ABANDONED_A_WEEK_PLANNED,
+    ABANDONED_A_WEEK_UNPLANNED,
+    DEFECTIVE,
+    JUGGLED,
+    MOST_OFF_FOR_LATENESS,
+    OFF_A_MONTH_LATE,
+    OFF_WITHOUT_A_KEPT_PROMISE,
+    PROCESS_OVERHEAD,
+    RATED,
+    RATING_SPREAD,
+    REWORK_AFTER_FAILED_HOTFIX,
+    TEAM_POINTS_PER_WEEK,
+    VELOCITY_WEEKS,
+    Organisation,
+    Work,
+    efficiency,
+)
 from services.intake.application import Intake
 from shared.application import acting_as
 from shared.identity.domain import Principal
-
-RATED = 0.75
 
 
 class Delivery:
@@ -33,7 +48,7 @@ class Delivery:
         def accept(self, work: Work, day: date) -> None: ...
         def triage_meeting(self, day: date, review: bool = False) -> None: ...
         def start_train(self, day: date) -> None: ...
-        def deployed_without_change(self, subsystem: str, day: date) -> None: ...
+        def deployed_without_change(self, subsystem: str, day: date, version: str) -> None: ...
         def record(self, work: Work, day: date) -> None: ...
 
     # -- year one: whatever is pushed gets started, and ships when it is done ----------
@@ -52,31 +67,64 @@ class Delivery:
         return started
 
     def work_week(self, day: date, active: list[Work]) -> None:
+        """A week's work on the `active` items: less of it the more there are, and less in
+        the disciplined year by what the process itself takes."""
         if self.disciplined:
             active = self.pull_ahead(active)
-        if not active:
-            self.org.points_done.append(0.0)
-            return
         points = TEAM_POINTS_PER_WEEK * self.scale * efficiency(len(active) / self.scale)
-        self.org.points_done.append(points)
-        share = points / len(active)
+        if self.disciplined:
+            points *= 1 - PROCESS_OVERHEAD
+        self.org.points_done.append(self.spend(points, active))
         for work in active:
             work.started = True
-            work.done = min(work.points, work.done + share * self.rng.uniform(0.6, 1.4))
             if self.disciplined:
                 self.record(work, day)  # release hears how far it is
             elif work.done >= work.points:
                 self.deliver(work, day)  # programmers deploy it themselves
 
+    def spend(self, points: float, active: list[Work]) -> float:
+        """Share a week's `points` among the `active` items, some going better than others;
+        what an item finishes early goes to the rest. Returns the points spent."""
+        pace = {work.id: self.rng.uniform(0.6, 1.4) for work in active}
+        left, spent = points, 0.0
+        unfinished = [w for w in active if w.done < w.points]
+        while left > 1e-9 and unfinished:
+            paces = sum(pace[w.id] for w in unfinished)
+            given = 0.0
+            for work in unfinished:
+                gain = min(work.points - work.done, left * pace[work.id] / paces)
+                work.done = work.points if gain >= work.points - work.done else work.done + gain
+                given += gain
+            left, spent = left - given, spent + given
+            unfinished = [w for w in unfinished if w.done < w.points]
+        return spent
+
     def deliver(self, work: Work, day: date) -> None:
-        """Year one: the programmer deploys it and calls it delivered."""
-        self.deployed_without_change(self.rng.choice(self.platform_subsystems()), day)
+        """Year one: the programmer deploys it untested and calls it delivered, unless it
+        breaks production: then they roll it back, and part of it is done again."""
+        subsystem = self.rng.choice(self.platform_subsystems())
+        self.deployed_without_change(subsystem, day, f"hotfix-{day:%Y%m%d}")
+        if self.rng.random() < DEFECTIVE:
+            self.deployed_without_change(subsystem, day, f"rollback-{day:%Y%m%d}")
+            work.done -= REWORK_AFTER_FAILED_HOTFIX * work.points
+            return
         with acting_as("railyard", at=self.at(day, 19)):
             self.intake.deliver(work.id, None, None)
         self.shipped(work, day)
 
     def platform_subsystems(self) -> tuple[str, ...]:
         return self.catalogue
+
+    def abandon_some(self, day: date) -> None:
+        """A VP drops accepted work they have given up waiting for; what was spent on it
+        is lost. Work scheduled into a bundle has a date, and is not dropped."""
+        chance = ABANDONED_A_WEEK_PLANNED if self.disciplined else ABANDONED_A_WEEK_UNPLANNED
+        for work in list(self.org.accepted.values()):
+            if work.bundle is None and self.rng.random() < chance:
+                vp = self.vp(work.department)
+                with acting_as(vp, at=self.at(day)):
+                    self.intake.withdraw(self.principal(vp), work.id, "no longer needed")
+                del self.org.accepted[work.id]
 
     # -- year two: a clearinghouse, a ranked plan, monthly bundles ----------------------
 
@@ -93,7 +141,7 @@ class Delivery:
 
     def velocity(self) -> float:
         """Points a month the team has been finishing lately."""
-        recent = self.org.points_done[-8:]
+        recent = self.org.points_done[-VELOCITY_WEEKS:]
         return sum(recent) / len(recent) * 4.3 if recent else 100.0 * self.scale
 
     def plan_order(self) -> list[Work]:
@@ -146,7 +194,8 @@ class Delivery:
         for never knowing when it would come."""
         target = work.promised or work.desired
         months_late = max(0, (delivered - target).days) / 30
-        value = 5 - min(2.0, 0.35 * months_late) + self.rng.gauss(0, 0.6)
+        value = 5 - min(MOST_OFF_FOR_LATENESS, OFF_A_MONTH_LATE * months_late)
+        value += self.rng.gauss(0, RATING_SPREAD)
         if work.promised is None or work.missed_promise:
-            value -= 1
+            value -= OFF_WITHOUT_A_KEPT_PROMISE
         return max(1, min(5, round(value)))

@@ -3,53 +3,106 @@ study's shape because of how it behaves."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
+from typing import Any
+
+import pytest
 
 from railyard.demo import Demo
 from services.metrics.application import MetricsQueries
 from services.metrics.views import MetricsViews
 from shared.platform import Platform
 from shared.settings import load_settings
+from shared.store.log import LoggedEvent
+
+# Two third-size organisations (about 20 s each). A third-size organisation counts a
+# third of the requests, so its year-over-year change is noisier than the default one's
+# (which lands near the case study's +85%); the tests hold the direction and rough size.
+SEEDS = (3, 7)
+SCALE = 0.35
 
 
-def test_the_disciplined_year_delivers_more_sooner_and_pleases_more(tmp_path: Path) -> None:
-    """A third-size organisation: year two against year one shows more delivered, a
-    shorter median cycle time and higher satisfaction."""
-    platform = Platform.build(load_settings(database_url=None, data_dir=tmp_path / "var"))
+@dataclass(frozen=True)
+class DemoRun:
+    periods: dict[str, str]
+    table: dict[str, Any]
+    releases: dict[str, Any]
+    before: dict[str, Any]  # year one's DORA keys
+    after: dict[str, Any]  # year two's
+    events: list[LoggedEvent]
+
+    def in_year(self, year: str, kind: str) -> list[LoggedEvent]:
+        first, last = self.periods[year].split("..")
+        return [e for e in self.events if e.type == kind and first <= e.occurred_at[:10] <= last]
+
+
+@pytest.fixture(scope="module", params=SEEDS, ids=lambda seed: f"seed{seed}")
+def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    data_dir = tmp_path_factory.mktemp("demo") / "var"
+    platform = Platform.build(load_settings(database_url=None, data_dir=data_dir))
     try:
-        periods = Demo(platform, date(2020, 1, 1), seed=3, scale=0.35).run()
+        periods = Demo(platform, date(2020, 1, 1), seed=request.param, scale=SCALE).run()
         queries = MetricsQueries(MetricsViews(platform.log))
         q = queries.question(periods["year_two"], date.fromisoformat(periods["as_of"]), "month")
-        table = queries.comparison(q)
-        releases = queries.releases(q)
-        after = queries.dora(q)
-        before = queries.dora(queries.question(periods["year_one"], q.as_of, "month"))
-        events = platform.log.entries(0, 1_000_000)
+        return DemoRun(
+            periods,
+            queries.comparison(q),
+            queries.releases(q),
+            queries.dora(queries.question(periods["year_one"], q.as_of, "month")),
+            queries.dora(q),
+            platform.log.entries(0, 1_000_000),
+        )
     finally:
         platform.close()
-    change = table["change_percent"]
-    assert change["delivered"] > 30
-    assert change["median_cycle_time_days"] < -15
-    assert table["previous"]["satisfaction"] < 3.2 < table["current"]["satisfaction"]
-    # Every fact came from a real command, at simulated business time: intake's, and
-    # release's and change control's for the release train and operations.
-    kinds = {e.type.partition(".")[0] for e in events}
+
+
+def test_the_disciplined_year_delivers_more_sooner_and_pleases_more(demo: DemoRun) -> None:
+    change = demo.table["change_percent"]
+    assert change["delivered"] > 40
+    assert change["median_cycle_time_days"] < -20
+    assert demo.table["previous"]["satisfaction"] < 3.0
+    assert demo.table["current"]["satisfaction"] > 3.7
+
+
+def test_year_one_loses_work_that_the_process_wins_back(demo: DemoRun) -> None:
+    """Year one's untested hotfixes fail and are rolled back (and redone); VPs who cannot
+    get a date withdraw work already started. Year two's QA finds defects before anything
+    ships, and the published plan keeps VPs from dropping work."""
+    reports = "DeploymentReport.Recorded"
+    rolled_back = [
+        e for e in demo.in_year("year_one", reports) if e.data["version"][:9] == "rollback-"
+    ]
+    assert len(rolled_back) >= 3
+    assert all(e.data["unauthorised"] for e in demo.in_year("year_one", reports))
+    assert [e for e in demo.in_year("year_two", reports) if e.data["unauthorised"]] == []
+    withdrawn = "ChangeRequest.Withdrawn"
+    assert len(demo.in_year("year_one", withdrawn)) > len(demo.in_year("year_two", withdrawn))
+    progress = demo.in_year("year_two", "ReleaseBundle.ItemProgressed")
+    assert any(e.data["stage"] == "qa_failed" for e in progress)
+
+
+def test_every_demo_fact_comes_from_a_real_command_at_business_time(demo: DemoRun) -> None:
+    """Intake's, and release's and change control's for the release train and operations."""
+    kinds = {e.type.partition(".")[0] for e in demo.events}
     assert kinds == {
         "User", "ChangeRequest", "DepartmentRanking", "ReleaseTrain", "ReleaseBundle",
         "RequestPlacement", "ProductionChange", "DeploymentReport",
     }  # fmt: skip
-    assert "2021" < events[-1].occurred_at < "2025"
-    deployed = [e for e in events if e.type == "ReleaseBundle.Deployed"]
+    assert "2021" < demo.events[-1].occurred_at < "2025"
+
+
+def test_year_two_ships_monthly_bundles_through_change_control(demo: DemoRun) -> None:
+    deployed = [e for e in demo.events if e.type == "ReleaseBundle.Deployed"]
     assert len(deployed) >= 10
-    assert releases["bundles_deployed"] == len(deployed)
-    assert releases["on_time_rate"] == 1.0
+    assert demo.releases["bundles_deployed"] == len(deployed)
+    assert demo.releases["on_time_rate"] == 1.0
     # Programmers deploying on their own in year one are flagged; in year two none are.
-    assert before["unauthorised_changes"]["count"] > 10
-    assert after["unauthorised_changes"]["count"] == 0
-    assert after["deployment_frequency"]["by_type"]["release_deployment"] == len(deployed)
-    assert after["change_failure_rate"] is not None
-    assert after["cab"]["approval_hours"]["count"] > 0
+    assert demo.before["unauthorised_changes"]["count"] > 10
+    assert demo.after["unauthorised_changes"]["count"] == 0
+    assert demo.after["deployment_frequency"]["by_type"]["release_deployment"] == len(deployed)
+    assert demo.after["change_failure_rate"] is not None
+    assert demo.after["cab"]["approval_hours"]["count"] > 0
 
 
 def test_every_demo_person_can_sign_in_to_the_pages(sqlite_platform: Platform) -> None:
