@@ -54,7 +54,7 @@ test: lint browser
 ## demo: two years of the case-study organisation in var/demo (embedded SQLite), then its table
 demo: install
 	rm -rf var/demo
-	RAILYARD_DATA_DIR=var/demo $(BIN)/railyard demo
+	RAILYARD_DATA_DIR=var/demo RAILYARD_LOG_LEVEL=error $(BIN)/railyard demo
 	@echo "Serve it with: RAILYARD_DATA_DIR=var/demo make run"
 
 ## bench: every benchmark (PostgreSQL), results as JSON under bench-results/

@@ -133,10 +133,17 @@ class Demo(Delivery, Releasing, Changing):
 
     # -- the simulation ---------------------------------------------------------------
 
-    def run(self, years: int = 2, progress: Callable[[str], None] | None = None) -> dict[str, str]:
+    def run(
+        self,
+        years: int = 2,
+        progress: Callable[[str], None] | None = None,
+        until: date | None = None,
+    ) -> dict[str, str]:
         """Warm up until about 325 requests are in play, then run `years` years from the
         first of the next month (the case study compares 12 calendar months with the 12
-        before): the first as found, the rest disciplined. Returns the periods to compare."""
+        before): the first as found, the rest disciplined; then, when `until` is later,
+        keep running the process up to it (so a demo served today has work in play today).
+        Returns the periods to compare."""
         say = progress or (lambda _: None)
         self.register_people(self.start)
         day = self.start
@@ -156,6 +163,11 @@ class Demo(Delivery, Releasing, Changing):
                 self.clearinghouse_review(day)
             self.step(day)
             day += timedelta(days=1)
+        if until is not None and day < until:
+            say(f"{day}: the process keeps running up to {until}")
+            while day < until:
+                self.step(day)
+                day += timedelta(days=1)
         return {
             "year_one": f"{first_year.isoformat()}..{(switch - timedelta(days=1)).isoformat()}",
             "year_two": f"{switch.isoformat()}..{(end - timedelta(days=1)).isoformat()}",

@@ -203,12 +203,14 @@ def _import_command(platform: PlatformFactory, actor: Callable[[], str]) -> Call
 def _demo_command(platform: PlatformFactory) -> Callable[..., None]:
     def demo(
         start: Annotated[
-            str,
+            str | None,
             typer.Option(
-                help="The day its history begins; the two years start once"
-                " about 325 requests are in play."
+                help="The day its history begins (default: the first of the month five"
+                " years ago); the two years start once about 325 requests are in play,"
+                " and the process then keeps running up to yesterday.",
+                show_default=False,
             ),
-        ] = "2020-01-01",
+        ] = None,
         seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 7,
         password: Annotated[
             str, typer.Option(help="The web pages' sign-in password of every demo person.")
@@ -217,7 +219,8 @@ def _demo_command(platform: PlatformFactory) -> Callable[..., None]:
         """Generate two years of the case-study organisation through the real commands,
         then print the case study's table: year two against year one."""
         try:
-            first = date.fromisoformat(start)
+            today = date.today()
+            first = date.fromisoformat(start) if start else date(today.year - 5, today.month, 1)
         except ValueError as exc:
             raise _fail(str(exc), 2) from None
         with platform() as built:
@@ -226,7 +229,7 @@ def _demo_command(platform: PlatformFactory) -> Callable[..., None]:
                     "the store already holds events; point RAILYARD_DATA_DIR at an empty"
                     " directory (make demo uses var/demo)"
                 )
-            periods = Demo(built, first, seed).run(progress=err.print)
+            periods = Demo(built, first, seed).run(progress=err.print, until=date.today())
             people = give_passwords(built, password)
             views = MetricsViews(built.log)
             views.group.catch_up()
