@@ -120,6 +120,20 @@ def fresh_schema(url: str) -> Iterator[str]:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+SERVICE_ROLE = "railyard_test_service"  # the role tests connect as, like the services do
+
+
+def ensure_login_role(url: str, role: str = SERVICE_ROLE) -> str:
+    """Create the login role once per server (tests in parallel workers may race) and
+    return `url` as that role."""
+    with psycopg.connect(url, autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+        if not exists:
+            with contextlib.suppress(psycopg.errors.DuplicateObject):  # a parallel worker won
+                admin.execute(f"CREATE ROLE {role} LOGIN")
+    return as_role(url, role)
+
+
 def as_role(url: str, role: str) -> str:
     """The same server, connecting as another role (trust authentication)."""
     params = conninfo_to_dict(url)

@@ -34,12 +34,11 @@ from shared.platform import Platform
 from shared.settings import load_settings
 from shared.store.migrate import grant_service_role
 from tests.conftest import People, register_people
-from tests.postgres import as_role
+from tests.postgres import SERVICE_ROLE, as_role, ensure_login_role
 
 RAILYARD = str(Path(sys.executable).with_name("railyard"))
 ROOT = Path(__file__).resolve().parents[1]
 WORKER_READY = "Railyard worker following the log"
-SERVICE_ROLE = "railyard_test_service"  # also used by tests/shared/test_event_log.py
 
 _running: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -203,13 +202,7 @@ class Deployment:
         """Create the schema once, as its owner, granting the service role its rights:
         with `railyard migrate --grant-to` itself when `cli`, else the same calls in this
         process (a process start less)."""
-        with self.sql() as conn:
-            exists = conn.execute(
-                "SELECT 1 FROM pg_roles WHERE rolname = %s", [self.service_role]
-            ).fetchone()
-            if not exists:
-                with contextlib.suppress(psycopg.errors.DuplicateObject):  # another test won
-                    conn.execute(f"CREATE ROLE {self.service_role} LOGIN")
+        ensure_login_role(self.server_url, self.service_role)
         if not cli:
             owner = self._build(create_schema=True)
             try:

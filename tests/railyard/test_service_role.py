@@ -13,8 +13,8 @@ from railyard.app import build_app
 from shared.settings import load_settings
 from shared.store.secrets import server_secret
 from tests.conftest import postgres_url
-from tests.postgres import as_role, fresh_schema
-from tests.processes import SERVICE_ROLE, Deployment
+from tests.postgres import SERVICE_ROLE, as_role, fresh_schema
+from tests.processes import Deployment
 
 
 @pytest.mark.postgres

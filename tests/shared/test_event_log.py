@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import uuid
 from typing import Any
@@ -19,7 +18,7 @@ from shared.store.errors import WriteConflict
 from shared.store.migrate import grant_service_role
 from shared.store.recorders import EVENTS_TABLE
 from tests.builders import new_request
-from tests.postgres import as_role
+from tests.postgres import SERVICE_ROLE, as_role, ensure_login_role
 
 
 def saved_request(platform: Platform) -> ChangeRequest:
@@ -196,14 +195,10 @@ def test_service_role_cannot_update_delete_or_truncate_events(postgres_platform:
     """Append-only is enforced by PostgreSQL for the role the services connect as."""
     platform = postgres_platform
     request = saved_request(platform)
-    role = "railyard_test_service"
+    role = SERVICE_ROLE
     url = platform.settings.database_url
     assert url is not None
-    with psycopg.connect(url, autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
-        if not exists:
-            with contextlib.suppress(psycopg.errors.DuplicateObject):  # a parallel worker won
-                admin.execute(f"CREATE ROLE {role} LOGIN")
+    ensure_login_role(url, role)
     grant_service_role(platform.log, role)
     table = f'"{platform.settings.db_schema}".{EVENTS_TABLE}'
     refused = {

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import threading
 import uuid
@@ -20,7 +19,7 @@ from shared.store.chain import GENESIS, HASHES_TABLE, ChainAhead, chain_hash, co
 from shared.store.integrity import LogVerifier, Verification
 from shared.store.migrate import grant_service_role
 from tests.builders import new_request
-from tests.postgres import as_role
+from tests.postgres import SERVICE_ROLE, as_role, ensure_login_role
 from tests.tampering import as_owner
 
 
@@ -257,14 +256,10 @@ def test_service_role_appends_hashes_but_cannot_change_them(
 ) -> None:
     platform = postgres_platform
     saved_requests(platform, 1)
-    role = "railyard_test_service"
+    role = SERVICE_ROLE
     url = platform.settings.database_url
     assert url is not None
-    with psycopg.connect(url, autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
-        if not exists:
-            with contextlib.suppress(psycopg.errors.DuplicateObject):  # a parallel worker won
-                admin.execute(f"CREATE ROLE {role} LOGIN")
+    ensure_login_role(url, role)
     grant_service_role(platform.log, role)
     hashes = platform.log.table(HASHES_TABLE)
     with psycopg.connect(as_role(url, role), autocommit=True) as service:
