@@ -109,7 +109,10 @@ class People:
         return {"Authorization": f"Bearer {self.tokens[username]}", **extra}
 
 
-def register_people(platform: Platform) -> People:
+def register_people(
+    platform: Platform, *, password: str | None = None, tokens: bool = True
+) -> People:
+    """Everyone of PEOPLE, with a sign-in password when given and an API token each."""
     people = People()
     with acting_as("test-setup"):
         for username, profile in PEOPLE.items():
@@ -120,7 +123,10 @@ def register_people(platform: Platform) -> People:
                 profile.get("department"),
                 profile.get("team"),
             )
-            people.tokens[username] = platform.identity.issue_token(username, "test").token
+            if password is not None:
+                platform.identity.set_password(username, password)
+            if tokens:
+                people.tokens[username] = platform.identity.issue_token(username, "test").token
     return people
 
 

@@ -30,7 +30,7 @@ from shared.application import acting_as
 from shared.platform import Platform
 from shared.settings import load_settings
 from tests.builders import draft
-from tests.conftest import PEOPLE
+from tests.conftest import register_people
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -98,16 +98,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     data_dir = tmp_path_factory.mktemp("browser-var")
     settings = load_settings(database_url=None, data_dir=data_dir)
     platform = Platform.build(settings)
-    with acting_as("test-setup"):
-        for username, profile in PEOPLE.items():
-            platform.identity.register(
-                username,
-                profile.get("display_name", username),
-                profile["roles"],
-                profile.get("department"),
-                profile.get("team"),
-            )
-            platform.identity.set_password(username, PASSWORD)
+    register_people(platform, password=PASSWORD, tokens=False)
     port = _free_port()
     env = {
         **os.environ,

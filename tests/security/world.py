@@ -30,7 +30,7 @@ from shared.platform import Platform
 from shared.settings import Settings, load_settings
 from tests.builders import request_payload
 from tests.change_control.builders import LOW
-from tests.conftest import PEOPLE
+from tests.conftest import PEOPLE, register_people
 from tests.release.builders import train_payload
 
 # Who calls as each role. The IT staff member is on the QA team and implements the seeded
@@ -268,17 +268,9 @@ KINDS: dict[str, Callable[[Seeder, Items], str]] = {
 
 
 def seed_people(platform: Platform, world: World) -> None:
+    world.tokens.update(register_people(platform, password=PASSWORD).tokens)
     with acting_as("test-setup"):
-        for username, profile in PEOPLE.items():
-            platform.identity.register(
-                username,
-                profile.get("display_name", username),
-                profile["roles"],
-                profile.get("department"),
-                profile.get("team"),
-            )
-            platform.identity.set_password(username, PASSWORD)
-            world.tokens[username] = platform.identity.issue_token(username, "test").token
+        for username in PEOPLE:
             spare = platform.identity.issue_token(username, "spare")
             world.spare_tokens[username] = spare.token_id
 
