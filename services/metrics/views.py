@@ -9,7 +9,8 @@ can matter to the periods it asks about.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
@@ -27,12 +28,11 @@ from services.metrics.domain.records import (
 )
 from services.metrics.facts import TOPICS, Folder
 from shared.store.log import EventLog, LoggedEvent
-from shared.store.projections import Handler, Projection, ProjectionGroup
+from shared.store.projections import Handler, ProjectionGroup, StagedProjection
 from shared.store.sql import Cursor
 
 REQUESTS, BUNDLES, CHANGES = "metrics_requests", "metrics_bundles", "metrics_changes"
 DEPLOYMENTS, RANKINGS = "metrics_deployments", "metrics_rankings"
-CHUNK = 500
 BATCH_SIZE = 20_000
 
 R = TypeVar("R", bound=Record)
@@ -47,15 +47,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _row(table: str, record: Record) -> dict[str, Any]:
+def _row(table: str, record: Record) -> tuple[Any, ...]:
     # orjson writes a dataclass's fields directly, much faster than building a dict first.
-    row: dict[str, Any] = {"id": record.id, "data": orjson.dumps(record).decode()}
-    for column in COLUMNS[table]:
-        row[column] = getattr(record, column)
-    return row
+    extra = tuple(getattr(record, column) for column in COLUMNS[table])
+    return (record.id, *extra, orjson.dumps(record).decode())
 
 
-class MetricsProjection(Projection):
+class MetricsProjection(StagedProjection["Folded"]):
     name = "metrics.facts.v1"
     tables = (REQUESTS, BUNDLES, CHANGES, DEPLOYMENTS, RANKINGS)
 
@@ -78,69 +76,85 @@ class MetricsProjection(Projection):
     def _one(self, cur: Cursor, event: LoggedEvent) -> None:
         self.apply_batch(cur, [event])
 
-    def apply_batch(self, cur: Cursor, events: Sequence[LoggedEvent]) -> None:
+    def fold(self, cur: Cursor, events: Sequence[LoggedEvent], previous: Folded | None) -> Folded:
         history = History()
         requests: set[str] = set()
         bundles: set[str] = set()
         changes: set[str] = set()
         rankings = False
         for event in events:
+            kind = event.aggregate_type
+            if kind == "ChangeRequest":  # most of the log: Folder.references, inlined
+                requests.add(event.aggregate_id)
+                continue
             r, b, c = Folder.references(event)
             requests.update(r)
             bundles.update(b)
             changes.update(c)
-            rankings = rankings or event.type.startswith("DepartmentRanking.")
-        history.bundles = self.load(cur, BUNDLES, bundles, BundleRecord)
+            rankings = rankings or kind == "DepartmentRanking"
+        held = previous.history if previous is not None else History()
+        history.bundles = self.load(cur, BUNDLES, bundles, BundleRecord, held.bundles)
         for event in events:
             if event.type == "ReleaseBundle.Cancelled" and event.aggregate_id in history.bundles:
                 requests.update(history.bundles[event.aggregate_id].request_ids)
-        history.requests = self.load(cur, REQUESTS, requests, RequestRecord)
-        history.changes = self.load(cur, CHANGES, changes, ChangeRecord)
+        history.requests = self.load(cur, REQUESTS, requests, RequestRecord, held.requests)
+        history.changes = self.load(cur, CHANGES, changes, ChangeRecord, held.changes)
         if rankings:
-            history.rankings = self.load(cur, RANKINGS, None, RankingRecord)
+            history.rankings = self.load(cur, RANKINGS, None, RankingRecord, held.rankings)
         folder = Folder(history)
         folder.apply_all(events)
-        touched = folder.touched
-        self._save(cur, REQUESTS, [history.requests[i] for i in touched.requests])
-        self._save(cur, BUNDLES, [history.bundles[i] for i in touched.bundles])
-        self._save(cur, CHANGES, [history.changes[i] for i in touched.changes])
-        self._save(cur, DEPLOYMENTS, [history.deployments[i] for i in touched.deployments])
-        self._save(cur, RANKINGS, [history.rankings[i] for i in touched.rankings])
+        t, h = folder.touched, history
+        return Folded(
+            history,
+            {
+                REQUESTS: [_row(REQUESTS, h.requests[i]) for i in t.requests],
+                BUNDLES: [_row(BUNDLES, h.bundles[i]) for i in t.bundles],
+                CHANGES: [_row(CHANGES, h.changes[i]) for i in t.changes],
+                DEPLOYMENTS: [_row(DEPLOYMENTS, h.deployments[i]) for i in t.deployments],
+                RANKINGS: [_row(RANKINGS, h.rankings[i]) for i in t.rankings],
+            },
+        )
 
-    def load(self, cur: Cursor, table: str, ids: set[str] | None, kind: type[R]) -> dict[str, R]:
+    def write(self, cur: Cursor, folded: Folded) -> None:
+        for table, rows in folded.rows.items():
+            cur.upsert(self.t(table), ("id", *COLUMNS[table], "data"), rows)
+
+    def load(
+        self,
+        cur: Cursor,
+        table: str,
+        ids: set[str] | None,
+        kind: type[R],
+        held: Mapping[str, R] | None = None,
+    ) -> dict[str, R]:
+        """The records of `table` with these ids (all of them if None); those in `held`
+        are taken from it, as they stand in memory, not read back."""
         found: dict[str, R] = {}
+        held = held or {}
         if ids is None:
-            cur.execute(f"SELECT data FROM {self.t(table)}")
-            rows = cur.fetchall()
+            rows = cur.tuples(f"SELECT data FROM {self.t(table)}")
         else:
+            for record_id in [i for i in ids if i in held]:
+                found[record_id] = held[record_id]
+            wanted = [i for i in ids if i not in held]
             rows = []
-            wanted = sorted(ids)
-            for start in range(0, len(wanted), CHUNK):
-                chunk = wanted[start : start + CHUNK]
-                params = {f"i{n}": value for n, value in enumerate(chunk)}
-                cur.execute(
-                    f"SELECT data FROM {self.t(table)}"
-                    f" WHERE id IN ({', '.join(':' + k for k in params)})",
-                    params,
-                )
-                rows.extend(cur.fetchall())
-        for row in rows:
-            record = kind.from_json(orjson.loads(row["data"]))
+            if wanted:
+                rows = cur.tuples_in(f"SELECT data FROM {self.t(table)} WHERE", "id", wanted)
+        decode = kind.from_json
+        for (data,) in rows:
+            record = decode(orjson.loads(data))
             found[record.id] = record
+        if ids is None:
+            found.update(held)
         return found
 
-    def _save(self, cur: Cursor, table: str, records: Iterable[Record]) -> None:
-        rows = [_row(table, r) for r in records]
-        if not rows:
-            return
-        columns = ("id", *COLUMNS[table], "data")
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
-        cur.executemany(
-            f"INSERT INTO {self.t(table)} ({', '.join(columns)})"
-            f" VALUES ({', '.join(':' + c for c in columns)})"
-            f" ON CONFLICT (id) DO UPDATE SET {updates}",
-            rows,
-        )
+
+@dataclass
+class Folded:
+    """A batch folded: every record it read or changed, and the rows to write."""
+
+    history: History
+    rows: dict[str, list[tuple[Any, ...]]]
 
 
 class MetricsViews:

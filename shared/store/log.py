@@ -11,9 +11,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
 import orjson
@@ -86,9 +85,17 @@ class AlreadyProcessed(Exception):
     """A reaction's work for this log position is already in the log."""
 
 
-@dataclass(frozen=True)
-class LoggedEvent:
-    """One entry of the log as a consumer sees it."""
+_new_tuple = tuple.__new__
+_TOPIC_NAMES: dict[str, tuple[str, str]] = {}
+"""topic -> (aggregate type, event type), e.g. ("ChangeRequest", "ChangeRequest.Submitted")."""
+
+
+class LoggedEvent(NamedTuple):
+    """One entry of the log as a consumer sees it.
+
+    Immutable like the row it comes from. A named tuple rather than a frozen dataclass:
+    views build one per event they read, and a frozen dataclass's __init__ cost more than
+    decoding the event's JSON (2.6 against 0.65 microseconds)."""
 
     position: int
     aggregate_id: str
@@ -110,21 +117,22 @@ class LoggedEvent:
         actor = data.pop("actor", "")
         correlation_id = data.pop("correlation_id", "")
         data.pop("originator_topic", None)
-        qualname = topic.partition(":")[2]
-        return cls(
-            position=position,
-            aggregate_id=str(UUID(str(originator_id)))
-            if not isinstance(originator_id, UUID)
-            else str(originator_id),
-            aggregate_type=qualname.partition(".")[0],
-            version=version,
-            type=qualname,
-            topic=topic,
-            occurred_at=occurred_at,
-            actor=actor,
-            correlation_id=correlation_id,
-            data=data,
-        )
+        names = _TOPIC_NAMES.get(topic)
+        if names is None:
+            qualname = topic.partition(":")[2]
+            names = _TOPIC_NAMES[topic] = (qualname.partition(".")[0], qualname)
+        if isinstance(originator_id, str) and len(originator_id) == 36:
+            aggregate_id = originator_id  # already the canonical spelling (::text)
+        elif isinstance(originator_id, UUID):
+            aggregate_id = str(originator_id)
+        else:
+            aggregate_id = str(UUID(str(originator_id)))
+        # tuple.__new__ directly: the named tuple's own __new__ is a Python function.
+        return _new_tuple(
+            cls,
+            (position, aggregate_id, names[0], version, names[1], topic, occurred_at,
+             actor, correlation_id, data),
+        )  # fmt: skip
 
     @property
     def occurred(self) -> datetime:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 import psycopg
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
+from psycopg.rows import tuple_row
 
 from shared.store.errors import translate_errors
 
@@ -41,8 +42,24 @@ class Cursor(Protocol):
     def fetchall(self) -> list[Row]: ...
     def fetchone(self) -> Row | None: ...
     def scalar(self, statement: str, params: Params | None = None) -> Any: ...
+    def tuples(self, statement: str, params: Params | None = None) -> list[tuple[Any, ...]]: ...
+    def tuples_in(
+        self, statement: str, column: str, values: Collection[str]
+    ) -> list[tuple[Any, ...]]: ...
+    def upsert(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], key: str = "id"
+    ) -> None: ...
     @property
     def rowcount(self) -> int: ...
+
+
+_SQLITE_IN_CHUNK = 500  # below SQLite's default limit of bound parameters
+
+
+def _upsert_statement(table: str, columns: Sequence[str], key: str, source: str) -> str:
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+    action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+    return f"INSERT INTO {table} ({', '.join(columns)}) {source} ON CONFLICT ({key}) {action}"
 
 
 class SqlDatabase(Protocol):
@@ -73,6 +90,29 @@ class _SQLiteCursor:
         row = self._cursor.fetchone()
         return None if row is None else row[0]
 
+    def tuples(self, statement: str, params: Params | None = None) -> list[tuple[Any, ...]]:
+        self._cursor.execute(statement, dict(params or {}))
+        return [tuple(row) for row in self._cursor.fetchall()]
+
+    def tuples_in(
+        self, statement: str, column: str, values: Collection[str]
+    ) -> list[tuple[Any, ...]]:
+        out: list[tuple[Any, ...]] = []
+        wanted = list(values)
+        for start in range(0, len(wanted), _SQLITE_IN_CHUNK):
+            chunk = wanted[start : start + _SQLITE_IN_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            self._cursor.execute(f"{statement} {column} IN ({marks})", chunk)
+            out.extend(tuple(row) for row in self._cursor.fetchall())
+        return out
+
+    def upsert(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], key: str = "id"
+    ) -> None:
+        if rows:
+            values = f"VALUES ({', '.join('?' for _ in columns)})"
+            self._cursor.executemany(_upsert_statement(table, columns, key, values), rows)
+
     @property
     def rowcount(self) -> int:
         return self._cursor.rowcount
@@ -99,6 +139,34 @@ class _PostgresCursor:
         self.execute(statement, params)
         row = self._cursor.fetchone()
         return None if row is None else next(iter(row.values()))
+
+    def tuples(self, statement: str, params: Params | None = None) -> list[tuple[Any, ...]]:
+        # Plain tuples: a dict per row costs more than the rest of reading it.
+        with self._cursor.connection.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(to_pyformat(statement), dict(params or {}))
+            return cursor.fetchall()
+
+    def tuples_in(
+        self, statement: str, column: str, values: Collection[str]
+    ) -> list[tuple[Any, ...]]:
+        # One array parameter, whatever the number of values: a statement of its own
+        # for each list length is parsed (by psycopg and the server) every time.
+        with self._cursor.connection.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(f"{statement} {column} = ANY(%b::text[])", [list(values)])
+            return cursor.fetchall()
+
+    def upsert(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], key: str = "id"
+    ) -> None:
+        """One statement for every row, each column sent as one text array in binary
+        (psycopg escapes a text-format array in Python, slower than the insert itself):
+        without prepared statements (see recorders.py) executemany has the server parse
+        and plan the statement again for each row."""
+        if not rows:
+            return
+        arrays = [list(column) for column in zip(*rows, strict=True)]
+        source = f"SELECT * FROM unnest({', '.join('%b::text[]' for _ in columns)})"
+        self._cursor.execute(_upsert_statement(table, columns, key, source), arrays)
 
     @property
     def rowcount(self) -> int:

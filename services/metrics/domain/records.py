@@ -34,8 +34,16 @@ class Record:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Self:
-        known = {f.name for f in fields(cls)}
+        known = _FIELDS.get(cls)
+        if known is None:
+            known = _FIELDS[cls] = frozenset(f.name for f in fields(cls))
+        if known.issuperset(data):
+            return cls(**data)
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+_FIELDS: dict[type[Record], frozenset[str]] = {}
+"""Each record type's field names (dataclasses.fields builds them anew on every call)."""
 
 
 @dataclass

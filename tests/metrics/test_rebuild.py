@@ -1,0 +1,159 @@
+"""The metrics view is the same however it is folded: in one batch, in many small ones
+folded while the previous is written, after a crash mid-write, and with two processes
+catching up at once."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from typing import Any
+
+import orjson
+import pytest
+from eventsourcing.persistence import StoredEvent
+
+from bench._synthetic import synthetic
+from services.metrics.views import BUNDLES, CHANGES, DEPLOYMENTS, RANKINGS, REQUESTS, MetricsViews
+from shared.platform import Platform
+from shared.store.projections import collector_paused
+
+
+def generate(platform: Platform, events: int, seed: int = 5) -> None:
+    stored = [
+        StoredEvent(e.aggregate_id, e.version, e.topic, orjson.dumps(e.state))
+        for e in synthetic(events, seed=seed, requests_per_day=3)
+    ]
+    for start in range(0, len(stored), 500):
+        platform.log.recorder.insert_events(stored[start : start + 500])
+
+
+def stored(views: MetricsViews) -> dict[str, list[tuple[Any, ...]]]:
+    tables = {}
+    with views.log.db.transaction() as cur:
+        for table in (REQUESTS, BUNDLES, CHANGES, DEPLOYMENTS, RANKINGS):
+            tables[table] = cur.tuples(f"SELECT * FROM {views.log.table(table)} ORDER BY id")
+    return tables
+
+
+def in_one_batch(platform: Platform) -> dict[str, list[tuple[Any, ...]]]:
+    whole = MetricsViews(platform.log)
+    whole.group.batch_size = 1_000_000
+    whole.group.rebuild()
+    return stored(whole)
+
+
+def test_a_rebuild_in_small_batches_equals_one_in_a_single_batch(platform: Platform) -> None:
+    generate(platform, 2_000)
+    expected = in_one_batch(platform)
+    assert len(expected[REQUESTS]) > 100
+    assert expected[BUNDLES]
+    assert expected[CHANGES]
+    views = MetricsViews(platform.log)
+    views.group.batch_size = 97  # records live across many batches
+    staged = spy(views, "_write_staged")
+    assert views.group.rebuild() == platform.log.head()
+    assert stored(views) == expected
+    assert views.group.position() == platform.log.head()
+    # On PostgreSQL every batch was folded while the one before it was written.
+    if platform.log.db.backend == "postgres":
+        assert staged["n"] > 20
+    else:
+        assert staged["n"] == 0
+
+
+def spy(views: MetricsViews, method: str) -> dict[str, int]:
+    calls = {"n": 0}
+    original = getattr(views.group, method)
+
+    def counted(*args: Any) -> Any:
+        calls["n"] += 1
+        return original(*args)
+
+    setattr(views.group, method, counted)
+    return calls
+
+
+def test_catching_up_many_batches_equals_a_rebuild(platform: Platform) -> None:
+    generate(platform, 600)
+    views = MetricsViews(platform.log)
+    views.group.catch_up()
+    generate(platform, 1_500, seed=6)  # more history after the views were current
+    views.group.batch_size = 113
+    views.group.catch_up()
+    assert stored(views) == in_one_batch(platform)
+
+
+def test_a_write_that_fails_mid_catch_up_loses_nothing_and_resumes(platform: Platform) -> None:
+    generate(platform, 1_500)
+    views = MetricsViews(platform.log)
+    views.group.batch_size = 101
+    original = views.projection.write
+    calls = {"n": 0}
+
+    def fail_on_the_fourth(cur: Any, folded: Any) -> None:
+        calls["n"] += 1
+        original(cur, folded)  # written, and then the transaction fails
+        if calls["n"] == 4:
+            raise KeyboardInterrupt("killed")
+
+    views.projection.write = fail_on_the_fourth  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        views.group.catch_up()
+    views.projection.write = original  # type: ignore[method-assign]
+    # Three batches committed with their positions; the fourth rolled back.
+    assert views.group.position() == sorted_positions(platform)[3 * 101 - 1]
+    views.group.catch_up()
+    assert stored(views) == in_one_batch(platform)
+
+
+def sorted_positions(platform: Platform) -> list[int]:
+    column, table = platform.log.position_column, platform.log.events_table
+    with platform.log.db.transaction() as cur:
+        return [row[0] for row in cur.tuples(f"SELECT {column} FROM {table} ORDER BY {column}")]
+
+
+def test_two_processes_catching_up_at_once_fold_each_event_once(platform: Platform) -> None:
+    generate(platform, 2_000)
+    followers = [MetricsViews(platform.log) for _ in range(2)]
+    for n, views in enumerate(followers):
+        views.group.batch_size = 89 + 20 * n
+    errors: list[BaseException] = []
+
+    def follow(views: MetricsViews) -> None:
+        try:
+            views.group.catch_up()
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=follow, args=(v,)) for v in followers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    followers[0].group.catch_up()  # whoever stopped early: finish
+    assert stored(followers[0]) == in_one_batch(platform)
+
+
+def test_the_garbage_collector_runs_again_after_a_catch_up(platform: Platform) -> None:
+    generate(platform, 300)
+    assert gc.isenabled()
+    views = MetricsViews(platform.log)
+    views.group.batch_size = 50
+    views.group.catch_up()
+    assert gc.isenabled()
+    with collector_paused():
+        with collector_paused():  # nested, as two threads' batches may be
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_a_collector_switched_off_by_the_program_stays_off() -> None:
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
