@@ -5,7 +5,8 @@ For each size, on a fresh schema filled with a synthetic contract-shaped history
 longer history and the smallest still covers every window the endpoints look at):
 
 - the full rebuild of the metrics view, in events/s, against a raw psycopg read of the
-  same events with orjson decoding (the ratio is the figure; target >= 0.5), and against
+  same events with orjson decoding (the ratio is the figure; target >= 0.5; the raw read
+  is also timed with the cyclic collector paused, as view batches run), and against
   the shared ProjectionGroup driving a projection that does nothing (the machinery's own
   ceiling on the same events);
 - the peak memory (max RSS) of the process doing the rebuild, each size in its own
@@ -14,6 +15,8 @@ longer history and the smallest still covers every window the endpoints look at)
 - the median latency of every metrics endpoint for the latest month, in rounds that
   alternate between the sizes (target: at 1M within 1.5x of 10k).
 
+The rebuild and the raw reads alternate in `RAILYARD_BENCH_ROUNDS` rounds (default 3): a
+busy moment on a shared machine hits both sides of a ratio.
 `RAILYARD_BENCH_SIZES=10000,100000` picks sizes; `DATABASE_URL` picks the server.
 """
 
@@ -33,6 +36,7 @@ import orjson
 import psycopg
 from fastapi.testclient import TestClient
 
+from bench._environment import quick
 from bench._synthetic import synthetic
 from railyard.app import all_components
 from services.metrics.facts import TOPICS
@@ -43,13 +47,14 @@ from shared.logging import configure_logging
 from shared.platform import Platform
 from shared.settings import load_settings
 from shared.store.log import EventLog
-from shared.store.projections import Projection, ProjectionGroup
+from shared.store.projections import Projection, ProjectionGroup, collector_paused
 
 SIZES = tuple(
     int(s) for s in os.environ.get("RAILYARD_BENCH_SIZES", "10000,100000,1000000").split(",")
 )
 URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REPEATS = 9
+ROUNDS = 1 if quick() else int(os.environ.get("RAILYARD_BENCH_ROUNDS", "3"))
 # About 50 events a day: the smallest store spans some 200 days, so every window the
 # endpoints look at (up to about 150 days) is full at every size.
 REQUESTS_PER_DAY = 7
@@ -79,8 +84,13 @@ def fill(schema: str, events: int) -> dict[str, Any]:
     return {"insert_s": round(time.perf_counter() - started, 1), "last_event_at": last}
 
 
-def raw_read(schema: str) -> float:
-    """Events/s of reading every event with a server-side cursor and decoding its JSON."""
+def raw_read(schema: str, collector: bool = True) -> float:
+    """Events/s of reading every event with a server-side cursor and decoding its JSON,
+    with CPython's cyclic collector as the interpreter starts it (`collector=False`: paused,
+    as view batches run, decision 90)."""
+    if not collector:
+        with collector_paused():
+            return raw_read(schema)
     started = time.perf_counter()
     count = 0
     with psycopg.connect(URL) as conn, conn.cursor(name="raw") as cur:
@@ -224,6 +234,50 @@ def group_ceiling(schema: str) -> float:
     return read / elapsed
 
 
+def measure_rebuild(schema: str) -> dict[str, Any]:
+    """ROUNDS rounds of: the raw read (collector as started, then paused), the rebuild in
+    a process of its own. Rates are the rounds' medians; the ratios, the median of each
+    round's ratio (the two sides of a ratio measured seconds apart)."""
+    rounds: list[dict[str, Any]] = []
+    ceiling = group_ceiling(schema)
+    for n in range(ROUNDS):
+        raw = raw_read(schema)
+        raw_paused = raw_read(schema, collector=False)
+        built = rebuild(schema)
+        rate = built["events"] / built["seconds"]
+        print(f"   round {n + 1}: raw read {raw:,.0f}/s ({raw_paused:,.0f}/s with the"
+              f" collector paused), metrics rebuild {rate:,.0f}/s: {rate / raw:.2f}"
+              f" ({rate / raw_paused:.2f})", flush=True)  # fmt: skip
+        rounds.append({**built, "raw": raw, "raw_paused": raw_paused, "rate": rate})
+    print(f"   projection machinery {ceiling:,.0f}/s", flush=True)
+
+    def median(key: str) -> float:
+        return float(statistics.median(r[key] for r in rounds))
+
+    def ratio(key: str) -> float:
+        return round(float(statistics.median(r["rate"] / r[key] for r in rounds)), 3)
+
+    seconds = median("seconds")
+    events = rounds[0]["events"]
+    peak = max(r["rss_peak_kb"] - r["rss_before_kb"] for r in rounds)
+    return {
+        "raw_read_events_per_s": round(median("raw")),
+        "raw_read_collector_paused_events_per_s": round(median("raw_paused")),
+        "projection_machinery_events_per_s": round(ceiling),
+        "rebuild_events_per_s": round(median("rate")),
+        "rebuild_to_raw_ratio": ratio("raw"),
+        "rebuild_to_raw_collector_paused_ratio": ratio("raw_paused"),
+        "rebuild_to_raw_ratio_rounds": [round(r["rate"] / r["raw"], 3) for r in rounds],
+        "machinery_to_raw_ratio": round(ceiling / median("raw"), 3),
+        "rebuild_to_machinery_ratio": round(median("rate") / ceiling, 3),
+        "rebuild_s": round(seconds, 2),
+        "rebuild_us_per_event": round(seconds / events * 1e6, 2),
+        "rss_before_mb": round(median("rss_before_kb") / 1024, 1),
+        "rss_peak_mb": round(max(r["rss_peak_kb"] for r in rounds) / 1024, 1),
+        "rebuild_memory_growth_mb": round(peak / 1024, 1),
+    }
+
+
 def run(results: Path) -> dict[str, Any]:
     figures: dict[str, Any] = {"sizes": {}}
     readers: dict[str, _Reader] = {}
@@ -234,28 +288,7 @@ def run(results: Path) -> dict[str, Any]:
             schemas.append(schema)
             print(f"-- {size} events: filling {schema}", flush=True)
             filled = fill(schema, size)
-            raw = raw_read(schema)
-            ceiling = group_ceiling(schema)
-            print(f"   raw read {raw:,.0f}/s, projection machinery {ceiling:,.0f}/s", flush=True)
-            built = rebuild(schema)
-            rate = built["events"] / built["seconds"]
-            print(f"   metrics rebuild {rate:,.0f} events/s", flush=True)
-            figures["sizes"][str(size)] = {
-                **filled,
-                "raw_read_events_per_s": round(raw),
-                "projection_machinery_events_per_s": round(ceiling),
-                "rebuild_events_per_s": round(rate),
-                "rebuild_to_raw_ratio": round(rate / raw, 3),
-                "machinery_to_raw_ratio": round(ceiling / raw, 3),
-                "rebuild_to_machinery_ratio": round(rate / ceiling, 3),
-                "rebuild_s": round(built["seconds"], 2),
-                "rebuild_us_per_event": round(built["seconds"] / built["events"] * 1e6, 2),
-                "rss_before_mb": round(built["rss_before_kb"] / 1024, 1),
-                "rss_peak_mb": round(built["rss_peak_kb"] / 1024, 1),
-                "rebuild_memory_growth_mb": round(
-                    (built["rss_peak_kb"] - built["rss_before_kb"]) / 1024, 1
-                ),
-            }
+            figures["sizes"][str(size)] = {**filled, **measure_rebuild(schema)}
             readers[str(size)] = _Reader(schema, filled["last_event_at"])
         print("-- endpoint latency, sizes interleaved", flush=True)
         for label, ms in latencies(readers).items():
