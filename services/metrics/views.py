@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from operator import attrgetter
 from typing import Any, TypeVar
 
 import orjson
@@ -47,10 +48,20 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Each table's extra columns read off a record in one call.
+_EXTRA = {table: attrgetter(*columns) for table, columns in COLUMNS.items() if columns}
+
+
 def _row(table: str, record: Record) -> tuple[Any, ...]:
     # orjson writes a dataclass's fields directly, much faster than building a dict first.
-    extra = tuple(getattr(record, column) for column in COLUMNS[table])
-    return (record.id, *extra, orjson.dumps(record).decode())
+    data = orjson.dumps(record).decode()
+    columns = COLUMNS[table]
+    if not columns:
+        return (record.id, data)
+    extra = _EXTRA[table](record)
+    if len(columns) == 1:
+        return (record.id, extra, data)
+    return (record.id, *extra, data)
 
 
 class MetricsProjection(StagedProjection["Folded"]):

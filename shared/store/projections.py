@@ -259,6 +259,7 @@ class ProjectionGroup:
                     written = writer.submit(self._write_staged, projection, batch, folded)
                     previous = folded
                     total += batch.read
+                    gc.collect(1)  # as between batches applied one at a time
                 if written is not None:
                     written.result()
         except _Moved:

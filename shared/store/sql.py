@@ -141,9 +141,10 @@ class _PostgresCursor:
         return None if row is None else next(iter(row.values()))
 
     def tuples(self, statement: str, params: Params | None = None) -> list[tuple[Any, ...]]:
-        # Plain tuples: a dict per row costs more than the rest of reading it.
+        # Plain tuples, in binary: a dict per row costs more than the rest of reading it,
+        # and a bytea column in text comes hex-encoded (twice the bytes, then decoded).
         with self._cursor.connection.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(to_pyformat(statement), dict(params or {}))
+            cursor.execute(to_pyformat(statement), dict(params or {}), binary=True)
             return cursor.fetchall()
 
     def tuples_in(
@@ -152,7 +153,7 @@ class _PostgresCursor:
         # One array parameter, whatever the number of values: a statement of its own
         # for each list length is parsed (by psycopg and the server) every time.
         with self._cursor.connection.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(f"{statement} {column} = ANY(%b::text[])", [list(values)])
+            cursor.execute(f"{statement} {column} = ANY(%b::text[])", [list(values)], binary=True)
             return cursor.fetchall()
 
     def upsert(
