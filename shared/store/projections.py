@@ -206,9 +206,6 @@ class ProjectionGroup:
                     total += read
                     if read < self.batch_size:
                         break
-                    # What a batch left behind is freed by reference counting; this
-                    # collects any cycle among it while the generation is still small.
-                    gc.collect(1)
         finally:
             if reader is not None:
                 reader.close()
@@ -259,7 +256,6 @@ class ProjectionGroup:
                     written = writer.submit(self._write_staged, projection, batch, folded)
                     previous = folded
                     total += batch.read
-                    gc.collect(1)  # as between batches applied one at a time
                 if written is not None:
                     written.result()
         except _Moved:
