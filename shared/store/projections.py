@@ -47,7 +47,14 @@ class Projection(ABC):
 
     @abstractmethod
     def create(self, cur: Cursor) -> None:
-        """Create the view's tables if they do not exist."""
+        """Create the view's tables and indexes if they do not exist."""
+
+    def create_unindexed(self, cur: Cursor) -> None:
+        """What a rebuild creates before folding the log: by default everything. A view
+        may leave out the indexes its own writes do not need (they are created, by
+        `create`, once the rebuild has caught up: sorting every row once costs less than
+        keeping an index up to date row by row)."""
+        self.create(cur)
 
     @abstractmethod
     def handlers(self) -> Mapping[str, Handler]:
@@ -147,12 +154,17 @@ class ProjectionGroup:
             lock_for_ddl(self.log.db, cur)
             for projection in self.projections:
                 projection.drop(cur)
-                projection.create(cur)
+                projection.create_unindexed(cur)
                 cur.execute(
                     f"UPDATE {self._positions} SET position = 0 WHERE name = :name",
                     {"name": projection.name},
                 )
-        return self._catch_up(None, far_behind=True)
+        read = self._catch_up(None, far_behind=True)
+        with self._lock, self.log.db.transaction(write=True) as cur:
+            lock_for_ddl(self.log.db, cur)
+            for projection in self.projections:
+                projection.create(cur)  # what create_unindexed left out
+        return read
 
     # -- following ------------------------------------------------------------------
 

@@ -157,3 +157,22 @@ def test_a_collector_switched_off_by_the_program_stays_off() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_rebuild_leaves_the_view_indexed_for_its_queries(platform: Platform) -> None:
+    generate(platform, 300)
+    views = MetricsViews(platform.log)
+    views.group.rebuild()
+    assert {"metrics_requests_submitted_at", "metrics_requests_ended_at"} <= indexes(platform)
+
+
+def indexes(platform: Platform) -> set[str]:
+    with platform.log.db.transaction() as cur:
+        if platform.log.db.backend == "sqlite":
+            rows = cur.tuples("SELECT name FROM sqlite_master WHERE type = 'index'")
+        else:
+            rows = cur.tuples(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = :schema",
+                {"schema": platform.log.settings.db_schema},
+            )
+    return {str(row[0]) for row in rows}
