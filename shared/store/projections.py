@@ -206,6 +206,7 @@ class ProjectionGroup:
         if far_behind and staged is not None and reader is not None:
             # A small first batch: folding starts sooner, and the stages overlap sooner.
             ahead = reader.read_ahead(self.position(), max(1, self.batch_size // 8))
+            # (and _catch_up_staged shrinks them again near the head)
         try:
             with collector_paused():
                 while max_batches is None or batches < max_batches:
@@ -246,6 +247,8 @@ class ProjectionGroup:
         catch-up stops: that process carries on from where it is."""
         total = 0
         batches = 0
+        smallest = max(1, self.batch_size // 8)
+        head = self.log.head()
         previous: Any = None
         written: Future[None] | None = None
         writer = ThreadPoolExecutor(1, thread_name_prefix="view-writer")
@@ -259,7 +262,11 @@ class ProjectionGroup:
                     batches += 1
                     following = None
                     if batch.full and (left is None or batches < left):
-                        limit = min(self.batch_size, batch.limit * 2)
+                        # Batches grow from small ones and shrink again towards the head
+                        # seen at the start: the stages overlap early, and the last
+                        # write, which nothing overlaps, is a short one.
+                        near_end = max(smallest, (head - batch.last) // 2)
+                        limit = min(self.batch_size, batch.limit * 2, near_end)
                         following = reader.read_ahead(batch.last, limit)
                     with self.log.db.transaction() as cur:
                         folded = projection.fold(cur, batch.events, previous)
