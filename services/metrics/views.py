@@ -119,6 +119,7 @@ class MetricsProjection(StagedProjection["Folded"]):
             history.rankings = self.load(cur, RANKINGS, None, RankingRecord, held.rankings)
         folder = Folder(history)
         folder.apply_all(events)
+        folder.release()
         t, h = folder.touched, history
         return Folded(
             history,

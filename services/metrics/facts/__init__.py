@@ -30,6 +30,12 @@ class Folder(RequestFacts, ReleaseFacts, ChangeFacts):
         }
         self.topics = frozenset(self.handlers)
 
+    def release(self) -> None:
+        """Drop the dispatch table: its bound methods refer back to this folder, a cycle
+        that only the cyclic collector would free, history and all (a view's batch pauses
+        that collector, decision 90)."""
+        self.handlers = {}
+
     def apply(self, event: Fact) -> None:
         handler = self.handlers.get(event.topic)
         if handler is not None:
