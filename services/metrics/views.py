@@ -28,6 +28,7 @@ from services.metrics.domain.records import (
     RequestRecord,
 )
 from services.metrics.facts import TOPICS, Folder
+from shared import contracts
 from shared.store.log import EventLog, LoggedEvent
 from shared.store.projections import Handler, ProjectionGroup, StagedProjection
 from shared.store.sql import Cursor
@@ -37,6 +38,7 @@ DEPLOYMENTS, RANKINGS = "metrics_deployments", "metrics_rankings"
 BATCH_SIZE = 20_000
 
 R = TypeVar("R", bound=Record)
+ROLLED_BACK = contracts.BUNDLE_ROLLED_BACK.topic
 
 # Each table: its columns besides id and data, and how a record fills them.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -99,9 +101,18 @@ class MetricsProjection(StagedProjection["Folded"]):
         changes: set[str] = set()
         rankings = False
         for event in events:
+            # Folder.references, inlined for the events most of the log is made of.
             kind = event.aggregate_type
-            if kind == "ChangeRequest":  # most of the log: Folder.references, inlined
+            if kind == "ChangeRequest":
                 requests.add(event.aggregate_id)
+                continue
+            if kind == "ProductionChange":
+                changes.add(event.aggregate_id)
+                continue
+            scheduling = "request_id" in event.data and event.topic != ROLLED_BACK
+            if kind == "ReleaseBundle" and scheduling:
+                requests.add(str(event.data["request_id"]))
+                bundles.add(event.aggregate_id)
                 continue
             r, b, c = Folder.references(event)
             requests.update(r)

@@ -157,6 +157,8 @@ def to_utc(value: str) -> str:
     """One sortable spelling of an instant: UTC with microseconds."""
     if len(value) == 32 and value.endswith("+00:00") and value[19] == ".":
         return value  # already in that spelling (what the log mostly holds)
+    if len(value) == 25 and value.endswith("+00:00") and value[10] == "T":
+        return f"{value[:19]}.000000+00:00"  # a whole second (isoformat drops the zeros)
     return parse_instant(value).astimezone(UTC).isoformat(timespec="microseconds")
 
 
