@@ -16,6 +16,7 @@ from services.intake.domain import ChangeRequest, DepartmentRanking, Status
 from shared.domain import business_now
 from shared.store.log import EventLog, LoggedEvent
 from shared.store.projections import Handler, Projection, ProjectionGroup, event_topic
+from shared.store.recorders import POSITIONS_TABLE
 from shared.store.sql import Cursor
 
 OPEN = (Status.SUBMITTED, Status.INFO_REQUESTED, Status.DEFERRED, Status.ACCEPTED)
@@ -40,6 +41,19 @@ STATUS_AFTER = {
     "ChangeRequest.Withdrawn": Status.WITHDRAWN,
     "ChangeRequest.Delivered": Status.DELIVERED,
 }
+
+
+# What changes which requests are open, or what they are called: the events a duplicate
+# check reads from the log beyond the requests view (`IntakeViews.open_titles`).
+OPEN_TITLE_TOPICS = tuple(
+    sorted(
+        event_topic(ChangeRequest, name.partition(".")[2])
+        for name in ("ChangeRequest.Submitted", "ChangeRequest.Edited", *STATUS_AFTER)
+    )
+)
+# A duplicate check folds at most this many such events beyond the view in memory; past
+# that it catches the view up first, once in so many submissions.
+TAIL_FOLD_LIMIT = 100
 
 
 def _opt(prefix: str, value: object, suffix: str = "") -> str:
@@ -339,6 +353,12 @@ class IntakeViews:
         self.rankings = RankingsProjection(log)
         self.group = ProjectionGroup(log, [self.requests, self.rankings])
         self.zone = log.settings.zone
+        self._open_titles = _open_titles_statement(log)
+        self._open_titles_params: dict[str, Any] = {
+            "projection": self.requests.name,
+            **{f"s{i}": status.value for i, status in enumerate(OPEN)},
+            **{f"t{i}": topic for i, topic in enumerate(OPEN_TITLE_TOPICS)},
+        }
 
     def _t(self, name: str) -> str:
         return self.log.table(name)
@@ -485,21 +505,48 @@ class IntakeViews:
             cur.execute(f"SELECT DISTINCT department FROM {self._t(REQUESTS)} ORDER BY department")
             return [r["department"] for r in cur.fetchall()]
 
+    def open_titles(self) -> list[dict[str, Any]]:
+        """Every open request's id, title, department and status, up to the log's head.
+
+        Read-your-writes without a write: the duplicate check must see the submission
+        another process answered a moment ago, but catching the view up first is a
+        locking write transaction that every submission, in every process, would take in
+        turn. So one read-only statement (one snapshot) reads the view's open rows with
+        the events after its position that change them, and they are folded here as the
+        view will fold them. Only a long tail, a view beyond read-your-writes reach or a
+        closed request opened again (its title is not among the rows) catches the view
+        up first, as every other read does (decision 0084)."""
+        self.group.setup()
+        limit = self.log.settings.read_your_writes_max_lag
+        rows: list[dict[str, Any]] = []
+        for attempt in (1, 2):
+            with self.log.db.transaction() as cur:
+                cur.execute(self._open_titles, {**self._open_titles_params, "limit": limit})
+                rows = cur.fetchall()
+            meta = next((r for r in rows if r["kind"] == 2), None)
+            beyond = meta is None or int(meta["version"] or 0) - int(meta["position"] or 0) > limit
+            tail = sum(1 for r in rows if r["kind"] == 1)
+            folded = None
+            if not beyond and (attempt == 2 or tail <= TAIL_FOLD_LIMIT):
+                folded = _fold_open_titles(rows)
+            if folded is not None:
+                return list(folded.values())
+            if attempt == 1:
+                self.group.ensure_fresh()
+        # Beyond read-your-writes reach: the view as it stands, as for every other read.
+        return [
+            {k: r[k] for k in ("id", "title", "department", "status")}
+            for r in rows
+            if r["kind"] == 0
+        ]
+
     def similar(
         self, title: str, exclude: str | None = None, limit: int = 5, threshold: float = 0.5
     ) -> list[dict[str, Any]]:
         """Open requests whose titles read like `title`: possible duplicates."""
         if not title.strip():
             return []
-        self.group.ensure_fresh()
-        keys = [f"s{i}" for i in range(len(OPEN))]
-        with self.log.db.transaction() as cur:
-            cur.execute(
-                f"SELECT id, title, department, status FROM {self._t(REQUESTS)}"
-                f" WHERE status IN ({', '.join(':' + k for k in keys)})",
-                dict(zip(keys, [s.value for s in OPEN], strict=True)),
-            )
-            rows = cur.fetchall()
+        rows = self.open_titles()
         scored = []
         for row in rows:
             if row["id"] == exclude:
@@ -509,6 +556,76 @@ class IntakeViews:
                 scored.append({**row, "similarity": round(score, 3)})
         scored.sort(key=lambda r: (-r["similarity"], r["title"]))
         return scored[:limit]
+
+
+def _open_titles_statement(log: EventLog) -> str:
+    """One statement, so one snapshot: the requests view's open rows, then every event after
+    the view's position that changes which requests are open or what they are called
+    (at most `:limit` positions on), then the position and the log's head."""
+    position, events = log.position_column, log.events_table
+    statuses = ", ".join(f":s{i}" for i in range(len(OPEN)))
+    topics = ", ".join(f":t{i}" for i in range(len(OPEN_TITLE_TOPICS)))
+    positions = log.table(POSITIONS_TABLE)
+    return (
+        f"WITH p AS (SELECT position, (SELECT MAX({position}) FROM {events}) AS head"
+        f" FROM {positions} WHERE name = :projection)"
+        " SELECT 0 AS kind, NULL AS position, id, title, department, status,"
+        " NULL AS topic, NULL AS version, NULL AS state"
+        f" FROM {log.table(REQUESTS)} WHERE status IN ({statuses})"
+        f" UNION ALL SELECT 1, e.{position}, CAST(e.originator_id AS TEXT), NULL, NULL, NULL,"
+        f" e.topic, e.originator_version, e.state FROM {events} e, p"
+        f" WHERE e.{position} > p.position AND e.{position} <= p.position + :limit"
+        f" AND e.topic IN ({topics})"
+        " UNION ALL SELECT 2, p.position, NULL, NULL, NULL, NULL, NULL, p.head, NULL FROM p"
+    )
+
+
+def _fold_open_titles(
+    rows: Sequence[Mapping[str, Any]],
+) -> dict[str, dict[str, Any]] | None:
+    """The open requests (id, title, department, status) once the tail's events are applied
+    to the view's rows, as the view will apply them; None when an event reopens a request
+    whose title the view's open rows do not hold (the view is caught up instead)."""
+    open_rows: dict[str, dict[str, Any]] = {}
+    tail: list[Mapping[str, Any]] = []
+    for row in rows:
+        if row["kind"] == 0:
+            open_rows[row["id"]] = {
+                "id": row["id"],
+                "title": row["title"],
+                "department": row["department"],
+                "status": row["status"],
+            }
+        elif row["kind"] == 1:
+            tail.append(row)
+    tail.sort(key=lambda r: int(r["position"]))
+    open_values = {s.value for s in OPEN}
+    for row in tail:
+        e = LoggedEvent.from_row(
+            int(row["position"]), row["id"], int(row["version"]), row["topic"], bytes(row["state"])
+        )
+        if e.type == "ChangeRequest.Submitted":
+            open_rows[e.aggregate_id] = {
+                "id": e.aggregate_id,
+                "title": e.data["title"],
+                "department": e.data["department"],
+                "status": Status.SUBMITTED.value,
+            }
+            continue
+        current = open_rows.get(e.aggregate_id)
+        status = STATUS_AFTER.get(e.type)
+        if current is None:
+            if status is not None and status.value in open_values:
+                return None  # reopened: its title is not among the rows read
+            continue
+        if e.type == "ChangeRequest.Edited":
+            current["title"] = e.data["title"]
+        if status is not None:
+            if status.value in open_values:
+                current["status"] = status.value
+            else:
+                del open_rows[e.aggregate_id]
+    return open_rows
 
 
 def _escape_like(value: str) -> str:
