@@ -333,7 +333,13 @@ class ProjectionGroup:
         if row["pending"]:
             self.catch_up()
         elif lag > limit // 2:
-            self._move_past(head)
+            if reads is None:
+                self._move_past(head)
+            else:
+                # Only some topics were looked at: events of the others may lie in between,
+                # and moving past them would lose them for the group's other views. The
+                # full check decides (catch up, or move past), once in so many events.
+                self.ensure_fresh()
 
     def _freshness_query(self, reads: frozenset[str] | None = None) -> tuple[str, dict[str, Any]]:
         """The group's position, the log's head and whether an event the group reads (of

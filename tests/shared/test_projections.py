@@ -10,12 +10,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from services.intake.domain import ClassOfService
+from services.intake.domain import ClassOfService, DepartmentRanking
 from services.intake.views import IntakeViews, RequestFilter
 from shared.application import acting_as
 from shared.domain import attributed_to
 from shared.platform import Platform
 from shared.settings import load_settings
+from shared.store.projections import event_topic
 from shared.store.recorders import PING_AFTER_IDLE_S
 from tests.builders import new_request
 from tests.conftest import make_settings, postgres_url
@@ -179,5 +180,27 @@ def test_a_connection_the_server_dropped_while_idle_is_replaced_before_use() -> 
                     admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
             time.sleep(PING_AFTER_IDLE_S + 0.2)
             assert [platform.log.head(), platform.log.head()] == [0, 0]
+        finally:
+            platform.close()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_a_read_of_some_topics_never_moves_its_group_past_events_of_others(
+    backend: str, tmp_path: Path
+) -> None:
+    """A query that waits only for some topics (an approval's gates wait for blackouts)
+    may skip catching up, but must not move the whole group past events it did not look
+    at: the group's other views would never apply them."""
+    for settings in make_settings(backend, tmp_path, read_your_writes_max_lag=20):
+        platform = Platform.build(settings)
+        try:
+            views = IntakeViews(platform.log)
+            views.group.setup()
+            write_history(platform, 8)  # 12 events: over half the reach, none a ranking
+            rankings = frozenset({event_topic(DepartmentRanking, "Started")})
+            views.group.ensure_fresh(reads=rankings)
+            assert views.find(RequestFilter()).total == 8
         finally:
             platform.close()
