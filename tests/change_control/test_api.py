@@ -18,6 +18,7 @@ from tests.change_control.builders import (
     revision_payload,
 )
 from tests.conftest import Api
+from tests.logs import captured_logs
 
 PROBLEM = "application/problem+json"
 
@@ -89,11 +90,9 @@ def test_every_write_route_refuses_roles_it_does_not_allow(api: Api) -> None:
 
 def test_separation_of_duties_breaches_are_403_naming_the_rule_and_logged(api: Api) -> None:
     """Requester and implementers never approve, reject or review their own change."""
-    import structlog
-
     change_id = raise_change(api, as_="ops.olga", implementers=["dev.alice", "ops.olga"])
     before = event_count(api)
-    with structlog.testing.capture_logs() as logs:
+    with captured_logs() as logs:
         approve_own = api.post(f"/api/changes/{change_id}/approve", "ops.olga", json={})
         reject_own = api.post(f"/api/changes/{change_id}/reject", "ops.olga", json={"reason": "x"})
     assert approve_own.status_code == 403

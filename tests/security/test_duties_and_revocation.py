@@ -12,7 +12,6 @@ import re
 from typing import Any
 
 import pytest
-import structlog
 from fastapi.testclient import TestClient
 
 from shared.application import acting_as
@@ -21,6 +20,7 @@ from shared.platform import Platform
 from shared.web.install import install_web
 from tests.change_control.builders import MEDIUM, raise_change
 from tests.conftest import Api
+from tests.logs import captured_logs
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 # ops.olga is both IT staff and a CAB member: she may raise or implement a change, and
@@ -62,7 +62,7 @@ def test_requester_and_implementer_never_decide_on_their_own_change(
     else:
         change_id = raise_change(api, as_=requester, implementers=[implementer])
     before = writes(api)
-    with structlog.testing.capture_logs() as logs:
+    with captured_logs() as logs:
         answer = api.post(
             f"/api/changes/{change_id}/{decision}", CAB_AND_IT, json=DECISIONS[decision]
         )

@@ -5,14 +5,12 @@ identity tables, nor in any other table."""
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import structlog
 from fastapi.testclient import TestClient
-from structlog._config import BoundLoggerLazyProxy  # the proxy type has no public name
 
 from railyard.app import build_app
 from shared.application import acting_as
@@ -20,6 +18,7 @@ from shared.logging import configure_logging
 from shared.platform import Platform
 from shared.settings import Settings
 from tests.builders import request_payload
+from tests.logs import forget_cached_loggers
 
 PASSWORD = "Tr0ub4dor&3 horse battery"
 WRONG_PASSWORD = "wrong-horse-battery-staple"
@@ -32,22 +31,12 @@ def production_logging(settings: Settings) -> Iterator[None]:
     """What `railyard serve` configures: JSON lines on stderr, here at debug level."""
     saved = structlog.get_config()
     configure_logging(settings.model_copy(update={"log_format": "json", "log_level": "debug"}))
-    _forget_cached_loggers()
+    forget_cached_loggers()
     try:
         yield
     finally:
         structlog.configure(**saved)
-        _forget_cached_loggers()
-
-
-def _forget_cached_loggers() -> None:
-    """Module-level loggers cache their first configuration (cache_logger_on_first_use):
-    an earlier test in this worker may have fixed them at the warning level. Drop what
-    they cached so the debug configuration above reaches them."""
-    for module in list(sys.modules.values()):
-        for value in list(getattr(module, "__dict__", {}).values()):
-            if isinstance(value, BoundLoggerLazyProxy):
-                value.__dict__.pop("bind", None)
+        forget_cached_loggers()
 
 
 def every_table(platform: Platform) -> str:
