@@ -151,6 +151,7 @@ class ProjectionGroup:
     def rebuild(self) -> int:
         """Drop every view of the group and fold the whole log again."""
         with self._lock, self.log.db.transaction(write=True) as cur:
+            _commit_without_waiting(self.log, cur)
             lock_for_ddl(self.log.db, cur)
             for projection in self.projections:
                 projection.drop(cur)
@@ -161,6 +162,7 @@ class ProjectionGroup:
                 )
         read = self._catch_up(None, far_behind=True)
         with self._lock, self.log.db.transaction(write=True) as cur:
+            _commit_without_waiting(self.log, cur)
             lock_for_ddl(self.log.db, cur)
             for projection in self.projections:
                 projection.create(cur)  # what create_unindexed left out
