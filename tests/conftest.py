@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from shared.application import acting_as
 from shared.http.app import create_app
 from shared.platform import Component, Platform
 from shared.settings import Settings, load_settings
+from shared.store.projections import ProjectionGroup
 from tests.postgres import fresh_schema, server_url
 
 BACKENDS = [
@@ -163,3 +165,22 @@ def api(platform: Platform, components: list[Component], people: People) -> Iter
     app = create_app(platform, components, run_followers=False)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, people, platform)
+
+
+def catch_up_at_once(*groups: ProjectionGroup) -> None:
+    """Each group catches up on a thread of its own, all at once (as followers in several
+    processes do); any failure is raised here."""
+    errors: list[BaseException] = []
+
+    def follow(group: ProjectionGroup) -> None:
+        try:
+            group.catch_up()
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=follow, args=(g,)) for g in groups]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []

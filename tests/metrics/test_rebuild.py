@@ -5,7 +5,6 @@ catching up at once."""
 from __future__ import annotations
 
 import gc
-import threading
 from typing import Any
 
 import orjson
@@ -16,6 +15,7 @@ from bench._synthetic import synthetic
 from services.metrics.views import BUNDLES, CHANGES, DEPLOYMENTS, RANKINGS, REQUESTS, MetricsViews
 from shared.platform import Platform
 from shared.store.projections import collector_paused
+from tests.conftest import catch_up_at_once
 
 
 def generate(platform: Platform, events: int, seed: int = 5) -> None:
@@ -117,20 +117,7 @@ def test_two_processes_catching_up_at_once_fold_each_event_once(platform: Platfo
     followers = [MetricsViews(platform.log) for _ in range(2)]
     for n, views in enumerate(followers):
         views.group.batch_size = 89 + 20 * n
-    errors: list[BaseException] = []
-
-    def follow(views: MetricsViews) -> None:
-        try:
-            views.group.catch_up()
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=follow, args=(v,)) for v in followers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    catch_up_at_once(*(views.group for views in followers))
     followers[0].group.catch_up()  # whoever stopped early: finish
     assert stored(followers[0]) == in_one_batch(platform)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from shared.settings import load_settings
 from shared.store.projections import event_topic
 from shared.store.recorders import PING_AFTER_IDLE_S
 from tests.builders import new_request
-from tests.conftest import make_settings, postgres_url
+from tests.conftest import catch_up_at_once, make_settings, postgres_url
 from tests.postgres import fresh_schema
 
 
@@ -59,20 +58,7 @@ def test_two_followers_catching_up_at_once_apply_each_event_once(platform: Platf
     followers = [IntakeViews(platform.log) for _ in range(2)]
     for views in followers:
         views.group.batch_size = 7
-    errors: list[BaseException] = []
-
-    def follow(views: IntakeViews) -> None:
-        try:
-            views.group.catch_up()
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=follow, args=(v,)) for v in followers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    catch_up_at_once(*(views.group for views in followers))
     state = snapshot(followers[0])
     assert len(state["requests"]) == 40
     assert len(state["history"]) == 60  # 40 submissions + 20 acceptances, each once
