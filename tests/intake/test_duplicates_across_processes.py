@@ -13,7 +13,8 @@ from uuid import UUID
 import pytest
 
 from services.intake.application import Intake
-from services.intake.views import TAIL_FOLD_LIMIT, IntakeViews
+from services.intake.open_titles import TAIL_FOLD_LIMIT
+from services.intake.views import IntakeViews
 from shared.application import acting_as
 from shared.identity.domain import Principal
 from shared.platform import Platform
