@@ -229,11 +229,3 @@ def _select(
             if row["id"] not in found:  # the conditions overlap; decode each row once
                 found[row["id"]] = kind.from_json(orjson.loads(row["data"]))
     return found
-
-
-def _records(rows: list[dict[str, Any]], kind: type[R]) -> dict[str, R]:
-    out: dict[str, R] = {}
-    for row in rows:
-        record = kind.from_json(orjson.loads(row["data"]))
-        out[record.id] = record
-    return out

@@ -207,7 +207,7 @@ class ProjectionGroup:
         staged = self._staged()
         if far_behind and staged is not None and reader is not None:
             # A small first batch: folding starts sooner, and the stages overlap sooner.
-            ahead = reader.read_ahead(self.position(), max(1, self.batch_size // 8))
+            ahead = reader.read_ahead(self.position(), self._smallest_batch)
             # (and _catch_up_staged shrinks them again near the head)
         try:
             with collector_paused():
@@ -249,7 +249,7 @@ class ProjectionGroup:
         catch-up stops: that process carries on from where it is."""
         total = 0
         batches = 0
-        smallest = max(1, self.batch_size // 8)
+        smallest = self._smallest_batch
         head = self.log.head()
         previous: Any = None
         written: Future[None] | None = None
@@ -287,9 +287,14 @@ class ProjectionGroup:
             writer.shutdown(wait=True)
         return total
 
-    def _read_now(self, after: int) -> _Batch:
+    @property
+    def _smallest_batch(self) -> int:
+        """Where a staged catch-up's batches start, and how small they shrink near the head."""
+        return max(1, self.batch_size // 8)
+
+    def _read_now(self, after: int, limit: int | None = None) -> _Batch:
         with self.log.db.transaction() as cur:
-            return self._read(cur, after)
+            return self._read(cur, after, limit)
 
     def _write_staged(self, projection: StagedProjection[Any], batch: _Batch, folded: Any) -> None:
         with self.log.db.transaction(write=True) as cur:
@@ -469,11 +474,7 @@ class _Reader:
     def read_ahead(self, after: int, limit: int | None = None) -> _Ahead:
         if self.executor is None:
             self.executor = ThreadPoolExecutor(1, thread_name_prefix="read-ahead")
-        return _Ahead(after, self.executor.submit(self._read, after, limit))
-
-    def _read(self, after: int, limit: int | None) -> _Batch:
-        with self.group.log.db.transaction() as cur:
-            return self.group._read(cur, after, limit)
+        return _Ahead(after, self.executor.submit(self.group._read_now, after, limit))
 
     def close(self) -> None:
         if self.executor is not None:
