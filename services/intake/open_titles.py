@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cydifflib
+from rapidfuzz import fuzz, process
 
 from services.intake.domain import ChangeRequest, Status
 from shared.store.log import EventLog, LoggedEvent
@@ -61,11 +62,50 @@ def _prepared(title: str) -> tuple[str, frozenset[str]]:
 def similarity(a: str, b: str) -> float:
     """How alike two titles read: the better of word overlap and character similarity."""
     (fa, wa), (fb, wb) = _prepared(a), _prepared(b)
-    jaccard = len(wa & wb) / len(wa | wb) if wa | wb else 0.0
+    return max(_jaccard(wa, wb), _ratio(fa, fb))
+
+
+def _jaccard(wa: frozenset[str], wb: frozenset[str]) -> float:
+    union = wa | wb
+    return len(wa & wb) / len(union) if union else 0.0
+
+
+def _ratio(fa: str, fb: str) -> float:
     # cydifflib is difflib's SequenceMatcher compiled: the same ratio, several times faster.
-    # Every submission scores its title against every open request (decision 0081).
     ratio: float = cydifflib.SequenceMatcher(None, fa, fb).ratio()
-    return max(jaccard, ratio)
+    return ratio
+
+
+def alike(title: str, others: Sequence[str], threshold: float) -> list[tuple[int, float]]:
+    """(index, similarity) of each of `others` whose similarity to `title` is at least
+    `threshold`: the same answers as `similarity`, for a submission scored against every
+    open request's title (decision 0081) at a fraction of the cost.
+
+    SequenceMatcher's ratio is 2M/(len a + len b), M the characters of the matching blocks
+    it finds: a common subsequence, so never longer than the longest one. rapidfuzz's
+    Indel ratio is that same formula over the longest common subsequence, computed for the
+    whole list in one call of compiled code: an upper bound on SequenceMatcher's ratio.
+    Only titles the bound lets through are matched character by character (decision 0092)."""
+    folded, words = _prepared(title)
+    prepared = [_prepared(other) for other in others]
+    candidates: set[int] | None = None
+    if threshold > 0:
+        cutoff = threshold * 100 - 1e-6  # a bound exactly at the threshold, in floating point
+        choices = [f for f, _ in prepared]
+        candidates = {
+            index
+            for _, _, index in process.extract(
+                folded, choices, scorer=fuzz.ratio, processor=None, score_cutoff=cutoff, limit=None
+            )
+        }
+    found: list[tuple[int, float]] = []
+    for index, (f, w) in enumerate(prepared):
+        score = _jaccard(words, w)
+        if candidates is None or index in candidates:
+            score = max(score, _ratio(folded, f))
+        if score >= threshold:
+            found.append((index, score))
+    return found
 
 
 def open_titles_statement(log: EventLog, requests_table: str) -> str:

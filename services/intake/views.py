@@ -15,9 +15,9 @@ from services.intake.open_titles import (
     OPEN_TITLE_TOPICS,
     STATUS_AFTER,
     TAIL_FOLD_LIMIT,
+    alike,
     fold_open_titles,
     open_titles_statement,
-    similarity,
 )
 from shared.domain import business_now
 from shared.store.log import EventLog, LoggedEvent
@@ -500,14 +500,11 @@ class IntakeViews:
         """Open requests whose titles read like `title`: possible duplicates."""
         if not title.strip():
             return []
-        rows = self.open_titles()
-        scored = []
-        for row in rows:
-            if row["id"] == exclude:
-                continue
-            score = similarity(title, row["title"])
-            if score >= threshold:
-                scored.append({**row, "similarity": round(score, 3)})
+        rows = [r for r in self.open_titles() if r["id"] != exclude]
+        scored = [
+            {**rows[index], "similarity": round(score, 3)}
+            for index, score in alike(title, [r["title"] for r in rows], threshold)
+        ]
         scored.sort(key=lambda r: (-r["similarity"], r["title"]))
         return scored[:limit]
 
