@@ -297,7 +297,10 @@ class ProjectionGroup:
             return self._read(cur, after, limit)
 
     def _write_staged(self, projection: StagedProjection[Any], batch: _Batch, folded: Any) -> None:
-        with self.log.db.transaction(write=True) as cur:
+        # Pipelined: the writer waits for the server twice (the positions, then the end),
+        # not once per statement; each wait is also a wait for the folding thread to hand
+        # back the interpreter lock, up to its switch interval (5 ms).
+        with self.log.db.transaction(write=True) as cur, cur.pipeline():
             _commit_without_waiting(self.log, cur)
             cur.execute(
                 f"SELECT position FROM {self._positions} WHERE name IN ({self._in}) FOR UPDATE",

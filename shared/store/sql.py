@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Protocol
 
 import psycopg
@@ -49,6 +49,7 @@ class Cursor(Protocol):
     def upsert(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], key: str = "id"
     ) -> None: ...
+    def pipeline(self) -> AbstractContextManager[None]: ...
     @property
     def rowcount(self) -> int: ...
 
@@ -113,6 +114,9 @@ class _SQLiteCursor:
             values = f"VALUES ({', '.join('?' for _ in columns)})"
             self._cursor.executemany(_upsert_statement(table, columns, key, values), rows)
 
+    def pipeline(self) -> AbstractContextManager[None]:
+        return nullcontext()  # in-process: there are no round trips to save
+
     @property
     def rowcount(self) -> int:
         return self._cursor.rowcount
@@ -168,6 +172,14 @@ class _PostgresCursor:
         arrays = [list(column) for column in zip(*rows, strict=True)]
         source = f"SELECT * FROM unnest({', '.join('%b::text[]' for _ in columns)})"
         self._cursor.execute(_upsert_statement(table, columns, key, source), arrays)
+
+    @contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """Statements executed inside are sent without waiting for each one's result (libpq's
+        pipeline mode): a fetch waits for what was sent before it, an error is raised at the
+        next fetch or at the end. For a batch of writes whose results nobody reads."""
+        with self._cursor.connection.pipeline():
+            yield
 
     @property
     def rowcount(self) -> int:

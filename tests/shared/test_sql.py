@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+
 from shared.platform import Platform
 
 AWKWARD = [
@@ -41,3 +46,26 @@ def test_rows_are_selected_by_any_number_of_ids(platform: Platform) -> None:
         nothing = cur.tuples_in(f"SELECT id FROM {table} WHERE", "id", [])
     assert sorted(found) == sorted((i, i.upper()) for i in ids[::2])
     assert nothing == []
+
+
+def test_writes_sent_together_read_what_came_before_and_fail_as_one(platform: Platform) -> None:
+    table = platform.log.table("test_pipeline")
+    with platform.log.db.transaction(write=True) as cur:
+        cur.execute(f"CREATE TABLE {table} (id TEXT PRIMARY KEY, data TEXT NOT NULL)")
+        cur.upsert(table, ("id", "data"), [("a", "kept")])
+    with platform.log.db.transaction(write=True) as cur, cur.pipeline():
+        cur.execute(f"SELECT data FROM {table} WHERE id = :id", {"id": "a"})
+        assert cur.fetchall() == [{"data": "kept"}]  # a fetch waits for what was sent
+        cur.upsert(table, ("id", "data"), [("b", "also")])
+
+    def write_with_one_bad_row() -> None:
+        with platform.log.db.transaction(write=True) as cur, cur.pipeline():
+            cur.upsert(table, ("id", "data"), [("c", "lost")])
+            cur.execute(f"INSERT INTO {table} (id, data) VALUES ('d', NULL)")  # NOT NULL
+            cur.upsert(table, ("id", "data"), [("e", "lost too")])
+
+    with pytest.raises((IntegrityError, sqlite3.IntegrityError)):  # as each backend names it
+        write_with_one_bad_row()
+    with platform.log.db.transaction() as cur:
+        stored = cur.tuples(f"SELECT id, data FROM {table} ORDER BY id")
+    assert stored == [("a", "kept"), ("b", "also")]
