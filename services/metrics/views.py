@@ -86,6 +86,21 @@ class MetricsProjection(StagedProjection["Folded"]):
                 f"CREATE TABLE IF NOT EXISTS {self.t(table)} ("
                 f" id TEXT PRIMARY KEY{extra}, data TEXT NOT NULL)"
             )
+            if self.log.db.backend == "postgres":
+                self._store_uncompressed(cur, table)
+
+    def _store_uncompressed(self, cur: Cursor, table: str) -> None:
+        """A row over 2 kB (a bundle's record, with every request it scheduled) is moved out
+        of line; PostgreSQL first tries to compress it (pglz), and on these records the try
+        fails: writing 9 bundles' rows took 7.2 ms, 1.7 ms without the try. Set once per
+        table (the check spares every later start the table lock ALTER takes)."""
+        storage = cur.scalar(
+            "SELECT attstorage FROM pg_attribute"
+            " WHERE attrelid = CAST(:table AS regclass) AND attname = 'data'",
+            {"table": self.t(table)},
+        )
+        if storage != "e":
+            cur.execute(f"ALTER TABLE {self.t(table)} ALTER COLUMN data SET STORAGE EXTERNAL")
 
     def handlers(self) -> Mapping[str, Handler]:
         # Events are folded a batch at a time in apply_batch; this names what is followed.

@@ -153,6 +153,28 @@ def test_a_rebuild_leaves_the_view_indexed_for_its_queries(platform: Platform) -
     assert {"metrics_requests_submitted_at", "metrics_requests_ended_at"} <= indexes(platform)
 
 
+def test_big_records_are_stored_without_a_compression_attempt(
+    postgres_platform: Platform,
+) -> None:
+    # Storage strategies are PostgreSQL's; SQLite has nothing like them.
+    views = MetricsViews(postgres_platform.log)
+    views.group.setup()
+    assert storage(postgres_platform) == dict.fromkeys(views.projection.tables, "e")
+    views.group.rebuild()  # tables created anew
+    assert storage(postgres_platform) == dict.fromkeys(views.projection.tables, "e")
+
+
+def storage(platform: Platform) -> dict[str, str]:
+    with platform.log.db.transaction() as cur:
+        rows = cur.tuples(
+            "SELECT c.relname, a.attstorage FROM pg_attribute a"
+            " JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = :schema AND a.attname = 'data' AND c.relname LIKE 'metrics_%'",
+            {"schema": platform.log.settings.db_schema},
+        )
+    return {str(name): str(kind) for name, kind in rows}
+
+
 def indexes(platform: Platform) -> set[str]:
     with platform.log.db.transaction() as cur:
         if platform.log.db.backend == "sqlite":
