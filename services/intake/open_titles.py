@@ -4,6 +4,7 @@ log's head, and how alike two titles read (decisions 0081 and 0084)."""
 from __future__ import annotations
 
 import functools
+import heapq
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -76,36 +77,65 @@ def _ratio(fa: str, fb: str) -> float:
     return ratio
 
 
-def alike(title: str, others: Sequence[str], threshold: float) -> list[tuple[int, float]]:
-    """(index, similarity) of each of `others` whose similarity to `title` is at least
-    `threshold`: the same answers as `similarity`, for a submission scored against every
-    open request's title (decision 0081) at a fraction of the cost.
+def most_alike(
+    title: str, others: Sequence[str], threshold: float, limit: int | None = None
+) -> list[tuple[int, float]]:
+    """(index, similarity) of the `limit` titles of `others` most like `title`, at least
+    `threshold` alike, best first (similarity to three places, then title, then place in
+    `others`): exactly what scoring every pair with `similarity` and sorting would give, for
+    a submission checked against every open request's title (decision 0081), at a
+    fraction of the cost (decision 0092).
 
     SequenceMatcher's ratio is 2M/(len a + len b), M the characters of the matching blocks
     it finds: a common subsequence, so never longer than the longest one. rapidfuzz's
     Indel ratio is that same formula over the longest common subsequence, computed for the
-    whole list in one call of compiled code: an upper bound on SequenceMatcher's ratio.
-    Only titles the bound lets through are matched character by character (decision 0092)."""
+    whole list in one call of compiled code: an upper bound. Titles whose bound is below
+    the threshold, or below their word overlap, need no matching; the rest are matched
+    best bound first, until no bound left could reach the top `limit`."""
     folded, words = _prepared(title)
     prepared = [_prepared(other) for other in others]
-    candidates: set[int] | None = None
-    if threshold > 0:
-        cutoff = threshold * 100 - 1e-6  # a bound exactly at the threshold, in floating point
-        choices = [f for f, _ in prepared]
-        candidates = {
-            index
-            for _, _, index in process.extract(
-                folded, choices, scorer=fuzz.ratio, processor=None, score_cutoff=cutoff, limit=None
-            )
-        }
+    bounds = _ratio_bounds(folded, [f for f, _ in prepared], threshold)
     found: list[tuple[int, float]] = []
-    for index, (f, w) in enumerate(prepared):
-        score = _jaccard(words, w)
-        if candidates is None or index in candidates:
-            score = max(score, _ratio(folded, f))
+    pending: list[tuple[float, int, float]] = []
+    for index, (_, w) in enumerate(prepared):
+        overlap = _jaccard(words, w)
+        bound = bounds.get(index)
+        if bound is None or bound <= overlap:
+            if overlap >= threshold:  # the ratio cannot beat it: the score is the overlap
+                found.append((index, overlap))
+        else:
+            pending.append((bound, index, overlap))
+    pending.sort(key=lambda p: (-p[0], p[1]))
+    top: list[float] = []  # the best `limit` scores so far, to three places (a min-heap)
+    for _, score in found:
+        _keep(top, round(score, 3), limit)
+    for bound, index, overlap in pending:
+        if limit is not None and len(top) == limit and top[0] > round(bound, 3):
+            break  # neither this title nor any after it can make the top `limit`
+        score = max(overlap, _ratio(folded, prepared[index][0]))
         if score >= threshold:
             found.append((index, score))
-    return found
+            _keep(top, round(score, 3), limit)
+    found.sort(key=lambda f: (-round(f[1], 3), others[f[0]], f[0]))
+    return found[:limit]
+
+
+def _ratio_bounds(folded: str, choices: list[str], threshold: float) -> dict[int, float]:
+    """Index -> an upper bound of SequenceMatcher's ratio, for the choices it lets reach
+    `threshold` (a hair above the Indel ratio: the two are computed in floating point)."""
+    cutoff = max(0.0, threshold * 100 - 1e-6)
+    matches = process.extract(
+        folded, choices, scorer=fuzz.ratio, processor=None, score_cutoff=cutoff, limit=None
+    )
+    return {index: score / 100 + 1e-9 for _, score, index in matches}
+
+
+def _keep(top: list[float], score: float, limit: int | None) -> None:
+    if limit is None:
+        return
+    heapq.heappush(top, score)
+    if len(top) > limit:
+        heapq.heappop(top)
 
 
 def open_titles_statement(log: EventLog, requests_table: str) -> str:

@@ -15,8 +15,8 @@ from services.intake.open_titles import (
     OPEN_TITLE_TOPICS,
     STATUS_AFTER,
     TAIL_FOLD_LIMIT,
-    alike,
     fold_open_titles,
+    most_alike,
     open_titles_statement,
 )
 from shared.domain import business_now
@@ -501,12 +501,8 @@ class IntakeViews:
         if not title.strip():
             return []
         rows = [r for r in self.open_titles() if r["id"] != exclude]
-        scored = [
-            {**rows[index], "similarity": round(score, 3)}
-            for index, score in alike(title, [r["title"] for r in rows], threshold)
-        ]
-        scored.sort(key=lambda r: (-r["similarity"], r["title"]))
-        return scored[:limit]
+        best = most_alike(title, [r["title"] for r in rows], threshold, limit)
+        return [{**rows[index], "similarity": round(score, 3)} for index, score in best]
 
 
 def _escape_like(value: str) -> str:
