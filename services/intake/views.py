@@ -11,12 +11,16 @@ import orjson
 
 from services.intake.domain import ChangeRequest, DepartmentRanking, Status
 from services.intake.open_titles import (
+    KIND,
     OPEN,
     OPEN_TITLE_TOPICS,
+    POSITION,
     STATUS_AFTER,
     TAIL_FOLD_LIMIT,
+    VERSION,
     fold_open_titles,
     most_alike,
+    open_row,
     open_titles_statement,
 )
 from shared.domain import business_now
@@ -472,14 +476,13 @@ class IntakeViews:
         up first, as every other read does (decision 0084)."""
         self.group.setup()
         limit = self.log.settings.read_your_writes_max_lag
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
         for attempt in (1, 2):
             with self.log.db.transaction() as cur:
-                cur.execute(self._open_titles, {**self._open_titles_params, "limit": limit})
-                rows = cur.fetchall()
-            meta = next((r for r in rows if r["kind"] == 2), None)
-            beyond = meta is None or int(meta["version"] or 0) - int(meta["position"] or 0) > limit
-            tail = sum(1 for r in rows if r["kind"] == 1)
+                rows = cur.tuples(self._open_titles, {**self._open_titles_params, "limit": limit})
+            meta = next((r for r in rows if r[KIND] == 2), None)
+            beyond = meta is None or int(meta[VERSION] or 0) - int(meta[POSITION] or 0) > limit
+            tail = sum(1 for r in rows if r[KIND] == 1)
             folded = None
             if not beyond and (attempt == 2 or tail <= TAIL_FOLD_LIMIT):
                 folded = fold_open_titles(rows)
@@ -488,11 +491,7 @@ class IntakeViews:
             if attempt == 1:
                 self.group.ensure_fresh()
         # Beyond read-your-writes reach: the view as it stands, as for every other read.
-        return [
-            {k: r[k] for k in ("id", "title", "department", "status")}
-            for r in rows
-            if r["kind"] == 0
-        ]
+        return [open_row(r) for r in rows if r[KIND] == 0]
 
     def similar(
         self, title: str, exclude: str | None = None, limit: int = 5, threshold: float = 0.5
