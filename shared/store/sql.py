@@ -7,6 +7,7 @@ come from the `eventsourcing` datastore, so a process has one pool per database.
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -26,10 +27,13 @@ Row = dict[str, Any]
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
+@functools.lru_cache(maxsize=2_048)
 def to_pyformat(statement: str) -> str:
     """`:name` -> `%(name)s`, leaving PostgreSQL casts (`::text`) alone.
 
-    Literals are not parsed: bind any value containing `:word` as a parameter."""
+    Literals are not parsed: bind any value containing `:word` as a parameter. Cached:
+    a process runs the same few hundred statements over and over, and the substitution
+    was 4-7% of a served command's CPU."""
 
     return _NAMED.sub(r"%(\1)s", statement.replace("%", "%%"))
 
