@@ -1,5 +1,5 @@
 """The duplicate check's reading: which requests are open, under what title, up to the
-log's head, and how alike two titles read (decisions 0081 and 0084)."""
+log's head, and how alike two titles read (decisions 0081, 0084 and 0092)."""
 
 from __future__ import annotations
 
@@ -166,6 +166,7 @@ KIND, POSITION, ID, TITLE, DEPARTMENT, STATUS, TOPIC, VERSION, STATE = range(9)
 
 
 def open_row(row: Sequence[Any]) -> dict[str, Any]:
+    """One open request as the duplicate check reads it, from a row of the view."""
     return {
         "id": row[ID],
         "title": row[TITLE],
