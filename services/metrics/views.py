@@ -28,7 +28,6 @@ from services.metrics.domain.records import (
     RequestRecord,
 )
 from services.metrics.facts import TOPICS, Folder
-from shared import contracts
 from shared.store.log import EventLog, LoggedEvent
 from shared.store.projections import Handler, ProjectionGroup, StagedProjection
 from shared.store.sql import Cursor
@@ -38,7 +37,6 @@ DEPLOYMENTS, RANKINGS = "metrics_deployments", "metrics_rankings"
 BATCH_SIZE = 20_000
 
 R = TypeVar("R", bound=Record)
-ROLLED_BACK = contracts.BUNDLE_ROLLED_BACK.topic
 
 # Each table: its columns besides id and data, and how a record fills them.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -111,37 +109,15 @@ class MetricsProjection(StagedProjection["Folded"]):
 
     def fold(self, cur: Cursor, events: Sequence[LoggedEvent], previous: Folded | None) -> Folded:
         history = History()
-        requests: set[str] = set()
-        bundles: set[str] = set()
-        changes: set[str] = set()
-        rankings = False
-        for event in events:
-            # Folder.references, inlined for the events most of the log is made of.
-            kind = event.aggregate_type
-            if kind == "ChangeRequest":
-                requests.add(event.aggregate_id)
-                continue
-            if kind == "ProductionChange":
-                changes.add(event.aggregate_id)
-                continue
-            scheduling = "request_id" in event.data and event.topic != ROLLED_BACK
-            if kind == "ReleaseBundle" and scheduling:
-                requests.add(str(event.data["request_id"]))
-                bundles.add(event.aggregate_id)
-                continue
-            r, b, c = Folder.references(event)
-            requests.update(r)
-            bundles.update(b)
-            changes.update(c)
-            rankings = rankings or kind == "DepartmentRanking"
+        wanted = Folder.references(events)
         held = previous.history if previous is not None else History()
-        history.bundles = self.load(cur, BUNDLES, bundles, BundleRecord, held.bundles)
+        history.bundles = self.load(cur, BUNDLES, wanted.bundles, BundleRecord, held.bundles)
         for event in events:
             if event.type == "ReleaseBundle.Cancelled" and event.aggregate_id in history.bundles:
-                requests.update(history.bundles[event.aggregate_id].request_ids)
-        history.requests = self.load(cur, REQUESTS, requests, RequestRecord, held.requests)
-        history.changes = self.load(cur, CHANGES, changes, ChangeRecord, held.changes)
-        if rankings:
+                wanted.requests.update(history.bundles[event.aggregate_id].request_ids)
+        history.requests = self.load(cur, REQUESTS, wanted.requests, RequestRecord, held.requests)
+        history.changes = self.load(cur, CHANGES, wanted.changes, ChangeRecord, held.changes)
+        if wanted.rankings:
             history.rankings = self.load(cur, RANKINGS, None, RankingRecord, held.rankings)
         folder = Folder(history)
         folder.apply_all(events)
@@ -174,13 +150,16 @@ class MetricsProjection(StagedProjection["Folded"]):
         are taken from it, as they stand in memory, not read back."""
         found: dict[str, R] = {}
         held = held or {}
+        rows: list[tuple[Any, ...]] = []
         if ids is None:
             rows = cur.tuples(f"SELECT data FROM {self.t(table)}")
         else:
-            for record_id in [i for i in ids if i in held]:
-                found[record_id] = held[record_id]
-            wanted = [i for i in ids if i not in held]
-            rows = []
+            wanted = []
+            for record_id in ids:
+                if record_id in held:
+                    found[record_id] = held[record_id]
+                else:
+                    wanted.append(record_id)
             if wanted:
                 rows = cur.tuples_in(f"SELECT data FROM {self.t(table)} WHERE", "id", wanted)
         decode = kind.from_json

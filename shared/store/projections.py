@@ -302,17 +302,10 @@ class ProjectionGroup:
         # back the interpreter lock, up to its switch interval (5 ms).
         with self.log.db.transaction(write=True) as cur, cur.pipeline():
             _commit_without_waiting(self.log, cur)
-            cur.execute(
-                f"SELECT position FROM {self._positions} WHERE name IN ({self._in}) FOR UPDATE",
-                self._names,
-            )
-            if any(int(r["position"]) != batch.after for r in cur.fetchall()):
+            if any(p != batch.after for p in self._locked_positions(cur).values()):
                 raise _Moved
             projection.write(cur, folded)
-            cur.execute(
-                f"UPDATE {self._positions} SET position = :last WHERE name IN ({self._in})",
-                {**self._names, "last": batch.last},
-            )
+            self._advance(cur, batch.last)
 
     def ensure_fresh(self, reads: frozenset[str] | None = None) -> None:
         """Read-your-writes: catch up first when the views are only a little behind.
@@ -383,11 +376,25 @@ class ProjectionGroup:
         seen in a snapshot was in that snapshot: none of ours can be skipped."""
         with self._lock, self.log.db.transaction(write=True) as cur:
             _commit_without_waiting(self.log, cur)
-            cur.execute(
-                f"UPDATE {self._positions} SET position = :head"
-                f" WHERE name IN ({self._in}) AND position < :head",
-                {**self._names, "head": head},
-            )
+            self._advance(cur, head)
+
+    def _locked_positions(self, cur: Cursor) -> dict[str, int]:
+        """Each projection's position, its row locked until the transaction ends (SQLite's
+        write transaction already holds the whole database)."""
+        lock = " FOR UPDATE" if self.log.db.backend == "postgres" else ""
+        cur.execute(
+            f"SELECT name, position FROM {self._positions} WHERE name IN ({self._in}){lock}",
+            self._names,
+        )
+        return {r["name"]: int(r["position"]) for r in cur.fetchall()}
+
+    def _advance(self, cur: Cursor, to: int) -> None:
+        """Move every position of the group forward to `to` (never back)."""
+        cur.execute(
+            f"UPDATE {self._positions} SET position = :to"
+            f" WHERE name IN ({self._in}) AND position < :to",
+            {**self._names, "to": to},
+        )
 
     def _read(self, cur: Cursor, after: int, limit: int | None = None) -> _Batch:
         """The next batch after `after`, each event decoded if some projection reads it."""
@@ -419,12 +426,7 @@ class ProjectionGroup:
         the batch after this one is read in advance while this one is applied."""
         with self._lock, self.log.db.transaction(write=True) as cur:
             _commit_without_waiting(self.log, cur)
-            lock = " FOR UPDATE" if self.log.db.backend == "postgres" else ""
-            cur.execute(
-                f"SELECT name, position FROM {self._positions} WHERE name IN ({self._in}){lock}",
-                self._names,
-            )
-            positions = {r["name"]: int(r["position"]) for r in cur.fetchall()}
+            positions = self._locked_positions(cur)
             start = min(positions.values())
             batch = ahead.take(start) if ahead is not None else None
             if batch is None:
@@ -443,11 +445,7 @@ class ProjectionGroup:
                     events = [e for e in batch.events if e.position > after and handles(e.topic)]
                 if events:
                     projection.apply_batch(cur, events)
-            cur.execute(
-                f"UPDATE {self._positions} SET position = :last"
-                f" WHERE name IN ({self._in}) AND position < :last",
-                {**self._names, "last": batch.last},
-            )
+            self._advance(cur, batch.last)
             return batch.read, following
 
 

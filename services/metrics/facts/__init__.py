@@ -8,6 +8,7 @@ read; metrics never imports another service.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from services.metrics.domain.calendar import to_utc
 from services.metrics.domain.records import History
@@ -16,6 +17,20 @@ from services.metrics.facts.changes import ChangeFacts
 from services.metrics.facts.releases import ReleaseFacts
 from services.metrics.facts.requests import RequestFacts
 from shared import contracts as c
+
+ROLLED_BACK = c.BUNDLE_ROLLED_BACK.topic
+_OWNERS: dict[str, str] = {}
+"""topic -> the aggregate type whose events it names, e.g. "ReleaseBundle"."""
+
+
+@dataclass
+class References:
+    """What a batch of events needs loaded before it is folded."""
+
+    requests: set[str]
+    bundles: set[str]
+    changes: set[str]
+    rankings: bool = False
 
 
 class Folder(RequestFacts, ReleaseFacts, ChangeFacts):
@@ -37,12 +52,10 @@ class Folder(RequestFacts, ReleaseFacts, ChangeFacts):
         self.handlers = {}
 
     def apply(self, event: Fact) -> None:
-        handler = self.handlers.get(event.topic)
-        if handler is not None:
-            handler(event, to_utc(event.occurred_at))
+        self.apply_all((event,))
 
     def apply_all(self, events: Iterable[Fact]) -> None:
-        # apply() inlined: a rebuild runs this line for every event of the log.
+        # to_utc's own first test inlined: a rebuild runs it for every event of the log.
         handlers = self.handlers
         for event in events:
             handler = handlers.get(event.topic)
@@ -55,23 +68,36 @@ class Folder(RequestFacts, ReleaseFacts, ChangeFacts):
     # -- what a batch needs loaded ------------------------------------------------
 
     @staticmethod
-    def references(event: Fact) -> tuple[list[str], list[str], list[str]]:
-        """The request, bundle and change ids an event reads or changes."""
-        topic, d = event.topic, event.data
-        owner = topic.partition(":")[2].partition(".")[0]
-        if owner == "ChangeRequest":
-            return [event.aggregate_id], [], []
-        if owner == "ReleaseBundle":
-            requests = [d["request_id"]] if "request_id" in d else list(d.get("request_ids") or [])
-            changes = [d["change_id"]] if topic == c.BUNDLE_ROLLED_BACK.topic else []
-            return [str(r) for r in requests], [event.aggregate_id], [str(x) for x in changes]
-        if owner == "ProductionChange":
-            return [], [], [event.aggregate_id]
-        return [], [], []
+    def references(events: Iterable[Fact]) -> References:
+        """The request, bundle and change ids a batch of events reads or changes, and
+        whether it touches a department's ranking. A rebuild runs this loop for every
+        event of the log: one lookup of the topic's aggregate, no list per event."""
+        found = References(set(), set(), set())
+        for event in events:
+            topic = event.topic
+            owner = _OWNERS.get(topic)
+            if owner is None:
+                owner = _OWNERS[topic] = topic.partition(":")[2].partition(".")[0]
+            if owner == "ChangeRequest":
+                found.requests.add(event.aggregate_id)
+            elif owner == "ProductionChange":
+                found.changes.add(event.aggregate_id)
+            elif owner == "ReleaseBundle":
+                d = event.data
+                found.bundles.add(event.aggregate_id)
+                if "request_id" in d:
+                    found.requests.add(str(d["request_id"]))
+                else:
+                    found.requests.update(str(r) for r in d.get("request_ids") or ())
+                if topic == ROLLED_BACK:
+                    found.changes.add(str(d["change_id"]))
+            elif owner == "DepartmentRanking":
+                found.rankings = True
+        return found
 
     # -- requests -----------------------------------------------------------------
 
 
 TOPICS = Folder(History()).topics
 
-__all__ = ["TOPICS", "Fact", "FeedFact", "Folder", "Touched"]
+__all__ = ["TOPICS", "Fact", "FeedFact", "Folder", "References", "Touched"]
