@@ -27,7 +27,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
-from psycopg import Connection
+from psycopg import Connection, Pipeline
 from psycopg.errors import LockNotAvailable, QueryCanceled
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
@@ -156,19 +156,39 @@ class RailyardSQLiteRecorder(SQLiteApplicationRecorder):
 PING_AFTER_IDLE_S = 1.0
 
 
+class PipelineSafeConnection(Connection[DictRow]):
+    """A pooled connection that is closed, not reused, after a pipeline of it failed.
+
+    psycopg prepares a statement on a connection once it has run it a few times; the
+    server then parses and plans it once instead of on every execution (over half of
+    PostgreSQL's work for an approval). In a pipeline, though, when one statement fails
+    (an idempotency key or a version already taken) the server skips the rest, and psycopg
+    could take a statement it sent there to be prepared as prepared: the connection's
+    next use of it failed with 'prepared statement "_pg3_N" does not exist'. Such a
+    connection is closed (`RailyardPostgresDatastore.get_connection`) and the pool makes
+    a new one: a failed write is rare, a planned statement is every request (decision 94)."""
+
+    piped = False
+    """Whether a pipeline ran on it since it was taken from the pool."""
+
+    @contextmanager
+    def pipeline(self) -> Iterator[Pipeline]:
+        self.piped = True
+        with super().pipeline() as pipeline:
+            yield pipeline
+
+
 class RailyardPostgresDatastore(PostgresDatastore):
     """Adds a statement timeout to every pooled connection, so no request waits forever,
-    and keeps psycopg from preparing statements on them, and checks a connection before
-    use only when it has been idle (see PING_AFTER_IDLE_S).
-
-    An insert runs in a pipeline; when one of its statements fails (an idempotency key or
-    a version already taken), the server skips the rest, and psycopg could take a
-    statement it sent to be prepared there as prepared: the connection's next write then
-    failed with 'prepared statement "_pg3_N" does not exist'."""
+    drops a connection whose pipeline failed (`PipelineSafeConnection`), and checks a
+    connection before use only when it has been idle (see PING_AFTER_IDLE_S)."""
 
     def __init__(self, *args: Any, statement_timeout_ms: int, **kwargs: Any) -> None:
         self.statement_timeout_ms = statement_timeout_ms
         super().__init__(*args, **kwargs)
+        # The library names its connection class when it builds the pool; the pool opens
+        # later (open=False), so every connection it makes is of this class.
+        self.pool.connection_class = PipelineSafeConnection
         if self.pre_ping:
             # The library's pre_ping checks on every checkout: a round trip more for each
             # of the dozen short transactions of a request.
@@ -177,8 +197,14 @@ class RailyardPostgresDatastore(PostgresDatastore):
     @contextmanager
     def get_connection(self) -> Iterator[Connection[DictRow]]:
         with super().get_connection() as conn:
+            if isinstance(conn, PipelineSafeConnection):
+                conn.piped = False
             try:
                 yield conn
+            except psycopg.Error:
+                if isinstance(conn, PipelineSafeConnection) and conn.piped:
+                    conn.close()  # its prepared statements may be out of step with the server
+                raise
             finally:
                 conn._railyard_idle_since = time.monotonic()  # type: ignore[attr-defined]  # our mark on psycopg's connection
 
@@ -188,7 +214,6 @@ class RailyardPostgresDatastore(PostgresDatastore):
 
         def after_connect(conn: Connection[Any]) -> None:
             library_setup(conn)
-            conn.prepare_threshold = None
             conn.cursor().execute(timeout)
 
         return after_connect
