@@ -46,8 +46,9 @@ from shared.http.app import create_app
 from shared.logging import configure_logging
 from shared.platform import Platform
 from shared.settings import load_settings
+from shared.store.collector import collector_paused
 from shared.store.log import EventLog
-from shared.store.projections import Projection, ProjectionGroup, collector_paused
+from shared.store.projections import Projection, ProjectionGroup
 
 SIZES = tuple(
     int(s) for s in os.environ.get("RAILYARD_BENCH_SIZES", "10000,100000,1000000").split(",")

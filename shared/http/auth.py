@@ -24,6 +24,7 @@ from shared.http.ratelimit import Limits, RateLimiter
 from shared.identity.domain import Principal, Role
 from shared.identity.views import Directory
 from shared.store.log import EventLog
+from shared.store.recorders import Claim
 
 log = structlog.get_logger(__name__)
 
@@ -69,34 +70,56 @@ class Auth:
             request: Request,
             credentials: HTTPAuthorizationCredentials | None = Security(bearer),  # noqa: B008
         ) -> Caller:
-            principal = await self.principal(request, credentials)
-            if allowed and not principal.has(*allowed):
+            repeat = await _repeat_key(request)
+
+            def then(principal: Principal) -> Claim | None:
+                # In the sign-in's worker thread: one hand-off to a thread per request for
+                # both reads instead of two (each cost about as much as the read itself).
+                if not _admits(allowed, principal) or repeat is None or not repeat.valid:
+                    return None
+                return self.log.find_claim(principal.username, repeat.key)
+
+            principal, stored = await self._principal(request, credentials, then)
+            if not _admits(allowed, principal):
                 names = sorted(r.value for r in allowed)
                 raise NotPermitted(
                     "role_required",
                     f"this requires one of the roles: {', '.join(names)}",
                     required_roles=names,
                 )
-            idempotency = await self._idempotency(request, principal)
+            idempotency = None
+            if repeat is not None:
+                idempotency = _idempotency(request, principal, repeat, stored)
             return Caller(principal, _request_id(request), idempotency)
 
         return dependency
 
-    async def principal(
-        self, request: Request, credentials: HTTPAuthorizationCredentials | None
-    ) -> Principal:
+    async def _principal(
+        self,
+        request: Request,
+        credentials: HTTPAuthorizationCredentials | None,
+        then: Callable[[Principal], Claim | None],
+    ) -> tuple[Principal, Claim | None]:
+        """The caller, by a bearer token or else a signed-in page's session, and what `then`
+        read for them in the same worker thread."""
         session_user = getattr(request.state, "session_user", None)
         if credentials is None and session_user:
-            principal = await run_in_threadpool(self.directory.principal, session_user)
-            if principal is not None:
-                return principal
+
+            def by_session() -> tuple[Principal | None, Claim | None]:
+                principal = self.directory.principal(session_user)
+                return principal, (then(principal) if principal is not None else None)
+
+            by_name, stored = await run_in_threadpool(by_session)
+            if by_name is not None:
+                return by_name, stored
         if credentials is None:
             raise NotAuthenticated("a bearer token is required (Authorization: Bearer ry_...)")
-        return await self.sign_in_with_secret(
+        return await self._sign_in(
             request,
             credentials.credentials,
             self.directory.authenticate,
             "the token is unknown, revoked or expired",
+            then,
         )
 
     async def sign_in_with_secret(
@@ -108,6 +131,17 @@ class Auth:
     ) -> Principal:
         """The principal a secret (an API token, a calendar feed secret) belongs to; an
         address that presented too many bad ones lately is refused before it is checked."""
+        principal, _ = await self._sign_in(request, secret, authenticate, refusal, _nothing)
+        return principal
+
+    async def _sign_in(
+        self,
+        request: Request,
+        secret: str,
+        authenticate: Callable[[str], Principal | None],
+        refusal: str,
+        then: Callable[[Principal], Claim | None],
+    ) -> tuple[Principal, Claim | None]:
         address = client_address(request)
         limiter = self.limits.token_failures_per_address
         verdict = limiter.check(address)
@@ -118,48 +152,77 @@ class Auth:
                 f" try again in {verdict.retry_after_s} seconds",
                 verdict.retry_after_s,
             )
-        principal = await run_in_threadpool(authenticate, secret)
+
+        def sign_in() -> tuple[Principal | None, Claim | None]:
+            principal = authenticate(secret)
+            return principal, (then(principal) if principal is not None else None)
+
+        principal, found = await run_in_threadpool(sign_in)
         if principal is None:
             limiter.hit(address)
             log.warning("token_refused", address=address, path=request.url.path)
             raise NotAuthenticated(refusal)
-        return principal
+        return principal, found
 
-    async def _idempotency(
-        self, request: Request, principal: Principal
-    ) -> IdempotencyRequest | None:
-        if request.method not in WRITE_METHODS:
-            return None
-        key = request.headers.get("idempotency-key")
-        if key is None:
-            return None
-        if not IDEMPOTENCY_KEY.match(key):
+
+@dataclass(frozen=True)
+class _RepeatKey:
+    """A write's Idempotency-Key (`valid`: of the allowed form) and its request's
+    fingerprint."""
+
+    key: str
+    valid: bool
+    fingerprint: str
+
+
+async def _repeat_key(request: Request) -> _RepeatKey | None:
+    if request.method not in WRITE_METHODS:
+        return None
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY.match(key):
+        return _RepeatKey(key, False, "")
+    body = await request.body()
+    digest = hashlib.sha256()
+    for part in (
+        request.method.encode(),
+        request.url.path.encode(),
+        request.url.query.encode(),
+        body,
+    ):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return _RepeatKey(key, True, digest.hexdigest())
+
+
+def _idempotency(
+    request: Request, principal: Principal, repeat: _RepeatKey, stored: Claim | None
+) -> IdempotencyRequest:
+    """The request's claim on its key, or the answer a repeat of it gets (the first one's)."""
+    if not repeat.valid:
+        raise InvalidCommand(
+            "invalid_idempotency_key", "an Idempotency-Key is 1-255 visible ASCII characters"
+        )
+    request.state.idempotency_fingerprint = repeat.fingerprint
+    if stored is not None:
+        if stored.fingerprint != repeat.fingerprint:
             raise InvalidCommand(
-                "invalid_idempotency_key", "an Idempotency-Key is 1-255 visible ASCII characters"
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used for a different request",
             )
-        body = await request.body()
-        digest = hashlib.sha256()
-        for part in (
-            request.method.encode(),
-            request.url.path.encode(),
-            request.url.query.encode(),
-            body,
-        ):
-            digest.update(len(part).to_bytes(8, "big"))
-            digest.update(part)
-        fingerprint = digest.hexdigest()
-        request.state.idempotency_fingerprint = fingerprint
-        stored = await run_in_threadpool(self.log.find_claim, principal.username, key)
-        if stored is not None:
-            if stored.fingerprint != fingerprint:
-                raise InvalidCommand(
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was already used for a different request",
-                )
-            raise IdempotentReplay(stored.status, stored.response)
-        route = request.scope.get("route")
-        status = int(getattr(route, "status_code", None) or 200)
-        return IdempotencyRequest(principal.username, key, fingerprint, status)
+        raise IdempotentReplay(stored.status, stored.response)
+    route = request.scope.get("route")
+    status = int(getattr(route, "status_code", None) or 200)
+    return IdempotencyRequest(principal.username, repeat.key, repeat.fingerprint, status)
+
+
+def _admits(allowed: frozenset[Role], principal: Principal) -> bool:
+    return not allowed or principal.has(*allowed)
+
+
+def _nothing(_: Principal) -> None:
+    return None
 
 
 def per_user(

@@ -161,15 +161,14 @@ class Directory:
         match = TOKEN.match(token)
         if match is None:
             return None
-        self.group.ensure_fresh()
-        with self.log.db.transaction() as cur:
-            cur.execute(
-                f"SELECT t.token_hash, t.expires_at, t.revoked_at, u.username, u.display_name,"
-                f" u.roles, u.department, u.team, u.active FROM {self._tokens()} t"
-                f" JOIN {self._users()} u ON u.username = t.username WHERE t.token_id = :id",
-                {"id": match.group(1)},
-            )
-            row = cur.fetchone()
+        # Every API request signs in: the read and its freshness check in one round trip.
+        rows = self.group.fresh_rows(
+            f"SELECT t.token_hash, t.expires_at, t.revoked_at, u.username, u.display_name,"
+            f" u.roles, u.department, u.team, u.active FROM {self._tokens()} t"
+            f" JOIN {self._users()} u ON u.username = t.username WHERE t.token_id = :id",
+            {"id": match.group(1)},
+        )
+        row = rows[0] if rows else None
         if row is None or not hmac.compare_digest(row["token_hash"], hash_token(token)):
             return None
         if row["revoked_at"] or not row["active"]:

@@ -10,19 +10,18 @@ processes never apply the same event twice.
 
 from __future__ import annotations
 
-import gc
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 import structlog
 
+from shared.store.collector import collector_paused
 from shared.store.log import EventLog, LoggedEvent
 from shared.store.recorders import POSITIONS_TABLE
-from shared.store.sql import Cursor, lock_for_ddl
+from shared.store.sql import Cursor, Params, Row, lock_for_ddl
 
 log = structlog.get_logger(__name__)
 
@@ -118,7 +117,7 @@ class ProjectionGroup:
         names = [p.name for p in self.projections]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate projection names: {names}")
-        self._names = {f"n{i}": name for i, name in enumerate(names)}
+        self._names = {f"ry_n{i}": name for i, name in enumerate(names)}
         self._in = ", ".join(f":{key}" for key in self._names)
         self._positions = log.table(POSITIONS_TABLE)
         self._ready = False
@@ -317,25 +316,75 @@ class ProjectionGroup:
         topics write names them in `reads`: other events then need no catching up first."""
         if not self.projections:
             return
+        statement, params = self._freshness_for(reads)
+        with self.log.db.transaction() as cur:
+            cur.execute(statement, params)
+            row = cur.fetchone()
+        assert row is not None
+        self._after_check(row, reads)
+
+    def fresh_rows(
+        self, statement: str, params: Params, reads: frozenset[str] | None = None
+    ) -> list[Row]:
+        """The rows of `statement`, a read of this group's views, as fresh as
+        `ensure_fresh(reads)` and then the read would give them, in their order: both in
+        one statement, so one round trip and one snapshot, unless the check finds events
+        to catch up first (then the read runs again after). For the reads every request
+        makes (a token's holder, an approval's blackouts)."""
+        if not self.projections:
+            with self.log.db.transaction() as cur:
+                cur.execute(statement, params)
+                return cur.fetchall()
+        check, check_params = self._freshness_for(reads)
+        if taken := check_params.keys() & params.keys():
+            raise ValueError(f"parameter names taken by the freshness check: {sorted(taken)}")
+        with self.log.db.transaction() as cur:
+            # The numbering keeps the read's own order through the join (the one row of
+            # the check, joined to every row of the read, or to none).
+            cur.execute(
+                f"SELECT f.position AS ry_position, f.head AS ry_head,"
+                f" f.pending AS ry_pending, r.* FROM ({check}) f"
+                f" LEFT JOIN (SELECT ROW_NUMBER() OVER () AS ry_n, q.* FROM ({statement}) q) r"
+                " ON 1 = 1 ORDER BY r.ry_n",
+                {**check_params, **params},
+            )
+            rows = cur.fetchall()
+        first = rows[0]
+        check_row = {
+            "position": first["ry_position"],
+            "head": first["ry_head"],
+            "pending": first["ry_pending"],
+        }
+        if self._after_check(check_row, reads):
+            with self.log.db.transaction() as cur:
+                cur.execute(statement, params)
+                return cur.fetchall()
+        if first["ry_n"] is None:
+            return []
+        hidden = ("ry_position", "ry_head", "ry_pending", "ry_n")
+        return [{k: v for k, v in row.items() if k not in hidden} for row in rows]
+
+    def _freshness_for(self, reads: frozenset[str] | None) -> tuple[str, dict[str, Any]]:
         self.setup()
-        limit = self.log.settings.read_your_writes_max_lag
         if reads is None:
             statement, params = self._freshness
         else:
             if reads not in self._narrow:
                 self._narrow[reads] = self._freshness_query(reads)
             statement, params = self._narrow[reads]
-        with self.log.db.transaction() as cur:
-            cur.execute(statement, {**params, "limit": limit})
-            row = cur.fetchone()
-        assert row is not None
+        return statement, {**params, "ry_limit": self.log.settings.read_your_writes_max_lag}
+
+    def _after_check(self, row: Row, reads: frozenset[str] | None) -> bool:
+        """Act on a freshness check's answer; True when it caught the group up."""
+        limit = self.log.settings.read_your_writes_max_lag
         position, head = int(row["position"] or 0), int(row["head"] or 0)
         lag = head - position
         if lag <= 0 or lag > limit:
-            return
+            return False
         if row["pending"]:
             self.catch_up()
-        elif lag > limit // 2:
+            return True
+        if lag > limit // 2:
             if reads is None:
                 self._move_past(head)
             else:
@@ -343,6 +392,7 @@ class ProjectionGroup:
                 # and moving past them would lose them for the group's other views. The
                 # full check decides (catch up, or move past), once in so many events.
                 self.ensure_fresh()
+        return False
 
     def _freshness_query(self, reads: frozenset[str] | None = None) -> tuple[str, dict[str, Any]]:
         """The group's position, the log's head and whether an event the group reads (of
@@ -357,13 +407,13 @@ class ProjectionGroup:
             topics |= read
         if reads is not None:
             topics = set(reads)
-        keys = {f"t{i}": topic for i, topic in enumerate(sorted(topics))}
+        keys = {f"ry_t{i}": topic for i, topic in enumerate(sorted(topics))}
         column, events = self.log.position_column, self.log.events_table
         among = f" AND e.topic IN ({', '.join(':' + k for k in keys)})" if keys else ""
         statement = (
             f"SELECT p.position AS position, (SELECT MAX({column}) FROM {events}) AS head,"
             f" EXISTS (SELECT 1 FROM {events} e WHERE e.{column} > p.position"
-            f" AND e.{column} <= p.position + :limit{among}) AS pending"
+            f" AND e.{column} <= p.position + :ry_limit{among}) AS pending"
             f" FROM (SELECT MIN(position) AS position FROM {self._positions}"
             f" WHERE name IN ({self._in})) p"
         )
@@ -500,39 +550,6 @@ class _Ahead:
         except Exception as exc:  # any failure of the read ahead: read it again inline
             log.warning("read_ahead_failed", error=str(exc))
             return None
-
-
-class _CollectorPause:
-    """Pauses CPython's cyclic garbage collector while any view batch is applied.
-
-    A batch allocates a few containers per event (the decoded data, the event, the rows
-    it writes) that all stay alive until it ends, so the collector's thresholds trip again
-    and again and each pass walks every one of them, only to find no cycle: it took a
-    third of a rebuild's time. Reference counting still frees everything as usual; the
-    collector runs again once no batch is being applied in the process. Decision 0090."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._holders = 0
-        self._resume = False
-
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        with self._lock:
-            if self._holders == 0:
-                self._resume = gc.isenabled()
-                gc.disable()
-            self._holders += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._holders -= 1
-                if self._holders == 0 and self._resume:
-                    gc.enable()
-
-
-collector_paused = _CollectorPause()
 
 
 def topic_of(event_class: type[Any]) -> str:

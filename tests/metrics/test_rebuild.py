@@ -14,7 +14,7 @@ from eventsourcing.persistence import StoredEvent
 from bench._synthetic import synthetic
 from services.metrics.views import BUNDLES, CHANGES, DEPLOYMENTS, RANKINGS, REQUESTS, MetricsViews
 from shared.platform import Platform
-from shared.store.projections import collector_paused
+from shared.store.collector import collector_paused
 from tests.conftest import catch_up_at_once
 
 

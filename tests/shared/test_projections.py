@@ -190,3 +190,43 @@ def test_a_read_of_some_topics_never_moves_its_group_past_events_of_others(
             assert views.find(RequestFilter()).total == 8
         finally:
             platform.close()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_a_lookup_read_with_its_freshness_check_sees_what_was_written_a_moment_before(
+    backend: str, tmp_path: Path
+) -> None:
+    """`fresh_rows` reads and checks the view's freshness in one statement: a token
+    issued, then revoked, a moment before (no worker running) is seen each time, behind
+    events its view does not read or not."""
+    for settings in make_settings(backend, tmp_path, read_your_writes_max_lag=20):
+        platform = Platform.build(settings)
+        try:
+            directory = platform.directory
+            assert directory.authenticate("ry_0123456789abcdef_" + "x" * 32) is None
+            with acting_as("admin"):
+                platform.identity.register("vp.fresh", "Fresh", ["requester"], "Sales")
+                issued = platform.identity.issue_token("vp.fresh", "t")
+            principal = directory.authenticate(issued.token)
+            assert principal is not None
+            assert principal.username == "vp.fresh"
+            write_history(platform, 3)  # events the users' view does not read
+            assert directory.authenticate(issued.token) is not None
+            with acting_as("admin"):
+                platform.identity.revoke_token("vp.fresh", issued.token_id, "left")
+            assert directory.authenticate(issued.token) is None
+            with acting_as("admin"):
+                for name in ("vp.b", "vp.c", "vp.a"):
+                    platform.identity.register(name, name, ["requester"], "Sales")
+            users = platform.log.table("identity_users")
+            in_order = directory.group.fresh_rows(
+                f"SELECT username FROM {users} WHERE username LIKE :p ORDER BY username DESC",
+                {"p": "vp.%"},
+            )
+            assert [r["username"] for r in in_order] == ["vp.fresh", "vp.c", "vp.b", "vp.a"]
+            with pytest.raises(ValueError, match="ry_limit"):
+                directory.group.fresh_rows("SELECT 1 AS one", {"ry_limit": 1})
+        finally:
+            platform.close()

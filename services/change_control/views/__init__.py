@@ -99,10 +99,7 @@ class ChangeControlViews:
         params: Mapping[str, Any] | None = None,
         reads: frozenset[str] | None = None,
     ) -> list[dict[str, Any]]:
-        self.group.ensure_fresh(reads)
-        with self.log.db.transaction() as cur:
-            cur.execute(statement, params)
-            return cur.fetchall()
+        return self.group.fresh_rows(statement, params or {}, reads)
 
     # -- changes ---------------------------------------------------------------------
 
