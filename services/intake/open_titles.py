@@ -165,21 +165,30 @@ def open_titles_statement(log: EventLog, requests_table: str) -> str:
 KIND, POSITION, ID, TITLE, DEPARTMENT, STATUS, TOPIC, VERSION, STATE = range(9)
 
 
-def open_row(row: Sequence[Any]) -> dict[str, Any]:
-    """One open request as the duplicate check reads it, from a row of the view."""
-    return {
-        "id": row[ID],
-        "title": row[TITLE],
-        "department": row[DEPARTMENT],
-        "status": row[STATUS],
+OpenTitle = tuple[str, str, str, str]
+"""An open request as the duplicate check reads it: id, title, department and status. A
+tuple, not a dict: a submission reads every open request, and shows five."""
+
+
+def open_title(row: Sequence[Any]) -> OpenTitle:
+    """One open request, from a row of the view."""
+    return (row[ID], row[TITLE], row[DEPARTMENT], row[STATUS])
+
+
+def open_row(title: OpenTitle) -> dict[str, Any]:
+    """An open request as the API and the pages show it."""
+    return {"id": title[0], "title": title[1], "department": title[2], "status": title[3]}
+
+
+def fold_open_titles(rows: Sequence[Sequence[Any]]) -> dict[str, OpenTitle] | None:
+    """The open requests once the tail's events are applied to the view's rows, as the
+    view will apply them; None when an event reopens a request whose title the view's
+    open rows do not hold (the view is caught up instead)."""
+    open_rows = {
+        row[ID]: (row[ID], row[TITLE], row[DEPARTMENT], row[STATUS])
+        for row in rows
+        if row[KIND] == 0
     }
-
-
-def fold_open_titles(rows: Sequence[Sequence[Any]]) -> dict[str, dict[str, Any]] | None:
-    """The open requests (id, title, department, status) once the tail's events are applied
-    to the view's rows, as the view will apply them; None when an event reopens a request
-    whose title the view's open rows do not hold (the view is caught up instead)."""
-    open_rows = {row[ID]: open_row(row) for row in rows if row[KIND] == 0}
     tail = sorted((row for row in rows if row[KIND] == 1), key=lambda r: int(r[POSITION]))
     open_values = {s.value for s in OPEN}
     for row in tail:
@@ -187,12 +196,12 @@ def fold_open_titles(rows: Sequence[Sequence[Any]]) -> dict[str, dict[str, Any]]
             int(row[POSITION]), row[ID], int(row[VERSION]), row[TOPIC], bytes(row[STATE])
         )
         if e.type == "ChangeRequest.Submitted":
-            open_rows[e.aggregate_id] = {
-                "id": e.aggregate_id,
-                "title": e.data["title"],
-                "department": e.data["department"],
-                "status": Status.SUBMITTED.value,
-            }
+            open_rows[e.aggregate_id] = (
+                e.aggregate_id,
+                e.data["title"],
+                e.data["department"],
+                Status.SUBMITTED.value,
+            )
             continue
         current = open_rows.get(e.aggregate_id)
         status = STATUS_AFTER.get(e.type)
@@ -201,10 +210,15 @@ def fold_open_titles(rows: Sequence[Sequence[Any]]) -> dict[str, dict[str, Any]]
                 return None  # reopened: its title is not among the rows read
             continue
         if e.type == "ChangeRequest.Edited":
-            current["title"] = e.data["title"]
+            current = open_rows[e.aggregate_id] = (
+                current[0],
+                e.data["title"],
+                current[2],
+                current[3],
+            )
         if status is not None:
             if status.value in open_values:
-                current["status"] = status.value
+                open_rows[e.aggregate_id] = (current[0], current[1], current[2], status.value)
             else:
                 del open_rows[e.aggregate_id]
     return open_rows

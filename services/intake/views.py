@@ -18,9 +18,11 @@ from services.intake.open_titles import (
     STATUS_AFTER,
     TAIL_FOLD_LIMIT,
     VERSION,
+    OpenTitle,
     fold_open_titles,
     most_alike,
     open_row,
+    open_title,
     open_titles_statement,
 )
 from shared.domain import business_now
@@ -464,7 +466,11 @@ class IntakeViews:
             return [r["department"] for r in cur.fetchall()]
 
     def open_titles(self) -> list[dict[str, Any]]:
-        """Every open request's id, title, department and status, up to the log's head.
+        """Every open request's id, title, department and status, up to the log's head."""
+        return [open_row(t) for t in self._open_titles_now()]
+
+    def _open_titles_now(self) -> list[OpenTitle]:
+        """Every open request up to the log's head.
 
         Read-your-writes without a write: the duplicate check must see the submission
         another process answered a moment ago, but catching the view up first is a
@@ -491,7 +497,7 @@ class IntakeViews:
             if attempt == 1:
                 self.group.ensure_fresh()
         # Beyond read-your-writes reach: the view as it stands, as for every other read.
-        return [open_row(r) for r in rows if r[KIND] == 0]
+        return [open_title(r) for r in rows if r[KIND] == 0]
 
     def similar(
         self, title: str, exclude: str | None = None, limit: int = 5, threshold: float = 0.5
@@ -499,9 +505,9 @@ class IntakeViews:
         """Open requests whose titles read like `title`: possible duplicates."""
         if not title.strip():
             return []
-        rows = [r for r in self.open_titles() if r["id"] != exclude]
-        best = most_alike(title, [r["title"] for r in rows], threshold, limit)
-        return [{**rows[index], "similarity": round(score, 3)} for index, score in best]
+        titles = [t for t in self._open_titles_now() if t[0] != exclude]
+        best = most_alike(title, [t[1] for t in titles], threshold, limit)
+        return [{**open_row(titles[index]), "similarity": round(score, 3)} for index, score in best]
 
 
 def _escape_like(value: str) -> str:
