@@ -20,6 +20,7 @@ from services.intake.views import IntakeViews, Ranking, RequestFilter
 from shared.domain import NotFound
 from shared.http.auth import Auth, Caller
 from shared.http.models import Day, RequestBody
+from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 
 Text = Annotated[str, Field(min_length=1, max_length=10_000)]
@@ -172,7 +173,7 @@ class Similar(BaseModel):
 
 
 def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["intake"])
+    router = ServiceRouter(prefix="/api", tags=["intake"])
     anyone = auth.require()
     submitter = auth.require(Role.REQUESTER, Role.RELEASE_MANAGER, Role.IT_STAFF)
     requester = auth.require(Role.REQUESTER)

@@ -19,6 +19,7 @@ from services.metrics.report import render_weekly
 from shared.domain import NotPermitted
 from shared.http.auth import Auth, Caller
 from shared.http.models import Day
+from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 
 # IT (staff, CAB) and the release manager run the process and see the whole organisation's
@@ -55,7 +56,7 @@ def scoped(caller: Caller, flt: Filter) -> Filter:
 
 
 def metrics_router(auth: Auth, queries: MetricsQueries) -> APIRouter:
-    router = APIRouter(prefix="/api/metrics", tags=["metrics"])
+    router = ServiceRouter(prefix="/api/metrics", tags=["metrics"])
     reader = auth.require(*READERS)
     flow_reader = auth.require(*READERS, Role.REQUESTER)
 

@@ -22,6 +22,7 @@ from services.notify.views import Endpoint, NotifyViews
 from shared.domain import NotFound, RuleViolation
 from shared.http.auth import Auth, Caller
 from shared.http.models import RequestBody
+from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 
 DeliveryId = Annotated[
@@ -97,7 +98,7 @@ class Resent(BaseModel):
 
 
 def notify_router(auth: Auth, notifications: Notifications, views: NotifyViews) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["notifications"])
+    router = ServiceRouter(prefix="/api", tags=["notifications"])
     admin = auth.require(Role.ADMIN)
     anyone = auth.require()
 

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from services.notify.application import Notifications
 from services.notify.domain import Channel, Topic, topics_for
 from services.notify.views import NotifyViews
+from shared.http.routing import ServiceRouter
 from shared.web.access import PageAccess, Viewer
 from shared.web.forms import BadInput, Form, Refusal, attempt, read_form, see_other
 from shared.web.rendering import NavLink, Templates
@@ -58,7 +59,7 @@ class NotifyPages:
 
 
 def notify_pages(p: NotifyPages) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = ServiceRouter(include_in_schema=False)
     anyone = p.access.require()
 
     def page(

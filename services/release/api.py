@@ -43,6 +43,7 @@ from services.release.schemas import (
 from shared.domain import InvalidCommand, NotFound
 from shared.http.auth import Auth, Caller
 from shared.http.models import Day, LocalInstant
+from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 
 BundlePath = Annotated[UUID, Path(description="A release bundle's id")]
@@ -82,7 +83,7 @@ def _found(views: ReleaseViews, bundle_id: UUID) -> dict[str, Any]:
 
 
 def release_router(auth: Auth, releases: Releases, views: ReleaseViews) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["release"])
+    router = ServiceRouter(prefix="/api", tags=["release"])
     _train_routes(router, auth, releases, views)
     _bundle_reads(router, auth, views)
     _bundle_commands(router, auth, releases)

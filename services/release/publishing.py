@@ -23,6 +23,7 @@ from services.release.subscriptions import CalendarFeeds, FeedRef, IssuedFeed
 from shared.domain import NotFound
 from shared.http.auth import Auth, Caller
 from shared.http.problems import NotAuthenticated
+from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.identity.views import Directory
 
@@ -105,7 +106,7 @@ class FeedRow(BaseModel):
 def publishing_router(
     auth: Auth, releases: Releases, feeds: CalendarFeeds, views: ReleaseViews, directory: Directory
 ) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["release plan and calendar"])
+    router = ServiceRouter(prefix="/api", tags=["release plan and calendar"])
     anyone = auth.require()
     manager = auth.require(Role.RELEASE_MANAGER)
 

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from shared.http.auth import Auth, Caller, per_user
 from shared.http.ratelimit import Limits
+from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.store.log import EventLog, public_entry
 
@@ -48,7 +49,7 @@ class FeedPage(BaseModel):
 
 
 def feed_router(log: EventLog, auth: Auth, limits: Limits, poll_s: float = 0.25) -> APIRouter:
-    router = APIRouter(prefix="/api/events", tags=["event feed"])
+    router = ServiceRouter(prefix="/api/events", tags=["event feed"])
     max_page = log.settings.feed_max_page
     roles = auth.require(*FEED_ROLES)
     # Per user, so one runaway consumer cannot starve the others (README: Configuration).

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from shared.domain import NotFound, NotPermitted
 from shared.http.auth import Auth, Caller
 from shared.http.models import RequestBody
+from shared.http.routing import ServiceRouter
 from shared.identity.application import Identity, IssuedToken, UserRef
 from shared.identity.domain import Role, Team
 from shared.identity.views import Directory, TokenRow, UserRow
@@ -64,7 +65,7 @@ class Me(BaseModel):
 
 
 def identity_router(auth: Auth, identity: Identity, directory: Directory) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["people and tokens"])
+    router = ServiceRouter(prefix="/api", tags=["people and tokens"])
     admin = auth.require(Role.ADMIN)
     anyone = auth.require()
 

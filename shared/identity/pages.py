@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from shared.http.auth import client_address
 from shared.http.ratelimit import Limits
+from shared.http.routing import ServiceRouter
 from shared.http.session import (
     CSRF_FIELD,
     Session,
@@ -51,7 +52,7 @@ def signin_router(
     settings: Settings,
     limits: Limits,
 ) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = ServiceRouter(include_in_schema=False)
     anyone = access.require()
     templates = Templates(TEMPLATES, settings.zone)
 

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
 
+from shared.http.routing import ServiceRouter
 from shared.http.session import SessionCodec, SessionMiddleware, session_secret
 from shared.identity.pages import signin_router
 from shared.platform import Component, Platform
@@ -106,7 +107,7 @@ def install_web(app: FastAPI, platform: Platform, components: Sequence[Component
 
 
 def home_router(access: PageAccess, templates: Templates) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = ServiceRouter(include_in_schema=False)
     anyone = access.require()
 
     @router.get("/")

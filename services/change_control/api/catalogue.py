@@ -24,6 +24,7 @@ from services.change_control.application.catalogue import (
 from services.change_control.views import ChangeControlViews
 from shared.domain import NotFound
 from shared.http.auth import Auth, Caller
+from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 
 BlackoutId = Annotated[UUID, Path(description="The blackout window's id.")]
@@ -48,7 +49,7 @@ def _template(body: TemplateBody) -> TemplateDraft:
 def catalogue_router(
     auth: Auth, blackouts: Blackouts, templates: StandardTemplates, views: ChangeControlViews
 ) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["change control"])
+    router = ServiceRouter(prefix="/api", tags=["change control"])
     anyone = auth.require()
     manager = auth.require(Role.RELEASE_MANAGER)
     keeper = auth.require(Role.RELEASE_MANAGER, Role.ADMIN)

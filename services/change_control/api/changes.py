@@ -29,13 +29,14 @@ from services.change_control.views.board import cab_queue, calendar, change_deta
 from shared.domain import InvalidCommand, NotFound
 from shared.http.auth import Auth, Caller
 from shared.http.models import Instant
+from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 
 ChangeId = Annotated[UUID, Path(description="The production change's id.")]
 
 
 def changes_router(auth: Auth, changes: ChangeControl, views: ChangeControlViews) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["change control"])
+    router = ServiceRouter(prefix="/api", tags=["change control"])
     anyone = auth.require()
     raiser = auth.require(Role.IT_STAFF, Role.RELEASE_MANAGER)
     board = auth.require(Role.CAB_MEMBER)

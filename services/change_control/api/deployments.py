@@ -17,13 +17,14 @@ from services.change_control.domain.values import now
 from services.change_control.views import ChangeControlViews, DeploymentFilter
 from shared.http.auth import Auth, Caller
 from shared.http.models import Instant
+from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 
 
 def deployments_router(
     auth: Auth, reports: DeploymentReports, views: ChangeControlViews
 ) -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["change control"])
+    router = ServiceRouter(prefix="/api", tags=["change control"])
     anyone = auth.require()
     pipeline = auth.require(Role.PIPELINE)
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from services.change_control.pages.base import ChangePages
 from services.change_control.pages.board import board_routes
 from services.change_control.pages.raising import raising_routes
+from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.rendering import NavLink
 
@@ -31,7 +32,7 @@ NAV = [
 
 
 def change_pages(pages: ChangePages) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = ServiceRouter(include_in_schema=False)
     router.include_router(raising_routes(pages))  # /changes/new before /changes/{id}
     router.include_router(board_routes(pages))
     return router

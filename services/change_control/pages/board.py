@@ -13,6 +13,7 @@ from starlette.responses import Response
 from services.change_control.domain.values import Outcome, Window
 from services.change_control.pages.base import ChangePages
 from services.change_control.views.board import awaiting, cab_queue, calendar, change_detail
+from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
 from shared.web.forms import BadInput, Form, Refusal, attempt, read_form, see_other
@@ -28,7 +29,7 @@ NOTICES = {
 
 
 def board_routes(p: ChangePages) -> APIRouter:
-    router = APIRouter()
+    router = ServiceRouter()
     anyone = p.access.require()
     board = p.access.require(Role.CAB_MEMBER)
     implementer = p.access.require(Role.IT_STAFF)

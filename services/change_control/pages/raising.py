@@ -11,6 +11,7 @@ from services.change_control.application.changes import ChangeDraft
 from services.change_control.domain.risk import AffectedUsers, Impact, Likelihood, Questionnaire
 from services.change_control.domain.values import ChangeType
 from services.change_control.pages.base import ChangePages
+from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
 from shared.web.forms import BadInput, Form, Refusal, attempt, read_form, see_other
@@ -19,7 +20,7 @@ OPERATIONS_TYPES = (ChangeType.NORMAL, ChangeType.EMERGENCY, ChangeType.STANDARD
 
 
 def raising_routes(p: ChangePages) -> APIRouter:
-    router = APIRouter()
+    router = ServiceRouter()
     raiser = p.access.require(Role.IT_STAFF, Role.RELEASE_MANAGER)
 
     def form_page(

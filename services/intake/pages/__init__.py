@@ -11,6 +11,7 @@ from services.intake.pages.board import board_routes
 from services.intake.pages.department import department_routes
 from services.intake.pages.requests import request_routes
 from services.intake.pages.triage import triage_routes
+from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.rendering import NavLink
 
@@ -44,7 +45,7 @@ NAV = [
 
 
 def intake_pages(pages: IntakePages) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = ServiceRouter(include_in_schema=False)
     for routes in (request_routes, department_routes, triage_routes, board_routes):
         router.include_router(routes(pages))
     return router

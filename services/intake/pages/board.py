@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from services.intake.pages.base import IntakePages
 from services.intake.views import RequestFilter
+from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
 
@@ -42,7 +43,7 @@ def column_of(row: dict[str, Any]) -> str:
 
 
 def board_routes(p: IntakePages) -> APIRouter:
-    router = APIRouter()
+    router = ServiceRouter()
     anyone = p.access.require()
     it_staff = p.access.require(Role.IT_STAFF)
 

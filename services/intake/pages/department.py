@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from services.intake.pages.base import IntakePages
 from services.intake.views import RequestFilter
+from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
 from shared.web.forms import BadInput, Refusal, attempt, is_htmx, read_form, see_other
@@ -18,7 +19,7 @@ OPEN_STATES = ("submitted", "info_requested", "deferred", "accepted")
 
 
 def department_routes(p: IntakePages) -> APIRouter:
-    router = APIRouter()
+    router = ServiceRouter()
     requester = p.access.require(Role.REQUESTER)
 
     def department_of(viewer: Viewer) -> str:

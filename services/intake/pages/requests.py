@@ -11,6 +11,7 @@ from starlette.responses import Response
 from services.intake.application import RequestDraft
 from services.intake.domain import CLOSED, TRIAGEABLE, Category, SizeEstimate, Status
 from services.intake.pages.base import IntakePages, choice, plan_of
+from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
 from shared.web.forms import Form, Refusal, attempt, read_form, see_other
@@ -25,7 +26,7 @@ NOTICES = {
 
 
 def request_routes(p: IntakePages) -> APIRouter:
-    router = APIRouter()
+    router = ServiceRouter()
     anyone = p.access.require()
     submitter = p.access.require(Role.REQUESTER, Role.RELEASE_MANAGER, Role.IT_STAFF)
     requester = p.access.require(Role.REQUESTER)

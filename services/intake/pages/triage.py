@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from services.intake.domain import ClassOfService
 from services.intake.pages.base import IntakePages, choice, parse_uuid
+from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
 from shared.web.forms import BadInput, Form, Refusal, attempt, is_htmx, read_form, see_other
@@ -25,7 +26,7 @@ DONE = {
 
 
 def triage_routes(p: IntakePages) -> APIRouter:
-    router = APIRouter()
+    router = ServiceRouter()
     manager = p.access.require(Role.RELEASE_MANAGER)
 
     def decide(request_id: UUID, decision: Decision, form: Form) -> Any:

@@ -19,6 +19,7 @@ from services.metrics.application import MetricsQueries
 from services.metrics.domain.records import Filter
 from services.metrics.pages import figures
 from shared.domain import DomainError
+from shared.http.routing import ServiceRouter
 from shared.identity.domain import Principal, Role
 from shared.web.access import PageAccess, Viewer
 from shared.web.rendering import Templates
@@ -49,7 +50,7 @@ def department_scope(principal: Principal, asked: str | None) -> tuple[str | Non
 
 
 def metrics_pages(p: MetricsPages) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = ServiceRouter(include_in_schema=False)
     anyone = p.access.require()
     requester = p.access.require(Role.REQUESTER)
 

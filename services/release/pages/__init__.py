@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from services.release.pages.base import ReleasePages
 from services.release.pages.bundle import bundle_routes
 from services.release.pages.plan import plan_routes
+from shared.http.routing import ServiceRouter
 from shared.web.rendering import NavLink
 
 NAV = [
@@ -23,7 +24,7 @@ NAV = [
 
 
 def release_pages(pages: ReleasePages) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = ServiceRouter(include_in_schema=False)
     router.include_router(plan_routes(pages))
     router.include_router(bundle_routes(pages))
     return router

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from services.release.domain import Stage
 from services.release.pages.base import ReleasePages, parse_uuid, with_fill
+from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role, Team
 from shared.web.access import Viewer
 from shared.web.forms import BadInput, Form, Refusal, attempt, read_form, see_other
@@ -27,7 +28,7 @@ NOTICES = {
 
 
 def bundle_routes(p: ReleasePages) -> APIRouter:
-    router = APIRouter()
+    router = ServiceRouter()
     anyone = p.access.require()
     manager = p.access.require(Role.RELEASE_MANAGER)
     it_staff = p.access.require(Role.IT_STAFF)

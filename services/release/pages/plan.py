@@ -10,13 +10,14 @@ from starlette.responses import Response
 from services.release.application import TrainDraft
 from services.release.cadence import DEFAULT_OFFSETS, Cadence, MilestoneOffsets
 from services.release.pages.base import ReleasePages, parse_uuid
+from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
 from shared.web.forms import BadInput, Form, Refusal, attempt, read_form, see_other
 
 
 def plan_routes(p: ReleasePages) -> APIRouter:
-    router = APIRouter()
+    router = ServiceRouter()
     anyone = p.access.require()
     manager = p.access.require(Role.RELEASE_MANAGER)
 

@@ -1,0 +1,99 @@
+"""A router skips a request whose path none of its routes can match, and never one that
+one of its routes does match."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import APIRouter, FastAPI
+from fastapi.testclient import TestClient
+
+from railyard.app import build_app
+from shared.http.routing import ServiceRouter
+from shared.settings import load_settings
+
+SAMPLES = {"uuid": "6f1c2a4e-3b5d-4c7e-9f10-2a3b4c5d6e7f", "int": "7", "path": "a/b", "str": "x"}
+
+
+def _concrete(path: str) -> str:
+    """The path with each parameter given a value its convertor accepts."""
+    return re.sub(
+        r"\{[^}:]+(?::([a-z]+))?\}", lambda m: SAMPLES.get(m.group(1) or "str", "x"), path
+    )
+
+
+def _paths(router: ServiceRouter, prefix: str = "") -> list[str]:
+    found = []
+    for route in router.routes:
+        path = getattr(route, "path", None)
+        if isinstance(path, str):
+            found.append(prefix + path)
+        else:
+            inner: Any = getattr(route, "original_router", None)
+            found.extend(_paths(inner, prefix + route.include_context.prefix))  # type: ignore[attr-defined]  # FastAPI's included-router record
+    return found
+
+
+def test_no_route_of_the_app_is_skipped_on_its_own_path(tmp_path: Path) -> None:
+    app = build_app(load_settings(data_dir=tmp_path), run_followers=False)
+    routers = [
+        r.original_router  # type: ignore[attr-defined]  # FastAPI's included-router record
+        for r in app.router.routes
+        if isinstance(getattr(r, "original_router", None), ServiceRouter)
+    ]
+    assert len(routers) > 10
+    for router in routers:
+        beginnings = router.beginnings()
+        assert beginnings is not None
+        for path in _paths(router):
+            assert _concrete(path).startswith(beginnings), path
+
+
+def test_a_request_passes_routers_it_cannot_match_and_reaches_its_route(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[APIRouter] = []
+    matches = APIRouter.matches
+
+    def counted(router: APIRouter, scope: Any) -> Any:
+        asked.append(router)
+        return matches(router, scope)
+
+    monkeypatch.setattr(APIRouter, "matches", counted)
+    first = ServiceRouter(prefix="/api")
+
+    @first.get("/requests/{request_id}")
+    def request(request_id: str) -> dict[str, str]:
+        return {"request": request_id}
+
+    nested = ServiceRouter()
+
+    @nested.get("/changes/{change_id}/approvals")
+    def approvals(change_id: str) -> dict[str, str]:
+        return {"change": change_id}
+
+    second = ServiceRouter()
+    second.include_router(nested, prefix="/api")
+    third = ServiceRouter()
+
+    @third.get("/changes/{change_id}")
+    def change(change_id: str) -> dict[str, str]:
+        return {"v2": change_id}
+
+    app = FastAPI()
+    app.include_router(first)
+    app.include_router(second)
+    app.include_router(third, prefix="/v2")
+    assert first.beginnings() == ("/api/requests/",)
+    assert second.beginnings() == ("/api/changes/",)
+    with TestClient(app) as client:
+        assert client.get("/api/requests/r1").json() == {"request": "r1"}
+        asked.clear()
+        assert client.get("/api/changes/c1/approvals").json() == {"change": "c1"}
+        assert first not in asked  # skipped without asking its routes
+        assert client.get("/v2/changes/c2").json() == {"v2": "c2"}
+        assert client.get("/api/changes/c1").status_code == 404
+        assert client.post("/api/requests/r1").status_code == 405
