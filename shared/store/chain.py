@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -98,6 +98,45 @@ def links(previous: str, events: Iterable[tuple[int, Any, int, str, bytes]]) -> 
     return out
 
 
+EXTEND_FUNCTION = "railyard_extend_chain"
+
+
+def extend_function_ddl(schema: str, events: str, hashes: str) -> str:
+    """A PostgreSQL function that hashes every event after the chain's head, in position
+    order, exactly as `links` does (sha256 is built in since PostgreSQL 11), and returns
+    how many it hashed. An insert calls it after its events, under the table lock and in
+    the same round trip, so the lock is never held across a return to Python. `schema`,
+    `events` and `hashes` are quoted identifiers."""
+    lengths = " || ".join(f"int8send(octet_length({part}))" for part in _PARTS)
+    return (
+        f"CREATE OR REPLACE FUNCTION {schema}.{EXTEND_FUNCTION}() RETURNS BIGINT"
+        " LANGUAGE plpgsql AS $$ DECLARE head BIGINT; previous BYTEA; content BYTEA;"
+        " hashed BIGINT := 0; e RECORD; BEGIN"
+        f" SELECT h.notification_id, decode(h.chain_hash, 'hex') INTO head, previous"
+        f" FROM {hashes} h ORDER BY h.notification_id DESC LIMIT 1;"
+        f" IF head IS NULL THEN head := 0; previous := decode('{GENESIS}', 'hex'); END IF;"
+        " FOR e IN SELECT notification_id, originator_id, originator_version, topic, state"
+        f" FROM {events} WHERE notification_id > head ORDER BY notification_id LOOP"
+        f" content := sha256('\\x{_DOMAIN.hex()}'::bytea || {lengths} || {' || '.join(_PARTS)});"
+        " previous := sha256(previous || content);"
+        f" INSERT INTO {hashes}"
+        " (notification_id, originator_id, originator_version, content_hash, chain_hash)"
+        " VALUES (e.notification_id, CAST(e.originator_id AS TEXT), e.originator_version,"
+        " encode(content, 'hex'), encode(previous, 'hex'));"
+        " hashed := hashed + 1; END LOOP; RETURN hashed; END $$"
+    )
+
+
+# The hashed fields of an event row `e`, as `content_hash` encodes them.
+_PARTS = (
+    "convert_to(CAST(e.notification_id AS TEXT), 'UTF8')",
+    "convert_to(CAST(e.originator_id AS TEXT), 'UTF8')",
+    "convert_to(CAST(e.originator_version AS TEXT), 'UTF8')",
+    "convert_to(e.topic, 'UTF8')",
+    "e.state",
+)
+
+
 class ChainWriter:
     """Extends the chain inside a writer's transaction, on the recorder's own cursor.
 
@@ -135,16 +174,13 @@ class ChainWriter:
         cursor: Any,
         positions: Sequence[int] = (),
         stored_events: Sequence[StoredEvent] = (),
-        head_row: Mapping[str, Any] | None = None,
     ) -> int:
         """Hash every event after the chain's head, then `stored_events` just inserted at
-        `positions` (hashed from memory: they are what was sent). `head_row` is the result of
-        `head_statement` when the caller already asked for it under the lock. Returns how
-        many events written earlier had to be caught up."""
-        row = head_row
-        if row is None:
-            cursor.execute(self.head_statement)
-            row = cursor.fetchone()
+        `positions` (hashed from memory: they are what was sent). Returns how many events
+        written earlier had to be caught up. (PostgreSQL's inserts hash in the database:
+        `extend_function_ddl`.)"""
+        cursor.execute(self.head_statement)
+        row = cursor.fetchone()
         head = int(row["head"] or 0)
         previous = str(row["chain_hash"] or GENESIS)
         next_unhashed = row["next_unhashed"]

@@ -11,7 +11,6 @@ paging by position never misses an event); its database-function mode stays off.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -33,7 +32,13 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import ConnectionPool
 
-from shared.store.chain import HASHES_TABLE, HASHES_TABLE_DDL, ChainWriter
+from shared.store.chain import (
+    EXTEND_FUNCTION,
+    HASHES_TABLE,
+    HASHES_TABLE_DDL,
+    ChainWriter,
+    extend_function_ddl,
+)
 from shared.store.errors import StoreUnavailable
 
 log = structlog.get_logger(__name__)
@@ -269,6 +274,16 @@ class RailyardPostgresRecorder(PostgresApplicationRecorder):
             _INSERT_MARK.format(p="%s").replace(REACTIONS_TABLE, "{schema}." + REACTIONS_TABLE)
         ).format(schema=schema)
         quoted = f'"{datastore.schema}".'
+        self.sql_create_statements.append(
+            SQL(
+                extend_function_ddl(
+                    f'"{datastore.schema}"', quoted + EVENTS_TABLE, quoted + HASHES_TABLE
+                )
+            ).format()
+        )
+        self._extend_chain = SQL("SELECT {schema}.{function}() AS hashed").format(
+            schema=schema, function=Identifier(EXTEND_FUNCTION)
+        )
         self.chain = ChainWriter(
             events=quoted + EVENTS_TABLE,
             hashes=quoted + HASHES_TABLE,
@@ -282,15 +297,10 @@ class RailyardPostgresRecorder(PostgresApplicationRecorder):
         # The library retries lost connections ten times, and also retries a lock
         # timeout; ours retries only the connection, a few times, so a write ends
         # within the configured lock timeout plus a bounded reconnect time.
-        undecorated = PostgresApplicationRecorder.insert_events.__wrapped__
-        # (functools.wraps in the library's retry decorator keeps the undecorated method)
         attempt = 0
         while True:
             try:
-                result: Sequence[int] | None = undecorated(
-                    self, stored_events, **kwargs, chain_head=_PendingHead()
-                )
-                return result
+                return self._insert_at_once(stored_events, **kwargs)
             except (InterfaceError, OperationalError) as exc:
                 if isinstance(exc.__cause__, LockNotAvailable | QueryCanceled):
                     raise StoreUnavailable("the event log is busy (lock timeout)") from exc
@@ -309,33 +319,34 @@ class RailyardPostgresRecorder(PostgresApplicationRecorder):
         if mark is not None:
             curs.execute(self._insert_mark, (mark.name, mark.position))
 
-    def _insert_stored_events(
-        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        try:
-            super()._insert_stored_events(curs, stored_events, **kwargs)
-            # Read the chain's head after the lock is taken, in the same pipeline round
-            # trip as the insert itself: hashing then adds no round trip to a write.
-            pending: _PendingHead | None = kwargs.get("chain_head")
-            if pending is not None:
-                pending.cursor = curs.connection.cursor()
-                pending.cursor.execute(self.chain.head_statement)
-        except psycopg.Error:
-            _end_failed_pipeline_segment(curs.connection)
-            raise
-
-    def _fetch_ids_after_insert_events(
-        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    def _insert_at_once(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        pending: _PendingHead | None = kwargs.get("chain_head")
-        head = None
-        if pending is not None and pending.cursor is not None:
-            with pending.cursor as head_cursor:
-                head = head_cursor.fetchone()
-        # Still in the insert's transaction, under its LOCK TABLE ... IN EXCLUSIVE MODE;
-        # the hash rows are sent with the commit.
-        _caught_up(self.chain.extend(curs, ids or (), stored_events, head))
+        """The claim, the table lock, the events, their hashes and the commit, sent together
+        and answered once (the library's insert returns to Python between its insert and
+        its commit, holding the lock meanwhile). A statement that fails (a claim or a
+        version already taken) fails the rest and is raised when the answers come back;
+        the connection is then closed (`PipelineSafeConnection`)."""
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor() as insert,
+            conn.cursor() as chain,
+        ):
+            with conn.pipeline(), conn.transaction():
+                with conn.cursor() as curs:
+                    self._insert_events(curs, stored_events, **kwargs)
+                if stored_events:
+                    # The library's lock (with its lock timeout), notify and insert.
+                    self._insert_stored_events(insert, stored_events, **kwargs)
+                    chain.execute(self._extend_chain)
+            # Leaving the pipeline sent it all, the commit last, and read every answer.
+            if not stored_events:
+                return None
+            ids = [int(row["notification_id"]) for row in insert.fetchall()]
+            hashed = chain.fetchone()
+        if len(ids) != len(stored_events):
+            raise RuntimeError(f"{len(stored_events)} events inserted, {len(ids)} positions back")
+        _caught_up(int(hashed["hashed"] if hashed else 0) - len(ids))
         return ids
 
     def extend_chain(self) -> int:
@@ -348,25 +359,6 @@ class RailyardPostgresRecorder(PostgresApplicationRecorder):
         ):
             self._lock_table(curs)
             return self.chain.extend(curs)
-
-
-def _end_failed_pipeline_segment(conn: Connection[Any]) -> None:
-    """A statement of the insert failed (a claim or a version already taken) and psycopg
-    reported it from a later execute() rather than from the library's pipeline.sync().
-    The library keeps the error and lets its transaction() block commit; in a pipeline
-    still aborted that commit raises "pipeline aborted", which hides the real error (and
-    reads as a lost connection: retried, then a 503). Syncing here ends the failed
-    segment, so the commit is a plain rollback and the real error is what is raised."""
-    pipeline = conn._pipeline  # the library's `with conn.pipeline()` around the insert
-    if pipeline is not None:
-        with contextlib.suppress(psycopg.Error):
-            pipeline.sync()
-
-
-class _PendingHead:
-    """The cursor that asked for the chain's head within one insert (one per attempt)."""
-
-    cursor: Any = None
 
 
 def _caught_up(count: int) -> None:

@@ -16,7 +16,7 @@ from shared.domain import attributed_to
 from shared.platform import Platform
 from shared.store.errors import WriteConflict
 from shared.store.migrate import grant_service_role
-from shared.store.recorders import EVENTS_TABLE
+from shared.store.recorders import EVENTS_TABLE, RailyardPostgresRecorder
 from tests.builders import new_request
 from tests.postgres import SERVICE_ROLE, as_role, ensure_login_role
 
@@ -153,13 +153,12 @@ def test_a_retried_write_that_had_committed_is_recognised_as_success(platform: P
 
 @pytest.mark.postgres
 def test_dropped_connection_after_commit_is_retried_and_reported_once(
-    postgres_platform: Platform,
+    postgres_platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The insert committed, then the connection dropped before the answer came: the
+    retry finds the events already in the log and reports one write, not two."""
     platform = postgres_platform
-    from eventsourcing.postgres import PostgresApplicationRecorder
-
-    library_insert = PostgresApplicationRecorder.insert_events
-    real = library_insert.__wrapped__
+    real = RailyardPostgresRecorder._insert_at_once
     calls = {"n": 0}
 
     def commit_then_drop(self: Any, stored: Any, **kwargs: Any) -> Any:
@@ -169,11 +168,8 @@ def test_dropped_connection_after_commit_is_retried_and_reported_once(
             raise OperationalError("server closed the connection unexpectedly")
         return result
 
-    library_insert.__wrapped__ = commit_then_drop
-    try:
-        request = saved_request(platform)
-    finally:
-        library_insert.__wrapped__ = real
+    monkeypatch.setattr(RailyardPostgresRecorder, "_insert_at_once", commit_then_drop)
+    request = saved_request(platform)
     assert calls["n"] == 2
     assert len(platform.log.history(request.id)) == 1
 
