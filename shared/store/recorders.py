@@ -1,12 +1,13 @@
 """The library's application recorders, extended with what Railyard writes atomically
 alongside events: idempotency keys, reaction ledger entries and the hash chain.
 
-All three run inside the library's own insert transaction, so an idempotency key (or an
-event's hash) is stored if and only if the events it belongs to are. The hash chain is
-extended after the events are inserted, while the insert still holds the log's write
-lock, so it never forks (shared/store/chain.py). The PostgreSQL insert keeps the
-library's `LOCK TABLE ... IN EXCLUSIVE MODE` path (positions commit in order, so a reader
-paging by position never misses an event); its database-function mode stays off.
+All three run inside the insert's transaction, so an idempotency key (or an event's hash)
+is stored if and only if the events it belongs to are. The hash chain is extended after
+the events are inserted, while the insert still holds the log's write lock, so it never
+forks (shared/store/chain.py). The PostgreSQL insert takes the library's `LOCK TABLE ...
+IN EXCLUSIVE MODE` (positions commit in order, so a reader paging by position never misses
+an event) and sends the claim, the lock, the events, the chain's extension and the commit
+in one round trip (decision 96); the library's database-function mode stays off.
 """
 
 from __future__ import annotations
