@@ -104,12 +104,9 @@ class Auth:
         read for them in the same worker thread."""
         session_user = getattr(request.state, "session_user", None)
         if credentials is None and session_user:
-
-            def by_session() -> tuple[Principal | None, Claim | None]:
-                principal = self.directory.principal(session_user)
-                return principal, (then(principal) if principal is not None else None)
-
-            by_name, stored = await run_in_threadpool(by_session)
+            by_name, stored = await run_in_threadpool(
+                _find_then, self.directory.principal, session_user, then
+            )
             if by_name is not None:
                 return by_name, stored
         if credentials is None:
@@ -152,12 +149,7 @@ class Auth:
                 f" try again in {verdict.retry_after_s} seconds",
                 verdict.retry_after_s,
             )
-
-        def sign_in() -> tuple[Principal | None, Claim | None]:
-            principal = authenticate(secret)
-            return principal, (then(principal) if principal is not None else None)
-
-        principal, found = await run_in_threadpool(sign_in)
+        principal, found = await run_in_threadpool(_find_then, authenticate, secret, then)
         if principal is None:
             limiter.hit(address)
             log.warning("token_refused", address=address, path=request.url.path)
@@ -215,6 +207,15 @@ def _idempotency(
     route = request.scope.get("route")
     status = int(getattr(route, "status_code", None) or 200)
     return IdempotencyRequest(principal.username, repeat.key, repeat.fingerprint, status)
+
+
+def _find_then(
+    find: Callable[[str], Principal | None], value: str, then: Callable[[Principal], Claim | None]
+) -> tuple[Principal | None, Claim | None]:
+    """Who `value` (a token, a session's username) belongs to, and what `then` reads for
+    them: run in one worker thread, one hand-off for both reads."""
+    principal = find(value)
+    return principal, (then(principal) if principal is not None else None)
 
 
 def _admits(allowed: frozenset[Role], principal: Principal) -> bool:

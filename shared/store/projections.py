@@ -321,7 +321,7 @@ class ProjectionGroup:
             cur.execute(statement, params)
             row = cur.fetchone()
         assert row is not None
-        self._after_check(row, reads)
+        self._after_check(row["position"], row["head"], row["pending"], reads)
 
     def fresh_rows(
         self, statement: str, params: Params, reads: frozenset[str] | None = None
@@ -332,9 +332,7 @@ class ProjectionGroup:
         to catch up first (then the read runs again after). For the reads every request
         makes (a token's holder, an approval's blackouts)."""
         if not self.projections:
-            with self.log.db.transaction() as cur:
-                cur.execute(statement, params)
-                return cur.fetchall()
+            return self._fetch(statement, params)
         check, check_params = self._freshness_for(reads)
         if taken := check_params.keys() & params.keys():
             raise ValueError(f"parameter names taken by the freshness check: {sorted(taken)}")
@@ -350,43 +348,40 @@ class ProjectionGroup:
             )
             rows = cur.fetchall()
         first = rows[0]
-        check_row = {
-            "position": first["ry_position"],
-            "head": first["ry_head"],
-            "pending": first["ry_pending"],
-        }
-        if self._after_check(check_row, reads):
-            with self.log.db.transaction() as cur:
-                cur.execute(statement, params)
-                return cur.fetchall()
+        if self._after_check(first["ry_position"], first["ry_head"], first["ry_pending"], reads):
+            return self._fetch(statement, params)
         if first["ry_n"] is None:
             return []
         hidden = ("ry_position", "ry_head", "ry_pending", "ry_n")
         return [{k: v for k, v in row.items() if k not in hidden} for row in rows]
 
+    def _fetch(self, statement: str, params: Params) -> list[Row]:
+        with self.log.db.transaction() as cur:
+            cur.execute(statement, params)
+            return cur.fetchall()
+
     def _freshness_for(self, reads: frozenset[str] | None) -> tuple[str, dict[str, Any]]:
         self.setup()
         if reads is None:
-            statement, params = self._freshness
-        else:
-            if reads not in self._narrow:
-                self._narrow[reads] = self._freshness_query(reads)
-            statement, params = self._narrow[reads]
-        return statement, {**params, "ry_limit": self.log.settings.read_your_writes_max_lag}
+            return self._freshness
+        if reads not in self._narrow:
+            self._narrow[reads] = self._freshness_query(reads)
+        return self._narrow[reads]
 
-    def _after_check(self, row: Row, reads: frozenset[str] | None) -> bool:
+    def _after_check(
+        self, position: int | None, head: int | None, pending: Any, reads: frozenset[str] | None
+    ) -> bool:
         """Act on a freshness check's answer; True when it caught the group up."""
         limit = self.log.settings.read_your_writes_max_lag
-        position, head = int(row["position"] or 0), int(row["head"] or 0)
-        lag = head - position
+        lag = int(head or 0) - int(position or 0)
         if lag <= 0 or lag > limit:
             return False
-        if row["pending"]:
+        if pending:
             self.catch_up()
             return True
         if lag > limit // 2:
             if reads is None:
-                self._move_past(head)
+                self._move_past(int(head or 0))
             else:
                 # Only some topics were looked at: events of the others may lie in between,
                 # and moving past them would lose them for the group's other views. The
@@ -417,7 +412,8 @@ class ProjectionGroup:
             f" FROM (SELECT MIN(position) AS position FROM {self._positions}"
             f" WHERE name IN ({self._in})) p"
         )
-        return statement, {**self._names, **keys}
+        limit = self.log.settings.read_your_writes_max_lag
+        return statement, {**self._names, **keys, "ry_limit": limit}
 
     def _move_past(self, head: int) -> None:
         """Advance to `head`, which the caller saw with nothing for this group before it.

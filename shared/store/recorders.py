@@ -285,12 +285,6 @@ class RailyardPostgresRecorder(PostgresApplicationRecorder):
         self._extend_chain = SQL("SELECT {schema}.{function}() AS hashed").format(
             schema=schema, function=Identifier(EXTEND_FUNCTION)
         )
-        self.chain = ChainWriter(
-            events=quoted + EVENTS_TABLE,
-            hashes=quoted + HASHES_TABLE,
-            position="notification_id",
-            param="%s",
-        )
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -347,19 +341,22 @@ class RailyardPostgresRecorder(PostgresApplicationRecorder):
             hashed = chain.fetchone()
         if len(ids) != len(stored_events):
             raise RuntimeError(f"{len(stored_events)} events inserted, {len(ids)} positions back")
-        _caught_up(int(hashed["hashed"] if hashed else 0) - len(ids))
+        _caught_up(int(hashed["hashed"]) - len(ids) if hashed else 0)
         return ids
 
     def extend_chain(self) -> int:
         """Hash every event after the chain's head (a store written before the chain
-        existed); returns how many. Under the insert's table lock, so writers wait."""
+        existed) with the inserts' own function; returns how many. Under the insert's
+        table lock, so writers wait."""
         with (
             self.datastore.get_connection() as conn,
             conn.transaction(),
             conn.cursor() as curs,
         ):
             self._lock_table(curs)
-            return self.chain.extend(curs)
+            curs.execute(self._extend_chain)
+            row = curs.fetchone()
+            return int(row["hashed"]) if row else 0
 
 
 def _caught_up(count: int) -> None:
