@@ -104,37 +104,60 @@ EXTEND_FUNCTION = "railyard_extend_chain"
 def extend_function_ddl(schema: str, events: str, hashes: str) -> str:
     """A PostgreSQL function that hashes every event after the chain's head, in position
     order, exactly as `links` does (sha256 is built in since PostgreSQL 11), and returns
-    how many it hashed. An insert calls it after its events, under the table lock and in
-    the same round trip, so the lock is never held across a return to Python. `schema`,
-    `events` and `hashes` are quoted identifiers."""
-    lengths = " || ".join(f"int8send(octet_length({part}))" for part in _PARTS)
+    how many it hashed: the backfill of a store written before the chain, and an insert's
+    catch-up of events another writer left without a hash. `schema`, `events` and
+    `hashes` are quoted identifiers."""
+    content = sql_content_hash(
+        "e.notification_id", "e.originator_id", "e.originator_version", "e.topic", "e.state"
+    )
+    link = sql_insert_link(hashes, "e.notification_id", "e.originator_id", "e.originator_version")
     return (
         f"CREATE OR REPLACE FUNCTION {schema}.{EXTEND_FUNCTION}() RETURNS BIGINT"
         " LANGUAGE plpgsql AS $$ DECLARE head BIGINT; previous BYTEA; content BYTEA;"
         " hashed BIGINT := 0; e RECORD; BEGIN"
-        f" SELECT h.notification_id, decode(h.chain_hash, 'hex') INTO head, previous"
-        f" FROM {hashes} h ORDER BY h.notification_id DESC LIMIT 1;"
-        f" IF head IS NULL THEN head := 0; previous := decode('{GENESIS}', 'hex'); END IF;"
+        f" {sql_chain_head(hashes)}"
         " FOR e IN SELECT notification_id, originator_id, originator_version, topic, state"
         f" FROM {events} WHERE notification_id > head ORDER BY notification_id LOOP"
-        f" content := sha256('\\x{_DOMAIN.hex()}'::bytea || {lengths} || {' || '.join(_PARTS)});"
+        f" content := {content};"
         " previous := sha256(previous || content);"
-        f" INSERT INTO {hashes}"
-        " (notification_id, originator_id, originator_version, content_hash, chain_hash)"
-        " VALUES (e.notification_id, CAST(e.originator_id AS TEXT), e.originator_version,"
-        " encode(content, 'hex'), encode(previous, 'hex'));"
+        f" {link}"
         " hashed := hashed + 1; END LOOP; RETURN hashed; END $$"
     )
 
 
-# The hashed fields of an event row `e`, as `content_hash` encodes them.
-_PARTS = (
-    "convert_to(CAST(e.notification_id AS TEXT), 'UTF8')",
-    "convert_to(CAST(e.originator_id AS TEXT), 'UTF8')",
-    "convert_to(CAST(e.originator_version AS TEXT), 'UTF8')",
-    "convert_to(e.topic, 'UTF8')",
-    "e.state",
-)
+def sql_chain_head(hashes: str) -> str:
+    """PL/pgSQL: the chain's head position and hash into `head` and `previous` (BIGINT,
+    BYTEA), 0 and the genesis hash for an empty chain."""
+    return (
+        "SELECT h.notification_id, decode(h.chain_hash, 'hex') INTO head, previous"
+        f" FROM {hashes} h ORDER BY h.notification_id DESC LIMIT 1;"
+        f" IF head IS NULL THEN head := 0; previous := decode('{GENESIS}', 'hex'); END IF;"
+    )
+
+
+def sql_insert_link(hashes: str, position: str, originator_id: str, version: str) -> str:
+    """PL/pgSQL: the hash row of one event, from the variables `content` and `previous`."""
+    return (
+        f"INSERT INTO {hashes}"
+        " (notification_id, originator_id, originator_version, content_hash, chain_hash)"
+        f" VALUES ({position}, CAST({originator_id} AS TEXT), {version},"
+        " encode(content, 'hex'), encode(previous, 'hex'));"
+    )
+
+
+def sql_content_hash(
+    position: str, originator_id: str, version: str, topic: str, state: str
+) -> str:
+    """The SQL expression of `content_hash` over five SQL expressions (as bytes)."""
+    parts = (
+        f"convert_to(CAST({position} AS TEXT), 'UTF8')",
+        f"convert_to(CAST({originator_id} AS TEXT), 'UTF8')",
+        f"convert_to(CAST({version} AS TEXT), 'UTF8')",
+        f"convert_to({topic}, 'UTF8')",
+        state,
+    )
+    lengths = " || ".join(f"int8send(octet_length({part}))" for part in parts)
+    return f"sha256('\\x{_DOMAIN.hex()}'::bytea || {lengths} || {' || '.join(parts)})"
 
 
 class ChainWriter:

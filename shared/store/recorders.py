@@ -6,8 +6,9 @@ is stored if and only if the events it belongs to are. The hash chain is extende
 the events are inserted, while the insert still holds the log's write lock, so it never
 forks (shared/store/chain.py). The PostgreSQL insert takes the library's `LOCK TABLE ...
 IN EXCLUSIVE MODE` (positions commit in order, so a reader paging by position never misses
-an event) and sends the claim, the lock, the events, the chain's extension and the commit
-in one round trip (decision 96); the library's database-function mode stays off.
+an event), and does the claim, the lock, the events and their hashes in one statement, a
+database function of ours (decisions 96 and 97); the library's own database-function
+mode stays off.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ from shared.store.chain import (
     HASHES_TABLE_DDL,
     ChainWriter,
     extend_function_ddl,
+    sql_chain_head,
+    sql_content_hash,
+    sql_insert_link,
 )
 from shared.store.errors import StoreUnavailable
 
@@ -94,6 +98,63 @@ _INSERT_CLAIM = (
     " VALUES ({p}, {p}, {p}, {p}, {p}, {p})"
 )
 _INSERT_MARK = f"INSERT INTO {REACTIONS_TABLE} (name, position) VALUES ({{p}}, {{p}})"
+
+
+APPEND_FUNCTION = "railyard_append"
+_NO_CLAIM = (None,) * 6
+
+
+def append_function_ddl(schema: str, id_type: str, channel: str) -> str:
+    """A PostgreSQL function that appends events as one statement: the claim or reaction
+    mark, then (when there are events) the library's insert as it does it (`SET LOCAL
+    lock_timeout`, `LOCK TABLE ... IN EXCLUSIVE MODE`, `NOTIFY`, the rows) and their
+    links of the hash chain, hashed from the values it was given; it returns the events'
+    positions in order and how many events the chain took on (more than its own when
+    events before them had no hash). Called in autocommit, the statement is the
+    transaction (decision 97). `schema` is a quoted identifier, `id_type` the aggregate
+    id's column type, `channel` the library's notification channel. No braces: the text
+    goes through `SQL.format`."""
+    events, hashes = f"{schema}.{EVENTS_TABLE}", f"{schema}.{HASHES_TABLE}"
+    content = sql_content_hash("positions[i]", "ids[i]", "versions[i]", "topics[i]", "states[i]")
+    return (
+        f"CREATE OR REPLACE FUNCTION {schema}.{APPEND_FUNCTION}("
+        f"ids {id_type}[], versions BIGINT[], topics TEXT[], states BYTEA[],"
+        " claim_scope TEXT, claim_key TEXT, claim_fingerprint TEXT, claim_status INTEGER,"
+        " claim_response TEXT, claim_recorded_at TEXT, mark_name TEXT, mark_position BIGINT,"
+        " lock_wait TEXT) RETURNS TABLE (positions BIGINT[], hashed BIGINT)"
+        " LANGUAGE plpgsql AS $$ DECLARE head BIGINT; previous BYTEA; content BYTEA;"
+        " i INTEGER; BEGIN"
+        " IF claim_scope IS NOT NULL THEN"
+        f" INSERT INTO {schema}.{IDEMPOTENCY_TABLE}"
+        " (scope, key, fingerprint, status, response, recorded_at) VALUES (claim_scope,"
+        " claim_key, claim_fingerprint, claim_status, claim_response, claim_recorded_at);"
+        " END IF;"
+        " IF mark_name IS NOT NULL THEN"
+        f" INSERT INTO {schema}.{REACTIONS_TABLE} (name, position)"
+        " VALUES (mark_name, mark_position); END IF;"
+        " IF cardinality(ids) > 0 THEN"
+        " PERFORM set_config('lock_timeout', lock_wait, true);"
+        f" LOCK TABLE {events} IN EXCLUSIVE MODE;"
+        f" PERFORM pg_notify('{channel}', '');"
+        f" WITH inserted AS (INSERT INTO {events}"
+        " (originator_id, originator_version, topic, state)"
+        " SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id)"
+        " SELECT array_agg(notification_id ORDER BY notification_id) INTO positions"
+        " FROM inserted;"
+        f" {sql_chain_head(hashes)}"
+        # Events before these without a hash (written by a process predating the chain):
+        # the chain takes them all on, from the table, in order. A bounded range, so the
+        # cached plan is an index scan however large the log grows.
+        f" IF EXISTS (SELECT 1 FROM {events}"
+        " WHERE notification_id > head AND notification_id < positions[1]) THEN"
+        f" hashed := {schema}.{EXTEND_FUNCTION}(); ELSE"
+        " FOR i IN 1 .. cardinality(ids) LOOP"
+        f" content := {content};"
+        " previous := sha256(previous || content);"
+        f" {sql_insert_link(hashes, 'positions[i]', 'ids[i]', 'versions[i]')}"
+        " END LOOP; hashed := cardinality(ids); END IF;"
+        " END IF; RETURN NEXT; END $$"
+    )
 
 
 def _claim_params(claim: Claim) -> tuple[Any, ...]:
@@ -168,9 +229,10 @@ class PipelineSafeConnection(Connection[DictRow]):
     psycopg prepares a statement on a connection once it has run it a few times; the
     server then parses and plans it once instead of on every execution (over half of
     PostgreSQL's work for an approval). In a pipeline, though, when one statement fails
-    (an idempotency key or a version already taken) the server skips the rest, and psycopg
-    could take a statement it sent there to be prepared as prepared: the connection's
-    next use of it failed with 'prepared statement "_pg3_N" does not exist'. Such a
+    (inserts were pipelined until decision 97; a view's batch still is) the server skips
+    the rest, and psycopg could take a statement it sent there to be prepared as
+    prepared: the connection's next use of it failed with 'prepared statement "_pg3_N"
+    does not exist'. Such a
     connection is closed (`RailyardPostgresDatastore.get_connection`) and the pool makes
     a new one: a failed write is rare, a planned statement is every request (decision 94)."""
 
@@ -285,6 +347,18 @@ class RailyardPostgresRecorder(PostgresApplicationRecorder):
         self._extend_chain = SQL("SELECT {schema}.{function}() AS hashed").format(
             schema=schema, function=Identifier(EXTEND_FUNCTION)
         )
+        id_type = datastore.originator_id_type
+        self.sql_create_statements.append(
+            SQL(append_function_ddl(f'"{datastore.schema}"', id_type, self.channel_name)).format()
+        )
+        # A plain string, parsed once by psycopg (a composed statement is rendered again on
+        # every execution); arrays in binary, so an event's state is sent as it is.
+        self._append_statement = (
+            f'SELECT positions, hashed FROM "{datastore.schema}".{APPEND_FUNCTION}('
+            f"%b::{id_type}[], %b::BIGINT[], %b::TEXT[], %b::BYTEA[], %s::TEXT, %s::TEXT,"
+            " %s::TEXT, %s::INTEGER, %s::TEXT, %s::TEXT, %s::TEXT, %s::BIGINT, %s::TEXT)"
+        )
+        self._lock_wait = f"{datastore.lock_timeout}s"
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -317,32 +391,42 @@ class RailyardPostgresRecorder(PostgresApplicationRecorder):
     def _insert_at_once(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """The claim, the table lock, the events, their hashes and the commit, sent together
-        and answered once (the library's insert returns to Python between its insert and
-        its commit, holding the lock meanwhile). A statement that fails (a claim or a
-        version already taken) fails the rest and is raised when the answers come back;
-        the connection is then closed (`PipelineSafeConnection`)."""
-        with (
-            self.datastore.get_connection() as conn,
-            conn.cursor() as insert,
-            conn.cursor() as chain,
-        ):
-            with conn.pipeline(), conn.transaction():
-                with conn.cursor() as curs:
-                    self._insert_events(curs, stored_events, **kwargs)
-                if stored_events:
-                    # The library's lock (with its lock timeout), notify and insert.
-                    self._insert_stored_events(insert, stored_events, **kwargs)
-                    chain.execute(self._extend_chain)
-            # Leaving the pipeline sent it all, the commit last, and read every answer.
-            if not stored_events:
-                return None
-            ids = [int(row["notification_id"]) for row in insert.fetchall()]
-            hashed = chain.fetchone()
+        """The claim or reaction mark, the table lock, the events, their hashes and the
+        commit in one statement: `railyard_append` (decision 97), called in autocommit, so
+        the statement is its transaction. A part that fails (a claim or a version already
+        taken, a lock timeout) fails it all and nothing is stored."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            row = self._append(curs, stored_events, kwargs.get("claim"), kwargs.get("mark"))
+        if not stored_events:
+            return None
+        ids = [int(position) for position in row["positions"]] if row else []
         if len(ids) != len(stored_events):
             raise RuntimeError(f"{len(stored_events)} events inserted, {len(ids)} positions back")
-        _caught_up(int(hashed["hashed"]) - len(ids) if hashed else 0)
+        _caught_up(int(row["hashed"]) - len(ids) if row else 0)
         return ids
+
+    def _append(
+        self,
+        curs: Any,
+        stored_events: Sequence[StoredEvent],
+        claim: Claim | None,
+        mark: ReactionMark | None,
+    ) -> DictRow | None:
+        curs.execute(
+            self._append_statement,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+                *(_claim_params(claim) if claim is not None else _NO_CLAIM),
+                mark.name if mark is not None else None,
+                mark.position if mark is not None else None,
+                self._lock_wait,
+            ),
+        )
+        row: DictRow | None = curs.fetchone()
+        return row
 
     def extend_chain(self) -> int:
         """Hash every event after the chain's head (a store written before the chain
