@@ -67,8 +67,9 @@ def similarity(a: str, b: str) -> float:
 
 
 def _jaccard(wa: frozenset[str], wb: frozenset[str]) -> float:
-    union = wa | wb
-    return len(wa & wb) / len(union) if union else 0.0
+    shared = len(wa & wb)
+    union = len(wa) + len(wb) - shared  # the union's size, without building it
+    return shared / union if union else 0.0
 
 
 def _ratio(fa: str, fb: str) -> float:
@@ -98,8 +99,10 @@ def most_alike(
     found: list[tuple[int, float]] = []
     pending: list[tuple[float, int, float]] = []
     for index, (_, w) in enumerate(prepared):
-        overlap = _jaccard(words, w)
         bound = bounds.get(index)
+        if bound is None and threshold > 0 and words.isdisjoint(w):
+            continue  # no word in common and a ratio below the threshold: not alike
+        overlap = _jaccard(words, w)
         if bound is None or bound <= overlap:
             if overlap >= threshold:  # the ratio cannot beat it: the score is the overlap
                 found.append((index, overlap))
@@ -160,6 +163,22 @@ def open_titles_statement(log: EventLog, requests_table: str) -> str:
     )
 
 
+def open_titles_tail_statement(log: EventLog) -> str:
+    """The same tail and head as `open_titles_statement`, after a position the caller
+    names (`:after`, where it last folded them), without the view's rows."""
+    position, events = log.position_column, log.events_table
+    topics = ", ".join(f":t{i}" for i in range(len(OPEN_TITLE_TOPICS)))
+    return (
+        f"SELECT 1 AS kind, e.{position} AS position, CAST(e.originator_id AS TEXT) AS id,"
+        " NULL AS title, NULL AS department, NULL AS status, e.topic AS topic,"
+        f" e.originator_version AS version, e.state AS state FROM {events} e"
+        f" WHERE e.{position} > :after AND e.{position} <= :after + :limit"
+        f" AND e.topic IN ({topics})"
+        " UNION ALL SELECT 2, CAST(:after AS BIGINT), NULL, NULL, NULL, NULL, NULL,"
+        f" (SELECT MAX({position}) FROM {events}), NULL"
+    )
+
+
 # The columns of `open_titles_statement`'s rows, read as plain tuples: a dict per row
 # (psycopg's dict_row) cost a submission more than folding the rows.
 KIND, POSITION, ID, TITLE, DEPARTMENT, STATUS, TOPIC, VERSION, STATE = range(9)
@@ -180,15 +199,16 @@ def open_row(title: OpenTitle) -> dict[str, Any]:
     return {"id": title[0], "title": title[1], "department": title[2], "status": title[3]}
 
 
-def fold_open_titles(rows: Sequence[Sequence[Any]]) -> dict[str, OpenTitle] | None:
-    """The open requests once the tail's events are applied to the view's rows, as the
-    view will apply them; None when an event reopens a request whose title the view's
-    open rows do not hold (the view is caught up instead)."""
-    open_rows = {
-        row[ID]: (row[ID], row[TITLE], row[DEPARTMENT], row[STATUS])
-        for row in rows
-        if row[KIND] == 0
-    }
+def fold_open_titles(
+    rows: Sequence[Sequence[Any]], known: dict[str, OpenTitle] | None = None
+) -> dict[str, OpenTitle] | None:
+    """The open requests once the tail's events are applied to the view's rows (or to
+    those `known` at the tail's start), as the view will apply them; None when an event
+    reopens a request whose title they do not hold (the view is caught up instead)."""
+    open_rows = dict(known) if known is not None else {}
+    for row in rows:
+        if row[KIND] == 0:
+            open_rows[row[ID]] = (row[ID], row[TITLE], row[DEPARTMENT], row[STATUS])
     tail = sorted((row for row in rows if row[KIND] == 1), key=lambda r: int(r[POSITION]))
     open_values = {s.value for s in OPEN}
     for row in tail:

@@ -24,6 +24,7 @@ from services.intake.open_titles import (
     open_row,
     open_title,
     open_titles_statement,
+    open_titles_tail_statement,
 )
 from shared.domain import business_now
 from shared.store.log import EventLog, LoggedEvent
@@ -319,6 +320,11 @@ class IntakeViews:
             **{f"s{i}": status.value for i, status in enumerate(OPEN)},
             **{f"t{i}": topic for i, topic in enumerate(OPEN_TITLE_TOPICS)},
         }
+        self._open_titles_tail = open_titles_tail_statement(log)
+        self._tail_params = {f"t{i}": topic for i, topic in enumerate(OPEN_TITLE_TOPICS)}
+        # The open requests as this process last folded them, and the log position they
+        # stand at: the next duplicate check reads only the log after it.
+        self._known_titles: tuple[int, dict[str, OpenTitle]] | None = None
 
     def _t(self, name: str) -> str:
         return self.log.table(name)
@@ -479,9 +485,14 @@ class IntakeViews:
         the events after its position that change them, and they are folded here as the
         view will fold them. Only a long tail, a view beyond read-your-writes reach or a
         closed request opened again (its title is not among the rows) catches the view
-        up first, as every other read does (decision 0084)."""
+        up first, as every other read does (decision 0084). The process keeps what it
+        folded, at the log position it stands at; the next check reads only the events
+        after it (decision 0098)."""
         self.group.setup()
         limit = self.log.settings.read_your_writes_max_lag
+        folded = self._known_titles_now(limit)
+        if folded is not None:
+            return list(folded.values())
         rows: list[tuple[Any, ...]] = []
         for attempt in (1, 2):
             with self.log.db.transaction() as cur:
@@ -489,15 +500,38 @@ class IntakeViews:
             meta = next((r for r in rows if r[KIND] == 2), None)
             beyond = meta is None or int(meta[VERSION] or 0) - int(meta[POSITION] or 0) > limit
             tail = sum(1 for r in rows if r[KIND] == 1)
-            folded = None
             if not beyond and (attempt == 2 or tail <= TAIL_FOLD_LIMIT):
                 folded = fold_open_titles(rows)
-            if folded is not None:
+            if folded is not None and meta is not None:
+                self._known_titles = (int(meta[VERSION] or 0), folded)
                 return list(folded.values())
             if attempt == 1:
                 self.group.ensure_fresh()
         # Beyond read-your-writes reach: the view as it stands, as for every other read.
         return [open_title(r) for r in rows if r[KIND] == 0]
+
+    def _known_titles_now(self, limit: int) -> dict[str, OpenTitle] | None:
+        """The open requests this process folded last, brought to the log's head by the
+        events since; None when there are none, or too many to fold, or the log is behind
+        them (restored from a backup)."""
+        known = self._known_titles
+        if known is None:
+            return None
+        after, titles = known
+        with self.log.db.transaction() as cur:
+            rows = cur.tuples(
+                self._open_titles_tail, {**self._tail_params, "after": after, "limit": limit}
+            )
+        head = next((int(r[VERSION] or 0) for r in rows if r[KIND] == 2), None)
+        tail = sum(1 for r in rows if r[KIND] == 1)
+        if head is None or not after <= head <= after + limit or tail > TAIL_FOLD_LIMIT:
+            return None
+        folded = fold_open_titles(rows, titles)
+        if folded is not None:
+            current = self._known_titles
+            if current is None or current[0] <= head:  # another thread may be further on
+                self._known_titles = (head, folded)
+        return folded
 
     def similar(
         self, title: str, exclude: str | None = None, limit: int = 5, threshold: float = 0.5

@@ -119,3 +119,47 @@ def test_a_long_tail_catches_the_view_up_once_and_misses_nothing(
     _, duplicates = b.submit("Fraud flags for business account", as_="vp.care")
     assert duplicates == [target]
     assert b.view_position() > first_position  # caught up rather than folding it all
+
+
+def test_a_process_that_checked_before_sees_everything_another_did_since(
+    processes: tuple[Process, Process],
+) -> None:
+    """The second check of a process starts from what it folded at the first and reads
+    only the log since (decision 0098): submissions, withdrawals and new titles from the
+    other process all count, and the result is the view's once caught up."""
+    a, b = processes
+    b.submit("Dunning letters by e-mail", as_="vp.care")  # b now knows the open requests
+    withdrawn, _ = a.submit("Bill shock alerts by SMS")
+    retitled, _ = a.submit("Prepaid top-ups in the portal")
+    fresh, _ = a.submit("Bill shock alerts for business accounts")
+    with acting_as("vp.sales"):
+        a.intake.withdraw(a.caller("vp.sales"), UUID(withdrawn), "not needed")
+        a.intake.edit(
+            a.caller("vp.sales"), UUID(retitled), draft(title="Bill shock alerts by e-mail")
+        )
+    position = b.view_position()
+    _, duplicates = b.submit("Bill shock alerts by SMS", as_="vp.care")
+    assert set(duplicates) == {retitled, fresh}
+    assert b.view_position() == position  # read from the log since its last check
+    folded = sorted(b.views.open_titles(), key=lambda r: r["id"])
+    b.views.group.catch_up()
+    a.views.group.catch_up()
+    assert folded == sorted(a.views.open_titles(), key=lambda r: r["id"])
+    assert withdrawn not in {r["id"] for r in folded}
+
+
+def test_a_long_tail_since_a_process_last_checked_is_read_from_the_caught_up_view(
+    processes: tuple[Process, Process],
+) -> None:
+    a, b = processes
+    b.submit("Dunning letters by e-mail", as_="vp.care")
+    target, _ = a.submit("Fraud flags for business accounts")
+    with acting_as("vp.sales"):
+        a.platform.log.save(
+            *(new_request(title=f"Number recycling batch {n}") for n in range(TAIL_FOLD_LIMIT + 5))
+        )
+    first_position = b.view_position()
+    _, duplicates = b.submit("Fraud flags for business account", as_="vp.care")
+    assert duplicates == [target]
+    assert b.view_position() > first_position  # caught up rather than folding it all
+    assert len(b.views.open_titles()) == TAIL_FOLD_LIMIT + 8
