@@ -42,7 +42,7 @@ from services.release.views import (
     FeedsProjection,
 )
 from shared.store.errors import translate_errors
-from shared.store.log import EventLog
+from shared.store.log import EventLog, project
 from shared.store.projections import ProjectionGroup
 
 QA_STAGES = tuple(s.value for s in QA_ACTIVITY)
@@ -223,7 +223,9 @@ class ReleaseViews:
         if version is None:
             return None
         with translate_errors():
-            loaded: object = self.log.repository.get(UUID(bundle_id), version=version)
+            loaded: object = self.log.repository.get(
+                UUID(bundle_id), version=version, projector_func=project
+            )
         assert isinstance(loaded, ReleaseBundle)
         bundle = loaded
         titles = self.request_titles(list(bundle.items))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
@@ -71,6 +71,16 @@ class RailyardMapper(Mapper[UUID]):
         if isinstance(timestamp, str):
             event.__dict__["timestamp"] = datetime.fromisoformat(timestamp)
         return event
+
+
+def project(aggregate: Any, events: Iterable[Any]) -> Any:
+    """Each event applied to the aggregate in turn: the library's `project_aggregate`
+    without its `assert isinstance(event, CanMutateProtocol)`, a runtime protocol check
+    that cost more than applying the event (40-90 µs an event; every event of an
+    aggregate is applied on every load)."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 class ClaimTaken(Exception):
@@ -304,7 +314,7 @@ class EventLog:
         aggregate: Aggregate | None
         try:
             with translate_errors():
-                aggregate = self.repository.get(aggregate_id)
+                aggregate = self.repository.get(aggregate_id, projector_func=project)
         except AggregateNotFoundError:
             aggregate = None
         if not isinstance(aggregate, kind):
