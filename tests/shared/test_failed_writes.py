@@ -1,8 +1,10 @@
 """A write refused by the database (its version or its Idempotency-Key already taken)
 is reported as exactly that, and leaves its pooled connection fit for the next write.
 
-psycopg may report a failed statement of the insert's pipeline from a later statement
-rather than from the sync; these loops reach that timing often enough to notice."""
+The loops reuse one pooled connection many times: while inserts were pipelined, psycopg
+could report a failed statement from a later one, or keep a statement prepared that the
+server had skipped (decision 94); an append is now one statement (decision 97), and
+these still prove the refusal and the connection's next write."""
 
 from __future__ import annotations
 
