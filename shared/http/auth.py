@@ -6,6 +6,7 @@ unknown, revoked or expired ones is refused with 429 for a while (`Limits`)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Awaitable, Callable, Iterator
@@ -71,15 +72,8 @@ class Auth:
             credentials: HTTPAuthorizationCredentials | None = Security(bearer),  # noqa: B008
         ) -> Caller:
             repeat = await _repeat_key(request)
-
-            def then(principal: Principal) -> Claim | None:
-                # In the sign-in's worker thread: one hand-off to a thread per request for
-                # both reads instead of two (each cost about as much as the read itself).
-                if not _admits(allowed, principal) or repeat is None or not repeat.valid:
-                    return None
-                return self.log.find_claim(principal.username, repeat.key)
-
-            principal, stored = await self._principal(request, credentials, then)
+            key = repeat.key if repeat is not None and repeat.valid else None
+            principal, stored = await self._principal(request, credentials, key)
             if not _admits(allowed, principal):
                 names = sorted(r.value for r in allowed)
                 raise NotPermitted(
@@ -98,14 +92,16 @@ class Auth:
         self,
         request: Request,
         credentials: HTTPAuthorizationCredentials | None,
-        then: Callable[[Principal], Claim | None],
+        key: str | None,
     ) -> tuple[Principal, Claim | None]:
-        """The caller, by a bearer token or else a signed-in page's session, and what `then`
-        read for them in the same worker thread."""
+        """The caller, by a bearer token or else a signed-in page's session, and the write
+        they already made under the Idempotency-Key `key`: both read in one hand-off to a
+        worker thread (each hand-off cost about as much as a read), for a token in one
+        statement."""
         session_user = getattr(request.state, "session_user", None)
         if credentials is None and session_user:
             by_name, stored = await run_in_threadpool(
-                _find_then, self.directory.principal, session_user, then
+                _find_then, self.directory.principal, session_user, self._claim_lookup(key)
             )
             if by_name is not None:
                 return by_name, stored
@@ -114,10 +110,14 @@ class Auth:
         return await self._sign_in(
             request,
             credentials.credentials,
-            self.directory.authenticate,
+            functools.partial(self.directory.authenticate_with_claim, key=key),
             "the token is unknown, revoked or expired",
-            then,
         )
+
+    def _claim_lookup(self, key: str | None) -> Callable[[Principal], Claim | None]:
+        if key is None:
+            return _nothing
+        return lambda principal: self.log.find_claim(principal.username, key)
 
     async def sign_in_with_secret(
         self,
@@ -128,16 +128,17 @@ class Auth:
     ) -> Principal:
         """The principal a secret (an API token, a calendar feed secret) belongs to; an
         address that presented too many bad ones lately is refused before it is checked."""
-        principal, _ = await self._sign_in(request, secret, authenticate, refusal, _nothing)
+        principal, _ = await self._sign_in(
+            request, secret, lambda value: (authenticate(value), None), refusal
+        )
         return principal
 
     async def _sign_in(
         self,
         request: Request,
         secret: str,
-        authenticate: Callable[[str], Principal | None],
+        authenticate: Callable[[str], tuple[Principal | None, Claim | None]],
         refusal: str,
-        then: Callable[[Principal], Claim | None],
     ) -> tuple[Principal, Claim | None]:
         address = client_address(request)
         limiter = self.limits.token_failures_per_address
@@ -149,7 +150,7 @@ class Auth:
                 f" try again in {verdict.retry_after_s} seconds",
                 verdict.retry_after_s,
             )
-        principal, found = await run_in_threadpool(_find_then, authenticate, secret, then)
+        principal, found = await run_in_threadpool(authenticate, secret)
         if principal is None:
             limiter.hit(address)
             log.warning("token_refused", address=address, path=request.url.path)

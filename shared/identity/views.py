@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from shared.identity.domain import TOKEN, Principal, Role, Team, User, hash_token
 from shared.store.log import EventLog, LoggedEvent
 from shared.store.projections import Handler, Projection, ProjectionGroup, event_topic
+from shared.store.recorders import IDEMPOTENCY_TABLE, Claim
 from shared.store.sql import Cursor
 
 
@@ -150,6 +151,18 @@ class Directory:
         self.log = log
         self.projection = UsersProjection(log)
         self.group = ProjectionGroup(log, [self.projection])
+        select = (
+            "SELECT t.token_hash, t.expires_at, t.revoked_at, u.username, u.display_name,"
+            " u.roles, u.department, u.team, u.active"
+        )
+        tokens = f" FROM {self._tokens()} t JOIN {self._users()} u ON u.username = t.username"
+        self._sign_in = f"{select}{tokens} WHERE t.token_id = :id"
+        self._sign_in_with_claim = (
+            f"{select}, c.fingerprint AS claim_fingerprint, c.status AS claim_status,"
+            " c.response AS claim_response, c.recorded_at AS claim_recorded_at"
+            f"{tokens} LEFT JOIN {log.table(IDEMPOTENCY_TABLE)} c"
+            " ON c.scope = u.username AND c.key = :claim_key WHERE t.token_id = :id"
+        )
 
     def _users(self) -> str:
         return self.log.table("identity_users")
@@ -158,24 +171,39 @@ class Directory:
         return self.log.table("identity_tokens")
 
     def authenticate(self, token: str) -> Principal | None:
+        return self.authenticate_with_claim(token, None)[0]
+
+    def authenticate_with_claim(
+        self, token: str, key: str | None
+    ) -> tuple[Principal | None, Claim | None]:
+        """Who `token` belongs to and, when `key` is given, the write they already made
+        under that Idempotency-Key: every API request signs in, and every write looks its
+        key up, so the two reads, and the view's freshness check, are one statement."""
         match = TOKEN.match(token)
         if match is None:
-            return None
-        # Every API request signs in: the read and its freshness check in one round trip.
-        rows = self.group.fresh_rows(
-            f"SELECT t.token_hash, t.expires_at, t.revoked_at, u.username, u.display_name,"
-            f" u.roles, u.department, u.team, u.active FROM {self._tokens()} t"
-            f" JOIN {self._users()} u ON u.username = t.username WHERE t.token_id = :id",
-            {"id": match.group(1)},
-        )
+            return None, None
+        statement, params = self._sign_in, {"id": match.group(1)}
+        if key is not None:
+            statement, params = self._sign_in_with_claim, {**params, "claim_key": key}
+        rows = self.group.fresh_rows(statement, params)
         row = rows[0] if rows else None
         if row is None or not hmac.compare_digest(row["token_hash"], hash_token(token)):
-            return None
+            return None, None
         if row["revoked_at"] or not row["active"]:
-            return None
+            return None, None
         if row["expires_at"] and datetime.fromisoformat(row["expires_at"]) <= datetime.now(UTC):
-            return None
-        return _principal(row)
+            return None, None
+        principal = _principal(row)
+        if key is None or row.get("claim_status") is None:
+            return principal, None
+        return principal, Claim(
+            scope=principal.username,
+            key=key,
+            fingerprint=str(row["claim_fingerprint"]),
+            status=int(str(row["claim_status"])),
+            response=str(row["claim_response"]),
+            recorded_at=str(row["claim_recorded_at"]),
+        )
 
     def principal(self, username: str) -> Principal | None:
         self.group.ensure_fresh()

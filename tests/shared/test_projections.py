@@ -16,7 +16,7 @@ from shared.domain import attributed_to
 from shared.platform import Platform
 from shared.settings import load_settings
 from shared.store.projections import event_topic
-from shared.store.recorders import PING_AFTER_IDLE_S
+from shared.store.recorders import PING_AFTER_IDLE_S, Claim
 from tests.builders import new_request
 from tests.conftest import catch_up_at_once, make_settings, postgres_url
 from tests.postgres import fresh_schema
@@ -228,5 +228,38 @@ def test_a_lookup_read_with_its_freshness_check_sees_what_was_written_a_moment_b
             assert [r["username"] for r in in_order] == ["vp.fresh", "vp.c", "vp.b", "vp.a"]
             with pytest.raises(ValueError, match="ry_limit"):
                 directory.group.fresh_rows("SELECT 1 AS one", {"ry_limit": 1})
+        finally:
+            platform.close()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_a_token_sign_in_reads_its_own_idempotency_claim_and_no_one_elses(
+    backend: str, tmp_path: Path
+) -> None:
+    """The sign-in and the Idempotency-Key's lookup are one statement: what it returns is
+    the caller's own write under that key; another caller's under the same key is theirs."""
+    for settings in make_settings(backend, tmp_path):
+        platform = Platform.build(settings)
+        try:
+            directory = platform.directory
+            with acting_as("admin"):
+                for name in ("vp.one", "vp.two"):
+                    platform.identity.register(name, name, ["requester"], "Sales")
+                one = platform.identity.issue_token("vp.one", "t").token
+                two = platform.identity.issue_token("vp.two", "t").token
+            claim = Claim("vp.one", "key-1", "fp", 201, '{"id": "x"}', "2026-01-01T00:00:00+00:00")
+            with attributed_to("vp.one"):
+                platform.log.save(new_request(), claim=claim)
+            principal, found = directory.authenticate_with_claim(one, "key-1")
+            assert principal is not None
+            assert found == claim
+            assert directory.authenticate_with_claim(one, "key-2") == (principal, None)
+            principal_two, found_two = directory.authenticate_with_claim(two, "key-1")
+            assert principal_two is not None
+            assert principal_two.username == "vp.two"
+            assert found_two is None
+            assert directory.authenticate_with_claim(one + "x", "key-1") == (None, None)
         finally:
             platform.close()
