@@ -40,6 +40,11 @@ class Process:
             submitted = self.intake.submit(self.caller(as_), draft(title=title))
         return submitted.id, [d["id"] for d in submitted.possible_duplicates]
 
+    def withdraw_and_retitle(self, withdrawn: str, retitled: str, title: str) -> None:
+        with acting_as("vp.sales"):
+            self.intake.withdraw(self.caller("vp.sales"), UUID(withdrawn), "not needed")
+            self.intake.edit(self.caller("vp.sales"), UUID(retitled), draft(title=title))
+
     def view_position(self) -> int:
         return self.views.group.positions()[self.views.requests.name]
 
@@ -84,11 +89,7 @@ def test_a_request_withdrawn_or_retitled_in_another_process_is_judged_as_it_now_
     a, b = processes
     withdrawn, _ = a.submit("Bill shock alerts by SMS")
     retitled, _ = a.submit("Prepaid top-ups in the portal")
-    with acting_as("vp.sales"):
-        a.intake.withdraw(a.caller("vp.sales"), UUID(withdrawn), "not needed")
-        a.intake.edit(
-            a.caller("vp.sales"), UUID(retitled), draft(title="Bill shock alerts by e-mail")
-        )
+    a.withdraw_and_retitle(withdrawn, retitled, "Bill shock alerts by e-mail")
     _, duplicates = b.submit("Bill shock alerts by SMS", as_="vp.care")
     assert duplicates == [retitled]
 
@@ -132,11 +133,7 @@ def test_a_process_that_checked_before_sees_everything_another_did_since(
     withdrawn, _ = a.submit("Bill shock alerts by SMS")
     retitled, _ = a.submit("Prepaid top-ups in the portal")
     fresh, _ = a.submit("Bill shock alerts for business accounts")
-    with acting_as("vp.sales"):
-        a.intake.withdraw(a.caller("vp.sales"), UUID(withdrawn), "not needed")
-        a.intake.edit(
-            a.caller("vp.sales"), UUID(retitled), draft(title="Bill shock alerts by e-mail")
-        )
+    a.withdraw_and_retitle(withdrawn, retitled, "Bill shock alerts by e-mail")
     position = b.view_position()
     _, duplicates = b.submit("Bill shock alerts by SMS", as_="vp.care")
     assert set(duplicates) == {retitled, fresh}
