@@ -33,6 +33,9 @@ from shared.settings import Settings, SettingsError, load_settings
 from shared.store.errors import StoreUnavailable
 from shared.store.migrate import grant_service_role
 
+# How long a served worker may go without answering its supervisor before it is replaced.
+WORKER_HEALTHCHECK_S = 30
+
 app = typer.Typer(
     help="Railyard: one front door for every IT change.",
     no_args_is_help=True,
@@ -137,6 +140,12 @@ def serve(
         # when they are missing: they take less CPU per request (decision 0085).
         loop="uvloop",
         http="httptools",
+        # The supervisor pings each worker every half second from the moment it is
+        # spawned and replaces one that does not answer within this time. A spawned worker
+        # can answer only once it has imported this module (some 3 s of CPU here), and a
+        # worker paused for 5 s (uvicorn's default) was seen replaced, imports and all:
+        # on a busy machine a starting worker could be replaced before it ever answered.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )
     if workers == 1:
         uvicorn.Server(config).run()
