@@ -40,7 +40,7 @@ BLOCK = 48
 
 
 class _Unchained(RailyardPostgresRecorder):
-    """The write path without the chain: the library's own insert (with the claim hook)."""
+    """The write path without the chain: the library's own insert."""
 
     def _insert_at_once(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any

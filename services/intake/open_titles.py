@@ -147,7 +147,6 @@ def open_titles_statement(log: EventLog, requests_table: str) -> str:
     (at most `:limit` positions on), then the position and the log's head."""
     position, events = log.position_column, log.events_table
     statuses = ", ".join(f":s{i}" for i in range(len(OPEN)))
-    topics = ", ".join(f":t{i}" for i in range(len(OPEN_TITLE_TOPICS)))
     positions = log.table(POSITIONS_TABLE)
     return (
         f"WITH p AS (SELECT position, (SELECT MAX({position}) FROM {events}) AS head"
@@ -155,10 +154,7 @@ def open_titles_statement(log: EventLog, requests_table: str) -> str:
         " SELECT 0 AS kind, NULL AS position, id, title, department, status,"
         " NULL AS topic, NULL AS version, NULL AS state"
         f" FROM {requests_table} WHERE status IN ({statuses})"
-        f" UNION ALL SELECT 1, e.{position}, CAST(e.originator_id AS TEXT), NULL, NULL, NULL,"
-        f" e.topic, e.originator_version, e.state FROM {events} e, p"
-        f" WHERE e.{position} > p.position AND e.{position} <= p.position + :limit"
-        f" AND e.topic IN ({topics})"
+        f" UNION ALL {_tail(log, 'p.position', ', p')}"
         " UNION ALL SELECT 2, p.position, NULL, NULL, NULL, NULL, NULL, p.head, NULL FROM p"
     )
 
@@ -167,15 +163,24 @@ def open_titles_tail_statement(log: EventLog) -> str:
     """The same tail and head as `open_titles_statement`, after a position the caller
     names (`:after`, where it last folded them), without the view's rows."""
     position, events = log.position_column, log.events_table
+    return (
+        f"{_tail(log, 'CAST(:after AS BIGINT)')}"
+        " UNION ALL SELECT 2, CAST(:after AS BIGINT), NULL, NULL, NULL, NULL, NULL,"
+        f" (SELECT MAX({position}) FROM {events}), NULL"
+    )
+
+
+def _tail(log: EventLog, after: str, joined: str = "") -> str:
+    """The rows (kind 1) of the events after `after`, at most `:limit` positions on, that
+    change which requests are open or what they are called."""
+    position = log.position_column
     topics = ", ".join(f":t{i}" for i in range(len(OPEN_TITLE_TOPICS)))
     return (
         f"SELECT 1 AS kind, e.{position} AS position, CAST(e.originator_id AS TEXT) AS id,"
         " NULL AS title, NULL AS department, NULL AS status, e.topic AS topic,"
-        f" e.originator_version AS version, e.state AS state FROM {events} e"
-        f" WHERE e.{position} > :after AND e.{position} <= :after + :limit"
+        f" e.originator_version AS version, e.state AS state FROM {log.events_table} e{joined}"
+        f" WHERE e.{position} > {after} AND e.{position} <= {after} + :limit"
         f" AND e.topic IN ({topics})"
-        " UNION ALL SELECT 2, CAST(:after AS BIGINT), NULL, NULL, NULL, NULL, NULL,"
-        f" (SELECT MAX({position}) FROM {events}), NULL"
     )
 
 

@@ -315,13 +315,13 @@ class IntakeViews:
         self.group = ProjectionGroup(log, [self.requests, self.rankings])
         self.zone = log.settings.zone
         self._open_titles = open_titles_statement(log, log.table(REQUESTS))
+        self._tail_params = {f"t{i}": topic for i, topic in enumerate(OPEN_TITLE_TOPICS)}
         self._open_titles_params: dict[str, Any] = {
             "projection": self.requests.name,
             **{f"s{i}": status.value for i, status in enumerate(OPEN)},
-            **{f"t{i}": topic for i, topic in enumerate(OPEN_TITLE_TOPICS)},
+            **self._tail_params,
         }
         self._open_titles_tail = open_titles_tail_statement(log)
-        self._tail_params = {f"t{i}": topic for i, topic in enumerate(OPEN_TITLE_TOPICS)}
         # The open requests as this process last folded them, and the log position they
         # stand at: the next duplicate check reads only the log after it.
         self._known_titles: tuple[int, dict[str, OpenTitle]] | None = None

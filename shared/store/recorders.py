@@ -330,12 +330,6 @@ class RailyardPostgresRecorder(PostgresApplicationRecorder):
                         "EXECUTE FUNCTION {schema}.railyard_refuse_change()"
                     ).format(name=Identifier(name), schema=schema, table=Identifier(guarded))
                 )
-        self._insert_claim = SQL(
-            _INSERT_CLAIM.format(p="%s").replace(IDEMPOTENCY_TABLE, "{schema}." + IDEMPOTENCY_TABLE)
-        ).format(schema=schema)
-        self._insert_mark = SQL(
-            _INSERT_MARK.format(p="%s").replace(REACTIONS_TABLE, "{schema}." + REACTIONS_TABLE)
-        ).format(schema=schema)
         quoted = f'"{datastore.schema}".'
         self.sql_create_statements.append(
             SQL(
@@ -377,16 +371,6 @@ class RailyardPostgresRecorder(PostgresApplicationRecorder):
                 if attempt >= self.connection_retries:
                     raise StoreUnavailable(f"the database is unreachable: {exc}") from exc
                 time.sleep(self.connection_retry_wait_s * attempt)
-
-    def _insert_events(
-        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        claim: Claim | None = kwargs.get("claim")
-        mark: ReactionMark | None = kwargs.get("mark")
-        if claim is not None:
-            curs.execute(self._insert_claim, _claim_params(claim))
-        if mark is not None:
-            curs.execute(self._insert_mark, (mark.name, mark.position))
 
     def _insert_at_once(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
