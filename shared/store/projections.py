@@ -148,8 +148,23 @@ class ProjectionGroup:
         self._ready = True
 
     def rebuild(self) -> int:
-        """Drop every view of the group and fold the whole log again."""
+        """Drop every view of the group and fold the whole log again. The log's first
+        batch is read, on another connection, while the views are dropped and created
+        again (the DDL waits for the disk: a transaction that deletes files commits
+        synchronously, and each new index is synced)."""
+        read = self._catch_up(None, far_behind=True, reset=self._reset)
         with self._lock, self.log.db.transaction(write=True) as cur:
+            _commit_without_waiting(self.log, cur)
+            lock_for_ddl(self.log.db, cur)
+            for projection in self.projections:
+                projection.create(cur)  # what create_unindexed left out
+        return read
+
+    def _reset(self) -> None:
+        """Every view of the group dropped and created empty, its position at 0."""
+        # Pipelined: the statements go out together while the first batch is read (on
+        # another thread, holding the interpreter lock for up to 5 ms at a time).
+        with self._lock, self.log.db.transaction(write=True) as cur, cur.pipeline():
             _commit_without_waiting(self.log, cur)
             lock_for_ddl(self.log.db, cur)
             for projection in self.projections:
@@ -159,13 +174,6 @@ class ProjectionGroup:
                     f"UPDATE {self._positions} SET position = 0 WHERE name = :name",
                     {"name": projection.name},
                 )
-        read = self._catch_up(None, far_behind=True)
-        with self._lock, self.log.db.transaction(write=True) as cur:
-            _commit_without_waiting(self.log, cur)
-            lock_for_ddl(self.log.db, cur)
-            for projection in self.projections:
-                projection.create(cur)  # what create_unindexed left out
-        return read
 
     # -- following ------------------------------------------------------------------
 
@@ -195,7 +203,10 @@ class ProjectionGroup:
         written (`_catch_up_staged`)."""
         return self._catch_up(max_batches, far_behind=False)
 
-    def _catch_up(self, max_batches: int | None, far_behind: bool) -> int:
+    def _catch_up(
+        self, max_batches: int | None, far_behind: bool, reset: Callable[[], None] | None = None
+    ) -> int:
+        """`reset`, if given, runs first and moves every position to 0 (a rebuild)."""
         self.setup()
         if not self.projections:
             return 0
@@ -206,9 +217,12 @@ class ProjectionGroup:
         staged = self._staged()
         if far_behind and staged is not None and reader is not None:
             # A small first batch: folding starts sooner, and the stages overlap sooner.
-            ahead = reader.read_ahead(self.position(), self._smallest_batch)
+            start = 0 if reset is not None else self.position()
+            ahead = reader.read_ahead(start, self._smallest_batch)
             # (and _catch_up_staged shrinks them again near the head)
         try:
+            if reset is not None:
+                reset()
             with collector_paused():
                 while max_batches is None or batches < max_batches:
                     if staged is not None and reader is not None and ahead is not None:
