@@ -123,6 +123,9 @@ class ProjectionGroup:
         self._ready = False
         self._freshness = self._freshness_query()
         self._narrow: dict[frozenset[str], tuple[str, dict[str, Any]]] = {}
+        self._clear: dict[frozenset[str] | None, tuple[int, int]] = {}
+        """Per set of topics checked (None: all the group reads): (position, head) of this
+        process's last check that found none of them after the position, up to the head."""
         self._read_topics: dict[str, bool] = {}
 
     # -- set-up and rebuild ---------------------------------------------------------
@@ -377,10 +380,13 @@ class ProjectionGroup:
     def _freshness_for(self, reads: frozenset[str] | None) -> tuple[str, dict[str, Any]]:
         self.setup()
         if reads is None:
-            return self._freshness
-        if reads not in self._narrow:
-            self._narrow[reads] = self._freshness_query(reads)
-        return self._narrow[reads]
+            statement, params = self._freshness
+        else:
+            if reads not in self._narrow:
+                self._narrow[reads] = self._freshness_query(reads)
+            statement, params = self._narrow[reads]
+        since, clear_to = self._clear.get(reads, (0, 0))
+        return statement, {**params, "ry_since": since, "ry_clear_to": clear_to}
 
     def _after_check(
         self, position: int | None, head: int | None, pending: Any, reads: frozenset[str] | None
@@ -393,6 +399,9 @@ class ProjectionGroup:
         if pending:
             self.catch_up()
             return True
+        known = self._clear.get(reads)
+        if known is None or int(head or 0) > known[1]:  # threads: never back to an older one
+            self._clear[reads] = (int(position or 0), int(head or 0))
         if lag > limit // 2:
             if reads is None:
                 self._move_past(int(head or 0))
@@ -406,7 +415,15 @@ class ProjectionGroup:
     def _freshness_query(self, reads: frozenset[str] | None = None) -> tuple[str, dict[str, Any]]:
         """The group's position, the log's head and whether an event the group reads (of
         `reads`, when given) lies between them, at most `limit` events on: one statement,
-        so one snapshot."""
+        so one snapshot.
+
+        PostgreSQL answers the last by reading every event in that range (its position's
+        index, then each event's topic from its row), so it costs what the distance
+        costs: 0.13 -> 1.1 ms of PostgreSQL's CPU for a sign-in's check from 0 to 2,400
+        events behind. What this process's last check found clear (`ry_since`,
+        `ry_clear_to`: none of these topics after that position up to that head) is not
+        read again while the group has not gone back before it (a rebuild): positions
+        commit in order, so no event can join that range later (decision 99)."""
         topics: set[str] = set()
         for projection in self.projections:
             read = projection.topics()
@@ -421,8 +438,9 @@ class ProjectionGroup:
         among = f" AND e.topic IN ({', '.join(':' + k for k in keys)})" if keys else ""
         statement = (
             f"SELECT p.position AS position, (SELECT MAX({column}) FROM {events}) AS head,"
-            f" EXISTS (SELECT 1 FROM {events} e WHERE e.{column} > p.position"
-            f" AND e.{column} <= p.position + :ry_limit{among}) AS pending"
+            f" EXISTS (SELECT 1 FROM {events} e WHERE e.{column} > CASE WHEN"
+            " p.position >= :ry_since AND :ry_clear_to > p.position THEN :ry_clear_to"
+            f" ELSE p.position END AND e.{column} <= p.position + :ry_limit{among}) AS pending"
             f" FROM (SELECT MIN(position) AS position FROM {self._positions}"
             f" WHERE name IN ({self._in})) p"
         )

@@ -148,6 +148,70 @@ def test_a_new_token_works_after_a_flood_of_other_events_with_no_worker(
             platform.close()
 
 
+class _RolledBack(Exception):
+    """Leaves a transaction without committing it."""
+
+
+def _check_with_position_reset(platform: Platform, statement: str, params: Any) -> None:
+    """The users' view's position set back to 0 (then rolled back): what the process
+    found clear no longer counts, and its own events are pending again."""
+    with platform.log.db.transaction(write=True) as cur:
+        cur.execute(
+            f"UPDATE {platform.log.table('railyard_positions')} SET position = 0"
+            " WHERE name = :name",
+            {"name": platform.directory.group.projections[0].name},
+        )
+        cur.execute(statement, params)
+        row = cur.fetchone()
+        assert row is not None
+        assert row["pending"]
+        raise _RolledBack
+
+
+@pytest.mark.postgres
+def test_a_freshness_check_reads_only_the_log_since_the_last_one_found_it_clear() -> None:
+    """Far behind on events its view does not read (no worker, under half the reach), a
+    sign-in's check reads only the events since this process's last check found none for
+    the users' view, not every event since the view's position; and a token issued after
+    that check is still seen at once."""
+    url = postgres_url()
+    with fresh_schema(url) as schema:
+        platform = Platform.build(load_settings(database_url=url, db_schema=schema))
+        try:
+            with acting_as("admin"):
+                platform.identity.register("vp.far", "Far", ["requester"], "Sales")
+                first = platform.identity.issue_token("vp.far", "t").token
+            directory = platform.directory
+            assert directory.authenticate(first) is not None
+            write_history(platform, 300)  # 450 events the users' view does not read
+            assert directory.authenticate(first) is not None  # finds them clear
+            write_history(platform, 2)
+            assert directory.group.lag() > 400
+            statement, params = directory.group._freshness_for(None)
+
+            def events_read(check_params: dict[str, Any]) -> int:
+                with platform.log.db.transaction() as cur:
+                    cur.execute(statement, check_params)
+                    assert cur.fetchone() is not None
+                    return int(
+                        cur.scalar(
+                            "SELECT COALESCE(idx_tup_fetch, 0) + seq_tup_read"
+                            " FROM pg_stat_xact_user_tables WHERE relid = CAST(:t AS regclass)",
+                            {"t": platform.log.events_table},
+                        )
+                    )
+
+            assert events_read(params) <= 4  # the 3 events since, and the head
+            assert events_read({**params, "ry_since": 0, "ry_clear_to": 0}) > 400
+            with pytest.raises(_RolledBack):  # as a rebuild elsewhere starts over
+                _check_with_position_reset(platform, statement, params)
+            with acting_as("admin"):
+                second = platform.identity.issue_token("vp.far", "t2").token
+            assert directory.authenticate(second) is not None
+        finally:
+            platform.close()
+
+
 @pytest.mark.postgres
 def test_a_connection_the_server_dropped_while_idle_is_replaced_before_use() -> None:
     """After PostgreSQL closes an idle pooled connection, the next read still succeeds."""
