@@ -170,6 +170,7 @@ class ProjectionGroup:
         with self._lock, self.log.db.transaction(write=True) as cur, cur.pipeline():
             _commit_without_waiting(self.log, cur)
             lock_for_ddl(self.log.db, cur)
+            self._locked_positions(cur)
             for projection in self.projections:
                 projection.drop(cur)
                 projection.create_unindexed(cur)
@@ -454,12 +455,17 @@ class ProjectionGroup:
         seen in a snapshot was in that snapshot: none of ours can be skipped."""
         with self._lock, self.log.db.transaction(write=True) as cur:
             _commit_without_waiting(self.log, cur)
+            self._locked_positions(cur)  # in their order, before the update takes them
             self._advance(cur, head)
 
     def _locked_positions(self, cur: Cursor) -> dict[str, int]:
         """Each projection's position, its row locked until the transaction ends (SQLite's
-        write transaction already holds the whole database)."""
-        lock = " FOR UPDATE" if self.log.db.backend == "postgres" else ""
+        write transaction already holds the whole database).
+
+        The rows are locked in the order of their names, whatever plan the server picks:
+        in the order of a scan, two processes catching up the same group locked them in
+        different orders and one of them failed with "deadlock detected" (a 503)."""
+        lock = " ORDER BY name FOR UPDATE" if self.log.db.backend == "postgres" else ""
         cur.execute(
             f"SELECT name, position FROM {self._positions} WHERE name IN ({self._in}){lock}",
             self._names,

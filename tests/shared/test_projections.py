@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from shared.application import acting_as
 from shared.domain import attributed_to
 from shared.platform import Platform
 from shared.settings import load_settings
-from shared.store.projections import event_topic
+from shared.store.projections import Projection, ProjectionGroup, event_topic
 from shared.store.recorders import PING_AFTER_IDLE_S, Claim
 from tests.builders import new_request
 from tests.conftest import catch_up_at_once, make_settings, postgres_url
@@ -327,3 +328,60 @@ def test_a_token_sign_in_reads_its_own_idempotency_claim_and_no_one_elses(
             assert directory.authenticate_with_claim(one + "x", "key-1") == (None, None)
         finally:
             platform.close()
+
+
+class _Named(Projection):
+    """A projection that only holds a position (for how the positions are locked)."""
+
+    name = ""
+
+    def create(self, cur: Any) -> None:
+        return None
+
+    def handlers(self) -> dict[str, Any]:
+        return {}
+
+
+@pytest.mark.postgres
+def test_a_group_locks_its_positions_in_name_order_so_two_catch_ups_never_deadlock() -> None:
+    """Two processes catching up one group lock its positions' rows; in the order of a
+    scan (the rows' physical order, which updates change) they took them in different
+    orders and one failed with "deadlock detected". Here the rows lie in reverse name
+    order; another transaction holds the middle one: the group must be holding the first
+    by name, not the last, while it waits."""
+    url = postgres_url()
+    with fresh_schema(url) as schema:
+        platform = Platform.build(load_settings(database_url=url, db_schema=schema))
+        try:
+            names = ["t.c", "t.b", "t.a"]  # inserted in this order: reverse name order
+            projections = [type(f"P{n}", (_Named,), {"name": n})(platform.log) for n in names]
+            group = ProjectionGroup(platform.log, projections)
+            group.setup()
+            positions = platform.log.table("railyard_positions")
+            with psycopg.connect(url) as holder, psycopg.connect(url, autocommit=True) as probe:
+                holder.execute(f"SELECT 1 FROM {positions} WHERE name = 't.b' FOR UPDATE")
+                locking = threading.Thread(target=_lock_positions, args=(group,))
+                locking.start()
+                for _ in range(200):  # until it waits for the row held above
+                    waiting = probe.execute(
+                        "SELECT COUNT(*) FROM pg_stat_activity"
+                        " WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                        (f"%{positions}%FOR UPDATE%",),
+                    ).fetchone()
+                    if waiting and waiting[0]:
+                        break
+                    time.sleep(0.02)
+                free = probe.execute(
+                    f"SELECT name FROM {positions} WHERE name LIKE 't.%%'"
+                    " ORDER BY name FOR UPDATE SKIP LOCKED"
+                ).fetchall()
+                holder.rollback()
+                locking.join(10)
+            assert [row[0] for row in free] == ["t.c"]  # t.a taken by the group, t.b above
+        finally:
+            platform.close()
+
+
+def _lock_positions(group: ProjectionGroup) -> None:
+    with group.log.db.transaction(write=True) as cur:
+        group._locked_positions(cur)
