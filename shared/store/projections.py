@@ -401,7 +401,9 @@ class ProjectionGroup:
             self.catch_up()
             return True
         known = self._clear.get(reads)
-        if known is None or int(head or 0) > known[1]:  # threads: never back to an older one
+        # Keep the furthest head (two threads racing here may leave the older of their
+        # two: still true of the log, only less to skip).
+        if known is None or int(head or 0) > known[1]:
             self._clear[reads] = (int(position or 0), int(head or 0))
         if lag > limit // 2:
             if reads is None:
