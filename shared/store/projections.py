@@ -14,12 +14,13 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import structlog
 
 from shared.store.collector import collector_paused
 from shared.store.log import EventLog, LoggedEvent
+from shared.store.read_ahead import Ahead, Batch, Reader
 from shared.store.recorders import POSITIONS_TABLE
 from shared.store.sql import Cursor, Params, Row, lock_for_ddl
 
@@ -216,8 +217,8 @@ class ProjectionGroup:
             return 0
         total = 0
         batches = 0
-        ahead: _Ahead | None = None
-        reader = _Reader(self) if self.log.db.backend == "postgres" else None
+        ahead: Ahead | None = None
+        reader = Reader(self._read_now) if self.log.db.backend == "postgres" else None
         staged = self._staged()
         if far_behind and staged is not None and reader is not None:
             # A small first batch: folding starts sooner, and the stages overlap sooner.
@@ -253,7 +254,7 @@ class ProjectionGroup:
         return projection if isinstance(projection, StagedProjection) else None
 
     def _catch_up_staged(
-        self, projection: StagedProjection[Any], reader: _Reader, ahead: _Ahead, left: int | None
+        self, projection: StagedProjection[Any], reader: Reader, ahead: Ahead, left: int | None
     ) -> int:
         """Fold batch N+1 while batch N is written, on another connection, in a thread.
 
@@ -271,7 +272,7 @@ class ProjectionGroup:
         previous: Any = None
         written: Future[None] | None = None
         writer = ThreadPoolExecutor(1, thread_name_prefix="view-writer")
-        following: _Ahead | None = ahead
+        following: Ahead | None = ahead
         try:
             with self._lock:
                 while following is not None and (left is None or batches < left):
@@ -309,11 +310,11 @@ class ProjectionGroup:
         """Where a staged catch-up's batches start, and how small they shrink near the head."""
         return max(1, self.batch_size // 8)
 
-    def _read_now(self, after: int, limit: int | None = None) -> _Batch:
+    def _read_now(self, after: int, limit: int | None = None) -> Batch:
         with self.log.db.transaction() as cur:
             return self._read(cur, after, limit)
 
-    def _write_staged(self, projection: StagedProjection[Any], batch: _Batch, folded: Any) -> None:
+    def _write_staged(self, projection: StagedProjection[Any], batch: Batch, folded: Any) -> None:
         # Pipelined: the writer waits for the server twice (the positions, then the end),
         # not once per statement; each wait is also a wait for the folding thread to hand
         # back the interpreter lock, up to its switch interval (5 ms).
@@ -482,7 +483,7 @@ class ProjectionGroup:
             {**self._names, "to": to},
         )
 
-    def _read(self, cur: Cursor, after: int, limit: int | None = None) -> _Batch:
+    def _read(self, cur: Cursor, after: int, limit: int | None = None) -> Batch:
         """The next batch after `after`, each event decoded if some projection reads it."""
         rows = cur.tuples(
             f"SELECT {self.log.position_column}, CAST(originator_id AS TEXT),"
@@ -492,7 +493,7 @@ class ProjectionGroup:
             {"after": after, "limit": limit or self.batch_size},
         )
         if not rows:
-            return _Batch(after, [], after, 0, limit or self.batch_size)
+            return Batch(after, [], after, 0, limit or self.batch_size)
         read = self._read_topics
         decode = LoggedEvent.from_row
         events: list[LoggedEvent] = []
@@ -502,11 +503,11 @@ class ProjectionGroup:
                 wanted = read[topic] = any(p.handles(topic) for p in self.projections)
             if wanted:
                 events.append(decode(position, originator_id, version, topic, bytes(state)))
-        return _Batch(after, events, int(rows[-1][0]), len(rows), limit or self.batch_size)
+        return Batch(after, events, int(rows[-1][0]), len(rows), limit or self.batch_size)
 
     def _apply_one_batch(
-        self, ahead: _Ahead | None = None, reader: _Reader | None = None
-    ) -> tuple[int, _Ahead | None]:
+        self, ahead: Ahead | None = None, reader: Reader | None = None
+    ) -> tuple[int, Ahead | None]:
         """Apply one batch in one transaction with the new positions. `ahead` is a batch
         read in advance (used only if it starts where the positions are); with `reader`,
         the batch after this one is read in advance while this one is applied."""
@@ -533,59 +534,6 @@ class ProjectionGroup:
                     projection.apply_batch(cur, events)
             self._advance(cur, batch.last)
             return batch.read, following
-
-
-class _Batch(NamedTuple):
-    after: int
-    events: list[LoggedEvent]
-    """Each event some projection of the group reads, in log order."""
-    last: int
-    read: int
-    """How many events were read, read or not by the group."""
-    limit: int
-    """How many it asked for: fewer came back when the log has no more."""
-
-    @property
-    def full(self) -> bool:
-        return self.read == self.limit
-
-
-class _Reader:
-    """Reads batches in advance for one catch-up, on a thread and connection of its own
-    (started only when a second batch is due)."""
-
-    def __init__(self, group: ProjectionGroup) -> None:
-        self.group = group
-        self.executor: ThreadPoolExecutor | None = None
-
-    def read_ahead(self, after: int, limit: int | None = None) -> _Ahead:
-        if self.executor is None:
-            self.executor = ThreadPoolExecutor(1, thread_name_prefix="read-ahead")
-        return _Ahead(after, self.executor.submit(self.group._read_now, after, limit))
-
-    def close(self) -> None:
-        if self.executor is not None:
-            self.executor.shutdown(wait=True, cancel_futures=True)
-
-
-class _Ahead:
-    """A batch being read in advance on another connection."""
-
-    def __init__(self, after: int, future: Future[_Batch]) -> None:
-        self.after = after
-        self.future = future
-
-    def take(self, start: int) -> _Batch | None:
-        """The batch, if it starts at `start` (another process may have moved the
-        positions meanwhile) and could be read; else None, to read it again here."""
-        if start != self.after:
-            self.future.cancel()
-            return None
-        try:
-            return self.future.result()
-        except Exception as exc:  # any failure of the read ahead: read it again inline
-            log.warning("read_ahead_failed", error=str(exc))
-            return None
 
 
 def topic_of(event_class: type[Any]) -> str:

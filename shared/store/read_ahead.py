@@ -1,0 +1,67 @@
+"""A catch-up's next batch of the log, read in advance on a thread and connection of its
+own while the current batch is applied (`shared.store.projections`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import NamedTuple
+
+import structlog
+
+from shared.store.log import LoggedEvent
+
+log = structlog.get_logger(__name__)
+
+
+class Batch(NamedTuple):
+    after: int
+    events: list[LoggedEvent]
+    """Each event some projection of the group reads, in log order."""
+    last: int
+    read: int
+    """How many events were read, read or not by the group."""
+    limit: int
+    """How many it asked for: fewer came back when the log has no more."""
+
+    @property
+    def full(self) -> bool:
+        return self.read == self.limit
+
+
+class Reader:
+    """Reads batches in advance for one catch-up, on a thread and connection of its own
+    (started only when a second batch is due)."""
+
+    def __init__(self, read: Callable[[int, int | None], Batch]) -> None:
+        self.read = read
+        self.executor: ThreadPoolExecutor | None = None
+
+    def read_ahead(self, after: int, limit: int | None = None) -> Ahead:
+        if self.executor is None:
+            self.executor = ThreadPoolExecutor(1, thread_name_prefix="read-ahead")
+        return Ahead(after, self.executor.submit(self.read, after, limit))
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+class Ahead:
+    """A batch being read in advance on another connection."""
+
+    def __init__(self, after: int, future: Future[Batch]) -> None:
+        self.after = after
+        self.future = future
+
+    def take(self, start: int) -> Batch | None:
+        """The batch, if it starts at `start` (another process may have moved the
+        positions meanwhile) and could be read; else None, to read it again here."""
+        if start != self.after:
+            self.future.cancel()
+            return None
+        try:
+            return self.future.result()
+        except Exception as exc:  # any failure of the read ahead: read it again inline
+            log.warning("read_ahead_failed", error=str(exc))
+            return None
