@@ -41,8 +41,7 @@ from services.release.views import (
     BundlesProjection,
     FeedsProjection,
 )
-from shared.store.errors import translate_errors
-from shared.store.log import EventLog, project
+from shared.store.log import EventLog
 from shared.store.projections import ProjectionGroup
 
 QA_STAGES = tuple(s.value for s in QA_ACTIVITY)
@@ -222,12 +221,7 @@ class ReleaseViews:
         version = self.version_at(bundle_id, at)
         if version is None:
             return None
-        with translate_errors():
-            loaded: object = self.log.repository.get(
-                UUID(bundle_id), version=version, projector_func=project
-            )
-        assert isinstance(loaded, ReleaseBundle)
-        bundle = loaded
+        bundle = self.log.get(UUID(bundle_id), ReleaseBundle, version=version)
         titles = self.request_titles(list(bundle.items))
         return {
             "bundle_id": bundle_id,

@@ -196,13 +196,14 @@ class Directory:
         principal = _principal(row)
         if key is None or row.get("claim_status") is None:
             return principal, None
+        # The claim's own columns, read as `EventLog.find_claim` reads them.
         return principal, Claim(
             scope=principal.username,
             key=key,
-            fingerprint=str(row["claim_fingerprint"]),
-            status=int(str(row["claim_status"])),
-            response=str(row["claim_response"]),
-            recorded_at=str(row["claim_recorded_at"]),
+            fingerprint=row["claim_fingerprint"],
+            status=row["claim_status"],
+            response=row["claim_response"],
+            recorded_at=row["claim_recorded_at"],
         )
 
     def principal(self, username: str) -> Principal | None:

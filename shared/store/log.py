@@ -309,12 +309,21 @@ class EventLog:
 
     # -- reading aggregates ---------------------------------------------------------
 
-    def get(self, aggregate_id: UUID, kind: type[A], label: str | None = None) -> A:
-        """Load an aggregate, or raise NotFound naming what was looked for."""
+    def get(
+        self,
+        aggregate_id: UUID,
+        kind: type[A],
+        label: str | None = None,
+        version: int | None = None,
+    ) -> A:
+        """Load an aggregate (as it stood at `version`, if given), or raise NotFound naming
+        what was looked for."""
         aggregate: Aggregate | None
         try:
             with translate_errors():
-                aggregate = self.repository.get(aggregate_id, projector_func=project)
+                aggregate = self.repository.get(
+                    aggregate_id, version=version, projector_func=project
+                )
         except AggregateNotFoundError:
             aggregate = None
         if not isinstance(aggregate, kind):

@@ -175,10 +175,10 @@ class ProjectionGroup:
             for projection in self.projections:
                 projection.drop(cur)
                 projection.create_unindexed(cur)
-                cur.execute(
-                    f"UPDATE {self._positions} SET position = 0 WHERE name = :name",
-                    {"name": projection.name},
-                )
+            cur.execute(
+                f"UPDATE {self._positions} SET position = 0 WHERE name IN ({self._in})",
+                self._names,
+            )
 
     # -- following ------------------------------------------------------------------
 
