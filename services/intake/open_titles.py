@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import operator
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -54,15 +55,26 @@ def _words(title: str) -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=20_000)
-def _prepared(title: str) -> tuple[str, frozenset[str]]:
-    """A title as it is compared: folded, and its words. Every submission compares its
-    title with every open request's, so each open title is prepared once, not each time."""
-    return title.casefold(), _words(title)
+def _prepared(title: str) -> tuple[str, frozenset[str], str]:
+    """A title as it is compared: folded, its words, and its words' signature (for the
+    word overlap computed in compiled code). Every submission compares its title with
+    every open request's, so each open title is prepared once, not each time."""
+    words = _words(title)
+    return title.casefold(), words, _signature(words)
+
+
+def _signature(words: frozenset[str]) -> str:
+    """One character per word (from the word's hash, outside the surrogates), in order:
+    the Indel ratio of two signatures is at least the two titles' Dice coefficient over
+    words (shared words give equal characters, and sorted equal characters are a common
+    subsequence; two words sharing a character only raise it). Exact when no two words
+    share one, as good as always with a million characters to share."""
+    return "".join(sorted(chr(0x10000 + hash(word) % 0x100000) for word in words))
 
 
 def similarity(a: str, b: str) -> float:
     """How alike two titles read: the better of word overlap and character similarity."""
-    (fa, wa), (fb, wb) = _prepared(a), _prepared(b)
+    (fa, wa, _), (fb, wb, _) = _prepared(a), _prepared(b)
     return max(_jaccard(wa, wb), _ratio(fa, fb))
 
 
@@ -85,37 +97,47 @@ def most_alike(
     `threshold` alike, best first (similarity to three places, then title, then place in
     `others`): exactly what scoring every pair with `similarity` and sorting would give, for
     a submission checked against every open request's title (decision 0081), at a
-    fraction of the cost (decision 0092).
+    fraction of the cost (decisions 0092 and 0101).
 
-    SequenceMatcher's ratio is 2M/(len a + len b), M the characters of the matching blocks
-    it finds: a common subsequence, so never longer than the longest one. rapidfuzz's
-    Indel ratio is that same formula over the longest common subsequence, computed for the
-    whole list in one call of compiled code: an upper bound. Titles whose bound is below
-    the threshold, or below their word overlap, need no matching; the rest are matched
-    best bound first, until no bound left could reach the top `limit`."""
-    folded, words = _prepared(title)
-    prepared = [_prepared(other) for other in others]
-    bounds = _ratio_bounds(folded, [f for f, _ in prepared], threshold)
+    Two passes of compiled code over the whole list find the few titles worth a look:
+    - SequenceMatcher's ratio is 2M/(len a + len b), M the characters of the matching
+      blocks it finds: a common subsequence, so never longer than the longest one.
+      rapidfuzz's Indel ratio is that same formula over the longest common subsequence:
+      an upper bound. A title whose bound is below the threshold can only reach it by
+      word overlap.
+    - The same Indel ratio over two titles' signatures (a character per word, in order)
+      is at least their Dice coefficient D over words, and word overlap (Jaccard) is
+      J = D / (2 - D): the titles whose overlap may reach the threshold, computed exactly
+      here for those alone.
+    A title in neither list scores below the threshold. Titles whose overlap is at least
+    their bound score their overlap; the rest are matched best bound first, until no
+    bound left could reach the top `limit`."""
+    folded, words, signature = _prepared(title)
+    prepared = list(map(_prepared, others))
+    by_ratio = _by_ratio(folded, list(map(_FOLDED, prepared)), threshold)
+    bounds = dict(by_ratio)
     found: list[tuple[int, float]] = []
-    pending: list[tuple[float, int, float]] = []
-    for index, (_, w) in enumerate(prepared):
+    overlaps: dict[int, float] = {}  # the overlap of a title whose ratio may beat it
+    for index in _overlapping(signature, list(map(_SIGNATURE, prepared)), threshold):
+        overlap = _jaccard(words, prepared[index][1])
+        if overlap < threshold:
+            continue  # the compiled pass let it through on floating point's benefit
         bound = bounds.get(index)
-        if bound is None and threshold > 0 and words.isdisjoint(w):
-            continue  # no word in common and a ratio below the threshold: not alike
-        overlap = _jaccard(words, w)
         if bound is None or bound <= overlap:
-            if overlap >= threshold:  # the ratio cannot beat it: the score is the overlap
-                found.append((index, overlap))
+            found.append((index, overlap))  # the ratio cannot beat it: the score is the overlap
         else:
-            pending.append((bound, index, overlap))
-    pending.sort(key=lambda p: (-p[0], p[1]))
+            overlaps[index] = overlap
     top: list[float] = []  # the best `limit` scores so far, to three places (a min-heap)
     for _, score in found:
         _keep(top, round(score, 3), limit)
-    for bound, index, overlap in pending:
+    scored = {index for index, _ in found}
+    for index, bound in by_ratio:  # best bound first
         if limit is not None and len(top) == limit and top[0] > round(bound, 3):
             break  # neither this title nor any after it can make the top `limit`
-        score = max(overlap, _ratio(folded, prepared[index][0]))
+        if index in scored:
+            continue
+        # Overlap below the threshold (0 here) leaves the ratio alone to reach it.
+        score = max(overlaps.get(index, 0.0), _ratio(folded, prepared[index][0]))
         if score >= threshold:
             found.append((index, score))
             _keep(top, round(score, 3), limit)
@@ -123,14 +145,30 @@ def most_alike(
     return found[:limit]
 
 
-def _ratio_bounds(folded: str, choices: list[str], threshold: float) -> dict[int, float]:
-    """Index -> an upper bound of SequenceMatcher's ratio, for the choices it lets reach
-    `threshold` (a hair above the Indel ratio: the two are computed in floating point)."""
+_FOLDED = operator.itemgetter(0)
+_SIGNATURE = operator.itemgetter(2)
+
+
+def _by_ratio(folded: str, choices: list[str], threshold: float) -> list[tuple[int, float]]:
+    """(index, an upper bound of SequenceMatcher's ratio) of the choices it lets reach
+    `threshold`, highest bound first (a hair above the Indel ratio: the two are computed
+    in floating point)."""
     cutoff = max(0.0, threshold * 100 - 1e-6)
     matches = process.extract(
         folded, choices, scorer=fuzz.ratio, processor=None, score_cutoff=cutoff, limit=None
     )
-    return {index: score / 100 + 1e-9 for _, score, index in matches}
+    # rapidfuzz returns them best first.
+    return [(index, score / 100 + 1e-9) for _, score, index in matches]
+
+
+def _overlapping(signature: str, choices: list[str], threshold: float) -> list[int]:
+    """The indexes of the choices whose word overlap with the title of `signature` may
+    reach `threshold` (Dice at least 2t / (1 + t), less a hair for floating point)."""
+    cutoff = max(0.0, 200 * threshold / (1 + threshold) - 1e-6)
+    matches = process.extract(
+        signature, choices, scorer=fuzz.ratio, processor=None, score_cutoff=cutoff, limit=None
+    )
+    return [index for _, _, index in matches]
 
 
 def _keep(top: list[float], score: float, limit: int | None) -> None:

@@ -3,10 +3,12 @@ every pair and sorting would (decision 0092)."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench._scenario import submission
+from services.intake import open_titles
 from services.intake.open_titles import most_alike, similarity
 
 # A small alphabet with spaces and capitals: titles that share much, and some that don't.
@@ -56,3 +58,22 @@ def test_titles_longer_than_difflibs_autojunk_length_keep_their_answers() -> Non
     others = [long[::-1], long.upper(), long[:150] + "x" * 80, "billing export"]
     for threshold in (0.2, 0.5, 0.9):
         assert most_alike(long, others, threshold) == every_pair(long, others, threshold, None)
+
+
+def test_words_sharing_a_signature_character_change_no_suggestion(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The word overlap's compiled pass reads one character per word; two words landing on
+    # the same one only let more titles through to the exact overlap.
+    opens = [submission(c, n)["title"] for c in range(16) for n in range(20)]
+    titles = [submission(99, n)["title"] for n in range(20)]
+    expected = [most_alike(title, opens, 0.5, 5) for title in titles]
+    open_titles._prepared.cache_clear()
+    monkeypatch.setattr(open_titles, "_signature", lambda words: "x" * len(words))
+    try:
+        assert [most_alike(title, opens, 0.5, 5) for title in titles] == expected
+        assert [most_alike(title, opens, 0.5, None) for title in titles] == [
+            every_pair(title, opens, 0.5, None) for title in titles
+        ]
+    finally:
+        open_titles._prepared.cache_clear()
