@@ -9,7 +9,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 from services.release.application import AppliedPlan, Releases
@@ -24,6 +23,7 @@ from shared.domain import NotFound
 from shared.http.auth import Auth, Caller
 from shared.http.problems import NotAuthenticated
 from shared.http.routing import ServiceRouter
+from shared.http.threads import in_thread
 from shared.identity.domain import Role
 from shared.identity.views import Directory
 
@@ -266,7 +266,7 @@ def publishing_router(
             feeds.authenticate,
             "the calendar feed secret is unknown, revoked or missing",
         )
-        return await run_in_threadpool(calendar, train_id)
+        return await in_thread(calendar, train_id)
 
     @router.post(
         "/calendar/feeds",

@@ -9,12 +9,12 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from shared.http.feed import feed_router
 from shared.http.middleware import RequestContext
 from shared.http.problems import STANDARD_RESPONSES, install_problem_handlers, problem
+from shared.http.threads import in_thread
 from shared.identity.api import identity_router
 from shared.platform import Component, Platform
 from shared.store.errors import StoreUnavailable
@@ -70,7 +70,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         for group in groups:
-            await run_in_threadpool(group.setup)
+            await in_thread(group.setup)
         if start_followers:
             followers.start()
         log.info(

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import structlog
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 
 from shared.application import CommandContext, IdempotencyRequest, acting_as
 from shared.domain import InvalidCommand, NotPermitted
 from shared.http.problems import IdempotentReplay, NotAuthenticated, TooManyRequests
 from shared.http.ratelimit import Limits, RateLimiter
+from shared.http.threads import in_thread
 from shared.identity.domain import Principal, Role
 from shared.identity.views import Directory
 from shared.store.log import EventLog
@@ -100,7 +100,7 @@ class Auth:
         statement."""
         session_user = getattr(request.state, "session_user", None)
         if credentials is None and session_user:
-            by_name, stored = await run_in_threadpool(
+            by_name, stored = await in_thread(
                 _find_then, self.directory.principal, session_user, self._claim_lookup(key)
             )
             if by_name is not None:
@@ -150,7 +150,7 @@ class Auth:
                 f" try again in {verdict.retry_after_s} seconds",
                 verdict.retry_after_s,
             )
-        principal, found = await run_in_threadpool(authenticate, secret)
+        principal, found = await in_thread(authenticate, secret)
         if principal is None:
             limiter.hit(address)
             log.warning("token_refused", address=address, path=request.url.path)

@@ -14,11 +14,11 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette.sse import EventSourceResponse
-from starlette.concurrency import run_in_threadpool
 
 from shared.http.auth import Auth, Caller, per_user
 from shared.http.ratelimit import Limits
 from shared.http.routing import ServiceRouter
+from shared.http.threads import in_thread
 from shared.identity.domain import Role
 from shared.store.log import EventLog, public_entry
 
@@ -98,7 +98,7 @@ def feed_router(log: EventLog, auth: Auth, limits: Limits, poll_s: float = 0.25)
             position = start
             sent = 0
             while max_events is None or sent < max_events:
-                entries = await run_in_threadpool(log.entries, position, 500)
+                entries = await in_thread(log.entries, position, 500)
                 for entry in entries:
                     yield {
                         "id": str(entry.position),

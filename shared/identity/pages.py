@@ -12,7 +12,6 @@ from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from shared.http.auth import client_address
@@ -26,6 +25,7 @@ from shared.http.session import (
     current_session,
     set_session,
 )
+from shared.http.threads import in_thread
 from shared.identity.domain import TOKEN, Principal, hash_password, password_matches
 from shared.identity.views import Directory
 from shared.settings import Settings
@@ -129,7 +129,7 @@ def signin_router(
                 error="Enter your username and password, or an API token.",
                 status=422,
             )
-        principal = await run_in_threadpool(_authenticate, directory, username, password, token)
+        principal = await in_thread(_authenticate, directory, username, password, token)
         if principal is None:
             limits.signin_per_user.hit(user_key)
             log.warning("sign_in_failed", username=username, address=address, token=bool(token))

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
 from shared.application import CommandContext
 from shared.http.auth import Caller
 from shared.http.session import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, current_session
+from shared.http.threads import in_thread
 from shared.identity.domain import Principal, Role
 from shared.identity.views import Directory
 
@@ -82,7 +82,7 @@ class PageAccess:
             session = current_session(request)
             if session is None or not session.username:
                 raise SignInRequired(signin_url(request))
-            principal = await run_in_threadpool(self.directory.principal, session.username)
+            principal = await in_thread(self.directory.principal, session.username)
             if principal is None:  # deactivated since signing in
                 raise SignInRequired(signin_url(request))
             request_id = str(getattr(request.state, "request_id", "") or "")
