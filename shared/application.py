@@ -14,7 +14,7 @@ import contextvars
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -111,8 +111,11 @@ class ConflictPersisted(Exception):
 
 
 def to_jsonable(value: Any) -> Any:
+    """A use case's answer as orjson writes it: a dataclass as a dict of its fields (only
+    the top level is copied, for `_redacted`; orjson writes nested dataclasses itself,
+    where `asdict`'s deep copy cost a submission's claim 75 µs of its 80)."""
     if is_dataclass(value) and not isinstance(value, type):
-        return asdict(value)
+        return {f.name: getattr(value, f.name) for f in fields(value)}
     return value
 
 
