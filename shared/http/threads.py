@@ -49,10 +49,16 @@ async def in_thread(function: Callable[P, T], *args: P.args, **kwargs: P.kwargs)
 
 
 def threaded(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    """A plain function route as a coroutine running it with `in_thread`; coroutines as
-    they are. FastAPI reads the route's parameters and annotations through `__wrapped__`,
-    so its contract (and the OpenAPI document) stays the function's."""
-    if inspect.iscoroutinefunction(endpoint) or not inspect.isfunction(endpoint):
+    """A plain function route as a coroutine running it with `in_thread`; coroutines,
+    generators (FastAPI streams what they yield) and other callables as they are. FastAPI
+    reads the route's parameters and annotations through `__wrapped__`, so its contract
+    (and the OpenAPI document) stays the function's."""
+    if (
+        not inspect.isfunction(endpoint)
+        or inspect.iscoroutinefunction(endpoint)
+        or inspect.isgeneratorfunction(endpoint)
+        or inspect.isasyncgenfunction(endpoint)
+    ):
         return endpoint
 
     @functools.wraps(endpoint)

@@ -6,7 +6,7 @@ context, with the contract FastAPI reads from the function (decision 0100)."""
 
 import contextvars
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from shared.http.routing import ServiceRouter
+from shared.http.threads import threaded
 
 CALLER: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="nobody")
 
@@ -83,6 +84,10 @@ def test_a_route_that_is_not_a_plain_function_is_left_as_it_is() -> None:
         def __call__(self) -> Response:
             return Response("called")
 
+    def lines() -> Iterator[str]:
+        yield "streamed"
+
+    assert threaded(lines) is lines  # FastAPI streams what a generator route yields
     endpoint = Endpoint()
     router.add_api_route("/callable", endpoint)
     added: Callable[..., Awaitable[Response] | Response] = router.routes[-1].endpoint  # type: ignore[attr-defined]  # an APIRoute's endpoint
