@@ -153,22 +153,24 @@ def _by_ratio(folded: str, choices: list[str], threshold: float) -> list[tuple[i
     """(index, an upper bound of SequenceMatcher's ratio) of the choices it lets reach
     `threshold`, highest bound first (a hair above the Indel ratio: the two are computed
     in floating point)."""
-    cutoff = max(0.0, threshold * 100 - 1e-6)
-    matches = process.extract(
-        folded, choices, scorer=fuzz.ratio, processor=None, score_cutoff=cutoff, limit=None
-    )
-    # rapidfuzz returns them best first.
+    matches = _indel_at_least(folded, choices, threshold * 100)
     return [(index, score / 100 + 1e-9) for _, score, index in matches]
 
 
 def _overlapping(signature: str, choices: list[str], threshold: float) -> list[int]:
     """The indexes of the choices whose word overlap with the title of `signature` may
-    reach `threshold` (Dice at least 2t / (1 + t), less a hair for floating point)."""
-    cutoff = max(0.0, 200 * threshold / (1 + threshold) - 1e-6)
-    matches = process.extract(
-        signature, choices, scorer=fuzz.ratio, processor=None, score_cutoff=cutoff, limit=None
-    )
+    reach `threshold` (Dice at least 2t / (1 + t))."""
+    matches = _indel_at_least(signature, choices, 200 * threshold / (1 + threshold))
     return [index for _, _, index in matches]
+
+
+def _indel_at_least(query: str, choices: list[str], percent: float) -> list[tuple[str, float, int]]:
+    """rapidfuzz's (choice, Indel ratio in percent, index) of the choices whose ratio with
+    `query` reaches `percent`, less a hair for floating point, best first."""
+    cutoff = max(0.0, percent - 1e-6)
+    return process.extract(
+        query, choices, scorer=fuzz.ratio, processor=None, score_cutoff=cutoff, limit=None
+    )
 
 
 def _keep(top: list[float], score: float, limit: int | None) -> None:
