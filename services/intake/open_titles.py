@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import functools
 import heapq
-import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import cydifflib
@@ -90,8 +89,52 @@ def _ratio(fa: str, fb: str) -> float:
     return ratio
 
 
+class Choices:
+    """Titles in order, each prepared as `most_alike` compares it. A process keeps the
+    open requests' titles prepared between duplicate checks and changes them as requests
+    open, close and are renamed, instead of preparing every open title again for each
+    check (decision 0102). Copy before changing one that other threads may read."""
+
+    __slots__ = ("folded", "signatures", "titles", "words")
+
+    def __init__(self, titles: Iterable[str] = ()) -> None:
+        self.titles = list(titles)
+        prepared = list(map(_prepared, self.titles))
+        self.folded = [p[0] for p in prepared]
+        self.words = [p[1] for p in prepared]
+        self.signatures = [p[2] for p in prepared]
+
+    def copy(self) -> Choices:
+        copied = Choices()
+        copied.titles = self.titles.copy()
+        copied.folded = self.folded.copy()
+        copied.words = self.words.copy()
+        copied.signatures = self.signatures.copy()
+        return copied
+
+    def __len__(self) -> int:
+        return len(self.titles)
+
+    def append(self, title: str) -> None:
+        folded, words, signature = _prepared(title)
+        self.titles.append(title)
+        self.folded.append(folded)
+        self.words.append(words)
+        self.signatures.append(signature)
+
+    def replace(self, place: int, title: str) -> None:
+        folded, words, signature = _prepared(title)
+        self.titles[place] = title
+        self.folded[place] = folded
+        self.words[place] = words
+        self.signatures[place] = signature
+
+    def delete(self, place: int) -> None:
+        del self.titles[place], self.folded[place], self.words[place], self.signatures[place]
+
+
 def most_alike(
-    title: str, others: Sequence[str], threshold: float, limit: int | None = None
+    title: str, others: Sequence[str] | Choices, threshold: float, limit: int | None = None
 ) -> list[tuple[int, float]]:
     """(index, similarity) of the `limit` titles of `others` most like `title`, at least
     `threshold` alike, best first (similarity to three places, then title, then place in
@@ -111,15 +154,15 @@ def most_alike(
       here for those alone.
     A title in neither list scores below the threshold. Titles whose overlap is at least
     their bound score their overlap; the rest are matched best bound first, until no
-    bound left could reach the top `limit`."""
+    bound left could reach the top `limit`. `others` may come prepared (`Choices`)."""
     folded, words, signature = _prepared(title)
-    prepared = list(map(_prepared, others))
-    by_ratio = _by_ratio(folded, list(map(_FOLDED, prepared)), threshold)
+    choices = others if isinstance(others, Choices) else Choices(others)
+    by_ratio = _by_ratio(folded, choices.folded, threshold)
     bounds = dict(by_ratio)
     found: list[tuple[int, float]] = []
     overlaps: dict[int, float] = {}  # the overlap of a title whose ratio may beat it
-    for index in _overlapping(signature, list(map(_SIGNATURE, prepared)), threshold):
-        overlap = _jaccard(words, prepared[index][1])
+    for index in _overlapping(signature, choices.signatures, threshold):
+        overlap = _jaccard(words, choices.words[index])
         if overlap < threshold:
             continue  # the compiled pass let it through on floating point's benefit
         bound = bounds.get(index)
@@ -137,16 +180,13 @@ def most_alike(
         if index in scored:
             continue
         # Overlap below the threshold (0 here) leaves the ratio alone to reach it.
-        score = max(overlaps.get(index, 0.0), _ratio(folded, prepared[index][0]))
+        score = max(overlaps.get(index, 0.0), _ratio(folded, choices.folded[index]))
         if score >= threshold:
             found.append((index, score))
             _keep(top, round(score, 3), limit)
-    found.sort(key=lambda f: (-round(f[1], 3), others[f[0]], f[0]))
+    titles = choices.titles
+    found.sort(key=lambda f: (-round(f[1], 3), titles[f[0]], f[0]))
     return found[:limit]
-
-
-_FOLDED = operator.itemgetter(0)
-_SIGNATURE = operator.itemgetter(2)
 
 
 def _by_ratio(folded: str, choices: list[str], threshold: float) -> list[tuple[int, float]]:
@@ -244,28 +284,79 @@ def open_row(title: OpenTitle) -> dict[str, Any]:
     return {"id": title[0], "title": title[1], "department": title[2], "status": title[3]}
 
 
+class OpenTitles:
+    """The open requests in the order the view and then the log give them, their titles
+    prepared for the duplicate check (`choices`, place for place). What a process keeps
+    between checks, read by several threads: `changed` copies, this one stays as it is."""
+
+    __slots__ = ("_by_id", "choices", "ids", "rows")
+
+    def __init__(self, rows: Iterable[OpenTitle] = ()) -> None:
+        self.rows = list(rows)
+        self.ids = [row[0] for row in self.rows]
+        self._by_id = dict(zip(self.ids, self.rows, strict=True))
+        self.choices = Choices(row[1] for row in self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def get(self, request_id: str) -> OpenTitle | None:
+        return self._by_id.get(request_id)
+
+    def changed(self) -> OpenTitles:
+        copied = OpenTitles()
+        copied._by_id = self._by_id.copy()
+        copied.ids = self.ids.copy()
+        copied.rows = self.rows.copy()
+        copied.choices = self.choices.copy()
+        return copied
+
+    def put(self, row: OpenTitle) -> None:
+        """Open a request, or change the one open under its id, in its place."""
+        current = self._by_id.get(row[0])
+        self._by_id[row[0]] = row
+        if current is None:
+            self.ids.append(row[0])
+            self.rows.append(row)
+            self.choices.append(row[1])
+            return
+        place = self.ids.index(row[0])
+        self.rows[place] = row
+        if row[1] != current[1]:
+            self.choices.replace(place, row[1])
+
+    def remove(self, request_id: str) -> None:
+        if self._by_id.pop(request_id, None) is None:
+            return
+        place = self.ids.index(request_id)
+        del self.ids[place], self.rows[place]
+        self.choices.delete(place)
+
+
 def fold_open_titles(
-    rows: Sequence[Sequence[Any]], known: dict[str, OpenTitle] | None = None
-) -> dict[str, OpenTitle] | None:
+    rows: Sequence[Sequence[Any]], known: OpenTitles | None = None
+) -> OpenTitles | None:
     """The open requests once the tail's events are applied to the view's rows (or to
-    those `known` at the tail's start), as the view will apply them; None when an event
-    reopens a request whose title they do not hold (the view is caught up instead)."""
-    open_rows = dict(known) if known is not None else {}
-    for row in rows:
-        if row[KIND] == 0:
-            open_rows[row[ID]] = (row[ID], row[TITLE], row[DEPARTMENT], row[STATUS])
+    those `known` at the tail's start, which stay as they are), as the view will apply
+    them; None when an event reopens a request whose title they do not hold (the view is
+    caught up instead)."""
     tail = sorted((row for row in rows if row[KIND] == 1), key=lambda r: int(r[POSITION]))
+    if known is not None and not tail:
+        return known
+    if known is not None:
+        open_rows = known.changed()
+    else:
+        open_rows = OpenTitles(
+            (row[ID], row[TITLE], row[DEPARTMENT], row[STATUS]) for row in rows if row[KIND] == 0
+        )
     open_values = {s.value for s in OPEN}
     for row in tail:
         e = LoggedEvent.from_row(
             int(row[POSITION]), row[ID], int(row[VERSION]), row[TOPIC], bytes(row[STATE])
         )
         if e.type == "ChangeRequest.Submitted":
-            open_rows[e.aggregate_id] = (
-                e.aggregate_id,
-                e.data["title"],
-                e.data["department"],
-                Status.SUBMITTED.value,
+            open_rows.put(
+                (e.aggregate_id, e.data["title"], e.data["department"], Status.SUBMITTED.value)
             )
             continue
         current = open_rows.get(e.aggregate_id)
@@ -275,15 +366,11 @@ def fold_open_titles(
                 return None  # reopened: its title is not among the rows read
             continue
         if e.type == "ChangeRequest.Edited":
-            current = open_rows[e.aggregate_id] = (
-                current[0],
-                e.data["title"],
-                current[2],
-                current[3],
-            )
+            current = (current[0], e.data["title"], current[2], current[3])
+            open_rows.put(current)
         if status is not None:
             if status.value in open_values:
-                open_rows[e.aggregate_id] = (current[0], current[1], current[2], status.value)
+                open_rows.put((current[0], current[1], current[2], status.value))
             else:
-                del open_rows[e.aggregate_id]
+                open_rows.remove(e.aggregate_id)
     return open_rows

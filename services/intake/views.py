@@ -18,7 +18,7 @@ from services.intake.open_titles import (
     STATUS_AFTER,
     TAIL_FOLD_LIMIT,
     VERSION,
-    OpenTitle,
+    OpenTitles,
     fold_open_titles,
     most_alike,
     open_row,
@@ -324,7 +324,7 @@ class IntakeViews:
         self._open_titles_tail = open_titles_tail_statement(log)
         # The open requests as this process last folded them, and the log position they
         # stand at: the next duplicate check reads only the log after it.
-        self._known_titles: tuple[int, dict[str, OpenTitle]] | None = None
+        self._known_titles: tuple[int, OpenTitles] | None = None
 
     def _t(self, name: str) -> str:
         return self.log.table(name)
@@ -473,9 +473,9 @@ class IntakeViews:
 
     def open_titles(self) -> list[dict[str, Any]]:
         """Every open request's id, title, department and status, up to the log's head."""
-        return [open_row(t) for t in self._open_titles_now()]
+        return [open_row(t) for t in self._open_titles_now().rows]
 
-    def _open_titles_now(self) -> list[OpenTitle]:
+    def _open_titles_now(self) -> OpenTitles:
         """Every open request up to the log's head.
 
         Read-your-writes without a write: the duplicate check must see the submission
@@ -492,7 +492,7 @@ class IntakeViews:
         limit = self.log.settings.read_your_writes_max_lag
         folded = self._known_titles_now(limit)
         if folded is not None:
-            return list(folded.values())
+            return folded
         rows: list[tuple[Any, ...]] = []
         for attempt in (1, 2):
             with self.log.db.transaction() as cur:
@@ -504,13 +504,13 @@ class IntakeViews:
                 folded = fold_open_titles(rows)
             if folded is not None and meta is not None:
                 self._known_titles = (int(meta[VERSION] or 0), folded)
-                return list(folded.values())
+                return folded
             if attempt == 1:
                 self.group.ensure_fresh()
         # Beyond read-your-writes reach: the view as it stands, as for every other read.
-        return [open_title(r) for r in rows if r[KIND] == 0]
+        return OpenTitles(open_title(r) for r in rows if r[KIND] == 0)
 
-    def _known_titles_now(self, limit: int) -> dict[str, OpenTitle] | None:
+    def _known_titles_now(self, limit: int) -> OpenTitles | None:
         """The open requests this process folded last, brought to the log's head by the
         events since; None when there are none, or too many to fold, or the log is behind
         them (restored from a backup)."""
@@ -539,9 +539,12 @@ class IntakeViews:
         """Open requests whose titles read like `title`: possible duplicates."""
         if not title.strip():
             return []
-        titles = [t for t in self._open_titles_now() if t[0] != exclude]
-        best = most_alike(title, [t[1] for t in titles], threshold, limit)
-        return [{**open_row(titles[index]), "similarity": round(score, 3)} for index, score in best]
+        titles = self._open_titles_now()
+        # The request itself, if excluded, may take one of the places: one more is asked.
+        best = most_alike(title, titles.choices, threshold, limit + (exclude is not None))
+        rows = titles.rows
+        found = [(rows[index], score) for index, score in best if rows[index][0] != exclude]
+        return [{**open_row(row), "similarity": round(score, 3)} for row, score in found[:limit]]
 
 
 def _escape_like(value: str) -> str:

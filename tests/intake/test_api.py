@@ -50,6 +50,19 @@ def test_similar_open_request_is_suggested_as_a_duplicate(api: Api) -> None:
     assert first in [t["id"] for t in typed]
 
 
+def test_the_request_being_edited_is_not_its_own_duplicate_and_leaves_five(api: Api) -> None:
+    ids = [submit(api, title=f"Bill shock alerts by SMS {n}") for n in range(7)]
+    params = {"title": "Bill shock alerts by SMS 0"}
+    everyone = api.get("/api/requests/similar", "vp.care", params=params).json()
+    assert [s["id"] for s in everyone][:1] == [ids[0]]
+    assert len(everyone) == 5
+    params["exclude"] = ids[0]
+    others = api.get("/api/requests/similar", "vp.care", params=params).json()
+    assert ids[0] not in [s["id"] for s in others]
+    assert [s["id"] for s in others][:4] == [s["id"] for s in everyone][1:]
+    assert len(others) == 5
+
+
 def test_requester_submits_only_for_their_own_department(api: Api) -> None:
     response = api.post("/api/requests", "vp.sales", json=request_payload(department="Finance"))
     assert response.status_code == 403
