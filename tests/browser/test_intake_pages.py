@@ -156,3 +156,30 @@ def test_main_pages_fit_a_phone(
     page = person.go(path)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     person.shot(f"{path.strip('/').replace('/', '-')}-phone")
+
+
+def test_on_a_laptop_every_page_link_and_triage_form_stays_in_sight(
+    as_user: Any, live_server: LiveServer
+) -> None:
+    """At 1280 pixels the navigation wraps rather than hiding pages past its edge, and a
+    triage card holds its forms even when a similar request's title is long."""
+    long = "Roaming bill cap for travellers in every country we serve, alerts by SMS and e-mail"
+    live_server.submit(long, as_="vp.care")
+    live_server.submit(f"{long}, for prepaid too")
+    rm = as_user("rm", {"width": 1280, "height": 800})
+    page = rm.go("/triage")
+
+    def right(box: Any) -> float:
+        assert box is not None
+        return float(box["x"] + box["width"])
+
+    nav = right(page.locator("nav.mainnav").bounding_box())
+    links = page.locator("nav.mainnav a").all()
+    assert len(links) >= 8
+    assert [link.inner_text() for link in links if right(link.bounding_box()) > nav + 1] == []
+    cards = page.locator("article.triage-item").all()
+    assert cards
+    for card in cards:
+        edge = right(card.bounding_box())
+        assert all(right(form.bounding_box()) <= edge + 1 for form in card.locator("form").all())
+    rm.shot("triage-laptop-1280")
