@@ -24,10 +24,16 @@ Year two's bundles go through the release service's real commands (`demo_release
 and each deploys through a CAB-approved release change in change control; operations'
 normal and emergency changes, and the pipeline's deployment reports, go through change
 control in both years (`demo_changes.py`).
+
+Nothing is recorded ahead of the simulated clock: what falls due on a later day (the CAB's
+meeting, a change's window, a review) waits in an agenda for that day, so a run that
+stops today leaves that work in flight, as an organisation's would be.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import random
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
@@ -97,8 +103,17 @@ class Demo(Delivery, Releasing, Changing):
         )
         self.train_id: UUID | None = None
         self.bundles: list[Train] = []
+        # What is due on a later day (a CAB meeting, a change's window), done when the
+        # simulation reaches that day: nothing is recorded ahead of the simulated clock, and
+        # what falls due after the run stops stays in flight, as it is today.
+        self._agenda: list[tuple[date, int, Callable[[], None]]] = []
+        self._booked = itertools.count()  # same day: in the order booked
 
     # -- people and time ------------------------------------------------------------
+
+    def later(self, day: date, action: Callable[[], None]) -> None:
+        """Do `action` when the simulation reaches `day` (never, if it stops before)."""
+        heapq.heappush(self._agenda, (day, next(self._booked), action))
 
     def at(self, day: date, hour: float | None = None) -> datetime:
         hour = self.rng.uniform(8.5, 17.5) if hour is None else hour
@@ -176,6 +191,8 @@ class Demo(Delivery, Releasing, Changing):
 
     def step(self, day: date) -> None:
         self.today = day
+        while self._agenda and self._agenda[0][0] <= day:
+            heapq.heappop(self._agenda)[2]()
         if day.weekday() < 5:
             for _ in range(self._poisson(ARRIVALS_PER_WEEK * self.scale / 5)):
                 self.submit(day)

@@ -6,11 +6,14 @@ one, programmers deploy on their own: change control flags each as unauthorised)
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from railyard.demo_model import (
+    CAB_MEETS_DAYS_BEFORE_WINDOW,
+    CHANGE_WINDOW_DAYS_AHEAD,
     EMERGENCIES_A_WEEK_AS_FOUND,
     EMERGENCIES_A_WEEK_DISCIPLINED,
     NORMAL_CHANGES_A_WEEK,
@@ -48,6 +51,7 @@ class Changing:
 
         def at(self, day: date, hour: float | None = None) -> datetime: ...
         def principal(self, username: str) -> Principal: ...
+        def later(self, day: date, action: Callable[[], None]) -> None: ...
 
     def _draft(self, title: str, subsystems: list[str], start: datetime | None) -> ChangeDraft:
         end = start + timedelta(hours=3) if start else None
@@ -73,10 +77,16 @@ class Changing:
         self.reactions.catch_up()  # release follows its deployment change
 
     def _review_if_needed(self, change: UUID, day: date, outcome: Outcome) -> None:
-        if outcome != Outcome.SUCCEEDED:
+        """A change that went wrong is reviewed the next day."""
+        if outcome == Outcome.SUCCEEDED:
+            return
+
+        def review() -> None:
             carl = self.principal("cab.carl")
             with acting_as("cab.carl", at=self.at(day + timedelta(days=1), 10)):
                 self.changes.review(carl, change, "the package clashed with a patch", "retest")
+
+        self.later(day + timedelta(days=1), review)
 
     # -- release deployments --------------------------------------------------------------
 
@@ -121,19 +131,32 @@ class Changing:
             self.emergency_change(day + timedelta(days=1), subsystem)
 
     def normal_change(self, day: date, subsystems: list[str]) -> None:
+        """Raised now for a window a week on, approved at the CAB's meeting before it,
+        implemented in the window (each when the simulation gets there)."""
         self.change_views.group.catch_up()
         ops = self.principal("ops.olga")
-        start = self.at(day + timedelta(days=2), 21)
+        window = day + timedelta(days=CHANGE_WINDOW_DAYS_AHEAD)
+        meeting = window - timedelta(days=CAB_MEETS_DAYS_BEFORE_WINDOW)
         with acting_as("ops.olga", at=self.at(day, 10)):
             ref = self.changes.raise_change(
-                ops, ChangeType.NORMAL, self._draft("Patch the servers", subsystems, start)
+                ops,
+                ChangeType.NORMAL,
+                self._draft("Patch the servers", subsystems, self.at(window, 21)),
             )
         change = UUID(ref.id)
-        with acting_as("cab.carl", at=self.at(day + timedelta(days=1), 11)):
-            self.changes.approve(self.principal("cab.carl"), change, None)
         outcome = Outcome.FAILED if self.rng.random() < OPS_FAILS else Outcome.SUCCEEDED
-        self._implement(change, day + timedelta(days=2), outcome, 21.2)
-        self._review_if_needed(change, day + timedelta(days=2), outcome)
+
+        def approve() -> None:
+            self.change_views.group.catch_up()
+            with acting_as("cab.carl", at=self.at(meeting, 11)):
+                self.changes.approve(self.principal("cab.carl"), change, None)
+
+        def implement() -> None:
+            self._implement(change, window, outcome, 21.2)
+            self._review_if_needed(change, window, outcome)
+
+        self.later(meeting, approve)
+        self.later(window, implement)
 
     def emergency_change(self, day: date, subsystems: list[str]) -> None:
         self.change_views.group.catch_up()

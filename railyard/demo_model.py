@@ -66,6 +66,11 @@ PLAN_DAYS_BEFORE_FREEZE = 7  # a bundle's scope is planned a week before its fre
 
 # -- operations, in both years ---------------------------------------------------------------
 NORMAL_CHANGES_A_WEEK = 0.8  # chance of an operations change through the CAB in a week
+# An operations change is raised on a Wednesday for a window two weeks on (the change's lead
+# time); the CAB, meeting weekly, approves at its meeting the changes of the week ahead.
+# So on most days a change or two await the CAB.
+CHANGE_WINDOW_DAYS_AHEAD = 14
+CAB_MEETS_DAYS_BEFORE_WINDOW = 1
 # Unplanned work: an outage needing an emergency change, in a week. Year one's untested
 # deployments cause more of them.
 EMERGENCIES_A_WEEK_AS_FOUND = 0.4

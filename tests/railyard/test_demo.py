@@ -4,7 +4,7 @@ study's shape because of how it behaves."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -117,3 +117,28 @@ def test_every_demo_person_can_sign_in_to_the_pages(sqlite_platform: Platform) -
     assert give_passwords(sqlite_platform) == ["rm", "vp.sales"]
     for username in ("rm", "vp.sales"):
         assert password_matches(DEMO_PASSWORD, sqlite_platform.directory.password_hash(username))
+
+
+def test_the_demo_records_nothing_after_the_day_it_stops_and_leaves_changes_in_flight(
+    demo: DemoRun,
+) -> None:
+    """What would fall due later (a CAB meeting, a change's window, a review) is not done
+    ahead of the simulated clock: a demo served today has that work still in flight."""
+    last_day = demo.periods["as_of"]
+    assert max(e.occurred_at[:10] for e in demo.events) <= last_day
+    raised = {e.aggregate_id for e in demo.events if e.type == "ProductionChange.Raised"}
+    decided = {e.aggregate_id for e in demo.events if e.type == "ProductionChange.Closed"}
+    assert raised - decided, "an operations change raised in the last weeks awaits its window"
+    approved = [e for e in demo.events if e.type == "ProductionChange.Approved"]
+    normal = {e.aggregate_id for e in demo.events if e.type == "ProductionChange.Raised"
+              and e.data.get("change_type") == "normal"}  # fmt: skip
+    raised_at = {e.aggregate_id: e.occurred_at for e in demo.events
+                 if e.type == "ProductionChange.Raised"}  # fmt: skip
+    # The CAB meets weekly: an operations change waits days for its approval, not minutes.
+    waits = sorted(
+        (datetime.fromisoformat(e.occurred_at) - datetime.fromisoformat(raised_at[e.aggregate_id]))
+        for e in approved
+        if e.aggregate_id in normal
+    )
+    assert waits
+    assert waits[len(waits) // 2] >= timedelta(days=7)
