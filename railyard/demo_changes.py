@@ -131,8 +131,8 @@ class Changing:
             self.emergency_change(day + timedelta(days=1), subsystem)
 
     def normal_change(self, day: date, subsystems: list[str]) -> None:
-        """Raised now for a window a week on, approved at the CAB's meeting before it,
-        implemented in the window (each when the simulation gets there)."""
+        """Raised now for a window two weeks on, approved at the CAB's meeting the day
+        before it, implemented in the window (each when the simulation gets there)."""
         self.change_views.group.catch_up()
         ops = self.principal("ops.olga")
         window = day + timedelta(days=CHANGE_WINDOW_DAYS_AHEAD)
