@@ -112,9 +112,6 @@ class Choices:
         copied.signatures = self.signatures.copy()
         return copied
 
-    def __len__(self) -> int:
-        return len(self.titles)
-
     def append(self, title: str) -> None:
         folded, words, signature = _prepared(title)
         self.titles.append(title)
@@ -289,16 +286,12 @@ class OpenTitles:
     prepared for the duplicate check (`choices`, place for place). What a process keeps
     between checks, read by several threads: `changed` copies, this one stays as it is."""
 
-    __slots__ = ("_by_id", "choices", "ids", "rows")
+    __slots__ = ("_by_id", "choices", "rows")
 
     def __init__(self, rows: Iterable[OpenTitle] = ()) -> None:
         self.rows = list(rows)
-        self.ids = [row[0] for row in self.rows]
-        self._by_id = dict(zip(self.ids, self.rows, strict=True))
+        self._by_id = {row[0]: row for row in self.rows}
         self.choices = Choices(row[1] for row in self.rows)
-
-    def __len__(self) -> int:
-        return len(self.rows)
 
     def get(self, request_id: str) -> OpenTitle | None:
         return self._by_id.get(request_id)
@@ -306,30 +299,30 @@ class OpenTitles:
     def changed(self) -> OpenTitles:
         copied = OpenTitles()
         copied._by_id = self._by_id.copy()
-        copied.ids = self.ids.copy()
         copied.rows = self.rows.copy()
         copied.choices = self.choices.copy()
         return copied
 
     def put(self, row: OpenTitle) -> None:
-        """Open a request, or change the one open under its id, in its place."""
+        """Open a request, or change the one open under its id, in its place (found by
+        the row itself: the list compares identity first)."""
         current = self._by_id.get(row[0])
         self._by_id[row[0]] = row
         if current is None:
-            self.ids.append(row[0])
             self.rows.append(row)
             self.choices.append(row[1])
             return
-        place = self.ids.index(row[0])
+        place = self.rows.index(current)
         self.rows[place] = row
         if row[1] != current[1]:
             self.choices.replace(place, row[1])
 
     def remove(self, request_id: str) -> None:
-        if self._by_id.pop(request_id, None) is None:
+        current = self._by_id.pop(request_id, None)
+        if current is None:
             return
-        place = self.ids.index(request_id)
-        del self.ids[place], self.rows[place]
+        place = self.rows.index(current)
+        del self.rows[place]
         self.choices.delete(place)
 
 
@@ -341,9 +334,9 @@ def fold_open_titles(
     them; None when an event reopens a request whose title they do not hold (the view is
     caught up instead)."""
     tail = sorted((row for row in rows if row[KIND] == 1), key=lambda r: int(r[POSITION]))
-    if known is not None and not tail:
-        return known
     if known is not None:
+        if not tail:
+            return known
         open_rows = known.changed()
     else:
         open_rows = OpenTitles(

@@ -24,7 +24,7 @@ State = tuple[list[str], list[OpenTitle], list[str], list[str], list[frozenset[s
 
 def state(kept: OpenTitles) -> State:
     c = kept.choices
-    return kept.ids, kept.rows, c.titles, c.folded, c.words, c.signatures
+    return [row[0] for row in kept.rows], kept.rows, c.titles, c.folded, c.words, c.signatures
 
 
 def afresh(rows: list[OpenTitle]) -> State:
