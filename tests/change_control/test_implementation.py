@@ -202,6 +202,22 @@ def test_a_deployment_made_before_its_change_was_approved_is_unauthorised() -> N
     assert report(change).change_id == str(change.id)
 
 
+def test_a_deployment_made_after_its_change_was_completed_is_unauthorised() -> None:
+    """Completing the change ends what its approval covers: a deployment made before the
+    completion and reported after it is still linked; one made after it is flagged, even
+    inside the window, claimed or not (the change is done; a new one needs its own)."""
+    change = approved()
+    deployed_during = datetime.now(UTC)
+    change.start("dev.alice", NONE)
+    change.complete("dev.alice", Outcome.ROLLED_BACK, "Error rate doubled; backed out.")
+    after = datetime.now(UTC) + timedelta(seconds=1)
+    assert report(change, deployed_at=deployed_during).change_id == str(change.id)
+    claimed = report(change, deployed_at=after)
+    assert (claimed.unauthorised, claimed.reason) == (True, "deployed_after_completion")
+    unclaimed = report(None, candidates=[change], deployed_at=after)
+    assert (unclaimed.unauthorised, unclaimed.reason) == (True, "no_approved_change")
+
+
 def test_a_revision_moves_the_start_of_what_its_approval_covers() -> None:
     """Revised and approved again, the change covers deployments from the new approval."""
     change = approved()

@@ -142,6 +142,31 @@ def test_a_pipeline_deploying_with_no_approved_change_is_flagged_unauthorised(ap
     assert by_pipeline["total"] == 4
 
 
+def test_a_deployment_time_in_the_future_is_refused_and_nothing_is_recorded(api: Api) -> None:
+    """A report says what was deployed; a time hours ahead (a wrong clock, a typo) would be
+    judged against a window that has not come: refused with 422, and nothing recorded. A
+    few minutes of clock skew are allowed."""
+    change = raise_change(api, subsystems=["CRM"])
+    approve(api, change, "cab.carl")
+    ahead = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    refused = api.post(
+        "/api/deployments",
+        "pipeline",
+        json={"subsystem": "CRM", "version": "9.3", "deployed_at": ahead, "change_id": change},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["rule"] == "deployed_in_future"
+    assert "future" in refused.json()["detail"]
+    assert api.get("/api/deployments/counts", "rm").json()["total"] == 0
+    skewed = (datetime.now(UTC) + timedelta(minutes=2)).isoformat()
+    accepted = api.post(
+        "/api/deployments",
+        "pipeline",
+        json={"subsystem": "CRM", "version": "9.3", "deployed_at": skewed, "change_id": change},
+    )
+    assert accepted.status_code == 201
+
+
 def test_a_deployment_made_before_the_cab_approved_is_flagged_when_reported_later(
     api: Api,
 ) -> None:

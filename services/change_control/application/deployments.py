@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import structlog
@@ -12,7 +12,7 @@ from services.change_control.domain import DeploymentReport, ProductionChange
 from services.change_control.domain.values import now
 from services.change_control.views import ChangeControlViews
 from shared.application import Outcome, UseCases
-from shared.domain import NotFound
+from shared.domain import InvalidCommand, NotFound
 from shared.store.log import EventLog
 
 log = structlog.get_logger(__name__)
@@ -46,7 +46,10 @@ COVERAGE_REASONS = {
     "subsystem_not_in_change": "change {change} does not name {subsystem}",
     "outside_window": "{at} is outside the window of change {change} ({window})",
     "deployed_before_approval": "{at} is before change {change} was approved",
+    "deployed_after_completion": "{at} is after change {change} was completed",
 }
+FUTURE_TOLERANCE = timedelta(minutes=5)
+"""How far ahead of this server's clock a reported deployment time may be (clock skew)."""
 
 
 class DeploymentReports(UseCases):
@@ -66,6 +69,12 @@ class DeploymentReports(UseCases):
         claimed_change_id: str | None,
     ) -> DeploymentRef:
         at = deployed_at or now()
+        if at > now() + FUTURE_TOLERANCE:
+            raise InvalidCommand(
+                "deployed_in_future",
+                f"deployed_at {iso_of(at)} is in the future; report a deployment once it is done",
+                field="deployed_at",
+            )
 
         def command() -> Outcome[DeploymentRef]:
             claimed = self._claimed(claimed_change_id) if claimed_change_id else None

@@ -60,12 +60,15 @@ class ProductionChange(AuditedAggregate):
         def mutate(self, aggregate: Any) -> Any:
             # An event body cannot see its own time, so the time the current revision
             # became approved is stamped here: a deployment before it is not covered.
+            # Likewise the time it completed: a deployment after it is not covered either.
             change = super().mutate(aggregate)
             if isinstance(change, ProductionChange):
                 if not change.approved:
                     change.approved_at = None
                 elif change.approved_at is None:
                     change.approved_at = self.timestamp
+                if change.status == Status.COMPLETED and change.completed_at is None:
+                    change.completed_at = self.timestamp
             return change
 
     @classmethod
@@ -139,6 +142,7 @@ class ProductionChange(AuditedAggregate):
         self.approvals: list[dict[str, Any]] = []  # this revision's, towards `Approved`
         self.approved_revision: int | None = None
         self.approved_at: datetime | None = None
+        self.completed_at: datetime | None = None
         self.approvers: list[str] = []
         self.retrospective: list[dict[str, Any]] = []
         self.retrospectively_approved = False
@@ -191,6 +195,8 @@ class ProductionChange(AuditedAggregate):
             return "outside_window"
         if self.approved_at is not None and at < self.approved_at:
             return "deployed_before_approval"
+        if self.completed_at is not None and at > self.completed_at:
+            return "deployed_after_completion"
         return None
 
     # -- revising and withdrawing -------------------------------------------------------
