@@ -23,6 +23,7 @@ from shared.domain import (
     NotPermitted,
     RuleViolation,
     business_now,
+    current_attribution,
     name_based_id,
 )
 
@@ -65,6 +66,8 @@ class Stage(StrEnum):
 
 
 QA_VERDICTS = frozenset({Stage.QA_PASSED, Stage.QA_FAILED})
+DEVELOPMENT_STAGES = frozenset({Stage.IN_DEVELOPMENT.value, Stage.READY_FOR_QA.value})
+"""Stages whose author may not pass the item in QA."""
 QA_ACTIVITY = frozenset({Stage.READY_FOR_QA, Stage.QA_PASSED, Stage.QA_FAILED})
 # Where an item may go next: back to development from QA, a regression after a pass.
 NEXT_STAGES: dict[Stage, frozenset[Stage]] = {
@@ -147,6 +150,17 @@ def _reason(value: str | None) -> str:
 
 class ReleaseBundle(AuditedAggregate):
     """One scheduled release of a train: its scope, capacity, milestones and state."""
+
+    class Event(AuditedAggregate.Event):
+        def mutate(self, aggregate: Any) -> Any:
+            # An event body cannot see its actor: who took an item into development or
+            # handed it to QA is remembered here, so that they cannot pass it themselves.
+            bundle = super().mutate(aggregate)
+            if type(self).__name__ == "ItemProgressed" and isinstance(bundle, ReleaseBundle):
+                item = bundle.items.get(getattr(self, "request_id", ""))
+                if item is not None and getattr(self, "stage", None) in DEVELOPMENT_STAGES:
+                    item["developed_by"] = sorted({*item.get("developed_by", ()), self.actor})
+            return bundle
 
     @staticmethod
     def create_id(train_id: str, slot_date: str) -> UUID:
@@ -408,13 +422,20 @@ class ReleaseBundle(AuditedAggregate):
 
     def record_progress(self, request_id: str, stage: Stage, note: str, team: str | None) -> None:
         """IT staff move an item through development and QA; QA's verdicts are the QA
-        team's to give."""
+        team's to give, and nobody passes an item they developed or handed to QA."""
         if stage in QA_VERDICTS and team != QA_TEAM:
             raise NotPermitted("qa_team_only", "only the QA team records QA verdicts")
         self._require_not_closed("record progress in")
         if self.phase in (Phase.QA_SIGNED_OFF, Phase.APPROVED_FOR_DEPLOYMENT):
             raise RuleViolation("bundle_signed_off", "QA has signed off this bundle")
         item = self._require_item(request_id)
+        by = current_attribution().actor
+        if stage == Stage.QA_PASSED and by in item.get("developed_by", ()):
+            raise NotPermitted(
+                "own_work",
+                f"{by} worked on this item (in development or ready for QA);"
+                " another member of QA must pass it",
+            )
         current = Stage(item["stage"])
         if stage == Stage.SCHEDULED or stage not in NEXT_STAGES[current]:
             raise RuleViolation(

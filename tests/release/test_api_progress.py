@@ -51,6 +51,18 @@ def test_only_it_staff_record_progress_and_only_qa_gives_verdicts(api: Api) -> N
     assert event_count(api) == before + 1
 
 
+def test_a_qa_tester_cannot_pass_their_own_work(api: Api) -> None:
+    """A developer cannot pass their own work, even one who is in QA: 403 own_work."""
+    bundle, (item, _) = bundle_with_items(api)
+    assert progress(api, bundle, item, "in_development", "qa.quinn").status_code == 200
+    assert progress(api, bundle, item, "ready_for_qa", "qa.quinn").status_code == 200
+    before = event_count(api)
+    own = progress(api, bundle, item, "qa_passed", "qa.quinn")
+    assert own.status_code == 403
+    assert own.json()["rule"] == "own_work"
+    assert event_count(api) == before
+
+
 def test_a_stage_out_of_order_is_409_and_writes_nothing(api: Api) -> None:
     bundle, (item, _) = bundle_with_items(api)
     before = event_count(api)

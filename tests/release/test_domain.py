@@ -8,7 +8,13 @@ from datetime import date
 import pytest
 
 from services.release.domain import BundleStatus, ReleaseBundle, Stage
-from shared.domain import InvalidCommand, NotPermitted, RuleViolation, attributed_to
+from shared.domain import (
+    InvalidCommand,
+    NotPermitted,
+    RuleViolation,
+    attributed_to,
+    business_now,
+)
 from shared.store.log import PlainJSONTranscoder, RailyardMapper
 from tests.release.domain_builders import (
     AFTER_FREEZE,
@@ -41,10 +47,19 @@ def bundle_with(*sizes: int, **kwargs: object) -> tuple[ReleaseBundle, list[str]
     return bundle, ids
 
 
+PEOPLE = {"development": "dev.alice", "qa": "qa.quinn"}
+
+
+def progress(bundle: ReleaseBundle, item: str, stage: Stage, note: str, team: str) -> None:
+    """An item's progress recorded by a member of `team` (at the command's business time)."""
+    with attributed_to(PEOPLE[team], at=business_now()):
+        bundle.record_progress(item, stage, note, team)
+
+
 def pass_all(bundle: ReleaseBundle) -> None:
     for request_id in list(bundle.items):
-        bundle.record_progress(request_id, Stage.READY_FOR_QA, "", "development")
-        bundle.record_progress(request_id, Stage.QA_PASSED, "", "qa")
+        progress(bundle, request_id, Stage.READY_FOR_QA, "", "development")
+        progress(bundle, request_id, Stage.QA_PASSED, "", "qa")
 
 
 def test_train_plans_bundles_with_concrete_milestones() -> None:
@@ -184,22 +199,43 @@ def test_before_the_freeze_scope_changes_are_ordinary() -> None:
 def test_items_move_through_development_and_qa_in_order() -> None:
     bundle, (item,) = bundle_with(3)
     with pytest.raises(RuleViolation) as jump:
-        bundle.record_progress(item, Stage.QA_PASSED, "", "qa")
+        progress(bundle, item, Stage.QA_PASSED, "", "qa")
     assert jump.value.rule == "stage_not_allowed"
-    bundle.record_progress(item, Stage.IN_DEVELOPMENT, "started", "development")
-    bundle.record_progress(item, Stage.READY_FOR_QA, "", "development")
-    bundle.record_progress(item, Stage.QA_FAILED, "totals wrong", "qa")
-    bundle.record_progress(item, Stage.READY_FOR_QA, "fixed", "development")
-    bundle.record_progress(item, Stage.QA_PASSED, "", "qa")
+    progress(bundle, item, Stage.IN_DEVELOPMENT, "started", "development")
+    progress(bundle, item, Stage.READY_FOR_QA, "", "development")
+    progress(bundle, item, Stage.QA_FAILED, "totals wrong", "qa")
+    progress(bundle, item, Stage.READY_FOR_QA, "fixed", "development")
+    progress(bundle, item, Stage.QA_PASSED, "", "qa")
     assert bundle.items[item]["stage"] == Stage.QA_PASSED
     assert bundle.status() == BundleStatus.PLANNING  # QA work alone does not freeze scope
 
 
+def test_a_qa_tester_cannot_pass_an_item_they_developed() -> None:
+    """Separation of duties inside QA: whoever took the item into development or handed
+    it to QA may record that it failed, but another member of QA must pass it."""
+    bundle, (item,) = bundle_with(3)
+    with attributed_to("qa.quinn"):
+        bundle.record_progress(item, Stage.IN_DEVELOPMENT, "", "qa")
+        bundle.record_progress(item, Stage.READY_FOR_QA, "", "qa")
+        with pytest.raises(NotPermitted) as own:
+            bundle.record_progress(item, Stage.QA_PASSED, "", "qa")
+        assert own.value.rule == "own_work"
+        bundle.record_progress(item, Stage.QA_FAILED, "totals off", "qa")
+    with attributed_to("dev.alice"):
+        bundle.record_progress(item, Stage.READY_FOR_QA, "fixed", "development")
+    with attributed_to("qa.quinn"), pytest.raises(NotPermitted):
+        bundle.record_progress(item, Stage.QA_PASSED, "", "qa")  # still worked on it
+    with attributed_to("qa.rita"):
+        bundle.record_progress(item, Stage.QA_PASSED, "", "qa")
+    assert bundle.items[item]["stage"] == Stage.QA_PASSED
+    assert bundle.items[item]["developed_by"] == ["dev.alice", "qa.quinn"]
+
+
 def test_only_the_qa_team_records_qa_verdicts_and_signs_off() -> None:
     bundle, (item,) = bundle_with(3)
-    bundle.record_progress(item, Stage.READY_FOR_QA, "", "development")
+    progress(bundle, item, Stage.READY_FOR_QA, "", "development")
     with pytest.raises(NotPermitted) as verdict:
-        bundle.record_progress(item, Stage.QA_PASSED, "looks fine to me", "development")
+        progress(bundle, item, Stage.QA_PASSED, "looks fine to me", "development")
     assert verdict.value.rule == "qa_team_only"
     with pytest.raises(NotPermitted) as sign_off:
         bundle.sign_off("", "development")
@@ -208,8 +244,8 @@ def test_only_the_qa_team_records_qa_verdicts_and_signs_off() -> None:
 
 def test_sign_off_needs_a_frozen_scope_and_every_item_passed() -> None:
     bundle, (passed, waiting) = bundle_with(3, 2)
-    bundle.record_progress(passed, Stage.READY_FOR_QA, "", "development")
-    bundle.record_progress(passed, Stage.QA_PASSED, "", "qa")
+    progress(bundle, passed, Stage.READY_FOR_QA, "", "development")
+    progress(bundle, passed, Stage.QA_PASSED, "", "qa")
     with pytest.raises(RuleViolation) as unfrozen:
         bundle.sign_off("", "qa")
     assert unfrozen.value.rule == "scope_not_frozen"
@@ -219,8 +255,8 @@ def test_sign_off_needs_a_frozen_scope_and_every_item_passed() -> None:
             bundle.sign_off("", "qa")
         assert refused.value.rule == "items_not_passed"
         assert refused.value.extra["request_ids"] == [waiting]
-        bundle.record_progress(waiting, Stage.READY_FOR_QA, "", "development")
-        bundle.record_progress(waiting, Stage.QA_PASSED, "", "qa")
+        progress(bundle, waiting, Stage.READY_FOR_QA, "", "development")
+        progress(bundle, waiting, Stage.QA_PASSED, "", "qa")
         bundle.sign_off("regression suite green", "qa")
         assert bundle.status() == BundleStatus.QA_SIGNED_OFF
     signed = bundle.collect_events()[-1]
@@ -240,8 +276,8 @@ def test_a_failed_item_can_be_pulled_with_a_reason_so_the_rest_can_ship() -> Non
         bundle.pull(bad, placement(facts()), "flaky")
     assert not_failed.value.rule == "item_not_failed"
     with attributed_to("qa.quinn", at=IN_QA):
-        bundle.record_progress(bad, Stage.READY_FOR_QA, "", "development")
-        bundle.record_progress(bad, Stage.QA_FAILED, "rounding errors", "qa")
+        progress(bundle, bad, Stage.READY_FOR_QA, "", "development")
+        progress(bundle, bad, Stage.QA_FAILED, "rounding errors", "qa")
         bundle.pull(bad, placement(facts()), "rounding errors; next month")
         pass_all(bundle)
         bundle.sign_off("", "qa")
@@ -259,9 +295,9 @@ def test_after_sign_off_scope_and_progress_are_locked() -> None:
         with pytest.raises(RuleViolation) as add:
             bundle.schedule(facts(), placement(facts()), "late")
         assert add.value.rule == "scope_locked"
-        with pytest.raises(RuleViolation) as progress:
-            bundle.record_progress(item, Stage.QA_FAILED, "", "qa")
-        assert progress.value.rule == "bundle_signed_off"
+        with pytest.raises(RuleViolation) as locked:
+            progress(bundle, item, Stage.QA_FAILED, "", "qa")
+        assert locked.value.rule == "bundle_signed_off"
 
 
 def test_approval_needs_sign_off_and_deployment_needs_approval_of_that_change() -> None:
@@ -310,9 +346,9 @@ def test_a_rolled_back_bundle_reopens_for_fixes_and_needs_a_new_sign_off() -> No
         assert bundle.status() == BundleStatus.ROLLED_BACK
         with pytest.raises(RuleViolation):
             bundle.approve_for_deployment("c2")
-        bundle.record_progress(item, Stage.QA_FAILED, "found the cause", "qa")
-        bundle.record_progress(item, Stage.READY_FOR_QA, "", "development")
-        bundle.record_progress(item, Stage.QA_PASSED, "", "qa")
+        progress(bundle, item, Stage.QA_FAILED, "found the cause", "qa")
+        progress(bundle, item, Stage.READY_FOR_QA, "", "development")
+        progress(bundle, item, Stage.QA_PASSED, "", "qa")
         bundle.sign_off("fixed", "qa")
         assert bundle.approve_for_deployment("c2") is True
 
