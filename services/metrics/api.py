@@ -103,6 +103,16 @@ def metrics_router(auth: Auth, queries: MetricsQueries) -> APIRouter:
             Filter(department, category, subsystem, class_of_service),
         )  # fmt: skip
 
+    def request_filter(
+        caller: Annotated[Caller, Depends(reader)],
+        department: Annotated[str | None, Query(max_length=100)] = None,
+        category: Category | None = None,
+        subsystem: Annotated[str | None, Query(max_length=100)] = None,
+        class_of_service: ClassOfService | None = None,
+    ) -> Filter:
+        return scoped(caller, Filter(department, category, subsystem, class_of_service))
+
+    Requests = Annotated[Filter, Depends(request_filter)]
     FlowQ = Annotated[Question, Depends(flow_question)]
     FullQ = Annotated[Question, Depends(full_question)]
 
@@ -180,11 +190,11 @@ def metrics_router(auth: Auth, queries: MetricsQueries) -> APIRouter:
         summary="Monte Carlo delivery dates (50/85/95%) of every accepted request",
     )
     def forecasts(
-        caller: Annotated[Caller, Depends(reader)],
+        flt: Requests,
         as_of: Day | None = None,
         seed: Annotated[int, Query(ge=0, le=2**31)] = 0,
     ) -> Document:
-        return queries.forecasts(as_of or queries.today(), seed)
+        return queries.forecasts(as_of or queries.today(), seed, flt)
 
     @router.get(
         "/forecasts/backlog",
@@ -192,12 +202,12 @@ def metrics_router(auth: Auth, queries: MetricsQueries) -> APIRouter:
         summary="How many requests will be delivered by a date (50/85/95%)",
     )
     def how_many_by(
-        caller: Annotated[Caller, Depends(reader)],
+        flt: Requests,
         by: Day,
         as_of: Day | None = None,
         seed: Annotated[int, Query(ge=0, le=2**31)] = 0,
     ) -> Document:
-        return queries.how_many_by(as_of or queries.today(), by, seed)
+        return queries.how_many_by(as_of or queries.today(), by, seed, flt)
 
     @router.get(
         "/forecasts/{request_id}",

@@ -13,7 +13,7 @@ from typing import Any
 
 from services.metrics.domain import delivery, flow
 from services.metrics.domain.calendar import UNITS, Span, parse_period
-from services.metrics.domain.forecast import forecast_requests, how_many_by
+from services.metrics.domain.forecast import EVERYTHING, forecast_requests, how_many_by
 from services.metrics.domain.overview import (
     FORECAST_WINDOW_DAYS,
     comparison,
@@ -126,11 +126,11 @@ class MetricsQueries:
         history = self._history(q.span.previous().start, q.span.end)
         return comparison(history, q.span, q.filter, self.zone)
 
-    def forecasts(self, as_of: date, seed: int = 0) -> dict[str, Any]:
+    def forecasts(self, as_of: date, seed: int = 0, flt: Filter = EVERYTHING) -> dict[str, Any]:
         _sensible(as_of, "as_of")
         history = self._history(self._forecast_start(as_of), as_of)
         return forecast_requests(
-            history, as_of, self.zone, window_days=FORECAST_WINDOW_DAYS, seed=seed
+            history, as_of, self.zone, window_days=FORECAST_WINDOW_DAYS, seed=seed, flt=flt
         )
 
     def forecast(self, request_id: str, as_of: date, seed: int = 0) -> dict[str, Any]:
@@ -144,7 +144,9 @@ class MetricsQueries:
             f"request {request_id} is not accepted, undelivered work on {as_of.isoformat()}",
         )
 
-    def how_many_by(self, as_of: date, by: date, seed: int = 0) -> dict[str, Any]:
+    def how_many_by(
+        self, as_of: date, by: date, seed: int = 0, flt: Filter = EVERYTHING
+    ) -> dict[str, Any]:
         _sensible(as_of, "as_of")
         if by < as_of:
             raise InvalidCommand("date_in_the_past", "`by` is on or after the as-of date")
@@ -152,7 +154,7 @@ class MetricsQueries:
             raise InvalidCommand("horizon_too_far", "forecasts reach at most 3 years ahead")
         history = self._history(self._forecast_start(as_of), as_of)
         return how_many_by(
-            history, as_of, by, self.zone, window_days=FORECAST_WINDOW_DAYS, seed=seed
+            history, as_of, by, self.zone, window_days=FORECAST_WINDOW_DAYS, seed=seed, flt=flt
         )
 
     def weekly(self, week: str, seed: int = 0) -> dict[str, Any]:

@@ -191,7 +191,32 @@ def test_forecast_orders_the_plan_and_is_reproducible() -> None:
     assert result["items"][0]["at_risk"] is False  # bundle deploys 2 April
     assert forecast_requests(history, as_of, UTC, window_days=30, seed=7) == result
     backlog = how_many_by(history, as_of, date(2026, 4, 10), UTC, window_days=30)
-    assert (backlog["p50"], backlog["p95"], backlog["backlog"]) == (10, 10, 3)
+    # Ten a fortnight would ship more than the three waiting: all three, not ten.
+    assert (backlog["p50"], backlog["p95"], backlog["backlog"]) == (3, 3, 3)
+
+
+def test_a_departments_forecast_lists_its_own_work_behind_everyone_elses() -> None:
+    """Filtered to Sales, the forecast lists Sales' requests only, each still behind the
+    work planned ahead of it; "how many by" counts Sales' backlog, never more than it holds."""
+    story = Story()
+    for day in range(1, 29):  # one delivery a day in February
+        story.flow(f"2026-02-{day:02} 08:00", f"2026-02-{day:02} 09:00", f"2026-02-{day:02} 17:00")
+    ahead = story.request("2026-03-01 09:00", department="Finance")
+    story.accept(ahead, "2026-03-02 09:00")
+    sales = story.request("2026-03-01 10:00", department="Sales")
+    story.accept(sales, "2026-03-02 10:00")
+    history, as_of = story.history(), date(2026, 3, 2)
+    everyone = forecast_requests(history, as_of, UTC, window_days=30, seed=1)
+    only_sales = forecast_requests(history, as_of, UTC, window_days=30, seed=1,
+                                   flt=Filter(department="sales"))  # fmt: skip
+    assert [i["id"] for i in everyone["items"]] == [ahead, sales]
+    assert only_sales["items"] == [everyone["items"][1]]
+    by = date(2026, 3, 3)  # about one delivery: Finance's, first in the plan
+    count = how_many_by(history, as_of, by, UTC, window_days=30, flt=Filter(department="Sales"))
+    assert (count["backlog"], count["p95"]) == (1, 0)
+    later = how_many_by(history, as_of, date(2026, 4, 30), UTC, window_days=30,
+                        flt=Filter(department="Sales"))  # fmt: skip
+    assert (later["p50"], later["p95"]) == (1, 1)
 
 
 def test_forecast_says_why_when_nothing_was_delivered_recently() -> None:
@@ -220,6 +245,25 @@ def test_weekly_report_lists_the_week_and_compares_with_the_last() -> None:
     assert [i["reason"] for i in report["slipped"]] == ["fixed date 2026-03-12 missed"]
     assert report["key_figures"]["this_week"]["delivered"] == 1
     assert report["key_figures"]["last_week"]["median_cycle_time_days"] == 3
+
+
+def test_a_request_taken_out_of_its_bundle_slipped_and_was_not_triaged_again() -> None:
+    """Accepted in W10, scheduled, then taken out of its bundle in W11: W11's report lists
+    it under slipped, not under triaged (nobody triaged it that week)."""
+    story = Story()
+    rid = story.request("2026-03-02 09:00", title="pulled")
+    story.accept(rid, "2026-03-03 09:00")
+    bid = bundle(story, "2026.03", "2026-03-20")
+    story.add(c.REQUEST_SCHEDULED, bid, "2026-03-04 09:00", request_id=rid, after_freeze=False)
+    story.add(c.REQUEST_UNSCHEDULED, bid, "2026-03-10 09:00", request_id=rid,
+              after_freeze=False, reason="no capacity", pulled=False)  # fmt: skip
+    report = weekly_report(story.history(), parse_week("2026-W11"), UTC)
+    assert report["triaged"] == []
+    assert [(i["title"], i["reason"]) for i in report["slipped"]] == [
+        ("pulled", "taken out of its release bundle")
+    ]
+    earlier = weekly_report(story.history(), parse_week("2026-W10"), UTC)
+    assert [(i["title"], i["decision"]) for i in earlier["triaged"]] == [("pulled", "accepted")]
 
 
 def test_a_bundle_rolled_back_and_deployed_again_counts_from_its_last_deployment() -> None:

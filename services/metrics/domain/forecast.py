@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import statistics
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta, tzinfo
@@ -22,8 +23,16 @@ from itertools import pairwise
 from typing import Any
 
 from services.metrics.domain.calendar import local_date, trailing
-from services.metrics.domain.records import WORK_STAGES, BundleRecord, History, RequestRecord
+from services.metrics.domain.records import (
+    WORK_STAGES,
+    BundleRecord,
+    Filter,
+    History,
+    RequestRecord,
+)
 from services.metrics.domain.stats import nearest_rank
+
+EVERYTHING = Filter()
 
 CONFIDENCE = (50, 85, 95)
 HORIZON_DAYS = 3 * 365
@@ -187,8 +196,11 @@ def forecast_requests(
     window_days: int = 90,
     trials: int = 1000,
     seed: int = 0,
+    flt: Filter = EVERYTHING,
 ) -> dict[str, Any]:
-    """A delivery-date forecast for every accepted, undelivered request."""
+    """A delivery-date forecast for every accepted, undelivered request the filter selects.
+    The whole plan is simulated (work of other departments ahead in it takes its share of
+    the throughput); the filter only chooses which requests are listed."""
     samples = daily_throughput(history, as_of, window_days, zone)
     queue = plan_order(history, as_of, zone)
     paced = releases(history, as_of, window_days, zone, samples)
@@ -197,14 +209,20 @@ def forecast_requests(
              "model": "releases" if paced else "daily"}  # fmt: skip
     if not sum(samples):
         reason = f"no deliveries in the {window_days} days before {as_of.isoformat()}"
-        items = [_item(r, i, None, trials, history, as_of) for i, r in enumerate(queue)]
+        items = [
+            _item(r, i, None, trials, history, as_of) for i, r in enumerate(queue) if flt.matches(r)
+        ]
         return {**basis, "reason": reason, "items": items}
     if paced is not None:
         own = [_own_day(r, history, as_of, zone, paced) for r in queue]
         reached = _release_trials(paced, own, trials, seed)
     else:
         reached = _trials(samples, len(queue), trials, seed)
-    items = [_item(r, i, reached[i], trials, history, as_of) for i, r in enumerate(queue)]
+    items = [
+        _item(r, i, reached[i], trials, history, as_of)
+        for i, r in enumerate(queue)
+        if flt.matches(r)
+    ]
     return {**basis, "reason": None, "items": items}
 
 
@@ -247,9 +265,14 @@ def how_many_by(
     window_days: int = 90,
     trials: int = 1000,
     seed: int = 0,
+    flt: Filter = EVERYTHING,
 ) -> dict[str, Any]:
-    """How many requests will be delivered from `as_of` (exclusive) to `by` (inclusive),
-    with 50/85/95% confidence ("at least this many")."""
+    """How many of the backlog's requests (accepted, not yet delivered) will be delivered
+    from `as_of` (exclusive) to `by` (inclusive), with 50/85/95% confidence ("at least this
+    many"). A trial that delivers more than the backlog holds has delivered all of it:
+    what is submitted later is not in the backlog being forecast. With a filter, the
+    backlog is the requests it selects, and a trial that delivers the first N of the plan
+    delivers those of them that are among the first N."""
     samples = daily_throughput(history, as_of, window_days, zone)
     days = max(0, (by - as_of).days)
     rng = random.Random(seed)  # noqa: S311  # a reproducible simulation, not a secret
@@ -258,12 +281,16 @@ def how_many_by(
         draws, pool = sum(1 for d in paced.days if d <= days), paced.shipped
     else:
         draws, pool = days, samples
+    queue = plan_order(history, as_of, zone)
+    selected = [i for i, r in enumerate(queue) if flt.matches(r)]
+    backlog = len(selected)
     totals = sorted(
-        sum(pool[rng.randrange(len(pool))] for _ in range(draws)) for _ in range(trials)
+        bisect_left(selected, sum(pool[rng.randrange(len(pool))] for _ in range(draws)))
+        for _ in range(trials)
     )
-    backlog = len(plan_order(history, as_of, zone))
     out: dict[str, Any] = {"as_of": as_of.isoformat(), "by": by.isoformat(), "days": days,
-                           "backlog": backlog, "trials": trials, "seed": seed}  # fmt: skip
+                           "backlog": backlog, "trials": trials, "seed": seed,
+                           "filter": flt.to_json()}  # fmt: skip
     for c in CONFIDENCE:
         value = nearest_rank(totals, 100 - c) if totals else None
         out[f"p{c}"] = int(value) if value is not None else 0

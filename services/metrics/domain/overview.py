@@ -95,6 +95,6 @@ def every_metric(
         "cab": cab_lead_time(history, span, flt, zone),
         "comparison": comparison(history, span, flt, zone),
         "forecasts": forecast_requests(
-            history, as_of, zone, window_days=FORECAST_WINDOW_DAYS, seed=seed
+            history, as_of, zone, window_days=FORECAST_WINDOW_DAYS, seed=seed, flt=flt
         ),
     }

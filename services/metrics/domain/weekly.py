@@ -87,9 +87,14 @@ def _triaged(history: History, week: Span, zone: tzinfo) -> list[dict[str, Any]]
     out = []
     for r in history.requests.values():
         decision = None
+        previous = None
         for at, stage in r.transitions:
-            if stage in TRIAGE_DECISIONS and local_date(at, zone) in week:
+            # Back to accepted from a bundle is a request taken out of it (it slipped),
+            # not a triage decision.
+            unscheduled = stage == "accepted" and previous in SCHEDULED_OR_LATER
+            if stage in TRIAGE_DECISIONS and not unscheduled and local_date(at, zone) in week:
                 decision = stage
+            previous = stage
         if decision is not None:
             out.append(_brief(r, decision=decision))
     return sorted(out, key=lambda i: (i["decision"], i["department"], i["title"], i["id"]))
