@@ -12,7 +12,7 @@ from services.change_control.domain import ProductionChange, Status
 from services.change_control.domain.gates import GateFacts
 from services.change_control.domain.risk import ApprovalPolicy, Reviewer
 from services.change_control.domain.values import ChangeType, Outcome
-from shared.domain import NotPermitted, RuleViolation, attributed_to
+from shared.domain import InvalidCommand, NotPermitted, RuleViolation, attributed_to
 from shared.settings import DEFAULT_SUBSYSTEMS
 from tests.change_control.builders import (
     CARL,
@@ -199,6 +199,9 @@ def test_an_approval_of_a_revision_that_moved_on_is_refused() -> None:
     with pytest.raises(RuleViolation) as refused:
         change.approve(CARL, NONE, revision=1)
     assert refused.value.rule == "stale_revision"
+    with pytest.raises(InvalidCommand) as unknown:
+        change.approve(CARL, NONE, revision=3)
+    assert unknown.value.rule == "unknown_revision"
     assert change.approve(CARL, NONE, revision=2) == "cab"
 
 

@@ -275,6 +275,12 @@ class ProductionChange(AuditedAggregate):
         `emergency` (the emergency board) or `retrospective` (after an emergency)."""
         self._require_open()
         self._require_independent(reviewer, "approve")
+        if revision is not None and revision > self.revision:
+            raise InvalidCommand(
+                "unknown_revision",
+                f"the change has no revision {revision}; it is at revision {self.revision}",
+                revision=self.revision,
+            )
         if revision is not None and revision != self.revision:
             raise RuleViolation(
                 "stale_revision",
