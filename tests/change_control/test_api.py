@@ -112,8 +112,8 @@ def test_refused_decisions_are_409_naming_the_rule_and_write_nothing(api: Api) -
     assert (twice.status_code, twice.json()["rule"]) == (409, "already_approved")
     early = api.post(f"/api/changes/{change_id}/start", "dev.alice")
     assert (early.status_code, early.json()["rule"]) == (409, "not_approved")
-    stale = api.post(f"/api/changes/{change_id}/approve", "cab.dora", json={"revision": 7})
-    assert (stale.status_code, stale.json()["rule"]) == (409, "stale_revision")
+    unknown = api.post(f"/api/changes/{change_id}/approve", "cab.dora", json={"revision": 7})
+    assert (unknown.status_code, unknown.json()["rule"]) == (422, "unknown_revision")
     review = api.post(f"/api/changes/{change_id}/review", "cab.dora", json={"findings": "x"})
     assert (review.status_code, review.json()["rule"]) == (409, "review_before_completion")
     assert event_count(api) == before
