@@ -111,10 +111,11 @@ class Changing:
     def deploy_release(self, change: UUID, day: date) -> None:
         """Inside the window; release hears the outcome, intake delivers what shipped."""
         self._implement(change, day, Outcome.SUCCEEDED, 20.5)
-        # The pipeline says when it deployed (change control would otherwise take the
-        # wall clock, not the simulated one).
-        deployed = self.at(day, 21.6)
-        with acting_as("pipeline", at=deployed):
+        # The pipeline deployed during the implementation (20:30 to 21:30) and reports it
+        # afterwards, saying when it deployed: a deployment after the change completed
+        # would not be covered by it.
+        deployed = self.at(day, 21.0)
+        with acting_as("pipeline", at=self.at(day, 21.6)):
             self.reports.report("jenkins", "Billing", f"release-{day:%Y.%m}", deployed, str(change))
 
     # -- operations -----------------------------------------------------------------------

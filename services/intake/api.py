@@ -138,8 +138,8 @@ class RequestSummary(BaseModel):
     version: int
     deferred_until: str | None = Field(
         default=None,
-        description="In the triage queue: the date a deferred request was deferred until,"
-        " now come.",
+        description="A deferred request: the date it was deferred until (in the triage"
+        " queue once that date has come).",
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -19,7 +19,7 @@ from services.intake.domain import (
 )
 from services.intake.views import IntakeViews
 from shared.application import Outcome, UseCases
-from shared.domain import InvalidCommand, NotFound, NotPermitted
+from shared.domain import InvalidCommand, NotFound, NotPermitted, business_now
 from shared.identity.domain import Principal, Role
 from shared.identity.views import Directory
 from shared.store.log import EventLog
@@ -74,6 +74,7 @@ class Intake(UseCases):
     ) -> Submitted:
         """Requesters submit for their own department; IT submits for a named one."""
         dept = self._department_for(caller, department)
+        self._not_past(draft.desired_date, "desired_date", "the desired date")
         duplicates = self.views.similar(draft.title)
 
         def command() -> Outcome[Submitted]:
@@ -179,7 +180,22 @@ class Intake(UseCases):
         return self._change(request_id, lambda r: r.reject(reason))
 
     def defer(self, request_id: UUID, reason: str, until: date | None) -> RequestRef:
+        self._not_past(until, "until", "a deferral's date")
         return self._change(request_id, lambda r: r.defer(reason, until))
+
+    def _not_past(self, day: date | None, field: str, what: str) -> None:
+        """A date that is already behind the business day the command acts on is refused
+        (a typo of the year, a date picker left on a past month)."""
+        if day is None:
+            return
+        today = (business_now() or datetime.now(UTC)).astimezone(self.log.settings.zone).date()
+        if day < today:
+            raise InvalidCommand(
+                f"{field}_in_past",
+                f"{what} {day.isoformat()} is before today ({today.isoformat()}):"
+                " give today or a later date",
+                field=field,
+            )
 
     def request_information(self, request_id: UUID, question: str) -> RequestRef:
         return self._change(request_id, lambda r: r.request_information(question))

@@ -342,7 +342,8 @@ class IntakeViews:
                 {**params, "limit": limit, "offset": offset},
             )
             rows = cur.fetchall()
-        return RequestPage([_row(r, self.zone) for r in rows], total, limit, offset)
+            items = self._with_deferrals(cur, [_row(r, self.zone) for r in rows])
+        return RequestPage(items, total, limit, offset)
 
     def _where(self, f: RequestFilter) -> tuple[str, dict[str, Any]]:
         clauses: list[str] = []
@@ -372,7 +373,28 @@ class IntakeViews:
         with self.log.db.transaction() as cur:
             cur.execute(f"SELECT * FROM {self._t(REQUESTS)} WHERE id = :id", {"id": request_id})
             row = cur.fetchone()
-        return _row(row, self.zone) if row else None
+            return self._with_deferrals(cur, [_row(row, self.zone)])[0] if row else None
+
+    def _with_deferrals(self, cur: Cursor, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each deferred request with the date it was deferred until (`deferred_until`),
+        read from its latest Deferred event in the history table (decision 0004)."""
+        deferred = [r["id"] for r in rows if r["status"] == Status.DEFERRED.value]
+        if not deferred:
+            return rows
+        found = cur.tuples_in(
+            f"SELECT request_id, position, data FROM {self._t(HISTORY)}"
+            " WHERE type = 'ChangeRequest.Deferred' AND",
+            "request_id",
+            deferred,
+        )
+        latest: dict[str, tuple[int, str | None]] = {}
+        for request_id, position, data in found:
+            if request_id not in latest or position > latest[request_id][0]:
+                latest[request_id] = (position, orjson.loads(data).get("until"))
+        for row in rows:
+            if row["id"] in latest:
+                row["deferred_until"] = latest[row["id"]][1]
+        return rows
 
     def history(self, request_id: str) -> list[dict[str, Any]]:
         self.group.ensure_fresh()

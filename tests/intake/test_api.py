@@ -213,6 +213,13 @@ def test_a_deferred_request_returns_to_the_triage_queue_when_its_date_comes(api:
     )
     assert again.status_code == 200, again.text
     assert [r["id"] for r in api.get("/api/triage-queue", "rm").json()] == [first]
+    # Before its date comes, a deferred request says when it comes back, wherever it shows.
+    assert api.get(f"/api/requests/{due}", "rm").json()["deferred_until"] == pushed
+    listed = api.get("/api/requests", "rm", params={"status": "deferred"}).json()["items"]
+    assert {r["id"]: r["deferred_until"] for r in listed} == {
+        first: today.isoformat(), due: pushed, later: (today + timedelta(days=30)).isoformat(),
+        undated: None,
+    }  # fmt: skip
     accepted = api.post(
         f"/api/requests/{first}/accept", "rm", json={"owner": "dev.alice", "size_points": 3}
     )
@@ -443,3 +450,20 @@ def test_malformed_json_is_422_problem(api: Api) -> None:
     )
     assert response.status_code == 422
     assert response.headers["content-type"] == PROBLEM
+
+
+def test_a_date_already_past_is_refused_when_submitting_or_deferring(api: Api) -> None:
+    """A desired date or a deferral's date before today (a typo of the year, a date picker
+    left on a past month) is 422 naming the field, and nothing is written."""
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    before = event_count(api)
+    late = api.post("/api/requests", "vp.sales", json=request_payload(desired_date=yesterday))
+    assert late.status_code == 422
+    assert (late.json()["rule"], late.json()["field"]) == ("desired_date_in_past", "desired_date")
+    request_id = submit(api)
+    back = api.post(
+        f"/api/requests/{request_id}/defer", "rm", json={"reason": "later", "until": yesterday}
+    )
+    assert (back.status_code, back.json()["rule"]) == (422, "until_in_past")
+    assert event_count(api) == before + 1
+    assert api.get(f"/api/requests/{request_id}", "rm").json()["status"] == "submitted"
