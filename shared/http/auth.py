@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import orjson
 import structlog
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -176,7 +177,7 @@ async def _repeat_key(request: Request) -> _RepeatKey | None:
         return None
     if not IDEMPOTENCY_KEY.match(key):
         return _RepeatKey(key, False, "")
-    body = await request.body()
+    body = _canonical(await request.body())
     digest = hashlib.sha256()
     for part in (
         request.method.encode(),
@@ -187,6 +188,15 @@ async def _repeat_key(request: Request) -> _RepeatKey | None:
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return _RepeatKey(key, True, digest.hexdigest())
+
+
+def _canonical(body: bytes) -> bytes:
+    """A JSON body as its data, not its spelling: the same values sent again with other
+    spacing or key order are the same request."""
+    try:
+        return orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONDecodeError:
+        return body
 
 
 def _idempotency(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -384,6 +385,22 @@ def _draft_fields(title: str) -> dict[str, Any]:
         "size_estimate": d.size_estimate,
         "desired_date": d.desired_date,
     }
+
+
+def test_a_retry_with_the_same_values_spelled_differently_is_the_same_request(api: Api) -> None:
+    """Idempotency compares the JSON's values, not its bytes: a retry whose client spaced or
+    ordered the keys differently is answered with the first answer and writes nothing."""
+    payload = request_payload(title="Spelled twice")
+    first = api.post("/api/requests", "vp.sales", json=payload, key="submit-3")
+    before = event_count(api)
+    respelled = json.dumps(dict(reversed(payload.items())), indent=2).encode()
+    headers = {**api.people.headers("vp.sales"), "Idempotency-Key": "submit-3",
+               "Content-Type": "application/json"}  # fmt: skip
+    again = api.client.post("/api/requests", content=respelled, headers=headers)
+    assert again.status_code == first.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    assert event_count(api) == before
 
 
 def test_same_idempotency_key_with_a_different_body_is_422(api: Api) -> None:
