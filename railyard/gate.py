@@ -65,9 +65,14 @@ def check(client: httpx.Client, subsystem: str, change_id: str | None = None) ->
 
 
 def report(
-    client: httpx.Client, subsystem: str, version: str, change_id: str | None
+    client: httpx.Client,
+    subsystem: str,
+    version: str,
+    change_id: str | None,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
-    """Record the deployment; returns Railyard's answer (linked, or flagged unauthorised)."""
+    """Record the deployment; returns Railyard's answer (linked, or flagged unauthorised).
+    With `idempotency_key` (the CI job's id), a re-run of the same step is recorded once."""
     try:
         response = client.post(
             "/api/deployments",
@@ -76,8 +81,9 @@ def report(
                 "version": version,
                 **({"change_id": change_id} if change_id else {}),
             },
-            # One key per report: a retried report is recorded once.
-            headers={"Idempotency-Key": f"gate-{uuid.uuid4().hex}"},
+            # Without a key of the pipeline's, one per call: the call's own retries are
+            # recorded once, a re-run of the step is a new report.
+            headers={"Idempotency-Key": idempotency_key or f"gate-{uuid.uuid4().hex}"},
         )
     except httpx.HTTPError as exc:
         raise GateError(f"Railyard is unreachable: {exc}") from exc
@@ -93,6 +99,7 @@ def run(
     version: str,
     command: list[str],
     change_id: str | None = None,
+    idempotency_key: str | None = None,
 ) -> tuple[int, list[str]]:
     """Check, run the deployment command if covered, then report it. Returns the exit code
     and the lines to print."""
@@ -104,7 +111,7 @@ def run(
     if completed.returncode != 0:
         lines.append(f"deployment command failed (exit {completed.returncode}); not reported")
         return completed.returncode, lines
-    answer = report(client, subsystem, version, verdict.change_id)
+    answer = report(client, subsystem, version, verdict.change_id, idempotency_key)
     if answer["unauthorised"]:
         lines.append(f"deployed, but Railyard recorded it as UNAUTHORISED: {answer['reason']}")
         return EXIT_NOT_COVERED, lines

@@ -23,6 +23,14 @@ ChangeId = Annotated[
     str | None, typer.Option(help="The production change this deployment belongs to.")
 ]
 Version = Annotated[str, typer.Option(help="The version being deployed.")]
+IdempotencyKey = Annotated[
+    str | None,
+    typer.Option(
+        envvar="RAILYARD_IDEMPOTENCY_KEY",
+        help="A key of the pipeline's (e.g. the CI job id): re-running the step with it"
+        " records the deployment once.",
+    ),
+]
 
 
 def _fail(exc: GateError) -> typer.Exit:
@@ -46,12 +54,17 @@ def gate_check(url: Url, token: Token, subsystem: Subsystem, change_id: ChangeId
 
 @gate_app.command("report")
 def gate_report(
-    url: Url, token: Token, subsystem: Subsystem, version: Version, change_id: ChangeId = None
+    url: Url,
+    token: Token,
+    subsystem: Subsystem,
+    version: Version,
+    change_id: ChangeId = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Tell Railyard what was deployed (recorded always; flagged when not covered)."""
     try:
         with client_for(url, token) as client:
-            answer = report(client, subsystem, version, change_id)
+            answer = report(client, subsystem, version, change_id, idempotency_key)
     except GateError as exc:
         raise _fail(exc) from None
     if answer["unauthorised"]:
@@ -70,6 +83,7 @@ def gate_run(
     subsystem: Subsystem,
     version: Version,
     change_id: ChangeId = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> None:
     """Check, run the deployment command after `--` only if covered, then report it."""
     if not ctx.args:
@@ -77,7 +91,9 @@ def gate_run(
         raise typer.Exit(2)
     try:
         with client_for(url, token) as client:
-            code, lines = run(client, subsystem, version, list(ctx.args), change_id)
+            code, lines = run(
+                client, subsystem, version, list(ctx.args), change_id, idempotency_key
+            )
     except GateError as exc:
         raise _fail(exc) from None
     for line in lines:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 import railyard.gate_cli
 from railyard.cli import app
-from railyard.gate import EXIT_NOT_COVERED, check, run
+from railyard.gate import EXIT_NOT_COVERED, check, report, run
 from tests.change_control.builders import approve, raise_change
 from tests.conftest import Api
 
@@ -69,6 +69,16 @@ def test_run_deploys_and_reports_only_when_covered(api: Api) -> None:
     (deployment,) = api.get("/api/deployments", "rm").json()["items"]
     assert deployment["change_id"] == change_id
     assert deployment["unauthorised"] is False
+
+
+def test_a_rerun_report_with_the_pipelines_key_is_recorded_once(api: Api) -> None:
+    """A CI step re-run after a timeout sends the same job id: one deployment, one answer."""
+    approved_billing_change(api)
+    client = pipeline_client(api)
+    first = report(client, "Billing", "4.2.2", None, idempotency_key="ci-job-8812")
+    again = report(client, "Billing", "4.2.2", None, idempotency_key="ci-job-8812")
+    assert again == first
+    assert api.get("/api/deployments", "rm").json()["total"] == 1
 
 
 def test_a_failed_deployment_command_is_not_reported(api: Api) -> None:
