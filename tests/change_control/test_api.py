@@ -299,3 +299,25 @@ def test_an_approval_carries_the_approvers_comment_into_the_history(api: Api) ->
     detail = api.get(f"/api/changes/{change_id}", "rm").json()
     assert detail["approvals"][0]["comment"] == "Backout rehearsed"
     assert any("Backout rehearsed" in h["summary"] for h in detail["history"])
+
+
+def test_a_revision_that_leaves_out_the_plans_texts_or_window_keeps_them(api: Api) -> None:
+    """Moving only the title (or the window) must not blank the backout plan: fields left
+    out of a PUT keep their values; a field sent empty is emptied on purpose."""
+    change_id = raise_change(api)
+    before = api.get(f"/api/changes/{change_id}", "dev.alice").json()
+    revision = revision_payload(title="Patch the billing batch (v2)")
+    for field in ("backout_plan", "test_evidence", "implementation_plan"):
+        del revision[field]
+    del revision["window_start"], revision["window_end"]
+    revised = api.put(f"/api/changes/{change_id}", "dev.alice", json=revision)
+    assert revised.status_code == 200, revised.text
+    after = api.get(f"/api/changes/{change_id}", "dev.alice").json()
+    kept = ("backout_plan", "test_evidence", "implementation_plan", "window_start", "window_end")
+    assert {f: after[f] for f in kept} == {f: before[f] for f in kept}
+    assert (after["title"], after["revision"]) == ("Patch the billing batch (v2)", 2)
+    emptied = api.put(
+        f"/api/changes/{change_id}", "dev.alice", json={**revision, "backout_plan": ""}
+    )
+    assert emptied.status_code == 200, emptied.text
+    assert api.get(f"/api/changes/{change_id}", "dev.alice").json()["backout_plan"] == ""

@@ -21,7 +21,12 @@ from services.change_control.api.models import (
     QueueItem,
     Review,
 )
-from services.change_control.application.changes import ApprovalRef, ChangeControl, ChangeRef
+from services.change_control.application.changes import (
+    KEEPABLE_TEXTS,
+    ApprovalRef,
+    ChangeControl,
+    ChangeRef,
+)
 from services.change_control.domain import Status
 from services.change_control.domain.values import ChangeType, Window
 from services.change_control.views import ChangeControlViews, ChangeFilter
@@ -123,8 +128,12 @@ def changes_router(auth: Auth, changes: ChangeControl, views: ChangeControlViews
     def revise(
         change_id: ChangeId, body: ChangeBody, caller: Annotated[Caller, Depends(raiser)]
     ) -> ChangeRef:
+        given = body.model_fields_set
+        kept = frozenset(KEEPABLE_TEXTS - given)
+        if not {"window_start", "window_end"} & given:
+            kept |= {"window"}
         with caller.acting():
-            return changes.revise(caller.principal, change_id, body.to_draft())
+            return changes.revise(caller.principal, change_id, body.to_draft(), kept)
 
     @router.post(
         "/changes/{change_id}/withdraw", response_model=ChangeRef, summary="Withdraw a change"

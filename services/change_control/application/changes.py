@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -21,6 +21,9 @@ from shared.domain import InvalidCommand, NotFound, RuleViolation
 from shared.identity.domain import Principal, Role
 from shared.identity.views import Directory
 from shared.store.log import EventLog
+
+KEEPABLE_TEXTS = frozenset({"implementation_plan", "backout_plan", "test_evidence"})
+"""The plan's texts a revision may leave out to keep (besides "window")."""
 
 
 @dataclass(frozen=True)
@@ -124,19 +127,38 @@ class ChangeControl(UseCases):
 
         return self.run(command)
 
-    def revise(self, caller: Principal, change_id: UUID, draft: ChangeDraft) -> ChangeRef:
+    def revise(
+        self,
+        caller: Principal,
+        change_id: UUID,
+        draft: ChangeDraft,
+        kept: frozenset[str] = frozenset(),
+    ) -> ChangeRef:
         """Any edit voids the change's approvals and sends it back to review. A release
-        deployment given no window keeps to its bundle's, as when it was raised."""
+        deployment given no window keeps to its bundle's, as when it was raised. The plan's
+        texts and window named in `kept` (left out of the revision) keep their values."""
         self._require_implementers(draft.implementers)
-        given = Window.of(draft.window_start, draft.window_end)
 
         def revise(change: ProductionChange) -> None:
             template = self._template_terms(change.template_id) if change.template_id else None
+
+            def text(name: str, given: str) -> str:
+                return str(change.plan.get(name) or "") if name in kept else given
+
+            revised = replace(
+                draft,
+                implementation_plan=text("implementation_plan", draft.implementation_plan),
+                backout_plan=text("backout_plan", draft.backout_plan),
+                test_evidence=text("test_evidence", draft.test_evidence),
+            )
+            given = Window.of(revised.window_start, revised.window_end)
+            if given is None and "window" in kept and change.bundle_id is None:
+                given = change.window
             window = given or self._bundle_window(change.bundle_id)
             change.revise(
                 editor=caller.username,
                 manager=caller.has(Role.RELEASE_MANAGER),
-                plan=_plan(draft, window),
+                plan=_plan(revised, window),
                 catalogue=self.catalogue,
                 policy=self.policy,
                 facts=self.views.facts(change.bundle_id, window),
