@@ -169,6 +169,27 @@ class Releases(UseCases):
             bundle, request_id, lambda b, p: b.unschedule(str(request_id), p, reason)
         )
 
+    def release_withdrawn(self, request_id: UUID, reason: str) -> ScopeChange | None:
+        """A request its requester withdrew leaves the bundle it is scheduled in (after the
+        freeze, as an exception with the withdrawal's reason). None when it is in no
+        bundle, or in one whose scope is locked (signed off or approved for deployment),
+        where it stays for the release manager to deal with."""
+
+        def command() -> Outcome[ScopeChange | None]:
+            placement = self._placement(str(request_id))
+            if placement.bundle_id is None:
+                return Outcome([], None)
+            b = self._bundle(UUID(placement.bundle_id))
+            if not b.scope_open() or str(request_id) not in b.items:
+                return Outcome([], None)
+            why = (
+                f"withdrawn by its requester: {reason}" if reason else "withdrawn by its requester"
+            )
+            b.unschedule(str(request_id), placement, why[:2_000])
+            return Outcome([b, placement], _scope_change(b, str(request_id), []))
+
+        return self.run(command)
+
     def pull(self, bundle: UUID, request_id: UUID, reason: str) -> ScopeChange:
         return self._remove(bundle, request_id, lambda b, p: b.pull(str(request_id), p, reason))
 

@@ -540,6 +540,11 @@ class ReleaseBundle(AuditedAggregate):
                 state=self.phase.value,
             )
 
+    def scope_open(self) -> bool:
+        """Whether requests may still be added or removed (not signed off, approved or
+        closed)."""
+        return self.phase in SCOPE_OPEN
+
     def _require_scope_open(self, action: str) -> None:
         self._require_not_closed(action)
         if self.phase not in SCOPE_OPEN:

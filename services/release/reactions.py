@@ -101,3 +101,28 @@ class BundleFollowsItsDeploymentChange(Reaction):
         except ValueError:
             log.warning("deployment_change_names_no_bundle", change_id=event.aggregate_id)
             return None
+
+
+class WithdrawnRequestsLeaveTheirBundle(Reaction):
+    """REQUEST_WITHDRAWN -> the request leaves the bundle it was scheduled in, while the
+    bundle's scope is open; in a signed-off or approved bundle it stays (and is logged),
+    for the release manager to take out or ship with the approved build."""
+
+    name: ClassVar[str] = "release.withdrawn_requests_leave_their_bundle"
+    topics: ClassVar[frozenset[str]] = frozenset({contracts.REQUEST_WITHDRAWN.topic})
+
+    def __init__(self, releases: Releases) -> None:
+        self.releases = releases
+
+    def react(self, event: LoggedEvent, mark: ReactionMark) -> None:
+        with acting_as(
+            SYSTEM_ACTOR,
+            correlation_id=event.correlation_id or None,
+            at=event.occurred,
+            mark=mark,
+        ):
+            left = self.releases.release_withdrawn(
+                UUID(event.aggregate_id), str(event.data.get("reason") or "")
+            )
+        if left is None:
+            log.info("withdrawn_request_not_unscheduled", request_id=event.aggregate_id)

@@ -8,7 +8,10 @@ from services.release.pages import NAV, ReleasePages, release_pages
 from services.release.pages.base import TEMPLATES
 from services.release.publishing import publishing_router
 from services.release.queries import ReleaseViews
-from services.release.reactions import BundleFollowsItsDeploymentChange
+from services.release.reactions import (
+    BundleFollowsItsDeploymentChange,
+    WithdrawnRequestsLeaveTheirBundle,
+)
 from services.release.subscriptions import CalendarFeeds
 from shared.platform import Component, Platform
 from shared.web.access import PageAccess
@@ -34,6 +37,9 @@ def component(platform: Platform) -> Component:
             release_pages(pages),
         ],
         groups=[views.group],
-        reactions=[BundleFollowsItsDeploymentChange(releases, views)],
+        reactions=[
+            BundleFollowsItsDeploymentChange(releases, views),
+            WithdrawnRequestsLeaveTheirBundle(releases),
+        ],
         nav=NAV,
     )

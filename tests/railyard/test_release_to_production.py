@@ -88,3 +88,30 @@ def test_a_rolled_back_deployment_needs_qa_to_sign_off_again(api: Api) -> None:
     refused = api.post(f"/api/changes/{second}/approve", "cab.carl", json={})
     assert (refused.status_code, refused.json()["rule"]) == (409, "bundle_not_qa_signed_off")
     assert api.get(f"/api/requests/{request_id}", "vp.sales").json()["status"] == "accepted"
+
+
+def test_a_withdrawn_request_leaves_its_bundle_until_the_scope_is_locked(api: Api) -> None:
+    """The VP withdraws scheduled work: it leaves its bundle (after the freeze as an
+    exception, with the requester's reason). In a bundle QA has signed off it stays, for
+    the release manager to decide."""
+    bundle = first_bundle(api)
+    kept, gone, late = (accepted_request(api, title=t) for t in ("Kept", "Gone", "Late"))
+    for request_id in (kept, gone, late):
+        scheduled(api, bundle, request_id)
+    api.post(f"/api/bundles/{bundle}/freeze", "rm", json={})
+    reason = {"reason": "the campaign was cancelled"}
+    assert api.post(f"/api/requests/{gone}/withdraw", "vp.sales", json=reason).status_code == 200
+    follow(api)
+    follow(api)  # once more: nothing happens twice
+    items = api.get(f"/api/bundles/{bundle}", "rm").json()["items"]
+    assert sorted(i["request_id"] for i in items) == sorted([kept, late])
+    history = api.get(f"/api/bundles/{bundle}/history", "rm").text
+    assert "withdrawn by its requester: the campaign was cancelled" in history
+    for request_id in (kept, late):
+        pass_qa(api, bundle, request_id)
+    signed = api.post(f"/api/bundles/{bundle}/sign-off", "qa.quinn", json={"note": "green"})
+    assert signed.status_code == 200, signed.text
+    assert api.post(f"/api/requests/{late}/withdraw", "vp.sales", json=reason).status_code == 200
+    follow(api)
+    items = api.get(f"/api/bundles/{bundle}", "rm").json()["items"]
+    assert sorted(i["request_id"] for i in items) == sorted([kept, late])
