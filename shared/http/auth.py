@@ -75,6 +75,8 @@ class Auth:
             repeat = await _repeat_key(request)
             key = repeat.key if repeat is not None and repeat.valid else None
             principal, stored = await self._principal(request, credentials, key)
+            # Every later line of this request's log names who asked (a refusal too).
+            structlog.contextvars.bind_contextvars(user=principal.username)
             if not _admits(allowed, principal):
                 names = sorted(r.value for r in allowed)
                 raise NotPermitted(

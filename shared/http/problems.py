@@ -135,7 +135,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: DomainError) -> Response:
         if isinstance(exc, NotPermitted):
             log.warning(
-                "security_rule_refused", rule=exc.rule, path=request.url.path, detail=exc.detail
+                "security_rule_refused",
+                rule=exc.rule,
+                path=request.url.path,
+                detail=exc.detail,
+                user=structlog.contextvars.get_contextvars().get("user"),
             )
         return problem(exc.status, exc.rule, exc.detail, instance=request.url.path, extra=exc.extra)
 

@@ -99,6 +99,9 @@ def _check_profile(roles: list[str], department: str | None, team: str | None) -
         raise InvalidCommand("department_required", "a requester belongs to a department")
     if team is not None and team not in {t.value for t in Team}:
         raise InvalidCommand("unknown_team", f"unknown team {team!r}")
+    if Role.IT_STAFF in roles and not team:
+        teams = ", ".join(t.value for t in Team)
+        raise InvalidCommand("team_required", f"IT staff belong to a team ({teams})")
 
 
 class User(AuditedAggregate):

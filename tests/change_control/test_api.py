@@ -102,6 +102,7 @@ def test_separation_of_duties_breaches_are_403_naming_the_rule_and_logged(api: A
     assert event_count(api) == before
     refused = [e for e in logs if e["event"] == "security_rule_refused"]
     assert [e["rule"] for e in refused] == ["requester_cannot_approve", "requester_cannot_reject"]
+    assert [e["user"] for e in refused] == ["ops.olga", "ops.olga"]  # who tried, for audit
 
 
 def test_refused_decisions_are_409_naming_the_rule_and_write_nothing(api: Api) -> None:

@@ -99,7 +99,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_import_command_dry_run_then_import_then_report(env: Path) -> None:
-    created = runner.invoke(app, ["users", "create", "dev.alice", "--role", "it_staff"])
+    created = runner.invoke(
+        app, ["users", "create", "dev.alice", "--role", "it_staff", "--team", "development"]
+    )
     assert created.exit_code == 0, created.output
     path = env / "old.csv"
     path.write_text(OWN)

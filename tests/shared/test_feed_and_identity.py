@@ -112,6 +112,13 @@ def test_requester_must_have_a_department(api: Api) -> None:
     assert response.json()["rule"] == "department_required"
 
 
+def test_it_staff_must_belong_to_a_team(api: Api) -> None:
+    """A team decides who may give QA verdicts and approve as operations: none is a 422."""
+    response = api.post("/api/users", "admin", json={"username": "noteam", "roles": ["it_staff"]})
+    assert (response.status_code, response.json()["rule"]) == (422, "team_required")
+    assert "development, qa, operations" in response.json()["detail"]
+
+
 def test_tokens_are_never_stored_in_clear(api: Api) -> None:
     """Not in the log, not in the views, not in the idempotency records."""
     key_response = api.post("/api/users/dev.alice/tokens", "dev.alice", json={}, key="tok-1")
