@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -120,13 +121,15 @@ def serve(
         f"  (API docs: {url}/docs)"
     )
     err.print(f"Event store: {store}")
+    # The commands must find the same store: name a data directory that is not the default.
+    same = "" if settings.data_dir == Path("var") else f"RAILYARD_DATA_DIR={settings.data_dir} "
     err.print(
-        "First admin token: [bold].venv/bin/railyard bootstrap[/bold]"
+        f"First admin token: [bold]{same}.venv/bin/railyard bootstrap[/bold]"
         " (creates user 'admin' if needed and prints a new token)"
     )
     err.print(
         f"In a browser: [bold]{url}/[/bold], signed in with a password"
-        " ([bold].venv/bin/railyard users set-password NAME[/bold]) or a token"
+        f" ([bold]{same}.venv/bin/railyard users set-password NAME[/bold]) or a token"
     )
     config = uvicorn.Config(
         "railyard.app:app_from_environment",

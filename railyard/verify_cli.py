@@ -34,10 +34,18 @@ def _anchors(values: list[str]) -> dict[int, str]:
 def _settings() -> Settings:
     try:
         # Verifying only reads: never create tables or hash anything on the way in.
-        return load_settings(create_schema=False)
+        settings = load_settings(create_schema=False)
     except SettingsError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(CANNOT_VERIFY) from None
+    if settings.backend == "sqlite" and not settings.sqlite_path.is_file():
+        # Opening it would create an empty store (and its directory) and verify nothing.
+        err.print(
+            f"[red]there is no event store at {settings.sqlite_path}: set RAILYARD_DATA_DIR"
+            " (or DATABASE_URL) to the one to verify[/red]"
+        )
+        raise typer.Exit(CANNOT_VERIFY)
+    return settings
 
 
 def verify(

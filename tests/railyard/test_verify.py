@@ -103,3 +103,16 @@ def test_a_malformed_anchor_is_refused_with_a_message(env: str) -> None:
     result = runner.invoke(app, ["verify", "--anchor", "12:abc"])
     assert result.exit_code == 2
     assert "POSITION:HASH" in result.output
+
+
+def test_verifying_a_store_that_is_not_there_says_so_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistyped RAILYARD_DATA_DIR is exit 2 with the path, not an empty store verified."""
+    missing = tmp_path / "no-such-dir"
+    monkeypatch.setenv("RAILYARD_DATA_DIR", str(missing))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    result = runner.invoke(app, ["verify"])
+    assert result.exit_code == 2
+    assert "no event store at" in result.output
+    assert not missing.exists()
