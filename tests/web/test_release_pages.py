@@ -3,6 +3,7 @@ sign-off and a refusal read as sentences on the page."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -78,6 +79,30 @@ def test_qa_verdicts_are_the_qa_teams_and_the_refusal_reads_as_a_sentence(web: W
     assert answer.status_code == 303
     detail = api(web, "GET", f"/api/bundles/{bundle}", "rm")
     assert detail["items"][0]["stage"] == "qa_passed"
+
+
+def test_the_stage_form_offers_only_where_an_item_can_go_and_preselects_nothing(
+    web: Web,
+) -> None:
+    """A passed item offers QA only "QA failed", and nothing is chosen until someone
+    chooses: one click of Record cannot set an item back."""
+    bundle, request_id = scheduled_bundle(web)
+    path = f"/release/bundles/{bundle}/items/{request_id}/progress"
+    with web.client() as client:
+        csrf = web.sign_in(client, "dev.alice")
+        page = client.get(f"/release/bundles/{bundle}").text
+        assert stage_choices(page) == ["", "in_development", "ready_for_qa"]
+        client.post(path, data={"csrf_token": csrf, "stage": "ready_for_qa"})
+    with web.client() as client:
+        csrf = web.sign_in(client, "qa.quinn")
+        client.post(path, data={"csrf_token": csrf, "stage": "qa_passed"})
+        page = client.get(f"/release/bundles/{bundle}").text
+    assert stage_choices(page) == ["", "qa_failed"]
+    assert "selected" not in page.split('name="stage"')[1].split("</select>")[0]
+
+
+def stage_choices(page: str) -> list[str]:
+    return re.findall(r'<option value="(\w*)"', page.split('name="stage"')[1].split("</select>")[0])
 
 
 def test_release_manager_defines_a_monthly_train_from_the_plan_page(web: Web) -> None:

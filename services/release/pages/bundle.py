@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from services.release.domain import Stage
+from services.release.domain import NEXT_STAGES, Stage
 from services.release.pages.base import ReleasePages, parse_uuid, with_fill
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role, Team
@@ -25,6 +25,13 @@ NOTICES = {
     "progress": "Progress recorded.",
     "signed_off": "QA sign-off recorded.",
 }
+
+
+NEXT_STAGE_CHOICES = {
+    stage.value: [s.value for s in Stage if s in NEXT_STAGES[stage]] for stage in NEXT_STAGES
+}
+"""What an item's stage may become from each stage, in the stages' order: the form offers
+only these, so a click cannot set an item back by accident."""
 
 
 def bundle_routes(p: ReleasePages) -> APIRouter:
@@ -65,7 +72,7 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
             manages=manages,
             works=viewer.may(Role.IT_STAFF),
             in_qa_team=viewer.principal.team == Team.QA,
-            stages=[s.value for s in Stage],
+            next_stages=NEXT_STAGE_CHOICES,
             notice=NOTICES.get(request.query_params.get("done", "")),
             error=refusal.detail if refusal else None,
             failed=failed,
