@@ -102,7 +102,9 @@ def test_the_stage_form_offers_only_where_an_item_can_go_and_preselects_nothing(
 
 
 def stage_choices(page: str) -> list[str]:
-    return re.findall(r'<option value="(\w*)"', page.split('name="stage"')[1].split("</select>")[0])
+    return re.findall(
+        r'<option value="(\w*)"', page.split('name="stage"')[1].split("</select>", maxsplit=1)[0]
+    )
 
 
 def test_release_manager_defines_a_monthly_train_from_the_plan_page(web: Web) -> None:
