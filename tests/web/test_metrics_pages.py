@@ -65,6 +65,22 @@ def test_weekly_report_lists_the_week_and_its_key_figures(web: Web) -> None:
     assert "2026-W12" in page.text
 
 
+def test_a_vp_gets_no_link_to_figures_they_cannot_open(web: Web) -> None:
+    """The organisation's JSON and weekly report are for readers of the whole
+    organisation: a VP's dashboard does not link to them, and the weekly page is a 403."""
+    march_history(web.platform)
+    with web.client() as client:
+        web.sign_in(client, "vp.sales")
+        dashboard = client.get("/dashboard").text
+        weekly = client.get("/dashboard/weekly", params={"week": "2026-W11"})
+    assert 'href="/api/metrics' not in dashboard
+    assert 'href="/dashboard/weekly"' not in dashboard
+    assert weekly.status_code == 403
+    with web.client() as client:
+        web.sign_in(client, "cab.carl")
+        assert 'href="/dashboard/weekly"' in client.get("/dashboard").text
+
+
 def test_the_department_page_shows_its_delivery_forecasts(web: Web) -> None:
     """The VP's department page includes the forecast of its open work; another role
     cannot load that fragment."""

@@ -4,7 +4,7 @@ period-over-period table) and the weekly status report. Read-only, over the quer
 
 from __future__ import annotations
 
-from services.metrics.pages.dashboard import MetricsPages, metrics_pages
+from services.metrics.pages.dashboard import WHOLE_ORGANISATION, MetricsPages, metrics_pages
 from shared.web.rendering import NavLink
 
 NAV = [
@@ -14,7 +14,12 @@ NAV = [
         (),
         "Throughput, cycle time, flow, aging work, DORA keys and the year-on-year table.",
     ),
-    NavLink("Weekly report", "/dashboard/weekly", (), "Where everything stands this week."),
+    NavLink(
+        "Weekly report",
+        "/dashboard/weekly",
+        WHOLE_ORGANISATION,
+        "Where everything stands this week.",
+    ),
 ]
 
 __all__ = ["NAV", "MetricsPages", "metrics_pages"]

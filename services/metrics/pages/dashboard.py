@@ -53,6 +53,8 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
     router = ServiceRouter(include_in_schema=False)
     anyone = p.access.require()
     requester = p.access.require(Role.REQUESTER)
+    # The weekly report lists the whole organisation's work, as its API route does.
+    organisation = p.access.require(*WHOLE_ORGANISATION)
 
     @router.get("/dashboard")
     def dashboard(
@@ -120,7 +122,7 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
     @router.get("/dashboard/weekly")
     def weekly(
         request: Request,
-        viewer: Annotated[Viewer, Depends(anyone)],
+        viewer: Annotated[Viewer, Depends(organisation)],
         week: Annotated[str, Query(max_length=10)] = "",
     ) -> Response:
         chosen = week or _last_week(p.queries.today())
