@@ -100,7 +100,7 @@ def replay_command(
     try:
         # The service's defaults, so the same options give the same document.
         day = date.fromisoformat(as_of) if as_of else datetime.now(zone).date()
-        span = parse_period(period) if period else twelve_months_to(day)
+        span = (parse_period(period) if period else twelve_months_to(day)).to_date(day)
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
     if unit not in UNITS:

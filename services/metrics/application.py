@@ -75,7 +75,7 @@ class MetricsQueries:
             raise InvalidCommand("period_too_long", "a period is at most 20 years")
         if unit == "day" and span.days > 3 * 366:
             raise InvalidCommand("too_many_days", "daily series are limited to 3 years")
-        return Question(span, day, unit, flt or Filter())
+        return Question(span.to_date(day), day, unit, flt or Filter())
 
     def _history(self, first: date, last: date) -> History:
         return self.views.history(first, last)

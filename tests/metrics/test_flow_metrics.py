@@ -50,6 +50,27 @@ def test_periods_parse_and_know_the_one_before() -> None:
         parse_period("last tuesday")
 
 
+def test_a_period_under_way_is_measured_to_date_against_the_same_part_of_the_one_before() -> None:
+    """2026 seen on 4 December is 1 January to 4 December, against 2025's 1 January to 4
+    December, not a whole year; Q4 to date against Q3's first 65 days; an ended period or
+    one seen before it starts is left whole."""
+    year = parse_period("2026").to_date(date(2026, 12, 4))
+    assert (year.start, year.end, year.label) == (date(2026, 1, 1), date(2026, 12, 4),
+                                                   "2026 to 2026-12-04")  # fmt: skip
+    assert year.previous() == Span(date(2025, 1, 1), date(2025, 12, 4))
+    assert year.to_json()["to_date_of"] == "2026"
+    quarter = parse_period("2026-Q4").to_date(date(2026, 12, 4))
+    assert quarter.previous() == Span(date(2026, 7, 1), date(2026, 9, 4))
+    march = parse_period("2026-03").to_date(date(2026, 3, 31))
+    assert march.full is None and march.end == date(2026, 3, 31)
+    assert parse_period("2026-03").to_date(date(2026, 3, 30)).previous() == Span(
+        date(2026, 2, 1), date(2026, 2, 28)
+    )
+    week = parse_period("2026-W49").to_date(date(2026, 12, 2))
+    assert week.previous() == Span(date(2026, 11, 23), date(2026, 11, 25))
+    assert parse_period("2027").to_date(date(2026, 12, 4)) == parse_period("2027")
+
+
 def test_throughput_counts_deliveries_per_iso_week_with_empty_weeks() -> None:
     story = Story()
     story.flow("2026-01-01 09:00", "2026-01-02 09:00", "2026-01-05 10:00")  # Mon W02

@@ -28,6 +28,8 @@ class Span:
     start: date
     end: date
     label: str = ""
+    full: Span | None = None
+    """For a period still under way: the whole period this is the part of, to date."""
 
     def __post_init__(self) -> None:
         if self.end < self.start:
@@ -49,9 +51,27 @@ class Span:
         after = self.end + timedelta(days=1)
         return (after.year - self.start.year) * 12 + after.month - self.start.month
 
+    def to_date(self, as_of: date) -> Span:
+        """The part of the period up to `as_of` when the period is still under way (so a
+        year, quarter or month that has not ended is not set against a whole one)."""
+        if not self.start <= as_of < self.end:
+            return self
+        return Span(self.start, as_of, f"{self.label} to {as_of.isoformat()}", full=self)
+
     def previous(self) -> Span:
         """The period of the same length just before: the previous month, quarter, year
-        or run of months when the span is whole months, else the same number of days."""
+        or run of months when the span is whole months, else the same number of days.
+        For a period to date, the same part of the period before it (2026 to 4 December:
+        2025 to 4 December)."""
+        if self.full is not None:
+            before = self.full.previous()
+            months = self.full.whole_months()
+            if months:
+                first = _add_months(self.end, -months)
+                end = date(first.year, first.month, min(self.end.day, _month_end_day(first)))
+            else:
+                end = before.start + (self.end - self.start)
+            return Span(before.start, min(end, before.end))
         months = self.whole_months()
         if months is not None:
             start = _add_months(self.start, -months)
@@ -60,7 +80,10 @@ class Span:
         return Span(self.start - length, self.end - length)
 
     def to_json(self) -> dict[str, str]:
-        return {"label": self.label, "start": self.start.isoformat(), "end": self.end.isoformat()}
+        out = {"label": self.label, "start": self.start.isoformat(), "end": self.end.isoformat()}
+        if self.full is not None:
+            out["to_date_of"] = self.full.label
+        return out
 
 
 def _add_months(day: date, months: int) -> date:
@@ -70,6 +93,10 @@ def _add_months(day: date, months: int) -> date:
 
 def _month_end(year: int, month: int) -> date:
     return _add_months(date(year, month, 1), 1) - timedelta(days=1)
+
+
+def _month_end_day(day: date) -> int:
+    return _month_end(day.year, day.month).day
 
 
 def _one(text: str) -> Span:
