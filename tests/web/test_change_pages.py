@@ -72,7 +72,7 @@ def test_a_refused_change_keeps_what_was_typed(web: Web) -> None:
         form = raise_form(window_end="2020-01-01T00:00", title="Rotate the TLS certificates")
         answer = client.post("/changes/new", data={"csrf_token": csrf, **form})
     assert answer.status_code == 422
-    assert "A window ends after it starts." in answer.text
+    assert "The window ends before it starts: give an end after the start." in answer.text
     assert 'value="Rotate the TLS certificates"' in answer.text
     assert web.events() == before
 

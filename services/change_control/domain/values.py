@@ -60,7 +60,10 @@ class Window:
             raise InvalidCommand("window_without_time_zone", "give window times with an offset")
         window = cls(instant(iso(start)), instant(iso(end)))
         if window.end <= window.start:
-            raise InvalidCommand("window_end_before_start", "a window ends after it starts")
+            raise InvalidCommand(
+                "window_end_before_start",
+                "the window ends before it starts: give an end after the start",
+            )
         if window.end - window.start > MAX_WINDOW:
             raise InvalidCommand(
                 "window_too_long", f"a window lasts at most {MAX_WINDOW.days} days"

@@ -33,7 +33,10 @@ class Span:
 
     def __post_init__(self) -> None:
         if self.end < self.start:
-            raise ValueError(f"a period ends after it starts ({self.start} .. {self.end})")
+            raise ValueError(
+                f"the period starts after it ends ({self.start} .. {self.end}):"
+                " give the earlier date first"
+            )
         if not self.label:
             object.__setattr__(self, "label", f"{self.start.isoformat()}..{self.end.isoformat()}")
 

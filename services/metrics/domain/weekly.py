@@ -23,9 +23,12 @@ SCHEDULED_OR_LATER = ("scheduled", "in_development", "in_qa", "awaiting_deployme
 
 
 def parse_week(text: str) -> Span:
-    span = parse_period(text)
-    if span.days != 7 or "-W" not in text:
-        raise ValueError(f"a week is written like 2026-W47, not {text!r}")
+    try:
+        span = parse_period(text)
+    except ValueError:
+        span = None
+    if span is None or span.days != 7 or "-W" not in text:
+        raise ValueError(f"a week is written like 2026-W47 (ISO year and week), not {text!r}")
     return span
 
 
