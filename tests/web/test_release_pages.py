@@ -107,6 +107,20 @@ def stage_choices(page: str) -> list[str]:
     )
 
 
+def test_the_plan_page_does_not_say_all_is_planned_when_work_does_not_fit(web: Web) -> None:
+    """A request bigger than any open bundle's room is listed as not fitting yet, and the
+    page does not also claim every accepted request is planned."""
+    api(web, "POST", "/api/trains", "rm", json=train_payload(capacity_points=3))
+    request_id = submit(web)
+    accept(web, request_id)  # 5 points: more than a bundle holds
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        page = client.get("/release").text
+    assert "Does not fit yet" in page
+    assert "every accepted request is planned" not in page
+    assert "Nothing fits into the open bundles now" in page
+
+
 def test_release_manager_defines_a_monthly_train_from_the_plan_page(web: Web) -> None:
     """The train form plans its first bundles; a bad week is explained and kept."""
     from datetime import date, timedelta
