@@ -117,6 +117,26 @@ class TooManyRequests(Exception):
         self.retry_after_s = retry_after_s
 
 
+def _what_is_wrong(request: Request, exc: RequestValidationError) -> str:
+    """The detail of a 422: what to do when the body itself is the problem (not JSON, not
+    sent as JSON, missing), else the schema's field errors listed under `errors`."""
+    whole_body = [e for e in exc.errors() if tuple(e.get("loc", ())) in (("body",), ("body", 0))]
+    if whole_body:
+        kind = whole_body[0].get("type", "")
+        sent_as = request.headers.get("content-type", "").split(";")[0].strip() or "nothing"
+        if kind == "json_invalid":
+            return "the body is not valid JSON: send a JSON object"
+        if kind == "missing":
+            return "this request needs a JSON body: send {} when every field is optional"
+        if sent_as != "application/json":
+            return (
+                f"the body was sent as {sent_as}: send a JSON object with"
+                " Content-Type: application/json"
+            )
+        return "the body must be a JSON object"
+    return "the request does not match the documented schema: see `errors`"
+
+
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     errors = []
     for error in exc.errors():
@@ -148,7 +168,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem(
             422,
             "invalid_request",
-            "the request does not match the documented schema",
+            _what_is_wrong(request, exc),
             instance=request.url.path,
             errors=_validation_errors(exc),
         )

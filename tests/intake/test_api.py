@@ -484,3 +484,23 @@ def test_a_date_already_past_is_refused_when_submitting_or_deferring(api: Api) -
     assert (back.status_code, back.json()["rule"]) == (422, "until_in_past")
     assert event_count(api) == before + 1
     assert api.get(f"/api/requests/{request_id}", "rm").json()["status"] == "submitted"
+
+
+def test_a_body_that_is_not_json_is_422_saying_what_to_send(api: Api) -> None:
+    """Not JSON, not sent as JSON, or no body at all: each 422 says what to send."""
+    headers = api.people.headers("vp.sales")
+    as_text = api.client.post(
+        "/api/requests", content=b"title=x", headers={**headers, "Content-Type": "text/plain"}
+    )
+    assert as_text.status_code == 422
+    assert "Content-Type: application/json" in as_text.json()["detail"]
+    broken = api.client.post(
+        "/api/requests",
+        content=b"not json",
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert broken.json()["detail"] == "the body is not valid JSON: send a JSON object"
+    request_id = submit(api)
+    empty = api.client.post(f"/api/requests/{request_id}/withdraw", headers=headers)
+    assert empty.status_code == 422
+    assert "needs a JSON body" in empty.json()["detail"]
