@@ -56,7 +56,10 @@ def _write(text: str, output: Path | None) -> None:
     if output is None:
         out.print(text, soft_wrap=True, markup=False, highlight=False)
     else:
-        output.write_text(text)
+        try:
+            output.write_text(text)
+        except OSError as exc:
+            raise _fail(f"cannot write {output}: {exc.strerror}", 2) from None
         err.print(f"written to {output}")
 
 

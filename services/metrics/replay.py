@@ -104,9 +104,15 @@ Progress = Callable[[int, int, int], None]
 def _problem(response: FeedResponse) -> str:
     try:
         body = response.json()
-        return f"{body.get('detail')} ({body.get('rule')})"
     except ValueError:
         return response.text[:200]
+    fields = "; ".join(
+        f"{e.get('field') or 'body'}: {e.get('message')}"
+        for e in body.get("errors") or ()
+        if isinstance(e, dict)
+    )
+    # The feed's own limits (its page size, for one) are the server's settings: say them.
+    return f"{body.get('detail')} ({body.get('rule')})" + (f": {fields}" if fields else "")
 
 
 MAX_RATE_LIMITED_WAITS = 20

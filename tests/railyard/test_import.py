@@ -118,6 +118,14 @@ def test_import_command_dry_run_then_import_then_report(env: Path) -> None:
     bad = runner.invoke(app, ["report", "weekly", "--week", "2024-13"])
     assert bad.exit_code == 1
     assert "invalid_week" in bad.output
+    assert "2026-W47" in bad.output  # the format to use
+    nowhere = env / "no-such-dir" / "report.md"
+    unwritable = runner.invoke(
+        app, ["report", "weekly", "--week", "2024-W05", "--output", str(nowhere)]
+    )
+    assert unwritable.exit_code == 2
+    assert "No such file or directory" in unwritable.output
+    assert "Traceback" not in unwritable.output
 
 
 def test_a_file_that_is_neither_format_is_refused_readably(env: Path) -> None:
