@@ -146,6 +146,8 @@ def test_it_staff_see_their_items(as_user: Any, live_server: LiveServer) -> None
         ("rm", "/triage"),
         ("rm", "/board"),
         ("vp.sales", "/requests/new"),
+        ("rm", "/dashboard"),
+        ("rm", "/release"),
     ],
 )
 def test_main_pages_fit_a_phone(
