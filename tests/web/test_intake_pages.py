@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -158,3 +158,27 @@ def test_vp_sees_bundle_target_date_and_stage_from_release_facts(web: Web) -> No
     assert "bundle 2027.03" in page
     column = board.split('aria-label="In development"')[1].split("</section>")[0]
     assert "Bill shock alerts by SMS" in column
+
+
+def test_a_vps_deferred_requests_are_folded_below_the_work_that_moves(web: Web) -> None:
+    """Deferred requests are listed apart, folded, with the date each comes back, and
+    counted in their own tile; what is in play is listed first."""
+    moving, waiting = submit(web, title="Moving along"), submit(web, title="Waiting for Q3")
+    accept(web, moving)
+    until = (datetime.now(UTC).date() + timedelta(days=40)).isoformat()
+    with web.client() as client:
+        deferred = client.post(
+            f"/api/requests/{waiting}/defer",
+            json={"reason": "after the migration", "until": until},
+            headers=web.people.headers("rm"),
+        )
+        assert deferred.status_code == 200, deferred.text
+        web.sign_in(client, "vp.sales")
+        page = client.get("/department").text
+    in_play, folded = page.split("<details", 1)
+    assert "Moving along" in in_play
+    assert "Waiting for Q3" not in in_play
+    assert "Deferred (1)" in folded
+    assert "Waiting for Q3" in folded
+    assert date.fromisoformat(until).strftime("%d %b %Y").lstrip("0") in folded
+    assert '<div class="name">Deferred</div>' in page
