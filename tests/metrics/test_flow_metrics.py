@@ -62,7 +62,8 @@ def test_a_period_under_way_is_measured_to_date_against_the_same_part_of_the_one
     quarter = parse_period("2026-Q4").to_date(date(2026, 12, 4))
     assert quarter.previous() == Span(date(2026, 7, 1), date(2026, 9, 4))
     march = parse_period("2026-03").to_date(date(2026, 3, 31))
-    assert march.full is None and march.end == date(2026, 3, 31)
+    assert march.full is None
+    assert march.end == date(2026, 3, 31)
     assert parse_period("2026-03").to_date(date(2026, 3, 30)).previous() == Span(
         date(2026, 2, 1), date(2026, 2, 28)
     )
