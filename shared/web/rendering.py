@@ -46,9 +46,13 @@ def static_url(name: str) -> str:
     return f"/static/{name}?v={static_version(name)}"
 
 
+ACRONYMS = {"it": "IT", "qa": "QA", "cab": "CAB", "dora": "DORA"}
+
+
 def label(value: object) -> str:
-    """`info_requested` -> `Info requested`."""
-    text = str(value or "").replace("_", " ").strip()
+    """`info_requested` -> `Info requested`; `in_qa` -> `In QA`, `it_project` -> `IT project`."""
+    words = [ACRONYMS.get(w, w) for w in str(value or "").replace("_", " ").split()]
+    text = " ".join(words)
     return text[:1].upper() + text[1:]
 
 

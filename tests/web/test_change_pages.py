@@ -61,6 +61,17 @@ def test_it_staff_raise_a_change_and_the_cab_approves_it_from_the_queue(web: Web
         assert answer.headers["location"] == "/cab?done=approved"
         detail = client.get(f"/changes/{change_id}").text
     assert '<span class="pill approved">Approved</span>' in detail
+    assert "Applied in staging on Monday." in detail  # the test evidence typed in
+    assert "users affected: none" in detail
+
+
+def test_codes_read_as_words_with_their_acronyms() -> None:
+    """Labels made from codes keep IT, QA and CAB in capitals."""
+    from shared.web.rendering import label
+
+    assert [label(c) for c in ("it_project", "in_qa", "qa_passed", "info_requested")] == [
+        "IT project", "In QA", "QA passed", "Info requested"
+    ]  # fmt: skip
 
 
 def test_a_refused_change_keeps_what_was_typed(web: Web) -> None:

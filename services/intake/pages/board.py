@@ -74,7 +74,11 @@ def board_routes(p: IntakePages) -> APIRouter:
             "my_work.html",
             viewer,
             open_rows=[r for r in rows if r["status"] == "accepted"],
-            delivered=[r for r in rows if r["status"] == "delivered"][:20],
+            delivered=sorted(
+                (r for r in rows if r["status"] == "delivered"),
+                key=lambda r: r["delivered_at"] or "",
+                reverse=True,
+            )[:20],
         )
 
     return router
