@@ -287,10 +287,7 @@ class ChangeRequest(AuditedAggregate):
                 "size_out_of_range", f"size points are between 1 and {MAX_SIZE_POINTS}"
             )
         if (class_of_service == ClassOfService.FIXED_DATE) != (fixed_date is not None):
-            raise InvalidCommand(
-                "fixed_date_mismatch",
-                "a fixed date is given exactly when the class of service is fixed_date",
-            )
+            raise InvalidCommand("fixed_date_mismatch", _fixed_date_mismatch(fixed_date))
         self._accepted(
             owner=owner,
             size_points=size_points,
@@ -387,10 +384,7 @@ class ChangeRequest(AuditedAggregate):
                 "size_out_of_range", f"size points are between 1 and {MAX_SIZE_POINTS}"
             )
         if (class_of_service == ClassOfService.FIXED_DATE) != (fixed_date is not None):
-            raise InvalidCommand(
-                "fixed_date_mismatch",
-                "a fixed date is given exactly when the class of service is fixed_date",
-            )
+            raise InvalidCommand("fixed_date_mismatch", _fixed_date_mismatch(fixed_date))
         self._replanned(
             size_points=size_points,
             class_of_service=ClassOfService(class_of_service).value,
@@ -485,3 +479,9 @@ class DepartmentRanking(AuditedAggregate):
 
 def ranking_id(department: str) -> UUID:
     return name_based_id("department-ranking", department)
+
+
+def _fixed_date_mismatch(fixed_date: date | None) -> str:
+    if fixed_date is None:
+        return "a fixed-date request needs its date: give the fixed date"
+    return "a fixed date goes with the class of service 'fixed date': choose it, or clear the date"

@@ -504,3 +504,19 @@ def test_a_body_that_is_not_json_is_422_saying_what_to_send(api: Api) -> None:
     empty = api.client.post(f"/api/requests/{request_id}/withdraw", headers=headers)
     assert empty.status_code == 422
     assert "needs a JSON body" in empty.json()["detail"]
+
+
+def test_a_fixed_date_and_its_class_of_service_go_together(api: Api) -> None:
+    """Accepting as fixed-date without the date, or with a date under another class, is a
+    422 saying which of the two to fix; nothing is written."""
+    request_id = submit(api)
+    path = f"/api/requests/{request_id}/accept"
+    base = {"owner": "dev.alice", "size_points": 3}
+    before = event_count(api)
+    no_date = api.post(path, "rm", json={**base, "class_of_service": "fixed_date"})
+    assert (no_date.status_code, no_date.json()["rule"]) == (422, "fixed_date_mismatch")
+    assert "give the fixed date" in no_date.json()["detail"]
+    stray = api.post(path, "rm", json={**base, "class_of_service": "standard",
+                                       "fixed_date": "2027-06-30"})  # fmt: skip
+    assert "choose it, or clear the date" in stray.json()["detail"]
+    assert event_count(api) == before
