@@ -104,9 +104,14 @@ def parse_time(value: str, zone: tzinfo) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 
+# The short names of Jira's columns (as the issue tracker's docs and hand-made exports write
+# them) read as the export's own.
+JIRA_ALIASES = {"key": "issue key", "fix version": "fix version/s", "fix versions": "fix version/s"}
+
+
 def detect(header: list[str]) -> str:
     names = {h.strip().casefold() for h in header}
-    if {"issue key", "summary", "created", "status"} <= names:
+    if {"summary", "created", "status"} <= names and names & {"issue key", "key"}:
         return "jira"
     if {"key", "title", "submitted_at"} <= names:
         return "railyard"
@@ -132,6 +137,8 @@ class Reader:
             if header is None:
                 raise InvalidCommand("empty_file", f"{path} is empty")
             kind = detect(header)
+            if kind == "jira":
+                header = [JIRA_ALIASES.get(h.strip().casefold(), h) for h in header]
             seen: set[str] = set()
             for line, values in enumerate(reader, start=2):
                 if not any(v.strip() for v in values):

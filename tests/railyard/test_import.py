@@ -87,6 +87,23 @@ def test_jira_export_columns_are_understood(platform: Platform, tmp_path: Path) 
     assert submitted[1].data["category"] == "unplanned"
 
 
+def test_jira_columns_by_their_short_names_are_understood(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """key, summary, created, resolved, status, fix version: Jira's columns as people
+    write them by hand, in any case, read as the export's own."""
+    register_people(platform)
+    text = (
+        "key,summary,created,resolved,status,fix version,component/s\n"
+        "RY-201,Faster billing,12/Jan/24 3:45 PM,20/Feb/24 9:00 AM,Done,2024.02,Billing\n"
+    )
+    rows, run = importer(platform, text, tmp_path, department="Network")
+    (outcome,) = run.run(rows, dry_run=False)
+    assert (outcome.key, outcome.result) == ("RY-201", "imported")
+    submitted = [e for e in platform.log.entries(0, 100_000) if e.type == "ChangeRequest.Submitted"]
+    assert "Fix version: 2024.02" in submitted[0].data["description"]
+
+
 runner = CliRunner()
 
 
