@@ -24,7 +24,7 @@ from eventsourcing.domain import Aggregate
 
 from shared.domain import attributed_to
 from shared.store.errors import WriteConflict
-from shared.store.log import ClaimTaken, EventLog
+from shared.store.log import ClaimTaken, EventLog, LoggedEvent
 from shared.store.recorders import Claim, ReactionMark
 
 log = structlog.get_logger(__name__)
@@ -78,6 +78,16 @@ def acting_as(
             yield context
     finally:
         _context.reset(token)
+
+
+@contextmanager
+def reacting_to(event: LoggedEvent, mark: ReactionMark) -> Iterator[CommandContext]:
+    """A reaction's work: done by the system, at the business time of the event it follows,
+    in that event's correlation, and saved with the reaction's ledger mark."""
+    with acting_as(
+        SYSTEM_ACTOR, correlation_id=event.correlation_id or None, at=event.occurred, mark=mark
+    ) as context:
+        yield context
 
 
 def current_context() -> CommandContext:

@@ -14,7 +14,7 @@ import structlog
 
 from services.intake.application import Intake
 from shared import contracts
-from shared.application import SYSTEM_ACTOR, acting_as
+from shared.application import reacting_to
 from shared.store.followers import Reaction
 from shared.store.log import LoggedEvent
 from shared.store.recorders import ReactionMark
@@ -33,12 +33,7 @@ class DeliverShippedRequests(Reaction):
 
     def react(self, event: LoggedEvent, mark: ReactionMark) -> None:
         request_ids = [str(r) for r in event.data["request_ids"]]
-        with acting_as(
-            SYSTEM_ACTOR,
-            correlation_id=event.correlation_id or None,
-            at=event.occurred,
-            mark=mark,
-        ):
+        with reacting_to(event, mark):
             delivered = self.intake.deliver_shipped(
                 request_ids, bundle_id=event.aggregate_id, change_id=event.data.get("change_id")
             )

@@ -17,7 +17,7 @@ import structlog
 from services.release.application import Releases
 from services.release.queries import ReleaseViews
 from shared import contracts
-from shared.application import SYSTEM_ACTOR, acting_as
+from shared.application import reacting_to
 from shared.store.followers import Reaction
 from shared.store.log import LoggedEvent
 from shared.store.recorders import ReactionMark
@@ -56,12 +56,7 @@ class BundleFollowsItsDeploymentChange(Reaction):
         if bundle is None:
             return
         change_id = event.aggregate_id
-        with acting_as(
-            SYSTEM_ACTOR,
-            correlation_id=event.correlation_id or None,
-            at=event.occurred,
-            mark=mark,
-        ):
+        with reacting_to(event, mark):
             if event.topic == contracts.CHANGE_APPROVED.topic:
                 self.releases.approve_for_deployment(bundle, change_id)
                 return
@@ -115,12 +110,7 @@ class WithdrawnRequestsLeaveTheirBundle(Reaction):
         self.releases = releases
 
     def react(self, event: LoggedEvent, mark: ReactionMark) -> None:
-        with acting_as(
-            SYSTEM_ACTOR,
-            correlation_id=event.correlation_id or None,
-            at=event.occurred,
-            mark=mark,
-        ):
+        with reacting_to(event, mark):
             left = self.releases.release_withdrawn(
                 UUID(event.aggregate_id), str(event.data.get("reason") or "")
             )
