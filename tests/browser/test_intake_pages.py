@@ -55,7 +55,7 @@ def test_release_manager_triages_in_one_click_and_sees_the_board(
     item.locator("input[name=size_points]").fill("13")
     item.locator("select[name=class_of_service]").select_option("fixed_date")
     item.locator("button:has-text('Accept')").click()  # fixed date class without a date
-    expect(item.locator(".error")).to_contain_text("fixed date is given exactly when")
+    expect(item.locator(".error")).to_contain_text("needs its date: give the fixed date")
     expect(item.locator("input[name=size_points]")).to_have_value("13")
 
     item = page.locator(f"#triage-{swap}")
