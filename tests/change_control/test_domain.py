@@ -273,6 +273,34 @@ def test_a_retired_template_approves_nothing_new() -> None:
     assert refused.value.rule == "template_retired"
 
 
+def test_a_standard_change_is_not_approved_again_by_a_template_retired_since() -> None:
+    """Raised under a template that is then retired, a standard change cannot be revised
+    into a new pre-approval: the revision is refused and the change stays as it was."""
+    standard = template()
+    change = new_change(
+        ChangeType.STANDARD,
+        template=standard.terms(),
+        subsystems=["CRM"],
+        implementation_plan="",
+        backout_plan="",
+        questionnaire=None,
+    )
+    standard.retire("replaced by automation")
+    change.collect_events()
+    with pytest.raises(RuleViolation) as refused:
+        change.revise(
+            editor="dev.alice",
+            manager=False,
+            plan=plan(title="Rotate the CRM certificate again", subsystems=["CRM"]),
+            catalogue=DEFAULT_SUBSYSTEMS,
+            policy=ApprovalPolicy(),
+            facts=GateFacts(),
+            template=standard.terms(),
+        )
+    assert refused.value.rule == "template_retired"
+    assert change.collect_events() == []
+
+
 def test_a_template_must_be_low_risk() -> None:
     with pytest.raises(InvalidCommand) as refused:
         template(questionnaire=questionnaire(MEDIUM))

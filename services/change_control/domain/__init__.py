@@ -217,6 +217,12 @@ class ProductionChange(AuditedAggregate):
         records nothing) when nothing changed."""
         self._require_owner(editor, manager, "revise")
         self._require_before_start("revise")
+        if template is not None and not template.active:
+            # Revised, it would be pre-approved again by a template nobody stands behind.
+            raise RuleViolation(
+                "template_retired",
+                f"template {template.name!r} is retired: raise a normal change for the CAB",
+            )
         fields = plan_fields(self.change_type, plan, catalogue, policy, facts, template)
         if fields == self.plan:
             return False
