@@ -36,6 +36,24 @@ JIRA_STATUS = {
     "to do": "submitted", "open": "submitted", "backlog": "submitted", "new": "submitted",
     "submitted": "submitted", "deferred": "deferred", "on hold": "deferred",
 }  # fmt: skip
+# A generic closing status (Done, Closed, Resolved) says only that the issue was closed;
+# Jira's Resolution says how. Apache-style trackers close everything as Closed or Resolved
+# and put Won't Fix or Duplicate there, so with a resolution given it decides.
+JIRA_RESOLUTION = {
+    "fixed": "delivered", "done": "delivered", "resolved": "delivered",
+    "implemented": "delivered", "delivered": "delivered", "complete": "delivered",
+    "completed": "delivered",
+    "won't fix": "rejected", "won't do": "rejected", "won't implement": "rejected",
+    "duplicate": "rejected", "invalid": "rejected", "not a problem": "rejected",
+    "not a bug": "rejected", "cannot reproduce": "rejected", "works as designed": "rejected",
+    "works as intended": "rejected", "incomplete": "rejected", "declined": "rejected",
+    "rejected": "rejected", "abandoned": "withdrawn", "cancelled": "withdrawn",
+    "canceled": "withdrawn", "withdrawn": "withdrawn", "later": "deferred",
+    "postponed": "deferred",
+}  # fmt: skip
+UNRESOLVED = {"", "unresolved", "none"}
+# Jira writes a multi-valued field as the same column repeated; these keep every value.
+JIRA_LISTS = {"component/s", "fix version/s"}
 JIRA_TYPES = {"epic": "business_project", "bug": "unplanned", "incident": "unplanned"}
 DATE_FORMATS = (
     "%d/%b/%y %I:%M %p", "%d/%b/%Y %I:%M %p", "%d/%b/%y %H:%M", "%d/%b/%Y %H:%M",
@@ -208,6 +226,13 @@ class Reader:
         status = JIRA_STATUS.get(raw.casefold())
         if status is None:
             raise InvalidCommand("unknown_status", f"Jira status {raw!r} has no mapping")
+        resolution = (cells.get("resolution") or "").strip()
+        if status == "delivered" and resolution.casefold() not in UNRESOLVED:
+            status = JIRA_RESOLUTION.get(resolution.casefold(), "")
+            if not status:
+                raise InvalidCommand(
+                    "unknown_resolution", f"Jira resolution {resolution!r} has no mapping"
+                )
         kind = (cells.get("issue type") or "").strip().casefold()
         row = self._row(
             line, key, cells.get("summary") or "", cells.get("department"),
@@ -282,10 +307,15 @@ class Reader:
 def _cells(header: list[str], values: list[str]) -> dict[str, str]:
     cells: dict[str, str] = {}
     for name, value in zip(header, values, strict=False):
-        # Jira repeats columns (several Fix Version/s): keep the first non-empty one.
+        # Jira repeats a column for a multi-valued field (several Component/s): a list
+        # keeps every value, `;`-separated; any other column its first non-empty one.
         key = name.strip().casefold()
-        if value.strip() and not cells.get(key):
-            cells[key] = value
+        if not value.strip():
+            continue
+        if not cells.get(key):
+            cells[key] = value.strip()
+        elif key in JIRA_LISTS:
+            cells[key] = f"{cells[key]}; {value.strip()}"
     return cells
 
 

@@ -181,7 +181,8 @@ def _import_command(platform: PlatformFactory, actor: Callable[[], str]) -> Call
         ] = None,
         category: Annotated[str, typer.Option(help="For rows without one.")] = "change_maintenance",
     ) -> None:
-        """Import existing requests from CSV (Railyard's columns or a Jira export)."""
+        """Import existing requests from CSV (Railyard's columns or a Jira export).
+        Exits 1 when any row is rejected (after importing the rest)."""
         with platform() as built:
             reader = Reader(built.settings, Defaults(department, subsystem, owner, category))
             try:
@@ -199,6 +200,13 @@ def _import_command(platform: PlatformFactory, actor: Callable[[], str]) -> Call
             table.add_row(str(o.line), o.key, o.result, o.detail, style=style)
         out.print(table)
         out.print(", ".join(f"{n} {result}" for result, n in sorted(counts.items())) or "no rows")
+        if counts.get("rejected"):
+            # A script importing a file notices rows left behind; what was imported stays,
+            # and importing the corrected file again adds only what is new.
+            raise _fail(
+                f"{counts['rejected']} row(s) rejected: correct them and import the file again"
+                " (rows already imported are skipped)"
+            )
 
     return import_requests
 

@@ -104,6 +104,37 @@ def test_jira_columns_by_their_short_names_are_understood(
     assert "Fix version: 2024.02" in submitted[0].data["description"]
 
 
+def test_jira_resolution_decides_how_a_closed_issue_ended(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """Closed or Resolved says only that an issue was closed: Won't Fix and Duplicate are
+    rejections, not deliveries, or throughput would count them."""
+    register_people(platform)
+    text = (
+        "Issue key,Summary,Status,Resolution,Created,Resolved,Component/s,Component/s\n"
+        "AP-1,Fixed one,Closed,Fixed,01/Feb/24 9:00 AM,10/Feb/24 9:00 AM,Billing,Provisioning\n"
+        "AP-2,Not ours,Closed,Won't Fix,01/Feb/24 9:00 AM,11/Feb/24 9:00 AM,Billing,\n"
+        "AP-3,Same as AP-1,Resolved,Duplicate,01/Feb/24 9:00 AM,12/Feb/24 9:00 AM,Billing,\n"
+        "AP-4,Still open,Open,Unresolved,01/Feb/24 9:00 AM,,Billing,\n"
+        "AP-5,Gone quiet,Closed,Abandoned,01/Feb/24 9:00 AM,13/Feb/24 9:00 AM,Billing,\n"
+        "AP-6,Odd,Closed,Staged,01/Feb/24 9:00 AM,14/Feb/24 9:00 AM,Billing,\n"
+    )
+    rows, run = importer(platform, text, tmp_path, department="Network")
+    outcomes = {o.key: o for o in run.run(rows, dry_run=True)}
+    assert outcomes["AP-1"].detail == "delivered: submit, accept, deliver"
+    assert outcomes["AP-2"].detail == "rejected: submit, reject"
+    assert outcomes["AP-3"].detail == "rejected: submit, reject"
+    assert outcomes["AP-4"].detail == "submitted: submit"
+    assert outcomes["AP-5"].detail == "withdrawn: submit, withdrawn"
+    assert outcomes["AP-6"].result == "rejected"
+    assert "Jira resolution 'Staged' has no mapping (unknown_resolution)" in outcomes["AP-6"].detail
+    run.run(rows, dry_run=False)
+    submitted = [e for e in platform.log.entries(0, 100_000) if e.type == "ChangeRequest.Submitted"]
+    assert submitted[0].data["subsystems"] == ["Billing", "Provisioning"]
+    queries = MetricsQueries(MetricsViews(platform.log))
+    assert queries.throughput(queries.question("2024-02", date(2024, 2, 29), "month"))["total"] == 1
+
+
 runner = CliRunner()
 
 
@@ -123,12 +154,19 @@ def test_import_command_dry_run_then_import_then_report(env: Path) -> None:
     path = env / "old.csv"
     path.write_text(OWN)
     dry = runner.invoke(app, ["import", "requests", str(path), "--owner", "dev.alice", "--dry-run"])
-    assert dry.exit_code == 0, dry.output
+    assert dry.exit_code == 1, dry.output  # a script notices the rows it would leave behind
     assert "2 rejected, 3 would import" in dry.stdout
+    assert "2 row(s) rejected: correct them" in dry.output
     done = runner.invoke(app, ["import", "requests", str(path), "--owner", "dev.alice"])
+    assert done.exit_code == 1, done.output
     assert "3 imported, 2 rejected" in done.stdout
     twice = runner.invoke(app, ["import", "requests", str(path), "--owner", "dev.alice"])
     assert "3 already imported, 2 rejected" in twice.stdout
+    good = env / "good.csv"
+    good.write_text("\n".join(OWN.splitlines()[:3]) + "\n")
+    clean = runner.invoke(app, ["import", "requests", str(good), "--owner", "dev.alice"])
+    assert clean.exit_code == 0, clean.output
+    assert "2 already imported" in clean.stdout
     report = runner.invoke(app, ["report", "weekly", "--week", "2024-W05"])
     assert report.exit_code == 0, report.output
     assert "Bill shock alerts — Sales — 2024-02-01" in report.stdout
