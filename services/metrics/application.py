@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from services.metrics.domain import delivery, flow
-from services.metrics.domain.calendar import UNITS, Span, parse_period
+from services.metrics.domain.calendar import UNITS, Span, check_as_of, parse_period
 from services.metrics.domain.forecast import EVERYTHING, forecast_requests, how_many_by
 from services.metrics.domain.overview import (
     FORECAST_WINDOW_DAYS,
@@ -62,7 +62,7 @@ class MetricsQueries:
     ) -> Question:
         """Validate a question's parts; a bad period or unit is a 422 naming the rule."""
         day = as_of or self.today()
-        _sensible(day, "as_of")
+        self._happened(day)
         if unit not in UNITS:
             raise InvalidCommand("unknown_unit", f"unit is one of {', '.join(UNITS)}")
         try:
@@ -127,7 +127,7 @@ class MetricsQueries:
         return comparison(history, q.span, q.filter, self.zone)
 
     def forecasts(self, as_of: date, seed: int = 0, flt: Filter = EVERYTHING) -> dict[str, Any]:
-        _sensible(as_of, "as_of")
+        self._happened(as_of)
         history = self._history(self._forecast_start(as_of), as_of)
         return forecast_requests(
             history, as_of, self.zone, window_days=FORECAST_WINDOW_DAYS, seed=seed, flt=flt
@@ -147,7 +147,7 @@ class MetricsQueries:
     def how_many_by(
         self, as_of: date, by: date, seed: int = 0, flt: Filter = EVERYTHING
     ) -> dict[str, Any]:
-        _sensible(as_of, "as_of")
+        self._happened(as_of)
         if by < as_of:
             raise InvalidCommand("date_in_the_past", "`by` is on or after the as-of date")
         if (by - as_of).days > 3 * 366:
@@ -165,6 +165,13 @@ class MetricsQueries:
         _sensible(span.start, "week")
         history = self._history(*weekly_window(span))
         return weekly_report(history, span, self.zone, seed=seed)
+
+    def _happened(self, as_of: date) -> None:
+        _sensible(as_of, "as_of")
+        try:
+            check_as_of(as_of, self.today())
+        except ValueError as exc:
+            raise InvalidCommand("as_of_in_future", str(exc)) from None
 
     @staticmethod
     def _forecast_start(as_of: date) -> date:

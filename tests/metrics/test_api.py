@@ -3,6 +3,7 @@ real commands and other services' facts by contract."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from tests.conftest import Api
@@ -76,6 +77,23 @@ def test_a_bad_period_or_week_is_a_422_naming_the_rule(api: Api) -> None:
     week = api.get("/api/metrics/reports/weekly/2026-W60", "metrics.mo")
     assert week.status_code == 422
     assert week.json()["rule"] == "invalid_week"
+
+
+def test_figures_as_of_a_day_still_to_come_are_a_422(api: Api) -> None:
+    """Open work would be aged, and forecasts drawn, from days not yet lived."""
+    tomorrow = (date.today() + timedelta(days=2)).isoformat()
+    for path, params in (
+        ("/api/metrics/work-in-progress", {"as_of": tomorrow}),
+        ("/api/metrics", {"as_of": tomorrow}),
+        ("/api/metrics/forecasts", {"as_of": tomorrow}),
+        ("/api/metrics/forecasts/backlog", {"as_of": tomorrow, "by": "2999-01-01"}),
+    ):
+        future = api.get(path, "metrics.mo", params=params)
+        assert future.status_code == 422, path
+        assert future.json()["rule"] == "as_of_in_future"
+        assert "is after today" in future.json()["detail"]
+    today = api.get("/api/metrics/work-in-progress", "metrics.mo")
+    assert today.status_code == 200
 
 
 def test_weekly_report_as_markdown_and_html(api: Api) -> None:

@@ -3,7 +3,7 @@ and both equal an independent, naive recomputation from the raw feed."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -188,6 +188,11 @@ def test_replay_command_writes_the_services_numbers(
     everything = len(api.platform.log.entries(0, 1_000_000))
     assert f"folded {everything} events" in again.output
     assert orjson.loads(output.read_bytes()) == service(api)
+    later = (date.today() + timedelta(days=2)).isoformat()
+    future = CliRunner().invoke(app, [*args[:7], "--as-of", later, *args[9:]])
+    assert future.exit_code == 2, future.output  # refused before a page is read
+    assert "is after today" in future.output
+    assert "Traceback" not in future.output
 
 
 def test_replay_with_default_options_prints_what_the_service_answers_by_default(

@@ -140,6 +140,16 @@ def parse_period(text: str) -> Span:
         raise ValueError(f"invalid period {text!r}: {exc}") from None
 
 
+def check_as_of(as_of: date, today: date) -> None:
+    """A question is asked as of a day that has happened: the log holds nothing later, so
+    open work would be aged and forecasts drawn from days with no deliveries yet."""
+    if as_of > today:
+        raise ValueError(
+            f"as_of {as_of.isoformat()} is after today ({today.isoformat()} in the business"
+            " time zone): figures are measured up to today at the latest"
+        )
+
+
 def trailing(as_of: date, days: int) -> Span:
     """The `days` days ending on `as_of`."""
     return Span(as_of - timedelta(days=days - 1), as_of)
