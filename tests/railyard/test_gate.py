@@ -38,6 +38,15 @@ def test_a_pipeline_without_an_approved_change_is_stopped_with_a_reason(api: Api
     assert "no approved production change covers Billing" in verdict.message
 
 
+def test_a_pipeline_stopped_for_a_change_still_in_review_is_told_which(api: Api) -> None:
+    change_id = raise_change(api)
+    verdict = check(pipeline_client(api), "Billing")
+    assert not verdict.covered
+    assert "no approved production change covers Billing" in verdict.message
+    assert f"change {change_id}" in verdict.message
+    assert "still in review: have the CAB approve it before deploying" in verdict.message
+
+
 def test_an_approved_change_in_its_window_lets_the_pipeline_through(api: Api) -> None:
     change_id = approved_billing_change(api)
     verdict = check(pipeline_client(api), "billing")

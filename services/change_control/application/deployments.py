@@ -171,12 +171,18 @@ class DeploymentReports(UseCases):
                 window=f"{window.start_iso} to {window.end_iso}" if window else "none planned",
             )
             return _uncovered(subsystem, when, reason, detail)
+        awaiting = self.views.awaiting_approval(subsystem, at)
+        advice = (
+            f"change {awaiting[0]['id']} “{awaiting[0]['title']}” plans this window but is"
+            " still in review: have the CAB approve it before deploying"
+            if awaiting
+            else "raise one and have it approved before deploying"
+        )
         return _uncovered(
             subsystem,
             when,
             "no_approved_change",
-            f"no approved production change covers {subsystem} at {when}:"
-            " raise one and have it approved before deploying",
+            f"no approved production change covers {subsystem} at {when}: {advice}",
         )
 
     def _claimed(self, change_id: str) -> ProductionChange | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from services.change_control.domain import COVERING
+from services.change_control.domain import COVERING, Status
 from services.change_control.domain.gates import (
     BundleState,
     Gate,
@@ -215,6 +215,17 @@ class ChangeControlViews:
             {**values, "at": iso(at), "subsystem": f"%|{subsystem}|%"},
         )
         return [str(r["id"]) for r in rows]
+
+    def awaiting_approval(self, subsystem: str, at: datetime) -> list[dict[str, Any]]:
+        """Changes still in review whose window holds `at` and whose scope names
+        `subsystem`: what a refused deployment was most likely waiting for."""
+        rows = self._rows(
+            f"SELECT id, title FROM {self._t(CHANGES)} WHERE status = :status"
+            " AND window_start <= :at AND window_end > :at"
+            " AND LOWER(subsystems) LIKE LOWER(:subsystem) ORDER BY window_start, id",
+            {"status": Status.IN_REVIEW.value, "at": iso(at), "subsystem": f"%|{subsystem}|%"},
+        )
+        return [{"id": str(r["id"]), "title": r["title"]} for r in rows]
 
     def windows(self, window: Window | None, subsystem: str | None) -> list[dict[str, Any]]:
         """Changes with a planned window (overlapping `window` when given), earliest first,
