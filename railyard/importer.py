@@ -35,6 +35,14 @@ JIRA_STATUS = {
     "approved": "accepted", "accepted": "accepted", "ready": "accepted",
     "to do": "submitted", "open": "submitted", "backlog": "submitted", "new": "submitted",
     "submitted": "submitted", "deferred": "deferred", "on hold": "deferred",
+    # Open-source trackers (Apache and the like) and Jira Service Management:
+    "reopened": "accepted", "patch available": "accepted", "code review": "accepted",
+    "in testing": "accepted", "testing": "accepted", "ready for qa": "accepted",
+    "ready for review": "accepted", "blocked": "accepted", "verified": "delivered",
+    "complete": "delivered", "completed": "delivered", "fixed": "delivered",
+    "invalid": "rejected", "abandoned": "withdrawn", "needs triage": "submitted",
+    "triage": "submitted", "pending": "submitted", "waiting for support": "submitted",
+    "waiting for customer": "submitted", "under review": "submitted",
 }  # fmt: skip
 # A generic closing status (Done, Closed, Resolved) says only that the issue was closed;
 # Jira's Resolution says how. Apache-style trackers close everything as Closed or Resolved

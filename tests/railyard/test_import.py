@@ -135,6 +135,29 @@ def test_jira_resolution_decides_how_a_closed_issue_ended(
     assert queries.throughput(queries.question("2024-02", date(2024, 2, 29), "month"))["total"] == 1
 
 
+def test_statuses_of_open_source_trackers_are_understood(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """Apache-style exports: Reopened and Patch Available are work under way, Verified a
+    delivery (unless its resolution says otherwise)."""
+    register_people(platform)
+    text = (
+        "Issue key,Summary,Status,Resolution,Created,Resolved,Component/s\n"
+        "AP-11,Again,Reopened,Unresolved,01/Feb/24 09:00,,Billing\n"
+        "AP-12,Patched,Patch Available,Unresolved,01/Feb/24 09:00,,Billing\n"
+        "AP-13,Checked,Verified,Fixed,01/Feb/24 09:00,09/Feb/24 17:30,Billing\n"
+        "AP-14,Checked no,Verified,Not A Problem,01/Feb/24 09:00,09/Feb/24 17:30,Billing\n"
+    )
+    rows, run = importer(platform, text, tmp_path, department="Network")
+    outcomes = {o.key: o.detail for o in run.run(rows, dry_run=True)}
+    assert outcomes == {
+        "AP-11": "accepted: submit, accept",
+        "AP-12": "accepted: submit, accept",
+        "AP-13": "delivered: submit, accept, deliver",
+        "AP-14": "rejected: submit, reject",
+    }
+
+
 runner = CliRunner()
 
 
