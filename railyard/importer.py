@@ -254,6 +254,11 @@ class Reader:
         if status in ("accepted", "delivered"):
             row.accepted_at = row.submitted_at  # Jira does not say when work was accepted
         if status == "delivered":
+            if resolved is None:
+                raise InvalidCommand(
+                    "resolved_required",
+                    f"a {raw} issue is delivered at its Resolved date, and this row has none",
+                )
             row.delivered_at = resolved
         elif status in ("rejected", "withdrawn", "deferred"):
             row.closed_at = resolved

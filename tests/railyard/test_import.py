@@ -147,6 +147,7 @@ def test_statuses_of_open_source_trackers_are_understood(
         "AP-12,Patched,Patch Available,Unresolved,01/Feb/24 09:00,,Billing\n"
         "AP-13,Checked,Verified,Fixed,01/Feb/24 09:00,09/Feb/24 17:30,Billing\n"
         "AP-14,Checked no,Verified,Not A Problem,01/Feb/24 09:00,09/Feb/24 17:30,Billing\n"
+        "AP-15,No date,Closed,Fixed,01/Feb/24 09:00,,Billing\n"
     )
     rows, run = importer(platform, text, tmp_path, department="Network")
     outcomes = {o.key: o.detail for o in run.run(rows, dry_run=True)}
@@ -155,6 +156,8 @@ def test_statuses_of_open_source_trackers_are_understood(
         "AP-12": "accepted: submit, accept",
         "AP-13": "delivered: submit, accept, deliver",
         "AP-14": "rejected: submit, reject",
+        "AP-15": "a Closed issue is delivered at its Resolved date, and this row has none"
+        " (resolved_required)",
     }
 
 
