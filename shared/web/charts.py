@@ -71,16 +71,27 @@ def _frame(title: str, labels: Sequence[str], top: float, unit: str) -> list[str
     return parts
 
 
+LABEL_GAP = 11.0
+"""Vertical room one reference line's label takes (its font is 11 px)."""
+
+
 def _lines(lines: Sequence[Line], top: float) -> list[str]:
+    """Dashed reference lines, each labelled at the right above its line. Labels of lines
+    close together (85th and 95th percentiles often are) are pushed down until none
+    overlaps, and each has a white halo so that it reads over the dots beneath it."""
     parts = []
-    for line in lines:
+    placed: list[float] = []
+    for line in sorted(lines, key=lambda x: -x.value):  # top of the chart first
         y = _y(line.value, top)
+        label_y = max(y - 4, placed[-1] + LABEL_GAP) if placed else y - 4
+        placed.append(label_y)
         parts.append(
             f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{line.color}"'
             ' stroke-dasharray="5 4"/>'
         )
         parts.append(
-            f'<text x="{W - RIGHT - 2}" y="{y - 4:.1f}" text-anchor="end" fill="{line.color}"'
+            f'<text x="{W - RIGHT - 2}" y="{label_y:.1f}" text-anchor="end" fill="{line.color}"'
+            ' stroke="#fff" stroke-width="3" paint-order="stroke"'
             f' style="fill:{line.color}">{escape(line.label)}</text>'
         )
     return parts

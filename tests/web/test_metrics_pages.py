@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from tests.metrics.scenario import march_history
+from tests.metrics.scenario import Office, march_history
 from tests.web.conftest import Web
 
 
@@ -23,6 +23,23 @@ def test_dashboard_draws_the_charts_and_the_year_on_year_table(web: Web) -> None
         assert heading in page.text
     assert "change failure rate" in page.text
     assert "Alpha: " in page.text  # a point of the cycle-time scatterplot
+
+
+def test_aging_chart_shows_work_under_way_against_delivered_cycle_times(web: Web) -> None:
+    """Each request under way at its days since acceptance, in its stage; the lines are
+    the cycle times of the period's delivered work; unstarted work is not on it."""
+    march_history(web.platform)
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        office = Office(web.platform)
+        office.submit("2026-03-20 09:00", title="Echo")  # still waiting for triage
+        page = client.get("/dashboard", params={"period": "2026-03", "unit": "week"})
+    aging = page.text[page.text.index("<h2>Aging work in progress</h2>") :]
+    aging = aging[: aging.index("</section>")]
+    assert "Charlie: 30 days since accepted, 30 in accepted" in aging  # 2 to 31 March
+    assert "Echo" not in aging
+    assert "50% 9 d" in aging  # Alpha and Bravo: accepted 2 March, deployed 10 March
+    assert "1 awaiting triage, 0 deferred" in page.text
 
 
 def test_a_requester_sees_the_flow_of_their_own_department_only(web: Web) -> None:

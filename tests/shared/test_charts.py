@@ -1,0 +1,42 @@
+"""Server-drawn charts: what a reader of the picture relies on."""
+
+from __future__ import annotations
+
+import re
+from itertools import pairwise
+
+from shared.web.charts import LABEL_GAP, Line, dot_columns
+
+
+def _label_heights(svg: str) -> dict[str, float]:
+    return {
+        label: float(y)
+        for y, label in re.findall(
+            r'<text x="[\d.]+" y="([\d.]+)" text-anchor="end" fill=[^>]*>([^<]+)<', svg
+        )
+    }
+
+
+def test_labels_of_reference_lines_close_together_do_not_overlap() -> None:
+    """The 85th and 95th percentiles are often a few days apart: both labels stay
+    readable, stacked, each with a halo over the dots beneath it."""
+    svg = str(
+        dot_columns(
+            "ages",
+            [("in development", [(470.0, "a"), (520.0, "b")])],
+            unit="days",
+            lines=[Line(275, "50% 275 d"), Line(438, "85% 438 d"), Line(485, "95% 485 d")],
+        )
+    )
+    heights = _label_heights(svg)
+    assert set(heights) == {"50% 275 d", "85% 438 d", "95% 485 d"}
+    ordered = sorted(heights.values())
+    assert all(b - a >= LABEL_GAP for a, b in pairwise(ordered))
+    assert heights["95% 485 d"] < heights["85% 438 d"] < heights["50% 275 d"]  # top to bottom
+    assert svg.count('paint-order="stroke"') == 3
+
+
+def test_a_lone_reference_line_is_labelled_just_above_itself() -> None:
+    svg = str(dot_columns("ages", [("qa", [(3.0, "a")])], lines=[Line(5, "median 5")]))
+    (line_y,) = re.findall(r'<line [^>]*y1="([\d.]+)"[^>]*stroke-dasharray', svg)
+    assert _label_heights(svg)["median 5"] == float(line_y) - 4
