@@ -14,6 +14,8 @@ from markupsafe import Markup
 
 W, H = 720, 280
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 28, 34
+SLOT_FOR_LABEL = 44
+"""Width (px) an x-axis label needs centred under its point without leaving the chart."""
 PALETTE = ("#1f6feb", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#0a7ea4", "#bf3989", "#57606a")
 
 
@@ -46,6 +48,19 @@ def _y(value: float, top: float) -> float:
     return TOP + inner * (1 - min(value, top) / top)
 
 
+def labelled(n: int) -> list[int]:
+    """Which of n x-axis positions carry a label: at most about 12, evenly spaced, and
+    always the last (the period's end); the regular one before it gives way when the two
+    would run into each other."""
+    every = max(1, -(-n // 12))
+    shown = list(range(0, n, every))
+    if shown and shown[-1] != n - 1:
+        if n - 1 - shown[-1] < every * 3 / 4 and len(shown) > 1:
+            shown.pop()
+        shown.append(n - 1)
+    return shown
+
+
 def _frame(title: str, labels: Sequence[str], top: float, unit: str) -> list[str]:
     parts = [
         f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" preserveAspectRatio="xMidYMid meet">',
@@ -57,17 +72,25 @@ def _frame(title: str, labels: Sequence[str], top: float, unit: str) -> list[str
         parts.append(
             f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eaeef2"/>'
         )
-        shown = f"{value:g}" if value < 10 else f"{value:.0f}"
+        # A gridline at 12.5 is labelled 12.5, not 12: ticks are quarters of the top.
+        shown = f"{value:.0f}" if value == int(value) else f"{value:.2f}".rstrip("0")
         parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{shown}</text>')
     parts.append(f'<text x="4" y="12" font-weight="600">{escape(unit)}</text>')
     n = len(labels)
-    every = max(1, -(-n // 12))  # at most ~12 labels on the x axis
-    for i, label in enumerate(labels):
-        if i % every == 0 or i == n - 1:
-            parts.append(
-                f'<text x="{_x(i, n):.1f}" y="{H - BOTTOM + 16}" text-anchor="middle">'
-                f"{escape(label)}</text>"
-            )
+    narrow = n > 1 and (W - LEFT - RIGHT) / n < SLOT_FOR_LABEL
+    for i in labelled(n):
+        # Centred under its point, except at the ends of a dense axis (a day per point),
+        # where a centred label would run off the chart: there it ends, or starts, at the
+        # plot's edge.
+        x, anchor = _x(i, n), "middle"
+        if narrow and i == 0:
+            x, anchor = LEFT, "start"
+        elif narrow and i == n - 1:
+            x, anchor = W - RIGHT, "end"
+        parts.append(
+            f'<text x="{x:.1f}" y="{H - BOTTOM + 16}" text-anchor="{anchor}">'
+            f"{escape(labels[i])}</text>"
+        )
     return parts
 
 

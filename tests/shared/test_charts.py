@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
-from shared.web.charts import LABEL_GAP, Line, dot_columns
+from shared.web.charts import LABEL_GAP, Line, dot_columns, labelled, run_chart
 
 
 def _label_heights(svg: str) -> dict[str, float]:
@@ -36,7 +36,26 @@ def test_labels_of_reference_lines_close_together_do_not_overlap() -> None:
     assert svg.count('paint-order="stroke"') == 3
 
 
-def test_a_lone_reference_line_is_labelled_just_above_itself() -> None:
+def test_a_lone_reference_line_islabelled_just_above_itself() -> None:
     svg = str(dot_columns("ages", [("qa", [(3.0, "a")])], lines=[Line(5, "median 5")]))
     (line_y,) = re.findall(r'<line [^>]*y1="([\d.]+)"[^>]*stroke-dasharray', svg)
     assert _label_heights(svg)["median 5"] == float(line_y) - 4
+
+
+def test_the_x_axis_names_its_last_day_without_running_into_the_label_before() -> None:
+    """At most about 12 labels, the first and the last always, never two closer than
+    three quarters of the regular spacing (the period's end no longer overprints the
+    label before it: "16 Nov4 Dec")."""
+    for n in range(1, 800):
+        shown = labelled(n)
+        every = max(1, -(-n // 12))
+        assert (shown[0], shown[-1]) == (0, n - 1), n
+        assert len(shown) <= 13, n
+        assert all(b - a >= every * 3 / 4 for a, b in pairwise(shown)), n
+
+
+def test_y_axis_ticks_are_labelled_with_their_own_values() -> None:
+    """A chart topped at 50 has gridlines at 12.5 and 37.5, labelled so, not 12 and 38."""
+    svg = str(run_chart("delivered", ["a", "b"], [47.0, 3.0]))
+    ticks = re.findall(r'<text x="38" y="[\d.]+" text-anchor="end">([^<]+)<', svg)
+    assert ticks == ["0", "12.5", "25", "37.5", "50"]
