@@ -195,6 +195,17 @@ def test_forecast_orders_the_plan_and_is_reproducible() -> None:
     assert (backlog["p50"], backlog["p95"], backlog["backlog"]) == (3, 3, 3)
 
 
+def test_work_whose_fixed_date_has_passed_is_overdue_not_merely_at_risk() -> None:
+    story = steady_history()
+    late, soon = story.request("2026-03-01 09:00"), story.request("2026-03-01 09:00")
+    story.accept(late, "2026-03-02 09:00", fixed="2026-03-20")
+    story.accept(soon, "2026-03-02 10:00", fixed="2026-04-05")
+    result = forecast_requests(story.history(), date(2026, 3, 31), UTC, window_days=30, seed=7)
+    state = {i["id"]: (i["overdue"], i["at_risk"]) for i in result["items"]}
+    assert state[late] == (True, True)
+    assert state[soon] == (False, False)  # second in the plan: 2 April
+
+
 def test_a_departments_forecast_lists_its_own_work_behind_everyone_elses() -> None:
     """Filtered to Sales, the forecast lists Sales' requests only, each still behind the
     work planned ahead of it; "how many by" counts Sales' backlog, never more than it holds."""

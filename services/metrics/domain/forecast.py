@@ -253,6 +253,8 @@ def _item(
         "target_date": target,
         "forecast": dates,
         "at_risk": bool(target and (p85 is None or p85 > target)),
+        # The target has already passed undelivered: no forecast can meet it any more.
+        "overdue": bool(target and target < as_of.isoformat()),
     }
 
 
