@@ -70,6 +70,9 @@ def test_weekly_report_lists_the_week_and_its_key_figures(web: Web) -> None:
     """The weekly status report shows what was delivered in the week and the figures
     against the week before."""
     march_history(web.platform)
+    office = Office(web.platform)
+    wanted = office.submit("2026-03-02 09:00", title="Foxtrot", desired_date="2026-03-12")
+    office.accept(wanted, "2026-03-03 09:00")
     with web.client() as client:
         web.sign_in(client, "cab.carl")
         page = client.get("/dashboard/weekly", params={"week": "2026-W11"})
@@ -78,8 +81,15 @@ def test_weekly_report_lists_the_week_and_its_key_figures(web: Web) -> None:
     delivered = page.text.split("Delivered <small>")[1].split("</section>")[0]
     assert "Alpha" in delivered
     assert "Bravo" in delivered
+    assert "Tue 10 Mar 2026" in delivered  # the day, as every page writes one
+    figures = page.text.split("Key figures")[1].split("</table>")[0]
+    assert "Median cycle time (days)" in figures  # the report's own names, as in Markdown
+    assert re.search(r"Change failure rate</td>\s*<td[^>]*>(\u2013|\d+%)</td>", figures)
     assert "2026-W10" in page.text
     assert "2026-W12" in page.text
+    at_risk = page.text.split("At risk <small>")[1].split("</section>")[0]
+    assert "Foxtrot" in at_risk
+    assert "overdue</span> target Thu 12 Mar 2026, 85% by" in at_risk
 
 
 def test_a_vp_gets_no_link_to_figures_they_cannot_open(web: Web) -> None:

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from services.metrics.application import MetricsQueries
 from services.metrics.domain.records import Filter
 from services.metrics.pages import figures
+from services.metrics.report import FIGURES
 from shared.domain import DomainError
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Principal, Role
@@ -143,6 +144,7 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             "weekly.html",
             viewer,
             report=report,
+            figures=FIGURES,
             week=chosen,
             error=None,
             previous=_shift(chosen, -1),
