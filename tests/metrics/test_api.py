@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from tests.conftest import Api
-from tests.metrics.scenario import march_history
+from tests.metrics.scenario import Office, march_history
 
 MARCH = {"period": "2026-03", "as_of": "2026-03-31"}
 
@@ -98,12 +98,16 @@ def test_figures_as_of_a_day_still_to_come_are_a_422(api: Api) -> None:
 
 def test_weekly_report_as_markdown_and_html(api: Api) -> None:
     march_history(api.platform)
+    office = Office(api.platform)
+    wanted = office.submit("2026-03-02 09:00", title="Foxtrot", desired_date="2026-03-12")
+    office.accept(wanted, "2026-03-03 09:00")
     markdown = api.get("/api/metrics/reports/weekly/2026-W11", "rm")
     assert markdown.status_code == 200
     assert markdown.headers["content-type"].startswith("text/markdown")
     assert "# Weekly status report — 2026-W11" in markdown.text
     assert "- Alpha — Sales — 2026-03-10" in markdown.text
     assert "## Unauthorised changes (0)" in markdown.text
+    assert "| Foxtrot | Sales | 2026-03-12 (overdue) |" in markdown.text
     html = api.get("/api/metrics/reports/weekly/2026-W10", "rm", params={"format": "html"})
     assert html.headers["content-type"].startswith("text/html")
     assert "<h2>Unauthorised changes (1)</h2>" in html.text
