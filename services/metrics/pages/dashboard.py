@@ -100,7 +100,13 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             forecast_model=doc["forecasts"]["model"],
             json_link="/api/metrics?"
             + urlencode(
-                {"period": q.span.label, "unit": unit, "as_of": q.as_of.isoformat()}
+                # The whole period's name: "2026 to 2026-12-04" names a period under way
+                # as measured, and is not something the API's period parameter takes.
+                {
+                    "period": (q.span.full or q.span).label,
+                    "unit": unit,
+                    "as_of": q.as_of.isoformat(),
+                }
                 | ({"department": scope} if scope else {})
             ),
         )
