@@ -12,7 +12,8 @@ NAV = [
         "Metrics",
         "/dashboard",
         (),
-        "Throughput, cycle time, flow, aging work, DORA keys and the year-on-year table.",
+        "Throughput, cycle time, flow, aging work, delivery forecasts and the year-on-year"
+        " table; for IT and the CAB, the DORA keys too.",
     ),
     NavLink(
         "Weekly report",
