@@ -105,7 +105,8 @@ class Releasing:
                 self.deploy(bundle, day)
         if self.train_id and sum(1 for b in self.bundles if not b.planned) < 2:
             with acting_as("rm", at=self.at(day, 8)):
-                ref = self.releases.generate_bundles(self.train_id, 1)
+                # The next three deployments each get a bundle (those without one).
+                ref = self.releases.generate_bundles(self.train_id, 3)
             known = {str(b.id) for b in self.bundles}
             self._follow([i for i in ref.bundle_ids if i not in known])
 
@@ -113,14 +114,24 @@ class Releasing:
         """Scope to the capacity measured lately, in plan order; promise its date."""
         self.release_views.group.catch_up()
         planned = 0.0
+        capacity = max(1, round(self.velocity()))
         with acting_as("rm", at=self.at(day, 10)):
+            # The bundle's capacity is what the team has been finishing lately, as the
+            # release manager measures it before each planning session.
+            self.releases.change_capacity(
+                bundle.id, capacity, {}, "points finished a month over the last eight weeks"
+            )
             for work in self.plan_order():
                 if work.bundle is not None:
                     continue
                 remaining = work.points - work.done
-                if planned + remaining > self.velocity():
+                if planned + remaining > capacity:
                     break
-                self.releases.schedule(bundle.id, work.id, None)
+                # Railyard counts a request's whole size against the capacity; the release
+                # manager plans work already under way by what is left of it, and says so
+                # when that takes the bundle over its capacity.
+                under_way = f"under way: {remaining:.0f} of its {work.points} points left"
+                self.releases.schedule(bundle.id, work.id, under_way if work.done else None)
                 work.bundle, work.stage = bundle.id, Stage.SCHEDULED
                 work.promised = work.promised or bundle.deploy  # the first promise counts
                 bundle.scope.append(work.id)

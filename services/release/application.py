@@ -95,7 +95,8 @@ class Releases(UseCases):
         return self.run(command)
 
     def generate_bundles(self, train: UUID, count: int) -> TrainRef:
-        """Plan the train's next `count` deployments that have no bundle yet."""
+        """Make sure the train's next `count` deployments each have a bundle: those that
+        have none yet are planned (asking twice plans nothing more)."""
 
         def command() -> Outcome[TrainRef]:
             loaded = self.log.get(train, ReleaseTrain, "release train")
