@@ -29,6 +29,7 @@ import statistics
 import threading
 import time
 import uuid
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,13 @@ def _settings(schema: str) -> Any:
                          statement_timeout_ms=3_600_000, read_your_writes_max_lag=0)  # fmt: skip
 
 
+def _start(events: int) -> date:
+    """Where a history of `events` starts so that it ends before today (the service
+    refuses questions as of a day still to come): far enough back for 40 events a day,
+    fewer than the generator writes at REQUESTS_PER_DAY."""
+    return date.today() - timedelta(days=events // 40 + 1)
+
+
 def fill(schema: str, events: int) -> dict[str, Any]:
     """A fresh schema holding `events` synthetic events, inserted with COPY."""
 
@@ -79,7 +87,7 @@ def fill(schema: str, events: int) -> dict[str, Any]:
     with psycopg.connect(URL) as conn, conn.cursor() as cur:
         columns = "(originator_id, originator_version, topic, state)"
         with cur.copy(f'COPY "{schema}".railyard_events {columns} FROM STDIN') as copy:
-            for e in synthetic(events, requests_per_day=REQUESTS_PER_DAY):
+            for e in synthetic(events, start=_start(events), requests_per_day=REQUESTS_PER_DAY):
                 copy.write_row((e.aggregate_id, e.version, e.topic, orjson.dumps(e.state)))
                 last = e.state["timestamp"]
     return {"insert_s": round(time.perf_counter() - started, 1), "last_event_at": last}
