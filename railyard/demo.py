@@ -75,6 +75,10 @@ from shared.platform import Platform
 from shared.store.followers import ReactionRunner
 
 
+class DemoTooLate(ValueError):
+    """The history would reach past today before the years it compares are over."""
+
+
 class Demo(Delivery, Releasing, Changing):
     def __init__(self, platform: Platform, start: date, seed: int = 7, scale: float = 1.0) -> None:
         """`scale` shrinks the organisation (arrivals, team, work juggled) in proportion."""
@@ -163,14 +167,23 @@ class Demo(Delivery, Releasing, Changing):
         self.register_people(self.start)
         day = self.start
         crowded = False
+        # The years compared must have happened (metrics are not measured as of a day
+        # still to come, and a history in the future is no demonstration): `latest` is the
+        # last first of a month from which they end by `until`.
+        after = (until or date.max - timedelta(days=1)) + timedelta(days=1)
+        latest = date(after.year - years, after.month, 1)
         while not (crowded and day.day == 1) and day < self.start + timedelta(days=4 * 365):
+            if until is not None and day > latest:
+                self._too_late(until, _months_later(day.replace(day=1), 1), years, known=False)
             self.step(day)
             crowded = crowded or self.org.in_play >= IN_PLAY_AT_START * self.scale
             day += timedelta(days=1)
         first_year = day
-        say(f"{self.org.in_play} requests in play on {first_year}: year one starts")
         switch = _months_later(first_year, 12)
         end = _months_later(first_year, 12 * years)
+        if until is not None and end > until + timedelta(days=1):
+            self._too_late(until, first_year, years)
+        say(f"{self.org.in_play} requests in play on {first_year}: year one starts")
         while day < end:
             if day == switch:
                 say(f"{day}: the release manager institutes the process")
@@ -188,6 +201,22 @@ class Demo(Delivery, Releasing, Changing):
             "year_two": f"{switch.isoformat()}..{(end - timedelta(days=1)).isoformat()}",
             "as_of": (end - timedelta(days=1)).isoformat(),
         }
+
+    def _too_late(self, until: date, first_year: date, years: int, known: bool = True) -> None:
+        """Refuse: the years compared would end after `until`. `known`: `first_year` is
+        when they would begin, not only the earliest they could."""
+        end = _months_later(first_year, 12 * years) - timedelta(days=1)
+        later = "" if known else " or later"
+        earlier = (
+            (self.start - (end - until) - timedelta(days=31)).replace(day=1)
+            if known
+            else date(until.year - 5, until.month, 1)  # the default: room for any warm-up
+        )
+        raise DemoTooLate(
+            f"starting on {self.start}, the {years} years compared would run from"
+            f" {first_year}{later} to {end}{later}, past today ({until}): give an earlier"
+            f" --start, such as {earlier}, in an empty RAILYARD_DATA_DIR"
+        )
 
     def step(self, day: date) -> None:
         self.today = day

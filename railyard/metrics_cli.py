@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from railyard.demo import DEMO_PASSWORD, Demo, give_passwords
+from railyard.demo import DEMO_PASSWORD, Demo, DemoTooLate, give_passwords
 from railyard.import_run import RequestImport
 from railyard.importer import Defaults, Reader
 from services.metrics.application import MetricsQueries, twelve_months_to
@@ -242,7 +242,10 @@ def _demo_command(platform: PlatformFactory) -> Callable[..., None]:
                     "the store already holds events; point RAILYARD_DATA_DIR at an empty"
                     " directory (make demo uses var/demo)"
                 )
-            periods = Demo(built, first, seed).run(progress=err.print, until=date.today())
+            try:
+                periods = Demo(built, first, seed).run(progress=err.print, until=date.today())
+            except DemoTooLate as exc:
+                raise _fail(str(exc), 2) from None
             people = give_passwords(built, password)
             views = MetricsViews(built.log)
             views.group.catch_up()

@@ -142,3 +142,19 @@ def test_the_demo_records_nothing_after_the_day_it_stops_and_leaves_changes_in_f
     )
     assert waits
     assert waits[len(waits) // 2] >= timedelta(days=7)
+
+
+def test_a_demo_whose_two_years_would_end_after_today_is_refused_with_an_earlier_start(
+    sqlite_platform: Platform,
+) -> None:
+    """Metrics are not measured as of a day still to come, and a history in the future
+    demonstrates nothing: a start too recent is refused once the warm-up shows when the
+    two years would begin, naming a start early enough."""
+    from railyard.demo import DemoTooLate
+
+    start = date(2024, 6, 1)
+    refused = r"past today \(2025-03-01\): give an earlier --start, such as 2020-03-01"
+    with pytest.raises(DemoTooLate, match=refused):
+        Demo(sqlite_platform, start, seed=3, scale=SCALE).run(until=date(2025, 3, 1))
+    events = sqlite_platform.log.entries(0, 1_000_000)
+    assert max(e.occurred_at[:10] for e in events) < "2025-03-01"  # no year was simulated
