@@ -1,4 +1,5 @@
-"""`make bench` keeps working: its command and lag benchmarks run end to end in quick mode.
+"""`make bench` keeps working: its command, lag and metrics benchmarks run end to end in
+quick mode.
 
 Nothing here asserts a speed (these machines are shared and noisy); only that every figure
 the README's table is made of is measured and written."""
@@ -9,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -24,7 +26,7 @@ def test_quick_bench_reports_ratios_latencies_and_follower_lag(tmp_path: Path) -
     env = {**os.environ, "DATABASE_URL": postgres_url()}
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--results", str(tmp_path),
-         "http_commands", "follower_lag"],
+         "http_commands", "follower_lag", "metrics_rebuild"],
         env=env, capture_output=True, text=True, timeout=280, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -42,5 +44,11 @@ def test_quick_bench_reports_ratios_latencies_and_follower_lag(tmp_path: Path) -
     assert lag["bounded"] is True
     assert lag["lag"]["samples"] > 0
     assert "identity.users.v1" in lag["lag"]["followers"]
+    metrics = json.loads((tmp_path / "metrics_rebuild.json").read_text())
+    for size in metrics["sizes"].values():  # a history that ends before today, as asked
+        assert size["rebuild_to_raw_ratio"] > 0
+        assert size["rebuild_memory_growth_mb"] >= 0
+        assert all(ms > 0 for ms in size["endpoint_ms"].values())
+        assert size["last_event_at"][:10] < date.today().isoformat()
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert set(summary) == {"http_commands", "follower_lag"}
+    assert set(summary) == {"http_commands", "follower_lag", "metrics_rebuild"}
