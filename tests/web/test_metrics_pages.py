@@ -59,6 +59,21 @@ def test_aging_chart_shows_work_under_way_against_delivered_cycle_times(web: Web
     assert "1 awaiting triage, 0 deferred" in page.text
 
 
+def test_a_department_no_request_of_the_period_names_is_pointed_out(web: Web) -> None:
+    """A name typed by hand ("Sale") would give zeros everywhere without a word: the page
+    says so and lists the departments the period has, which the box also suggests."""
+    march_history(web.platform)
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        typo = client.get("/dashboard", params={"period": "2026-03", "department": "Sale"})
+        right = client.get("/dashboard", params={"period": "2026-03", "department": "sales"})
+    assert typo.status_code == 200
+    assert "No request of this period is from “Sale”" in typo.text
+    assert "Departments with requests in it: Customer Care, Sales." in typo.text
+    assert '<option value="Sales">' in typo.text
+    assert "No request of this period" not in right.text
+
+
 def test_a_requester_sees_the_flow_of_their_own_department_only(web: Web) -> None:
     """A VP gets the pictures for their department, without the delivery figures, and
     cannot ask for another department's."""

@@ -77,6 +77,12 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
         doc = p.queries.every_metric(q)
         history = p.queries.views.history(q.span.start, q.span.end)
         points = figures.cycle_time_points(history, q.span, q.filter, p.queries.zone)
+        # A department typed by hand that no request of the period names gives zeros
+        # everywhere: say so, and offer the names the period does have.
+        departments = sorted({r.department for r in history.requests.values()}, key=str.casefold)
+        unknown = bool(
+            everything and scope and scope.casefold() not in {d.casefold() for d in departments}
+        )
         cfd, cfd_legend = figures.cumulative_flow_chart(doc)
         return p.templates.render(
             request,
@@ -88,6 +94,8 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             period=period,
             unit=unit,
             department=scope or "",
+            departments=departments,
+            unknown_department=unknown,
             everything=everything,
             throughput_chart=figures.throughput_chart(doc),
             cycle_chart=figures.cycle_time_chart(
