@@ -163,8 +163,15 @@ class MetricsQueries:
         except ValueError as exc:
             raise InvalidCommand("invalid_week", str(exc)) from None
         _sensible(span.start, "week")
+        today = self.today()
+        if span.start > today:
+            raise InvalidCommand(
+                "week_in_future",
+                f"{week} has not begun (today is {today.isoformat()} in the business time"
+                " zone): a weekly report covers a week under way or past",
+            )
         history = self._history(*weekly_window(span))
-        return weekly_report(history, span, self.zone, seed=seed)
+        return weekly_report(history, span, self.zone, seed=seed, as_of=today)
 
     def _happened(self, as_of: date) -> None:
         _sensible(as_of, "as_of")

@@ -3,7 +3,7 @@ real commands and other services' facts by contract."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from tests.conftest import Api
@@ -94,6 +94,19 @@ def test_figures_as_of_a_day_still_to_come_are_a_422(api: Api) -> None:
         assert "is after today" in future.json()["detail"]
     today = api.get("/api/metrics/work-in-progress", "metrics.mo")
     assert today.status_code == 200
+
+
+def test_a_week_not_begun_is_a_422_and_the_week_under_way_is_reported_so_far(api: Api) -> None:
+    today = datetime.now(api.platform.settings.zone).date()  # the business day
+    year, week, _ = (today + timedelta(days=14)).isocalendar()
+    later = api.get(f"/api/metrics/reports/weekly/{year}-W{week:02d}", "rm")
+    assert later.status_code == 422
+    assert later.json()["rule"] == "week_in_future"
+    year, week, weekday = today.isocalendar()
+    now = api.get(f"/api/metrics/reports/weekly/{year}-W{week:02d}", "rm")
+    assert now.status_code == 200
+    so_far = f", so far: to {today.isoformat()})" if weekday < 7 else ")"
+    assert now.text.splitlines()[0].endswith(so_far)
 
 
 def test_weekly_report_as_markdown_and_html(api: Api) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import datetime, timedelta
 
 from tests.metrics.scenario import Office, march_history
 from tests.web.conftest import Web
@@ -122,6 +123,24 @@ def test_weekly_report_lists_the_week_and_its_key_figures(web: Web) -> None:
     at_risk = page.text.split("At risk <small>")[1].split("</section>")[0]
     assert "Foxtrot" in at_risk
     assert "overdue</span> target Thu 12 Mar 2026, 85% by" in at_risk
+
+
+def test_the_week_under_way_is_reported_so_far_with_no_link_to_a_week_not_begun(
+    web: Web,
+) -> None:
+    today = datetime.now(web.platform.settings.zone).date()
+    this_week = "{}-W{:02d}".format(*today.isocalendar()[:2])
+    next_week = "{}-W{:02d}".format(*(today + timedelta(days=7)).isocalendar()[:2])
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        page = client.get("/dashboard/weekly", params={"week": this_week})
+        later = client.get("/dashboard/weekly", params={"week": next_week})
+    assert page.status_code == 200
+    assert f"week={next_week}" not in page.text
+    if today.isoweekday() < 7:
+        assert "so far: to" in page.text
+    assert later.status_code == 422
+    assert "has not begun" in later.text
 
 
 def test_a_vp_gets_no_link_to_figures_they_cannot_open(web: Web) -> None:

@@ -103,10 +103,15 @@ def _triaged(history: History, week: Span, zone: tzinfo) -> list[dict[str, Any]]
     return sorted(out, key=lambda i: (i["decision"], i["department"], i["title"], i["id"]))
 
 
-def weekly_report(history: History, week: Span, zone: tzinfo, *, seed: int = 0) -> dict[str, Any]:
+def weekly_report(
+    history: History, whole: Span, zone: tzinfo, *, seed: int = 0, as_of: date | None = None
+) -> dict[str, Any]:
     """What was submitted, triaged and delivered in the week, what slipped, what is at
-    risk, unauthorised changes, and the key figures against the week before."""
+    risk, unauthorised changes, and the key figures against the week before. A week under
+    way on `as_of` is reported to that day: its figures against the same days of the week
+    before, its forecasts as of that day."""
     everyone = Filter()
+    week = whole.to_date(as_of) if as_of is not None else whole
     this_week = key_figures(history, week, zone)
     last_week = key_figures(history, week.previous(), zone)
     forecast = forecast_requests(
@@ -123,9 +128,10 @@ def weekly_report(history: History, week: Span, zone: tzinfo, *, seed: int = 0) 
         if r.delivered_at
     ]
     return {
-        "week": week.label,
-        "start": week.start.isoformat(),
-        "end": week.end.isoformat(),
+        "week": whole.label,
+        "start": whole.start.isoformat(),
+        "end": whole.end.isoformat(),
+        "to_date": week.end.isoformat() if week.full is not None else None,
         "submitted": sorted(submitted, key=lambda i: (i["department"], i["title"], i["id"])),
         "triaged": _triaged(history, week, zone),
         "delivered": sorted(delivered, key=lambda i: (i["delivered_on"], i["title"], i["id"])),

@@ -162,7 +162,7 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             week=chosen,
             error=None,
             previous=_shift(chosen, -1),
-            next=_shift(chosen, 1),
+            next=_shift(chosen, 1) if report["to_date"] is None else None,  # not begun yet
         )
 
     return router
