@@ -141,6 +141,7 @@ def test_the_week_under_way_is_reported_so_far_with_no_link_to_a_week_not_begun(
         assert "so far: to" in page.text
     assert later.status_code == 422
     assert "has not begun" in later.text
+    assert f'href="/dashboard/weekly?week={this_week}"' in later.text  # the way back
 
 
 def test_a_vp_gets_no_link_to_figures_they_cannot_open(web: Web) -> None:

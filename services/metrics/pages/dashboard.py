@@ -152,6 +152,9 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
                 error=exc.detail,
                 report=None,
                 week=chosen,
+                # A way back to a week there is a report of: this week, when the one asked
+                # for has not begun.
+                previous=_this_week(p.queries.today()) if exc.rule == "week_in_future" else None,
             )
         return p.templates.render(
             request,
@@ -173,6 +176,11 @@ def _forecasts(forecast: dict[str, Any], department: str | None) -> list[dict[st
     if department:
         items = [i for i in items if i["department"].casefold() == department.casefold()]
     return items
+
+
+def _this_week(today: date) -> str:
+    year, week, _ = today.isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 def _last_week(today: date) -> str:
