@@ -170,10 +170,10 @@ class Demo(Delivery, Releasing, Changing):
         # The years compared must have happened (metrics are not measured as of a day
         # still to come, and a history in the future is no demonstration): `latest` is the
         # last first of a month from which they end by `until`.
-        after = (until or date.max - timedelta(days=1)) + timedelta(days=1)
-        latest = date(after.year - years, after.month, 1)
+        after = until + timedelta(days=1) if until is not None else None
+        latest = date(after.year - years, after.month, 1) if after is not None else None
         while not (crowded and day.day == 1) and day < self.start + timedelta(days=4 * 365):
-            if until is not None and day > latest:
+            if until is not None and latest is not None and day > latest:
                 self._too_late(until, _months_later(day.replace(day=1), 1), years, known=False)
             self.step(day)
             crowded = crowded or self.org.in_play >= IN_PLAY_AT_START * self.scale

@@ -207,25 +207,26 @@ class ChangeControlViews:
     def covering_candidates(self, subsystem: str, at: datetime) -> list[str]:
         """Approved changes whose window holds `at` and whose scope names `subsystem`,
         earliest window first (the domain decides; this only narrows the search)."""
-        placeholders, values = _in("s", sorted(COVERING))
-        rows = self._rows(
-            f"SELECT id FROM {self._t(CHANGES)} WHERE status IN ({placeholders})"
-            " AND window_start <= :at AND window_end > :at"
-            " AND LOWER(subsystems) LIKE LOWER(:subsystem) ORDER BY window_start, id",
-            {**values, "at": iso(at), "subsystem": f"%|{subsystem}|%"},
-        )
-        return [str(r["id"]) for r in rows]
+        return [str(r["id"]) for r in self._in_window(sorted(COVERING), subsystem, at)]
 
     def awaiting_approval(self, subsystem: str, at: datetime) -> list[dict[str, Any]]:
         """Changes still in review whose window holds `at` and whose scope names
         `subsystem`: what a refused deployment was most likely waiting for."""
-        rows = self._rows(
-            f"SELECT id, title FROM {self._t(CHANGES)} WHERE status = :status"
+        rows = self._in_window([Status.IN_REVIEW.value], subsystem, at)
+        return [{"id": str(r["id"]), "title": r["title"]} for r in rows]
+
+    def _in_window(
+        self, statuses: Sequence[str], subsystem: str, at: datetime
+    ) -> list[dict[str, Any]]:
+        """Changes in one of `statuses` whose window holds `at` and whose scope names
+        `subsystem`, earliest window first."""
+        placeholders, values = _in("s", statuses)
+        return self._rows(
+            f"SELECT id, title FROM {self._t(CHANGES)} WHERE status IN ({placeholders})"
             " AND window_start <= :at AND window_end > :at"
             " AND LOWER(subsystems) LIKE LOWER(:subsystem) ORDER BY window_start, id",
-            {"status": Status.IN_REVIEW.value, "at": iso(at), "subsystem": f"%|{subsystem}|%"},
+            {**values, "at": iso(at), "subsystem": f"%|{subsystem}|%"},
         )
-        return [{"id": str(r["id"]), "title": r["title"]} for r in rows]
 
     def windows(self, window: Window | None, subsystem: str | None) -> list[dict[str, Any]]:
         """Changes with a planned window (overlapping `window` when given), earliest first,

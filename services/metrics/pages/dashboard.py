@@ -165,7 +165,9 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             week=chosen,
             error=None,
             previous=_shift(chosen, -1),
-            next=_shift(chosen, 1) if report["to_date"] is None else None,  # not begun yet
+            # No link to a week that has not begun (a 422): the week after is shown only
+            # once this one is over.
+            next=_shift(chosen, 1) if report["end"] < p.queries.today().isoformat() else None,
         )
 
     return router
@@ -184,8 +186,7 @@ def _this_week(today: date) -> str:
 
 
 def _last_week(today: date) -> str:
-    year, week, _ = (today - timedelta(days=7)).isocalendar()
-    return f"{year}-W{week:02d}"
+    return _this_week(today - timedelta(days=7))
 
 
 def _shift(week: str, by: int) -> str:

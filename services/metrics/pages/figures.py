@@ -47,17 +47,14 @@ def _day_label(day: date) -> str:
 def percentile_lines(summary: dict[str, Any], unit: str = "d") -> list[Line]:
     """The 50th, 85th and 95th percentiles as reference lines; percentiles that are equal
     (few points, or many the same) share one line, labelled with each: "85%, 95% 79 d"."""
-    lines: list[Line] = []
+    names: dict[float, list[str]] = {}
+    colors: dict[float, str] = {}
     for key, name, color in PERCENTILES:
-        value = summary.get(key)
-        if value is None:
-            continue
-        if lines and lines[-1].value == float(value):
-            names = lines[-1].label.rsplit(" ", 2)[0]
-            lines[-1] = Line(float(value), f"{names}, {name} {value:g} {unit}", color)
-        else:
-            lines.append(Line(float(value), f"{name} {value:g} {unit}", color))
-    return lines
+        if summary.get(key) is not None:
+            value = float(summary[key])
+            names.setdefault(value, []).append(name)
+            colors[value] = color  # the highest percentile's
+    return [Line(v, f"{', '.join(n)} {v:g} {unit}", colors[v]) for v, n in names.items()]
 
 
 def throughput_chart(doc: dict[str, Any]) -> Markup:
