@@ -3,14 +3,16 @@ one row each, folded from the whole log in batches, and read back by period.
 
 A batch loads the rows its events touch, folds the events in memory with the same
 `Folder` a consumer's replay uses, and writes the changed rows back in bulk, in the
-group's transaction (so exactly once, and resumable). A query loads only the rows that
-can matter to the periods it asks about.
+group's transaction (so exactly once, and resumable). A rebuild of a small log holds
+every record in memory instead, reads none back, and writes what changed whenever the
+writer is free (decision 104). A query loads only the rows that can matter to the
+periods it asks about.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from operator import attrgetter
 from typing import Any, TypeVar
@@ -27,7 +29,7 @@ from services.metrics.domain.records import (
     Record,
     RequestRecord,
 )
-from services.metrics.facts import TOPICS, Folder
+from services.metrics.facts import TOPICS, Folder, Touched
 from shared.store.log import EventLog, LoggedEvent
 from shared.store.projections import Handler, ProjectionGroup, StagedProjection
 from shared.store.sql import Cursor
@@ -35,6 +37,10 @@ from shared.store.sql import Cursor
 REQUESTS, BUNDLES, CHANGES = "metrics_requests", "metrics_bundles", "metrics_changes"
 DEPLOYMENTS, RANKINGS = "metrics_deployments", "metrics_rankings"
 BATCH_SIZE = 20_000
+HOLD_EVENTS_AT_MOST = 40_000
+"""A rebuild of a log this long keeps every record in memory, and writes when it can."""
+HOLD_RECORDS_AT_MOST = 40_000
+"""...until it holds more records than this (the log grew meanwhile): then batch by batch."""
 
 R = TypeVar("R", bound=Record)
 
@@ -107,7 +113,46 @@ class MetricsProjection(StagedProjection["Folded"]):
     def _one(self, cur: Cursor, event: LoggedEvent) -> None:
         self.apply_batch(cur, [event])
 
+    def empty(self, events: int) -> Folded | None:
+        # A small log's rebuild reads no row back, and writes each record once or a few
+        # times instead of once per batch that touches it (decision 104).
+        return Folded(History(), {}, held=Held()) if events <= HOLD_EVENTS_AT_MOST else None
+
+    def holds(self, folded: Folded) -> bool:
+        return folded.held is not None and folded.held.holding
+
     def fold(self, cur: Cursor, events: Sequence[LoggedEvent], previous: Folded | None) -> Folded:
+        held = previous.held if previous is not None else None
+        if previous is not None and held is not None and held.holding:
+            history = previous.history  # every record of the view: none to read
+        else:
+            held, history = None, self._loaded(cur, events, previous)
+        folder = Folder(history)
+        folder.apply_all(events)
+        folder.release()
+        if held is not None:
+            holding = _records(history) <= HOLD_RECORDS_AT_MOST
+            return Folded(history, {}, held=held.touched(folder.touched, holding))
+        return Folded(history, _rows(history, folder.touched))
+
+    def prepare(self, folded: Folded) -> Folded:
+        if folded.held is None:
+            return folded
+        # Each record the folds changed since the last write, once: inserted if new.
+        new, changed = folded.held.unwritten()
+        h = folded.history
+        # Without the history, which the folding thread can then free while these are written.
+        return Folded(History(), _rows(h, changed), new_rows=_rows(h, new))
+
+    def write(self, cur: Cursor, folded: Folded) -> None:
+        for table, rows in folded.new_rows.items():
+            cur.insert(self.t(table), ("id", *COLUMNS[table], "data"), rows)
+        for table, rows in folded.rows.items():
+            cur.upsert(self.t(table), ("id", *COLUMNS[table], "data"), rows)
+
+    def _loaded(
+        self, cur: Cursor, events: Sequence[LoggedEvent], previous: Folded | None
+    ) -> History:
         history = History()
         wanted = Folder.references(events)
         held = previous.history if previous is not None else History()
@@ -119,24 +164,7 @@ class MetricsProjection(StagedProjection["Folded"]):
         history.changes = self.load(cur, CHANGES, wanted.changes, ChangeRecord, held.changes)
         if wanted.rankings:
             history.rankings = self.load(cur, RANKINGS, None, RankingRecord, held.rankings)
-        folder = Folder(history)
-        folder.apply_all(events)
-        folder.release()
-        t, h = folder.touched, history
-        return Folded(
-            history,
-            {
-                REQUESTS: [_row(REQUESTS, h.requests[i]) for i in t.requests],
-                BUNDLES: [_row(BUNDLES, h.bundles[i]) for i in t.bundles],
-                CHANGES: [_row(CHANGES, h.changes[i]) for i in t.changes],
-                DEPLOYMENTS: [_row(DEPLOYMENTS, h.deployments[i]) for i in t.deployments],
-                RANKINGS: [_row(RANKINGS, h.rankings[i]) for i in t.rankings],
-            },
-        )
-
-    def write(self, cur: Cursor, folded: Folded) -> None:
-        for table, rows in folded.rows.items():
-            cur.upsert(self.t(table), ("id", *COLUMNS[table], "data"), rows)
+        return history
 
     def load(
         self,
@@ -171,12 +199,60 @@ class MetricsProjection(StagedProjection["Folded"]):
         return found
 
 
+def _rows(h: History, t: Touched) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        REQUESTS: [_row(REQUESTS, h.requests[i]) for i in t.requests],
+        BUNDLES: [_row(BUNDLES, h.bundles[i]) for i in t.bundles],
+        CHANGES: [_row(CHANGES, h.changes[i]) for i in t.changes],
+        DEPLOYMENTS: [_row(DEPLOYMENTS, h.deployments[i]) for i in t.deployments],
+        RANKINGS: [_row(RANKINGS, h.rankings[i]) for i in t.rankings],
+    }
+
+
+def _records(h: History) -> int:
+    return len(h.requests) + len(h.bundles) + len(h.changes) + len(h.deployments)
+
+
+_KINDS = ("requests", "bundles", "changes", "deployments", "rankings")
+
+
+@dataclass
+class Held:
+    """What a rebuild that holds every record in memory has written of them, and what
+    its folds changed since; `holding` until it holds too many."""
+
+    holding: bool = True
+    written: Touched = field(default_factory=Touched)
+    changed: Touched = field(default_factory=Touched)
+
+    def touched(self, touched: Touched, holding: bool) -> Held:
+        for kind in _KINDS:
+            getattr(self.changed, kind).update(getattr(touched, kind))
+        self.holding = holding
+        return self
+
+    def unwritten(self) -> tuple[Touched, Touched]:
+        """The records changed since the last write: those never written, and the others.
+        All of them count as written from here on."""
+        new, again = Touched(), Touched()
+        for kind in _KINDS:
+            changed, written = getattr(self.changed, kind), getattr(self.written, kind)
+            setattr(new, kind, changed - written)
+            setattr(again, kind, changed & written)
+            written.update(changed)
+        self.changed = Touched()
+        return new, again
+
+
 @dataclass
 class Folded:
-    """A batch folded: every record it read or changed, and the rows to write."""
+    """A batch folded: every record it read or changed, and the rows to write (`rows`
+    upserted, `new_rows` inserted); `held`, in a rebuild that holds every record."""
 
     history: History
     rows: dict[str, list[tuple[Any, ...]]]
+    new_rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    held: Held | None = None
 
 
 class MetricsViews:

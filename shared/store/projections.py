@@ -11,10 +11,9 @@ processes never apply the same event twice.
 from __future__ import annotations
 
 import threading
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any
 
 import structlog
 
@@ -23,82 +22,18 @@ from shared.store.log import EventLog, LoggedEvent
 from shared.store.read_ahead import Ahead, Batch, Reader
 from shared.store.recorders import POSITIONS_TABLE
 from shared.store.sql import Cursor, Params, Row, lock_for_ddl
+from shared.store.view import Handler, Projection, StagedProjection, event_topic, topic_of
+
+__all__ = [
+    "Handler",
+    "Projection",
+    "ProjectionGroup",
+    "StagedProjection",
+    "event_topic",
+    "topic_of",
+]
 
 log = structlog.get_logger(__name__)
-
-Handler = Callable[[Cursor, LoggedEvent], None]
-
-
-class Projection(ABC):
-    """One read model: its tables, and how each event type changes them."""
-
-    name: ClassVar[str]
-    """Tracking name; bump its version suffix when the view's shape changes."""
-
-    tables: ClassVar[tuple[str, ...]] = ()
-    """The tables it owns, dropped on rebuild."""
-
-    def __init__(self, log: EventLog) -> None:
-        self.log = log
-        self._handlers = dict(self.handlers())
-
-    def t(self, name: str) -> str:
-        return self.log.table(name)
-
-    @abstractmethod
-    def create(self, cur: Cursor) -> None:
-        """Create the view's tables and indexes if they do not exist."""
-
-    def create_unindexed(self, cur: Cursor) -> None:
-        """What a rebuild creates before folding the log: by default everything. A view
-        may leave out the indexes its own writes do not need (they are created, by
-        `create`, once the rebuild has caught up: sorting every row once costs less than
-        keeping an index up to date row by row)."""
-        self.create(cur)
-
-    @abstractmethod
-    def handlers(self) -> Mapping[str, Handler]:
-        """Event topic -> handler. Events with other topics are skipped undecoded."""
-
-    def handles(self, topic: str) -> bool:
-        return topic in self._handlers
-
-    def topics(self) -> frozenset[str] | None:
-        """The topics this projection reads; None when it reads every event (one that
-        overrides `handles` is taken to, as it may accept any topic)."""
-        if type(self).handles is not Projection.handles:
-            return None
-        return frozenset(self._handlers)
-
-    def apply_batch(self, cur: Cursor, events: Sequence[LoggedEvent]) -> None:
-        """Apply a batch in log order. Override to fold in memory and write in bulk."""
-        for event in events:
-            self._handlers[event.topic](cur, event)
-
-    def drop(self, cur: Cursor) -> None:
-        for table in self.tables:
-            cur.execute(f"DROP TABLE IF EXISTS {self.t(table)}")
-
-
-F = TypeVar("F")
-
-
-class StagedProjection(Projection, Generic[F]):
-    """A projection that applies a batch in two steps: fold it in memory, then write
-    what changed. A long catch-up then folds one batch while the previous is written.
-
-    `fold` reads what it needs through `cur`, except the records the previous batch's
-    fold holds (`previous`, None for the first batch of a catch-up, and whenever
-    batches are applied one at a time): that batch may still be being written."""
-
-    @abstractmethod
-    def fold(self, cur: Cursor, events: Sequence[LoggedEvent], previous: F | None) -> F: ...
-
-    @abstractmethod
-    def write(self, cur: Cursor, folded: F) -> None: ...
-
-    def apply_batch(self, cur: Cursor, events: Sequence[LoggedEvent]) -> None:
-        self.write(cur, self.fold(cur, events, None))
 
 
 class _Moved(Exception):
@@ -155,30 +90,43 @@ class ProjectionGroup:
         """Drop every view of the group and fold the whole log again. The log's first
         batch is read, on another connection, while the views are dropped and created
         again (the DDL waits for the disk: a transaction that deletes files commits
-        synchronously, and each new index is synced)."""
-        read = self._catch_up(None, far_behind=True, reset=self._reset)
-        with self._lock, self.log.db.transaction(write=True) as cur:
-            _commit_without_waiting(self.log, cur)
-            lock_for_ddl(self.log.db, cur)
-            for projection in self.projections:
-                projection.create(cur)  # what create_unindexed left out
+        synchronously, and each new index is synced). A staged projection that can hold
+        the whole view in memory (`empty`) starts folding meanwhile too."""
+        self.setup()
+        staged = self._staged()
+        empty = None
+        if staged is not None and self.log.db.backend == "postgres":
+            empty = staged.empty(self.log.head())
+        read = self._catch_up(None, far_behind=True, reset=True, empty=empty)
+        if empty is None:  # created without the indexes folding does not use: made once
+            with self._lock, self.log.db.transaction(write=True) as cur:
+                _commit_without_waiting(self.log, cur)
+                lock_for_ddl(self.log.db, cur)
+                for projection in self.projections:
+                    projection.create(cur)  # what create_unindexed left out
         return read
 
-    def _reset(self) -> None:
-        """Every view of the group dropped and created empty, its position at 0."""
-        # Pipelined: the statements go out together while the first batch is read (on
-        # another thread, holding the interpreter lock for up to 5 ms at a time).
-        with self._lock, self.log.db.transaction(write=True) as cur, cur.pipeline():
+    def _reset(self, indexed: bool = False) -> None:
+        """Every view of the group dropped and created empty, its position at 0;
+        `indexed`: with every index (for a view written in a few large writes). One
+        script, one round trip: it runs while another thread reads, or folds."""
+
+        def statements(cur: Cursor) -> None:
             _commit_without_waiting(self.log, cur)
             lock_for_ddl(self.log.db, cur)
-            self._locked_positions(cur)
+            self._lock_positions(cur)
             for projection in self.projections:
                 projection.drop(cur)
-                projection.create_unindexed(cur)
+                if indexed:
+                    projection.create(cur)
+                else:
+                    projection.create_unindexed(cur)
             cur.execute(
                 f"UPDATE {self._positions} SET position = 0 WHERE name IN ({self._in})",
                 self._names,
             )
+
+        self.log.db.script(statements)
 
     # -- following ------------------------------------------------------------------
 
@@ -209,9 +157,10 @@ class ProjectionGroup:
         return self._catch_up(max_batches, far_behind=False)
 
     def _catch_up(
-        self, max_batches: int | None, far_behind: bool, reset: Callable[[], None] | None = None
+        self, max_batches: int | None, far_behind: bool, reset: bool = False, empty: Any = None
     ) -> int:
-        """`reset`, if given, runs first and moves every position to 0 (a rebuild)."""
+        """`reset`: every view is dropped and its position moved to 0 first (a rebuild);
+        `empty`: what its staged projection's first fold starts from (`empty()`)."""
         self.setup()
         if not self.projections:
             return 0
@@ -222,17 +171,18 @@ class ProjectionGroup:
         staged = self._staged()
         if far_behind and staged is not None and reader is not None:
             # A small first batch: folding starts sooner, and the stages overlap sooner.
-            start = 0 if reset is not None else self.position()
+            start = 0 if reset else self.position()
             ahead = reader.read_ahead(start, self._smallest_batch)
             # (and _catch_up_staged shrinks them again near the head)
         try:
-            if reset is not None:
-                reset()
+            if reset and empty is None:
+                with self._lock:
+                    self._reset()
             with collector_paused():
                 while max_batches is None or batches < max_batches:
                     if staged is not None and reader is not None and ahead is not None:
                         left = None if max_batches is None else max_batches - batches
-                        return total + self._catch_up_staged(staged, reader, ahead, left)
+                        return total + self._catch_up_staged(staged, reader, ahead, left, empty)
                     batches += 1
                     more = max_batches is None or batches < max_batches
                     read, ahead = self._apply_one_batch(ahead, reader if more else None)
@@ -254,7 +204,12 @@ class ProjectionGroup:
         return projection if isinstance(projection, StagedProjection) else None
 
     def _catch_up_staged(
-        self, projection: StagedProjection[Any], reader: Reader, ahead: Ahead, left: int | None
+        self,
+        projection: StagedProjection[Any],
+        reader: Reader,
+        ahead: Ahead,
+        left: int | None,
+        empty: Any = None,
     ) -> int:
         """Fold batch N+1 while batch N is written, on another connection, in a thread.
 
@@ -264,17 +219,25 @@ class ProjectionGroup:
         batch N did not write (committed by batch N-1 or earlier, whose write has
         finished); the records batch N wrote are taken from N's fold, not read back. If
         another process moved the positions meanwhile, the write is refused and this
-        catch-up stops: that process carries on from where it is."""
+        catch-up stops: that process carries on from where it is.
+
+        `empty` (a rebuild, see `StagedProjection.empty`): the views are reset by the
+        writer while the first batches are folded, and a fold that `holds` is written
+        only once the writer is free, together with those before it."""
         total = 0
         batches = 0
-        smallest = self._smallest_batch
-        head = self.log.head()
-        previous: Any = None
+        previous: Any = empty
         written: Future[None] | None = None
         writer = ThreadPoolExecutor(1, thread_name_prefix="view-writer")
         following: Ahead | None = ahead
+        since = ahead.after  # where the events not yet written start
+        unwritten: Batch | None = None  # the last batch folded, if not written yet
+        folded: Any = None
         try:
             with self._lock:
+                if empty is not None:  # a rebuild whose folds hold their records
+                    written = writer.submit(self._reset, True)  # dropped while they fold
+                head = self.log.head()
                 while following is not None and (left is None or batches < left):
                     batch = following.take(following.after) or self._read_now(following.after)
                     if not batch.read:
@@ -282,19 +245,23 @@ class ProjectionGroup:
                     batches += 1
                     following = None
                     if batch.full and (left is None or batches < left):
-                        # Batches grow from small ones and shrink again towards the head
-                        # seen at the start: the stages overlap early, and the last
-                        # write, which nothing overlaps, is a short one.
-                        near_end = max(smallest, (head - batch.last) // 2)
-                        limit = min(self.batch_size, batch.limit * 2, near_end)
-                        following = reader.read_ahead(batch.last, limit)
+                        following = reader.read_ahead(batch.last, self._next_limit(batch, head))
                     with self.log.db.transaction() as cur:
                         folded = projection.fold(cur, batch.events, previous)
-                    if written is not None:
-                        written.result()  # batch N-1 committed before N+1 reads its rows
-                    written = writer.submit(self._write_staged, projection, batch, folded)
                     previous = folded
                     total += batch.read
+                    unwritten = batch
+                    busy = written is not None and not written.done()
+                    if following is not None and busy and projection.holds(folded):
+                        continue  # written with the next batch, once the writer is free
+                    written = self._hand_over(writer, written, projection, since, batch, folded)
+                    since, unwritten = batch.last, None
+                if unwritten is not None:  # the log ended on a full batch the fold held
+                    written = self._hand_over(
+                        writer, written, projection, since, unwritten, previous
+                    )
+                # What the last fold held is freed while the server writes it.
+                previous = folded = None
                 if written is not None:
                     written.result()
         except _Moved:
@@ -305,6 +272,30 @@ class ProjectionGroup:
             writer.shutdown(wait=True)
         return total
 
+    def _hand_over(
+        self,
+        writer: ThreadPoolExecutor,
+        written: Future[None] | None,
+        projection: StagedProjection[Any],
+        since: int,
+        batch: Batch,
+        folded: Any,
+    ) -> Future[None]:
+        """The events after `since` to the end of `batch`, folded, given to the writer
+        once it has committed what it was given before (batch N-1 committed before N+1
+        reads its rows)."""
+        if written is not None:
+            written.result()
+        prepared = projection.prepare(folded)
+        return writer.submit(self._write_staged, projection, since, batch, prepared)
+
+    def _next_limit(self, batch: Batch, head: int) -> int:
+        """Batches grow from small ones and shrink again towards the head seen at the
+        start: the stages overlap early, and the last write, which nothing overlaps, is a
+        short one."""
+        near_end = max(self._smallest_batch, (head - batch.last) // 2)
+        return min(self.batch_size, batch.limit * 2, near_end)
+
     @property
     def _smallest_batch(self) -> int:
         """Where a staged catch-up's batches start, and how small they shrink near the head."""
@@ -314,13 +305,16 @@ class ProjectionGroup:
         with self.log.db.transaction() as cur:
             return self._read(cur, after, limit)
 
-    def _write_staged(self, projection: StagedProjection[Any], batch: Batch, folded: Any) -> None:
+    def _write_staged(
+        self, projection: StagedProjection[Any], since: int, batch: Batch, folded: Any
+    ) -> None:
+        """The events after `since` up to the end of `batch`, folded, written."""
         # Pipelined: the writer waits for the server twice (the positions, then the end),
         # not once per statement; each wait is also a wait for the folding thread to hand
         # back the interpreter lock, up to its switch interval (5 ms).
         with self.log.db.transaction(write=True) as cur, cur.pipeline():
             _commit_without_waiting(self.log, cur)
-            if any(p != batch.after for p in self._locked_positions(cur).values()):
+            if any(p != since for p in self._locked_positions(cur).values()):
                 raise _Moved
             projection.write(cur, folded)
             self._advance(cur, batch.last)
@@ -463,7 +457,12 @@ class ProjectionGroup:
 
     def _locked_positions(self, cur: Cursor) -> dict[str, int]:
         """Each projection's position, its row locked until the transaction ends (SQLite's
-        write transaction already holds the whole database).
+        write transaction already holds the whole database)."""
+        self._lock_positions(cur)
+        return {r["name"]: int(r["position"]) for r in cur.fetchall()}
+
+    def _lock_positions(self, cur: Cursor) -> None:
+        """The positions' rows locked, their answer left unread (a script reads none).
 
         The rows are locked in the order of their names, whatever plan the server picks:
         in the order of a scan, two processes catching up the same group locked them in
@@ -473,7 +472,6 @@ class ProjectionGroup:
             f"SELECT name, position FROM {self._positions} WHERE name IN ({self._in}){lock}",
             self._names,
         )
-        return {r["name"]: int(r["position"]) for r in cur.fetchall()}
 
     def _advance(self, cur: Cursor, to: int) -> None:
         """Move every position of the group forward to `to` (never back)."""
@@ -534,21 +532,6 @@ class ProjectionGroup:
                     projection.apply_batch(cur, events)
             self._advance(cur, batch.last)
             return batch.read, following
-
-
-def topic_of(event_class: type[Any]) -> str:
-    """The stored topic of an event class: its module and qualified name."""
-    return f"{event_class.__module__}:{event_class.__qualname__}"
-
-
-def event_topic(aggregate: type[Any], event_name: str) -> str:
-    """The topic of `aggregate.<event_name>`, failing at import time if it was renamed.
-
-    The `@event` decorator creates the event classes at run time, out of sight of mypy."""
-    event_class = getattr(aggregate, event_name, None)
-    if not isinstance(event_class, type):
-        raise AttributeError(f"{aggregate.__qualname__} has no event {event_name!r}")
-    return topic_of(event_class)
 
 
 def _commit_without_waiting(log: EventLog, cur: Cursor) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 
+import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
 
 from shared.platform import Platform
+from shared.store.sql import Cursor
 
 AWKWARD = [
     '{"title": "a \\"quoted\\" back\\\\slash"}',
@@ -69,3 +71,52 @@ def test_writes_sent_together_read_what_came_before_and_fail_as_one(platform: Pl
     with platform.log.db.transaction() as cur:
         stored = cur.tuples(f"SELECT id, data FROM {table} ORDER BY id")
     assert stored == [("a", "kept"), ("b", "also")]
+
+
+def test_insert_writes_new_rows_and_refuses_one_already_there(platform: Platform) -> None:
+    table = platform.log.table("test_insert")
+    rows = [(f"v{n}", value) for n, value in enumerate(AWKWARD)]
+    with platform.log.db.transaction(write=True) as cur:
+        cur.execute(f"CREATE TABLE {table} (id TEXT PRIMARY KEY, data TEXT)")
+        cur.insert(table, ("id", "data"), rows)
+        cur.insert(table, ("id", "data"), [])  # nothing to write: nothing happens
+    with platform.log.db.transaction() as cur:
+        assert cur.tuples(f"SELECT id, data FROM {table} ORDER BY id") == sorted(rows)
+    duplicate = (IntegrityError, sqlite3.IntegrityError, psycopg.errors.UniqueViolation)
+    with pytest.raises(duplicate), platform.log.db.transaction(write=True) as cur:
+        cur.insert(table, ("id", "data"), [("v0", "again")])
+
+
+def test_a_script_runs_as_one_transaction_and_a_failure_in_it_changes_nothing(
+    platform: Platform,
+) -> None:
+    table = platform.log.table("test_script")
+    with platform.log.db.transaction(write=True) as cur:
+        cur.execute(f"CREATE TABLE {table} (id TEXT PRIMARY KEY, note TEXT)")
+
+    def statements(cur: Cursor) -> None:
+        cur.execute(f"INSERT INTO {table} (id, note) VALUES (:id, :note)", {"id": "a",
+                    "note": "it's 100% ; quoted: 'x'"})  # fmt: skip
+        cur.execute(f"INSERT INTO {table} (id, note) VALUES ('b', 'two')")
+
+    platform.log.db.script(statements)
+
+    def failing(cur: Cursor) -> None:
+        cur.execute(f"INSERT INTO {table} (id, note) VALUES ('c', 'lost with the rest')")
+        cur.execute(f"INSERT INTO {table} (id, note) VALUES ('a', 'a duplicate')")
+
+    with pytest.raises((IntegrityError, sqlite3.IntegrityError, psycopg.errors.UniqueViolation)):
+        platform.log.db.script(failing)
+    with platform.log.db.transaction() as cur:  # the connection is usable again
+        stored = cur.tuples(f"SELECT id, note FROM {table} ORDER BY id")
+    assert stored == [("a", "it's 100% ; quoted: 'x'"), ("b", "two")]
+
+
+def test_a_script_sent_as_one_message_cannot_read_an_answer(postgres_platform: Platform) -> None:
+    # (SQLite runs a script's statements one by one on a real cursor.)
+    def reading(cur: Cursor) -> None:
+        cur.execute("SELECT 1")
+        cur.fetchall()
+
+    with pytest.raises(TypeError, match="return nothing to read"):
+        postgres_platform.log.db.script(reading)
