@@ -37,8 +37,9 @@ from shared.store.sql import Cursor
 REQUESTS, BUNDLES, CHANGES = "metrics_requests", "metrics_bundles", "metrics_changes"
 DEPLOYMENTS, RANKINGS = "metrics_deployments", "metrics_rankings"
 BATCH_SIZE = 20_000
-HOLD_EVENTS_AT_MOST = 40_000
-"""A rebuild of a log this long keeps every record in memory, and writes when it can."""
+HOLD_EVENTS_AT_MOST = 150_000
+"""A rebuild of a log this long keeps every record in memory, and writes when it can
+(100,000 contract-shaped events make some 19,000 records, about 25 MB more)..."""
 HOLD_RECORDS_AT_MOST = 40_000
 """...until it holds more records than this (the log grew meanwhile): then batch by batch."""
 

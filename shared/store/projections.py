@@ -36,6 +36,21 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 
+class _FirstFold:
+    """What a rebuild's first fold starts from, handed over once: held in the rebuild's
+    own frames, it would keep every record the folds add to it alive until the rebuild
+    returns (freeing 20,000 records took 20 ms), instead of freeing them while the last
+    write runs."""
+
+    def __init__(self, folded: Any) -> None:
+        self._folded = folded
+        self.holding = folded is not None
+
+    def take(self) -> Any:
+        folded, self._folded = self._folded, None
+        return folded
+
+
 class _Moved(Exception):
     """Another process moved the group's positions while a batch was folded."""
 
@@ -94,11 +109,11 @@ class ProjectionGroup:
         the whole view in memory (`empty`) starts folding meanwhile too."""
         self.setup()
         staged = self._staged()
-        empty = None
+        first = _FirstFold(None)
         if staged is not None and self.log.db.backend == "postgres":
-            empty = staged.empty(self.log.head())
-        read = self._catch_up(None, far_behind=True, reset=True, empty=empty)
-        if empty is None:  # created without the indexes folding does not use: made once
+            first = _FirstFold(staged.empty(self.log.head()))
+        read = self._catch_up(None, far_behind=True, reset=True, first=first)
+        if not first.holding:  # created without the indexes folding does not use: made once
             with self._lock, self.log.db.transaction(write=True) as cur:
                 _commit_without_waiting(self.log, cur)
                 lock_for_ddl(self.log.db, cur)
@@ -157,10 +172,14 @@ class ProjectionGroup:
         return self._catch_up(max_batches, far_behind=False)
 
     def _catch_up(
-        self, max_batches: int | None, far_behind: bool, reset: bool = False, empty: Any = None
+        self,
+        max_batches: int | None,
+        far_behind: bool,
+        reset: bool = False,
+        first: _FirstFold | None = None,
     ) -> int:
         """`reset`: every view is dropped and its position moved to 0 first (a rebuild);
-        `empty`: what its staged projection's first fold starts from (`empty()`)."""
+        `first`: what its staged projection's first fold starts from (`empty()`)."""
         self.setup()
         if not self.projections:
             return 0
@@ -175,14 +194,14 @@ class ProjectionGroup:
             ahead = reader.read_ahead(start, self._smallest_batch)
             # (and _catch_up_staged shrinks them again near the head)
         try:
-            if reset and empty is None:
+            if reset and (first is None or not first.holding):
                 with self._lock:
                     self._reset()
             with collector_paused():
                 while max_batches is None or batches < max_batches:
                     if staged is not None and reader is not None and ahead is not None:
                         left = None if max_batches is None else max_batches - batches
-                        return total + self._catch_up_staged(staged, reader, ahead, left, empty)
+                        return total + self._catch_up_staged(staged, reader, ahead, left, first)
                     batches += 1
                     more = max_batches is None or batches < max_batches
                     read, ahead = self._apply_one_batch(ahead, reader if more else None)
@@ -209,7 +228,7 @@ class ProjectionGroup:
         reader: Reader,
         ahead: Ahead,
         left: int | None,
-        empty: Any = None,
+        first: _FirstFold | None = None,
     ) -> int:
         """Fold batch N+1 while batch N is written, on another connection, in a thread.
 
@@ -221,12 +240,12 @@ class ProjectionGroup:
         another process moved the positions meanwhile, the write is refused and this
         catch-up stops: that process carries on from where it is.
 
-        `empty` (a rebuild, see `StagedProjection.empty`): the views are reset by the
-        writer while the first batches are folded, and a fold that `holds` is written
-        only once the writer is free, together with those before it."""
+        `first` (a rebuild that holds its records, see `StagedProjection.empty`): the
+        views are reset by the writer while the first batches are folded, and a fold that
+        `holds` is written only once the writer is free, together with those before it."""
         total = 0
         batches = 0
-        previous: Any = empty
+        previous: Any = first.take() if first is not None else None
         written: Future[None] | None = None
         writer = ThreadPoolExecutor(1, thread_name_prefix="view-writer")
         following: Ahead | None = ahead
@@ -235,7 +254,7 @@ class ProjectionGroup:
         folded: Any = None
         try:
             with self._lock:
-                if empty is not None:  # a rebuild whose folds hold their records
+                if first is not None and first.holding:  # a rebuild that holds its records
                     written = writer.submit(self._reset, True)  # dropped while they fold
                 head = self.log.head()
                 while following is not None and (left is None or batches < left):
