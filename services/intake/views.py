@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
@@ -395,6 +395,12 @@ class IntakeViews:
             if row["id"] in latest:
                 row["deferred_until"] = latest[row["id"]][1]
         return rows
+
+    def titles(self, request_ids: Collection[str]) -> dict[str, str]:
+        """The titles of these requests (any it does not hold left out)."""
+        with self.log.db.transaction() as cur:
+            select = f"SELECT id, title FROM {self._t(REQUESTS)} WHERE"
+            return dict(cur.tuples_in(select, "id", request_ids))
 
     def history(self, request_id: str) -> list[dict[str, Any]]:
         self.group.ensure_fresh()

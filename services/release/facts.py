@@ -2,8 +2,8 @@
 
 Release never imports intake or change control: it follows their facts in the log by
 the topics in `shared.contracts` and reads only the fields listed there. These tables
-answer "is this request accepted, how big is it, where does its department rank it"
-and "which bundle does this production change deploy".
+answer "is this request accepted, how big is it, where does its department rank it",
+"which bundle does this production change deploy" and "what is that change called".
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from shared.store.projections import Handler, Projection
 from shared.store.sql import Cursor
 
 REQUESTS, RANKINGS, CHANGES = "release_requests", "release_rankings", "release_changes"
+CHANGE_TITLES = "release_change_titles"
 
 STATUS_AFTER = {
     c.REQUEST_INFO_REQUESTED.topic: "info_requested",
@@ -170,6 +171,31 @@ class ChangeFactsProjection(Projection):
                 "type": e.data["change_type"],
                 "bundle": e.data.get("bundle_id"),
             },
+        )
+
+
+class ChangeTitlesProjection(Projection):
+    """Each production change's title, so a bundle's page names the change that deploys it
+    (its own projection: the titles came after `release.changes.v1`, whose position was
+    already past the changes raised before)."""
+
+    name = "release.change_titles.v1"
+    tables = (CHANGE_TITLES,)
+
+    def create(self, cur: Cursor) -> None:
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t(CHANGE_TITLES)} ("
+            " change_id TEXT PRIMARY KEY, title TEXT NOT NULL)"
+        )
+
+    def handlers(self) -> Mapping[str, Handler]:
+        return {c.CHANGE_RAISED.topic: self._raised}
+
+    def _raised(self, cur: Cursor, e: LoggedEvent) -> None:
+        cur.execute(
+            f"INSERT INTO {self.t(CHANGE_TITLES)} (change_id, title) VALUES (:id, :title)"
+            " ON CONFLICT (change_id) DO NOTHING",
+            {"id": e.aggregate_id, "title": e.data["title"]},
         )
 
 

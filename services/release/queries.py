@@ -3,7 +3,7 @@ what intake and change control published."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -21,10 +21,12 @@ from services.release.domain import (
     over_capacity,
 )
 from services.release.facts import (
+    CHANGE_TITLES,
     CHANGES,
     RANKINGS,
     REQUESTS,
     ChangeFactsProjection,
+    ChangeTitlesProjection,
     RequestFactsProjection,
     department_order,
     unpack,
@@ -58,6 +60,7 @@ class ReleaseViews:
             [
                 RequestFactsProjection(log),
                 ChangeFactsProjection(log),
+                ChangeTitlesProjection(log),
                 BundlesProjection(log),
                 FeedsProjection(log),
             ],
@@ -93,6 +96,22 @@ class ReleaseViews:
             {"id": change_id},
         )
         return (rows[0]["change_type"], rows[0]["bundle_id"]) if rows else None
+
+    def titles(
+        self, request_ids: Collection[str], change_ids: Collection[str]
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """The titles of these requests, and of these production changes, for the pages
+        (any it has not heard of left out)."""
+        with self.log.db.transaction() as cur:
+            requests = cur.tuples_in(
+                f"SELECT id, title FROM {self._t(REQUESTS)} WHERE", "id", request_ids
+            )
+            changes = cur.tuples_in(
+                f"SELECT change_id, title FROM {self._t(CHANGE_TITLES)} WHERE",
+                "change_id",
+                change_ids,
+            )
+        return dict(requests), dict(changes)
 
     # -- trains ---------------------------------------------------------------------
 

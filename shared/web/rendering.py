@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse
 from shared.identity.domain import Principal, Role
 from shared.web.access import Viewer
 from shared.web.charts import bar
+from shared.web.history import linked
 
 SHELL_TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -81,7 +82,12 @@ class Templates:
         self.env.globals["static"] = static_url
         self.env.globals["bar"] = bar
         self.env.filters.update(
-            label=label, sentence=sentence, when=self.when, day=self.day, short_day=self.short_day
+            label=label,
+            sentence=sentence,
+            when=self.when,
+            day=self.day,
+            short_day=self.short_day,
+            linked=linked,
         )
 
     def when(self, value: str | None) -> str:

@@ -3,11 +3,15 @@ sign-off and a refusal read as sentences on the page."""
 
 from __future__ import annotations
 
+import html
 import re
+import uuid
 from typing import Any
 
 import pytest
 
+from shared import contracts
+from tests.foreign import publish
 from tests.release.builders import train_payload
 from tests.web.conftest import Web
 from tests.web.test_intake_pages import accept, submit
@@ -157,3 +161,49 @@ def test_anyone_gets_a_calendar_subscription_link_that_works_without_a_session(
         feed = anonymous.get(link.replace("&amp;", "&"))
     assert feed.status_code == 200
     assert "BEGIN:VCALENDAR" in feed.text
+
+
+def test_a_bundles_history_names_its_requests_and_its_change_by_title(web: Web) -> None:
+    """The history's lines say which request was scheduled and under which change the
+    bundle was approved by their titles, each a link to its page, not by their ids; the
+    bundle's facts name its deployment change too."""
+    bundle, request_id = scheduled_bundle(web)
+    title = api(web, "GET", f"/api/requests/{request_id}", "rm")["title"]
+    api(web, "POST", f"/api/bundles/{bundle}/freeze", "rm", json={})
+    for stage, person in (("ready_for_qa", "dev.alice"), ("qa_passed", "qa.quinn")):
+        path = f"/api/bundles/{bundle}/requests/{request_id}/progress"
+        api(web, "POST", path, person, json={"stage": stage, "note": ""})
+    api(web, "POST", f"/api/bundles/{bundle}/sign-off", "qa.quinn", json={"note": "green"})
+    change = uuid.uuid4()
+    publish(web.platform.log, contracts.CHANGE_RAISED, change, 1, actor="dev.alice",
+            change_type="release_deployment", title="Deploy <March> & more", bundle_id=bundle,
+            subsystems=["Billing"], window_start="2027-01-12T20:00:00+00:00",
+            window_end="2027-01-13T02:00:00+00:00", requester="dev.alice",
+            implementers=["ops.olga"], risk="medium")  # fmt: skip
+    publish(web.platform.log, contracts.CHANGE_APPROVED, change, 2, approvers=["cab.carl"])
+    web.app.state.followers.run_once()  # release approves the bundle for deployment
+    with web.client() as client:
+        web.sign_in(client, "vp.sales")
+        page = client.get(f"/release/bundles/{bundle}").text
+    history = page.split('<ol class="history">')[1].split("</ol>")[0]
+    linked_request = f'<a href="/requests/{request_id}">{html.escape(title, quote=False)}</a>'
+    linked_change = f'<a href="/changes/{change}">Deploy &lt;March&gt; &amp; more</a>'
+    assert f"scheduled {linked_request}" in history
+    assert f"{linked_request} is qa_passed" in history
+    assert f"approved for deployment under change {linked_change}" in history
+    assert f"<dt>Deployment change</dt><dd>{linked_change}</dd>" in page
+    words = re.sub(r"<[^>]+>", " ", history)  # what a reader sees, without the links' targets
+    assert request_id not in words
+    assert str(change) not in words
+
+
+def test_a_duplicates_history_names_the_original_by_title(web: Web) -> None:
+    original = submit(web, title="Single sign-on for the CRM")
+    copy = submit(web, title="SSO for CRM")
+    api(web, "POST", f"/api/requests/{copy}/duplicate", "rm", json={"duplicate_of": original})
+    with web.client() as client:
+        web.sign_in(client, "vp.sales")
+        page = client.get(f"/requests/{copy}").text
+    assert (
+        f'marked as a duplicate of <a href="/requests/{original}">Single sign-on for the CRM</a>'
+    ) in page

@@ -15,6 +15,7 @@ from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
 from shared.web.forms import Form, Refusal, attempt, read_form, see_other
+from shared.web.history import referenced, with_links
 
 NOTICES = {
     "submitted": "Your request is in. The release manager will triage it.",
@@ -119,13 +120,14 @@ def request_routes(p: IntakePages) -> APIRouter:
         may_triage = viewer.may(Role.RELEASE_MANAGER) and status in TRIAGEABLE
         if may_triage:
             row = p.with_duplicates([row])[0]
+        history = p.views.history(row["id"])
         return p.templates.render(
             request,
             "detail.html",
             viewer,
             status=refusal.status if refusal else 200,
             r={**row, **plan_of(row, placement)},
-            history=p.views.history(row["id"]),
+            history=with_links(history, p.views.titles(referenced(history)[0]), {}),
             notice=NOTICES.get(request.query_params.get("notice", "")),
             error=refusal.detail if refusal else None,
             failed=failed,

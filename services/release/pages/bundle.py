@@ -16,6 +16,7 @@ from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role, Team
 from shared.web.access import Viewer
 from shared.web.forms import BadInput, Form, Refusal, attempt, read_form, see_other
+from shared.web.history import referenced, with_links
 
 NOTICES = {
     "frozen": "Scope frozen: from now on every change to it is an exception with a reason.",
@@ -60,6 +61,11 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
                 message="There is no release bundle at this address.",
             )
         manages = viewer.may(Role.RELEASE_MANAGER)
+        history = p.views.history(str(bundle_id))
+        requests, changes = referenced(history)
+        if bundle.get("change_id"):
+            changes.add(bundle["change_id"])
+        request_titles, change_titles = p.views.titles(requests, changes)
         return p.templates.render(
             request,
             "bundle.html",
@@ -67,7 +73,8 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
             status=refusal.status if refusal else 200,
             b=with_fill(bundle),
             churn=p.views.churn(str(bundle_id)),
-            history=p.views.history(str(bundle_id)),
+            history=with_links(history, request_titles, change_titles),
+            change_title=change_titles.get(bundle.get("change_id") or ""),
             backlog=_backlog(p) if manages else [],
             manages=manages,
             works=viewer.may(Role.IT_STAFF),
