@@ -32,6 +32,14 @@ def _opt(prefix: str, value: object) -> str:
     return f"{prefix}{value}" if value else ""
 
 
+PROGRESS_WORDS = {
+    "scheduled": "is scheduled",
+    "in_development": "is in development",
+    "ready_for_qa": "is ready for QA",
+    "qa_passed": "passed QA",
+    "qa_failed": "failed QA",
+}
+
 # One line per event that a person can read in a bundle's history.
 SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "ReleaseBundle.Planned": lambda d: (
@@ -58,7 +66,8 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     ),
     "ReleaseBundle.ScopeFrozen": lambda d: "scope frozen" + _opt(": ", d.get("note")),
     "ReleaseBundle.ItemProgressed": lambda d: (
-        f"{d['request_id']} is {d['stage']}" + _opt(": ", d.get("note"))
+        f"{d['request_id']} {PROGRESS_WORDS.get(d['stage'], 'is ' + d['stage'])}"
+        + _opt(": ", d.get("note"))
     ),
     "ReleaseBundle.QASignedOff": lambda d: (
         f"QA signed off {len(d['request_ids'])} item(s)" + _opt(": ", d.get("note"))
@@ -77,6 +86,12 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
         + _opt(": ", d.get("reason"))
     ),
 }
+
+
+def summary(event_type: str, data: dict[str, Any]) -> str:
+    """A bundle's event as one line of its history."""
+    render = SUMMARIES.get(event_type)
+    return render(data) if render else event_type
 
 
 class BundlesProjection(Projection):
@@ -292,7 +307,6 @@ class BundlesProjection(Projection):
         )
 
     def _history(self, cur: Cursor, e: LoggedEvent) -> None:
-        render = SUMMARIES.get(e.type)
         cur.execute(
             f"INSERT INTO {self.t(HISTORY)} (bundle_id, position, version, type, actor,"
             " occurred_at, summary, data) VALUES (:b, :pos, :v, :type, :actor, :at, :s, :d)",
@@ -303,7 +317,7 @@ class BundlesProjection(Projection):
                 "type": e.type,
                 "actor": e.actor,
                 "at": e.occurred_at,
-                "s": render(e.data) if render else e.type,
+                "s": summary(e.type, e.data),
                 "d": _json(e.data),
             },
         )

@@ -189,7 +189,8 @@ def test_a_bundles_history_names_its_requests_and_its_change_by_title(web: Web) 
     linked_request = f'<a href="/requests/{request_id}">{html.escape(title, quote=False)}</a>'
     linked_change = f'<a href="/changes/{change}">Deploy &lt;March&gt; &amp; more</a>'
     assert f"scheduled {linked_request}" in history
-    assert f"{linked_request} is qa_passed" in history
+    assert f"{linked_request} passed QA" in history
+    assert f"{linked_request} is ready for QA" in history
     assert f"approved for deployment under change {linked_change}" in history
     assert f"<dt>Deployment change</dt><dd>{linked_change}</dd>" in page
     words = re.sub(r"<[^>]+>", " ", history)  # what a reader sees, without the links' targets
