@@ -189,11 +189,12 @@ class RequestsProjection(Projection):
             case "ChangeRequest.InformationRequested":
                 values["question"] = d["question"]
             case "ChangeRequest.Accepted" | "ChangeRequest.Replanned":
-                values.update(
-                    {k: d.get(k) for k in ("size_points", "class_of_service", "fixed_date")}
-                )
+                plan = ("size_points", "class_of_service", "fixed_date")
+                values.update({k: d.get(k) for k in plan})
                 if "owner" in d:
                     values["owner"] = d["owner"]
+                if e.type == "ChangeRequest.Accepted":  # an earlier deferral's reason is over
+                    values["decision_reason"] = None
             case "ChangeRequest.OwnerAssigned":
                 values["owner"] = d["owner"]
             case "ChangeRequest.Rejected" | "ChangeRequest.Deferred" | "ChangeRequest.Withdrawn":

@@ -322,3 +322,14 @@ def test_a_revision_that_leaves_out_the_plans_texts_or_window_keeps_them(api: Ap
     )
     assert emptied.status_code == 200, emptied.text
     assert api.get(f"/api/changes/{change_id}", "dev.alice").json()["backout_plan"] == ""
+
+
+def test_a_changes_history_reads_as_english_whatever_its_type(api: Api) -> None:
+    emergency = raise_change(api, change_type="emergency")
+    normal = raise_change(api)
+    lines = {
+        change: api.get(f"/api/changes/{change}", "rm").json()["history"][0]["summary"]
+        for change in (emergency, normal)
+    }
+    assert lines[emergency].startswith("raised an emergency change (low risk")
+    assert lines[normal].startswith("raised a normal change (low risk")

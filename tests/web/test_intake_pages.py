@@ -182,3 +182,25 @@ def test_a_vps_deferred_requests_are_folded_below_the_work_that_moves(web: Web) 
     assert "Waiting for Q3" in folded
     assert date.fromisoformat(until).strftime("%d %b %Y").lstrip("0") in folded
     assert '<div class="name">Deferred</div>' in page
+
+
+def test_an_accepted_request_no_longer_gives_the_reason_it_was_once_deferred(web: Web) -> None:
+    request_id = submit(web)
+    with web.client() as client:
+        deferred = client.post(
+            f"/api/requests/{request_id}/defer",
+            json={"reason": "no capacity in the next five weeks"},
+            headers=web.people.headers("rm"),
+        )
+        assert deferred.status_code == 200, deferred.text
+        web.sign_in(client, "rm")
+        before = client.get(f"/requests/{request_id}").text
+    assert "<dt>Reason</dt><dd>no capacity in the next five weeks</dd>" in before
+    accept(web, request_id)
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        page = client.get(f"/requests/{request_id}").text
+        body = client.get(f"/api/requests/{request_id}", headers=web.people.headers("rm")).json()
+    assert "<dt>Reason</dt>" not in page
+    assert "deferred: no capacity in the next five weeks" in page  # the history keeps it
+    assert body["decision_reason"] is None

@@ -32,7 +32,13 @@ from services.change_control.views.calendar import (
     WINDOWS,
     CalendarProjection,
 )
-from services.change_control.views.changes import CHANGES, HISTORY, ChangesProjection, unpack
+from services.change_control.views.changes import (
+    CHANGES,
+    HISTORY,
+    ChangesProjection,
+    summary,
+    unpack,
+)
 from services.change_control.views.records import (
     BUNDLES,
     DEPLOYMENTS,
@@ -148,6 +154,7 @@ class ChangeControlViews:
         )
         for row in rows:
             row["data"] = orjson.loads(row["data"])
+            row["summary"] = summary(row["type"], row["data"])  # in today's words
         return rows
 
     def conflicts(self, change_id: str) -> list[dict[str, Any]]:

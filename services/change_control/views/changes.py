@@ -40,13 +40,18 @@ PLAN_COLUMNS: dict[str, Any] = {
 FLAGS = ("backout_tested", "operations_approver_required")
 
 
+def _a(word: str) -> str:
+    """'an emergency', 'a normal'."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
 def _names(names: Sequence[str]) -> str:
     return ", ".join(names) if names else "nobody"
 
 
 SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "ProductionChange.Raised": lambda d: (
-        f"raised a {d['change_type'].replace('_', ' ')} change ({d['risk']} risk,"
+        f"raised {_a(d['change_type'].replace('_', ' '))} change ({d['risk']} risk,"
         f" {d.get('required_approvals', '?')} approval(s) needed)"
     ),
     "ProductionChange.Revised": lambda d: (
@@ -74,6 +79,12 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "ProductionChange.ReviewRecorded": lambda d: f"recorded the review: {d['findings']}",
     "ProductionChange.Closed": lambda d: "closed",
 }
+
+
+def summary(event_type: str, data: dict[str, Any]) -> str:
+    """A change's event as one line of its history."""
+    render = SUMMARIES.get(event_type)
+    return render(data) if render else event_type
 
 
 def pack(values: Sequence[str]) -> str:
@@ -236,7 +247,6 @@ class ChangesProjection(Projection):
         return str(value or "[]")
 
     def _history(self, cur: Cursor, e: LoggedEvent) -> None:
-        render = SUMMARIES.get(e.type)
         cur.execute(
             f"INSERT INTO {self.t(HISTORY)} (change_id, position, version, type, actor,"
             " occurred_at, summary, data) VALUES (:id, :pos, :v, :type, :actor, :at, :s, :d)",
@@ -247,7 +257,7 @@ class ChangesProjection(Projection):
                 "type": e.type,
                 "actor": e.actor,
                 "at": e.occurred_at,
-                "s": render(e.data) if render else e.type,
+                "s": summary(e.type, e.data),
                 "d": dumps(e.data),
             },
         )
