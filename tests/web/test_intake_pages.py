@@ -8,7 +8,11 @@ from typing import Any
 
 import pytest
 
+from services.intake.application import Intake, RequestDraft
+from services.intake.domain import Category, SizeEstimate
+from services.intake.views import IntakeViews
 from shared import contracts as c
+from shared.application import acting_as
 from tests.builders import request_payload
 from tests.foreign import publish
 from tests.web.conftest import Web
@@ -204,3 +208,28 @@ def test_an_accepted_request_no_longer_gives_the_reason_it_was_once_deferred(web
     assert "<dt>Reason</dt>" not in page
     assert "deferred: no capacity in the next five weeks" in page  # the history keeps it
     assert body["decision_reason"] is None
+
+
+def test_open_work_whose_target_date_has_passed_is_marked_overdue(web: Web) -> None:
+    intake = Intake(web.platform.log, IntakeViews(web.platform.log), web.platform.directory)
+    requester = web.platform.directory.principal("vp.sales")
+    assert requester is not None
+    draft = RequestDraft(
+        "Late invoice run", "Invoices", "Cash", "VP Sales", Category.IT_PROJECT, ["Billing"],
+        SizeEstimate.S, date(2020, 1, 6),
+    )  # fmt: skip
+    with acting_as("vp.sales", at=datetime(2019, 12, 2, 9, tzinfo=UTC)):  # asked for back then
+        late = intake.submit(requester, draft).id
+    on_time = submit(web, title="Invoice run next decade", desired_date="2099-01-05")
+    for request_id in (late, on_time):
+        accept(web, request_id)
+    with web.client() as client:
+        web.sign_in(client, "dev.alice")
+        rows = client.get("/my-work").text.split("<tr")
+        detail = client.get(f"/requests/{late}").text
+    (late_row,) = [r for r in rows if "Late invoice run" in r]
+    (on_time_row,) = [r for r in rows if "Invoice run next decade" in r]
+    assert "Mon 6 Jan 2020 <small>(asked for)</small>" in late_row
+    assert ">overdue</span>" in late_row
+    assert ">overdue</span>" not in on_time_row
+    assert ">overdue</span>" in detail

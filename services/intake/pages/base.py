@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
 from services.intake.application import Intake
-from services.intake.domain import Status
+from services.intake.domain import CLOSED, Status
 from services.intake.schedule import Placement, Schedule
 from services.intake.views import IntakeViews
+from shared.domain import business_now
 from shared.identity.views import Directory
 from shared.web.access import PageAccess
 from shared.web.forms import BadInput
@@ -45,12 +47,20 @@ class IntakePages:
     def with_plan(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each request with its bundle, stage and target date."""
         placements = self.schedule.placements(r["id"] for r in rows)
-        return [{**row, **plan_of(row, placements.get(row["id"]))} for row in rows]
+        today = self.today()
+        return [{**row, **plan_of(row, placements.get(row["id"]), today)} for row in rows]
+
+    def today(self) -> date:
+        """The business day now (the simulated one in a demo's commands)."""
+        return (business_now() or datetime.now(UTC)).astimezone(self.views.zone).date()
 
 
-def plan_of(row: dict[str, Any], placement: Placement | None) -> dict[str, Any]:
+def plan_of(
+    row: dict[str, Any], placement: Placement | None, today: date | None = None
+) -> dict[str, Any]:
     """Bundle and target date: the bundle's deployment date once scheduled; a fixed date
-    agreed at triage; else only the date the requester asked for."""
+    agreed at triage; else only the date the requester asked for. `overdue`: the target
+    date is before `today` and the request is still open."""
     if row["status"] == Status.DELIVERED:
         target, basis = (row.get("delivered_at") or "")[:10], "delivered"
     elif placement is not None and placement.bundle_status not in ("cancelled",):
@@ -67,6 +77,9 @@ def plan_of(row: dict[str, Any], placement: Placement | None) -> dict[str, Any]:
         "stage": placement.stage if placement else None,
         "target_date": target,
         "target_basis": basis,
+        "overdue": bool(
+            today and target and row["status"] not in CLOSED and target[:10] < today.isoformat()
+        ),
     }
 
 
