@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from shared.application import acting_as
 from tests.browser.conftest import PHONE, LiveServer
+from tests.builders import draft
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
@@ -185,3 +189,27 @@ def test_on_a_laptop_every_page_link_and_triage_form_stays_in_sight(
         edge = right(card.bounding_box())
         assert all(right(form.bounding_box()) <= edge + 1 for form in card.locator("form").all())
     rm.shot("triage-laptop-1280")
+
+
+def test_an_age_in_days_never_breaks_across_lines(as_user: Any, live_server: LiveServer) -> None:
+    """In a table squeezed by long titles, '473 d' stays on one line (it read '473' over
+    'd' on a VP's department page)."""
+    vp_sales = live_server.platform.directory.principal("vp.sales")
+    assert vp_sales is not None
+    for n in range(3):
+        title = f"Customer portal: self-service roaming bill caps with SMS alerts, variant {n}"
+        with acting_as("vp.sales", at=datetime.now(UTC) - timedelta(days=473)):
+            request_id = live_server.intake.submit(vp_sales, draft(title=title)).id
+        live_server.accept(request_id, owner="dev.alice")
+    vp = as_user("vp.sales", {"width": 760, "height": 800})
+    page = vp.go("/department")
+    ages = page.locator('td[data-label="Age"]').all()
+    assert all(re.fullmatch(r"47\d d", cell.inner_text()) for cell in ages)
+    lines = [
+        cell.evaluate(
+            "c => { const r = document.createRange(); r.selectNodeContents(c);"
+            " return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size }"
+        )
+        for cell in ages
+    ]
+    assert lines == [1] * len(ages)
