@@ -75,6 +75,18 @@ class PageAccess:
     def __init__(self, directory: Directory) -> None:
         self.directory = directory
 
+    async def signed_in(self, request: Request) -> Viewer | None:
+        """Who is signed in, if anyone: for a page any visitor may see (no CSRF check,
+        no role), such as one that says an address names nothing."""
+        session = current_session(request)
+        if session is None or not session.username:
+            return None
+        principal = await in_thread(self.directory.principal, session.username)
+        if principal is None:
+            return None
+        request_id = str(getattr(request.state, "request_id", "") or "")
+        return Viewer(Caller(principal, request_id), session.csrf)
+
     def require(self, *roles: Role) -> Callable[[Request], Awaitable[Viewer]]:
         allowed = frozenset(roles)
 

@@ -85,6 +85,7 @@ def install_web(app: FastAPI, platform: Platform, components: Sequence[Component
             return templates.render(
                 request,
                 "message.html",
+                await access.signed_in(request),  # with the navigation, to go on from
                 status=404,
                 heading="Not found",
                 message="This address does not name anything Railyard knows.",
@@ -98,6 +99,7 @@ def install_web(app: FastAPI, platform: Platform, components: Sequence[Component
             return templates.render(
                 request,
                 "message.html",
+                await access.signed_in(request),
                 status=exc.status_code,
                 heading="Not found" if exc.status_code == 404 else "Not here",
                 message="There is no page at this address.",

@@ -170,3 +170,22 @@ def test_a_mistyped_address_is_a_page_for_people_and_problem_json_for_the_api(we
         api = client.get("/api/requests/not-an-id")
     assert api.status_code == 404  # names no request (decision 0079)
     assert api.headers["content-type"] == "application/problem+json"
+
+
+def test_a_page_that_is_not_there_keeps_the_navigation_for_whoever_is_signed_in(
+    web: Web,
+) -> None:
+    """Someone who follows a dead link keeps their pages to go on from; a visitor who is
+    not signed in sees the same message without them."""
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        for address in ("/no-such-page", "/requests/not-an-id"):
+            page = client.get(address, headers={"Accept": "text/html"})
+            assert page.status_code == 404
+            assert '<nav class="mainnav"' in page.text
+            assert 'href="/triage"' in page.text
+    with web.client() as stranger:
+        page = stranger.get("/no-such-page", headers={"Accept": "text/html"})
+    assert page.status_code == 404
+    assert "There is no page at this address." in page.text
+    assert '<nav class="mainnav"' not in page.text
