@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from services.intake.domain import ChangeRequest, DepartmentRanking, Status
+from services.intake.history import summary
 from services.intake.open_titles import (
     KIND,
     OPEN,
@@ -42,44 +43,6 @@ MILESTONES = {
     "ChangeRequest.Delivered": "delivered_at",
     "ChangeRequest.Withdrawn": "closed_at",
 }
-
-
-def _opt(prefix: str, value: object, suffix: str = "") -> str:
-    return f"{prefix}{value}{suffix}" if value else ""
-
-
-# One line per event type that a person can read in a request's history.
-SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
-    "ChangeRequest.Submitted": lambda d: (
-        f"submitted for {d['department']} ({d['category']}, {d['size_estimate']})"
-    ),
-    "ChangeRequest.Edited": lambda d: "edited the request",
-    "ChangeRequest.InformationRequested": lambda d: f"asked for information: {d['question']}",
-    "ChangeRequest.InformationProvided": lambda d: f"answered: {d['answer']}",
-    "ChangeRequest.Accepted": lambda d: (
-        f"accepted: owner {d['owner']}, {d['size_points']} points, {d['class_of_service']}"
-        + _opt(" by ", d.get("fixed_date"))
-    ),
-    "ChangeRequest.Rejected": lambda d: f"rejected: {d['reason']}",
-    "ChangeRequest.Deferred": lambda d: (
-        f"deferred: {d['reason']}" + _opt(" (until ", d.get("until"), ")")
-    ),
-    "ChangeRequest.MarkedDuplicate": lambda d: f"marked as a duplicate of {d['duplicate_of']}",
-    "ChangeRequest.Withdrawn": lambda d: f"withdrawn: {d['reason']}",
-    "ChangeRequest.OwnerAssigned": lambda d: (
-        f"owner changed from {d.get('previous')} to {d['owner']}"
-    ),
-    "ChangeRequest.Replanned": lambda d: (
-        f"re-planned: {d['size_points']} points, {d['class_of_service']}"
-    ),
-    "ChangeRequest.Delivered": lambda d: "delivered to production",
-    "ChangeRequest.Rated": lambda d: f"rated {d['score']}/5" + _opt(": ", d.get("comment")),
-}
-
-
-def summarise(e: LoggedEvent) -> str:
-    render = SUMMARIES.get(e.type)
-    return render(e.data) if render else e.type
 
 
 class RequestsProjection(Projection):
@@ -131,7 +94,7 @@ class RequestsProjection(Projection):
                 "type": e.type,
                 "actor": e.actor,
                 "at": e.occurred_at,
-                "s": summarise(e),
+                "s": summary(e.type, e.data),
                 "d": orjson.dumps(e.data).decode(),
             },
         )
@@ -414,6 +377,7 @@ class IntakeViews:
             rows = cur.fetchall()
         for row in rows:
             row["data"] = _redact(orjson.loads(row["data"]))
+            row["summary"] = summary(row["type"], row["data"])  # in today's words
         return rows
 
     def triage_queue(self, today: date | None = None) -> list[dict[str, Any]]:

@@ -520,3 +520,13 @@ def test_a_fixed_date_and_its_class_of_service_go_together(api: Api) -> None:
                                        "fixed_date": "2027-06-30"})  # fmt: skip
     assert "choose it, or clear the date" in stray.json()["detail"]
     assert event_count(api) == before
+
+
+def test_a_requests_history_reads_in_words_not_codes(api: Api) -> None:
+    request_id = submit(api, category="it_project", size_estimate="L")
+    accept(api, request_id, size_points=8, class_of_service="fixed_date", fixed_date="2027-02-01")
+    lines = [h["summary"] for h in api.get(f"/api/requests/{request_id}", "rm").json()["history"]]
+    assert lines == [
+        "submitted for Sales (IT project, size L)",
+        "accepted: owner dev.alice, 8 points, fixed date by 2027-02-01",
+    ]
