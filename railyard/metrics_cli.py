@@ -157,8 +157,10 @@ def _weekly_command(platform: PlatformFactory) -> Callable[..., None]:
         output: Annotated[Path | None, typer.Option(help="Write the report here.")] = None,
         seed: Annotated[int, typer.Option(help="Forecast seed.")] = 0,
     ) -> None:
-        """The weekly status report: submitted, triaged, delivered, slipped, at risk,
-        unauthorised changes, and key figures against the week before."""
+        """The weekly status report of an ISO week, as Markdown or HTML.
+
+        What was submitted, triaged, delivered and slipped, what is at risk, unauthorised
+        changes, and the key figures against the week before."""
         if format not in FORMATS:
             raise _fail(f"format is one of {', '.join(FORMATS)}", 2)
         with platform() as built:
@@ -184,6 +186,7 @@ def _import_command(platform: PlatformFactory, actor: Callable[[], str]) -> Call
         category: Annotated[str, typer.Option(help="For rows without one.")] = "change_maintenance",
     ) -> None:
         """Import existing requests from CSV (Railyard's columns or a Jira export).
+
         Exits 1 when any row is rejected (after importing the rest)."""
         with platform() as built:
             reader = Reader(built.settings, Defaults(department, subsystem, owner, category))
@@ -229,8 +232,10 @@ def _demo_command(platform: PlatformFactory) -> Callable[..., None]:
             str, typer.Option(help="The web pages' sign-in password of every demo person.")
         ] = DEMO_PASSWORD,
     ) -> None:
-        """Generate two years of the case-study organisation through the real commands,
-        then print the case study's table: year two against year one."""
+        """Generate two years of the case-study organisation and print its table.
+
+        Every step goes through the real commands with a simulated clock; the table is
+        year two against year one."""
         try:
             today = date.today()
             first = date.fromisoformat(start) if start else date(today.year - 5, today.month, 1)

@@ -58,8 +58,10 @@ def verify(
     ] = None,
     batch_size: Annotated[int, typer.Option(min=100, max=100_000, help="Rows per read.")] = 5_000,
 ) -> None:
-    """Walk the whole log, recompute its hash chain, and name the first event that does not
-    match. Exits 0 printing the event count and the head hash, 1 on a mismatch."""
+    """Recompute the log's hash chain and name the first event that does not match.
+
+    Walks the whole log. Exits 0 printing the event count and the head hash, 1 on a
+    mismatch."""
     anchors = _anchors(anchor or [])
     log: EventLog | None = None
     try:
