@@ -261,6 +261,9 @@ def test_a_release_deployment_defaults_to_its_bundles_window_and_one_open_change
     assert detail["gates_met"] is True
     second = api.post("/api/changes", "rm", json=payload)
     assert (second.status_code, second.json()["rule"]) == (409, "bundle_has_open_change")
+    # Named by its title (a person reads it on the form), its id for a program.
+    assert f"“{payload['title']}”" in second.json()["detail"]
+    assert second.json()["change_id"] == response.json()["id"]
     revision = revision_payload(title="Deploy 2027.03 (revised)")
     del revision["window_start"], revision["window_end"]
     revised = api.put(f"/api/changes/{response.json()['id']}", "rm", json=revision)

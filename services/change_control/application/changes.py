@@ -105,10 +105,12 @@ class ChangeControl(UseCases):
             window = window or bundle.window
             open_change = self.views.open_release_change(bundle_id)
             if open_change is not None:
+                change_id, title = open_change
                 raise RuleViolation(
                     "bundle_has_open_change",
-                    f"bundle {bundle.name} already has release deployment {open_change}",
-                    change_id=open_change,
+                    f"bundle {bundle.name} already has its release deployment change,"
+                    f" “{title}”: revise that one, or withdraw it first",
+                    change_id=change_id,
                 )
         plan = _plan(draft, window)
 

@@ -202,14 +202,15 @@ class ChangeControlViews:
         bundle = self.bundle_state(change["bundle_id"]) if change["bundle_id"] else None
         return evaluate_gates(subject, GateFacts(bundle, blackouts))
 
-    def open_release_change(self, bundle_id: str) -> str | None:
+    def open_release_change(self, bundle_id: str) -> tuple[str, str] | None:
+        """(id, title) of the bundle's release deployment change still open, if any."""
         placeholders, values = _in("s", ACTIVE)
         rows = self._rows(
-            f"SELECT id FROM {self._t(CHANGES)} WHERE bundle_id = :bundle"
+            f"SELECT id, title FROM {self._t(CHANGES)} WHERE bundle_id = :bundle"
             f" AND status IN ({placeholders}) ORDER BY raised_at LIMIT 1",
             {"bundle": bundle_id, **values},
         )
-        return str(rows[0]["id"]) if rows else None
+        return (str(rows[0]["id"]), str(rows[0]["title"])) if rows else None
 
     def covering_candidates(self, subsystem: str, at: datetime) -> list[str]:
         """Approved changes whose window holds `at` and whose scope names `subsystem`,
