@@ -225,9 +225,13 @@ class Releases(UseCases):
                     )
                     warnings = b.schedule(facts, placement, None)
                 except DomainError as refused:
+                    # Named as the plan page names them; the ids stay in the problem.
+                    titles, _ = self.views.titles([str(request_id)], [])
+                    what = f"“{titles[str(request_id)]}”" if titles else f"request {request_id}"
+                    where = bundles[target].name if target in bundles else f"bundle {target}"
                     raise type(refused)(
                         refused.rule,
-                        f"request {request_id} into bundle {target}: {refused.detail}",
+                        f"{what} into {where}: {refused.detail}",
                         **{**refused.extra, "request_id": str(request_id)},
                     ) from None
                 done.append(_scope_change(b, facts.request_id, warnings))

@@ -107,6 +107,8 @@ def test_applying_a_plan_with_one_illegal_item_writes_nothing(api: Api) -> None:
     assert response.status_code == 409
     assert response.json()["rule"] == "request_not_accepted"
     assert response.json()["request_id"] == rejected
+    name = api.get(f"/api/bundles/{bundle}", "rm").json()["name"]
+    assert response.json()["detail"].startswith(f"“Rejected one” into {name}: ")
     assert event_count(api) == before
 
 
