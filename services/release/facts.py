@@ -19,7 +19,7 @@ from shared.store.projections import Handler, Projection
 from shared.store.sql import Cursor
 
 REQUESTS, RANKINGS, CHANGES = "release_requests", "release_rankings", "release_changes"
-CHANGE_TITLES = "release_change_titles"
+RAISED_CHANGES = "release_raised_changes"
 
 STATUS_AFTER = {
     c.REQUEST_INFO_REQUESTED.topic: "info_requested",
@@ -174,28 +174,41 @@ class ChangeFactsProjection(Projection):
         )
 
 
-class ChangeTitlesProjection(Projection):
-    """Each production change's title, so a bundle's page names the change that deploys it
-    (its own projection: the titles came after `release.changes.v1`, whose position was
-    already past the changes raised before)."""
+class RaisedChangesProjection(Projection):
+    """Each production change's title and bundle, and whether it is still open (not
+    withdrawn, rejected or completed): a bundle's page names the change that deploys it,
+    and offers to raise one only while none is open."""
 
-    name = "release.change_titles.v1"
-    tables = (CHANGE_TITLES,)
+    name = "release.raised_changes.v1"
+    tables = (RAISED_CHANGES,)
 
     def create(self, cur: Cursor) -> None:
         cur.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.t(CHANGE_TITLES)} ("
-            " change_id TEXT PRIMARY KEY, title TEXT NOT NULL)"
+            f"CREATE TABLE IF NOT EXISTS {self.t(RAISED_CHANGES)} ("
+            " change_id TEXT PRIMARY KEY, title TEXT NOT NULL, bundle_id TEXT,"
+            " open INTEGER NOT NULL)"
         )
 
     def handlers(self) -> Mapping[str, Handler]:
-        return {c.CHANGE_RAISED.topic: self._raised}
+        return {
+            c.CHANGE_RAISED.topic: self._raised,
+            **dict.fromkeys(
+                (c.CHANGE_WITHDRAWN.topic, c.CHANGE_REJECTED.topic, c.CHANGE_COMPLETED.topic),
+                self._ended,
+            ),
+        }
 
     def _raised(self, cur: Cursor, e: LoggedEvent) -> None:
         cur.execute(
-            f"INSERT INTO {self.t(CHANGE_TITLES)} (change_id, title) VALUES (:id, :title)"
-            " ON CONFLICT (change_id) DO NOTHING",
-            {"id": e.aggregate_id, "title": e.data["title"]},
+            f"INSERT INTO {self.t(RAISED_CHANGES)} (change_id, title, bundle_id, open)"
+            " VALUES (:id, :title, :bundle, 1) ON CONFLICT (change_id) DO NOTHING",
+            {"id": e.aggregate_id, "title": e.data["title"], "bundle": e.data.get("bundle_id")},
+        )
+
+    def _ended(self, cur: Cursor, e: LoggedEvent) -> None:
+        cur.execute(
+            f"UPDATE {self.t(RAISED_CHANGES)} SET open = 0 WHERE change_id = :id",
+            {"id": e.aggregate_id},
         )
 
 

@@ -21,12 +21,12 @@ from services.release.domain import (
     over_capacity,
 )
 from services.release.facts import (
-    CHANGE_TITLES,
     CHANGES,
+    RAISED_CHANGES,
     RANKINGS,
     REQUESTS,
     ChangeFactsProjection,
-    ChangeTitlesProjection,
+    RaisedChangesProjection,
     RequestFactsProjection,
     department_order,
     unpack,
@@ -61,7 +61,7 @@ class ReleaseViews:
             [
                 RequestFactsProjection(log),
                 ChangeFactsProjection(log),
-                ChangeTitlesProjection(log),
+                RaisedChangesProjection(log),
                 BundlesProjection(log),
                 FeedsProjection(log),
             ],
@@ -108,11 +108,21 @@ class ReleaseViews:
                 f"SELECT id, title FROM {self._t(REQUESTS)} WHERE", "id", request_ids
             )
             changes = cur.tuples_in(
-                f"SELECT change_id, title FROM {self._t(CHANGE_TITLES)} WHERE",
+                f"SELECT change_id, title FROM {self._t(RAISED_CHANGES)} WHERE",
                 "change_id",
                 change_ids,
             )
         return dict(requests), dict(changes)
+
+    def open_change(self, bundle_id: str) -> dict[str, str] | None:
+        """The bundle's production change still open (raised, not yet withdrawn, rejected
+        or completed), if any: its id and title."""
+        rows = self._rows(
+            f"SELECT change_id AS id, title FROM {self._t(RAISED_CHANGES)}"
+            " WHERE bundle_id = :bundle AND open = 1",
+            {"bundle": bundle_id},
+        )
+        return dict(rows[0]) if rows else None
 
     # -- trains ---------------------------------------------------------------------
 

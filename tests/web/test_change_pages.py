@@ -181,6 +181,19 @@ def test_release_manager_raises_a_bundles_release_deployment_from_its_page(web: 
         assert answer.status_code == 303, answer.text
         change_id = answer.headers["location"].split("/changes/")[1].split("?")[0]
         detail = client.get(f"/api/changes/{change_id}", headers=web.people.headers("rm")).json()
+        # The bundle now names its change, and offers no second one while it is open.
+        page = client.get(f"/release/bundles/{bundle}").text
+        assert f'<a href="/changes/{change_id}">Deploy it</a> · awaiting the CAB' in page
+        assert "Raise the release deployment change" not in page
+        withdrawn = client.post(
+            f"/api/changes/{change_id}/withdraw",
+            json={"reason": "wrong window"},
+            headers=web.people.headers("rm"),
+        )
+        assert withdrawn.status_code == 200, withdrawn.text
+        page = client.get(f"/release/bundles/{bundle}").text
+        assert "awaiting the CAB" not in page
+        assert "Raise the release deployment change" in page
     assert detail["change_type"] == "release_deployment"
     assert detail["bundle_id"] == bundle
 

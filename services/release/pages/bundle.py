@@ -66,6 +66,8 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
         if bundle.get("change_id"):
             changes.add(bundle["change_id"])
         request_titles, change_titles = p.views.titles(requests, changes)
+        # The change that deploys it: approved, or raised and still open (no second one).
+        open_change = p.views.open_change(str(bundle_id))
         return p.templates.render(
             request,
             "bundle.html",
@@ -75,6 +77,7 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
             churn=p.views.churn(str(bundle_id)),
             history=with_links(history, request_titles, change_titles),
             change_title=change_titles.get(bundle.get("change_id") or ""),
+            open_change=open_change,
             backlog=_backlog(p) if manages else [],
             manages=manages,
             works=viewer.may(Role.IT_STAFF),
