@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -19,7 +19,7 @@ from services.intake.domain import (
 )
 from services.intake.views import IntakeViews
 from shared.application import Outcome, UseCases
-from shared.domain import InvalidCommand, NotFound, NotPermitted, business_now
+from shared.domain import InvalidCommand, NotFound, NotPermitted
 from shared.identity.domain import Principal, Role
 from shared.identity.views import Directory
 from shared.store.log import EventLog
@@ -188,7 +188,7 @@ class Intake(UseCases):
         (a typo of the year, a date picker left on a past month)."""
         if day is None:
             return
-        today = (business_now() or datetime.now(UTC)).astimezone(self.log.settings.zone).date()
+        today = self.views.today()
         if day < today:
             raise InvalidCommand(
                 f"{field}_in_past",

@@ -380,13 +380,17 @@ class IntakeViews:
             row["summary"] = summary(row["type"], row["data"])  # in today's words
         return rows
 
+    def today(self) -> date:
+        """The business day now (the simulated one in a demo's commands)."""
+        return (business_now() or datetime.now(UTC)).astimezone(self.zone).date()
+
     def triage_queue(self, today: date | None = None) -> list[dict[str, Any]]:
         """Waiting for a decision, oldest first (first in, first triaged): submissions, and
         deferred requests whose `until` date has come (`deferred_until` says so)."""
         page = self.find(
             RequestFilter(status=(Status.SUBMITTED.value,)), limit=10_000, order="submitted_at ASC"
         )
-        day = today or (business_now() or datetime.now(UTC)).astimezone(self.zone).date()
+        day = today or self.today()
         queue = [*page.items, *self._deferrals_due(day)]
         queue.sort(key=lambda r: (r["submitted_at"], r["id"]))
         return queue

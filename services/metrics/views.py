@@ -12,7 +12,7 @@ periods it asks about.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from operator import attrgetter
 from typing import Any, TypeVar
@@ -214,7 +214,7 @@ def _records(h: History) -> int:
     return len(h.requests) + len(h.bundles) + len(h.changes) + len(h.deployments)
 
 
-_KINDS = ("requests", "bundles", "changes", "deployments", "rankings")
+_KINDS = tuple(f.name for f in fields(Touched))
 
 
 @dataclass

@@ -91,19 +91,16 @@ class PageAccess:
         allowed = frozenset(roles)
 
         async def dependency(request: Request) -> Viewer:
-            session = current_session(request)
-            if session is None or not session.username:
+            viewer = await self.signed_in(request)
+            if viewer is None:  # never signed in, or deactivated since
                 raise SignInRequired(signin_url(request))
-            principal = await in_thread(self.directory.principal, session.username)
-            if principal is None:  # deactivated since signing in
-                raise SignInRequired(signin_url(request))
-            request_id = str(getattr(request.state, "request_id", "") or "")
-            viewer = Viewer(Caller(principal, request_id), session.csrf)
+            principal = viewer.principal
             if request.method not in SAFE_METHODS:
                 supplied = request.headers.get(CSRF_HEADER)
                 if supplied is None:
                     supplied = str((await request.form()).get(CSRF_FIELD) or "")
-                if not session.csrf_matches(supplied):
+                session = current_session(request)  # there: it named the viewer
+                if session is None or not session.csrf_matches(supplied):
                     raise PageForbidden(
                         "this form has expired or did not come from Railyard; reload the page"
                         " and try again",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,7 +13,6 @@ from services.intake.application import Intake
 from services.intake.domain import CLOSED, Status
 from services.intake.schedule import Placement, Schedule
 from services.intake.views import IntakeViews
-from shared.domain import business_now
 from shared.identity.views import Directory
 from shared.web.access import PageAccess
 from shared.web.forms import BadInput
@@ -47,12 +46,8 @@ class IntakePages:
     def with_plan(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each request with its bundle, stage and target date."""
         placements = self.schedule.placements(r["id"] for r in rows)
-        today = self.today()
+        today = self.views.today()
         return [{**row, **plan_of(row, placements.get(row["id"]), today)} for row in rows]
-
-    def today(self) -> date:
-        """The business day now (the simulated one in a demo's commands)."""
-        return (business_now() or datetime.now(UTC)).astimezone(self.views.zone).date()
 
 
 def plan_of(

@@ -126,7 +126,7 @@ def request_routes(p: IntakePages) -> APIRouter:
             "detail.html",
             viewer,
             status=refusal.status if refusal else 200,
-            r={**row, **plan_of(row, placement, p.today())},
+            r={**row, **plan_of(row, placement, p.views.today())},
             history=with_links(history, p.views.titles(referenced(history)[0]), {}),
             notice=NOTICES.get(request.query_params.get("notice", "")),
             error=refusal.detail if refusal else None,
