@@ -18,6 +18,9 @@ import httpx
 
 EXIT_NOT_COVERED = 1
 EXIT_UNREACHABLE = 3
+# A deployment command that could not be started exits as a shell's would.
+EXIT_NOT_EXECUTABLE = 126
+EXIT_NOT_FOUND = 127
 
 
 class GateError(Exception):
@@ -107,7 +110,13 @@ def run(
     lines = [verdict.message]
     if not verdict.covered:
         return EXIT_NOT_COVERED, lines
-    completed = subprocess.run(command, check=False)  # noqa: S603  # the pipeline's own command
+    try:
+        completed = subprocess.run(command, check=False)  # noqa: S603  # the pipeline's own command
+    except OSError as exc:  # not found, not executable: what a shell reports as 127 / 126
+        code = EXIT_NOT_EXECUTABLE if isinstance(exc, PermissionError) else EXIT_NOT_FOUND
+        lines.append(f"could not start the deployment command {command[0]!r}: {exc.strerror};"
+                     " nothing deployed, not reported")  # fmt: skip
+        return code, lines
     if completed.returncode != 0:
         lines.append(f"deployment command failed (exit {completed.returncode}); not reported")
         return completed.returncode, lines

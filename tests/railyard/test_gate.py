@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,14 @@ from typer.testing import CliRunner
 
 import railyard.gate_cli
 from railyard.cli import app
-from railyard.gate import EXIT_NOT_COVERED, check, report, run
+from railyard.gate import (
+    EXIT_NOT_COVERED,
+    EXIT_NOT_EXECUTABLE,
+    EXIT_NOT_FOUND,
+    check,
+    report,
+    run,
+)
 from tests.change_control.builders import approve, raise_change
 from tests.conftest import Api
 
@@ -96,6 +104,25 @@ def test_a_failed_deployment_command_is_not_reported(api: Api) -> None:
         pipeline_client(api), "Billing", "4.2.1", [sys.executable, "-c", "raise SystemExit(7)"]
     )
     assert code == 7
+    assert api.get("/api/deployments", "rm").json()["total"] == 0
+
+
+def test_a_deployment_command_that_cannot_start_is_named_not_a_traceback(
+    api: Api, tmp_path: Path
+) -> None:
+    approved_billing_change(api)
+    client = pipeline_client(api)
+    code, lines = run(client, "Billing", "4.2.1", [str(tmp_path / "deploy.sh"), "--prod"])
+    assert code == EXIT_NOT_FOUND
+    assert lines[-1] == (
+        f"could not start the deployment command '{tmp_path / 'deploy.sh'}':"
+        " No such file or directory; nothing deployed, not reported"
+    )
+    script = tmp_path / "deploy.sh"
+    script.write_text("#!/bin/sh\necho deployed\n")  # not made executable
+    code, lines = run(client, "Billing", "4.2.1", [str(script)])
+    assert code == EXIT_NOT_EXECUTABLE
+    assert "Permission denied; nothing deployed" in lines[-1]
     assert api.get("/api/deployments", "rm").json()["total"] == 0
 
 
