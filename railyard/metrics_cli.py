@@ -123,6 +123,7 @@ def replay_command(
             current.save(position_file)
 
     columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    failed: ReplayError | None = None
     with (
         httpx.Client(base_url=url, headers=headers, timeout=60) as client,
         Progress(*columns, console=err, transient=False) as bar,
@@ -139,11 +140,11 @@ def replay_command(
                 checkpoint=checkpoint,
             )
         except ReplayError as exc:
-            if position_file is not None:
-                state.save(position_file)
-            raise _fail(f"{exc} (read up to position {state.position})") from None
+            failed = exc  # said once the bar is closed, as the last line
     if position_file is not None:
         state.save(position_file)
+    if failed is not None:
+        raise _fail(f"{failed} (read up to position {state.position})")
     flt = Filter(department, category, subsystem, class_of_service)
     metrics = every_metric(state.history, span, unit, flt, zone, day, seed=seed)
     err.print(f"folded {state.events} events up to position {state.position}")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import orjson
 import pytest
 from eventsourcing.persistence import StoredEvent
@@ -193,6 +194,56 @@ def test_replay_command_writes_the_services_numbers(
     assert future.exit_code == 2, future.output  # refused before a page is read
     assert "is after today" in future.output
     assert "Traceback" not in future.output
+
+
+class Flaky(Borrowed):
+    """A feed whose connection drops after `pages` pages."""
+
+    def __init__(self, api: Api, headers: dict[str, str], pages: int) -> None:
+        super().__init__(api, headers)
+        self.pages = pages
+
+    def get(self, url: str, *, params: dict[str, int]) -> Any:
+        if self.pages == 0:
+            raise httpx.ConnectError("[Errno 104] Connection reset by peer")
+        self.pages -= 1
+        return super().get(url, params=params)
+
+
+def test_a_replay_that_loses_the_feed_says_where_it_stopped_and_resumes_there(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from railyard.cli import app
+
+    generate(api.platform, 1500)
+    monkeypatch.setattr(
+        "railyard.metrics_cli.httpx.Client",
+        lambda base_url, headers, timeout: Flaky(api, headers, pages=2),
+    )
+    output, position = tmp_path / "metrics.json", tmp_path / "position.json"
+    token = api.people.tokens["metrics.mo"]
+    args = ["replay", "--url", "http://railyard", "--token", token, "--period", PERIOD,
+            "--as-of", AS_OF, "--unit", "month", "--timezone", "UTC", "--page-size", "300",
+            "--position-file", str(position), "--output", str(output)]  # fmt: skip
+    lost = CliRunner().invoke(app, args)
+    assert lost.exit_code == 1
+    saved = ReplayState.load(position).position
+    assert 0 < saved < api.platform.log.head()
+    # The last thing said (rich wraps it at the terminal's width), after the progress bar.
+    assert " ".join(lost.output.split()).endswith(
+        f"0:00:00 could not reach the feed: [Errno 104] Connection reset by peer"
+        f" (read up to position {saved})"
+    )
+    assert not output.exists()
+    monkeypatch.setattr(
+        "railyard.metrics_cli.httpx.Client",
+        lambda base_url, headers, timeout: Borrowed(api, headers),
+    )
+    resumed = CliRunner().invoke(app, args)
+    assert resumed.exit_code == 0, resumed.output
+    assert orjson.loads(output.read_bytes()) == service(api)
 
 
 def test_replay_with_default_options_prints_what_the_service_answers_by_default(
