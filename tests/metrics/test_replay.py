@@ -3,6 +3,7 @@ and both equal an independent, naive recomputation from the raw feed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,24 @@ class Borrowed:
         return self.api.client.get(url, params=params, headers=self.headers)
 
 
+def lend(monkeypatch: pytest.MonkeyPatch, feed: Callable[[dict[str, str]], Borrowed]) -> None:
+    """`railyard replay` reads the feed through `feed(headers)`, not over HTTP."""
+    monkeypatch.setattr(
+        "railyard.metrics_cli.httpx.Client", lambda base_url, headers, timeout: feed(headers)
+    )
+
+
+def resumable(api: Api, tmp_path: Path, page_size: int) -> tuple[list[str], Path, Path]:
+    """A replay's arguments that resume from a position file, and its two files."""
+    output, position = tmp_path / "metrics.json", tmp_path / "position.json"
+    token = api.people.tokens["metrics.mo"]
+    args = ["replay", "--url", "http://railyard", "--token", token, "--period", PERIOD,
+            "--as-of", AS_OF, "--unit", "month", "--timezone", "UTC",
+            "--page-size", str(page_size), "--position-file", str(position),
+            "--output", str(output)]  # fmt: skip
+    return args, output, position
+
+
 def test_replay_command_writes_the_services_numbers(
     api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -172,15 +191,8 @@ def test_replay_command_writes_the_services_numbers(
     from railyard.cli import app
 
     generate(api.platform, 2000)
-    monkeypatch.setattr(
-        "railyard.metrics_cli.httpx.Client",
-        lambda base_url, headers, timeout: Borrowed(api, headers),
-    )
-    output, position = tmp_path / "metrics.json", tmp_path / "position.json"
-    token = api.people.tokens["metrics.mo"]
-    args = ["replay", "--url", "http://railyard", "--token", token, "--period", PERIOD,
-            "--as-of", AS_OF, "--unit", "month", "--timezone", "UTC", "--page-size", "400",
-            "--position-file", str(position), "--output", str(output)]  # fmt: skip
+    lend(monkeypatch, lambda headers: Borrowed(api, headers))
+    args, output, position = resumable(api, tmp_path, page_size=400)
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert orjson.loads(output.read_bytes()) == service(api)
@@ -218,29 +230,20 @@ def test_a_replay_that_loses_the_feed_says_where_it_stopped_and_resumes_there(
     from railyard.cli import app
 
     generate(api.platform, 1500)
-    monkeypatch.setattr(
-        "railyard.metrics_cli.httpx.Client",
-        lambda base_url, headers, timeout: Flaky(api, headers, pages=2),
-    )
-    output, position = tmp_path / "metrics.json", tmp_path / "position.json"
-    token = api.people.tokens["metrics.mo"]
-    args = ["replay", "--url", "http://railyard", "--token", token, "--period", PERIOD,
-            "--as-of", AS_OF, "--unit", "month", "--timezone", "UTC", "--page-size", "300",
-            "--position-file", str(position), "--output", str(output)]  # fmt: skip
+    lend(monkeypatch, lambda headers: Flaky(api, headers, pages=2))
+    args, output, position = resumable(api, tmp_path, page_size=300)
     lost = CliRunner().invoke(app, args)
     assert lost.exit_code == 1
     saved = ReplayState.load(position).position
     assert 0 < saved < api.platform.log.head()
-    # The last thing said (rich wraps it at the terminal's width), after the progress bar.
-    assert " ".join(lost.output.split()).endswith(
-        f"0:00:00 could not reach the feed: [Errno 104] Connection reset by peer"
+    said = " ".join(lost.output.split())  # rich wraps lines at the terminal's width
+    assert said.endswith(
+        "could not reach the feed: [Errno 104] Connection reset by peer"
         f" (read up to position {saved})"
     )
+    assert said.index("replaying") < said.index("could not reach")  # after the bar
     assert not output.exists()
-    monkeypatch.setattr(
-        "railyard.metrics_cli.httpx.Client",
-        lambda base_url, headers, timeout: Borrowed(api, headers),
-    )
+    lend(monkeypatch, lambda headers: Borrowed(api, headers))
     resumed = CliRunner().invoke(app, args)
     assert resumed.exit_code == 0, resumed.output
     assert orjson.loads(output.read_bytes()) == service(api)
@@ -256,10 +259,7 @@ def test_replay_with_default_options_prints_what_the_service_answers_by_default(
     from railyard.cli import app
 
     generate(api.platform, 1500)
-    monkeypatch.setattr(
-        "railyard.metrics_cli.httpx.Client",
-        lambda base_url, headers, timeout: Borrowed(api, headers),
-    )
+    lend(monkeypatch, lambda headers: Borrowed(api, headers))
     output = tmp_path / "metrics.json"
     token = api.people.tokens["metrics.mo"]
     args = ["replay", "--url", "http://railyard", "--token", token, "--period", PERIOD,
