@@ -147,6 +147,39 @@ def test_calendar_shows_changes_and_blackouts_day_by_day(web: Web) -> None:
         page = client.get("/changes/calendar").text
     assert "Upgrade the CRM search index" in page
     assert "blackout: Billing run" in page
+    assert '<a href="/changes/calendar?days=90">90 days</a>' in page
+    with web.client() as client:
+        web.sign_in(client, "vp.sales")
+        longer = client.get("/changes/calendar", params={"days": 90}).text
+    assert "the next 90 days" in longer
+    assert '<a href="/changes/calendar?days=30">30 days</a>' in longer  # not 90 again
+    assert "?days=90" not in longer
+
+
+def test_an_overnight_window_is_listed_on_its_day_and_only_continues_on_the_next(
+    web: Web,
+) -> None:
+    """A change from 22:00 to 02:00 is listed in full on the day it starts; the next day
+    says it continues until 02:00 (it used to be listed in full on both)."""
+    evening = (datetime.now() + timedelta(days=2)).replace(hour=22, minute=0, second=0)
+    raise_change(
+        web,
+        title="Move the billing database",
+        window_start=evening.isoformat(timespec="minutes"),
+        window_end=(evening + timedelta(hours=4)).isoformat(timespec="minutes"),
+    )
+    with web.client() as client:
+        web.sign_in(client, "vp.sales")
+        page = client.get("/changes/calendar").text
+    days = [d for d in page.split('<section class="card day')[1:] if "Move the billing" in d]
+    assert len(days) == 2
+    starts, continues = days
+    assert "In review" in starts
+    assert "continues:" not in starts
+    assert "In review" not in continues
+    assert "continues: <a" in continues
+    assert "until" in continues
+    assert "02:00" in continues
 
 
 def test_release_manager_raises_a_bundles_release_deployment_from_its_page(web: Web) -> None:

@@ -192,7 +192,8 @@ def board_routes(p: ChangePages) -> APIRouter:
 
 
 def _agenda(found: dict[str, Any], start: datetime, days: int, zone: Any) -> list[dict[str, Any]]:
-    """Day by day: the changes whose window touches the day, and the blackouts over it."""
+    """Day by day: the changes whose window touches the day (`continued` on the days
+    after the one it starts), and the blackouts over it."""
     agenda = []
     for offset in range(days):
         day_start = start + timedelta(days=offset)
@@ -203,7 +204,11 @@ def _agenda(found: dict[str, Any], start: datetime, days: int, zone: Any) -> lis
             e = datetime.fromisoformat(item["window_end"]).astimezone(zone)
             return s < b and e > a
 
-        changes = [c for c in found["changes"] if touches(c)]
+        changes = [
+            {**c, "continued": datetime.fromisoformat(c["window_start"]) < day_start}
+            for c in found["changes"]
+            if touches(c)
+        ]
         blackouts = [b for b in found["blackouts"] if touches(b)]
         if changes or blackouts:
             agenda.append(
