@@ -91,22 +91,29 @@ class Changing:
     # -- release deployments --------------------------------------------------------------
 
     def raise_release_change(self, bundle: UUID, name: str, day: date) -> UUID:
-        """The day before deployment: the release manager raises the bundle's change
-        (in the bundle's window) and the CAB approves it."""
+        """At the scope freeze: the release manager raises the bundle's change, in the
+        bundle's window (it waits for the CAB until QA has signed the bundle off)."""
         self.change_views.group.catch_up()
         rm = self.principal("rm")
-        with acting_as("rm", at=self.at(day, 13)):
+        with acting_as("rm", at=self.at(day, 16.5)):
             ref = self.changes.raise_change(
                 rm,
                 ChangeType.RELEASE_DEPLOYMENT,
                 self._draft(f"Deploy release {name}", list(self.catalogue), None),
                 bundle_id=str(bundle),
             )
-        change = UUID(ref.id)
+        return UUID(ref.id)
+
+    def approve_release_change(self, change: UUID, day: date) -> None:
+        """The day before deployment, once QA has signed off: the CAB approves."""
+        self.change_views.group.catch_up()
         with acting_as("cab.carl", at=self.at(day, 15)):
             self.changes.approve(self.principal("cab.carl"), change, None)
         self.reactions.catch_up()  # release: approved for deployment
-        return change
+
+    def withdraw_release_change(self, change: UUID, day: date, reason: str) -> None:
+        with acting_as("rm", at=self.at(day, 11.5)):
+            self.changes.withdraw(self.principal("rm"), change, reason)
 
     def deploy_release(self, change: UUID, day: date) -> None:
         """Inside the window; release hears the outcome, intake delivers what shipped."""

@@ -3,8 +3,9 @@ train, bundles planned against measured capacity, frozen, built and tested item 
 signed off by QA and deployed; intake's own reaction then delivers what shipped.
 
 Each deployment goes through change control: the release manager raises the bundle's
-release change, the CAB approves it, operations implement it in the window, and release
-follows the change's outcome (`demo_changes.py`).
+release change at its scope freeze, the CAB approves it the day before the deployment once
+QA has signed the bundle off, operations implement it in the window, and release follows
+the change's outcome (`demo_changes.py`).
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class Releasing:
         def plan_order(self) -> list[Work]: ...
         def shipped(self, work: Work, day: date) -> None: ...
         def raise_release_change(self, bundle: UUID, name: str, day: date) -> UUID: ...
+        def approve_release_change(self, change: UUID, day: date) -> None: ...
+        def withdraw_release_change(self, change: UUID, day: date, reason: str) -> None: ...
         def deploy_release(self, change: UUID, day: date) -> None: ...
 
     # -- the train --------------------------------------------------------------------
@@ -99,6 +102,9 @@ class Releasing:
                 with acting_as("rm", at=self.at(day, 16)):
                     self.releases.freeze(bundle.id, "scope agreed with the departments")
                 bundle.frozen = True
+                # Its deployment goes to the CAB now: reviewed in the weeks of building and
+                # QA, approved once QA has signed off (see `prepare`).
+                bundle.change = self.raise_release_change(bundle.id, bundle.name, day)
             if day == bundle.deploy - timedelta(days=1):
                 self.prepare(bundle, day)
             if day == bundle.deploy and not bundle.closed:
@@ -171,14 +177,16 @@ class Releasing:
                     self.releases.unschedule(bundle.id, work.id, "not ready: next bundle")
                 work.bundle, work.stage, work.missed_promise = None, None, True
                 bundle.scope.remove(work_id)
+        assert bundle.change is not None  # raised at the freeze
         if not bundle.scope:
+            self.withdraw_release_change(bundle.change, day, "nothing ready to ship")
             with acting_as("rm", at=self.at(day, 12)):
                 self.releases.cancel(bundle.id, "nothing ready to ship")
             bundle.closed = True
             return
         with acting_as("qa.quinn", at=self.at(day, 13)):
             self.releases.sign_off(self.principal("qa.quinn"), bundle.id, "all passed")
-        bundle.change = self.raise_release_change(bundle.id, bundle.name, day)
+        self.approve_release_change(bundle.change, day)
 
     def deploy(self, bundle: Train, day: date) -> None:
         assert bundle.change is not None

@@ -144,6 +144,61 @@ def test_the_demo_records_nothing_after_the_day_it_stops_and_leaves_changes_in_f
     assert waits[len(waits) // 2] >= timedelta(days=7)
 
 
+def test_a_bundles_deployment_waits_for_the_cab_from_its_freeze_until_qa_signs_off(
+    demo: DemoRun,
+) -> None:
+    """The release manager raises a bundle's deployment change the day its scope freezes
+    (so the CAB queue and the change calendar show the release weeks ahead); the CAB
+    approves it only after QA has signed the bundle off; a bundle cancelled for want of
+    ready work has its change withdrawn."""
+
+    def on(kind: str) -> dict[str, str]:  # bundle or change id -> when
+        return {e.aggregate_id: e.occurred_at for e in demo.events if e.type == kind}
+
+    frozen, signed_off = on("ReleaseBundle.ScopeFrozen"), on("ReleaseBundle.QASignedOff")
+    approved, withdrawn = on("ProductionChange.Approved"), on("ProductionChange.Withdrawn")
+    cancelled = on("ReleaseBundle.Cancelled")
+    releases = [e for e in demo.events if e.type == "ProductionChange.Raised"
+                and e.data["change_type"] == "release_deployment"]  # fmt: skip
+    assert len(releases) >= 10
+    for raised in releases:
+        bundle, change = raised.data["bundle_id"], raised.aggregate_id
+        assert raised.occurred_at[:10] == frozen[bundle][:10]
+        if change in approved:
+            assert signed_off[bundle] < approved[change]
+            waited = datetime.fromisoformat(approved[change]) - datetime.fromisoformat(
+                raised.occurred_at
+            )
+            assert waited >= timedelta(days=7)
+        elif bundle in cancelled:
+            assert withdrawn[change] < cancelled[bundle]
+        else:  # the bundle still ahead when the demo stops: it waits for the CAB
+            assert bundle not in signed_off
+
+
+def test_a_bundle_cancelled_for_want_of_ready_work_has_its_deployment_change_withdrawn(
+    sqlite_platform: Platform,
+) -> None:
+    """Else the change would wait in the CAB queue for good, its bundle gate unmet."""
+    start = date(2024, 1, 8)
+    demo = Demo(sqlite_platform, start, seed=1, scale=SCALE)
+    demo.register_people(start)
+    demo.start_train(start)
+    bundle = demo.bundles[0]
+    bundle.planned = True  # with nothing scheduled into it
+    demo.release_day(bundle.freeze)
+    assert bundle.frozen
+    assert bundle.change is not None
+    demo.prepare(bundle, bundle.deploy - timedelta(days=1))
+    events = sqlite_platform.log.entries(0, 1_000_000)
+    (withdrawn,) = [e for e in events if e.type == "ProductionChange.Withdrawn"]
+    (cancelled,) = [e for e in events if e.type == "ReleaseBundle.Cancelled"]
+    assert withdrawn.aggregate_id == str(bundle.change)
+    assert withdrawn.data["reason"] == "nothing ready to ship"
+    assert cancelled.aggregate_id == str(bundle.id)
+    assert withdrawn.position < cancelled.position
+
+
 def test_a_demo_whose_two_years_would_end_after_today_is_refused_with_an_earlier_start(
     sqlite_platform: Platform,
 ) -> None:
