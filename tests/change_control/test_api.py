@@ -330,9 +330,11 @@ def test_a_revision_that_leaves_out_the_plans_texts_or_window_keeps_them(api: Ap
 def test_a_changes_history_reads_as_english_whatever_its_type(api: Api) -> None:
     emergency = raise_change(api, change_type="emergency")
     normal = raise_change(api)
+    medium = raise_change(api, risk=MEDIUM)
     lines = {
         change: api.get(f"/api/changes/{change}", "rm").json()["history"][0]["summary"]
-        for change in (emergency, normal)
+        for change in (emergency, normal, medium)
     }
     assert lines[emergency].startswith("raised an emergency change (low risk")
-    assert lines[normal].startswith("raised a normal change (low risk")
+    assert lines[normal] == "raised a normal change (low risk, 1 approval needed)"
+    assert lines[medium] == "raised a normal change (medium risk, 2 approvals needed)"

@@ -65,6 +65,33 @@ def test_it_staff_raise_a_change_and_the_cab_approves_it_from_the_queue(web: Web
     assert "users affected: none" in detail
 
 
+def test_approval_is_offered_only_once_every_gate_is_met(web: Web) -> None:
+    """A change without a backout plan waits in the queue with its Approve disabled and
+    the reason beside it (it used to be offered, and refused when clicked); the refusal
+    still holds for a form sent anyway."""
+    blocked = raise_change(web, title="Swap the load balancer", backout_plan="")
+    ready = raise_change(web, title="Rotate the certificates")
+    with web.client() as client:
+        csrf = web.sign_in(client, "cab.carl")
+        queue = client.get("/cab").text
+        detail = client.get(f"/changes/{blocked}").text
+        sent = client.post(
+            f"/changes/{blocked}/approve", data={"csrf_token": csrf, "revision": "1"}
+        )
+    cards = {
+        c.split("</a>")[0].rsplit(">", 1)[-1]: c for c in queue.split('<article class="card"')[1:]
+    }
+    assert (
+        f'disabled aria-describedby="blocked-{blocked}">Approve' in cards["Swap the load balancer"]
+    )
+    assert "Approval opens once every gate is met." in cards["Swap the load balancer"]
+    assert "Approval opens" not in cards["Rotate the certificates"]
+    assert f"blocked-{ready}" not in queue
+    assert 'disabled aria-describedby="blocked">Approve' in detail
+    assert sent.status_code == 409
+    assert "write how the change is backed out" in sent.text
+
+
 def test_codes_read_as_words_with_their_acronyms() -> None:
     """Labels made from codes keep IT, QA and CAB in capitals."""
     from shared.web.rendering import label

@@ -45,14 +45,23 @@ def _a(word: str) -> str:
     return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
+def _needs(approvals: int | None) -> str:
+    """', 1 approval needed', ', 2 approvals needed'; nothing when not recorded."""
+    if approvals is None:
+        return ""
+    if approvals == 0:
+        return ", no approval needed"
+    return f", {approvals} approval{'' if approvals == 1 else 's'} needed"
+
+
 def _names(names: Sequence[str]) -> str:
     return ", ".join(names) if names else "nobody"
 
 
 SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "ProductionChange.Raised": lambda d: (
-        f"raised {_a(d['change_type'].replace('_', ' '))} change ({d['risk']} risk,"
-        f" {d.get('required_approvals', '?')} approval(s) needed)"
+        f"raised {_a(d['change_type'].replace('_', ' '))} change"
+        f" ({d['risk']} risk{_needs(d.get('required_approvals'))})"
     ),
     "ProductionChange.Revised": lambda d: (
         f"revised the change (revision {d['revision']}); approvals voided:"
