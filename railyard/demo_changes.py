@@ -1,6 +1,7 @@
 """Production changes in the demo, through change control's real commands: the release
 change that deploys each bundle in year two, operations' normal and emergency changes in
-both years (some fail and are reviewed), and the deployment pipeline's reports (in year
+both years (some fail: backed out, fixed by an emergency change that night, reviewed the
+next day), and the deployment pipeline's reports (in year
 one, programmers deploy on their own: change control flags each as unauthorised)."""
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from shared.application import acting_as
 from shared.identity.domain import Principal
 from shared.store.followers import ReactionRunner
 
+FIX_TITLE = "Fix the failed patch"
 LOW_RISK = Questionnaire(Impact.MINOR, Likelihood.UNLIKELY, AffectedUsers.NONE, True)
 
 
@@ -162,18 +164,23 @@ class Changing:
         def implement() -> None:
             self._implement(change, window, outcome, 21.2)
             self._review_if_needed(change, window, outcome)
+            if outcome != Outcome.SUCCEEDED:
+                # Backed out, the servers still lack the patch: operations put it right
+                # under an emergency change in the small hours (service restored).
+                after = window + timedelta(days=1)
+                self.later(after, lambda: self.emergency_change(after, subsystems, FIX_TITLE))
 
         self.later(meeting, approve)
         self.later(window, implement)
 
-    def emergency_change(self, day: date, subsystems: list[str]) -> None:
+    def emergency_change(
+        self, day: date, subsystems: list[str], title: str = "Fix the outage"
+    ) -> None:
         self.change_views.group.catch_up()
         ops = self.principal("ops.olga")
         with acting_as("ops.olga", at=self.at(day, 2)):
             ref = self.changes.raise_change(
-                ops,
-                ChangeType.EMERGENCY,
-                self._draft("Fix the outage", subsystems, self.at(day, 2)),
+                ops, ChangeType.EMERGENCY, self._draft(title, subsystems, self.at(day, 2))
             )
         change = UUID(ref.id)
         with acting_as("cab.carl", at=self.at(day, 2.5)):
