@@ -233,3 +233,53 @@ def test_open_work_whose_target_date_has_passed_is_marked_overdue(web: Web) -> N
     assert ">overdue</span>" in late_row
     assert ">overdue</span>" not in on_time_row
     assert ">overdue</span>" in detail
+
+
+def test_a_vps_page_lists_the_latest_deliveries_and_all_of_them_on_asking(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Years of deliveries made the page thousands of pixels long (and it read only the
+    newest 500 requests, so older open work could fall off it): the latest few are
+    listed, newest first, with a link to every one; open work is listed whatever came
+    after it."""
+    import services.intake.pages.department as department_page
+
+    monkeypatch.setattr(department_page, "DELIVERED_SHOWN", 2)
+    intake = Intake(web.platform.log, IntakeViews(web.platform.log), web.platform.directory)
+    oldest = submit(web, title="Still waiting since long ago")
+    accept(web, oldest)
+    for n in range(1, 4):
+        request_id = submit(web, title=f"Shipped number {n}")
+        accept(web, request_id)
+        with acting_as("rm", at=datetime(2026, 3, n, 21, tzinfo=UTC)):
+            intake.deliver(uuid.UUID(request_id), None, None)
+    with web.client() as client:
+        web.sign_in(client, "vp.sales")
+        page = client.get("/department").text
+        everything = client.get("/department", params={"delivered": "all"}).text
+        refused = client.get("/department", params={"delivered": "some"})
+    in_play, delivered = page.split('<h2 id="delivered">')
+    assert "Still waiting since long ago" in in_play
+    assert "The latest 2 of 3" in delivered
+    assert '<a href="/department?delivered=all#delivered">show all 3</a>' in delivered
+    assert delivered.index("Shipped number 3") < delivered.index("Shipped number 2")
+    assert "Shipped number 1" not in delivered
+    listed = everything.split('<h2 id="delivered">')[1]
+    assert "All 3, latest first" in listed
+    assert all(f"Shipped number {n}" in listed for n in (1, 2, 3))
+    assert refused.status_code == 422
+
+
+def test_a_vps_page_says_how_much_open_work_it_leaves_out(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import services.intake.pages.department as department_page
+
+    monkeypatch.setattr(department_page, "LISTED_AT_MOST", 2)
+    for n in range(3):
+        submit(web, title=f"Open number {n}")
+    with web.client() as client:
+        web.sign_in(client, "vp.sales")
+        page = client.get("/department").text
+    assert "1 more open request is not listed here (the oldest)" in page
+    assert "/api/requests?department=Sales" in page

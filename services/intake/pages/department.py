@@ -3,19 +3,25 @@ department's ranking (up/down without JavaScript, drag and drop with it)."""
 
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from services.intake.pages.base import IntakePages
-from services.intake.views import RequestFilter
+from services.intake.views import RequestFilter, RequestPage
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
 from shared.web.forms import BadInput, Refusal, attempt, is_htmx, read_form, see_other
 
 OPEN_STATES = ("submitted", "info_requested", "deferred", "accepted")
+CLOSED_UNDELIVERED = ("rejected", "duplicate", "withdrawn")
+DELIVERED_SHOWN = 20
+"""The latest deliveries on the page; `?delivered=all` lists every one (up to LISTED_AT_MOST)."""
+LISTED_AT_MOST = 5_000
+"""Open work, closed requests or (asked for) deliveries listed at most: beyond, the page
+says how many are left out."""
 
 
 def department_routes(p: IntakePages) -> APIRouter:
@@ -43,22 +49,40 @@ def department_routes(p: IntakePages) -> APIRouter:
         )
 
     @router.get("/department")
-    def department(request: Request, viewer: Annotated[Viewer, Depends(requester)]) -> Response:
+    def department(
+        request: Request,
+        viewer: Annotated[Viewer, Depends(requester)],
+        delivered: Annotated[Literal["recent", "all"], Query()] = "recent",
+    ) -> Response:
+        """Open work in full; the latest deliveries (all of them on asking), and closed
+        requests newest first: a department's history grows for years, its page must not
+        (it loaded the first 500 requests, newest first, so older open work fell off)."""
         name = department_of(viewer)
-        page = p.views.find(RequestFilter(department=name), limit=500)
-        rows = p.with_plan(page.items)
+
+        def latest(status: tuple[str, ...], limit: int, order: str) -> RequestPage:
+            f = RequestFilter(department=name, status=status)
+            return p.views.find(f, limit=limit, order=order)
+
+        open_page = latest(OPEN_STATES, LISTED_AT_MOST, "submitted_at DESC")
+        rows = p.with_plan(open_page.items)
+        shown = LISTED_AT_MOST if delivered == "all" else DELIVERED_SHOWN
+        done = latest(("delivered",), shown, "delivered_at DESC")
+        closed = latest(CLOSED_UNDELIVERED, LISTED_AT_MOST, "closed_at DESC")
         return p.templates.render(
             request,
             "department.html",
             viewer,
             department=name,
-            open_rows=[r for r in rows if r["status"] in OPEN_STATES and r["status"] != "deferred"],
+            open_rows=[r for r in rows if r["status"] != "deferred"],
             deferred=[r for r in rows if r["status"] == "deferred"],
-            delivered=[r for r in rows if r["status"] == "delivered"],
-            closed=[r for r in rows if r["status"] not in (*OPEN_STATES, "delivered")],
+            open_left_out=open_page.total - len(open_page.items),
+            delivered=done.items,
+            delivered_total=done.total,
+            delivered_shown=DELIVERED_SHOWN,
+            closed=closed.items,
+            closed_total=closed.total,
             ranked=ranked(name),
             counts=p.views.counts(name),
-            total=page.total,
         )
 
     async def reorder(request: Request, viewer: Viewer, order_of: Any) -> Response:
