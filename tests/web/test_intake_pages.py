@@ -157,9 +157,12 @@ def test_vp_sees_bundle_target_date_and_stage_from_release_facts(web: Web) -> No
         web.sign_in(client, "vp.sales")
         page = client.get("/department").text
         board = client.get("/board").text
+        detail = client.get(f"/requests/{request_id}").text
     assert "2027.03" in page
-    assert "Thu 18 Mar 2027" in page
-    assert "bundle 2027.03" in page
+    # The Bundle column names it: the date says only where it comes from.
+    assert "Thu 18 Mar 2027 <small>(bundle)</small>" in page
+    assert "(bundle 2027.03)" not in page
+    assert "Thu 18 Mar 2027 <small>(bundle 2027.03)</small>" in detail
     column = board.split('aria-label="In development"')[1].split("</section>")[0]
     assert "Bill shock alerts by SMS" in column
 
@@ -283,3 +286,26 @@ def test_a_vps_page_says_how_much_open_work_it_leaves_out(
         page = client.get("/department").text
     assert "1 more open request is not listed here (the oldest)" in page
     assert "/api/requests?department=Sales" in page
+
+
+def test_my_work_lists_all_my_accepted_work_and_what_i_delivered_last(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import services.intake.pages.board as board_page
+
+    monkeypatch.setattr(board_page, "RECENTLY_DELIVERED", 2)
+    intake = Intake(web.platform.log, IntakeViews(web.platform.log), web.platform.directory)
+    oldest = submit(web, title="Accepted before everything else")
+    accept(web, oldest)
+    for n in range(1, 4):
+        request_id = submit(web, title=f"Delivered number {n}")
+        accept(web, request_id)
+        with acting_as("rm", at=datetime(2026, 3, n, 21, tzinfo=UTC)):
+            intake.deliver(uuid.UUID(request_id), None, None)
+    with web.client() as client:
+        web.sign_in(client, "dev.alice")
+        page = client.get("/my-work").text
+    table, delivered = page.split("<h2>Recently delivered</h2>")
+    assert "Accepted before everything else" in table
+    assert delivered.index("Delivered number 3") < delivered.index("Delivered number 2")
+    assert "Delivered number 1" not in delivered

@@ -72,6 +72,7 @@ def plan_of(
         "stage": placement.stage if placement else None,
         "target_date": target,
         "target_basis": basis,
+        "target_from_bundle": basis.startswith("bundle "),
         "overdue": bool(
             today and target and row["status"] not in CLOSED and target[:10] < today.isoformat()
         ),

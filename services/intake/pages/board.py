@@ -25,6 +25,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("deferred", "Deferred"),
 ]
 IN_PLAY = ("submitted", "info_requested", "accepted", "deferred")
+RECENTLY_DELIVERED = 20
 OLD_DAYS, VERY_OLD_DAYS = 30, 60
 
 
@@ -65,20 +66,21 @@ def board_routes(p: IntakePages) -> APIRouter:
 
     @router.get("/my-work")
     def my_work(request: Request, viewer: Annotated[Viewer, Depends(it_staff)]) -> Response:
-        page = p.views.find(
-            RequestFilter(owner=viewer.username, status=("accepted", "delivered")), limit=500
+        """Everything accepted that is mine, and what I delivered last (each its own
+        query: read together, newest 500 first, older accepted work fell off)."""
+        mine = viewer.username
+        open_rows = p.views.find(RequestFilter(owner=mine, status=("accepted",)), limit=10_000)
+        delivered = p.views.find(
+            RequestFilter(owner=mine, status=("delivered",)),
+            limit=RECENTLY_DELIVERED,
+            order="delivered_at DESC",
         )
-        rows = p.with_plan(page.items)
         return p.templates.render(
             request,
             "my_work.html",
             viewer,
-            open_rows=[r for r in rows if r["status"] == "accepted"],
-            delivered=sorted(
-                (r for r in rows if r["status"] == "delivered"),
-                key=lambda r: r["delivered_at"] or "",
-                reverse=True,
-            )[:20],
+            open_rows=p.with_plan(open_rows.items),
+            delivered=delivered.items,
         )
 
     return router
