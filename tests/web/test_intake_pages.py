@@ -238,6 +238,17 @@ def test_open_work_whose_target_date_has_passed_is_marked_overdue(web: Web) -> N
     assert ">overdue</span>" in detail
 
 
+def delivered_on_march_1_2_3(web: Web, title: str) -> None:
+    """Three requests, "<title> 1" to "3", accepted for dev.alice and delivered on the
+    first three days of March 2026 in that order."""
+    intake = Intake(web.platform.log, IntakeViews(web.platform.log), web.platform.directory)
+    for n in range(1, 4):
+        request_id = submit(web, title=f"{title} {n}")
+        accept(web, request_id)
+        with acting_as("rm", at=datetime(2026, 3, n, 21, tzinfo=UTC)):
+            intake.deliver(uuid.UUID(request_id), None, None)
+
+
 def test_a_vps_page_lists_the_latest_deliveries_and_all_of_them_on_asking(
     web: Web, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -248,14 +259,8 @@ def test_a_vps_page_lists_the_latest_deliveries_and_all_of_them_on_asking(
     import services.intake.pages.department as department_page
 
     monkeypatch.setattr(department_page, "DELIVERED_SHOWN", 2)
-    intake = Intake(web.platform.log, IntakeViews(web.platform.log), web.platform.directory)
-    oldest = submit(web, title="Still waiting since long ago")
-    accept(web, oldest)
-    for n in range(1, 4):
-        request_id = submit(web, title=f"Shipped number {n}")
-        accept(web, request_id)
-        with acting_as("rm", at=datetime(2026, 3, n, 21, tzinfo=UTC)):
-            intake.deliver(uuid.UUID(request_id), None, None)
+    accept(web, submit(web, title="Still waiting since long ago"))
+    delivered_on_march_1_2_3(web, "Shipped number")
     with web.client() as client:
         web.sign_in(client, "vp.sales")
         page = client.get("/department").text
@@ -294,14 +299,8 @@ def test_my_work_lists_all_my_accepted_work_and_what_i_delivered_last(
     import services.intake.pages.board as board_page
 
     monkeypatch.setattr(board_page, "RECENTLY_DELIVERED", 2)
-    intake = Intake(web.platform.log, IntakeViews(web.platform.log), web.platform.directory)
-    oldest = submit(web, title="Accepted before everything else")
-    accept(web, oldest)
-    for n in range(1, 4):
-        request_id = submit(web, title=f"Delivered number {n}")
-        accept(web, request_id)
-        with acting_as("rm", at=datetime(2026, 3, n, 21, tzinfo=UTC)):
-            intake.deliver(uuid.UUID(request_id), None, None)
+    accept(web, submit(web, title="Accepted before everything else"))
+    delivered_on_march_1_2_3(web, "Delivered number")
     with web.client() as client:
         web.sign_in(client, "dev.alice")
         page = client.get("/my-work").text
