@@ -18,8 +18,9 @@ from shared.store.log import LoggedEvent
 from shared.store.projections import Handler, Projection
 from shared.store.sql import Cursor
 
-REQUESTS, RANKINGS, CHANGES = "release_requests", "release_rankings", "release_changes"
-RAISED_CHANGES = "release_raised_changes"
+REQUESTS, RANKINGS, CHANGES = "release_requests", "release_rankings", "release_change_facts"
+RETIRED = ("release_changes", "release_raised_changes", "release_change_titles")
+"""Earlier tables of what `ChangeFactsProjection` keeps now, dropped where they linger."""
 
 STATUS_AFTER = {
     c.REQUEST_INFO_REQUESTED.topic: "info_requested",
@@ -148,45 +149,21 @@ class RequestFactsProjection(Projection):
 
 
 class ChangeFactsProjection(Projection):
-    """Which production change deploys which bundle, from change control's CHANGE_RAISED."""
+    """Each production change release hears of (change control's CHANGE_RAISED): its type,
+    title and bundle, and whether it is still open (not withdrawn, rejected or
+    completed). Release follows the deployment of its bundles by it; a bundle's page names
+    the change that deploys it, and offers to raise one only while none is open."""
 
-    name = "release.changes.v1"
+    name = "release.change_facts.v1"
     tables = (CHANGES,)
 
     def create(self, cur: Cursor) -> None:
+        for retired in RETIRED:
+            cur.execute(f"DROP TABLE IF EXISTS {self.t(retired)}")
         cur.execute(
             f"CREATE TABLE IF NOT EXISTS {self.t(CHANGES)} ("
-            " change_id TEXT PRIMARY KEY, change_type TEXT NOT NULL, bundle_id TEXT)"
-        )
-
-    def handlers(self) -> Mapping[str, Handler]:
-        return {c.CHANGE_RAISED.topic: self._raised}
-
-    def _raised(self, cur: Cursor, e: LoggedEvent) -> None:
-        cur.execute(
-            f"INSERT INTO {self.t(CHANGES)} (change_id, change_type, bundle_id)"
-            " VALUES (:id, :type, :bundle) ON CONFLICT (change_id) DO NOTHING",
-            {
-                "id": e.aggregate_id,
-                "type": e.data["change_type"],
-                "bundle": e.data.get("bundle_id"),
-            },
-        )
-
-
-class RaisedChangesProjection(Projection):
-    """Each production change's title and bundle, and whether it is still open (not
-    withdrawn, rejected or completed): a bundle's page names the change that deploys it,
-    and offers to raise one only while none is open."""
-
-    name = "release.raised_changes.v1"
-    tables = (RAISED_CHANGES,)
-
-    def create(self, cur: Cursor) -> None:
-        cur.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.t(RAISED_CHANGES)} ("
-            " change_id TEXT PRIMARY KEY, title TEXT NOT NULL, bundle_id TEXT,"
-            " open INTEGER NOT NULL)"
+            " change_id TEXT PRIMARY KEY, change_type TEXT NOT NULL, title TEXT NOT NULL,"
+            " bundle_id TEXT, open INTEGER NOT NULL)"
         )
 
     def handlers(self) -> Mapping[str, Handler]:
@@ -200,14 +177,19 @@ class RaisedChangesProjection(Projection):
 
     def _raised(self, cur: Cursor, e: LoggedEvent) -> None:
         cur.execute(
-            f"INSERT INTO {self.t(RAISED_CHANGES)} (change_id, title, bundle_id, open)"
-            " VALUES (:id, :title, :bundle, 1) ON CONFLICT (change_id) DO NOTHING",
-            {"id": e.aggregate_id, "title": e.data["title"], "bundle": e.data.get("bundle_id")},
+            f"INSERT INTO {self.t(CHANGES)} (change_id, change_type, title, bundle_id, open)"
+            " VALUES (:id, :type, :title, :bundle, 1) ON CONFLICT (change_id) DO NOTHING",
+            {
+                "id": e.aggregate_id,
+                "type": e.data["change_type"],
+                "title": e.data["title"],
+                "bundle": e.data.get("bundle_id"),
+            },
         )
 
     def _ended(self, cur: Cursor, e: LoggedEvent) -> None:
         cur.execute(
-            f"UPDATE {self.t(RAISED_CHANGES)} SET open = 0 WHERE change_id = :id",
+            f"UPDATE {self.t(CHANGES)} SET open = 0 WHERE change_id = :id",
             {"id": e.aggregate_id},
         )
 

@@ -22,11 +22,9 @@ from services.release.domain import (
 )
 from services.release.facts import (
     CHANGES,
-    RAISED_CHANGES,
     RANKINGS,
     REQUESTS,
     ChangeFactsProjection,
-    RaisedChangesProjection,
     RequestFactsProjection,
     department_order,
     unpack,
@@ -61,7 +59,6 @@ class ReleaseViews:
             [
                 RequestFactsProjection(log),
                 ChangeFactsProjection(log),
-                RaisedChangesProjection(log),
                 BundlesProjection(log),
                 FeedsProjection(log),
             ],
@@ -108,7 +105,7 @@ class ReleaseViews:
                 f"SELECT id, title FROM {self._t(REQUESTS)} WHERE", "id", request_ids
             )
             changes = cur.tuples_in(
-                f"SELECT change_id, title FROM {self._t(RAISED_CHANGES)} WHERE",
+                f"SELECT change_id, title FROM {self._t(CHANGES)} WHERE",
                 "change_id",
                 change_ids,
             )
@@ -118,7 +115,7 @@ class ReleaseViews:
         """The bundle's production change still open (raised, not yet withdrawn, rejected
         or completed), if any: its id and title."""
         rows = self._rows(
-            f"SELECT change_id AS id, title FROM {self._t(RAISED_CHANGES)}"
+            f"SELECT change_id AS id, title FROM {self._t(CHANGES)}"
             " WHERE bundle_id = :bundle AND open = 1",
             {"bundle": bundle_id},
         )

@@ -3,7 +3,7 @@ each bundle's history and scope churn, and calendar feed secrets."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -15,6 +15,7 @@ from services.release.trains import ReleaseTrain
 from shared.store.log import LoggedEvent
 from shared.store.projections import Handler, Projection, event_topic
 from shared.store.sql import Cursor
+from shared.words import Wording, opt
 
 TRAINS, BUNDLES, ITEMS = "release_trains", "release_bundles", "release_bundle_items"
 HISTORY, SCOPE, FEEDS = "release_bundle_history", "release_scope_changes", "release_calendar_feeds"
@@ -28,10 +29,6 @@ DATES = ("deploy_date", "window_start", "window_end", "scope_freeze_at", "code_c
          "qa_start_at")  # fmt: skip
 
 
-def _opt(prefix: str, value: object) -> str:
-    return f"{prefix}{value}" if value else ""
-
-
 PROGRESS_WORDS = {
     "scheduled": "is scheduled",
     "in_development": "is in development",
@@ -40,58 +37,55 @@ PROGRESS_WORDS = {
     "qa_failed": "failed QA",
 }
 
-# One line per event that a person can read in a bundle's history.
-SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
-    "ReleaseBundle.Planned": lambda d: (
-        f"planned to deploy on {d['deploy_date']} with {d['capacity_points']} points of capacity"
-    ),
-    "ReleaseBundle.Moved": lambda d: (
-        f"moved from {d.get('previous_deploy_date')} to {d['deploy_date']}: {d['reason']}"
-    ),
-    "ReleaseBundle.Cancelled": lambda d: f"cancelled: {d['reason']}",
-    "ReleaseBundle.CapacityChanged": lambda d: (
-        f"capacity changed to {d['capacity_points']} points" + _opt(": ", d.get("reason"))
-    ),
-    "ReleaseBundle.RequestScheduled": lambda d: (
-        ("exception after the freeze: " if d["after_freeze"] else "")
-        + f"scheduled {d['request_id']} ({d['size_points']} points)"
-        + (" over capacity" if d.get("over_capacity") else "")
-        + _opt(": ", d.get("reason"))
-    ),
-    "ReleaseBundle.RequestUnscheduled": lambda d: (
-        ("exception after the freeze: " if d["after_freeze"] else "")
-        + ("pulled " if d.get("pulled") else "removed ")
-        + d["request_id"]
-        + _opt(": ", d.get("reason"))
-    ),
-    "ReleaseBundle.ScopeFrozen": lambda d: "scope frozen" + _opt(": ", d.get("note")),
-    "ReleaseBundle.ItemProgressed": lambda d: (
-        f"{d['request_id']} {PROGRESS_WORDS.get(d['stage'], 'is ' + d['stage'])}"
-        + _opt(": ", d.get("note"))
-    ),
-    "ReleaseBundle.QASignedOff": lambda d: (
-        f"QA signed off {len(d['request_ids'])} item(s)" + _opt(": ", d.get("note"))
-    ),
-    "ReleaseBundle.ApprovedForDeployment": lambda d: (
-        f"approved for deployment under change {d['change_id']}"
-    ),
-    "ReleaseBundle.DeploymentApprovalWithdrawn": lambda d: (
-        f"no longer approved for deployment: {d['reason']}"
-    ),
-    "ReleaseBundle.Deployed": lambda d: (
-        f"deployed {len(d['request_ids'])} request(s) under change {d['change_id']}"
-    ),
-    "ReleaseBundle.RolledBack": lambda d: (
-        f"deployment {d.get('outcome', 'rolled_back')} under change {d['change_id']}"
-        + _opt(": ", d.get("reason"))
-    ),
-}
-
-
-def summary(event_type: str, data: dict[str, Any]) -> str:
-    """A bundle's event as one line of its history."""
-    render = SUMMARIES.get(event_type)
-    return render(data) if render else event_type
+summary = Wording(
+    {
+        "ReleaseBundle.Planned": lambda d: (
+            f"planned to deploy on {d['deploy_date']}"
+            f" with {d['capacity_points']} points of capacity"
+        ),
+        "ReleaseBundle.Moved": lambda d: (
+            f"moved from {d.get('previous_deploy_date')} to {d['deploy_date']}: {d['reason']}"
+        ),
+        "ReleaseBundle.Cancelled": lambda d: f"cancelled: {d['reason']}",
+        "ReleaseBundle.CapacityChanged": lambda d: (
+            f"capacity changed to {d['capacity_points']} points" + opt(": ", d.get("reason"))
+        ),
+        "ReleaseBundle.RequestScheduled": lambda d: (
+            ("exception after the freeze: " if d["after_freeze"] else "")
+            + f"scheduled {d['request_id']} ({d['size_points']} points)"
+            + (" over capacity" if d.get("over_capacity") else "")
+            + opt(": ", d.get("reason"))
+        ),
+        "ReleaseBundle.RequestUnscheduled": lambda d: (
+            ("exception after the freeze: " if d["after_freeze"] else "")
+            + ("pulled " if d.get("pulled") else "removed ")
+            + d["request_id"]
+            + opt(": ", d.get("reason"))
+        ),
+        "ReleaseBundle.ScopeFrozen": lambda d: "scope frozen" + opt(": ", d.get("note")),
+        "ReleaseBundle.ItemProgressed": lambda d: (
+            f"{d['request_id']} {PROGRESS_WORDS.get(d['stage'], 'is ' + d['stage'])}"
+            + opt(": ", d.get("note"))
+        ),
+        "ReleaseBundle.QASignedOff": lambda d: (
+            f"QA signed off {len(d['request_ids'])} item(s)" + opt(": ", d.get("note"))
+        ),
+        "ReleaseBundle.ApprovedForDeployment": lambda d: (
+            f"approved for deployment under change {d['change_id']}"
+        ),
+        "ReleaseBundle.DeploymentApprovalWithdrawn": lambda d: (
+            f"no longer approved for deployment: {d['reason']}"
+        ),
+        "ReleaseBundle.Deployed": lambda d: (
+            f"deployed {len(d['request_ids'])} request(s) under change {d['change_id']}"
+        ),
+        "ReleaseBundle.RolledBack": lambda d: (
+            f"deployment {d.get('outcome', 'rolled_back')} under change {d['change_id']}"
+            + opt(": ", d.get("reason"))
+        ),
+    }
+)
+"""A bundle's event as one line of its history."""
 
 
 class BundlesProjection(Projection):

@@ -19,6 +19,7 @@ from shared.identity.domain import Principal, Role
 from shared.web.access import Viewer
 from shared.web.charts import bar
 from shared.web.history import linked
+from shared.words import words
 
 SHELL_TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -47,13 +48,9 @@ def static_url(name: str) -> str:
     return f"/static/{name}?v={static_version(name)}"
 
 
-ACRONYMS = {"it": "IT", "qa": "QA", "cab": "CAB", "dora": "DORA"}
-
-
 def label(value: object) -> str:
     """`info_requested` -> `Info requested`; `in_qa` -> `In QA`, `it_project` -> `IT project`."""
-    words = [ACRONYMS.get(w, w) for w in str(value or "").replace("_", " ").split()]
-    text = " ".join(words)
+    text = words(value)
     return text[:1].upper() + text[1:]
 
 

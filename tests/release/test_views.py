@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.conftest import Api
 from tests.release.builders import accepted_request, define_train, pass_qa, scheduled
 
@@ -55,3 +57,19 @@ def test_bundles_filter_by_train_status_and_date(api: Api) -> None:
     later = api.get("/api/bundles", "rm", params={"from_date": of_train[1]["deploy_date"]}).json()
     assert first not in [b["id"] for b in later]
     assert api.get(f"/api/trains/{first}", "rm").json()["rule"] == "release_train_not_found"
+
+
+def test_tables_of_retired_change_views_are_dropped_when_release_starts(api: Api) -> None:
+    """One view now keeps each change's type, title, bundle and whether it is open; the
+    tables of the views it replaced do not linger in an existing installation."""
+    from services.release.facts import RETIRED
+    from services.release.queries import ReleaseViews
+
+    log = api.platform.log
+    with log.db.transaction(write=True) as cur:
+        for table in RETIRED:
+            cur.execute(f"CREATE TABLE {log.table(table)} (change_id TEXT PRIMARY KEY)")
+    ReleaseViews(log).group.setup()
+    for table in RETIRED:
+        with pytest.raises(Exception, match="release_"), log.db.transaction() as cur:
+            cur.execute(f"SELECT 1 FROM {log.table(table)}")

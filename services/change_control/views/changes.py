@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -11,6 +11,7 @@ from services.change_control.domain import ProductionChange, Status
 from shared.store.log import LoggedEvent
 from shared.store.projections import Handler, Projection, event_topic
 from shared.store.sql import Cursor
+from shared.words import Wording, opt, words
 
 CHANGES, HISTORY = "change_control_changes", "change_control_history"
 
@@ -58,42 +59,38 @@ def _names(names: Sequence[str]) -> str:
     return ", ".join(names) if names else "nobody"
 
 
-SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
-    "ProductionChange.Raised": lambda d: (
-        f"raised {_a(d['change_type'].replace('_', ' '))} change"
-        f" ({d['risk']} risk{_needs(d.get('required_approvals'))})"
-    ),
-    "ProductionChange.Revised": lambda d: (
-        f"revised the change (revision {d['revision']}); approvals voided:"
-        f" {_names(d['approvals_voided'])}"
-    ),
-    "ProductionChange.ApprovalRecorded": lambda d: (
-        f"approved revision {d['revision']} ({d['counted_as']})"
-        + (f": {d['comment']}" if d.get("comment") else "")
-    ),
-    "ProductionChange.Approved": lambda d: (
-        "approved by its template"
-        if d.get("board") == "template"
-        else f"approved ({d.get('board', 'cab')} board): {_names(d['approvers'])}"
-    ),
-    "ProductionChange.RetrospectivelyApproved": lambda d: (
-        f"approved in retrospect: {_names(d['approvers'])}"
-    ),
-    "ProductionChange.Rejected": lambda d: f"rejected: {d['reason']}",
-    "ProductionChange.Withdrawn": lambda d: f"withdrawn: {d['reason']}",
-    "ProductionChange.ImplementationStarted": lambda d: "started implementation",
-    "ProductionChange.Completed": lambda d: (
-        f"completed: {d['outcome'].replace('_', ' ')}" + (f" ({d['notes']})" if d["notes"] else "")
-    ),
-    "ProductionChange.ReviewRecorded": lambda d: f"recorded the review: {d['findings']}",
-    "ProductionChange.Closed": lambda d: "closed",
-}
-
-
-def summary(event_type: str, data: dict[str, Any]) -> str:
-    """A change's event as one line of its history."""
-    render = SUMMARIES.get(event_type)
-    return render(data) if render else event_type
+summary = Wording(
+    {
+        "ProductionChange.Raised": lambda d: (
+            f"raised {_a(words(d['change_type']))} change"
+            f" ({d['risk']} risk{_needs(d.get('required_approvals'))})"
+        ),
+        "ProductionChange.Revised": lambda d: (
+            f"revised the change (revision {d['revision']}); approvals voided:"
+            f" {_names(d['approvals_voided'])}"
+        ),
+        "ProductionChange.ApprovalRecorded": lambda d: (
+            f"approved revision {d['revision']} ({d['counted_as']})" + opt(": ", d.get("comment"))
+        ),
+        "ProductionChange.Approved": lambda d: (
+            "approved by its template"
+            if d.get("board") == "template"
+            else f"approved ({d.get('board', 'cab')} board): {_names(d['approvers'])}"
+        ),
+        "ProductionChange.RetrospectivelyApproved": lambda d: (
+            f"approved in retrospect: {_names(d['approvers'])}"
+        ),
+        "ProductionChange.Rejected": lambda d: f"rejected: {d['reason']}",
+        "ProductionChange.Withdrawn": lambda d: f"withdrawn: {d['reason']}",
+        "ProductionChange.ImplementationStarted": lambda d: "started implementation",
+        "ProductionChange.Completed": lambda d: (
+            f"completed: {words(d['outcome'])}" + opt(" (", d["notes"], ")")
+        ),
+        "ProductionChange.ReviewRecorded": lambda d: f"recorded the review: {d['findings']}",
+        "ProductionChange.Closed": lambda d: "closed",
+    }
+)
+"""A change's event as one line of its history."""
 
 
 def pack(values: Sequence[str]) -> str:
