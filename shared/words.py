@@ -30,3 +30,8 @@ class Wording:
     def __call__(self, event_type: str, data: dict[str, Any]) -> str:
         render = self.lines.get(event_type)
         return render(data) if render else event_type
+
+
+def count(n: int, noun: str) -> str:
+    """`1 item`, `3 items`."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -464,7 +464,7 @@ class ReleaseBundle(AuditedAggregate):
         if waiting:
             raise RuleViolation(
                 "items_not_passed",
-                f"{len(waiting)} item(s) have not passed QA",
+                f"{len(waiting)} item{' has' if len(waiting) == 1 else 's have'} not passed QA",
                 request_ids=waiting,
             )
         self._qa_signed_off(request_ids=list(self.items), note=_reason(note))

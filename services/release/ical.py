@@ -15,6 +15,8 @@ from typing import Any
 
 from icalendar import Calendar, Event
 
+from shared.words import count, words
+
 PRODID = "-//Railyard//Release calendar//EN"
 MILESTONES = (
     ("scope_freeze_at", "scope-freeze", "Scope freeze"),
@@ -40,8 +42,8 @@ def _event(bundle: Mapping[str, Any], uid: str, summary: str, start: str, end: s
     event.add("summary", f"{summary}: {bundle['name']}" + (" (cancelled)" if cancelled else ""))
     event.add(
         "description",
-        f"Release bundle {bundle['name']} ({bundle['status'].replace('_', ' ')}):"
-        f" {bundle['item_count']} request(s), {bundle['load']} of"
+        f"Release bundle {bundle['name']} ({words(bundle['status'])}):"
+        f" {count(bundle['item_count'], 'request')}, {bundle['load']} of"
         f" {bundle['capacity_points']} points; deploys {bundle['deploy_date']}.",
     )
     event.add("categories", ["Release"])

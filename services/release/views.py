@@ -15,7 +15,7 @@ from services.release.trains import ReleaseTrain
 from shared.store.log import LoggedEvent
 from shared.store.projections import Handler, Projection, event_topic
 from shared.store.sql import Cursor
-from shared.words import Wording, opt
+from shared.words import Wording, count, opt
 
 TRAINS, BUNDLES, ITEMS = "release_trains", "release_bundles", "release_bundle_items"
 HISTORY, SCOPE, FEEDS = "release_bundle_history", "release_scope_changes", "release_calendar_feeds"
@@ -68,7 +68,7 @@ summary = Wording(
             + opt(": ", d.get("note"))
         ),
         "ReleaseBundle.QASignedOff": lambda d: (
-            f"QA signed off {len(d['request_ids'])} item(s)" + opt(": ", d.get("note"))
+            f"QA signed off {count(len(d['request_ids']), 'item')}" + opt(": ", d.get("note"))
         ),
         "ReleaseBundle.ApprovedForDeployment": lambda d: (
             f"approved for deployment under change {d['change_id']}"
@@ -77,7 +77,7 @@ summary = Wording(
             f"no longer approved for deployment: {d['reason']}"
         ),
         "ReleaseBundle.Deployed": lambda d: (
-            f"deployed {len(d['request_ids'])} request(s) under change {d['change_id']}"
+            f"deployed {count(len(d['request_ids']), 'request')} under change {d['change_id']}"
         ),
         "ReleaseBundle.RolledBack": lambda d: (
             f"deployment {d.get('outcome', 'rolled_back')} under change {d['change_id']}"

@@ -86,6 +86,7 @@ def test_signing_off_with_an_item_not_passed_is_409_and_writes_nothing(api: Api)
     assert response.status_code == 409
     assert response.json()["rule"] == "items_not_passed"
     assert response.json()["request_ids"] == [waiting]
+    assert response.json()["detail"] == "1 item has not passed QA"
     assert event_count(api) == before
 
 
@@ -101,6 +102,8 @@ def test_sign_off_is_for_the_qa_team(api: Api) -> None:
     assert signed.json()["status"] == "qa_signed_off"
     detail = api.get(f"/api/bundles/{bundle}", "rm").json()
     assert detail["signed_off_by"] == "qa.quinn"
+    history = api.get(f"/api/bundles/{bundle}/history", "rm").json()
+    assert history[-1]["summary"] == "QA signed off 1 item: all green"
 
 
 def test_a_failed_item_is_pulled_with_a_reason_and_the_rest_signed_off(api: Api) -> None:
