@@ -306,7 +306,9 @@ class ProjectionGroup:
         if written is not None:
             written.result()
         prepared = projection.prepare(folded)
-        return writer.submit(self._write_staged, projection, since, batch, prepared)
+        # Only where the batch ends: its events are freed once folded, not held until
+        # the write commits (7,500 decoded events are some 10 MB).
+        return writer.submit(self._write_staged, projection, since, batch.last, prepared)
 
     def _next_limit(self, batch: Batch, head: int) -> int:
         """Batches grow from small ones and shrink again towards the head seen at the
@@ -325,9 +327,9 @@ class ProjectionGroup:
             return self._read(cur, after, limit)
 
     def _write_staged(
-        self, projection: StagedProjection[Any], since: int, batch: Batch, folded: Any
+        self, projection: StagedProjection[Any], since: int, last: int, folded: Any
     ) -> None:
-        """The events after `since` up to the end of `batch`, folded, written."""
+        """The events after `since` up to `last`, folded, written."""
         # Pipelined: the writer waits for the server twice (the positions, then the end),
         # not once per statement; each wait is also a wait for the folding thread to hand
         # back the interpreter lock, up to its switch interval (5 ms).
@@ -336,7 +338,7 @@ class ProjectionGroup:
             if any(p != since for p in self._locked_positions(cur).values()):
                 raise _Moved
             projection.write(cur, folded)
-            self._advance(cur, batch.last)
+            self._advance(cur, last)
 
     def ensure_fresh(self, reads: frozenset[str] | None = None) -> None:
         """Read-your-writes: catch up first when the views are only a little behind.
