@@ -20,6 +20,7 @@ from shared.identity.views import Directory
 from shared.settings import Settings
 from shared.store.followers import BackgroundWorker, Reaction
 from shared.store.log import EventLog
+from shared.store.numbers import References
 from shared.store.projections import ProjectionGroup
 from shared.web.rendering import NavLink
 
@@ -44,6 +45,32 @@ class Platform:
         self.log.close()
 
 
+@dataclass(frozen=True)
+class Found:
+    """A record someone looked for from the box in the page header."""
+
+    reference: str
+    title: str
+    path: str
+    status: str
+    since: str
+    """When it was submitted or raised (ISO 8601)."""
+
+
+@dataclass(frozen=True)
+class Finder:
+    """How the header's box finds one kind of record: by its reference (REQ-12 opens it)
+    or by words in it."""
+
+    kind: str
+    """What it finds, as a heading: "Requests"."""
+    references: References
+    numbered: Callable[[int], str | None]
+    """The address of the record with this number, if there is one."""
+    matching: Callable[[str, int], tuple[list[Found], int]]
+    """Up to n records whose words contain the text, newest first, and how many do."""
+
+
 @dataclass
 class Component:
     name: str
@@ -52,6 +79,7 @@ class Component:
     reactions: list[Reaction] = field(default_factory=list)
     workers: list[BackgroundWorker] = field(default_factory=list)
     nav: list[NavLink] = field(default_factory=list)
+    finders: list[Finder] = field(default_factory=list)
 
 
 ComponentFactory = Callable[[Platform], Component]

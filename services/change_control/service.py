@@ -10,10 +10,29 @@ from services.change_control.application.changes import ChangeControl
 from services.change_control.application.deployments import DeploymentReports
 from services.change_control.pages import NAV, ChangePages, change_pages
 from services.change_control.pages.base import TEMPLATES
-from services.change_control.views import ChangeControlViews
-from shared.platform import Component, Platform
+from services.change_control.views import ChangeControlViews, ChangeFilter
+from services.change_control.views.changes import REFERENCES
+from shared.platform import Component, Finder, Found, Platform
 from shared.web.access import PageAccess
 from shared.web.rendering import Templates
+
+
+def finder(views: ChangeControlViews) -> Finder:
+    """Production changes for the header's box: CHG-7 opens one; words list those with
+    them in their title."""
+
+    def numbered(number: int) -> str | None:
+        found = views.with_number(number)
+        return f"/changes/{found}" if found else None
+
+    def matching(text: str, limit: int) -> tuple[list[Found], int]:
+        items, total = views.find(ChangeFilter(text=text), limit=limit)
+        return [
+            Found(c["reference"], c["title"], f"/changes/{c['id']}", c["status"], c["raised_at"])
+            for c in items
+        ], total
+
+    return Finder("Production changes", REFERENCES, numbered, matching)
 
 
 def component(platform: Platform) -> Component:
@@ -41,4 +60,5 @@ def component(platform: Platform) -> Component:
         ],
         groups=[views.group],
         nav=NAV,
+        finders=[finder(views)],
     )

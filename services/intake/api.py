@@ -16,7 +16,7 @@ from services.intake.application import (
     Submitted,
 )
 from services.intake.domain import Category, ClassOfService, SizeEstimate, Status
-from services.intake.views import IntakeViews, Ranking, RequestFilter
+from services.intake.views import REFERENCES, IntakeViews, Ranking, RequestFilter
 from shared.domain import NotFound
 from shared.http.auth import Auth, Caller
 from shared.http.models import Day, RequestBody
@@ -118,6 +118,10 @@ class RankingOrder(Strict):
 
 class RequestSummary(BaseModel):
     id: str
+    number: int | None = Field(
+        description="The order in which the log received the request: the 12th is REQ-12."
+    )
+    reference: str = Field(description="How people name it: REQ-12.")
     title: str
     department: str
     sponsor: str
@@ -203,6 +207,9 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
         q: Annotated[
             str | None, Query(max_length=200, description="Text in title or description")
         ] = None,
+        reference: Annotated[
+            str | None, Query(pattern=r"^(?i:REQ)-?\d{1,9}$", description="e.g. REQ-12")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> Any:
@@ -215,6 +222,7 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
                 owner=owner,
                 requester=requester,
                 text=q,
+                number=REFERENCES.number(reference) if reference else None,
             ),
             limit=limit,
             offset=offset,

@@ -8,10 +8,29 @@ from services.intake.pages import NAV, IntakePages, intake_pages
 from services.intake.pages.base import TEMPLATES
 from services.intake.reactions import DeliverShippedRequests
 from services.intake.schedule import Schedule
-from services.intake.views import IntakeViews
-from shared.platform import Component, Platform
+from services.intake.views import REFERENCES, IntakeViews, RequestFilter
+from shared.platform import Component, Finder, Found, Platform
 from shared.web.access import PageAccess
 from shared.web.rendering import Templates
+
+
+def finder(views: IntakeViews) -> Finder:
+    """Requests for the header's box: REQ-12 opens one; words list those with them."""
+
+    def numbered(number: int) -> str | None:
+        found = views.with_number(number)
+        return f"/requests/{found}" if found else None
+
+    def matching(text: str, limit: int) -> tuple[list[Found], int]:
+        page = views.find(RequestFilter(text=text), limit=limit)
+        return [
+            Found(
+                r["reference"], r["title"], f"/requests/{r['id']}", r["status"], r["submitted_at"]
+            )
+            for r in page.items
+        ], page.total
+
+    return Finder("Requests", REFERENCES, numbered, matching)
 
 
 def component(platform: Platform) -> Component:
@@ -31,5 +50,6 @@ def component(platform: Platform) -> Component:
         routers=[intake_router(platform.auth, intake, views), intake_pages(pages)],
         groups=[views.group, schedule.group],
         nav=NAV,
+        finders=[finder(views)],
         reactions=[DeliverShippedRequests(intake)],
     )

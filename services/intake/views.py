@@ -29,10 +29,15 @@ from services.intake.open_titles import (
 )
 from shared.domain import business_now
 from shared.store.log import EventLog, LoggedEvent
+from shared.store.numbers import References, add_numbers, next_number
 from shared.store.projections import Handler, Projection, ProjectionGroup, event_topic
-from shared.store.sql import Cursor
+from shared.store.sql import Cursor, escape_like
 
 REQUESTS, HISTORY, RANKINGS = "intake_requests", "intake_history", "intake_rankings"
+REFERENCES = References("REQ")
+"""REQ-12: the 12th request submitted in the log (shared.store.numbers)."""
+
+SUBMITTED = "ChangeRequest.Submitted"
 
 # Event type -> the request column that records when it first happened.
 MILESTONES = {
@@ -60,7 +65,7 @@ class RequestsProjection(Projection):
             " question TEXT, decision_reason TEXT, rating INTEGER, rating_comment TEXT,"
             " submitted_at TEXT NOT NULL, triaged_at TEXT, accepted_at TEXT,"
             " delivered_at TEXT, closed_at TEXT, updated_at TEXT NOT NULL,"
-            " version INTEGER NOT NULL)"
+            " version INTEGER NOT NULL, number INTEGER)"
         )
         for column in ("status", "department"):
             cur.execute(
@@ -72,6 +77,7 @@ class RequestsProjection(Projection):
             " type TEXT NOT NULL, actor TEXT NOT NULL, occurred_at TEXT NOT NULL,"
             " summary TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (request_id, position))"
         )
+        add_numbers(self.log.db, cur, self.t(REQUESTS), self.t(HISTORY), "request_id", SUBMITTED)
 
     def handlers(self) -> Mapping[str, Handler]:
         handlers: dict[str, Handler] = {event_topic(ChangeRequest, "Submitted"): self._submitted}
@@ -104,9 +110,9 @@ class RequestsProjection(Projection):
         cur.execute(
             f"INSERT INTO {self.t(REQUESTS)} (id, title, description, justification, department,"
             " sponsor, category, subsystems, size_estimate, desired_date, requester, status,"
-            " submitted_at, updated_at, version) VALUES (:id, :title, :description,"
+            " submitted_at, updated_at, version, number) VALUES (:id, :title, :description,"
             " :justification, :department, :sponsor, :category, :subsystems, :size_estimate,"
-            " :desired_date, :requester, :status, :at, :at, :v)",
+            f" :desired_date, :requester, :status, :at, :at, :v, {next_number(self.t(REQUESTS))})",
             {
                 "id": e.aggregate_id,
                 "title": d["title"],
@@ -251,6 +257,7 @@ class RequestFilter:
     owner: str | None = None
     requester: str | None = None
     text: str | None = None
+    number: int | None = None
 
 
 @dataclass
@@ -321,15 +328,18 @@ class IntakeViews:
             if value:
                 clauses.append(f"LOWER({column}) = LOWER(:{column})")
                 params[column] = value
+        if f.number is not None:
+            clauses.append("number = :number")
+            params["number"] = f.number
         if f.subsystem:
             clauses.append("LOWER(subsystems) LIKE LOWER(:subsystem) ESCAPE '\\'")
-            params["subsystem"] = f"%|{_escape_like(f.subsystem)}|%"
+            params["subsystem"] = f"%|{escape_like(f.subsystem)}|%"
         if f.text:
             clauses.append(
                 "(LOWER(title) LIKE LOWER(:text) ESCAPE '\\'"
                 " OR LOWER(description) LIKE LOWER(:text) ESCAPE '\\')"
             )
-            params["text"] = f"%{_escape_like(f.text)}%"
+            params["text"] = f"%{escape_like(f.text)}%"
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     def get(self, request_id: str) -> dict[str, Any] | None:
@@ -338,6 +348,15 @@ class IntakeViews:
             cur.execute(f"SELECT * FROM {self._t(REQUESTS)} WHERE id = :id", {"id": request_id})
             row = cur.fetchone()
             return self._with_deferrals(cur, [_row(row, self.zone)])[0] if row else None
+
+    def with_number(self, number: int) -> str | None:
+        """The id of the request numbered `number` (REQ-12: 12), if there is one."""
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            found = cur.scalar(
+                f"SELECT id FROM {self._t(REQUESTS)} WHERE number = :n", {"n": number}
+            )
+        return str(found) if found is not None else None
 
     def _with_deferrals(self, cur: Cursor, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each deferred request with the date it was deferred until (`deferred_until`),
@@ -544,11 +563,6 @@ class IntakeViews:
         return [{**open_row(row), "similarity": round(score, 3)} for row, score in found[:limit]]
 
 
-def _escape_like(value: str) -> str:
-    """Match the text literally: LIKE's wildcards are escaped (used with ESCAPE '\\')."""
-    return value.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _redact(data: dict[str, Any]) -> dict[str, Any]:
     return {k: ("[redacted]" if k.endswith("_hash") else v) for k, v in data.items()}
 
@@ -556,6 +570,7 @@ def _redact(data: dict[str, Any]) -> dict[str, Any]:
 def _row(row: Mapping[str, Any], zone: tzinfo = UTC) -> dict[str, Any]:
     out = dict(row)
     out["subsystems"] = _unpack(out["subsystems"])
+    out["reference"] = REFERENCES.of(out.get("number"))
     end = out.get("delivered_at") or out.get("closed_at")
     out["age_days"] = age_days(out["submitted_at"], end, zone)
     return out

@@ -291,6 +291,11 @@ class PostgresDatabase:
                 raise
 
 
+def escape_like(value: str) -> str:
+    """Match the text literally: LIKE's wildcards are escaped (used with ESCAPE '\\')."""
+    return value.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 DDL_LOCK_KEY = 0x5241494C  # "RAIL": serialises schema changes across processes
 
 

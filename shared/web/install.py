@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from shared.http.routing import ServiceRouter
 from shared.http.session import SessionCodec, SessionMiddleware, session_secret
 from shared.identity.pages import signin_router
-from shared.platform import Component, Platform
+from shared.platform import Component, Finder, Platform
 from shared.web.access import PageAccess, PageForbidden, SignInRequired, Viewer
 from shared.web.rendering import STATIC, NavLink, Templates
 
@@ -50,7 +50,8 @@ def install_web(app: FastAPI, platform: Platform, components: Sequence[Component
             platform.limits,
         )
     )
-    app.include_router(home_router(access, templates))
+    finders = [finder for c in components for finder in c.finders]
+    app.include_router(home_router(access, templates, finders))
 
     @app.exception_handler(SignInRequired)
     async def sign_in_first(request: Request, exc: SignInRequired) -> Response:
@@ -108,12 +109,48 @@ def install_web(app: FastAPI, platform: Platform, components: Sequence[Component
         return await answer if inspect.isawaitable(answer) else answer
 
 
-def home_router(access: PageAccess, templates: Templates) -> APIRouter:
+FIND_AT_LEAST = 2
+"""Characters the box needs before it looks for words (one letter is in nearly every title)."""
+FOUND_SHOWN = 20
+"""Records of each kind the box lists for words, newest first."""
+
+
+def home_router(
+    access: PageAccess, templates: Templates, finders: Sequence[Finder] = ()
+) -> APIRouter:
     router = ServiceRouter(include_in_schema=False)
     anyone = access.require()
 
     @router.get("/")
     def home(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
         return templates.render(request, "home.html", viewer)
+
+    @router.get("/find")
+    def find(
+        request: Request,
+        viewer: Annotated[Viewer, Depends(anyone)],
+        q: Annotated[str, Query(max_length=100)] = "",
+    ) -> Response:
+        """The header's box: a reference (REQ-12, CHG-7) opens that record's page; words
+        list the records that contain them, newest first."""
+        text = q.strip()
+        numbered = [(f, n) for f in finders if (n := f.references.number(text)) is not None]
+        for finder, number in numbered:
+            path = finder.numbered(number)
+            if path is not None:
+                return RedirectResponse(path, status_code=303)
+        found = []
+        if len(text) >= FIND_AT_LEAST and not numbered:
+            found = [(f.kind, *f.matching(text, FOUND_SHOWN)) for f in finders]
+        return templates.render(
+            request,
+            "find.html",
+            viewer,
+            status=404 if numbered else 200,
+            q=text,
+            unknown=text if numbered else "",
+            found=found,
+            too_short=0 < len(text) < FIND_AT_LEAST,
+        )
 
     return router

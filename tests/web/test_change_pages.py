@@ -204,7 +204,7 @@ def test_an_overnight_window_is_listed_on_its_day_and_only_continues_on_the_next
     assert "In review" in starts
     assert "continues:" not in starts
     assert "In review" not in continues
-    assert "continues: <a" in continues
+    assert 'continues: <span class="ref">CHG-1</span> <a' in continues
     assert "until" in continues
     assert "02:00" in continues
 

@@ -31,6 +31,7 @@ from services.change_control.domain import Status
 from services.change_control.domain.values import ChangeType, Window
 from services.change_control.views import ChangeControlViews, ChangeFilter
 from services.change_control.views.board import cab_queue, calendar, change_detail
+from services.change_control.views.changes import REFERENCES
 from shared.domain import InvalidCommand, NotFound
 from shared.http.auth import Auth, Caller
 from shared.http.models import Instant
@@ -70,6 +71,9 @@ def changes_router(auth: Auth, changes: ChangeControl, views: ChangeControlViews
         person: Annotated[
             str | None, Query(max_length=64, description="Requester or implementer")
         ] = None,
+        reference: Annotated[
+            str | None, Query(pattern=r"^(?i:CHG)-?\d{1,9}$", description="e.g. CHG-7")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> Any:
@@ -80,6 +84,7 @@ def changes_router(auth: Auth, changes: ChangeControl, views: ChangeControlViews
                 subsystem=subsystem,
                 bundle_id=str(bundle_id) if bundle_id else None,
                 person=person,
+                number=REFERENCES.number(reference) if reference else None,
             ),
             limit=limit,
             offset=offset,

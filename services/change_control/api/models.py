@@ -193,6 +193,10 @@ class HistoryEntry(BaseModel):
 
 class ChangeSummary(BaseModel):
     id: str
+    number: int | None = Field(
+        description="The order in which the log received the change: the 7th is CHG-7."
+    )
+    reference: str = Field(description="How people name it: CHG-7.")
     change_type: str
     title: str
     bundle_id: str | None
@@ -264,6 +268,8 @@ class ChangeList(BaseModel):
 
 class CalendarEntry(BaseModel):
     change_id: str
+    number: int | None
+    reference: str = Field(description="CHG-7")
     title: str
     change_type: str
     status: str

@@ -104,6 +104,23 @@ def board_routes(p: ChangePages) -> APIRouter:
             form=kept or {},
         )
 
+    @router.get("/changes/CHG-{number:int}")
+    def by_reference(
+        request: Request, number: int, viewer: Annotated[Viewer, Depends(anyone)]
+    ) -> Response:
+        """A change's address by its reference, as the CAB says it: CHG-7."""
+        found = p.views.with_number(number)
+        if found is None:
+            return p.templates.render(
+                request,
+                "message.html",
+                viewer,
+                status=404,
+                heading="No such change",
+                message=f"No production change is numbered CHG-{number}.",
+            )
+        return see_other(f"/changes/{found}")
+
     @router.get("/changes/{change_id}")
     def change(
         request: Request, change_id: UUID, viewer: Annotated[Viewer, Depends(anyone)]

@@ -35,6 +35,7 @@ from services.change_control.views.calendar import (
 from services.change_control.views.changes import (
     CHANGES,
     HISTORY,
+    REFERENCES,
     ChangesProjection,
     summary,
     unpack,
@@ -56,6 +57,7 @@ from services.change_control.views.rows import (
 )
 from shared.store.log import EventLog
 from shared.store.projections import ProjectionGroup
+from shared.store.sql import escape_like
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ class ChangeFilter:
     subsystem: str | None = None
     bundle_id: str | None = None
     person: str | None = None  # requester or implementer
+    number: int | None = None  # CHG-7: 7
+    text: str | None = None  # in the title
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,11 @@ class ChangeControlViews:
         rows = self._rows(f"SELECT * FROM {self._t(CHANGES)} WHERE id = :id", {"id": change_id})
         return change_row(rows[0]) if rows else None
 
+    def with_number(self, number: int) -> str | None:
+        """The id of the change numbered `number` (CHG-7: 7), if there is one."""
+        rows = self._rows(f"SELECT id FROM {self._t(CHANGES)} WHERE number = :n", {"n": number})
+        return str(rows[0]["id"]) if rows else None
+
     def find(
         self, f: ChangeFilter, limit: int = 50, offset: int = 0
     ) -> tuple[list[dict[str, Any]], int]:
@@ -131,6 +140,12 @@ class ChangeControlViews:
         if f.subsystem:
             clauses.append("LOWER(subsystems) LIKE LOWER(:subsystem)")
             params["subsystem"] = f"%|{f.subsystem}|%"
+        if f.number is not None:
+            clauses.append("number = :number")
+            params["number"] = f.number
+        if f.text:
+            clauses.append("LOWER(title) LIKE LOWER(:text) ESCAPE '\\'")
+            params["text"] = f"%{escape_like(f.text)}%"
         if f.person:
             clauses.append("(requester = :person OR implementers LIKE :packed)")
             params.update(person=f.person, packed=f"%|{f.person}|%")
@@ -239,19 +254,20 @@ class ChangeControlViews:
     def windows(self, window: Window | None, subsystem: str | None) -> list[dict[str, Any]]:
         """Changes with a planned window (overlapping `window` when given), earliest first,
         each with the changes it conflicts with and the blackouts it overlaps."""
-        clauses = ["window_start IS NOT NULL"]
+        clauses = ["w.window_start IS NOT NULL"]
         params: dict[str, Any] = {}
         if window is not None:
-            clauses.append("window_start < :end AND window_end > :start")
+            clauses.append("w.window_start < :end AND w.window_end > :start")
             params.update(start=window.start_iso, end=window.end_iso)
         if subsystem:
-            clauses.append("LOWER(subsystems) LIKE LOWER(:subsystem)")
+            clauses.append("LOWER(w.subsystems) LIKE LOWER(:subsystem)")
             params["subsystem"] = f"%|{subsystem}|%"
         self.group.ensure_fresh()
         with self.log.db.transaction() as cur:
             cur.execute(
-                f"SELECT * FROM {self._t(WINDOWS)} WHERE {' AND '.join(clauses)}"
-                " ORDER BY window_start, change_id",
+                f"SELECT w.*, c.number FROM {self._t(WINDOWS)} w"
+                f" LEFT JOIN {self._t(CHANGES)} c ON c.id = w.change_id"
+                f" WHERE {' AND '.join(clauses)} ORDER BY w.window_start, w.change_id",
                 params,
             )
             rows = cur.fetchall()
@@ -263,6 +279,7 @@ class ChangeControlViews:
         for row in rows:
             entry = {k: v for k, v in row.items() if k not in ("active", "subsystems")}
             entry["subsystems"] = unpack(row["subsystems"])
+            entry["reference"] = REFERENCES.of(row["number"])
             entry["conflicts_with"] = sorted(
                 c["other_id"] for c in conflicts if c["change_id"] == row["change_id"]
             )

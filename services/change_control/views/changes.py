@@ -9,11 +9,14 @@ import orjson
 
 from services.change_control.domain import ProductionChange, Status
 from shared.store.log import LoggedEvent
+from shared.store.numbers import References, add_numbers, next_number
 from shared.store.projections import Handler, Projection, event_topic
 from shared.store.sql import Cursor
 from shared.words import Wording, opt, words
 
 CHANGES, HISTORY = "change_control_changes", "change_control_history"
+REFERENCES = References("CHG")
+"""CHG-7: the 7th production change raised in the log (shared.store.numbers)."""
 
 STATUS_AFTER = {
     "ProductionChange.Raised": Status.IN_REVIEW,
@@ -126,7 +129,8 @@ class ChangesProjection(Projection):
             " outcome TEXT, notes TEXT, review_required INTEGER NOT NULL,"
             " reviewed INTEGER NOT NULL, findings TEXT, decided_by TEXT, decision_reason TEXT,"
             " raised_at TEXT NOT NULL, approved_at TEXT, started_at TEXT, completed_at TEXT,"
-            " closed_at TEXT, updated_at TEXT NOT NULL, version INTEGER NOT NULL)"
+            " closed_at TEXT, updated_at TEXT NOT NULL, version INTEGER NOT NULL,"
+            " number INTEGER)"
         )
         for column in ("status", "bundle_id"):
             cur.execute(
@@ -138,6 +142,8 @@ class ChangesProjection(Projection):
             " type TEXT NOT NULL, actor TEXT NOT NULL, occurred_at TEXT NOT NULL,"
             " summary TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (change_id, position))"
         )
+        changes, history = self.t(CHANGES), self.t(HISTORY)
+        add_numbers(self.log.db, cur, changes, history, "change_id", "ProductionChange.Raised")
 
     def handlers(self) -> Mapping[str, Handler]:
         handlers: dict[str, Handler] = {
@@ -173,9 +179,10 @@ class ChangesProjection(Projection):
             version=e.version,
         )
         columns = ", ".join(row)
+        values = ", ".join(":" + k for k in row)
+        number = next_number(self.t(CHANGES))
         cur.execute(
-            f"INSERT INTO {self.t(CHANGES)} ({columns}) VALUES ({', '.join(':' + k for k in row)})",
-            row,
+            f"INSERT INTO {self.t(CHANGES)} ({columns}, number) VALUES ({values}, {number})", row
         )
         self._history(cur, e)
 

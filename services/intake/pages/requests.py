@@ -139,6 +139,23 @@ def request_routes(p: IntakePages) -> APIRouter:
             owners=p.it_staff() if viewer.may(Role.RELEASE_MANAGER) else [],
         )
 
+    @router.get("/requests/REQ-{number:int}")
+    def by_reference(
+        request: Request, number: int, viewer: Annotated[Viewer, Depends(anyone)]
+    ) -> Response:
+        """A request's address by its reference, as people pass it on: REQ-12."""
+        found = p.views.with_number(number)
+        if found is None:
+            return p.templates.render(
+                request,
+                "message.html",
+                viewer,
+                status=404,
+                heading="No such request",
+                message=f"No change request is numbered REQ-{number}.",
+            )
+        return see_other(f"/requests/{found}")
+
     @router.get("/requests/{request_id}")
     def detail(
         request: Request, request_id: UUID, viewer: Annotated[Viewer, Depends(anyone)]
