@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.references import References
+
 
 @dataclass(frozen=True)
 class Published:
@@ -42,6 +44,9 @@ REQUEST_SUBMITTED = _event(
     "title", "department", "sponsor", "category", "subsystems", "size_estimate",
     "desired_date", "requester",
 )  # fmt: skip
+REQUEST_REFERENCES = References("REQ")
+"""REQ-12: the 12th REQUEST_SUBMITTED of the log, counted in log order by every view that
+shows it (decision 105)."""
 REQUEST_EDITED = _event(
     _INTAKE + "ChangeRequest.Edited",
     "title", "sponsor", "category", "subsystems", "size_estimate", "desired_date",
@@ -105,6 +110,8 @@ CHANGE_RAISED = _event(
     "change_type", "title", "bundle_id", "subsystems", "window_start", "window_end",
     "requester", "implementers", "risk",
 )  # fmt: skip  # change_type: release_deployment | standard | normal | emergency
+CHANGE_REFERENCES = References("CHG")
+"""CHG-7: the 7th CHANGE_RAISED of the log, counted the same way."""
 CHANGE_APPROVED = _event(_CHANGE + "ProductionChange.Approved", "approvers")
 # An approval is bound to a revision: a revision voids it (status back to in_review), so a
 # follower that acted on Approved (release: bundle approved for deployment) must undo it.

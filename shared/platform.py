@@ -17,10 +17,10 @@ from shared.http.auth import Auth
 from shared.http.ratelimit import Limits
 from shared.identity.application import Identity
 from shared.identity.views import Directory
+from shared.references import References
 from shared.settings import Settings
 from shared.store.followers import BackgroundWorker, Reaction
 from shared.store.log import EventLog
-from shared.store.numbers import References
 from shared.store.projections import ProjectionGroup
 from shared.web.rendering import NavLink
 

@@ -27,15 +27,15 @@ from services.intake.open_titles import (
     open_titles_statement,
     open_titles_tail_statement,
 )
+from shared.contracts import REQUEST_REFERENCES
 from shared.domain import business_now
 from shared.store.log import EventLog, LoggedEvent
-from shared.store.numbers import References, add_numbers, next_number
+from shared.store.numbers import add_numbers, next_number
 from shared.store.projections import Handler, Projection, ProjectionGroup, event_topic
 from shared.store.sql import Cursor, escape_like
 
 REQUESTS, HISTORY, RANKINGS = "intake_requests", "intake_history", "intake_rankings"
-REFERENCES = References("REQ")
-"""REQ-12: the 12th request submitted in the log (shared.store.numbers)."""
+REFERENCES = REQUEST_REFERENCES
 
 SUBMITTED = "ChangeRequest.Submitted"
 

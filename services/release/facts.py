@@ -15,10 +15,15 @@ import orjson
 
 from shared import contracts as c
 from shared.store.log import LoggedEvent
+from shared.store.numbers import next_number
 from shared.store.projections import Handler, Projection
 from shared.store.sql import Cursor
 
-REQUESTS, RANKINGS, CHANGES = "release_requests", "release_rankings", "release_change_facts"
+REQUESTS, RANKINGS = "release_request_facts", "release_ranking_facts"
+CHANGES = "release_change_facts"
+RETIRED_REQUESTS = ("release_requests", "release_rankings")
+"""Earlier tables of what `RequestFactsProjection` keeps now (without the requests' numbers),
+dropped where they linger."""
 RETIRED = ("release_changes", "release_raised_changes", "release_change_titles")
 """Earlier tables of what `ChangeFactsProjection` keeps now, dropped where they linger."""
 
@@ -44,19 +49,23 @@ def unpack(packed: str | None) -> list[str]:
 
 
 class RequestFactsProjection(Projection):
-    """Change requests and department rankings, as intake published them."""
+    """Change requests and department rankings, as intake published them; each request
+    numbered as intake numbers it, the n-th REQUEST_SUBMITTED of the log (REQ-n)."""
 
-    name = "release.requests.v1"
+    name = "release.requests.v2"
     tables = (REQUESTS, RANKINGS)
 
     def create(self, cur: Cursor) -> None:
+        for retired in RETIRED_REQUESTS:
+            cur.execute(f"DROP TABLE IF EXISTS {self.t(retired)}")
         cur.execute(
             f"CREATE TABLE IF NOT EXISTS {self.t(REQUESTS)} ("
             " id TEXT PRIMARY KEY, title TEXT NOT NULL, department TEXT NOT NULL,"
             " sponsor TEXT NOT NULL, category TEXT NOT NULL, subsystems TEXT NOT NULL,"
             " requester TEXT NOT NULL, status TEXT NOT NULL, owner TEXT, size_points INTEGER,"
             " class_of_service TEXT, fixed_date TEXT, submitted_at TEXT NOT NULL,"
-            " accepted_at TEXT, delivered_at TEXT, updated_at TEXT NOT NULL)"
+            " accepted_at TEXT, delivered_at TEXT, updated_at TEXT NOT NULL,"
+            " number INTEGER NOT NULL UNIQUE)"
         )
         cur.execute(f"CREATE INDEX IF NOT EXISTS {REQUESTS}_status ON {self.t(REQUESTS)} (status)")
         cur.execute(
@@ -91,8 +100,9 @@ class RequestFactsProjection(Projection):
         d = e.data
         cur.execute(
             f"INSERT INTO {self.t(REQUESTS)} (id, title, department, sponsor, category,"
-            " subsystems, requester, status, submitted_at, updated_at) VALUES (:id, :title,"
-            " :department, :sponsor, :category, :subsystems, :requester, 'submitted', :at, :at)",
+            " subsystems, requester, status, submitted_at, updated_at, number) VALUES (:id,"
+            " :title, :department, :sponsor, :category, :subsystems, :requester, 'submitted',"
+            f" :at, :at, {next_number(self.t(REQUESTS))})",
             {
                 "id": e.aggregate_id,
                 "title": d["title"],

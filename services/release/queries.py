@@ -42,6 +42,7 @@ from services.release.views import (
     FeedsProjection,
     summary,
 )
+from shared import contracts as c
 from shared.store.log import EventLog
 from shared.store.projections import ProjectionGroup
 
@@ -172,7 +173,7 @@ class ReleaseViews:
             return {}
         keys = {f"b{i}": b for i, b in enumerate(bundle_ids)}
         rows = self._rows(
-            f"SELECT i.*, r.title, r.department, r.sponsor, r.category, r.owner,"
+            f"SELECT i.*, r.title, r.department, r.sponsor, r.category, r.owner, r.number,"
             f" r.status AS request_status FROM {self._t(ITEMS)} i"
             f" LEFT JOIN {self._t(REQUESTS)} r ON r.id = i.request_id"
             f" WHERE i.bundle_id IN ({', '.join(':' + k for k in keys)})"
@@ -182,6 +183,7 @@ class ReleaseViews:
         found: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             row["subsystems"] = unpack(row["subsystems"])
+            row["reference"] = c.REQUEST_REFERENCES.of(row["number"])
             row["after_freeze"] = bool(row["after_freeze"])
             row["over_capacity"] = bool(row["over_capacity"])
             row.pop("position", None)

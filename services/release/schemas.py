@@ -203,6 +203,8 @@ class TrainDetail(Train):
 
 class BundleItem(BaseModel):
     request_id: str
+    number: int | None
+    reference: str = Field(description="REQ-12")
     title: str | None
     department: str | None
     category: str | None

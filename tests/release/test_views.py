@@ -7,8 +7,16 @@ from typing import Any
 
 import pytest
 
+from services.release.queries import ReleaseViews
+from tests.builders import submit
 from tests.conftest import Api
-from tests.release.builders import accepted_request, define_train, pass_qa, scheduled
+from tests.release.builders import (
+    accepted_request,
+    define_train,
+    first_bundle,
+    pass_qa,
+    scheduled,
+)
 
 
 def snapshot(api: Api, bundles: list[str]) -> dict[str, Any]:
@@ -59,17 +67,34 @@ def test_bundles_filter_by_train_status_and_date(api: Api) -> None:
     assert api.get(f"/api/trains/{first}", "rm").json()["rule"] == "release_train_not_found"
 
 
-def test_tables_of_retired_change_views_are_dropped_when_release_starts(api: Api) -> None:
-    """One view now keeps each change's type, title, bundle and whether it is open; the
-    tables of the views it replaced do not linger in an existing installation."""
-    from services.release.facts import RETIRED
-    from services.release.queries import ReleaseViews
+def test_tables_of_retired_views_are_dropped_when_release_starts(api: Api) -> None:
+    """One view now keeps each change's type, title, bundle and whether it is open, and
+    the request facts carry each request's number; the tables of the views they replaced
+    do not linger in an existing installation."""
+    from services.release.facts import RETIRED, RETIRED_REQUESTS
 
     log = api.platform.log
     with log.db.transaction(write=True) as cur:
-        for table in RETIRED:
+        for table in (*RETIRED, *RETIRED_REQUESTS):
             cur.execute(f"CREATE TABLE {log.table(table)} (change_id TEXT PRIMARY KEY)")
     ReleaseViews(log).group.setup()
-    for table in RETIRED:
+    for table in (*RETIRED, *RETIRED_REQUESTS):
         with pytest.raises(Exception, match="release_"), log.db.transaction() as cur:
             cur.execute(f"SELECT 1 FROM {log.table(table)}")
+
+
+def test_a_bundle_names_its_requests_by_the_numbers_intake_gives_them(api: Api) -> None:
+    """Release keeps its own copy of the request facts and counts REQ numbers the same
+    way, in the log's order: the bundle's page and intake agree, before and after a
+    rebuild of release's views."""
+    submit(api, title="Not planned yet")
+    request_id = accepted_request(api)
+    bundle_id = first_bundle(api)
+    scheduled(api, bundle_id, request_id)
+    reference = api.get(f"/api/requests/{request_id}", "rm").json()["reference"]
+    assert reference == "REQ-2"
+    items = api.get(f"/api/bundles/{bundle_id}", "rm").json()["items"]
+    assert [(i["request_id"], i["reference"]) for i in items] == [(request_id, "REQ-2")]
+    ReleaseViews(api.platform.log).group.rebuild()
+    items = api.get(f"/api/bundles/{bundle_id}", "rm").json()["items"]
+    assert [i["reference"] for i in items] == ["REQ-2"]

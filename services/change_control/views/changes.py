@@ -8,15 +8,15 @@ from typing import Any
 import orjson
 
 from services.change_control.domain import ProductionChange, Status
+from shared.contracts import CHANGE_REFERENCES
 from shared.store.log import LoggedEvent
-from shared.store.numbers import References, add_numbers, next_number
+from shared.store.numbers import add_numbers, next_number
 from shared.store.projections import Handler, Projection, event_topic
 from shared.store.sql import Cursor
 from shared.words import Wording, opt, words
 
 CHANGES, HISTORY = "change_control_changes", "change_control_history"
-REFERENCES = References("CHG")
-"""CHG-7: the 7th production change raised in the log (shared.store.numbers)."""
+REFERENCES = CHANGE_REFERENCES
 
 STATUS_AFTER = {
     "ProductionChange.Raised": Status.IN_REVIEW,
