@@ -32,7 +32,13 @@ def add_numbers(
     may run inside a rebuild's script of statements sent at once."""
     name = table.rpartition(".")[2].strip('"')
     if db.backend == "postgres":
-        cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS number INTEGER")
+        # Checked first: ALTER TABLE takes the table's strongest lock even when the column
+        # is there, and every later start of every process would queue behind reads.
+        cur.execute(
+            "DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid ="
+            f" CAST('{table}' AS regclass) AND attname = 'number' AND NOT attisdropped)"
+            f" THEN ALTER TABLE {table} ADD COLUMN number INTEGER; END IF; END$$"
+        )
     elif not _sqlite_has_column(cur, table, "number"):
         cur.execute(f"ALTER TABLE {table} ADD COLUMN number INTEGER")
     cur.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {name}_number ON {table} (number)")
