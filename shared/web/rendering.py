@@ -138,3 +138,11 @@ class Templates:
             **context,
         )
         return HTMLResponse(body, status_code=status, headers=headers)
+
+    def missing(
+        self, request: Request, viewer: Viewer | None, heading: str, message: str
+    ) -> HTMLResponse:
+        """A page saying what is not there (404), with the navigation to go on from."""
+        return self.render(
+            request, "message.html", viewer, status=404, heading=heading, message=message
+        )

@@ -74,13 +74,8 @@ def board_routes(p: ChangePages) -> APIRouter:
     ) -> Response:
         change = change_detail(p.views, str(change_id))
         if change is None:
-            return p.templates.render(
-                request,
-                "message.html",
-                viewer,
-                status=404,
-                heading="No such change",
-                message="There is no production change at this address.",
+            return p.templates.missing(
+                request, viewer, "No such change", "There is no production change at this address."
             )
         mine = viewer.username in change["implementers"]
         return p.templates.render(
@@ -111,13 +106,8 @@ def board_routes(p: ChangePages) -> APIRouter:
         """A change's address by its reference, as the CAB says it: CHG-7."""
         found = p.views.with_number(number)
         if found is None:
-            return p.templates.render(
-                request,
-                "message.html",
-                viewer,
-                status=404,
-                heading="No such change",
-                message=f"No production change is numbered CHG-{number}.",
+            return p.templates.missing(
+                request, viewer, "No such change", f"No production change is numbered CHG-{number}."
             )
         return see_other(f"/changes/{found}")
 

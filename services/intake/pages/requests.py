@@ -101,13 +101,8 @@ def request_routes(p: IntakePages) -> APIRouter:
     ) -> Response:
         row = p.views.get(str(request_id))
         if row is None:
-            return p.templates.render(
-                request,
-                "message.html",
-                viewer,
-                status=404,
-                heading="No such request",
-                message="There is no change request at this address.",
+            return p.templates.missing(
+                request, viewer, "No such request", "There is no change request at this address."
             )
         placement = p.schedule.placements([row["id"]]).get(row["id"])
         department = viewer.principal.department
@@ -146,13 +141,8 @@ def request_routes(p: IntakePages) -> APIRouter:
         """A request's address by its reference, as people pass it on: REQ-12."""
         found = p.views.with_number(number)
         if found is None:
-            return p.templates.render(
-                request,
-                "message.html",
-                viewer,
-                status=404,
-                heading="No such request",
-                message=f"No change request is numbered REQ-{number}.",
+            return p.templates.missing(
+                request, viewer, "No such request", f"No change request is numbered REQ-{number}."
             )
         return see_other(f"/requests/{found}")
 

@@ -52,13 +52,8 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
     ) -> Response:
         bundle = p.views.bundle(str(bundle_id))
         if bundle is None:
-            return p.templates.render(
-                request,
-                "message.html",
-                viewer,
-                status=404,
-                heading="No such bundle",
-                message="There is no release bundle at this address.",
+            return p.templates.missing(
+                request, viewer, "No such bundle", "There is no release bundle at this address."
             )
         manages = viewer.may(Role.RELEASE_MANAGER)
         history = p.views.history(str(bundle_id))
