@@ -222,7 +222,7 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
                 owner=owner,
                 requester=requester,
                 text=q,
-                number=REFERENCES.number(reference) if reference else None,
+                number=(REFERENCES.number(reference) or 0) if reference else None,  # REQ-0: none
             ),
             limit=limit,
             offset=offset,

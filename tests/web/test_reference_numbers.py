@@ -59,6 +59,8 @@ def test_requests_and_changes_are_numbered_in_the_order_the_log_received_them(we
     assert [r["id"] for r in page["items"]] == [requests[1]]
     page = _get(web, client, "/api/changes", "rm", reference="chg-2").json()
     assert [c["id"] for c in page["items"]] == [changes[1]]
+    page = _get(web, client, "/api/requests", "rm", reference="REQ-0").json()
+    assert (page["items"], page["total"]) == ([], 0)
     refused = _get(web, client, "/api/requests", "rm", reference="CHG-2")
     assert refused.status_code == 422
     assert refused.headers["content-type"] == PROBLEM

@@ -84,7 +84,7 @@ def changes_router(auth: Auth, changes: ChangeControl, views: ChangeControlViews
                 subsystem=subsystem,
                 bundle_id=str(bundle_id) if bundle_id else None,
                 person=person,
-                number=REFERENCES.number(reference) if reference else None,
+                number=(REFERENCES.number(reference) or 0) if reference else None,  # CHG-0: none
             ),
             limit=limit,
             offset=offset,
