@@ -127,6 +127,7 @@ class MetricsProjection(StagedProjection["Folded"]):
         if previous is not None and held is not None and held.holding:
             history = previous.history  # every record of the view: none to read
         else:
+            events = list(events)  # gone through more than once: decoded once
             held, history = None, self._loaded(cur, events, previous)
         folder = Folder(history)
         folder.apply_all(events)

@@ -19,7 +19,7 @@ import structlog
 
 from shared.store.collector import collector_paused
 from shared.store.log import EventLog, LoggedEvent
-from shared.store.read_ahead import Ahead, Batch, Reader
+from shared.store.read_ahead import Ahead, Batch, Reader, Undecoded
 from shared.store.recorders import POSITIONS_TABLE
 from shared.store.sql import Cursor, Params, Row, lock_for_ddl
 from shared.store.view import Handler, Projection, StagedProjection, event_topic, topic_of
@@ -186,8 +186,10 @@ class ProjectionGroup:
         total = 0
         batches = 0
         ahead: Ahead | None = None
-        reader = Reader(self._read_now) if self.log.db.backend == "postgres" else None
         staged = self._staged()
+        # A staged projection's folds decode each event as they reach it (`Undecoded`).
+        reading = self._read_now if staged is None else self._read_undecoded_now
+        reader = Reader(reading) if self.log.db.backend == "postgres" else None
         if far_behind and staged is not None and reader is not None:
             # A small first batch: folding starts sooner, and the stages overlap sooner.
             start = 0 if reset else self.position()
@@ -258,7 +260,7 @@ class ProjectionGroup:
                     written = writer.submit(self._reset, True)  # dropped while they fold
                 head = self.log.head()
                 while following is not None and (left is None or batches < left):
-                    batch = following.take(following.after) or self._read_now(following.after)
+                    batch = following.take(following.after) or reader.read(following.after, None)
                     if not batch.read:
                         break
                     batches += 1
@@ -325,6 +327,10 @@ class ProjectionGroup:
     def _read_now(self, after: int, limit: int | None = None) -> Batch:
         with self.log.db.transaction() as cur:
             return self._read(cur, after, limit)
+
+    def _read_undecoded_now(self, after: int, limit: int | None = None) -> Batch:
+        with self.log.db.transaction() as cur:
+            return self._read(cur, after, limit, decoded=False)
 
     def _write_staged(
         self, projection: StagedProjection[Any], since: int, last: int, folded: Any
@@ -502,8 +508,11 @@ class ProjectionGroup:
             {**self._names, "to": to},
         )
 
-    def _read(self, cur: Cursor, after: int, limit: int | None = None) -> Batch:
-        """The next batch after `after`, each event decoded if some projection reads it."""
+    def _read(
+        self, cur: Cursor, after: int, limit: int | None = None, decoded: bool = True
+    ) -> Batch:
+        """The next batch after `after`, each event some projection reads decoded (or, not
+        `decoded`, left to decode as it is reached: `Undecoded`)."""
         rows = cur.tuples(
             f"SELECT {self.log.position_column}, CAST(originator_id AS TEXT),"
             f" originator_version, topic, state FROM {self.log.events_table}"
@@ -514,15 +523,15 @@ class ProjectionGroup:
         if not rows:
             return Batch(after, [], after, 0, limit or self.batch_size)
         read = self._read_topics
+        for topic in {row[3] for row in rows} - read.keys():
+            read[topic] = any(p.handles(topic) for p in self.projections)
+        kept = [row for row in rows if read[row[3]]]
+        last, asked = int(rows[-1][0]), limit or self.batch_size
+        if not decoded:
+            return Batch(after, Undecoded(kept), last, len(rows), asked)
         decode = LoggedEvent.from_row
-        events: list[LoggedEvent] = []
-        for position, originator_id, version, topic, state in rows:
-            wanted = read.get(topic)
-            if wanted is None:
-                wanted = read[topic] = any(p.handles(topic) for p in self.projections)
-            if wanted:
-                events.append(decode(position, originator_id, version, topic, bytes(state)))
-        return Batch(after, events, int(rows[-1][0]), len(rows), limit or self.batch_size)
+        events = [decode(p, o, v, t, bytes(state)) for p, o, v, t, state in kept]
+        return Batch(after, events, last, len(rows), asked)
 
     def _apply_one_batch(
         self, ahead: Ahead | None = None, reader: Reader | None = None

@@ -3,9 +3,9 @@ own while the current batch is applied (`shared.store.projections`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import NamedTuple
+from typing import Any, NamedTuple, overload
 
 import structlog
 
@@ -14,10 +14,40 @@ from shared.store.log import LoggedEvent
 log = structlog.get_logger(__name__)
 
 
+class Undecoded(Sequence[LoggedEvent]):
+    """A batch's events as their rows, each decoded when it is reached: a fold that goes
+    through them once frees each event before the next is decoded, and the memory of one
+    is reused for the next (a list of 10,000 decoded events costs their allocation, and a
+    fresh process's page faults, on top of decoding them)."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> LoggedEvent: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[LoggedEvent]: ...
+    def __getitem__(self, index: int | slice) -> LoggedEvent | list[LoggedEvent]:
+        if isinstance(index, slice):
+            return [LoggedEvent.from_row(*row) for row in self._rows[index]]
+        return LoggedEvent.from_row(*self._rows[index])
+
+    def __iter__(self) -> Iterator[LoggedEvent]:
+        decode = LoggedEvent.from_row
+        for position, originator_id, version, topic, state in self._rows:
+            yield decode(position, originator_id, version, topic, state)
+
+
 class Batch(NamedTuple):
     after: int
-    events: list[LoggedEvent]
-    """Each event some projection of the group reads, in log order."""
+    events: Sequence[LoggedEvent]
+    """Each event some projection of the group reads, in log order (a list, or
+    `Undecoded` for a staged projection's fold)."""
     last: int
     read: int
     """How many events were read, read or not by the group."""

@@ -385,3 +385,24 @@ def test_a_group_locks_its_positions_in_name_order_so_two_catch_ups_never_deadlo
 def _lock_positions(group: ProjectionGroup) -> None:
     with group.log.db.transaction(write=True) as cur:
         group._locked_positions(cur)
+
+
+def test_a_batch_left_undecoded_gives_the_same_events_as_one_decoded(platform: Platform) -> None:
+    """A staged fold reads its batches as rows and decodes each event as it reaches it; it
+    sees the same events, in the same order, as a projection handed them decoded."""
+    with acting_as("vp.sales"):
+        for n in range(5):
+            platform.log.save(new_request(title=f"Request {n}"))
+    with acting_as("admin"):  # an event intake's views do not read
+        platform.identity.register("cab.zed", "Zed", ["cab_member"])
+    views = IntakeViews(platform.log)
+    views.group.setup()
+    with platform.log.db.transaction() as cur:
+        decoded = views.group._read(cur, 0)
+        undecoded = views.group._read(cur, 0, decoded=False)
+    assert list(undecoded.events) == list(decoded.events)
+    assert len(undecoded.events) == len(decoded.events) == 5  # not the user's
+    assert undecoded.read == 6
+    assert undecoded.events[2] == decoded.events[2]
+    assert undecoded.events[1:3] == list(decoded.events[1:3])
+    assert (undecoded.last, undecoded.read) == (decoded.last, decoded.read)
