@@ -304,10 +304,11 @@ class ProjectionGroup:
     ) -> Future[None]:
         """The events after `since` to the end of `batch`, folded, given to the writer
         once it has committed what it was given before (batch N-1 committed before N+1
-        reads its rows)."""
+        reads its rows). Prepared first, while the writer may still be busy: preparing
+        reads nothing from the view."""
+        prepared = projection.prepare(folded)
         if written is not None:
             written.result()
-        prepared = projection.prepare(folded)
         # Only where the batch ends: its events are freed once folded, not held until
         # the write commits (7,500 decoded events are some 10 MB).
         return writer.submit(self._write_staged, projection, since, batch.last, prepared)
