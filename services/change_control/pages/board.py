@@ -13,10 +13,12 @@ from starlette.responses import Response
 from services.change_control.domain.values import Outcome, Window
 from services.change_control.pages.base import ChangePages
 from services.change_control.views.board import awaiting, cab_queue, calendar, change_detail
+from services.change_control.views.changes import REFERENCES
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
 from shared.web.forms import BadInput, Form, Refusal, attempt, read_form, see_other
+from shared.web.references import reference_route
 
 NOTICES = {
     "approved": "Your approval is recorded.",
@@ -99,17 +101,11 @@ def board_routes(p: ChangePages) -> APIRouter:
             form=kept or {},
         )
 
-    @router.get("/changes/CHG-{number:int}")
-    def by_reference(
-        request: Request, number: int, viewer: Annotated[Viewer, Depends(anyone)]
-    ) -> Response:
-        """A change's address by its reference, as the CAB says it: CHG-7."""
-        found = p.views.with_number(number)
-        if found is None:
-            return p.templates.missing(
-                request, viewer, "No such change", f"No production change is numbered CHG-{number}."
-            )
-        return see_other(f"/changes/{found}")
+    # A change's address by its reference, as the CAB says it: /changes/CHG-7.
+    reference_route(
+        router, "/changes", REFERENCES, p.views.with_number, p.templates, anyone,
+        "production change",
+    )  # fmt: skip
 
     @router.get("/changes/{change_id}")
     def change(

@@ -11,11 +11,13 @@ from starlette.responses import Response
 from services.intake.application import RequestDraft
 from services.intake.domain import CLOSED, TRIAGEABLE, Category, SizeEstimate, Status
 from services.intake.pages.base import IntakePages, choice, plan_of
+from services.intake.views import REFERENCES
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
 from shared.web.forms import Form, Refusal, attempt, read_form, see_other
 from shared.web.history import referenced, with_links
+from shared.web.references import reference_route
 
 NOTICES = {
     "submitted": "Your request is in. The release manager will triage it.",
@@ -134,17 +136,11 @@ def request_routes(p: IntakePages) -> APIRouter:
             owners=p.it_staff() if viewer.may(Role.RELEASE_MANAGER) else [],
         )
 
-    @router.get("/requests/REQ-{number:int}")
-    def by_reference(
-        request: Request, number: int, viewer: Annotated[Viewer, Depends(anyone)]
-    ) -> Response:
-        """A request's address by its reference, as people pass it on: REQ-12."""
-        found = p.views.with_number(number)
-        if found is None:
-            return p.templates.missing(
-                request, viewer, "No such request", f"No change request is numbered REQ-{number}."
-            )
-        return see_other(f"/requests/{found}")
+    # A request's address by its reference, as people pass it on: /requests/REQ-12.
+    reference_route(
+        router, "/requests", REFERENCES, p.views.with_number, p.templates, anyone,
+        "change request",
+    )  # fmt: skip
 
     @router.get("/requests/{request_id}")
     def detail(
