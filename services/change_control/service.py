@@ -11,7 +11,7 @@ from services.change_control.application.deployments import DeploymentReports
 from services.change_control.pages import NAV, ChangePages, change_pages
 from services.change_control.pages.base import TEMPLATES
 from services.change_control.views import ChangeControlViews, ChangeFilter
-from services.change_control.views.changes import REFERENCES
+from shared.contracts import CHANGE_REFERENCES
 from shared.platform import Component, Finder, Found, Platform
 from shared.web.access import PageAccess
 from shared.web.rendering import Templates
@@ -32,7 +32,7 @@ def finder(views: ChangeControlViews) -> Finder:
             for c in items
         ], total
 
-    return Finder("Production changes", REFERENCES, numbered, matching)
+    return Finder("Production changes", CHANGE_REFERENCES, numbered, matching)
 
 
 def component(platform: Platform) -> Component:

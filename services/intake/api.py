@@ -16,7 +16,8 @@ from services.intake.application import (
     Submitted,
 )
 from services.intake.domain import Category, ClassOfService, SizeEstimate, Status
-from services.intake.views import REFERENCES, IntakeViews, Ranking, RequestFilter
+from services.intake.views import IntakeViews, Ranking, RequestFilter
+from shared.contracts import REQUEST_REFERENCES
 from shared.domain import NotFound
 from shared.http.auth import Auth, Caller
 from shared.http.models import Day, RequestBody
@@ -222,7 +223,8 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
                 owner=owner,
                 requester=requester,
                 text=q,
-                number=(REFERENCES.number(reference) or 0) if reference else None,  # REQ-0: none
+                # REQ-0 names no record: 0 matches nothing
+                number=(REQUEST_REFERENCES.number(reference) or 0) if reference else None,
             ),
             limit=limit,
             offset=offset,

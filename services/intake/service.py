@@ -8,7 +8,8 @@ from services.intake.pages import NAV, IntakePages, intake_pages
 from services.intake.pages.base import TEMPLATES
 from services.intake.reactions import DeliverShippedRequests
 from services.intake.schedule import Schedule
-from services.intake.views import REFERENCES, IntakeViews, RequestFilter
+from services.intake.views import IntakeViews, RequestFilter
+from shared.contracts import REQUEST_REFERENCES
 from shared.platform import Component, Finder, Found, Platform
 from shared.web.access import PageAccess
 from shared.web.rendering import Templates
@@ -30,7 +31,7 @@ def finder(views: IntakeViews) -> Finder:
             for r in page.items
         ], page.total
 
-    return Finder("Requests", REFERENCES, numbered, matching)
+    return Finder("Requests", REQUEST_REFERENCES, numbered, matching)
 
 
 def component(platform: Platform) -> Component:

@@ -27,7 +27,7 @@ from services.intake.open_titles import (
     open_titles_statement,
     open_titles_tail_statement,
 )
-from shared.contracts import REQUEST_REFERENCES
+from shared.contracts import REQUEST_REFERENCES, REQUEST_SUBMITTED
 from shared.domain import business_now
 from shared.store.log import EventLog, LoggedEvent
 from shared.store.numbers import add_numbers, next_number
@@ -35,9 +35,6 @@ from shared.store.projections import Handler, Projection, ProjectionGroup, event
 from shared.store.sql import Cursor, escape_like
 
 REQUESTS, HISTORY, RANKINGS = "intake_requests", "intake_history", "intake_rankings"
-REFERENCES = REQUEST_REFERENCES
-
-SUBMITTED = "ChangeRequest.Submitted"
 
 # Event type -> the request column that records when it first happened.
 MILESTONES = {
@@ -77,7 +74,8 @@ class RequestsProjection(Projection):
             " type TEXT NOT NULL, actor TEXT NOT NULL, occurred_at TEXT NOT NULL,"
             " summary TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (request_id, position))"
         )
-        add_numbers(self.log.db, cur, self.t(REQUESTS), self.t(HISTORY), "request_id", SUBMITTED)
+        requests, history = self.t(REQUESTS), self.t(HISTORY)
+        add_numbers(self.log.db, cur, requests, history, "request_id", REQUEST_SUBMITTED.type)
 
     def handlers(self) -> Mapping[str, Handler]:
         handlers: dict[str, Handler] = {event_topic(ChangeRequest, "Submitted"): self._submitted}
@@ -570,7 +568,7 @@ def _redact(data: dict[str, Any]) -> dict[str, Any]:
 def _row(row: Mapping[str, Any], zone: tzinfo = UTC) -> dict[str, Any]:
     out = dict(row)
     out["subsystems"] = _unpack(out["subsystems"])
-    out["reference"] = REFERENCES.of(out.get("number"))
+    out["reference"] = REQUEST_REFERENCES.of(out.get("number"))
     end = out.get("delivered_at") or out.get("closed_at")
     out["age_days"] = age_days(out["submitted_at"], end, zone)
     return out

@@ -8,7 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.change_control.views import ChangeControlViews
-from services.intake.views import REFERENCES, IntakeViews
+from services.intake.views import IntakeViews
+from shared.contracts import REQUEST_REFERENCES
 from tests.builders import request_payload
 from tests.change_control.builders import change_payload
 from tests.web.conftest import Web
@@ -162,4 +163,4 @@ def test_a_request_or_change_has_an_address_by_its_number(web: Web) -> None:
      ("REQ-", None), ("REQ-12a", None), ("12", None)],
 )  # fmt: skip
 def test_a_reference_is_read_however_it_is_typed(typed: str, number: int | None) -> None:
-    assert REFERENCES.number(typed) == number
+    assert REQUEST_REFERENCES.number(typed) == number

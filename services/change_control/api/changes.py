@@ -31,7 +31,7 @@ from services.change_control.domain import Status
 from services.change_control.domain.values import ChangeType, Window
 from services.change_control.views import ChangeControlViews, ChangeFilter
 from services.change_control.views.board import cab_queue, calendar, change_detail
-from services.change_control.views.changes import REFERENCES
+from shared.contracts import CHANGE_REFERENCES
 from shared.domain import InvalidCommand, NotFound
 from shared.http.auth import Auth, Caller
 from shared.http.models import Instant
@@ -84,7 +84,8 @@ def changes_router(auth: Auth, changes: ChangeControl, views: ChangeControlViews
                 subsystem=subsystem,
                 bundle_id=str(bundle_id) if bundle_id else None,
                 person=person,
-                number=(REFERENCES.number(reference) or 0) if reference else None,  # CHG-0: none
+                # CHG-0 names no record: 0 matches nothing
+                number=(CHANGE_REFERENCES.number(reference) or 0) if reference else None,
             ),
             limit=limit,
             offset=offset,

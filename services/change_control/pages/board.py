@@ -13,7 +13,7 @@ from starlette.responses import Response
 from services.change_control.domain.values import Outcome, Window
 from services.change_control.pages.base import ChangePages
 from services.change_control.views.board import awaiting, cab_queue, calendar, change_detail
-from services.change_control.views.changes import REFERENCES
+from shared.contracts import CHANGE_REFERENCES
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
@@ -103,7 +103,7 @@ def board_routes(p: ChangePages) -> APIRouter:
 
     # A change's address by its reference, as the CAB says it: /changes/CHG-7.
     reference_route(
-        router, "/changes", REFERENCES, p.views.with_number, p.templates, anyone,
+        router, "/changes", CHANGE_REFERENCES, p.views.with_number, p.templates, anyone,
         "production change",
     )  # fmt: skip
 

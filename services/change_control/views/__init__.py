@@ -35,7 +35,6 @@ from services.change_control.views.calendar import (
 from services.change_control.views.changes import (
     CHANGES,
     HISTORY,
-    REFERENCES,
     ChangesProjection,
     summary,
     unpack,
@@ -55,6 +54,7 @@ from services.change_control.views.rows import (
     deployment_row,
     template_row,
 )
+from shared.contracts import CHANGE_REFERENCES
 from shared.store.log import EventLog
 from shared.store.projections import ProjectionGroup
 from shared.store.sql import escape_like
@@ -279,7 +279,7 @@ class ChangeControlViews:
         for row in rows:
             entry = {k: v for k, v in row.items() if k not in ("active", "subsystems")}
             entry["subsystems"] = unpack(row["subsystems"])
-            entry["reference"] = REFERENCES.of(row["number"])
+            entry["reference"] = CHANGE_REFERENCES.of(row["number"])
             entry["conflicts_with"] = sorted(
                 c["other_id"] for c in conflicts if c["change_id"] == row["change_id"]
             )

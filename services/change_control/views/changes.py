@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from services.change_control.domain import ProductionChange, Status
-from shared.contracts import CHANGE_REFERENCES
+from shared.contracts import CHANGE_RAISED
 from shared.store.log import LoggedEvent
 from shared.store.numbers import add_numbers, next_number
 from shared.store.projections import Handler, Projection, event_topic
@@ -16,7 +16,6 @@ from shared.store.sql import Cursor
 from shared.words import Wording, opt, words
 
 CHANGES, HISTORY = "change_control_changes", "change_control_history"
-REFERENCES = CHANGE_REFERENCES
 
 STATUS_AFTER = {
     "ProductionChange.Raised": Status.IN_REVIEW,
@@ -143,7 +142,7 @@ class ChangesProjection(Projection):
             " summary TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (change_id, position))"
         )
         changes, history = self.t(CHANGES), self.t(HISTORY)
-        add_numbers(self.log.db, cur, changes, history, "change_id", "ProductionChange.Raised")
+        add_numbers(self.log.db, cur, changes, history, "change_id", CHANGE_RAISED.type)
 
     def handlers(self) -> Mapping[str, Handler]:
         handlers: dict[str, Handler] = {

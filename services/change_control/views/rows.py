@@ -9,7 +9,8 @@ import orjson
 
 from services.change_control.domain.gates import Blackout
 from services.change_control.domain.values import Window
-from services.change_control.views.changes import REFERENCES, unpack
+from services.change_control.views.changes import unpack
+from shared.contracts import CHANGE_REFERENCES
 
 FLAGS = (
     "backout_tested", "operations_approver_required", "retrospectively_approved",
@@ -21,7 +22,7 @@ def change_row(row: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(row)
     out["subsystems"] = unpack(out["subsystems"])
     out["implementers"] = unpack(out["implementers"])
-    out["reference"] = REFERENCES.of(out.get("number"))
+    out["reference"] = CHANGE_REFERENCES.of(out.get("number"))
     for column in ("approvals", "approvers", "retrospective"):
         out[column] = orjson.loads(out[column])
     for column in FLAGS:

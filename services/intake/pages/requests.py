@@ -11,7 +11,7 @@ from starlette.responses import Response
 from services.intake.application import RequestDraft
 from services.intake.domain import CLOSED, TRIAGEABLE, Category, SizeEstimate, Status
 from services.intake.pages.base import IntakePages, choice, plan_of
-from services.intake.views import REFERENCES
+from shared.contracts import REQUEST_REFERENCES
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
@@ -138,7 +138,7 @@ def request_routes(p: IntakePages) -> APIRouter:
 
     # A request's address by its reference, as people pass it on: /requests/REQ-12.
     reference_route(
-        router, "/requests", REFERENCES, p.views.with_number, p.templates, anyone,
+        router, "/requests", REQUEST_REFERENCES, p.views.with_number, p.templates, anyone,
         "change request",
     )  # fmt: skip
 
