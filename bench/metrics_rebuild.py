@@ -16,7 +16,9 @@ longer history and the smallest still covers every window the endpoints look at)
   alternate between the sizes (target: at 1M within 1.5x of 10k).
 
 The rebuild and the raw reads alternate in `RAILYARD_BENCH_ROUNDS` rounds (default 3): a
-busy moment on a shared machine hits both sides of a ratio.
+busy moment on a shared machine hits both sides of a ratio. A small log takes more rounds
+(about as many as a second of rebuilding allows, up to 15): its rounds last a tenth of a
+second, and a single one moved by 0.34-0.51 between rounds of the same run.
 `RAILYARD_BENCH_SIZES=10000,100000` picks sizes; `DATABASE_URL` picks the server.
 """
 
@@ -58,6 +60,17 @@ SIZES = tuple(
 URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REPEATS = 9
 ROUNDS = 1 if quick() else int(os.environ.get("RAILYARD_BENCH_ROUNDS", "3"))
+MOST_ROUNDS = 15
+
+
+def rounds_for(events: int) -> int:
+    """ROUNDS, or more for a small log: about a million events rebuilt in all (10k: 15
+    rounds of a tenth of a second each, besides starting their processes)."""
+    if quick():
+        return ROUNDS
+    return max(ROUNDS, min(MOST_ROUNDS, 1_000_000 // max(1, events)))
+
+
 # About 50 events a day: the smallest store spans some 200 days, so every window the
 # endpoints look at (up to about 150 days) is full at every size.
 REQUESTS_PER_DAY = 7
@@ -251,13 +264,13 @@ def group_ceiling(schema: str) -> float:
     return read / elapsed
 
 
-def measure_rebuild(schema: str) -> dict[str, Any]:
-    """ROUNDS rounds of: the raw read (collector as started, then paused), the rebuild in
-    a process of its own. Rates are the rounds' medians; the ratios, the median of each
-    round's ratio (the two sides of a ratio measured seconds apart)."""
+def measure_rebuild(schema: str, events: int) -> dict[str, Any]:
+    """`rounds_for(events)` rounds of: the raw read (collector as started, then paused),
+    the rebuild in a process of its own. Rates are the rounds' medians; the ratios, the
+    median of each round's ratio (the two sides of a ratio measured seconds apart)."""
     rounds: list[dict[str, Any]] = []
     ceiling = group_ceiling(schema)
-    for n in range(ROUNDS):
+    for n in range(rounds_for(events)):
         raw, raw_cpu = raw_read(schema)
         raw_paused, _ = raw_read(schema, collector=False)
         built = rebuild(schema)
@@ -286,6 +299,7 @@ def measure_rebuild(schema: str) -> dict[str, Any]:
         "rebuild_events_per_s": round(median("rate")),
         "rebuild_to_raw_ratio": ratio("raw"),
         "rebuild_to_raw_collector_paused_ratio": ratio("raw_paused"),
+        "rounds": len(rounds),
         "rebuild_to_raw_ratio_rounds": [round(r["rate"] / r["raw"], 3) for r in rounds],
         "machinery_to_raw_ratio": round(ceiling / median("raw"), 3),
         "rebuild_to_machinery_ratio": round(median("rate") / ceiling, 3),
@@ -310,7 +324,7 @@ def run(results: Path) -> dict[str, Any]:
             schemas.append(schema)
             print(f"-- {size} events: filling {schema}", flush=True)
             filled = fill(schema, size)
-            figures["sizes"][str(size)] = {**filled, **measure_rebuild(schema)}
+            figures["sizes"][str(size)] = {**filled, **measure_rebuild(schema, size)}
             readers[str(size)] = _Reader(schema, filled["last_event_at"])
         print("-- endpoint latency, sizes interleaved", flush=True)
         for label, ms in latencies(readers).items():
