@@ -29,7 +29,8 @@ from services.metrics.domain.records import (
 )
 from services.metrics.facts import FeedFact, Folder
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2
+"""2: requests carry their numbers, and the state the count of submissions met."""
 KINDS: dict[str, type[Record]] = {
     "requests": RequestRecord,
     "bundles": BundleRecord,
@@ -71,6 +72,7 @@ class ReplayState:
             "format": STATE_FORMAT,
             "position": self.position,
             "events": self.events,
+            "submitted": self.history.submitted,
         }
         for name in KINDS:
             records: dict[str, Record] = getattr(self.history, name)
@@ -89,9 +91,15 @@ class ReplayState:
             document = orjson.loads(path.read_bytes())
         except orjson.JSONDecodeError as exc:
             raise ReplayError(f"{path} is not a replay state file: {exc}") from None
-        if not isinstance(document, dict) or document.get("format") != STATE_FORMAT:
+        if not isinstance(document, dict) or not isinstance(document.get("format"), int):
             raise ReplayError(f"{path} is not a replay state file of format {STATE_FORMAT}")
-        history = History()
+        if document["format"] != STATE_FORMAT:
+            raise ReplayError(
+                f"{path} was written by another version of railyard (format"
+                f" {document['format']}, this one reads {STATE_FORMAT}): remove it to replay"
+                " from the start"
+            )
+        history = History(submitted=int(document.get("submitted", 0)))
         for name, kind in KINDS.items():
             setattr(history, name, {r["id"]: kind.from_json(r) for r in document.get(name, [])})
         return cls(int(document["position"]), history, int(document.get("events", 0)))

@@ -30,12 +30,17 @@ from services.metrics.domain.records import (
     RequestRecord,
 )
 from services.metrics.facts import TOPICS, Folder, Touched
+from shared import contracts as c
 from shared.store.log import EventLog, LoggedEvent
 from shared.store.projections import Handler, ProjectionGroup, StagedProjection
 from shared.store.sql import Cursor
 
 REQUESTS, BUNDLES, CHANGES = "metrics_requests", "metrics_bundles", "metrics_changes"
 DEPLOYMENTS, RANKINGS = "metrics_deployments", "metrics_rankings"
+COUNTS = "metrics_counts"
+"""Running counts the fold carries from batch to batch: the submissions met so far, which
+number the requests (REQ-n)."""
+SUBMITTED = "requests_submitted"
 BATCH_SIZE = 20_000
 HOLD_EVENTS_AT_MOST = 150_000
 """A rebuild of a log this long keeps every record in memory, and writes when it can
@@ -44,6 +49,7 @@ HOLD_RECORDS_AT_MOST = 40_000
 """...until it holds more records than this (the log grew meanwhile): then batch by batch."""
 
 R = TypeVar("R", bound=Record)
+SUBMITTED_TOPIC = c.REQUEST_SUBMITTED.topic
 
 # Each table: its columns besides id and data, and how a record fills them.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -72,8 +78,10 @@ def _row(table: str, record: Record) -> tuple[Any, ...]:
 
 
 class MetricsProjection(StagedProjection["Folded"]):
-    name = "metrics.facts.v1"
-    tables = (REQUESTS, BUNDLES, CHANGES, DEPLOYMENTS, RANKINGS)
+    # v2: requests carry their numbers. The tables keep their names: folding from the
+    # start again creates every record afresh from the event that began it.
+    name = "metrics.facts.v2"
+    tables = (REQUESTS, BUNDLES, CHANGES, DEPLOYMENTS, RANKINGS, COUNTS)
 
     def create(self, cur: Cursor) -> None:
         self.create_unindexed(cur)
@@ -93,6 +101,10 @@ class MetricsProjection(StagedProjection["Folded"]):
             )
             if self.log.db.backend == "postgres":
                 self._store_uncompressed(cur, table)
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t(COUNTS)}"
+            " (name TEXT PRIMARY KEY, value BIGINT NOT NULL)"
+        )
 
     def _store_uncompressed(self, cur: Cursor, table: str) -> None:
         """A row over 2 kB (a bundle's record, with every request it scheduled) is moved out
@@ -129,13 +141,15 @@ class MetricsProjection(StagedProjection["Folded"]):
         else:
             events = list(events)  # gone through more than once: decoded once
             held, history = None, self._loaded(cur, events, previous)
+        counted = history.submitted
         folder = Folder(history)
         folder.apply_all(events)
         folder.release()
         if held is not None:
             holding = _records(history) <= HOLD_RECORDS_AT_MOST
             return Folded(history, {}, held=held.touched(folder.touched, holding))
-        return Folded(history, _rows(history, folder.touched))
+        submitted = history.submitted if history.submitted != counted else None
+        return Folded(history, _rows(history, folder.touched), submitted=submitted)
 
     def prepare(self, folded: Folded) -> Folded:
         if folded.held is None:
@@ -144,13 +158,21 @@ class MetricsProjection(StagedProjection["Folded"]):
         new, changed = folded.held.unwritten()
         h = folded.history
         # Without the history, which the folding thread can then free while these are written.
-        return Folded(History(), _rows(h, changed), new_rows=_rows(h, new))
+        return Folded(
+            History(), _rows(h, changed), new_rows=_rows(h, new), submitted=h.submitted or None
+        )
 
     def write(self, cur: Cursor, folded: Folded) -> None:
         for table, rows in folded.new_rows.items():
             cur.insert(self.t(table), ("id", *COLUMNS[table], "data"), rows)
         for table, rows in folded.rows.items():
             cur.upsert(self.t(table), ("id", *COLUMNS[table], "data"), rows)
+        if folded.submitted is not None:
+            cur.execute(
+                f"INSERT INTO {self.t(COUNTS)} (name, value) VALUES (:name, :value)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                {"name": SUBMITTED, "value": folded.submitted},
+            )
 
     def _loaded(
         self, cur: Cursor, events: Sequence[LoggedEvent], previous: Folded | None
@@ -158,6 +180,10 @@ class MetricsProjection(StagedProjection["Folded"]):
         history = History()
         wanted = Folder.references(events)
         held = previous.history if previous is not None else History()
+        if previous is not None:
+            history.submitted = previous.history.submitted
+        elif any(e.topic == SUBMITTED_TOPIC for e in events):  # only then is it needed
+            history.submitted = self._count(cur, SUBMITTED)
         history.bundles = self.load(cur, BUNDLES, wanted.bundles, BundleRecord, held.bundles)
         for event in events:
             if event.type == "ReleaseBundle.Cancelled" and event.aggregate_id in history.bundles:
@@ -167,6 +193,11 @@ class MetricsProjection(StagedProjection["Folded"]):
         if wanted.rankings:
             history.rankings = self.load(cur, RANKINGS, None, RankingRecord, held.rankings)
         return history
+
+    def _count(self, cur: Cursor, name: str) -> int:
+        cur.execute(f"SELECT value FROM {self.t(COUNTS)} WHERE name = :name", {"name": name})
+        row = cur.fetchone()
+        return int(row["value"]) if row is not None else 0
 
     def load(
         self,
@@ -249,12 +280,14 @@ class Held:
 @dataclass
 class Folded:
     """A batch folded: every record it read or changed, and the rows to write (`rows`
-    upserted, `new_rows` inserted); `held`, in a rebuild that holds every record."""
+    upserted, `new_rows` inserted, `submitted` the count of submissions when it moved);
+    `held`, in a rebuild that holds every record."""
 
     history: History
     rows: dict[str, list[tuple[Any, ...]]]
     new_rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     held: Held | None = None
+    submitted: int | None = None
 
 
 class MetricsViews:

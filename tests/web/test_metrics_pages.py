@@ -112,6 +112,7 @@ def test_weekly_report_lists_the_week_and_its_key_figures(web: Web) -> None:
     assert page.status_code == 200
     assert "Weekly status report 2026-W11" in page.text
     delivered = page.text.split("Delivered <small>")[1].split("</section>")[0]
+    assert '<span class="ref">REQ-1</span> <a href="/requests/' in delivered  # Alpha
     assert "Alpha" in delivered
     assert "Bravo" in delivered
     assert "Tue 10 Mar 2026" in delivered  # the day, as every page writes one
@@ -170,6 +171,7 @@ def test_the_department_page_shows_its_delivery_forecasts(web: Web) -> None:
         fragment = client.get("/dashboard/forecasts/department", headers={"HX-Request": "true"})
     assert fragment.status_code == 200
     assert "Charlie" in fragment.text
+    assert '<span class="ref">REQ-3</span>' in fragment.text  # Charlie, the third submitted
     assert "Delta" not in fragment.text
     with web.client() as client:
         web.sign_in(client, "rm")

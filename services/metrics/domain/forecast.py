@@ -246,6 +246,8 @@ def _item(
     p85 = dates["p85"]
     return {
         "id": r.id,
+        "number": r.number,
+        "reference": r.reference,
         "title": r.title,
         "department": r.department,
         "position": index + 1,

@@ -68,6 +68,10 @@ class RequestRecord(Record):
     bundle_id: str | None = None
     transitions: list[list[str]] = field(default_factory=list)
     """[instant, stage] each time the request moved to another stage, in log order."""
+    number: int | None = None
+    """Its number as intake gives it: the n-th submission of the log."""
+    reference: str = ""
+    """The number as people write it (REQ-12), by the contract's prefix."""
 
     def move(self, stage: str, at: str) -> None:
         if stage == self.stage and self.transitions:
@@ -200,6 +204,9 @@ class History:
     changes: dict[str, ChangeRecord] = field(default_factory=dict)
     deployments: dict[str, DeploymentRecord] = field(default_factory=dict)
     rankings: dict[str, RankingRecord] = field(default_factory=dict)
+    submitted: int = 0
+    """How many submissions the fold has met since the log began (the last request's
+    number); kept by the fold, whatever records a query holds."""
 
     def ranking_of(self, department: str) -> list[str]:
         for ranking in self.rankings.values():

@@ -37,7 +37,14 @@ def weekly_window(week: Span) -> tuple[date, date]:
 
 
 def _brief(r: RequestRecord, **extra: Any) -> dict[str, Any]:
-    return {"id": r.id, "title": r.title, "department": r.department, **extra}
+    return {
+        "id": r.id,
+        "number": r.number,
+        "reference": r.reference,
+        "title": r.title,
+        "department": r.department,
+        **extra,
+    }
 
 
 def key_figures(history: History, week: Span, zone: tzinfo) -> dict[str, Any]:

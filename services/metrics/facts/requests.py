@@ -35,6 +35,10 @@ class RequestFacts(FoldBase):
             submitted_at=at,
             desired_date=d.get("desired_date"),
         )
+        # Numbered as intake numbers it (shared.contracts.REQUEST_REFERENCES): in log order.
+        self.history.submitted += 1
+        r.number = self.history.submitted
+        r.reference = c.REQUEST_REFERENCES.of(r.number)
         r.move("submitted", at)
         self.history.requests[r.id] = r
         self.touched.requests.add(r.id)
