@@ -24,7 +24,16 @@ Describe = Callable[[Facts, Facts], tuple[str, list[str]]]
 
 
 def _request(item: Facts) -> str:
-    return f"“{item.get('title') or 'a request'}”"
+    title = f"“{item.get('title') or 'a request'}”"
+    reference = c.REQUEST_REFERENCES.of(item.get("number"))
+    return f"{reference} {title}" if reference else title
+
+
+def change_name(item: Facts) -> str:
+    """CHG-7 “Patch DB” (the title alone for a change the lookups hold no number of)."""
+    title = f"“{item.get('title') or ''}”"
+    reference = c.CHANGE_REFERENCES.of(item.get("number"))
+    return f"{reference} {title}" if reference else title
 
 
 def _bundle(item: Facts) -> str:
@@ -32,13 +41,13 @@ def _bundle(item: Facts) -> str:
 
 
 def _change(item: Facts) -> str:
-    return f"change “{item.get('title') or ''}”"
+    return f"change {change_name(item)}"
 
 
 # Event type -> (subject, detail lines) from the event's data and what we know of the item.
 DESCRIPTIONS: dict[str, Describe] = {
     c.REQUEST_SUBMITTED.type: lambda d, i: (
-        f"New request from {d['department']}: “{d['title']}”",
+        f"New request from {d['department']}: {_request({'title': d['title'], **i})}",
         [f"Category {d['category']}, size {d['size_estimate']}, sponsor {d['sponsor']}."],
     ),
     c.REQUEST_ACCEPTED.type: lambda d, i: (
@@ -106,7 +115,8 @@ DESCRIPTIONS: dict[str, Describe] = {
         [f"Reason: {d['reason']}"],
     ),
     c.CHANGE_RAISED.type: lambda d, i: (
-        f"Awaiting your approval: {d['change_type'].replace('_', ' ')} change “{d['title']}”",
+        f"Awaiting your approval: {d['change_type'].replace('_', ' ')}"
+        f" {_change({'title': d['title'], **i})}",
         [
             f"Risk {d['risk']}; subsystems {', '.join(d['subsystems'])};"
             f" window {d['window_start']} to {d['window_end']}."

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from services.notify.domain import Channel, Topic, effective_channel, matches
-from services.notify.messages import DESCRIPTIONS, Message, describe
+from services.notify.messages import DESCRIPTIONS, Message, change_name, describe
 from services.notify.views import (
     BUNDLES,
     CHANGES,
@@ -30,6 +30,7 @@ from services.notify.views import (
 )
 from shared import contracts as c
 from shared.store.log import LoggedEvent, public_entry
+from shared.store.numbers import add_numbers, next_number
 from shared.store.projections import Projection
 from shared.store.sql import Cursor
 
@@ -90,6 +91,14 @@ class Notifier(Projection):
 
     def create(self, cur: Cursor) -> None:
         create_tables(self.log, cur)
+        # Lookups folded before they had numbers are numbered from the log itself.
+        log = self.log
+        in_log_order = (
+            f"(SELECT {log.aggregate_id_column} AS aggregate, {log.position_column} AS"
+            f" position, topic AS type FROM {log.events_table}) AS log_events"
+        )
+        for table, created in ((REQUESTS, c.REQUEST_SUBMITTED), (CHANGES, c.CHANGE_RAISED)):
+            add_numbers(log.db, cur, self._t(table), in_log_order, "aggregate", created.topic)
 
     def handlers(self) -> Mapping[str, Any]:
         return {}
@@ -223,7 +232,8 @@ class Notifier(Projection):
         d = e.data
         if e.topic == c.REQUEST_SUBMITTED.topic:
             cur.execute(
-                f"INSERT INTO {self._t(REQUESTS)} (id, title, department) VALUES (:id, :t, :d)",
+                f"INSERT INTO {self._t(REQUESTS)} (id, title, department, number)"
+                f" VALUES (:id, :t, :d, {next_number(self._t(REQUESTS))})",
                 {"id": e.aggregate_id, "t": d["title"], "d": d["department"]},
             )
         elif e.topic == c.REQUEST_EDITED.topic:
@@ -252,8 +262,9 @@ class Notifier(Projection):
         elif e.topic == c.CHANGE_RAISED.topic:
             cur.execute(
                 f"INSERT INTO {self._t(CHANGES)} (id, title, change_type, requester,"
-                " implementers, bundle_id, subsystems, window_start, window_end, open)"
-                " VALUES (:id, :t, :ct, :r, :i, :b, :s, :ws, :we, 1)",
+                " implementers, bundle_id, subsystems, window_start, window_end, open, number)"
+                f" VALUES (:id, :t, :ct, :r, :i, :b, :s, :ws, :we, 1,"
+                f" {next_number(self._t(CHANGES))})",
                 {
                     "id": e.aggregate_id,
                     "t": d["title"],
@@ -319,7 +330,8 @@ class Notifier(Projection):
 
     def _for_submission(self, cur: Cursor, e: LoggedEvent) -> Routing:
         people = dict.fromkeys(self._users(cur, role="release_manager"), Topic.NEW_SUBMISSIONS)
-        return Routing(people, {"title": e.data["title"]}, f"/requests/{e.aggregate_id}")
+        request = self._row(cur, REQUESTS, e.aggregate_id) or {"title": e.data["title"]}
+        return Routing(people, request, f"/requests/{e.aggregate_id}")
 
     def _for_request(self, cur: Cursor, e: LoggedEvent) -> Routing:
         # Intake's events are the request's own; release's name it in `request_id`.
@@ -412,7 +424,8 @@ class Notifier(Projection):
         if change is None or not change["window_start"]:
             return
         cur.execute(
-            f"SELECT id, title, subsystems, window_start, window_end FROM {self._t(CHANGES)}"
+            f"SELECT id, title, number, subsystems, window_start, window_end"
+            f" FROM {self._t(CHANGES)}"
             " WHERE open = 1 AND id <> :id AND window_start < :end AND window_end > :start",
             {"id": change["id"], "start": change["window_start"], "end": change["window_end"]},
         )
@@ -423,12 +436,12 @@ class Notifier(Projection):
             shared = sorted(mine & set(_unpack(other["subsystems"])))
             if not shared:
                 continue
+            mine_named, other_named = change_name(change), change_name(other)
             message = Message(
-                subject=f"Conflict: “{change['title']}” and “{other['title']}” both change"
-                f" {', '.join(shared)}",
+                subject=f"Conflict: {mine_named} and {other_named} both change {', '.join(shared)}",
                 lines=(
-                    f"“{change['title']}”: {change['window_start']} to {change['window_end']}.",
-                    f"“{other['title']}”: {other['window_start']} to {other['window_end']}.",
+                    f"{mine_named}: {change['window_start']} to {change['window_end']}.",
+                    f"{other_named}: {other['window_start']} to {other['window_end']}.",
                 ),
                 link=f"/changes/{change['id']}",
             )

@@ -34,12 +34,13 @@ TABLES = (*LOOKUPS, *DELIVERIES)
 DDL = {
     USERS: "username TEXT PRIMARY KEY, aggregate_id TEXT NOT NULL UNIQUE, roles TEXT NOT NULL,"
     " department TEXT, email TEXT, active INTEGER NOT NULL",
+    # number: REQ-n / CHG-n, the order of the creating event in the log (decision 105).
     REQUESTS: "id TEXT PRIMARY KEY, title TEXT NOT NULL, department TEXT NOT NULL, owner TEXT,"
-    " bundle_id TEXT",
+    " bundle_id TEXT, number INTEGER",
     BUNDLES: "id TEXT PRIMARY KEY, name TEXT NOT NULL, deploy_date TEXT, request_ids TEXT NOT NULL",
     CHANGES: "id TEXT PRIMARY KEY, title TEXT NOT NULL, change_type TEXT NOT NULL,"
     " requester TEXT, implementers TEXT NOT NULL, bundle_id TEXT, subsystems TEXT NOT NULL,"
-    " window_start TEXT, window_end TEXT, open INTEGER NOT NULL",
+    " window_start TEXT, window_end TEXT, open INTEGER NOT NULL, number INTEGER",
     ENDPOINTS: "id TEXT PRIMARY KEY, url TEXT NOT NULL, event_types TEXT NOT NULL,"
     " description TEXT NOT NULL, active INTEGER NOT NULL, removed INTEGER NOT NULL,"
     " max_in_flight INTEGER NOT NULL, timeout_s DOUBLE PRECISION NOT NULL,"

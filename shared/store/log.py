@@ -199,6 +199,7 @@ class EventLog:
             self.db = PostgresDatabase(datastore)
             self.events_table = f'"{settings.db_schema}".{EVENTS_TABLE}'
             self.position_column = "notification_id"
+            self.aggregate_id_column = "CAST(originator_id AS TEXT)"
             self._table_prefix = f'"{settings.db_schema}".'
         else:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -212,6 +213,7 @@ class EventLog:
             self.db = SQLiteDatabase(sqlite)
             self.events_table = EVENTS_TABLE
             self.position_column = "rowid"
+            self.aggregate_id_column = _SQLITE_AGGREGATE_ID
             self._table_prefix = ""
         self.mapper = RailyardMapper(transcoder=PlainJSONTranscoder())
         self.repository: Repository[UUID] = Repository(
@@ -421,6 +423,16 @@ class EventLog:
     def close(self) -> None:
         datastore = self.recorder.datastore
         datastore.close()
+
+
+_SQLITE_AGGREGATE_ID = (
+    "(CASE WHEN length(originator_id) = 32 THEN lower(substr(originator_id, 1, 8) || '-' ||"
+    " substr(originator_id, 9, 4) || '-' || substr(originator_id, 13, 4) || '-' ||"
+    " substr(originator_id, 17, 4) || '-' || substr(originator_id, 21)) ELSE"
+    " lower(originator_id) END)"
+)
+"""SQL for an event's aggregate id as `LoggedEvent.aggregate_id` spells it (the canonical
+UUID, with its dashes): SQLite's log keeps the 32 hex digits alone."""
 
 
 def _recorder_once_connected(

@@ -131,8 +131,9 @@ def test_requester_gets_an_email_when_their_request_is_scheduled(
     notify.deliver()
     to_val = [m for m in smtp.messages if m["To"] == "val@example.com"]
     subjects = [m["Subject"] for m in to_val]
-    assert "Scheduled: “Bill shock alerts”" in subjects
-    scheduled = to_val[subjects.index("Scheduled: “Bill shock alerts”")]
+    # Named by its reference as intake gives it: the first request of the log is REQ-1.
+    assert "Scheduled: REQ-1 “Bill shock alerts”" in subjects
+    scheduled = to_val[subjects.index("Scheduled: REQ-1 “Bill shock alerts”")]
     parts = {
         p.get_content_type(): p.get_content()
         for p in scheduled.walk()
@@ -307,8 +308,8 @@ def test_cab_members_hear_of_a_conflict_between_overlapping_changes(notify: Noti
         rows = cur.fetchall()
     subjects = {orjson.loads(r["payload"])["message"]["subject"] for r in rows}
     assert subjects == {
-        "Conflict: “Billing tariff load” and “Patch billing DB” both change Billing",
-        "Conflict: “Billing tariff load” and “Upgrade CRM” both change CRM",
+        "Conflict: CHG-3 “Billing tariff load” and CHG-1 “Patch billing DB” both change Billing",
+        "Conflict: CHG-3 “Billing tariff load” and CHG-2 “Upgrade CRM” both change CRM",
     }
     told = {r["target"] for r in rows}
     assert told == {"cab.carl", "cab.dora"}  # ops.olga raised it herself
@@ -416,7 +417,7 @@ def test_cab_members_hear_again_when_a_revision_voids_the_approvals(notify: Noti
         )
         (row,) = cur.fetchall()
     message = orjson.loads(row["payload"])["message"]
-    assert message["subject"] == "Revised, awaiting your approval again: change “Patch DB”"
+    assert message["subject"] == "Revised, awaiting your approval again: change CHG-1 “Patch DB”"
     publish(
         notify.platform.log, c.CHANGE_REVISED, change, 3, actor="ops.olga", revision=3,
         approvals_voided=False, **revision,
