@@ -299,6 +299,13 @@ class MetricsViews:
         self.projection = MetricsProjection(log)
         self.group = ProjectionGroup(log, [self.projection], batch_size=BATCH_SIZE)
 
+    def behind(self) -> int:
+        """How many events of the log the view has still to fold, when a read does not
+        catch it up first (more than RAILYARD_READ_YOUR_WRITES_MAX_LAG: a rebuild or an
+        upgrade under way, or no worker running); 0 when its figures are complete."""
+        lag = self.group.lag()
+        return lag if lag > self.log.settings.read_your_writes_max_lag else 0
+
     def history(self, first: date, last: date) -> History:
         """Every record whose life overlaps `first`..`last` (plus a day's margin either
         side; the metrics themselves select exactly by business date)."""

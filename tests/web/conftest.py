@@ -82,3 +82,17 @@ def strict_web(backend: str, tmp_path: Path) -> Iterator[Web]:
             yield build_web(platform)
         finally:
             platform.close()
+
+
+@pytest.fixture
+def hasty_web(backend: str, tmp_path: Path) -> Iterator[Web]:
+    """Reads catch a view up only when it is at most 10 events behind (the people are
+    caught up, as a worker would have)."""
+    for settings in make_settings(backend, tmp_path, read_your_writes_max_lag=10):
+        platform = Platform.build(settings)
+        try:
+            web = build_web(platform)
+            platform.directory.group.catch_up()
+            yield web
+        finally:
+            platform.close()

@@ -6,6 +6,7 @@ import html
 import re
 from datetime import datetime, timedelta
 
+from services.metrics.views import MetricsViews
 from tests.metrics.scenario import Office, march_history
 from tests.web.conftest import Web
 
@@ -199,3 +200,23 @@ def test_a_past_period_shows_open_work_as_it_stood_at_its_end(web: Web) -> None:
         answer = client.get(html.unescape(link.group(1)))
     assert answer.status_code == 200
     assert (answer.json()["as_of"], answer.json()["unit"]) == ("2026-03-31", "week")
+
+
+def test_figures_that_leave_out_part_of_the_log_say_so(hasty_web: Web) -> None:
+    """A metrics view too far behind for a read to catch it up (a rebuild or an upgrade
+    under way, no worker running) is read as it stands, and the pages say how much of the
+    log its figures leave out; once the worker has folded it, the notice goes."""
+    web = hasty_web
+    march_history(web.platform)  # some 30 events, none folded by a worker yet
+    metrics = MetricsViews(web.platform.log)
+    behind = metrics.group.lag()
+    assert behind > 10
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        dashboard = client.get("/dashboard", params={"period": "2026-03"})
+        weekly = client.get("/dashboard/weekly", params={"week": "2026-W11"})
+        notice = f"These figures leave out the log's last {behind:,} events"
+        assert notice in dashboard.text
+        assert notice in weekly.text
+        metrics.group.catch_up()  # as the worker does
+        assert "These figures leave out" not in client.get("/dashboard").text

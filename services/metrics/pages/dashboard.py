@@ -106,6 +106,7 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             aging_chart=figures.aging_chart(doc),
             forecasts=_forecasts(doc["forecasts"], scope),
             forecast_model=doc["forecasts"]["model"],
+            behind=p.queries.views.behind(),
             json_link="/api/metrics?"
             + urlencode(
                 # The whole period's name: "2026 to 2026-12-04" names a period under way
@@ -162,6 +163,7 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             viewer,
             report=report,
             figures=FIGURES,
+            behind=p.queries.views.behind(),
             week=chosen,
             error=None,
             previous=_shift(chosen, -1),
