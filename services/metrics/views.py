@@ -148,7 +148,8 @@ class MetricsProjection(StagedProjection["Folded"]):
         if held is not None:
             holding = _records(history) <= HOLD_RECORDS_AT_MOST
             return Folded(history, {}, held=held.touched(folder.touched, holding))
-        submitted = history.submitted if history.submitted != counted else None
+        moved = history.submitted is not None and history.submitted != counted
+        submitted = history.submitted if moved else None
         return Folded(history, _rows(history, folder.touched), submitted=submitted)
 
     def prepare(self, folded: Folded) -> Folded:
@@ -180,9 +181,10 @@ class MetricsProjection(StagedProjection["Folded"]):
         history = History()
         wanted = Folder.references(events)
         held = previous.history if previous is not None else History()
-        if previous is not None:
-            history.submitted = previous.history.submitted
-        elif any(e.topic == SUBMITTED_TOPIC for e in events):  # only then is it needed
+        # The count of submissions so far, carried from the batch before, else read back
+        # from the view if this batch numbers a request (what batch N-1 wrote has committed).
+        history.submitted = previous.history.submitted if previous is not None else None
+        if history.submitted is None and any(e.topic == SUBMITTED_TOPIC for e in events):
             history.submitted = self._count(cur, SUBMITTED)
         history.bundles = self.load(cur, BUNDLES, wanted.bundles, BundleRecord, held.bundles)
         for event in events:

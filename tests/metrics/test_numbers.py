@@ -72,6 +72,28 @@ def test_catching_up_a_little_at_a_time_goes_on_counting_from_the_view(
     assert folded_numbers(views) == expected(platform)
 
 
+def test_a_catch_up_that_begins_without_a_submission_reads_the_count_when_it_meets_one(
+    platform: Platform,
+) -> None:
+    """Its first batches number nothing, so they do not read the count; the first that
+    does reads it back from the view, not from zero."""
+    generate(platform, 1_200)
+    entries = platform.log.entries(0, platform.log.head() + 1)
+    submitted = [e.topic == c.REQUEST_SUBMITTED.topic for e in entries]
+    # A position after some submissions, followed by ten events without one.
+    split = next(
+        i for i in range(200, len(entries)) if any(submitted[:i]) and not any(submitted[i : i + 10])
+    )
+    first = MetricsViews(platform.log)
+    first.group.batch_size = entries[split - 1].position
+    first.group.catch_up(max_batches=1)
+    rest = MetricsViews(platform.log)  # another process, in small batches
+    rest.group.batch_size = 5
+    rest.group.catch_up()
+    assert rest.group.position() == platform.log.head()
+    assert folded_numbers(rest) == expected(platform)
+
+
 def test_forecasts_and_the_weekly_report_name_requests_by_their_reference(api: Api) -> None:
     ids = march_history(api.platform)
     intake = api.get(f"/api/requests/{ids['charlie']}", "rm").json()

@@ -204,9 +204,9 @@ class History:
     changes: dict[str, ChangeRecord] = field(default_factory=dict)
     deployments: dict[str, DeploymentRecord] = field(default_factory=dict)
     rankings: dict[str, RankingRecord] = field(default_factory=dict)
-    submitted: int = 0
+    submitted: int | None = 0
     """How many submissions the fold has met since the log began (the last request's
-    number); kept by the fold, whatever records a query holds."""
+    number); None where a view's batch has not needed to know (it has no submission)."""
 
     def ranking_of(self, department: str) -> list[str]:
         for ranking in self.rankings.values():

@@ -36,8 +36,8 @@ class RequestFacts(FoldBase):
             desired_date=d.get("desired_date"),
         )
         # Numbered as intake numbers it (shared.contracts.REQUEST_REFERENCES): in log order.
-        self.history.submitted += 1
-        r.number = self.history.submitted
+        # (A view's batch with a submission knows the count: it reads it before folding.)
+        r.number = self.history.submitted = (self.history.submitted or 0) + 1
         r.reference = c.REQUEST_REFERENCES.of(r.number)
         r.move("submitted", at)
         self.history.requests[r.id] = r
