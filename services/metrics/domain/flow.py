@@ -75,9 +75,7 @@ def work_in_progress(history: History, as_of: date, flt: Filter, zone: tzinfo) -
         entered = spans[stage][0]
         items.append(
             {
-                "id": r.id,
-                "title": r.title,
-                "department": r.department,
+                **r.brief(),
                 "category": r.category,
                 "stage": stage,
                 "age_days": (as_of - local_date(r.submitted_at, zone)).days + 1,

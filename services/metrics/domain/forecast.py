@@ -245,11 +245,7 @@ def _item(
     target = _target(r, history)
     p85 = dates["p85"]
     return {
-        "id": r.id,
-        "number": r.number,
-        "reference": r.reference,
-        "title": r.title,
-        "department": r.department,
+        **r.brief(),
         "position": index + 1,
         "bundle_id": r.bundle_id,
         "target_date": target,

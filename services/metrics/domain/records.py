@@ -73,6 +73,16 @@ class RequestRecord(Record):
     reference: str = ""
     """The number as people write it (REQ-12), by the contract's prefix."""
 
+    def brief(self) -> dict[str, Any]:
+        """How a list names the request: its id, reference and title, and its department."""
+        return {
+            "id": self.id,
+            "number": self.number,
+            "reference": self.reference,
+            "title": self.title,
+            "department": self.department,
+        }
+
     def move(self, stage: str, at: str) -> None:
         if stage == self.stage and self.transitions:
             return

@@ -37,14 +37,7 @@ def weekly_window(week: Span) -> tuple[date, date]:
 
 
 def _brief(r: RequestRecord, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "number": r.number,
-        "reference": r.reference,
-        "title": r.title,
-        "department": r.department,
-        **extra,
-    }
+    return {**r.brief(), **extra}
 
 
 def key_figures(history: History, week: Span, zone: tzinfo) -> dict[str, Any]:

@@ -79,7 +79,8 @@ def cycle_time_points(
     for r in delivered_in(history, span, flt, zone):
         if r.accepted_at and r.delivered_at:
             days = days_inclusive(r.accepted_at, r.delivered_at, zone)
-            points.append((local_date(r.delivered_at, zone), days, r.title))
+            named = f"{r.reference} {r.title}".strip()
+            points.append((local_date(r.delivered_at, zone), days, named))
     return points
 
 
@@ -129,7 +130,7 @@ def aging_chart(doc: dict[str, Any]) -> Markup:
             [
                 (
                     float(i["days_since_accepted"]),
-                    f"{i['title']}: {i['days_since_accepted']}"
+                    f"{i['reference']} {i['title']}".strip() + f": {i['days_since_accepted']}"
                     f" days since accepted, {i['days_in_stage']} in {i['stage'].replace('_', ' ')}",
                 )
                 for i in wip["items"]
