@@ -119,7 +119,7 @@ def test_weekly_report_as_markdown_and_html(api: Api) -> None:
     assert markdown.headers["content-type"].startswith("text/markdown")
     assert "# Weekly status report — 2026-W11" in markdown.text
     # Each request by the reference intake gives it (Foxtrot is the fifth submitted).
-    assert "- REQ-1 Alpha — Sales — 2026-03-10" in markdown.text
+    assert "- REQ-1 Alpha — Sales — 2026-03-10" in markdown.text.splitlines()  # a line each
     assert "## Unauthorised changes (0)" in markdown.text
     assert "| REQ-5 Foxtrot | Sales | 2026-03-12 (overdue) |" in markdown.text
     html = api.get("/api/metrics/reports/weekly/2026-W10", "rm", params={"format": "html"})

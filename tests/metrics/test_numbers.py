@@ -101,9 +101,12 @@ def test_forecasts_and_the_weekly_report_name_requests_by_their_reference(api: A
     (item,) = forecasts.json()["items"]
     assert (item["number"], item["reference"]) == (intake["number"], intake["reference"])
     report = api.get("/api/metrics/reports/weekly/2026-W11", "rm").text
-    delivered = report.split("## Delivered")[1].split("##")[0]
-    assert "- REQ-1 Alpha — Sales" in delivered
-    assert "- REQ-2 Bravo — Sales" in delivered
+    section = report.split("## Delivered")[1].split("##")[0]
+    delivered = [line for line in section.splitlines() if line.startswith("- ")]
+    assert delivered == [  # one line each
+        "- REQ-1 Alpha — Sales — 2026-03-10",
+        "- REQ-2 Bravo — Sales — 2026-03-10",
+    ]
 
 
 def test_a_replay_state_of_an_earlier_format_is_refused_with_what_to_do(
