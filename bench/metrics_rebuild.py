@@ -24,6 +24,7 @@ second, and a single one moved by 0.34-0.51 between rounds of the same run.
 
 from __future__ import annotations
 
+import gc
 import math
 import multiprocessing
 import os
@@ -271,6 +272,9 @@ def measure_rebuild(schema: str, events: int) -> dict[str, Any]:
     rounds: list[dict[str, Any]] = []
     ceiling = group_ceiling(schema)
     for n in range(rounds_for(events)):
+        # What this process left for the collector is collected first: in a run before,
+        # a collection slowed every fifth raw read at 10k (those rounds' ratios 1.0-1.2).
+        gc.collect()
         raw, raw_cpu = raw_read(schema)
         raw_paused, _ = raw_read(schema, collector=False)
         built = rebuild(schema)
