@@ -65,10 +65,17 @@ class Finder:
     kind: str
     """What it finds, as a heading: "Requests"."""
     references: References
-    numbered: Callable[[int], str | None]
-    """The address of the record with this number, if there is one."""
+    base: str
+    """Where its records' pages are: /requests/<id>."""
+    with_number: Callable[[int], str | None]
+    """The id of the record with this number, if there is one."""
     matching: Callable[[str, int], tuple[list[Found], int]]
     """Up to n records whose words contain the text, newest first, and how many do."""
+
+    def address(self, number: int) -> str | None:
+        """The page of the record with this number, if there is one."""
+        found = self.with_number(number)
+        return f"{self.base}/{found}" if found is not None else None
 
 
 @dataclass

@@ -21,10 +21,6 @@ def finder(views: ChangeControlViews) -> Finder:
     """Production changes for the header's box: CHG-7 opens one; words list those with
     them in their title."""
 
-    def numbered(number: int) -> str | None:
-        found = views.with_number(number)
-        return f"/changes/{found}" if found else None
-
     def matching(text: str, limit: int) -> tuple[list[Found], int]:
         items, total = views.find(ChangeFilter(text=text), limit=limit)
         return [
@@ -32,7 +28,7 @@ def finder(views: ChangeControlViews) -> Finder:
             for c in items
         ], total
 
-    return Finder("Production changes", CHANGE_REFERENCES, numbered, matching)
+    return Finder("Production changes", CHANGE_REFERENCES, "/changes", views.with_number, matching)
 
 
 def component(platform: Platform) -> Component:

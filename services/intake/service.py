@@ -18,10 +18,6 @@ from shared.web.rendering import Templates
 def finder(views: IntakeViews) -> Finder:
     """Requests for the header's box: REQ-12 opens one; words list those with them."""
 
-    def numbered(number: int) -> str | None:
-        found = views.with_number(number)
-        return f"/requests/{found}" if found else None
-
     def matching(text: str, limit: int) -> tuple[list[Found], int]:
         page = views.find(RequestFilter(text=text), limit=limit)
         return [
@@ -31,7 +27,7 @@ def finder(views: IntakeViews) -> Finder:
             for r in page.items
         ], page.total
 
-    return Finder("Requests", REQUEST_REFERENCES, numbered, matching)
+    return Finder("Requests", REQUEST_REFERENCES, "/requests", views.with_number, matching)
 
 
 def component(platform: Platform) -> Component:

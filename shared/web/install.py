@@ -136,7 +136,7 @@ def home_router(
         text = q.strip()
         numbered = [(f, n) for f in finders if (n := f.references.number(text)) is not None]
         for finder, number in numbered:
-            path = finder.numbered(number)
+            path = finder.address(number)
             if path is not None:
                 return RedirectResponse(path, status_code=303)
         found = []
