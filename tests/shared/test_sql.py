@@ -17,6 +17,10 @@ AWKWARD = [
     "NULL",
     "",
     "unicode: café — 東京 🚀",
+    # What PostgreSQL's writes use to send a column as one text (sql._column):
+    "record\x1eseparator",
+    "\x1f",
+    "unit\x1fseparator",
 ]
 
 
@@ -27,12 +31,15 @@ def test_upsert_inserts_new_rows_and_replaces_existing_ones(platform: Platform) 
         cur.upsert(table, ("id", "note", "data"), [("a", None, "first"), ("b", "x", "second")])
         rows = [(f"v{n}", value, value) for n, value in enumerate(AWKWARD)]
         cur.upsert(table, ("id", "note", "data"), [("a", "now noted", "replaced"), *rows])
+        cur.upsert(table, ("id", "note", "data"), [("n", None, ""), ("o", "", None)])
         cur.upsert(table, ("id", "note", "data"), [])  # nothing to write: nothing happens
     with platform.log.db.transaction() as cur:
         stored = cur.tuples(f"SELECT id, note, data FROM {table} ORDER BY id")
     assert stored == [
         ("a", "now noted", "replaced"),
         ("b", "x", "second"),
+        ("n", None, ""),
+        ("o", "", None),
         *sorted((f"v{n}", value, value) for n, value in enumerate(AWKWARD)),
     ]
 
