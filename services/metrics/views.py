@@ -47,6 +47,12 @@ HOLD_EVENTS_AT_MOST = 150_000
 (100,000 contract-shaped events make some 19,000 records, about 25 MB more)..."""
 HOLD_RECORDS_AT_MOST = 40_000
 """...until it holds more records than this (the log grew meanwhile): then batch by batch."""
+WRITE_ONCE_AT_MOST = BATCH_SIZE
+"""A held rebuild of a log no longer than this writes every record once, after its last
+fold; a longer one writes whenever its writer is free (decision 107)."""
+WRITE_CHUNK = 256
+"""Records serialised and sent at a time by a write that serialises them itself: the
+server inserts each chunk while the next is serialised."""
 
 R = TypeVar("R", bound=Record)
 SUBMITTED_TOPIC = c.REQUEST_SUBMITTED.topic
@@ -129,10 +135,13 @@ class MetricsProjection(StagedProjection["Folded"]):
     def empty(self, events: int) -> Folded | None:
         # A small log's rebuild reads no row back, and writes each record once or a few
         # times instead of once per batch that touches it (decision 104).
-        return Folded(History(), {}, held=Held()) if events <= HOLD_EVENTS_AT_MOST else None
+        if events > HOLD_EVENTS_AT_MOST:
+            return None
+        return Folded(History(), {}, held=Held(once=events <= WRITE_ONCE_AT_MOST))
 
-    def holds(self, folded: Folded) -> bool:
-        return folded.held is not None and folded.held.holding
+    def holds(self, folded: Folded, busy: bool) -> bool:
+        held = folded.held
+        return held is not None and held.holding and (busy or held.once)
 
     def fold(self, cur: Cursor, events: Sequence[LoggedEvent], previous: Folded | None) -> Folded:
         held = previous.held if previous is not None else None
@@ -152,22 +161,28 @@ class MetricsProjection(StagedProjection["Folded"]):
         submitted = history.submitted if moved else None
         return Folded(history, _rows(history, folder.touched), submitted=submitted)
 
-    def prepare(self, folded: Folded) -> Folded:
+    def prepare(self, folded: Folded, last: bool = False) -> Folded:
         if folded.held is None:
             return folded
         # Each record the folds changed since the last write, once: inserted if new.
         new, changed = folded.held.unwritten()
-        h = folded.history
+        h, submitted = folded.history, folded.history.submitted or None
         # Without the history, which the folding thread can then free while these are written.
-        return Folded(
-            History(), _rows(h, changed), new_rows=_rows(h, new), submitted=h.submitted or None
-        )
+        if last:  # serialised by the write, a chunk at a time, while it sends them
+            records = {t: (_picked(h, new, t), _picked(h, changed, t)) for t in COLUMNS}
+            return Folded(History(), {}, records=records, submitted=submitted)
+        return Folded(History(), _rows(h, changed), new_rows=_rows(h, new), submitted=submitted)
 
     def write(self, cur: Cursor, folded: Folded) -> None:
         for table, rows in folded.new_rows.items():
             cur.insert(self.t(table), ("id", *COLUMNS[table], "data"), rows)
         for table, rows in folded.rows.items():
             cur.upsert(self.t(table), ("id", *COLUMNS[table], "data"), rows)
+        for table, (new, changed) in folded.records.items():
+            for send, records in ((cur.insert, new), (cur.upsert, changed)):
+                for start in range(0, len(records), WRITE_CHUNK):
+                    chunk = records[start : start + WRITE_CHUNK]
+                    send(self.t(table), ("id", *COLUMNS[table], "data"), _rows_of(table, chunk))
         if folded.submitted is not None:
             cur.execute(
                 f"INSERT INTO {self.t(COUNTS)} (name, value) VALUES (:name, :value)"
@@ -234,14 +249,24 @@ class MetricsProjection(StagedProjection["Folded"]):
         return found
 
 
+_KIND = {REQUESTS: "requests", BUNDLES: "bundles", CHANGES: "changes",
+         DEPLOYMENTS: "deployments", RANKINGS: "rankings"}  # fmt: skip
+"""Each table's records, as History and Touched name them."""
+
+
+def _picked(h: History, t: Touched, table: str) -> list[Record]:
+    """The records of `table` that `t` names."""
+    kind = _KIND[table]
+    records: dict[str, Record] = getattr(h, kind)
+    return [records[i] for i in getattr(t, kind)]
+
+
+def _rows_of(table: str, records: Sequence[Record]) -> list[tuple[Any, ...]]:
+    return [_row(table, record) for record in records]
+
+
 def _rows(h: History, t: Touched) -> dict[str, list[tuple[Any, ...]]]:
-    return {
-        REQUESTS: [_row(REQUESTS, h.requests[i]) for i in t.requests],
-        BUNDLES: [_row(BUNDLES, h.bundles[i]) for i in t.bundles],
-        CHANGES: [_row(CHANGES, h.changes[i]) for i in t.changes],
-        DEPLOYMENTS: [_row(DEPLOYMENTS, h.deployments[i]) for i in t.deployments],
-        RANKINGS: [_row(RANKINGS, h.rankings[i]) for i in t.rankings],
-    }
+    return {table: _rows_of(table, _picked(h, t, table)) for table in COLUMNS}
 
 
 def _records(h: History) -> int:
@@ -257,6 +282,9 @@ class Held:
     its folds changed since; `holding` until it holds too many."""
 
     holding: bool = True
+    once: bool = False
+    """Every record written once, after the last fold (a log of at most
+    WRITE_ONCE_AT_MOST events), instead of whenever the writer is free."""
     written: Touched = field(default_factory=Touched)
     changed: Touched = field(default_factory=Touched)
 
@@ -283,11 +311,14 @@ class Held:
 class Folded:
     """A batch folded: every record it read or changed, and the rows to write (`rows`
     upserted, `new_rows` inserted, `submitted` the count of submissions when it moved);
-    `held`, in a rebuild that holds every record."""
+    `held`, in a rebuild that holds every record; `records`, the last write of such a
+    rebuild: per table, the records to insert and those to upsert, serialised as they
+    are sent."""
 
     history: History
     rows: dict[str, list[tuple[Any, ...]]]
     new_rows: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    records: dict[str, tuple[list[Record], list[Record]]] = field(default_factory=dict)
     held: Held | None = None
     submitted: int | None = None
 

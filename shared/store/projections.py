@@ -244,7 +244,7 @@ class ProjectionGroup:
 
         `first` (a rebuild that holds its records, see `StagedProjection.empty`): the
         views are reset by the writer while the first batches are folded, and a fold that
-        `holds` is written only once the writer is free, together with those before it."""
+        `holds` is written later, together with those before it."""
         total = 0
         batches = 0
         previous: Any = first.take() if first is not None else None
@@ -273,13 +273,15 @@ class ProjectionGroup:
                     total += batch.read
                     unwritten = batch
                     busy = written is not None and not written.done()
-                    if following is not None and busy and projection.holds(folded):
-                        continue  # written with the next batch, once the writer is free
-                    written = self._hand_over(writer, written, projection, since, batch, folded)
+                    if following is not None and projection.holds(folded, busy):
+                        continue  # written with a later batch
+                    written = self._hand_over(
+                        writer, written, projection, since, batch, folded, following is None
+                    )
                     since, unwritten = batch.last, None
                 if unwritten is not None:  # the log ended on a full batch the fold held
                     written = self._hand_over(
-                        writer, written, projection, since, unwritten, previous
+                        writer, written, projection, since, unwritten, previous, True
                     )
                 # What the last fold held is freed while the server writes it.
                 previous = folded = None
@@ -301,12 +303,13 @@ class ProjectionGroup:
         since: int,
         batch: Batch,
         folded: Any,
+        last: bool,
     ) -> Future[None]:
         """The events after `since` to the end of `batch`, folded, given to the writer
         once it has committed what it was given before (batch N-1 committed before N+1
         reads its rows). Prepared first, while the writer may still be busy: preparing
-        reads nothing from the view."""
-        prepared = projection.prepare(folded)
+        reads nothing from the view. `last`: no fold follows it."""
+        prepared = projection.prepare(folded, last)
         if written is not None:
             written.result()
         # Only where the batch ends: its events are freed once folded, not held until

@@ -88,20 +88,23 @@ class StagedProjection(Projection, Generic[F]):
         in memory (see `holds`); None to fold as any catch-up does."""
         return None
 
-    def holds(self, folded: F) -> bool:
-        """Whether this fold may keep its rows back, to be written with the next batch's
-        (its folds then read nothing from the view: it holds every record in memory).
-        The group writes such a fold only once the writer is free, or no batch follows."""
+    def holds(self, folded: F, busy: bool) -> bool:
+        """Whether this fold keeps its rows back, to be written with a later batch's (its
+        folds then read nothing from the view: it holds every record in memory). `busy`:
+        the writer is still writing what came before. The last fold of a catch-up is
+        written whatever this says."""
         return False
 
-    def prepare(self, folded: F) -> F:
+    def prepare(self, folded: F, last: bool = False) -> F:
         """What `write` is given, taken in the folding thread just before the write is
         handed to the writer's thread (a fold that holds its records serialises them here,
-        while no fold changes them)."""
+        while no fold changes them). `last`: no fold of this catch-up follows, so nothing
+        changes the records while they are written, and `write` may serialise them
+        itself as it sends them."""
         return folded
 
     def apply_batch(self, cur: Cursor, events: Sequence[LoggedEvent]) -> None:
-        self.write(cur, self.prepare(self.fold(cur, events, None)))
+        self.write(cur, self.prepare(self.fold(cur, events, None), last=True))
 
 
 def topic_of(event_class: type[Any]) -> str:

@@ -1,6 +1,7 @@
 """The metrics view is the same however it is folded: in one batch, in many small ones
-folded while the previous is written, held in memory and written when the writer is free,
-after a crash mid-write, and with two processes catching up or rebuilding at once."""
+folded while the previous is written, held in memory and written once at the end or
+whenever the writer is free, after a crash mid-write, and with two processes catching up
+or rebuilding at once."""
 
 from __future__ import annotations
 
@@ -51,17 +52,22 @@ def in_one_batch(platform: Platform) -> dict[str, list[tuple[Any, ...]]]:
     return stored(whole)
 
 
-@pytest.mark.parametrize("held", [True, False], ids=["held in memory", "batch by batch"])
+@pytest.mark.parametrize(
+    "held", ["once", "when free", None], ids=["held, written once", "held", "batch by batch"]
+)
 def test_a_rebuild_in_small_batches_equals_one_in_a_single_batch(
-    platform: Platform, held: bool, monkeypatch: pytest.MonkeyPatch
+    platform: Platform, held: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     generate(platform, 2_000)
     expected = in_one_batch(platform)
     assert len(expected[REQUESTS]) > 100
     assert expected[BUNDLES]
     assert expected[CHANGES]
-    if not held:  # as a log too long to hold is rebuilt
+    if held is None:  # as a log too long to hold is rebuilt
         monkeypatch.setattr(metrics_views, "HOLD_EVENTS_AT_MOST", 0)
+    if held == "when free":  # as a log held, but too long to write once, is rebuilt
+        monkeypatch.setattr(metrics_views, "WRITE_ONCE_AT_MOST", 0)
+    monkeypatch.setattr(metrics_views, "WRITE_CHUNK", 7)  # the last write in many chunks
     views = MetricsViews(platform.log)
     views.group.batch_size = 97  # records live across many batches
     staged = spy(views, "_write_staged")
@@ -70,6 +76,8 @@ def test_a_rebuild_in_small_batches_equals_one_in_a_single_batch(
     assert views.group.position() == platform.log.head()
     if platform.log.db.backend == "sqlite":
         assert staged["n"] == 0
+    elif held == "once":  # every record written once, after the last fold
+        assert staged["n"] == 1
     elif held:  # written whenever the writer was free, several batches at a time
         assert 1 <= staged["n"] < platform.log.head() // 97
     else:  # every batch folded while the one before it was written
