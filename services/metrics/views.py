@@ -11,7 +11,7 @@ periods it asks about.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from operator import attrgetter
@@ -30,9 +30,11 @@ from services.metrics.domain.records import (
     RequestRecord,
 )
 from services.metrics.facts import TOPICS, Folder, Touched
+from services.metrics.facts.base import Fact
 from shared import contracts as c
 from shared.store.log import EventLog, LoggedEvent
 from shared.store.projections import Handler, ProjectionGroup, StagedProjection
+from shared.store.read_ahead import Undecoded
 from shared.store.sql import Cursor
 
 REQUESTS, BUNDLES, CHANGES = "metrics_requests", "metrics_bundles", "metrics_changes"
@@ -55,7 +57,7 @@ WRITE_CHUNK = 256
 server inserts each chunk while the next is serialised."""
 
 R = TypeVar("R", bound=Record)
-SUBMITTED_TOPIC = c.REQUEST_SUBMITTED.topic
+SUBMITTED_TOPIC, CANCELLED_TOPIC = c.REQUEST_SUBMITTED.topic, c.BUNDLE_CANCELLED.topic
 
 # Each table: its columns besides id and data, and how a record fills them.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -145,14 +147,15 @@ class MetricsProjection(StagedProjection["Folded"]):
 
     def fold(self, cur: Cursor, events: Sequence[LoggedEvent], previous: Folded | None) -> Folded:
         held = previous.held if previous is not None else None
+        facts: Iterable[Fact] = events.entries() if isinstance(events, Undecoded) else events
         if previous is not None and held is not None and held.holding:
             history = previous.history  # every record of the view: none to read
         else:
-            events = list(events)  # gone through more than once: decoded once
-            held, history = None, self._loaded(cur, events, previous)
+            facts = list(facts)  # gone through more than once: decoded once
+            held, history = None, self._loaded(cur, facts, previous)
         counted = history.submitted
         folder = Folder(history)
-        folder.apply_all(events)
+        folder.apply_all(facts)
         folder.release()
         if held is not None:
             holding = _records(history) <= HOLD_RECORDS_AT_MOST
@@ -190,9 +193,7 @@ class MetricsProjection(StagedProjection["Folded"]):
                 {"name": SUBMITTED, "value": folded.submitted},
             )
 
-    def _loaded(
-        self, cur: Cursor, events: Sequence[LoggedEvent], previous: Folded | None
-    ) -> History:
+    def _loaded(self, cur: Cursor, events: Sequence[Fact], previous: Folded | None) -> History:
         history = History()
         wanted = Folder.references(events)
         held = previous.history if previous is not None else History()
@@ -203,7 +204,7 @@ class MetricsProjection(StagedProjection["Folded"]):
             history.submitted = self._count(cur, SUBMITTED)
         history.bundles = self.load(cur, BUNDLES, wanted.bundles, BundleRecord, held.bundles)
         for event in events:
-            if event.type == "ReleaseBundle.Cancelled" and event.aggregate_id in history.bundles:
+            if event.topic == CANCELLED_TOPIC and event.aggregate_id in history.bundles:
                 wanted.requests.update(history.bundles[event.aggregate_id].request_ids)
         history.requests = self.load(cur, REQUESTS, wanted.requests, RequestRecord, held.requests)
         history.changes = self.load(cur, CHANGES, wanted.changes, ChangeRecord, held.changes)

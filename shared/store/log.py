@@ -149,6 +149,18 @@ class LoggedEvent(NamedTuple):
         return datetime.fromisoformat(self.occurred_at)
 
 
+class Entry(NamedTuple):
+    """What a fold that reads only an event's topic, aggregate, time and data needs of
+    it (`Undecoded.entries`): `data` as stored, with the metadata a LoggedEvent takes out
+    of it (timestamp, actor, correlation id) left in. Making the LoggedEvent cost a
+    rebuild of the metrics view as much as decoding the JSON."""
+
+    topic: str
+    aggregate_id: str
+    occurred_at: str
+    data: dict[str, Any]
+
+
 REDACTED = "[redacted]"
 
 

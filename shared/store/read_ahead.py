@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple, overload
 
+import orjson
 import structlog
 
-from shared.store.log import LoggedEvent
+from shared.store.log import Entry, LoggedEvent
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +42,18 @@ class Undecoded(Sequence[LoggedEvent]):
         decode = LoggedEvent.from_row
         for position, originator_id, version, topic, state in self._rows:
             yield decode(position, originator_id, version, topic, state)
+
+    def entries(self) -> Iterator[Entry | LoggedEvent]:
+        """Each event as an `Entry`, decoded as it is reached (an id not yet in its
+        canonical spelling makes a LoggedEvent, which has the same fields)."""
+        loads, new = orjson.loads, tuple.__new__
+        for row in self._rows:
+            originator_id, topic, state = row[1], row[3], row[4]
+            if type(originator_id) is not str or len(originator_id) != 36:
+                yield LoggedEvent.from_row(*row)
+                continue
+            data = loads(state)
+            yield new(Entry, (topic, originator_id, data.get("timestamp", ""), data))
 
 
 class Batch(NamedTuple):
