@@ -66,7 +66,7 @@ class FoldBase:
         self.touched = Touched()
 
     def _request_by_id(self, request_id: str) -> RequestRecord | None:
-        found = self.history.requests.get(str(request_id))
+        found = self.history.requests.get(request_id)
         if found is not None:
             self.touched.requests.add(found.id)
         return found

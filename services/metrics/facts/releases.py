@@ -62,7 +62,9 @@ class ReleaseFacts(FoldBase):
     def _scheduled(self, e: Fact, at: str) -> None:
         if b := self._bundle(e):
             request_id = str(e.data["request_id"])
-            if request_id not in b.request_ids:
+            # Every id of request_ids is in scheduled too: the list, up to some hundred
+            # long, is searched only for a request scheduled into this bundle before.
+            if request_id not in b.scheduled or request_id not in b.request_ids:
                 b.request_ids.append(request_id)
             b.scheduled[request_id] = at
             if e.data.get("after_freeze"):
