@@ -79,6 +79,29 @@ def test_on_time_rate_and_scope_churn_after_freeze() -> None:
     assert (result["scope_added_after_freeze"], result["scope_removed_after_freeze"]) == (1, 1)
 
 
+def test_a_bundle_lists_each_request_once_however_often_it_was_scheduled() -> None:
+    """Scheduled twice, taken out and scheduled again, or scheduled into a bundle that
+    was then cancelled: the bundle's scope names each request it holds once."""
+    story = Story()
+    a, b, x = (story.request("2026-02-01 09:00") for _ in range(3))
+    for rid in (a, b, x):
+        story.accept(rid, "2026-02-02 09:00")
+    first, second = bundle(story, "2026.03", "2026-03-10"), bundle(story, "2026.04", "2026-04-07")
+    for rid in (a, a, b, x):
+        story.add(
+            c.REQUEST_SCHEDULED, first, "2026-02-03 09:00", request_id=rid, after_freeze=False
+        )
+    story.add(c.REQUEST_UNSCHEDULED, first, "2026-02-04 09:00", request_id=b, after_freeze=False)
+    story.add(c.REQUEST_SCHEDULED, first, "2026-02-05 09:00", request_id=b, after_freeze=False)
+    story.add(c.REQUEST_SCHEDULED, second, "2026-02-05 09:00", request_id=x, after_freeze=False)
+    story.add(c.BUNDLE_CANCELLED, second, "2026-02-06 09:00")
+    story.add(c.REQUEST_SCHEDULED, second, "2026-02-07 09:00", request_id=x, after_freeze=False)
+    history = story.history()
+    assert history.bundles[first].request_ids == [a, x, b]
+    assert history.bundles[first].scheduled[b].startswith("2026-02-05T09:00:00")
+    assert history.bundles[second].request_ids == [x]
+
+
 def test_lead_time_for_changes_runs_from_scheduling_to_deployment() -> None:
     story = Story()
     rid = story.request("2026-02-01 09:00")
