@@ -183,8 +183,8 @@ class MetricsProjection(StagedProjection["Folded"]):
             cur.upsert(self.t(table), ("id", *COLUMNS[table], "data"), rows)
         for table, (new, changed) in folded.records.items():
             for send, records in ((cur.insert, new), (cur.upsert, changed)):
-                for start in range(0, len(records), WRITE_CHUNK):
-                    chunk = records[start : start + WRITE_CHUNK]
+                while records:  # each chunk let go of once sent: freed while the server works
+                    chunk, records[:WRITE_CHUNK] = records[:WRITE_CHUNK], []
                     send(self.t(table), ("id", *COLUMNS[table], "data"), _rows_of(table, chunk))
         if folded.submitted is not None:
             cur.execute(
@@ -314,7 +314,7 @@ class Folded:
     upserted, `new_rows` inserted, `submitted` the count of submissions when it moved);
     `held`, in a rebuild that holds every record; `records`, the last write of such a
     rebuild: per table, the records to insert and those to upsert, serialised as they
-    are sent."""
+    are sent (and taken out of these lists, so that each is freed once sent)."""
 
     history: History
     rows: dict[str, list[tuple[Any, ...]]]

@@ -90,6 +90,10 @@ class Reader:
             self.executor.shutdown(wait=True, cancel_futures=True)
 
 
+_TAKEN: Future[Batch] = Future()
+_TAKEN.cancel()
+
+
 class Ahead:
     """A batch being read in advance on another connection."""
 
@@ -99,12 +103,15 @@ class Ahead:
 
     def take(self, start: int) -> Batch | None:
         """The batch, if it starts at `start` (another process may have moved the
-        positions meanwhile) and could be read; else None, to read it again here."""
+        positions meanwhile) and could be read; else None, to read it again here. Taken,
+        it is no longer held here: a catch-up keeps its first Ahead until it ends, and
+        the rows of its first batch were freed only then."""
+        future, self.future = self.future, _TAKEN
         if start != self.after:
-            self.future.cancel()
+            future.cancel()
             return None
         try:
-            return self.future.result()
+            return future.result()
         except Exception as exc:  # any failure of the read ahead: read it again inline
             log.warning("read_ahead_failed", error=str(exc))
             return None
