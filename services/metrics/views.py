@@ -136,7 +136,7 @@ class MetricsProjection(StagedProjection["Folded"]):
 
     def empty(self, events: int) -> Folded | None:
         # A small log's rebuild reads no row back, and writes each record once or a few
-        # times instead of once per batch that touches it (decision 104).
+        # times instead of once per batch that touches it (decisions 104 and 107).
         if events > HOLD_EVENTS_AT_MOST:
             return None
         return Folded(History(), {}, held=Held(once=events <= WRITE_ONCE_AT_MOST))

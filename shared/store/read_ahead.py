@@ -91,6 +91,7 @@ class Reader:
 
 
 _TAKEN: Future[Batch] = Future()
+"""What an Ahead holds once its batch is taken (cancelled: nothing to wait for)."""
 _TAKEN.cancel()
 
 
