@@ -3,6 +3,7 @@ own while the current batch is applied (`shared.store.projections`)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple, overload
@@ -13,6 +14,10 @@ import structlog
 from shared.store.log import Entry, LoggedEvent
 
 log = structlog.get_logger(__name__)
+
+BEGIN_WAIT_S = 0.05
+"""How long asking for a batch waits for its read to begin (a read still running, one
+taken in vain, may hold the reading thread)."""
 
 
 class Undecoded(Sequence[LoggedEvent]):
@@ -81,9 +86,21 @@ class Reader:
         self.executor: ThreadPoolExecutor | None = None
 
     def read_ahead(self, after: int, limit: int | None = None) -> Ahead:
+        """The batch after `after`, being read; returns once the read has begun (or after
+        BEGIN_WAIT_S). A thread handed work while the caller goes on folding waits for the
+        interpreter lock, up to the switch interval (5 ms), before it can send its query:
+        the fold then waited for the batch it had asked for at its start."""
         if self.executor is None:
             self.executor = ThreadPoolExecutor(1, thread_name_prefix="read-ahead")
-        return Ahead(after, self.executor.submit(self.read, after, limit))
+        begun = threading.Event()
+
+        def read() -> Batch:
+            begun.set()
+            return self.read(after, limit)
+
+        future = self.executor.submit(read)
+        begun.wait(BEGIN_WAIT_S)
+        return Ahead(after, future)
 
     def close(self) -> None:
         if self.executor is not None:

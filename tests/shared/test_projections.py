@@ -16,9 +16,10 @@ from shared.application import acting_as
 from shared.domain import attributed_to
 from shared.platform import Platform
 from shared.settings import load_settings
+from shared.store import read_ahead
 from shared.store.log import Entry
 from shared.store.projections import Projection, ProjectionGroup, event_topic
-from shared.store.read_ahead import Undecoded
+from shared.store.read_ahead import Batch, Reader, Undecoded
 from shared.store.recorders import PING_AFTER_IDLE_S, Claim
 from tests.builders import new_request
 from tests.conftest import catch_up_at_once, make_settings, postgres_url
@@ -422,3 +423,30 @@ def test_a_batch_left_undecoded_gives_the_same_events_as_one_decoded(platform: P
     assert all(isinstance(e, Entry) == postgres for e in entries)
     if postgres:
         assert entries[0].data["actor"] == "vp.sales"
+
+
+def test_a_batch_asked_for_in_advance_is_being_read_when_the_fold_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The reading thread has begun (and so sends its query) before the caller, which
+    holds the interpreter lock while it folds, goes on; and the batch arrives as read."""
+    monkeypatch.setattr(read_ahead, "BEGIN_WAIT_S", 5.0)  # however slow this machine
+    begun, release = threading.Event(), threading.Event()
+
+    def read(after: int, limit: int | None) -> Batch:
+        begun.set()
+        release.wait(5)
+        return Batch(after, [], after + 3, 3, limit or 3)
+
+    reader = Reader(read)
+    try:
+        ahead = reader.read_ahead(7, 3)
+        assert begun.is_set()
+        release.set()
+        batch = ahead.take(7)
+        assert batch is not None
+        assert (batch.after, batch.last, batch.full) == (7, 10, True)
+        assert ahead.take(7) is None  # taken once: the Ahead no longer holds it
+    finally:
+        release.set()
+        reader.close()
