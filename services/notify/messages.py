@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import contracts as c
+from shared.references import References
 
 
 @dataclass(frozen=True)
@@ -23,17 +24,21 @@ Facts = Mapping[str, Any]
 Describe = Callable[[Facts, Facts], tuple[str, list[str]]]
 
 
-def _request(item: Facts) -> str:
-    title = f"“{item.get('title') or 'a request'}”"
-    reference = c.REQUEST_REFERENCES.of(item.get("number"))
+def _named(references: References, item: Facts, untitled: str = "") -> str:
+    """REQ-12 “Bill shock alerts”: the reference, then the quoted title (the title alone
+    for an item the lookups hold no number of)."""
+    title = f"“{item.get('title') or untitled}”"
+    reference = references.of(item.get("number"))
     return f"{reference} {title}" if reference else title
+
+
+def _request(item: Facts) -> str:
+    return _named(c.REQUEST_REFERENCES, item, "a request")
 
 
 def change_name(item: Facts) -> str:
-    """CHG-7 “Patch DB” (the title alone for a change the lookups hold no number of)."""
-    title = f"“{item.get('title') or ''}”"
-    reference = c.CHANGE_REFERENCES.of(item.get("number"))
-    return f"{reference} {title}" if reference else title
+    """CHG-7 “Patch DB”."""
+    return _named(c.CHANGE_REFERENCES, item)
 
 
 def _bundle(item: Facts) -> str:
