@@ -17,6 +17,7 @@ from shared.http.problems import STANDARD_RESPONSES, install_problem_handlers, p
 from shared.http.threads import in_thread
 from shared.identity.api import identity_router
 from shared.platform import Component, Platform
+from shared.store.collector import frozen_while_serving
 from shared.store.errors import StoreUnavailable
 from shared.store.followers import Followers, ReactionRunner
 from shared.store.projections import ProjectionGroup
@@ -80,7 +81,8 @@ def create_app(
             followers=start_followers,
         )
         try:
-            yield
+            with frozen_while_serving():  # what startup built: out of full collections
+                yield
         finally:
             followers.stop()
             log.info("service_stopped")
