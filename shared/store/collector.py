@@ -52,10 +52,13 @@ class _FrozenWhileServing:
     collector's threshold (in the benchmark, most requests for every metric at once at
     1M events, which then took 208 ms against 72). With those objects frozen a full pass
     took 6-10 ms there, and next to nothing in an idle process. Freezing and
-    unfreezing are cheap (the collector moves its lists, it walks nothing). Nested or
-    concurrent apps in one process (tests, the benchmark) unfreeze only when the last
-    stops, so whatever was frozen, garbage included, is collected as usual after it.
-    Decision 0108."""
+    unfreezing are cheap (the collector moves its lists, it walks nothing).
+
+    Only the first app to start in a process freezes, and only the last to stop
+    unfreezes: whatever was frozen, garbage included, is then collected as usual. An app
+    started while another serves freezes nothing more (a test's app, started beside one
+    served for a whole test session, would otherwise freeze every earlier test's garbage
+    and keep it until that session ends). Decision 0108."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -64,7 +67,8 @@ class _FrozenWhileServing:
     @contextmanager
     def __call__(self) -> Iterator[None]:
         with self._lock:
-            gc.freeze()
+            if self._serving == 0:
+                gc.freeze()
             self._serving += 1
         try:
             yield
