@@ -69,6 +69,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+_SENT = {table: ("id", *columns, "data") for table, columns in COLUMNS.items()}
+"""Each table's columns as a write sends them."""
+
 # Each table's extra columns read off a record in one call.
 _EXTRA = {table: attrgetter(*columns) for table, columns in COLUMNS.items() if columns}
 
@@ -178,14 +181,14 @@ class MetricsProjection(StagedProjection["Folded"]):
 
     def write(self, cur: Cursor, folded: Folded) -> None:
         for table, rows in folded.new_rows.items():
-            cur.insert(self.t(table), ("id", *COLUMNS[table], "data"), rows)
+            cur.insert(self.t(table), _SENT[table], rows)
         for table, rows in folded.rows.items():
-            cur.upsert(self.t(table), ("id", *COLUMNS[table], "data"), rows)
+            cur.upsert(self.t(table), _SENT[table], rows)
         for table, (new, changed) in folded.records.items():
             for send, records in ((cur.insert, new), (cur.upsert, changed)):
                 while records:  # each chunk let go of once sent: freed while the server works
                     chunk, records[:WRITE_CHUNK] = records[:WRITE_CHUNK], []
-                    send(self.t(table), ("id", *COLUMNS[table], "data"), _rows_of(table, chunk))
+                    send(self.t(table), _SENT[table], _rows_of(table, chunk))
         if folded.submitted is not None:
             cur.execute(
                 f"INSERT INTO {self.t(COUNTS)} (name, value) VALUES (:name, :value)"
