@@ -56,6 +56,9 @@ def test_quick_bench_reports_ratios_latencies_and_follower_lag(tmp_path: Path) -
     for size in metrics["sizes"].values():  # a history that ends before today, as asked
         each = size["rebuild_to_raw_ratio_rounds"]
         assert size["rebuild_to_raw_ratio"] == pytest.approx(statistics.median(each), abs=0.002)
+        # Against the raw read in the rebuild's own wire format too (like for like).
+        assert size["raw_read_binary_events_per_s"] > 0
+        assert size["rebuild_to_raw_binary_ratio"] > 0
         assert size["rebuild_memory_growth_mb"] >= 0
         assert all(ms > 0 for ms in size["endpoint_ms"].values())
         assert size["last_event_at"][:10] < date.today().isoformat()
