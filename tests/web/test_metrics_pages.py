@@ -27,6 +27,25 @@ def test_dashboard_draws_the_charts_and_the_year_on_year_table(web: Web) -> None
     assert "Alpha: " in page.text  # a point of the cycle-time scatterplot
 
 
+def test_the_period_comparison_names_both_periods_by_their_days(web: Web) -> None:
+    """ "1 Feb - 28 Feb 2026" against "1 Mar - 31 Mar 2026" (with an en dash), not an ISO
+    range against what was typed: each column says which days it counts, the year once
+    unless it changes."""
+    march_history(web.platform)
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        month = client.get("/dashboard", params={"period": "2026-03"}).text
+        winter = client.get("/dashboard", params={"period": "2025-12..2026-02"}).text
+
+    def heads(before: str, now: str) -> str:  # "1 Feb/28 Feb 2026": the days either side
+        named = [" \N{EN DASH} ".join(days.split("/")) for days in (before, now)]
+        return "".join(f'<th class="num">{days}</th>' for days in named)
+
+    assert heads("1 Feb/28 Feb 2026", "1 Mar/31 Mar 2026") in month
+    assert heads("1 Sep/30 Nov 2025", "1 Dec 2025/28 Feb 2026") in winter
+    assert 'data-label="1 Mar \N{EN DASH} 31 Mar 2026"' in month  # the column's name on a phone
+
+
 def test_the_dashboards_json_link_answers_for_a_period_under_way(web: Web) -> None:
     """The default period (the 12 months to this one) is under way: its link names the
     whole period, which the API measures to date as the page did."""
