@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 from datetime import datetime, timedelta
 
 from services.metrics.views import MetricsViews
-from tests.metrics.scenario import Office, march_history
+from shared import contracts as c
+from tests.foreign import publish
+from tests.metrics.scenario import Office, march_history, t
 from tests.web.conftest import Web
 
 
@@ -44,6 +47,34 @@ def test_the_period_comparison_names_both_periods_by_their_days(web: Web) -> Non
     assert heads("1 Feb/28 Feb 2026", "1 Mar/31 Mar 2026") in month
     assert heads("1 Sep/30 Nov 2025", "1 Dec 2025/28 Feb 2026") in winter
     assert 'data-label="1 Mar \N{EN DASH} 31 Mar 2026"' in month  # the column's name on a phone
+
+
+def test_durations_read_in_hours_under_two_days_and_in_days_beyond(web: Web) -> None:
+    """The CAB approval and restore tiles: the API's hours, shown as hours under 48 and as
+    days from there, one decimal either way; a dash when there is none."""
+    march_history(web.platform)  # one change approved a day after it was raised
+    for _ in range(2):  # two in April, three days after
+        change = uuid.uuid4()
+        publish(web.platform.log, c.CHANGE_RAISED, change, 1, at=t("2026-04-06 09:00"),
+                change_type="normal", title="Patch billing", bundle_id=None,
+                subsystems=["Billing"], window_start=None, window_end=None,
+                requester="ops.olga", implementers=["ops.olga"], risk="low")  # fmt: skip
+        publish(web.platform.log, c.CHANGE_APPROVED, change, 2, at=t("2026-04-09 09:00"),
+                approvers=["cab.carl"])  # fmt: skip
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        march, april = (client.get("/dashboard", params={"period": p}).text
+                        for p in ("2026-03", "2026-04"))  # fmt: skip
+
+    def tile(page: str, name: str) -> str:
+        value_then_name = rf'<div class="value">((?:(?!<div).)*)</div><div class="name">{name}'
+        (value,) = re.findall(value_then_name, page)
+        return str(value)
+
+    approval, restore = re.escape("CAB approval lead time (median)"), "time to restore"
+    assert tile(march, approval) == "24.0<small> h</small>"
+    assert tile(april, approval) == "3.0<small> d</small>"
+    assert tile(march, restore) == "\N{EN DASH}"  # the failed change was never put right
 
 
 def test_the_dashboards_json_link_answers_for_a_period_under_way(web: Web) -> None:
