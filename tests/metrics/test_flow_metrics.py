@@ -88,6 +88,23 @@ def test_throughput_counts_deliveries_per_iso_week_with_empty_weeks() -> None:
     assert result["total"] == 3
 
 
+def test_the_period_under_way_is_marked_as_to_date_of_its_whole_period() -> None:
+    """December 2026 to the 5th, per week: the week of the 5th is under way, the others
+    whole; a past month cut mid-week by its end marks nothing (it is not under way)."""
+    story = Story()
+    story.flow("2026-12-01 09:00", "2026-12-01 10:00", "2026-12-02 10:00")
+    span = parse_period("2026-12").to_date(date(2026, 12, 5))
+    result = throughput(story.history(), span, "week", ALL, UTC)
+    assert [(p["period"], p["end"], p.get("to_date_of")) for p in result["periods"]] == [
+        ("2026-W49", "2026-12-05", "2026-W49"),
+    ]
+    past = throughput(story.history(), parse_period("2026-01"), "week", ALL, UTC)
+    assert not any("to_date_of" in p for p in past["periods"])  # W05 is cut, not under way
+    month = throughput(story.history(), parse_period("2026").to_date(date(2026, 12, 5)),
+                       "month", ALL, UTC)  # fmt: skip
+    assert [p["period"] for p in month["periods"] if "to_date_of" in p] == ["2026-12"]
+
+
 def test_a_day_ends_in_the_business_time_zone() -> None:
     """23:30 UTC on 11 January is already 12 January in Auckland: the next ISO week."""
     story = Story()

@@ -6,7 +6,9 @@ import html
 import re
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
+from services.metrics.pages.figures import throughput_chart
 from services.metrics.views import MetricsViews
 from shared import contracts as c
 from tests.foreign import publish
@@ -75,6 +77,27 @@ def test_durations_read_in_hours_under_two_days_and_in_days_beyond(web: Web) -> 
     assert tile(march, approval) == "24.0<small> h</small>"
     assert tile(april, approval) == "3.0<small> d</small>"
     assert tile(march, restore) == "\N{EN DASH}"  # the failed change was never put right
+
+
+def test_the_throughput_median_is_of_whole_periods_by_nearest_rank() -> None:
+    """The median line is the nearest-rank one, as every percentile here (5 of 5, 9, 1
+    and 7, not the upper middle 7), of the whole periods only: a week under way with 9
+    so far (a release went out) leaves the median of 1, 3 and 7 at 3; it is named "so
+    far"."""
+
+    def chart(*periods: tuple[str, int], under_way: tuple[str, int] | None = None) -> str:
+        drawn: list[dict[str, Any]] = [{"period": p, "delivered": n} for p, n in periods]
+        if under_way is not None:
+            drawn.append({"period": under_way[0], "delivered": under_way[1],
+                          "to_date_of": under_way[0]})  # fmt: skip
+        return str(throughput_chart({"throughput": {"periods": drawn}}))
+
+    months = chart(("2026-08", 5), ("2026-09", 9), ("2026-10", 1), ("2026-11", 7))
+    assert "median 5<" in months
+    weeks = chart(("2026-W46", 1), ("2026-W47", 3), ("2026-W48", 7), under_way=("2026-W49", 9))
+    assert "median 3<" in weeks
+    assert ">2026-W49 so far<" in weeks
+    assert ">2026-W48<" in weeks
 
 
 def test_the_dashboards_json_link_answers_for_a_period_under_way(web: Web) -> None:

@@ -169,14 +169,17 @@ def bucket_key(day: date, unit: str) -> str:
 
 
 def buckets(span: Span, unit: str) -> list[Span]:
-    """Every period of `unit` overlapping `span`, clipped to it, empty ones included."""
+    """Every period of `unit` overlapping `span`, clipped to it, empty ones included. When
+    `span` is a period to date, the last of them, if still under way, has its whole period
+    as `full` (its JSON names it `to_date_of`)."""
     out: list[Span] = []
     day = span.start
     while day <= span.end:
         key = bucket_key(day, unit)
         whole = _one(key)
         last = min(whole.end, span.end)
-        out.append(Span(day, last, key))
+        under_way = span.full is not None and last == span.end < whole.end
+        out.append(Span(day, last, key, full=whole if under_way else None))
         day = last + timedelta(days=1)
     return out
 

@@ -11,6 +11,7 @@ from markupsafe import Markup
 from services.metrics.domain.calendar import Span, days_inclusive, local_date
 from services.metrics.domain.flow import delivered_in
 from services.metrics.domain.records import WORK_STAGES, Filter, History
+from services.metrics.domain.stats import nearest_rank
 from shared.web import charts
 from shared.web.charts import Line
 
@@ -58,16 +59,19 @@ def percentile_lines(summary: dict[str, Any], unit: str = "d") -> list[Line]:
 
 
 def throughput_chart(doc: dict[str, Any]) -> Markup:
+    """Deliveries per period with their median (nearest rank, as every percentile here),
+    of the whole periods only: the one under way is drawn, named "so far", and left out
+    of the median its few days would pull down."""
     periods = doc["throughput"]["periods"]
     values = [float(p["delivered"]) for p in periods]
-    ordered = sorted(values)
-    median = ordered[len(ordered) // 2] if ordered else 0.0
+    whole = [v for p, v in zip(periods, values, strict=True) if "to_date_of" not in p]
+    median = nearest_rank(sorted(whole or values), 50)
     return charts.run_chart(
         "Requests delivered per period",
-        [str(p["period"]) for p in periods],
+        [str(p["period"]) + (" so far" if "to_date_of" in p else "") for p in periods],
         values,
         unit="delivered",
-        lines=[Line(median, f"median {median:g}", "#57606a")] if values else [],
+        lines=[Line(median, f"median {median:g}", "#57606a")] if median is not None else [],
     )
 
 
