@@ -122,21 +122,32 @@ def _lines(lines: Sequence[Line], top: float) -> list[str]:
 
 def run_chart(
     title: str, labels: Sequence[str], values: Sequence[float], *, unit: str = "",
-    lines: Sequence[Line] = (),
+    lines: Sequence[Line] = (), under_way: bool = False,
 ) -> Markup:  # fmt: skip
-    """Values over time as a line with points, with reference lines (a median)."""
+    """Values over time as a line with points, with reference lines (a median).
+    `under_way`: the last period is not over; its point is drawn hollow, reached by a
+    dashed segment, and its tooltip says "so far"."""
     top = _nice_max(max([*values, *(line.value for line in lines), 0]))
     parts = _frame(title, labels, top, unit)
     n = len(values)
-    points = " ".join(f"{_x(i, n):.1f},{_y(v, top):.1f}" for i, v in enumerate(values))
-    if points:
+    xy = [f"{_x(i, n):.1f},{_y(v, top):.1f}" for i, v in enumerate(values)]
+    whole = xy[:-1] if under_way and n > 1 else xy
+    if whole:
         parts.append(
-            f'<polyline points="{points}" fill="none" stroke="{PALETTE[0]}" stroke-width="2"/>'
+            f'<polyline points="{" ".join(whole)}" fill="none" stroke="{PALETTE[0]}"'
+            ' stroke-width="2"/>'
+        )
+    if len(whole) < n:
+        parts.append(
+            f'<polyline points="{" ".join(xy[-2:])}" fill="none" stroke="{PALETTE[0]}"'
+            ' stroke-width="2" stroke-dasharray="4 3"/>'
         )
     for i, v in enumerate(values):
+        last = under_way and i == n - 1
+        fill = 'fill="#fff" stroke-width="2" stroke' if last else "fill"
         parts.append(
-            f'<circle cx="{_x(i, n):.1f}" cy="{_y(v, top):.1f}" r="3" fill="{PALETTE[0]}">'
-            f"<title>{escape(labels[i])}: {v:g}</title></circle>"
+            f'<circle cx="{_x(i, n):.1f}" cy="{_y(v, top):.1f}" r="3" {fill}="{PALETTE[0]}">'
+            f"<title>{escape(labels[i])}{' so far' if last else ''}: {v:g}</title></circle>"
         )
     parts += _lines(lines, top)
     parts.append("</svg>")

@@ -83,7 +83,7 @@ def test_the_throughput_median_is_of_whole_periods_by_nearest_rank() -> None:
     """The median line is the nearest-rank one, as every percentile here (5 of 5, 9, 1
     and 7, not the upper middle 7), of the whole periods only: a week under way with 9
     so far (a release went out) leaves the median of 1, 3 and 7 at 3; it is named "so
-    far"."""
+    far", and drawn hollow at the end of a dashed segment."""
 
     def chart(*periods: tuple[str, int], under_way: tuple[str, int] | None = None) -> str:
         drawn: list[dict[str, Any]] = [{"period": p, "delivered": n} for p, n in periods]
@@ -96,8 +96,10 @@ def test_the_throughput_median_is_of_whole_periods_by_nearest_rank() -> None:
     assert "median 5<" in months
     weeks = chart(("2026-W46", 1), ("2026-W47", 3), ("2026-W48", 7), under_way=("2026-W49", 9))
     assert "median 3<" in weeks
-    assert ">2026-W49 so far<" in weeks
-    assert ">2026-W48<" in weeks
+    assert "<title>2026-W49 so far: 9</title>" in weeks  # drawn hollow, its segment dashed
+    assert "<title>2026-W48: 7</title>" in weeks
+    assert 'stroke-dasharray="4 3"' in weeks
+    assert 'stroke-dasharray="4 3"' not in months
 
 
 def test_the_dashboards_json_link_answers_for_a_period_under_way(web: Web) -> None:

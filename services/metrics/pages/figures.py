@@ -60,18 +60,19 @@ def percentile_lines(summary: dict[str, Any], unit: str = "d") -> list[Line]:
 
 def throughput_chart(doc: dict[str, Any]) -> Markup:
     """Deliveries per period with their median (nearest rank, as every percentile here),
-    of the whole periods only: the one under way is drawn, named "so far", and left out
-    of the median its few days would pull down."""
+    of the whole periods only: the one under way is drawn as such (hollow, "so far") and
+    left out of the median its few days would pull down."""
     periods = doc["throughput"]["periods"]
     values = [float(p["delivered"]) for p in periods]
     whole = [v for p, v in zip(periods, values, strict=True) if "to_date_of" not in p]
     median = nearest_rank(sorted(whole or values), 50)
     return charts.run_chart(
         "Requests delivered per period",
-        [str(p["period"]) + (" so far" if "to_date_of" in p else "") for p in periods],
+        [str(p["period"]) for p in periods],
         values,
         unit="delivered",
         lines=[Line(median, f"median {median:g}", "#57606a")] if median is not None else [],
+        under_way=bool(periods) and "to_date_of" in periods[-1],
     )
 
 
