@@ -142,11 +142,11 @@ def run_chart(
             f'<polyline points="{" ".join(xy[-2:])}" fill="none" stroke="{PALETTE[0]}"'
             ' stroke-width="2" stroke-dasharray="4 3"/>'
         )
+    solid, hollow = f'fill="{PALETTE[0]}"', f'fill="#fff" stroke="{PALETTE[0]}" stroke-width="2"'
     for i, v in enumerate(values):
         last = under_way and i == n - 1
-        fill = 'fill="#fff" stroke-width="2" stroke' if last else "fill"
         parts.append(
-            f'<circle cx="{_x(i, n):.1f}" cy="{_y(v, top):.1f}" r="3" {fill}="{PALETTE[0]}">'
+            f'<circle cx="{_x(i, n):.1f}" cy="{_y(v, top):.1f}" r="3" {hollow if last else solid}>'
             f"<title>{escape(labels[i])}{' so far' if last else ''}: {v:g}</title></circle>"
         )
     parts += _lines(lines, top)
