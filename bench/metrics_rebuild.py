@@ -269,18 +269,22 @@ def group_ceiling(schema: str) -> float:
 
 
 def measure_rebuild(schema: str, events: int) -> dict[str, Any]:
-    """`rounds_for(events)` rounds of: the raw read (collector as started, then paused),
-    the rebuild in a process of its own. Rates are the rounds' medians; the ratios, the
-    median of each round's ratio (the two sides of a ratio measured seconds apart)."""
+    """`rounds_for(events)` rounds of: the three raw reads (psycopg's defaults with the
+    collector as started, the same with it paused, in binary), then the rebuild in a
+    process of its own. Rates are the rounds' medians; the ratios, the median of each
+    round's ratio (the two sides of a ratio measured seconds apart). The raw reads take
+    turns at going first, so that whatever the last rebuild left PostgreSQL doing falls
+    on each of them alike, not always on the headline's baseline."""
     rounds: list[dict[str, Any]] = []
     ceiling = group_ceiling(schema)
+    reads = {"raw": {}, "raw_paused": {"collector": False}, "raw_binary": {"binary": True}}
     for n in range(rounds_for(events)):
         # What this process left for the collector is collected first: in a run before,
         # a collection slowed every fifth raw read at 10k (those rounds' ratios 1.0-1.2).
         gc.collect()
-        raw, raw_cpu = raw_read(schema)
-        raw_paused, _ = raw_read(schema, collector=False)
-        raw_binary, _ = raw_read(schema, binary=True)
+        order = list(reads)[n % 3 :] + list(reads)[: n % 3]
+        measured = {name: raw_read(schema, **reads[name]) for name in order}
+        (raw, raw_cpu), (raw_paused, _), (raw_binary, _) = (measured[k] for k in reads)
         built = rebuild(schema)
         rate = built["events"] / built["seconds"]
         print(f"   round {n + 1}: raw read {raw:,.0f}/s ({raw_paused:,.0f}/s with the"
