@@ -153,7 +153,9 @@ def replay_command(
 
 def _weekly_command(platform: PlatformFactory) -> Callable[..., None]:
     def weekly(
-        week: Annotated[str, typer.Option(help="ISO week, e.g. 2026-W47.")],
+        week: Annotated[
+            str | None, typer.Option(help="ISO week, e.g. 2026-W47; default the last whole one.")
+        ] = None,
         format: Annotated[str, typer.Option(help="markdown or html.")] = "markdown",
         output: Annotated[Path | None, typer.Option(help="Write the report here.")] = None,
         seed: Annotated[int, typer.Option(help="Forecast seed.")] = 0,
@@ -167,7 +169,8 @@ def _weekly_command(platform: PlatformFactory) -> Callable[..., None]:
         with platform() as built:
             views = MetricsViews(built.log)
             views.group.catch_up()
-            report = MetricsQueries(views).weekly(week, seed)
+            queries = MetricsQueries(views)
+            report = queries.weekly(week or queries.last_week(), seed)
         _write(render_weekly(report, format), output)
 
     return weekly

@@ -8,7 +8,7 @@ the log holds a month or ten years.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.metrics.domain import delivery, flow
@@ -52,6 +52,12 @@ class MetricsQueries:
 
     def today(self) -> date:
         return datetime.now(self.zone).date()
+
+    def last_week(self) -> str:
+        """The ISO week before this one (the last whole week), in the business time zone:
+        the weekly report's week when none is named."""
+        year, week, _ = (self.today() - timedelta(days=7)).isocalendar()
+        return f"{year}-W{week:02d}"
 
     def question(
         self,

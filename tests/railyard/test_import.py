@@ -3,7 +3,7 @@ a dry run that writes nothing, and a second import that imports nothing new."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -207,6 +207,17 @@ def test_import_command_dry_run_then_import_then_report(env: Path) -> None:
     assert unwritable.exit_code == 2
     assert "No such file or directory" in unwritable.output
     assert "Traceback" not in unwritable.output
+
+
+def test_the_weekly_report_command_reports_the_last_whole_week_unless_told(env: Path) -> None:
+    """As the web page does: no --week is the ISO week before this one (business time
+    zone UTC here), whole, not the week under way."""
+    year, week, _ = (datetime.now(UTC).date() - timedelta(days=7)).isocalendar()
+    report = runner.invoke(app, ["report", "weekly"])
+    assert report.exit_code == 0, report.output
+    first = report.stdout.splitlines()[0]
+    assert first.startswith(f"# Weekly status report — {year}-W{week:02d} (")
+    assert "so far" not in first
 
 
 def test_a_file_that_is_neither_format_is_refused_readably(env: Path) -> None:

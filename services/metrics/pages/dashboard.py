@@ -141,7 +141,7 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
         viewer: Annotated[Viewer, Depends(organisation)],
         week: Annotated[str, Query(max_length=10)] = "",
     ) -> Response:
-        chosen = week or _last_week(p.queries.today())
+        chosen = week or p.queries.last_week()
         try:
             report = p.queries.weekly(chosen)
         except DomainError as exc:
@@ -185,10 +185,6 @@ def _forecasts(forecast: dict[str, Any], department: str | None) -> list[dict[st
 def _this_week(today: date) -> str:
     year, week, _ = today.isocalendar()
     return f"{year}-W{week:02d}"
-
-
-def _last_week(today: date) -> str:
-    return _this_week(today - timedelta(days=7))
 
 
 def _shift(week: str, by: int) -> str:
