@@ -7,6 +7,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from shared.web.rendering import label
+
 FORMATS = {"markdown": "weekly.md.j2", "html": "weekly.html.j2"}
 FIGURES = {
     "delivered": "Delivered",
@@ -17,6 +19,8 @@ FIGURES = {
     "deployments": "Production changes deployed",
     "change_failure_rate": "Change failure rate",
 }
+RATES = frozenset({"change_failure_rate"})
+NAMED = frozenset({"category", "decision"})
 
 _environment = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -40,8 +44,24 @@ def _change(value: Any) -> str:
     return "-" if value is None else f"{value:+.1f}%"
 
 
+def _figure(value: Any, key: str) -> str:
+    """A key figure as the dashboard shows it: a rate as a percentage."""
+    if key in RATES and value is not None:
+        return f"{value * 100:.0f}%"
+    return _show(value)
+
+
+def _item(row: dict[str, Any], key: str) -> str:
+    """What a list line adds after the department: a category or decision by its name
+    (`it_project` -> "IT project"), anything else (a date, a reason) as it is."""
+    value = row.get(key)
+    return label(value) if key in NAMED else _show(value)
+
+
 _environment.filters["show"] = _show
 _environment.filters["change"] = _change
+_environment.filters["figure"] = _figure
+_environment.filters["item"] = _item
 
 
 def render_weekly(report: dict[str, Any], fmt: str = "markdown") -> str:

@@ -127,6 +127,19 @@ def test_weekly_report_as_markdown_and_html(api: Api) -> None:
     assert "<h2>Unauthorised changes (1)</h2>" in html.text
 
 
+def test_the_exported_weekly_report_names_things_as_the_page_does(api: Api) -> None:
+    """Categories and triage decisions by their names, the change failure rate as a
+    percentage (it showed `business_project`, `accepted` and a bare 1)."""
+    march_history(api.platform)  # its failed change was completed in W10
+    for fmt in ("markdown", "html"):
+        text = api.get("/api/metrics/reports/weekly/2026-W10", "rm", params={"format": fmt}).text
+        assert "Charlie — Sales — Business project" in text
+        assert "Charlie — Sales — Accepted" in text
+        assert "business_project" not in text
+    markdown = api.get("/api/metrics/reports/weekly/2026-W10", "rm").text
+    assert "| Change failure rate | 100% | - | - |" in markdown.splitlines()
+
+
 def test_forecasts_for_each_accepted_request_and_the_backlog(api: Api) -> None:
     ids = march_history(api.platform)
     everything = get(api, "/forecasts", seed=3)
