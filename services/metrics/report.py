@@ -55,7 +55,7 @@ def _item(row: dict[str, Any], key: str) -> str:
     """What a list line adds after the department: a category or decision by its name
     (`it_project` -> "IT project"), anything else (a date, a reason) as it is."""
     value = row.get(key)
-    return label(value) if key in NAMED else _show(value)
+    return label(value) if key in NAMED and value else _show(value)
 
 
 _environment.filters["show"] = _show
