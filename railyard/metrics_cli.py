@@ -171,7 +171,7 @@ def _weekly_command(platform: PlatformFactory) -> Callable[..., None]:
             views.group.catch_up()
             queries = MetricsQueries(views)
             report = queries.weekly(week or queries.last_week(), seed)
-        _write(render_weekly(report, format), output)
+        _write(render_weekly(report, format, queries.zone), output)
 
     return weekly
 

@@ -241,6 +241,6 @@ def metrics_router(auth: Auth, queries: MetricsQueries) -> APIRouter:
         seed: Annotated[int, Query(ge=0, le=2**31)] = 0,
     ) -> Response:
         report = queries.weekly(week, seed)
-        return Response(render_weekly(report, format), media_type=MEDIA[format])
+        return Response(render_weekly(report, format, queries.zone), media_type=MEDIA[format])
 
     return router

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +65,16 @@ _environment.filters["figure"] = _figure
 _environment.filters["item"] = _item
 
 
-def render_weekly(report: dict[str, Any], fmt: str = "markdown") -> str:
-    """Render a `weekly_report` document; `fmt` is markdown or html."""
+def render_weekly(report: dict[str, Any], fmt: str = "markdown", zone: tzinfo = UTC) -> str:
+    """Render a `weekly_report` document; `fmt` is markdown or html; instants are shown
+    in `zone`, the business time zone ("2026-03-07 09:00 CET")."""
     if fmt not in FORMATS:
         raise ValueError(f"format is one of {', '.join(FORMATS)}")
     template = _environment.get_template(FORMATS[fmt])
-    return template.render(report=report, figures=FIGURES)
+
+    def when(instant: str | None) -> str:
+        if not instant:
+            return "-"
+        return datetime.fromisoformat(instant).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+    return template.render(report=report, figures=FIGURES, when=when)

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from services.metrics.application import MetricsQueries
+from services.metrics.report import render_weekly
+from services.metrics.views import MetricsViews
 from tests.conftest import Api
 from tests.metrics.scenario import Office, march_history
 
@@ -129,7 +133,8 @@ def test_weekly_report_as_markdown_and_html(api: Api) -> None:
 
 def test_the_exported_weekly_report_names_things_as_the_page_does(api: Api) -> None:
     """Categories and triage decisions by their names, the change failure rate as a
-    percentage (it showed `business_project`, `accepted` and a bare 1)."""
+    percentage, instants in business time (it showed `business_project`, `accepted`, a
+    bare 1 and `2026-03-07T08:00:00.000000+00:00`)."""
     march_history(api.platform)  # its failed change was completed in W10
     for fmt in ("markdown", "html"):
         text = api.get("/api/metrics/reports/weekly/2026-W10", "rm", params={"format": fmt}).text
@@ -138,6 +143,11 @@ def test_the_exported_weekly_report_names_things_as_the_page_does(api: Api) -> N
         assert "business_project" not in text
     markdown = api.get("/api/metrics/reports/weekly/2026-W10", "rm").text
     assert "| Change failure rate | 100% | - | - |" in markdown.splitlines()
+    # Instants in the business time zone (UTC here; Berlin below), not as stored.
+    assert "- 2026-03-07 08:00 UTC — CRM 9.1 by jenkins" in markdown.splitlines()
+    report = MetricsQueries(MetricsViews(api.platform.log)).weekly("2026-W10", 0)
+    berlin = render_weekly(report, "html", ZoneInfo("Europe/Berlin"))
+    assert "<li>2026-03-07 09:00 CET — CRM 9.1 by jenkins</li>" in berlin
 
 
 def test_forecasts_for_each_accepted_request_and_the_backlog(api: Api) -> None:
