@@ -282,7 +282,8 @@ def measure_rebuild(schema: str, events: int) -> dict[str, Any]:
         # What this process left for the collector is collected first: in a run before,
         # a collection slowed every fifth raw read at 10k (those rounds' ratios 1.0-1.2).
         gc.collect()
-        order = list(reads)[n % 3 :] + list(reads)[: n % 3]
+        first = n % len(reads)
+        order = list(reads)[first:] + list(reads)[:first]
         measured = {name: raw_read(schema, **reads[name]) for name in order}
         (raw, raw_cpu), (raw_paused, _), (raw_binary, _) = (measured[k] for k in reads)
         built = rebuild(schema)

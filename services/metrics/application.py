@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.metrics.domain import delivery, flow
-from services.metrics.domain.calendar import UNITS, Span, check_as_of, parse_period
+from services.metrics.domain.calendar import UNITS, Span, bucket_key, check_as_of, parse_period
 from services.metrics.domain.forecast import EVERYTHING, forecast_requests, how_many_by
 from services.metrics.domain.overview import (
     FORECAST_WINDOW_DAYS,
@@ -56,8 +56,7 @@ class MetricsQueries:
     def last_week(self) -> str:
         """The ISO week before this one (the last whole week), in the business time zone:
         the weekly report's week when none is named."""
-        year, week, _ = (self.today() - timedelta(days=7)).isocalendar()
-        return f"{year}-W{week:02d}"
+        return bucket_key(self.today() - timedelta(days=7), "week")
 
     def question(
         self,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from services.metrics.domain.calendar import parse_instant
 from shared.web.rendering import label
 
 FORMATS = {"markdown": "weekly.md.j2", "html": "weekly.html.j2"}
@@ -75,6 +76,6 @@ def render_weekly(report: dict[str, Any], fmt: str = "markdown", zone: tzinfo = 
     def when(instant: str | None) -> str:
         if not instant:
             return "-"
-        return datetime.fromisoformat(instant).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+        return parse_instant(instant).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
     return template.render(report=report, figures=FIGURES, when=when)

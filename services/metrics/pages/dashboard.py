@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from services.metrics.application import MetricsQueries
+from services.metrics.domain.calendar import bucket_key
 from services.metrics.domain.records import Filter
 from services.metrics.pages import figures
 from services.metrics.report import FIGURES
@@ -183,8 +184,7 @@ def _forecasts(forecast: dict[str, Any], department: str | None) -> list[dict[st
 
 
 def _this_week(today: date) -> str:
-    year, week, _ = today.isocalendar()
-    return f"{year}-W{week:02d}"
+    return bucket_key(today, "week")
 
 
 def _shift(week: str, by: int) -> str:
