@@ -1,7 +1,7 @@
 """Change control's web pages: the CAB's approval queue, each change with its gates,
 conflicts and history (approve, reject, start, complete), raising an operations change,
-and the change calendar with blackout windows. Thin handlers over the same use cases and
-views as the API."""
+every change as a list to filter, and the change calendar with blackout windows. Thin
+handlers over the same use cases and views as the API."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import APIRouter
 
 from services.change_control.pages.base import ChangePages
 from services.change_control.pages.board import board_routes
+from services.change_control.pages.listing import listing_routes
 from services.change_control.pages.raising import raising_routes
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
@@ -27,6 +28,12 @@ NAV = [
         (Role.IT_STAFF, Role.RELEASE_MANAGER),
         "An operations change (standard, normal or emergency) for the CAB.",
     ),
+    NavLink(
+        "Changes",
+        "/changes",
+        (),
+        "Every production change: what is open, what you raised or implement, what failed.",
+    ),
     NavLink("Change calendar", "/changes/calendar", (), "Planned changes and blackout windows."),
 ]
 
@@ -35,6 +42,7 @@ def change_pages(pages: ChangePages) -> APIRouter:
     router = ServiceRouter(include_in_schema=False)
     router.include_router(raising_routes(pages))  # /changes/new before /changes/{id}
     router.include_router(board_routes(pages))
+    router.include_router(listing_routes(pages))
     return router
 
 
