@@ -5,10 +5,11 @@ an address it cannot read is named, not a failure."""
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import pytest
 
-from services.change_control.pages import listing
+from shared.web import listing
 from tests.web.conftest import Web
 from tests.web.test_change_pages import raise_change
 
@@ -123,3 +124,16 @@ def test_an_address_the_list_cannot_read_is_named_and_the_rest_answered(
     assert page.status_code == 200
     assert message in page.text
     assert REFERENCE.findall(page.text) == ["CHG-1"]
+
+
+@pytest.mark.parametrize("person", ["%", "_%", "dev.alic_"])
+def test_a_person_is_matched_by_name_not_as_a_pattern(web: Web, person: str) -> None:
+    """`%` and `_` in a name asked for are characters, not SQL wildcards: they match no
+    one here, in the page and in the API alike (they matched every change)."""
+    raise_change(web, title="Patch the billing database")
+    assert listed(web, f"/changes?person={quote(person)}") == []
+    with web.client() as client:
+        found = client.get(
+            "/api/changes", params={"person": person}, headers=web.people.headers("cab.carl")
+        )
+    assert found.json()["total"] == 0

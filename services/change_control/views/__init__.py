@@ -138,8 +138,8 @@ class ChangeControlViews:
             clauses.append("bundle_id = :bundle")
             params["bundle"] = f.bundle_id
         if f.subsystem:
-            clauses.append("LOWER(subsystems) LIKE LOWER(:subsystem)")
-            params["subsystem"] = f"%|{f.subsystem}|%"
+            clauses.append("LOWER(subsystems) LIKE LOWER(:subsystem) ESCAPE '\\'")
+            params["subsystem"] = f"%|{escape_like(f.subsystem)}|%"
         if f.number is not None:
             clauses.append("number = :number")
             params["number"] = f.number
@@ -147,8 +147,8 @@ class ChangeControlViews:
             clauses.append("LOWER(title) LIKE LOWER(:text) ESCAPE '\\'")
             params["text"] = f"%{escape_like(f.text)}%"
         if f.person:
-            clauses.append("(requester = :person OR implementers LIKE :packed)")
-            params.update(person=f.person, packed=f"%|{f.person}|%")
+            clauses.append("(requester = :person OR implementers LIKE :packed ESCAPE '\\')")
+            params.update(person=f.person, packed=f"%|{escape_like(f.person)}|%")
         where = " WHERE " + " AND ".join(clauses) if clauses else ""
         self.group.ensure_fresh()
         with self.log.db.transaction() as cur:
