@@ -1,6 +1,7 @@
 """Intake's web pages: the front door (submit, follow, answer, withdraw, rate), the
-department's ranking, the release manager's triage queue, and the board of all work in
-play. Thin handlers over the same use cases and views as the API."""
+department's ranking, the release manager's triage queue, the board of all work in
+play, and every request as a list to filter. Thin handlers over the same use cases and
+views as the API."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter
 from services.intake.pages.base import IntakePages
 from services.intake.pages.board import board_routes
 from services.intake.pages.department import department_routes
+from services.intake.pages.listing import listing_routes
 from services.intake.pages.requests import request_routes
 from services.intake.pages.triage import triage_routes
 from shared.http.routing import ServiceRouter
@@ -36,6 +38,12 @@ NAV = [
     ),
     NavLink("Board", "/board", (), "All work in play by state, with age and WIP per column."),
     NavLink(
+        "Requests",
+        "/requests",
+        (),
+        "Every request: open or closed, by department, category, subsystem, owner or words.",
+    ),
+    NavLink(
         "My work",
         "/my-work",
         (Role.IT_STAFF,),
@@ -46,7 +54,7 @@ NAV = [
 
 def intake_pages(pages: IntakePages) -> APIRouter:
     router = ServiceRouter(include_in_schema=False)
-    for routes in (request_routes, department_routes, triage_routes, board_routes):
+    for routes in (request_routes, listing_routes, department_routes, triage_routes, board_routes):
         router.include_router(routes(pages))
     return router
 

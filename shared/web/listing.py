@@ -1,0 +1,71 @@
+"""A list page's question, read from its address: filters chosen among known values or
+typed, and a page number. What cannot be read is named (`errors`) and set aside, and the
+page answers the rest: an address is typed, pasted and kept in bookmarks, so a stale or
+mistyped one deserves a sentence, not a 422."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from urllib.parse import urlencode
+
+PAGE_SIZE = 50
+LAST_PAGE = 100_000
+
+
+class Listing:
+    """Read each filter with `choice` or `text`; `address` gives this list's address with
+    some of its parts changed (a page, a person), leaving out what is at its default."""
+
+    def __init__(
+        self, base: str, params: Mapping[str, str], defaults: Mapping[str, str] | None = None
+    ) -> None:
+        self.base = base
+        self.defaults = dict(defaults or {})
+        self.values: dict[str, str] = {}
+        self.errors: list[str] = []
+        self._params = params
+        given = params.get("page", "").strip() or "1"
+        self.page = 1
+        if given.isdigit() and 1 <= int(given) <= LAST_PAGE:
+            self.page = int(given)
+        else:
+            self.errors.append(f"“{given[:20]}” is not a page number: showing the first page.")
+
+    def choice(self, name: str, known: Iterable[str], what: str, instead: str) -> str:
+        """One of `known` (matched whatever its case, spelled as known), else the default;
+        an unknown value is named: "There is no {what} “x”: showing {instead}."."""
+        given = self._params.get(name, "").strip()
+        value = self.defaults.get(name, "")
+        if given:
+            spelled = {k.casefold(): k for k in known}
+            if given.casefold() in spelled:
+                value = spelled[given.casefold()]
+            else:
+                self.errors.append(f"There is no {what} “{given[:100]}”: showing {instead}.")
+        self.values[name] = value
+        return value
+
+    def text(self, name: str, longest: int) -> str:
+        value = self._params.get(name, "").strip()[:longest]
+        self.values[name] = value
+        return value
+
+    def __getitem__(self, name: str) -> str:
+        return self.values.get(name, "")
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * PAGE_SIZE
+
+    @staticmethod
+    def pages(total: int) -> int:
+        return max(1, -(-total // PAGE_SIZE))
+
+    def address(self, **changed: str | int) -> str:
+        parts: dict[str, str | int] = {**self.values, "page": self.page, **changed}
+        kept = {
+            k: v
+            for k, v in parts.items()
+            if v and v != self.defaults.get(k, "") and not (k == "page" and v == 1)
+        }
+        return self.base + (f"?{urlencode(kept)}" if kept else "")

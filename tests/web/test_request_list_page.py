@@ -1,0 +1,110 @@
+"""The list of every request: open by default, closed or of one status on asking; by
+department, category, subsystem, IT owner and words; a page at a time; an address it
+cannot read is named, not a failure."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from shared.web import listing
+from tests.web.conftest import Web
+from tests.web.test_intake_pages import accept, submit
+
+REFERENCE = re.compile(r'<span class="ref">(REQ-\d+)</span>')
+
+
+def listed(web: Web, address: str, as_: str = "rm") -> list[str]:
+    """The references the list shows at `address`, in its order."""
+    with web.client() as client:
+        web.sign_in(client, as_)
+        page = client.get(address)
+    assert page.status_code == 200, page.text
+    return REFERENCE.findall(page.text)
+
+
+def reject(web: Web, request_id: str) -> None:
+    with web.client() as client:
+        answer = client.post(
+            f"/api/requests/{request_id}/reject",
+            json={"reason": "Out of scope this year"},
+            headers=web.people.headers("rm"),
+        )
+    assert answer.status_code == 200, answer.text
+
+
+def test_the_request_list_shows_open_requests_newest_first_and_closed_ones_when_asked(
+    web: Web,
+) -> None:
+    """Open is the default (submitted, waiting for an answer, accepted or deferred); a
+    rejected request is listed as closed and under every status, never as open."""
+    submit(web, title="Bill shock alerts by SMS")
+    turned_down = submit(web, title="A new logo")
+    accept(web, submit(web, title="Faster number porting"))
+    reject(web, turned_down)
+    assert listed(web, "/requests") == ["REQ-3", "REQ-1"]
+    assert listed(web, "/requests?status=closed") == ["REQ-2"]
+    assert listed(web, "/requests?status=Rejected") == ["REQ-2"]  # any case
+    assert listed(web, "/requests?status=accepted") == ["REQ-3"]
+    assert listed(web, "/requests?status=all") == ["REQ-3", "REQ-2", "REQ-1"]
+
+
+def test_the_request_list_filters_by_department_category_subsystem_owner_and_words(
+    web: Web,
+) -> None:
+    """Each filter narrows the list, and they combine; a department or subsystem is
+    matched whatever its case."""
+    submit(web, title="Bill shock alerts by SMS", subsystems=["Billing"])
+    submit(web, "vp.care", title="Call-back scheduling", category="unplanned", subsystems=["CRM"])
+    accept(web, submit(web, title="Loyalty offers in the CRM", subsystems=["CRM", "Billing"]))
+    assert listed(web, "/requests?department=customer+care") == ["REQ-2"]
+    assert listed(web, "/requests?category=unplanned") == ["REQ-2"]
+    assert listed(web, "/requests?subsystem=crm") == ["REQ-3", "REQ-2"]
+    assert listed(web, "/requests?subsystem=CRM&department=Sales") == ["REQ-3"]
+    assert listed(web, "/requests?owner=dev.alice") == ["REQ-3"]
+    assert listed(web, "/requests?q=bill+shock") == ["REQ-1"]
+    assert listed(web, "/requests?q=nothing+like+this") == []
+
+
+def test_the_request_list_goes_a_page_at_a_time(web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every role reads the list; Newer and Older keep the filters; a page past the last
+    says so and leads back to the first."""
+    monkeypatch.setattr(listing, "PAGE_SIZE", 2)
+    for n in range(5):
+        submit(web, title=f"Report number {n}")
+    assert listed(web, "/requests", as_="cab.carl") == ["REQ-5", "REQ-4"]
+    assert listed(web, "/requests?page=3", as_="vp.care") == ["REQ-1"]
+    with web.client() as client:
+        web.sign_in(client, "dev.alice")
+        second = client.get("/requests?category=business_project&page=2").text
+        past = client.get("/requests?page=4").text
+    assert "3\u20134 of 5" in second  # an en dash
+    assert 'href="/requests?category=business_project" rel="prev">Newer</a>' in second
+    assert 'href="/requests?category=business_project&amp;page=3" rel="next">Older</a>' in second
+    assert "Page 4 is past the last of 3" in past
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("status=lost", "There is no status “lost”: showing open requests."),
+        ("department=Legal", "There is no department “Legal”: showing every department."),
+        ("category=urgent", "There is no category “urgent”: showing every category."),
+        ("subsystem=Mainframe", "There is no subsystem “Mainframe”: showing every one."),
+        ("page=two", "“two” is not a page number: showing the first page."),
+        ("page=100001", "“100001” is not a page number: showing the first page."),
+    ],
+)
+def test_an_address_the_request_list_cannot_read_is_named_and_the_rest_answered(
+    web: Web, query: str, message: str
+) -> None:
+    """A stale or mistyped address is not a 422: the page says what it set aside and
+    answers the rest (a department is one that has submitted requests)."""
+    submit(web, title="Bill shock alerts by SMS")
+    with web.client() as client:
+        web.sign_in(client, "vp.sales")
+        page = client.get(f"/requests?{query}")
+    assert page.status_code == 200
+    assert message in page.text
+    assert REFERENCE.findall(page.text) == ["REQ-1"]
