@@ -5,11 +5,50 @@ mistyped one deserves a sentence, not a 422."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from urllib.parse import urlencode
+
+from shared.web.rendering import label
 
 PAGE_SIZE = 50
 LAST_PAGE = 100_000
+
+
+@dataclass(frozen=True)
+class Statuses:
+    """A list's status filter: the open ones (the default), the closed ones, every one,
+    or one alone."""
+
+    every: tuple[str, ...]
+    closed: frozenset[str]
+    closed_key: str
+    """What the closed ones are called: "closed", "ended"."""
+
+    @classmethod
+    def of(cls, every: Iterable[str], closed: Collection[str], closed_key: str) -> Statuses:
+        return cls(tuple(every), frozenset(closed), closed_key)
+
+    def choices(self) -> list[tuple[str, str]]:
+        named = [
+            ("open", "Open"),
+            (self.closed_key, label(self.closed_key)),
+            ("all", "Every status"),
+        ]
+        return named + [(s, label(s)) for s in self.every]
+
+    def chosen(self, key: str) -> tuple[str, ...]:
+        """The statuses a choice stands for (none: every one)."""
+        if key == "open":
+            return tuple(s for s in self.every if s not in self.closed)
+        if key == self.closed_key:
+            return tuple(s for s in self.every if s in self.closed)
+        return () if key == "all" else (key,)
+
+    def read(self, asked: Listing, what: str) -> tuple[str, ...]:
+        """The statuses `asked` names ("status"); an unknown one is named, open ones shown."""
+        key = asked.choice("status", (k for k, _ in self.choices()), "status", f"open {what}")
+        return self.chosen(key)
 
 
 class Listing:

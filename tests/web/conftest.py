@@ -20,6 +20,7 @@ from tests.conftest import People, make_settings, register_people
 
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+REFERENCE = re.compile(r'<span class="ref">([A-Z]+-\d+)</span>')
 
 
 @dataclass
@@ -47,6 +48,15 @@ class Web:
 
     def events(self) -> int:
         return len(self.platform.log.entries(0, 1_000_000))
+
+
+def listed(web: Web, address: str, as_: str) -> list[str]:
+    """The references (REQ-12, CHG-7) a page at `address` shows, in its order."""
+    with web.client() as client:
+        web.sign_in(client, as_)
+        page = client.get(address)
+    assert page.status_code == 200, page.text
+    return REFERENCE.findall(page.text)
 
 
 def csrf_of(html: str) -> str:

@@ -4,25 +4,18 @@ an address it cannot read is named, not a failure."""
 
 from __future__ import annotations
 
-import re
 from urllib.parse import quote
 
 import pytest
 
 from shared.web import listing
-from tests.web.conftest import Web
+from tests.web.conftest import REFERENCE, Web
+from tests.web.conftest import listed as shown
 from tests.web.test_change_pages import raise_change
-
-REFERENCE = re.compile(r'<span class="ref">(CHG-\d+)</span>')
 
 
 def listed(web: Web, address: str, as_: str = "cab.carl") -> list[str]:
-    """The references the list shows at `address`, in its order."""
-    with web.client() as client:
-        web.sign_in(client, as_)
-        page = client.get(address)
-    assert page.status_code == 200, page.text
-    return REFERENCE.findall(page.text)
+    return shown(web, address, as_)
 
 
 def reject(web: Web, change_id: str) -> None:

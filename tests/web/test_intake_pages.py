@@ -27,14 +27,17 @@ def submit(web: Web, as_: str = "vp.sales", **overrides: Any) -> str:
     return str(answer.json()["id"])
 
 
-def accept(web: Web, request_id: str) -> None:
+def decide(web: Web, request_id: str, decision: str, body: dict[str, Any]) -> None:
+    """The release manager's triage decision (accept, reject, defer ...) through the API."""
     with web.client() as client:
         answer = client.post(
-            f"/api/requests/{request_id}/accept",
-            json={"owner": "dev.alice", "size_points": 5},
-            headers=web.people.headers("rm"),
+            f"/api/requests/{request_id}/{decision}", json=body, headers=web.people.headers("rm")
         )
     assert answer.status_code == 200, answer.text
+
+
+def accept(web: Web, request_id: str) -> None:
+    decide(web, request_id, "accept", {"owner": "dev.alice", "size_points": 5})
 
 
 FORMS = [

@@ -4,34 +4,20 @@ cannot read is named, not a failure."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from shared.web import listing
-from tests.web.conftest import Web
-from tests.web.test_intake_pages import accept, submit
-
-REFERENCE = re.compile(r'<span class="ref">(REQ-\d+)</span>')
+from tests.web.conftest import REFERENCE, Web
+from tests.web.conftest import listed as shown
+from tests.web.test_intake_pages import accept, decide, submit
 
 
 def listed(web: Web, address: str, as_: str = "rm") -> list[str]:
-    """The references the list shows at `address`, in its order."""
-    with web.client() as client:
-        web.sign_in(client, as_)
-        page = client.get(address)
-    assert page.status_code == 200, page.text
-    return REFERENCE.findall(page.text)
+    return shown(web, address, as_)
 
 
 def reject(web: Web, request_id: str) -> None:
-    with web.client() as client:
-        answer = client.post(
-            f"/api/requests/{request_id}/reject",
-            json={"reason": "Out of scope this year"},
-            headers=web.people.headers("rm"),
-        )
-    assert answer.status_code == 200, answer.text
+    decide(web, request_id, "reject", {"reason": "Out of scope this year"})
 
 
 def test_the_request_list_shows_open_requests_newest_first_and_closed_ones_when_asked(
@@ -90,7 +76,7 @@ def test_the_request_list_goes_a_page_at_a_time(web: Web, monkeypatch: pytest.Mo
     [
         ("status=lost", "There is no status “lost”: showing open requests."),
         ("department=Legal", "There is no department “Legal”: showing every department."),
-        ("category=urgent", "There is no category “urgent”: showing every category."),
+        ("category=urgent", "There is no category “urgent”: showing every one."),
         ("subsystem=Mainframe", "There is no subsystem “Mainframe”: showing every one."),
         ("page=two", "“two” is not a page number: showing the first page."),
         ("page=100001", "“100001” is not a page number: showing the first page."),

@@ -17,36 +17,27 @@ from shared.web import listing
 from shared.web.access import Viewer
 from shared.web.rendering import label
 
-SHOWN = {
-    "open": tuple(s.value for s in Status if s not in ENDED),
-    "ended": tuple(s.value for s in Status if s in ENDED),
-    "all": (),
-}
-"""A change is open until it is closed, rejected or withdrawn (a completed one waits
-for its review, or an emergency's retrospective approval)."""
-CHOICES = (
-    ("open", "Open"),
-    ("ended", "Ended"),
-    ("all", "Every status"),
-    *((s.value, label(s.value)) for s in Status),
-)
+# A change is open until it is closed, rejected or withdrawn (a completed one waits for
+# its review, or an emergency's retrospective approval).
+STATUSES = listing.Statuses.of((s.value for s in Status), {s.value for s in ENDED}, "ended")
+TYPES = [(t.value, label(t.value)) for t in ChangeType]
 
 
 def listing_routes(p: ChangePages) -> APIRouter:
     router = ServiceRouter()
     anyone = p.access.require()
+    catalogue = [(s, s) for s in p.changes.catalogue]
 
     @router.get("/changes")
     def changes(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
         asked = listing.Listing("/changes", request.query_params, {"status": "open"})
-        show = asked.choice("status", (v for v, _ in CHOICES), "status", "open changes")
-        types = [t.value for t in ChangeType]
-        change_type = asked.choice("type", types, "change type", "every type")
+        statuses = STATUSES.read(asked, "changes")
+        change_type = asked.choice("type", (t for t, _ in TYPES), "change type", "every type")
         subsystem = asked.choice("subsystem", p.changes.catalogue, "subsystem", "every one")
         person, words = asked.text("person", 64), asked.text("q", 200)
         items, total = p.views.find(
             ChangeFilter(
-                status=SHOWN.get(show, (show,)),
+                status=statuses,
                 change_type=change_type or None,
                 subsystem=subsystem or None,
                 person=person or None,
@@ -62,9 +53,9 @@ def listing_routes(p: ChangePages) -> APIRouter:
             asked=asked,
             items=items,
             total=total,
-            choices=CHOICES,
-            types=types,
-            catalogue=p.changes.catalogue,
+            statuses=STATUSES.choices(),
+            types=TYPES,
+            catalogue=catalogue,
             mine=asked.address(person=viewer.username, page=1),
         )
 

@@ -16,38 +16,29 @@ from shared.web import listing
 from shared.web.access import Viewer
 from shared.web.rendering import label
 
-SHOWN = {
-    "open": tuple(s.value for s in Status if s not in CLOSED),
-    "closed": tuple(s.value for s in Status if s in CLOSED),
-    "all": (),
-}
-"""A request is open until it is delivered, rejected, withdrawn or closed as a duplicate
-(a deferred one waits to come back to triage)."""
-CHOICES = (
-    ("open", "Open"),
-    ("closed", "Closed"),
-    ("all", "Every status"),
-    *((s.value, label(s.value)) for s in Status),
-)
+# A request is open until it is delivered, rejected, withdrawn or closed as a duplicate
+# (a deferred one waits to come back to triage).
+STATUSES = listing.Statuses.of((s.value for s in Status), {s.value for s in CLOSED}, "closed")
+CATEGORIES = [(c.value, label(c.value)) for c in Category]
 
 
 def listing_routes(p: IntakePages) -> APIRouter:
     router = ServiceRouter()
     anyone = p.access.require()
+    catalogue = [(s, s) for s in p.intake.catalogue]
 
     @router.get("/requests")
     def requests(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
         asked = listing.Listing("/requests", request.query_params, {"status": "open"})
         departments = p.views.departments()
-        categories = [c.value for c in Category]
-        show = asked.choice("status", (v for v, _ in CHOICES), "status", "open requests")
+        statuses = STATUSES.read(asked, "requests")
         department = asked.choice("department", departments, "department", "every department")
-        category = asked.choice("category", categories, "category", "every category")
+        category = asked.choice("category", (c for c, _ in CATEGORIES), "category", "every one")
         subsystem = asked.choice("subsystem", p.intake.catalogue, "subsystem", "every one")
         owner, words = asked.text("owner", 64), asked.text("q", 200)
         found = p.views.find(
             RequestFilter(
-                status=SHOWN.get(show, (show,)),
+                status=statuses,
                 department=department or None,
                 category=category or None,
                 subsystem=subsystem or None,
@@ -64,10 +55,10 @@ def listing_routes(p: IntakePages) -> APIRouter:
             asked=asked,
             items=p.with_plan(found.items),
             total=found.total,
-            choices=CHOICES,
-            departments=departments,
-            categories=categories,
-            catalogue=p.intake.catalogue,
+            statuses=STATUSES.choices(),
+            departments=[(d, d) for d in departments],
+            categories=CATEGORIES,
+            catalogue=catalogue,
         )
 
     return router
