@@ -40,6 +40,7 @@ def component(platform: Platform) -> Component:
     zone = platform.settings.zone
     pages = ChangePages(
         changes,
+        blackouts,
         views,
         platform.directory,
         PageAccess(platform.directory),

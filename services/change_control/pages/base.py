@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 
+from services.change_control.application.catalogue import Blackouts
 from services.change_control.application.changes import ChangeControl
 from services.change_control.views import ChangeControlViews
 from shared.identity.views import Directory
@@ -19,6 +20,7 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 @dataclass
 class ChangePages:
     changes: ChangeControl
+    blackouts: Blackouts
     views: ChangeControlViews
     directory: Directory
     access: PageAccess

@@ -1,0 +1,96 @@
+"""The release manager's blackout windows in the browser: those in force and to come,
+declaring one (for every subsystem, or some), lifting one with a reason. Everyone reads
+them; the change calendar marks their days."""
+
+# No `from __future__ import annotations`: FastAPI must see the route annotations,
+# which name dependencies local to the router factory, as objects.
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from services.change_control.application.catalogue import BlackoutDraft
+from services.change_control.domain.values import iso
+from services.change_control.pages.base import ChangePages
+from shared.http.routing import ServiceRouter
+from shared.identity.domain import Role
+from shared.web.access import Viewer
+from shared.web.forms import BadInput, Refusal, attempt, read_form, see_other
+
+NOTICES = {
+    "declared": "The blackout is declared: changes overlapping it cannot be approved.",
+    "lifted": "The blackout is lifted.",
+}
+
+
+def blackout_routes(p: ChangePages) -> APIRouter:
+    router = ServiceRouter()
+    anyone = p.access.require()
+    manager = p.access.require(Role.RELEASE_MANAGER)
+
+    def page(
+        request: Request,
+        viewer: Viewer,
+        refusal: Refusal | None = None,
+        kept: dict[str, Any] | None = None,
+        failed: str = "",
+    ) -> Response:
+        now = iso(datetime.now(UTC))  # as the view stores instants: they compare as strings
+        every = p.views.blackouts(include_lifted=True)
+        lifted = [b for b in every if b["lifted"]]
+        standing = [b for b in every if not b["lifted"]]
+        return p.templates.render(
+            request,
+            "blackouts.html",
+            viewer,
+            status=refusal.status if refusal else 200,
+            error=refusal.detail if refusal else None,
+            failed=failed,
+            form=kept or {"subsystems": []},
+            coming=[b for b in standing if b["window_end"] > now],
+            past=[b for b in standing if b["window_end"] <= now][-20:][::-1],
+            lifted=lifted[-20:][::-1],
+            now=now,
+            hits=p.views.hit_by_blackouts(),
+            catalogue=p.changes.catalogue,
+            may_manage=viewer.may(Role.RELEASE_MANAGER),
+            notice=NOTICES.get(request.query_params.get("done", "")),
+        )
+
+    @router.get("/blackouts")
+    def blackouts(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
+        return page(request, viewer)
+
+    @router.post("/blackouts")
+    async def declare(request: Request, viewer: Annotated[Viewer, Depends(manager)]) -> Response:
+        form = await read_form(request)
+
+        def command() -> object:
+            start = p.moment(form, "start", "The start")
+            end = p.moment(form, "end", "The end")
+            if start is None or end is None:
+                raise BadInput("a blackout has a start and an end")
+            draft = BlackoutDraft(
+                form.text("name"), start, end, form.texts("subsystems"), form.text("reason")
+            )
+            return p.blackouts.declare(draft)
+
+        result = attempt(viewer, command)
+        if isinstance(result, Refusal):
+            kept = {**form.kept(), "subsystems": form.texts("subsystems")}
+            return page(request, viewer, result, kept, "declare")
+        return see_other("/blackouts?done=declared")
+
+    @router.post("/blackouts/{blackout_id}/lift")
+    async def lift(
+        request: Request, blackout_id: UUID, viewer: Annotated[Viewer, Depends(manager)]
+    ) -> Response:
+        form = await read_form(request)
+        result = attempt(viewer, lambda: p.blackouts.lift(blackout_id, form.text("reason")))
+        if isinstance(result, Refusal):
+            return page(request, viewer, result, {"subsystems": []}, str(blackout_id))
+        return see_other("/blackouts?done=lifted")
+
+    return router
