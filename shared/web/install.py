@@ -16,7 +16,10 @@ from starlette.responses import RedirectResponse, Response
 
 from shared.http.routing import ServiceRouter
 from shared.http.session import SessionCodec, SessionMiddleware, session_secret
+from shared.identity.pages import TEMPLATES as IDENTITY_TEMPLATES
 from shared.identity.pages import signin_router
+from shared.identity.people import NAV as PEOPLE_NAV
+from shared.identity.people import PeoplePages, people_router
 from shared.platform import Component, Finder, Platform
 from shared.web.access import PageAccess, PageForbidden, SignInRequired, Viewer
 from shared.web.rendering import STATIC, NavLink, Templates
@@ -37,7 +40,7 @@ def install_web(app: FastAPI, platform: Platform, components: Sequence[Component
     codec = SessionCodec(session_secret(platform.log), settings.session_max_age_s)
     templates = Templates(None, settings.zone)
     access = PageAccess(platform.directory)
-    nav: list[NavLink] = [link for c in components for link in c.nav]
+    nav: list[NavLink] = [link for c in components for link in c.nav] + PEOPLE_NAV
     app.state.nav = nav
     app.add_middleware(SessionMiddleware, codec=codec)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -48,6 +51,16 @@ def install_web(app: FastAPI, platform: Platform, components: Sequence[Component
             codec,
             settings,
             platform.limits,
+        )
+    )
+    app.include_router(
+        people_router(
+            PeoplePages(
+                platform.identity,
+                platform.directory,
+                access,
+                Templates(IDENTITY_TEMPLATES, settings.zone),
+            )
         )
     )
     finders = [finder for c in components for finder in c.finders]

@@ -1,0 +1,271 @@
+"""People in the browser: the admin's list of everyone (add a person), each person's page
+(profile and roles, a password, deactivation) and everyone's own API tokens (issued with
+a label and an expiry, the secret shown once; revoked with a reason). The same use cases
+as the API and the CLI, with the same rules."""
+
+# No `from __future__ import annotations`: FastAPI must see the route annotations,
+# which name dependencies local to the router factory, as objects.
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from shared.http.routing import ServiceRouter
+from shared.identity.application import Identity
+from shared.identity.domain import MIN_PASSWORD, Role, Team
+from shared.identity.views import Directory
+from shared.web.access import PageAccess, PageForbidden, Viewer
+from shared.web.forms import BadInput, Form, Refusal, attempt, read_form, see_other
+from shared.web.rendering import NavLink, Templates
+
+NAV = [
+    NavLink("People", "/people", (Role.ADMIN,), "Everyone who signs in: roles, passwords, tokens."),
+]
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+NOTICES = {
+    "registered": "The person is added.",
+    "profile": "The profile is saved.",
+    "password": "The password is set.",
+    "deactivated": "The person is deactivated: their sessions and tokens no longer work.",
+    "revoked": "The token is revoked.",
+}
+
+
+def _profile(form: Form) -> dict[str, Any]:
+    """What the profile form says, checked as the API's schema checks it."""
+    email = form.text("email") or None
+    if email is not None and (len(email) > 254 or not EMAIL.match(email)):
+        raise BadInput(f"“{email[:60]}” is not an email address")
+    team = form.text("team") or None
+    if team is not None and team not in {t.value for t in Team}:
+        raise BadInput(f"there is no team “{team[:40]}”")
+    return {
+        "roles": form.texts("roles"),
+        "department": form.text("department")[:100] or None,
+        "team": team,
+        "display_name": form.text("display_name")[:200],
+        "email": email,
+    }
+
+
+@dataclass
+class PeoplePages:
+    identity: Identity
+    directory: Directory
+    access: PageAccess
+    templates: Templates
+
+    def everyone(
+        self, request: Request, viewer: Viewer, refusal: Refusal | None = None, kept: Any = None
+    ) -> Response:
+        return self.templates.render(
+            request,
+            "people.html",
+            viewer,
+            status=refusal.status if refusal else 200,
+            error=refusal.detail if refusal else None,
+            people=self.directory.users(),
+            roles=[r.value for r in Role],
+            teams=[t.value for t in Team],
+            form=kept or {"roles": []},
+            notice=NOTICES.get(request.query_params.get("done", "")),
+        )
+
+    def person(
+        self,
+        request: Request,
+        viewer: Viewer,
+        username: str,
+        *,
+        refusal: Refusal | None = None,
+        failed: str = "",
+        kept: dict[str, Any] | None = None,
+        issued: Any = None,
+    ) -> Response:
+        _own_or_admin(viewer, username)
+        person = self.directory.user(username)
+        if person is None:
+            return self.templates.missing(
+                request, viewer, "No such person", f"No one is called {username!r}."
+            )
+        return self.templates.render(
+            request,
+            "person.html",
+            viewer,
+            status=refusal.status if refusal else 200,
+            error=refusal.detail if refusal else None,
+            failed=failed,
+            person=person,
+            tokens=self.directory.tokens(username),
+            issued=issued,
+            roles=[r.value for r in Role],
+            teams=[t.value for t in Team],
+            form=kept or {},
+            manage=viewer.may(Role.ADMIN),
+            notice=NOTICES.get(request.query_params.get("done", "")),
+            # A page with a token's secret is kept by no cache, the browser's included.
+            headers={"Cache-Control": "no-store"} if issued is not None else None,
+        )
+
+    async def act(
+        self,
+        request: Request,
+        viewer: Viewer,
+        username: str,
+        name: str,
+        run: Callable[[Form], object],
+    ) -> Response:
+        form = await read_form(request)
+        result = attempt(viewer, lambda: run(form))
+        if isinstance(result, Refusal):
+            return self.person(
+                request, viewer, username, refusal=result, failed=name, kept=form.kept()
+            )
+        return see_other(f"{_home(viewer, username)}?done={name}")
+
+
+def people_router(p: PeoplePages) -> APIRouter:
+    router = ServiceRouter(include_in_schema=False)
+    router.include_router(_admin_routes(p))
+    router.include_router(_token_routes(p))
+    return router
+
+
+def _admin_routes(p: PeoplePages) -> APIRouter:
+    router = ServiceRouter()
+    admin = p.access.require(Role.ADMIN)
+    identity = p.identity
+
+    @router.get("/people")
+    def people(request: Request, viewer: Annotated[Viewer, Depends(admin)]) -> Response:
+        return p.everyone(request, viewer)
+
+    @router.post("/people")
+    async def register(request: Request, viewer: Annotated[Viewer, Depends(admin)]) -> Response:
+        form = await read_form(request)
+        username = form.text("username").lower()
+
+        def command() -> object:
+            profile = _profile(form)
+            password = form.text("password")
+            if password and len(password) < MIN_PASSWORD:  # checked before anyone is added
+                raise BadInput(f"a password has at least {MIN_PASSWORD} characters")
+            done = identity.register(
+                username,
+                profile["display_name"],
+                profile["roles"],
+                profile["department"],
+                profile["team"],
+                profile["email"],
+            )
+            if password:
+                done = identity.set_password(username, password)
+            return done
+
+        result = attempt(viewer, command)
+        if isinstance(result, Refusal):
+            kept = {**form.kept(), "roles": form.texts("roles"), "password": ""}
+            return p.everyone(request, viewer, result, kept)
+        return see_other(f"/people/{username}?done=registered")
+
+    @router.post("/people/{username}/profile")
+    async def profile(
+        request: Request, username: str, viewer: Annotated[Viewer, Depends(admin)]
+    ) -> Response:
+        def run(form: Form) -> object:
+            p = _profile(form)
+            return identity.change_profile(
+                username, p["roles"], p["department"], p["team"], p["display_name"] or None,
+                p["email"],
+            )  # fmt: skip
+
+        return await p.act(request, viewer, username, "profile", run)
+
+    @router.post("/people/{username}/password")
+    async def password(
+        request: Request, username: str, viewer: Annotated[Viewer, Depends(admin)]
+    ) -> Response:
+        def run(form: Form) -> object:
+            if form.text("password") != form.text("again"):
+                raise BadInput("the two passwords differ")
+            return identity.set_password(username, form.text("password"))
+
+        return await p.act(request, viewer, username, "password", run)
+
+    @router.post("/people/{username}/deactivate")
+    async def deactivate(
+        request: Request, username: str, viewer: Annotated[Viewer, Depends(admin)]
+    ) -> Response:
+        def run(form: Form) -> object:
+            if username == viewer.username:
+                raise BadInput("you cannot deactivate yourself: ask another admin")
+            return identity.deactivate(username, form.text("reason") or "deactivated")
+
+        return await p.act(request, viewer, username, "deactivated", run)
+
+    return router
+
+
+def _token_routes(p: PeoplePages) -> APIRouter:
+    """Everyone's own page and tokens (an admin's, anyone's)."""
+    router = ServiceRouter()
+    anyone = p.access.require()
+    identity = p.identity
+
+    @router.get("/account")
+    def account(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
+        return p.person(request, viewer, viewer.username)
+
+    @router.get("/people/{username}")
+    def person(
+        request: Request, username: str, viewer: Annotated[Viewer, Depends(anyone)]
+    ) -> Response:
+        return p.person(request, viewer, username)
+
+    @router.post("/people/{username}/tokens")
+    async def issue(
+        request: Request, username: str, viewer: Annotated[Viewer, Depends(anyone)]
+    ) -> Response:
+        form = await read_form(request)
+
+        def command() -> Any:
+            _own_or_admin(viewer, username)
+            label = form.text("label") or "api"
+            if len(label) > 100:
+                raise BadInput("a token's label is at most 100 characters")
+            days = form.text("expires_in_days")
+            expires = form.integer("expires_in_days", "Days until it expires", 1, 3650)
+            return identity.issue_token(username, label, expires if days else None)
+
+        result = attempt(viewer, command)
+        if isinstance(result, Refusal):
+            return p.person(
+                request, viewer, username, refusal=result, failed="issue", kept=form.kept()
+            )
+        # The secret is shown on this answer only: not a redirect, never stored for a page.
+        return p.person(request, viewer, username, issued=result)
+
+    @router.post("/people/{username}/tokens/{token_id}/revoke")
+    async def revoke(
+        request: Request, username: str, token_id: str, viewer: Annotated[Viewer, Depends(anyone)]
+    ) -> Response:
+        def run(form: Form) -> object:
+            _own_or_admin(viewer, username)
+            return identity.revoke_token(username, token_id, form.text("reason") or "revoked")
+
+        return await p.act(request, viewer, username, "revoked", run)
+
+    return router
+
+
+def _own_or_admin(viewer: Viewer, username: str) -> None:
+    if username != viewer.username and not viewer.may(Role.ADMIN):
+        raise PageForbidden("only an admin may look after another person's account", viewer)
+
+
+def _home(viewer: Viewer, username: str) -> str:
+    """Where a person's page lives for the viewer: their own account, or the admin's."""
+    return "/account" if username == viewer.username else f"/people/{username}"
