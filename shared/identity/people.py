@@ -176,10 +176,10 @@ def _admin_routes(p: PeoplePages) -> APIRouter:
         request: Request, username: str, viewer: Annotated[Viewer, Depends(admin)]
     ) -> Response:
         def run(form: Form) -> object:
-            p = _profile(form)
+            fields = _profile(form)
             return identity.change_profile(
-                username, p["roles"], p["department"], p["team"], p["display_name"] or None,
-                p["email"],
+                username, fields["roles"], fields["department"], fields["team"],
+                fields["display_name"] or None, fields["email"],
             )  # fmt: skip
 
         return await p.act(request, viewer, username, "profile", run)
@@ -202,7 +202,7 @@ def _admin_routes(p: PeoplePages) -> APIRouter:
         def run(form: Form) -> object:
             if username == viewer.username:
                 raise BadInput("you cannot deactivate yourself: ask another admin")
-            return identity.deactivate(username, form.text("reason") or "deactivated")
+            return identity.deactivate(username, form.text("reason")[:500] or "deactivated")
 
         return await p.act(request, viewer, username, "deactivated", run)
 
@@ -236,9 +236,10 @@ def _token_routes(p: PeoplePages) -> APIRouter:
             label = form.text("label") or "api"
             if len(label) > 100:
                 raise BadInput("a token's label is at most 100 characters")
-            days = form.text("expires_in_days")
-            expires = form.integer("expires_in_days", "Days until it expires", 1, 3650)
-            return identity.issue_token(username, label, expires if days else None)
+            expires = None  # none given: it never expires
+            if form.text("expires_in_days"):
+                expires = form.integer("expires_in_days", "Days until it expires", 1, 3650)
+            return identity.issue_token(username, label, expires)
 
         result = attempt(viewer, command)
         if isinstance(result, Refusal):
@@ -254,7 +255,8 @@ def _token_routes(p: PeoplePages) -> APIRouter:
     ) -> Response:
         def run(form: Form) -> object:
             _own_or_admin(viewer, username)
-            return identity.revoke_token(username, token_id, form.text("reason") or "revoked")
+            reason = form.text("reason")[:500] or "revoked"
+            return identity.revoke_token(username, token_id, reason)
 
         return await p.act(request, viewer, username, "revoked", run)
 

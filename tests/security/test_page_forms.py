@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute
 from shared.identity.domain import Role
 from tests.security.conftest import written
 from tests.security.design import (
+    ADMIN,
     CAB,
     EVERYONE,
     IT_STAFF,
@@ -24,7 +25,7 @@ from tests.security.design import (
     SUBMITTERS,
     WITHDRAWERS,
 )
-from tests.security.world import PASSWORD, ROLE_USERS, SHARED, Served
+from tests.security.world import OTHER, PASSWORD, ROLE_USERS, SHARED, Served
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -53,6 +54,16 @@ FORMS: dict[str, frozenset[Role]] = {
     "/changes/{change_id}/review": CAB,
     "/changes/{change_id}/start": IT_STAFF,
     "/changes/{change_id}/complete": IT_STAFF,
+    "/blackouts": RELEASE_MANAGER,
+    "/blackouts/{blackout_id}/lift": RELEASE_MANAGER,
+    # An admin looks after people; everyone after their own tokens (another's: 403, as
+    # tests/web/test_people_pages.py shows).
+    "/people": ADMIN,
+    "/people/{username}/profile": ADMIN,
+    "/people/{username}/password": ADMIN,
+    "/people/{username}/deactivate": ADMIN,
+    "/people/{username}/tokens": EVERYONE,
+    "/people/{username}/tokens/{token_id}/revoke": EVERYONE,
     # Everyone chooses what they hear about (README "Keeping people informed").
     "/settings/notifications": EVERYONE,
     "/settings/notifications/webhook": EVERYONE,
@@ -66,6 +77,7 @@ PARAMS = {
     "bundle_id": "bundle",
     "train_id": "train",
     "change_id": "in_review",
+    "blackout_id": "blackout",
 }
 
 
@@ -90,8 +102,10 @@ def page_forms(served: Served) -> set[str]:
 
 def form_path(template: str, served: Served) -> str:
     items = served.world.ids(SHARED)
-    values = {name: items[kind] for name, kind in PARAMS.items()}
-    return template.format(decision="accept", **values)
+    values = {name: items[kind] for name, kind in PARAMS.items() if f"{{{name}}}" in template}
+    # Another person's account, and one of their tokens.
+    person = {"username": OTHER, "token_id": served.world.spare_tokens[OTHER]}
+    return template.format(decision="accept", **values, **person)
 
 
 @pytest.fixture(scope="module")

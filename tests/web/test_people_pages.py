@@ -173,3 +173,19 @@ def test_a_password_is_typed_twice_alike(web: Web) -> None:
         web.sign_in(quinn, "qa.quinn", "a new long one")
     with web.client() as quinn, pytest.raises(AssertionError):
         web.sign_in(quinn, "qa.quinn", PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("days", "expires"), [("", "never"), ("0", "Days until it expires"), ("x", "Days until")]
+)
+def test_a_token_never_expires_unless_given_days_and_bad_days_are_named(
+    web: Web, days: str, expires: str
+) -> None:
+    with web.client() as client:
+        csrf = web.sign_in(client, "vp.sales")
+        answer = client.post(
+            "/people/vp.sales/tokens",
+            data={"csrf_token": csrf, "label": "calendar", "expires_in_days": days},
+        )
+    assert expires in answer.text
+    assert (TOKEN.search(answer.text) is not None) == (days == "")
