@@ -41,6 +41,7 @@ def component(platform: Platform) -> Component:
     pages = ChangePages(
         changes,
         blackouts,
+        templates,
         views,
         platform.directory,
         PageAccess(platform.directory),

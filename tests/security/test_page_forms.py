@@ -19,6 +19,7 @@ from tests.security.design import (
     CAB,
     EVERYONE,
     IT_STAFF,
+    KEEPERS,
     RAISERS,
     RELEASE_MANAGER,
     REQUESTER,
@@ -56,6 +57,8 @@ FORMS: dict[str, frozenset[Role]] = {
     "/changes/{change_id}/complete": IT_STAFF,
     "/blackouts": RELEASE_MANAGER,
     "/blackouts/{blackout_id}/lift": RELEASE_MANAGER,
+    "/standard-changes": KEEPERS,
+    "/standard-changes/{template_id}/retire": KEEPERS,
     # An admin looks after people; everyone after their own tokens (another's: 403, as
     # tests/web/test_people_pages.py shows).
     "/people": ADMIN,
@@ -78,6 +81,7 @@ PARAMS = {
     "train_id": "train",
     "change_id": "in_review",
     "blackout_id": "blackout",
+    "template_id": "template",
 }
 
 

@@ -1,7 +1,8 @@
 """Change control's web pages: the CAB's approval queue, each change with its gates,
 conflicts and history (approve, reject, start, complete), raising an operations change,
-every change as a list to filter, the change calendar, and the release manager's
-blackout windows. Thin handlers over the same use cases and views as the API."""
+every change as a list to filter, the change calendar, the catalogue of standard changes,
+and the release manager's blackout windows. Thin handlers over the same use cases and
+views as the API."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from services.change_control.pages.blackouts import blackout_routes
 from services.change_control.pages.board import board_routes
 from services.change_control.pages.listing import listing_routes
 from services.change_control.pages.raising import raising_routes
+from services.change_control.pages.standard import standard_routes
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.rendering import NavLink
@@ -36,12 +38,6 @@ NAV = [
         "Every production change: what is open, what you raised or implement, what failed.",
     ),
     NavLink("Change calendar", "/changes/calendar", (), "Planned changes and blackout windows."),
-    NavLink(
-        "Blackouts",
-        "/blackouts",
-        (Role.RELEASE_MANAGER,),
-        "Declare and lift the windows in which no change may be implemented.",
-    ),
 ]
 
 
@@ -51,6 +47,7 @@ def change_pages(pages: ChangePages) -> APIRouter:
     router.include_router(board_routes(pages))
     router.include_router(listing_routes(pages))
     router.include_router(blackout_routes(pages))
+    router.include_router(standard_routes(pages))
     return router
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 
-from services.change_control.application.catalogue import Blackouts
+from services.change_control.application.catalogue import Blackouts, StandardTemplates
 from services.change_control.application.changes import ChangeControl
 from services.change_control.views import ChangeControlViews
 from shared.identity.views import Directory
@@ -21,6 +21,7 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 class ChangePages:
     changes: ChangeControl
     blackouts: Blackouts
+    standard: StandardTemplates
     views: ChangeControlViews
     directory: Directory
     access: PageAccess

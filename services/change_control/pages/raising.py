@@ -49,10 +49,21 @@ def raising_routes(p: ChangePages) -> APIRouter:
         request: Request,
         viewer: Annotated[Viewer, Depends(raiser)],
         bundle_id: Annotated[str, Query(max_length=64)] = "",
+        template_id: Annotated[str, Query(max_length=64)] = "",
     ) -> Response:
         values: dict[str, Any] = {"subsystems": [], "implementers": [viewer.username]}
         bundle = p.views.bundle(bundle_id) if bundle_id else None
-        if bundle is not None:
+        template = p.views.template(template_id) if template_id else None
+        if template is not None and not template["retired"]:  # "Raise one" from the catalogue
+            values.update(
+                change_type=ChangeType.STANDARD.value,
+                template_id=template_id,
+                title=template["name"],
+                subsystems=template["subsystems"],
+                implementation_plan=template["implementation_plan"],
+                backout_plan=template["backout_plan"],
+            )
+        elif bundle is not None:
             values.update(
                 change_type=ChangeType.RELEASE_DEPLOYMENT.value,
                 bundle_id=bundle_id,
@@ -85,7 +96,7 @@ def raising_routes(p: ChangePages) -> APIRouter:
                 backout_plan=form.text("backout_plan"),
                 test_evidence=form.text("test_evidence"),
                 implementers=form.texts("implementers"),
-                questionnaire=None if change_type == ChangeType.STANDARD else _risk(form),
+                questionnaire=None if change_type == ChangeType.STANDARD else risk_answers(form),
             )
             template = form.text("template_id") or None
             return p.changes.raise_change(viewer.principal, change_type, draft, bundle_id, template)
@@ -101,7 +112,7 @@ def raising_routes(p: ChangePages) -> APIRouter:
     return router
 
 
-def _risk(form: Form) -> Questionnaire:
+def risk_answers(form: Form) -> Questionnaire:
     try:
         return Questionnaire(
             Impact(form.text("impact")),

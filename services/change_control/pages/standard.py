@@ -1,0 +1,99 @@
+"""The catalogue of standard changes in the browser: every template in use, with its
+plans and risk answers and a way to raise a change from it; release managers (and
+admins) publish templates and retire them."""
+
+# No `from __future__ import annotations`: FastAPI must see the route annotations,
+# which name dependencies local to the router factory, as objects.
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from services.change_control.application.catalogue import TemplateDraft
+from services.change_control.domain.risk import AffectedUsers, Impact, Likelihood
+from services.change_control.pages.base import ChangePages
+from services.change_control.pages.raising import risk_answers
+from shared.http.routing import ServiceRouter
+from shared.identity.domain import Role
+from shared.web.access import Viewer
+from shared.web.forms import BadInput, Refusal, attempt, read_form, see_other
+
+KEEPERS = (Role.RELEASE_MANAGER, Role.ADMIN)
+NOTICES = {
+    "published": "The template is published: IT staff can raise standard changes from it.",
+    "retired": "The template is retired: no new change is raised from it.",
+}
+
+
+def standard_routes(p: ChangePages) -> APIRouter:
+    router = ServiceRouter()
+    anyone = p.access.require()
+    keeper = p.access.require(*KEEPERS)
+
+    def page(
+        request: Request,
+        viewer: Viewer,
+        refusal: Refusal | None = None,
+        kept: dict[str, Any] | None = None,
+        failed: str = "",
+    ) -> Response:
+        every = p.views.templates(include_retired=True)
+        return p.templates.render(
+            request,
+            "standard.html",
+            viewer,
+            status=refusal.status if refusal else 200,
+            error=refusal.detail if refusal else None,
+            failed=failed,
+            form=kept or {"subsystems": []},
+            in_use=[t for t in every if not t["retired"]],
+            retired=[t for t in every if t["retired"]],
+            catalogue=p.changes.catalogue,
+            may_keep=viewer.may(*KEEPERS),
+            may_raise=viewer.may(Role.IT_STAFF, Role.RELEASE_MANAGER),
+            impacts=[i.value for i in Impact],
+            likelihoods=[x.value for x in Likelihood],
+            audiences=[a.value for a in AffectedUsers],
+            risk_hint="(a standard change is low risk)",
+            notice=NOTICES.get(request.query_params.get("done", "")),
+        )
+
+    @router.get("/standard-changes")
+    def catalogue(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
+        return page(request, viewer)
+
+    @router.post("/standard-changes")
+    async def publish(request: Request, viewer: Annotated[Viewer, Depends(keeper)]) -> Response:
+        form = await read_form(request)
+
+        def command() -> object:
+            if not form.texts("subsystems"):
+                raise BadInput("name the subsystems a change from this template touches")
+            draft = TemplateDraft(
+                name=form.text("name"),
+                description=form.text("description"),
+                subsystems=form.texts("subsystems"),
+                implementation_plan=form.text("implementation_plan"),
+                backout_plan=form.text("backout_plan"),
+                questionnaire=risk_answers(form),
+            )
+            return p.standard.publish(draft)
+
+        result = attempt(viewer, command)
+        if isinstance(result, Refusal):
+            kept = {**form.kept(), "subsystems": form.texts("subsystems")}
+            return page(request, viewer, result, kept, "publish")
+        return see_other("/standard-changes?done=published")
+
+    @router.post("/standard-changes/{template_id}/retire")
+    async def retire(
+        request: Request, template_id: UUID, viewer: Annotated[Viewer, Depends(keeper)]
+    ) -> Response:
+        form = await read_form(request)
+        result = attempt(viewer, lambda: p.standard.retire(template_id, form.text("reason")))
+        if isinstance(result, Refusal):
+            return page(request, viewer, result, None, str(template_id))
+        return see_other("/standard-changes?done=retired")
+
+    return router

@@ -1,0 +1,119 @@
+"""The catalogue of standard changes in the browser: a release manager publishes a
+low-risk template, IT staff raise a change from it with its plans filled in, and a
+retired template offers no more; a template that is not low risk is refused."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.web.conftest import Web
+
+RETIRE = re.compile(r'action="/standard-changes/([0-9a-f-]{36})/retire"')
+
+
+def template_form(**overrides: str | list[str]) -> dict[str, str | list[str]]:
+    form: dict[str, str | list[str]] = {
+        "name": "Restart the CRM application servers",
+        "description": "When the CRM answers slowly after a patch.",
+        "subsystems": ["CRM"],
+        "implementation_plan": "Drain node 1, restart it, then node 2.",
+        "backout_plan": "Nothing to back out: a restart changes nothing.",
+        "impact": "minor",
+        "likelihood": "unlikely",
+        "affected_users": "none",
+        "backout_tested": "yes",
+    }
+    form.update(overrides)
+    return form
+
+
+def publish(web: Web, as_: str = "rm", **overrides: str | list[str]) -> str:
+    """Publishes a template; returns the page after it."""
+    with web.client() as client:
+        csrf = web.sign_in(client, as_)
+        answer = client.post(
+            "/standard-changes", data={"csrf_token": csrf, **template_form(**overrides)}
+        )
+    assert answer.status_code == 200, answer.text
+    return answer.text
+
+
+def test_it_staff_raise_a_change_from_a_published_template_with_its_plans_filled_in(
+    web: Web,
+) -> None:
+    page = publish(web)
+    assert "The template is published" in page
+    found = RETIRE.search(page)
+    assert found is not None
+    template_id = found.group(1)
+    with web.client() as client:
+        web.sign_in(client, "dev.alice")
+        catalogue = client.get("/standard-changes").text
+        form = client.get(f"/changes/new?template_id={template_id}").text
+    assert f'href="/changes/new?template_id={template_id}">Raise one</a>' in catalogue
+    assert "Publish a template" not in catalogue  # IT staff raise; they do not publish
+    assert 'value="Restart the CRM application servers"' in form
+    assert f'<option value="{template_id}" selected>' in form
+    assert '<option value="standard" selected>' in form
+    assert ">Drain node 1, restart it, then node 2.</textarea>" in form
+    assert 'value="CRM" checked' in form
+
+
+def test_a_retired_template_is_no_longer_offered(web: Web) -> None:
+    page = publish(web)
+    found = RETIRE.search(page)
+    assert found is not None
+    with web.client() as client:
+        csrf = web.sign_in(client, "rm")
+        client.post(
+            f"/standard-changes/{found.group(1)}/retire",
+            data={"csrf_token": csrf, "reason": "Replaced by the autoscaler"},
+        )
+        after = client.get("/standard-changes").text
+        raising = client.get(f"/changes/new?template_id={found.group(1)}").text
+    assert "No standard change is in the catalogue yet." in after
+    assert "Replaced by the autoscaler" in after
+    assert 'value="Restart the CRM application servers"' not in raising
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"impact": "major", "likelihood": "likely"}, "A standard change is low risk"),
+        ({"subsystems": []}, "Name the subsystems"),
+        ({"impact": ""}, "Answer the four risk questions"),
+        ({"backout_plan": ""}, "backout_plan"),
+    ],
+)
+def test_a_refused_template_says_why_and_keeps_what_was_typed(
+    web: Web, overrides: dict[str, str | list[str]], message: str
+) -> None:
+    before = web.events()
+    with web.client() as client:
+        csrf = web.sign_in(client, "rm")
+        answer = client.post(
+            "/standard-changes", data={"csrf_token": csrf, **template_form(**overrides)}
+        )
+    assert answer.status_code == 422
+    assert "Not saved." in answer.text
+    assert message in answer.text
+    assert 'value="Restart the CRM application servers"' in answer.text
+    assert web.events() == before
+
+
+@pytest.mark.parametrize("username", ["dev.alice", "cab.carl", "vp.sales"])
+def test_only_release_managers_and_admins_publish_or_retire(web: Web, username: str) -> None:
+    page = publish(web)
+    found = RETIRE.search(page)
+    assert found is not None
+    before = web.events()
+    with web.client() as client:
+        csrf = web.sign_in(client, username)
+        published = client.post("/standard-changes", data={"csrf_token": csrf, **template_form()})
+        retired = client.post(
+            f"/standard-changes/{found.group(1)}/retire", data={"csrf_token": csrf, "reason": "x"}
+        )
+    assert (published.status_code, retired.status_code) == (403, 403)
+    assert web.events() == before
