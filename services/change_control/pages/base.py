@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
 
 from services.change_control.application.catalogue import Blackouts, StandardTemplates
 from services.change_control.application.changes import ChangeControl
 from services.change_control.views import ChangeControlViews
 from shared.identity.views import Directory
-from shared.web.access import PageAccess
-from shared.web.forms import BadInput, Form
+from shared.web.access import PageAccess, Viewer
+from shared.web.forms import BadInput, Form, Refusal, attempt, read_form, see_other
 from shared.web.rendering import Templates
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -45,3 +50,22 @@ class ChangePages:
         except ValueError:
             raise BadInput(f"{label} is not a date and time: {value!r}") from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=self.zone)
+
+    async def posted(
+        self,
+        request: Request,
+        viewer: Viewer,
+        run: Callable[[Form], object],
+        page: Callable[[Request, Viewer, Refusal, dict[str, Any], str], Response],
+        done: str,
+        failed: str,
+    ) -> Response:
+        """A catalogue form (a blackout, a standard template) run as the viewer: on to
+        `done` (303), or its `page` again with the refusal, what was typed (each ticked
+        subsystem too) and which form failed."""
+        form = await read_form(request)
+        result = attempt(viewer, lambda: run(form))
+        if isinstance(result, Refusal):
+            kept = {**form.kept(), "subsystems": form.texts("subsystems")}
+            return page(request, viewer, result, kept, failed)
+        return see_other(done)

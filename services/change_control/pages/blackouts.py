@@ -17,7 +17,7 @@ from services.change_control.pages.base import ChangePages
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
-from shared.web.forms import BadInput, Refusal, attempt, read_form, see_other
+from shared.web.forms import BadInput, Form, Refusal
 
 NOTICES = {
     "declared": "The blackout is declared: changes overlapping it cannot be approved.",
@@ -65,9 +65,7 @@ def blackout_routes(p: ChangePages) -> APIRouter:
 
     @router.post("/blackouts")
     async def declare(request: Request, viewer: Annotated[Viewer, Depends(manager)]) -> Response:
-        form = await read_form(request)
-
-        def command() -> object:
+        def run(form: Form) -> object:
             start = p.moment(form, "start", "The start")
             end = p.moment(form, "end", "The end")
             if start is None or end is None:
@@ -77,20 +75,16 @@ def blackout_routes(p: ChangePages) -> APIRouter:
             )
             return p.blackouts.declare(draft)
 
-        result = attempt(viewer, command)
-        if isinstance(result, Refusal):
-            kept = {**form.kept(), "subsystems": form.texts("subsystems")}
-            return page(request, viewer, result, kept, "declare")
-        return see_other("/blackouts?done=declared")
+        return await p.posted(request, viewer, run, page, "/blackouts?done=declared", "declare")
 
     @router.post("/blackouts/{blackout_id}/lift")
     async def lift(
         request: Request, blackout_id: UUID, viewer: Annotated[Viewer, Depends(manager)]
     ) -> Response:
-        form = await read_form(request)
-        result = attempt(viewer, lambda: p.blackouts.lift(blackout_id, form.text("reason")))
-        if isinstance(result, Refusal):
-            return page(request, viewer, result, {"subsystems": []}, str(blackout_id))
-        return see_other("/blackouts?done=lifted")
+        def run(form: Form) -> object:
+            return p.blackouts.lift(blackout_id, form.text("reason"))
+
+        failed = str(blackout_id)
+        return await p.posted(request, viewer, run, page, "/blackouts?done=lifted", failed)
 
     return router

@@ -17,7 +17,7 @@ from services.change_control.pages.raising import risk_answers
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
-from shared.web.forms import BadInput, Refusal, attempt, read_form, see_other
+from shared.web.forms import BadInput, Form, Refusal
 
 KEEPERS = (Role.RELEASE_MANAGER, Role.ADMIN)
 NOTICES = {
@@ -65,9 +65,7 @@ def standard_routes(p: ChangePages) -> APIRouter:
 
     @router.post("/standard-changes")
     async def publish(request: Request, viewer: Annotated[Viewer, Depends(keeper)]) -> Response:
-        form = await read_form(request)
-
-        def command() -> object:
+        def run(form: Form) -> object:
             if not form.texts("subsystems"):
                 raise BadInput("name the subsystems a change from this template touches")
             draft = TemplateDraft(
@@ -80,20 +78,18 @@ def standard_routes(p: ChangePages) -> APIRouter:
             )
             return p.standard.publish(draft)
 
-        result = attempt(viewer, command)
-        if isinstance(result, Refusal):
-            kept = {**form.kept(), "subsystems": form.texts("subsystems")}
-            return page(request, viewer, result, kept, "publish")
-        return see_other("/standard-changes?done=published")
+        return await p.posted(
+            request, viewer, run, page, "/standard-changes?done=published", "publish"
+        )
 
     @router.post("/standard-changes/{template_id}/retire")
     async def retire(
         request: Request, template_id: UUID, viewer: Annotated[Viewer, Depends(keeper)]
     ) -> Response:
-        form = await read_form(request)
-        result = attempt(viewer, lambda: p.standard.retire(template_id, form.text("reason")))
-        if isinstance(result, Refusal):
-            return page(request, viewer, result, None, str(template_id))
-        return see_other("/standard-changes?done=retired")
+        def run(form: Form) -> object:
+            return p.standard.retire(template_id, form.text("reason"))
+
+        failed = str(template_id)
+        return await p.posted(request, viewer, run, page, "/standard-changes?done=retired", failed)
 
     return router
