@@ -5,9 +5,15 @@ mistyped one deserves a sentence, not a 422."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+import csv
+import io
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 from urllib.parse import urlencode
+
+from starlette.responses import Response
 
 from shared.web.rendering import label
 
@@ -108,3 +114,47 @@ class Listing:
             if v and v != self.defaults.get(k, "") and not (k == "page" and v == 1)
         }
         return self.base + (f"?{urlencode(kept)}" if kept else "")
+
+    def csv_address(self) -> str:
+        """The same list, every page of it, as a CSV file (`{base}.csv`)."""
+        return self.address(page=1).replace(self.base, f"{self.base}.csv", 1)
+
+
+EXPORT_CHUNK = 1_000
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet would run as a formula: a cell typed by a person (a title) that
+starts so is written with a leading apostrophe, as spreadsheets mark text."""
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        value = ", ".join(str(v) for v in value)
+    text = str(value)
+    return f"'{text}" if text.startswith(FORMULA_START) else text
+
+
+def csv_download(
+    name: str,
+    columns: Sequence[tuple[str, str]],
+    page: Callable[[int, int], tuple[list[dict[str, Any]], int]],
+) -> Response:
+    """Every row `page(limit, offset)` gives, a chunk at a time, as `name-<date>.csv`:
+    `columns` are (heading, key) pairs."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([heading for heading, _ in columns])
+    offset, total = 0, 1
+    while offset < total:
+        rows, total = page(EXPORT_CHUNK, offset)
+        if not rows:
+            break
+        writer.writerows([_cell(row.get(key)) for _, key in columns] for row in rows)
+        offset += len(rows)
+    filename = f"{name}-{date.today().isoformat()}.csv"
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -4,6 +4,8 @@ an address it cannot read is named, not a failure."""
 
 from __future__ import annotations
 
+import csv
+import io
 from urllib.parse import quote
 
 import pytest
@@ -130,3 +132,27 @@ def test_a_person_is_matched_by_name_not_as_a_pattern(web: Web, person: str) -> 
             "/api/changes", params={"person": person}, headers=web.people.headers("cab.carl")
         )
     assert found.json()["total"] == 0
+
+
+def test_the_whole_list_downloads_as_csv_with_its_filters_and_no_formulas(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every matching change, not one page (read a chunk at a time), newest first; a
+    title a spreadsheet would run as a formula is written as text."""
+    monkeypatch.setattr(listing, "EXPORT_CHUNK", 2)
+    for n in range(4):
+        raise_change(web, title=f"Patch number {n}")
+    raise_change(web, title='=HYPERLINK("http://evil")', subsystems=["CRM"])
+    with web.client() as client:
+        web.sign_in(client, "vp.sales")
+        page = client.get("/changes?q=patch").text
+        every = client.get("/changes.csv")
+        crm = client.get("/changes.csv?subsystem=CRM")
+    assert 'href="/changes.csv?q=patch" download>CSV</a>' in page
+    assert every.headers["content-type"] == "text/csv; charset=utf-8"
+    assert every.headers["content-disposition"].startswith('attachment; filename="changes-')
+    rows = list(csv.DictReader(io.StringIO(every.text)))
+    assert [r["Reference"] for r in rows] == ["CHG-5", "CHG-4", "CHG-3", "CHG-2", "CHG-1"]
+    assert rows[0]["Title"] == '\'=HYPERLINK("http://evil")'
+    assert rows[1]["Subsystems"] == "Billing"
+    assert [r["Reference"] for r in csv.DictReader(io.StringIO(crm.text))] == ["CHG-5"]

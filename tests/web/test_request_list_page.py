@@ -4,6 +4,9 @@ cannot read is named, not a failure."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 
 from shared.web import listing
@@ -94,3 +97,22 @@ def test_an_address_the_request_list_cannot_read_is_named_and_the_rest_answered(
     assert page.status_code == 200
     assert message in page.text
     assert REFERENCE.findall(page.text) == ["REQ-1"]
+
+
+def test_the_whole_request_list_downloads_as_csv_with_its_plan(web: Web) -> None:
+    """Every matching request with its owner, points and dates; an unreadable filter is
+    set aside there as on the page."""
+    submit(web, title="Bill shock alerts by SMS")
+    accept(web, submit(web, title="+44 number porting"))
+    with web.client() as client:
+        web.sign_in(client, "cab.carl")
+        answer = client.get("/requests.csv?status=all&department=Nowhere")
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert [r["Reference"] for r in rows] == ["REQ-2", "REQ-1"]
+    assert rows[0]["Title"] == "'+44 number porting"
+    assert (rows[0]["Status"], rows[0]["IT owner"], rows[0]["Points"]) == (
+        "accepted",
+        "dev.alice",
+        "5",
+    )
+    assert rows[1]["Target date"] == "2027-03-01"  # the date asked for

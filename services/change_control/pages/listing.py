@@ -1,5 +1,6 @@
 """Every production change, as a list to filter: what is open, what a person raised or
-implements, what touched a subsystem, what failed; newest first, a page at a time."""
+implements, what touched a subsystem, what failed; newest first, a page at a time, or
+all of it as a CSV file."""
 
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
@@ -21,6 +22,13 @@ from shared.web.rendering import label
 # its review, or an emergency's retrospective approval).
 STATUSES = listing.Statuses.of((s.value for s in Status), {s.value for s in ENDED}, "ended")
 TYPES = [(t.value, label(t.value)) for t in ChangeType]
+COLUMNS = (
+    ("Reference", "reference"), ("Title", "title"), ("Status", "status"),
+    ("Outcome", "outcome"), ("Type", "change_type"), ("Risk", "risk"),
+    ("Window start", "window_start"), ("Window end", "window_end"),
+    ("Subsystems", "subsystems"), ("Raised by", "requester"),
+    ("Implementers", "implementers"), ("Raised at", "raised_at"), ("Id", "id"),
+)  # fmt: skip
 
 
 def listing_routes(p: ChangePages) -> APIRouter:
@@ -28,24 +36,24 @@ def listing_routes(p: ChangePages) -> APIRouter:
     anyone = p.access.require()
     catalogue = [(s, s) for s in p.changes.catalogue]
 
-    @router.get("/changes")
-    def changes(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
+    def asked_of(request: Request) -> tuple[listing.Listing, ChangeFilter]:
         asked = listing.Listing("/changes", request.query_params, {"status": "open"})
         statuses = STATUSES.read(asked, "changes")
         change_type = asked.choice("type", (t for t, _ in TYPES), "change type", "every type")
         subsystem = asked.choice("subsystem", p.changes.catalogue, "subsystem", "every one")
         person, words = asked.text("person", 64), asked.text("q", 200)
-        items, total = p.views.find(
-            ChangeFilter(
-                status=statuses,
-                change_type=change_type or None,
-                subsystem=subsystem or None,
-                person=person or None,
-                text=words or None,
-            ),
-            limit=listing.PAGE_SIZE,
-            offset=asked.offset,
+        return asked, ChangeFilter(
+            status=statuses,
+            change_type=change_type or None,
+            subsystem=subsystem or None,
+            person=person or None,
+            text=words or None,
         )
+
+    @router.get("/changes")
+    def changes(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
+        asked, found = asked_of(request)
+        items, total = p.views.find(found, limit=listing.PAGE_SIZE, offset=asked.offset)
         return p.templates.render(
             request,
             "changes.html",
@@ -57,6 +65,13 @@ def listing_routes(p: ChangePages) -> APIRouter:
             types=TYPES,
             catalogue=catalogue,
             mine=asked.address(person=viewer.username, page=1),
+        )
+
+    @router.get("/changes.csv")
+    def export(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
+        _, found = asked_of(request)
+        return listing.csv_download(
+            "changes", COLUMNS, lambda limit, offset: p.views.find(found, limit, offset)
         )
 
     return router

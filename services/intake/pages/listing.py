@@ -1,9 +1,10 @@
 """Every request, as a list to filter: what is open, what a department asked for, what
-an IT owner holds, what was delivered or turned down; newest first, a page at a time."""
+an IT owner holds, what was delivered or turned down; newest first, a page at a time,
+or all of it as a CSV file."""
 
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
@@ -20,6 +21,14 @@ from shared.web.rendering import label
 # (a deferred one waits to come back to triage).
 STATUSES = listing.Statuses.of((s.value for s in Status), {s.value for s in CLOSED}, "closed")
 CATEGORIES = [(c.value, label(c.value)) for c in Category]
+COLUMNS = (
+    ("Reference", "reference"), ("Title", "title"), ("Status", "status"),
+    ("Stage", "stage"), ("Department", "department"), ("Category", "category"),
+    ("Subsystems", "subsystems"), ("Requester", "requester"), ("IT owner", "owner"),
+    ("Points", "size_points"), ("Bundle", "bundle"), ("Target date", "target_date"),
+    ("Submitted at", "submitted_at"), ("Accepted at", "accepted_at"),
+    ("Delivered at", "delivered_at"), ("Rating", "rating"), ("Id", "id"),
+)  # fmt: skip
 
 
 def listing_routes(p: IntakePages) -> APIRouter:
@@ -27,27 +36,27 @@ def listing_routes(p: IntakePages) -> APIRouter:
     anyone = p.access.require()
     catalogue = [(s, s) for s in p.intake.catalogue]
 
-    @router.get("/requests")
-    def requests(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
+    def asked_of(request: Request, departments: list[str]) -> tuple[listing.Listing, RequestFilter]:
         asked = listing.Listing("/requests", request.query_params, {"status": "open"})
-        departments = p.views.departments()
         statuses = STATUSES.read(asked, "requests")
         department = asked.choice("department", departments, "department", "every department")
         category = asked.choice("category", (c for c, _ in CATEGORIES), "category", "every one")
         subsystem = asked.choice("subsystem", p.intake.catalogue, "subsystem", "every one")
         owner, words = asked.text("owner", 64), asked.text("q", 200)
-        found = p.views.find(
-            RequestFilter(
-                status=statuses,
-                department=department or None,
-                category=category or None,
-                subsystem=subsystem or None,
-                owner=owner or None,
-                text=words or None,
-            ),
-            limit=listing.PAGE_SIZE,
-            offset=asked.offset,
+        return asked, RequestFilter(
+            status=statuses,
+            department=department or None,
+            category=category or None,
+            subsystem=subsystem or None,
+            owner=owner or None,
+            text=words or None,
         )
+
+    @router.get("/requests")
+    def requests(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
+        departments = p.views.departments()
+        asked, wanted = asked_of(request, departments)
+        found = p.views.find(wanted, limit=listing.PAGE_SIZE, offset=asked.offset)
         return p.templates.render(
             request,
             "requests.html",
@@ -60,5 +69,15 @@ def listing_routes(p: IntakePages) -> APIRouter:
             categories=CATEGORIES,
             catalogue=catalogue,
         )
+
+    @router.get("/requests.csv")
+    def export(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
+        _, wanted = asked_of(request, p.views.departments())
+
+        def page(limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+            found = p.views.find(wanted, limit, offset)
+            return p.with_plan(found.items), found.total
+
+        return listing.csv_download("requests", COLUMNS, page)
 
     return router
