@@ -18,7 +18,7 @@ from shared.identity.application import Identity
 from shared.identity.domain import MIN_PASSWORD, Role, Team
 from shared.identity.views import Directory
 from shared.web.access import PageAccess, PageForbidden, Viewer
-from shared.web.forms import BadInput, Form, Refusal, attempt, read_form, see_other
+from shared.web.forms import BadInput, Form, Refusal, attempt, handle_form, read_form, see_other
 from shared.web.rendering import NavLink, Templates
 
 NAV = [
@@ -118,13 +118,14 @@ class PeoplePages:
         name: str,
         run: Callable[[Form], object],
     ) -> Response:
-        form = await read_form(request)
-        result = attempt(viewer, lambda: run(form))
-        if isinstance(result, Refusal):
+        def refused(refusal: Refusal, form: Form) -> Response:
             return self.person(
-                request, viewer, username, refusal=result, failed=name, kept=form.kept()
+                request, viewer, username, refusal=refusal, failed=name, kept=form.kept()
             )
-        return see_other(f"{_home(viewer, username)}?done={name}")
+
+        return await handle_form(
+            request, viewer, run, refused, f"{_home(viewer, username)}?done={name}"
+        )
 
 
 def people_router(p: PeoplePages) -> APIRouter:

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
+from starlette.responses import RedirectResponse, Response
 
 from shared.application import ConflictPersisted
 from shared.domain import DomainError
@@ -112,3 +112,19 @@ def is_htmx(request: Request) -> bool:
 def see_other(url: str) -> RedirectResponse:
     """Post/Redirect/Get: a reload never posts the form twice."""
     return RedirectResponse(url, status_code=303)
+
+
+async def handle_form(
+    request: Request,
+    viewer: Viewer,
+    run: Callable[[Form], object],
+    refused: Callable[[Refusal, Form], Response],
+    done: str,
+) -> Response:
+    """A page's form run as the viewer: on to `done` (303), or, refused, `refused` with
+    the refusal and the form (its page again, with the reason and what was typed)."""
+    form = await read_form(request)
+    result = attempt(viewer, lambda: run(form))
+    if isinstance(result, Refusal):
+        return refused(result, form)
+    return see_other(done)

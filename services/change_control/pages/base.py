@@ -16,7 +16,7 @@ from services.change_control.application.changes import ChangeControl
 from services.change_control.views import ChangeControlViews
 from shared.identity.views import Directory
 from shared.web.access import PageAccess, Viewer
-from shared.web.forms import BadInput, Form, Refusal, attempt, read_form, see_other
+from shared.web.forms import BadInput, Form, Refusal, handle_form
 from shared.web.rendering import Templates
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -63,9 +63,9 @@ class ChangePages:
         """A catalogue form (a blackout, a standard template) run as the viewer: on to
         `done` (303), or its `page` again with the refusal, what was typed (each ticked
         subsystem too) and which form failed."""
-        form = await read_form(request)
-        result = attempt(viewer, lambda: run(form))
-        if isinstance(result, Refusal):
+
+        def refused(refusal: Refusal, form: Form) -> Response:
             kept = {**form.kept(), "subsystems": form.texts("subsystems")}
-            return page(request, viewer, result, kept, failed)
-        return see_other(done)
+            return page(request, viewer, refusal, kept, failed)
+
+        return await handle_form(request, viewer, run, refused, done)
