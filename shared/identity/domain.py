@@ -40,6 +40,8 @@ class Team(StrEnum):
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 TOKEN = re.compile(r"^ry_([0-9a-f]{16})_([A-Za-z0-9_-]{32,64})$")
 MIN_PASSWORD = 10
+EMAIL = r"^[^@\s]+@[^@\s]+$"
+"""An email address as the API and the pages accept it: something@somewhere."""
 
 
 @dataclass(frozen=True)

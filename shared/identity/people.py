@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from shared.http.routing import ServiceRouter
 from shared.identity.application import Identity
-from shared.identity.domain import MIN_PASSWORD, Role, Team
+from shared.identity.domain import EMAIL, MIN_PASSWORD, Role, Team
 from shared.identity.views import Directory
 from shared.web.access import PageAccess, PageForbidden, Viewer
 from shared.web.forms import BadInput, Form, Refusal, attempt, handle_form, read_form, see_other
@@ -24,7 +24,6 @@ from shared.web.rendering import NavLink, Templates
 NAV = [
     NavLink("People", "/people", (Role.ADMIN,), "Everyone who signs in: roles, passwords, tokens."),
 ]
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 NOTICES = {
     "registered": "The person is added.",
     "profile": "The profile is saved.",
@@ -37,15 +36,12 @@ NOTICES = {
 def _profile(form: Form) -> dict[str, Any]:
     """What the profile form says, checked as the API's schema checks it."""
     email = form.text("email") or None
-    if email is not None and (len(email) > 254 or not EMAIL.match(email)):
+    if email is not None and (len(email) > 254 or not re.match(EMAIL, email)):
         raise BadInput(f"“{email[:60]}” is not an email address")
-    team = form.text("team") or None
-    if team is not None and team not in {t.value for t in Team}:
-        raise BadInput(f"there is no team “{team[:40]}”")
-    return {
+    return {  # roles and team are checked by the domain, as for the API and the CLI
         "roles": form.texts("roles"),
         "department": form.text("department")[:100] or None,
-        "team": team,
+        "team": form.text("team") or None,
         "display_name": form.text("display_name")[:200],
         "email": email,
     }
@@ -154,14 +150,7 @@ def _admin_routes(p: PeoplePages) -> APIRouter:
             password = form.text("password")
             if password and len(password) < MIN_PASSWORD:  # checked before anyone is added
                 raise BadInput(f"a password has at least {MIN_PASSWORD} characters")
-            done = identity.register(
-                username,
-                profile["display_name"],
-                profile["roles"],
-                profile["department"],
-                profile["team"],
-                profile["email"],
-            )
+            done = identity.register(username, **profile)
             if password:
                 done = identity.set_password(username, password)
             return done
@@ -178,10 +167,9 @@ def _admin_routes(p: PeoplePages) -> APIRouter:
     ) -> Response:
         def run(form: Form) -> object:
             fields = _profile(form)
-            return identity.change_profile(
-                username, fields["roles"], fields["department"], fields["team"],
-                fields["display_name"] or None, fields["email"],
-            )  # fmt: skip
+            # An empty name keeps the one they have (registering, it becomes the username).
+            fields["display_name"] = fields["display_name"] or None
+            return identity.change_profile(username, **fields)
 
         return await p.act(request, viewer, username, "profile", run)
 

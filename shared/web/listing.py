@@ -106,18 +106,19 @@ class Listing:
     def pages(total: int) -> int:
         return max(1, -(-total // PAGE_SIZE))
 
-    def address(self, **changed: str | int) -> str:
+    def address(self, *, at: str | None = None, **changed: str | int) -> str:
+        """`at`: another address with the same question (the list's CSV file)."""
         parts: dict[str, str | int] = {**self.values, "page": self.page, **changed}
         kept = {
             k: v
             for k, v in parts.items()
             if v and v != self.defaults.get(k, "") and not (k == "page" and v == 1)
         }
-        return self.base + (f"?{urlencode(kept)}" if kept else "")
+        return (at or self.base) + (f"?{urlencode(kept)}" if kept else "")
 
     def csv_address(self) -> str:
         """The same list, every page of it, as a CSV file (`{base}.csv`)."""
-        return self.address(page=1).replace(self.base, f"{self.base}.csv", 1)
+        return self.address(at=f"{self.base}.csv", page=1)
 
 
 EXPORT_CHUNK = 1_000

@@ -15,6 +15,7 @@ from services.change_control.api.models import (
     TemplateBody,
 )
 from services.change_control.application.catalogue import (
+    TEMPLATE_KEEPERS,
     BlackoutDraft,
     Blackouts,
     CatalogueRef,
@@ -52,7 +53,7 @@ def catalogue_router(
     router = ServiceRouter(prefix="/api", tags=["change control"])
     anyone = auth.require()
     manager = auth.require(Role.RELEASE_MANAGER)
-    keeper = auth.require(Role.RELEASE_MANAGER, Role.ADMIN)
+    keeper = auth.require(*TEMPLATE_KEEPERS)
 
     @router.get("/blackouts", response_model=list[Blackout], summary="Blackout windows")
     def list_blackouts(

@@ -13,6 +13,7 @@ from services.change_control.domain.risk import Questionnaire
 from services.change_control.domain.values import Window
 from shared.application import Outcome, UseCases
 from shared.domain import InvalidCommand
+from shared.identity.domain import Role
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,11 @@ class Blackouts(UseCases):
             )
 
         return self.run(command)
+
+
+TEMPLATE_KEEPERS = (Role.RELEASE_MANAGER, Role.ADMIN)
+"""Who publishes, revises and retires standard templates (the API's routes and the
+pages' forms alike)."""
 
 
 class StandardTemplates(UseCases):

@@ -17,7 +17,7 @@ from shared.contracts import CHANGE_REFERENCES
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
-from shared.web.forms import BadInput, Form, Refusal, attempt, read_form, see_other
+from shared.web.forms import BadInput, Form, Refusal, handle_form
 from shared.web.references import reference_route
 
 NOTICES = {
@@ -121,13 +121,13 @@ def board_routes(p: ChangePages) -> APIRouter:
         run: Callable[[Form], object],
         back: str | None = None,
     ) -> Response:
-        form = await read_form(request)
-        result = attempt(viewer, lambda: run(form))
-        if isinstance(result, Refusal):
+        def refused(refusal: Refusal, form: Form) -> Response:
             return change_page(
-                request, viewer, change_id, refusal=result, failed=name, kept=form.kept()
+                request, viewer, change_id, refusal=refusal, failed=name, kept=form.kept()
             )
-        return see_other(back or f"/changes/{change_id}?done={name}")
+
+        done = back or f"/changes/{change_id}?done={name}"
+        return await handle_form(request, viewer, run, refused, done)
 
     @router.post("/changes/{change_id}/approve")
     async def approve(

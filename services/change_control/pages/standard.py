@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from services.change_control.application.catalogue import TemplateDraft
+from services.change_control.application.catalogue import TEMPLATE_KEEPERS, TemplateDraft
 from services.change_control.domain.risk import AffectedUsers, Impact, Likelihood
 from services.change_control.pages.base import ChangePages
 from services.change_control.pages.raising import risk_answers
@@ -19,7 +19,6 @@ from shared.identity.domain import Role
 from shared.web.access import Viewer
 from shared.web.forms import BadInput, Form, Refusal
 
-KEEPERS = (Role.RELEASE_MANAGER, Role.ADMIN)
 NOTICES = {
     "published": "The template is published: IT staff can raise standard changes from it.",
     "retired": "The template is retired: no new change is raised from it.",
@@ -29,7 +28,7 @@ NOTICES = {
 def standard_routes(p: ChangePages) -> APIRouter:
     router = ServiceRouter()
     anyone = p.access.require()
-    keeper = p.access.require(*KEEPERS)
+    keeper = p.access.require(*TEMPLATE_KEEPERS)
 
     def page(
         request: Request,
@@ -50,7 +49,7 @@ def standard_routes(p: ChangePages) -> APIRouter:
             in_use=[t for t in every if not t["retired"]],
             retired=[t for t in every if t["retired"]],
             catalogue=p.changes.catalogue,
-            may_keep=viewer.may(*KEEPERS),
+            may_keep=viewer.may(*TEMPLATE_KEEPERS),
             may_raise=viewer.may(Role.IT_STAFF, Role.RELEASE_MANAGER),
             impacts=[i.value for i in Impact],
             likelihoods=[x.value for x in Likelihood],

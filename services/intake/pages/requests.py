@@ -15,7 +15,7 @@ from shared.contracts import REQUEST_REFERENCES
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
-from shared.web.forms import Form, Refusal, attempt, read_form, see_other
+from shared.web.forms import Form, Refusal, attempt, handle_form, read_form, see_other
 from shared.web.history import referenced, with_links
 from shared.web.references import reference_route
 
@@ -151,13 +151,14 @@ def request_routes(p: IntakePages) -> APIRouter:
     async def act(
         request: Request, viewer: Viewer, request_id: UUID, name: str, run: Any
     ) -> Response:
-        form = await read_form(request)
-        result = attempt(viewer, lambda: run(form))
-        if isinstance(result, Refusal):
+        def refused(refusal: Refusal, form: Form) -> Response:
             return detail_page(
-                request, viewer, request_id, refusal=result, kept=form.kept(), failed=name
+                request, viewer, request_id, refusal=refusal, kept=form.kept(), failed=name
             )
-        return see_other(f"/requests/{request_id}?notice={name}")
+
+        return await handle_form(
+            request, viewer, run, refused, f"/requests/{request_id}?notice={name}"
+        )
 
     @router.post("/requests/{request_id}/answer")
     async def answer(

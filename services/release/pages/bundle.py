@@ -15,7 +15,7 @@ from services.release.pages.base import ReleasePages, parse_uuid, with_fill
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role, Team
 from shared.web.access import Viewer
-from shared.web.forms import BadInput, Form, Refusal, attempt, read_form, see_other
+from shared.web.forms import BadInput, Form, Refusal, handle_form
 from shared.web.history import referenced, with_links
 
 NOTICES = {
@@ -97,13 +97,14 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
         name: str,
         run: Callable[[Form], object],
     ) -> Response:
-        form = await read_form(request)
-        result = attempt(viewer, lambda: run(form))
-        if isinstance(result, Refusal):
+        def refused(refusal: Refusal, form: Form) -> Response:
             return bundle_page(
-                request, viewer, bundle_id, refusal=result, failed=name, kept=form.kept()
+                request, viewer, bundle_id, refusal=refusal, failed=name, kept=form.kept()
             )
-        return see_other(f"/release/bundles/{bundle_id}?done={name}")
+
+        return await handle_form(
+            request, viewer, run, refused, f"/release/bundles/{bundle_id}?done={name}"
+        )
 
     @router.post("/release/bundles/{bundle_id}/freeze")
     async def freeze(
