@@ -65,6 +65,7 @@ REQUEST_REPLANNED = _event(
     _INTAKE + "ChangeRequest.Replanned", "size_points", "class_of_service", "fixed_date"
 )
 REQUEST_DELIVERED = _event(_INTAKE + "ChangeRequest.Delivered", "bundle_id", "change_id")
+REQUEST_COMMENTED = _event(_INTAKE + "ChangeRequest.Commented", "text")
 REQUEST_RATED = _event(_INTAKE + "ChangeRequest.Rated", "score", "comment", "replaces")
 RANKING_STARTED = _event(_INTAKE + "DepartmentRanking.Started", "department")
 RANKING_REORDERED = _event(_INTAKE + "DepartmentRanking.Reordered", "order")

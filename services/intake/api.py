@@ -9,13 +9,14 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from services.intake.application import (
+    COMMENTERS,
     Intake,
     RankingRef,
     RequestDraft,
     RequestRef,
     Submitted,
 )
-from services.intake.domain import Category, ClassOfService, SizeEstimate, Status
+from services.intake.domain import MAX_COMMENT, Category, ClassOfService, SizeEstimate, Status
 from services.intake.views import IntakeViews, Ranking, RequestFilter
 from shared.contracts import REQUEST_REFERENCES
 from shared.domain import NotFound
@@ -91,6 +92,10 @@ class Question(Strict):
 
 class Answer(Strict):
     answer: str = Field(min_length=1, max_length=5_000)
+
+
+class CommentBody(Strict):
+    text: str = Field(min_length=1, max_length=MAX_COMMENT)
 
 
 class DuplicateMark(Strict):
@@ -184,6 +189,7 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
     requester = auth.require(Role.REQUESTER)
     manager = auth.require(Role.RELEASE_MANAGER)
     withdrawer = auth.require(Role.REQUESTER, Role.RELEASE_MANAGER)
+    commenter = auth.require(*COMMENTERS)
 
     @router.get("/subsystems", response_model=list[str], summary="The subsystem catalogue")
     def subsystems(caller: Annotated[Caller, Depends(anyone)]) -> list[str]:
@@ -308,6 +314,17 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
     ) -> RequestRef:
         with caller.acting():
             return intake.provide_information(caller.principal, request_id, body.answer)
+
+    @router.post(
+        "/requests/{request_id}/comments",
+        response_model=RequestRef,
+        summary="Comment on a request (its department's requesters, and IT)",
+    )
+    def comment(
+        request_id: UUID, body: CommentBody, caller: Annotated[Caller, Depends(commenter)]
+    ) -> RequestRef:
+        with caller.acting():
+            return intake.comment(caller.principal, request_id, body.text)
 
     @router.post(
         "/requests/{request_id}/rating",

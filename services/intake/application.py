@@ -24,6 +24,10 @@ from shared.identity.domain import Principal, Role
 from shared.identity.views import Directory
 from shared.store.log import EventLog
 
+COMMENTING_IT = (Role.RELEASE_MANAGER, Role.IT_STAFF, Role.CAB_MEMBER)
+"""Who comments on any request; a requester comments on their own department's."""
+COMMENTERS = (Role.REQUESTER, *COMMENTING_IT)
+
 
 @dataclass(frozen=True)
 class RequestDraft:
@@ -123,6 +127,12 @@ class Intake(UseCases):
         return self._change(
             request_id, lambda r: r.provide_information(answer, self._own_department(caller))
         )
+
+    def comment(self, caller: Principal, request_id: UUID, text: str) -> RequestRef:
+        """IT (the release manager, IT staff, the CAB) comments on any request; a
+        requester on their own department's."""
+        department = None if caller.has(*COMMENTING_IT) else self._own_department(caller)
+        return self._change(request_id, lambda r: r.comment(text, department))
 
     def rate(self, caller: Principal, request_id: UUID, score: int, comment: str) -> RequestRef:
         return self._change(

@@ -64,6 +64,7 @@ TRIAGEABLE = frozenset({Status.SUBMITTED, Status.DEFERRED})
 EDITABLE = frozenset({Status.SUBMITTED, Status.INFO_REQUESTED})
 CLOSED = frozenset({Status.REJECTED, Status.DUPLICATE, Status.WITHDRAWN, Status.DELIVERED})
 MAX_SIZE_POINTS = 1_000
+MAX_COMMENT = 5_000
 
 
 def _text(value: str, field: str, limit: int, *, required: bool = True) -> str:
@@ -251,6 +252,20 @@ class ChangeRequest(AuditedAggregate):
     @event("InformationProvided")
     def _information_provided(self, answer: str) -> None:
         self.status = Status.SUBMITTED
+
+    def comment(self, text: str, department: str | None) -> None:
+        """A line of the conversation about the request, at any stage and after it ends:
+        the requesting department and IT talk on the request, not in private.
+
+        `department` is the caller's when they speak for a department; None for IT (the
+        release manager, IT staff, the CAB)."""
+        if department is not None:
+            self._require_department(department, "comment on")
+        self._commented(text=_text(text, "comment", MAX_COMMENT))
+
+    @event("Commented")
+    def _commented(self, text: str) -> None:
+        pass  # a comment changes nothing about where the request stands
 
     def rate(self, score: int, comment: str, department: str) -> None:
         """After delivery the requesting department rates it 1-5; a new rating replaces

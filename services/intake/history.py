@@ -32,6 +32,7 @@ summary = Wording(
         ),
         "ChangeRequest.Delivered": lambda d: "delivered to production",
         "ChangeRequest.Rated": lambda d: f"rated {d['score']}/5" + opt(": ", d.get("comment")),
+        "ChangeRequest.Commented": lambda d: f"commented: {d['text']}",
     }
 )
 """A request's event as one line of its history."""

@@ -82,7 +82,7 @@ class RequestsProjection(Projection):
         for name in (
             "Edited", "InformationRequested", "InformationProvided", "Accepted", "Rejected",
             "Deferred", "MarkedDuplicate", "Withdrawn", "OwnerAssigned", "Replanned",
-            "Delivered", "Rated",
+            "Delivered", "Rated", "Commented",
         ):  # fmt: skip
             handlers[event_topic(ChangeRequest, name)] = self._changed
         return handlers

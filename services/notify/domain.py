@@ -22,11 +22,11 @@ from shared.domain import AuditedAggregate, InvalidCommand, RuleViolation, name_
 class Topic(StrEnum):
     """What a person can hear about."""
 
-    DEPARTMENT_REQUESTS = "department_requests"  # my department's requests: triaged, scheduled...
+    DEPARTMENT_REQUESTS = "department_requests"  # my department's requests: triaged, commented...
     OWNED_REQUESTS = "owned_requests"  # requests I am the IT point of contact for
     APPROVALS = "approvals"  # production changes awaiting my approval
     FOLLOWED_BUNDLES = "followed_bundles"  # bundles I follow: moved, frozen, deployed
-    NEW_SUBMISSIONS = "new_submissions"  # every new request (the triage board)
+    NEW_SUBMISSIONS = "new_submissions"  # new requests, comments on unowned ones (triage)
     UNAUTHORISED_CHANGES = "unauthorised_changes"  # deployments no approved change covers
 
 

@@ -91,6 +91,10 @@ DESCRIPTIONS: dict[str, Describe] = {
         f"Taken out of {_bundle(i)}: {_request(i)}",
         [f"Reason: {d.get('reason') or 'not given'}"],
     ),
+    c.REQUEST_COMMENTED.type: lambda d, i: (
+        f"{i.get('by') or 'Someone'} commented on {_request(i)}",
+        [d["text"]],
+    ),
     c.REQUEST_DELIVERED.type: lambda d, i: (
         f"Delivered: {_request(i)}",
         ["It is in production. Please rate how it went."],

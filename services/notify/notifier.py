@@ -316,14 +316,20 @@ class Notifier(Projection):
 
     def _recipients(self, cur: Cursor, e: LoggedEvent) -> Routing:
         """Who hears about an event (username -> topic), facts about its item, a link."""
-        if e.topic == c.REQUEST_SUBMITTED.topic:
-            return self._for_submission(cur, e)
-        if e.type in TRIAGE or e.topic == c.REQUEST_OWNER_ASSIGNED.topic:
+        routes = {
+            c.REQUEST_SUBMITTED.topic: self._for_submission,
+            c.REQUEST_OWNER_ASSIGNED.topic: self._for_request,
+            c.REQUEST_COMMENTED.topic: self._for_comment,
+            c.CHANGE_RAISED.topic: self._for_change,
+            c.CHANGE_REVISED.topic: self._for_change,
+        }
+        route = routes.get(e.topic)
+        if route is not None:
+            return route(cur, e)
+        if e.type in TRIAGE:
             return self._for_request(cur, e)
         if e.type in BUNDLE_WIDE | BUNDLE_FOLLOWERS_ONLY:
             return self._for_bundle(cur, e)
-        if e.topic in (c.CHANGE_RAISED.topic, c.CHANGE_REVISED.topic):
-            return self._for_change(cur, e)
         if e.topic == c.DEPLOYMENT_REPORTED.topic and e.data["unauthorised"]:
             return self._for_unauthorised(cur, e)
         return NOBODY
@@ -349,6 +355,19 @@ class Notifier(Projection):
                 for user in self._followers(cur, e.aggregate_id):
                     people.setdefault(user, Topic.FOLLOWED_BUNDLES)
         return Routing(people, facts, f"/requests/{request_id}")
+
+    def _for_comment(self, cur: Cursor, e: LoggedEvent) -> Routing:
+        """The requesting department and the IT owner hear of a comment; while the request
+        has no owner (in triage), the release managers do instead."""
+        request = self._row(cur, REQUESTS, e.aggregate_id)
+        if request is None:
+            return NOBODY
+        people: dict[str, Topic] = {}
+        self._add_request_people(cur, people, request, e)
+        if not request.get("owner"):
+            for user in self._users(cur, role="release_manager"):
+                people.setdefault(user, Topic.NEW_SUBMISSIONS)
+        return Routing(people, {**request, "by": e.actor}, f"/requests/{e.aggregate_id}")
 
     def _for_bundle(self, cur: Cursor, e: LoggedEvent) -> Routing:
         bundle = self._row(cur, BUNDLES, e.aggregate_id)

@@ -29,11 +29,15 @@ PAGE = "/settings/notifications"
 NAV = [NavLink("Notifications", PAGE, (), "What you hear about, and how: email, webhook, digest.")]
 
 TOPIC_TEXT = {
-    Topic.DEPARTMENT_REQUESTS: "Your department's requests: triaged, scheduled, moved, delivered",
-    Topic.OWNED_REQUESTS: "Requests you are the IT point of contact for",
+    Topic.DEPARTMENT_REQUESTS: (
+        "Your department's requests: triaged, scheduled, moved, delivered, commented on"
+    ),
+    Topic.OWNED_REQUESTS: "Requests you are the IT point of contact for, and comments on them",
     Topic.APPROVALS: "Production changes awaiting your approval, and their conflicts",
     Topic.FOLLOWED_BUNDLES: "Bundles you follow: moved, frozen, signed off, deployed",
-    Topic.NEW_SUBMISSIONS: "Every new request (the triage queue)",
+    Topic.NEW_SUBMISSIONS: (
+        "Every new request, and comments on those nobody owns yet (the triage queue)"
+    ),
     Topic.UNAUTHORISED_CHANGES: "Deployments no approved change covers",
 }
 CHANNEL_TEXT = {

@@ -3,13 +3,20 @@ changes shown as links to their pages, by title."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from markupsafe import Markup, escape
 
+from shared.contracts import CHANGE_REFERENCES, REQUEST_REFERENCES
+
 REFERENCES = {"request_id": "/requests/", "duplicate_of": "/requests/", "change_id": "/changes/"}
 """Fields of an event's data that name another record, and where its page is."""
+PAGES = {REQUEST_REFERENCES.prefix: "/requests/", CHANGE_REFERENCES.prefix: "/changes/"}
+"""Where the page of a record a written reference names is, by its prefix."""
+WRITTEN = re.compile(rf"\b({'|'.join(PAGES)})-[1-9][0-9]{{0,8}}\b")
+"""A reference as people write one in a comment or a reason: REQ-12, CHG-7."""
 
 
 def referenced(history: Iterable[Mapping[str, Any]]) -> tuple[set[str], set[str]]:
@@ -41,9 +48,21 @@ def with_links(
 
 
 def linked(summary: str, links: Iterable[Mapping[str, str]] = ()) -> Markup:
-    """The line, escaped, with each id it names replaced by a link to that record."""
-    out = escape(summary)
+    """The line, escaped, with each id it names replaced by a link to that record, and
+    each reference written in it (REQ-12, CHG-7) a link to that record's page."""
+    # References written in the text first: a record's title put in below may hold one.
+    out = _references_linked(summary)
     for link in links:
         anchor = Markup('<a href="{}">{}</a>').format(link["href"], link["text"])
         out = out.replace(escape(link["id"]), anchor)
     return out
+
+
+def _references_linked(text: str) -> Markup:
+    """The text, escaped, each reference written in it a link to its record's page."""
+    out, start = Markup(), 0
+    for match in WRITTEN.finditer(text):
+        link = Markup('<a href="{}{}">{}</a>').format(PAGES[match[1]], match[0], match[0])
+        out += escape(text[start : match.start()]) + link
+        start = match.end()
+    return out + escape(text[start:])

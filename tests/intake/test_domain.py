@@ -272,3 +272,40 @@ def test_replaying_stored_events_rebuilds_the_same_request() -> None:
     assert replayed.status == Status.ACCEPTED
     assert replayed.owner == "dev.alice"
     assert replayed.version == request.version
+
+
+def test_a_comment_changes_nothing_about_where_the_request_stands() -> None:
+    request = accepted()
+    request.comment("  Any news on the SMS wording?  ", "Sales")
+    request.comment("Drafting it this week.", None)  # IT speaks for no department
+    assert request.status == Status.ACCEPTED
+    assert event_types(request)[-2:] == ["Commented", "Commented"]
+
+
+def test_a_comment_is_kept_as_typed_without_surrounding_space() -> None:
+    request = new_request()
+    request.comment("  first line\nsecond line  ", "sales")
+    commented = request.collect_events()[-1]
+    assert vars(commented)["text"] == "first line\nsecond line"
+
+
+def test_another_department_cannot_comment_on_a_request() -> None:
+    with pytest.raises(NotPermitted) as refused:
+        new_request().comment("Ours is more urgent", "Finance")
+    assert refused.value.rule == "own_department_only"
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"), [("   ", "comment_required"), ("x" * 5_001, "comment_too_long")]
+)
+def test_an_empty_or_overlong_comment_is_refused(text: str, rule: str) -> None:
+    with pytest.raises(InvalidCommand) as refused:
+        new_request().comment(text, None)
+    assert refused.value.rule == rule
+
+
+def test_a_closed_request_can_still_be_commented_on() -> None:
+    request = new_request()
+    request.reject("not now")
+    request.comment("Could we raise it again next quarter?", "Sales")
+    assert request.status == Status.REJECTED

@@ -431,3 +431,40 @@ def test_cab_members_hear_again_when_a_revision_voids_the_approvals(notify: Noti
             )
             == 1
         )
+
+
+def comment(notify: Notify, request_id: str, who: str, text: str) -> None:
+    principal = notify.platform.directory.principal(who)
+    assert principal is not None
+    with acting_as(who):
+        intake(notify).comment(principal, uuid.UUID(request_id), text)
+
+
+def test_a_comment_reaches_the_department_and_the_owner_but_not_its_author(
+    notify: Notify, smtp: Sink
+) -> None:
+    request_id = submit(notify.platform, "Bill shock alerts")
+    accept(notify, request_id)
+    comment(notify, request_id, "vp.sales", "Can it make the March bundle?\nBilling asks.")
+    assert recipients(notify, "ChangeRequest.Commented") == {"dev.alice": "email"}
+    comment(notify, request_id, "dev.alice", "Yes, it is sized for it.")
+    told = recipients(notify, "ChangeRequest.Commented")
+    assert told == {"dev.alice": "email", "vp.sales": "email"}  # each heard the other
+    assert "rm" not in told  # an owned request's conversation is the owner's
+    notify.deliver()
+    to_alice = [m for m in smtp.messages if m["To"] == "alice@example.com"]
+    subjects = [m["Subject"] for m in to_alice]
+    assert "vp.sales commented on REQ-1 “Bill shock alerts”" in subjects
+    body = to_alice[subjects.index("vp.sales commented on REQ-1 “Bill shock alerts”")]
+    text = next(p for p in body.walk() if p.get_content_type() == "text/plain")
+    assert isinstance(text, EmailMessage)
+    assert "Can it make the March bundle?" in text.get_content()
+    assert f"/requests/{request_id}" in text.get_content()
+
+
+def test_a_comment_on_a_request_nobody_owns_yet_reaches_the_release_managers(
+    notify: Notify,
+) -> None:
+    request_id = submit(notify.platform)
+    comment(notify, request_id, "vp.sales", "One more detail: postpaid only.")
+    assert recipients(notify, "ChangeRequest.Commented") == {"rm": "email"}

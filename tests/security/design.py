@@ -38,6 +38,8 @@ FLOW_READERS = METRICS_READERS | {R.REQUESTER}
 # README "As a business VP" and "IT staff: Submit a request for a named department".
 SUBMITTERS = frozenset({R.REQUESTER, R.RELEASE_MANAGER, R.IT_STAFF})
 REQUESTER = frozenset({R.REQUESTER})
+# README "As a business VP (requester)", Comments: the department and IT talk on a request.
+COMMENTERS = frozenset({R.REQUESTER, R.RELEASE_MANAGER, R.IT_STAFF, R.CAB_MEMBER})
 # README "As the release manager (triage board)": reject and withdraw; a VP withdraws too.
 WITHDRAWERS = frozenset({R.REQUESTER, R.RELEASE_MANAGER})
 RELEASE_MANAGER = frozenset({R.RELEASE_MANAGER})
@@ -145,6 +147,9 @@ OPERATIONS: dict[tuple[str, str], Expected] = {
     ),
     ("POST", "/api/requests/{request_id}/rating"): Expected(
         REQUESTER, {"request_id": "delivered"}, body({"score": 4, "comment": "Works well."})
+    ),
+    ("POST", "/api/requests/{request_id}/comments"): Expected(
+        COMMENTERS, {"request_id": "submitted"}, body({"text": "Monthly bills only, please."})
     ),
     ("PUT", "/api/departments/{department}/ranking"): Expected(
         REQUESTER,

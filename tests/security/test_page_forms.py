@@ -17,6 +17,7 @@ from tests.security.conftest import written
 from tests.security.design import (
     ADMIN,
     CAB,
+    COMMENTERS,
     EVERYONE,
     IT_STAFF,
     KEEPERS,
@@ -36,6 +37,7 @@ FORMS: dict[str, frozenset[Role]] = {
     "/requests/{request_id}/answer": REQUESTER,
     "/requests/{request_id}/withdraw": WITHDRAWERS,
     "/requests/{request_id}/rating": REQUESTER,
+    "/requests/{request_id}/comments": COMMENTERS,
     "/triage/{request_id}/{decision}": RELEASE_MANAGER,
     "/department/ranking": REQUESTER,
     "/department/ranking/move": REQUESTER,

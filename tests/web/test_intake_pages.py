@@ -311,3 +311,57 @@ def test_my_work_lists_all_my_accepted_work_and_what_i_delivered_last(
     assert "Accepted before everything else" in table
     assert delivered.index("Delivered number 3") < delivered.index("Delivered number 2")
     assert "Delivered number 1" not in delivered
+
+
+def test_a_vp_and_the_owner_talk_on_the_request_page(web: Web) -> None:
+    request_id = submit(web, title="Bill shock alerts")
+    accept(web, request_id)
+    with web.client() as client:
+        csrf = web.sign_in(client, "vp.sales")
+        page = client.get(f"/requests/{request_id}")
+        assert 'action="/requests/' + request_id + '/comments"' in page.text
+        sent = client.post(
+            f"/requests/{request_id}/comments",
+            data={"csrf_token": csrf, "text": "Before the March run?\nSee REQ-1 for the wording."},
+            follow_redirects=False,
+        )
+        assert sent.status_code == 303
+        assert sent.headers["location"] == f"/requests/{request_id}?notice=commented#comment"
+    with web.client() as client:
+        web.sign_in(client, "dev.alice")
+        page = client.get(f"/requests/{request_id}")
+    assert "Your comment is added." not in page.text
+    assert '<li class="comment"><strong>vp.sales</strong> commented' in page.text
+    assert "Before the March run?\nSee" in page.text  # its lines kept (pre-line)
+    assert '<a href="/requests/REQ-1">REQ-1</a>' in page.text  # a written reference links
+    assert 'action="/requests/' + request_id + '/comments"' in page.text  # IT answers
+
+
+def test_a_refused_comment_comes_back_with_the_reason_and_what_was_typed(web: Web) -> None:
+    request_id = submit(web)
+    with web.client() as client:
+        csrf = web.sign_in(client, "rm")
+        before = web.events()
+        long = "Please split it. " * 300  # over 5,000 characters
+        refused = client.post(
+            f"/requests/{request_id}/comments", data={"csrf_token": csrf, "text": long}
+        )
+    assert refused.status_code == 422
+    assert "Comment is longer than 5000 characters" in refused.text
+    assert long.strip() in refused.text  # kept in the box to shorten
+    assert web.events() == before
+
+
+def test_another_departments_vp_reads_the_conversation_but_has_no_comment_box(web: Web) -> None:
+    request_id = submit(web)
+    with web.client() as client:
+        csrf = web.sign_in(client, "vp.care")
+        page = client.get(f"/requests/{request_id}")
+        assert "/comments" not in page.text
+        before = web.events()
+        refused = client.post(
+            f"/requests/{request_id}/comments", data={"csrf_token": csrf, "text": "Ours first"}
+        )
+    assert refused.status_code == 403
+    assert "Only the Sales department may comment on this request" in refused.text
+    assert web.events() == before

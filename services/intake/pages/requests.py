@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from services.intake.application import RequestDraft
+from services.intake.application import COMMENTERS, COMMENTING_IT, RequestDraft
 from services.intake.domain import CLOSED, TRIAGEABLE, Category, SizeEstimate, Status
 from services.intake.pages.base import IntakePages, choice, plan_of
 from shared.contracts import REQUEST_REFERENCES
@@ -25,6 +25,7 @@ NOTICES = {
     "withdrawn": "The request is withdrawn.",
     "rated": "Thank you for your rating.",
     "triaged": "Decision recorded.",
+    "commented": "Your comment is added.",
 }
 
 
@@ -34,6 +35,7 @@ def request_routes(p: IntakePages) -> APIRouter:
     submitter = p.access.require(Role.REQUESTER, Role.RELEASE_MANAGER, Role.IT_STAFF)
     requester = p.access.require(Role.REQUESTER)
     withdrawer = p.access.require(Role.REQUESTER, Role.RELEASE_MANAGER)
+    commenter = p.access.require(*COMMENTERS)
 
     def new_form(
         request: Request,
@@ -132,6 +134,7 @@ def request_routes(p: IntakePages) -> APIRouter:
             may_answer=own and status == Status.INFO_REQUESTED,
             may_withdraw=(own or viewer.may(Role.RELEASE_MANAGER)) and status not in CLOSED,
             may_rate=own and status == Status.DELIVERED,
+            may_comment=own or viewer.may(*COMMENTING_IT),
             may_triage=may_triage,
             owners=p.it_staff() if viewer.may(Role.RELEASE_MANAGER) else [],
         )
@@ -149,7 +152,7 @@ def request_routes(p: IntakePages) -> APIRouter:
         return detail_page(request, viewer, request_id)
 
     async def act(
-        request: Request, viewer: Viewer, request_id: UUID, name: str, run: Any
+        request: Request, viewer: Viewer, request_id: UUID, name: str, run: Any, at: str = ""
     ) -> Response:
         def refused(refusal: Refusal, form: Form) -> Response:
             return detail_page(
@@ -157,7 +160,7 @@ def request_routes(p: IntakePages) -> APIRouter:
             )
 
         return await handle_form(
-            request, viewer, run, refused, f"/requests/{request_id}?notice={name}"
+            request, viewer, run, refused, f"/requests/{request_id}?notice={name}{at}"
         )
 
     @router.post("/requests/{request_id}/answer")
@@ -177,6 +180,16 @@ def request_routes(p: IntakePages) -> APIRouter:
             return p.intake.withdraw(viewer.principal, request_id, form.text("reason"))
 
         return await act(request, viewer, request_id, "withdrawn", run)
+
+    @router.post("/requests/{request_id}/comments")
+    async def comment(
+        request: Request, request_id: UUID, viewer: Annotated[Viewer, Depends(commenter)]
+    ) -> Response:
+        def run(form: Form) -> object:
+            return p.intake.comment(viewer.principal, request_id, form.text("text"))
+
+        # Back where the comment now stands, above the box, rather than at the page's top.
+        return await act(request, viewer, request_id, "commented", run, at="#comment")
 
     @router.post("/requests/{request_id}/rating")
     async def rate(
