@@ -84,6 +84,7 @@ class Demo(Delivery, Releasing, Changing):
         """`scale` shrinks the organisation (arrivals, team, work juggled) in proportion."""
         self.platform = platform
         self.rng = random.Random(seed)  # noqa: S311  # a reproducible simulation
+        self.chatter = random.Random(seed + 1)  # noqa: S311  # comments, reproducible too
         self.intake = Intake(platform.log, IntakeViews(platform.log), platform.directory)
         self.start = start
         self.org = Organisation()
@@ -237,6 +238,8 @@ class Demo(Delivery, Releasing, Changing):
             self.work_week(day, self.pushed_work(day))
         if day.weekday() == 2:
             self.operations_week(day)
+        if day.weekday() == 3:
+            self.chase_some(day)
         self.rate_some(day)
 
     def _poisson(self, mean: float) -> int:

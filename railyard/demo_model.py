@@ -78,6 +78,8 @@ EMERGENCIES_A_WEEK_DISCIPLINED = 0.15
 OPS_FAILS = 0.12  # how often an operations change goes wrong
 
 # -- how requesters rate what they got -------------------------------------------------------
+CHASED_A_WEEK_UNPLANNED = 0.03  # chance a VP chases overdue work in a week, with no plan
+CHASED_A_WEEK_PLANNED = 0.006  # ... and with a release plan that shows its date
 RATED = 0.75  # share of delivered requests their VP rates, 2 to 20 days later
 # A rating starts at 5 and loses this much a month late (against the promised date when
 # there was one, else the date asked for), at most MOST_OFF_FOR_LATENESS; a point more

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from railyard.demo_model import (
     ABANDONED_A_WEEK_PLANNED,
     ABANDONED_A_WEEK_UNPLANNED,
+    CHASED_A_WEEK_PLANNED,
+    CHASED_A_WEEK_UNPLANNED,
     DEFECTIVE,
     JUGGLED,
     MOST_OFF_FOR_LATENESS,
@@ -34,6 +36,8 @@ class Delivery:
     """Work, shipping and ratings; mixed into `Demo`."""
 
     rng: random.Random
+    chatter: random.Random
+    """Who chases what: apart from `rng`, so that talking changes nothing that happens."""
     intake: Intake
     org: Organisation
     disciplined: bool
@@ -125,6 +129,31 @@ class Delivery:
                 with acting_as(vp, at=self.at(day)):
                     self.intake.withdraw(self.principal(vp), work.id, "no longer needed")
                 del self.org.accepted[work.id]
+
+    def chase_some(self, day: date) -> None:
+        """A VP whose accepted work is past the date they asked for may ask after it on
+        the request, and its owner answers: in year one with no date to give; once work
+        is planned, far less often (the plan shows its date), and the answer points there."""
+        chance = CHASED_A_WEEK_PLANNED if self.disciplined else CHASED_A_WEEK_UNPLANNED
+        for work in sorted(self.org.accepted.values(), key=lambda w: w.number):
+            if work.desired >= day or self.chatter.random() >= chance:
+                continue
+            vp, row = self.vp(work.department), self.intake.views.get(str(work.id))
+            with acting_as(vp, at=self.at(day, 10)):
+                by = work.desired
+                asked = f"Any news? We asked for it by {by.day} {by:%B %Y}."
+                self.intake.comment(self.principal(vp), work.id, asked)
+            owner = row["owner"] if row else None
+            if owner is None:
+                continue
+            if work.bundle is not None:
+                answer = "It is scheduled into a release bundle: its date is on the release plan."
+            elif work.started:
+                answer = "It is under way, but other work keeps coming first: no date yet."
+            else:
+                answer = "Not started: other requests came first. I cannot give a date yet."
+            with acting_as(owner, at=self.at(day, 15)):
+                self.intake.comment(self.principal(owner), work.id, answer)
 
     # -- year two: a clearinghouse, a ranked plan, monthly bundles ----------------------
 

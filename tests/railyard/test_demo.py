@@ -85,6 +85,22 @@ def test_year_one_loses_work_that_the_process_wins_back(demo: DemoRun) -> None:
     assert any(e.data["stage"] == "qa_failed" for e in progress)
 
 
+def test_vps_chase_overdue_work_on_the_request_less_once_the_plan_shows_its_date(
+    demo: DemoRun,
+) -> None:
+    """Year one's VPs ask after late work and its owner has no date to give; with a plan
+    the chasing falls away, and the answers point to the plan."""
+    before = demo.in_year("year_one", "ChangeRequest.Commented")
+    after = demo.in_year("year_two", "ChangeRequest.Commented")
+    assert len(before) > 2 * len(after)
+    asked = [e for e in before if e.actor.startswith("vp.")]
+    assert asked
+    assert all(e.data["text"].startswith("Any news?") for e in asked)
+    answered = [e for e in before if e.actor.startswith("dev.")]
+    assert {e.aggregate_id for e in answered} == {e.aggregate_id for e in asked}
+    assert not any("release plan" in e.data["text"] for e in answered)
+
+
 def test_every_demo_fact_comes_from_a_real_command_at_business_time(demo: DemoRun) -> None:
     """Intake's, and release's and change control's for the release train and operations."""
     kinds = {e.type.partition(".")[0] for e in demo.events}
