@@ -113,6 +113,7 @@ CHANGE_RAISED = _event(
 )  # fmt: skip  # change_type: release_deployment | standard | normal | emergency
 CHANGE_REFERENCES = References("CHG")
 """CHG-7: the 7th CHANGE_RAISED of the log, counted the same way."""
+CHANGE_COMMENTED = _event(_CHANGE + "ProductionChange.Commented", "text")
 CHANGE_APPROVED = _event(_CHANGE + "ProductionChange.Approved", "approvers")
 # An approval is bound to a revision: a revision voids it (status back to in_review), so a
 # follower that acted on Approved (release: bundle approved for deployment) must undo it.

@@ -20,13 +20,12 @@ from services.intake.domain import (
 from services.intake.views import IntakeViews
 from shared.application import Outcome, UseCases
 from shared.domain import InvalidCommand, NotFound, NotPermitted
-from shared.identity.domain import Principal, Role
+from shared.identity.domain import IT_ROLES, Principal, Role
 from shared.identity.views import Directory
 from shared.store.log import EventLog
 
-COMMENTING_IT = (Role.RELEASE_MANAGER, Role.IT_STAFF, Role.CAB_MEMBER)
-"""Who comments on any request; a requester comments on their own department's."""
-COMMENTERS = (Role.REQUESTER, *COMMENTING_IT)
+COMMENTERS = (Role.REQUESTER, *IT_ROLES)
+"""IT comments on any request; a requester on their own department's."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +130,7 @@ class Intake(UseCases):
     def comment(self, caller: Principal, request_id: UUID, text: str) -> RequestRef:
         """IT (the release manager, IT staff, the CAB) comments on any request; a
         requester on their own department's."""
-        department = None if caller.has(*COMMENTING_IT) else self._own_department(caller)
+        department = None if caller.has(*IT_ROLES) else self._own_department(caller)
         return self._change(request_id, lambda r: r.comment(text, department))
 
     def rate(self, caller: Principal, request_id: UUID, score: int, comment: str) -> RequestRef:

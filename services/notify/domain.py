@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -28,6 +29,7 @@ class Topic(StrEnum):
     FOLLOWED_BUNDLES = "followed_bundles"  # bundles I follow: moved, frozen, deployed
     NEW_SUBMISSIONS = "new_submissions"  # new requests, comments on unowned ones (triage)
     UNAUTHORISED_CHANGES = "unauthorised_changes"  # deployments no approved change covers
+    OWN_CHANGES = "own_changes"  # changes I raised or implement: approved, rejected, comments
 
 
 class Channel(StrEnum):
@@ -40,11 +42,12 @@ class Channel(StrEnum):
 # A role's defaults: what someone with that role hears about until they choose.
 ROLE_DEFAULTS: dict[str, dict[Topic, Channel]] = {
     "requester": {Topic.DEPARTMENT_REQUESTS: Channel.EMAIL},
-    "it_staff": {Topic.OWNED_REQUESTS: Channel.EMAIL},
+    "it_staff": {Topic.OWNED_REQUESTS: Channel.EMAIL, Topic.OWN_CHANGES: Channel.EMAIL},
     "cab_member": {Topic.APPROVALS: Channel.EMAIL},
     "release_manager": {
         Topic.NEW_SUBMISSIONS: Channel.EMAIL,
         Topic.UNAUTHORISED_CHANGES: Channel.EMAIL,
+        Topic.OWN_CHANGES: Channel.EMAIL,
     },
     "admin": {Topic.UNAUTHORISED_CHANGES: Channel.DIGEST},
 }
@@ -58,6 +61,7 @@ TOPIC_AUDIENCE: dict[Topic, tuple[str, ...]] = {
     Topic.FOLLOWED_BUNDLES: (),
     Topic.NEW_SUBMISSIONS: ("release_manager",),
     Topic.UNAUTHORISED_CHANGES: ("release_manager", "admin"),
+    Topic.OWN_CHANGES: ("it_staff", "release_manager"),  # who raises and implements them
 }
 
 
@@ -314,3 +318,19 @@ class Subscriptions(AuditedAggregate):
 
 def subscriptions_id(username: str) -> UUID:
     return name_based_id("subscriptions", username)
+
+
+NEWS_FOR_DAYS = 7
+"""An event older than this when the notifier reaches it tells nobody (decision 111): the
+history a rebuild folds again or an import brings in is not news, and whoever it concerns
+reads it on the pages; webhook endpoints, which other systems read, still receive it."""
+
+
+def old_news(occurred_at: str, now: datetime) -> bool:
+    try:
+        at = datetime.fromisoformat(occurred_at)
+    except ValueError:
+        return False  # unreadable: told, as before
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return now - at > timedelta(days=NEWS_FOR_DAYS)

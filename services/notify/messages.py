@@ -139,6 +139,18 @@ DESCRIPTIONS: dict[str, Describe] = {
             f" window {d['window_start']} to {d['window_end']}.",
         ],
     ),
+    c.CHANGE_APPROVED.type: lambda d, i: (
+        f"Approved: {_change(i)}",
+        [f"Approved by {', '.join(d['approvers'])}: it may start in its window."],
+    ),
+    c.CHANGE_REJECTED.type: lambda d, i: (
+        f"Rejected: {_change(i)}",
+        [f"Rejected by {d['by']}: {d['reason']}", "Raise a new change to try again."],
+    ),
+    c.CHANGE_COMMENTED.type: lambda d, i: (
+        f"{i.get('by') or 'Someone'} commented on {_change(i)}",
+        [d["text"]],
+    ),
     c.DEPLOYMENT_REPORTED.type: lambda d, i: (
         f"Unauthorised change: {d['subsystem']} {d['version']}",
         [

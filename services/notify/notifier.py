@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from services.notify.domain import Channel, Topic, effective_channel, matches
+from services.notify.domain import Channel, Topic, effective_channel, matches, old_news
 from services.notify.messages import DESCRIPTIONS, Message, change_name, describe
 from services.notify.views import (
     BUNDLES,
@@ -322,6 +322,9 @@ class Notifier(Projection):
             c.REQUEST_COMMENTED.topic: self._for_comment,
             c.CHANGE_RAISED.topic: self._for_change,
             c.CHANGE_REVISED.topic: self._for_change,
+            c.CHANGE_APPROVED.topic: self._for_change_people,
+            c.CHANGE_REJECTED.topic: self._for_change_people,
+            c.CHANGE_COMMENTED.topic: self._for_change_people,
         }
         route = routes.get(e.topic)
         if route is not None:
@@ -398,6 +401,23 @@ class Notifier(Projection):
         }
         return Routing(people, change, f"/changes/{e.aggregate_id}")
 
+    def _for_change_people(self, cur: Cursor, e: LoggedEvent) -> Routing:
+        """Who raised and implements a change hear of its decision and of comments on it
+        (not of a standard change approved by its template as it is raised); the CAB
+        members who may approve it hear of comments while it is open."""
+        change = self._row(cur, CHANGES, e.aggregate_id)
+        if change is None or (
+            e.topic == c.CHANGE_APPROVED.topic and change["change_type"] == "standard"
+        ):
+            return NOBODY
+        barred = {change["requester"], *orjson.loads(change["implementers"])}
+        people = dict.fromkeys(sorted(barred), Topic.OWN_CHANGES)
+        if e.topic == c.CHANGE_COMMENTED.topic and change["open"]:
+            people.update(
+                {u: Topic.APPROVALS for u in self._users(cur, role="cab_member") if u not in barred}
+            )
+        return Routing(people, {**change, "by": e.actor}, f"/changes/{e.aggregate_id}")
+
     def _for_unauthorised(self, cur: Cursor, e: LoggedEvent) -> Routing:
         people = {
             u: Topic.UNAUTHORISED_CHANGES
@@ -428,6 +448,8 @@ class Notifier(Projection):
             people.setdefault(owner, Topic.OWNED_REQUESTS)
 
     def _enqueue_for_people(self, cur: Cursor, e: LoggedEvent) -> None:
+        if old_news(e.occurred_at, datetime.now(UTC)):  # history imported, or refolded by a rebuild
+            return
         if e.topic in (c.CHANGE_RAISED.topic, c.CHANGE_REVISED.topic):
             self._enqueue_conflicts(cur, e)
         if e.type not in DESCRIPTIONS:

@@ -39,6 +39,7 @@ TOPIC_TEXT = {
         "Every new request, and comments on those nobody owns yet (the triage queue)"
     ),
     Topic.UNAUTHORISED_CHANGES: "Deployments no approved change covers",
+    Topic.OWN_CHANGES: "Production changes you raised or implement: approved, rejected, comments",
 }
 CHANNEL_TEXT = {
     Channel.EMAIL: "Email at once",

@@ -29,6 +29,10 @@ class Role(StrEnum):
     PIPELINE = "pipeline"
 
 
+IT_ROLES = (Role.RELEASE_MANAGER, Role.IT_STAFF, Role.CAB_MEMBER)
+"""IT's side of the process: who talks on any request or production change."""
+
+
 class Team(StrEnum):
     """Where an IT person works; operations approvers are CAB members from operations."""
 

@@ -338,3 +338,16 @@ def test_replaying_a_changes_events_rebuilds_the_same_change() -> None:
     assert isinstance(replayed, ProductionChange)
     assert (replayed.title, replayed.revision, replayed.approvals) == ("Patch v2", 2, [])
     assert replayed.plan == change.plan
+
+
+def test_a_comment_on_a_change_moves_nothing_and_must_say_something() -> None:
+    change = new_change()
+    change.comment("  Restore timed at 12 minutes.\n  ")
+    assert (change.status, change.revision) == (Status.IN_REVIEW, 1)
+    assert types(change)[-1] == "Commented"
+    with pytest.raises(InvalidCommand) as empty:
+        change.comment(" \n ")
+    assert empty.value.rule == "comment_required"
+    with pytest.raises(InvalidCommand) as long:
+        change.comment("x" * 5_001)
+    assert long.value.rule == "comment_too_long"

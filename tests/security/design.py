@@ -38,8 +38,10 @@ FLOW_READERS = METRICS_READERS | {R.REQUESTER}
 # README "As a business VP" and "IT staff: Submit a request for a named department".
 SUBMITTERS = frozenset({R.REQUESTER, R.RELEASE_MANAGER, R.IT_STAFF})
 REQUESTER = frozenset({R.REQUESTER})
-# README "As a business VP (requester)", Comments: the department and IT talk on a request.
-COMMENTERS = frozenset({R.REQUESTER, R.RELEASE_MANAGER, R.IT_STAFF, R.CAB_MEMBER})
+# README "As a business VP (requester)", Comments: the department and IT talk on a request;
+# IT alone on a production change ("CAB members: approving, rejecting, reviewing").
+IT_TALK = frozenset({R.RELEASE_MANAGER, R.IT_STAFF, R.CAB_MEMBER})
+COMMENTERS = IT_TALK | {R.REQUESTER}
 # README "As the release manager (triage board)": reject and withdraw; a VP withdraws too.
 WITHDRAWERS = frozenset({R.REQUESTER, R.RELEASE_MANAGER})
 RELEASE_MANAGER = frozenset({R.RELEASE_MANAGER})
@@ -279,6 +281,9 @@ OPERATIONS: dict[tuple[str, str], Expected] = {
     ),
     ("POST", "/api/changes/{change_id}/reject"): Expected(
         CAB, {"change_id": "in_review"}, body({"reason": "no test evidence"})
+    ),
+    ("POST", "/api/changes/{change_id}/comments"): Expected(
+        IT_TALK, {"change_id": "in_review"}, body({"text": "Is the backout timed?"})
     ),
     ("POST", "/api/changes/{change_id}/start"): Expected(IT_STAFF, {"change_id": "approved"}),
     ("POST", "/api/changes/{change_id}/complete"): Expected(

@@ -293,3 +293,52 @@ def test_an_implementer_records_a_failure_and_the_cab_reviews_it(web: Web) -> No
             follow_redirects=False,
         )
     assert answer.status_code == 303, answer.text
+
+
+def test_the_cab_asks_and_the_implementer_answers_on_the_change_page(web: Web) -> None:
+    change_id = raise_change(web)
+    with web.client() as client:
+        csrf = web.sign_in(client, "cab.carl")
+        assert f'action="/changes/{change_id}/comments"' in client.get(f"/changes/{change_id}").text
+        sent = client.post(
+            f"/changes/{change_id}/comments",
+            data={"csrf_token": csrf, "text": "How long does the restore take?"},
+            follow_redirects=False,
+        )
+        assert sent.status_code == 303
+        assert sent.headers["location"] == f"/changes/{change_id}?done=commented#comment"
+    with web.client() as client:
+        web.sign_in(client, "dev.alice")
+        page = client.get(f"/changes/{change_id}").text
+    assert '<li class="comment"><strong>cab.carl</strong> commented' in page
+    assert "How long does the restore take?" in page
+    assert f'action="/changes/{change_id}/comments"' in page
+
+
+def test_a_vp_reads_a_changes_conversation_but_cannot_join_it(web: Web) -> None:
+    change_id = raise_change(web)
+    with web.client() as client:
+        csrf = web.sign_in(client, "vp.sales")
+        assert "/comments" not in client.get(f"/changes/{change_id}").text
+        before = web.events()
+        refused = client.post(
+            f"/changes/{change_id}/comments", data={"csrf_token": csrf, "text": "When?"}
+        )
+    assert refused.status_code == 403
+    assert "Not for your role" in refused.text
+    assert web.events() == before
+
+
+def test_a_refused_comment_on_a_change_keeps_what_was_typed(web: Web) -> None:
+    change_id = raise_change(web)
+    with web.client() as client:
+        csrf = web.sign_in(client, "rm")
+        before = web.events()
+        long = "Check the replica lag first. " * 200
+        refused = client.post(
+            f"/changes/{change_id}/comments", data={"csrf_token": csrf, "text": long}
+        )
+    assert refused.status_code == 422
+    assert "Comment is longer than 5000 characters" in refused.text
+    assert long.strip() in refused.text
+    assert web.events() == before

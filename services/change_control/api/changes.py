@@ -15,6 +15,7 @@ from services.change_control.api.models import (
     ChangeBody,
     ChangeDetail,
     ChangeList,
+    CommentBody,
     Completion,
     Decision,
     NewChange,
@@ -36,7 +37,7 @@ from shared.domain import InvalidCommand, NotFound
 from shared.http.auth import Auth, Caller
 from shared.http.models import Instant
 from shared.http.routing import ServiceRouter
-from shared.identity.domain import Role
+from shared.identity.domain import IT_ROLES, Role
 
 ChangeId = Annotated[UUID, Path(description="The production change's id.")]
 
@@ -47,6 +48,7 @@ def changes_router(auth: Auth, changes: ChangeControl, views: ChangeControlViews
     raiser = auth.require(Role.IT_STAFF, Role.RELEASE_MANAGER)
     board = auth.require(Role.CAB_MEMBER)
     implementer = auth.require(Role.IT_STAFF)
+    talker = auth.require(*IT_ROLES)
 
     @router.post(
         "/changes", response_model=ChangeRef, status_code=201, summary="Raise a production change"
@@ -178,6 +180,17 @@ def changes_router(auth: Auth, changes: ChangeControl, views: ChangeControlViews
     ) -> ChangeRef:
         with caller.acting():
             return changes.reject(caller.principal, change_id, body.reason)
+
+    @router.post(
+        "/changes/{change_id}/comments",
+        response_model=ChangeRef,
+        summary="Comment on a change (IT: implementers, release managers, the CAB)",
+    )
+    def comment(
+        change_id: ChangeId, body: CommentBody, caller: Annotated[Caller, Depends(talker)]
+    ) -> ChangeRef:
+        with caller.acting():
+            return changes.comment(change_id, body.text)
 
     @router.post(
         "/changes/{change_id}/start",

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from services.change_control.application.changes import ChangeDraft
 from services.change_control.domain.risk import AffectedUsers, Impact, Likelihood, Questionnaire
-from services.change_control.domain.values import ChangeType, Outcome
+from services.change_control.domain.values import MAX_COMMENT, ChangeType, Outcome
 from shared.http.models import Instant, RequestBody
 
 Username = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")]
@@ -82,6 +82,10 @@ class Approval(Strict):
 
 class Decision(Strict):
     reason: Reason
+
+
+class CommentBody(Strict):
+    text: str = Field(min_length=1, max_length=MAX_COMMENT, description="Line breaks are kept.")
 
 
 class Completion(Strict):

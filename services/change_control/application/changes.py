@@ -215,6 +215,10 @@ class ChangeControl(UseCases):
             change_id, lambda c: c.record_review(reviewer(caller), findings, actions)
         )
 
+    def comment(self, change_id: UUID, remark: str) -> ChangeRef:
+        """IT (the implementers, the release manager, the CAB) talk on a change."""
+        return self._change(change_id, lambda c: c.comment(remark))
+
     # -- implementation --------------------------------------------------------------------
 
     def start(self, caller: Principal, change_id: UUID) -> ChangeRef:

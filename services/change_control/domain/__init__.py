@@ -30,7 +30,15 @@ from services.change_control.domain.gates import (
 )
 from services.change_control.domain.plans import PLAN_FIELDS, ChangePlan, TemplateTerms, plan_fields
 from services.change_control.domain.risk import ApprovalPolicy, Requirement, Reviewer, Risk
-from services.change_control.domain.values import ChangeType, Outcome, Window, iso, now, text
+from services.change_control.domain.values import (
+    MAX_COMMENT,
+    ChangeType,
+    Outcome,
+    Window,
+    iso,
+    now,
+    text,
+)
 from shared.domain import AuditedAggregate, InvalidCommand, NotPermitted, RuleViolation
 
 
@@ -381,6 +389,14 @@ class ProductionChange(AuditedAggregate):
     @event("Rejected")
     def _rejected(self, by: str, reason: str) -> None:
         self.status = Status.REJECTED
+
+    def comment(self, remark: str) -> None:
+        """A line of IT's conversation about the change, before, during or after it."""
+        self._commented(text=text(remark, "comment", MAX_COMMENT))
+
+    @event("Commented")
+    def _commented(self, text: str) -> None:
+        pass  # a comment changes nothing about the change
 
     # -- implementation -----------------------------------------------------------------
 

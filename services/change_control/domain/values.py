@@ -10,6 +10,7 @@ from enum import StrEnum
 from shared.domain import InvalidCommand, business_now
 
 MAX_WINDOW = timedelta(days=31)
+MAX_COMMENT = 5_000
 
 
 class ChangeType(StrEnum):

@@ -15,7 +15,7 @@ from services.change_control.pages.base import ChangePages
 from services.change_control.views.board import awaiting, cab_queue, calendar, change_detail
 from shared.contracts import CHANGE_REFERENCES
 from shared.http.routing import ServiceRouter
-from shared.identity.domain import Role
+from shared.identity.domain import IT_ROLES, Role
 from shared.web.access import Viewer
 from shared.web.forms import BadInput, Form, Refusal, handle_form
 from shared.web.references import reference_route
@@ -27,6 +27,7 @@ NOTICES = {
     "completed": "The outcome is recorded.",
     "reviewed": "The review is recorded.",
     "raised": "The change is raised and waits for the CAB.",
+    "commented": "Your comment is added.",
 }
 
 
@@ -35,6 +36,7 @@ def board_routes(p: ChangePages) -> APIRouter:
     anyone = p.access.require()
     board = p.access.require(Role.CAB_MEMBER)
     implementer = p.access.require(Role.IT_STAFF)
+    talker = p.access.require(*IT_ROLES)
 
     @router.get("/cab")
     def queue(request: Request, viewer: Annotated[Viewer, Depends(board)]) -> Response:
@@ -94,6 +96,7 @@ def board_routes(p: ChangePages) -> APIRouter:
             and not change["reviewed"]
             and change["status"] == "completed",
             may_complete=mine and change["status"] == "implementing",
+            may_comment=viewer.may(*IT_ROLES),
             outcomes=[o.value for o in Outcome],
             notice=NOTICES.get(request.query_params.get("done", "")),
             error=refusal.detail if refusal else None,
@@ -165,6 +168,17 @@ def board_routes(p: ChangePages) -> APIRouter:
                 viewer.principal, change_id, f.text("findings"), f.text("actions")
             ),
         )
+
+    @router.post("/changes/{change_id}/comments")
+    async def comment(
+        request: Request, change_id: UUID, viewer: Annotated[Viewer, Depends(talker)]
+    ) -> Response:
+        # Back where the comment now stands, above the box, rather than at the page's top.
+        done = f"/changes/{change_id}?done=commented#comment"
+        return await act(
+            request, viewer, change_id, "commented",
+            lambda f: p.changes.comment(change_id, f.text("text")), done,
+        )  # fmt: skip
 
     @router.post("/changes/{change_id}/start")
     async def start(

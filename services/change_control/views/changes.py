@@ -29,7 +29,7 @@ STATUS_AFTER = {
 }
 EVENTS = (
     "Raised", "Revised", "ApprovalRecorded", "Approved", "RetrospectivelyApproved", "Rejected",
-    "Withdrawn", "ImplementationStarted", "Completed", "ReviewRecorded", "Closed",
+    "Withdrawn", "ImplementationStarted", "Completed", "ReviewRecorded", "Closed", "Commented",
 )  # fmt: skip
 # Columns copied as they are from Raised and Revised, with the value a column takes when
 # an event carries only the contract's fields (other services' tests publish such events).
@@ -90,6 +90,7 @@ summary = Wording(
         ),
         "ProductionChange.ReviewRecorded": lambda d: f"recorded the review: {d['findings']}",
         "ProductionChange.Closed": lambda d: "closed",
+        "ProductionChange.Commented": lambda d: f"commented: {d['text']}",
     }
 )
 """A change's event as one line of its history."""

@@ -8,12 +8,12 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from services.intake.application import COMMENTERS, COMMENTING_IT, RequestDraft
+from services.intake.application import COMMENTERS, RequestDraft
 from services.intake.domain import CLOSED, TRIAGEABLE, Category, SizeEstimate, Status
 from services.intake.pages.base import IntakePages, choice, plan_of
 from shared.contracts import REQUEST_REFERENCES
 from shared.http.routing import ServiceRouter
-from shared.identity.domain import Role
+from shared.identity.domain import IT_ROLES, Role
 from shared.web.access import Viewer
 from shared.web.forms import Form, Refusal, attempt, handle_form, read_form, see_other
 from shared.web.history import referenced, with_links
@@ -134,7 +134,7 @@ def request_routes(p: IntakePages) -> APIRouter:
             may_answer=own and status == Status.INFO_REQUESTED,
             may_withdraw=(own or viewer.may(Role.RELEASE_MANAGER)) and status not in CLOSED,
             may_rate=own and status == Status.DELIVERED,
-            may_comment=own or viewer.may(*COMMENTING_IT),
+            may_comment=own or viewer.may(*IT_ROLES),
             may_triage=may_triage,
             owners=p.it_staff() if viewer.may(Role.RELEASE_MANAGER) else [],
         )

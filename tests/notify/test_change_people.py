@@ -1,0 +1,77 @@
+"""Who raised and implements a production change hear of its decision and of comments
+on it; the CAB hears of comments on the changes it may still approve."""
+
+from __future__ import annotations
+
+import uuid
+
+import orjson
+
+from shared import contracts as c
+from tests.foreign import publish
+from tests.notify.conftest import Notify
+from tests.notify.test_routing import raise_change, recipients
+
+WINDOW = ("2027-01-05T20:00:00+00:00", "2027-01-05T22:00:00+00:00")
+
+
+def told_about(notify: Notify, username: str) -> list[str]:
+    """The subjects of what `username` is told, in log order."""
+    return [orjson.loads(r["payload"])["message"]["subject"] for r in notify.outbox(username)]
+
+
+def patch_db(notify: Notify, change_type: str = "normal") -> uuid.UUID:
+    change = uuid.uuid4()
+    publish(
+        notify.platform.log, c.CHANGE_RAISED, change, 1, actor="ops.olga",
+        change_type=change_type, title="Patch DB", bundle_id=None, subsystems=["Billing"],
+        window_start=WINDOW[0], window_end=WINDOW[1], requester="ops.olga",
+        implementers=["ops.olga", "dev.alice"], risk="low",
+    )  # fmt: skip
+    return change
+
+
+def test_the_raiser_and_implementers_hear_when_the_cab_approves_or_rejects(
+    notify: Notify,
+) -> None:
+    approved, rejected = patch_db(notify), patch_db(notify)
+    publish(notify.platform.log, c.CHANGE_APPROVED, approved, 2, actor="cab.carl",
+            approvers=["cab.carl"])  # fmt: skip
+    publish(notify.platform.log, c.CHANGE_REJECTED, rejected, 2, actor="cab.carl",
+            by="cab.carl", reason="No tested backout")  # fmt: skip
+    mine = {"ops.olga": "email", "dev.alice": "email"}
+    assert recipients(notify, "ProductionChange.Approved") == mine
+    assert recipients(notify, "ProductionChange.Rejected") == mine
+    subjects = told_about(notify, "dev.alice")
+    assert "Approved: change CHG-1 “Patch DB”" in subjects
+    assert "Rejected: change CHG-2 “Patch DB”" in subjects
+
+
+def test_a_standard_change_approved_by_its_template_tells_nobody(notify: Notify) -> None:
+    change = patch_db(notify, "standard")
+    publish(notify.platform.log, c.CHANGE_APPROVED, change, 2, actor="ops.olga",
+            approvers=[])  # fmt: skip
+    assert recipients(notify, "ProductionChange.Approved") == {}
+
+
+def test_a_comment_reaches_the_changes_people_and_the_cab_but_not_its_author(
+    notify: Notify,
+) -> None:
+    change = patch_db(notify)
+    publish(notify.platform.log, c.CHANGE_COMMENTED, change, 2, actor="cab.carl",
+            text="How long does the restore take?")  # fmt: skip
+    told = recipients(notify, "ProductionChange.Commented")
+    # The raiser and implementers as their own changes; the other CAB member as a change
+    # awaiting approval; never the author.
+    assert told == {"ops.olga": "email", "dev.alice": "email", "cab.dora": "email"}
+    subjects = told_about(notify, "ops.olga")
+    assert "cab.carl commented on change CHG-1 “Patch DB”" in subjects
+
+
+def test_once_a_change_has_ended_its_comments_no_longer_reach_the_cab(notify: Notify) -> None:
+    change = raise_change(notify, "Patch DB", ["Billing"], *WINDOW, requester="dev.alice")
+    publish(notify.platform.log, c.CHANGE_WITHDRAWN, change, 2, actor="dev.alice",
+            reason="vendor late")  # fmt: skip
+    publish(notify.platform.log, c.CHANGE_COMMENTED, change, 3, actor="rm",
+            text="Raise it again in January.")  # fmt: skip
+    assert recipients(notify, "ProductionChange.Commented") == {"dev.alice": "email"}
