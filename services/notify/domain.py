@@ -30,6 +30,7 @@ class Topic(StrEnum):
     NEW_SUBMISSIONS = "new_submissions"  # new requests, comments on unowned ones (triage)
     UNAUTHORISED_CHANGES = "unauthorised_changes"  # deployments no approved change covers
     OWN_CHANGES = "own_changes"  # changes I raised or implement: approved, rejected, comments
+    MENTIONS = "mentions"  # comments that name me (@my.name)
 
 
 class Channel(StrEnum):
@@ -62,6 +63,7 @@ TOPIC_AUDIENCE: dict[Topic, tuple[str, ...]] = {
     Topic.NEW_SUBMISSIONS: ("release_manager",),
     Topic.UNAUTHORISED_CHANGES: ("release_manager", "admin"),
     Topic.OWN_CHANGES: ("it_staff", "release_manager"),  # who raises and implements them
+    Topic.MENTIONS: (),
 }
 
 
@@ -82,13 +84,25 @@ def defaults_for(roles: Iterable[str]) -> dict[Topic, Channel]:
 def effective_channel(topic: Topic, chosen: dict[str, str], roles: Iterable[str]) -> Channel:
     """What a person hears about `topic` through: their choice, else their roles' default.
 
-    Following a bundle is itself a choice, so followed bundles default to email."""
+    Following a bundle is itself a choice, so followed bundles default to email; so is
+    naming someone in a comment, so mentions do too."""
     if topic.value in chosen:
         return Channel(chosen[topic.value])
     default = defaults_for(roles).get(topic)
     if default is not None:
         return default
-    return Channel.EMAIL if topic == Topic.FOLLOWED_BUNDLES else Channel.OFF
+    return Channel.EMAIL if topic in (Topic.FOLLOWED_BUNDLES, Topic.MENTIONS) else Channel.OFF
+
+
+MENTION = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9._-]{1,63})")
+"""@dev.ana in a comment: a username (shared.identity.domain.USERNAME) after an @ that
+does not end a word or an email address."""
+
+
+def mentioned(text: str) -> list[str]:
+    """The usernames a comment names, in order, once each; a sentence's full stop (or a
+    dash or underscore) after one is not part of it."""
+    return list(dict.fromkeys(m.rstrip("._-") for m in MENTION.findall(text)))
 
 
 MAX_IN_FLIGHT = 32  # deliveries one endpoint may have in flight at once, at most

@@ -9,14 +9,28 @@ neither loses nor repeats an enqueue. Sending is the dispatcher's job.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from services.notify.domain import Channel, Topic, effective_channel, matches, old_news
+from services.notify.domain import (
+    Channel,
+    Topic,
+    effective_channel,
+    matches,
+    mentioned,
+    old_news,
+)
 from services.notify.messages import DESCRIPTIONS, Message, change_name, describe
+from services.notify.routing import (
+    BUNDLE_FOLLOWERS_ONLY,
+    BUNDLE_WIDE,
+    CHANGE_CLOSING,
+    NOBODY,
+    TRIAGE,
+    Routing,
+)
 from services.notify.views import (
     BUNDLES,
     CHANGES,
@@ -36,41 +50,6 @@ from shared.store.sql import Cursor
 
 NOTIFY = "services.notify.domain:"
 IDENTITY = "shared.identity.domain:"
-
-# Which topics an event concerns, by event type.
-REQUEST_TOPICS = (Topic.DEPARTMENT_REQUESTS, Topic.OWNED_REQUESTS)
-TRIAGE = {
-    c.REQUEST_ACCEPTED.type,
-    c.REQUEST_REJECTED.type,
-    c.REQUEST_DEFERRED.type,
-    c.REQUEST_DUPLICATE.type,
-    c.REQUEST_INFO_REQUESTED.type,
-    c.REQUEST_DELIVERED.type,
-    c.REQUEST_SCHEDULED.type,
-    c.REQUEST_UNSCHEDULED.type,
-}
-BUNDLE_WIDE = {c.BUNDLE_MOVED.type, c.BUNDLE_CANCELLED.type}
-BUNDLE_FOLLOWERS_ONLY = {
-    c.SCOPE_FROZEN.type,
-    c.QA_SIGNED_OFF.type,
-    c.BUNDLE_DEPLOYED.type,
-    c.BUNDLE_ROLLED_BACK.type,
-}
-
-
-@dataclass(frozen=True)
-class Routing:
-    people: Mapping[str, Topic]
-    facts: Mapping[str, Any]
-    link: str
-
-
-NOBODY = Routing({}, {}, "")
-
-
-CHANGE_CLOSING = frozenset(
-    {c.CHANGE_WITHDRAWN.topic, c.CHANGE_REJECTED.topic, c.CHANGE_COMPLETED.topic}
-)
 
 
 def _pack(subsystems: Iterable[str]) -> str:
@@ -456,7 +435,10 @@ class Notifier(Projection):
             return
         routing = self._recipients(cur, e)
         message = describe(e.type, e.data, routing.facts, routing.link)
-        self._tell(cur, e, routing.people, message)
+        people = dict(routing.people)
+        if e.type.endswith(".Commented"):  # whoever a comment names hears of it as such
+            people.update(dict.fromkeys(mentioned(e.data["text"]), Topic.MENTIONS))
+        self._tell(cur, e, people, message)
 
     def _enqueue_conflicts(self, cur: Cursor, e: LoggedEvent) -> None:
         """Another open change touching a shared subsystem in an overlapping window: the

@@ -40,6 +40,7 @@ TOPIC_TEXT = {
     ),
     Topic.UNAUTHORISED_CHANGES: "Deployments no approved change covers",
     Topic.OWN_CHANGES: "Production changes you raised or implement: approved, rejected, comments",
+    Topic.MENTIONS: "Comments that name you (@your.username), on any request or change",
 }
 CHANNEL_TEXT = {
     Channel.EMAIL: "Email at once",

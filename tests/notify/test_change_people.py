@@ -75,3 +75,18 @@ def test_once_a_change_has_ended_its_comments_no_longer_reach_the_cab(notify: No
     publish(notify.platform.log, c.CHANGE_COMMENTED, change, 3, actor="rm",
             text="Raise it again in January.")  # fmt: skip
     assert recipients(notify, "ProductionChange.Commented") == {"dev.alice": "email"}
+
+
+def test_whoever_a_comment_names_hears_of_it_and_nobody_unknown_or_the_author(
+    notify: Notify,
+) -> None:
+    change = patch_db(notify)
+    text = "@qa.quinn can you time the restore? (@nobody.here, @cab.carl: me; not x@qa.quinn)"
+    publish(notify.platform.log, c.CHANGE_COMMENTED, change, 2, actor="cab.carl",
+            text=text)  # fmt: skip
+    told = recipients(notify, "ProductionChange.Commented")
+    assert told["qa.quinn"] == "email"  # a mention reaches anyone, by email until they choose
+    assert "nobody.here" not in told
+    assert "cab.carl" not in told
+    topics = {r["target"]: r["topic"] for r in notify.outbox("qa.quinn")}
+    assert set(topics.values()) == {"mentions"}

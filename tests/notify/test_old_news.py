@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notify.domain import NEWS_FOR_DAYS, old_news
+from services.notify.domain import NEWS_FOR_DAYS, mentioned, old_news
 from shared import contracts as c
 from tests.foreign import publish
 from tests.notify.conftest import Notify, submit
@@ -55,3 +55,8 @@ def test_a_change_decided_a_month_ago_tells_nobody_but_endpoints_still_receive_i
 def test_todays_news_still_reaches_people(notify: Notify) -> None:
     submit(notify.platform)
     assert recipients(notify, "ChangeRequest.Submitted") == {"rm": "email"}
+
+
+def test_a_comment_names_people_by_username_after_an_at_sign() -> None:
+    text = "Ask @dev.ana. Then @qa.quinn, @dev.ana again; not me@example.com, @@x or @A"
+    assert mentioned(text) == ["dev.ana", "qa.quinn"]

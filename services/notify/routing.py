@@ -1,0 +1,45 @@
+"""Which events concern whom, by type, and what the notifier decides for one: the people
+told (each under a topic), facts about the item for the message, and its page."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from services.notify.domain import Topic
+from shared import contracts as c
+
+# Which events concern a request's people, by event type.
+TRIAGE = {
+    c.REQUEST_ACCEPTED.type,
+    c.REQUEST_REJECTED.type,
+    c.REQUEST_DEFERRED.type,
+    c.REQUEST_DUPLICATE.type,
+    c.REQUEST_INFO_REQUESTED.type,
+    c.REQUEST_DELIVERED.type,
+    c.REQUEST_SCHEDULED.type,
+    c.REQUEST_UNSCHEDULED.type,
+}
+BUNDLE_WIDE = {c.BUNDLE_MOVED.type, c.BUNDLE_CANCELLED.type}
+BUNDLE_FOLLOWERS_ONLY = {
+    c.SCOPE_FROZEN.type,
+    c.QA_SIGNED_OFF.type,
+    c.BUNDLE_DEPLOYED.type,
+    c.BUNDLE_ROLLED_BACK.type,
+}
+
+
+@dataclass(frozen=True)
+class Routing:
+    people: Mapping[str, Topic]
+    facts: Mapping[str, Any]
+    link: str
+
+
+NOBODY = Routing({}, {}, "")
+
+
+CHANGE_CLOSING = frozenset(
+    {c.CHANGE_WITHDRAWN.topic, c.CHANGE_REJECTED.topic, c.CHANGE_COMPLETED.topic}
+)
