@@ -131,10 +131,10 @@ class Notifier(Projection):
                     "a": e.aggregate_id,
                 },
             )
-        elif e.type == "User.Deactivated":
+        elif e.type in ("User.Deactivated", "User.Reactivated"):
             cur.execute(
-                f"UPDATE {self._t(USERS)} SET active = 0 WHERE aggregate_id = :a",
-                {"a": e.aggregate_id},
+                f"UPDATE {self._t(USERS)} SET active = :on WHERE aggregate_id = :a",
+                {"on": int(e.type == "User.Reactivated"), "a": e.aggregate_id},
             )
 
     def _endpoint_event(self, cur: Cursor, e: LoggedEvent) -> None:

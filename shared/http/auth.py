@@ -103,8 +103,11 @@ class Auth:
         statement."""
         session_user = getattr(request.state, "session_user", None)
         if credentials is None and session_user:
+            # A session begun before its user was last reactivated stays ended.
+            signed_in_at = request.state.session.issued_at
+            find = functools.partial(self.directory.principal, signed_in_at=signed_in_at)
             by_name, stored = await in_thread(
-                _find_then, self.directory.principal, session_user, self._claim_lookup(key)
+                _find_then, find, session_user, self._claim_lookup(key)
             )
             if by_name is not None:
                 return by_name, stored

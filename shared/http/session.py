@@ -3,7 +3,8 @@ carries the session's CSRF token.
 
 The cookie is stateless (HMAC-SHA256 over its JSON); it expires after
 `RAILYARD_SESSION_MAX_AGE_S`, and a deactivated user's session stops working at once
-because every request looks the user up again. The API honours the session for safe
+because every request looks the user up again (and, should they be reactivated, with
+the time the session began: one from before stays ended). The API honours the session for safe
 methods, and for writes only when the `X-CSRF-Token` header carries the session's token,
 so a session cookie alone never authorises a cross-site write.
 """

@@ -53,6 +53,8 @@ class Revocation(Strict):
 
 
 class Deactivation(Strict):
+    """Why a person is deactivated, or reactivated."""
+
     reason: str = Field(min_length=1, max_length=500)
 
 
@@ -132,6 +134,17 @@ def identity_router(auth: Auth, identity: Identity, directory: Directory) -> API
     ) -> UserRef:
         with caller.acting():
             return identity.deactivate(username, body.reason)
+
+    @router.post(
+        "/users/{username}/reactivate",
+        response_model=UserRef,
+        summary="Reactivate a deactivated user (their tokens stay revoked)",
+    )
+    def reactivate(
+        username: UsernamePath, body: Deactivation, caller: Annotated[Caller, Depends(admin)]
+    ) -> UserRef:
+        with caller.acting():
+            return identity.reactivate(username, body.reason)
 
     @router.get(
         "/users/{username}/tokens",

@@ -102,5 +102,13 @@ class Identity(UseCases):
 
         return self.run(command)
 
+    def reactivate(self, username: str, reason: str) -> UserRef:
+        def command() -> Outcome[UserRef]:
+            user = self._user(username)
+            user.reactivate(reason)
+            return Outcome([user], UserRef(username, user.version))
+
+        return self.run(command)
+
     def _user(self, username: str) -> User:
         return self.log.get(user_id(username), User, f"user {username!r}")

@@ -242,6 +242,17 @@ class User(AuditedAggregate):
         self.active = False
         self.tokens = dict.fromkeys(self.tokens, False)
 
+    def reactivate(self, reason: str) -> None:
+        """An admin undoes a deactivation: the person signs in again with the password
+        they had. Their tokens stay revoked, and sessions from before stay ended."""
+        if self.active:
+            raise RuleViolation("user_active", f"{self.username} is already active")
+        self._reactivated(reason=reason)
+
+    @event("Reactivated")
+    def _reactivated(self, reason: str) -> None:
+        self.active = True
+
     def _require_active(self) -> None:
         if not self.active:
             raise RuleViolation("user_deactivated", f"{self.username} is deactivated")

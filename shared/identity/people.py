@@ -29,6 +29,10 @@ NOTICES = {
     "profile": "The profile is saved.",
     "password": "The password is set.",
     "deactivated": "The person is deactivated: their sessions and tokens no longer work.",
+    "reactivated": (
+        "The person is active again and signs in with their password; their old tokens stay"
+        " revoked: issue new ones if they need them."
+    ),
     "revoked": "The token is revoked.",
 }
 
@@ -194,6 +198,15 @@ def _admin_routes(p: PeoplePages) -> APIRouter:
             return identity.deactivate(username, form.text("reason")[:500] or "deactivated")
 
         return await p.act(request, viewer, username, "deactivated", run)
+
+    @router.post("/people/{username}/reactivate")
+    async def reactivate(
+        request: Request, username: str, viewer: Annotated[Viewer, Depends(admin)]
+    ) -> Response:
+        def run(form: Form) -> object:
+            return identity.reactivate(username, form.text("reason")[:500] or "reactivated")
+
+        return await p.act(request, viewer, username, "reactivated", run)
 
     return router
 

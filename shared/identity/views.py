@@ -36,9 +36,14 @@ class TokenRow:
     revoked_at: str | None
 
 
+SIGNED_IN_AFTER = "identity_signed_in_after"
+"""A reactivated person's sessions count from their reactivation (epoch seconds): one
+signed before the deactivation it undoes stays ended."""
+
+
 class UsersProjection(Projection):
     name = "identity.users.v1"
-    tables = ("identity_users", "identity_tokens")
+    tables = ("identity_users", "identity_tokens", SIGNED_IN_AFTER)
 
     def create(self, cur: Cursor) -> None:
         cur.execute(
@@ -53,6 +58,10 @@ class UsersProjection(Projection):
             " token_id TEXT PRIMARY KEY, username TEXT NOT NULL, token_hash TEXT NOT NULL,"
             " label TEXT NOT NULL, issued_at TEXT NOT NULL, expires_at TEXT, revoked_at TEXT)"
         )
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t(SIGNED_IN_AFTER)} ("
+            " username TEXT PRIMARY KEY, since BIGINT NOT NULL)"
+        )
 
     def handlers(self) -> Mapping[str, Handler]:
         return {
@@ -62,6 +71,7 @@ class UsersProjection(Projection):
             event_topic(User, "TokenRevoked"): self._token_revoked,
             event_topic(User, "PasswordSet"): self._password_set,
             event_topic(User, "Deactivated"): self._deactivated,
+            event_topic(User, "Reactivated"): self._reactivated,
         }
 
     def _registered(self, cur: Cursor, e: LoggedEvent) -> None:
@@ -143,6 +153,18 @@ class UsersProjection(Projection):
             {"at": e.occurred_at, "u": username},
         )
 
+    def _reactivated(self, cur: Cursor, e: LoggedEvent) -> None:
+        username = self._username(cur, e)
+        cur.execute(
+            f"UPDATE {self.t('identity_users')} SET active = 1 WHERE username = :u", {"u": username}
+        )
+        since = int(datetime.fromisoformat(e.occurred_at).timestamp())
+        cur.execute(
+            f"INSERT INTO {self.t(SIGNED_IN_AFTER)} (username, since) VALUES (:u, :s)"
+            " ON CONFLICT (username) DO UPDATE SET since = excluded.since",
+            {"u": username, "s": since},
+        )
+
 
 class Directory:
     """Queries over users and tokens; authenticates bearer tokens."""
@@ -206,14 +228,25 @@ class Directory:
             recorded_at=row["claim_recorded_at"],
         )
 
-    def principal(self, username: str) -> Principal | None:
+    def principal(self, username: str, signed_in_at: int | None = None) -> Principal | None:
+        """The active person of that name; `signed_in_at` (a session's start, epoch
+        seconds): None too if it began before they were last reactivated, when every
+        session they had ended."""
         self.group.ensure_fresh()
         with self.log.db.transaction() as cur:
             cur.execute(
-                f"SELECT * FROM {self._users()} WHERE username = :u AND active = 1", {"u": username}
+                f"SELECT u.*, s.since FROM {self._users()} u LEFT JOIN"
+                f" {self.log.table(SIGNED_IN_AFTER)} s ON s.username = u.username"
+                " WHERE u.username = :u AND u.active = 1",
+                {"u": username},
             )
             row = cur.fetchone()
-        return _principal(row) if row else None
+        if row is None:
+            return None
+        # Whole seconds: a session begun in the second of the reactivation ends too.
+        if signed_in_at is not None and row["since"] is not None and signed_in_at <= row["since"]:
+            return None
+        return _principal(row)
 
     def password_hash(self, username: str) -> str | None:
         self.group.ensure_fresh()

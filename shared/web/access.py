@@ -81,7 +81,7 @@ class PageAccess:
         session = current_session(request)
         if session is None or not session.username:
             return None
-        principal = await in_thread(self.directory.principal, session.username)
+        principal = await in_thread(self.directory.principal, session.username, session.issued_at)
         if principal is None:
             return None
         request_id = str(getattr(request.state, "request_id", "") or "")

@@ -468,3 +468,17 @@ def test_a_comment_on_a_request_nobody_owns_yet_reaches_the_release_managers(
     request_id = submit(notify.platform)
     comment(notify, request_id, "vp.sales", "One more detail: postpaid only.")
     assert recipients(notify, "ChangeRequest.Commented") == {"rm": "email"}
+
+
+def test_a_reactivated_person_hears_again(notify: Notify) -> None:
+    first, second = submit(notify.platform), submit(notify.platform, "Roaming caps")
+    with acting_as("admin"):
+        notify.platform.identity.deactivate("vp.sales", "on leave")
+    accept(notify, first)
+    assert "vp.sales" not in recipients(notify, "ChangeRequest.Accepted")
+    with acting_as("admin"):
+        notify.platform.identity.reactivate("vp.sales", "back")
+    accept(notify, second)
+    assert recipients(notify, "ChangeRequest.Accepted")["vp.sales"] == "email"
+    told = [r for r in notify.outbox("vp.sales") if r["event_type"] == "ChangeRequest.Accepted"]
+    assert len(told) == 1  # the second acceptance only

@@ -114,6 +114,9 @@ OPERATIONS: dict[tuple[str, str], Expected] = {
     ("POST", "/api/users/{username}/deactivate"): Expected(
         ADMIN, {"username": "leaver"}, body({"reason": "left the company"})
     ),
+    ("POST", "/api/users/{username}/reactivate"): Expected(
+        ADMIN, {"username": "former"}, body({"reason": "back from leave"})
+    ),
     # "Everyone may issue and revoke their own tokens."
     ("GET", "/api/users/{username}/tokens"): Expected(OWN, {"username": "self"}),
     ("POST", "/api/users/{username}/tokens"): Expected(

@@ -187,6 +187,13 @@ class Seeder:
             self.platform.identity.register(username, "Lee Ver", ["it_staff"], None, "qa")
         return username
 
+    def former(self) -> str:
+        """A person deactivated, for an admin to reactivate."""
+        username = self.user()
+        with acting_as("test-setup"):
+            self.platform.identity.deactivate(username, "left")
+        return username
+
 
 def _delivered(s: Seeder, _: Items) -> str:
     request_id = s.accepted()
@@ -264,6 +271,7 @@ KINDS: dict[str, Callable[[Seeder, Items], str]] = {
     "endpoint": _endpoint,
     "paused_endpoint": _paused_endpoint,
     "leaver": lambda s, _: s.user(),
+    "former": lambda s, _: s.former(),
 }
 
 

@@ -5,6 +5,7 @@ once; nobody else looks after another person's account."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -189,3 +190,38 @@ def test_a_token_never_expires_unless_given_days_and_bad_days_are_named(
         )
     assert expires in answer.text
     assert (TOKEN.search(answer.text) is not None) == (days == "")
+
+
+def test_a_reactivated_person_signs_in_again_but_old_sessions_and_tokens_stay_ended(
+    web: Web,
+) -> None:
+    old_token = web.people.headers("vp.sales")
+    with web.client() as before:
+        web.sign_in(before, "vp.sales")
+        with web.client() as client:
+            csrf = web.sign_in(client, "admin")
+            client.post("/people/vp.sales/deactivate", data={"csrf_token": csrf, "reason": "left"})
+            offered = client.get("/people/vp.sales").text
+            back = client.post(
+                "/people/vp.sales/reactivate",
+                data={"csrf_token": csrf, "reason": "back from leave"},
+                follow_redirects=False,
+            )
+            page = client.get(back.headers["location"]).text
+            again = client.post(
+                "/people/vp.sales/reactivate", data={"csrf_token": csrf, "reason": "twice"}
+            )
+        stale = before.get("/department", follow_redirects=False)
+        token = before.get("/api/requests", headers=old_token)
+    assert 'action="/people/vp.sales/reactivate"' in offered
+    assert back.status_code == 303
+    assert "The person is active again" in page
+    assert 'action="/people/vp.sales/deactivate"' in page
+    assert again.status_code == 409
+    assert "is already active" in again.text
+    assert stale.status_code == 303  # the session from before the deactivation stays ended
+    assert token.status_code == 401  # and so do the tokens it revoked
+    time.sleep(1.05)  # sessions count in whole seconds: one begun in the reactivation's ends
+    with web.client() as after:
+        web.sign_in(after, "vp.sales")  # with the password they had
+        assert after.get("/department").status_code == 200
