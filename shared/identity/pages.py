@@ -80,11 +80,15 @@ def signin_router(
         return response
 
     @router.get("/signin")
-    def signin_form(request: Request, next: str = "/") -> Response:
-        session = current_session(request)
-        if session is not None and session.username:
+    async def signin_form(request: Request, next: str = "/") -> Response:
+        # Only a session that still signs someone in skips the form: one whose person was
+        # deactivated (or reactivated since it began) would be sent back and forth.
+        if await access.signed_in(request) is not None:
             return RedirectResponse(safe_next(next), status_code=303)
-        return form_page(request, session or Session.fresh(None), next_path=safe_next(next))
+        session = current_session(request)
+        if session is None or session.username:
+            session = Session.fresh(None)
+        return form_page(request, session, next_path=safe_next(next))
 
     @router.post("/signin")
     async def signin(request: Request) -> Response:

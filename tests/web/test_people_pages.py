@@ -148,7 +148,10 @@ def test_a_deactivated_person_is_signed_out_and_an_admin_cannot_deactivate_thems
             page = client.get("/people/vp.sales").text
             own = client.post("/people/admin/deactivate", data={"csrf_token": csrf, "reason": "x"})
         gone = sales.get("/department", follow_redirects=False)
+        landed = sales.get("/department")  # followed: to the form, not back and forth
     assert "deactivated" in page
+    assert landed.status_code == 200
+    assert 'name="password"' in landed.text
     assert gone.status_code == 303
     assert gone.headers["location"].startswith("/signin")
     assert own.status_code == 422
@@ -212,6 +215,7 @@ def test_a_reactivated_person_signs_in_again_but_old_sessions_and_tokens_stay_en
                 "/people/vp.sales/reactivate", data={"csrf_token": csrf, "reason": "twice"}
             )
         stale = before.get("/department", follow_redirects=False)
+        assert 'name="password"' in before.get("/department").text  # the sign-in form
         token = before.get("/api/requests", headers=old_token)
     assert 'action="/people/vp.sales/reactivate"' in offered
     assert back.status_code == 303
