@@ -248,6 +248,8 @@ def test_metrics_follow_every_published_fact_except_those_no_metric_needs() -> N
         c.REQUEST_OWNER_ASSIGNED.topic,
         c.CHANGE_IMPLEMENTATION_STARTED.topic,
         c.BUNDLE_DEPLOYMENT_APPROVAL_WITHDRAWN.topic,  # the change's own facts say it all
+        c.REQUEST_COMMENTED.topic,  # a conversation: no metric counts what people say
+        c.CHANGE_COMMENTED.topic,
     }
     assert {p.topic for p in c.ALL} - TOPICS == unused
     assert {p.topic for p in c.ALL} >= TOPICS
