@@ -82,6 +82,7 @@ class Templates:
             label=label,
             sentence=sentence,
             when=self.when,
+            local_input=self.local_input,
             day=self.day,
             short_day=self.short_day,
             linked=linked,
@@ -92,6 +93,12 @@ class Templates:
             return ""
         moment = datetime.fromisoformat(value).astimezone(self.zone)
         return moment.strftime("%d %b %Y %H:%M").lstrip("0")
+
+    def local_input(self, value: str | None) -> str:
+        """An instant as a `datetime-local` field shows it: in the business time zone."""
+        if not value:
+            return ""
+        return datetime.fromisoformat(value).astimezone(self.zone).strftime("%Y-%m-%dT%H:%M")
 
     @staticmethod
     def day(value: str | date | None) -> str:

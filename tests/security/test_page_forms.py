@@ -60,8 +60,10 @@ FORMS: dict[str, frozenset[Role]] = {
     "/changes/{change_id}/start": IT_STAFF,
     "/changes/{change_id}/complete": IT_STAFF,
     "/blackouts": RELEASE_MANAGER,
+    "/blackouts/{blackout_id}": RELEASE_MANAGER,
     "/blackouts/{blackout_id}/lift": RELEASE_MANAGER,
     "/standard-changes": KEEPERS,
+    "/standard-changes/{template_id}": KEEPERS,
     "/standard-changes/{template_id}/retire": KEEPERS,
     # An admin looks after people; everyone after their own tokens (another's: 403, as
     # tests/web/test_people_pages.py shows).

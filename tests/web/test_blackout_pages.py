@@ -139,3 +139,53 @@ def test_other_roles_read_the_blackouts_and_cannot_declare_or_lift_them(
     assert 'action="/blackouts/' not in page  # no Lift buttons
     assert (declared.status_code, lifted.status_code) == (403, 403)
     assert web.events() == before
+
+
+def test_a_blackout_moved_off_a_changes_window_lets_the_cab_approve_it(web: Web) -> None:
+    """Its form opens filled in with the blackout as it stands (in the business time
+    zone); moved a day later and narrowed to CRM, it no longer holds the change back."""
+    change_id = raise_change(web, title="Patch the billing database")
+    form = blackout_form()
+    with web.client() as client:
+        csrf = web.sign_in(client, "rm")
+        client.post("/blackouts", data={"csrf_token": csrf, **form})
+        page = client.get("/blackouts").text
+        found = BLACKOUT_ID.search(page)
+        assert found is not None
+        blackout_id = found.group(1)
+        assert f'action="/blackouts/{blackout_id}"' in page
+        assert f'value="{form["start"]}"' in page  # as declared, for the form to move
+        assert "blackout" in approve(web, change_id).lower()
+        moved = blackout_form(
+            start=str(datetime.fromisoformat(str(form["start"])) + timedelta(days=1))[:16],
+            end=str(datetime.fromisoformat(str(form["end"])) + timedelta(days=1))[:16],
+            subsystems=["CRM"],
+        )
+        saved = client.post(
+            f"/blackouts/{blackout_id}",
+            data={"csrf_token": csrf, **moved},
+            follow_redirects=False,
+        )
+        assert saved.headers["location"] == "/blackouts?done=changed"
+        after = client.get("/blackouts?done=changed").text
+    assert "The blackout is saved" in after
+    assert "Holds back" not in after
+    assert approve(web, change_id) == "approved"
+
+
+def test_a_refused_move_is_named_on_its_own_blackout_with_what_was_typed(web: Web) -> None:
+    with web.client() as client:
+        csrf = web.sign_in(client, "rm")
+        client.post("/blackouts", data={"csrf_token": csrf, **blackout_form()})
+        found = BLACKOUT_ID.search(client.get("/blackouts").text)
+        assert found is not None
+        before = web.events()
+        refused = client.post(
+            f"/blackouts/{found.group(1)}",
+            data={"csrf_token": csrf, **blackout_form(name="Renamed", end="2020-01-01T00:00")},
+        )
+    assert refused.status_code == 422
+    assert "<details open>" in refused.text
+    assert "The window ends before it starts" in refused.text
+    assert 'value="Renamed"' in refused.text
+    assert web.events() == before

@@ -117,3 +117,48 @@ def test_only_release_managers_and_admins_publish_or_retire(web: Web, username: 
         )
     assert (published.status_code, retired.status_code) == (403, 403)
     assert web.events() == before
+
+
+def test_a_revised_template_fills_the_next_change_raised_from_it(web: Web) -> None:
+    page = publish(web)
+    found = RETIRE.search(page)
+    assert found is not None
+    template_id = found.group(1)
+    assert f'action="/standard-changes/{template_id}"' in page  # its revision form
+    assert ">Drain node 1, restart it, then node 2.</textarea>" in page  # filled as it stands
+    with web.client() as client:
+        csrf = web.sign_in(client, "admin")
+        revised = client.post(
+            f"/standard-changes/{template_id}",
+            data={
+                "csrf_token": csrf,
+                **template_form(implementation_plan="Drain, restart, check."),
+            },
+            follow_redirects=False,
+        )
+        assert revised.headers["location"] == "/standard-changes?done=revised"
+        assert "The template is revised" in client.get("/standard-changes?done=revised").text
+    with web.client() as client:
+        web.sign_in(client, "dev.alice")
+        form = client.get(f"/changes/new?template_id={template_id}").text
+    assert "Drain, restart, check." in form
+
+
+def test_a_revision_that_is_no_longer_low_risk_is_refused_in_place(web: Web) -> None:
+    found = RETIRE.search(publish(web))
+    assert found is not None
+    before = web.events()
+    with web.client() as client:
+        csrf = web.sign_in(client, "rm")
+        refused = client.post(
+            f"/standard-changes/{found.group(1)}",
+            data={
+                "csrf_token": csrf,
+                **template_form(impact="major", likelihood="likely", name="Restart it all"),
+            },
+        )
+    assert refused.status_code in (409, 422)
+    assert "<details open>" in refused.text
+    assert "A standard change is low risk" in refused.text
+    assert 'value="Restart it all"' in refused.text
+    assert web.events() == before

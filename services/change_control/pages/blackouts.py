@@ -22,6 +22,7 @@ from shared.web.forms import BadInput, Form, Refusal
 NOTICES = {
     "declared": "The blackout is declared: changes overlapping it cannot be approved.",
     "lifted": "The blackout is lifted.",
+    "changed": "The blackout is saved: approvals are checked against its new window and scope.",
 }
 
 
@@ -63,19 +64,31 @@ def blackout_routes(p: ChangePages) -> APIRouter:
     def blackouts(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
         return page(request, viewer)
 
+    def draft(form: Form) -> BlackoutDraft:
+        start = p.moment(form, "start", "The start")
+        end = p.moment(form, "end", "The end")
+        if start is None or end is None:
+            raise BadInput("a blackout has a start and an end")
+        return BlackoutDraft(
+            form.text("name"), start, end, form.texts("subsystems"), form.text("reason")
+        )
+
     @router.post("/blackouts")
     async def declare(request: Request, viewer: Annotated[Viewer, Depends(manager)]) -> Response:
         def run(form: Form) -> object:
-            start = p.moment(form, "start", "The start")
-            end = p.moment(form, "end", "The end")
-            if start is None or end is None:
-                raise BadInput("a blackout has a start and an end")
-            draft = BlackoutDraft(
-                form.text("name"), start, end, form.texts("subsystems"), form.text("reason")
-            )
-            return p.blackouts.declare(draft)
+            return p.blackouts.declare(draft(form))
 
         return await p.posted(request, viewer, run, page, "/blackouts?done=declared", "declare")
+
+    @router.post("/blackouts/{blackout_id}")
+    async def change(
+        request: Request, blackout_id: UUID, viewer: Annotated[Viewer, Depends(manager)]
+    ) -> Response:
+        def run(form: Form) -> object:
+            return p.blackouts.change(blackout_id, draft(form))
+
+        done, failed = "/blackouts?done=changed", f"change:{blackout_id}"
+        return await p.posted(request, viewer, run, page, done, failed)
 
     @router.post("/blackouts/{blackout_id}/lift")
     async def lift(

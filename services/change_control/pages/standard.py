@@ -22,6 +22,7 @@ from shared.web.forms import BadInput, Form, Refusal
 NOTICES = {
     "published": "The template is published: IT staff can raise standard changes from it.",
     "retired": "The template is retired: no new change is raised from it.",
+    "revised": "The template is revised: changes raised from now on take it as it stands.",
 }
 
 
@@ -38,6 +39,10 @@ def standard_routes(p: ChangePages) -> APIRouter:
         failed: str = "",
     ) -> Response:
         every = p.views.templates(include_retired=True)
+        in_use = [t for t in every if not t["retired"]]
+        # Each template's revision form: as it stands, or as typed when it was refused.
+        revising = {t["id"]: kept if kept and failed == f"revise:{t['id']}" else _as_form(t)
+                    for t in in_use}  # fmt: skip
         return p.templates.render(
             request,
             "standard.html",
@@ -46,7 +51,8 @@ def standard_routes(p: ChangePages) -> APIRouter:
             error=refusal.detail if refusal else None,
             failed=failed,
             form=kept or {"subsystems": []},
-            in_use=[t for t in every if not t["retired"]],
+            in_use=in_use,
+            revising=revising,
             retired=[t for t in every if t["retired"]],
             catalogue=p.changes.catalogue,
             may_keep=viewer.may(*TEMPLATE_KEEPERS),
@@ -65,21 +71,21 @@ def standard_routes(p: ChangePages) -> APIRouter:
     @router.post("/standard-changes")
     async def publish(request: Request, viewer: Annotated[Viewer, Depends(keeper)]) -> Response:
         def run(form: Form) -> object:
-            if not form.texts("subsystems"):
-                raise BadInput("name the subsystems a change from this template touches")
-            draft = TemplateDraft(
-                name=form.text("name"),
-                description=form.text("description"),
-                subsystems=form.texts("subsystems"),
-                implementation_plan=form.text("implementation_plan"),
-                backout_plan=form.text("backout_plan"),
-                questionnaire=risk_answers(form),
-            )
-            return p.standard.publish(draft)
+            return p.standard.publish(_draft(form))
 
         return await p.posted(
             request, viewer, run, page, "/standard-changes?done=published", "publish"
         )
+
+    @router.post("/standard-changes/{template_id}")
+    async def revise(
+        request: Request, template_id: UUID, viewer: Annotated[Viewer, Depends(keeper)]
+    ) -> Response:
+        def run(form: Form) -> object:
+            return p.standard.revise(template_id, _draft(form))
+
+        done, failed = "/standard-changes?done=revised", f"revise:{template_id}"
+        return await p.posted(request, viewer, run, page, done, failed)
 
     @router.post("/standard-changes/{template_id}/retire")
     async def retire(
@@ -92,3 +98,24 @@ def standard_routes(p: ChangePages) -> APIRouter:
         return await p.posted(request, viewer, run, page, "/standard-changes?done=retired", failed)
 
     return router
+
+
+def _draft(form: Form) -> TemplateDraft:
+    if not form.texts("subsystems"):
+        raise BadInput("name the subsystems a change from this template touches")
+    return TemplateDraft(
+        name=form.text("name"),
+        description=form.text("description"),
+        subsystems=form.texts("subsystems"),
+        implementation_plan=form.text("implementation_plan"),
+        backout_plan=form.text("backout_plan"),
+        questionnaire=risk_answers(form),
+    )
+
+
+def _as_form(template: dict[str, Any]) -> dict[str, Any]:
+    """A template as its revision form shows it."""
+    fields = ("name", "description", "subsystems", "implementation_plan", "backout_plan",
+              "impact", "likelihood", "affected_users")  # fmt: skip
+    return {**{f: template[f] for f in fields},
+            "backout_tested": "yes" if template["backout_tested"] else "no"}  # fmt: skip
