@@ -37,8 +37,8 @@ class TokenRow:
 
 
 SIGNED_IN_AFTER = "identity_signed_in_after"
-"""A reactivated person's sessions count from their reactivation (epoch seconds): one
-signed before the deactivation it undoes stays ended."""
+"""When each reactivated person was last reactivated (epoch seconds): a session of theirs
+begun before then (before the deactivation it undid, so) stays ended."""
 
 
 class UsersProjection(Projection):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,14 @@ def blackout_form(**overrides: str | list[str]) -> dict[str, str | list[str]]:
     }
     form.update(overrides)
     return form
+
+
+def declare(client: Any, csrf: str) -> str:
+    """Declares the usual blackout as the signed-in release manager; returns its id."""
+    client.post("/blackouts", data={"csrf_token": csrf, **blackout_form()})
+    found = BLACKOUT_ID.search(client.get("/blackouts").text)
+    assert found is not None
+    return found.group(1)
 
 
 def approve(web: Web, change_id: str) -> str:
@@ -104,10 +113,7 @@ def test_a_refused_blackout_says_why_and_keeps_what_was_typed(
 def test_lifting_needs_a_reason_and_a_lifted_blackout_stays_lifted(web: Web) -> None:
     with web.client() as client:
         csrf = web.sign_in(client, "rm")
-        client.post("/blackouts", data={"csrf_token": csrf, **blackout_form()})
-        found = BLACKOUT_ID.search(client.get("/blackouts").text)
-        assert found is not None
-        lift = f"/blackouts/{found.group(1)}/lift"
+        lift = f"/blackouts/{declare(client, csrf)}/lift"
         without = client.post(lift, data={"csrf_token": csrf, "reason": " "})
         client.post(lift, data={"csrf_token": csrf, "reason": "Not needed"})
         again = client.post(lift, data={"csrf_token": csrf, "reason": "Twice"})
@@ -176,12 +182,10 @@ def test_a_blackout_moved_off_a_changes_window_lets_the_cab_approve_it(web: Web)
 def test_a_refused_move_is_named_on_its_own_blackout_with_what_was_typed(web: Web) -> None:
     with web.client() as client:
         csrf = web.sign_in(client, "rm")
-        client.post("/blackouts", data={"csrf_token": csrf, **blackout_form()})
-        found = BLACKOUT_ID.search(client.get("/blackouts").text)
-        assert found is not None
+        blackout_id = declare(client, csrf)
         before = web.events()
         refused = client.post(
-            f"/blackouts/{found.group(1)}",
+            f"/blackouts/{blackout_id}",
             data={"csrf_token": csrf, **blackout_form(name="Renamed", end="2020-01-01T00:00")},
         )
     assert refused.status_code == 422
