@@ -31,6 +31,7 @@ class Topic(StrEnum):
     UNAUTHORISED_CHANGES = "unauthorised_changes"  # deployments no approved change covers
     OWN_CHANGES = "own_changes"  # changes I raised or implement: approved, rejected, comments
     MENTIONS = "mentions"  # comments that name me (@my.name)
+    CONVERSATIONS = "conversations"  # comments after mine on the same request or change
 
 
 class Channel(StrEnum):
@@ -64,6 +65,7 @@ TOPIC_AUDIENCE: dict[Topic, tuple[str, ...]] = {
     Topic.UNAUTHORISED_CHANGES: ("release_manager", "admin"),
     Topic.OWN_CHANGES: ("it_staff", "release_manager"),  # who raises and implements them
     Topic.MENTIONS: (),
+    Topic.CONVERSATIONS: (),
 }
 
 
@@ -81,17 +83,22 @@ def defaults_for(roles: Iterable[str]) -> dict[Topic, Channel]:
     return chosen
 
 
+CHOSEN = (Topic.FOLLOWED_BUNDLES, Topic.MENTIONS, Topic.CONVERSATIONS)
+"""Topics one is in by one's own doing (or another's naming): email until one chooses."""
+
+
 def effective_channel(topic: Topic, chosen: dict[str, str], roles: Iterable[str]) -> Channel:
     """What a person hears about `topic` through: their choice, else their roles' default.
 
-    Following a bundle is itself a choice, so followed bundles default to email; so is
-    naming someone in a comment, so mentions do too."""
+    Following a bundle is itself a choice, so followed bundles default to email; so are
+    naming someone in a comment and taking part in a conversation: mentions and
+    conversations do too."""
     if topic.value in chosen:
         return Channel(chosen[topic.value])
     default = defaults_for(roles).get(topic)
     if default is not None:
         return default
-    return Channel.EMAIL if topic in (Topic.FOLLOWED_BUNDLES, Topic.MENTIONS) else Channel.OFF
+    return Channel.EMAIL if topic in CHOSEN else Channel.OFF
 
 
 MENTION = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9._-]{1,63})")

@@ -37,6 +37,7 @@ from services.notify.views import (
     ENDPOINTS,
     LOOKUPS,
     OUTBOX,
+    PARTICIPANTS,
     REQUESTS,
     SUBSCRIPTIONS,
     USERS,
@@ -267,6 +268,12 @@ class Notifier(Projection):
                     "id": e.aggregate_id,
                 },
             )
+        elif e.topic in (c.REQUEST_COMMENTED.topic, c.CHANGE_COMMENTED.topic):
+            cur.execute(
+                f"INSERT INTO {self._t(PARTICIPANTS)} (item_id, username) VALUES (:i, :u)"
+                " ON CONFLICT DO NOTHING",
+                {"i": e.aggregate_id, "u": e.actor},
+            )
         elif e.topic in CHANGE_CLOSING:
             cur.execute(
                 f"UPDATE {self._t(CHANGES)} SET open = 0 WHERE id = :id", {"id": e.aggregate_id}
@@ -436,9 +443,20 @@ class Notifier(Projection):
         routing = self._recipients(cur, e)
         message = describe(e.type, e.data, routing.facts, routing.link)
         people = dict(routing.people)
-        if e.type.endswith(".Commented"):  # whoever a comment names hears of it as such
-            people.update(dict.fromkeys(mentioned(e.data["text"]), Topic.MENTIONS))
+        if e.type.endswith(".Commented"):
+            self._converse(cur, e, people)
         self._tell(cur, e, people, message)
+
+    def _converse(self, cur: Cursor, e: LoggedEvent, people: dict[str, Topic]) -> None:
+        """Who commented on the item before hears of the next comment (`_fold` counts
+        each author in), and whoever a comment names hears of it as such."""
+        cur.execute(
+            f"SELECT username FROM {self._t(PARTICIPANTS)} WHERE item_id = :i",
+            {"i": e.aggregate_id},
+        )
+        for row in cur.fetchall():
+            people.setdefault(row["username"], Topic.CONVERSATIONS)
+        people.update(dict.fromkeys(mentioned(e.data["text"]), Topic.MENTIONS))
 
     def _enqueue_conflicts(self, cur: Cursor, e: LoggedEvent) -> None:
         """Another open change touching a shared subsystem in an overlapping window: the

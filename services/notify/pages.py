@@ -41,6 +41,7 @@ TOPIC_TEXT = {
     Topic.UNAUTHORISED_CHANGES: "Deployments no approved change covers",
     Topic.OWN_CHANGES: "Production changes you raised or implement: approved, rejected, comments",
     Topic.MENTIONS: "Comments that name you (@your.username), on any request or change",
+    Topic.CONVERSATIONS: "Comments after yours on a request or change you commented on",
 }
 CHANNEL_TEXT = {
     Channel.EMAIL: "Email at once",

@@ -22,10 +22,11 @@ USERS, REQUESTS, BUNDLES, CHANGES = (
     "notify_changes",
 )
 ENDPOINTS, SUBSCRIPTIONS = "notify_endpoints", "notify_subscriptions"
+PARTICIPANTS = "notify_participants"  # who has commented on each request or change
 OUTBOX, ATTEMPTS, DIGESTS = "notify_outbox", "notify_attempts", "notify_digests"
 
 # What the notifier folds from the log: dropped and refolded on a rebuild.
-LOOKUPS = (USERS, REQUESTS, BUNDLES, CHANGES, ENDPOINTS, SUBSCRIPTIONS)
+LOOKUPS = (USERS, REQUESTS, BUNDLES, CHANGES, ENDPOINTS, SUBSCRIPTIONS, PARTICIPANTS)
 # What happened to deliveries: never dropped, so a rebuild re-enqueues nothing already
 # enqueued (the delivery id is the natural key) and never re-sends anything.
 DELIVERIES = (OUTBOX, ATTEMPTS, DIGESTS)
@@ -47,6 +48,7 @@ DDL = {
     " secret_version INTEGER NOT NULL, registered_at TEXT NOT NULL",
     SUBSCRIPTIONS: "username TEXT PRIMARY KEY, aggregate_id TEXT NOT NULL UNIQUE,"
     " channels TEXT NOT NULL, webhook_url TEXT, followed TEXT NOT NULL",
+    PARTICIPANTS: "item_id TEXT NOT NULL, username TEXT NOT NULL, PRIMARY KEY (item_id, username)",
     # One row per (event, recipient): the natural key makes enqueueing idempotent.
     OUTBOX: "delivery_id TEXT PRIMARY KEY, position BIGINT NOT NULL, event_type TEXT NOT NULL,"
     " channel TEXT NOT NULL, target TEXT NOT NULL, topic TEXT, payload TEXT NOT NULL,"

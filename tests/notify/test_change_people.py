@@ -90,3 +90,20 @@ def test_whoever_a_comment_names_hears_of_it_and_nobody_unknown_or_the_author(
     assert "cab.carl" not in told
     topics = {r["target"]: r["topic"] for r in notify.outbox("qa.quinn")}
     assert set(topics.values()) == {"mentions"}
+
+
+def test_whoever_commented_before_hears_the_next_comment_as_a_conversation(
+    notify: Notify,
+) -> None:
+    change = patch_db(notify)
+    for version, (who, text) in enumerate(
+        [("rm", "Does this clash with the billing run?"), ("ops.olga", "No: it ends at 22:00.")],
+        start=2,
+    ):
+        publish(notify.platform.log, c.CHANGE_COMMENTED, change, version, actor=who, text=text)
+    notify.follow_log()
+    rows = [r for r in notify.outbox("rm") if r["event_type"] == "ProductionChange.Commented"]
+    assert [r["topic"] for r in rows] == ["conversations"]  # the answer, not their own
+    assert "rm" not in [
+        r["target"] for r in notify.outbox("ops.olga") if r["topic"] == "conversations"
+    ]

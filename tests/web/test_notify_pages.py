@@ -44,7 +44,8 @@ def test_everyone_chooses_what_they_hear_about_on_their_notifications_page(web: 
         page = client.get(saved.headers["location"])
     assert "Saved" in page.text
     assert selected(page.text, "department_requests") == "digest"
-    assert page.text.count(">default</small>") == 1  # followed bundles: still the default
+    # followed bundles, mentions and conversations: still the defaults
+    assert page.text.count(">default</small>") == 3
     assert web.events() == before + 2  # the person's subscriptions began, one choice
 
 
