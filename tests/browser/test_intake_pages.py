@@ -133,6 +133,31 @@ def test_requester_rates_delivered_work(as_user: Any, live_server: LiveServer) -
     expect(page.locator("dl.facts")).to_contain_text("4/5 — Quick and quiet")
 
 
+def test_a_vp_and_the_owner_talk_on_the_request_with_its_lines_and_references_kept(
+    as_user: Any, live_server: LiveServer
+) -> None:
+    """The VP asks on the request, landing back at the box under their comment; the
+    owner reads it, with its line break and a written reference as a link, and answers."""
+    request_id = live_server.submit("Itemised roaming charges")
+    live_server.accept(request_id)
+    vp = as_user("vp.sales")
+    page = vp.go(f"/requests/{request_id}")
+    page.fill("#comment textarea[name=text]", "Before the March run?\nSame tariffs as REQ-1.")
+    page.click("#comment button:has-text('Comment')")
+    expect(page).to_have_url(re.compile(r"notice=commented#comment$"))
+    owner = as_user("dev.alice", PHONE)
+    seen = owner.go(f"/requests/{request_id}")
+    said = seen.locator("li.comment blockquote")
+    expect(said).to_have_count(1)
+    assert said.inner_text() == "Before the March run?\nSame tariffs as REQ-1."
+    expect(said.locator("a")).to_have_attribute("href", "/requests/REQ-1")
+    seen.fill("#comment textarea[name=text]", "Yes: it is sized for the February bundle.")
+    seen.click("#comment button:has-text('Comment')")
+    expect(seen.locator("li.comment")).to_have_count(2)
+    assert seen.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    owner.shot("request-conversation-phone")
+
+
 def test_it_staff_see_their_items(as_user: Any, live_server: LiveServer) -> None:
     """An IT owner's page lists the accepted work they are the point of contact for."""
     request_id = live_server.submit("Regression pack for billing")
