@@ -1,9 +1,11 @@
-"""The notification settings page: what each person hears about, and how.
+"""The notification settings page: what each person was told lately, what they hear
+about, and how.
 
-Everyone's emails link here. It shows the topics that can reach the signed-in person
-(by their roles), each with its channel (their choice, else their roles' default), their
-own webhook URL, and the bundles they follow; the forms run the same use cases as
-`/api/me/notifications`.
+Everyone's emails link here. It shows their latest messages (whichever way each went,
+so what email could not bring is read here), the topics that can reach the signed-in
+person (by their roles), each with its channel (their choice, else their roles'
+default), their own webhook URL, and the bundles they follow; the forms run the same use
+cases as `/api/me/notifications`.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
@@ -98,6 +100,7 @@ def notify_pages(p: NotifyPages) -> APIRouter:
             secret=secret,
             email=p.views.email_of(viewer.username),
             followed=[(b, names.get(b, b)) for b in prefs.followed_bundles],
+            told=p.views.told(viewer.username),
         )
 
     @router.get(PAGE)

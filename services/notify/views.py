@@ -224,6 +224,30 @@ class NotifyViews:
             )
             return {r["id"]: r["name"] for r in cur.fetchall()}
 
+    def told(self, username: str, limit: int = 20) -> list[dict[str, Any]]:
+        """What `username` was told lately, newest first, by whatever channel: each
+        message with when what it tells of happened and how its delivery stands."""
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            cur.execute(
+                f"SELECT channel, status, last_error, created_at, payload FROM {self._t(OUTBOX)}"
+                " WHERE target = :u AND channel <> 'endpoint' ORDER BY position DESC, channel"
+                " LIMIT :n",
+                {"u": username, "n": limit},
+            )
+            rows = cur.fetchall()
+        told = []
+        for row in rows:
+            payload = orjson.loads(row["payload"])
+            told.append(
+                {
+                    **{k: row[k] for k in ("channel", "status", "last_error")},
+                    **payload["message"],
+                    "at": payload["event"].get("occurred_at") or row["created_at"],
+                }
+            )
+        return told
+
     def email_of(self, username: str) -> str | None:
         self.group.ensure_fresh()
         with self.log.db.transaction() as cur:

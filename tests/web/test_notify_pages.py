@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 
+from tests.builders import request_payload
 from tests.web.conftest import Web
 
 PAGE = "/settings/notifications"
@@ -86,3 +87,29 @@ def test_a_personal_webhook_shows_its_secret_once_and_bundles_are_followed(web: 
         )
     assert "You no longer follow the bundle." in gone.text
     assert f"/release/bundles/{bundle}" not in gone.text
+
+
+def test_what_someone_was_told_is_on_their_page_even_when_email_could_not_bring_it(
+    web: Web,
+) -> None:
+    with web.client() as client:
+        headers = web.people.headers("vp.sales")
+        submitted = client.post("/api/requests", json=request_payload(), headers=headers)
+        request_id = submitted.json()["id"]
+        accepted = client.post(
+            f"/api/requests/{request_id}/accept",
+            json={"owner": "dev.alice", "size_points": 5},
+            headers=web.people.headers("rm"),
+        )
+        assert accepted.status_code == 200, accepted.text
+        web.sign_in(client, "vp.sales")
+        page = client.get(PAGE).text
+        web.sign_in(client, "metrics.mo")
+        nothing = client.get(PAGE).text
+    told = page.split('id="told"')[1].split("</section>")[0]
+    assert (
+        f'<a href="/requests/{request_id}">Accepted: REQ-1 “Bill shock alerts by SMS”</a>' in told
+    )
+    assert "not sent by email: no email address on file" in told
+    assert "Owner (your IT point of contact): dev.alice." in told
+    assert "Nothing yet" in nothing
