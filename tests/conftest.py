@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.nodeid import NodeId
 from fastapi.testclient import TestClient
 
 from railyard.app import all_components
@@ -24,6 +25,26 @@ BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
 ]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Name each test's xdist_group in its node id, as `--dist loadgroup` groups by.
+
+    pytest-xdist 3.8 does this by setting `item._nodeid`, which pytest 9 no longer reads
+    (a node's id is `item._id` now): the browser and fault suites' groups were silently
+    ignored, and each ran on both workers at once (two live servers and Chromiums, fault
+    tests killing processes side by side)."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        names = {
+            str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+            for mark in item.iter_markers("xdist_group")
+        }
+        if names and "@" not in item.nodeid:
+            grouped = f"{item.nodeid}@{'_'.join(sorted(names))}"
+            # pytest's own parser of node ids keeps the string as given.
+            item._id = NodeId.parse(grouped)  # pytest 9's node id, as xdist set its predecessor
 
 
 def postgres_url() -> str:
