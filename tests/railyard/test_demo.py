@@ -21,6 +21,8 @@ from shared.store.log import LoggedEvent
 # (which lands near the case study's +85%); the tests hold the direction and rough size.
 SEEDS = (3, 7)
 SCALE = 0.35
+# On one worker, which builds each organisation once (over two workers, each built both).
+pytestmark = pytest.mark.xdist_group("demo")
 
 
 @dataclass(frozen=True)
