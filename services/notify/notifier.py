@@ -28,6 +28,7 @@ from services.notify.routing import (
     BUNDLE_WIDE,
     CHANGE_CLOSING,
     NOBODY,
+    ROUTES,
     TRIAGE,
     Routing,
 )
@@ -302,19 +303,9 @@ class Notifier(Projection):
 
     def _recipients(self, cur: Cursor, e: LoggedEvent) -> Routing:
         """Who hears about an event (username -> topic), facts about its item, a link."""
-        routes = {
-            c.REQUEST_SUBMITTED.topic: self._for_submission,
-            c.REQUEST_OWNER_ASSIGNED.topic: self._for_request,
-            c.REQUEST_COMMENTED.topic: self._for_comment,
-            c.CHANGE_RAISED.topic: self._for_change,
-            c.CHANGE_REVISED.topic: self._for_change,
-            c.CHANGE_APPROVED.topic: self._for_change_people,
-            c.CHANGE_REJECTED.topic: self._for_change_people,
-            c.CHANGE_COMMENTED.topic: self._for_change_people,
-        }
-        route = routes.get(e.topic)
+        route = ROUTES.get(e.topic)
         if route is not None:
-            return route(cur, e)
+            return getattr(self, route)(cur, e)  # type: ignore[no-any-return]  # each a Routing
         if e.type in TRIAGE:
             return self._for_request(cur, e)
         if e.type in BUNDLE_WIDE | BUNDLE_FOLLOWERS_ONLY:
@@ -381,11 +372,7 @@ class Notifier(Projection):
             return NOBODY
         if e.topic == c.CHANGE_REVISED.topic and not e.data.get("approvals_voided"):
             return NOBODY
-        barred = {change["requester"], *orjson.loads(change["implementers"])}
-        people = {
-            u: Topic.APPROVALS for u in self._users(cur, role="cab_member") if u not in barred
-        }
-        return Routing(people, change, f"/changes/{e.aggregate_id}")
+        return Routing(self._approvers(cur, change), change, f"/changes/{e.aggregate_id}")
 
     def _for_change_people(self, cur: Cursor, e: LoggedEvent) -> Routing:
         """Who raised and implements a change hear of its decision and of comments on it
@@ -396,13 +383,15 @@ class Notifier(Projection):
             e.topic == c.CHANGE_APPROVED.topic and change["change_type"] == "standard"
         ):
             return NOBODY
-        barred = {change["requester"], *orjson.loads(change["implementers"])}
-        people = dict.fromkeys(sorted(barred), Topic.OWN_CHANGES)
+        people = dict.fromkeys(sorted(_its_people(change)), Topic.OWN_CHANGES)
         if e.topic == c.CHANGE_COMMENTED.topic and change["open"]:
-            people.update(
-                {u: Topic.APPROVALS for u in self._users(cur, role="cab_member") if u not in barred}
-            )
+            people.update(self._approvers(cur, change))
         return Routing(people, {**change, "by": e.actor}, f"/changes/{e.aggregate_id}")
+
+    def _approvers(self, cur: Cursor, change: Mapping[str, Any]) -> dict[str, Topic]:
+        """The CAB members who may approve `change`: never its requester or implementers."""
+        barred = _its_people(change)
+        return {u: Topic.APPROVALS for u in self._users(cur, role="cab_member") if u not in barred}
 
     def _for_unauthorised(self, cur: Cursor, e: LoggedEvent) -> Routing:
         people = {
@@ -596,3 +585,8 @@ class Notifier(Projection):
         return [
             {"id": r["id"], "event_types": orjson.loads(r["event_types"])} for r in cur.fetchall()
         ]
+
+
+def _its_people(change: Mapping[str, Any]) -> set[str]:
+    """Who raised a change and who implements it."""
+    return {change["requester"], *orjson.loads(change["implementers"])}

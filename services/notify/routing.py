@@ -43,3 +43,16 @@ NOBODY = Routing({}, {}, "")
 CHANGE_CLOSING = frozenset(
     {c.CHANGE_WITHDRAWN.topic, c.CHANGE_REJECTED.topic, c.CHANGE_COMPLETED.topic}
 )
+
+
+ROUTES = {
+    c.REQUEST_SUBMITTED.topic: "_for_submission",
+    c.REQUEST_OWNER_ASSIGNED.topic: "_for_request",
+    c.REQUEST_COMMENTED.topic: "_for_comment",
+    c.CHANGE_RAISED.topic: "_for_change",
+    c.CHANGE_REVISED.topic: "_for_change",
+    c.CHANGE_APPROVED.topic: "_for_change_people",
+    c.CHANGE_REJECTED.topic: "_for_change_people",
+    c.CHANGE_COMMENTED.topic: "_for_change_people",
+}
+"""Topic -> the notifier's method that routes its events (the rest go by type)."""
