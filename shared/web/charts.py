@@ -154,19 +154,38 @@ def run_chart(
     return Markup("".join(parts))  # noqa: S704  # every interpolated text is escaped above
 
 
+@dataclass(frozen=True)
+class Dot:
+    """One item of a scatter or dot chart: where it sits, what it is (its tooltip and
+    accessible name) and, if `href`, the page it opens when clicked or chosen with the
+    keyboard (an SVG link: a chart of requests leads to each request)."""
+
+    x: float
+    y: float
+    tip: str
+    href: str = ""
+
+
+def _dot(cx: float, cy: float, r: float, opacity: str, dot: Dot) -> str:
+    circle = (
+        f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r}" fill="{PALETTE[0]}"'
+        f' fill-opacity="{opacity}"><title>{escape(dot.tip)}</title></circle>'
+    )
+    if not dot.href:
+        return circle
+    return f'<a href="{escape(dot.href)}" aria-label="{escape(dot.tip)}">{circle}</a>'
+
+
 def scatter(
-    title: str, labels: Sequence[str], points: Sequence[tuple[int, float, str]], *,
+    title: str, labels: Sequence[str], points: Sequence[Dot], *,
     unit: str = "", lines: Sequence[Line] = (),
 ) -> Markup:  # fmt: skip
-    """Points (x index into `labels`, y value, tooltip) with percentile lines."""
-    top = _nice_max(max([*(p[1] for p in points), *(line.value for line in lines), 0]))
+    """Dots (x an index into `labels`) with percentile lines."""
+    top = _nice_max(max([*(p.y for p in points), *(line.value for line in lines), 0]))
     parts = _frame(title, labels, top, unit)
     n = len(labels)
-    for x, y, tip in points:
-        parts.append(
-            f'<circle cx="{_x(x, n):.1f}" cy="{_y(y, top):.1f}" r="3.5" fill="{PALETTE[0]}"'
-            f' fill-opacity=".6"><title>{escape(tip)}</title></circle>'
-        )
+    for dot in points:
+        parts.append(_dot(_x(int(dot.x), n), _y(dot.y, top), 3.5, ".6", dot))
     parts += _lines(lines, top)
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704  # every interpolated text is escaped above
@@ -206,24 +225,22 @@ def legend(names: Sequence[str], colors: Sequence[str] = PALETTE) -> Markup:
 
 
 def dot_columns(
-    title: str, columns: Sequence[tuple[str, Sequence[tuple[float, str]]]], *,
+    title: str, columns: Sequence[tuple[str, Sequence[Dot]]], *,
     unit: str = "", lines: Sequence[Line] = (),
 ) -> Markup:  # fmt: skip
-    """Dots per column (aging work in progress: one dot per item, its age upwards)."""
+    """Dots per column (aging work in progress: one dot per item, its age upwards; each
+    dot's `x` is ignored, the column places it)."""
     top = _nice_max(
-        max([*(a for _, dots in columns for a, _ in dots), *(x.value for x in lines), 0])
+        max([*(d.y for _, dots in columns for d in dots), *(x.value for x in lines), 0])
     )
     labels = [name for name, _ in columns]
     parts = _frame(title, labels, top, unit)
     n = len(columns)
     width = (W - LEFT - RIGHT) / max(n, 1)
     for i, (_, dots) in enumerate(columns):
-        for j, (age, tip) in enumerate(dots):
+        for j, dot in enumerate(dots):
             jitter = ((j * 37) % 11 - 5) / 12 * width * 0.5
-            parts.append(
-                f'<circle cx="{_x(i, n) + jitter:.1f}" cy="{_y(age, top):.1f}" r="4"'
-                f' fill="{PALETTE[0]}" fill-opacity=".65"><title>{escape(tip)}</title></circle>'
-            )
+            parts.append(_dot(_x(i, n) + jitter, _y(dot.y, top), 4, ".65", dot))
     parts += _lines(lines, top)
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704  # every interpolated text is escaped above

@@ -44,8 +44,9 @@ def march(server: LiveServer) -> None:
 def test_metrics_dashboard_shows_pictures_to_every_role(
     as_user: Any, live_server: LiveServer
 ) -> None:
-    """Four charts and the year-on-year table for a reader; the VP's own view fits a phone;
-    the weekly report shows the week's deliveries."""
+    """Four charts and the year-on-year table for a reader; each request's dot on the
+    cycle-time chart opens that request, clicked or chosen with the keyboard; the VP's own
+    view fits a phone; the weekly report shows the week's deliveries."""
     march(live_server)
     reader = as_user("metrics.mo")
     page = reader.go("/dashboard?period=2026-03&unit=week")
@@ -55,6 +56,17 @@ def test_metrics_dashboard_shows_pictures_to_every_role(
         "Requests delivered"
     )
     reader.shot("metrics-laptop")
+
+    cycle = page.locator("section", has_text="Cycle time").locator("svg.chart a")
+    expect(cycle).to_have_count(2)  # Alpha and Bravo, delivered in March
+    alpha = cycle.filter(has_text="Alpha")
+    expect(alpha).to_have_attribute("aria-label", "REQ-1 Alpha: 9 days")
+    alpha.click()
+    expect(page.locator("h1")).to_contain_text("Alpha")
+    page.go_back()
+    alpha.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_contain_text("Alpha")
 
     page = reader.go("/dashboard/weekly?week=2026-W11")
     expect(page.locator("section", has_text="Delivered (")).to_contain_text("Alpha")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
-from shared.web.charts import LABEL_GAP, Line, dot_columns, labelled, run_chart
+from shared.web.charts import LABEL_GAP, Dot, Line, dot_columns, labelled, run_chart, scatter
 
 
 def _label_heights(svg: str) -> dict[str, float]:
@@ -23,7 +23,7 @@ def test_labels_of_reference_lines_close_together_do_not_overlap() -> None:
     svg = str(
         dot_columns(
             "ages",
-            [("in development", [(470.0, "a"), (520.0, "b")])],
+            [("in development", [Dot(0, 470.0, "a"), Dot(0, 520.0, "b")])],
             unit="days",
             lines=[Line(275, "50% 275 d"), Line(438, "85% 438 d"), Line(485, "95% 485 d")],
         )
@@ -37,7 +37,7 @@ def test_labels_of_reference_lines_close_together_do_not_overlap() -> None:
 
 
 def test_a_lone_reference_line_islabelled_just_above_itself() -> None:
-    svg = str(dot_columns("ages", [("qa", [(3.0, "a")])], lines=[Line(5, "median 5")]))
+    svg = str(dot_columns("ages", [("qa", [Dot(0, 3.0, "a")])], lines=[Line(5, "median 5")]))
     (line_y,) = re.findall(r'<line [^>]*y1="([\d.]+)"[^>]*stroke-dasharray', svg)
     assert _label_heights(svg)["median 5"] == float(line_y) - 4
 
@@ -59,3 +59,28 @@ def test_y_axis_ticks_are_labelled_with_their_own_values() -> None:
     svg = str(run_chart("delivered", ["a", "b"], [47.0, 3.0]))
     ticks = re.findall(r'<text x="38" y="[\d.]+" text-anchor="end">([^<]+)<', svg)
     assert ticks == ["0", "12.5", "25", "37.5", "50"]
+
+
+def test_a_dot_with_a_page_is_a_link_named_by_its_tooltip_and_escaped() -> None:
+    """A request's dot opens the request (a click, or Tab then Enter); its name and its
+    address are escaped like every text of a chart; a dot without a page stays a dot."""
+    tip = 'REQ-7 Billing <fix> & "more": 12 days'
+    svg = str(
+        scatter(
+            "cycle",
+            ["a", "b"],
+            [Dot(1, 12.0, tip, "/requests/r-1?x=1&y=2"), Dot(0, 3.0, "no page")],
+        )
+    )
+    link = re.search(r'<a href="([^"]+)" aria-label="([^"]+)"><circle [^>]*><title>([^<]+)<', svg)
+    assert link is not None
+    assert link.group(1) == "/requests/r-1?x=1&amp;y=2"
+    assert (
+        link.group(2)
+        == link.group(3)
+        == ("REQ-7 Billing &lt;fix&gt; &amp; &quot;more&quot;: 12 days")
+    )
+    assert svg.count("<a ") == 1
+    assert "<title>no page</title>" in svg
+    ages = str(dot_columns("ages", [("qa", [Dot(0, 3.0, "REQ-1", "/requests/r-2")])]))
+    assert '<a href="/requests/r-2" aria-label="REQ-1">' in ages

@@ -76,22 +76,29 @@ def throughput_chart(doc: dict[str, Any]) -> Markup:
     )
 
 
-def cycle_time_points(
-    history: History, span: Span, flt: Filter, zone: tzinfo
-) -> list[tuple[date, int, str]]:
+CyclePoint = tuple[date, int, str, str]
+"""A delivered request on the cycle-time chart: its delivery day, cycle time in days, name
+and id."""
+
+
+def request_page(request_id: str) -> str:
+    """Where a dot of a request leads: its page, which every reader of these charts may
+    open (a VP's charts hold their own department's requests only)."""
+    return f"/requests/{request_id}"
+
+
+def cycle_time_points(history: History, span: Span, flt: Filter, zone: tzinfo) -> list[CyclePoint]:
     """Each request delivered in the period: its delivery day and cycle time in days."""
     points = []
     for r in delivered_in(history, span, flt, zone):
         if r.accepted_at and r.delivered_at:
             days = days_inclusive(r.accepted_at, r.delivered_at, zone)
             named = f"{r.reference} {r.title}".strip()
-            points.append((local_date(r.delivered_at, zone), days, named))
+            points.append((local_date(r.delivered_at, zone), days, named, r.id))
     return points
 
 
-def cycle_time_chart(
-    span: Span, points: list[tuple[date, int, str]], summary: dict[str, Any]
-) -> Markup:
+def cycle_time_chart(span: Span, points: list[CyclePoint], summary: dict[str, Any]) -> Markup:
     labels = []
     day = span.start
     while day <= span.end:
@@ -100,7 +107,10 @@ def cycle_time_chart(
     return charts.scatter(
         "Cycle time of each delivered request, with percentiles",
         labels,
-        [((d - span.start).days, float(n), f"{title}: {n} days") for d, n, title in points],
+        [
+            charts.Dot((d - span.start).days, float(n), f"{title}: {n} days", request_page(id_))
+            for d, n, title, id_ in points
+        ],
         unit="days",
         lines=percentile_lines(summary),
     )
@@ -133,10 +143,12 @@ def aging_chart(doc: dict[str, Any]) -> Markup:
         (
             stage.replace("_", " "),
             [
-                (
+                charts.Dot(
+                    0,
                     float(i["days_since_accepted"]),
                     f"{i['reference']} {i['title']}".strip() + f": {i['days_since_accepted']}"
                     f" days since accepted, {i['days_in_stage']} in {i['stage'].replace('_', ' ')}",
+                    request_page(i["id"]),
                 )
                 for i in wip["items"]
                 if i["stage"] == stage and i["days_since_accepted"] is not None
