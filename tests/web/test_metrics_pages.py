@@ -133,7 +133,7 @@ def test_aging_chart_shows_work_under_way_against_delivered_cycle_times(web: Web
     # 95th percentiles are equal, and share one line.
     assert ">50% 9 d<" in aging
     assert ">85%, 95% 15 d<" in aging
-    assert "1 awaiting triage, 0 deferred" in page.text
+    assert "in progress; besides, 1 awaiting triage, 0 deferred" in page.text
 
 
 def test_a_department_no_request_of_the_period_names_is_pointed_out(web: Web) -> None:
