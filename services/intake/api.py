@@ -217,6 +217,12 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
         reference: Annotated[
             str | None, Query(pattern=r"^(?i:REQ)-?\d{1,9}$", description="e.g. REQ-12")
         ] = None,
+        delivered_from: Annotated[
+            Day | None, Query(description="Delivered on this business day or later")
+        ] = None,
+        delivered_to: Annotated[
+            Day | None, Query(description="Delivered on this business day or earlier")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> Any:
@@ -231,6 +237,8 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
                 text=q,
                 # REQ-0 names no record: 0 matches nothing
                 number=(REQUEST_REFERENCES.number(reference) or 0) if reference else None,
+                delivered_from=delivered_from,
+                delivered_to=delivered_to,
             ),
             limit=limit,
             offset=offset,

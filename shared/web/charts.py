@@ -120,13 +120,41 @@ def _lines(lines: Sequence[Line], top: float) -> list[str]:
     return parts
 
 
+@dataclass(frozen=True)
+class Dot:
+    """One item of a scatter or dot chart: where it sits, what it is (its tooltip and
+    accessible name) and, if `href`, the page it opens when clicked or chosen with the
+    keyboard (an SVG link: a chart of requests leads to each request)."""
+
+    x: float
+    y: float
+    tip: str
+    href: str = ""
+
+
+def _linked(mark: str, href: str, name: str) -> str:
+    """A mark of a chart as a link to `href`, named `name` (as its tooltip), if any."""
+    if not href:
+        return mark
+    return f'<a href="{escape(href)}" aria-label="{escape(name)}">{mark}</a>'
+
+
+def _dot(cx: float, cy: float, r: float, opacity: str, dot: Dot) -> str:
+    circle = (
+        f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r}" fill="{PALETTE[0]}"'
+        f' fill-opacity="{opacity}"><title>{escape(dot.tip)}</title></circle>'
+    )
+    return _linked(circle, dot.href, dot.tip)
+
+
 def run_chart(
     title: str, labels: Sequence[str], values: Sequence[float], *, unit: str = "",
-    lines: Sequence[Line] = (), under_way: bool = False,
+    lines: Sequence[Line] = (), under_way: bool = False, links: Sequence[str] = (),
 ) -> Markup:  # fmt: skip
     """Values over time as a line with points, with reference lines (a median).
     `under_way`: the last period is not over; its point is drawn hollow, reached by a
-    dashed segment, and its tooltip says "so far"."""
+    dashed segment, and its tooltip says "so far". `links`: the page each point opens
+    (the items it counts), as a scatter's dots do."""
     top = _nice_max(max([*values, *(line.value for line in lines), 0]))
     parts = _frame(title, labels, top, unit)
     n = len(values)
@@ -145,35 +173,15 @@ def run_chart(
     solid, hollow = f'fill="{PALETTE[0]}"', f'fill="#fff" stroke="{PALETTE[0]}" stroke-width="2"'
     for i, v in enumerate(values):
         last = under_way and i == n - 1
-        parts.append(
+        tip = f"{labels[i]}{' so far' if last else ''}: {v:g}"
+        point = (
             f'<circle cx="{_x(i, n):.1f}" cy="{_y(v, top):.1f}" r="3" {hollow if last else solid}>'
-            f"<title>{escape(labels[i])}{' so far' if last else ''}: {v:g}</title></circle>"
+            f"<title>{escape(tip)}</title></circle>"
         )
+        parts.append(_linked(point, links[i] if i < len(links) else "", tip))
     parts += _lines(lines, top)
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704  # every interpolated text is escaped above
-
-
-@dataclass(frozen=True)
-class Dot:
-    """One item of a scatter or dot chart: where it sits, what it is (its tooltip and
-    accessible name) and, if `href`, the page it opens when clicked or chosen with the
-    keyboard (an SVG link: a chart of requests leads to each request)."""
-
-    x: float
-    y: float
-    tip: str
-    href: str = ""
-
-
-def _dot(cx: float, cy: float, r: float, opacity: str, dot: Dot) -> str:
-    circle = (
-        f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r}" fill="{PALETTE[0]}"'
-        f' fill-opacity="{opacity}"><title>{escape(dot.tip)}</title></circle>'
-    )
-    if not dot.href:
-        return circle
-    return f'<a href="{escape(dot.href)}" aria-label="{escape(dot.tip)}">{circle}</a>'
 
 
 def scatter(

@@ -90,6 +90,38 @@ class Listing:
         self.values[name] = value
         return value
 
+    def day(self, name: str, instead: str) -> date | None:
+        """A calendar day written YYYY-MM-DD (a date field's value), else None; anything
+        else is named: "“x” is not a date (YYYY-MM-DD): showing {instead}."."""
+        given = self._params.get(name, "").strip()
+        self.values[name] = ""
+        if not given:
+            return None
+        try:
+            day = date.fromisoformat(given)
+            if day.isoformat() != given:  # 20260301 and 2026-W09-1 are ISO too
+                raise ValueError(given)
+        except ValueError:
+            self.errors.append(f"“{given[:40]}” is not a date (YYYY-MM-DD): showing {instead}.")
+            return None
+        self.values[name] = given
+        return day
+
+    def days(
+        self, first: str, last: str, what: str, instead: str
+    ) -> tuple[date | None, date | None]:
+        """Two days bounding a range of `what` ("delivery dates"), each read by `day`;
+        given the wrong way round, they are swapped and that is said."""
+        low, high = self.day(first, instead), self.day(last, instead)
+        if low is not None and high is not None and low > high:
+            low, high = high, low
+            self.values[first], self.values[last] = low.isoformat(), high.isoformat()
+            self.errors.append(
+                f"The {what} were the wrong way round: showing {low.isoformat()}"
+                f" to {high.isoformat()}."
+            )
+        return low, high
+
     def text(self, name: str, longest: int) -> str:
         value = self._params.get(name, "").strip()[:longest]
         self.values[name] = value

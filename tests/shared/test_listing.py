@@ -66,3 +66,33 @@ def test_a_link_reads_back_as_the_same_question(person: str, page: int) -> None:
     assert again.text("person", 64) == person
     assert again.page == page
     assert again.errors == []
+
+
+@given(st.one_of(st.text(max_size=30), st.sampled_from(["2026-W09-1", "20260301", "2026-03-01"])))
+def test_a_day_is_read_only_as_yyyy_mm_dd_and_anything_else_is_named(given_text: str) -> None:
+    """What a date field sends (2026-03-01) is a day; anything else (1 March, 2026-02-30,
+    and ISO's other spellings, 20260301 and 2026-W09-1) is named and left out of the
+    question, and of the links the page writes."""
+    asked = Listing("/requests", {"delivered_from": given_text})
+    day = asked.day("delivered_from", "any delivery date")
+    stripped = given_text.strip()
+    if day is not None:
+        assert day.isoformat() == stripped
+        assert asked["delivered_from"] == stripped
+        assert asked.errors == []
+    else:
+        assert asked["delivered_from"] == ""
+        assert asked.errors == ([] if not stripped else [asked.errors[0]])
+        assert all(
+            "is not a date (YYYY-MM-DD): showing any delivery date." in e for e in asked.errors
+        )
+
+
+def test_two_days_the_wrong_way_round_are_swapped_and_that_is_said() -> None:
+    asked = Listing("/requests", {"from": "2026-03-31", "to": "2026-03-01"})
+    low, high = asked.days("from", "to", "delivery dates", "any delivery date")
+    assert (str(low), str(high)) == ("2026-03-01", "2026-03-31")
+    assert asked.address() == "/requests?from=2026-03-01&to=2026-03-31"
+    assert asked.errors == [
+        "The delivery dates were the wrong way round: showing 2026-03-01 to 2026-03-31."
+    ]

@@ -6,14 +6,13 @@ import html
 import re
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
 
 from services.metrics.pages.figures import throughput_chart
 from services.metrics.views import MetricsViews
 from shared import contracts as c
 from tests.foreign import publish
 from tests.metrics.scenario import Office, march_history, t
-from tests.web.conftest import Web
+from tests.web.conftest import REFERENCE, Web
 
 
 def test_dashboard_draws_the_charts_and_the_year_on_year_table(web: Web) -> None:
@@ -30,6 +29,32 @@ def test_dashboard_draws_the_charts_and_the_year_on_year_table(web: Web) -> None
         assert heading in page.text
     assert "change failure rate" in page.text
     assert "Alpha: " in page.text  # a point of the cycle-time scatterplot
+
+
+POINT = re.compile(r'<a href="([^"]+)" aria-label="([^":]+)(?: so far)?: (\d+)"><circle')
+
+
+def test_each_throughput_point_opens_the_list_of_the_requests_it_counts(web: Web) -> None:
+    """A point says 2 were delivered in week 11: its link lists those 2 (and a week with
+    none, none), of the department the dashboard shows."""
+    march_history(web.platform)
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        for department in ("", "Sales"):
+            page = client.get(
+                "/dashboard", params={"period": "2026-03", "unit": "week", "department": department}
+            )
+            chart = page.text[page.text.index("<h2>Throughput</h2>") :]
+            points = POINT.findall(chart[: chart.index("</svg>")])
+            assert [label for _, label, _ in points] == [f"2026-W{w:02}" for w in range(9, 15)]
+            counted = {label: int(n) for _, label, n in points}
+            assert sum(counted.values()) == (3 if not department else 2)
+            for href, label, n in points:
+                listed = client.get(html.unescape(href))
+                assert listed.status_code == 200
+                assert len(REFERENCE.findall(listed.text)) == int(n), (label, href)
+                if department:
+                    assert "department=Sales" in href
 
 
 def test_the_period_comparison_names_both_periods_by_their_days(web: Web) -> None:
@@ -86,10 +111,11 @@ def test_the_throughput_median_is_of_whole_periods_by_nearest_rank() -> None:
     far", and drawn hollow at the end of a dashed segment."""
 
     def chart(*periods: tuple[str, int], under_way: tuple[str, int] | None = None) -> str:
-        drawn: list[dict[str, Any]] = [{"period": p, "delivered": n} for p, n in periods]
+        days = {"start": "2026-08-01", "end": "2026-08-31"}  # as every period has (unused)
+        drawn = [{"period": p, "delivered": n, **days} for p, n in periods]
         if under_way is not None:
             drawn.append({"period": under_way[0], "delivered": under_way[1],
-                          "to_date_of": under_way[0]})  # fmt: skip
+                          "to_date_of": under_way[0], **days})  # fmt: skip
         return str(throughput_chart({"throughput": {"periods": drawn}}))
 
     months = chart(("2026-08", 5), ("2026-09", 9), ("2026-10", 1), ("2026-11", 7))

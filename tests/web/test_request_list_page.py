@@ -6,13 +6,22 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from services.intake.application import Intake
+from services.intake.views import IntakeViews
+from shared.application import acting_as
+from shared.platform import Platform
 from shared.web import listing
-from tests.web.conftest import REFERENCE, Web
+from tests.conftest import make_settings
+from tests.web.conftest import REFERENCE, Web, build_web
 from tests.web.conftest import listed as shown
-from tests.web.test_intake_pages import accept, decide, submit
+from tests.web.test_intake_pages import accept, decide, delivered_on_march_1_2_3, submit
 
 
 def listed(web: Web, address: str, as_: str = "rm") -> list[str]:
@@ -83,6 +92,8 @@ def test_the_request_list_goes_a_page_at_a_time(web: Web, monkeypatch: pytest.Mo
         ("subsystem=Mainframe", "There is no subsystem “Mainframe”: showing every one."),
         ("page=two", "“two” is not a page number: showing the first page."),
         ("page=100001", "“100001” is not a page number: showing the first page."),
+        ("delivered_from=1+March", "“1 March” is not a date (YYYY-MM-DD): showing any delivery"),
+        ("delivered_to=2026-02-30", "“2026-02-30” is not a date (YYYY-MM-DD): showing any"),
     ],
 )
 def test_an_address_the_request_list_cannot_read_is_named_and_the_rest_answered(
@@ -97,6 +108,63 @@ def test_an_address_the_request_list_cannot_read_is_named_and_the_rest_answered(
     assert page.status_code == 200
     assert message in page.text
     assert REFERENCE.findall(page.text) == ["REQ-1"]
+
+
+def test_the_request_list_lists_what_was_delivered_between_two_business_days(web: Web) -> None:
+    """The days are the business time zone's, both counted; either may be left open; given
+    the wrong way round they are swapped, and the page says so. The API reads the same."""
+    delivered_on_march_1_2_3(web, "Shipped")
+    delivered = "/requests?status=delivered"
+    assert listed(web, f"{delivered}&delivered_from=2026-03-02&delivered_to=2026-03-03") == [
+        "REQ-3",
+        "REQ-2",
+    ]
+    assert listed(web, f"{delivered}&delivered_from=2026-03-03") == ["REQ-3"]
+    assert listed(web, f"{delivered}&delivered_to=2026-03-01") == ["REQ-1"]
+    assert listed(web, f"{delivered}&delivered_from=2026-03-04") == []
+    with web.client() as client:
+        web.sign_in(client, "vp.sales")
+        swapped = client.get(f"{delivered}&delivered_from=2026-03-02&delivered_to=2026-03-01")
+        api = client.get("/api/requests", params={"delivered_from": "2026-03-02"})
+        refused = client.get("/api/requests", params={"delivered_to": "2 March"})
+    assert REFERENCE.findall(swapped.text) == ["REQ-2", "REQ-1"]
+    assert "The delivery dates were the wrong way round: showing 2026-03-01 to 2026-03-02." in (
+        swapped.text
+    )
+    assert 'name="delivered_from" value="2026-03-01"' in swapped.text  # the form as applied
+    assert [r["title"] for r in api.json()["items"]] == ["Shipped 3", "Shipped 2"]
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+
+
+@pytest.fixture
+def new_york(backend: str, tmp_path: Path) -> Iterator[Web]:
+    for settings in make_settings(backend, tmp_path, timezone="America/New_York"):
+        platform = Platform.build(settings)
+        try:
+            yield build_web(platform)
+        finally:
+            platform.close()
+
+
+def test_a_delivery_counts_on_the_business_day_it_happened_there(new_york: Web) -> None:
+    """Delivered at 21:00 UTC on 1-3 March is 16:00 in New York the same day; one at
+    03:00 UTC on 5 March is still 4 March there, and is listed under the 4th, not the 5th
+    (the day a metrics period counts it on)."""
+    delivered_on_march_1_2_3(new_york, "Shipped")
+    late = submit(new_york, title="Late night release")
+    accept(new_york, late)
+    intake = Intake(
+        new_york.platform.log, IntakeViews(new_york.platform.log), new_york.platform.directory
+    )
+    with acting_as("rm", at=datetime(2026, 3, 5, 3, tzinfo=UTC)):
+        intake.deliver(uuid.UUID(late), None, None)
+    delivered = "/requests?status=delivered"
+    assert listed(new_york, f"{delivered}&delivered_from=2026-03-04&delivered_to=2026-03-04") == [
+        "REQ-4"
+    ]
+    assert listed(new_york, f"{delivered}&delivered_from=2026-03-05") == []
+    assert listed(new_york, f"{delivered}&delivered_to=2026-03-03") == ["REQ-3", "REQ-2", "REQ-1"]
 
 
 def test_the_whole_request_list_downloads_as_csv_with_its_plan(web: Web) -> None:

@@ -43,6 +43,9 @@ def listing_routes(p: IntakePages) -> APIRouter:
         category = asked.choice("category", (c for c, _ in CATEGORIES), "category", "every one")
         subsystem = asked.choice("subsystem", p.intake.catalogue, "subsystem", "every one")
         owner, words = asked.text("owner", 64), asked.text("q", 200)
+        delivered = asked.days(
+            "delivered_from", "delivered_to", "delivery dates", "any delivery date"
+        )
         return asked, RequestFilter(
             status=statuses,
             department=department or None,
@@ -50,6 +53,8 @@ def listing_routes(p: IntakePages) -> APIRouter:
             subsystem=subsystem or None,
             owner=owner or None,
             text=words or None,
+            delivered_from=delivered[0],
+            delivered_to=delivered[1],
         )
 
     @router.get("/requests")

@@ -98,7 +98,7 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             departments=departments,
             unknown_department=unknown,
             everything=everything,
-            throughput_chart=figures.throughput_chart(doc),
+            throughput_chart=figures.throughput_chart(doc, scope),
             cycle_chart=figures.cycle_time_chart(
                 q.span, points, doc["flow_times"]["cycle_time_days"]
             ),

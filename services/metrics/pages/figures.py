@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta, tzinfo
 from typing import Any
+from urllib.parse import urlencode
 
 from markupsafe import Markup
 
@@ -58,10 +59,23 @@ def percentile_lines(summary: dict[str, Any], unit: str = "d") -> list[Line]:
     return [Line(v, f"{', '.join(n)} {v:g} {unit}", colors[v]) for v, n in names.items()]
 
 
-def throughput_chart(doc: dict[str, Any]) -> Markup:
+def delivered_between(period: dict[str, Any], department: str | None) -> str:
+    """The list of the requests a throughput point counts: delivered (where a request
+    ends) on the period's business days, of the department if one is chosen, as the
+    point's filter is."""
+    asked = {
+        "status": "delivered",
+        "delivered_from": period["start"],
+        "delivered_to": period["end"],
+    }
+    return "/requests?" + urlencode(asked | ({"department": department} if department else {}))
+
+
+def throughput_chart(doc: dict[str, Any], department: str | None = None) -> Markup:
     """Deliveries per period with their median (nearest rank, as every percentile here),
     of the whole periods only: the one under way is drawn as such (hollow, "so far") and
-    left out of the median its few days would pull down."""
+    left out of the median its few days would pull down. Each point opens the list of the
+    requests it counts."""
     periods = doc["throughput"]["periods"]
     values = [float(p["delivered"]) for p in periods]
     whole = [v for p, v in zip(periods, values, strict=True) if "to_date_of" not in p]
@@ -73,6 +87,7 @@ def throughput_chart(doc: dict[str, Any]) -> Markup:
         unit="delivered",
         lines=[Line(median, f"median {median:g}", "#57606a")] if median is not None else [],
         under_way=bool(periods) and "to_date_of" in periods[-1],
+        links=[delivered_between(p, department) for p in periods],
     )
 
 
