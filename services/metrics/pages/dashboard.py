@@ -8,6 +8,7 @@ releases, CAB) are for the other roles."""
 # which name dependencies local to the router factory, as objects.
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -99,6 +100,7 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             unknown_department=unknown,
             everything=everything,
             throughput_chart=figures.throughput_chart(doc, scope),
+            delivered_link=partial(figures.delivered_between, department=scope),
             cycle_chart=figures.cycle_time_chart(
                 q.span, points, doc["flow_times"]["cycle_time_days"]
             ),
