@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 import orjson
@@ -32,7 +32,7 @@ from shared.domain import business_now
 from shared.store.log import EventLog, LoggedEvent
 from shared.store.numbers import add_numbers, next_number
 from shared.store.projections import Handler, Projection, ProjectionGroup, event_topic
-from shared.store.sql import Cursor, escape_like
+from shared.store.sql import Cursor, escape_like, on_days
 
 REQUESTS, HISTORY, RANKINGS = "intake_requests", "intake_history", "intake_rankings"
 
@@ -262,13 +262,6 @@ class RequestFilter:
     """...and on this one or earlier: the requests a metrics period counts as delivered."""
 
 
-def _start_of_day(day: date, zone: tzinfo) -> str:
-    """The instant `day` begins in `zone`, spelled as the log spells instants (UTC, no
-    microseconds when there are none): "2026-03-01T05:00:00+00:00" sorts at or before
-    every instant of that day, with or without microseconds."""
-    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC).isoformat()
-
-
 @dataclass
 class RequestPage:
     items: list[dict[str, Any]]
@@ -349,14 +342,9 @@ class IntakeViews:
                 " OR LOWER(description) LIKE LOWER(:text) ESCAPE '\\')"
             )
             params["text"] = f"%{escape_like(f.text)}%"
-        if f.delivered_from is not None:
-            clauses.append("delivered_at >= :delivered_from")
-            params["delivered_from"] = _start_of_day(f.delivered_from, self.zone)
-        if f.delivered_to is not None:
-            clauses.append("delivered_at < :delivered_before")
-            params["delivered_before"] = _start_of_day(
-                f.delivered_to + timedelta(days=1), self.zone
-            )
+        delivered, on = on_days("delivered_at", f.delivered_from, f.delivered_to, self.zone)
+        clauses += delivered
+        params.update(on)
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     def get(self, request_id: str) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
 import psycopg
@@ -318,6 +319,28 @@ class PostgresDatabase:
 def escape_like(value: str) -> str:
     """Match the text literally: LIKE's wildcards are escaped (used with ESCAPE '\\')."""
     return value.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def on_days(
+    column: str, first: date | None, last: date | None, zone: tzinfo
+) -> tuple[list[str], dict[str, str]]:
+    """Conditions (and their parameters) for an instant `column` to fall on the business
+    days `first` to `last` of `zone`, both counted, either left open. The column holds
+    instants as the log spells them (UTC, `isoformat`: no microseconds when there are
+    none), and so do the bounds: "2026-03-01T05:00:00+00:00" sorts at or before every
+    instant of that second, with or without microseconds."""
+
+    def begins(day: date) -> str:
+        return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC).isoformat()
+
+    clauses, params = [], {}
+    if first is not None:
+        clauses.append(f"{column} >= :{column}_from")
+        params[f"{column}_from"] = begins(first)
+    if last is not None:
+        clauses.append(f"{column} < :{column}_before")
+        params[f"{column}_before"] = begins(last + timedelta(days=1))
+    return clauses, params
 
 
 DDL_LOCK_KEY = 0x5241494C  # "RAIL": serialises schema changes across processes

@@ -105,6 +105,7 @@ def test_the_change_list_goes_a_page_at_a_time(web: Web, monkeypatch: pytest.Mon
         ("subsystem=Mainframe", "There is no subsystem “Mainframe”: showing every one."),
         ("page=0", "“0” is not a page number: showing the first page."),
         ("page=-1", "“-1” is not a page number: showing the first page."),
+        ("completed_to=31/03/2026", "“31/03/2026” is not a date (YYYY-MM-DD): showing any"),
     ],
 )
 def test_an_address_the_list_cannot_read_is_named_and_the_rest_answered(

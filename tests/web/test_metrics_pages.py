@@ -36,7 +36,8 @@ POINT = re.compile(r'<a href="([^"]+)" aria-label="([^":]+)(?: so far)?: (\d+)">
 
 def test_each_throughput_point_opens_the_list_of_the_requests_it_counts(web: Web) -> None:
     """A point says 2 were delivered in week 11: its link lists those 2 (and a week with
-    none, none), of the department the dashboard shows."""
+    none, none), of the department the dashboard shows; the deliveries of the tile and
+    of the comparison, and the changes deployment frequency counts, open likewise."""
     march_history(web.platform)
     with web.client() as client:
         web.sign_in(client, "rm")
@@ -55,6 +56,39 @@ def test_each_throughput_point_opens_the_list_of_the_requests_it_counts(web: Web
                 assert len(REFERENCE.findall(listed.text)) == int(n), (label, href)
                 if department:
                     assert "department=Sales" in href
+            # The delivered tile and the comparison's deliveries open their lists too.
+            tile = re.search(
+                r'<a href="([^"]+)" aria-label="(\d+) delivered: the list">', page.text
+            )
+            assert tile is not None
+            assert int(tile.group(2)) == sum(counted.values())
+            table = page.text[page.text.index("This period against the one before") :]
+            cells = re.findall(
+                r'<td data-label="[^"]+" class="num"><a href="([^"]+)">(\d+)</a>', table
+            )
+            assert len(cells) == 2  # the period before and this one
+            for href, n in [(tile.group(1), tile.group(2)), *cells]:
+                listed = client.get(html.unescape(href))
+                assert len(REFERENCE.findall(listed.text)) == int(n), href
+        # Deployment frequency's changes: those completed in the period, any outcome (not
+        # one completed on 2 April).
+        april = uuid.uuid4()
+        publish(web.platform.log, c.CHANGE_RAISED, april, 1, at=t("2026-03-30 09:00"),
+                change_type="normal", title="Patch billing", bundle_id=None,
+                subsystems=["Billing"], window_start=None, window_end=None,
+                requester="ops.olga", implementers=["ops.olga"], risk="low")  # fmt: skip
+        publish(web.platform.log, c.CHANGE_APPROVED, april, 2, at=t("2026-03-31 09:00"),
+                approvers=["cab.carl"])  # fmt: skip
+        publish(web.platform.log, c.CHANGE_COMPLETED, april, 3, at=t("2026-04-02 09:00"),
+                outcome="succeeded", change_type="normal", bundle_id=None, notes="")  # fmt: skip
+        page = client.get("/dashboard", params={"period": "2026-03"})
+        deployed = re.search(r'<a href="(/changes\?[^"]+)">(\d+) in all</a>', page.text)
+        assert deployed is not None
+        assert int(deployed.group(2)) >= 1
+        changes = client.get(html.unescape(deployed.group(1))).text
+        assert len(REFERENCE.findall(changes)) == int(deployed.group(2))
+        for outside in ("completed_from=2026-04-03", "completed_to=2026-02-28"):
+            assert REFERENCE.findall(client.get(f"/changes?status=all&{outside}").text) == []
 
 
 def test_the_period_comparison_names_both_periods_by_their_days(web: Web) -> None:

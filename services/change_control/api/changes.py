@@ -35,7 +35,7 @@ from services.change_control.views.board import cab_queue, calendar, change_deta
 from shared.contracts import CHANGE_REFERENCES
 from shared.domain import InvalidCommand, NotFound
 from shared.http.auth import Auth, Caller
-from shared.http.models import Instant
+from shared.http.models import Day, Instant
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import IT_ROLES, Role
 
@@ -76,6 +76,12 @@ def changes_router(auth: Auth, changes: ChangeControl, views: ChangeControlViews
         reference: Annotated[
             str | None, Query(pattern=r"^(?i:CHG)-?\d{1,9}$", description="e.g. CHG-7")
         ] = None,
+        completed_from: Annotated[
+            Day | None, Query(description="Completed on this business day or later")
+        ] = None,
+        completed_to: Annotated[
+            Day | None, Query(description="Completed on this business day or earlier")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> Any:
@@ -88,6 +94,8 @@ def changes_router(auth: Auth, changes: ChangeControl, views: ChangeControlViews
                 person=person,
                 # CHG-0 names no record: 0 matches nothing
                 number=(CHANGE_REFERENCES.number(reference) or 0) if reference else None,
+                completed_from=completed_from,
+                completed_to=completed_to,
             ),
             limit=limit,
             offset=offset,

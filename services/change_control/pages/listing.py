@@ -42,12 +42,17 @@ def listing_routes(p: ChangePages) -> APIRouter:
         change_type = asked.choice("type", (t for t, _ in TYPES), "change type", "every type")
         subsystem = asked.choice("subsystem", p.changes.catalogue, "subsystem", "every one")
         person, words = asked.text("person", 64), asked.text("q", 200)
+        completed = asked.days(
+            "completed_from", "completed_to", "completion dates", "any completion date"
+        )
         return asked, ChangeFilter(
             status=statuses,
             change_type=change_type or None,
             subsystem=subsystem or None,
             person=person or None,
             text=words or None,
+            completed_from=completed[0],
+            completed_to=completed[1],
         )
 
     @router.get("/changes")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import orjson
@@ -57,7 +57,7 @@ from services.change_control.views.rows import (
 from shared.contracts import CHANGE_REFERENCES
 from shared.store.log import EventLog
 from shared.store.projections import ProjectionGroup
-from shared.store.sql import escape_like
+from shared.store.sql import escape_like, on_days
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,8 @@ class ChangeFilter:
     person: str | None = None  # requester or implementer
     number: int | None = None  # CHG-7: 7
     text: str | None = None  # in the title
+    completed_from: date | None = None  # completed on this business day or later...
+    completed_to: date | None = None  # ...and on this one or earlier (deployments, in metrics)
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,10 @@ class ChangeControlViews:
         if f.person:
             clauses.append("(requester = :person OR implementers LIKE :packed ESCAPE '\\')")
             params.update(person=f.person, packed=f"%|{escape_like(f.person)}|%")
+        zone = self.log.settings.zone
+        completed, on = on_days("completed_at", f.completed_from, f.completed_to, zone)
+        clauses += completed
+        params.update(on)
         where = " WHERE " + " AND ".join(clauses) if clauses else ""
         self.group.ensure_fresh()
         with self.log.db.transaction() as cur:

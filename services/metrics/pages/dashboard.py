@@ -101,6 +101,7 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             everything=everything,
             throughput_chart=figures.throughput_chart(doc, scope),
             delivered_link=partial(figures.delivered_between, department=scope),
+            completed_link=figures.completed_between,
             cycle_chart=figures.cycle_time_chart(
                 q.span, points, doc["flow_times"]["cycle_time_days"]
             ),

@@ -71,6 +71,13 @@ def delivered_between(period: dict[str, Any], department: str | None) -> str:
     return "/requests?" + urlencode(asked | ({"department": department} if department else {}))
 
 
+def completed_between(period: dict[str, Any]) -> str:
+    """The list of the production changes deployment frequency counts: completed (any
+    outcome) on the period's business days."""
+    asked = {"status": "all", "completed_from": period["start"], "completed_to": period["end"]}
+    return "/changes?" + urlencode(asked)
+
+
 def throughput_chart(doc: dict[str, Any], department: str | None = None) -> Markup:
     """Deliveries per period with their median (nearest rank, as every percentile here),
     of the whole periods only: the one under way is drawn as such (hollow, "so far") and
