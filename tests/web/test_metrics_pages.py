@@ -31,6 +31,18 @@ def test_dashboard_draws_the_charts_and_the_year_on_year_table(web: Web) -> None
     assert "Alpha: " in page.text  # a point of the cycle-time scatterplot
 
 
+def approved_change(web: Web, raised: str, approved: str) -> uuid.UUID:
+    """A normal change on Billing, raised and approved at these business times."""
+    change = uuid.uuid4()
+    publish(web.platform.log, c.CHANGE_RAISED, change, 1, at=t(raised),
+            change_type="normal", title="Patch billing", bundle_id=None,
+            subsystems=["Billing"], window_start=None, window_end=None,
+            requester="ops.olga", implementers=["ops.olga"], risk="low")  # fmt: skip
+    publish(web.platform.log, c.CHANGE_APPROVED, change, 2, at=t(approved),
+            approvers=["cab.carl"])  # fmt: skip
+    return change
+
+
 POINT = re.compile(r'<a href="([^"]+)" aria-label="([^":]+)(?: so far)?: (\d+)"><circle')
 
 
@@ -72,13 +84,7 @@ def test_each_throughput_point_opens_the_list_of_the_requests_it_counts(web: Web
                 assert len(REFERENCE.findall(listed.text)) == int(n), href
         # Deployment frequency's changes: those completed in the period, any outcome (not
         # one completed on 2 April).
-        april = uuid.uuid4()
-        publish(web.platform.log, c.CHANGE_RAISED, april, 1, at=t("2026-03-30 09:00"),
-                change_type="normal", title="Patch billing", bundle_id=None,
-                subsystems=["Billing"], window_start=None, window_end=None,
-                requester="ops.olga", implementers=["ops.olga"], risk="low")  # fmt: skip
-        publish(web.platform.log, c.CHANGE_APPROVED, april, 2, at=t("2026-03-31 09:00"),
-                approvers=["cab.carl"])  # fmt: skip
+        april = approved_change(web, "2026-03-30 09:00", "2026-03-31 09:00")
         publish(web.platform.log, c.CHANGE_COMPLETED, april, 3, at=t("2026-04-02 09:00"),
                 outcome="succeeded", change_type="normal", bundle_id=None, notes="")  # fmt: skip
         page = client.get("/dashboard", params={"period": "2026-03"})
@@ -115,13 +121,7 @@ def test_durations_read_in_hours_under_two_days_and_in_days_beyond(web: Web) -> 
     days from there, one decimal either way; a dash when there is none."""
     march_history(web.platform)  # one change approved a day after it was raised
     for _ in range(2):  # two in April, three days after
-        change = uuid.uuid4()
-        publish(web.platform.log, c.CHANGE_RAISED, change, 1, at=t("2026-04-06 09:00"),
-                change_type="normal", title="Patch billing", bundle_id=None,
-                subsystems=["Billing"], window_start=None, window_end=None,
-                requester="ops.olga", implementers=["ops.olga"], risk="low")  # fmt: skip
-        publish(web.platform.log, c.CHANGE_APPROVED, change, 2, at=t("2026-04-09 09:00"),
-                approvers=["cab.carl"])  # fmt: skip
+        approved_change(web, "2026-04-06 09:00", "2026-04-09 09:00")
     with web.client() as client:
         web.sign_in(client, "rm")
         march, april = (client.get("/dashboard", params={"period": p}).text
