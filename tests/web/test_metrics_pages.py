@@ -97,6 +97,26 @@ def test_each_throughput_point_opens_the_list_of_the_requests_it_counts(web: Web
             assert REFERENCE.findall(client.get(f"/changes?status=all&{outside}").text) == []
 
 
+def test_todays_work_in_progress_opens_as_the_list_of_it_and_a_past_days_does_not(
+    web: Web,
+) -> None:
+    """As of today the tile's counts are what the Requests list shows now, and open it
+    (in progress: accepted, whatever the stage; deferred); as of a past period's end they
+    are not, and are plain numbers."""
+    march_history(web.platform)  # Charlie accepted and still under way
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        today = client.get("/dashboard").text
+        march = client.get("/dashboard", params={"period": "2026-03"}).text
+        links = re.findall(
+            r'<a href="([^"]+)" aria-label="(\d+) (in progress|deferred): the list">', today
+        )
+        assert [(n, what) for _, n, what in links] == [("1", "in progress"), ("0", "deferred")]
+        for href, n, _ in links:
+            assert len(REFERENCE.findall(client.get(html.unescape(href)).text)) == int(n)
+    assert "in progress: the list" not in march
+
+
 def test_the_period_comparison_names_both_periods_by_their_days(web: Web) -> None:
     """ "1 Feb - 28 Feb 2026" against "1 Mar - 31 Mar 2026" (with an en dash), not an ISO
     range against what was typed: each column says which days it counts, the year once

@@ -102,6 +102,10 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             throughput_chart=figures.throughput_chart(doc, scope),
             delivered_link=partial(figures.delivered_between, department=scope),
             completed_link=figures.completed_between,
+            # Open work as of today is what the lists show now; as of a past day it is not.
+            open_link=partial(figures.open_now, department=scope)
+            if q.as_of == p.queries.today()
+            else None,
             cycle_chart=figures.cycle_time_chart(
                 q.span, points, doc["flow_times"]["cycle_time_days"]
             ),

@@ -71,6 +71,15 @@ def delivered_between(period: dict[str, Any], department: str | None) -> str:
     return "/requests?" + urlencode(asked | ({"department": department} if department else {}))
 
 
+def open_now(status: str, department: str | None) -> str:
+    """The list of the requests in `status` now (accepted: in progress, whatever their
+    stage; deferred), of the department if one is chosen: what the work-in-progress tile
+    counts when its day is today."""
+    return "/requests?" + urlencode(
+        {"status": status} | ({"department": department} if department else {})
+    )
+
+
 def completed_between(period: dict[str, Any]) -> str:
     """The list of the production changes deployment frequency counts: completed (any
     outcome) on the period's business days."""
