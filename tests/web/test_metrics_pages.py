@@ -117,6 +117,28 @@ def test_todays_work_in_progress_opens_as_the_list_of_it_and_a_past_days_does_no
     assert "in progress: the list" not in march
 
 
+def test_the_weekly_reports_deliveries_and_deployments_open_their_lists(web: Web) -> None:
+    """Both weeks' deliveries and deployments in the key figures open the lists of what
+    they count (the week under way, to date, against the same days of the week before)."""
+    march_history(web.platform)
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        for week in ("2026-W10", "2026-W11", "2026-W12"):
+            page = client.get("/dashboard/weekly", params={"week": week}).text
+            figures = page[page.index("<h2>Key figures</h2>") : page.index("</table>")]
+            cells = re.findall(r'class="num"><a href="([^"]+)">(\d+)</a>', figures)
+            assert len(cells) == 4, week  # delivered and deployed, last week and this
+            for href, n in cells:
+                listed = client.get(html.unescape(href)).text
+                assert len(REFERENCE.findall(listed)) == int(n), (week, href)
+        w11 = client.get("/dashboard/weekly", params={"week": "2026-W11"}).text
+    delivered = re.search(
+        r"<td>Delivered</td>\s*<td[^>]*><a[^>]*>(\d+)</a></td>\s*<td[^>]*><a[^>]*>(\d+)<", w11
+    )
+    assert delivered is not None
+    assert delivered.groups() == ("0", "2")  # Alpha and Bravo shipped on 10 March
+
+
 def test_the_period_comparison_names_both_periods_by_their_days(web: Web) -> None:
     """ "1 Feb - 28 Feb 2026" against "1 Mar - 31 Mar 2026" (with an en dash), not an ISO
     range against what was typed: each column says which days it counts, the year once
