@@ -132,11 +132,15 @@ class Dot:
     href: str = ""
 
 
-def _linked(mark: str, href: str, name: str) -> str:
-    """A mark of a chart as a link to `href`, named `name` (as its tooltip), if any."""
+def _linked(mark: str, href: str, name: str, *, in_tab_order: bool = True) -> str:
+    """A mark of a chart as a link to `href`, named `name` (as its tooltip), if any.
+    Not `in_tab_order`: a dot among hundreds (a year's deliveries) is for the pointer; a
+    keyboard would have to pass every one to leave the chart, and reaches the same items
+    through the lists the page's counts open (decision 113)."""
     if not href:
         return mark
-    return f'<a href="{escape(href)}" aria-label="{escape(name)}">{mark}</a>'
+    skipped = "" if in_tab_order else ' tabindex="-1"'
+    return f'<a href="{escape(href)}" aria-label="{escape(name)}"{skipped}>{mark}</a>'
 
 
 def _dot(cx: float, cy: float, r: float, opacity: str, dot: Dot) -> str:
@@ -144,7 +148,7 @@ def _dot(cx: float, cy: float, r: float, opacity: str, dot: Dot) -> str:
         f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{r}" fill="{PALETTE[0]}"'
         f' fill-opacity="{opacity}"><title>{escape(dot.tip)}</title></circle>'
     )
-    return _linked(circle, dot.href, dot.tip)
+    return _linked(circle, dot.href, dot.tip, in_tab_order=False)
 
 
 def run_chart(

@@ -62,8 +62,9 @@ def test_y_axis_ticks_are_labelled_with_their_own_values() -> None:
 
 
 def test_a_dot_with_a_page_is_a_link_named_by_its_tooltip_and_escaped() -> None:
-    """A request's dot opens the request (a click, or Tab then Enter); its name and its
-    address are escaped like every text of a chart; a dot without a page stays a dot."""
+    """A request's dot opens the request when clicked, out of the tab order (hundreds of
+    them); its name and address are escaped like every text of a chart; a dot without a
+    page stays a dot."""
     tip = 'REQ-7 Billing <fix> & "more": 12 days'
     svg = str(
         scatter(
@@ -72,7 +73,9 @@ def test_a_dot_with_a_page_is_a_link_named_by_its_tooltip_and_escaped() -> None:
             [Dot(1, 12.0, tip, "/requests/r-1?x=1&y=2"), Dot(0, 3.0, "no page")],
         )
     )
-    link = re.search(r'<a href="([^"]+)" aria-label="([^"]+)"><circle [^>]*><title>([^<]+)<', svg)
+    link = re.search(
+        r'<a href="([^"]+)" aria-label="([^"]+)" tabindex="-1"><circle [^>]*><title>([^<]+)<', svg
+    )
     assert link is not None
     assert link.group(1) == "/requests/r-1?x=1&amp;y=2"
     assert (
@@ -83,4 +86,7 @@ def test_a_dot_with_a_page_is_a_link_named_by_its_tooltip_and_escaped() -> None:
     assert svg.count("<a ") == 1
     assert "<title>no page</title>" in svg
     ages = str(dot_columns("ages", [("qa", [Dot(0, 3.0, "REQ-1", "/requests/r-2")])]))
-    assert '<a href="/requests/r-2" aria-label="REQ-1">' in ages
+    assert '<a href="/requests/r-2" aria-label="REQ-1" tabindex="-1">' in ages
+    # A period's point of a run chart, one of a dozen or so, stays in the tab order.
+    run = str(run_chart("delivered", ["2026-03"], [2.0], links=["/requests?x=1"]))
+    assert '<a href="/requests?x=1" aria-label="2026-03: 2"><circle' in run
