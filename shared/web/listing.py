@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 
 from shared.web.rendering import label
+from shared.words import words
 
 PAGE_SIZE = 50
 LAST_PAGE = 100_000
@@ -52,8 +53,11 @@ class Statuses:
         return () if key == "all" else (key,)
 
     def read(self, asked: Listing, what: str) -> tuple[str, ...]:
-        """The statuses `asked` names ("status"); an unknown one is named, open ones shown."""
-        key = asked.choice("status", (k for k, _ in self.choices()), "status", f"open {what}")
+        """The statuses `asked` names ("status"); an unknown one is named, and the list's
+        default shown (open ones, unless the list says otherwise)."""
+        default = asked.defaults.get("status", "open")
+        instead = f"{words(default)} {what}"
+        key = asked.choice("status", (k for k, _ in self.choices()), "status", instead)
         return self.chosen(key)
 
 

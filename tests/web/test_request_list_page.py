@@ -122,6 +122,9 @@ def test_the_request_list_lists_what_was_delivered_between_two_business_days(web
     assert listed(web, f"{delivered}&delivered_from=2026-03-03") == ["REQ-3"]
     assert listed(web, f"{delivered}&delivered_to=2026-03-01") == ["REQ-1"]
     assert listed(web, f"{delivered}&delivered_from=2026-03-04") == []
+    # Without a status, delivery dates list delivered requests (open ones never match).
+    assert listed(web, "/requests?delivered_to=2026-03-02") == ["REQ-2", "REQ-1"]
+    assert listed(web, "/requests?status=open&delivered_to=2026-03-02") == []
     with web.client() as client:
         web.sign_in(client, "vp.sales")
         swapped = client.get(f"{delivered}&delivered_from=2026-03-02&delivered_to=2026-03-01")

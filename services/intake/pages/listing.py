@@ -38,14 +38,18 @@ def listing_routes(p: IntakePages) -> APIRouter:
 
     def asked_of(request: Request, departments: list[str]) -> tuple[listing.Listing, RequestFilter]:
         asked = listing.Listing("/requests", request.query_params, {"status": "open"})
+        delivered = asked.days(
+            "delivered_from", "delivered_to", "delivery dates", "any delivery date"
+        )
+        if delivered != (None, None):
+            # Asked for what was delivered on some days without a status (a bookmark, a
+            # typed address), the list shows delivered requests: open ones never match.
+            asked.defaults["status"] = "delivered"
         statuses = STATUSES.read(asked, "requests")
         department = asked.choice("department", departments, "department", "every department")
         category = asked.choice("category", (c for c, _ in CATEGORIES), "category", "every one")
         subsystem = asked.choice("subsystem", p.intake.catalogue, "subsystem", "every one")
         owner, words = asked.text("owner", 64), asked.text("q", 200)
-        delivered = asked.days(
-            "delivered_from", "delivered_to", "delivery dates", "any delivery date"
-        )
         return asked, RequestFilter(
             status=statuses,
             department=department or None,
