@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import date
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
 
 from shared.platform import Platform
-from shared.store.sql import Cursor
+from shared.store.sql import Cursor, on_days
 
 AWKWARD = [
     '{"title": "a \\"quoted\\" back\\\\slash"}',
@@ -127,3 +129,37 @@ def test_a_script_sent_as_one_message_cannot_read_an_answer(postgres_platform: P
 
     with pytest.raises(TypeError, match="return nothing to read"):
         postgres_platform.log.db.script(reading)
+
+
+def test_a_business_day_holds_every_instant_of_it_however_the_log_spelled_it(
+    platform: Platform,
+) -> None:
+    """The log writes an instant without microseconds when it has none ("...05:00:00+00:00")
+    and with them otherwise: the first instant of 1 March in New York (05:00 UTC) and
+    one a microsecond later are on that day; a microsecond before it, and the first
+    instant of 2 March, are not. Either bound may be left open."""
+    table = platform.log.table("test_days")
+    instants = {
+        "before": "2026-03-01T04:59:59.999999+00:00",
+        "first": "2026-03-01T05:00:00+00:00",
+        "next": "2026-03-01T05:00:00.000001+00:00",
+        "last": "2026-03-02T04:59:59.999999+00:00",
+        "after": "2026-03-02T05:00:00+00:00",
+    }
+    with platform.log.db.transaction(write=True) as cur:
+        cur.execute(f"CREATE TABLE {table} (id TEXT PRIMARY KEY, at TEXT)")
+        cur.upsert(table, ("id", "at"), list(instants.items()))
+    zone = ZoneInfo("America/New_York")
+
+    def on(first: date | None, last: date | None) -> list[str]:
+        clauses, params = on_days("at", first, last, zone)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        with platform.log.db.transaction() as cur:
+            cur.execute(f"SELECT id FROM {table}{where} ORDER BY at", params)
+            return [row["id"] for row in cur.fetchall()]
+
+    march_1 = date(2026, 3, 1)
+    assert on(march_1, march_1) == ["first", "next", "last"]
+    assert on(march_1, None) == ["first", "next", "last", "after"]
+    assert on(None, march_1) == ["before", "first", "next", "last"]
+    assert on(None, None) == list(instants)
