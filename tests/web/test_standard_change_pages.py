@@ -5,8 +5,10 @@ retired template offers no more; a template that is not low risk is refused."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from tests.web.conftest import Web
 
@@ -119,6 +121,16 @@ def test_only_release_managers_and_admins_publish_or_retire(web: Web, username: 
     assert web.events() == before
 
 
+def revise(web: Web, client: TestClient, as_: str, template_id: str, **changed: str) -> Any:
+    """`as_` posts the template's revision form, as `template_form` fills it but `changed`."""
+    csrf = web.sign_in(client, as_)
+    return client.post(
+        f"/standard-changes/{template_id}",
+        data={"csrf_token": csrf, **template_form(**changed)},
+        follow_redirects=False,
+    )
+
+
 def test_a_revised_template_fills_the_next_change_raised_from_it(web: Web) -> None:
     page = publish(web)
     found = RETIRE.search(page)
@@ -127,14 +139,8 @@ def test_a_revised_template_fills_the_next_change_raised_from_it(web: Web) -> No
     assert f'action="/standard-changes/{template_id}"' in page  # its revision form
     assert ">Drain node 1, restart it, then node 2.</textarea>" in page  # filled as it stands
     with web.client() as client:
-        csrf = web.sign_in(client, "admin")
-        revised = client.post(
-            f"/standard-changes/{template_id}",
-            data={
-                "csrf_token": csrf,
-                **template_form(implementation_plan="Drain, restart, check."),
-            },
-            follow_redirects=False,
+        revised = revise(
+            web, client, "admin", template_id, implementation_plan="Drain, restart, check."
         )
         assert revised.headers["location"] == "/standard-changes?done=revised"
         assert "The template is revised" in client.get("/standard-changes?done=revised").text
@@ -149,13 +155,14 @@ def test_a_revision_that_is_no_longer_low_risk_is_refused_in_place(web: Web) -> 
     assert found is not None
     before = web.events()
     with web.client() as client:
-        csrf = web.sign_in(client, "rm")
-        refused = client.post(
-            f"/standard-changes/{found.group(1)}",
-            data={
-                "csrf_token": csrf,
-                **template_form(impact="major", likelihood="likely", name="Restart it all"),
-            },
+        refused = revise(
+            web,
+            client,
+            "rm",
+            found.group(1),
+            impact="major",
+            likelihood="likely",
+            name="Restart it all",
         )
     assert refused.status_code in (409, 422)
     assert "<details open>" in refused.text

@@ -112,8 +112,9 @@ def weekly_report(
     before, its forecasts as of that day."""
     everyone = Filter()
     week = whole.to_date(as_of) if as_of is not None else whole
+    before = week.previous()  # the same days of the week before, for a week under way
     this_week = key_figures(history, week, zone)
-    last_week = key_figures(history, week.previous(), zone)
+    last_week = key_figures(history, before, zone)
     forecast = forecast_requests(
         history, week.end, zone, window_days=FORECAST_WINDOW_DAYS, seed=seed
     )
@@ -143,6 +144,7 @@ def weekly_report(
         "key_figures": {
             "this_week": this_week,
             "last_week": last_week,
+            "periods": {"this_week": week.to_json(), "last_week": before.to_json()},
             "change_percent": {
                 k: change_percent(this_week[k], last_week[k])
                 for k in this_week

@@ -171,10 +171,8 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             viewer,
             report=report,
             figures=FIGURES,
-            # The days each column of the key figures counts (decision 113: its deliveries
-            # and deployments open their lists): the week, to date if under way, and the
-            # same days of the week before.
-            counted=_compared_weeks(report),
+            # The key figures' deliveries and deployments open their lists (decision 113),
+            # each for the days its column measured.
             listed={
                 "delivered": partial(figures.delivered_between, department=None),
                 "deployments": figures.completed_between,
@@ -196,18 +194,6 @@ def _forecasts(forecast: dict[str, Any], department: str | None) -> list[dict[st
     if department:
         items = [i for i in items if i["department"].casefold() == department.casefold()]
     return items
-
-
-def _compared_weeks(report: dict[str, Any]) -> dict[str, dict[str, str]]:
-    start, end = (
-        date.fromisoformat(report["start"]),
-        date.fromisoformat(report["to_date"] or report["end"]),
-    )
-    week = timedelta(days=7)
-    return {
-        "this_week": {"start": start.isoformat(), "end": end.isoformat()},
-        "last_week": {"start": (start - week).isoformat(), "end": (end - week).isoformat()},
-    }
 
 
 def _this_week(today: date) -> str:

@@ -63,21 +63,21 @@ def delivered_between(period: dict[str, Any], department: str | None) -> str:
     """The list of the requests a throughput point counts: delivered (where a request
     ends) on the period's business days, of the department if one is chosen, as the
     point's filter is."""
-    asked = {
-        "status": "delivered",
-        "delivered_from": period["start"],
-        "delivered_to": period["end"],
-    }
-    return "/requests?" + urlencode(asked | ({"department": department} if department else {}))
+    asked = {"delivered_from": period["start"], "delivered_to": period["end"]}
+    return _requests("delivered", department, asked)
 
 
 def open_now(status: str, department: str | None) -> str:
     """The list of the requests in `status` now (accepted: in progress, whatever their
     stage; deferred), of the department if one is chosen: what the work-in-progress tile
     counts when its day is today."""
-    return "/requests?" + urlencode(
-        {"status": status} | ({"department": department} if department else {})
-    )
+    return _requests(status, department)
+
+
+def _requests(status: str, department: str | None, asked: dict[str, str] | None = None) -> str:
+    """The Requests list of `status`, of the department if one is chosen, as asked."""
+    chosen = {"status": status, **(asked or {})}
+    return "/requests?" + urlencode(chosen | ({"department": department} if department else {}))
 
 
 def completed_between(period: dict[str, Any]) -> str:
