@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from services.notify.application import (
     EndpointRef,
@@ -63,8 +63,29 @@ class WebhookUrl(Strict):
     url: str | None = Field(default=None, min_length=8, max_length=2_000)
 
 
-class BundleRef(Strict):
-    bundle_id: UUID
+class FollowRef(Strict):
+    """What to follow: exactly one of a release bundle, a request or a production change."""
+
+    bundle_id: UUID | None = None
+    request_id: UUID | None = None
+    change_id: UUID | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> "FollowRef":
+        if sum(v is not None for v in (self.bundle_id, self.request_id, self.change_id)) != 1:
+            raise ValueError("name exactly one of bundle_id, request_id and change_id")
+        return self
+
+    def target(self) -> tuple[str, str]:
+        """(kind, id): "bundle", "request" or "change", and its id."""
+        for kind, value in (
+            ("bundle", self.bundle_id),
+            ("request", self.request_id),
+            ("change", self.change_id),
+        ):
+            if value is not None:
+                return kind, str(value)
+        raise AssertionError("validated: exactly one is set")
 
 
 class DeliveryOut(BaseModel):
@@ -231,20 +252,28 @@ def notify_router(auth: Auth, notifications: Notifications, views: NotifyViews) 
             return notifications.set_webhook(caller.principal, body.url)
 
     @router.post(
-        "/me/notifications/follow", response_model=Preferences, summary="Follow a release bundle"
+        "/me/notifications/follow",
+        response_model=Preferences,
+        summary="Follow a release bundle, a request or a production change",
     )
-    def follow(body: BundleRef, caller: Annotated[Caller, Depends(anyone)]) -> Preferences:
+    def follow(body: FollowRef, caller: Annotated[Caller, Depends(anyone)]) -> Preferences:
+        kind, item_id = body.target()
         with caller.acting():
-            return notifications.follow(caller.principal, str(body.bundle_id))
+            if kind == "bundle":
+                return notifications.follow(caller.principal, item_id)
+            return notifications.follow_item(caller.principal, kind, item_id)
 
     @router.post(
         "/me/notifications/unfollow",
         response_model=Preferences,
-        summary="Stop following a release bundle",
+        summary="Stop following a release bundle, a request or a production change",
     )
-    def unfollow(body: BundleRef, caller: Annotated[Caller, Depends(anyone)]) -> Preferences:
+    def unfollow(body: FollowRef, caller: Annotated[Caller, Depends(anyone)]) -> Preferences:
+        kind, item_id = body.target()
         with caller.acting():
-            return notifications.unfollow(caller.principal, str(body.bundle_id))
+            if kind == "bundle":
+                return notifications.unfollow(caller.principal, item_id)
+            return notifications.unfollow_item(caller.principal, kind, item_id)
 
     @router.get(
         "/me/notifications/deliveries",

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from services.notify.dispatch import Dispatcher
 from services.notify.domain import (
+    FOLLOWABLE,
     Channel,
     Subscriptions,
     Topic,
@@ -17,8 +18,9 @@ from services.notify.domain import (
 )
 from services.notify.signing import endpoint_secret, person_secret
 from services.notify.views import NotifyViews
+from shared import contracts as c
 from shared.application import Outcome, UseCases
-from shared.domain import NotFound
+from shared.domain import InvalidCommand, NotFound
 from shared.identity.domain import Principal
 from shared.store.log import EventLog
 
@@ -44,6 +46,8 @@ class Preferences:
     chosen: list[str]  # the topics chosen explicitly
     webhook_url: str | None
     followed_bundles: list[str]
+    followed_requests: list[str]  # the requests and changes one follows, by id
+    followed_changes: list[str]
 
 
 @dataclass(frozen=True)
@@ -149,9 +153,14 @@ class Notifications(UseCases):
             "channels": {},
             "webhook_url": None,
             "followed": [],
+            "following": {},
         }
         return _preferences(
-            principal, stored["channels"], stored["webhook_url"], stored["followed"]
+            principal,
+            stored["channels"],
+            stored["webhook_url"],
+            stored["followed"],
+            stored["following"],
         )
 
     def choose(self, principal: Principal, topic: Topic, channel: Channel) -> Preferences:
@@ -172,7 +181,27 @@ class Notifications(UseCases):
         return PersonalWebhook(url, secret)
 
     def follow(self, principal: Principal, bundle_id: str) -> Preferences:
+        self._require("bundle", bundle_id)
         return self._mine(principal, lambda s: s.follow(bundle_id))
+
+    def follow_item(self, principal: Principal, kind: str, item_id: str) -> Preferences:
+        """Follow a request or a production change: hear of its every step and comment."""
+        self._require(kind, item_id)
+        return self._mine(principal, lambda s: s.follow_item(kind, item_id))
+
+    def unfollow_item(self, principal: Principal, kind: str, item_id: str) -> Preferences:
+        return self._mine(principal, lambda s: s.unfollow_item(kind, item_id))
+
+    def _require(self, kind: str, item_id: str) -> None:
+        """What is followed exists, and is what it is said to be: read from the log itself
+        (the notifier's lookups may not have reached a request submitted a moment ago)."""
+        if kind not in _CREATED_BY:
+            raise InvalidCommand(
+                "not_followable", f"one follows a bundle, a request or a change, not a {kind!r}"
+            )
+        if self.log.created_as(UUID(item_id)) != _CREATED_BY[kind]:
+            rule, what = _LABELS[kind]
+            raise NotFound(f"{rule}_not_found", f"no {what} with id {item_id}")
 
     def unfollow(self, principal: Principal, bundle_id: str) -> Preferences:
         return self._mine(principal, lambda s: s.unfollow(bundle_id))
@@ -192,16 +221,39 @@ class Notifications(UseCases):
                     subscriptions.channels,
                     subscriptions.webhook_url,
                     subscriptions.followed,
+                    subscriptions.following,
                 ),
             )
 
         return self.run(command)
 
 
+_CREATED_BY = {
+    "bundle": c.BUNDLE_PLANNED.topic,
+    "request": c.REQUEST_SUBMITTED.topic,
+    "change": c.CHANGE_RAISED.topic,
+}
+"""What one can follow, by the event that creates it."""
+_LABELS = {
+    "bundle": ("release_bundle", "release bundle"),
+    "request": ("change_request", "change request"),
+    "change": ("production_change", "production change"),
+}
+"""Each kind as the services that own it name it when it is not found."""
+assert set(FOLLOWABLE) < set(_CREATED_BY)
+
+
 def _preferences(
-    principal: Principal, chosen: dict[str, str], webhook_url: str | None, followed: list[str]
+    principal: Principal,
+    chosen: dict[str, str],
+    webhook_url: str | None,
+    followed: list[str],
+    following: dict[str, str],
 ) -> Preferences:
     """Every topic's channel: the person's choice, else their roles' default."""
     roles = [r.value for r in principal.roles]
     channels = {t.value: effective_channel(t, chosen, roles).value for t in Topic}
-    return Preferences(principal.username, channels, sorted(chosen), webhook_url, list(followed))
+    requests, changes = ([i for i, k in following.items() if k == kind] for kind in FOLLOWABLE)
+    return Preferences(
+        principal.username, channels, sorted(chosen), webhook_url, list(followed), requests, changes
+    )

@@ -29,9 +29,10 @@ class Topic(StrEnum):
     FOLLOWED_BUNDLES = "followed_bundles"  # bundles I follow: moved, frozen, deployed
     NEW_SUBMISSIONS = "new_submissions"  # new requests, comments on unowned ones (triage)
     UNAUTHORISED_CHANGES = "unauthorised_changes"  # deployments no approved change covers
-    OWN_CHANGES = "own_changes"  # changes I raised or implement: approved, rejected, comments
+    OWN_CHANGES = "own_changes"  # changes I raised or implement: decided, started, completed...
     MENTIONS = "mentions"  # comments that name me (@my.name)
     CONVERSATIONS = "conversations"  # comments after mine on the same request or change
+    FOLLOWED_ITEMS = "followed_items"  # requests and changes I follow: every step, comments
 
 
 class Channel(StrEnum):
@@ -66,6 +67,7 @@ TOPIC_AUDIENCE: dict[Topic, tuple[str, ...]] = {
     Topic.OWN_CHANGES: ("it_staff", "release_manager"),  # who raises and implements them
     Topic.MENTIONS: (),
     Topic.CONVERSATIONS: (),
+    Topic.FOLLOWED_ITEMS: (),
 }
 
 
@@ -83,14 +85,15 @@ def defaults_for(roles: Iterable[str]) -> dict[Topic, Channel]:
     return chosen
 
 
-CHOSEN = (Topic.FOLLOWED_BUNDLES, Topic.MENTIONS, Topic.CONVERSATIONS)
+CHOSEN = (Topic.FOLLOWED_BUNDLES, Topic.MENTIONS, Topic.CONVERSATIONS, Topic.FOLLOWED_ITEMS)
 """Topics one is in by one's own doing (or another's naming): email until one chooses."""
 
 
 def effective_channel(topic: Topic, chosen: dict[str, str], roles: Iterable[str]) -> Channel:
     """What a person hears about `topic` through: their choice, else their roles' default.
 
-    Following a bundle is itself a choice, so followed bundles default to email; so are
+    Following a bundle, a request or a change is itself a choice, so what one follows
+    defaults to email; so are
     naming someone in a comment and taking part in a conversation: mentions and
     conversations do too."""
     if topic.value in chosen:
@@ -275,8 +278,13 @@ class WebhookEndpoint(AuditedAggregate):
             raise RuleViolation("endpoint_removed", "the endpoint was removed")
 
 
+FOLLOWABLE = ("request", "change")
+"""What one follows besides bundles: a request or a production change, each by its id."""
+
+
 class Subscriptions(AuditedAggregate):
-    """One person's choices: per topic a channel, their own webhook, bundles they follow."""
+    """One person's choices: per topic a channel, their own webhook, the bundles they
+    follow, and the requests and changes they follow (a watch list)."""
 
     @staticmethod
     def create_id(username: str) -> UUID:
@@ -288,6 +296,7 @@ class Subscriptions(AuditedAggregate):
         self.channels: dict[str, str] = {}
         self.webhook_url: str | None = None
         self.followed: list[str] = []
+        self.following: dict[str, str] = {}  # request or change id -> "request" or "change"
 
     def choose(self, topic: Topic, channel: Channel) -> None:
         if channel == Channel.WEBHOOK and not self.webhook_url:
@@ -335,6 +344,30 @@ class Subscriptions(AuditedAggregate):
     @event("Unfollowed")
     def _unfollowed(self, bundle_id: str) -> None:
         self.followed = [b for b in self.followed if b != bundle_id]
+
+    def follow_item(self, kind: str, item_id: str) -> None:
+        """Hear of every step of a request or a change, and of comments on it. Following
+        what one already follows changes nothing."""
+        if kind not in FOLLOWABLE:
+            raise InvalidCommand(
+                "not_followable", f"one follows a request or a change, not a {kind!r}"
+            )
+        if item_id in self.following:
+            return
+        self._item_followed(kind=kind, item_id=item_id)
+
+    @event("ItemFollowed")
+    def _item_followed(self, kind: str, item_id: str) -> None:
+        self.following = {**self.following, item_id: kind}
+
+    def unfollow_item(self, kind: str, item_id: str) -> None:
+        if self.following.get(item_id) != kind:
+            raise RuleViolation("not_following", f"you do not follow {kind} {item_id}")
+        self._item_unfollowed(kind=kind, item_id=item_id)
+
+    @event("ItemUnfollowed")
+    def _item_unfollowed(self, kind: str, item_id: str) -> None:
+        self.following = {i: k for i, k in self.following.items() if i != item_id}
 
 
 def subscriptions_id(username: str) -> UUID:

@@ -49,6 +49,9 @@ def _change(item: Facts) -> str:
     return f"change {change_name(item)}"
 
 
+OUTCOMES = {"succeeded": "Succeeded", "failed": "Failed", "rolled_back": "Rolled back"}
+"""How a completed change's outcome opens its message."""
+
 # Event type -> (subject, detail lines) from the event's data and what we know of the item.
 DESCRIPTIONS: dict[str, Describe] = {
     c.REQUEST_SUBMITTED.type: lambda d, i: (
@@ -76,8 +79,12 @@ DESCRIPTIONS: dict[str, Describe] = {
         [d["question"], "Answer it to return it to triage."],
     ),
     c.REQUEST_OWNER_ASSIGNED.type: lambda d, i: (
-        f"You now own {_request(i)}",
-        [f"Previous owner: {d.get('previous') or 'none'}."],
+        f"New IT owner: {_request(i)}",
+        [f"Now owned by {d['owner']}; previous owner: {d.get('previous') or 'none'}."],
+    ),
+    c.REQUEST_WITHDRAWN.type: lambda d, i: (
+        f"Withdrawn: {_request(i)}",
+        [f"Reason: {d.get('reason') or 'not given'}", "Work on it stops here."],
     ),
     c.REQUEST_SCHEDULED.type: lambda d, i: (
         f"Scheduled: {_request(i)}",
@@ -132,9 +139,13 @@ DESCRIPTIONS: dict[str, Describe] = {
         ],
     ),
     c.CHANGE_REVISED.type: lambda d, i: (
-        f"Revised, awaiting your approval again: {_change(i)}",
+        f"Revised, awaiting the CAB's approval again: {_change(i)}"
+        if d.get("approvals_voided")
+        else f"Revised: {_change(i)}",
         [
-            f"Revision {d['revision']} voided the approvals given so far.",
+            f"Revision {d['revision']} voided the approvals given so far."
+            if d.get("approvals_voided")
+            else f"Revision {d['revision']}.",
             f"Risk {d['risk']}; subsystems {', '.join(d['subsystems'])};"
             f" window {d['window_start']} to {d['window_end']}.",
         ],
@@ -150,6 +161,18 @@ DESCRIPTIONS: dict[str, Describe] = {
     c.CHANGE_COMMENTED.type: lambda d, i: (
         f"{i.get('by') or 'Someone'} commented on {_change(i)}",
         [d["text"]],
+    ),
+    c.CHANGE_WITHDRAWN.type: lambda d, i: (
+        f"Withdrawn: {_change(i)}",
+        [f"Reason: {d.get('reason') or 'not given'}"],
+    ),
+    c.CHANGE_IMPLEMENTATION_STARTED.type: lambda d, i: (
+        f"Implementation started: {_change(i)}",
+        [f"Window {i.get('window_start') or '?'} to {i.get('window_end') or '?'}."],
+    ),
+    c.CHANGE_COMPLETED.type: lambda d, i: (
+        f"{OUTCOMES.get(d['outcome'], str(d['outcome']).capitalize())}: {_change(i)}",
+        [d["notes"]] if d.get("notes") else [],
     ),
     c.DEPLOYMENT_REPORTED.type: lambda d, i: (
         f"Unauthorised change: {d['subsystem']} {d['version']}",

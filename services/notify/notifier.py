@@ -1,7 +1,7 @@
 """The tracked follower that decides, for each event, who hears about it and how.
 
 It folds the facts it needs (people, requests, bundles, changes, endpoints,
-subscriptions) and enqueues one outbox row per recipient in the same transaction as its
+subscriptions, followers: `services.notify.lookups`) and enqueues one outbox row per recipient in the same transaction as its
 log position, so every event is enqueued exactly once per subscription: a restart
 neither loses nor repeats an enqueue. Sending is the dispatcher's job.
 """
@@ -22,11 +22,11 @@ from services.notify.domain import (
     mentioned,
     old_news,
 )
+from services.notify.lookups import IDENTITY, NOTIFY, LookupFolding, unpack
 from services.notify.messages import DESCRIPTIONS, Message, change_name, describe
 from services.notify.routing import (
     BUNDLE_FOLLOWERS_ONLY,
     BUNDLE_WIDE,
-    CHANGE_CLOSING,
     NOBODY,
     ROUTES,
     TRIAGE,
@@ -36,6 +36,7 @@ from services.notify.views import (
     BUNDLES,
     CHANGES,
     ENDPOINTS,
+    FOLLOWERS,
     LOOKUPS,
     OUTBOX,
     PARTICIPANTS,
@@ -46,27 +47,16 @@ from services.notify.views import (
 )
 from shared import contracts as c
 from shared.store.log import LoggedEvent, public_entry
-from shared.store.numbers import add_numbers, next_number
+from shared.store.numbers import add_numbers
 from shared.store.projections import Projection
 from shared.store.sql import Cursor
-
-NOTIFY = "services.notify.domain:"
-IDENTITY = "shared.identity.domain:"
-
-
-def _pack(subsystems: Iterable[str]) -> str:
-    return "|" + "|".join(subsystems) + "|"
-
-
-def _unpack(packed: str) -> list[str]:
-    return [s for s in packed.split("|") if s]
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class Notifier(Projection):
+class Notifier(LookupFolding, Projection):
     name = "notify.outbox.v1"
     tables = LOOKUPS  # a rebuild refolds these; the outbox and its history stay
 
@@ -104,200 +94,6 @@ class Notifier(Projection):
             self._fold(cur, event)
             self._enqueue_for_people(cur, event)
             self._enqueue_for_endpoints(cur, event, endpoints)
-
-    def _t(self, name: str) -> str:
-        return self.log.table(name)
-
-    def _user_event(self, cur: Cursor, e: LoggedEvent) -> None:
-        d = e.data
-        if e.type == "User.Registered":
-            cur.execute(
-                f"INSERT INTO {self._t(USERS)} (username, aggregate_id, roles,"
-                " department, email, active) VALUES (:u, :a, :r, :d, :e, 1)",
-                {
-                    "u": d["username"],
-                    "a": e.aggregate_id,
-                    "r": ",".join(d["roles"]),
-                    "d": d.get("department"),
-                    "e": d.get("email"),
-                },
-            )
-        elif e.type == "User.ProfileChanged":
-            cur.execute(
-                f"UPDATE {self._t(USERS)} SET roles = :r, department = :d, email = :e"
-                " WHERE aggregate_id = :a",
-                {
-                    "r": ",".join(d["roles"]),
-                    "d": d.get("department"),
-                    "e": d.get("email"),
-                    "a": e.aggregate_id,
-                },
-            )
-        elif e.type in ("User.Deactivated", "User.Reactivated"):
-            cur.execute(
-                f"UPDATE {self._t(USERS)} SET active = :on WHERE aggregate_id = :a",
-                {"on": int(e.type == "User.Reactivated"), "a": e.aggregate_id},
-            )
-
-    def _endpoint_event(self, cur: Cursor, e: LoggedEvent) -> None:
-        d, table = e.data, self._t(ENDPOINTS)
-        if e.type == "WebhookEndpoint.Registered":
-            cur.execute(
-                f"INSERT INTO {table} (id, url, event_types, description, active,"
-                " removed, max_in_flight, timeout_s, secret_version, registered_at)"
-                " VALUES (:id, :url, :types, :desc, 1, 0, :mif, :timeout, 1, :at)",
-                {
-                    "id": e.aggregate_id,
-                    "url": d["url"],
-                    "types": orjson.dumps(d["event_types"]).decode(),
-                    "desc": d["description"],
-                    "mif": d["max_in_flight"],
-                    "timeout": d["timeout_s"],
-                    "at": e.occurred_at,
-                },
-            )
-            return
-        by_type: dict[str, dict[str, Any]] = {
-            "WebhookEndpoint.Changed": {
-                "url": d.get("url"),
-                "event_types": orjson.dumps(d.get("event_types")).decode(),
-            },
-            "WebhookEndpoint.Paused": {"active": 0},
-            "WebhookEndpoint.Resumed": {"active": 1},
-            "WebhookEndpoint.SecretRotated": {"secret_version": d.get("secret_version")},
-            "WebhookEndpoint.Removed": {"active": 0, "removed": 1},
-        }
-        changes = by_type[e.type]
-
-        sets = ", ".join(f"{k} = :{k}" for k in changes)
-        cur.execute(f"UPDATE {table} SET {sets} WHERE id = :id", {**changes, "id": e.aggregate_id})
-
-    def _subscription_event(self, cur: Cursor, e: LoggedEvent) -> None:
-        table = self._t(SUBSCRIPTIONS)
-        if e.type == "Subscriptions.Started":
-            cur.execute(
-                f"INSERT INTO {table} (username, aggregate_id, channels, webhook_url,"
-                " followed) VALUES (:u, :a, '{}', NULL, '[]')",
-                {"u": e.data["username"], "a": e.aggregate_id},
-            )
-            return
-        cur.execute(
-            f"SELECT channels, webhook_url, followed FROM {table} WHERE aggregate_id = :a",
-            {"a": e.aggregate_id},
-        )
-        row = cur.fetchone()
-        assert row is not None
-        channels, followed = orjson.loads(row["channels"]), orjson.loads(row["followed"])
-        url = row["webhook_url"]
-        if e.type == "Subscriptions.Chose":
-            channels[e.data["topic"]] = e.data["channel"]
-        elif e.type == "Subscriptions.WebhookSet":
-            url = e.data["url"]
-        elif e.type == "Subscriptions.Followed":
-            followed.append(e.data["bundle_id"])
-        elif e.type == "Subscriptions.Unfollowed":
-            followed = [b for b in followed if b != e.data["bundle_id"]]
-        cur.execute(
-            f"UPDATE {table} SET channels = :c, webhook_url = :w, followed = :f"
-            " WHERE aggregate_id = :a",
-            {
-                "c": orjson.dumps(channels).decode(),
-                "w": url,
-                "f": orjson.dumps(followed).decode(),
-                "a": e.aggregate_id,
-            },
-        )
-
-    def _fold(self, cur: Cursor, e: LoggedEvent) -> None:
-        """Keep the few facts about requests, bundles and changes that routing needs."""
-        d = e.data
-        if e.topic == c.REQUEST_SUBMITTED.topic:
-            cur.execute(
-                f"INSERT INTO {self._t(REQUESTS)} (id, title, department, number)"
-                f" VALUES (:id, :t, :d, {next_number(self._t(REQUESTS))})",
-                {"id": e.aggregate_id, "t": d["title"], "d": d["department"]},
-            )
-        elif e.topic == c.REQUEST_EDITED.topic:
-            cur.execute(
-                f"UPDATE {self._t(REQUESTS)} SET title = :t WHERE id = :id",
-                {"t": d["title"], "id": e.aggregate_id},
-            )
-        elif e.topic in (c.REQUEST_ACCEPTED.topic, c.REQUEST_OWNER_ASSIGNED.topic):
-            cur.execute(
-                f"UPDATE {self._t(REQUESTS)} SET owner = :o WHERE id = :id",
-                {"o": d["owner"], "id": e.aggregate_id},
-            )
-        elif e.topic == c.BUNDLE_PLANNED.topic:
-            cur.execute(
-                f"INSERT INTO {self._t(BUNDLES)} (id, name, deploy_date, request_ids)"
-                " VALUES (:id, :n, :dd, '[]')",
-                {"id": e.aggregate_id, "n": d["name"], "dd": d["deploy_date"]},
-            )
-        elif e.topic == c.BUNDLE_MOVED.topic:
-            cur.execute(
-                f"UPDATE {self._t(BUNDLES)} SET deploy_date = :dd WHERE id = :id",
-                {"dd": d["deploy_date"], "id": e.aggregate_id},
-            )
-        elif e.topic in (c.REQUEST_SCHEDULED.topic, c.REQUEST_UNSCHEDULED.topic):
-            self._fold_scope(cur, e)
-        elif e.topic == c.CHANGE_RAISED.topic:
-            cur.execute(
-                f"INSERT INTO {self._t(CHANGES)} (id, title, change_type, requester,"
-                " implementers, bundle_id, subsystems, window_start, window_end, open, number)"
-                f" VALUES (:id, :t, :ct, :r, :i, :b, :s, :ws, :we, 1,"
-                f" {next_number(self._t(CHANGES))})",
-                {
-                    "id": e.aggregate_id,
-                    "t": d["title"],
-                    "ct": d["change_type"],
-                    "r": d["requester"],
-                    "i": orjson.dumps(d["implementers"]).decode(),
-                    "b": d.get("bundle_id"),
-                    "s": _pack(d["subsystems"]),
-                    "ws": d.get("window_start"),
-                    "we": d.get("window_end"),
-                },
-            )
-        elif e.topic == c.CHANGE_REVISED.topic:
-            cur.execute(
-                f"UPDATE {self._t(CHANGES)} SET subsystems = :s, window_start = :ws,"
-                " window_end = :we WHERE id = :id",
-                {
-                    "s": _pack(d["subsystems"]),
-                    "ws": d.get("window_start"),
-                    "we": d.get("window_end"),
-                    "id": e.aggregate_id,
-                },
-            )
-        elif e.topic in (c.REQUEST_COMMENTED.topic, c.CHANGE_COMMENTED.topic):
-            cur.execute(
-                f"INSERT INTO {self._t(PARTICIPANTS)} (item_id, username) VALUES (:i, :u)"
-                " ON CONFLICT DO NOTHING",
-                {"i": e.aggregate_id, "u": e.actor},
-            )
-        elif e.topic in CHANGE_CLOSING:
-            cur.execute(
-                f"UPDATE {self._t(CHANGES)} SET open = 0 WHERE id = :id", {"id": e.aggregate_id}
-            )
-
-    def _fold_scope(self, cur: Cursor, e: LoggedEvent) -> None:
-        request_id = e.data["request_id"]
-        scheduled = e.topic == c.REQUEST_SCHEDULED.topic
-        ids = orjson.loads(
-            cur.scalar(
-                f"SELECT request_ids FROM {self._t(BUNDLES)} WHERE id = :id", {"id": e.aggregate_id}
-            )
-            or "[]"
-        )
-        ids = [i for i in ids if i != request_id] + ([request_id] if scheduled else [])
-        cur.execute(
-            f"UPDATE {self._t(BUNDLES)} SET request_ids = :ids WHERE id = :id",
-            {"ids": orjson.dumps(ids).decode(), "id": e.aggregate_id},
-        )
-        cur.execute(
-            f"UPDATE {self._t(REQUESTS)} SET bundle_id = :b WHERE id = :id",
-            {"b": e.aggregate_id if scheduled else None, "id": request_id},
-        )
 
     # -- routing --------------------------------------------------------------------
 
@@ -366,13 +162,16 @@ class Notifier(Projection):
     def _for_change(self, cur: Cursor, e: LoggedEvent) -> Routing:
         """A change awaits the CAB's approval when it is raised, and again when a revision
         voids its approvals; a standard change is approved by its template instead. The
-        requester and implementers can never approve it: they are not asked to."""
+        requester and implementers can never approve it: they are not asked to. Whoever
+        follows the change hears of every revision."""
         change = self._row(cur, CHANGES, e.aggregate_id)
-        if change is None or change["change_type"] == "standard" or not change["open"]:
+        if change is None:
             return NOBODY
-        if e.topic == c.CHANGE_REVISED.topic and not e.data.get("approvals_voided"):
-            return NOBODY
-        return Routing(self._approvers(cur, change), change, f"/changes/{e.aggregate_id}")
+        people = self._item_followers(cur, change["id"])
+        awaits = change["change_type"] != "standard" and change["open"]
+        if awaits and (e.topic == c.CHANGE_RAISED.topic or e.data.get("approvals_voided")):
+            people.update(self._approvers(cur, change))
+        return Routing(people, change, f"/changes/{e.aggregate_id}")
 
     def _for_change_people(self, cur: Cursor, e: LoggedEvent) -> Routing:
         """Who raised and implements a change hear of its decision and of comments on it
@@ -383,7 +182,8 @@ class Notifier(Projection):
             e.topic == c.CHANGE_APPROVED.topic and change["change_type"] == "standard"
         ):
             return NOBODY
-        people = dict.fromkeys(sorted(_its_people(change)), Topic.OWN_CHANGES)
+        people = self._item_followers(cur, change["id"])
+        people.update(dict.fromkeys(sorted(_its_people(change)), Topic.OWN_CHANGES))
         if e.topic == c.CHANGE_COMMENTED.topic and change["open"]:
             people.update(self._approvers(cur, change))
         return Routing(people, {**change, "by": e.actor}, f"/changes/{e.aggregate_id}")
@@ -421,6 +221,8 @@ class Notifier(Projection):
         owner = request.get("owner") or e.data.get("owner")
         if owner:
             people.setdefault(owner, Topic.OWNED_REQUESTS)
+        for user, topic in self._item_followers(cur, request["id"]).items():
+            people.setdefault(user, topic)
 
     def _enqueue_for_people(self, cur: Cursor, e: LoggedEvent) -> None:
         if old_news(e.occurred_at, datetime.now(UTC)):  # history imported, or refolded by a rebuild
@@ -460,10 +262,10 @@ class Notifier(Projection):
             {"id": change["id"], "start": change["window_start"], "end": change["window_end"]},
         )
         overlapping = cur.fetchall()
-        mine = set(_unpack(change["subsystems"]))
+        mine = set(unpack(change["subsystems"]))
         cab = dict.fromkeys(self._users(cur, role="cab_member"), Topic.APPROVALS)
         for other in overlapping:
-            shared = sorted(mine & set(_unpack(other["subsystems"])))
+            shared = sorted(mine & set(unpack(other["subsystems"])))
             if not shared:
                 continue
             mine_named, other_named = change_name(change), change_name(other)
@@ -572,6 +374,14 @@ class Notifier(Projection):
     def _followers(self, cur: Cursor, bundle_id: str) -> list[str]:
         cur.execute(f"SELECT username, followed FROM {self._t(SUBSCRIPTIONS)}")
         return [r["username"] for r in cur.fetchall() if bundle_id in orjson.loads(r["followed"])]
+
+    def _item_followers(self, cur: Cursor, item_id: str) -> dict[str, Topic]:
+        """Who follows a request or a change, each under the topic they follow it by."""
+        cur.execute(
+            f"SELECT username FROM {self._t(FOLLOWERS)} WHERE item_id = :i ORDER BY username",
+            {"i": item_id},
+        )
+        return dict.fromkeys((r["username"] for r in cur.fetchall()), Topic.FOLLOWED_ITEMS)
 
     def _channel(self, cur: Cursor, username: str, roles: list[str], topic: Topic) -> Channel:
         chosen = cur.scalar(

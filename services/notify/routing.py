@@ -17,6 +17,7 @@ TRIAGE = {
     c.REQUEST_DEFERRED.type,
     c.REQUEST_DUPLICATE.type,
     c.REQUEST_INFO_REQUESTED.type,
+    c.REQUEST_WITHDRAWN.type,
     c.REQUEST_DELIVERED.type,
     c.REQUEST_SCHEDULED.type,
     c.REQUEST_UNSCHEDULED.type,
@@ -54,5 +55,8 @@ ROUTES = {
     c.CHANGE_APPROVED.topic: "_for_change_people",
     c.CHANGE_REJECTED.topic: "_for_change_people",
     c.CHANGE_COMMENTED.topic: "_for_change_people",
+    c.CHANGE_WITHDRAWN.topic: "_for_change_people",
+    c.CHANGE_IMPLEMENTATION_STARTED.topic: "_for_change_people",
+    c.CHANGE_COMPLETED.topic: "_for_change_people",
 }
 """Topic -> the notifier's method that routes its events (the rest go by type)."""

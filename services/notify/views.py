@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from shared import contracts as c
 from shared.store.log import EventLog
 from shared.store.sql import Cursor
 
@@ -23,10 +24,11 @@ USERS, REQUESTS, BUNDLES, CHANGES = (
 )
 ENDPOINTS, SUBSCRIPTIONS = "notify_endpoints", "notify_subscriptions"
 PARTICIPANTS = "notify_participants"  # who has commented on each request or change
+FOLLOWERS = "notify_followers"  # who follows each request or change
 OUTBOX, ATTEMPTS, DIGESTS = "notify_outbox", "notify_attempts", "notify_digests"
 
 # What the notifier folds from the log: dropped and refolded on a rebuild.
-LOOKUPS = (USERS, REQUESTS, BUNDLES, CHANGES, ENDPOINTS, SUBSCRIPTIONS, PARTICIPANTS)
+LOOKUPS = (USERS, REQUESTS, BUNDLES, CHANGES, ENDPOINTS, SUBSCRIPTIONS, PARTICIPANTS, FOLLOWERS)
 # What happened to deliveries: never dropped, so a rebuild re-enqueues nothing already
 # enqueued (the delivery id is the natural key) and never re-sends anything.
 DELIVERIES = (OUTBOX, ATTEMPTS, DIGESTS)
@@ -49,6 +51,8 @@ DDL = {
     SUBSCRIPTIONS: "username TEXT PRIMARY KEY, aggregate_id TEXT NOT NULL UNIQUE,"
     " channels TEXT NOT NULL, webhook_url TEXT, followed TEXT NOT NULL",
     PARTICIPANTS: "item_id TEXT NOT NULL, username TEXT NOT NULL, PRIMARY KEY (item_id, username)",
+    FOLLOWERS: "item_id TEXT NOT NULL, username TEXT NOT NULL, kind TEXT NOT NULL,"
+    " followed_at TEXT NOT NULL, PRIMARY KEY (item_id, username)",
     # One row per (event, recipient): the natural key makes enqueueing idempotent.
     OUTBOX: "delivery_id TEXT PRIMARY KEY, position BIGINT NOT NULL, event_type TEXT NOT NULL,"
     " channel TEXT NOT NULL, target TEXT NOT NULL, topic TEXT, payload TEXT NOT NULL,"
@@ -63,6 +67,7 @@ DDL = {
 INDEXES = (
     (OUTBOX, "status, next_attempt_at"),
     (OUTBOX, "target, status"),
+    (FOLLOWERS, "username"),
 )
 
 
@@ -202,13 +207,52 @@ class NotifyViews:
                 {"u": username},
             )
             row = cur.fetchone()
+            cur.execute(
+                f"SELECT item_id, kind FROM {self._t(FOLLOWERS)} WHERE username = :u"
+                " ORDER BY followed_at, item_id",
+                {"u": username},
+            )
+            following = {r["item_id"]: r["kind"] for r in cur.fetchall()}
         if row is None:
             return None
         return {
             "channels": orjson.loads(row["channels"]),
             "webhook_url": row["webhook_url"],
             "followed": orjson.loads(row["followed"]),
+            "following": following,
         }
+
+    def followed_items(self, username: str) -> list[dict[str, Any]]:
+        """The requests and changes `username` follows, oldest first: each one's kind, id,
+        reference (REQ-12, CHG-7) and title, as far as the log has said."""
+        self.group.ensure_fresh()
+        found: list[dict[str, Any]] = []
+        with self.log.db.transaction() as cur:
+            for kind, table, references in (
+                ("request", REQUESTS, c.REQUEST_REFERENCES),
+                ("change", CHANGES, c.CHANGE_REFERENCES),
+            ):
+                cur.execute(
+                    f"SELECT f.item_id AS id, f.followed_at, i.number, i.title"
+                    f" FROM {self._t(FOLLOWERS)} f JOIN {self._t(table)} i ON i.id = f.item_id"
+                    " WHERE f.username = :u AND f.kind = :k",
+                    {"u": username, "k": kind},
+                )
+                found.extend(
+                    {**r, "kind": kind, "reference": references.of(r["number"])}
+                    for r in cur.fetchall()
+                )
+        return sorted(found, key=lambda r: (r["followed_at"], r["id"]))
+
+    def follows(self, username: str, item_id: str) -> bool:
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            return bool(
+                cur.scalar(
+                    f"SELECT 1 FROM {self._t(FOLLOWERS)} WHERE username = :u AND item_id = :i",
+                    {"u": username, "i": item_id},
+                )
+            )
 
     def bundle_names(self, ids: list[str]) -> dict[str, str]:
         """The names of release bundles, by id (as far as the log has said)."""

@@ -351,6 +351,16 @@ class EventLog:
         with translate_errors():
             return aggregate_id in self.repository
 
+    def created_as(self, aggregate_id: UUID) -> str | None:
+        """The topic of the event that created an aggregate (None if there is none): what
+        kind of thing an id names, for a service that may not load another's aggregates."""
+        with self.db.transaction() as cur:
+            return cur.scalar(  # type: ignore[no-any-return]  # a topic is stored as text
+                f"SELECT topic FROM {self.events_table}"
+                " WHERE originator_id = :id AND originator_version = 1",
+                {"id": aggregate_id.hex if self.db.backend == "sqlite" else aggregate_id},
+            )
+
     # -- reading the log ------------------------------------------------------------
 
     def head(self) -> int:

@@ -158,6 +158,29 @@ def test_a_vp_and_the_owner_talk_on_the_request_with_its_lines_and_references_ke
     owner.shot("request-conversation-phone")
 
 
+def test_a_vp_follows_another_departments_request_in_place_and_sees_it_listed(
+    as_user: Any, live_server: LiveServer
+) -> None:
+    """Follow on a request's page turns into "Following" without leaving the page; the
+    notifications page lists it, and stopping there is remembered on the request."""
+    request_id = live_server.submit("Roaming bundles for Care")
+    care = as_user("vp.care")
+    page = care.go(f"/requests/{request_id}")
+    follow = page.locator(".page-head .follow")
+    expect(follow.locator("button")).to_have_text("Follow")
+    follow.locator("button").click()
+    expect(page.locator(".page-head .follow")).to_contain_text("Following")
+    expect(page).to_have_url(re.compile(rf"/requests/{request_id}$"))  # never left the page
+    care.shot("request-followed-laptop")
+    settings = care.go("/settings/notifications")
+    followed = settings.locator("section", has_text="Requests and changes you follow").last
+    expect(followed.locator("li")).to_contain_text("Roaming bundles for Care")
+    followed.locator("button:has-text('Stop following')").click()
+    expect(settings.locator(".notice")).to_contain_text("You no longer follow the request.")
+    again = care.go(f"/requests/{request_id}")
+    expect(again.locator(".page-head .follow button")).to_have_text("Follow")
+
+
 def test_it_staff_see_their_items(as_user: Any, live_server: LiveServer) -> None:
     """An IT owner's page lists the accepted work they are the point of contact for."""
     request_id = live_server.submit("Regression pack for billing")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+from shared import contracts as c
+from shared.platform import Platform
+from tests.builders import request_payload
 from tests.conftest import Api
+from tests.foreign import publish
 
 
 def register(api: Api, url: str = "https://hooks.example.com/railyard", **extra: object):
@@ -89,12 +93,24 @@ def test_everyone_sees_and_changes_their_own_subscriptions(api: Api) -> None:
     assert webhook.json()["rule"] == "webhook_url_required"
 
 
+def planned_bundle(platform: Platform) -> str:
+    """A release bundle as the release service's log records it."""
+    bundle = uuid.uuid4()
+    publish(
+        platform.log, c.BUNDLE_PLANNED, bundle, 1, actor="rm", train_id=str(uuid.uuid4()),
+        name="2027.03", deploy_date="2027-03-09", window_start="2027-03-09T20:00:00+00:00",
+        window_end="2027-03-09T23:00:00+00:00", scope_freeze_at="2027-02-23T17:00:00+00:00",
+        code_complete_at=None, qa_start_at=None, capacity_points=40, subsystem_capacity={},
+    )  # fmt: skip
+    return str(bundle)
+
+
 def test_personal_webhook_shows_its_secret_and_following_a_bundle(api: Api) -> None:
     hook = api.put(
         "/api/me/notifications/webhook", "dev.alice", json={"url": "https://chat.example.com/hook"}
     )
     assert hook.json()["secret"].startswith("whsec_")
-    bundle = str(uuid.uuid4())
+    bundle = planned_bundle(api.platform)
     followed = api.post("/api/me/notifications/follow", "dev.alice", json={"bundle_id": bundle})
     assert followed.json()["followed_bundles"] == [bundle]
     again = api.post("/api/me/notifications/unfollow", "dev.alice", json={"bundle_id": bundle})
@@ -105,3 +121,26 @@ def test_personal_webhook_shows_its_secret_and_following_a_bundle(api: Api) -> N
         ).status_code
         == 409
     )
+
+
+def test_anyone_follows_a_request_or_a_change_by_naming_exactly_one(api: Api) -> None:
+    submitted = api.post("/api/requests", "vp.sales", json=request_payload())
+    request_id = submitted.json()["id"]
+    follow = "/api/me/notifications/follow"
+    followed = api.post(follow, "vp.care", json={"request_id": request_id})
+    assert followed.status_code == 200, followed.text
+    assert followed.json()["followed_requests"] == [request_id]
+    assert followed.json()["channels"]["followed_items"] == "email"
+    mine = api.get("/api/me/notifications", "vp.care").json()
+    assert mine["followed_requests"] == [request_id]
+    both = api.post(follow, "vp.care", json={"request_id": request_id, "bundle_id": request_id})
+    assert both.status_code == 422
+    assert "exactly one" in both.text
+    assert api.post(follow, "vp.care", json={}).status_code == 422
+    unknown = api.post(follow, "vp.care", json={"change_id": str(uuid.uuid4())})
+    assert unknown.status_code == 404
+    assert unknown.json()["rule"] == "production_change_not_found"
+    # A request's id is not a change's.
+    assert api.post(follow, "vp.care", json={"change_id": request_id}).status_code == 404
+    stopped = api.post("/api/me/notifications/unfollow", "vp.care", json={"request_id": request_id})
+    assert stopped.json()["followed_requests"] == []

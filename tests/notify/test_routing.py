@@ -417,7 +417,9 @@ def test_cab_members_hear_again_when_a_revision_voids_the_approvals(notify: Noti
         )
         (row,) = cur.fetchall()
     message = orjson.loads(row["payload"])["message"]
-    assert message["subject"] == "Revised, awaiting your approval again: change CHG-1 “Patch DB”"
+    assert (
+        message["subject"] == "Revised, awaiting the CAB's approval again: change CHG-1 “Patch DB”"
+    )
     publish(
         notify.platform.log, c.CHANGE_REVISED, change, 3, actor="ops.olga", revision=3,
         approvals_voided=False, **revision,

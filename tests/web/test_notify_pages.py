@@ -1,5 +1,5 @@
 """The notification settings page every email links to: topics by role, channels, a
-personal webhook, followed bundles."""
+personal webhook, followed bundles; and following a request or a change from its page."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import re
 import uuid
 
 from tests.builders import request_payload
+from tests.notify.test_api import planned_bundle
 from tests.web.conftest import Web
+from tests.web.test_change_pages import raise_change
 
 PAGE = "/settings/notifications"
 
@@ -45,8 +47,8 @@ def test_everyone_chooses_what_they_hear_about_on_their_notifications_page(web: 
         page = client.get(saved.headers["location"])
     assert "Saved" in page.text
     assert selected(page.text, "department_requests") == "digest"
-    # followed bundles, mentions and conversations: still the defaults
-    assert page.text.count(">default</small>") == 3
+    # followed bundles, mentions, conversations and followed items: still the defaults
+    assert page.text.count(">default</small>") == 4
     assert web.events() == before + 2  # the person's subscriptions began, one choice
 
 
@@ -63,7 +65,7 @@ def test_the_webhook_channel_without_a_webhook_is_refused_and_writes_nothing(web
 
 
 def test_a_personal_webhook_shows_its_secret_once_and_bundles_are_followed(web: Web) -> None:
-    bundle = str(uuid.uuid4())
+    bundle = planned_bundle(web.platform)
     with web.client() as client:
         csrf = web.sign_in(client, "dev.alice")
         set_up = client.post(
@@ -113,3 +115,78 @@ def test_what_someone_was_told_is_on_their_page_even_when_email_could_not_bring_
     assert "not sent by email: no email address on file" in told
     assert "Owner (your IT point of contact): dev.alice." in told
     assert "Nothing yet" in nothing
+
+
+def test_anyone_follows_a_request_from_its_page_and_stops_from_their_notifications(
+    web: Web,
+) -> None:
+    """vp.care follows a Sales request: the page's button, loaded from the notification
+    service, turns into "Following" in place (htmx); without JavaScript the form opens
+    her notifications page, which lists what she follows, and stops following it."""
+    headers = web.people.headers("vp.sales")
+    with web.client() as client:
+        request_id = client.post("/api/requests", json=request_payload(), headers=headers).json()[
+            "id"
+        ]
+        csrf = web.sign_in(client, "vp.care")
+        detail = client.get(f"/requests/{request_id}").text
+        assert f'hx-get="/settings/notifications/following?request_id={request_id}"' in detail
+        button = client.get(f"{PAGE}/following", params={"request_id": request_id})
+        assert ">Follow</button>" in button.text
+        assert "Following" not in button.text
+        fragment = client.post(
+            f"{PAGE}/follow",
+            data={"csrf_token": csrf, "request_id": request_id},
+            headers={"HX-Request": "true"},
+        )
+        assert fragment.status_code == 200
+        assert "Following" in fragment.text
+        assert "Stop following" in fragment.text
+        assert "<html" not in fragment.text  # the button alone, swapped in place
+        again = client.get(f"{PAGE}/following", params={"request_id": request_id})
+        assert "Stop following" in again.text
+        page = client.get(PAGE).text
+        listed = page.split("<h2>Requests and changes you follow</h2>")[1].split("</section>")[0]
+        assert f'href="/requests/{request_id}"' in listed
+        assert "REQ-1" in listed
+        assert "Bill shock alerts by SMS" in listed
+        gone = client.post(
+            f"{PAGE}/unfollow",
+            data={"csrf_token": csrf, "request_id": request_id},
+            follow_redirects=True,
+        )
+        assert "You no longer follow the request." in gone.text
+        assert f'href="/requests/{request_id}"' not in gone.text.split("you follow</h2>")[-1]
+        plain = client.post(
+            f"{PAGE}/follow",
+            data={"csrf_token": csrf, "request_id": request_id},
+            follow_redirects=True,
+        )
+        assert "You follow the request now" in plain.text
+
+
+def test_a_change_is_followed_from_its_page_and_nonsense_is_refused_in_place(web: Web) -> None:
+    change_id = raise_change(web)
+    with web.client() as client:
+        csrf = web.sign_in(client, "vp.care")
+        page = client.get(f"/changes/{change_id}").text
+        assert f"following?change_id={change_id}" in page
+        before = web.events()
+        unknown = client.post(
+            f"{PAGE}/follow",
+            data={"csrf_token": csrf, "change_id": str(uuid.uuid4())},
+            headers={"HX-Request": "true"},
+        )
+        assert unknown.status_code == 404
+        assert "No production change with id" in unknown.text
+        assert ">Follow</button>" in unknown.text  # the button stays, with the reason
+        unreadable = client.get(f"{PAGE}/following", params={"change_id": "CHG-1"})
+        assert unreadable.status_code == 422
+        assert web.events() == before
+        followed = client.post(
+            f"{PAGE}/follow",
+            data={"csrf_token": csrf, "change_id": change_id},
+            headers={"HX-Request": "true"},
+        )
+        assert "Stop following" in followed.text
+    assert web.events() == before + 2  # her subscriptions began, and she follows it
