@@ -61,7 +61,7 @@ DESCRIPTIONS: dict[str, Describe] = {
     c.REQUEST_ACCEPTED.type: lambda d, i: (
         f"Accepted: {_request(i)}",
         [
-            f"Owner (your IT point of contact): {d['owner']}.",
+            f"IT owner (the single point of contact): {d['owner']}.",
             f"Size {d['size_points']} points, class of service {d['class_of_service']}.",
         ],
     ),

@@ -113,7 +113,7 @@ def test_what_someone_was_told_is_on_their_page_even_when_email_could_not_bring_
         f'<a href="/requests/{request_id}">Accepted: REQ-1 “Bill shock alerts by SMS”</a>' in told
     )
     assert "not sent by email: no email address on file" in told
-    assert "Owner (your IT point of contact): dev.alice." in told
+    assert "IT owner (the single point of contact): dev.alice." in told
     assert "Nothing yet" in nothing
 
 
