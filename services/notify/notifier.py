@@ -1,9 +1,10 @@
 """The tracked follower that decides, for each event, who hears about it and how.
 
 It folds the facts it needs (people, requests, bundles, changes, endpoints,
-subscriptions, followers: `services.notify.lookups`) and enqueues one outbox row per recipient in the same transaction as its
-log position, so every event is enqueued exactly once per subscription: a restart
-neither loses nor repeats an enqueue. Sending is the dispatcher's job.
+subscriptions, followers: `services.notify.lookups`) and enqueues one outbox row per
+recipient in the same transaction as its log position, so every event is enqueued
+exactly once per subscription: a restart neither loses nor repeats an enqueue. Sending
+is the dispatcher's job.
 """
 
 from __future__ import annotations
