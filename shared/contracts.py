@@ -133,4 +133,11 @@ DEPLOYMENT_REPORTED = _event(
     "unauthorised",
 )  # fmt: skip
 
+# -- metrics: what the organisation was told ---------------------------------------------
+
+WEEKLY_REPORT_ISSUED = _event(
+    "services.metrics.domain.issued:WeeklyReport.Issued", "week", "start", "end", "counts",
+    "key_figures",
+)  # fmt: skip  # counts: submitted, triaged, delivered, slipped, at_risk, unauthorised_changes
+
 ALL: tuple[Published, ...] = tuple(v for v in globals().values() if isinstance(v, Published))

@@ -14,6 +14,7 @@ from typing import Any
 from services.metrics.domain import delivery, flow
 from services.metrics.domain.calendar import UNITS, Span, bucket_key, check_as_of, parse_period
 from services.metrics.domain.forecast import EVERYTHING, forecast_requests, how_many_by
+from services.metrics.domain.issued import WeeklyReport, weekly_report_id
 from services.metrics.domain.overview import (
     FORECAST_WINDOW_DAYS,
     comparison,
@@ -177,6 +178,15 @@ class MetricsQueries:
             )
         history = self._history(*weekly_window(span))
         return weekly_report(history, span, self.zone, seed=seed, as_of=today)
+
+    def issued(self, week: str) -> dict[str, Any] | None:
+        """What the organisation was told of `week` when its report was issued (when, the
+        lists' lengths, the key figures), or None if it has not been issued."""
+        report_id = weekly_report_id(week)
+        if not self.views.log.exists(report_id):
+            return None
+        report = self.views.log.get(report_id, WeeklyReport)
+        return {"at": report.created_on.isoformat(), "counts": report.counts}
 
     def _happened(self, as_of: date) -> None:
         _sensible(as_of, "as_of")

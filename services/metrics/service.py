@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.metrics.api import metrics_router
 from services.metrics.application import MetricsQueries
+from services.metrics.issuing import ReportIssuer
 from services.metrics.pages import NAV, MetricsPages, metrics_pages
 from services.metrics.pages.dashboard import TEMPLATES
 from services.metrics.views import MetricsViews
@@ -22,5 +23,6 @@ def component(platform: Platform) -> Component:
         name="metrics",
         routers=[metrics_router(platform.auth, queries), metrics_pages(pages)],
         groups=[views.group],
+        workers=[ReportIssuer(platform.log, queries)],
         nav=NAV,
     )

@@ -343,6 +343,13 @@ class MetricsViews:
         lag = self.group.lag()
         return lag if lag > self.log.settings.read_your_writes_max_lag else 0
 
+    def first_submitted(self) -> str | None:
+        """When the first request the view holds was submitted (None before any)."""
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            first = cur.scalar(f"SELECT MIN(submitted_at) FROM {self.log.table(REQUESTS)}")
+        return str(first) if first else None
+
     def history(self, first: date, last: date) -> History:
         """Every record whose life overlaps `first`..`last` (plus a day's margin either
         side; the metrics themselves select exactly by business date)."""

@@ -33,6 +33,7 @@ class Topic(StrEnum):
     MENTIONS = "mentions"  # comments that name me (@my.name)
     CONVERSATIONS = "conversations"  # comments after mine on the same request or change
     FOLLOWED_ITEMS = "followed_items"  # requests and changes I follow: every step, comments
+    WEEKLY_REPORT = "weekly_report"  # the organisation's status report, each Monday
 
 
 class Channel(StrEnum):
@@ -48,6 +49,7 @@ ROLE_DEFAULTS: dict[str, dict[Topic, Channel]] = {
     "it_staff": {Topic.OWNED_REQUESTS: Channel.EMAIL, Topic.OWN_CHANGES: Channel.EMAIL},
     "cab_member": {Topic.APPROVALS: Channel.EMAIL},
     "release_manager": {
+        Topic.WEEKLY_REPORT: Channel.EMAIL,
         Topic.NEW_SUBMISSIONS: Channel.EMAIL,
         Topic.UNAUTHORISED_CHANGES: Channel.EMAIL,
         Topic.OWN_CHANGES: Channel.EMAIL,
@@ -68,6 +70,8 @@ TOPIC_AUDIENCE: dict[Topic, tuple[str, ...]] = {
     Topic.MENTIONS: (),
     Topic.CONVERSATIONS: (),
     Topic.FOLLOWED_ITEMS: (),
+    # Who reads the organisation's figures (a VP's dashboard is their department's).
+    Topic.WEEKLY_REPORT: ("release_manager", "metrics_reader", "admin", "it_staff", "cab_member"),
 }
 
 

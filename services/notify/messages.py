@@ -49,6 +49,33 @@ def _change(item: Facts) -> str:
     return f"change {change_name(item)}"
 
 
+def _weekly(d: Facts) -> tuple[str, list[str]]:
+    """The weekly report's headline, its counts and its key figures."""
+    n, k = d["counts"], d["key_figures"]
+
+    def shown(value: Any, unit: str = "") -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, float):
+            return f"{round(value, 2):g}{unit}"  # 4.33, 9, 12.5
+        return f"{value}{unit}"
+
+    rate = k.get("change_failure_rate")
+    return (
+        f"Weekly status report {d['week']}: {n['delivered']} delivered, {n['at_risk']} at risk",
+        [
+            f"{d['start']} to {d['end']}: {n['submitted']} submitted, {n['triaged']} triaged,"
+            f" {n['delivered']} delivered, {n['slipped']} slipped,"
+            f" {n['unauthorised_changes']} unauthorised changes.",
+            f"Median cycle time {shown(k.get('median_cycle_time_days'), ' days')};"
+            f" work in progress {shown(k.get('work_in_progress'))};"
+            f" satisfaction {shown(k.get('satisfaction'))};"
+            f" {shown(k.get('deployments'))} deployments, change failure rate"
+            f" {'-' if rate is None else f'{rate * 100:.0f}%'}.",
+        ],
+    )
+
+
 OUTCOMES = {"succeeded": "Succeeded", "failed": "Failed", "rolled_back": "Rolled back"}
 """How a completed change's outcome opens its message."""
 
@@ -174,6 +201,7 @@ DESCRIPTIONS: dict[str, Describe] = {
         f"{OUTCOMES.get(d['outcome'], str(d['outcome']).capitalize())}: {_change(i)}",
         [d["notes"]] if d.get("notes") else [],
     ),
+    c.WEEKLY_REPORT_ISSUED.type: lambda d, i: _weekly(d),
     c.DEPLOYMENT_REPORTED.type: lambda d, i: (
         f"Unauthorised change: {d['subsystem']} {d['version']}",
         [

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from services.notify.domain import (
+    TOPIC_AUDIENCE,
     Channel,
     Topic,
     effective_channel,
@@ -201,6 +202,15 @@ class Notifier(LookupFolding, Projection):
             for u in self._users(cur, role=role)
         }
         return Routing(people, {}, self._weekly_report_of(e))
+
+    def _for_weekly_report(self, cur: Cursor, e: LoggedEvent) -> Routing:
+        """Everyone who reads the organisation's figures may hear of its weekly report."""
+        people = {
+            user: Topic.WEEKLY_REPORT
+            for role in TOPIC_AUDIENCE[Topic.WEEKLY_REPORT]
+            for user in self._users(cur, role=role)
+        }
+        return Routing(people, {}, f"/dashboard/weekly?week={e.data['week']}")
 
     def _weekly_report_of(self, e: LoggedEvent) -> str:
         """The weekly status report of the week a deployment happened: it lists that

@@ -51,6 +51,9 @@ TOPIC_TEXT = {
     Topic.MENTIONS: "Comments that name you (@your.username), on any request or change",
     Topic.CONVERSATIONS: "Comments after yours on a request or change you commented on",
     Topic.FOLLOWED_ITEMS: "Requests and changes you follow: their every step, and comments",
+    Topic.WEEKLY_REPORT: (
+        "The weekly status report, each Monday: delivered, slipped, at risk, key figures"
+    ),
 }
 CHANNEL_TEXT = {
     Channel.EMAIL: "Email at once",

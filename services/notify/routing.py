@@ -58,5 +58,6 @@ ROUTES = {
     c.CHANGE_WITHDRAWN.topic: "_for_change_people",
     c.CHANGE_IMPLEMENTATION_STARTED.topic: "_for_change_people",
     c.CHANGE_COMPLETED.topic: "_for_change_people",
+    c.WEEKLY_REPORT_ISSUED.topic: "_for_weekly_report",
 }
 """Topic -> the notifier's method that routes its events (the rest go by type)."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 import html
 import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+from services.metrics.application import MetricsQueries
+from services.metrics.issuing import ReportIssuer
 from services.metrics.pages.figures import throughput_chart
 from services.metrics.views import MetricsViews
 from shared import contracts as c
@@ -302,6 +304,29 @@ def test_weekly_report_lists_the_week_and_its_key_figures(web: Web) -> None:
     at_risk = page.text.split("At risk <small>")[1].split("</section>")[0]
     assert "Foxtrot" in at_risk
     assert "overdue</span> target Thu 12 Mar 2026, 85% by" in at_risk
+
+
+def test_the_weekly_report_says_when_it_was_sent_and_what_it_said_then(web: Web) -> None:
+    """Once issued, a week's report says when its subscribers got it and what it said;
+    a delivery the log learnt of afterwards is pointed out, not hidden."""
+    march_history(web.platform)
+    issuer = ReportIssuer(web.platform.log, MetricsQueries(MetricsViews(web.platform.log)))
+    assert issuer.issue_due(datetime(2026, 3, 16, 9, 0, tzinfo=UTC)) == "2026-W11"
+    with web.client() as client:
+        web.sign_in(client, "cab.carl")
+        sent = client.get("/dashboard/weekly", params={"week": "2026-W11"}).text
+        unsent = client.get("/dashboard/weekly", params={"week": "2026-W10"}).text
+        office = Office(web.platform)
+        late = office.submit("2026-03-02 09:00", title="Golf")
+        office.accept(late, "2026-03-03 09:00")
+        office.deliver(late, "2026-03-12 09:00")
+        later = client.get("/dashboard/weekly", params={"week": "2026-W11"}).text
+    line = sent.split('id="issued">')[1].split("</p>")[0]
+    assert line.startswith("Sent to its subscribers ")
+    assert "2 delivered, 0 slipped" in line
+    assert "learnt more" not in line
+    assert 'id="issued"' not in unsent
+    assert "(the log has learnt more of the week since)" in later
 
 
 def test_the_week_under_way_is_reported_so_far_with_no_link_to_a_week_not_begun(

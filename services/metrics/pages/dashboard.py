@@ -178,6 +178,7 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
                 "deployments": figures.completed_between,
             },
             behind=p.queries.views.behind(),
+            issued=p.queries.issued(report["week"]),
             week=chosen,
             error=None,
             previous=_shift(chosen, -1),
