@@ -50,30 +50,37 @@ def _change(item: Facts) -> str:
 
 
 def _weekly(d: Facts) -> tuple[str, list[str]]:
-    """The weekly report's headline, its counts and its key figures."""
+    """The weekly report's headline, its counts and its key figures (a figure the week
+    had no data for is said so, not shown as a number)."""
     n, k = d["counts"], d["key_figures"]
 
-    def shown(value: Any, unit: str = "") -> str:
-        if value is None:
-            return "-"
-        if isinstance(value, float):
-            return f"{round(value, 2):g}{unit}"  # 4.33, 9, 12.5
-        return f"{value}{unit}"
+    def number(value: Any) -> str:
+        return f"{round(value, 2):g}" if isinstance(value, float) else str(value)  # 4.33, 12.5
 
-    rate = k.get("change_failure_rate")
+    median, rating = k.get("median_cycle_time_days"), k.get("satisfaction")
+    deployments, rate = k.get("deployments") or 0, k.get("change_failure_rate")
+    figures = [
+        "no cycle time (nothing delivered)"
+        if median is None
+        else f"median cycle time {number(median)} days",
+        f"work in progress {number(k.get('work_in_progress') or 0)}",
+        "no rating" if rating is None else f"satisfaction {number(rating)} of 5",
+        f"{deployments} deployment{'' if deployments == 1 else 's'}"
+        + ("" if rate is None else f", change failure rate {rate * 100:.0f}%"),
+    ]
     return (
         f"Weekly status report {d['week']}: {n['delivered']} delivered, {n['at_risk']} at risk",
         [
             f"{d['start']} to {d['end']}: {n['submitted']} submitted, {n['triaged']} triaged,"
             f" {n['delivered']} delivered, {n['slipped']} slipped,"
             f" {n['unauthorised_changes']} unauthorised changes.",
-            f"Median cycle time {shown(k.get('median_cycle_time_days'), ' days')};"
-            f" work in progress {shown(k.get('work_in_progress'))};"
-            f" satisfaction {shown(k.get('satisfaction'))};"
-            f" {shown(k.get('deployments'))} deployments, change failure rate"
-            f" {'-' if rate is None else f'{rate * 100:.0f}%'}.",
+            _sentence("; ".join(figures)),
         ],
     )
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
 
 
 OUTCOMES = {"succeeded": "Succeeded", "failed": "Failed", "rolled_back": "Rolled back"}

@@ -38,7 +38,7 @@ def test_the_release_manager_hears_of_each_weekly_report_and_others_when_they_ch
     assert told_about(notify, "rm") == ["Weekly status report 2026-W48: 12 delivered, 2 at risk"]
     assert "/dashboard/weekly?week=2026-W48" in row["payload"]
     assert (
-        "Median cycle time 9 days; work in progress 38; satisfaction 4.33;"
+        "Median cycle time 9 days; work in progress 38; satisfaction 4.33 of 5;"
         " 3 deployments, change failure rate 0%."
     ) in row["payload"]
     carl = notify.platform.directory.principal("cab.carl")
@@ -54,3 +54,20 @@ def test_the_release_manager_hears_of_each_weekly_report_and_others_when_they_ch
         "Weekly status report 2026-W49: 12 delivered, 2 at risk"
     ]
     assert notify.outbox("vp.sales") == []  # a VP's figures are their department's
+
+
+def test_a_week_without_deliveries_or_ratings_says_so_rather_than_showing_dashes(
+    notify: Notify,
+) -> None:
+    quiet = {**FIGURES, "median_cycle_time_days": None, "p85_cycle_time_days": None,
+             "satisfaction": None, "deployments": 1, "change_failure_rate": None}  # fmt: skip
+    publish(notify.platform.log, c.WEEKLY_REPORT_ISSUED, uuid.uuid4(), 1, actor="railyard",
+            week="2026-W48", start="2026-11-23", end="2026-11-29",
+            counts=dict.fromkeys(("submitted", "triaged", "delivered", "slipped", "at_risk",
+                                  "unauthorised_changes"), 0),
+            key_figures=quiet)  # fmt: skip
+    recipients(notify, "WeeklyReport.Issued")
+    (row,) = notify.outbox("rm")
+    assert (
+        "No cycle time (nothing delivered); work in progress 38; no rating; 1 deployment."
+    ) in row["payload"]
