@@ -110,7 +110,7 @@ DESCRIPTIONS: dict[str, Describe] = {
     ),
     c.REQUEST_INFO_REQUESTED.type: lambda d, i: (
         f"Question about {_request(i)}",
-        [d["question"], "Answer it to return it to triage."],
+        [d["question"], "The requesting department's answer returns it to triage."],
     ),
     c.REQUEST_OWNER_ASSIGNED.type: lambda d, i: (
         f"New IT owner: {_request(i)}",
@@ -138,7 +138,7 @@ DESCRIPTIONS: dict[str, Describe] = {
     ),
     c.REQUEST_DELIVERED.type: lambda d, i: (
         f"Delivered: {_request(i)}",
-        ["It is in production. Please rate how it went."],
+        ["It is in production: the requesting department can rate how it went."],
     ),
     c.BUNDLE_MOVED.type: lambda d, i: (
         f"{_bundle(i).capitalize()} moved to {d['deploy_date']}",
@@ -190,7 +190,7 @@ DESCRIPTIONS: dict[str, Describe] = {
     ),
     c.CHANGE_REJECTED.type: lambda d, i: (
         f"Rejected: {_change(i)}",
-        [f"Rejected by {d['by']}: {d['reason']}", "Raise a new change to try again."],
+        [f"Rejected by {d['by']}: {d['reason']}", "A new change may be raised to try again."],
     ),
     c.CHANGE_COMMENTED.type: lambda d, i: (
         f"{i.get('by') or 'Someone'} commented on {_change(i)}",
