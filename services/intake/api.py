@@ -223,6 +223,13 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
         delivered_to: Annotated[
             Day | None, Query(description="Delivered on this business day or earlier")
         ] = None,
+        rated_from: Annotated[
+            Day | None, Query(description="Its latest rating given on this business day or later")
+        ] = None,
+        rated_to: Annotated[
+            Day | None, Query(description="Its latest rating given on this day or earlier")
+        ] = None,
+        rating: Annotated[int | None, Query(ge=1, le=5, description="Its latest rating")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> Any:
@@ -239,6 +246,9 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
                 number=(REQUEST_REFERENCES.number(reference) or 0) if reference else None,
                 delivered_from=delivered_from,
                 delivered_to=delivered_to,
+                rated_from=rated_from,
+                rated_to=rated_to,
+                rating=rating,
             ),
             limit=limit,
             offset=offset,

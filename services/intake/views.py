@@ -27,10 +27,10 @@ from services.intake.open_titles import (
     open_titles_statement,
     open_titles_tail_statement,
 )
-from shared.contracts import REQUEST_REFERENCES, REQUEST_SUBMITTED
+from shared.contracts import REQUEST_RATED, REQUEST_REFERENCES, REQUEST_SUBMITTED
 from shared.domain import business_now
 from shared.store.log import EventLog, LoggedEvent
-from shared.store.numbers import add_numbers, next_number
+from shared.store.numbers import add_column, add_numbers, next_number
 from shared.store.projections import Handler, Projection, ProjectionGroup, event_topic
 from shared.store.sql import Cursor, escape_like, on_days
 
@@ -76,6 +76,15 @@ class RequestsProjection(Projection):
         )
         requests, history = self.t(REQUESTS), self.t(HISTORY)
         add_numbers(self.log.db, cur, requests, history, "request_id", REQUEST_SUBMITTED.type)
+        # When the latest rating was given: a view made before it kept the time finds it
+        # in its history, once (only rows rated without a time are looked up).
+        add_column(self.log.db, cur, requests, "rated_at", "TEXT")
+        cur.execute(
+            f"UPDATE {requests} SET rated_at = (SELECT h.occurred_at FROM {history} h"
+            f" WHERE h.request_id = {requests}.id AND h.type = :rated"
+            " ORDER BY h.position DESC LIMIT 1) WHERE rating IS NOT NULL AND rated_at IS NULL",
+            {"rated": REQUEST_RATED.type},
+        )
 
     def handlers(self) -> Mapping[str, Handler]:
         handlers: dict[str, Handler] = {event_topic(ChangeRequest, "Submitted"): self._submitted}
@@ -169,9 +178,10 @@ class RequestsProjection(Projection):
             case "ChangeRequest.MarkedDuplicate":
                 values["duplicate_of"] = d["duplicate_of"]
                 values["decision_reason"] = d.get("note") or None
-            case "ChangeRequest.Rated":
+            case "ChangeRequest.Rated":  # the latest rating counts, at its time (as metrics)
                 values["rating"] = d["score"]
                 values["rating_comment"] = d.get("comment") or None
+                values["rated_at"] = e.occurred_at
         assignments = ", ".join(f"{k} = :{k}" for k in values)
         milestone = MILESTONES.get(e.type)
         if milestone:
@@ -260,6 +270,12 @@ class RequestFilter:
     """Delivered on this business day or later (the business time zone's day)..."""
     delivered_to: date | None = None
     """...and on this one or earlier: the requests a metrics period counts as delivered."""
+    rated_from: date | None = None
+    """Rated (its latest rating) on this business day or later..."""
+    rated_to: date | None = None
+    """...and on this one or earlier: the ratings a metrics period's satisfaction counts."""
+    rating: int | None = None
+    """Its latest rating is this score (1-5)."""
 
 
 @dataclass
@@ -342,9 +358,16 @@ class IntakeViews:
                 " OR LOWER(description) LIKE LOWER(:text) ESCAPE '\\')"
             )
             params["text"] = f"%{escape_like(f.text)}%"
-        delivered, on = on_days("delivered_at", f.delivered_from, f.delivered_to, self.zone)
-        clauses += delivered
-        params.update(on)
+        for column, first, last in (
+            ("delivered_at", f.delivered_from, f.delivered_to),
+            ("rated_at", f.rated_from, f.rated_to),
+        ):
+            bounds, on = on_days(column, first, last, self.zone)
+            clauses += bounds
+            params.update(on)
+        if f.rating is not None:
+            clauses.append("rating = :rating")
+            params["rating"] = f.rating
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     def get(self, request_id: str) -> dict[str, Any] | None:

@@ -31,16 +31,7 @@ def add_numbers(
     `history` (whose `key` column names the row). Reads nothing on PostgreSQL, where it
     may run inside a rebuild's script of statements sent at once."""
     name = table.rpartition(".")[2].strip('"')
-    if db.backend == "postgres":
-        # Checked first: ALTER TABLE takes the table's strongest lock even when the column
-        # is there, and every later start of every process would queue behind reads.
-        cur.execute(
-            "DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid ="
-            f" CAST('{table}' AS regclass) AND attname = 'number' AND NOT attisdropped)"
-            f" THEN ALTER TABLE {table} ADD COLUMN number INTEGER; END IF; END$$"
-        )
-    elif not _sqlite_has_column(cur, table, "number"):
-        cur.execute(f"ALTER TABLE {table} ADD COLUMN number INTEGER")
+    add_column(db, cur, table, "number", "INTEGER")
     cur.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {name}_number ON {table} (number)")
     # The history is ranked only while some row has no number: once, after an upgrade.
     cur.execute(
@@ -50,6 +41,21 @@ def add_numbers(
         " WHERE target.id = ranked.row_id AND target.number IS NULL",
         {"created": created},
     )
+
+
+def add_column(db: SqlDatabase, cur: Cursor, table: str, column: str, kind: str) -> None:
+    """Give a view's `table` made before it had `column` that column (of SQL type `kind`),
+    empty; nothing if it has it. Reads nothing on PostgreSQL (see `add_numbers`)."""
+    if db.backend == "postgres":
+        # Checked first: ALTER TABLE takes the table's strongest lock even when the column
+        # is there, and every later start of every process would queue behind reads.
+        cur.execute(
+            "DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid ="
+            f" CAST('{table}' AS regclass) AND attname = '{column}' AND NOT attisdropped)"
+            f" THEN ALTER TABLE {table} ADD COLUMN {column} {kind}; END IF; END$$"
+        )
+    elif not _sqlite_has_column(cur, table, column):
+        cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 def _sqlite_has_column(cur: Cursor, table: str, column: str) -> bool:

@@ -422,3 +422,40 @@ def test_figures_that_leave_out_part_of_the_log_say_so(hasty_web: Web) -> None:
         assert notice in weekly.text
         metrics.group.catch_up()  # as the worker does
         assert "These figures leave out" not in client.get("/dashboard").text
+
+
+def test_satisfactions_ratings_open_the_rated_requests_with_what_was_said(web: Web) -> None:
+    """The tile's "2 ratings" lists the two requests rated in March, each with its score
+    and comment; the comparison's averages open the same lists; a rating given again
+    later counts when it was given, as satisfaction counts it."""
+    ids = march_history(web.platform)
+    office = Office(web.platform)
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        page = client.get("/dashboard", params={"period": "2026-03"}).text
+        tile = re.search(r'<a href="([^"]+)" aria-label="(\d+) ratings: the list">', page)
+        assert tile is not None
+        assert tile.group(2) == "2"
+        listed = client.get(html.unescape(tile.group(1))).text
+        assert len(REFERENCE.findall(listed)) == 2
+        assert "<strong>4/5</strong>" in listed
+        assert "<strong>2/5</strong>" in listed
+        table = page[page.index("This period against the one before") :]
+        averages = re.findall(r'<a href="([^"]+)" title="The ratings behind it">', table)
+        assert len(averages) == 1  # February had no ratings: a dash, nothing to open
+        assert REFERENCE.findall(client.get(html.unescape(averages[0])).text) == REFERENCE.findall(
+            listed
+        )
+        low = client.get("/requests", params={"rating": "2"}).text
+        assert REFERENCE.findall(low) == ["REQ-2"]  # Bravo, delivered: any status
+        office.rate(ids["bravo"], "2026-04-02 09:00", 5)  # Bravo rated again, in April
+        march = client.get(html.unescape(tile.group(1))).text
+        april = client.get("/requests", params={"rated_from": "2026-04-01"}).text
+        api = client.get(
+            "/api/requests", params={"rated_to": "2026-03-31", "rating": 4},
+            headers=web.people.headers("rm"),
+        ).json()  # fmt: skip
+    assert REFERENCE.findall(march) == ["REQ-1"]
+    assert REFERENCE.findall(april) == ["REQ-2"]
+    assert "<strong>5/5</strong>" in april
+    assert [r["reference"] for r in api["items"]] == ["REQ-1"]

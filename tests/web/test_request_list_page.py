@@ -187,3 +187,14 @@ def test_the_whole_request_list_downloads_as_csv_with_its_plan(web: Web) -> None
         "5",
     )
     assert rows[1]["Target date"] == "2027-03-01"  # the date asked for
+
+
+def test_a_rating_the_list_cannot_read_is_named_and_the_api_refuses_it(web: Web) -> None:
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        page = client.get("/requests", params={"rating": "9", "rated_from": "12 March"})
+        api = client.get("/api/requests", params={"rating": 9}, headers=web.people.headers("rm"))
+    assert page.status_code == 200
+    assert "There is no rating “9”: showing any rating." in page.text
+    assert "“12 March” is not a date (YYYY-MM-DD): showing any rating date." in page.text
+    assert api.status_code == 422

@@ -21,6 +21,7 @@ from shared.web.rendering import label
 # (a deferred one waits to come back to triage).
 STATUSES = listing.Statuses.of((s.value for s in Status), {s.value for s in CLOSED}, "closed")
 CATEGORIES = [(c.value, label(c.value)) for c in Category]
+RATINGS = ("1", "2", "3", "4", "5")
 COLUMNS = (
     ("Reference", "reference"), ("Title", "title"), ("Status", "status"),
     ("Stage", "stage"), ("Department", "department"), ("Category", "category"),
@@ -41,10 +42,14 @@ def listing_routes(p: IntakePages) -> APIRouter:
         delivered = asked.days(
             "delivered_from", "delivered_to", "delivery dates", "any delivery date"
         )
+        rated = asked.days("rated_from", "rated_to", "rating dates", "any rating date")
+        rating = asked.choice("rating", RATINGS, "rating", "any rating")
         if delivered != (None, None):
             # Asked for what was delivered on some days without a status (a bookmark, a
             # typed address), the list shows delivered requests: open ones never match.
             asked.defaults["status"] = "delivered"
+        elif rated != (None, None) or rating:
+            asked.defaults["status"] = "all"  # what was rated, as satisfaction counts it
         statuses = STATUSES.read(asked, "requests")
         department = asked.choice("department", departments, "department", "every department")
         category = asked.choice("category", (c for c, _ in CATEGORIES), "category", "every one")
@@ -59,6 +64,9 @@ def listing_routes(p: IntakePages) -> APIRouter:
             text=words or None,
             delivered_from=delivered[0],
             delivered_to=delivered[1],
+            rated_from=rated[0],
+            rated_to=rated[1],
+            rating=int(rating) if rating else None,
         )
 
     @router.get("/requests")
@@ -77,6 +85,10 @@ def listing_routes(p: IntakePages) -> APIRouter:
             departments=[(d, d) for d in departments],
             categories=CATEGORIES,
             catalogue=catalogue,
+            ratings=[(r, f"Rated {r}") for r in RATINGS],
+            # Asked about ratings (from the dashboard's satisfaction, say), the list shows
+            # each one's rating and what its department said.
+            rated=bool(wanted.rating or wanted.rated_from or wanted.rated_to),
         )
 
     @router.get("/requests.csv")

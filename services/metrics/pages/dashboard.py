@@ -101,6 +101,7 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             everything=everything,
             throughput_chart=figures.throughput_chart(doc, scope),
             delivered_link=partial(figures.delivered_between, department=scope),
+            rated_link=partial(figures.rated_between, department=scope),
             completed_link=figures.completed_between,
             # Open work as of today is what the lists show now; as of a past day it is not.
             open_link=partial(figures.open_now, department=scope)

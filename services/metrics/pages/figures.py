@@ -67,6 +67,12 @@ def delivered_between(period: dict[str, Any], department: str | None) -> str:
     return _requests("delivered", department, asked)
 
 
+def rated_between(period: dict[str, Any], department: str | None) -> str:
+    """The list of the requests whose ratings satisfaction counts: their latest rating
+    given on the period's business days, of the department if one is chosen."""
+    return _requests("all", department, {"rated_from": period["start"], "rated_to": period["end"]})
+
+
 def open_now(status: str, department: str | None) -> str:
     """The list of the requests in `status` now (accepted: in progress, whatever their
     stage; deferred), of the department if one is chosen: what the work-in-progress tile
