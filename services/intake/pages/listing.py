@@ -28,7 +28,8 @@ COLUMNS = (
     ("Subsystems", "subsystems"), ("Requester", "requester"), ("IT owner", "owner"),
     ("Points", "size_points"), ("Bundle", "bundle"), ("Target date", "target_date"),
     ("Submitted at", "submitted_at"), ("Accepted at", "accepted_at"),
-    ("Delivered at", "delivered_at"), ("Rating", "rating"), ("Id", "id"),
+    ("Delivered at", "delivered_at"), ("Rating", "rating"), ("Rated at", "rated_at"),
+    ("Id", "id"),
 )  # fmt: skip
 
 
