@@ -17,7 +17,8 @@ from services.intake.application import (
     Submitted,
 )
 from services.intake.domain import MAX_COMMENT, Category, ClassOfService, SizeEstimate, Status
-from services.intake.views import IntakeViews, Ranking, RequestFilter
+from services.intake.filters import RequestFilter
+from services.intake.views import IntakeViews, Ranking
 from shared.contracts import REQUEST_REFERENCES
 from shared.domain import NotFound
 from shared.http.auth import Auth, Caller

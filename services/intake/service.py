@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from services.intake.api import intake_router
 from services.intake.application import Intake
+from services.intake.filters import RequestFilter
 from services.intake.pages import NAV, IntakePages, intake_pages
 from services.intake.pages.base import TEMPLATES
 from services.intake.reactions import DeliverShippedRequests
 from services.intake.schedule import Schedule
-from services.intake.views import IntakeViews, RequestFilter
+from services.intake.views import IntakeViews
 from shared.contracts import REQUEST_REFERENCES
 from shared.platform import Component, Finder, Found, Platform
 from shared.web.access import PageAccess

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from services.intake.domain import ChangeRequest, DepartmentRanking, Status
+from services.intake.filters import RequestFilter, conditions
 from services.intake.history import summary
 from services.intake.open_titles import (
     KIND,
@@ -32,7 +33,7 @@ from shared.domain import business_now
 from shared.store.log import EventLog, LoggedEvent
 from shared.store.numbers import add_column, add_numbers, next_number
 from shared.store.projections import Handler, Projection, ProjectionGroup, event_topic
-from shared.store.sql import Cursor, escape_like, on_days
+from shared.store.sql import Cursor
 
 REQUESTS, HISTORY, RANKINGS = "intake_requests", "intake_history", "intake_rankings"
 
@@ -256,28 +257,6 @@ def _unpack(packed: str) -> list[str]:
     return [s for s in packed.split("|") if s]
 
 
-@dataclass(frozen=True)
-class RequestFilter:
-    status: Sequence[str] = ()
-    department: str | None = None
-    category: str | None = None
-    subsystem: str | None = None
-    owner: str | None = None
-    requester: str | None = None
-    text: str | None = None
-    number: int | None = None
-    delivered_from: date | None = None
-    """Delivered on this business day or later (the business time zone's day)..."""
-    delivered_to: date | None = None
-    """...and on this one or earlier: the requests a metrics period counts as delivered."""
-    rated_from: date | None = None
-    """Rated (its latest rating) on this business day or later..."""
-    rated_to: date | None = None
-    """...and on this one or earlier: the ratings a metrics period's satisfaction counts."""
-    rating: int | None = None
-    """Its latest rating is this score (1-5)."""
-
-
 @dataclass
 class RequestPage:
     items: list[dict[str, Any]]
@@ -322,7 +301,7 @@ class IntakeViews:
         self, f: RequestFilter, limit: int = 50, offset: int = 0, order: str = "submitted_at DESC"
     ) -> RequestPage:
         self.group.ensure_fresh()
-        where, params = self._where(f)
+        where, params = conditions(f, self.zone)
         with self.log.db.transaction() as cur:
             total = int(cur.scalar(f"SELECT COUNT(*) FROM {self._t(REQUESTS)}{where}", params))
             cur.execute(
@@ -333,42 +312,6 @@ class IntakeViews:
             rows = cur.fetchall()
             items = self._with_deferrals(cur, [_row(r, self.zone) for r in rows])
         return RequestPage(items, total, limit, offset)
-
-    def _where(self, f: RequestFilter) -> tuple[str, dict[str, Any]]:
-        clauses: list[str] = []
-        params: dict[str, Any] = {}
-        if f.status:
-            keys = [f"s{i}" for i in range(len(f.status))]
-            clauses.append(f"status IN ({', '.join(':' + k for k in keys)})")
-            params.update(dict(zip(keys, f.status, strict=True)))
-        for column in ("department", "category", "owner", "requester"):
-            value = getattr(f, column)
-            if value:
-                clauses.append(f"LOWER({column}) = LOWER(:{column})")
-                params[column] = value
-        if f.number is not None:
-            clauses.append("number = :number")
-            params["number"] = f.number
-        if f.subsystem:
-            clauses.append("LOWER(subsystems) LIKE LOWER(:subsystem) ESCAPE '\\'")
-            params["subsystem"] = f"%|{escape_like(f.subsystem)}|%"
-        if f.text:
-            clauses.append(
-                "(LOWER(title) LIKE LOWER(:text) ESCAPE '\\'"
-                " OR LOWER(description) LIKE LOWER(:text) ESCAPE '\\')"
-            )
-            params["text"] = f"%{escape_like(f.text)}%"
-        for column, first, last in (
-            ("delivered_at", f.delivered_from, f.delivered_to),
-            ("rated_at", f.rated_from, f.rated_to),
-        ):
-            bounds, on = on_days(column, first, last, self.zone)
-            clauses += bounds
-            params.update(on)
-        if f.rating is not None:
-            clauses.append("rating = :rating")
-            params["rating"] = f.rating
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     def get(self, request_id: str) -> dict[str, Any] | None:
         self.group.ensure_fresh()

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 from services.intake.application import Intake
 from services.intake.domain import ClassOfService
-from services.intake.views import REQUESTS, IntakeViews, RequestFilter
+from services.intake.filters import RequestFilter
+from services.intake.views import REQUESTS, IntakeViews
 from shared.application import acting_as
 from shared.platform import Platform
 from tests.builders import draft

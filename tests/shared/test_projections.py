@@ -11,7 +11,8 @@ import psycopg
 import pytest
 
 from services.intake.domain import ClassOfService, DepartmentRanking
-from services.intake.views import IntakeViews, RequestFilter
+from services.intake.filters import RequestFilter
+from services.intake.views import IntakeViews
 from shared.application import acting_as
 from shared.domain import attributed_to
 from shared.platform import Platform

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from services.intake.filters import RequestFilter
 from services.intake.pages.base import IntakePages
-from services.intake.views import RequestFilter
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer

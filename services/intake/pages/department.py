@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
+from services.intake.filters import RequestFilter
 from services.intake.pages.base import IntakePages
-from services.intake.views import RequestFilter, RequestPage
+from services.intake.views import RequestPage
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from services.intake.domain import CLOSED, Category, Status
+from services.intake.filters import RequestFilter
 from services.intake.pages.base import IntakePages
-from services.intake.views import RequestFilter
 from shared.http.routing import ServiceRouter
 from shared.web import listing
 from shared.web.access import Viewer
