@@ -140,6 +140,19 @@ DESCRIPTIONS: dict[str, Describe] = {
         f"Delivered: {_request(i)}",
         ["It is in production: the requesting department can rate how it went."],
     ),
+    c.REQUEST_REPLANNED.type: lambda d, i: (
+        f"Replanned: {_request(i)}",
+        [
+            f"Size {d.get('size_points') or '?'} points, class of service"
+            f" {str(d.get('class_of_service') or 'standard').replace('_', ' ')}"
+            + (f", fixed date {d['fixed_date']}." if d.get("fixed_date") else ".")
+        ],
+    ),
+    c.REQUEST_RATED.type: lambda d, i: (
+        f"Rated {d['score']}/5: {_request(i)}",
+        ([f"“{d['comment']}”"] if d.get("comment") else [])
+        + (["It replaces an earlier rating."] if d.get("replaces") else []),
+    ),
     c.BUNDLE_MOVED.type: lambda d, i: (
         f"{_bundle(i).capitalize()} moved to {d['deploy_date']}",
         [f"Reason: {d['reason']}"],

@@ -147,6 +147,17 @@ class Notifier(LookupFolding, Projection):
                 people.setdefault(user, Topic.NEW_SUBMISSIONS)
         return Routing(people, {**request, "by": e.actor}, f"/requests/{e.aggregate_id}")
 
+    def _for_rating(self, cur: Cursor, e: LoggedEvent) -> Routing:
+        """The IT owner hears how the delivered work was rated (and why), as do those who
+        follow the request; its department rated it."""
+        request = self._row(cur, REQUESTS, e.aggregate_id)
+        if request is None:
+            return NOBODY
+        people = self._item_followers(cur, request["id"])
+        if request.get("owner"):
+            people[request["owner"]] = Topic.OWNED_REQUESTS
+        return Routing(people, request, f"/requests/{e.aggregate_id}")
+
     def _for_bundle(self, cur: Cursor, e: LoggedEvent) -> Routing:
         bundle = self._row(cur, BUNDLES, e.aggregate_id)
         if bundle is None:

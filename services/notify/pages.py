@@ -35,9 +35,12 @@ NAV = [NavLink("Notifications", PAGE, (), "What you hear about, and how: email, 
 
 TOPIC_TEXT = {
     Topic.DEPARTMENT_REQUESTS: (
-        "Your department's requests: triaged, scheduled, moved, withdrawn, delivered, commented on"
+        "Your department's requests: triaged, replanned, scheduled, moved, withdrawn,"
+        " delivered, commented on"
     ),
-    Topic.OWNED_REQUESTS: "Requests you are the IT point of contact for, and comments on them",
+    Topic.OWNED_REQUESTS: (
+        "Requests you are the IT point of contact for: every step, comments, and their ratings"
+    ),
     Topic.APPROVALS: "Production changes awaiting your approval, and their conflicts",
     Topic.FOLLOWED_BUNDLES: "Bundles you follow: moved, frozen, signed off, deployed",
     Topic.NEW_SUBMISSIONS: (

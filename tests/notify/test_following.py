@@ -4,9 +4,11 @@ hears of its every step and every comment on it, until they stop following it.""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 import pytest
 
+from services.intake.domain import ClassOfService
 from shared import contracts as c
 from shared.application import acting_as
 from shared.domain import InvalidCommand, NotFound, RuleViolation
@@ -138,3 +140,38 @@ def test_a_new_owner_is_named_to_everyone_told_rather_than_addressed_as_you(
         "ops.olga": "email",
     }
     assert told_about(notify, "vp.sales")[-1] == "New IT owner: REQ-1 “Bill shock alerts”"
+
+
+def test_the_owner_and_followers_hear_how_delivered_work_was_rated_and_why(
+    notify: Notify,
+) -> None:
+    """A rating tells the IT owner (and whoever follows the request) the score and the
+    comment: the feedback satisfaction is made of; the department rated it itself."""
+    request_id = submit(notify.platform)
+    accept(notify, request_id)
+    follow(notify, "vp.care", "request", request_id)
+    with acting_as("railyard"):
+        intake(notify).deliver(uuid.UUID(request_id), None, None)
+    with acting_as("vp.sales"):
+        intake(notify).rate(principal(notify, "vp.sales"), uuid.UUID(request_id), 2, "Late")
+    assert recipients(notify, "ChangeRequest.Rated") == {"dev.alice": "email", "vp.care": "email"}
+    assert told_about(notify, "dev.alice")[-1] == "Rated 2/5: REQ-1 “Bill shock alerts”"
+    assert "“Late”" in notify.outbox("dev.alice")[-1]["payload"]
+
+
+def test_a_replan_tells_the_department_the_owner_and_followers_the_new_plan(
+    notify: Notify,
+) -> None:
+    request_id = submit(notify.platform)
+    accept(notify, request_id)
+    follow(notify, "vp.care", "request", request_id)
+    with acting_as("rm"):
+        intake(notify).replan(uuid.UUID(request_id), 8, ClassOfService.FIXED_DATE, date(2027, 3, 1))
+    assert recipients(notify, "ChangeRequest.Replanned") == {
+        "vp.sales": "email",
+        "dev.alice": "email",
+        "vp.care": "email",
+    }
+    payload = notify.outbox("vp.care")[-1]["payload"]
+    assert "Replanned: REQ-1" in payload
+    assert "Size 8 points, class of service fixed date, fixed date 2027-03-01." in payload
