@@ -437,7 +437,8 @@ def test_satisfactions_ratings_open_the_rated_requests_with_what_was_said(web: W
         assert tile is not None
         assert tile.group(2) == "2"
         listed = client.get(html.unescape(tile.group(1))).text
-        assert len(REFERENCE.findall(listed)) == 2
+        assert REFERENCE.findall(listed) == ["REQ-2", "REQ-1"]  # Bravo's 2 before Alpha's 4
+        assert "lowest rating first" in listed
         assert "<strong>4/5</strong>" in listed
         assert "<strong>2/5</strong>" in listed
         table = page[page.index("This period against the one before") :]

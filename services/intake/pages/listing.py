@@ -74,7 +74,9 @@ def listing_routes(p: IntakePages) -> APIRouter:
     def requests(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
         departments = p.views.departments()
         asked, wanted = asked_of(request, departments)
-        found = p.views.find(wanted, limit=listing.PAGE_SIZE, offset=asked.offset)
+        found = p.views.find(
+            wanted, limit=listing.PAGE_SIZE, offset=asked.offset, order=_order(wanted)
+        )
         return p.templates.render(
             request,
             "requests.html",
@@ -88,8 +90,8 @@ def listing_routes(p: IntakePages) -> APIRouter:
             catalogue=catalogue,
             ratings=[(r, f"Rated {r}") for r in RATINGS],
             # Asked about ratings (from the dashboard's satisfaction, say), the list shows
-            # each one's rating and what its department said.
-            rated=bool(wanted.rating or wanted.rated_from or wanted.rated_to),
+            # each one's rating and what its department said, the lowest first.
+            rated=_rated(wanted),
         )
 
     @router.get("/requests.csv")
@@ -97,9 +99,19 @@ def listing_routes(p: IntakePages) -> APIRouter:
         _, wanted = asked_of(request, p.views.departments())
 
         def page(limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-            found = p.views.find(wanted, limit, offset)
+            found = p.views.find(wanted, limit, offset, order=_order(wanted))
             return p.with_plan(found.items), found.total
 
         return listing.csv_download("requests", COLUMNS, page)
 
     return router
+
+
+def _rated(wanted: RequestFilter) -> bool:
+    return bool(wanted.rating or wanted.rated_from or wanted.rated_to)
+
+
+def _order(wanted: RequestFilter) -> str:
+    """Newest first; a list of ratings, the lowest first (what to read about first), the
+    latest of a score first."""
+    return "rating ASC, rated_at DESC" if _rated(wanted) else "submitted_at DESC"
