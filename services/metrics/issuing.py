@@ -11,12 +11,12 @@ request was submitted.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
 from services.metrics.application import MetricsQueries
-from services.metrics.domain.calendar import local_date
+from services.metrics.domain.calendar import bucket_key, local_date
 from services.metrics.domain.issued import WeeklyReport, issued_from, weekly_report_id
 from shared.application import SYSTEM_ACTOR, acting_as
 from shared.store.errors import WriteConflict
@@ -25,11 +25,6 @@ from shared.store.log import EventLog
 log = structlog.get_logger(__name__)
 
 POLL_S = 60.0
-
-
-def week_label(monday: date) -> str:
-    year, week, _ = monday.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 class ReportIssuer:
@@ -47,7 +42,7 @@ class ReportIssuer:
         settings = self.log.settings
         shifted = now.astimezone(settings.zone) - timedelta(hours=settings.digest_hour)
         monday = shifted.date() - timedelta(days=shifted.weekday() + 7)
-        week = week_label(monday)
+        week = bucket_key(monday, "week")
         if self.log.exists(weekly_report_id(week)):
             return None
         first = self.queries.views.first_submitted()

@@ -11,6 +11,7 @@ from typing import Any
 
 from shared import contracts as c
 from shared.references import References
+from shared.web.rendering import sentence
 
 
 @dataclass(frozen=True)
@@ -74,13 +75,9 @@ def _weekly(d: Facts) -> tuple[str, list[str]]:
             f"{d['start']} to {d['end']}: {n['submitted']} submitted, {n['triaged']} triaged,"
             f" {n['delivered']} delivered, {n['slipped']} slipped,"
             f" {n['unauthorised_changes']} unauthorised changes.",
-            _sentence("; ".join(figures)),
+            sentence("; ".join(figures)),
         ],
     )
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:] + "."
 
 
 OUTCOMES = {"succeeded": "Succeeded", "failed": "Failed", "rolled_back": "Rolled back"}
