@@ -133,6 +133,11 @@ class Settings(BaseSettings):
         description="Signs the browser session cookie; generated under data_dir when unset.",
     )
     session_max_age_s: int = Field(default=12 * 3600, ge=300, le=30 * 24 * 3600)
+    password_scrypt: Annotated[tuple[int, int, int], NoDecode] = Field(
+        default=(2**14, 8, 5),
+        description="scrypt's n, r and p for passwords (OWASP's minimum by default); a"
+        " password hashed otherwise is hashed again at its next sign-in.",
+    )
     signin_limit_per_user: int = Field(
         default=10, ge=1, le=10_000, description="Failed sign-ins per username per 5 minutes."
     )
@@ -173,6 +178,28 @@ class Settings(BaseSettings):
     def _split_risks(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip().lower() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("password_scrypt", mode="before")
+    @classmethod
+    def _split_scrypt(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = tuple(part.strip() for part in value.split(","))
+            if len(parts) != 3:
+                raise ValueError(f"three numbers n,r,p as in 16384,8,5, not {value!r}")
+            return parts
+        return value
+
+    @field_validator("password_scrypt")
+    @classmethod
+    def _scrypt_sane(cls, value: tuple[int, int, int]) -> tuple[int, int, int]:
+        n, r, p = value
+        if n < 2 or n & (n - 1):
+            raise ValueError(f"n must be a power of two (16384 is 2**14), not {n}")
+        if not 1 <= r <= 64 or not 1 <= p <= 64:
+            raise ValueError("r and p must be between 1 and 64")
+        if 128 * n * r > 2**28:
+            raise ValueError("n and r ask for more than 256 MiB for each password hashed")
         return value
 
     @field_validator("subsystems")

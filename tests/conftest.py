@@ -21,6 +21,13 @@ from shared.settings import Settings, load_settings
 from shared.store.projections import ProjectionGroup
 from tests.postgres import fresh_schema, server_url
 
+# Passwords hashed with scrypt's least work in the tests (and the servers they start,
+# which inherit the environment): OWASP's cost is 0.25 s of CPU per hash, and a web test
+# gives eleven people a password. tests/web/test_password_hashing.py checks the default and
+# that a hash made with other factors is upgraded at sign-in.
+TEST_SCRYPT = "1024,8,1"
+os.environ["RAILYARD_PASSWORD_SCRYPT"] = TEST_SCRYPT
+
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),

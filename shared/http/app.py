@@ -80,6 +80,15 @@ def create_app(
             backend=settings.backend,
             followers=start_followers,
         )
+        cost = platform.identity.password_cost
+        if cost.below_owasp:
+            log.warning(
+                "password_hashing_below_owasp_minimum",
+                n=cost.n,
+                r=cost.r,
+                p=cost.p,
+                minimum="n*p >= 81920 with r=8 (RAILYARD_PASSWORD_SCRYPT)",
+            )
         try:
             with frozen_while_serving():  # what startup built: out of full collections
                 yield

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared.application import Outcome, UseCases
 from shared.domain import RuleViolation
-from shared.identity.domain import User, user_id
+from shared.identity.domain import ScryptCost, User, user_id
 
 
 @dataclass(frozen=True)
@@ -89,10 +89,25 @@ class Identity(UseCases):
     def set_password(self, username: str, password: str) -> UserRef:
         def command() -> Outcome[UserRef]:
             user = self._user(username)
-            user.set_password(password)
+            user.set_password(password, self.password_cost)
             return Outcome([user], UserRef(username, user.version))
 
         return self.run(command)
+
+    def rehash_password(self, username: str, password: str) -> bool:
+        """After a sign-in with this password: its hash made again with the work factors
+        configured now, if it was made with others (True when it was)."""
+
+        def command() -> Outcome[bool]:
+            user = self._user(username)
+            done = user.rehash_password(password, self.password_cost)
+            return Outcome([user] if done else [], done)
+
+        return self.run(command)
+
+    @property
+    def password_cost(self) -> ScryptCost:
+        return ScryptCost(*self.log.settings.password_scrypt)
 
     def deactivate(self, username: str, reason: str) -> UserRef:
         def command() -> Outcome[UserRef]:

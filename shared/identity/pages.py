@@ -7,6 +7,7 @@ user's password from many addresses nor many users' from one address goes far.
 
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
+import functools
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ import structlog
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
+from shared.application import acting_as
 from shared.http.auth import client_address
 from shared.http.ratelimit import Limits
 from shared.http.routing import ServiceRouter
@@ -26,7 +28,15 @@ from shared.http.session import (
     set_session,
 )
 from shared.http.threads import in_thread
-from shared.identity.domain import TOKEN, Principal, hash_password, password_matches
+from shared.identity.application import Identity
+from shared.identity.domain import (
+    TOKEN,
+    Principal,
+    ScryptCost,
+    cost_of,
+    hash_password,
+    password_matches,
+)
 from shared.identity.views import Directory
 from shared.settings import Settings
 from shared.web.access import PageAccess, Viewer
@@ -34,8 +44,12 @@ from shared.web.rendering import Templates
 
 TEMPLATES = Path(__file__).parent / "templates"
 log = structlog.get_logger(__name__)
-# Compared against when the user does not exist, so a miss costs as long as a hit.
-_DUMMY_HASH = hash_password("railyard-no-such-user")
+
+
+@functools.cache
+def _dummy_hash(cost: ScryptCost) -> str:
+    """Compared against when the user does not exist, so a miss costs as long as a hit."""
+    return hash_password("railyard-no-such-user", cost)
 
 
 def safe_next(target: str | None) -> str:
@@ -46,6 +60,7 @@ def safe_next(target: str | None) -> str:
 
 
 def signin_router(
+    identity: Identity,
     directory: Directory,
     access: PageAccess,
     codec: SessionCodec,
@@ -133,7 +148,7 @@ def signin_router(
                 error="Enter your username and password, or an API token.",
                 status=422,
             )
-        principal = await in_thread(_authenticate, directory, username, password, token)
+        principal = await in_thread(_authenticate, identity, directory, username, password, token)
         if principal is None:
             limits.signin_per_user.hit(user_key)
             log.warning("sign_in_failed", username=username, address=address, token=bool(token))
@@ -162,11 +177,26 @@ def signin_router(
 
 
 def _authenticate(
-    directory: Directory, username: str, password: str, token: str
+    identity: Identity, directory: Directory, username: str, password: str, token: str
 ) -> Principal | None:
     if token:
         return directory.authenticate(token)
     stored = directory.password_hash(username)
-    if not password_matches(password, stored or _DUMMY_HASH) or stored is None:
+    cost = identity.password_cost
+    if not password_matches(password, stored or _dummy_hash(cost)) or stored is None:
         return None
+    if cost_of(stored) != cost:
+        _rehash(identity, username, password)
     return directory.principal(username)
+
+
+def _rehash(identity: Identity, username: str, password: str) -> None:
+    """A password hashed with other work factors than configured now (an older default,
+    or changed settings) is hashed again while its owner signs in, the only time it is
+    known. A failure here only leaves the old hash, which still verifies."""
+    try:
+        with acting_as(username):
+            if identity.rehash_password(username, password):
+                log.info("password_rehashed", username=username)
+    except Exception as exc:  # the sign-in stands: the next one tries again
+        log.warning("password_rehash_failed", username=username, error=str(exc))

@@ -70,6 +70,7 @@ class UsersProjection(Projection):
             event_topic(User, "TokenIssued"): self._token_issued,
             event_topic(User, "TokenRevoked"): self._token_revoked,
             event_topic(User, "PasswordSet"): self._password_set,
+            event_topic(User, "PasswordRehashed"): self._password_set,
             event_topic(User, "Deactivated"): self._deactivated,
             event_topic(User, "Reactivated"): self._reactivated,
         }

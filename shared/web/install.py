@@ -46,6 +46,7 @@ def install_web(app: FastAPI, platform: Platform, components: Sequence[Component
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(
         signin_router(
+            platform.identity,
             platform.directory,
             access,
             codec,
