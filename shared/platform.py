@@ -2,8 +2,9 @@
 the process's rate limits.
 
 A `Component` is one service's contribution to a process: its HTTP routers (API and
-pages), the projection groups that maintain its views, its reactions to the log, and
-the entries its pages add to the web navigation.
+pages), the projection groups that maintain its views, its reactions to the log, the
+entries its pages add to the web navigation, and what it tells each person waits for them
+on their start page.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi import APIRouter
 from shared.http.auth import Auth
 from shared.http.ratelimit import Limits
 from shared.identity.application import Identity
+from shared.identity.domain import Principal
 from shared.identity.views import Directory
 from shared.references import References
 from shared.settings import Settings
@@ -78,6 +80,28 @@ class Finder:
         return f"{self.base}/{found}" if found is not None else None
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """Something that waits for a person, for the roles they hold, on their start page:
+    `count` items, said as `one` or `many` ("request awaits triage", "requests await
+    triage"), which `path` lists: the list there shows the same `count` items."""
+
+    count: int
+    one: str
+    many: str
+    path: str
+    detail: str = ""
+    """What to know before opening it: "the oldest submitted 12 days ago"."""
+
+    @property
+    def text(self) -> str:
+        return self.one if self.count == 1 else self.many
+
+
+WaitingFor = Callable[[Principal], list[Waiting]]
+"""What of one service waits for this person (nothing when their roles ask nothing)."""
+
+
 @dataclass
 class Component:
     name: str
@@ -87,6 +111,7 @@ class Component:
     workers: list[BackgroundWorker] = field(default_factory=list)
     nav: list[NavLink] = field(default_factory=list)
     finders: list[Finder] = field(default_factory=list)
+    waiting: list[WaitingFor] = field(default_factory=list)
 
 
 ComponentFactory = Callable[[Platform], Component]

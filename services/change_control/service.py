@@ -11,6 +11,7 @@ from services.change_control.application.deployments import DeploymentReports
 from services.change_control.pages import NAV, ChangePages, change_pages
 from services.change_control.pages.base import TEMPLATES
 from services.change_control.views import ChangeControlViews, ChangeFilter
+from services.change_control.waiting import waiting_in_change_control
 from shared.contracts import CHANGE_REFERENCES
 from shared.platform import Component, Finder, Found, Platform
 from shared.web.access import PageAccess
@@ -59,4 +60,5 @@ def component(platform: Platform) -> Component:
         groups=[views.group],
         nav=NAV,
         finders=[finder(views)],
+        waiting=[waiting_in_change_control(views)],
     )

@@ -231,6 +231,9 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
             Day | None, Query(description="Its latest rating given on this day or earlier")
         ] = None,
         rating: Annotated[int | None, Query(ge=1, le=5, description="Its latest rating")] = None,
+        unrated: Annotated[
+            bool, Query(description="Not rated yet (with status delivered: still to rate)")
+        ] = False,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> Any:
@@ -250,6 +253,7 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
                 rated_from=rated_from,
                 rated_to=rated_to,
                 rating=rating,
+                unrated=unrated,
             ),
             limit=limit,
             offset=offset,

@@ -31,6 +31,8 @@ class RequestFilter:
     """...and on this one or earlier: the ratings a metrics period's satisfaction counts."""
     rating: int | None = None
     """Its latest rating is this score (1-5)."""
+    unrated: bool = False
+    """Not rated (yet): with status delivered, what its department has still to rate."""
 
 
 def conditions(f: RequestFilter, zone: tzinfo) -> tuple[str, dict[str, Any]]:
@@ -69,4 +71,6 @@ def conditions(f: RequestFilter, zone: tzinfo) -> tuple[str, dict[str, Any]]:
     if f.rating is not None:
         clauses.append("rating = :rating")
         params["rating"] = f.rating
+    if f.unrated:
+        clauses.append("rating IS NULL")
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

@@ -10,6 +10,7 @@ from services.intake.pages.base import TEMPLATES
 from services.intake.reactions import DeliverShippedRequests
 from services.intake.schedule import Schedule
 from services.intake.views import IntakeViews
+from services.intake.waiting import waiting_in_intake
 from shared.contracts import REQUEST_REFERENCES
 from shared.platform import Component, Finder, Found, Platform
 from shared.web.access import PageAccess
@@ -49,5 +50,6 @@ def component(platform: Platform) -> Component:
         groups=[views.group, schedule.group],
         nav=NAV,
         finders=[finder(views)],
+        waiting=[waiting_in_intake(views)],
         reactions=[DeliverShippedRequests(intake)],
     )

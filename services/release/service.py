@@ -13,6 +13,7 @@ from services.release.reactions import (
     WithdrawnRequestsLeaveTheirBundle,
 )
 from services.release.subscriptions import CalendarFeeds
+from services.release.waiting import waiting_in_release
 from shared.platform import Component, Platform
 from shared.web.access import PageAccess
 from shared.web.rendering import Templates
@@ -42,4 +43,5 @@ def component(platform: Platform) -> Component:
             WithdrawnRequestsLeaveTheirBundle(releases),
         ],
         nav=NAV,
+        waiting=[waiting_in_release(views)],
     )

@@ -68,6 +68,7 @@ def signin_router(
     limits: Limits,
 ) -> APIRouter:
     router = ServiceRouter(include_in_schema=False)
+    _dummy_hash(identity.password_cost)  # made now: the first unknown name costs one hash too
     anyone = access.require()
     templates = Templates(TEMPLATES, settings.zone)
 

@@ -20,7 +20,7 @@ from shared.identity.pages import TEMPLATES as IDENTITY_TEMPLATES
 from shared.identity.pages import signin_router
 from shared.identity.people import NAV as PEOPLE_NAV
 from shared.identity.people import PeoplePages, people_router
-from shared.platform import Component, Finder, Platform
+from shared.platform import Component, Finder, Platform, Waiting, WaitingFor
 from shared.web.access import PageAccess, PageForbidden, SignInRequired, Viewer
 from shared.web.rendering import STATIC, NavLink, Templates
 
@@ -65,7 +65,8 @@ def install_web(app: FastAPI, platform: Platform, components: Sequence[Component
         )
     )
     finders = [finder for c in components for finder in c.finders]
-    app.include_router(home_router(access, templates, finders))
+    waiting = [w for c in components for w in c.waiting]
+    app.include_router(home_router(access, templates, finders, waiting))
 
     @app.exception_handler(SignInRequired)
     async def sign_in_first(request: Request, exc: SignInRequired) -> Response:
@@ -130,14 +131,29 @@ FOUND_SHOWN = 20
 
 
 def home_router(
-    access: PageAccess, templates: Templates, finders: Sequence[Finder] = ()
+    access: PageAccess,
+    templates: Templates,
+    finders: Sequence[Finder] = (),
+    waiting: Sequence[WaitingFor] = (),
 ) -> APIRouter:
     router = ServiceRouter(include_in_schema=False)
     anyone = access.require()
 
     @router.get("/")
     def home(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
-        return templates.render(request, "home.html", viewer)
+        """The start page: what waits for this person (each service says, for the roles
+        they hold; none counted is not shown), then the pages their roles use."""
+        waits: list[Waiting] = []
+        uncounted = False
+        for ask in waiting:
+            try:
+                waits += [w for w in ask(viewer.principal) if w.count]
+            except Exception:  # one service's queue unreadable: the rest still shown, said
+                log.exception("waiting_not_counted", username=viewer.username)
+                uncounted = True
+        return templates.render(
+            request, "home.html", viewer, waits=waits, asked=bool(waiting), uncounted=uncounted
+        )
 
     @router.get("/find")
     def find(

@@ -198,3 +198,39 @@ def test_a_rating_the_list_cannot_read_is_named_and_the_api_refuses_it(web: Web)
     assert "There is no rating “9”: showing any rating." in page.text
     assert "“12 March” is not a date (YYYY-MM-DD): showing any rating date." in page.text
     assert api.status_code == 422
+
+
+def test_deliveries_not_rated_yet_are_listed_on_asking_on_the_page_and_from_the_api(
+    web: Web,
+) -> None:
+    """`rating=none` (the start page's "to rate"): delivered and not rated, unless another
+    status is asked for; `unrated=true` from the API."""
+    intake = Intake(web.platform.log, IntakeViews(web.platform.log), web.platform.directory)
+    ids = []
+    for n in (1, 2):
+        request_id = submit(web, title=f"Shipped {n}")
+        accept(web, request_id)
+        with acting_as("rm", at=datetime(2026, 3, n, 21, tzinfo=UTC)):
+            intake.deliver(uuid.UUID(request_id), None, None)
+        ids.append(request_id)
+    submit(web, title="Still open")
+    with web.client() as client:
+        rated = client.post(
+            f"/api/requests/{ids[0]}/rating",
+            json={"score": 2},
+            headers=web.people.headers("vp.sales"),
+        )
+        assert rated.status_code == 200, rated.text
+        web.sign_in(client, "vp.sales")
+        page = client.get("/requests", params={"rating": "none"}).text
+        everything = client.get("/requests", params={"rating": "none", "status": "all"}).text
+        api = client.get(
+            "/api/requests", params={"unrated": "true", "status": "delivered"},
+            headers=web.people.headers("vp.sales"),
+        ).json()  # fmt: skip
+    assert "Shipped 2" in page
+    assert "Shipped 1" not in page
+    assert "Still open" not in page
+    assert "Still open" in everything
+    assert "Shipped 1" not in everything
+    assert [r["title"] for r in api["items"]] == ["Shipped 2"]

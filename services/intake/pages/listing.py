@@ -22,6 +22,8 @@ from shared.web.rendering import label
 STATUSES = listing.Statuses.of((s.value for s in Status), {s.value for s in CLOSED}, "closed")
 CATEGORIES = [(c.value, label(c.value)) for c in Category]
 RATINGS = ("1", "2", "3", "4", "5")
+UNRATED = "none"
+"""`rating=none`: not rated yet (delivered, unless another status is asked for)."""
 COLUMNS = (
     ("Reference", "reference"), ("Title", "title"), ("Status", "status"),
     ("Stage", "stage"), ("Department", "department"), ("Category", "category"),
@@ -44,10 +46,12 @@ def listing_routes(p: IntakePages) -> APIRouter:
             "delivered_from", "delivered_to", "delivery dates", "any delivery date"
         )
         rated = asked.days("rated_from", "rated_to", "rating dates", "any rating date")
-        rating = asked.choice("rating", RATINGS, "rating", "any rating")
-        if delivered != (None, None):
-            # Asked for what was delivered on some days without a status (a bookmark, a
-            # typed address), the list shows delivered requests: open ones never match.
+        rating = asked.choice("rating", (*RATINGS, UNRATED), "rating", "any rating")
+        unrated = rating == UNRATED
+        if delivered != (None, None) or unrated:
+            # Asked for what was delivered on some days, or is still to be rated, without a
+            # status (a bookmark, a typed address), the list shows delivered requests: open
+            # ones never match.
             asked.defaults["status"] = "delivered"
         elif rated != (None, None) or rating:
             asked.defaults["status"] = "all"  # what was rated, as satisfaction counts it
@@ -67,7 +71,8 @@ def listing_routes(p: IntakePages) -> APIRouter:
             delivered_to=delivered[1],
             rated_from=rated[0],
             rated_to=rated[1],
-            rating=int(rating) if rating else None,
+            rating=int(rating) if rating and not unrated else None,
+            unrated=unrated,
         )
 
     @router.get("/requests")
@@ -88,7 +93,7 @@ def listing_routes(p: IntakePages) -> APIRouter:
             departments=[(d, d) for d in departments],
             categories=CATEGORIES,
             catalogue=catalogue,
-            ratings=[(r, f"Rated {r}") for r in RATINGS],
+            ratings=[*((r, f"Rated {r}") for r in RATINGS), (UNRATED, "Not rated yet")],
             # Asked about ratings (from the dashboard's satisfaction, say), the list shows
             # each one's rating and what its department said, the lowest first.
             rated=_rated(wanted),

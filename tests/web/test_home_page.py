@@ -1,0 +1,184 @@
+"""The start page says what waits for the person signed in, for the roles they hold, and
+each count opens a list that shows the same items."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+
+from railyard.app import all_components
+from services.intake.application import Intake
+from services.intake.views import IntakeViews
+from shared.application import acting_as
+from shared.http.app import create_app
+from shared.identity.domain import Principal
+from shared.platform import Component, Waiting
+from shared.web.install import install_web
+from tests.release.builders import train_payload
+from tests.web.conftest import Web, listed
+from tests.web.test_change_pages import raise_change
+from tests.web.test_intake_pages import accept, decide, submit
+from tests.web.test_release_pages import api
+
+WAIT = re.compile(
+    r'<li><a href="([^"]+)"><span class="num">(\d+)</span><span class="what">([^<]+)</span></a>'
+    r'(?:<span class="muted"> · ([^<]+)</span>)?</li>'
+)
+
+
+def waits(web: Web, as_: str) -> dict[str, tuple[int, str, str]]:
+    """What the start page says waits: text -> (count, address, detail)."""
+    with web.client() as client:
+        web.sign_in(client, as_)
+        page = client.get("/")
+    assert page.status_code == 200, page.text
+    assert "Waiting for you" in page.text
+    found = {
+        text: (int(n), path.replace("&amp;", "&"), detail or "")
+        for path, n, text, detail in WAIT.findall(page.text)
+    }
+    if not found:
+        assert "Nothing waits for you now." in page.text
+    return found
+
+
+def page_of(web: Web, address: str, as_: str) -> str:
+    with web.client() as client:
+        web.sign_in(client, as_)
+        page = client.get(address)
+    assert page.status_code == 200, page.text
+    return page.text
+
+
+def test_the_release_manager_sees_the_triage_queue_and_its_oldest(web: Web) -> None:
+    first = submit(web, title="Port-in tracking")
+    submit(web, title="Churn dashboard", as_="vp.care")
+    assert waits(web, "rm")["requests await triage"] == (2, "/triage", "the oldest submitted today")
+    accept(web, first)
+    assert waits(web, "rm")["request awaits triage"] == (1, "/triage", "the oldest submitted today")
+    queue = page_of(web, "/triage", "rm")
+    assert "Churn dashboard" in queue
+    assert "Port-in tracking" not in queue
+
+
+def test_a_vp_sees_their_departments_questions_and_deliveries_to_rate(web: Web) -> None:
+    """Only their own department's; a rated delivery no longer waits; each count's list
+    shows the same requests."""
+    asked = submit(web, title="Loyalty offers")
+    decide(web, asked, "ask", {"question": "Which customers?"})
+    decide(web, submit(web, title="Care question", as_="vp.care"), "ask", {"question": "Why?"})
+    intake = Intake(web.platform.log, IntakeViews(web.platform.log), web.platform.directory)
+    delivered = []
+    for n, department in ((1, "Sales"), (2, "Sales"), (3, "Sales"), (4, "Customer Care")):
+        vp = "vp.sales" if department == "Sales" else "vp.care"
+        request_id = submit(web, title=f"Shipped {n}", as_=vp)
+        accept(web, request_id)
+        with acting_as("rm", at=datetime(2026, 3, n, 21, tzinfo=UTC)):
+            intake.deliver(uuid.UUID(request_id), None, None)
+        delivered.append(request_id)
+    with web.client() as client:
+        answer = client.post(
+            f"/api/requests/{delivered[0]}/rating",
+            json={"score": 4},
+            headers=web.people.headers("vp.sales"),
+        )
+    assert answer.status_code == 200, answer.text
+
+    found = waits(web, "vp.sales")
+    assert set(found) == {
+        "Sales request awaits your answer",
+        "delivered Sales requests to rate",
+    }
+    count, address, detail = found["Sales request awaits your answer"]
+    assert count == 1
+    assert "returns it to triage" in detail
+    assert len(listed(web, address, "vp.sales")) == 1
+    assert "Loyalty offers" in page_of(web, address, "vp.sales")
+    count, address, _ = found["delivered Sales requests to rate"]
+    assert count == 2
+    to_rate = page_of(web, address, "vp.sales")
+    assert len(listed(web, address, "vp.sales")) == 2
+    assert "Shipped 2" in to_rate
+    assert "Shipped 3" in to_rate
+    assert "Shipped 1" not in to_rate  # rated
+    assert 'value="none" selected' in to_rate  # the list says what it shows
+
+    assert set(waits(web, "vp.care")) == {
+        "Customer Care request awaits your answer",
+        "delivered Customer Care request to rate",
+    }
+
+
+def test_the_cab_sees_what_awaits_approval_and_the_implementer_what_awaits_start(
+    web: Web,
+) -> None:
+    """Never one's own change to approve (separation of duties); once approved, it waits
+    for its implementer to start it, and no longer for the CAB."""
+    change_id = raise_change(web, as_="ops.olga", implementers=["dev.alice"])
+    assert waits(web, "cab.carl")["production change awaits your approval"] == (1, "/cab", "")
+    assert "production change awaits your approval" not in waits(web, "ops.olga")
+    with web.client() as client:
+        csrf = web.sign_in(client, "cab.carl")
+        approved = client.post(
+            f"/changes/{change_id}/approve",
+            data={"csrf_token": csrf, "revision": "1"},
+            follow_redirects=False,
+        )
+    assert approved.status_code == 303, approved.text
+    assert waits(web, "cab.carl") == {}
+    count, address, _ = waits(web, "dev.alice")["approved change of yours awaits its start"]
+    assert count == 1
+    assert listed(web, address, "dev.alice") == ["CHG-1"]
+    # Who raised it finds it among theirs too (the list's "raised or implement").
+    assert waits(web, "ops.olga")["approved change of yours awaits its start"][0] == 1
+
+
+def test_an_it_owner_sees_the_open_requests_they_own(web: Web) -> None:
+    accept(web, submit(web, title="Tariff migration"))  # owned by dev.alice
+    count, address, _ = waits(web, "dev.alice")["open request has you as its IT owner"]
+    assert count == 1
+    assert len(listed(web, address, "dev.alice")) == 1
+    assert waits(web, "qa.quinn") == {}
+
+
+def test_the_release_manager_sees_a_bundle_planned_past_its_capacity(web: Web) -> None:
+    bundle = api(web, "POST", "/api/trains", "rm", json=train_payload(capacity_points=3))[
+        "bundle_ids"
+    ][0]
+    request_id = submit(web, title="Bill shock alerts")
+    accept(web, request_id)  # 5 points
+    assert "upcoming bundle is planned past its capacity" not in waits(web, "rm")
+    api(web, "POST", f"/api/bundles/{bundle}/requests", "rm", json={"request_id": request_id})
+    count, address, detail = waits(web, "rm")["upcoming bundle is planned past its capacity"]
+    assert (count, address) == (1, f"/release/bundles/{bundle}")
+    assert detail.endswith(": 5 of 3 points")
+    assert "Bill shock alerts" in page_of(web, address, "rm")
+
+
+def test_a_role_that_nothing_waits_for_is_told_so(web: Web) -> None:
+    submit(web)
+    assert waits(web, "metrics.mo") == {}
+    assert waits(web, "admin") == {}
+
+
+def test_a_queue_that_cannot_be_counted_leaves_the_rest_of_the_start_page(web: Web) -> None:
+    """One service's count failing (a view that cannot be read) is said on the page; the
+    other services' counts and every link are still there."""
+
+    def unreadable(principal: Principal) -> list[Waiting]:
+        raise RuntimeError("view unreadable")
+
+    components = [*all_components(web.platform), Component("broken", waiting=[unreadable])]
+    app = create_app(web.platform, components, run_followers=False)
+    install_web(app, web.platform, components)
+    hurt = Web(web.platform, web.people, app)
+    submit(web, title="Port-in tracking")
+    with hurt.client() as client:
+        hurt.sign_in(client, "rm")
+        page = client.get("/")
+    assert page.status_code == 200
+    assert "could not be counted just now" in page.text
+    assert "Nothing waits for you now." not in page.text
+    assert [text for _, _, text, _ in WAIT.findall(page.text)] == ["request awaits triage"]
+    assert 'href="/triage"' in page.text
