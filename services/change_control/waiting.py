@@ -1,16 +1,28 @@
 """What of change control waits for a person, on their start page: the changes a CAB
-member may still approve (the CAB queue), and the approved or under-way changes a person
-raised or implements. Each opens the list that shows the same changes."""
+member may still approve and the reviews they may still record (the CAB queue), and the
+approved or under-way changes a person raised or implements. Each opens the list that
+shows the same changes."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from services.change_control.domain import Status
+from services.change_control.domain.values import ChangeType
 from services.change_control.views import ChangeControlViews, ChangeFilter
-from services.change_control.views.board import OPEN, awaiting
+from services.change_control.views.board import OPEN, awaiting, reviews_due
 from shared.identity.domain import IT_ROLES, Principal, Role
 from shared.platform import Waiting, WaitingFor
+from shared.words import words
+
+
+def _reviewed_for(change: dict[str, Any]) -> str:
+    """Why one change is owed a review: "CHG-7 Swap the load balancer: rolled back"."""
+    why = words(change["outcome"] or "")
+    if change["change_type"] == ChangeType.EMERGENCY:
+        why = f"an emergency, {why}" if why != "succeeded" else "an emergency"
+    return f"{change['reference']} {change['title']}: {why}"
 
 
 def waiting_in_change_control(views: ChangeControlViews) -> WaitingFor:
@@ -31,6 +43,16 @@ def waiting_in_change_control(views: ChangeControlViews) -> WaitingFor:
                     "production change awaits your approval",
                     "production changes await your approval",
                     "/cab",
+                )
+            )
+            due = reviews_due(views, principal.username)
+            found.append(
+                Waiting(
+                    len(due),
+                    "completed change awaits your post-implementation review",
+                    "completed changes await your post-implementation review",
+                    "/cab#reviews",
+                    _reviewed_for(due[0]) if len(due) == 1 else "",
                 )
             )
         if principal.has(*IT_ROLES):

@@ -1,5 +1,6 @@
-"""What of release waits for the release manager, on their start page: upcoming bundles
-planned past their capacity (points, or a subsystem's), which only a replan mends."""
+"""What of release waits for the release manager, on their start page: accepted requests
+in no bundle yet (the suggested plan places or explains each), and upcoming bundles planned
+past their capacity (points, or a subsystem's), which only a replan mends."""
 
 from __future__ import annotations
 
@@ -30,12 +31,19 @@ def waiting_in_release(views: ReleaseViews) -> WaitingFor:
             detail, path = "", "/release"
         return [
             Waiting(
+                len(views.backlog()),
+                "accepted request is in no bundle yet",
+                "accepted requests are in no bundle yet",
+                "/release#suggestion",
+                "the suggested plan places each that fits",
+            ),
+            Waiting(
                 len(over),
                 "upcoming bundle is planned past its capacity",
                 "upcoming bundles are planned past their capacity",
                 path,
                 detail,
-            )
+            ),
         ]
 
     return waiting

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from railyard.app import all_components
 from services.intake.application import Intake
@@ -182,3 +182,66 @@ def test_a_queue_that_cannot_be_counted_leaves_the_rest_of_the_start_page(web: W
     assert "Nothing waits for you now." not in page.text
     assert [text for _, _, text, _ in WAIT.findall(page.text)] == ["request awaits triage"]
     assert 'href="/triage"' in page.text
+
+
+def test_a_failed_change_awaits_its_review_by_an_independent_cab_member_until_recorded(
+    web: Web,
+) -> None:
+    """The CAB queue lists the reviews due, and the start page counts them; never for the
+    change's requester or implementers (separation of duties), gone once recorded."""
+    start = datetime.now().replace(microsecond=0, second=0) - timedelta(minutes=10)
+    change_id = raise_change(
+        web,
+        as_="ops.olga",
+        title="Swap the load balancer",
+        implementers=["dev.alice"],
+        window_start=start.isoformat(timespec="minutes"),
+        window_end=(start + timedelta(hours=2)).isoformat(timespec="minutes"),
+    )
+    with web.client() as client:
+        csrf = web.sign_in(client, "cab.carl")
+        client.post(f"/changes/{change_id}/approve", data={"csrf_token": csrf, "revision": "1"})
+    with web.client() as client:
+        csrf = web.sign_in(client, "dev.alice")
+        client.post(f"/changes/{change_id}/start", data={"csrf_token": csrf})
+        done = client.post(
+            f"/changes/{change_id}/complete",
+            data={"csrf_token": csrf, "outcome": "rolled_back", "notes": "Health checks failed"},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303, done.text
+    wording = "completed change awaits your post-implementation review"
+    count, address, detail = waits(web, "cab.dora")[wording]
+    assert (count, address) == (1, "/cab#reviews")
+    assert detail == "CHG-1 Swap the load balancer: rolled back"
+    queue = page_of(web, "/cab", "cab.dora").split('id="reviews"')[1]
+    assert "Swap the load balancer" in queue
+    assert "Health checks failed" in queue
+    assert f'href="/changes/{change_id}#review"' in queue
+    assert 'id="review"' in page_of(web, f"/changes/{change_id}", "cab.dora")
+    assert wording not in waits(web, "ops.olga")  # raised it
+    with web.client() as client:
+        csrf = web.sign_in(client, "cab.dora")
+        reviewed = client.post(
+            f"/changes/{change_id}/review",
+            data={"csrf_token": csrf, "findings": "Checks too strict", "actions": ""},
+            follow_redirects=False,
+        )
+    assert reviewed.status_code == 303, reviewed.text
+    assert wording not in waits(web, "cab.dora")
+    assert "No review waits for you." in page_of(web, "/cab", "cab.dora")
+
+
+def test_the_release_manager_sees_accepted_work_in_no_bundle_and_the_plan_lists_it(
+    web: Web,
+) -> None:
+    api(web, "POST", "/api/trains", "rm", json=train_payload(capacity_points=3))
+    fits, too_big = submit(web, title="Small fix"), submit(web, title="Big project")
+    decide(web, fits, "accept", {"owner": "dev.alice", "size_points": 2})
+    accept(web, too_big)  # 5 points: more than a bundle holds
+    wording = "accepted requests are in no bundle yet"
+    assert waits(web, "rm")[wording][:2] == (2, "/release#suggestion")
+    plan = page_of(web, "/release", "rm").split('id="suggestion"')[1]
+    assert "Small fix" in plan
+    assert "Big project" in plan  # under "Does not fit yet"
+    assert "accepted request" not in " ".join(waits(web, "vp.sales"))

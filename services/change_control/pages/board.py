@@ -12,7 +12,13 @@ from starlette.responses import Response
 
 from services.change_control.domain.values import Outcome, Window
 from services.change_control.pages.base import ChangePages
-from services.change_control.views.board import awaiting, cab_queue, calendar, change_detail
+from services.change_control.views.board import (
+    awaiting,
+    cab_queue,
+    calendar,
+    change_detail,
+    reviews_due,
+)
 from shared.contracts import CHANGE_REFERENCES
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import IT_ROLES, Role
@@ -45,6 +51,7 @@ def board_routes(p: ChangePages) -> APIRouter:
             "cab_queue.html",
             viewer,
             queue=cab_queue(p.views, viewer.username),
+            reviews=reviews_due(p.views, viewer.username),
             notice=NOTICES.get(request.query_params.get("done", "")),
         )
 

@@ -87,6 +87,23 @@ def cab_queue(views: ChangeControlViews, username: str) -> list[dict[str, Any]]:
     return queue
 
 
+def reviews_due(views: ChangeControlViews, username: str) -> list[dict[str, Any]]:
+    """Completed changes still owed their post-implementation review (a failure, a
+    rollback, an emergency) that `username` may record, being neither the change's
+    requester nor one of its implementers; the longest waiting first."""
+    changes, _ = views.find(ChangeFilter(status=(Status.COMPLETED.value,)), limit=10_000)
+    due = [
+        c
+        for c in changes
+        if c["review_required"]
+        and not c["reviewed"]
+        and username != c["requester"]
+        and username not in c["implementers"]
+    ]
+    due.sort(key=lambda c: (c["completed_at"] or "", c["id"]))
+    return due
+
+
 def calendar(
     views: ChangeControlViews, window: Window | None, subsystem: str | None
 ) -> dict[str, Any]:
