@@ -258,18 +258,26 @@ def test_release_manager_raises_a_bundles_release_deployment_from_its_page(web: 
     assert detail["bundle_id"] == bundle
 
 
-def test_an_implementer_records_a_failure_and_the_cab_reviews_it(web: Web) -> None:
-    """Start and complete as the implementer (a failure needs notes), then a CAB member
-    records the post-implementation review from the change's page."""
+def approved_now(web: Web, as_: str = "dev.alice", **overrides: str | list[str]) -> str:
+    """A change raised with its window open now, approved by cab.carl."""
     start = datetime.now().replace(microsecond=0, second=0) - timedelta(minutes=10)
     change_id = raise_change(
         web,
+        as_,
         window_start=start.isoformat(timespec="minutes"),
         window_end=(start + timedelta(hours=2)).isoformat(timespec="minutes"),
+        **overrides,
     )
     with web.client() as client:
         csrf = web.sign_in(client, "cab.carl")
         client.post(f"/changes/{change_id}/approve", data={"csrf_token": csrf, "revision": "1"})
+    return change_id
+
+
+def test_an_implementer_records_a_failure_and_the_cab_reviews_it(web: Web) -> None:
+    """Start and complete as the implementer (a failure needs notes), then a CAB member
+    records the post-implementation review from the change's page."""
+    change_id = approved_now(web)
     with web.client() as client:
         csrf = web.sign_in(client, "dev.alice")
         assert "Start implementing" in client.get(f"/changes/{change_id}").text

@@ -4,21 +4,16 @@ each count opens a list that shows the same items."""
 from __future__ import annotations
 
 import re
-import uuid
-from datetime import UTC, datetime, timedelta
 
 from railyard.app import all_components
-from services.intake.application import Intake
-from services.intake.views import IntakeViews
-from shared.application import acting_as
 from shared.http.app import create_app
 from shared.identity.domain import Principal
 from shared.platform import Component, Waiting
 from shared.web.install import install_web
 from tests.release.builders import train_payload
 from tests.web.conftest import Web, listed
-from tests.web.test_change_pages import raise_change
-from tests.web.test_intake_pages import accept, decide, submit
+from tests.web.test_change_pages import approved_now, raise_change
+from tests.web.test_intake_pages import accept, decide, delivered, submit
 from tests.web.test_release_pages import api
 
 WAIT = re.compile(
@@ -68,18 +63,13 @@ def test_a_vp_sees_their_departments_questions_and_deliveries_to_rate(web: Web) 
     asked = submit(web, title="Loyalty offers")
     decide(web, asked, "ask", {"question": "Which customers?"})
     decide(web, submit(web, title="Care question", as_="vp.care"), "ask", {"question": "Why?"})
-    intake = Intake(web.platform.log, IntakeViews(web.platform.log), web.platform.directory)
-    delivered = []
-    for n, department in ((1, "Sales"), (2, "Sales"), (3, "Sales"), (4, "Customer Care")):
-        vp = "vp.sales" if department == "Sales" else "vp.care"
-        request_id = submit(web, title=f"Shipped {n}", as_=vp)
-        accept(web, request_id)
-        with acting_as("rm", at=datetime(2026, 3, n, 21, tzinfo=UTC)):
-            intake.deliver(uuid.UUID(request_id), None, None)
-        delivered.append(request_id)
+    shipped = [
+        delivered(web, f"Shipped {n}", n, "vp.sales" if department == "Sales" else "vp.care")
+        for n, department in ((1, "Sales"), (2, "Sales"), (3, "Sales"), (4, "Customer Care"))
+    ]
     with web.client() as client:
         answer = client.post(
-            f"/api/requests/{delivered[0]}/rating",
+            f"/api/requests/{shipped[0]}/rating",
             json={"score": 4},
             headers=web.people.headers("vp.sales"),
         )
@@ -189,18 +179,9 @@ def test_a_failed_change_awaits_its_review_by_an_independent_cab_member_until_re
 ) -> None:
     """The CAB queue lists the reviews due, and the start page counts them; never for the
     change's requester or implementers (separation of duties), gone once recorded."""
-    start = datetime.now().replace(microsecond=0, second=0) - timedelta(minutes=10)
-    change_id = raise_change(
-        web,
-        as_="ops.olga",
-        title="Swap the load balancer",
-        implementers=["dev.alice"],
-        window_start=start.isoformat(timespec="minutes"),
-        window_end=(start + timedelta(hours=2)).isoformat(timespec="minutes"),
+    change_id = approved_now(
+        web, "ops.olga", title="Swap the load balancer", implementers=["dev.alice"]
     )
-    with web.client() as client:
-        csrf = web.sign_in(client, "cab.carl")
-        client.post(f"/changes/{change_id}/approve", data={"csrf_token": csrf, "revision": "1"})
     with web.client() as client:
         csrf = web.sign_in(client, "dev.alice")
         client.post(f"/changes/{change_id}/start", data={"csrf_token": csrf})

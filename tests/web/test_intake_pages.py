@@ -241,15 +241,22 @@ def test_open_work_whose_target_date_has_passed_is_marked_overdue(web: Web) -> N
     assert ">overdue</span>" in detail
 
 
+def delivered(web: Web, title: str, day: int, as_: str = "vp.sales") -> str:
+    """A request submitted by `as_`, accepted for dev.alice and delivered on that day of
+    March 2026."""
+    intake = Intake(web.platform.log, IntakeViews(web.platform.log), web.platform.directory)
+    request_id = submit(web, as_=as_, title=title)
+    accept(web, request_id)
+    with acting_as("rm", at=datetime(2026, 3, day, 21, tzinfo=UTC)):
+        intake.deliver(uuid.UUID(request_id), None, None)
+    return request_id
+
+
 def delivered_on_march_1_2_3(web: Web, title: str) -> None:
     """Three requests, "<title> 1" to "3", accepted for dev.alice and delivered on the
     first three days of March 2026 in that order."""
-    intake = Intake(web.platform.log, IntakeViews(web.platform.log), web.platform.directory)
     for n in range(1, 4):
-        request_id = submit(web, title=f"{title} {n}")
-        accept(web, request_id)
-        with acting_as("rm", at=datetime(2026, 3, n, 21, tzinfo=UTC)):
-            intake.deliver(uuid.UUID(request_id), None, None)
+        delivered(web, f"{title} {n}", n)
 
 
 def test_a_vps_page_lists_the_latest_deliveries_and_all_of_them_on_asking(

@@ -21,7 +21,13 @@ from shared.web import listing
 from tests.conftest import make_settings
 from tests.web.conftest import REFERENCE, Web, build_web
 from tests.web.conftest import listed as shown
-from tests.web.test_intake_pages import accept, decide, delivered_on_march_1_2_3, submit
+from tests.web.test_intake_pages import (
+    accept,
+    decide,
+    delivered,
+    delivered_on_march_1_2_3,
+    submit,
+)
 
 
 def listed(web: Web, address: str, as_: str = "rm") -> list[str]:
@@ -205,14 +211,7 @@ def test_deliveries_not_rated_yet_are_listed_on_asking_on_the_page_and_from_the_
 ) -> None:
     """`rating=none` (the start page's "to rate"): delivered and not rated, unless another
     status is asked for; `unrated=true` from the API."""
-    intake = Intake(web.platform.log, IntakeViews(web.platform.log), web.platform.directory)
-    ids = []
-    for n in (1, 2):
-        request_id = submit(web, title=f"Shipped {n}")
-        accept(web, request_id)
-        with acting_as("rm", at=datetime(2026, 3, n, 21, tzinfo=UTC)):
-            intake.deliver(uuid.UUID(request_id), None, None)
-        ids.append(request_id)
+    ids = [delivered(web, f"Shipped {n}", n) for n in (1, 2)]
     submit(web, title="Still open")
     with web.client() as client:
         rated = client.post(
