@@ -89,6 +89,18 @@ DESCRIPTIONS: dict[str, Describe] = {
         f"New request from {d['department']}: {_request({'title': d['title'], **i})}",
         [f"Category {d['category']}, size {d['size_estimate']}, sponsor {d['sponsor']}."],
     ),
+    c.REQUEST_EDITED.type: lambda d, i: (
+        f"Edited before triage: {_request(i)}",
+        [
+            f"Now: category {d['category']}, size {d['size_estimate']},"
+            f" subsystems {', '.join(d['subsystems']) or 'none'},"
+            f" wanted by {d.get('desired_date') or 'no date'}, sponsor {d['sponsor']}."
+        ],
+    ),
+    c.REQUEST_INFO_PROVIDED.type: lambda d, i: (
+        f"Answered: {_request(i)}",
+        [d["answer"], "It is back in triage."],
+    ),
     c.REQUEST_ACCEPTED.type: lambda d, i: (
         f"Accepted: {_request(i)}",
         [

@@ -117,6 +117,18 @@ class Notifier(LookupFolding, Projection):
         request = self._row(cur, REQUESTS, e.aggregate_id) or {"title": e.data["title"]}
         return Routing(people, request, f"/requests/{e.aggregate_id}")
 
+    def _for_triage_return(self, cur: Cursor, e: LoggedEvent) -> Routing:
+        """A request answered or edited while it waits for triage: the release managers,
+        whose queue it is in, hear of it, as do its department and followers."""
+        request = self._row(cur, REQUESTS, e.aggregate_id)
+        if request is None:
+            return NOBODY
+        people: dict[str, Topic] = {}
+        for user in self._users(cur, role="release_manager"):
+            people[user] = Topic.NEW_SUBMISSIONS
+        self._add_request_people(cur, people, request, e)
+        return Routing(people, request, f"/requests/{e.aggregate_id}")
+
     def _for_request(self, cur: Cursor, e: LoggedEvent) -> Routing:
         # Intake's events are the request's own; release's name it in `request_id`.
         request_id = e.data.get("request_id", e.aggregate_id)

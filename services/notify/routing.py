@@ -49,6 +49,8 @@ CHANGE_CLOSING = frozenset(
 
 ROUTES = {
     c.REQUEST_SUBMITTED.topic: "_for_submission",
+    c.REQUEST_EDITED.topic: "_for_triage_return",
+    c.REQUEST_INFO_PROVIDED.topic: "_for_triage_return",
     c.REQUEST_OWNER_ASSIGNED.topic: "_for_request",
     c.REQUEST_COMMENTED.topic: "_for_comment",
     c.REQUEST_RATED.topic: "_for_rating",
