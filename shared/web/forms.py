@@ -119,12 +119,13 @@ async def handle_form(
     viewer: Viewer,
     run: Callable[[Form], object],
     refused: Callable[[Refusal, Form], Response],
-    done: str,
+    done: str | Callable[[Form], str],
 ) -> Response:
-    """A page's form run as the viewer: on to `done` (303), or, refused, `refused` with
-    the refusal and the form (its page again, with the reason and what was typed)."""
+    """A page's form run as the viewer: on to `done` (303; or where `done` says, given
+    the form), or, refused, `refused` with the refusal and the form (its page again,
+    with the reason and what was typed)."""
     form = await read_form(request)
     result = attempt(viewer, lambda: run(form))
     if isinstance(result, Refusal):
         return refused(result, form)
-    return see_other(done)
+    return see_other(done(form) if callable(done) else done)

@@ -233,3 +233,42 @@ def test_deliveries_not_rated_yet_are_listed_on_asking_on_the_page_and_from_the_
     assert "Still open" in everything
     assert "Shipped 1" not in everything
     assert [r["title"] for r in api["items"]] == ["Shipped 2"]
+
+
+def test_a_vp_rates_deliveries_in_place_from_the_list_of_those_to_rate(web: Web) -> None:
+    """Each of their department's rows holds a rating form that returns to the list, where
+    the rated one has left it; another department's VP sees the list without forms; a
+    return address off the list goes to the request's page instead."""
+    first, second = (delivered(web, f"Shipped {n}", n) for n in (1, 2))
+    address = "/requests?rating=none&department=Sales"
+    with web.client() as client:
+        csrf = web.sign_in(client, "vp.sales")
+        page = client.get(address).text
+        assert page.count('class="inline rate"') == 2
+        assert "latest delivered first" in page
+        assert page.index("Shipped 2") < page.index("Shipped 1")  # delivered 2 March, 1 March
+        rated = client.post(
+            f"/requests/{first}/rating",
+            data={"csrf_token": csrf, "score": "4", "back": address},
+            follow_redirects=False,
+        )
+        assert rated.status_code == 303, rated.text
+        assert rated.headers["location"] == address
+        assert "Shipped 1" not in client.get(address).text
+        elsewhere = client.post(
+            f"/requests/{second}/rating",
+            data={"csrf_token": csrf, "score": "5", "back": "//evil.example/requests?x"},
+            follow_redirects=False,
+        )
+        assert elsewhere.headers["location"] == f"/requests/{second}?notice=rated"
+    with web.client() as client:
+        web.sign_in(client, "vp.care")
+        assert 'class="inline rate"' not in client.get("/requests?rating=none").text
+
+
+def test_rate_it_on_the_departments_page_lands_on_the_rating_form(web: Web) -> None:
+    request_id = delivered(web, "Shipped", 1)
+    with web.client() as client:
+        web.sign_in(client, "vp.sales")
+        assert f'href="/requests/{request_id}#rate">Rate it' in client.get("/department").text
+        assert '<section class="card" id="rate">' in client.get(f"/requests/{request_id}").text

@@ -97,6 +97,10 @@ def listing_routes(p: IntakePages) -> APIRouter:
             # Asked about ratings (from the dashboard's satisfaction, say), the list shows
             # each one's rating and what its department said, the lowest first.
             rated=_rated(wanted),
+            # Asked for the deliveries not rated yet, the list rates them in place, for
+            # the department whose they are, and comes back here.
+            to_rate=wanted.unrated,
+            back_to=f"/requests?{request.url.query}",
         )
 
     @router.get("/requests.csv")
@@ -118,5 +122,8 @@ def _rated(wanted: RequestFilter) -> bool:
 
 def _order(wanted: RequestFilter) -> str:
     """Newest first; a list of ratings, the lowest first (what to read about first), the
-    latest of a score first."""
-    return "rating ASC, rated_at DESC" if _rated(wanted) else "submitted_at DESC"
+    latest of a score first; deliveries still to rate, the latest delivered first (the
+    freshest in its department's mind)."""
+    if _rated(wanted):
+        return "rating ASC, rated_at DESC"
+    return "delivered_at IS NULL, delivered_at DESC" if wanted.unrated else "submitted_at DESC"

@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
+from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -14,6 +15,7 @@ from services.intake.pages.base import IntakePages, choice, plan_of
 from shared.contracts import REQUEST_REFERENCES
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import IT_ROLES, Role
+from shared.identity.pages import safe_next
 from shared.web.access import Viewer
 from shared.web.forms import Form, Refusal, attempt, handle_form, read_form, see_other
 from shared.web.history import referenced, with_links
@@ -152,16 +154,26 @@ def request_routes(p: IntakePages) -> APIRouter:
         return detail_page(request, viewer, request_id)
 
     async def act(
-        request: Request, viewer: Viewer, request_id: UUID, name: str, run: Any, at: str = ""
+        request: Request,
+        viewer: Viewer,
+        request_id: UUID,
+        name: str,
+        run: Any,
+        at: str = "",
+        back: Callable[[Form], str | None] = lambda form: None,
     ) -> Response:
+        """`back`: where the form came from, if it is to return there (else the request's
+        page, with a notice)."""
+
         def refused(refusal: Refusal, form: Form) -> Response:
             return detail_page(
                 request, viewer, request_id, refusal=refusal, kept=form.kept(), failed=name
             )
 
-        return await handle_form(
-            request, viewer, run, refused, f"/requests/{request_id}?notice={name}{at}"
-        )
+        def done(form: Form) -> str:
+            return back(form) or f"/requests/{request_id}?notice={name}{at}"
+
+        return await handle_form(request, viewer, run, refused, done)
 
     @router.post("/requests/{request_id}/answer")
     async def answer(
@@ -199,6 +211,15 @@ def request_routes(p: IntakePages) -> APIRouter:
             score = form.integer("score", "The rating", 1, 5)
             return p.intake.rate(viewer.principal, request_id, score, form.text("comment"))
 
-        return await act(request, viewer, request_id, "rated", run)
+        return await act(request, viewer, request_id, "rated", run, back=_back_to_list)
 
     return router
+
+
+def _back_to_list(form: Form) -> str | None:
+    """A list of requests a rating was given from (the deliveries still to rate): back
+    there, where the rated one has left the list. Only that list's own address."""
+    back = form.text("back")
+    if back.startswith("/requests?") and safe_next(back) == back:
+        return back
+    return None
