@@ -56,7 +56,7 @@ def waiting_in_intake(views: IntakeViews) -> WaitingFor:
                     f"{department} requests await your answer",
                     "/requests?"
                     + urlencode({"status": Status.INFO_REQUESTED.value, "department": department}),
-                    "IT asked a question; your answer returns it to triage",
+                    "triage asked a question; your answer returns it to triage",
                 ),
                 Waiting(
                     count(to_rate),

@@ -23,9 +23,9 @@ def waiting_in_release(views: ReleaseViews) -> WaitingFor:
         ]
         if len(over) == 1:
             [bundle] = over
-            worst = bundle["capacity_warnings"][0]
-            where = "points" if worst["scope"] == "total" else f"points of {worst['scope']}"
-            detail = f"{bundle['name']}: {worst['load']} of {worst['capacity']} {where}"
+            over_by = bundle["capacity_warnings"][0]  # the total first, then subsystems
+            where = "points" if over_by["scope"] == "total" else f"points of {over_by['scope']}"
+            detail = f"{bundle['name']}: {over_by['load']} of {over_by['capacity']} {where}"
             path = f"/release/bundles/{bundle['id']}"
         else:
             detail, path = "", "/release"
