@@ -115,6 +115,13 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     mail_from: str = "Railyard <railyard@localhost>"
+    triage_target_days: int = Field(
+        default=5,
+        ge=1,
+        le=365,
+        description="Days (calendar, both counted) a request may wait for triage before it"
+        " is flagged as past the target.",
+    )
     digest_hour: int = Field(
         default=8, ge=0, le=23, description="Daily digest hour, business time."
     )

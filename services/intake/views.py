@@ -282,6 +282,7 @@ class IntakeViews:
         self.rankings = RankingsProjection(log)
         self.group = ProjectionGroup(log, [self.requests, self.rankings])
         self.zone = log.settings.zone
+        self.triage_target_days = log.settings.triage_target_days
         self._open_titles = open_titles_statement(log, log.table(REQUESTS))
         self._tail_params = {f"t{i}": topic for i, topic in enumerate(OPEN_TITLE_TOPICS)}
         self._open_titles_params: dict[str, Any] = {
@@ -376,12 +377,20 @@ class IntakeViews:
 
     def triage_queue(self, today: date | None = None) -> list[dict[str, Any]]:
         """Waiting for a decision, oldest first (first in, first triaged): submissions, and
-        deferred requests whose `until` date has come (`deferred_until` says so)."""
+        deferred requests whose `until` date has come (`deferred_until` says so); each with
+        the days it has waited (`waiting_days`)."""
         page = self.find(
             RequestFilter(status=(Status.SUBMITTED.value,)), limit=10_000, order="submitted_at ASC"
         )
         day = today or self.today()
         queue = [*page.items, *self._deferrals_due(day)]
+        for r in queue:
+            # Days waiting for this decision, both counted: since submission, or for a
+            # deferral come back, since the day it was deferred until.
+            until = r.get("deferred_until")
+            r["waiting_days"] = (
+                (day - date.fromisoformat(until)).days + 1 if until else r["age_days"]
+            )
         queue.sort(key=lambda r: (r["submitted_at"], r["id"]))
         return queue
 

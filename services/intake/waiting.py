@@ -4,7 +4,6 @@ holds. Each opens the list that shows the same requests."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from urllib.parse import urlencode
 
 from services.intake.domain import CLOSED, Status
@@ -16,11 +15,14 @@ from shared.platform import Waiting, WaitingFor
 OPEN = tuple(s.value for s in Status if s not in CLOSED)
 
 
-def _ago(day: date, today: date) -> str:
-    days = (today - day).days
-    if days <= 0:
-        return "today"
-    return "yesterday" if days == 1 else f"{days} days ago"
+def _triage_detail(waiting: list[int], target: int) -> str:
+    """ "the longest waiting 12 days, 3 past the 5-day triage target" (days as the triage
+    page counts them: both the first and today)."""
+    if not waiting:
+        return ""
+    longest, late = max(waiting), sum(days > target for days in waiting)
+    said = f"the longest waiting {longest} day{'' if longest == 1 else 's'}"
+    return f"{said}, {late} past the {target}-day triage target" if late else said
 
 
 def waiting_in_intake(views: IntakeViews) -> WaitingFor:
@@ -30,17 +32,15 @@ def waiting_in_intake(views: IntakeViews) -> WaitingFor:
     def waiting(principal: Principal) -> list[Waiting]:
         found: list[Waiting] = []
         if principal.has(Role.RELEASE_MANAGER):
-            today = views.today()
-            queue = views.triage_queue(today)
-            first = min((r["submitted_at"] for r in queue), default=None)
-            oldest = datetime.fromisoformat(first).astimezone(views.zone).date() if first else None
+            queue = views.triage_queue()
+            target = views.triage_target_days
             found.append(
                 Waiting(
                     len(queue),
                     "request awaits triage",
                     "requests await triage",
                     "/triage",
-                    f"the oldest submitted {_ago(oldest, today)}" if oldest else "",
+                    _triage_detail([r["waiting_days"] for r in queue], target),
                 )
             )
         department = principal.department

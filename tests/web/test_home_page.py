@@ -4,12 +4,17 @@ each count opens a list that shows the same items."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from railyard.app import all_components
+from services.intake.application import Intake
+from services.intake.views import IntakeViews
+from shared.application import acting_as
 from shared.http.app import create_app
 from shared.identity.domain import Principal
 from shared.platform import Component, Waiting
 from shared.web.install import install_web
+from tests.builders import draft
 from tests.release.builders import train_payload
 from tests.web.conftest import Web, listed
 from tests.web.test_change_pages import approved_now, raise_change
@@ -46,12 +51,12 @@ def page_of(web: Web, address: str, as_: str) -> str:
     return page.text
 
 
-def test_the_release_manager_sees_the_triage_queue_and_its_oldest(web: Web) -> None:
+def test_the_release_manager_sees_the_triage_queue_and_its_longest_wait(web: Web) -> None:
     first = submit(web, title="Port-in tracking")
     submit(web, title="Churn dashboard", as_="vp.care")
-    assert waits(web, "rm")["requests await triage"] == (2, "/triage", "the oldest submitted today")
+    assert waits(web, "rm")["requests await triage"] == (2, "/triage", "the longest waiting 1 day")
     accept(web, first)
-    assert waits(web, "rm")["request awaits triage"] == (1, "/triage", "the oldest submitted today")
+    assert waits(web, "rm")["request awaits triage"] == (1, "/triage", "the longest waiting 1 day")
     queue = page_of(web, "/triage", "rm")
     assert "Churn dashboard" in queue
     assert "Port-in tracking" not in queue
@@ -226,3 +231,33 @@ def test_the_release_manager_sees_accepted_work_in_no_bundle_and_the_plan_lists_
     assert "Small fix" in plan
     assert "Big project" in plan  # under "Does not fit yet"
     assert "accepted request" not in " ".join(waits(web, "vp.sales"))
+
+
+def test_requests_waiting_past_the_triage_target_are_counted_and_flagged(web: Web) -> None:
+    """Days counted as the triage page counts them (the first and today both); past the
+    target (5 days by default) a request is flagged on the page and counted on the start
+    page; a deferral come back waits from the day it was deferred until."""
+    intake = Intake(web.platform.log, IntakeViews(web.platform.log), web.platform.directory)
+    requester = web.platform.directory.principal("vp.sales")
+    assert requester is not None
+    today = intake.views.today()
+    for title, days_ago in (("Five days", 4), ("Six days", 5)):
+        with acting_as("vp.sales", at=datetime.now(UTC) - timedelta(days=days_ago)):
+            intake.submit(requester, draft(title=title))
+    old = submit(web, title="Deferred long ago")
+    decide(web, old, "defer", {"reason": "after the freeze", "until": today.isoformat()})
+    assert waits(web, "rm")["requests await triage"] == (
+        3,
+        "/triage",
+        "the longest waiting 6 days, 1 past the 5-day triage target",
+    )
+    page = page_of(web, "/triage", "rm")
+    assert "1 past the 5-day triage target" in page
+    cards = {
+        c.split("</a>")[0].rsplit(">", 1)[1]: c for c in page.split('class="card triage-item"')[1:]
+    }
+    assert "waiting 6 days" in cards["Six days"]
+    assert "past the 5-day target" in cards["Six days"]
+    assert "waiting 5 days" in cards["Five days"]
+    assert "past the" not in cards["Five days"]
+    assert "waiting 1 day" in cards["Deferred long ago"]
