@@ -261,3 +261,16 @@ def test_requests_waiting_past_the_triage_target_are_counted_and_flagged(web: We
     assert "waiting 5 days" in cards["Five days"]
     assert "past the" not in cards["Five days"]
     assert "waiting 1 day" in cards["Deferred long ago"]
+
+
+def test_a_request_past_the_triage_target_says_so_on_its_own_page_too(web: Web) -> None:
+    """The request's page holds its triage forms for the release manager, with the same
+    count of days and the same flag as the queue."""
+    intake = Intake(web.platform.log, IntakeViews(web.platform.log), web.platform.directory)
+    requester = web.platform.directory.principal("vp.sales")
+    assert requester is not None
+    with acting_as("vp.sales", at=datetime.now(UTC) - timedelta(days=9)):
+        request_id = intake.submit(requester, draft(title="Ten days")).id
+    page = page_of(web, f"/requests/{request_id}", "rm")
+    assert "waiting 10 days" in page
+    assert "past the 5-day target" in page

@@ -138,6 +138,7 @@ def request_routes(p: IntakePages) -> APIRouter:
             may_rate=own and status == Status.DELIVERED,
             may_comment=own or viewer.may(*IT_ROLES),
             may_triage=may_triage,
+            triage_target=p.views.triage_target_days,
             owners=p.it_staff() if viewer.may(Role.RELEASE_MANAGER) else [],
         )
 
