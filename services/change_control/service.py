@@ -60,5 +60,5 @@ def component(platform: Platform) -> Component:
         groups=[views.group],
         nav=NAV,
         finders=[finder(views)],
-        waiting=[waiting_in_change_control(views)],
+        waiting=[waiting_in_change_control(views, pages.templates.when)],
     )

@@ -5,6 +5,7 @@ shows the same changes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,12 +26,21 @@ def _reviewed_for(change: dict[str, Any]) -> str:
     return f"{change['reference']} {change['title']}: {why}"
 
 
-def waiting_in_change_control(views: ChangeControlViews) -> WaitingFor:
+def waiting_in_change_control(
+    views: ChangeControlViews, when: Callable[[str | None], str]
+) -> WaitingFor:
+    """`when`: an instant as the pages write it (business time)."""
+
     def theirs(principal: Principal, status: Status, one: str, many: str) -> Waiting:
         f = ChangeFilter(status=(status.value,), person=principal.username)
-        _, total = views.find(f, limit=1)
+        changes, total = views.find(f, limit=1_000)
         address = urlencode({"status": status.value, "person": principal.username})
-        return Waiting(total, one, many, f"/changes?{address}")
+        detail = ""
+        if status == Status.APPROVED:  # when the first of them may start
+            first = min((c["window_start"] for c in changes if c["window_start"]), default=None)
+            if first is not None:
+                detail = f"{'its' if total == 1 else 'the first'} window opens {when(first)}"
+        return Waiting(total, one, many, f"/changes?{address}", detail)
 
     def waiting(principal: Principal) -> list[Waiting]:
         found: list[Waiting] = []

@@ -110,7 +110,13 @@ def test_the_cab_sees_what_awaits_approval_and_the_implementer_what_awaits_start
 ) -> None:
     """Never one's own change to approve (separation of duties); once approved, it waits
     for its implementer to start it, and no longer for the CAB."""
-    change_id = raise_change(web, as_="ops.olga", implementers=["dev.alice"])
+    change_id = raise_change(
+        web,
+        as_="ops.olga",
+        implementers=["dev.alice"],
+        window_start="2030-06-03T10:00",
+        window_end="2030-06-03T12:00",
+    )
     assert waits(web, "cab.carl")["production change awaits your approval"] == (1, "/cab", "")
     assert "production change awaits your approval" not in waits(web, "ops.olga")
     with web.client() as client:
@@ -122,8 +128,9 @@ def test_the_cab_sees_what_awaits_approval_and_the_implementer_what_awaits_start
         )
     assert approved.status_code == 303, approved.text
     assert waits(web, "cab.carl") == {}
-    count, address, _ = waits(web, "dev.alice")["approved change of yours awaits its start"]
+    count, address, detail = waits(web, "dev.alice")["approved change of yours awaits its start"]
     assert count == 1
+    assert detail == "its window opens 3 Jun 2030 10:00"  # business time, as typed
     assert listed(web, address, "dev.alice") == ["CHG-1"]
     # Who raised it finds it among theirs too (the list's "raised or implement").
     assert waits(web, "ops.olga")["approved change of yours awaits its start"][0] == 1
