@@ -18,7 +18,7 @@ from tests.builders import draft
 from tests.release.builders import train_payload
 from tests.web.conftest import Web, listed
 from tests.web.test_change_pages import approved_now, raise_change
-from tests.web.test_intake_pages import accept, decide, delivered, submit
+from tests.web.test_intake_pages import accept, decide, delivered, rated, submit
 from tests.web.test_release_pages import api
 
 WAIT = re.compile(
@@ -72,13 +72,7 @@ def test_a_vp_sees_their_departments_questions_and_deliveries_to_rate(web: Web) 
         delivered(web, f"Shipped {n}", n, "vp.sales" if department == "Sales" else "vp.care")
         for n, department in ((1, "Sales"), (2, "Sales"), (3, "Sales"), (4, "Customer Care"))
     ]
-    with web.client() as client:
-        answer = client.post(
-            f"/api/requests/{shipped[0]}/rating",
-            json={"score": 4},
-            headers=web.people.headers("vp.sales"),
-        )
-    assert answer.status_code == 200, answer.text
+    rated(web, shipped[0], 4)
 
     found = waits(web, "vp.sales")
     assert set(found) == {

@@ -252,6 +252,17 @@ def delivered(web: Web, title: str, day: int, as_: str = "vp.sales") -> str:
     return request_id
 
 
+def rated(web: Web, request_id: str, score: int, as_: str = "vp.sales") -> None:
+    """The department's rating of a delivered request, through the API."""
+    with web.client() as client:
+        answer = client.post(
+            f"/api/requests/{request_id}/rating",
+            json={"score": score},
+            headers=web.people.headers(as_),
+        )
+    assert answer.status_code == 200, answer.text
+
+
 def delivered_on_march_1_2_3(web: Web, title: str) -> None:
     """Three requests, "<title> 1" to "3", accepted for dev.alice and delivered on the
     first three days of March 2026 in that order."""
