@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from services.change_control.domain import Status
 from services.change_control.domain.values import ChangeType
 from services.change_control.views import ChangeControlViews, ChangeFilter
-from services.change_control.views.board import OPEN, awaiting, reviews_due
+from services.change_control.views.board import OPEN, awaiting, owes_review
 from shared.identity.domain import IT_ROLES, Principal, Role
 from shared.platform import Waiting, WaitingFor
 from shared.words import words
@@ -33,7 +33,8 @@ def waiting_in_change_control(
 
     def theirs(principal: Principal, status: Status, one: str, many: str) -> Waiting:
         f = ChangeFilter(status=(status.value,), person=principal.username)
-        changes, total = views.find(f, limit=1_000)
+        # Only the approved ones are read through, for their windows; else the count.
+        changes, total = views.find(f, limit=1_000 if status == Status.APPROVED else 1)
         address = urlencode({"status": status.value, "person": principal.username})
         detail = ""
         if status == Status.APPROVED:  # when the first of them may start
@@ -45,8 +46,10 @@ def waiting_in_change_control(
     def waiting(principal: Principal) -> list[Waiting]:
         found: list[Waiting] = []
         if principal.has(Role.CAB_MEMBER):
+            # One read of the open changes for both: completed ones are open until reviewed.
             changes, _ = views.find(ChangeFilter(status=OPEN), limit=10_000)
             count = sum(awaiting(c, principal.username) is not None for c in changes)
+            due = [c for c in changes if owes_review(c, principal.username)]
             found.append(
                 Waiting(
                     count,
@@ -55,7 +58,6 @@ def waiting_in_change_control(
                     "/cab",
                 )
             )
-            due = reviews_due(views, principal.username)
             found.append(
                 Waiting(
                     len(due),

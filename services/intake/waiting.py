@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from services.intake.domain import CLOSED, Status
+from services.intake.domain import Status
 from services.intake.filters import RequestFilter
+from services.intake.open_titles import OPEN
 from services.intake.views import IntakeViews
 from shared.identity.domain import Principal, Role
 from shared.platform import Waiting, WaitingFor
 
-OPEN = tuple(s.value for s in Status if s not in CLOSED)
+
+def _requests(**asked: str) -> str:
+    """The Requests page listing what `asked` filters."""
+    return "/requests?" + urlencode(asked)
 
 
 def _triage_detail(waiting: list[int], target: int) -> str:
@@ -54,32 +58,24 @@ def waiting_in_intake(views: IntakeViews) -> WaitingFor:
                     count(asked),
                     f"{department} request awaits your answer",
                     f"{department} requests await your answer",
-                    "/requests?"
-                    + urlencode({"status": Status.INFO_REQUESTED.value, "department": department}),
+                    _requests(status=Status.INFO_REQUESTED.value, department=department),
                     "triage asked a question; your answer returns it to triage",
                 ),
                 Waiting(
                     count(to_rate),
                     f"delivered {department} request to rate",
                     f"delivered {department} requests to rate",
-                    "/requests?"
-                    + urlencode(
-                        {
-                            "status": Status.DELIVERED.value,
-                            "department": department,
-                            "rating": "none",
-                        }
-                    ),
+                    _requests(status=Status.DELIVERED.value, department=department, rating="none"),
                 ),
             ]
         if principal.has(Role.IT_STAFF, Role.RELEASE_MANAGER):
-            owned = RequestFilter(status=OPEN, owner=principal.username)
+            owned = RequestFilter(status=tuple(s.value for s in OPEN), owner=principal.username)
             found.append(
                 Waiting(
                     count(owned),
                     "open request has you as its IT owner",
                     "open requests have you as their IT owner",
-                    "/requests?" + urlencode({"owner": principal.username}),
+                    _requests(owner=principal.username),
                 )
             )
         return found

@@ -87,19 +87,23 @@ def cab_queue(views: ChangeControlViews, username: str) -> list[dict[str, Any]]:
     return queue
 
 
+def owes_review(change: dict[str, Any], username: str) -> bool:
+    """Whether `username` may record the post-implementation review `change` is still
+    owed (a failure, a rollback, an emergency, completed): never theirs when they asked
+    for it or carried it out."""
+    return (
+        change["status"] == Status.COMPLETED
+        and change["review_required"]
+        and not change["reviewed"]
+        and username != change["requester"]
+        and username not in change["implementers"]
+    )
+
+
 def reviews_due(views: ChangeControlViews, username: str) -> list[dict[str, Any]]:
-    """Completed changes still owed their post-implementation review (a failure, a
-    rollback, an emergency) that `username` may record, being neither the change's
-    requester nor one of its implementers; the longest waiting first."""
+    """The reviews `username` owes (`owes_review`), the longest waiting first."""
     changes, _ = views.find(ChangeFilter(status=(Status.COMPLETED.value,)), limit=10_000)
-    due = [
-        c
-        for c in changes
-        if c["review_required"]
-        and not c["reviewed"]
-        and username != c["requester"]
-        and username not in c["implementers"]
-    ]
+    due = [c for c in changes if owes_review(c, username)]
     due.sort(key=lambda c: (c["completed_at"] or "", c["id"]))
     return due
 
