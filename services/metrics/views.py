@@ -3,23 +3,24 @@ one row each, folded from the whole log in batches, and read back by period.
 
 A batch loads the rows its events touch, folds the events in memory with the same
 `Folder` a consumer's replay uses, and writes the changed rows back in bulk, in the
-group's transaction (so exactly once, and resumable). A rebuild of a small log holds
-every record in memory instead, reads none back, and writes what changed whenever the
-writer is free (decision 104). A query loads only the rows that can matter to the
-periods it asks about.
+group's transaction (so exactly once, and resumable). A rebuild holds its records in
+memory instead, reads none back, and writes what changed whenever the writer is free
+(decision 104); on a long log it lets go of the records long settled once they are
+written, and reads one back only if a later event touches it (decision 118). A query
+loads only the rows that can matter to the periods it asks about.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from operator import attrgetter
 from typing import Any, TypeVar
 
 import orjson
 
-from services.metrics.domain.calendar import start_of
+from services.metrics.domain.calendar import start_of, to_utc
 from services.metrics.domain.records import (
     BundleRecord,
     ChangeRecord,
@@ -30,7 +31,7 @@ from services.metrics.domain.records import (
     RequestRecord,
 )
 from services.metrics.facts import TOPICS, Folder, Touched
-from services.metrics.facts.base import Fact
+from services.metrics.facts.base import Fact, Recall
 from shared import contracts as c
 from shared.store.log import EventLog, LoggedEvent
 from shared.store.projections import Handler, ProjectionGroup, StagedProjection
@@ -44,11 +45,20 @@ COUNTS = "metrics_counts"
 number the requests (REQ-n)."""
 SUBMITTED = "requests_submitted"
 BATCH_SIZE = 20_000
-HOLD_EVENTS_AT_MOST = 150_000
-"""A rebuild of a log this long keeps every record in memory, and writes when it can
-(100,000 contract-shaped events make some 19,000 records, about 25 MB more)..."""
+HOLD_EVENTS_AT_MOST: int | None = None
+"""A rebuild of a log this long (None: of any length) keeps its records in memory, reads
+none back, and writes when it can (decision 104)..."""
+LET_GO_ABOVE = 5_000
+"""...and whenever it holds more records than this, writes them even if its writer is
+still busy, and lets go of those written before that are settled (decision 118): each
+deployment report, and each request, bundle or change that ended SETTLED_DAYS before
+the latest event folded. A later event about one reads it back (a rating long after the
+delivery). Of 1M contract-shaped events' 190,000 records, some 4,000-8,000 are held at a
+time..."""
+SETTLED_DAYS = 30
 HOLD_RECORDS_AT_MOST = 40_000
-"""...until it holds more records than this (the log grew meanwhile): then batch by batch."""
+"""...unless more than this many are not settled (more work open at once than this):
+then batch by batch, reading back the records each batch touches."""
 WRITE_ONCE_AT_MOST = BATCH_SIZE
 """A held rebuild of a log no longer than this writes every record once, after its last
 fold; a longer one writes whenever its writer is free (decision 107)."""
@@ -138,29 +148,37 @@ class MetricsProjection(StagedProjection["Folded"]):
         self.apply_batch(cur, [event])
 
     def empty(self, events: int) -> Folded | None:
-        # A small log's rebuild reads no row back, and writes each record once or a few
-        # times instead of once per batch that touches it (decisions 104 and 107).
-        if events > HOLD_EVENTS_AT_MOST:
+        # A rebuild reads no row back (but those it let go of), and writes each record
+        # once or a few times instead of once per batch that touches it (decisions 104,
+        # 107 and 118).
+        if HOLD_EVENTS_AT_MOST is not None and events > HOLD_EVENTS_AT_MOST:
             return None
         return Folded(History(), {}, held=Held(once=events <= WRITE_ONCE_AT_MOST))
 
     def holds(self, folded: Folded, busy: bool) -> bool:
         held = folded.held
-        return held is not None and held.holding and (busy or held.once)
+        if held is None or not held.holding:
+            return False
+        # Past LET_GO_ABOVE records, written now, even if the fold must wait for the
+        # writer: only what is written can be let go of.
+        return held.once or (busy and _records(folded.history) <= LET_GO_ABOVE)
 
     def fold(self, cur: Cursor, events: Sequence[LoggedEvent], previous: Folded | None) -> Folded:
         held = previous.held if previous is not None else None
         facts: Iterable[Fact] = events.entries() if isinstance(events, Undecoded) else events
         if previous is not None and held is not None and held.holding:
-            history = previous.history  # every record of the view: none to read
+            history = previous.history  # none to read, but what it let go of and meets again
         else:
             facts = list(facts)  # gone through more than once: decoded once
             held, history = None, self._loaded(cur, facts, previous)
         counted = history.submitted
         folder = Folder(history)
+        if held is not None:
+            folder.recall = self._recaller(cur, history, held)
         folder.apply_all(facts)
         folder.release()
         if held is not None:
+            held.latest = max(held.latest, folder.latest)
             holding = _records(history) <= HOLD_RECORDS_AT_MOST
             return Folded(history, {}, held=held.touched(folder.touched, holding))
         moved = history.submitted is not None and history.submitted != counted
@@ -173,6 +191,9 @@ class MetricsProjection(StagedProjection["Folded"]):
         # Each record the folds changed since the last write, once: inserted if new.
         new, changed = folded.held.unwritten()
         h, submitted = folded.history, folded.history.submitted or None
+        if not last and _records(h) > LET_GO_ABOVE:
+            # Written before this write, which has committed before the next fold reads.
+            folded.held.let_go(h, new, changed)
         # Without the history, which the folding thread can then free while these are written.
         if last:  # serialised by the write, a chunk at a time, while it sends them
             records = {t: (_picked(h, new, t), _picked(h, changed, t)) for t in COLUMNS}
@@ -215,6 +236,24 @@ class MetricsProjection(StagedProjection["Folded"]):
             history.rankings = self.load(cur, RANKINGS, None, RankingRecord, held.rankings)
         return history
 
+    def _recaller(self, cur: Cursor, history: History, held: Held) -> Recall:
+        """Reads back, into `history`, a record a held rebuild let go of (`Held.let_go`)."""
+
+        def recall(kind: str, record_id: str) -> Record | None:
+            if record_id in held.missing:
+                return None
+            table = _TABLE[kind]
+            found = self.load(cur, table, {record_id}, _RECORD[table]).get(record_id)
+            if found is None:  # never written: an event about a record the log never began
+                held.missing.add(record_id)
+                return None
+            getattr(history, kind)[record_id] = found
+            getattr(held.written, kind).add(record_id)
+            held.recalled += 1
+            return found
+
+        return recall
+
     def _count(self, cur: Cursor, name: str) -> int:
         cur.execute(f"SELECT value FROM {self.t(COUNTS)} WHERE name = :name", {"name": name})
         row = cur.fetchone()
@@ -256,6 +295,9 @@ class MetricsProjection(StagedProjection["Folded"]):
 _KIND = {REQUESTS: "requests", BUNDLES: "bundles", CHANGES: "changes",
          DEPLOYMENTS: "deployments", RANKINGS: "rankings"}  # fmt: skip
 """Each table's records, as History and Touched name them."""
+_TABLE = {kind: table for table, kind in _KIND.items()}
+_RECORD: dict[str, type[Record]] = {REQUESTS: RequestRecord, BUNDLES: BundleRecord,
+    CHANGES: ChangeRecord, DEPLOYMENTS: DeploymentRecord, RANKINGS: RankingRecord}  # fmt: skip
 
 
 def _picked(h: History, t: Touched, table: str) -> list[Record]:
@@ -273,6 +315,13 @@ def _rows(h: History, t: Touched) -> dict[str, list[tuple[Any, ...]]]:
     return {table: _rows_of(table, _picked(h, t, table)) for table in COLUMNS}
 
 
+def _days_before(instant: str, days: int) -> str:
+    """`instant` (UTC, as the records keep it) less `days`, spelt the same way."""
+    if not instant:
+        return ""
+    return to_utc((datetime.fromisoformat(instant) - timedelta(days=days)).isoformat())
+
+
 def _records(h: History) -> int:
     return len(h.requests) + len(h.bundles) + len(h.changes) + len(h.deployments)
 
@@ -282,7 +331,7 @@ _KINDS = tuple(f.name for f in fields(Touched))
 
 @dataclass
 class Held:
-    """What a rebuild that holds every record in memory has written of them, and what
+    """What a rebuild that holds its records in memory has written of them, and what
     its folds changed since; `holding` until it holds too many."""
 
     holding: bool = True
@@ -291,12 +340,41 @@ class Held:
     WRITE_ONCE_AT_MOST events), instead of whenever the writer is free."""
     written: Touched = field(default_factory=Touched)
     changed: Touched = field(default_factory=Touched)
+    latest: str = ""
+    """The instant of the latest event folded."""
+    missing: set[str] = field(default_factory=set)
+    """Ids an event named that no record has (none to read back)."""
+    let_go_of: int = 0
+    """How many records were let go of (`let_go`)..."""
+    recalled: int = 0
+    """...and how many of them were read back."""
 
     def touched(self, touched: Touched, holding: bool) -> Held:
         for kind in _KINDS:
             getattr(self.changed, kind).update(getattr(touched, kind))
         self.holding = holding
         return self
+
+    def let_go(self, h: History, new: Touched, again: Touched) -> None:
+        """Takes out of `h` the records written before this write (`new` and `again`), and
+        not changed since, that are settled: every deployment report (the fold never
+        reads one back), and requests, bundles and changes that ended SETTLED_DAYS
+        before the latest event folded. A later event about one reads it back."""
+        cutoff = _days_before(self.latest, SETTLED_DAYS)
+        for kind in ("requests", "bundles", "changes", "deployments"):
+            records: dict[str, Any] = getattr(h, kind)
+            written = getattr(self.written, kind)
+            now, now_again = getattr(new, kind), getattr(again, kind)
+            always = kind == "deployments"
+            gone = [
+                i for i, r in records.items()
+                if i in written and i not in now and i not in now_again
+                and (always or (r.ended_at is not None and r.ended_at < cutoff))
+            ]  # fmt: skip
+            for i in gone:
+                del records[i]
+                written.discard(i)
+            self.let_go_of += len(gone)
 
     def unwritten(self) -> tuple[Touched, Touched]:
         """The records changed since the last write: those never written, and the others.

@@ -90,9 +90,10 @@ class StagedProjection(Projection, Generic[F]):
 
     def holds(self, folded: F, busy: bool) -> bool:
         """Whether this fold keeps its rows back, to be written with a later batch's (its
-        folds then read nothing from the view: it holds every record in memory). `busy`:
-        the writer is still writing what came before. The last fold of a catch-up is
-        written whatever this says."""
+        folds hold their records in memory, and read from the view only what they let go
+        of once it was written: the write before the one being handed over has committed
+        by the time the next fold begins). `busy`: the writer is still writing what came
+        before. The last fold of a catch-up is written whatever this says."""
         return False
 
     def prepare(self, folded: F, last: bool = False) -> F:

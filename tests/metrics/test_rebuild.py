@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 from typing import Any
+from uuid import uuid4
 
 import orjson
 import pytest
@@ -23,6 +24,7 @@ from services.metrics.views import (
     REQUESTS,
     MetricsViews,
 )
+from shared import contracts as c
 from shared.platform import Platform
 from shared.store.collector import collector_paused
 from tests.conftest import catch_up_at_once
@@ -98,6 +100,43 @@ def test_a_rebuild_holding_too_many_records_goes_on_batch_by_batch(
     if platform.log.db.backend == "postgres":
         # The first folds held every record; past 150 of them, each read its rows again.
         assert 10 <= read_back["n"] < folds["n"]
+
+
+def test_a_long_rebuild_lets_go_of_settled_records_and_reads_back_those_touched_again(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Holding a long log's records, the rebuild lets go of those ended before the
+    latest event once they are written; a rating, a rollback or an event about a record
+    the log never began then finds it in the view, or nowhere, and the view is the same."""
+    generate(platform, 2_000)
+    orphan = {"timestamp": "2030-01-01T00:00:00+00:00", "score": 4, "comment": "", "replaces": None}
+    platform.log.recorder.insert_events(
+        [StoredEvent(uuid4(), 1, c.REQUEST_RATED.topic, orjson.dumps(orphan))]
+    )
+    generate(platform, 300, seed=7)  # and more after it
+    expected = in_one_batch(platform)
+    monkeypatch.setattr(metrics_views, "WRITE_ONCE_AT_MOST", 0)
+    monkeypatch.setattr(metrics_views, "LET_GO_ABOVE", 20)
+    monkeypatch.setattr(metrics_views, "SETTLED_DAYS", 0)  # settled as soon as ended
+    views = MetricsViews(platform.log)
+    views.group.batch_size = 97
+    held: list[Any] = []
+    prepare = views.projection.prepare
+
+    def watched(folded: Any, last: bool = False) -> Any:
+        held.append(folded.held)
+        return prepare(folded, last)
+
+    views.projection.prepare = watched  # type: ignore[method-assign]
+    # Written after every fold (not only when the writer is free): a let-go each time.
+    views.projection.holds = lambda folded, busy: False  # type: ignore[method-assign]
+    assert views.group.rebuild() == platform.log.head()
+    assert stored(views) == expected
+    if platform.log.db.backend == "postgres":
+        last = held[-1]
+        assert last.let_go_of > 100
+        assert last.recalled > 0  # ratings of deliveries let go of, read back
+        assert len(last.missing) == 1  # the orphan rating's request, asked for once
 
 
 def test_a_held_rebuild_whose_log_ends_on_a_full_batch_writes_that_batch(

@@ -57,6 +57,7 @@ class Folder(RequestFacts, ReleaseFacts, ChangeFacts):
     def apply_all(self, events: Iterable[Fact]) -> None:
         # to_utc's own first test inlined: a rebuild runs it for every event of the log.
         handlers = self.handlers
+        at = ""
         for event in events:
             handler = handlers.get(event.topic)
             if handler is not None:
@@ -64,6 +65,7 @@ class Folder(RequestFacts, ReleaseFacts, ChangeFacts):
                 if not (len(at) == 32 and at[19] == "." and at.endswith("+00:00")):
                     at = to_utc(at)
                 handler(event, at)
+        self.latest = max(self.latest, at)
 
     # -- what a batch needs loaded ------------------------------------------------
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from services.metrics.domain.records import History, RequestRecord
+from services.metrics.domain.records import History, Record, RequestRecord
 
 SCHEDULED_OR_LATER = ("scheduled", "in_development", "in_qa", "awaiting_deployment")
 
@@ -56,17 +56,34 @@ class Touched:
 
 
 Handler = Callable[[Fact, str], None]
+R = TypeVar("R", bound=Record)
+Recall = Callable[[str, str], Record | None]
+"""(kind, id): a record the fold let go of, read back into the history (kind as History
+names its records: "requests", "bundles", "changes"); None when there is none."""
 
 
 class FoldBase:
-    """The history being folded and the records touched so far."""
+    """The history being folded and the records touched so far.
+
+    `recall`, when set, is asked for a record the history does not hold: a rebuild that
+    holds its records in memory lets go of those long settled (`views.Held.evict`), and
+    reads one back if a later event touches it. `latest` is the instant of the last
+    event folded."""
 
     def __init__(self, history: History) -> None:
         self.history = history
         self.touched = Touched()
+        self.recall: Recall | None = None
+        self.latest = ""
+
+    def _recalled(self, kind: str, record_id: str, cls: type[R]) -> R | None:
+        found = self.recall(kind, record_id) if self.recall is not None else None
+        return found if isinstance(found, cls) else None
 
     def _request_by_id(self, request_id: str) -> RequestRecord | None:
         found = self.history.requests.get(request_id)
+        if found is None:
+            found = self._recalled("requests", request_id, RequestRecord)
         if found is not None:
             self.touched.requests.add(found.id)
         return found

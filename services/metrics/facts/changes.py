@@ -13,6 +13,8 @@ class ChangeFacts(FoldBase):
 
     def _change(self, e: Fact) -> ChangeRecord | None:
         found = self.history.changes.get(e.aggregate_id)
+        if found is None:
+            found = self._recalled("changes", e.aggregate_id, ChangeRecord)
         if found is not None:
             self.touched.changes.add(found.id)
         return found

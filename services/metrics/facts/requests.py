@@ -20,6 +20,8 @@ class RequestFacts(FoldBase):
 
     def _request(self, event: Fact) -> RequestRecord | None:
         found = self.history.requests.get(event.aggregate_id)
+        if found is None:
+            found = self._recalled("requests", event.aggregate_id, RequestRecord)
         if found is not None:
             self.touched.requests.add(found.id)
         return found
