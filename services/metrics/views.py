@@ -112,6 +112,14 @@ class MetricsProjection(StagedProjection["Folded"]):
                     f"CREATE INDEX IF NOT EXISTS {table}_{column} ON {self.t(table)} ({column})"
                 )
 
+    def analyze(self, cur: Cursor) -> None:
+        # Only the columns its reads select by, from a small sample: the rows' JSON is
+        # never a condition, and sampling it reads it out of line (1M events' view: 33 ms,
+        # against 408 for every column at the default target).
+        cur.execute("SET LOCAL default_statistics_target = 10")
+        tables = ", ".join(f"{self.t(t)} ({', '.join(c)})" for t, c in COLUMNS.items() if c)
+        cur.execute(f"ANALYZE {tables}")
+
     def create_unindexed(self, cur: Cursor) -> None:
         # The period indexes serve the queries; the fold finds rows by id alone.
         for table, columns in COLUMNS.items():

@@ -113,12 +113,18 @@ class ProjectionGroup:
         if staged is not None and self.log.db.backend == "postgres":
             first = _FirstFold(staged.empty(self.log.head()))
         read = self._catch_up(None, far_behind=True, reset=True, first=first)
-        if not first.holding:  # created without the indexes folding does not use: made once
-            with self._lock, self.log.db.transaction(write=True) as cur:
-                _commit_without_waiting(self.log, cur)
+        postgres = self.log.db.backend == "postgres"
+        if first.holding and not postgres:
+            return read
+        with self._lock, self.log.db.transaction(write=True) as cur:
+            _commit_without_waiting(self.log, cur)
+            if not first.holding:  # created without the indexes folding does not use
                 lock_for_ddl(self.log.db, cur)
                 for projection in self.projections:
                     projection.create(cur)  # what create_unindexed left out
+            if postgres:  # a 1M metrics view's month was read in 42 ms without, 15 with
+                for projection in self.projections:
+                    projection.analyze(cur)
         return read
 
     def _reset(self, indexed: bool = False) -> None:

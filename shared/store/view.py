@@ -64,6 +64,13 @@ class Projection(ABC):
         for table in self.tables:
             cur.execute(f"DROP TABLE IF EXISTS {self.t(table)}")
 
+    def analyze(self, cur: Cursor) -> None:
+        """Statistics for PostgreSQL's planner, after a rebuild: every row is new, and
+        until autovacuum comes by (if it runs at all) queries are planned blind. By
+        default every table, every column."""
+        for table in self.tables:
+            cur.execute(f"ANALYZE {self.t(table)}")
+
 
 F = TypeVar("F")
 

@@ -271,6 +271,30 @@ def test_a_rebuild_leaves_the_view_indexed_for_its_queries(platform: Platform) -
     assert {"metrics_requests_submitted_at", "metrics_requests_ended_at"} <= indexes(platform)
 
 
+@pytest.mark.parametrize("events", [300, 3_000], ids=["held", "batch by batch"])
+def test_a_rebuild_leaves_the_planner_statistics_for_the_view_s_periods(
+    postgres_platform: Platform, events: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every row of the view is new after a rebuild: without statistics (autovacuum off,
+    or not yet come by) a 1M view's month was planned blind and read in 42 ms, not 15."""
+    platform = postgres_platform
+    generate(platform, events)
+    if events > 1_000:
+        monkeypatch.setattr(metrics_views, "HOLD_EVENTS_AT_MOST", 0)
+    views = MetricsViews(platform.log)
+    views.group.batch_size = 500
+    views.group.rebuild()
+    with platform.log.db.transaction() as cur:
+        cur.execute(
+            "SELECT tablename, attname FROM pg_stats WHERE schemaname = :schema",
+            {"schema": platform.settings.db_schema},
+        )
+        analysed = {(r["tablename"], r["attname"]) for r in cur.fetchall()}
+    periods = {(t, c) for t, columns in COLUMNS.items() for c in columns}
+    assert periods <= analysed
+    assert not {(t, "data") for t in COLUMNS} & analysed  # not the records' JSON
+
+
 def test_big_records_are_stored_without_a_compression_attempt(
     postgres_platform: Platform,
 ) -> None:
