@@ -66,9 +66,9 @@ class FoldBase:
     """The history being folded and the records touched so far.
 
     `recall`, when set, is asked for a record the history does not hold: a rebuild that
-    holds its records in memory lets go of those long settled (`views.Held.evict`), and
-    reads one back if a later event touches it. `latest` is the instant of the last
-    event folded."""
+    holds its records in memory lets go of those long settled (`views.Held.let_go`), and
+    reads one back if a later event touches it. `latest`: the latest instant of the
+    last events of the batches folded (where settled is counted from)."""
 
     def __init__(self, history: History) -> None:
         self.history = history
