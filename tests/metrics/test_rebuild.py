@@ -26,6 +26,7 @@ from services.metrics.views import (
 )
 from shared import contracts as c
 from shared.platform import Platform
+from shared.store import projections
 from shared.store.collector import collector_paused
 from tests.conftest import catch_up_at_once
 
@@ -279,6 +280,7 @@ def test_a_rebuild_leaves_the_planner_statistics_for_the_view_s_periods(
     or not yet come by) a 1M view's month was planned blind and read in 42 ms, not 15."""
     platform = postgres_platform
     generate(platform, events)
+    monkeypatch.setattr(projections, "ANALYZE_FROM_EVENTS", 100)
     if events > 1_000:
         monkeypatch.setattr(metrics_views, "HOLD_EVENTS_AT_MOST", 0)
     views = MetricsViews(platform.log)
@@ -293,6 +295,21 @@ def test_a_rebuild_leaves_the_planner_statistics_for_the_view_s_periods(
     periods = {(t, c) for t, columns in COLUMNS.items() for c in columns}
     assert periods <= analysed
     assert not {(t, "data") for t in COLUMNS} & analysed  # not the records' JSON
+
+
+def test_a_short_rebuild_leaves_the_planner_to_autovacuum(postgres_platform: Platform) -> None:
+    """Below ANALYZE_FROM_EVENTS the view's tables are small enough to read blind."""
+    platform = postgres_platform
+    generate(platform, 300)
+    MetricsViews(platform.log).group.rebuild()
+    with platform.log.db.transaction() as cur:
+        cur.execute(
+            "SELECT count(*) AS n FROM pg_stats WHERE schemaname = :schema",
+            {"schema": platform.settings.db_schema},
+        )
+        row = cur.fetchone()
+    assert row is not None
+    assert row["n"] == 0
 
 
 def test_big_records_are_stored_without_a_compression_attempt(
