@@ -14,6 +14,7 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from bench._synthetic import synthetic
+from railyard.app import all_components
 from services.metrics import views as metrics_views
 from services.metrics.views import (
     BUNDLES,
@@ -29,6 +30,7 @@ from shared.platform import Platform
 from shared.store import projections
 from shared.store.collector import collector_paused
 from tests.conftest import catch_up_at_once
+from tests.shared.test_projections import write_history
 
 
 def generate(platform: Platform, events: int, seed: int = 5) -> None:
@@ -292,9 +294,34 @@ def test_a_rebuild_leaves_the_planner_statistics_for_the_view_s_periods(
             {"schema": platform.settings.db_schema},
         )
         analysed = {(r["tablename"], r["attname"]) for r in cur.fetchall()}
-    periods = {(t, c) for t, columns in COLUMNS.items() for c in columns}
+    periods = {(t, column) for t, columns in COLUMNS.items() for column in columns}
     assert periods <= analysed
     assert not {(t, "data") for t in COLUMNS} & analysed  # not the records' JSON
+
+
+def test_every_view_rebuilt_from_a_long_log_is_analysed(
+    postgres_platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `railyard rebuild-views` rebuilds them: each view's tables are analysed (a
+    projection whose tables could not be would fail a long log's rebuild)."""
+    platform = postgres_platform
+    write_history(platform)  # through intake's own aggregates: every view can fold it
+    monkeypatch.setattr(projections, "ANALYZE_FROM_EVENTS", 1)
+    groups = [platform.directory.group, *(g for c in all_components(platform) for g in c.groups)]
+    for group in groups:
+        assert group.rebuild() == platform.log.head()
+    with platform.log.db.transaction() as cur:
+        cur.execute(
+            "SELECT relname FROM pg_stat_user_tables"
+            " WHERE schemaname = :schema AND last_analyze IS NOT NULL",
+            {"schema": platform.settings.db_schema},
+        )
+        analysed = {r["relname"] for r in cur.fetchall()}
+    owned = {t for g in groups for p in g.projections for t in p.tables}
+    # The metrics view analyses the tables its reads select periods from; its rankings
+    # and its one count are read whole.
+    assert owned - {RANKINGS, "metrics_counts"} <= analysed
+    assert {REQUESTS, BUNDLES, CHANGES, DEPLOYMENTS} <= analysed
 
 
 def test_a_short_rebuild_leaves_the_planner_to_autovacuum(postgres_platform: Platform) -> None:
