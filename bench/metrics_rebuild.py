@@ -13,7 +13,7 @@ longer history and the smallest still covers every window the endpoints look at)
 - the peak memory (max RSS) of the process doing the rebuild, each size in its own
   process, against the same process before it started;
 - how rebuild time grows with the number of events (microseconds per event);
-- the median latency of every metrics endpoint for the latest month, in rounds that
+- the median latency of every metrics endpoint for the last whole month of each log, in rounds that
   alternate between the sizes (target: at 1M within 1.5x of 10k).
 
 The rebuild and the raw reads alternate in `RAILYARD_BENCH_ROUNDS` rounds (default 3): a
@@ -211,7 +211,10 @@ class _Reader:
         self.client.__enter__()
         self.headers = {"Authorization": f"Bearer {token}"}
         as_of = last_event_at[:10]
-        self.params = {"period": as_of[:7], "as_of": as_of, "unit": "week"}
+        # The last whole month before it: every size is asked about as many days (the
+        # month of the last event held 1 day of the 10k log one day, 17 of the 1M one).
+        month = date.fromisoformat(as_of).replace(day=1) - timedelta(days=1)
+        self.params = {"period": month.isoformat()[:7], "as_of": as_of, "unit": "week"}
         self.as_of = as_of
 
     def time(self, endpoint: str) -> float:
@@ -228,7 +231,7 @@ class _Reader:
 
 
 def latencies(readers: dict[str, _Reader]) -> dict[str, dict[str, float]]:
-    """Median ms per size and endpoint for the month of the last event. Rounds alternate
+    """Median ms per size and endpoint for the last whole month. Rounds alternate
     between sizes, so a busy moment on a shared machine hits every size alike."""
     timings: dict[str, dict[str, list[float]]] = {s: {} for s in readers}
     for _ in range(REPEATS):
