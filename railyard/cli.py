@@ -9,6 +9,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -213,10 +214,17 @@ def rebuild_views() -> None:
             platform.directory.group,
             *(g for c in all_components(platform) for g in c.groups),
         ]
-        total = sum(group.rebuild() for group in groups)
-        err.print(
-            f"rebuilt {sum(len(g.projections) for g in groups)} views from {total} event reads"
-        )
+        started, total = time.perf_counter(), 0
+        for group in groups:  # one line each as it ends: a long log's rebuild takes minutes
+            began = time.perf_counter()
+            read = group.rebuild()
+            total += read
+            names = ", ".join(p.name for p in group.projections)
+            took = time.perf_counter() - began
+            err.print(f"{names}: {read:,} events read in {took:.1f} s", soft_wrap=True)
+        views = sum(len(g.projections) for g in groups)
+        elapsed = time.perf_counter() - started
+        err.print(f"rebuilt {views} views from {total:,} event reads in {elapsed:.1f} s")
 
 
 @app.command()

@@ -69,3 +69,14 @@ def test_migrate_creates_every_view(env: Path) -> None:
     result = runner.invoke(app, ["migrate"])
     assert result.exit_code == 0, result.output
     assert "schema ready" in result.output
+
+
+def test_rebuild_views_says_how_far_it_got_view_by_view(env: Path) -> None:
+    assert runner.invoke(app, ["bootstrap"]).exit_code == 0  # a log with events in it
+    result = runner.invoke(app, ["rebuild-views"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert any(line.startswith("identity.users.v1: ") for line in lines), lines
+    assert any(line.startswith("metrics.facts.v2: ") for line in lines), lines
+    assert lines[-1].startswith("rebuilt ")
+    assert " views from " in lines[-1]
