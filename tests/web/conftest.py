@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx2 import Response
 
 from railyard.app import all_components
 from shared.application import acting_as
@@ -46,6 +47,13 @@ class Web:
         assert answer.status_code == 303, answer.text
         # The account page: the start page counts what waits, reading every view.
         return csrf_of(client.get("/account").text)
+
+    def submit(self, as_: str, address: str, data: dict[str, str]) -> Response:
+        """A form of the site posted by `as_`, signed in, with the session's CSRF token;
+        the answer as it comes (a redirect is not followed)."""
+        with self.client() as client:
+            csrf = self.sign_in(client, as_)
+            return client.post(address, data={"csrf_token": csrf, **data}, follow_redirects=False)
 
     def events(self) -> int:
         return len(self.platform.log.entries(0, 1_000_000))

@@ -113,13 +113,7 @@ def test_the_cab_sees_what_awaits_approval_and_the_implementer_what_awaits_start
     )
     assert waits(web, "cab.carl")["production change awaits your approval"] == (1, "/cab", "")
     assert "production change awaits your approval" not in waits(web, "ops.olga")
-    with web.client() as client:
-        csrf = web.sign_in(client, "cab.carl")
-        approved = client.post(
-            f"/changes/{change_id}/approve",
-            data={"csrf_token": csrf, "revision": "1"},
-            follow_redirects=False,
-        )
+    approved = web.submit("cab.carl", f"/changes/{change_id}/approve", {"revision": "1"})
     assert approved.status_code == 303, approved.text
     assert waits(web, "cab.carl") == {}
     count, address, detail = waits(web, "dev.alice")["approved change of yours awaits its start"]

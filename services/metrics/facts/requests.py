@@ -19,12 +19,7 @@ class RequestFacts(FoldBase):
     """A request's stage history, triage, delivery and rating; departments' rankings."""
 
     def _request(self, event: Fact) -> RequestRecord | None:
-        found = self.history.requests.get(event.aggregate_id)
-        if found is None:
-            found = self._recalled("requests", event.aggregate_id, RequestRecord)
-        if found is not None:
-            self.touched.requests.add(found.id)
-        return found
+        return self._request_by_id(event.aggregate_id)
 
     def _submitted(self, e: Fact, at: str) -> None:
         d = e.data
