@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from services.metrics.domain.records import History, Record, RequestRecord
+from services.metrics.domain.records import ChangeRecord, History, Record, RequestRecord
 
 SCHEDULED_OR_LATER = ("scheduled", "in_development", "in_qa", "awaiting_deployment")
 
@@ -86,4 +86,12 @@ class FoldBase:
             found = self._recalled("requests", request_id, RequestRecord)
         if found is not None:
             self.touched.requests.add(found.id)
+        return found
+
+    def _change_by_id(self, change_id: str) -> ChangeRecord | None:
+        found = self.history.changes.get(change_id)
+        if found is None:
+            found = self._recalled("changes", change_id, ChangeRecord)
+        if found is not None:
+            self.touched.changes.add(found.id)
         return found

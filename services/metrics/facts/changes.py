@@ -12,12 +12,7 @@ class ChangeFacts(FoldBase):
     """Production changes from raising to outcome, and every deployment report."""
 
     def _change(self, e: Fact) -> ChangeRecord | None:
-        found = self.history.changes.get(e.aggregate_id)
-        if found is None:
-            found = self._recalled("changes", e.aggregate_id, ChangeRecord)
-        if found is not None:
-            self.touched.changes.add(found.id)
-        return found
+        return self._change_by_id(e.aggregate_id)
 
     def _raised(self, e: Fact, at: str) -> None:
         d = e.data

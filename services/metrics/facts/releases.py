@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.metrics.domain.records import WORK_STAGES, BundleRecord, ChangeRecord
+from services.metrics.domain.records import WORK_STAGES, BundleRecord
 from services.metrics.facts.base import SCHEDULED_OR_LATER, Fact, FoldBase, Handler
 from shared import contracts as c
 
@@ -118,13 +118,8 @@ class ReleaseFacts(FoldBase):
     def _rolled_back(self, e: Fact, at: str) -> None:
         if b := self._bundle(e):
             b.rolled_back_at = b.rolled_back_at or at
-        change_id = str(e.data.get("change_id"))
-        change = self.history.changes.get(change_id)
-        if change is None:
-            change = self._recalled("changes", change_id, ChangeRecord)
-        if change is not None:
+        if change := self._change_by_id(str(e.data.get("change_id"))):
             change.rolled_back_at = change.rolled_back_at or at
-            self.touched.changes.add(change.id)
 
     # -- production changes and deployment reports -----------------------------------
 
