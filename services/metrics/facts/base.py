@@ -76,22 +76,23 @@ class FoldBase:
         self.recall: Recall | None = None
         self.latest = ""
 
-    def _recalled(self, kind: str, record_id: str, cls: type[R]) -> R | None:
-        found = self.recall(kind, record_id) if self.recall is not None else None
-        return found if isinstance(found, cls) else None
+    def _found(
+        self, records: dict[str, R], touched: set[str], kind: str, record_id: str, cls: type[R]
+    ) -> R | None:
+        """The record `record_id` of `records` (History's `kind`), else, if the fold let
+        it go, read back (`recall`); marked as touched."""
+        found = records.get(record_id)
+        if found is None and self.recall is not None:
+            recalled = self.recall(kind, record_id)
+            found = recalled if isinstance(recalled, cls) else None
+        if found is not None:
+            touched.add(found.id)
+        return found
 
     def _request_by_id(self, request_id: str) -> RequestRecord | None:
-        found = self.history.requests.get(request_id)
-        if found is None:
-            found = self._recalled("requests", request_id, RequestRecord)
-        if found is not None:
-            self.touched.requests.add(found.id)
-        return found
+        h, t = self.history, self.touched
+        return self._found(h.requests, t.requests, "requests", request_id, RequestRecord)
 
     def _change_by_id(self, change_id: str) -> ChangeRecord | None:
-        found = self.history.changes.get(change_id)
-        if found is None:
-            found = self._recalled("changes", change_id, ChangeRecord)
-        if found is not None:
-            self.touched.changes.add(found.id)
-        return found
+        h, t = self.history, self.touched
+        return self._found(h.changes, t.changes, "changes", change_id, ChangeRecord)

@@ -18,12 +18,8 @@ class ReleaseFacts(FoldBase):
     """Bundles' plans, scope and deployment, and what they do to their requests' stages."""
 
     def _bundle(self, e: Fact) -> BundleRecord | None:
-        found = self.history.bundles.get(e.aggregate_id)
-        if found is None:
-            found = self._recalled("bundles", e.aggregate_id, BundleRecord)
-        if found is not None:
-            self.touched.bundles.add(found.id)
-        return found
+        h, t = self.history, self.touched
+        return self._found(h.bundles, t.bundles, "bundles", e.aggregate_id, BundleRecord)
 
     def _planned(self, e: Fact, at: str) -> None:
         d = e.data
