@@ -246,7 +246,12 @@ def create_user(
     username: str,
     role: Annotated[list[Role], typer.Option(help="Repeat for several roles.")],
     department: Annotated[str | None, typer.Option(help="Required for requesters.")] = None,
-    team: Annotated[Team | None, typer.Option(help="IT team (operations approvers).")] = None,
+    team: Annotated[
+        Team | None,
+        typer.Option(
+            help="IT team: required for it_staff (operations staff approve operations changes)."
+        ),
+    ] = None,
     display_name: Annotated[str, typer.Option(help="Full name.")] = "",
     email: Annotated[str | None, typer.Option()] = None,
     token: Annotated[bool, typer.Option(help="Also issue a token and print it.")] = False,

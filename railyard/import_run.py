@@ -60,15 +60,16 @@ class RequestImport:
         pending = [s for s in row.steps if self.log.find_claim(IMPORT_SCOPE, _key(row, s)) is None]
         if not pending:
             return RowOutcome(row.line, row.key, "already imported", row.status)
+        noted = "".join(f"; {note}" for note in row.notes)
         if dry_run:
             return RowOutcome(
-                row.line, row.key, "would import", f"{row.status}: {', '.join(pending)}"
+                row.line, row.key, "would import", f"{row.status}: {', '.join(pending)}{noted}"
             )
         try:
             request_id = self._steps(row)
         except DomainError as exc:
             return RowOutcome(row.line, row.key, "rejected", f"{exc.detail} ({exc.rule})")
-        return RowOutcome(row.line, row.key, "imported", row.status, request_id)
+        return RowOutcome(row.line, row.key, "imported", f"{row.status}{noted}", request_id)
 
     def _steps(self, row: Row) -> str:
         request_id = self._step(row, "submit", row.submitted_at, lambda: self._submit(row))

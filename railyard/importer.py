@@ -11,11 +11,13 @@ second import of the same file finds every step already recorded and imports not
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from pathlib import Path
 
+from services.intake.domain import MAX_TITLE
 from shared.domain import InvalidCommand
 from shared.settings import Settings
 
@@ -63,6 +65,11 @@ UNRESOLVED = {"", "unresolved", "none"}
 # Jira writes a multi-valued field as the same column repeated; these keep every value.
 JIRA_LISTS = {"component/s", "fix version/s"}
 JIRA_TYPES = {"epic": "business_project", "bug": "unplanned", "incident": "unplanned"}
+JIRA_FOOTER = re.compile(r"^Generated at .* using JIRA ", re.IGNORECASE)
+"""The line Jira Server's CSV export ends with ("Generated at Sat Mar 22 10:53:30 UTC 2014
+by ... using JIRA 6.2#6252-sha1:..."): not an issue."""
+ENDED = {"delivered": "is delivered", "rejected": "is rejected", "withdrawn": "is withdrawn"}
+"""How an issue that ended is imported: each at its Resolved date."""
 DATE_FORMATS = (
     "%d/%b/%y %I:%M %p", "%d/%b/%Y %I:%M %p", "%d/%b/%y %H:%M", "%d/%b/%Y %H:%M",
     "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y",
@@ -104,6 +111,8 @@ class Row:
     rated_at: datetime | None = None
     fix_version: str | None = None
     steps: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What the import changed of the row as written (a title shortened)."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +164,8 @@ class Reader:
         self.zone = settings.zone
         self.catalogue = {s.casefold(): s for s in settings.subsystems}
         self.defaults = defaults
+        self.notes: list[str] = []
+        """What the last file read says as a whole (a column missing, a line skipped)."""
 
     def read(self, path: Path) -> Iterator[Row | Rejected]:
         with path.open(newline="", encoding="utf-8-sig") as handle:
@@ -163,11 +174,20 @@ class Reader:
             if header is None:
                 raise InvalidCommand("empty_file", f"{path} is empty")
             kind = detect(header)
+            self.notes = []
             if kind == "jira":
                 header = [JIRA_ALIASES.get(h.strip().casefold(), h) for h in header]
+                if "resolved" not in {h.strip().casefold() for h in header}:
+                    self.notes.append(
+                        "the file has no Resolved column: an issue that ended (Done, Closed,"
+                        " Won't Fix, ...) cannot be dated and is rejected; export Resolved too"
+                    )
             seen: set[str] = set()
             for line, values in enumerate(reader, start=2):
                 if not any(v.strip() for v in values):
+                    continue
+                if kind == "jira" and _footer(values):
+                    self.notes.append(f"line {line} is Jira's footer (Generated at ...): skipped")
                     continue
                 cells = _cells(header, values)
                 key = (cells.get("issue key") or cells.get("key") or "").strip()
@@ -253,15 +273,17 @@ class Reader:
         row.size_points = self.defaults.size_points
         if status in ("accepted", "delivered"):
             row.accepted_at = row.submitted_at  # Jira does not say when work was accepted
+        if status in ENDED and resolved is None:
+            # Dated at its creation instead, a Won't Fix would end the day it was raised.
+            how = f" resolved as {resolution}" if resolution.casefold() not in UNRESOLVED else ""
+            raise InvalidCommand(
+                "resolved_required",
+                f"a {raw} issue{how} {ENDED[status]} at its Resolved date, and this row has none",
+            )
         if status == "delivered":
-            if resolved is None:
-                raise InvalidCommand(
-                    "resolved_required",
-                    f"a {raw} issue is delivered at its Resolved date, and this row has none",
-                )
             row.delivered_at = resolved
         elif status in ("rejected", "withdrawn", "deferred"):
-            row.closed_at = resolved
+            row.closed_at = resolved  # a deferral without one: parked when it was raised
         return self._checked(row)
 
     def _row(
@@ -286,12 +308,15 @@ class Reader:
         submitted = self._time(cells, "created") or self._time(cells, "submitted_at")
         if submitted is None:
             raise InvalidCommand("submitted_at_required", "no submission time (Created)")
-        return Row(
-            line=line, key=key, title=title.strip()[:200], department=dept, category=category,
-            subsystems=self._subsystems(subsystems), size_estimate=size, status=status,
-            submitted_at=submitted, requester=(requester or "").strip() or "import",
-            description=description.strip(),
+        row = Row(
+            line=line, key=key, title=title.strip()[:MAX_TITLE], department=dept,
+            category=category, subsystems=self._subsystems(subsystems), size_estimate=size,
+            status=status, submitted_at=submitted,
+            requester=(requester or "").strip() or "import", description=description.strip(),
         )  # fmt: skip
+        if len(title.strip()) > MAX_TITLE:
+            row.notes.append(f"title shortened to {MAX_TITLE} characters")
+        return row
 
     def _checked(self, row: Row) -> Row:
         needs_owner = row.status in ("accepted", "delivered")
@@ -315,6 +340,12 @@ class Reader:
         if row.rating is not None:
             row.steps.append("rate")
         return row
+
+
+def _footer(values: list[str]) -> bool:
+    """Whether a line is Jira Server's footer: its first cell says so, the others are empty."""
+    first, rest = (values[0] if values else ""), values[1:]
+    return bool(JIRA_FOOTER.match(first.strip())) and not any(v.strip() for v in rest)
 
 
 def _cells(header: list[str], values: list[str]) -> dict[str, str]:

@@ -199,6 +199,8 @@ def _import_command(platform: PlatformFactory, actor: Callable[[], str]) -> Call
             except DomainError as exc:
                 raise _fail(f"refused ({exc.rule}): {exc.detail}") from None
             outcomes = RequestImport(built, f"{actor()} (import)").run(rows, dry_run)
+        for note in reader.notes:  # what the file says as a whole, before its rows
+            err.print(note, style="yellow", markup=False)
         table = Table(
             "line", "key", "result", "detail", title=f"{'dry run: ' if dry_run else ''}{file}"
         )
@@ -212,6 +214,11 @@ def _import_command(platform: PlatformFactory, actor: Callable[[], str]) -> Call
         if counts.get("rejected"):
             # A script importing a file notices rows left behind; what was imported stays,
             # and importing the corrected file again adds only what is new.
+            if dry_run:
+                raise _fail(
+                    f"{counts['rejected']} row(s) would be rejected: correct them before"
+                    " importing (the other rows would be imported; nothing was written)"
+                )
             raise _fail(
                 f"{counts['rejected']} row(s) rejected: correct them and import the file again"
                 " (rows already imported are skipped)"

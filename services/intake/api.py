@@ -16,7 +16,14 @@ from services.intake.application import (
     RequestRef,
     Submitted,
 )
-from services.intake.domain import MAX_COMMENT, Category, ClassOfService, SizeEstimate, Status
+from services.intake.domain import (
+    MAX_COMMENT,
+    MAX_TITLE,
+    Category,
+    ClassOfService,
+    SizeEstimate,
+    Status,
+)
 from services.intake.filters import RequestFilter
 from services.intake.views import IntakeViews, Ranking
 from shared.contracts import REQUEST_REFERENCES
@@ -35,7 +42,7 @@ class Strict(RequestBody):
 
 
 class Draft(Strict):
-    title: str = Field(min_length=1, max_length=200)
+    title: str = Field(min_length=1, max_length=MAX_TITLE)
     description: Text
     justification: str = Field(min_length=1, max_length=5_000)
     sponsor: str = Field(min_length=1, max_length=200)

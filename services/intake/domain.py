@@ -65,6 +65,7 @@ EDITABLE = frozenset({Status.SUBMITTED, Status.INFO_REQUESTED})
 CLOSED = frozenset({Status.REJECTED, Status.DUPLICATE, Status.WITHDRAWN, Status.DELIVERED})
 MAX_SIZE_POINTS = 1_000
 MAX_COMMENT = 5_000
+MAX_TITLE = 200
 
 
 def _text(value: str, field: str, limit: int, *, required: bool = True) -> str:
@@ -120,7 +121,7 @@ class ChangeRequest(AuditedAggregate):
         catalogue: Sequence[str],
     ) -> ChangeRequest:
         return cls(
-            title=_text(title, "title", 200),
+            title=_text(title, "title", MAX_TITLE),
             description=_text(description, "description", 10_000),
             justification=_text(justification, "justification", 5_000),
             department=_text(department, "department", 100),
@@ -189,7 +190,7 @@ class ChangeRequest(AuditedAggregate):
                 state=self.status.value,
             )
         self._edited(
-            title=_text(title, "title", 200),
+            title=_text(title, "title", MAX_TITLE),
             description=_text(description, "description", 10_000),
             justification=_text(justification, "justification", 5_000),
             sponsor=_text(sponsor, "sponsor", 200),

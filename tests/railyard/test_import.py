@@ -156,9 +156,82 @@ def test_statuses_of_open_source_trackers_are_understood(
         "AP-12": "accepted: submit, accept",
         "AP-13": "delivered: submit, accept, deliver",
         "AP-14": "rejected: submit, reject",
-        "AP-15": "a Closed issue is delivered at its Resolved date, and this row has none"
-        " (resolved_required)",
+        "AP-15": "a Closed issue resolved as Fixed is delivered at its Resolved date, and"
+        " this row has none (resolved_required)",
     }
+
+
+def test_an_issue_that_ended_without_a_resolved_date_is_refused_whatever_its_outcome(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """A Won't Fix without a Resolved date is not rejected the day it was raised: like a
+    Fixed one, the row is refused, with the reason."""
+    register_people(platform)
+    text = (
+        "Issue key,Summary,Status,Resolution,Created,Resolved,Component/s\n"
+        "AP-21,Not ours,Closed,Won't Fix,01/Feb/24 09:00,,Billing\n"
+        "AP-22,Gone,Closed,Abandoned,01/Feb/24 09:00,,Billing\n"
+        "AP-23,Refused,Won't Do,,01/Feb/24 09:00,,Billing\n"
+        "AP-24,Parked,On Hold,,01/Feb/24 09:00,,Billing\n"
+    )
+    rows, run = importer(platform, text, tmp_path, department="Network")
+    outcomes = {o.key: o.detail for o in run.run(rows, dry_run=True)}
+    assert outcomes == {
+        "AP-21": "a Closed issue resolved as Won't Fix is rejected at its Resolved date, and"
+        " this row has none (resolved_required)",
+        "AP-22": "a Closed issue resolved as Abandoned is withdrawn at its Resolved date, and"
+        " this row has none (resolved_required)",
+        "AP-23": "a Won't Do issue is rejected at its Resolved date, and this row has none"
+        " (resolved_required)",
+        "AP-24": "deferred: submit, deferred",  # still open: parked, not ended
+    }
+
+
+def test_a_jira_server_export_footer_is_skipped_and_a_missing_resolved_column_said_once(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """Jira Server ends its CSV with a "Generated at ... using JIRA" line: not a row to
+    reject. An export without the Resolved column is told so once, not only row by row."""
+    register_people(platform)
+    text = (
+        "Issue Type,Key,Summary,Status,Resolution,Created,Updated\n"
+        "Task,HAMA-895 ,Delete old releases,Closed,Fixed,22/Mar/14 07:59,22/Mar/14 16:16\n"
+        "Task,HAMA-896 ,Still to do,Open,Unresolved,22/Mar/14 08:00,22/Mar/14 16:16\n"
+        "Generated at Sat Mar 22 10:53:30 UTC 2014 by Someone using JIRA"
+        " 6.2#6252-sha1:aa34325.,,,,,,\n"
+    )
+    path = tmp_path / "asf.csv"
+    path.write_text(text)
+    reader = Reader(platform.settings, Defaults(department="Network", subsystem="Billing"))
+    rows = list(reader.read(path))
+    assert [(r.line, r.key) for r in rows] == [(2, "HAMA-895"), (3, "HAMA-896")]
+    assert isinstance(rows[0], Rejected)
+    assert "resolved_required" in rows[0].reason
+    assert isinstance(rows[1], Row)
+    assert rows[1].status == "submitted"
+    assert reader.notes == [
+        "the file has no Resolved column: an issue that ended (Done, Closed, Won't Fix, ...)"
+        " cannot be dated and is rejected; export Resolved too",
+        "line 4 is Jira's footer (Generated at ...): skipped",
+    ]
+
+
+def test_a_title_longer_than_a_request_allows_is_shortened_and_the_row_says_so(
+    platform: Platform, tmp_path: Path
+) -> None:
+    register_people(platform)
+    long = "Migrate " + "the billing ledger " * 15
+    text = (
+        "Issue key,Summary,Status,Resolution,Created,Resolved,Component/s\n"
+        f"AP-31,{long},Open,Unresolved,01/Feb/24 09:00,,Billing\n"
+    )
+    rows, run = importer(platform, text, tmp_path, department="Network")
+    (outcome,) = run.run(rows, dry_run=True)
+    assert outcome.detail == "submitted: submit; title shortened to 200 characters"
+    (imported,) = run.run(rows, dry_run=False)
+    assert imported.detail == "submitted; title shortened to 200 characters"
+    submitted = [e for e in platform.log.entries(0, 100_000) if e.type == "ChangeRequest.Submitted"]
+    assert submitted[0].data["title"] == long.strip()[:200]
 
 
 runner = CliRunner()
@@ -182,7 +255,7 @@ def test_import_command_dry_run_then_import_then_report(env: Path) -> None:
     dry = runner.invoke(app, ["import", "requests", str(path), "--owner", "dev.alice", "--dry-run"])
     assert dry.exit_code == 1, dry.output  # a script notices the rows it would leave behind
     assert "2 rejected, 3 would import" in dry.stdout
-    assert "2 row(s) rejected: correct them" in dry.output
+    assert "2 row(s) would be rejected: correct them before importing" in dry.output
     done = runner.invoke(app, ["import", "requests", str(path), "--owner", "dev.alice"])
     assert done.exit_code == 1, done.output
     assert "3 imported, 2 rejected" in done.stdout
