@@ -269,15 +269,25 @@ class Demo(Delivery, Releasing, Changing):
             desired_date=desired,
         )
         vp = self.vp(department)
-        with acting_as(vp, at=self.at(day)):
+        at = self.at(day)
+        with acting_as(vp, at=at):
             submitted = self.intake.submit(self.principal(vp), draft)
         self.org.submitted += 1
         self.org.waiting[UUID(submitted.id)] = Work(
-            UUID(submitted.id), self.org.submitted, department, points, day, desired
-        )
+            UUID(submitted.id), self.org.submitted, department, points, day, desired,
+            submitted_at=at,
+        )  # fmt: skip
+
+    def triaged_at(self, work: Work, day: date) -> datetime:
+        """When the release manager decides on `work` on `day`: after it was submitted
+        (a triage meeting the afternoon it arrived looks at it then, not that morning)."""
+        at = self.at(day)
+        if work.submitted_at is not None and at <= work.submitted_at:
+            at = work.submitted_at + timedelta(minutes=30)  # no draw: the rest stays as it was
+        return at
 
     def accept(self, work: Work, day: date) -> None:
-        with acting_as("rm", at=self.at(day)):
+        with acting_as("rm", at=self.triaged_at(work, day)):
             self.intake.accept(
                 work.id, self.rng.choice(DEVELOPERS), work.points, ClassOfService.STANDARD, None
             )
@@ -286,7 +296,7 @@ class Demo(Delivery, Releasing, Changing):
         self.org.accepted[work.id] = work
 
     def decline(self, work: Work, day: date, how: str) -> None:
-        with acting_as("rm", at=self.at(day)):
+        with acting_as("rm", at=self.triaged_at(work, day)):
             if how == "reject":
                 self.intake.reject(work.id, "not worth the capacity it would take")
                 self.org.waiting.pop(work.id, None)

@@ -4,7 +4,7 @@ behaviour, each with the case study's reason for it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from uuid import UUID
 
 from services.intake.domain import Category, SizeEstimate
@@ -112,6 +112,7 @@ class Work:
     deferred: bool = False
     bundle: UUID | None = None  # year two: the release bundle it is scheduled into
     stage: str | None = None  # how far release has been told it is
+    submitted_at: datetime | None = None  # the instant: a triage that day comes after it
 
 
 TOPICS = (

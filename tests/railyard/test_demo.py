@@ -11,6 +11,7 @@ import pytest
 
 from railyard.demo import Demo
 from services.metrics.application import MetricsQueries
+from services.metrics.domain.calendar import to_utc
 from services.metrics.views import MetricsViews
 from shared.platform import Platform
 from shared.settings import load_settings
@@ -111,6 +112,20 @@ def test_every_demo_fact_comes_from_a_real_command_at_business_time(demo: DemoRu
         "RequestPlacement", "ProductionChange", "DeploymentReport",
     }  # fmt: skip
     assert "2021" < demo.events[-1].occurred_at < "2025"
+
+
+def test_no_demo_history_goes_back_in_time(demo: DemoRun) -> None:
+    """Each request's, bundle's and change's events happen in the order they were
+    recorded: a request is never deferred at 12:39 after being submitted at 17:29."""
+    last: dict[str, tuple[str, str]] = {}
+    backwards = []
+    for e in demo.events:
+        at = to_utc(e.occurred_at)
+        before = last.get(e.aggregate_id)
+        if before is not None and at < before[0]:
+            backwards.append((e.aggregate_id, before, (at, e.type)))
+        last[e.aggregate_id] = (at, e.type)
+    assert backwards == []
 
 
 def test_year_two_ships_monthly_bundles_through_change_control(demo: DemoRun) -> None:
