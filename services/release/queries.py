@@ -281,10 +281,12 @@ class ReleaseViews:
             return {}
         keys = {f"r{i}": r for i, r in enumerate(request_ids)}
         rows = self._rows(
-            f"SELECT id, title, department, category, owner, sponsor, status"
+            f"SELECT id, title, department, category, owner, sponsor, status, number"
             f" FROM {self._t(REQUESTS)} WHERE id IN ({', '.join(':' + k for k in keys)})",
             keys,
         )
+        for row in rows:
+            row["reference"] = c.REQUEST_REFERENCES.of(row["number"])
         return {r["id"]: r for r in rows}
 
     # -- the plan -------------------------------------------------------------------

@@ -130,6 +130,48 @@ def test_nobody_approves_their_own_change(web: Web) -> None:
     assert web.events() == before
 
 
+def test_a_cab_member_is_not_offered_to_judge_a_change_they_raised_and_is_told_why(
+    web: Web,
+) -> None:
+    """Their change's page offered them Reject, which the change then refused (403); it
+    offers no decision, says why, and offers to withdraw it instead."""
+    change_id = raise_change(web, "ops.olga", implementers=["dev.alice"])
+    with web.client() as client:
+        web.sign_in(client, "ops.olga")
+        own = client.get(f"/changes/{change_id}").text
+        web.sign_in(client, "cab.carl")
+        other = client.get(f"/changes/{change_id}").text
+    assert "/reject" not in own
+    assert "Your decision" not in own
+    assert "You raised this change, so the CAB's other members approve, reject" in own
+    assert "Withdraw the change" in own
+    assert f'action="/changes/{change_id}/reject"' in other
+    assert "Withdraw the change" not in other  # neither raised nor implements it
+
+
+def test_whoever_raised_a_change_withdraws_it_from_its_page_with_a_reason(web: Web) -> None:
+    change_id = raise_change(web)
+    with web.client() as client:
+        csrf = web.sign_in(client, "dev.alice")
+        empty = client.post(
+            f"/changes/{change_id}/withdraw", data={"csrf_token": csrf, "reason": ""}
+        )
+        answer = client.post(
+            f"/changes/{change_id}/withdraw",
+            data={"csrf_token": csrf, "reason": "The vendor pulled the patch"},
+            follow_redirects=False,
+        )
+        page = client.get(answer.headers["location"]).text
+        queue = client.get("/api/cab-queue", headers=web.people.headers("cab.carl")).json()
+    assert empty.status_code == 422
+    assert "Patch the billing database" in empty.text  # the page, with its error
+    assert answer.status_code == 303
+    assert "The change is withdrawn: it will not be implemented." in page
+    assert '<span class="pill withdrawn">Withdrawn</span>' in page
+    assert "Withdraw the change" not in page
+    assert [c for c in queue if c["id"] == change_id] == []
+
+
 @pytest.mark.parametrize(
     ("username", "path", "form"),
     [
@@ -241,6 +283,7 @@ def test_release_manager_raises_a_bundles_release_deployment_from_its_page(web: 
         assert answer.status_code == 303, answer.text
         change_id = answer.headers["location"].split("/changes/")[1].split("?")[0]
         detail = client.get(f"/api/changes/{change_id}", headers=web.people.headers("rm")).json()
+        change_page = client.get(f"/changes/{change_id}").text
         # The bundle now names its change, and offers no second one while it is open.
         page = client.get(f"/release/bundles/{bundle}").text
         assert f'<a href="/changes/{change_id}">Deploy it</a> · awaiting the CAB' in page
@@ -256,6 +299,10 @@ def test_release_manager_raises_a_bundles_release_deployment_from_its_page(web: 
         assert "Raise the release deployment change" in page
     assert detail["change_type"] == "release_deployment"
     assert detail["bundle_id"] == bundle
+    # What it ships, for the CAB judging it: the bundle, linked, and its scope's size.
+    assert detail["bundle"]["bundle_id"] == bundle
+    assert detail["bundle"]["requests"] == 0
+    assert f'Ships release bundle <a href="/release/bundles/{bundle}">' in change_page
 
 
 def approved_now(web: Web, as_: str = "dev.alice", **overrides: str | list[str]) -> str:

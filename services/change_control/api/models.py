@@ -244,11 +244,23 @@ class ChangeSummary(BaseModel):
     version: int
 
 
+class BundleShipped(BaseModel):
+    """The release bundle a release deployment ships, as change control knows it."""
+
+    bundle_id: str
+    name: str
+    deploy_date: str | None
+    requests: int = Field(description="How many requests its scope holds now.")
+
+
 class ChangeWithGates(ChangeSummary):
     gates: list[Gate]
     gates_met: bool
     conflicts: list[Conflict]
     blackouts: list[Blackout]
+    bundle: BundleShipped | None = Field(
+        default=None, description="What a release deployment ships (none for other changes)."
+    )
 
 
 class ChangeDetail(ChangeWithGates):

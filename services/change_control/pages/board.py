@@ -34,6 +34,7 @@ NOTICES = {
     "reviewed": "The review is recorded.",
     "raised": "The change is raised and waits for the CAB.",
     "commented": "Your comment is added.",
+    "withdrawn": "The change is withdrawn: it will not be implemented.",
 }
 
 
@@ -89,6 +90,9 @@ def board_routes(p: ChangePages) -> APIRouter:
                 request, viewer, "No such change", "There is no production change at this address."
             )
         mine = viewer.username in change["implementers"]
+        # Separation of duties, as the change refuses it: nobody judges their own change.
+        involved = mine or viewer.username == change["requester"]
+        judge = viewer.may(Role.CAB_MEMBER) and not involved
         return p.templates.render(
             request,
             "change.html",
@@ -96,9 +100,12 @@ def board_routes(p: ChangePages) -> APIRouter:
             status=refusal.status if refusal else 200,
             c=change,
             awaiting=awaiting(change, viewer.username) if viewer.may(Role.CAB_MEMBER) else None,
-            may_reject=viewer.may(Role.CAB_MEMBER) and change["status"] == "in_review",
+            may_reject=judge and change["status"] == "in_review",
+            own_decision=viewer.may(Role.CAB_MEMBER) and involved,
             may_start=mine and change["status"] == "approved",
-            may_review=viewer.may(Role.CAB_MEMBER)
+            may_withdraw=(involved or viewer.may(Role.RELEASE_MANAGER))
+            and change["status"] in ("in_review", "approved"),
+            may_review=judge
             and bool(change["review_required"])
             and not change["reviewed"]
             and change["status"] == "completed",
@@ -185,6 +192,15 @@ def board_routes(p: ChangePages) -> APIRouter:
         return await act(
             request, viewer, change_id, "commented",
             lambda f: p.changes.comment(change_id, f.text("text")), done,
+        )  # fmt: skip
+
+    @router.post("/changes/{change_id}/withdraw")
+    async def withdraw(
+        request: Request, change_id: UUID, viewer: Annotated[Viewer, Depends(talker)]
+    ) -> Response:
+        return await act(
+            request, viewer, change_id, "withdrawn",
+            lambda f: p.changes.withdraw(viewer.principal, change_id, f.text("reason")),
         )  # fmt: skip
 
     @router.post("/changes/{change_id}/start")

@@ -22,6 +22,21 @@ def with_gates(views: ChangeControlViews, change: dict[str, Any]) -> dict[str, A
         "gates_met": all(g["met"] for g in gates),
         "conflicts": views.conflicts(change["id"]),
         "blackouts": views.blackouts_hitting(change["id"]),
+        "bundle": _shipped(views, change["bundle_id"]),
+    }
+
+
+def _shipped(views: ChangeControlViews, bundle_id: str | None) -> dict[str, Any] | None:
+    """What a release deployment ships: its bundle, and how many requests are in scope
+    (a CAB member judging the change sees what it deploys, not only its subsystems)."""
+    bundle = views.bundle(bundle_id) if bundle_id else None
+    if bundle is None:
+        return None
+    return {
+        "bundle_id": bundle["bundle_id"],
+        "name": bundle["name"],
+        "deploy_date": bundle["deploy_date"],
+        "requests": len(bundle["scope"]),
     }
 
 

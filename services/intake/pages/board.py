@@ -60,6 +60,7 @@ def board_routes(p: IntakePages) -> APIRouter:
             viewer,
             columns=[(key, title, columns[key]) for key, title in COLUMNS],
             total=len(rows),
+            parked=len(columns["deferred"]),  # counted apart: deferred work is not moving
             old=OLD_DAYS,
             very_old=VERY_OLD_DAYS,
         )

@@ -50,6 +50,7 @@ class ReleasePages:
             return {
                 "request_id": request_id,
                 "title": row.get("title", request_id),
+                "reference": row.get("reference", ""),
                 "department": c.department,
                 "rank": c.department_rank,
                 "class_of_service": c.class_of_service,
