@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -25,6 +25,9 @@ from shared.identity.views import Directory
 from shared.store.log import EventLog
 
 COMMENTERS = (Role.REQUESTER, *IT_ROLES)
+YEARS_AHEAD_AT_MOST = 5
+"""How far ahead a desired or deferral date may lie: 9999-12-31 is a slip of the year, not
+a plan (and no forecast or report reaches it)."""
 """IT comments on any request; a requester on their own department's."""
 
 
@@ -77,7 +80,7 @@ class Intake(UseCases):
     ) -> Submitted:
         """Requesters submit for their own department; IT submits for a named one."""
         dept = self._department_for(caller, department)
-        self._not_past(draft.desired_date, "desired_date", "the desired date")
+        self._within_reach(draft.desired_date, "desired_date", "the desired date")
         duplicates = self.views.similar(draft.title)
 
         def command() -> Outcome[Submitted]:
@@ -189,12 +192,13 @@ class Intake(UseCases):
         return self._change(request_id, lambda r: r.reject(reason))
 
     def defer(self, request_id: UUID, reason: str, until: date | None) -> RequestRef:
-        self._not_past(until, "until", "a deferral's date")
+        self._within_reach(until, "until", "a deferral's date")
         return self._change(request_id, lambda r: r.defer(reason, until))
 
-    def _not_past(self, day: date | None, field: str, what: str) -> None:
+    def _within_reach(self, day: date | None, field: str, what: str) -> None:
         """A date that is already behind the business day the command acts on is refused
-        (a typo of the year, a date picker left on a past month)."""
+        (a typo of the year, a date picker left on a past month), and so is one more than
+        YEARS_AHEAD_AT_MOST years ahead."""
         if day is None:
             return
         today = self.views.today()
@@ -203,6 +207,14 @@ class Intake(UseCases):
                 f"{field}_in_past",
                 f"{what} {day.isoformat()} is before today ({today.isoformat()}):"
                 " give today or a later date",
+                field=field,
+            )
+        latest = today + timedelta(days=365 * YEARS_AHEAD_AT_MOST + 1)
+        if day > latest:
+            raise InvalidCommand(
+                f"{field}_too_far",
+                f"{what} {day.isoformat()} is more than {YEARS_AHEAD_AT_MOST} years away"
+                f" (after {latest.isoformat()}): check the year",
                 field=field,
             )
 

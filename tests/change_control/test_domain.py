@@ -128,6 +128,15 @@ def test_a_window_that_has_already_ended_is_refused() -> None:
     assert refused.value.rule == "window_in_past"
 
 
+def test_a_window_years_ahead_is_refused_as_a_slip_of_the_year() -> None:
+    """A window in 9999 would sit in the CAB's queue for ever; a year ahead is a plan."""
+    with pytest.raises(InvalidCommand) as refused:
+        new_change(window=window(starts_in=timedelta(days=3 * 365)))
+    assert refused.value.rule == "window_too_far"
+    assert "check the year" in refused.value.detail
+    assert new_change(window=window(starts_in=timedelta(days=365))) is not None
+
+
 def test_a_change_needs_an_implementation_plan_an_implementer_and_a_risk_assessment() -> None:
     for overrides, rule in (
         ({"implementation_plan": "  "}, "implementation_plan_required"),

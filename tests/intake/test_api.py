@@ -483,6 +483,24 @@ def test_a_date_already_past_is_refused_when_submitting_or_deferring(api: Api) -
     )
     assert (back.status_code, back.json()["rule"]) == (422, "until_in_past")
     assert event_count(api) == before + 1
+
+
+def test_a_date_years_away_is_refused_as_a_slip_of_the_year(api: Api) -> None:
+    """9999-12-31 is not a plan: a desired or deferral date more than five years ahead is
+    422 naming the field and the last date accepted; five years ahead still is one."""
+    today = datetime.now(UTC).date()
+    before = event_count(api)
+    far = api.post("/api/requests", "vp.sales", json=request_payload(desired_date="9999-12-31"))
+    assert far.status_code == 422
+    assert (far.json()["rule"], far.json()["field"]) == ("desired_date_too_far", "desired_date")
+    assert "check the year" in far.json()["detail"]
+    assert event_count(api) == before
+    near = (today + timedelta(days=5 * 365)).isoformat()
+    request_id = submit(api, desired_date=near)
+    back = api.post(
+        f"/api/requests/{request_id}/defer", "rm", json={"reason": "later", "until": "2999-01-01"}
+    )
+    assert (back.status_code, back.json()["rule"]) == (422, "until_too_far")
     assert api.get(f"/api/requests/{request_id}", "rm").json()["status"] == "submitted"
 
 

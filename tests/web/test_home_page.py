@@ -4,7 +4,7 @@ each count opens a list that shows the same items."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from railyard.app import all_components
 from services.intake.application import Intake
@@ -104,12 +104,13 @@ def test_the_cab_sees_what_awaits_approval_and_the_implementer_what_awaits_start
 ) -> None:
     """Never one's own change to approve (separation of duties); once approved, it waits
     for its implementer to start it, and no longer for the CAB."""
+    opens = date.today() + timedelta(days=400)  # well ahead, within the two years allowed
     change_id = raise_change(
         web,
         as_="ops.olga",
         implementers=["dev.alice"],
-        window_start="2030-06-03T10:00",
-        window_end="2030-06-03T12:00",
+        window_start=f"{opens.isoformat()}T10:00",
+        window_end=f"{opens.isoformat()}T12:00",
     )
     assert waits(web, "cab.carl")["production change awaits your approval"] == (1, "/cab", "")
     assert "production change awaits your approval" not in waits(web, "ops.olga")
@@ -118,7 +119,8 @@ def test_the_cab_sees_what_awaits_approval_and_the_implementer_what_awaits_start
     assert waits(web, "cab.carl") == {}
     count, address, detail = waits(web, "dev.alice")["approved change of yours awaits its start"]
     assert count == 1
-    assert detail == "its window opens 3 Jun 2030 10:00"  # business time, as typed
+    # Business time, as typed.
+    assert detail == f"its window opens {opens.day} {opens.strftime('%b %Y')} 10:00"
     assert listed(web, address, "dev.alice") == ["CHG-1"]
     # Who raised it finds it among theirs too (the list's "raised or implement").
     assert waits(web, "ops.olga")["approved change of yours awaits its start"][0] == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from services.change_control.domain.gates import GateFacts, GateSubject, evaluate_gates, require
@@ -12,6 +13,9 @@ from services.change_control.domain.values import ChangeType, Window, catalogued
 from shared.domain import InvalidCommand
 
 # The fields a plan records, in Raised and Revised alike.
+PLANNED_AHEAD_AT_MOST = timedelta(days=2 * 365)
+"""How far ahead a change's window may start: a window in 9999 is a slip of the year, and
+would sit in the CAB's queue for ever."""
 PLAN_FIELDS = (
     "title", "subsystems", "window_start", "window_end", "implementation_plan", "backout_plan",
     "test_evidence", "implementers", "impact", "likelihood", "affected_users", "backout_tested",
@@ -59,6 +63,12 @@ def plan_fields(
     subsystems = catalogued(plan.subsystems, catalogue)
     if plan.window is not None and plan.window.end <= now():
         raise InvalidCommand("window_in_past", "the planned window has already ended")
+    if plan.window is not None and plan.window.start > now() + PLANNED_AHEAD_AT_MOST:
+        raise InvalidCommand(
+            "window_too_far",
+            f"the window starts more than {PLANNED_AHEAD_AT_MOST.days // 365} years from now"
+            f" ({plan.window.start.date().isoformat()}): check the year",
+        )
     implementers = sorted({text(i, "implementer", 64) for i in plan.implementers})
     if not implementers:
         raise InvalidCommand("implementer_required", "name at least one implementer")
