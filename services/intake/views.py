@@ -357,6 +357,15 @@ class IntakeViews:
             select = f"SELECT id, title FROM {self._t(REQUESTS)} WHERE"
             return dict(cur.tuples_in(select, "id", request_ids))
 
+    def references(self, request_ids: Collection[str]) -> dict[str, str]:
+        """The references (REQ-12) of these requests (any it does not hold left out)."""
+        if not request_ids:
+            return {}
+        with self.log.db.transaction() as cur:
+            select = f"SELECT id, number FROM {self._t(REQUESTS)} WHERE"
+            rows = cur.tuples_in(select, "id", request_ids)
+        return {str(i): REQUEST_REFERENCES.of(n) for i, n in rows}
+
     def history(self, request_id: str) -> list[dict[str, Any]]:
         self.group.ensure_fresh()
         with self.log.db.transaction() as cur:

@@ -121,6 +121,24 @@ def test_release_manager_marks_a_suggested_duplicate(web: Web) -> None:
         detail = client.get(f"/api/requests/{copy}", headers=web.people.headers("rm")).json()
     assert detail["status"] == "duplicate"
     assert detail["duplicate_of"] == original
+    # Offered by number as well as title, and none chosen for the release manager.
+    assert '<option value="">Duplicate of…</option>' in queue
+    assert f'<option value="{original}">REQ-1 Bill shock alerts by SMS (Sales)</option>' in queue
+    # The count at the top follows the decision made in place: one waits now, not two.
+    assert '<span class="muted" id="triage-count" hx-swap-oob="true">1 waiting' in answer.text
+
+
+def test_a_triage_item_shows_the_whole_request_and_why_it_is_needed(web: Web) -> None:
+    """The queue showed 220 characters of what is needed and not why: the rest, and the
+    justification, open under the summary."""
+    text = "Send an SMS when a bill is 50% above the usual. " * 10
+    submit(web, description=text.strip(), justification="Complaints about bill shock.")
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        queue = client.get("/triage").text
+    assert '<details class="more"><summary class="summary">' in queue
+    assert f'<p class="prose">{text.strip()}</p>' in queue
+    assert "<strong>Why:</strong> Complaints about bill shock." in queue
 
 
 def test_a_deferral_whose_date_has_come_is_back_on_the_triage_page(web: Web) -> None:

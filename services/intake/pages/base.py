@@ -41,7 +41,12 @@ class IntakePages:
 
     def with_duplicates(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each request with the open requests whose titles read like its own."""
-        return [{**r, "similar": self.views.similar(r["title"], exclude=r["id"])} for r in rows]
+        found = [{**r, "similar": self.views.similar(r["title"], exclude=r["id"])} for r in rows]
+        # Named by their numbers too (titles alike are what makes them candidates).
+        references = self.views.references({s["id"] for r in found for s in r["similar"]})
+        for r in found:
+            r["similar"] = [{**s, "reference": references.get(s["id"], "")} for s in r["similar"]]
+        return found
 
     def with_plan(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each request with its bundle, stage and target date."""

@@ -109,6 +109,8 @@ def triage_routes(p: IntakePages) -> APIRouter:
             triage_target=p.views.triage_target_days,
             owners=p.it_staff(),
             decided=None if isinstance(result, Refusal) else DONE[decision],
+            # The queue's count at the top, one fewer (or the same, after a question).
+            recount=None if isinstance(result, Refusal) else p.views.triage_queue(),
             failed_id=str(request_id),
             failed=decision,
             error=result.detail if isinstance(result, Refusal) else None,
