@@ -3,7 +3,7 @@ back as a message for the page (with nothing written), never as a crash."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
@@ -68,6 +68,15 @@ class Form:
         if not low <= number <= high:
             raise BadInput(f"{label} must be a whole number from {low} to {high}")
         return number
+
+    def require(self, fields: Mapping[str, str]) -> None:
+        """Every field of `fields` (name: what a person calls it) that was left empty, named
+        in one message: a form refused for its first gap only, then for the next, costs a
+        round trip for each."""
+        missing = [label for name, label in fields.items() if not self.texts(name)]
+        if missing:
+            listed = ", ".join(missing[:-1]) + (" and " if len(missing) > 1 else "") + missing[-1]
+            raise BadInput(f"fill in {listed}")
 
     def kept(self) -> dict[str, str | list[str]]:
         """What was typed, to fill the form again after a refusal."""

@@ -32,7 +32,7 @@ def test_requester_submits_with_duplicate_suggestions_while_typing(
     vp.shot("submit-request-laptop")
 
     page.click("button:has-text('Submit request')")  # no subsystem ticked: refused
-    expect(page.locator(".error")).to_contain_text("Name at least one affected subsystem")
+    expect(page.locator(".error")).to_contain_text("Fill in at least one affected subsystem")
     expect(page.locator("input[name=title]")).to_have_value("Roaming bill cap")
     expect(page.locator("textarea[name=description]")).to_contain_text("Stop roaming charges")
 
@@ -156,6 +156,27 @@ def test_a_vp_and_the_owner_talk_on_the_request_with_its_lines_and_references_ke
     expect(seen.locator("li.comment")).to_have_count(2)
     assert seen.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     owner.shot("request-conversation-phone")
+
+
+def test_a_comment_box_says_when_a_pasted_text_was_cut_at_its_limit(
+    as_user: Any, live_server: LiveServer
+) -> None:
+    """The browser keeps 5,000 characters of a longer paste without a word; the box
+    counts once most of it is used, and says when the rest was left out."""
+    request_id = live_server.submit("Roaming caps per contract")
+    page = as_user("vp.sales").go(f"/requests/{request_id}")
+    counter = page.locator("#comment small.counter")
+    expect(counter).to_be_hidden()
+    box = page.locator("#comment textarea[name=text]")
+    box.fill("a" * 4_100)
+    expect(counter).to_have_text("4,100 of 5,000 characters")
+    box.fill("")
+    box.focus()
+    page.keyboard.insert_text("b" * 6_000)
+    expect(counter).to_have_text(
+        "5,000 of 5,000 characters: the limit; anything beyond it was left out"
+    )
+    assert len(box.input_value()) == 5_000
 
 
 def test_a_vp_follows_another_departments_request_in_place_and_sees_it_listed(

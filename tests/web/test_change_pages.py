@@ -115,6 +115,15 @@ def test_a_refused_change_keeps_what_was_typed(web: Web) -> None:
     assert web.events() == before
 
 
+def test_a_change_form_names_every_missing_field_at_once(web: Web) -> None:
+    with web.client() as client:
+        csrf = web.sign_in(client, "dev.alice")
+        form = {**raise_form(title="", subsystems=[], implementers=[]), "csrf_token": csrf}
+        answer = client.post("/changes/new", data=form)
+    assert answer.status_code == 422
+    assert "Fill in the title, at least one subsystem and at least one implementer." in answer.text
+
+
 def test_nobody_approves_their_own_change(web: Web) -> None:
     """An implementer who sits on the CAB does not see their change in the queue, and a
     crafted approval is refused with the rule's message; nothing is written."""

@@ -405,3 +405,20 @@ def test_another_departments_vp_reads_the_conversation_but_has_no_comment_box(we
     assert refused.status_code == 403
     assert "Only the Sales department may comment on this request" in refused.text
     assert web.events() == before
+
+
+def test_an_empty_request_form_names_every_field_it_needs_at_once(web: Web) -> None:
+    """It named the first gap only ("Choose a category"), then the next, a round trip
+    each; what was typed stays."""
+    with web.client() as client:
+        csrf = web.sign_in(client, "vp.sales")
+        answer = client.post(
+            "/requests/new",
+            data={"csrf_token": csrf, "title": "Bill shock alerts", "sponsor": "VP Sales"},
+        )
+    assert answer.status_code == 422
+    assert (
+        "Fill in what is needed, why it is needed, the category, the size estimate and at"
+        " least one affected subsystem." in answer.text
+    )
+    assert 'value="Bill shock alerts"' in answer.text

@@ -19,6 +19,14 @@ from shared.web.forms import BadInput, Form, Refusal, attempt, read_form, see_ot
 OPERATIONS_TYPES = (ChangeType.NORMAL, ChangeType.EMERGENCY, ChangeType.STANDARD)
 
 
+REQUIRED_FIELDS = {
+    "title": "the title",
+    "subsystems": "at least one subsystem",
+    "implementers": "at least one implementer",
+}
+"""What every change needs, named together when several are missing."""
+
+
 def raising_routes(p: ChangePages) -> APIRouter:
     router = ServiceRouter()
     raiser = p.access.require(Role.IT_STAFF, Role.RELEASE_MANAGER)
@@ -84,6 +92,7 @@ def raising_routes(p: ChangePages) -> APIRouter:
                 change_type = ChangeType(form.text("change_type"))
             except ValueError:
                 raise BadInput("choose the kind of change") from None
+            form.require(REQUIRED_FIELDS)
             bundle_id = form.text("bundle_id") or None
             if (change_type == ChangeType.RELEASE_DEPLOYMENT) != (bundle_id is not None):
                 raise BadInput("a release deployment is raised from its bundle's page")

@@ -31,6 +31,18 @@ NOTICES = {
 }
 
 
+REQUIRED_FIELDS = {
+    "title": "the title",
+    "description": "what is needed",
+    "justification": "why it is needed",
+    "sponsor": "the sponsor",
+    "category": "the category",
+    "size_estimate": "the size estimate",
+    "subsystems": "at least one affected subsystem",
+}
+"""The request form's fields a submission needs, named together when several are empty."""
+
+
 def request_routes(p: IntakePages) -> APIRouter:
     router = ServiceRouter()
     anyone = p.access.require()
@@ -68,6 +80,7 @@ def request_routes(p: IntakePages) -> APIRouter:
         form = await read_form(request)
 
         def command() -> Any:
+            form.require(REQUIRED_FIELDS)
             draft = RequestDraft(
                 title=form.text("title"),
                 description=form.text("description"),

@@ -1,5 +1,6 @@
 // Railyard's only hand-written script: drag and drop on top of the up/down buttons,
-// which work without it. Everything else is htmx attributes in the pages.
+// which work without it, and a count of what a long text box still takes. Everything
+// else is htmx attributes in the pages.
 (function () {
   "use strict";
 
@@ -58,8 +59,30 @@
     }, 0);
   });
 
+  // A text box with a limit says how much of it is used once most of it is: a pasted
+  // text longer than the limit is cut by the browser without a word otherwise.
+  function countCharacters(box) {
+    if (box.dataset.counted) return;
+    box.dataset.counted = "1";
+    var most = parseInt(box.getAttribute("maxlength"), 10);
+    var counter = document.createElement("small");
+    counter.className = "counter";
+    counter.setAttribute("aria-live", "polite");
+    box.insertAdjacentElement("afterend", counter);
+    function update() {
+      var used = box.value.length;
+      counter.hidden = used < most * 0.8;
+      counter.classList.toggle("full", used >= most);
+      counter.textContent = used.toLocaleString() + " of " + most.toLocaleString() +
+        " characters" + (used >= most ? ": the limit; anything beyond it was left out" : "");
+    }
+    box.addEventListener("input", update);
+    update();
+  }
+
   function init(root) {
     (root || document).querySelectorAll("ol.ranking[data-order-form]").forEach(enableRanking);
+    (root || document).querySelectorAll("textarea[maxlength]").forEach(countCharacters);
   }
 
   document.addEventListener("DOMContentLoaded", function () { init(document); });
