@@ -6,6 +6,7 @@ labels its axes, and says what it shows in a <title> for screen readers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -13,7 +14,7 @@ from html import escape
 from markupsafe import Markup
 
 W, H = 720, 280
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 28, 34
+LEFT, RIGHT, TOP, BOTTOM = 48, 12, 28, 34
 SLOT_FOR_LABEL = 44
 """Width (px) an x-axis label needs centred under its point without leaving the chart."""
 PALETTE = ("#1f6feb", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#0a7ea4", "#bf3989", "#57606a")
@@ -48,14 +49,43 @@ def _y(value: float, top: float) -> float:
     return TOP + inner * (1 - min(value, top) / top)
 
 
+X_LABELS = 8
+"""About how many x-axis labels a chart has room for at its font (13 px of 720 across: a
+chart two to a row is drawn some 570 px wide, its text then about 10 px)."""
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_PERIOD = re.compile(r"^(\d{4})-(W\d{2}|Q\d|\d{2})(?:-(\d{2}))?$")
+
+
+def short_periods(labels: Sequence[str]) -> list[str]:
+    """Periods as an axis names them: without their year when every one shares it
+    ("2026-W07" as W07, "2026-03" as Mar, "2026-Q1" as Q1), a day as "5 Mar"; anything
+    else as it is. A point's tooltip keeps the whole period."""
+    found = [_PERIOD.match(label) for label in labels]
+    if not all(found):
+        return list(labels)
+    matches = [m for m in found if m is not None]
+    one_year = len({m.group(1) for m in matches}) == 1
+
+    def short(m: re.Match[str]) -> str:
+        year, part, day = m.group(1), m.group(2), m.group(3)
+        if day is not None:
+            return f"{int(day)} {_MONTHS[int(part) - 1]}"
+        name = _MONTHS[int(part) - 1] if part.isdigit() else part
+        return name if one_year else f"{name} {year[2:]}"
+
+    return [short(m) for m in matches]
+
+
 def labelled(n: int) -> list[int]:
-    """Which of n x-axis positions carry a label: at most about 12, evenly spaced, and
-    always the last (the period's end); the regular one before it gives way when the two
-    would run into each other."""
-    every = max(1, -(-n // 12))
+    """Which of n x-axis positions carry a label: at most about X_LABELS, evenly spaced,
+    and always the last (the period's end); the regular one before it gives way when the
+    two would stand closer than the regular spacing (and run into each other)."""
+    every = max(1, -(-n // X_LABELS))
     shown = list(range(0, n, every))
     if shown and shown[-1] != n - 1:
-        if n - 1 - shown[-1] < every * 3 / 4 and len(shown) > 1:
+        if n - 1 - shown[-1] < every and len(shown) > 1:
             shown.pop()
         shown.append(n - 1)
     return shown
@@ -94,8 +124,8 @@ def _frame(title: str, labels: Sequence[str], top: float, unit: str) -> list[str
     return parts
 
 
-LABEL_GAP = 11.0
-"""Vertical room one reference line's label takes (its font is 11 px)."""
+LABEL_GAP = 13.0
+"""Vertical room one reference line's label takes (its font is 13 px)."""
 
 
 def _lines(lines: Sequence[Line], top: float) -> list[str]:
@@ -160,7 +190,7 @@ def run_chart(
     dashed segment, and its tooltip says "so far". `links`: the page each point opens
     (the items it counts), as a scatter's dots do."""
     top = _nice_max(max([*values, *(line.value for line in lines), 0]))
-    parts = _frame(title, labels, top, unit)
+    parts = _frame(title, short_periods(labels), top, unit)
     n = len(values)
     xy = [f"{_x(i, n):.1f},{_y(v, top):.1f}" for i, v in enumerate(values)]
     whole = xy[:-1] if under_way and n > 1 else xy

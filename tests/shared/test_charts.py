@@ -5,7 +5,17 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
-from shared.web.charts import LABEL_GAP, Dot, Line, dot_columns, labelled, run_chart, scatter
+from shared.web.charts import (
+    LABEL_GAP,
+    X_LABELS,
+    Dot,
+    Line,
+    dot_columns,
+    labelled,
+    run_chart,
+    scatter,
+    short_periods,
+)
 
 
 def _label_heights(svg: str) -> dict[str, float]:
@@ -43,21 +53,21 @@ def test_a_lone_reference_line_islabelled_just_above_itself() -> None:
 
 
 def test_the_x_axis_names_its_last_day_without_running_into_the_label_before() -> None:
-    """At most about 12 labels, the first and the last always, never two closer than
-    three quarters of the regular spacing (the period's end no longer overprints the
-    label before it: "16 Nov4 Dec")."""
+    """At most about 8 labels, the first and the last always, never two closer than the
+    regular spacing (the period's end no longer overprints the label before it: "16
+    Nov4 Dec", "2026-W432026-W49")."""
     for n in range(1, 800):
         shown = labelled(n)
-        every = max(1, -(-n // 12))
+        every = max(1, -(-n // X_LABELS))
         assert (shown[0], shown[-1]) == (0, n - 1), n
-        assert len(shown) <= 13, n
-        assert all(b - a >= every * 3 / 4 for a, b in pairwise(shown)), n
+        assert len(shown) <= X_LABELS + 1, n
+        assert all(b - a >= every for a, b in pairwise(shown)), n
 
 
 def test_y_axis_ticks_are_labelled_with_their_own_values() -> None:
     """A chart topped at 50 has gridlines at 12.5 and 37.5, labelled so, not 12 and 38."""
     svg = str(run_chart("delivered", ["a", "b"], [47.0, 3.0]))
-    ticks = re.findall(r'<text x="38" y="[\d.]+" text-anchor="end">([^<]+)<', svg)
+    ticks = re.findall(r'<text x="42" y="[\d.]+" text-anchor="end">([^<]+)<', svg)
     assert ticks == ["0", "12.5", "25", "37.5", "50"]
 
 
@@ -90,3 +100,15 @@ def test_a_dot_with_a_page_is_a_link_named_by_its_tooltip_and_escaped() -> None:
     # A period's point of a run chart, one of a dozen or so, stays in the tab order.
     run = str(run_chart("delivered", ["2026-03"], [2.0], links=["/requests?x=1"]))
     assert '<a href="/requests?x=1" aria-label="2026-03: 2"><circle' in run
+
+
+def test_an_axis_names_its_periods_without_the_year_they_all_share() -> None:
+    """Week labels ran into each other ("2026-W012026-W08"); the tooltip keeps the year."""
+    assert short_periods(["2026-W01", "2026-W02"]) == ["W01", "W02"]
+    assert short_periods(["2025-12", "2026-01"]) == ["Dec 25", "Jan 26"]
+    assert short_periods(["2026-Q1", "2026-Q2"]) == ["Q1", "Q2"]
+    assert short_periods(["2026-03-05", "2026-03-06"]) == ["5 Mar", "6 Mar"]
+    assert short_periods(["2026", "2027"]) == ["2026", "2027"]
+    svg = str(run_chart("delivered", ["2026-W01", "2026-W02"], [1.0, 2.0]))
+    assert ">W01</text>" in svg
+    assert "<title>2026-W01: 1</title>" in svg
