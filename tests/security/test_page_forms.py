@@ -57,6 +57,7 @@ FORMS: dict[str, frozenset[Role]] = {
     "/changes/{change_id}/reject": CAB,
     "/changes/{change_id}/review": CAB,
     "/changes/{change_id}/comments": IT_TALK,
+    "/changes/{change_id}/withdraw": IT_TALK,
     "/changes/{change_id}/start": IT_STAFF,
     "/changes/{change_id}/complete": IT_STAFF,
     "/blackouts": RELEASE_MANAGER,
