@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from eventsourcing.persistence import ProgrammingError
 from rich.console import Console
 from rich.table import Table
 from uvicorn.supervisors import Multiprocess
@@ -200,7 +201,11 @@ def migrate(
         for group in [platform.directory.group, *(g for c in components for g in c.groups)]:
             group.setup()
         if grant_to:
-            grant_service_role(platform.log, grant_to)
+            try:
+                grant_service_role(platform.log, grant_to)
+            except ValueError as exc:
+                err.print(f"[red]{exc}[/red]", soft_wrap=True)
+                raise typer.Exit(1) from None
         if platform.log.backfilled_hashes:
             err.print(f"hashed {platform.log.backfilled_hashes} events written before the chain")
         err.print(f"schema ready ({platform.settings.backend})")
@@ -217,7 +222,18 @@ def rebuild_views() -> None:
         started, total = time.perf_counter(), 0
         for group in groups:  # one line each as it ends: a long log's rebuild takes minutes
             began = time.perf_counter()
-            read = group.rebuild()
+            try:
+                read = group.rebuild()
+            except ProgrammingError as exc:
+                if not _not_owner(exc):
+                    raise
+                err.print(
+                    f"[red]PostgreSQL refused: {exc}. rebuild-views drops the views' tables and"
+                    " makes them again: run it as the role that ran `railyard migrate` (their"
+                    " owner); the services' role keeps its privileges on them.[/red]",
+                    soft_wrap=True,
+                )
+                raise typer.Exit(1) from None
             total += read
             names = ", ".join(p.name for p in group.projections)
             took = time.perf_counter() - began
@@ -225,6 +241,12 @@ def rebuild_views() -> None:
         views = sum(len(g.projections) for g in groups)
         elapsed = time.perf_counter() - started
         err.print(f"rebuilt {views} views from {total:,} event reads in {elapsed:.1f} s")
+
+
+def _not_owner(exc: Exception) -> bool:
+    """Whether PostgreSQL refused for want of ownership or privileges."""
+    text = str(exc)
+    return "must be owner" in text or "permission denied" in text
 
 
 @app.command()

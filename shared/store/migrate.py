@@ -31,12 +31,27 @@ def grant_service_role(log: EventLog, role: str) -> None:
         raise ValueError(f"invalid role name {role!r}")
     schema = log.settings.db_schema
     with log.db.transaction(write=True) as cur:
+        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = :role", {"role": role})
+        if cur.fetchone() is None:
+            raise ValueError(
+                f"there is no PostgreSQL role {role!r}: create it first, e.g."
+                f" CREATE ROLE {role} LOGIN PASSWORD '...', then migrate again"
+            )
         cur.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
         # Views and bookkeeping tables: the services own their contents.
         cur.execute(
             f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" TO {role}'
         )
         cur.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{schema}" TO {role}')
+        # ...and those this (owning) role makes later: `railyard rebuild-views` drops every
+        # view's tables and makes them again, which left the services without them (500s).
+        cur.execute(
+            f'ALTER DEFAULT PRIVILEGES IN SCHEMA "{schema}"'
+            f" GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}"
+        )
+        cur.execute(
+            f'ALTER DEFAULT PRIVILEGES IN SCHEMA "{schema}" GRANT USAGE, SELECT ON SEQUENCES TO {role}'
+        )
         # The log itself: append and lock, never rewrite.
         events = log.table(EVENTS_TABLE)
         cur.execute(f"REVOKE ALL ON {events} FROM {role}")

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from railyard.app import build_app
+from railyard.app import all_components, build_app
+from shared.http.app import all_groups
 from shared.settings import load_settings
+from shared.store.migrate import grant_service_role
 from shared.store.secrets import server_secret
 from tests.conftest import postgres_url
 from tests.postgres import SERVICE_ROLE, as_role, fresh_schema
@@ -43,4 +45,49 @@ def test_a_process_of_the_service_role_starts_and_serves_without_creating_tables
             assert key == server_secret(owner.platform().log, "webhook-signing")
         finally:
             app.state.platform.close()
+            owner.close()
+
+
+@pytest.mark.postgres
+def test_views_rebuilt_by_the_owner_stay_open_to_the_service_role(tmp_path: Path) -> None:
+    """`railyard rebuild-views`, run as the owner, drops every view's tables and makes
+    them again: the services' role lost its privileges on them, and every signed-in call
+    answered 500 until `migrate --grant-to` ran again. Migrate grants them by default."""
+    url = postgres_url()
+    with fresh_schema(url) as schema:
+        owner = Deployment(url, schema, tmp_path)
+        owner.migrate()
+        people = owner.register_people()
+        platform = owner.platform()
+        for group in all_groups(platform, all_components(platform)):
+            group.rebuild()
+        settings = load_settings(
+            database_url=as_role(url, SERVICE_ROLE),
+            db_schema=schema,
+            create_schema=False,
+            pool_size=2,
+            data_dir=tmp_path / "var",
+        )
+        app = build_app(settings)
+        try:
+            with TestClient(app) as client:
+                me = client.get("/api/me", headers=people.headers("rm"))
+                assert me.status_code == 200, me.text
+                counts = client.get("/api/requests/counts", headers=people.headers("vp.sales"))
+                assert counts.status_code == 200, counts.text
+        finally:
+            app.state.platform.close()
+            owner.close()
+
+
+@pytest.mark.postgres
+def test_granting_to_a_role_that_does_not_exist_says_to_create_it(tmp_path: Path) -> None:
+    url = postgres_url()
+    with fresh_schema(url) as schema:
+        owner = Deployment(url, schema, tmp_path)
+        owner.migrate()
+        try:
+            with pytest.raises(ValueError, match="there is no PostgreSQL role 'nobody_here'"):
+                grant_service_role(owner.platform().log, "nobody_here")
+        finally:
             owner.close()
