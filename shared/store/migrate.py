@@ -50,7 +50,8 @@ def grant_service_role(log: EventLog, role: str) -> None:
             f" GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}"
         )
         cur.execute(
-            f'ALTER DEFAULT PRIVILEGES IN SCHEMA "{schema}" GRANT USAGE, SELECT ON SEQUENCES TO {role}'
+            f'ALTER DEFAULT PRIVILEGES IN SCHEMA "{schema}"'
+            f" GRANT USAGE, SELECT ON SEQUENCES TO {role}"
         )
         # The log itself: append and lock, never rewrite.
         events = log.table(EVENTS_TABLE)
