@@ -24,7 +24,7 @@ from services.metrics.application import MetricsQueries, twelve_months_to
 from services.metrics.domain.calendar import UNITS, check_as_of, parse_period
 from services.metrics.domain.overview import every_metric
 from services.metrics.domain.records import Filter
-from services.metrics.replay import ReplayError, ReplayState, replay
+from services.metrics.replay import ReplayError, ReplayState, replay, service_time_zone
 from services.metrics.report import FORMATS, render_weekly
 from services.metrics.views import MetricsViews
 from shared.domain import DomainError
@@ -89,7 +89,11 @@ def replay_command(
         str | None, typer.Option(help="YYYY-MM-DD; default today in the business time zone.")
     ] = None,
     timezone: Annotated[
-        str | None, typer.Option(help="Business time zone; default RAILYARD_TIMEZONE.")
+        str | None,
+        typer.Option(
+            help="Business time zone; default the service's, as its feed says (else"
+            " RAILYARD_TIMEZONE)."
+        ),
     ] = None,
     department: Annotated[str | None, typer.Option()] = None,
     category: Annotated[str | None, typer.Option()] = None,
@@ -99,21 +103,12 @@ def replay_command(
     seed: Annotated[int, typer.Option(help="Forecast seed.")] = 0,
 ) -> None:
     """Rebuild every metric locally from the event feed, and print them as JSON."""
-    zone = _zone(timezone)
-    try:
-        # The service's defaults, so the same options give the same document.
-        today = datetime.now(zone).date()
-        day = date.fromisoformat(as_of) if as_of else today
-        check_as_of(day, today)
-        span = (parse_period(period) if period else twelve_months_to(day)).to_date(day)
-    except ValueError as exc:
-        raise _fail(str(exc), 2) from None
-    if unit not in UNITS:
-        raise _fail(f"unit is one of {', '.join(UNITS)}", 2)
+    chosen = _zone(timezone) if timezone else None
     try:
         state = ReplayState.load(position_file) if position_file else ReplayState()
     except ReplayError as exc:
         raise _fail(str(exc)) from None
+    before = state.events
     headers = {"Authorization": f"Bearer {token}"}
     pages = {"n": 0}
 
@@ -124,30 +119,49 @@ def replay_command(
 
     columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     failed: ReplayError | None = None
-    with (
-        httpx.Client(base_url=url, headers=headers, timeout=60) as client,
-        Progress(*columns, console=err, transient=False) as bar,
-    ):
-        task = bar.add_task("feed", total=None, completed=state.position)
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+        # The service's zone (its feed says it) and defaults, so the same options give
+        # the same document; what can be refused is refused before the feed is read.
         try:
-            replay(
-                client,
-                state,
-                page_size=page_size,
-                progress=lambda position, head, _: bar.update(
-                    task, completed=position, total=max(head, position)
-                ),
-                checkpoint=checkpoint,
-            )
+            zone = chosen or _zone(service_time_zone(client))
         except ReplayError as exc:
-            failed = exc  # said once the bar is closed, as the last line
-    if position_file is not None:
+            raise _fail(str(exc)) from None
+        try:
+            today = datetime.now(zone).date()
+            day = date.fromisoformat(as_of) if as_of else today
+            check_as_of(day, today)
+            span = (parse_period(period) if period else twelve_months_to(day)).to_date(day)
+        except ValueError as exc:
+            raise _fail(str(exc), 2) from None
+        if unit not in UNITS:
+            raise _fail(f"unit is one of {', '.join(UNITS)}", 2)
+        with Progress(*columns, console=err, transient=False) as bar:
+            task = bar.add_task("feed", total=None, completed=state.position)
+            try:
+                replay(
+                    client,
+                    state,
+                    page_size=page_size,
+                    progress=lambda position, head, _: bar.update(
+                        task, completed=position, total=max(head, position)
+                    ),
+                    checkpoint=checkpoint,
+                )
+            except ReplayError as exc:
+                failed = exc  # said once the bar is closed, as the last line
+    if position_file is not None and state.events != before:
         state.save(position_file)
     if failed is not None:
         raise _fail(f"{failed} (read up to position {state.position})")
     flt = Filter(department, category, subsystem, class_of_service)
     metrics = every_metric(state.history, span, unit, flt, zone, day, seed=seed)
-    err.print(f"folded {state.events} events up to position {state.position}")
+    new = state.events - before
+    resumed = f" ({new} new since the position file's {before})" if before else ""
+    err.print(
+        f"folded {state.events} events{resumed} up to position {state.position},"
+        f" days counted in {getattr(zone, 'key', zone)}",
+        soft_wrap=True,
+    )
     _write(orjson.dumps(metrics, option=orjson.OPT_INDENT_2).decode(), output)
 
 

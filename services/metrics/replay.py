@@ -65,6 +65,11 @@ class ReplayState:
     position: int = 0
     history: History = field(default_factory=History)
     events: int = 0
+    last: dict[str, Any] | None = None
+    """The last event folded (position, aggregate, version): on resuming, the service's
+    event at that position must be the same one, or the file was folded from another log."""
+    time_zone: str | None = None
+    """The business time zone the feed says the service counts days in (not saved)."""
 
     def save(self, path: Path) -> None:
         """Write atomically: a replay killed while saving keeps the previous state."""
@@ -73,6 +78,7 @@ class ReplayState:
             "position": self.position,
             "events": self.events,
             "submitted": self.history.submitted,
+            "last": self.last,
         }
         for name in KINDS:
             records: dict[str, Record] = getattr(self.history, name)
@@ -102,7 +108,13 @@ class ReplayState:
         history = History(submitted=int(document.get("submitted", 0)))
         for name, kind in KINDS.items():
             setattr(history, name, {r["id"]: kind.from_json(r) for r in document.get(name, [])})
-        return cls(int(document["position"]), history, int(document.get("events", 0)))
+        last = document.get("last")
+        return cls(
+            int(document["position"]),
+            history,
+            int(document.get("events", 0)),
+            last if isinstance(last, dict) else None,
+        )
 
 
 Progress = Callable[[int, int, int], None]
@@ -168,12 +180,19 @@ def replay(
     sleep: Callable[[float], None] = time.sleep,
 ) -> ReplayState:
     """Fold every event after `state.position` into `state`, page by page (waiting as
-    told when the feed's per-user rate limit answers 429)."""
+    told when the feed's per-user rate limit answers 429). A state resumed from a file
+    is first checked against the service's log (`check_resumable`)."""
+    if state.position > 0:
+        check_resumable(client, state, sleep)
     folder = Folder(state.history)
     while True:
         page = read_page(client, state.position, page_size, sleep)
+        state.time_zone = page.get("time_zone") or state.time_zone
         for entry in page["events"]:
             folder.apply(FeedFact.from_feed(entry))
+        if page["events"]:
+            final = page["events"][-1]
+            state.last = {k: final[k] for k in ("position", "aggregate_id", "version")}
         state.events += len(page["events"])
         state.position = int(page["next_after"])
         if progress is not None:
@@ -182,3 +201,38 @@ def replay(
             checkpoint(state)
         if not page["has_more"]:
             return state
+
+
+def check_resumable(
+    client: FeedClient, state: ReplayState, sleep: Callable[[float], None] = time.sleep
+) -> None:
+    """A file's position and last event must be the service's: a file folded from another
+    log (another server, a log restored from an earlier backup) would otherwise be resumed
+    silently, with that log's figures."""
+    page = read_page(client, state.position - 1, 1, sleep)
+    state.time_zone = page.get("time_zone") or state.time_zone
+    advice = "remove the position file to replay this service's log from the start"
+    if int(page["head"]) < state.position:
+        raise ReplayError(
+            f"the position file is at position {state.position}, past the end of the"
+            f" service's log ({page['head']}): it was folded from another log; {advice}"
+        )
+    if state.last is None:
+        return  # written before files named their last event: the position is all there is
+    found = page["events"][0] if page["events"] else None
+    theirs = {k: found[k] for k in ("position", "aggregate_id", "version")} if found else None
+    if theirs != state.last:
+        raise ReplayError(
+            f"the position file's last event (position {state.last['position']}, aggregate"
+            f" {state.last['aggregate_id']} version {state.last['version']}) is not the"
+            f" service's event there: it was folded from another log; {advice}"
+        )
+
+
+def service_time_zone(
+    client: FeedClient, sleep: Callable[[float], None] = time.sleep
+) -> str | None:
+    """The business time zone the service's feed says it counts days in (None from a
+    service too old to say)."""
+    zone = read_page(client, 0, 1, sleep).get("time_zone")
+    return str(zone) if zone else None

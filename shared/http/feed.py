@@ -46,11 +46,16 @@ class FeedPage(BaseModel):
     next_after: int = Field(description="Pass as `after` to read the next page.")
     head: int = Field(description="The highest position when this page was read.")
     has_more: bool
+    time_zone: str = Field(
+        description="The business time zone (IANA name) the service counts days in: a"
+        " consumer computing metrics from the feed uses the same to get the same figures."
+    )
 
 
 def feed_router(log: EventLog, auth: Auth, limits: Limits, poll_s: float = 0.25) -> APIRouter:
     router = ServiceRouter(prefix="/api/events", tags=["event feed"])
     max_page = log.settings.feed_max_page
+    zone_name = getattr(log.settings.zone, "key", str(log.settings.zone))
     roles = auth.require(*FEED_ROLES)
     # Per user, so one runaway consumer cannot starve the others (README: Configuration).
     reader = per_user(limits.feed_pages_per_user, roles, "feed pages")
@@ -72,6 +77,7 @@ def feed_router(log: EventLog, auth: Auth, limits: Limits, poll_s: float = 0.25)
             "next_after": entries[-1].position if entries else after,
             "head": max(head, entries[-1].position if entries else 0),
             "has_more": has_more,
+            "time_zone": zone_name,
         }
 
     @router.get(

@@ -203,7 +203,7 @@ def test_replay_command_writes_the_services_numbers(
     assert orjson.loads(output.read_bytes()) == service(api)
     later = (date.today() + timedelta(days=2)).isoformat()
     future = CliRunner().invoke(app, [*args[:7], "--as-of", later, *args[9:]])
-    assert future.exit_code == 2, future.output  # refused before a page is read
+    assert future.exit_code == 2, future.output  # refused before the feed is folded
     assert "is after today" in future.output
     assert "Traceback" not in future.output
 
@@ -307,3 +307,48 @@ def test_delivery_and_flow_series_equal_a_naive_recomputation_from_the_raw_feed(
         scores = naive.ratings(first, last)
         assert month["count"] == len(scores)
         assert month["average"] == (round(sum(scores) / len(scores), 2) if scores else None)
+
+
+def test_replay_counts_days_in_the_services_time_zone_not_the_consumers(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A consumer whose own RAILYARD_TIMEZONE differs from the service's got other figures
+    without a word; the feed says the service's zone, and replay counts in it."""
+    from typer.testing import CliRunner
+
+    from railyard.cli import app
+
+    generate(api.platform, 1500)
+    lend(monkeypatch, lambda headers: Borrowed(api, headers))
+    monkeypatch.setenv("RAILYARD_TIMEZONE", "Pacific/Kiritimati")  # the consumer's, UTC+14
+    args, output, _ = resumable(api, tmp_path, page_size=500)
+    del args[args.index("--timezone") : args.index("--timezone") + 2]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    document = orjson.loads(output.read_bytes())
+    assert document["time_zone"] == "UTC"
+    assert document == service(api)
+    assert "days counted in UTC" in " ".join(result.output.split())
+    page = api.get("/api/events", "metrics.mo", params={"limit": 1}).json()
+    assert page["time_zone"] == "UTC"
+
+
+def test_a_position_file_folded_from_another_log_is_refused(api: Api, tmp_path: Path) -> None:
+    """It was resumed silently, with the other log's figures: a file past the service's
+    head, or whose last event is not the service's event at that position, is refused
+    with the advice to replay from the start."""
+    generate(api.platform, 600)
+    api.client.headers["Authorization"] = f"Bearer {api.people.tokens['metrics.mo']}"
+    path = tmp_path / "replay.json"
+    whole = replay(api.client, ReplayState(), page_size=200)
+    whole.save(path)
+    assert replay(api.client, ReplayState.load(path)).events == whole.events  # its own log
+    other = ReplayState.load(path)
+    assert other.last is not None
+    other.last = {**other.last, "aggregate_id": "00000000-0000-0000-0000-000000000000"}
+    with pytest.raises(ReplayError, match="is not the service's event there"):
+        replay(api.client, other)
+    beyond = ReplayState.load(path)
+    beyond.position += 1_000
+    with pytest.raises(ReplayError, match="past the end of the service's log"):
+        replay(api.client, beyond)

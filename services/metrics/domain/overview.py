@@ -83,6 +83,8 @@ def every_metric(
         "unit": unit,
         "filter": flt.to_json(),
         "as_of": as_of.isoformat(),
+        # The business time zone every day here is counted in: a replay must use the same.
+        "time_zone": getattr(zone, "key", str(zone)),
         "throughput": throughput(history, span, unit, flt, zone),
         "flow_times": flow_times(history, span, flt, zone),
         "work_in_progress": work_in_progress(history, as_of, flt, zone),
