@@ -120,12 +120,16 @@ class TooManyRequests(Exception):
 def _what_is_wrong(request: Request, exc: RequestValidationError) -> str:
     """The detail of a 422: what to do when the body itself is the problem (not JSON, not
     sent as JSON, missing), else the schema's field errors listed under `errors`."""
-    whole_body = [e for e in exc.errors() if tuple(e.get("loc", ())) in (("body",), ("body", 0))]
+    errors = exc.errors()
+    broken = [e for e in errors if e.get("type") == "json_invalid"]
+    if broken:  # its location is ("body", <the character where the JSON broke off>)
+        at = [p for p in broken[0].get("loc", ()) if isinstance(p, int)]
+        where = f" (at character {at[0]})" if at else ""
+        return f"the body is not valid JSON{where}: send a JSON object"
+    whole_body = [e for e in errors if tuple(e.get("loc", ())) in (("body",), ("body", 0))]
     if whole_body:
         kind = whole_body[0].get("type", "")
         sent_as = request.headers.get("content-type", "").split(";")[0].strip() or "nothing"
-        if kind == "json_invalid":
-            return "the body is not valid JSON: send a JSON object"
         if kind == "missing":
             return "this request needs a JSON body: send {} when every field is optional"
         if sent_as != "application/json":
@@ -183,6 +187,11 @@ def install_problem_handlers(app: FastAPI) -> None:
             400: "malformed_request",
         }.get(exc.status_code, "http_error")
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        if exc.status_code == 404 and detail == "Not Found":  # no route: say what to check
+            detail = (
+                f"there is nothing at {request.url.path}: check the address (an id in it is a"
+                " UUID, as the API returns them)"
+            )
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(allowed_methods(request))

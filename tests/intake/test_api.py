@@ -517,11 +517,31 @@ def test_a_body_that_is_not_json_is_422_saying_what_to_send(api: Api) -> None:
         content=b"not json",
         headers={**headers, "Content-Type": "application/json"},
     )
-    assert broken.json()["detail"] == "the body is not valid JSON: send a JSON object"
+    assert broken.json()["detail"] == (
+        "the body is not valid JSON (at character 0): send a JSON object"
+    )
+    cut = api.client.post(
+        "/api/requests",
+        content=b'{"title": "x",',
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    # Where it broke off, not a "field" named 14 under a detail saying to see the errors.
+    assert (
+        cut.json()["detail"] == "the body is not valid JSON (at character 14): send a JSON object"
+    )
     request_id = submit(api)
     empty = api.client.post(f"/api/requests/{request_id}/withdraw", headers=headers)
     assert empty.status_code == 422
     assert "needs a JSON body" in empty.json()["detail"]
+
+
+def test_an_address_with_no_route_says_what_to_check(api: Api) -> None:
+    nope = api.get("/api/requests/nope", "vp.sales")
+    assert nope.status_code == 404
+    assert nope.json()["detail"] == (
+        "there is nothing at /api/requests/nope: check the address (an id in it is a UUID,"
+        " as the API returns them)"
+    )
 
 
 def test_a_fixed_date_and_its_class_of_service_go_together(api: Api) -> None:
