@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 import uvicorn
@@ -113,21 +114,23 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     url = settings.public_url or f"http://{host}:{port}"
-    store = (
-        f"PostgreSQL (schema {settings.db_schema})"
-        if settings.backend == "postgres"
-        else f"SQLite at {settings.sqlite_path}"
-    )
     err.print(
         f"Railyard serving {', '.join(settings.services)} on [bold]{url}[/bold]"
         f"  (API docs: {url}/docs)"
     )
-    err.print(f"Event store: {store}")
-    # The commands must find the same store: name a data directory that is not the default.
-    same = "" if settings.data_dir == Path("var") else f"RAILYARD_DATA_DIR={settings.data_dir} "
+    err.print(f"Event store: {_store(settings)}", soft_wrap=True)
+    # The commands must find the same store: name what differs from the defaults.
+    if settings.backend == "postgres":
+        same = "DATABASE_URL=<the same> "
+        same += (
+            "" if settings.db_schema == "public" else f"RAILYARD_DB_SCHEMA={settings.db_schema} "
+        )
+    else:
+        same = "" if settings.data_dir == Path("var") else f"RAILYARD_DATA_DIR={settings.data_dir} "
     err.print(
         f"First admin token: [bold]{same}.venv/bin/railyard bootstrap[/bold]"
-        " (creates user 'admin' if needed and prints a new token)"
+        " (creates user 'admin' if needed and prints a new token)",
+        soft_wrap=True,
     )
     err.print(
         f"In a browser: [bold]{url}/[/bold], signed in with a password"
@@ -249,12 +252,23 @@ def _not_owner(exc: Exception) -> bool:
     return "must be owner" in text or "permission denied" in text
 
 
+def _store(settings: Settings) -> str:
+    """The event store a command uses, as a person finds it again (no password)."""
+    if settings.backend == "postgres":
+        where = urlsplit(settings.database_url or "")
+        at = f"{where.hostname or 'localhost'}:{where.port or 5432}{where.path}"
+        return f"PostgreSQL {at} (schema {settings.db_schema})"
+    return f"SQLite at {settings.sqlite_path.resolve()}"
+
+
 @app.command()
 def bootstrap(
     username: Annotated[str, typer.Option(help="The admin's username.")] = "admin",
 ) -> None:
     """Create the first admin (if missing) and print a new token for them."""
     with _platform() as platform, acting_as(_cli_actor()):
+        # Said first: a command run from another directory finds (or makes) another store.
+        err.print(f"event store: {_store(platform.settings)}", soft_wrap=True)
         if platform.directory.user(username) is None:
             platform.identity.register(username, "Administrator", [Role.ADMIN.value])
             err.print(f"created admin user {username!r}")

@@ -262,7 +262,10 @@ def load_settings(**overrides: object) -> Settings:
         lines = []
         for error in exc.errors():
             field = ".".join(str(p) for p in error["loc"]) or "settings"
-            variable = "DATABASE_URL" if field == "database_url" else f"RAILYARD_{field.upper()}"
+            # An alias (DATABASE_URL) is reported under its own name, already in capitals.
+            named = field.upper() in ("DATABASE_URL", "RAILYARD_DATABASE_URL")
+            variable = "DATABASE_URL" if field == "database_url" or named else None
+            variable = variable or f"RAILYARD_{field.upper()}"
             lines.append(f"{variable}: {error['msg']}")
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
 

@@ -63,6 +63,14 @@ def test_a_bad_setting_is_named_with_its_variable(
     assert result.exit_code == 2
     assert "RAILYARD_TIMEZONE" in result.output
     assert "unknown time zone" in result.output
+    monkeypatch.delenv("RAILYARD_TIMEZONE")
+    monkeypatch.setenv("DATABASE_URL", "mysql://x")
+    refused = runner.invoke(app, ["users", "list"])
+    assert refused.exit_code == 2
+    # The variable set, not a RAILYARD_DATABASE_URL nobody wrote.
+    assert "  DATABASE_URL: Value error, DATABASE_URL must be a postgresql:// URL" in (
+        refused.output
+    )
 
 
 def test_migrate_creates_every_view(env: Path) -> None:
