@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from starlette.responses import Response
 
@@ -96,7 +97,9 @@ def create_app(
             followers.stop()
             log.info("service_stopped")
 
-    app = FastAPI(
+    # Swagger UI's files come with the package (fastapi-offline): FastAPI's own /docs loads
+    # them from a CDN, and a deployment without internet access showed a blank page.
+    app = FastAPIOffline(
         title=title,
         version="0.1.0",
         description=DESCRIPTION,
@@ -104,6 +107,7 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        static_url="/docs-assets",
     )
     app.state.platform = platform
     app.state.followers = followers

@@ -59,3 +59,13 @@ def test_openapi_document_is_served(api: Api) -> None:
     document = orjson.loads(api.client.get("/openapi.json").content)
     assert "/api/requests" in document["paths"]
     assert api.client.get("/docs").status_code == 200
+
+
+def test_the_api_docs_page_needs_no_internet(api: Api) -> None:
+    """FastAPI's /docs loads Swagger UI from a CDN: offline, the page stayed blank. Its
+    files are served by the process itself."""
+    page = api.client.get("/docs").text
+    assert "cdn." not in page
+    assert '"/docs-assets/swagger-ui-bundle.js"' in page
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert api.client.get(f"/docs-assets/{asset}").status_code == 200
