@@ -134,7 +134,8 @@ def serve(
     )
     err.print(
         f"In a browser: [bold]{url}/[/bold], signed in with a password"
-        f" ([bold]{same}.venv/bin/railyard users set-password NAME[/bold]) or a token"
+        f" ([bold]{same}.venv/bin/railyard users set-password NAME[/bold]) or a token",
+        soft_wrap=True,  # a command to copy is never broken across lines
     )
     config = uvicorn.Config(
         "railyard.app:app_from_environment",
