@@ -33,6 +33,12 @@ def importer(
     return rows, RequestImport(platform, "cli:test (import)")
 
 
+def dry_run_details(platform: Platform, text: str, tmp_path: Path) -> dict[str, str]:
+    """Each row's key and what a dry run says of it, for the Network department."""
+    rows, run = importer(platform, text, tmp_path, department="Network")
+    return {o.key: o.detail for o in run.run(rows, dry_run=True)}
+
+
 def events(platform: Platform) -> int:
     return len(platform.log.entries(0, 100_000))
 
@@ -149,8 +155,7 @@ def test_statuses_of_open_source_trackers_are_understood(
         "AP-14,Checked no,Verified,Not A Problem,01/Feb/24 09:00,09/Feb/24 17:30,Billing\n"
         "AP-15,No date,Closed,Fixed,01/Feb/24 09:00,,Billing\n"
     )
-    rows, run = importer(platform, text, tmp_path, department="Network")
-    outcomes = {o.key: o.detail for o in run.run(rows, dry_run=True)}
+    outcomes = dry_run_details(platform, text, tmp_path)
     assert outcomes == {
         "AP-11": "accepted: submit, accept",
         "AP-12": "accepted: submit, accept",
@@ -174,8 +179,7 @@ def test_an_issue_that_ended_without_a_resolved_date_is_refused_whatever_its_out
         "AP-23,Refused,Won't Do,,01/Feb/24 09:00,,Billing\n"
         "AP-24,Parked,On Hold,,01/Feb/24 09:00,,Billing\n"
     )
-    rows, run = importer(platform, text, tmp_path, department="Network")
-    outcomes = {o.key: o.detail for o in run.run(rows, dry_run=True)}
+    outcomes = dry_run_details(platform, text, tmp_path)
     assert outcomes == {
         "AP-21": "a Closed issue resolved as Won't Fix is rejected at its Resolved date, and"
         " this row has none (resolved_required)",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from railyard.app import all_components, build_app
@@ -19,6 +20,18 @@ from tests.postgres import SERVICE_ROLE, as_role, fresh_schema
 from tests.processes import Deployment
 
 
+def service_role_app(url: str, schema: str, tmp_path: Path) -> FastAPI:
+    """An API process connected as the services' role, creating no table (as compose runs)."""
+    settings = load_settings(
+        database_url=as_role(url, SERVICE_ROLE),
+        db_schema=schema,
+        create_schema=False,
+        pool_size=2,
+        data_dir=tmp_path / "var",
+    )
+    return build_app(settings)
+
+
 @pytest.mark.postgres
 def test_a_process_of_the_service_role_starts_and_serves_without_creating_tables(
     tmp_path: Path,
@@ -27,14 +40,7 @@ def test_a_process_of_the_service_role_starts_and_serves_without_creating_tables
     with fresh_schema(url) as schema:
         owner = Deployment(url, schema, tmp_path)
         owner.migrate()
-        settings = load_settings(
-            database_url=as_role(url, SERVICE_ROLE),
-            db_schema=schema,
-            create_schema=False,
-            pool_size=2,
-            data_dir=tmp_path / "var",
-        )
-        app = build_app(settings)
+        app = service_role_app(url, schema, tmp_path)
         try:
             with TestClient(app) as client:
                 assert client.get("/readyz").status_code == 200
@@ -61,14 +67,7 @@ def test_views_rebuilt_by_the_owner_stay_open_to_the_service_role(tmp_path: Path
         platform = owner.platform()
         for group in all_groups(platform, all_components(platform)):
             group.rebuild()
-        settings = load_settings(
-            database_url=as_role(url, SERVICE_ROLE),
-            db_schema=schema,
-            create_schema=False,
-            pool_size=2,
-            data_dir=tmp_path / "var",
-        )
-        app = build_app(settings)
+        app = service_role_app(url, schema, tmp_path)
         try:
             with TestClient(app) as client:
                 me = client.get("/api/me", headers=people.headers("rm"))
