@@ -93,6 +93,11 @@ def board_routes(p: ChangePages) -> APIRouter:
         # Separation of duties, as the change refuses it: nobody judges their own change.
         involved = mine or viewer.username == change["requester"]
         judge = viewer.may(Role.CAB_MEMBER) and not involved
+        review_due = (
+            change["status"] == "completed"
+            and bool(change["review_required"])
+            and not change["reviewed"]
+        )
         return p.templates.render(
             request,
             "change.html",
@@ -101,14 +106,14 @@ def board_routes(p: ChangePages) -> APIRouter:
             c=change,
             awaiting=awaiting(change, viewer.username) if viewer.may(Role.CAB_MEMBER) else None,
             may_reject=judge and change["status"] == "in_review",
-            own_decision=viewer.may(Role.CAB_MEMBER) and involved,
+            # Said where another member's decision is due: a review, or the change itself.
+            own_decision=viewer.may(Role.CAB_MEMBER)
+            and involved
+            and (change["status"] == "in_review" or review_due),
             may_start=mine and change["status"] == "approved",
             may_withdraw=(involved or viewer.may(Role.RELEASE_MANAGER))
             and change["status"] in ("in_review", "approved"),
-            may_review=judge
-            and bool(change["review_required"])
-            and not change["reviewed"]
-            and change["status"] == "completed",
+            may_review=judge and review_due,
             may_complete=mine and change["status"] == "implementing",
             may_comment=viewer.may(*IT_ROLES),
             outcomes=[o.value for o in Outcome],
