@@ -27,7 +27,7 @@ from shared.store.log import EventLog
 COMMENTERS = (Role.REQUESTER, *IT_ROLES)
 YEARS_AHEAD_AT_MOST = 5
 """How far ahead a desired or deferral date may lie: 9999-12-31 is a slip of the year, not
-a plan (and no forecast or report reaches it)."""
+a plan (and no forecast or report reaches it; decision 119)."""
 """IT comments on any request; a requester on their own department's."""
 
 

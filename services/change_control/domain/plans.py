@@ -15,7 +15,7 @@ from shared.domain import InvalidCommand
 # The fields a plan records, in Raised and Revised alike.
 PLANNED_AHEAD_AT_MOST = timedelta(days=2 * 365)
 """How far ahead a change's window may start: a window in 9999 is a slip of the year, and
-would sit in the CAB's queue for ever."""
+would sit in the CAB's queue for ever (decision 119)."""
 PLAN_FIELDS = (
     "title", "subsystems", "window_start", "window_end", "implementation_plan", "backout_plan",
     "test_evidence", "implementers", "impact", "likelihood", "affected_users", "backout_tested",
