@@ -5,7 +5,8 @@ only to roles holding UPDATE, DELETE or TRUNCATE on the table. The service role 
 therefore granted SELECT, INSERT and UPDATE, and a row trigger owned by the migrating
 role refuses every UPDATE and DELETE; only the table's owner could disable it. The hash
 chain's table is written inside that same locked insert and needs no lock of its own:
-the role may only read it and append to it.
+the role may only read it and append to it. The views' tables, which a rebuild drops and
+makes again as the owner, are the service role's by default (decision 120).
 """
 
 from __future__ import annotations
