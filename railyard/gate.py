@@ -10,14 +10,21 @@ token, so it needs nothing but this package on the build agent.
 from __future__ import annotations
 
 import subprocess
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 EXIT_NOT_COVERED = 1
 EXIT_UNREACHABLE = 3
+EXIT_NOT_REPORTED = 4
+"""Deployed, but Railyard could not record it: the step says how to record it by hand."""
+REPORT_RETRIES_S = (1.0, 2.0, 4.0)
+"""Waits between tries of a report after the deployment ran (unreachable, or 5xx)."""
 # A deployment command that could not be started exits as a shell's would.
 EXIT_NOT_EXECUTABLE = 126
 EXIT_NOT_FOUND = 127
@@ -26,9 +33,13 @@ EXIT_NOT_FOUND = 127
 class GateError(Exception):
     """Railyard could not answer (unreachable, refused the token, bad input)."""
 
-    def __init__(self, message: str, exit_code: int = EXIT_UNREACHABLE) -> None:
+    def __init__(
+        self, message: str, exit_code: int = EXIT_UNREACHABLE, retry: bool = False
+    ) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.retry = retry
+        """Worth trying again: Railyard unreachable or failing (5xx), not a refusal."""
 
 
 @dataclass(frozen=True)
@@ -73,25 +84,29 @@ def report(
     version: str,
     change_id: str | None,
     idempotency_key: str | None = None,
+    deployed_at: datetime | None = None,
 ) -> dict[str, Any]:
     """Record the deployment; returns Railyard's answer (linked, or flagged unauthorised).
-    With `idempotency_key` (the CI job's id), a re-run of the same step is recorded once."""
+    With `idempotency_key` (the CI job's id), a re-run of the same step is recorded once.
+    `deployed_at`: when it began (default: now, as Railyard receives it)."""
+    body: dict[str, Any] = {"subsystem": subsystem, "version": version}
+    if change_id:
+        body["change_id"] = change_id
+    if deployed_at is not None:
+        body["deployed_at"] = deployed_at.isoformat()
     try:
         response = client.post(
             "/api/deployments",
-            json={
-                "subsystem": subsystem,
-                "version": version,
-                **({"change_id": change_id} if change_id else {}),
-            },
+            json=body,
             # Without a key of the pipeline's, one per call: the call's own retries are
             # recorded once, a re-run of the step is a new report.
             headers={"Idempotency-Key": idempotency_key or f"gate-{uuid.uuid4().hex}"},
         )
     except httpx.HTTPError as exc:
-        raise GateError(f"Railyard is unreachable: {exc}") from exc
+        raise GateError(f"Railyard is unreachable: {exc}", retry=True) from exc
     if response.status_code != 201:
-        raise GateError(f"Railyard refused the report: {_problem(response)}")
+        failing = response.status_code >= 500
+        raise GateError(f"Railyard refused the report: {_problem(response)}", retry=failing)
     answer: dict[str, Any] = response.json()
     return answer
 
@@ -101,34 +116,57 @@ def run(
     subsystem: str,
     version: str,
     command: list[str],
+    say: Callable[[str], None],
     change_id: str | None = None,
     idempotency_key: str | None = None,
-) -> tuple[int, list[str]]:
-    """Check, run the deployment command if covered, then report it. Returns the exit code
-    and the lines to print."""
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Check, run the deployment command if covered, then report it, saying each step as
+    it happens (the verdict before the command's own output). Returns the exit code.
+
+    The deployment is reported as begun when the command started (a deployment begun in
+    the window and finished after it is the window's), under one idempotency key however
+    often the report is tried; a report Railyard cannot take after the command ran is
+    tried again, then the step exits EXIT_NOT_REPORTED saying how to record it by hand."""
     verdict = check(client, subsystem, change_id)
-    lines = [verdict.message]
+    say(verdict.message)
     if not verdict.covered:
-        return EXIT_NOT_COVERED, lines
+        return EXIT_NOT_COVERED
+    began = datetime.now(UTC)
     try:
         completed = subprocess.run(command, check=False)  # noqa: S603  # the pipeline's own command
     except OSError as exc:  # not found, not executable: what a shell reports as 127 / 126
         code = EXIT_NOT_EXECUTABLE if isinstance(exc, PermissionError) else EXIT_NOT_FOUND
-        lines.append(f"could not start the deployment command {command[0]!r}: {exc.strerror};"
-                     " nothing deployed, not reported")  # fmt: skip
-        return code, lines
+        say(f"could not start the deployment command {command[0]!r}: {exc.strerror};"
+            " nothing deployed, not reported")  # fmt: skip
+        return code
     if completed.returncode != 0:
-        lines.append(f"deployment command failed (exit {completed.returncode}); not reported")
-        return completed.returncode, lines
-    answer = report(client, subsystem, version, verdict.change_id, idempotency_key)
+        say(f"deployment command failed (exit {completed.returncode}); not reported")
+        return completed.returncode
+    key = idempotency_key or f"gate-{uuid.uuid4().hex}"
+    for wait in (*REPORT_RETRIES_S, None):
+        try:
+            answer = report(client, subsystem, version, verdict.change_id, key, began)
+            break
+        except GateError as exc:
+            if exc.retry and wait is not None:
+                say(f"{exc}; trying again in {wait:g} s")
+                sleep(wait)
+                continue
+            say(
+                f"DEPLOYED, but not recorded: {exc}. Record it with: railyard gate report"
+                f" --subsystem {subsystem!r} --version {version!r} --deployed-at"
+                f" {began.isoformat()} --change-id {verdict.change_id} --idempotency-key {key}"
+            )
+            return EXIT_NOT_REPORTED
     if answer["unauthorised"]:
-        lines.append(f"deployed, but Railyard recorded it as UNAUTHORISED: {answer['reason']}")
-        return EXIT_NOT_COVERED, lines
-    lines.append(
+        say(f"deployed, but Railyard recorded it as UNAUTHORISED: {answer['reason']}")
+        return EXIT_NOT_COVERED
+    say(
         f"reported {subsystem} {version} as deployment {answer['id']}"
         f" under change {answer['change_id']}"
     )
-    return 0, lines
+    return 0
 
 
 def client_for(url: str, token: str, timeout_s: float = 15.0) -> httpx.Client:

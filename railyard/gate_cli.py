@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -33,8 +34,14 @@ IdempotencyKey = Annotated[
 ]
 
 
+def _say(line: str, style: str | None = None) -> None:
+    """A line of the step's log as Railyard wrote it: never read as markup (a change titled
+    "... [/etc/ssl] ..." crashed the step), never broken across lines."""
+    err.print(line, style=style, markup=False, highlight=False, soft_wrap=True)
+
+
 def _fail(exc: GateError) -> typer.Exit:
-    err.print(f"[red]{exc}[/red]")
+    _say(str(exc), "red")
     return typer.Exit(exc.exit_code)
 
 
@@ -46,7 +53,7 @@ def gate_check(url: Url, token: Token, subsystem: Subsystem, change_id: ChangeId
             verdict = check(client, subsystem, change_id)
     except GateError as exc:
         raise _fail(exc) from None
-    err.print(verdict.message)
+    _say(verdict.message)
     if not verdict.covered:
         raise typer.Exit(EXIT_NOT_COVERED)
     print(verdict.change_id)
@@ -60,17 +67,24 @@ def gate_report(
     version: Version,
     change_id: ChangeId = None,
     idempotency_key: IdempotencyKey = None,
+    deployed_at: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"],
+            help="When the deployment began, with its offset (default: now).",
+        ),
+    ] = None,
 ) -> None:
     """Tell Railyard what was deployed (recorded always; flagged when not covered)."""
     try:
         with client_for(url, token) as client:
-            answer = report(client, subsystem, version, change_id, idempotency_key)
+            answer = report(client, subsystem, version, change_id, idempotency_key, deployed_at)
     except GateError as exc:
         raise _fail(exc) from None
     if answer["unauthorised"]:
-        err.print(f"[red]recorded as an UNAUTHORISED change: {answer['reason']}[/red]")
+        _say(f"recorded as an UNAUTHORISED change: {answer['reason']}", "red")
         raise typer.Exit(EXIT_NOT_COVERED)
-    err.print(f"recorded deployment {answer['id']} under change {answer['change_id']}")
+    _say(f"recorded deployment {answer['id']} under change {answer['change_id']}")
 
 
 @gate_app.command(
@@ -87,15 +101,11 @@ def gate_run(
 ) -> None:
     """Check, run the deployment command after `--` only if covered, then report it."""
     if not ctx.args:
-        err.print("[red]give the deployment command after --[/red]")
+        _say("give the deployment command after --", "red")
         raise typer.Exit(2)
     try:
         with client_for(url, token) as client:
-            code, lines = run(
-                client, subsystem, version, list(ctx.args), change_id, idempotency_key
-            )
+            code = run(client, subsystem, version, list(ctx.args), _say, change_id, idempotency_key)
     except GateError as exc:
         raise _fail(exc) from None
-    for line in lines:
-        err.print(line)
     raise typer.Exit(code)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -17,6 +20,7 @@ from railyard.gate import (
     EXIT_NOT_COVERED,
     EXIT_NOT_EXECUTABLE,
     EXIT_NOT_FOUND,
+    EXIT_NOT_REPORTED,
     check,
     report,
     run,
@@ -33,8 +37,15 @@ def pipeline_client(api: Api) -> Any:
     return client
 
 
-def approved_billing_change(api: Api) -> str:
-    change_id = raise_change(api)
+def gated(client: Any, *args: Any, **kwargs: Any) -> tuple[int, list[str]]:
+    """`run`, with the lines it says as it goes collected."""
+    lines: list[str] = []
+    code = run(client, args[0], args[1], args[2], lines.append, *args[3:], **kwargs)
+    return code, lines
+
+
+def approved_billing_change(api: Api, **overrides: Any) -> str:
+    change_id = raise_change(api, **overrides)
     approve(api, change_id, "cab.carl")
     return change_id
 
@@ -77,11 +88,11 @@ def test_an_unknown_subsystem_is_named(api: Api) -> None:
 def test_run_deploys_and_reports_only_when_covered(api: Api) -> None:
     client = pipeline_client(api)
     deploy = [sys.executable, "-c", "print('deploying')"]
-    code, lines = run(client, "Billing", "4.2.0", deploy)
+    code, lines = gated(client, "Billing", "4.2.0", deploy)
     assert code == EXIT_NOT_COVERED
     assert api.get("/api/deployments", "rm").json()["total"] == 0  # nothing ran or reported
     change_id = approved_billing_change(api)
-    code, lines = run(client, "Billing", "4.2.0", deploy)
+    code, lines = gated(client, "Billing", "4.2.0", deploy)
     assert code == 0, lines
     (deployment,) = api.get("/api/deployments", "rm").json()["items"]
     assert deployment["change_id"] == change_id
@@ -100,7 +111,7 @@ def test_a_rerun_report_with_the_pipelines_key_is_recorded_once(api: Api) -> Non
 
 def test_a_failed_deployment_command_is_not_reported(api: Api) -> None:
     approved_billing_change(api)
-    code, _ = run(
+    code, _ = gated(
         pipeline_client(api), "Billing", "4.2.1", [sys.executable, "-c", "raise SystemExit(7)"]
     )
     assert code == 7
@@ -112,7 +123,7 @@ def test_a_deployment_command_that_cannot_start_is_named_not_a_traceback(
 ) -> None:
     approved_billing_change(api)
     client = pipeline_client(api)
-    code, lines = run(client, "Billing", "4.2.1", [str(tmp_path / "deploy.sh"), "--prod"])
+    code, lines = gated(client, "Billing", "4.2.1", [str(tmp_path / "deploy.sh"), "--prod"])
     assert code == EXIT_NOT_FOUND
     assert lines[-1] == (
         f"could not start the deployment command '{tmp_path / 'deploy.sh'}':"
@@ -120,7 +131,7 @@ def test_a_deployment_command_that_cannot_start_is_named_not_a_traceback(
     )
     script = tmp_path / "deploy.sh"
     script.write_text("#!/bin/sh\necho deployed\n")  # not made executable
-    code, lines = run(client, "Billing", "4.2.1", [str(script)])
+    code, lines = gated(client, "Billing", "4.2.1", [str(script)])
     assert code == EXIT_NOT_EXECUTABLE
     assert "Permission denied; nothing deployed" in lines[-1]
     assert api.get("/api/deployments", "rm").json()["total"] == 0
@@ -175,3 +186,88 @@ def test_a_bad_token_is_a_readable_error(cli_against: Api) -> None:
     )
     assert result.exit_code == 3
     assert "authentication_required" in result.output
+
+
+def test_a_change_title_with_square_brackets_is_printed_not_read_as_markup(
+    cli_against: Api,
+) -> None:
+    """ "Rotate certs in [/etc/ssl]" crashed the step (rich read it as a closing tag) and a
+    pipeline took the crash for a refusal; "[billing]" vanished from the message."""
+    approved_billing_change(cli_against, title="Rotate certs in [/etc/ssl] on [billing] hosts")
+    token = cli_against.people.tokens["pipeline"]
+    result = runner.invoke(
+        app,
+        ["gate", "check", "--url", "http://railyard", "--token", token, "--subsystem", "Billing"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert "Rotate certs in [/etc/ssl] on [billing] hosts" in " ".join(result.output.split())
+
+
+def test_a_deployment_is_reported_as_begun_when_its_command_started(api: Api) -> None:
+    """Reported at its end, a deployment begun inside the window and finished after it
+    was recorded as UNAUTHORISED (outside_window)."""
+    approved_billing_change(api)
+    slow = [sys.executable, "-c", "import time; time.sleep(2)"]
+    before = datetime.now(UTC)
+    code, lines = gated(pipeline_client(api), "Billing", "4.2.3", slow)
+    assert code == 0, lines
+    (deployment,) = api.get("/api/deployments", "rm").json()["items"]
+    began = datetime.fromisoformat(deployment["deployed_at"])
+    assert before - timedelta(seconds=1) <= began < before + timedelta(seconds=1.5)
+
+
+class Unrecorded:
+    """Railyard answering checks but failing every report (`status`), as when it is
+    restarting, or the pipeline's token was revoked while it deployed."""
+
+    def __init__(self, client: Any, status: int) -> None:
+        self.client, self.status, self.reports = client, status, 0
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        return self.client.get(*args, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        self.reports += 1
+        problem = {"rule": "unavailable", "detail": "restarting"}
+        return httpx.Response(self.status, json=problem)
+
+
+@pytest.mark.parametrize(("status", "tries"), [(503, 4), (401, 1)])
+def test_a_deployment_railyard_could_not_record_says_so_and_how_to_record_it(
+    api: Api, status: int, tries: int
+) -> None:
+    """It was lost with exit 3, as if nothing had been deployed: a failing Railyard is
+    tried again; then the step exits 4 naming the report to send by hand."""
+    change_id = approved_billing_change(api)
+    client = Unrecorded(pipeline_client(api), status)
+    waits: list[float] = []
+    deploy = [sys.executable, "-c", "print('deploying')"]
+    code, lines = gated(
+        client, "Billing", "4.2.4", deploy, idempotency_key="ci-9", sleep=waits.append
+    )
+    assert code == EXIT_NOT_REPORTED == 4
+    assert client.reports == tries
+    assert len(waits) == tries - 1
+    assert lines[-1].startswith("DEPLOYED, but not recorded: Railyard refused the report")
+    assert "railyard gate report --subsystem 'Billing' --version '4.2.4' --deployed-at" in lines[-1]
+    assert f"--change-id {change_id} --idempotency-key ci-9" in lines[-1]
+
+
+def test_the_report_a_step_could_not_send_is_recorded_as_it_says(cli_against: Api) -> None:
+    """The command the step prints records the deployment, dated when it began."""
+    change_id = approved_billing_change(cli_against)
+    client = Unrecorded(pipeline_client(cli_against), 503)
+    deploy = [sys.executable, "-c", "print('deploying')"]
+    code, lines = gated(client, "Billing", "4.2.5", deploy, sleep=lambda _: None)
+    assert code == EXIT_NOT_REPORTED
+    advice = shlex.split(lines[-1].split("Record it with: ")[1])
+    token = cli_against.people.tokens["pipeline"]
+    result = runner.invoke(app, [*advice[1:], "--url", "http://railyard", "--token", token])
+    assert result.exit_code == 0, result.output
+    (deployment,) = cli_against.get("/api/deployments", "rm").json()["items"]
+    assert (deployment["change_id"], deployment["version"]) == (change_id, "4.2.5")
+    began = advice[advice.index("--deployed-at") + 1]
+    # Kept to the second, as every instant of change control is.
+    recorded = datetime.fromisoformat(deployment["deployed_at"])
+    assert recorded == datetime.fromisoformat(began).replace(microsecond=0)
