@@ -119,7 +119,8 @@ CHANGE_APPROVED = _event(_CHANGE + "ProductionChange.Approved", "approvers")
 # follower that acted on Approved (release: bundle approved for deployment) must undo it.
 CHANGE_REVISED = _event(
     _CHANGE + "ProductionChange.Revised",
-    "revision", "subsystems", "window_start", "window_end", "risk", "approvals_voided",
+    "revision", "title", "subsystems", "implementers", "window_start", "window_end", "risk",
+    "approvals_voided",
 )  # fmt: skip
 CHANGE_WITHDRAWN = _event(_CHANGE + "ProductionChange.Withdrawn", "reason")
 CHANGE_REJECTED = _event(_CHANGE + "ProductionChange.Rejected", "by", "reason")

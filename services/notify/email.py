@@ -14,8 +14,11 @@ from jinja2 import Environment, select_autoescape
 from shared.settings import Settings
 
 _templates = Environment(autoescape=select_autoescape(default=True))
+# The plain-text part is not HTML: escaped, "Don't run this & check <ssl.conf>" arrived as
+# "Don&#39;t run this &amp; check &lt;ssl.conf&gt;".
+_text = Environment(autoescape=False)  # noqa: S701  # plain text, never read as HTML
 
-TEXT = _templates.from_string(
+TEXT = _text.from_string(
     """{% for m in messages %}{{ m.subject }}
 {% for line in m.lines %}  {{ line }}
 {% endfor %}  {{ base }}{{ m.link }}

@@ -217,10 +217,14 @@ class LookupFolding:
                 },
             )
         elif e.topic == c.CHANGE_REVISED.topic:
+            # A revision may rename the change and hand it to other implementers: later
+            # messages name it as it is now, and tell the people who carry it out now.
             cur.execute(
-                f"UPDATE {self._t(CHANGES)} SET subsystems = :s, window_start = :ws,"
-                " window_end = :we WHERE id = :id",
+                f"UPDATE {self._t(CHANGES)} SET title = :t, implementers = :i, subsystems = :s,"
+                " window_start = :ws, window_end = :we WHERE id = :id",
                 {
+                    "t": d["title"],
+                    "i": orjson.dumps(d["implementers"]).decode(),
                     "s": pack(d["subsystems"]),
                     "ws": d.get("window_start"),
                     "we": d.get("window_end"),

@@ -115,7 +115,8 @@ def test_views_read_events_that_carry_only_the_contracts_fields(api: Api) -> Non
             window_end=w.end_iso, requester="dev.alice", implementers=["ops.olga"],
             risk="medium")  # fmt: skip
     publish(log, contracts.CHANGE_APPROVED, change, 2, approvers=["cab.carl"])
-    publish(log, contracts.CHANGE_REVISED, change, 3, revision=2, subsystems=["CRM"],
+    publish(log, contracts.CHANGE_REVISED, change, 3, revision=2, title="Patch",
+            implementers=["ops.olga"], subsystems=["CRM"],
             window_start=w.start_iso, window_end=w.end_iso, risk="low",
             approvals_voided=["cab.carl"])  # fmt: skip
     publish(log, contracts.CHANGE_IMPLEMENTATION_STARTED, change, 4)

@@ -107,3 +107,21 @@ def test_whoever_commented_before_hears_the_next_comment_as_a_conversation(
     assert "rm" not in [
         r["target"] for r in notify.outbox("ops.olga") if r["topic"] == "conversations"
     ]
+
+
+def test_a_revision_that_renames_a_change_and_hands_it_over_is_told_as_it_now_stands(
+    notify: Notify,
+) -> None:
+    """After a revision made qa.quinn its one implementer and renamed it, the approval and
+    later messages still named the old title and went to the implementers before."""
+    change = patch_db(notify)
+    publish(
+        notify.platform.log, c.CHANGE_REVISED, change, 2, actor="ops.olga", revision=2,
+        approvals_voided=[], title="Patch the billing DB", implementers=["qa.quinn"],
+        subsystems=["Billing"], window_start=WINDOW[0], window_end=WINDOW[1], risk="low",
+    )  # fmt: skip
+    publish(notify.platform.log, c.CHANGE_APPROVED, change, 3, actor="cab.carl",
+            approvers=["cab.carl"])  # fmt: skip
+    told = recipients(notify, "ProductionChange.Approved")
+    assert told == {"ops.olga": "email", "qa.quinn": "email"}  # its raiser and implementer
+    assert "Approved: change CHG-1 “Patch the billing DB”" in told_about(notify, "qa.quinn")

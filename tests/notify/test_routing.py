@@ -145,6 +145,25 @@ def test_requester_gets_an_email_when_their_request_is_scheduled(
     assert f'href="http://127.0.0.1:8000/requests/{request_id}"' in parts["text/html"]
 
 
+def test_an_emails_plain_text_says_what_was_written_and_its_html_escapes_it(
+    notify: Notify, smtp: Sink
+) -> None:
+    """The plain-text part came HTML-escaped: "Don&#39;t ... &amp; &lt;ssl.conf&gt;"."""
+    title = "Don't bill twice & check <ssl.conf>"
+    request_id = submit(notify.platform, title)
+    accept(notify, request_id)
+    notify.deliver()
+    (mail, *_) = [m for m in smtp.messages if m["To"] == "val@example.com"]
+    parts = {
+        p.get_content_type(): p.get_content()
+        for p in mail.walk()
+        if isinstance(p, EmailMessage) and p.get_content_maintype() == "text"
+    }
+    assert title in parts["text/plain"]
+    assert "&#39;" not in parts["text/plain"]
+    assert "Don&#39;t bill twice &amp; check &lt;ssl.conf&gt;" in parts["text/html"]
+
+
 def test_the_department_hears_about_triage_but_not_the_one_who_triaged(notify: Notify) -> None:
     request_id = submit(notify.platform)
     accept(notify, request_id)
@@ -400,6 +419,8 @@ def test_cab_members_hear_again_when_a_revision_voids_the_approvals(notify: Noti
         requester="ops.olga", implementers=["cab.dora"], risk="medium",
     )  # fmt: skip
     revision: dict[str, Any] = {
+        "title": "Patch DB",
+        "implementers": ["cab.dora"],
         "subsystems": ["Billing", "CRM"],
         "window_start": "2027-01-06T20:00:00+00:00",
         "window_end": "2027-01-06T22:00:00+00:00",

@@ -142,6 +142,8 @@ def test_an_edited_or_withdrawn_deployment_change_no_longer_approves_the_bundle(
             3,
             actor="dev.alice",
             revision=2,
+            title="Deploy 2027.01",
+            implementers=["ops.olga"],
             subsystems=["Billing"],
             window_start="2027-01-19T20:00:00+00:00",
             window_end="2027-01-20T02:00:00+00:00",
