@@ -131,7 +131,7 @@ CHANGE_COMPLETED = _event(
 DEPLOYMENT_REPORTED = _event(
     _CHANGE + "DeploymentReport.Recorded",
     "pipeline", "subsystem", "version", "deployed_at", "claimed_change_id", "change_id",
-    "unauthorised",
+    "unauthorised", "reason",
 )  # fmt: skip
 
 # -- metrics: what the organisation was told ---------------------------------------------

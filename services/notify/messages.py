@@ -84,6 +84,26 @@ OUTCOMES = {"succeeded": "Succeeded", "failed": "Failed", "rolled_back": "Rolled
 """How a completed change's outcome opens its message."""
 
 # Event type -> (subject, detail lines) from the event's data and what we know of the item.
+UNAUTHORISED_BECAUSE = {
+    "no_approved_change": "no approved change covers it",
+    "unknown_change": "the change it claimed does not exist",
+    "change_not_approved": "the change it claimed is not approved",
+    "subsystem_not_in_change": "the change it claimed does not name that subsystem",
+    "outside_window": "it was deployed outside the claimed change's window",
+    "deployed_before_approval": "it was deployed before the change was approved",
+    "deployed_after_completion": "it was deployed after the change was completed",
+    "unknown_subsystem": "no subsystem of that name is in the catalogue",
+}
+"""Why a deployment report was flagged, as the release manager reads it (the event's
+`reason`; every message said "no approved change covering it", whatever the reason)."""
+
+
+def _claimed(d: Facts, item: Facts) -> str:
+    """The change a report claimed: by its reference when the lookups hold it."""
+    claimed = item.get("claimed")
+    return f"change {change_name(claimed)}" if claimed else str(d["claimed_change_id"])
+
+
 DESCRIPTIONS: dict[str, Describe] = {
     c.REQUEST_SUBMITTED.type: lambda d, i: (
         f"New request from {d['department']}: {_request({'title': d['title'], **i})}",
@@ -234,9 +254,9 @@ DESCRIPTIONS: dict[str, Describe] = {
     c.DEPLOYMENT_REPORTED.type: lambda d, i: (
         f"Unauthorised change: {d['subsystem']} {d['version']}",
         [
-            f"Reported by {d['pipeline']} at {d['deployed_at']} with no approved change covering"
-            " it"
-            + (f" (it claimed {d['claimed_change_id']})." if d.get("claimed_change_id") else ".")
+            f"Reported by {d['pipeline']} at {d['deployed_at']}:"
+            f" {UNAUTHORISED_BECAUSE.get(str(d.get('reason')), 'no approved change covers it')}"
+            + (f" (it claimed {_claimed(d, i)})." if d.get("claimed_change_id") else ".")
         ],
     ),
 }

@@ -224,7 +224,9 @@ class Notifier(LookupFolding, Projection):
             for role in ("release_manager", "admin")
             for u in self._users(cur, role=role)
         }
-        return Routing(people, {}, self._weekly_report_of(e))
+        claimed = e.data.get("claimed_change_id")
+        change = self._row(cur, CHANGES, str(claimed)) if claimed else None
+        return Routing(people, {"claimed": change} if change else {}, self._weekly_report_of(e))
 
     def _for_weekly_report(self, cur: Cursor, e: LoggedEvent) -> Routing:
         """Everyone who reads the organisation's figures may hear of its weekly report."""

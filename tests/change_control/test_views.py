@@ -124,7 +124,7 @@ def test_views_read_events_that_carry_only_the_contracts_fields(api: Api) -> Non
             change_type="normal", bundle_id=None, notes="disk full")  # fmt: skip
     publish(log, contracts.DEPLOYMENT_REPORTED, uuid.uuid4(), 1, pipeline="ci",
             subsystem="CRM", version="1", deployed_at=w.start_iso, claimed_change_id=None,
-            change_id=None, unauthorised=True)  # fmt: skip
+            change_id=None, unauthorised=True, reason="outside_window")  # fmt: skip
     detail = api.get(f"/api/changes/{change}", "rm").json()
     assert (detail["status"], detail["subsystems"], detail["title"]) == (
         "completed",

@@ -152,6 +152,7 @@ def march_history(platform: Platform) -> dict[str, str]:
         claimed_change_id=None,
         change_id=None,
         unauthorised=True,
+        reason="no_approved_change",
     )
     return {"alpha": a, "bravo": b, "charlie": open_one, "delta": care, "bundle": str(bundle)}
 

@@ -211,8 +211,35 @@ def test_unauthorised_deployments_reach_release_managers_and_admins(notify: Noti
         claimed_change_id=None,
         change_id=None,
         unauthorised=True,
+        reason="no_approved_change",
     )
     assert recipients(notify, "DeploymentReport.Recorded") == {"rm": "email", "admin": "digest"}
+
+
+def test_an_unauthorised_deployment_is_told_with_its_reason_and_the_change_it_claimed(
+    notify: Notify,
+) -> None:
+    """Every such message said "no approved change covering it (it claimed <uuid>)",
+    whatever the reason; it says the reason, and names the claimed change by reference."""
+    change = raise_change(
+        notify, "Patch DB", ["Billing"], "2027-01-06T20:00:00+00:00", "2027-01-06T22:00:00+00:00"
+    )
+    publish(
+        notify.platform.log, c.DEPLOYMENT_REPORTED, uuid.uuid4(), 1, actor="pipeline",
+        pipeline="pipeline", subsystem="Billing", version="1.2.4",
+        deployed_at="2027-01-06T23:30:00+00:00", claimed_change_id=str(change), change_id=None,
+        unauthorised=True, reason="outside_window",
+    )  # fmt: skip
+    recipients(notify, "DeploymentReport.Recorded")
+    (said,) = [
+        orjson.loads(r["payload"])["message"]
+        for r in notify.outbox("rm")
+        if orjson.loads(r["payload"])["message"]["subject"].startswith("Unauthorised")
+    ]
+    assert said["lines"] == [
+        "Reported by pipeline at 2027-01-06T23:30:00+00:00: it was deployed outside the"
+        " claimed change's window (it claimed change CHG-1 “Patch DB”)."
+    ]
 
 
 def test_a_person_who_turned_a_topic_off_hears_nothing(notify: Notify) -> None:
@@ -387,7 +414,7 @@ def test_every_notification_links_to_a_page_of_the_web_interface(notify: Notify)
         notify.platform.log, c.DEPLOYMENT_REPORTED, uuid.uuid4(), 1, actor="pipeline",
         pipeline="pipeline", subsystem="Billing", version="1.2.3",
         deployed_at="2027-01-06T23:30:00+00:00", claimed_change_id=None, change_id=None,
-        unauthorised=True,
+        unauthorised=True, reason="no_approved_change",
     )  # fmt: skip
     notify.follow_log()
     with notify.platform.log.db.transaction() as cur:
