@@ -242,6 +242,11 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
     @property
+    def public_base(self) -> str:
+        """Where people open Railyard (links in emails and notifications), no trailing /."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
     def sqlite_path(self) -> Path:
         return self.data_dir / self.sqlite_file
 

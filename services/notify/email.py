@@ -42,7 +42,7 @@ class EmailSender:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+        self.base = settings.public_base
 
     def send_notification(self, to: str, message: Mapping[str, Any]) -> str | None:
         return self.send_many(to, str(message["subject"]), [message])

@@ -340,6 +340,8 @@ class Notifier(LookupFolding, Projection):
                     "subject": message.subject,
                     "lines": list(message.lines),
                     "link": message.link,
+                    # The whole address, for a receiver that shows it (a chat message).
+                    "url": f"{self.log.settings.public_base}{message.link}",
                 },
             }
             status, error = "pending", None

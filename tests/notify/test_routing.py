@@ -240,6 +240,8 @@ def test_an_unauthorised_deployment_is_told_with_its_reason_and_the_change_it_cl
         "Reported by pipeline at 2027-01-06T23:30:00+00:00: it was deployed outside the"
         " claimed change's window (it claimed change CHG-1 “Patch DB”)."
     ]
+    # A receiver that shows the message (a chat hook) has the whole address, as emails do.
+    assert said["url"] == f"http://127.0.0.1:8000{said['link']}"
 
 
 def test_a_person_who_turned_a_topic_off_hears_nothing(notify: Notify) -> None:
