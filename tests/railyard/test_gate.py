@@ -62,7 +62,8 @@ def test_a_pipeline_stopped_for_a_change_still_in_review_is_told_which(api: Api)
     verdict = check(pipeline_client(api), "Billing")
     assert not verdict.covered
     assert "no approved production change covers Billing" in verdict.message
-    assert f"change {change_id}" in verdict.message
+    # By the reference people use, and the id a pipeline's --change-id takes.
+    assert f"change CHG-1 ({change_id}) “Patch the billing database”" in verdict.message
     assert "still in review: have the CAB approve it before deploying" in verdict.message
 
 
@@ -71,6 +72,7 @@ def test_an_approved_change_in_its_window_lets_the_pipeline_through(api: Api) ->
     verdict = check(pipeline_client(api), "billing")
     assert verdict.covered
     assert verdict.change_id == change_id
+    assert f"covered by approved change CHG-1 ({change_id}) “" in verdict.message
 
 
 def test_a_claimed_change_that_does_not_cover_the_subsystem_is_named(api: Api) -> None:

@@ -157,7 +157,7 @@ class DeploymentReports(UseCases):
                     window.start_iso,
                     window.end_iso,
                     None,
-                    f"covered by approved change {change.id} “{change.title}”"
+                    f"covered by approved change {self._named(str(change.id))} “{change.title}”"
                     f" ({window.start_iso} to {window.end_iso})",
                 )
             reason = refusal or reason
@@ -165,7 +165,7 @@ class DeploymentReports(UseCases):
             change = candidates[0]
             window = change.window
             detail = COVERAGE_REASONS[reason].format(
-                change=change.id,
+                change=self._named(str(change.id)),
                 subsystem=subsystem,
                 at=when,
                 window=f"{window.start_iso} to {window.end_iso}" if window else "none planned",
@@ -173,7 +173,8 @@ class DeploymentReports(UseCases):
             return _uncovered(subsystem, when, reason, detail)
         awaiting = self.views.awaiting_approval(subsystem, at)
         advice = (
-            f"change {awaiting[0]['id']} “{awaiting[0]['title']}” plans this window but is"
+            f"change {self._named(awaiting[0]['id'])} “{awaiting[0]['title']}” plans this"
+            " window but is"
             " still in review: have the CAB approve it before deploying"
             if awaiting
             else "raise one and have it approved before deploying"
@@ -184,6 +185,12 @@ class DeploymentReports(UseCases):
             "no_approved_change",
             f"no approved production change covers {subsystem} at {when}: {advice}",
         )
+
+    def _named(self, change_id: str) -> str:
+        """CHG-7 (and its id, which `--change-id` takes), as people and pipelines read it."""
+        row = self.views.change(change_id)
+        reference = row.get("reference") if row else None
+        return f"{reference} ({change_id})" if reference else change_id
 
     def _claimed(self, change_id: str) -> ProductionChange | None:
 
