@@ -19,11 +19,11 @@ from urllib.parse import urlsplit
 import typer
 import uvicorn
 from eventsourcing.persistence import ProgrammingError
-from rich.console import Console
 from rich.table import Table
 from uvicorn.supervisors import Multiprocess
 
 from railyard.app import all_components
+from railyard.console import err, out, say
 from railyard.gate_cli import gate_app
 from railyard.metrics_cli import register as register_metrics_commands
 from railyard.verify_cli import verify
@@ -51,15 +51,12 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(gate_app, name="gate")
 
-out = Console()
-err = Console(stderr=True)
-
 
 def _settings(**overrides: object) -> Settings:
     try:
         return load_settings(**overrides)
     except SettingsError as exc:
-        err.print(f"[red]{exc}[/red]")
+        say(f"{exc}", "red")
         raise typer.Exit(2) from None
 
 
@@ -78,15 +75,15 @@ def _platform(**overrides: object) -> Iterator[Platform]:
     try:
         platform = Platform.build(settings)
     except StoreUnavailable as exc:
-        err.print(f"[red]the event store is unavailable: {exc}[/red]")
+        say(f"the event store is unavailable: {exc}", "red")
         raise typer.Exit(1) from None
     try:
         yield platform
     except DomainError as exc:
-        err.print(f"[red]refused ({exc.rule}): {exc.detail}[/red]")
+        say(f"refused ({exc.rule}): {exc.detail}", "red")
         raise typer.Exit(1) from None
     except StoreUnavailable as exc:
-        err.print(f"[red]the event store is unavailable: {exc}[/red]")
+        say(f"the event store is unavailable: {exc}", "red")
         raise typer.Exit(1) from None
     finally:
         platform.close()
@@ -208,7 +205,7 @@ def migrate(
             try:
                 grant_service_role(platform.log, grant_to)
             except ValueError as exc:
-                err.print(f"[red]{exc}[/red]", soft_wrap=True)
+                say(f"{exc}", "red")
                 raise typer.Exit(1) from None
         if platform.log.backfilled_hashes:
             err.print(f"hashed {platform.log.backfilled_hashes} events written before the chain")
@@ -231,11 +228,11 @@ def rebuild_views() -> None:
             except ProgrammingError as exc:
                 if not _not_owner(exc):
                     raise
-                err.print(
-                    f"[red]PostgreSQL refused: {exc}. rebuild-views drops the views' tables and"
+                say(
+                    f"PostgreSQL refused: {exc}. rebuild-views drops the views' tables and"
                     " makes them again: run it as the role that ran `railyard migrate` (their"
-                    " owner); the services' role keeps its privileges on them.[/red]",
-                    soft_wrap=True,
+                    " owner); the services' role keeps its privileges on them.",
+                    "red",
                 )
                 raise typer.Exit(1) from None
             total += read
@@ -361,7 +358,7 @@ def revoke_token(
     with _platform() as platform, acting_as(_cli_actor()):
         owner = platform.directory.token_owner(token_id)
         if owner is None:
-            err.print(f"[red]no token {token_id}[/red]")
+            say(f"no token {token_id}", "red")
             raise typer.Exit(1)
         platform.identity.revoke_token(owner, token_id, reason)
         err.print(f"revoked token {token_id} of {owner}")

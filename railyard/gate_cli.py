@@ -6,14 +6,13 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from railyard.console import say
 from railyard.gate import EXIT_NOT_COVERED, GateError, check, client_for, report, run
 
 gate_app = typer.Typer(
     help="For deployment pipelines: no approved change, no deployment.", no_args_is_help=True
 )
-err = Console(stderr=True)
 
 Url = Annotated[str, typer.Option(envvar="RAILYARD_URL", help="Railyard's base URL.")]
 Token = Annotated[
@@ -34,14 +33,8 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _say(line: str, style: str | None = None) -> None:
-    """A line of the step's log as Railyard wrote it: never read as markup (a change titled
-    "... [/etc/ssl] ..." crashed the step), never broken across lines."""
-    err.print(line, style=style, markup=False, highlight=False, soft_wrap=True)
-
-
 def _fail(exc: GateError) -> typer.Exit:
-    _say(str(exc), "red")
+    say(str(exc), "red")
     return typer.Exit(exc.exit_code)
 
 
@@ -53,7 +46,7 @@ def gate_check(url: Url, token: Token, subsystem: Subsystem, change_id: ChangeId
             verdict = check(client, subsystem, change_id)
     except GateError as exc:
         raise _fail(exc) from None
-    _say(verdict.message)
+    say(verdict.message)
     if not verdict.covered:
         raise typer.Exit(EXIT_NOT_COVERED)
     print(verdict.change_id)
@@ -82,9 +75,9 @@ def gate_report(
     except GateError as exc:
         raise _fail(exc) from None
     if answer["unauthorised"]:
-        _say(f"recorded as an UNAUTHORISED change: {answer['reason']}", "red")
+        say(f"recorded as an UNAUTHORISED change: {answer['reason']}", "red")
         raise typer.Exit(EXIT_NOT_COVERED)
-    _say(f"recorded deployment {answer['id']} under change {answer['change_id']}")
+    say(f"recorded deployment {answer['id']} under change {answer['change_id']}")
 
 
 @gate_app.command(
@@ -101,11 +94,11 @@ def gate_run(
 ) -> None:
     """Check, run the deployment command after `--` only if covered, then report it."""
     if not ctx.args:
-        _say("give the deployment command after --", "red")
+        say("give the deployment command after --", "red")
         raise typer.Exit(2)
     try:
         with client_for(url, token) as client:
-            code = run(client, subsystem, version, list(ctx.args), _say, change_id, idempotency_key)
+            code = run(client, subsystem, version, list(ctx.args), say, change_id, idempotency_key)
     except GateError as exc:
         raise _fail(exc) from None
     raise typer.Exit(code)

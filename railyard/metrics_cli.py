@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 import orjson
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from railyard.console import err, out, say
 from railyard.demo import DEMO_PASSWORD, Demo, DemoTooLate, give_passwords
 from railyard.import_run import RequestImport
 from railyard.importer import Defaults, Reader
@@ -33,13 +33,11 @@ from shared.settings import SettingsError, load_settings
 
 PlatformFactory = Callable[..., AbstractContextManager[Platform]]
 
-out = Console()
-err = Console(stderr=True)
 CHECKPOINT_PAGES = 25
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]{message}[/red]")
+    say(f"{message}", "red")
     return typer.Exit(code)
 
 
@@ -214,7 +212,7 @@ def _import_command(platform: PlatformFactory, actor: Callable[[], str]) -> Call
                 raise _fail(f"refused ({exc.rule}): {exc.detail}") from None
             outcomes = RequestImport(built, f"{actor()} (import)").run(rows, dry_run)
         for note in reader.notes:  # what the file says as a whole, before its rows
-            err.print(note, style="yellow", markup=False)
+            say(note, "yellow")
         table = Table(
             "line", "key", "result", "detail", title=f"{'dry run: ' if dry_run else ''}{file}"
         )

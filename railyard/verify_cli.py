@@ -5,16 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from railyard.console import err, out, say
 from shared.settings import Settings, SettingsError, load_settings
 from shared.store.errors import StoreUnavailable, translate_errors
 from shared.store.integrity import LogVerifier, Verification
 from shared.store.log import EventLog
-
-out = Console()
-err = Console(stderr=True)
 
 MISMATCH = 1
 CANNOT_VERIFY = 2
@@ -25,7 +22,7 @@ def _anchors(values: list[str]) -> dict[int, str]:
     for value in values:
         position, _, digest = value.partition(":")
         if not position.isdigit() or len(digest) != 64:
-            err.print(f"[red]an anchor is POSITION:HASH (64 hex digits), not {value!r}[/red]")
+            say(f"an anchor is POSITION:HASH (64 hex digits), not {value!r}", "red")
             raise typer.Exit(CANNOT_VERIFY)
         anchors[int(position)] = digest.lower()
     return anchors
@@ -36,13 +33,14 @@ def _settings() -> Settings:
         # Verifying only reads: never create tables or hash anything on the way in.
         settings = load_settings(create_schema=False)
     except SettingsError as exc:
-        err.print(f"[red]{exc}[/red]")
+        say(f"{exc}", "red")
         raise typer.Exit(CANNOT_VERIFY) from None
     if settings.backend == "sqlite" and not settings.sqlite_path.is_file():
         # Opening it would create an empty store (and its directory) and verify nothing.
-        err.print(
-            f"[red]there is no event store at {settings.sqlite_path}: set RAILYARD_DATA_DIR"
-            " (or DATABASE_URL) to the one to verify[/red]"
+        say(
+            f"there is no event store at {settings.sqlite_path}: set RAILYARD_DATA_DIR"
+            " (or DATABASE_URL) to the one to verify",
+            "red",
         )
         raise typer.Exit(CANNOT_VERIFY)
     return settings
@@ -70,12 +68,12 @@ def verify(
             verifier = LogVerifier(log, batch_size=batch_size)
             result = _walk(verifier, anchors)
     except StoreUnavailable as exc:
-        err.print(f"[red]the event store is unavailable: {exc}[/red]")
+        say(f"the event store is unavailable: {exc}", "red")
         raise typer.Exit(CANNOT_VERIFY) from None
     except Exception as exc:  # a store without the chain's table: the driver's own error type
         if "railyard_event_hashes" not in str(exc):
             raise
-        err.print("[red]this store has no hash chain yet: run `railyard migrate` first[/red]")
+        say("this store has no hash chain yet: run `railyard migrate` first", "red")
         raise typer.Exit(CANNOT_VERIFY) from None
     finally:
         if log is not None:
@@ -102,7 +100,7 @@ def _walk(verifier: LogVerifier, anchors: dict[int, str]) -> Verification:
 
 def _report(result: Verification) -> None:
     if result.mismatch is not None:
-        err.print(f"[red]verified {result.events} events, then:[/red]")
+        say(f"verified {result.events} events, then:", "red")
         out.print(f"MISMATCH {result.mismatch.describe()}", soft_wrap=True, highlight=False)
         raise typer.Exit(MISMATCH)
     out.print(f"verified {result.events} events", highlight=False)
