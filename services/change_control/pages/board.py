@@ -17,6 +17,8 @@ from services.change_control.views.board import (
     cab_queue,
     calendar,
     change_detail,
+    involved,
+    review_due,
     reviews_due,
 )
 from shared.contracts import CHANGE_REFERENCES
@@ -91,13 +93,8 @@ def board_routes(p: ChangePages) -> APIRouter:
             )
         mine = viewer.username in change["implementers"]
         # Separation of duties, as the change refuses it: nobody judges their own change.
-        involved = mine or viewer.username == change["requester"]
-        judge = viewer.may(Role.CAB_MEMBER) and not involved
-        review_due = (
-            change["status"] == "completed"
-            and bool(change["review_required"])
-            and not change["reviewed"]
-        )
+        theirs = involved(change, viewer.username)
+        judge = viewer.may(Role.CAB_MEMBER) and not theirs
         return p.templates.render(
             request,
             "change.html",
@@ -108,12 +105,12 @@ def board_routes(p: ChangePages) -> APIRouter:
             may_reject=judge and change["status"] == "in_review",
             # Said where another member's decision is due: a review, or the change itself.
             own_decision=viewer.may(Role.CAB_MEMBER)
-            and involved
-            and (change["status"] == "in_review" or review_due),
+            and theirs
+            and (change["status"] == "in_review" or review_due(change)),
             may_start=mine and change["status"] == "approved",
-            may_withdraw=(involved or viewer.may(Role.RELEASE_MANAGER))
+            may_withdraw=(theirs or viewer.may(Role.RELEASE_MANAGER))
             and change["status"] in ("in_review", "approved"),
-            may_review=judge and review_due,
+            may_review=judge and review_due(change),
             may_complete=mine and change["status"] == "implementing",
             may_comment=viewer.may(*IT_ROLES),
             outcomes=[o.value for o in Outcome],

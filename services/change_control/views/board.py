@@ -3,6 +3,7 @@ the CAB queue of changes awaiting my approval; the change calendar."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -56,7 +57,7 @@ def change_detail(views: ChangeControlViews, change_id: str) -> dict[str, Any] |
 def awaiting(change: dict[str, Any], username: str) -> str | None:
     """What `username` could still add to the change: `approval`, `emergency_approval`,
     `retrospective_approval`, or nothing (None)."""
-    if username == change["requester"] or username in change["implementers"]:
+    if involved(change, username):
         return None  # separation of duties: never theirs to approve
     if change["change_type"] == ChangeType.STANDARD or change["status"] not in OPEN:
         return None
@@ -102,17 +103,26 @@ def cab_queue(views: ChangeControlViews, username: str) -> list[dict[str, Any]]:
     return queue
 
 
-def owes_review(change: dict[str, Any], username: str) -> bool:
-    """Whether `username` may record the post-implementation review `change` is still
-    owed (a failure, a rollback, an emergency, completed): never theirs when they asked
-    for it or carried it out."""
+def involved(change: Mapping[str, Any], username: str) -> bool:
+    """Whether `username` asked for `change` or carries it out: separation of duties says
+    such a person never approves, rejects or reviews it."""
+    return username == change["requester"] or username in change["implementers"]
+
+
+def review_due(change: Mapping[str, Any]) -> bool:
+    """Whether `change` still owes its post-implementation review (a failure, a rollback,
+    an emergency, completed)."""
     return (
         change["status"] == Status.COMPLETED
-        and change["review_required"]
+        and bool(change["review_required"])
         and not change["reviewed"]
-        and username != change["requester"]
-        and username not in change["implementers"]
     )
+
+
+def owes_review(change: dict[str, Any], username: str) -> bool:
+    """Whether `username` may record the review `change` still owes: never theirs when
+    they asked for it or carried it out."""
+    return review_due(change) and not involved(change, username)
 
 
 def reviews_due(views: ChangeControlViews, username: str) -> list[dict[str, Any]]:
