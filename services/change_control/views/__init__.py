@@ -209,8 +209,11 @@ class ChangeControlViews:
         )
         return [blackout_row(r) for r in rows]
 
-    def gates(self, change: Mapping[str, Any]) -> list[Gate]:
-        """The change's gates as an approval would evaluate them now."""
+    def gates(
+        self, change: Mapping[str, Any], bundle: Mapping[str, Any] | None = None
+    ) -> list[Gate]:
+        """The change's gates as an approval would evaluate them now (`bundle`: its
+        bundle's row, when the caller has read it already)."""
         subject = GateSubject(
             ChangeType(change["change_type"]),
             Window.parse(change["window_start"], change["window_end"]),
@@ -220,8 +223,11 @@ class ChangeControlViews:
             blackouts_exempt=change["change_type"] == ChangeType.EMERGENCY,
         )
         blackouts = tuple(as_blackout(b) for b in self.blackouts_hitting(change["id"]))
-        bundle = self.bundle_state(change["bundle_id"]) if change["bundle_id"] else None
-        return evaluate_gates(subject, GateFacts(bundle, blackouts))
+        state = None
+        if change["bundle_id"]:
+            row = bundle if bundle is not None else self.bundle(change["bundle_id"])
+            state = bundle_state_of(change["bundle_id"], row)
+        return evaluate_gates(subject, GateFacts(state, blackouts))
 
     def open_release_change(self, bundle_id: str) -> tuple[str, str] | None:
         """(id, title) of the bundle's release deployment change still open, if any."""
@@ -312,20 +318,7 @@ class ChangeControlViews:
         """The scope is frozen once frozen explicitly or once the clock (business time)
         passes its freeze date; QA has signed off only while its sign-off covers every
         request now in scope."""
-        row = self.bundle(bundle_id)
-        if row is None:
-            return None
-        covered = set(row["scope"]) <= set(row["signed_off"])
-        by_clock = row["scope_freeze_at"] is not None and now() >= instant(row["scope_freeze_at"])
-        return BundleState(
-            bundle_id=bundle_id,
-            name=row["name"],
-            scope_frozen=row["scope_frozen_at"] is not None or by_clock,
-            qa_signed_off=row["qa_signed_off_at"] is not None and covered,
-            cancelled=row["cancelled_at"] is not None,
-            deployed=row["deployed_at"] is not None,
-            window=Window.parse(row["window_start"], row["window_end"]),
-        )
+        return bundle_state_of(bundle_id, self.bundle(bundle_id))
 
     def blackouts(
         self, *, include_lifted: bool = False, window: Window | None = None
@@ -422,3 +415,20 @@ class ChangeControlViews:
             "unauthorised": sum(unauthorised.values()),
             "unauthorised_by_subsystem": dict(sorted(unauthorised.items())),
         }
+
+
+def bundle_state_of(bundle_id: str, row: Mapping[str, Any] | None) -> BundleState | None:
+    """A bundle's row (`ChangeControlViews.bundle`) as the gates read it."""
+    if row is None:
+        return None
+    covered = set(row["scope"]) <= set(row["signed_off"])
+    by_clock = row["scope_freeze_at"] is not None and now() >= instant(row["scope_freeze_at"])
+    return BundleState(
+        bundle_id=bundle_id,
+        name=row["name"],
+        scope_frozen=row["scope_frozen_at"] is not None or by_clock,
+        qa_signed_off=row["qa_signed_off_at"] is not None and covered,
+        cancelled=row["cancelled_at"] is not None,
+        deployed=row["deployed_at"] is not None,
+        window=Window.parse(row["window_start"], row["window_end"]),
+    )

@@ -16,21 +16,21 @@ OPEN = tuple(s.value for s in Status if s not in ENDED)
 
 
 def with_gates(views: ChangeControlViews, change: dict[str, Any]) -> dict[str, Any]:
-    gates = [asdict(g) for g in views.gates(change)]
+    bundle = views.bundle(change["bundle_id"]) if change["bundle_id"] else None
+    gates = [asdict(g) for g in views.gates(change, bundle)]
     return {
         **change,
         "gates": gates,
         "gates_met": all(g["met"] for g in gates),
         "conflicts": views.conflicts(change["id"]),
         "blackouts": views.blackouts_hitting(change["id"]),
-        "bundle": _shipped(views, change["bundle_id"]),
+        "bundle": _shipped(bundle),
     }
 
 
-def _shipped(views: ChangeControlViews, bundle_id: str | None) -> dict[str, Any] | None:
+def _shipped(bundle: dict[str, Any] | None) -> dict[str, Any] | None:
     """What a release deployment ships: its bundle, and how many requests are in scope
     (a CAB member judging the change sees what it deploys, not only its subsystems)."""
-    bundle = views.bundle(bundle_id) if bundle_id else None
     if bundle is None:
         return None
     return {
