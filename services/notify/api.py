@@ -252,6 +252,15 @@ def notify_router(auth: Auth, notifications: Notifications, views: NotifyViews) 
             return notifications.set_webhook(caller.principal, body.url)
 
     @router.post(
+        "/me/notifications/webhook/replace-secret",
+        response_model=PersonalWebhook,
+        summary="Replace my webhook's signing secret; the answer shows the new one, once",
+    )
+    def replace_webhook_secret(caller: Annotated[Caller, Depends(anyone)]) -> PersonalWebhook:
+        with caller.acting():
+            return notifications.replace_webhook_secret(caller.principal)
+
+    @router.post(
         "/me/notifications/follow",
         response_model=Preferences,
         summary="Follow a release bundle, a request or a production change",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 from uuid import UUID
 
 from services.notify.dispatch import Dispatcher
@@ -23,6 +24,8 @@ from shared.application import Outcome, UseCases
 from shared.domain import InvalidCommand, NotFound
 from shared.identity.domain import Principal
 from shared.store.log import EventLog
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -176,8 +179,24 @@ class Notifications(UseCases):
         return self._mine(principal, decide)
 
     def set_webhook(self, principal: Principal, url: str | None) -> PersonalWebhook:
-        self._mine(principal, lambda s: s.set_webhook(url, require_https=self.require_https))
-        secret = person_secret(self.master_key(), principal.username) if url else None
+        def decide(subscriptions: Subscriptions) -> PersonalWebhook:
+            subscriptions.set_webhook(url, require_https=self.require_https)
+            return self._webhook(principal, subscriptions)
+
+        return self._own(principal, decide)
+
+    def replace_webhook_secret(self, principal: Principal) -> PersonalWebhook:
+        """A new signing secret for the person's webhook; the old one stops at once."""
+
+        def decide(subscriptions: Subscriptions) -> PersonalWebhook:
+            subscriptions.replace_webhook_secret()
+            return self._webhook(principal, subscriptions)
+
+        return self._own(principal, decide)
+
+    def _webhook(self, principal: Principal, subscriptions: Subscriptions) -> PersonalWebhook:
+        url, version = subscriptions.webhook_url, subscriptions.webhook_secret_version
+        secret = person_secret(self.master_key(), principal.username, version) if url else None
         return PersonalWebhook(url, secret)
 
     def follow(self, principal: Principal, bundle_id: str) -> Preferences:
@@ -207,23 +226,29 @@ class Notifications(UseCases):
         return self._mine(principal, lambda s: s.unfollow(bundle_id))
 
     def _mine(self, principal: Principal, decide: Callable[[Subscriptions], object]) -> Preferences:
-        def command() -> Outcome[Preferences]:
+        def answer(subscriptions: Subscriptions) -> Preferences:
+            decide(subscriptions)
+            return _preferences(
+                principal,
+                subscriptions.channels,
+                subscriptions.webhook_url,
+                subscriptions.followed,
+                subscriptions.following,
+            )
+
+        return self._own(principal, answer)
+
+    def _own(self, principal: Principal, decide: Callable[[Subscriptions], T]) -> T:
+        """Decide on the person's own subscriptions (started on first use); the answer is
+        what `decide` returns."""
+
+        def command() -> Outcome[T]:
             sid = subscriptions_id(principal.username)
             if self.log.exists(sid):
                 subscriptions = self.log.get(sid, Subscriptions)
             else:
                 subscriptions = Subscriptions(username=principal.username)
-            decide(subscriptions)
-            return Outcome(
-                [subscriptions],
-                _preferences(
-                    principal,
-                    subscriptions.channels,
-                    subscriptions.webhook_url,
-                    subscriptions.followed,
-                    subscriptions.following,
-                ),
-            )
+            return Outcome([subscriptions], decide(subscriptions))
 
         return self.run(command)
 

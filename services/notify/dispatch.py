@@ -262,7 +262,8 @@ class Dispatcher:
             return Outcome(
                 False, None, "refused: the webhook's host resolves to an internal address"
             )
-        secret = person_secret(self.master_key(), row["target"])
+        version = int(person["secret_version"] or 1)
+        secret = person_secret(self.master_key(), row["target"], version)
         return self._post(url, payload, secret, row, target["timeout"])
 
     def _post(
@@ -297,7 +298,8 @@ class Dispatcher:
     def _person(self, username: str) -> dict[str, Any] | None:
         with self.log.db.transaction() as cur:
             cur.execute(
-                f"SELECT u.email, s.webhook_url FROM {self._t(USERS)} u LEFT JOIN"
+                f"SELECT u.email, s.webhook_url, s.secret_version FROM {self._t(USERS)} u"
+                f" LEFT JOIN"
                 f" {self._t(SUBSCRIPTIONS)} s ON s.username = u.username"
                 " WHERE u.username = :u AND u.active = 1",
                 {"u": username},

@@ -299,6 +299,8 @@ class Subscriptions(AuditedAggregate):
         self.username = username
         self.channels: dict[str, str] = {}
         self.webhook_url: str | None = None
+        self.webhook_secret_version = 1
+        """Which of the person's signing secrets is current: replaced when one leaks."""
         self.followed: list[str] = []
         self.following: dict[str, str] = {}  # request or change id -> "request" or "change"
 
@@ -330,6 +332,20 @@ class Subscriptions(AuditedAggregate):
     @event("WebhookSet")
     def _webhook_set(self, url: str | None) -> None:
         self.webhook_url = url
+
+    def replace_webhook_secret(self) -> int:
+        """Sign with a new secret from now on (the old one leaked, or its keeper left);
+        deliveries already signed with the old one stay as they were sent."""
+        if not self.webhook_url:
+            raise RuleViolation(
+                "no_webhook", "you have no webhook: set its URL, which comes with a secret"
+            )
+        self._webhook_secret_replaced(secret_version=self.webhook_secret_version + 1)
+        return self.webhook_secret_version
+
+    @event("WebhookSecretReplaced")
+    def _webhook_secret_replaced(self, secret_version: int) -> None:
+        self.webhook_secret_version = secret_version
 
     def follow(self, bundle_id: str) -> None:
         if bundle_id in self.followed:

@@ -121,6 +121,12 @@ class LookupFolding:
         if e.type in ("Subscriptions.ItemFollowed", "Subscriptions.ItemUnfollowed"):
             self._follower_event(cur, e)
             return
+        if e.type == "Subscriptions.WebhookSecretReplaced":
+            cur.execute(
+                f"UPDATE {table} SET secret_version = :v WHERE aggregate_id = :a",
+                {"v": e.data["secret_version"], "a": e.aggregate_id},
+            )
+            return
         cur.execute(
             f"SELECT channels, webhook_url, followed FROM {table} WHERE aggregate_id = :a",
             {"a": e.aggregate_id},

@@ -49,7 +49,7 @@ from services.notify.views import (
 )
 from shared import contracts as c
 from shared.store.log import LoggedEvent, public_entry
-from shared.store.numbers import add_numbers
+from shared.store.numbers import add_column, add_numbers
 from shared.store.projections import Projection
 from shared.store.sql import Cursor
 
@@ -72,6 +72,8 @@ class Notifier(LookupFolding, Projection):
         )
         for table, created in ((REQUESTS, c.REQUEST_SUBMITTED), (CHANGES, c.CHANGE_RAISED)):
             add_numbers(log.db, cur, self._t(table), in_log_order, "aggregate", created.topic)
+        # Made before a person could replace their webhook secret: all still the first.
+        add_column(log.db, cur, self._t(SUBSCRIPTIONS), "secret_version", "INTEGER")
 
     def handlers(self) -> Mapping[str, Any]:
         return {}

@@ -11,7 +11,7 @@ that a bundle's, a request's and a change's pages load.
 
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -101,6 +101,7 @@ def notify_pages(p: NotifyPages) -> APIRouter:
         refusal: Refusal | None = None,
         kept: dict[str, Any] | None = None,
         secret: str | None = None,
+        replaced: bool = False,
     ) -> Response:
         prefs = p.notifications.preferences(viewer.principal)
         topics = topics_for(r.value for r in viewer.principal.roles)
@@ -121,6 +122,7 @@ def notify_pages(p: NotifyPages) -> APIRouter:
             webhook_url=typed.get("url", prefs.webhook_url or ""),
             has_webhook=bool(prefs.webhook_url),
             secret=secret,
+            replaced=replaced,
             email=p.views.email_of(viewer.username),
             followed=[(b, names.get(b, b)) for b in prefs.followed_bundles],
             following=p.views.followed_items(viewer.username),
@@ -159,6 +161,27 @@ def notify_pages(p: NotifyPages) -> APIRouter:
         if result.secret is None:
             return see_other(f"{PAGE}?notice=webhook_cleared")
         return page(request, viewer, secret=result.secret)  # shown this once
+
+    @router.post(PAGE + "/webhook/replace-secret")
+    async def replace_secret(
+        request: Request, viewer: Annotated[Viewer, Depends(anyone)]
+    ) -> Response:
+        result = attempt(viewer, lambda: p.notifications.replace_webhook_secret(viewer.principal))
+        if isinstance(result, Refusal):
+            return page(request, viewer, refusal=result)
+        return page(request, viewer, secret=result.secret, replaced=True)  # shown this once
+
+    _follow_routes(router, p, anyone, page)
+    return router
+
+
+def _follow_routes(
+    router: APIRouter,
+    p: NotifyPages,
+    anyone: Callable[[Request], Awaitable[Viewer]],
+    page: Callable[..., Response],
+) -> None:
+    """The Follow button an item's page loads, and following from it or from this page."""
 
     def button(
         request: Request, viewer: Viewer, kind: str, item_id: str, refusal: Refusal | None = None
@@ -219,8 +242,6 @@ def notify_pages(p: NotifyPages) -> APIRouter:
     @router.post(PAGE + "/unfollow")
     async def unfollow(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
         return await toggle(request, viewer, follow=False)
-
-    return router
 
 
 def _choices(form: Form, viewer: Viewer) -> dict[Topic, Channel]:

@@ -32,8 +32,11 @@ def endpoint_secret(master: bytes, endpoint_id: str, version: int) -> str:
     return derive_secret(master, f"endpoint:{endpoint_id}:{version}")
 
 
-def person_secret(master: bytes, username: str) -> str:
-    return derive_secret(master, f"person:{username}")
+def person_secret(master: bytes, username: str, version: int = 1) -> str:
+    """A person's webhook secret; the first is the one people had before they could
+    replace it (decision 0121), so their receivers keep verifying."""
+    suffix = "" if version == 1 else f":{version}"
+    return derive_secret(master, f"person:{username}{suffix}")
 
 
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:

@@ -48,8 +48,10 @@ DDL = {
     " description TEXT NOT NULL, active INTEGER NOT NULL, removed INTEGER NOT NULL,"
     " max_in_flight INTEGER NOT NULL, timeout_s DOUBLE PRECISION NOT NULL,"
     " secret_version INTEGER NOT NULL, registered_at TEXT NOT NULL",
+    # secret_version: which of the person's webhook secrets signs (NULL: the first).
     SUBSCRIPTIONS: "username TEXT PRIMARY KEY, aggregate_id TEXT NOT NULL UNIQUE,"
-    " channels TEXT NOT NULL, webhook_url TEXT, followed TEXT NOT NULL",
+    " channels TEXT NOT NULL, webhook_url TEXT, followed TEXT NOT NULL,"
+    " secret_version INTEGER",
     PARTICIPANTS: "item_id TEXT NOT NULL, username TEXT NOT NULL, PRIMARY KEY (item_id, username)",
     FOLLOWERS: "item_id TEXT NOT NULL, username TEXT NOT NULL, kind TEXT NOT NULL,"
     " followed_at TEXT NOT NULL, PRIMARY KEY (item_id, username)",

@@ -387,6 +387,7 @@ OPERATIONS: dict[tuple[str, str], Expected] = {
     ("PUT", "/api/me/notifications/webhook"): Expected(
         EVERYONE, body=body({"url": "https://chat.example.com/hooks/abc"})
     ),
+    ("POST", "/api/me/notifications/webhook/replace-secret"): Expected(EVERYONE),
     ("POST", "/api/me/notifications/follow"): Expected(EVERYONE, body=ids(bundle_id="bundle")),
     ("POST", "/api/me/notifications/unfollow"): Expected(
         EVERYONE, body=ids(bundle_id="followed_bundle")

@@ -78,6 +78,7 @@ FORMS: dict[str, frozenset[Role]] = {
     # Everyone chooses what they hear about (README "Keeping people informed").
     "/settings/notifications": EVERYONE,
     "/settings/notifications/webhook": EVERYONE,
+    "/settings/notifications/webhook/replace-secret": EVERYONE,
     "/settings/notifications/follow": EVERYONE,
     "/settings/notifications/unfollow": EVERYONE,
 }

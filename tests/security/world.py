@@ -287,7 +287,7 @@ Uses = Iterable[tuple[str, Callable[[Items], object]]]
 
 
 def seed(client: TestClient, platform: Platform, uses: Uses) -> World:
-    """Everyone, their feeds, and in each scope the items its `use` asks for."""
+    """Everyone, their feeds and webhooks, and in each scope the items its `use` asks for."""
     world = World()
     seed_people(platform, world)
     seeder = Seeder(client, platform, world)
@@ -296,6 +296,8 @@ def seed(client: TestClient, platform: Platform, uses: Uses) -> World:
         world.feeds[username] = issued["feed_id"]
         issued = seeder.call("POST", "/api/calendar/feeds", username, {"label": "desk"}, 201)
         world.feed_secrets[username] = issued["token"]
+        hook = {"url": f"https://hooks.example.com/{username}"}
+        seeder.call("PUT", "/api/me/notifications/webhook", username, hook)
     for scope, use in uses:
         use(Items(seeder, world.scopes.setdefault(scope, {})))
     return world

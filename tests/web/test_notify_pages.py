@@ -91,6 +91,28 @@ def test_a_personal_webhook_shows_its_secret_once_and_bundles_are_followed(web: 
     assert f"/release/bundles/{bundle}" not in gone.text
 
 
+def test_a_leaked_webhook_secret_is_replaced_from_the_page(web: Web) -> None:
+    replace = f"{PAGE}/webhook/replace-secret"
+    with web.client() as client:
+        csrf = web.sign_in(client, "dev.alice")
+        assert "Replace secret" not in client.get(PAGE).text  # no webhook, no secret
+        refused = client.post(replace, data={"csrf_token": csrf})
+        assert refused.status_code == 409
+        assert "You have no webhook" in refused.text
+        set_up = client.post(
+            f"{PAGE}/webhook", data={"csrf_token": csrf, "url": "https://chat.example.com/h/1"}
+        )
+        first = re.findall(r"whsec_\w+", set_up.text)
+        assert "Replace secret" in set_up.text
+        replaced = client.post(replace, data={"csrf_token": csrf})
+        new = re.findall(r"whsec_\w+", replaced.text)
+        assert replaced.status_code == 200
+        assert "secret is replaced" in replaced.text
+        assert len(first) == len(new) == 1
+        assert first != new
+        assert "whsec_" not in client.get(PAGE).text  # shown that once
+
+
 def test_what_someone_was_told_is_on_their_page_even_when_email_could_not_bring_it(
     web: Web,
 ) -> None:
