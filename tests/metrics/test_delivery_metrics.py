@@ -384,3 +384,34 @@ def test_work_in_no_bundle_yet_ships_no_sooner_than_scheduling_takes() -> None:
     result = forecast_requests(story.history(), date(2026, 3, 31), UTC)
     when = {i["id"]: i["forecast"]["p95"] for i in result["items"]}
     assert (when[planned], when[waiting]) == ("2026-04-10", "2026-05-10")
+
+
+def test_a_forecast_for_a_past_date_reads_the_plan_as_it_stood_that_day() -> None:
+    """Scheduled into the April bundle on 3 March, which moved to 17 April on 20 March;
+    moved into the May bundle (planned on 25 March) on 28 March. As of 10 March the
+    request is due with April's first date; as of 22 March with its moved one; as of 31
+    March with May's. A bundle planned later, a date moved later, a move made later do
+    not count."""
+    story = Story()
+    rid = story.request("2026-03-01 09:00")
+    story.accept(rid, "2026-03-02 09:00")
+    april = bundle(story, "2026.04", "2026-04-10")
+    story.add(c.REQUEST_SCHEDULED, april, "2026-03-03 09:00", request_id=rid, after_freeze=False)
+    story.add(c.BUNDLE_MOVED, april, "2026-03-20 09:00", deploy_date="2026-04-17",
+              window_start="2026-04-17T18:00:00+00:00", window_end="2026-04-17T23:00:00+00:00",
+              reason="vendor patch")  # fmt: skip
+    may = bundle(story, "2026.05", "2026-05-12", planned="2026-03-25 09:00")
+    story.add(c.REQUEST_UNSCHEDULED, april, "2026-03-28 09:00", request_id=rid,
+              after_freeze=False, reason="capacity", pulled=False)  # fmt: skip
+    story.add(c.REQUEST_SCHEDULED, may, "2026-03-28 09:05", request_id=rid, after_freeze=False)
+    history = story.history()
+
+    def due(day: date) -> tuple[str | None, str | None]:
+        [item] = forecast_requests(history, day, UTC)["items"]
+        return item["bundle_id"], item["target_date"]
+
+    assert due(date(2026, 3, 2)) == (None, None)  # accepted, in no bundle yet
+    assert due(date(2026, 3, 10)) == (april, "2026-04-10")
+    assert due(date(2026, 3, 22)) == (april, "2026-04-17")
+    assert due(date(2026, 3, 31)) == (may, "2026-05-12")
+    assert [r.id for r in plan_order(history, date(2026, 3, 22), UTC)] == [rid]

@@ -62,12 +62,31 @@ def plan_order(history: History, as_of: date, zone: tzinfo) -> list[RequestRecor
             rank[r.id] = order.index(r.id)
 
     def key(r: RequestRecord) -> tuple[int, str, int, str, str]:
-        bundle = history.bundles.get(r.bundle_id) if r.bundle_id else None
-        if bundle is not None and bundle.deploy_date and not bundle.cancelled_at:
-            return (0, bundle.deploy_date, 0, r.accepted_at or "", r.id)
+        planned = planned_bundle(r, history, as_of, zone)
+        if planned is not None:
+            return (0, planned[1], 0, r.accepted_at or "", r.id)
         return (1, "", rank.get(r.id, len(open_work)), r.accepted_at or "", r.id)
 
     return sorted(open_work, key=key)
+
+
+def planned_bundle(
+    r: RequestRecord, history: History, as_of: date, zone: tzinfo
+) -> tuple[BundleRecord, str] | None:
+    """The bundle the request was in at the end of `as_of` and the date it was to deploy
+    on then, as that day saw the plan (what was planned, moved or taken out later does
+    not count); None when it was in no bundle with a date, or in one cancelled by then."""
+    bundle_id = r.bundle_on(as_of, zone)
+    bundle = history.bundles.get(bundle_id) if bundle_id else None
+    if bundle is None or _by(bundle.cancelled_at, as_of, zone):
+        return None
+    deploy_date = bundle.deploy_date_on(as_of, zone)
+    return (bundle, deploy_date) if deploy_date else None
+
+
+def _by(instant: str | None, day: date, zone: tzinfo) -> bool:
+    """`instant` happened by the end of `day`."""
+    return instant is not None and local_date(instant, zone) <= day
 
 
 def _trials(samples: list[int], need: int, trials: int, seed: int) -> list[list[int]]:
@@ -121,10 +140,11 @@ def releases(
     ]
     gaps = [(later - earlier).days for earlier, later in pairwise(recent)]
     cadence = max(MIN_CADENCE_DAYS, round(statistics.median(gaps)))
+    planned = (b.deploy_date_on(as_of, zone) for b in history.bundles.values())
     days = sorted(
-        max(1, (date.fromisoformat(b.deploy_date[:10]) - as_of).days)
-        for b in history.bundles.values()
-        if b.deploy_date and _upcoming(b, as_of, zone)
+        max(1, (date.fromisoformat(deploy_date[:10]) - as_of).days)
+        for b, deploy_date in zip(history.bundles.values(), planned, strict=True)
+        if deploy_date and _upcoming(b, as_of, zone)
     )
     last = days[-1] if days else (recent[-1] - as_of).days
     while last + cadence <= HORIZON_DAYS:
@@ -136,14 +156,10 @@ def releases(
 
 def _upcoming(bundle: BundleRecord, as_of: date, zone: tzinfo) -> bool:
     """Planned by the end of `as_of`, and neither deployed nor cancelled by then."""
-
-    def by_then(instant: str | None) -> bool:
-        return instant is not None and local_date(instant, zone) <= as_of
-
     return (
-        by_then(bundle.planned_at)
-        and not by_then(bundle.deployed_at)
-        and not by_then(bundle.cancelled_at)
+        _by(bundle.planned_at, as_of, zone)
+        and not _by(bundle.deployed_at, as_of, zone)
+        and not _by(bundle.cancelled_at, as_of, zone)
     )
 
 
@@ -173,18 +189,18 @@ def _release_trials(
 def _own_day(r: RequestRecord, history: History, as_of: date, zone: tzinfo, paced: Releases) -> int:
     """The first day (from the as-of date) the request can ship: its bundle's deployment,
     or, in no bundle yet, the recent time from scheduling to deployment."""
-    bundle = history.bundles.get(r.bundle_id) if r.bundle_id else None
-    if bundle is None or not bundle.deploy_date or not _upcoming(bundle, as_of, zone):
+    planned = planned_bundle(r, history, as_of, zone)
+    if planned is None or not _upcoming(planned[0], as_of, zone):
         return paced.lead_days
-    return max(1, (date.fromisoformat(bundle.deploy_date[:10]) - as_of).days)
+    return max(1, (date.fromisoformat(planned[1][:10]) - as_of).days)
 
 
-def _target(r: RequestRecord, history: History) -> str | None:
-    bundle = history.bundles.get(r.bundle_id) if r.bundle_id else None
+def _target(planned: tuple[BundleRecord, str] | None, r: RequestRecord) -> str | None:
+    """The date the request is due: a fixed date, else its bundle's, else the one asked."""
     if r.fixed_date:
         return r.fixed_date
-    if bundle is not None and bundle.deploy_date and not bundle.cancelled_at:
-        return bundle.deploy_date
+    if planned is not None:
+        return planned[1]
     return r.desired_date
 
 
@@ -210,7 +226,9 @@ def forecast_requests(
     if not sum(samples):
         reason = f"no deliveries in the {window_days} days before {as_of.isoformat()}"
         items = [
-            _item(r, i, None, trials, history, as_of) for i, r in enumerate(queue) if flt.matches(r)
+            _item(r, i, None, trials, history, as_of, zone)
+            for i, r in enumerate(queue)
+            if flt.matches(r)
         ]
         return {**basis, "reason": reason, "items": items}
     if paced is not None:
@@ -219,7 +237,7 @@ def forecast_requests(
     else:
         reached = _trials(samples, len(queue), trials, seed)
     items = [
-        _item(r, i, reached[i], trials, history, as_of)
+        _item(r, i, reached[i], trials, history, as_of, zone)
         for i, r in enumerate(queue)
         if flt.matches(r)
     ]
@@ -233,6 +251,7 @@ def _item(
     trials: int,
     history: History,
     as_of: date,
+    zone: tzinfo,
 ) -> dict[str, Any]:
     dates: dict[str, str | None] = {f"p{c}": None for c in CONFIDENCE}
     if days is not None:
@@ -242,12 +261,13 @@ def _item(
             rank = -(-c * trials // 100)
             if rank <= len(ordered):
                 dates[f"p{c}"] = (as_of + timedelta(days=ordered[rank - 1])).isoformat()
-    target = _target(r, history)
+    planned = planned_bundle(r, history, as_of, zone)
+    target = _target(planned, r)
     p85 = dates["p85"]
     return {
         **r.brief(),
         "position": index + 1,
-        "bundle_id": r.bundle_id,
+        "bundle_id": planned[0].id if planned else None,
         "target_date": target,
         "forecast": dates,
         "at_risk": bool(target and (p85 is None or p85 > target)),

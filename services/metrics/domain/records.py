@@ -72,6 +72,9 @@ class RequestRecord(Record):
     """Its number as intake gives it: the n-th submission of the log."""
     reference: str = ""
     """The number as people write it (REQ-12), by the contract's prefix."""
+    bundles: list[list[str | None]] = field(default_factory=list)
+    """[instant, bundle id or None] each time the request entered or left a bundle, in
+    log order: which bundle it was in on a past day (`bundle_on`)."""
 
     def brief(self) -> dict[str, Any]:
         """How a list names the request: its id, reference and title, and its department."""
@@ -113,6 +116,15 @@ class RequestRecord(Record):
             if changed > day:
                 break
             current = stage
+        return current
+
+    def bundle_on(self, day: date, zone: tzinfo) -> str | None:
+        """The bundle the request was in at the end of `day`, if any."""
+        current = None
+        for at, bundle_id in self.bundles:
+            if at is None or local_date(at, zone) > day:
+                break
+            current = bundle_id
         return current
 
     def stage_spans(self, zone: tzinfo, until: date) -> dict[str, tuple[str, str | None]]:
@@ -161,6 +173,14 @@ class BundleRecord(Record):
     @property
     def ended_at(self) -> str | None:
         return self.deployed_at or self.cancelled_at
+
+    def deploy_date_on(self, day: date, zone: tzinfo) -> str | None:
+        """The date it was to deploy on as the end of `day` saw it (before later moves)."""
+        for move in self.moves:
+            at = move["at"]
+            if at is not None and local_date(at, zone) > day:
+                return move["from"]
+        return self.deploy_date
 
 
 @dataclass

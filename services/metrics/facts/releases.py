@@ -54,6 +54,7 @@ class ReleaseFacts(FoldBase):
         r = self._request_by_id(request_id)
         if r is not None and r.bundle_id == bundle_id:
             r.bundle_id = None
+            r.bundles.append([at, None])
             if r.stage in SCHEDULED_OR_LATER:
                 r.move("accepted", at)
 
@@ -69,6 +70,8 @@ class ReleaseFacts(FoldBase):
                 b.added_after_freeze += 1
             r = self._request_by_id(request_id)
             if r is not None and r.open:
+                if r.bundle_id != b.id:
+                    r.bundles.append([at, b.id])
                 r.bundle_id = b.id
                 if r.stage == "accepted":
                     r.move("scheduled", at)
