@@ -155,7 +155,10 @@ class MetricsQueries:
     ) -> dict[str, Any]:
         self._happened(as_of)
         if by < as_of:
-            raise InvalidCommand("date_in_the_past", "`by` is on or after the as-of date")
+            raise InvalidCommand(
+                "date_in_the_past",
+                f"`by` ({by.isoformat()}) must be on or after the as-of date ({as_of.isoformat()})",
+            )
         if (by - as_of).days > 3 * 366:
             raise InvalidCommand("horizon_too_far", "forecasts reach at most 3 years ahead")
         history = self._history(self._forecast_start(as_of), as_of)

@@ -162,6 +162,12 @@ def test_forecasts_for_each_accepted_request_and_the_backlog(api: Api) -> None:
     backlog = get(api, "/forecasts/backlog", by="2026-06-30")
     assert backlog["backlog"] == 1
     assert backlog["p95"] <= backlog["p50"]
+    before = api.get("/api/metrics/forecasts/backlog", "metrics.mo",
+                     params={**MARCH, "by": "2026-01-01"})  # fmt: skip
+    assert before.status_code == 422
+    assert before.json()["detail"] == (
+        f"`by` (2026-01-01) must be on or after the as-of date ({MARCH['as_of']})"
+    )
 
 
 def test_comparison_of_a_period_with_the_one_before(api: Api) -> None:

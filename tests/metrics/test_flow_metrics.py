@@ -19,6 +19,7 @@ from services.metrics.domain.flow import (
 from services.metrics.domain.overview import comparison
 from services.metrics.domain.records import Filter
 from services.metrics.domain.stats import nearest_rank
+from services.metrics.domain.weekly import parse_week, weekly_report
 from shared import contracts as c
 from tests.metrics.builders import Story
 
@@ -229,6 +230,29 @@ def test_period_comparison_shows_the_case_study_table() -> None:
     assert table["change_percent"]["delivered"] == 100.0
     assert table["change_percent"]["median_cycle_time_days"] == -50.0
     assert table["satisfaction_change"] == 2.0
+
+
+def test_a_change_in_satisfaction_is_computed_from_the_exact_averages_not_the_shown_ones() -> None:
+    """Ratings 2, 2 and 3 (7/3, shown 2.33) on 28 December (2025-W52), then 3 and 4
+    (3.5) on 4 January (2026-W01): +50.0% and +1.17, month on month and week on week,
+    where the rounded averages would give +50.2%."""
+    story = Story()
+    for score, month, rated in ((2, "2025-12", "28"), (2, "2025-12", "28"),
+                                (3, "2025-12", "28"), (3, "2026-01", "04"),
+                                (4, "2026-01", "04")):  # fmt: skip
+        rid = story.flow(f"{month}-01 09:00", f"{month}-02 09:00", f"{month}-03 09:00")
+        story.add(c.REQUEST_RATED, rid, f"{month}-{rated} 09:00", score=score, comment="",
+                  replaces=None)  # fmt: skip
+    table = comparison(story.history(), parse_period("2026-01"), ALL, UTC)
+    assert (table["previous"]["satisfaction"], table["current"]["satisfaction"]) == (2.33, 3.5)
+    assert table["change_percent"]["satisfaction"] == 50.0
+    assert table["satisfaction_change"] == 1.17
+    figures = weekly_report(story.history(), parse_week("2026-W01"), UTC)["key_figures"]
+    assert (figures["last_week"]["satisfaction"], figures["this_week"]["satisfaction"]) == (
+        2.33,
+        3.5,
+    )
+    assert figures["change_percent"]["satisfaction"] == 50.0
 
 
 def test_buckets_are_clipped_to_the_period() -> None:

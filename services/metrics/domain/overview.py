@@ -25,7 +25,7 @@ from services.metrics.domain.flow import (
 )
 from services.metrics.domain.forecast import forecast_requests
 from services.metrics.domain.records import Filter, History
-from services.metrics.domain.stats import change_percent
+from services.metrics.domain.stats import change_percent, exact_average
 
 FORECAST_WINDOW_DAYS = 90
 
@@ -46,17 +46,23 @@ def comparison(history: History, span: Span, flt: Filter, zone: tzinfo) -> dict[
     one before)."""
     current = headline(history, span, flt, zone)
     previous = headline(history, span.previous(), flt, zone)
+    # Changes are computed from the exact average ratings, not the rounded ones shown.
+    now, before = (
+        exact_average(satisfaction(history, s, "quarter", flt, zone)["distribution"])
+        for s in (span, span.previous())
+    )
     return {
         "current": current,
         "previous": previous,
         "change_percent": {
-            key: change_percent(current[key], previous[key])
-            for key in ("delivered", "median_cycle_time_days", "satisfaction")
+            "delivered": change_percent(current["delivered"], previous["delivered"]),
+            "median_cycle_time_days": change_percent(
+                current["median_cycle_time_days"], previous["median_cycle_time_days"]
+            ),
+            "satisfaction": change_percent(now, before),
         },
         "satisfaction_change": (
-            round(current["satisfaction"] - previous["satisfaction"], 2)
-            if current["satisfaction"] is not None and previous["satisfaction"] is not None
-            else None
+            round(now - before, 2) if now is not None and before is not None else None
         ),
     }
 

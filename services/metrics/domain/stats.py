@@ -46,3 +46,10 @@ def change_percent(current: float | None, previous: float | None) -> float | Non
     if current is None or previous is None or previous == 0:
         return None
     return round((current - previous) / previous * 100, 1)
+
+
+def exact_average(scores: dict[str, int]) -> float | None:
+    """The unrounded mean of whole-number scores given as {score: how many} (a
+    satisfaction distribution): what a change is computed from, not the rounded mean."""
+    count = sum(scores.values())
+    return sum(int(score) * n for score, n in scores.items()) / count if count else None

@@ -16,7 +16,7 @@ from services.metrics.domain.flow import (
 from services.metrics.domain.forecast import forecast_requests
 from services.metrics.domain.overview import FORECAST_WINDOW_DAYS
 from services.metrics.domain.records import Filter, History, RequestRecord
-from services.metrics.domain.stats import change_percent
+from services.metrics.domain.stats import change_percent, exact_average
 
 TRIAGE_DECISIONS = ("accepted", "rejected", "deferred", "duplicate")
 SCHEDULED_OR_LATER = ("scheduled", "in_development", "in_qa", "awaiting_deployment")
@@ -41,18 +41,33 @@ def _brief(r: RequestRecord, **extra: Any) -> dict[str, Any]:
 
 
 def key_figures(history: History, week: Span, zone: tzinfo) -> dict[str, Any]:
+    return _key_figures(history, week, zone)[0]
+
+
+def _key_figures(
+    history: History, week: Span, zone: tzinfo
+) -> tuple[dict[str, Any], dict[str, float | None]]:
+    """The key figures as shown, and the exact values of those shown rounded (the
+    average rating, the change failure rate), which their changes are computed from."""
     everyone = Filter()
     cycle = flow_times(history, week, everyone, zone)["cycle_time_days"]
     changes = dora(history, week, "week", everyone, zone)
-    return {
+    rated = satisfaction(history, week, "week", everyone, zone)
+    deployments = changes["deployment_frequency"]["deployments"]
+    shown = {
         "delivered": len(delivered_in(history, week, everyone, zone)),
         "median_cycle_time_days": cycle["p50"],
         "p85_cycle_time_days": cycle["p85"],
         "work_in_progress": work_in_progress(history, week.end, everyone, zone)["in_progress"],
-        "satisfaction": satisfaction(history, week, "week", everyone, zone)["average"],
-        "deployments": changes["deployment_frequency"]["deployments"],
+        "satisfaction": rated["average"],
+        "deployments": deployments,
         "change_failure_rate": changes["change_failure_rate"],
     }
+    exact = {
+        "satisfaction": exact_average(rated["distribution"]),
+        "change_failure_rate": changes["failed_changes"] / deployments if deployments else None,
+    }
+    return shown, exact
 
 
 def _slipped(history: History, week: Span, zone: tzinfo) -> list[dict[str, Any]]:
@@ -113,8 +128,8 @@ def weekly_report(
     everyone = Filter()
     week = whole.to_date(as_of) if as_of is not None else whole
     before = week.previous()  # the same days of the week before, for a week under way
-    this_week = key_figures(history, week, zone)
-    last_week = key_figures(history, before, zone)
+    this_week, this_exact = _key_figures(history, week, zone)
+    last_week, last_exact = _key_figures(history, before, zone)
     forecast = forecast_requests(
         history, week.end, zone, window_days=FORECAST_WINDOW_DAYS, seed=seed
     )
@@ -146,9 +161,9 @@ def weekly_report(
             "last_week": last_week,
             "periods": {"this_week": week.to_json(), "last_week": before.to_json()},
             "change_percent": {
-                k: change_percent(this_week[k], last_week[k])
-                for k in this_week
-                if isinstance(this_week[k], int | float) or this_week[k] is None
+                k: change_percent(this_exact.get(k, v), last_exact.get(k, last_week[k]))
+                for k, v in this_week.items()
+                if isinstance(v, int | float) or v is None
             },
         },
     }
