@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from services.release.application import (
     BundleRef,
+    MovedBundle,
     Releases,
     ScopeChange,
     TrainDraft,
@@ -227,10 +228,14 @@ def _bundle_commands(router: APIRouter, auth: Auth, releases: Releases) -> None:
     manager = auth.require(Role.RELEASE_MANAGER)
     it_staff = auth.require(Role.IT_STAFF)
 
-    @router.post("/bundles/{bundle_id}/move", response_model=BundleRef, summary="Move a bundle")
+    @router.post(
+        "/bundles/{bundle_id}/move",
+        response_model=MovedBundle,
+        summary="Move a bundle; the answer warns of what the move leaves to be done",
+    )
     def move(
         bundle_id: BundlePath, body: MoveIn, caller: Annotated[Caller, Depends(manager)]
-    ) -> BundleRef:
+    ) -> MovedBundle:
         with caller.acting():
             return releases.move(bundle_id, body.deploy_date, body.reason)
 

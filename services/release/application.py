@@ -40,6 +40,15 @@ class BundleRef:
 
 
 @dataclass(frozen=True)
+class MovedBundle:
+    id: str
+    version: int
+    status: str
+    warnings: list[str]
+    """What the move leaves to be done (a release change to revise, a freeze passed)."""
+
+
+@dataclass(frozen=True)
 class TrainRef:
     id: str
     name: str
@@ -125,12 +134,31 @@ class Releases(UseCases):
 
     # -- bundles: dates, capacity, freeze -------------------------------------------
 
-    def move(self, bundle: UUID, deploy_date: date, reason: str) -> BundleRef:
-        def decide(b: ReleaseBundle) -> None:
+    def move(self, bundle: UUID, deploy_date: date, reason: str) -> MovedBundle:
+        """Move to another date; the answer warns of what the move leaves to be done."""
+        self.views.group.catch_up()
+
+        def command() -> Outcome[MovedBundle]:
+            b = self._bundle(bundle)
+            before = b.status().value
             train = self.log.get(UUID(b.train_id), ReleaseTrain, "release train")
             b.move(train.milestones_for(deploy_date), reason)
+            warnings = []
+            change = self.views.open_change(str(b.id))
+            if change is not None:
+                warnings.append(
+                    f"its release deployment change “{change['title']}” was planned for the"
+                    " old date: revise its window to the new one, which the CAB will check"
+                )
+            after = b.status().value
+            if after != before:
+                warnings.append(
+                    f"its milestones (scope freeze, QA start) moved with it: it is"
+                    f" {after.replace('_', ' ')} now, no longer {before.replace('_', ' ')}"
+                )
+            return Outcome([b], MovedBundle(str(b.id), b.version, after, warnings))
 
-        return self._change(bundle, decide)
+        return self.run(command)
 
     def cancel(self, bundle: UUID, reason: str) -> BundleRef:
         def command() -> Outcome[BundleRef]:

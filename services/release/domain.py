@@ -28,6 +28,9 @@ from shared.domain import (
 )
 
 QA_TEAM = "qa"
+MOVE_AHEAD_AT_MOST_DAYS = 2 * 366
+"""As far as a production change's window may be planned (change control's
+PLANNED_AHEAD_AT_MOST, decision 119): further is a slip of the year."""
 ACCEPTED = "accepted"
 
 
@@ -273,6 +276,12 @@ class ReleaseBundle(AuditedAggregate):
             )
         if milestones.deploy_date < now().date():
             raise InvalidCommand("date_in_past", "a bundle cannot move into the past")
+        if (milestones.deploy_date - now().date()).days > MOVE_AHEAD_AT_MOST_DAYS:
+            raise InvalidCommand(
+                "date_too_far",
+                f"a bundle moves at most two years ahead ({milestones.deploy_date.isoformat()}"
+                " is further): check the year",
+            )
         self._moved(
             reason=_required(reason),
             previous_deploy_date=self.deploy_date,

@@ -195,6 +195,19 @@ class ForeignBundle:
         self._publish(contracts.SCOPE_FROZEN)
         return self
 
+    def moved(self, w: Window) -> ForeignBundle:
+        self._publish(
+            contracts.BUNDLE_MOVED,
+            deploy_date=w.start.date().isoformat(),
+            window_start=w.start_iso,
+            window_end=w.end_iso,
+            scope_freeze_at=None,
+            code_complete_at=None,
+            qa_start_at=None,
+            reason="ops team away",
+        )
+        return self
+
     def signed_off(self) -> ForeignBundle:
         self._publish(contracts.QA_SIGNED_OFF, request_ids=list(self.requests))
         return self

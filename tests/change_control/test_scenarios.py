@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.change_control.domain.values import Window
 from shared import contracts
 from tests.change_control.builders import (
     HIGH,
@@ -39,6 +40,34 @@ def test_release_deployment_with_gates_unmet_is_refused(api: Api) -> None:
     bundle.scheduled()  # a request slipped in after sign-off: QA must sign off again
     assert api.post(path, "cab.carl", json={}).json()["rule"] == "bundle_not_qa_signed_off"
     bundle.signed_off()
+    assert approve(api, change_id, "cab.carl").json()["status"] == "approved"
+
+
+def test_a_release_change_left_on_its_moved_bundles_old_date_cannot_be_approved(api: Api) -> None:
+    """The bundle moves a week on while its change awaits the CAB: the change's window no
+    longer covers the bundle's, so the gate fails, by name, until the change is revised
+    (a revision without a window takes the bundle's)."""
+    bundle = ForeignBundle(api.platform.log).ready()
+    change_id = raise_change(
+        api, as_="rm", change_type="release_deployment", bundle_id=str(bundle.id)
+    )
+    day = datetime.now(UTC) + timedelta(days=7)
+    later = Window.of(day.replace(hour=20, minute=0, second=0, microsecond=0),
+                      day.replace(hour=23, minute=0, second=0, microsecond=0))  # fmt: skip
+    assert later is not None
+    bundle.moved(later)
+    path = f"/api/changes/{change_id}/approve"
+    refused = api.post(path, "cab.carl", json={})
+    assert (refused.status_code, refused.json()["rule"]) == (409, "window_not_the_bundles")
+    assert refused.json()["detail"] == (
+        f"2027.03 deploys {later.start:%Y-%m-%d %H:%M} to {later.end:%H:%M} UTC, outside the"
+        " change's window: revise the change to the bundle's window"
+    )
+    gates = api.get("/api/cab-queue", "cab.carl").json()[0]["gates"]
+    assert {g["name"]: g["met"] for g in gates}["bundle_window"] is False
+    revision = revision_payload()
+    del revision["window_start"], revision["window_end"]
+    assert api.put(f"/api/changes/{change_id}", "rm", json=revision).status_code == 200
     assert approve(api, change_id, "cab.carl").json()["status"] == "approved"
 
 

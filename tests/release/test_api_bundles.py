@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from tests.change_control.builders import change_payload
 from tests.conftest import Api
 from tests.release.builders import (
     accepted_request,
@@ -181,6 +182,33 @@ def test_capacity_can_change_with_a_reason(api: Api) -> None:
     assert response.status_code == 200, response.text
     detail = api.get(f"/api/bundles/{bundle}", "rm").json()
     assert (detail["capacity_points"], detail["subsystem_capacity"]) == (12, {"CRM": 4})
+
+
+def test_a_move_warns_of_the_release_change_to_revise_and_refuses_a_slip_of_the_year(
+    api: Api,
+) -> None:
+    """The bundle's release change awaits the CAB with the old window: the move says to
+    revise it. Two years ahead is as far as a bundle moves (as a change window)."""
+    train = define_train(api)
+    first = train["bundle_ids"][0]
+    change = change_payload(change_type="release_deployment", bundle_id=first,
+                            title="Deploy the monthly release")  # fmt: skip
+    del change["window_start"], change["window_end"]  # the bundle's window
+    assert api.post("/api/changes", "rm", json=change).status_code == 201
+    old_date = api.get(f"/api/bundles/{first}", "rm").json()["deploy_date"]
+    new_date = (date.fromisoformat(old_date) + timedelta(days=6)).isoformat()
+    moved = api.post(f"/api/bundles/{first}/move", "rm",
+                     json={"deploy_date": new_date, "reason": "ops team away"})  # fmt: skip
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["warnings"] == [
+        "its release deployment change “Deploy the monthly release” was planned for the old"
+        " date: revise its window to the new one, which the CAB will check"
+    ]
+    far = (date.today() + timedelta(days=3 * 365)).isoformat()
+    refused = api.post(f"/api/bundles/{first}/move", "rm",
+                       json={"deploy_date": far, "reason": "typo"})  # fmt: skip
+    assert (refused.status_code, refused.json()["rule"]) == (422, "date_too_far")
+    assert "check the year" in refused.json()["detail"]
 
 
 def test_moving_and_cancelling_show_in_the_bundles_history(api: Api) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC
 
 from services.change_control.domain.values import ChangeType, Window
 from shared.domain import RuleViolation
@@ -96,7 +97,30 @@ def evaluate_gates(subject: GateSubject, facts: GateFacts) -> list[Gate]:
     ]
     if subject.change_type == ChangeType.RELEASE_DEPLOYMENT:
         gates.extend(_bundle_gates(facts.bundle, subject.bundle_id))
+        if facts.bundle is not None and facts.bundle.window is not None:
+            gates.append(_bundle_window_gate(facts.bundle, facts.bundle.window, subject.window))
     return gates
+
+
+def _bundle_window_gate(bundle: BundleState, planned: Window, window: Window | None) -> Gate:
+    """A release deployment authorises the bundle's whole deployment window: when the
+    bundle is moved, the change's window no longer does until the change is revised."""
+    covered = window is not None and window.start <= planned.start and planned.end <= window.end
+    if covered:
+        detail = f"the window covers {bundle.name}'s deployment window"
+    else:
+        detail = (
+            f"{bundle.name} deploys {_span(planned)}, outside the change's window:"
+            " revise the change to the bundle's window"
+        )
+    return Gate("bundle_window", covered, "window_not_the_bundles", detail)
+
+
+def _span(window: Window) -> str:
+    """A window in UTC, as a reader compares it with another: 2027-01-27 20:00 to 23:00 UTC."""
+    start, end = window.start.astimezone(UTC), window.end.astimezone(UTC)
+    last = end.strftime("%H:%M") if end.date() == start.date() else f"{end:%Y-%m-%d %H:%M}"
+    return f"{start:%Y-%m-%d %H:%M} to {last} UTC"
 
 
 def _blackout_gate(subject: GateSubject, blackouts: Sequence[Blackout]) -> Gate:
