@@ -178,6 +178,7 @@ class Intake(UseCases):
         fixed_date: date | None,
     ) -> RequestRef:
         self._require_it_staff(owner)
+        self._within_reach(fixed_date, "fixed_date", "a fixed date")
         return self._change(
             request_id,
             lambda r: r.accept(
@@ -236,12 +237,16 @@ class Intake(UseCases):
         class_of_service: ClassOfService,
         fixed_date: date | None,
     ) -> RequestRef:
-        return self._change(
-            request_id,
-            lambda r: r.replan(
+
+        def decide(r: ChangeRequest) -> None:
+            # Only a new fixed date is checked: one already agreed may have passed.
+            if fixed_date is not None and fixed_date.isoformat() != r.fixed_date:
+                self._within_reach(fixed_date, "fixed_date", "a fixed date")
+            r.replan(
                 size_points=size_points, class_of_service=class_of_service, fixed_date=fixed_date
-            ),
-        )
+            )
+
+        return self._change(request_id, decide)
 
     # -- reactions ------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -64,6 +64,8 @@ class ScopeChange:
     status: str
     after_freeze: bool
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    misses_fixed_date: str | None = None
+    """The request's fixed date, when this bundle deploys after it: a promise broken."""
 
 
 @dataclass(frozen=True)
@@ -189,7 +191,10 @@ class Releases(UseCases):
             facts = self._facts(request_id)
             placement = self._placement(facts.request_id)
             warnings = b.schedule(facts, placement, reason)
-            return Outcome([b, placement], _scope_change(b, facts.request_id, warnings))
+            change = _scope_change(b, facts.request_id, warnings)
+            if facts.fixed_date and facts.fixed_date < b.deploy_date:
+                change = replace(change, misses_fixed_date=facts.fixed_date)
+            return Outcome([b, placement], change)
 
         return self.run(command)
 

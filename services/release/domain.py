@@ -142,6 +142,8 @@ class RequestFacts:
     status: str
     size_points: int | None
     subsystems: Sequence[str] = field(default_factory=tuple)
+    fixed_date: str | None = None
+    """The date it was promised for (class of service fixed date), if any."""
 
 
 def _reason(value: str | None) -> str:

@@ -80,13 +80,20 @@ class ReleaseViews:
     def request_facts(self, request_id: str) -> RequestFacts | None:
         """What intake has said about a request (the caller catches the view up first)."""
         rows = self._rows(
-            f"SELECT id, status, size_points, subsystems FROM {self._t(REQUESTS)} WHERE id = :id",
+            f"SELECT id, status, size_points, subsystems, fixed_date FROM {self._t(REQUESTS)}"
+            " WHERE id = :id",
             {"id": request_id},
         )
         if not rows:
             return None
         row = rows[0]
-        return RequestFacts(row["id"], row["status"], row["size_points"], unpack(row["subsystems"]))
+        return RequestFacts(
+            row["id"],
+            row["status"],
+            row["size_points"],
+            unpack(row["subsystems"]),
+            row["fixed_date"],
+        )
 
     def change_target(self, change_id: str) -> tuple[str, str | None] | None:
         """(change_type, bundle_id) of a raised production change."""
@@ -166,6 +173,11 @@ class ReleaseViews:
             return None
         items = self._items([bundle_id]).get(bundle_id, [])
         churn = self._churn_counts([bundle_id]).get(bundle_id, {})
+        deploy_date = rows[0]["deploy_date"]
+        for item in items:  # a promise this bundle breaks: shown with the item
+            item["misses_fixed_date"] = bool(
+                item["fixed_date"] and item["fixed_date"] < deploy_date
+            )
         return {**_bundle(rows[0], items, churn), "items": items}
 
     def _items(self, bundle_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
@@ -174,6 +186,7 @@ class ReleaseViews:
         keys = {f"b{i}": b for i, b in enumerate(bundle_ids)}
         rows = self._rows(
             f"SELECT i.*, r.title, r.department, r.sponsor, r.category, r.owner, r.number,"
+            f" r.fixed_date,"
             f" r.status AS request_status FROM {self._t(ITEMS)} i"
             f" LEFT JOIN {self._t(REQUESTS)} r ON r.id = i.request_id"
             f" WHERE i.bundle_id IN ({', '.join(':' + k for k in keys)})"

@@ -222,6 +222,10 @@ class BundleItem(BaseModel):
     stage_at: str | None
     stage_by: str | None
     stage_note: str | None
+    fixed_date: str | None = Field(None, description="the date the request was promised for")
+    misses_fixed_date: bool = Field(
+        False, description="the bundle deploys after the request's fixed date"
+    )
 
 
 class BundleDetail(BundleSummary):

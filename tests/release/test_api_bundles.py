@@ -211,6 +211,22 @@ def test_a_move_warns_of_the_release_change_to_revise_and_refuses_a_slip_of_the_
     assert "check the year" in refused.json()["detail"]
 
 
+def test_scheduling_a_fixed_date_request_into_a_later_bundle_says_the_promise_is_missed(
+    api: Api,
+) -> None:
+    """Promised for a date before the bundle deploys: scheduled (the release manager may
+    know better), but the answer and the bundle's page name the date it misses."""
+    first, second = define_train(api)["bundle_ids"][:2]
+    deploys = date.fromisoformat(api.get(f"/api/bundles/{second}", "rm").json()["deploy_date"])
+    promised = (deploys - timedelta(days=1)).isoformat()
+    request = accepted_request(api, class_of_service="fixed_date", fixed_date=promised)
+    assert scheduled(api, second, request)["misses_fixed_date"] == promised
+    [item] = api.get(f"/api/bundles/{second}", "rm").json()["items"]
+    assert (item["fixed_date"], item["misses_fixed_date"]) == (promised, True)
+    on_time = accepted_request(api, class_of_service="fixed_date", fixed_date=promised)
+    assert scheduled(api, first, on_time)["misses_fixed_date"] is None
+
+
 def test_moving_and_cancelling_show_in_the_bundles_history(api: Api) -> None:
     train = define_train(api)
     first, second = train["bundle_ids"][:2]
