@@ -147,6 +147,7 @@ class Gate(BaseModel):
     met: bool
     rule: str = Field(description="The rule an approval is refused by while unmet.")
     detail: str
+    advisory: bool = Field(False, description="Shown to the CAB, met or not; refuses no approval.")
 
 
 class Conflict(BaseModel):

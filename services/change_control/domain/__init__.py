@@ -376,7 +376,7 @@ class ProductionChange(AuditedAggregate):
         """A standard change is approved by its template as soon as its gates are met."""
         if self.change_type != ChangeType.STANDARD:
             return
-        if all(gate.met for gate in self.gates(facts)):
+        if all(gate.holds for gate in self.gates(facts)):
             self._approved(approvers=[], revision=self.revision, board="template")
 
     def reject(self, reviewer: Reviewer, reason: str) -> None:

@@ -54,12 +54,19 @@ class GateFacts:
 
 @dataclass(frozen=True)
 class Gate:
-    """One precondition of approval: met or not, and the rule an approval is refused by."""
+    """One precondition of approval: met or not, and the rule an approval is refused by.
+    An advisory one is shown to the CAB, met or not, and refuses nothing."""
 
     name: str
     met: bool
     rule: str
     detail: str
+    advisory: bool = False
+
+    @property
+    def holds(self) -> bool:
+        """Met, or advisory: nothing to refuse an approval for."""
+        return self.met or self.advisory
 
 
 @dataclass(frozen=True)
@@ -103,17 +110,19 @@ def evaluate_gates(subject: GateSubject, facts: GateFacts) -> list[Gate]:
 
 
 def _bundle_window_gate(bundle: BundleState, planned: Window, window: Window | None) -> Gate:
-    """A release deployment authorises the bundle's whole deployment window: when the
-    bundle is moved, the change's window no longer does until the change is revised."""
+    """Whether the change's window covers the bundle's deployment window. Advisory: a
+    release manager may deploy a bundle in another window on purpose (the on-time rate
+    then counts it), but a bundle moved after its change was planned leaves the change
+    on the old date, and the CAB should see that before approving it (decision 123)."""
     covered = window is not None and window.start <= planned.start and planned.end <= window.end
     if covered:
         detail = f"the window covers {bundle.name}'s deployment window"
     else:
         detail = (
-            f"{bundle.name} deploys {_span(planned)}, outside the change's window:"
-            " revise the change to the bundle's window"
+            f"{bundle.name} deploys {_span(planned)}, outside the change's window: was the"
+            " bundle moved? Revise the change to the bundle's window"
         )
-    return Gate("bundle_window", covered, "window_not_the_bundles", detail)
+    return Gate("bundle_window", covered, "window_not_the_bundles", detail, advisory=True)
 
 
 def _span(window: Window) -> str:
@@ -166,5 +175,5 @@ def _bundle_gates(bundle: BundleState | None, bundle_id: str | None) -> list[Gat
 def require(gates: Sequence[Gate]) -> None:
     """Refuse with the first unmet gate's rule."""
     for gate in gates:
-        if not gate.met:
+        if not gate.holds:
             raise RuleViolation(gate.rule, gate.detail, gate=gate.name)

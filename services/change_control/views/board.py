@@ -21,7 +21,7 @@ def with_gates(views: ChangeControlViews, change: dict[str, Any]) -> dict[str, A
     return {
         **change,
         "gates": gates,
-        "gates_met": all(g["met"] for g in gates),
+        "gates_met": all(g["met"] or g["advisory"] for g in gates),
         "conflicts": views.conflicts(change["id"]),
         "blackouts": views.blackouts_hitting(change["id"]),
         "bundle": _shipped(bundle),
