@@ -39,8 +39,11 @@ def all_components(platform: Platform) -> list[Component]:
     return build_components(platform, ALL_SERVICES)
 
 
-def build_app(settings: Settings, *, run_followers: bool | None = None) -> FastAPI:
-    platform = Platform.build(settings)
+def build_app(
+    settings: Settings, *, run_followers: bool | None = None, platform: Platform | None = None
+) -> FastAPI:
+    """The app serving `settings.services`, on `platform` or a new one for `settings`."""
+    platform = platform or Platform.build(settings)
     served = build_components(platform, settings.services)
     run = settings.run_followers if run_followers is None else run_followers
     # A process that runs the followers keeps every view and reaction moving, also those

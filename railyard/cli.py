@@ -13,16 +13,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 from urllib.parse import urlsplit
 
+import psycopg
 import typer
 import uvicorn
-from eventsourcing.persistence import ProgrammingError
+from eventsourcing.persistence import DatabaseError, ProgrammingError
 from rich.table import Table
 from uvicorn.supervisors import Multiprocess
 
-from railyard.app import all_components
+from railyard.app import all_components, build_app
 from railyard.console import err, out, say
 from railyard.gate_cli import gate_app
 from railyard.metrics_cli import register as register_metrics_commands
@@ -34,7 +35,7 @@ from shared.identity.domain import Role, Team
 from shared.logging import configure_logging
 from shared.platform import Platform
 from shared.settings import Settings, SettingsError, load_settings
-from shared.store.errors import StoreUnavailable
+from shared.store.errors import StoreUnavailable, connection_problem
 from shared.store.migrate import grant_service_role
 
 # How long a served worker may go without answering its supervisor before it is replaced.
@@ -75,18 +76,55 @@ def _platform(**overrides: object) -> Iterator[Platform]:
     try:
         platform = Platform.build(settings)
     except StoreUnavailable as exc:
-        say(f"the event store is unavailable: {exc}", "red")
-        raise typer.Exit(1) from None
+        _unavailable(settings, exc)
+    except (psycopg.Error, DatabaseError) as exc:
+        _refused(settings, exc)
     try:
         yield platform
     except DomainError as exc:
         say(f"refused ({exc.rule}): {exc.detail}", "red")
         raise typer.Exit(1) from None
     except StoreUnavailable as exc:
-        say(f"the event store is unavailable: {exc}", "red")
-        raise typer.Exit(1) from None
+        _unavailable(settings, exc)
+    except (psycopg.Error, DatabaseError) as exc:
+        _refused(settings, exc)
     finally:
         platform.close()
+
+
+def _unavailable(settings: Settings, exc: StoreUnavailable) -> NoReturn:
+    """One line: the store's own reason when it refuses connections, else the pool's."""
+    why = connection_problem(settings.database_url) if settings.database_url else None
+    say(f"the event store is unavailable: {why or exc}", "red")
+    raise typer.Exit(1) from None
+
+
+def _refused(settings: Settings, exc: Exception) -> NoReturn:
+    """The database refused what starting needs: what it said, and what to do about it."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # not its SQL
+    schema = settings.db_schema
+    if "permission denied" in text and settings.create_schema:
+        advice = (
+            "This role may not create the schema and its tables: run `railyard migrate` as"
+            " the database's owner (with --grant-to this role) and set"
+            " RAILYARD_CREATE_SCHEMA=false here"
+        )
+    elif "permission denied" in text:
+        advice = (
+            "This role lacks privileges on Railyard's tables: run `railyard migrate"
+            " --grant-to <this role>` as their owner"
+        )
+    elif "does not exist" in text:
+        advice = (
+            f"The tables are not made in schema {schema!r} yet: run `railyard migrate` (or"
+            " leave RAILYARD_CREATE_SCHEMA=true), with the same DATABASE_URL and"
+            " RAILYARD_DB_SCHEMA"
+        )
+    else:
+        advice = "Nothing was changed"
+    store = "PostgreSQL" if settings.backend == "postgres" else "SQLite"
+    say(f"{store} refused: {text}. {advice}.", "red")
+    raise typer.Exit(1) from None
 
 
 @app.command()
@@ -108,6 +146,10 @@ def serve(
     if followers is not None:
         os.environ["RAILYARD_RUN_FOLLOWERS"] = "true" if followers else "false"
     settings = _settings()
+    # The store checked first: what is wrong with it is said in one line, not as the
+    # traceback of each worker's app failing to start after a banner saying it serves.
+    with _platform() as platform:
+        build_app(settings, run_followers=False, platform=platform)
     host = host or settings.host
     port = port or settings.port
     url = settings.public_url or f"http://{host}:{port}"

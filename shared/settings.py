@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -234,7 +235,13 @@ class Settings(BaseSettings):
             return None
         assert value is not None
         if not value.startswith(("postgresql://", "postgres://")):
-            raise ValueError("DATABASE_URL must be a postgresql:// URL")
+            raise ValueError("must be a postgresql:// URL")
+        try:
+            urlsplit(value).port  # noqa: B018  # read for the ValueError a bad port raises
+        except ValueError:
+            raise ValueError(
+                "the port is not a number (postgresql://user@host:5432/database)"
+            ) from None
         return value
 
     @property
@@ -271,7 +278,12 @@ def load_settings(**overrides: object) -> Settings:
             named = field.upper() in ("DATABASE_URL", "RAILYARD_DATABASE_URL")
             variable = "DATABASE_URL" if field == "database_url" or named else None
             variable = variable or f"RAILYARD_{field.upper()}"
-            lines.append(f"{variable}: {error['msg']}")
+            message = error["msg"]
+            if error["type"] in ("too_short", "string_too_short"):  # a secret: no "items"
+                message = f"must be at least {error['ctx']['min_length']} characters long"
+            elif error["type"] == "value_error":  # our own words, without "Value error, "
+                message = str(error["ctx"]["error"])
+            lines.append(f"{variable}: {message}")
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
 
 

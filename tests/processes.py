@@ -198,17 +198,18 @@ class Deployment:
 
     # -- processes ------------------------------------------------------------------
 
-    def migrate(self, *, cli: bool = False) -> None:
-        """Create the schema once, as its owner, granting the service role its rights:
-        with `railyard migrate --grant-to` itself when `cli`, else the same calls in this
-        process (a process start less)."""
+    def migrate(self, *, cli: bool = False, grant: bool = True) -> None:
+        """Create the schema once, as its owner, granting the service role its rights
+        (unless not `grant`): with `railyard migrate --grant-to` itself when `cli`, else
+        the same calls in this process (a process start less)."""
         ensure_login_role(self.server_url, self.service_role)
         if not cli:
             owner = self._build(create_schema=True)
             try:
                 for group in all_groups(owner, all_components(owner)):
                     group.setup()
-                grant_service_role(owner.log, self.service_role)
+                if grant:
+                    grant_service_role(owner.log, self.service_role)
             finally:
                 owner.close()
             return

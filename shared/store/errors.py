@@ -60,3 +60,13 @@ def translate_errors() -> Iterator[None]:
                 str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             ) from exc
         raise
+
+
+def connection_problem(url: str, timeout_s: int = 3) -> str | None:
+    """Why PostgreSQL at `url` refuses a connection, in its own words on one line (the
+    pool says only that it "couldn't get a connection"); None when it accepts one."""
+    try:
+        psycopg.connect(url, connect_timeout=timeout_s).close()
+    except psycopg.Error as exc:
+        return " ".join(str(exc).split()) or type(exc).__name__
+    return None

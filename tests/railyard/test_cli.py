@@ -68,9 +68,15 @@ def test_a_bad_setting_is_named_with_its_variable(
     refused = runner.invoke(app, ["users", "list"])
     assert refused.exit_code == 2
     # The variable set, not a RAILYARD_DATABASE_URL nobody wrote.
-    assert "  DATABASE_URL: Value error, DATABASE_URL must be a postgresql:// URL" in (
-        refused.output
-    )
+    assert "  DATABASE_URL: must be a postgresql:// URL" in refused.output
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:notaport/x")
+    port = runner.invoke(app, ["users", "list"])
+    assert (port.exit_code, "Traceback" in port.output) == (2, False)
+    assert "  DATABASE_URL: the port is not a number" in port.output
+    monkeypatch.delenv("DATABASE_URL")
+    monkeypatch.setenv("RAILYARD_SESSION_SECRET", "abc")
+    short = runner.invoke(app, ["users", "list"])
+    assert "  RAILYARD_SESSION_SECRET: must be at least 32 characters long" in short.output
 
 
 def test_migrate_creates_every_view(env: Path) -> None:

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from railyard.app import all_components, build_app
+from railyard.cli import app
 from shared.http.app import all_groups
 from shared.settings import load_settings
 from shared.store.migrate import grant_service_role
@@ -90,3 +92,52 @@ def test_granting_to_a_role_that_does_not_exist_says_to_create_it(tmp_path: Path
                 grant_service_role(owner.platform().log, "nobody_here")
         finally:
             owner.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("as_service_role", "create_schema", "said"),
+    [
+        (False, False, "The tables are not made in schema"),  # migrate forgotten
+        (True, True, "This role may not create the schema"),  # compose's role, by default
+        (True, False, "This role lacks privileges on Railyard's tables"),  # grant forgotten
+    ],
+)
+def test_serving_a_store_that_is_not_ready_says_why_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    as_service_role: bool,
+    create_schema: bool,
+    said: str,
+) -> None:
+    """Before its banner, `serve` builds the app once: what PostgreSQL refused is said in
+    one line with what to do, not as a worker's traceback after "Railyard serving"."""
+    url = postgres_url()
+    with fresh_schema(url) as schema:
+        if as_service_role and not create_schema:  # made, but not granted to the role
+            owner = Deployment(url, schema, tmp_path)
+            owner.migrate(grant=False)
+            owner.close()
+        monkeypatch.setenv("DATABASE_URL", as_role(url, SERVICE_ROLE) if as_service_role else url)
+        monkeypatch.setenv("RAILYARD_DB_SCHEMA", schema)
+        monkeypatch.setenv("RAILYARD_CREATE_SCHEMA", str(create_schema).lower())
+        monkeypatch.setenv("RAILYARD_DATA_DIR", str(tmp_path / "var"))
+        result = CliRunner().invoke(app, ["serve", "--port", "1"])
+    assert result.exit_code == 1, result.output
+    assert said in result.output
+    assert "Traceback" not in result.output
+    assert "Railyard serving" not in result.output
+
+
+@pytest.mark.postgres
+def test_a_database_that_does_not_exist_is_named_not_a_pool_timeout(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    missing = postgres_url().rsplit("/", 1)[0] + "/railyard_no_such_database"
+    monkeypatch.setenv("DATABASE_URL", missing)
+    monkeypatch.setenv("RAILYARD_STARTUP_WAIT_S", "0")
+    monkeypatch.setenv("RAILYARD_DATA_DIR", str(tmp_path / "var"))
+    result = CliRunner().invoke(app, ["users", "list"])
+    assert result.exit_code == 1
+    assert "the event store is unavailable" in result.output
+    assert 'database "railyard_no_such_database" does not exist' in result.output
