@@ -48,11 +48,12 @@ class RequestContext:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
-        status_holder = {"status": 500}
+        status_holder = {"status": 500, "started": 0}
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                status_holder["started"] = 1
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
@@ -61,6 +62,15 @@ class RequestContext:
             body_receive = await self._bounded_body(scope, receive, headers, send_with_id)
             if body_receive is not None:
                 await self.app(scope, body_receive, send_with_id)
+        except Exception:
+            # Answered here, inside the request's context: the answer carries its id (in
+            # the body and the header) for the person to quote, and the error is logged
+            # once, with that id (Starlette's outer handler would answer without it, and
+            # uvicorn log the traceback a second time, as plain text).
+            if status_holder["started"]:
+                raise
+            log.exception("unhandled_error", path=scope["path"])
+            await _internal_error(scope, headers, request_id, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
@@ -133,3 +143,41 @@ class RequestContext:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+async def _internal_error(
+    scope: Scope, headers: dict[str, str], request_id: str, send: Send
+) -> None:
+    """500, as a page for a browser and as problem details for the API, with the id."""
+    said = "an unexpected error occurred; nothing more was saved than a reload shows"
+    if "text/html" in headers.get("accept", ""):
+        payload = (
+            "<!doctype html><html lang=en><meta charset=utf-8><title>Something went wrong"
+            " · Railyard</title><body style='font-family:system-ui;max-width:40rem;"
+            "margin:3rem auto'><h1>Something went wrong</h1><p>Railyard could not answer"
+            " this, and nothing more was saved than a reload shows. It has been logged: if"
+            f" it happens again, give your administrator this id: <code>{request_id}</code>"
+            "</p><p><a href='/'>Home</a></p></body></html>"
+        ).encode()
+        kind = b"text/html; charset=utf-8"
+    else:
+        payload = orjson.dumps(
+            {
+                "type": "https://railyard.dev/problems/internal-error",
+                "title": "Internal Server Error",
+                "status": 500,
+                "detail": f"{said}; it has been logged with the request id {request_id}",
+                "rule": "internal_error",
+                "instance": scope["path"],
+                "request_id": request_id,
+            }
+        )
+        kind = b"application/problem+json"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [(b"content-type", kind), (b"content-length", str(len(payload)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

@@ -21,6 +21,7 @@ from shared.identity.pages import signin_router
 from shared.identity.people import NAV as PEOPLE_NAV
 from shared.identity.people import PeoplePages, people_router
 from shared.platform import Component, Finder, Platform, Waiting, WaitingFor
+from shared.store.errors import StoreUnavailable
 from shared.web.access import PageAccess, PageForbidden, SignInRequired, Viewer
 from shared.web.rendering import STATIC, NavLink, Templates
 
@@ -33,6 +34,13 @@ def wants_html(request: Request) -> bool:
     if path.startswith(("/api/", "/docs", "/openapi", "/healthz", "/readyz", "/metrics")):
         return False
     return "text/html" in request.headers.get("accept", "")
+
+
+def _posted_form(request: Request) -> bool:
+    """A form a page posted (whatever it accepts back), not an API call."""
+    kind = request.headers.get("content-type", "")
+    form = kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
+    return form and not request.url.path.startswith("/api/")
 
 
 def install_web(app: FastAPI, platform: Platform, components: Sequence[Component]) -> None:
@@ -94,6 +102,31 @@ def install_web(app: FastAPI, platform: Platform, components: Sequence[Component
 
     api_errors = app.exception_handlers[StarletteHTTPException]
     api_invalid = app.exception_handlers[RequestValidationError]
+    api_unavailable = app.exception_handlers[StoreUnavailable]
+
+    @app.exception_handler(StoreUnavailable)
+    async def unavailable(request: Request, exc: StoreUnavailable) -> Response:
+        if wants_html(request) or _posted_form(request):
+            # A page, or a form posted from one: said as a page (the person's session
+            # cannot be read without the store: shown without the navigation).
+            log.warning("store_unavailable", path=request.url.path, error=str(exc))
+            page = templates.render(
+                request,
+                "message.html",
+                None,
+                status=503,
+                heading="Railyard cannot reach its database",
+                message=(
+                    "Nothing was saved. Try again in a moment: your browser's Back button"
+                    " returns to the form with what you typed."
+                    if request.method == "POST"
+                    else "Try again in a moment: reload this page."
+                ),
+            )
+            page.headers["Retry-After"] = str(StoreUnavailable.retry_after_s)
+            return page
+        answer = api_unavailable(request, exc)
+        return await answer if inspect.isawaitable(answer) else answer
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
