@@ -252,6 +252,13 @@ def migrate(
         if platform.log.backfilled_hashes:
             err.print(f"hashed {platform.log.backfilled_hashes} events written before the chain")
         err.print(f"schema ready ({platform.settings.backend})")
+        if grant_to:
+            say(
+                f"granted to {grant_to}: SELECT, INSERT and UPDATE on the events (never"
+                " DELETE or TRUNCATE) and full use of every view, also of the view tables"
+                " this role makes later (rebuild-views); serve as it with"
+                " RAILYARD_CREATE_SCHEMA=false"
+            )
 
 
 @app.command("rebuild-views")

@@ -266,10 +266,12 @@ def _demo_command(platform: PlatformFactory) -> Callable[..., None]:
             raise _fail(str(exc), 2) from None
         with platform() as built:
             if built.log.head() > 0:
-                raise _fail(
-                    "the store already holds events; point RAILYARD_DATA_DIR at an empty"
-                    " directory (make demo uses var/demo)"
+                where = (
+                    "RAILYARD_DB_SCHEMA at a new schema"
+                    if built.settings.backend == "postgres"
+                    else "RAILYARD_DATA_DIR at an empty directory (make demo uses var/demo)"
                 )
+                raise _fail(f"the store already holds events; point {where}")
             try:
                 periods = Demo(built, first, seed).run(progress=err.print, until=date.today())
             except DemoTooLate as exc:

@@ -146,10 +146,10 @@ class RequestFacts:
     """The date it was promised for (class of service fixed date), if any."""
 
 
-def _reason(value: str | None) -> str:
+def _reason(value: str | None, what: str = "reason") -> str:
     text = (value or "").strip()
     if len(text) > 2_000:
-        raise InvalidCommand("reason_too_long", "a reason is at most 2,000 characters")
+        raise InvalidCommand(f"{what}_too_long", f"a {what} is at most 2,000 characters")
     return text
 
 
@@ -343,7 +343,7 @@ class ReleaseBundle(AuditedAggregate):
         self._require_scope_open("freeze")
         if self.is_frozen():
             raise RuleViolation("already_frozen", "the scope is already frozen")
-        self._scope_frozen(note=_reason(note))
+        self._scope_frozen(note=_reason(note, "note"))
 
     @event("ScopeFrozen")
     def _scope_frozen(self, note: str) -> None:
@@ -455,7 +455,10 @@ class ReleaseBundle(AuditedAggregate):
                 stage=current.value,
             )
         self._item_progressed(
-            request_id=request_id, stage=stage.value, note=_reason(note), previous=current.value
+            request_id=request_id,
+            stage=stage.value,
+            note=_reason(note, "note"),
+            previous=current.value,
         )
 
     @event("ItemProgressed")
@@ -478,7 +481,7 @@ class ReleaseBundle(AuditedAggregate):
                 f"{len(waiting)} item{' has' if len(waiting) == 1 else 's have'} not passed QA",
                 request_ids=waiting,
             )
-        self._qa_signed_off(request_ids=list(self.items), note=_reason(note))
+        self._qa_signed_off(request_ids=list(self.items), note=_reason(note, "note"))
 
     @event("QASignedOff")
     def _qa_signed_off(self, request_ids: list[str], note: str) -> None:
@@ -568,7 +571,11 @@ class ReleaseBundle(AuditedAggregate):
     def _require_item(self, request_id: str) -> dict[str, Any]:
         item = self.items.get(request_id)
         if item is None:
-            raise RuleViolation("not_in_bundle", f"request {request_id} is not in this bundle")
+            raise RuleViolation(
+                "not_in_bundle",
+                "that request is not in this bundle (taken out meanwhile? reload the page)",
+                request_id=request_id,
+            )
         return item
 
     def _require_exception_reason(self, reason: str | None, action: str) -> bool:

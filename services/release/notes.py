@@ -39,8 +39,8 @@ department{{ "" if departments | length == 1 else "s" }}\
 ### {{ category.label }}
 
 {% for item in category.requests -%}
-- **{{ item.title | md }}**: owner {{ item.owner | md }}, sponsor {{ item.sponsor | md }} \
-(`{{ item.request_id }}`)
+- **{{ item.reference }} {{ item.title | md }}**: owner {{ item.owner | md }}, sponsor \
+{{ item.sponsor | md }}
 {% endfor %}{% endfor %}{% else %}
 Nothing is scheduled in this bundle.
 {% endfor %}"""
@@ -77,8 +77,8 @@ it is planned to deploy on {{ bundle.deploy_date }}.</p>
 <h3>{{ category.label }}</h3>
 <ul>
 {% for item in category.requests %}
-<li><strong>{{ item.title }}</strong>: owner {{ item.owner }}, sponsor {{ item.sponsor }}
-<small>({{ item.request_id }})</small></li>
+<li><strong>{{ item.reference }} {{ item.title }}</strong>: owner {{ item.owner }}, sponsor
+{{ item.sponsor }}</li>
 {% endfor %}
 </ul>
 {% endfor %}
@@ -120,7 +120,15 @@ def notes_context(bundle: Mapping[str, Any], people: Mapping[str, str]) -> dict[
         entry = {
             "request_id": item["request_id"],
             "title": item.get("title") or item["request_id"],
-            "owner": f"{people.get(owner, owner)} ({owner})" if owner else "unassigned",
+            # A display name, and the username beside it only when it says more.
+            "owner": (
+                "unassigned"
+                if not owner
+                else owner
+                if people.get(owner, owner) == owner
+                else f"{people[owner]} ({owner})"
+            ),
+            "reference": item.get("reference") or item["request_id"],
             "sponsor": item.get("sponsor") or "unknown",
         }
         department = item.get("department") or "Unknown department"

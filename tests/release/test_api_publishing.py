@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from icalendar import Calendar
@@ -138,6 +139,8 @@ def test_release_notes_list_requests_by_department_and_category_with_owners_and_
     assert "### Business projects" in text
     assert r"Tariff \*engine\*" in text
     assert "owner Alice Dev (dev.alice), sponsor Val Sales" in text
+    assert re.search(r"\*\*REQ-\d+ Tariff", text)  # named as people write it, not by UUID
+    assert bundle not in text
     html = api.get(f"/api/bundles/{bundle}/notes.html", "vp.care")
     assert html.headers["content-type"].startswith("text/html")
     assert "&lt;b&gt;Agent&lt;/b&gt; search" in html.text

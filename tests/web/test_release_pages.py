@@ -142,9 +142,15 @@ def test_release_manager_defines_a_monthly_train_from_the_plan_page(web: Web) ->
         assert 'value="Monthly web"' in refused.text
         answer = client.post("/release/trains", data={"csrf_token": csrf, **form})
         assert answer.status_code == 200  # followed to the plan
-    bundles = api(web, "GET", "/api/bundles", "rm")
-    assert len(bundles) == 2
-    assert all(b["capacity_points"] == 30 for b in bundles)
+        bundles = api(web, "GET", "/api/bundles", "rm")
+        assert len(bundles) == 2
+        assert all(b["capacity_points"] == 30 for b in bundles)
+        generate = f"/release/trains/{bundles[0]['train_id']}/generate"
+        again = client.post(generate, data={"csrf_token": csrf, "count": "2"})
+        assert "next 2 deployments have bundles already" in again.text
+        assert "nothing new was planned" in again.text
+        more = client.post(generate, data={"csrf_token": csrf, "count": "3"})
+        assert "1 new bundle planned." in more.text
 
 
 def test_anyone_gets_a_calendar_subscription_link_that_works_without_a_session(

@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -40,6 +41,7 @@ def plan_routes(p: ReleasePages) -> APIRouter:
             suggestion=p.suggestion() if manages else None,
             manages=manages,
             notice=request.query_params.get("applied"),
+            planned=_planned_notice(request.query_params),
             error=refusal.detail if refusal else None,
             chosen=set(kept or []),
             train_form=train_form or {},
@@ -112,13 +114,29 @@ def plan_routes(p: ReleasePages) -> APIRouter:
     ) -> Response:
         form = await read_form(request)
 
+        asked: list[int] = []
+
         def command(f: Form = form) -> Any:
-            count = f.integer("count", "How many bundles", 1, 12)
-            return p.releases.generate_bundles(parse_uuid(train_id, "a train"), count)
+            asked.append(f.integer("count", "How many bundles", 1, 12))
+            return p.releases.generate_bundles(parse_uuid(train_id, "a train"), asked[0])
 
         result = attempt(viewer, command)
         if isinstance(result, Refusal):
             return plan_page(request, viewer, result)
-        return see_other("/release")
+        return see_other(f"/release?planned={len(result.bundle_ids)}&asked={asked[0]}")
 
     return router
+
+
+def _planned_notice(query: Mapping[str, str]) -> str | None:
+    """What planning the next bundles did, said even when it did nothing."""
+    planned, asked = query.get("planned", ""), query.get("asked", "")
+    if not (planned.isdigit() and asked.isdigit()):
+        return None
+    if planned == "0":
+        return (
+            f"The train's next {asked} deployments have bundles already (a cancelled one's"
+            " date is not planned again): nothing new was planned. Ask for more to plan"
+            " further ahead."
+        )
+    return f"{planned} new bundle{'' if planned == '1' else 's'} planned."
