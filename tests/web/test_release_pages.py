@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 import uuid
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -39,6 +40,9 @@ FORMS = [
     ("rm", "/release/bundles/{b}/items/{r}/progress", {"stage": "in_development"}),
     ("vp.sales", "/release/bundles/{b}/sign-off", {"note": "x"}),
     ("metrics.mo", "/release/plan/apply", {"proposal": "{r}:{b}"}),
+    ("dev.alice", "/release/bundles/{b}/move", {"deploy_date": "2099-01-06", "reason": "x"}),
+    ("cab.carl", "/release/bundles/{b}/capacity", {"capacity_points": "5"}),
+    ("vp.sales", "/release/bundles/{b}/cancel", {"reason": "x"}),
 ]
 
 
@@ -214,3 +218,37 @@ def test_a_duplicates_history_names_the_original_by_title(web: Web) -> None:
     assert (
         f'marked as a duplicate of <a href="/requests/{original}">Single sign-on for the CRM</a>'
     ) in page
+
+
+def test_the_release_manager_moves_resizes_and_cancels_a_bundle_from_its_page(web: Web) -> None:
+    """A move without a reason is refused with what was typed kept; with one, the page says
+    so and what it leaves to do; capacity and cancelling are recorded with their reasons."""
+    bundle, _ = scheduled_bundle(web)
+    page = f"/release/bundles/{bundle}"
+    old = api(web, "GET", f"/api/bundles/{bundle}", "rm")["deploy_date"]
+    later = (date.fromisoformat(old) + timedelta(days=7)).isoformat()
+    with web.client() as client:
+        csrf = web.sign_in(client, "rm")
+        assert "Move the bundle" in client.get(page).text
+        refused = client.post(f"{page}/move", data={"csrf_token": csrf, "deploy_date": later})
+        assert refused.status_code == 422
+        assert "Fill in the reason." in refused.text
+        assert f'value="{later}"' in refused.text
+        moved = client.post(
+            f"{page}/move", data={"csrf_token": csrf, "deploy_date": later, "reason": "ops away"}
+        )
+        assert moved.status_code == 200
+        assert f"Moved to {later}; its milestones moved with it." in moved.text
+        resized = client.post(
+            f"{page}/capacity", data={"csrf_token": csrf, "capacity_points": "55", "reason": ""}
+        )
+        assert "Capacity changed." in resized.text
+        cancelled = client.post(f"{page}/cancel", data={"csrf_token": csrf, "reason": "merged"})
+        assert "Bundle cancelled" in cancelled.text
+        assert "Move the bundle" not in cancelled.text  # nothing to change any more
+    detail = api(web, "GET", f"/api/bundles/{bundle}", "rm")
+    assert (detail["deploy_date"], detail["capacity_points"], detail["status"]) == (
+        later,
+        55,
+        "cancelled",
+    )

@@ -3,19 +3,21 @@ progress of each item (IT staff); QA sign-off (the QA team); release notes."""
 
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from services.release.application import MovedBundle
 from services.release.domain import NEXT_STAGES, Stage
 from services.release.pages.base import ReleasePages, parse_uuid, with_fill
+from services.release.trains import MAX_CAPACITY
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role, Team
 from shared.web.access import Viewer
-from shared.web.forms import BadInput, Form, Refusal, handle_form
+from shared.web.forms import BadInput, Form, Refusal, attempt, handle_form, read_form
 from shared.web.history import referenced, with_links
 
 NOTICES = {
@@ -25,6 +27,8 @@ NOTICES = {
     "pull": "Item pulled from the bundle.",
     "progress": "Progress recorded.",
     "signed_off": "QA sign-off recorded.",
+    "capacity": "Capacity changed.",
+    "cancelled": "Bundle cancelled: its requests are free to be planned into another.",
 }
 
 
@@ -49,6 +53,7 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
         refusal: Refusal | None = None,
         failed: str = "",
         kept: dict[str, Any] | None = None,
+        said: list[str] | None = None,
     ) -> Response:
         bundle = p.views.bundle(str(bundle_id))
         if bundle is None:
@@ -79,6 +84,7 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
             in_qa_team=viewer.principal.team == Team.QA,
             next_stages=NEXT_STAGE_CHOICES,
             notice=NOTICES.get(request.query_params.get("done", "")),
+            said=said or [],
             error=refusal.detail if refusal else None,
             failed=failed,
             form=kept or {},
@@ -117,6 +123,8 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
             "frozen",
             lambda f: p.releases.freeze(bundle_id, f.text("note")),
         )
+
+    _plan_routes(router, p, manager, bundle_page, act)
 
     @router.post("/release/bundles/{bundle_id}/schedule")
     async def schedule(
@@ -183,6 +191,61 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
         )
 
     return router
+
+
+def _plan_routes(
+    router: APIRouter,
+    p: ReleasePages,
+    manager: Callable[[Request], Awaitable[Viewer]],
+    bundle_page: Callable[..., Response],
+    act: Callable[..., Awaitable[Response]],
+) -> None:
+    """The release manager's changes to the plan of a bundle: move, capacity, cancel."""
+
+    @router.post("/release/bundles/{bundle_id}/move")
+    async def move(
+        request: Request, bundle_id: UUID, viewer: Annotated[Viewer, Depends(manager)]
+    ) -> Response:
+        """Answered with the page itself, not a redirect: what the move leaves to be done
+        (a release change to revise, milestones passed) is said once, beside it."""
+        form = await read_form(request)
+
+        def run() -> object:
+            form.require({"deploy_date": "the new date", "reason": "the reason"})
+            day = form.date("deploy_date", "The new date")
+            assert day is not None  # required above
+            return p.releases.move(bundle_id, day, form.text("reason"))
+
+        result = attempt(viewer, run)
+        if isinstance(result, Refusal):
+            return bundle_page(
+                request, viewer, bundle_id, refusal=result, failed="moved", kept=form.kept()
+            )
+        assert isinstance(result, MovedBundle)
+        said = [f"Moved to {form.text('deploy_date')}; its milestones moved with it."]
+        return bundle_page(request, viewer, bundle_id, said=said + result.warnings)
+
+    @router.post("/release/bundles/{bundle_id}/capacity")
+    async def capacity(
+        request: Request, bundle_id: UUID, viewer: Annotated[Viewer, Depends(manager)]
+    ) -> Response:
+        def run(f: Form) -> object:
+            points = f.integer("capacity_points", "Capacity", 1, MAX_CAPACITY)
+            bundle = p.views.bundle(str(bundle_id)) or {}
+            keep = bundle.get("subsystem_capacity") or {}  # changed over the API only
+            return p.releases.change_capacity(bundle_id, points, keep, f.text("reason"))
+
+        return await act(request, viewer, bundle_id, "capacity", run)
+
+    @router.post("/release/bundles/{bundle_id}/cancel")
+    async def cancel(
+        request: Request, bundle_id: UUID, viewer: Annotated[Viewer, Depends(manager)]
+    ) -> Response:
+        def run(f: Form) -> object:
+            f.require({"reason": "the reason"})
+            return p.releases.cancel(bundle_id, f.text("reason"))
+
+        return await act(request, viewer, bundle_id, "cancelled", run)
 
 
 def _backlog(p: ReleasePages) -> list[dict[str, Any]]:
