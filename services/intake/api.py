@@ -175,6 +175,15 @@ class RequestDetail(RequestSummary):
     history: list[dict[str, Any]]
 
 
+class TriageItem(RequestSummary):
+    question: str | None = Field(
+        default=None, description="Triage's latest question to the requester, if any."
+    )
+    answer: str | None = Field(
+        default=None, description="The requester's answer to it, once given."
+    )
+
+
 class RequestList(BaseModel):
     items: list[RequestSummary]
     total: int
@@ -292,7 +301,7 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
 
     @router.get(
         "/triage-queue",
-        response_model=list[RequestSummary],
+        response_model=list[TriageItem],
         summary="Requests waiting for a triage decision, oldest first"
         " (deferred ones once their date has come)",
     )

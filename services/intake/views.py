@@ -400,8 +400,30 @@ class IntakeViews:
             r["waiting_days"] = (
                 (day - date.fromisoformat(until)).days + 1 if until else r["age_days"]
             )
+        answers = self._answers([r["id"] for r in queue if r.get("question")])
+        for r in queue:
+            r["answer"] = answers.get(r["id"])
         queue.sort(key=lambda r: (r["submitted_at"], r["id"]))
         return queue
+
+    def _answers(self, request_ids: list[str]) -> dict[str, str]:
+        """The requester's latest answer to triage's question, per request that has one:
+        read from the history table, as deferral dates are (decision 0004)."""
+        if not request_ids:
+            return {}
+        with self.log.db.transaction() as cur:
+            rows = cur.tuples_in(
+                f"SELECT request_id, position, data FROM {self._t(HISTORY)}"
+                " WHERE type = 'ChangeRequest.InformationProvided' AND",
+                "request_id",
+                request_ids,
+            )
+        latest: dict[str, tuple[int, str]] = {}
+        for request_id, position, data in rows:
+            seen = latest.get(request_id)
+            if seen is None or position > seen[0]:
+                latest[request_id] = (position, orjson.loads(data).get("answer") or "")
+        return {request_id: answer for request_id, (_, answer) in latest.items()}
 
     def _deferrals_due(self, today: date) -> list[dict[str, Any]]:
         # The date is read from the latest Deferred event in the history table, so the

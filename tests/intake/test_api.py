@@ -156,7 +156,7 @@ def test_withdraw_delivered_request_is_409(api: Api) -> None:
     assert response.json()["rule"] == "withdraw_after_delivery"
 
 
-def test_ask_for_information_and_answer_returns_to_queue(api: Api) -> None:
+def test_ask_for_information_and_answer_returns_to_queue_with_both(api: Api) -> None:
     request_id = submit(api)
     asked = api.post(f"/api/requests/{request_id}/ask", "rm", json={"question": "Which SMS?"})
     assert asked.json()["status"] == "info_requested"
@@ -165,7 +165,12 @@ def test_ask_for_information_and_answer_returns_to_queue(api: Api) -> None:
         f"/api/requests/{request_id}/information", "vp.sales", json={"answer": "Postpaid only"}
     )
     assert answered.json()["status"] == "submitted"
-    assert [r["id"] for r in api.get("/api/triage-queue", "rm").json()] == [request_id]
+    [back] = api.get("/api/triage-queue", "rm").json()
+    assert (back["id"], back["question"], back["answer"]) == (
+        request_id,
+        "Which SMS?",
+        "Postpaid only",
+    )
 
 
 def test_mark_duplicate_and_defer_and_reject(api: Api) -> None:

@@ -141,6 +141,25 @@ def test_a_triage_item_shows_the_whole_request_and_why_it_is_needed(web: Web) ->
     assert "<strong>Why:</strong> Complaints about bill shock." in queue
 
 
+def test_an_answered_question_is_on_the_triage_page_with_the_request(web: Web) -> None:
+    """The request comes back to the queue once its requester answers: the question and
+    the answer are beside it, not only on its own page."""
+    request_id = submit(web, title="Loyalty points in the portal")
+    with web.client() as client:
+        for path, as_, body in (
+            ("ask", "rm", {"question": "Which portal, <web> or app?"}),
+            ("information", "vp.sales", {"answer": "The web portal only."}),
+        ):
+            done = client.post(
+                f"/api/requests/{request_id}/{path}", json=body, headers=web.people.headers(as_)
+            )
+            assert done.status_code == 200, done.text
+        web.sign_in(client, "rm")
+        page = client.get("/triage").text
+    assert "<strong>You asked:</strong> Which portal, &lt;web&gt; or app?" in page
+    assert "<strong>They answered:</strong> The web portal only." in page
+
+
 def test_a_deferral_whose_date_has_come_is_back_on_the_triage_page(web: Web) -> None:
     """The release manager sees the request again, marked as deferred until today."""
     request_id = submit(web, title="Loyalty points in the portal")
