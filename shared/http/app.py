@@ -21,6 +21,7 @@ from shared.platform import Component, Platform
 from shared.store.collector import frozen_while_serving
 from shared.store.errors import StoreUnavailable
 from shared.store.followers import Followers, ReactionRunner
+from shared.store.migrate import missing_privileges
 from shared.store.projections import ProjectionGroup
 
 log = structlog.get_logger(__name__)
@@ -136,12 +137,21 @@ def create_app(
         try:
             platform.log.ping()
             lags = {p.name: lag for g in groups for p, lag in _lags(g)}
+            lacking = missing_privileges(platform.log)
         except StoreUnavailable as exc:
             return problem(
                 503,
                 "not_ready",
                 f"the event store is unavailable: {exc}",
                 headers={"Retry-After": "2"},
+            )
+        if lacking:
+            return problem(
+                503,
+                "not_ready",
+                f"this process's database role lacks {', '.join(lacking)}: every write would"
+                " fail; run `railyard migrate --grant-to <role>` as the tables' owner",
+                missing_privileges=lacking,
             )
         behind = {name: lag for name, lag in lags.items() if lag > READY_MAX_LAG}
         if behind:

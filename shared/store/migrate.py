@@ -64,3 +64,32 @@ def grant_service_role(log: EventLog, role: str) -> None:
         for table in (IDEMPOTENCY_TABLE, REACTIONS_TABLE):
             cur.execute(f"REVOKE DELETE, TRUNCATE ON {log.table(table)} FROM {role}")
         cur.execute(f"REVOKE TRUNCATE ON {log.table(POSITIONS_TABLE)} FROM {role}")
+
+
+NEEDED = (
+    (EVENTS_TABLE, "SELECT"),
+    (EVENTS_TABLE, "INSERT"),
+    (HASHES_TABLE, "INSERT"),
+    (IDEMPOTENCY_TABLE, "INSERT"),
+    (REACTIONS_TABLE, "INSERT"),
+    (POSITIONS_TABLE, "UPDATE"),
+)
+"""What every write needs of the log's own tables (the views' are checked by using them)."""
+
+
+def missing_privileges(log: EventLog) -> list[str]:
+    """The privileges of NEEDED this process's role lacks ("INSERT on railyard_events"):
+    empty on SQLite, and when all are held. Readiness asks, so that a role that lost a
+    grant is not ready, instead of answering every write with a 500."""
+    if log.db.backend != "postgres":
+        return []
+    checks = ", ".join(f"has_table_privilege(:t{i}, :p{i}) AS c{i}" for i in range(len(NEEDED)))
+    params: dict[str, str] = {}
+    for i, (table, privilege) in enumerate(NEEDED):
+        params[f"t{i}"] = log.table(table)
+        params[f"p{i}"] = privilege
+    with log.db.transaction() as cur:
+        cur.execute(f"SELECT {checks}", params)
+        row = cur.fetchone()
+    assert row is not None
+    return [f"{p} on {t}" for i, (t, p) in enumerate(NEEDED) if not row[f"c{i}"]]

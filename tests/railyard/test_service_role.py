@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -141,3 +142,27 @@ def test_a_database_that_does_not_exist_is_named_not_a_pool_timeout(
     assert result.exit_code == 1
     assert "the event store is unavailable" in result.output
     assert 'database "railyard_no_such_database" does not exist' in result.output
+
+
+@pytest.mark.postgres
+def test_a_role_that_lost_its_insert_on_the_log_is_not_ready(tmp_path: Path) -> None:
+    """Every write would fail with a 500: readiness says so, by privilege."""
+    url = postgres_url()
+    with fresh_schema(url) as schema:
+        owner = Deployment(url, schema, tmp_path)
+        owner.migrate()
+        app = service_role_app(url, schema, tmp_path)
+        try:
+            with TestClient(app) as client:
+                assert client.get("/readyz").status_code == 200
+                with psycopg.connect(url, autocommit=True) as admin:
+                    admin.execute(
+                        f'REVOKE INSERT ON "{schema}".railyard_events FROM {SERVICE_ROLE}'
+                    )
+                ready = client.get("/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["missing_privileges"] == ["INSERT on railyard_events"]
+            assert "migrate --grant-to" in ready.json()["detail"]
+        finally:
+            app.state.platform.close()
+            owner.close()
