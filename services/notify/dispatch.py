@@ -27,7 +27,7 @@ import orjson
 import structlog
 
 from services.notify.domain import MAX_IN_FLIGHT, is_internal_host
-from services.notify.email import EmailSender
+from services.notify.email import NOT_CONFIGURED, EmailSender
 from services.notify.signing import (
     DELIVERY_HEADER,
     POSITION_HEADER,
@@ -39,6 +39,7 @@ from services.notify.signing import (
 )
 from services.notify.views import ATTEMPTS, DIGESTS, ENDPOINTS, OUTBOX, SUBSCRIPTIONS, USERS
 from shared.settings import Settings
+from shared.store.errors import StoreUnavailable
 from shared.store.log import EventLog
 
 log = structlog.get_logger(__name__)
@@ -71,6 +72,9 @@ class Outcome:
     delivered: bool
     status_code: int | None
     error: str | None
+    final: bool = False
+    """Not sent, and trying again cannot change that (no address, no mail server): not
+    retried for a day, each try logged (the person's page says why it was not sent)."""
 
 
 def _resolves_internally(url: str) -> bool:
@@ -133,17 +137,19 @@ class Dispatcher:
         params: dict[str, Any] = {"now": _iso(now), "per_target": MAX_IN_FLIGHT}
         params.update({f"busy{i}": target for i, target in enumerate(busy)})
         not_busy = (
-            f" AND o.target NOT IN ({', '.join(f':busy{i}' for i in range(len(busy)))})"
+            f" AND (o.channel || ':' || o.target) NOT IN"
+            f" ({', '.join(f':busy{i}' for i in range(len(busy)))})"
             if busy
             else ""
         )
-        # Oldest first, but at most a few per target and none for a paused or removed
-        # endpoint: a backlog waiting for one receiver never hides the others' deliveries.
+        # Oldest first, but at most a few per target (a person's email and their webhook
+        # apart) and none for a paused or removed endpoint: a backlog waiting for one
+        # receiver never hides the others' deliveries.
         with self.log.db.transaction() as cur:
             cur.execute(
                 f"SELECT delivery_id, channel, target, position, event_type, payload,"
-                f" attempts, created_at FROM (SELECT o.*, ROW_NUMBER() OVER"
-                f" (PARTITION BY o.target ORDER BY o.position) AS nth FROM {self._t(OUTBOX)} o"
+                f" attempts, created_at FROM (SELECT o.*, ROW_NUMBER() OVER (PARTITION BY"
+                f" o.channel, o.target ORDER BY o.position) AS nth FROM {self._t(OUTBOX)} o"
                 f" WHERE o.status = 'pending' AND o.next_attempt_at <= :now"
                 f" AND (o.leased_until IS NULL OR o.leased_until < :now){not_busy}"
                 f" AND NOT EXISTS (SELECT 1 FROM {self._t(ENDPOINTS)} e"
@@ -163,15 +169,15 @@ class Dispatcher:
             target = self._target(row, endpoints)
             if target is None:
                 continue
-            limit, timeout = target["limit"], target["timeout"]
+            limit, timeout, slot = target["limit"], target["timeout"], _slot(row)
             with self._lock:
-                self._limits[row["target"]] = limit
-                if self._in_flight[row["target"]] >= limit:
+                self._limits[slot] = limit
+                if self._in_flight[slot] >= limit:
                     continue
-                self._in_flight[row["target"]] += 1
+                self._in_flight[slot] += 1
             if not self._claim(row["delivery_id"], now, timeout):
                 with self._lock:
-                    self._in_flight[row["target"]] -= 1
+                    self._in_flight[slot] -= 1
                 continue
             future = self.pool.submit(self._deliver, row, target)
             with self._lock:
@@ -226,12 +232,15 @@ class Dispatcher:
         started = time.perf_counter()
         try:
             outcome = self._send(row, target)
+        except StoreUnavailable as exc:  # tried again once the store answers
+            log.warning("notification_send_waiting", delivery_id=row["delivery_id"], error=str(exc))
+            outcome = Outcome(False, None, f"the event store did not answer: {exc}")
         except Exception as exc:  # a bug in one send must not kill the dispatcher
             log.exception("notification_send_failed", delivery_id=row["delivery_id"])
             outcome = Outcome(False, None, f"internal error: {exc!r}")
         finally:
             with self._lock:
-                self._in_flight[row["target"]] -= 1
+                self._in_flight[_slot(row)] -= 1
         self._record(row, outcome, (time.perf_counter() - started) * 1000)
 
     def _send(self, row: dict[str, Any], target: dict[str, Any]) -> Outcome:
@@ -244,11 +253,13 @@ class Dispatcher:
             return self._post(endpoint["url"], payload, secret, row, float(endpoint["timeout_s"]))
         person = self._person(row["target"])
         if person is None:
-            return Outcome(False, None, "the person is no longer active")
+            return Outcome(False, None, "the person is no longer active", final=True)
         if target["kind"] == "webhook":
             return self._post_personal(person, payload, row, target)
         if not person["email"]:
-            return Outcome(False, None, "no email address on file")
+            return Outcome(False, None, "no email address on file", final=True)
+        if not self.email.configured:
+            return Outcome(False, None, NOT_CONFIGURED, final=True)
         error = self.email.send_notification(person["email"], payload["message"])
         return Outcome(error is None, None, error)
 
@@ -257,7 +268,7 @@ class Dispatcher:
     ) -> Outcome:
         url = person["webhook_url"]
         if not url:
-            return Outcome(False, None, "no personal webhook URL is set")
+            return Outcome(False, None, "no personal webhook URL is set", final=True)
         if self.log.settings.production and _resolves_internally(url):
             return Outcome(
                 False, None, "refused: the webhook's host resolves to an internal address"
@@ -311,6 +322,8 @@ class Dispatcher:
         attempt = int(row["attempts"]) + 1
         if outcome.delivered:
             status, next_at = "delivered", _iso(now)
+        elif outcome.final:
+            status, next_at = "dead", _iso(now)
         else:
             age = (now - datetime.fromisoformat(row["created_at"])).total_seconds()
             delay = self.policy.delay(attempt, self.rng)
@@ -360,8 +373,8 @@ class Dispatcher:
         """Once a day after the digest hour, one email per person with what queued up."""
         moment = now or datetime.now(UTC)
         local = moment.astimezone(self.log.settings.zone)
-        if local.hour < self.log.settings.digest_hour:
-            return 0
+        if local.hour < self.log.settings.digest_hour or not self.email.configured:
+            return 0  # without a mail server the digest waits (its page shows it)
         today = local.date().isoformat()
         with self.log.db.transaction() as cur:
             cur.execute(
@@ -431,6 +444,9 @@ class Dispatcher:
                 if time.monotonic() - last_digest_check > 60:
                     last_digest_check = time.monotonic()
                     self.send_digests()
+            except StoreUnavailable as exc:  # a passing outage: no traceback, next round
+                log.warning("notification_dispatch_waiting", error=str(exc))
+                started = 0
             except Exception:  # keep dispatching; the store may be back on the next round
                 log.exception("notification_dispatch_failed")
                 started = 0
@@ -449,3 +465,9 @@ class Dispatcher:
             self._thread.join(timeout)
             self._thread = None
         self.pool.shutdown(wait=True, cancel_futures=False)
+
+
+def _slot(row: dict[str, Any]) -> str:
+    """Whose sending slots a delivery takes: an endpoint's, or one person's by channel
+    (their emails waiting for a mail server do not hold up their webhook)."""
+    return f"{row['channel']}:{row['target']}"

@@ -37,6 +37,9 @@ HTML = _templates.from_string(
 )
 
 
+NOT_CONFIGURED = "email is not configured (set RAILYARD_SMTP_HOST)"
+
+
 class EmailSender:
     """Sends notification emails; returns None on success or a readable error."""
 
@@ -47,10 +50,15 @@ class EmailSender:
     def send_notification(self, to: str, message: Mapping[str, Any]) -> str | None:
         return self.send_many(to, str(message["subject"]), [message])
 
+    @property
+    def configured(self) -> bool:
+        """Whether a mail server is set: without one no email can be sent, now or later."""
+        return bool(self.settings.smtp_host)
+
     def send_many(self, to: str, subject: str, messages: Sequence[Mapping[str, Any]]) -> str | None:
         settings = self.settings
         if not settings.smtp_host:
-            return "email is not configured (set RAILYARD_SMTP_HOST)"
+            return NOT_CONFIGURED
         mail = EmailMessage()
         mail["From"] = settings.mail_from
         mail["To"] = to

@@ -3,8 +3,12 @@ leaks (decision 0121)."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import pytest
 
+from services.intake.application import Intake
+from services.intake.views import IntakeViews
 from services.notify.domain import Channel, Topic
 from services.notify.signing import SignatureError, derive_secret, person_secret, verify
 from shared.application import acting_as
@@ -62,3 +66,35 @@ def test_the_first_personal_secret_is_the_one_people_had_before_they_could_repla
         person_secret(master, "vp.sales", 1),
         person_secret(master, "vp.sales", 3),
     }
+
+
+def test_without_a_mail_server_an_email_is_given_up_at_once_with_the_reason(
+    notify: Notify,
+) -> None:
+    """No RAILYARD_SMTP_HOST: each email is 'not sent' after one try, saying why, instead
+    of being tried again for a day (a log line each time); webhooks still go."""
+    n = notify.notifications
+    rm = notify.platform.directory.principal("rm")
+    assert rm is not None
+    platform = notify.platform
+    intake = Intake(platform.log, IntakeViews(platform.log), platform.directory)
+    sales = platform.directory.user("vp.sales")
+    assert sales is not None
+    with acting_as("admin"):
+        platform.identity.change_profile(
+            "vp.sales", sales.roles, sales.department, sales.team, email="val@example.com"
+        )
+    with receiver() as hook:
+        with acting_as("rm"):
+            n.set_webhook(rm, hook.url)
+            n.choose(rm, Topic.NEW_SUBMISSIONS, Channel.WEBHOOK)
+        asked = [submit(platform, title) for title in ("One", "Two", "Three")]
+        with acting_as("rm"):
+            for request_id in asked:  # each question is for the requester, by email
+                intake.request_information(UUID(request_id), "Which customers?")
+        notify.deliver(rounds=2)
+        assert len(hook.received) == 3
+    emails = [r for r in notify.outbox("vp.sales") if r["channel"] == "email"]
+    assert len(emails) == 3
+    assert {(r["status"], r["attempts"]) for r in emails} == {("dead", 1)}
+    assert {r["last_error"] for r in emails} == {"email is not configured (set RAILYARD_SMTP_HOST)"}
