@@ -88,31 +88,41 @@ class MetricsQueries:
 
     def every_metric(self, q: Question, seed: int = 0) -> dict[str, Any]:
         history = self._history(*window_needed(q.span, q.as_of))
-        return every_metric(history, q.span, q.unit, q.filter, self.zone, q.as_of, seed=seed)
+        return noted(
+            every_metric(history, q.span, q.unit, q.filter, self.zone, q.as_of, seed=seed),
+            history,
+            q.filter,
+        )
 
     def throughput(self, q: Question) -> dict[str, Any]:
         history = self._history(q.span.start, q.span.end)
-        return flow.throughput(history, q.span, q.unit, q.filter, self.zone)
+        return noted(
+            flow.throughput(history, q.span, q.unit, q.filter, self.zone), history, q.filter
+        )
 
     def flow_times(self, q: Question) -> dict[str, Any]:
         history = self._history(q.span.start, q.span.end)
-        return flow.flow_times(history, q.span, q.filter, self.zone)
+        return noted(flow.flow_times(history, q.span, q.filter, self.zone), history, q.filter)
 
     def work_in_progress(self, q: Question) -> dict[str, Any]:
         history = self._history(q.as_of, q.as_of)
-        return flow.work_in_progress(history, q.as_of, q.filter, self.zone)
+        return noted(
+            flow.work_in_progress(history, q.as_of, q.filter, self.zone), history, q.filter
+        )
 
     def time_in_state(self, q: Question) -> dict[str, Any]:
         history = self._history(q.span.start, q.span.end)
-        return flow.time_in_state(history, q.span, q.filter, self.zone)
+        return noted(flow.time_in_state(history, q.span, q.filter, self.zone), history, q.filter)
 
     def cumulative_flow(self, q: Question) -> dict[str, Any]:
         history = self._history(q.span.start, q.span.end)
-        return flow.cumulative_flow(history, q.span, q.filter, self.zone)
+        return noted(flow.cumulative_flow(history, q.span, q.filter, self.zone), history, q.filter)
 
     def satisfaction(self, q: Question) -> dict[str, Any]:
         history = self._history(q.span.start, q.span.end)
-        return flow.satisfaction(history, q.span, q.unit, q.filter, self.zone)
+        return noted(
+            flow.satisfaction(history, q.span, q.unit, q.filter, self.zone), history, q.filter
+        )
 
     def releases(self, q: Question) -> dict[str, Any]:
         history = self._history(q.span.start, q.span.end)
@@ -120,17 +130,21 @@ class MetricsQueries:
 
     def dora(self, q: Question) -> dict[str, Any]:
         history = self._history(q.span.start, q.span.end)
-        return {
-            **delivery.dora(history, q.span, q.unit, q.filter, self.zone),
-            "unauthorised_changes": delivery.unauthorised_changes(
-                history, q.span, q.unit, q.filter, self.zone
-            ),
-            "cab": delivery.cab_lead_time(history, q.span, q.filter, self.zone),
-        }
+        return noted(
+            {
+                **delivery.dora(history, q.span, q.unit, q.filter, self.zone),
+                "unauthorised_changes": delivery.unauthorised_changes(
+                    history, q.span, q.unit, q.filter, self.zone
+                ),
+                "cab": delivery.cab_lead_time(history, q.span, q.filter, self.zone),
+            },
+            history,
+            Filter(subsystem=q.filter.subsystem),  # what change figures are filtered by
+        )
 
     def comparison(self, q: Question) -> dict[str, Any]:
         history = self._history(q.span.previous().start, q.span.end)
-        return comparison(history, q.span, q.filter, self.zone)
+        return noted(comparison(history, q.span, q.filter, self.zone), history, q.filter)
 
     def forecasts(self, as_of: date, seed: int = 0, flt: Filter = EVERYTHING) -> dict[str, Any]:
         self._happened(as_of)
@@ -209,3 +223,27 @@ def _sensible(day: date, what: str) -> None:
         raise InvalidCommand(
             "date_out_of_range", f"{what} must fall between {FIRST_YEAR} and {LAST_YEAR}"
         )
+
+
+def noted(doc: dict[str, Any], history: History, flt: Filter) -> dict[str, Any]:
+    """The document, with `notes` when a filter names a department or subsystem that
+    nothing of the period has: every figure is then zero, most likely for a typo, and an
+    API client is told so (as the dashboard tells a person)."""
+    notes = []
+    if flt.department:
+        departments = {r.department for r in history.requests.values()}
+        if flt.department.casefold() not in {d.casefold() for d in departments}:
+            named = ", ".join(sorted(departments, key=str.casefold)) or "none"
+            notes.append(
+                f"no request of this period is from {flt.department!r}, so the figures are"
+                f" zero; departments with requests in it: {named}"
+            )
+    if flt.subsystem:
+        touched = {s.casefold() for r in history.requests.values() for s in r.subsystems}
+        touched |= {s.casefold() for c in history.changes.values() for s in c.subsystems}
+        if flt.subsystem.casefold() not in touched:
+            notes.append(
+                f"nothing of this period touches the subsystem {flt.subsystem!r}, so the"
+                " figures are zero"
+            )
+    return {**doc, "notes": notes} if notes else doc

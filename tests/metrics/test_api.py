@@ -175,3 +175,18 @@ def test_comparison_of_a_period_with_the_one_before(api: Api) -> None:
     table = get(api, "/comparison")
     assert table["previous"]["period"]["label"] == "2026-02-01..2026-02-28"
     assert (table["previous"]["delivered"], table["current"]["delivered"]) == (0, 3)
+
+
+def test_a_filter_that_matches_nothing_of_the_period_is_noted_not_only_zero(api: Api) -> None:
+    """A department or subsystem typed wrong gives zeros everywhere: the answer says so,
+    and names the period's departments; a filter that matches has no notes."""
+    march_history(api.platform)
+    typo = get(api, "/flow-times", department="Slaes")
+    assert typo["cycle_time_days"]["count"] == 0
+    [note] = typo["notes"]
+    assert note.startswith("no request of this period is from 'Slaes', so the figures are zero")
+    assert "Sales" in note
+    assert "notes" not in get(api, "/flow-times", department="sales")
+    [subsystem] = get(api, "/dora", subsystem="Bilin")["notes"]
+    assert "'Bilin'" in subsystem
+    assert "notes" not in get(api, "/throughput")
