@@ -10,6 +10,7 @@ from uuid import UUID
 
 import orjson
 
+from services.release.capacity import over_capacity
 from services.release.domain import (
     ACCEPTED,
     QA_ACTIVITY,
@@ -18,7 +19,6 @@ from services.release.domain import (
     RequestFacts,
     bundle_status,
     now,
-    over_capacity,
 )
 from services.release.facts import (
     CHANGES,
