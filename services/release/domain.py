@@ -8,7 +8,7 @@ time (`shared.domain.business_now`), falling back to the real clock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -17,7 +17,6 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from services.release.capacity import over_capacity
 from shared.domain import (
     AuditedAggregate,
     InvalidCommand,
@@ -92,6 +91,25 @@ def bundle_status(phase: Phase, frozen: bool, qa_started: bool) -> BundleStatus:
     if frozen and qa_started:
         return BundleStatus.IN_QA
     return BundleStatus.SCOPE_FROZEN if frozen else BundleStatus.PLANNING
+
+
+def over_capacity(
+    capacity_points: int,
+    subsystem_capacity: Mapping[str, int],
+    loads: Iterable[tuple[int, Sequence[str]]],
+) -> list[dict[str, Any]]:
+    """Where a scope of (size, subsystems) items exceeds capacity. A request counts its
+    whole size against each subsystem it touches: work is not split between them."""
+    items = list(loads)
+    warnings = []
+    total = sum(size for size, _ in items)
+    if total > capacity_points:
+        warnings.append({"scope": "total", "load": total, "capacity": capacity_points})
+    for subsystem, capacity in sorted(subsystem_capacity.items()):
+        load = sum(size for size, touched in items if subsystem in touched)
+        if load > capacity:
+            warnings.append({"scope": subsystem, "load": load, "capacity": capacity})
+    return warnings
 
 
 def bundle_id(train_id: str, slot_date: str) -> UUID:

@@ -10,7 +10,6 @@ from uuid import UUID
 
 import orjson
 
-from services.release.capacity import over_capacity
 from services.release.domain import (
     ACCEPTED,
     QA_ACTIVITY,
@@ -19,6 +18,7 @@ from services.release.domain import (
     RequestFacts,
     bundle_status,
     now,
+    over_capacity,
 )
 from services.release.facts import (
     CHANGES,
