@@ -28,10 +28,9 @@ from shared.domain import (
 )
 
 QA_TEAM = "qa"
-MOVE_AHEAD_AT_MOST_DAYS = 2 * 366
-"""As far as a production change's window may be planned (change control's
-PLANNED_AHEAD_AT_MOST, decision 119): further is a slip of the year."""
+MOVE_AHEAD_AT_MOST_DAYS = 2 * 366  # as far as a change window is planned (decision 119)
 ACCEPTED = "accepted"
+NOT_IN_BUNDLE = "that request is not in this bundle (taken out meanwhile? reload the page)"
 
 
 def now() -> datetime:
@@ -142,8 +141,7 @@ class RequestFacts:
     status: str
     size_points: int | None
     subsystems: Sequence[str] = field(default_factory=tuple)
-    fixed_date: str | None = None
-    """The date it was promised for (class of service fixed date), if any."""
+    fixed_date: str | None = None  # the date it was promised for, if any
 
 
 def _reason(value: str | None, what: str = "reason") -> str:
@@ -279,11 +277,8 @@ class ReleaseBundle(AuditedAggregate):
         if milestones.deploy_date < now().date():
             raise InvalidCommand("date_in_past", "a bundle cannot move into the past")
         if (milestones.deploy_date - now().date()).days > MOVE_AHEAD_AT_MOST_DAYS:
-            raise InvalidCommand(
-                "date_too_far",
-                f"a bundle moves at most two years ahead ({milestones.deploy_date.isoformat()}"
-                " is further): check the year",
-            )
+            later = milestones.deploy_date.isoformat()
+            raise InvalidCommand("date_too_far", f"{later} is over two years away: check the year")
         self._moved(
             reason=_required(reason),
             previous_deploy_date=self.deploy_date,
@@ -571,11 +566,7 @@ class ReleaseBundle(AuditedAggregate):
     def _require_item(self, request_id: str) -> dict[str, Any]:
         item = self.items.get(request_id)
         if item is None:
-            raise RuleViolation(
-                "not_in_bundle",
-                "that request is not in this bundle (taken out meanwhile? reload the page)",
-                request_id=request_id,
-            )
+            raise RuleViolation("not_in_bundle", NOT_IN_BUNDLE, request_id=request_id)
         return item
 
     def _require_exception_reason(self, reason: str | None, action: str) -> bool:
