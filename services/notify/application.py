@@ -185,11 +185,16 @@ class Notifications(UseCases):
 
         return self._own(principal, decide)
 
-    def replace_webhook_secret(self, principal: Principal) -> PersonalWebhook:
-        """A new signing secret for the person's webhook; the old one stops at once."""
+    def replace_webhook_secret(
+        self, principal: Principal, replacing: int | None = None
+    ) -> PersonalWebhook:
+        """A new signing secret for the person's webhook; the old one stops at once.
+        `replacing`: the version the person saw; when it is no longer current (the same
+        form sent again, by a reload), the current secret is shown and none replaced."""
 
         def decide(subscriptions: Subscriptions) -> PersonalWebhook:
-            subscriptions.replace_webhook_secret()
+            if replacing is None or replacing == subscriptions.webhook_secret_version:
+                subscriptions.replace_webhook_secret()
             return self._webhook(principal, subscriptions)
 
         return self._own(principal, decide)

@@ -104,6 +104,8 @@ def notify_pages(p: NotifyPages) -> APIRouter:
         replaced: bool = False,
     ) -> Response:
         prefs = p.notifications.preferences(viewer.principal)
+        stored = p.views.subscriptions(viewer.username)
+        stored_version = stored["secret_version"] if stored else 1
         topics = topics_for(r.value for r in viewer.principal.roles)
         names = p.views.bundle_names(prefs.followed_bundles)
         typed = kept or {}
@@ -123,6 +125,7 @@ def notify_pages(p: NotifyPages) -> APIRouter:
             has_webhook=bool(prefs.webhook_url),
             secret=secret,
             replaced=replaced,
+            secret_version=stored_version,
             email=p.views.email_of(viewer.username),
             followed=[(b, names.get(b, b)) for b in prefs.followed_bundles],
             following=p.views.followed_items(viewer.username),
@@ -166,7 +169,12 @@ def notify_pages(p: NotifyPages) -> APIRouter:
     async def replace_secret(
         request: Request, viewer: Annotated[Viewer, Depends(anyone)]
     ) -> Response:
-        result = attempt(viewer, lambda: p.notifications.replace_webhook_secret(viewer.principal))
+        form = await read_form(request)
+        seen = form.text("replacing")
+        shown = int(seen) if seen.isdigit() else None  # the secret the page offered to replace
+        result = attempt(
+            viewer, lambda: p.notifications.replace_webhook_secret(viewer.principal, shown)
+        )
         if isinstance(result, Refusal):
             return page(request, viewer, refusal=result)
         return page(request, viewer, secret=result.secret, replaced=True)  # shown this once

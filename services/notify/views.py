@@ -204,8 +204,8 @@ class NotifyViews:
         self.group.ensure_fresh()
         with self.log.db.transaction() as cur:
             cur.execute(
-                f"SELECT channels, webhook_url, followed FROM {self._t(SUBSCRIPTIONS)}"
-                " WHERE username = :u",
+                f"SELECT channels, webhook_url, followed, secret_version"
+                f" FROM {self._t(SUBSCRIPTIONS)} WHERE username = :u",
                 {"u": username},
             )
             row = cur.fetchone()
@@ -222,6 +222,7 @@ class NotifyViews:
             "webhook_url": row["webhook_url"],
             "followed": orjson.loads(row["followed"]),
             "following": following,
+            "secret_version": int(row["secret_version"] or 1),
         }
 
     def followed_items(self, username: str) -> list[dict[str, Any]]:

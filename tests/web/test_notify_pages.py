@@ -104,13 +104,18 @@ def test_a_leaked_webhook_secret_is_replaced_from_the_page(web: Web) -> None:
         )
         first = re.findall(r"whsec_\w+", set_up.text)
         assert "Replace secret" in set_up.text
-        replaced = client.post(replace, data={"csrf_token": csrf})
+        version = re.search(r'name="replacing" value="(\d+)"', set_up.text)
+        assert version is not None
+        form = {"csrf_token": csrf, "replacing": version.group(1)}
+        replaced = client.post(replace, data=form)
         new = re.findall(r"whsec_\w+", replaced.text)
         assert replaced.status_code == 200
         assert "secret is replaced" in replaced.text
         assert len(first) == len(new) == 1
         assert first != new
-        assert "whsec_" not in client.get(PAGE).text  # shown that once
+        # A reload sends the same form again: the secret just shown stays the one in force.
+        assert re.findall(r"whsec_\w+", client.post(replace, data=form).text) == new
+        assert "whsec_" not in client.get(PAGE).text  # shown after saving or replacing only
 
 
 def test_what_someone_was_told_is_on_their_page_even_when_email_could_not_bring_it(
