@@ -56,6 +56,7 @@ FORMS: dict[str, frozenset[Role]] = {
     "/release/bundles/{bundle_id}/items/{request_id}/progress": IT_STAFF,
     "/release/bundles/{bundle_id}/sign-off": IT_STAFF,
     "/changes/new": RAISERS,
+    "/changes/{change_id}/revise": RAISERS,
     "/changes/{change_id}/approve": CAB,
     "/changes/{change_id}/reject": CAB,
     "/changes/{change_id}/review": CAB,

@@ -37,6 +37,7 @@ NOTICES = {
     "raised": "The change is raised and waits for the CAB.",
     "commented": "Your comment is added.",
     "withdrawn": "The change is withdrawn: it will not be implemented.",
+    "revised": "The change is revised: it waits for the CAB again.",
 }
 
 

@@ -1,8 +1,11 @@
-"""Raising an operations change (standard, normal or emergency) from a form."""
+"""Raising an operations change (standard, normal or emergency) from a form, and revising
+any change in the same form."""
 
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
+from datetime import datetime, tzinfo
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
@@ -11,6 +14,7 @@ from services.change_control.application.changes import ChangeDraft
 from services.change_control.domain.risk import AffectedUsers, Impact, Likelihood, Questionnaire
 from services.change_control.domain.values import ChangeType
 from services.change_control.pages.base import ChangePages
+from services.change_control.views.board import change_detail
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
@@ -32,7 +36,11 @@ def raising_routes(p: ChangePages) -> APIRouter:
     raiser = p.access.require(Role.IT_STAFF, Role.RELEASE_MANAGER)
 
     def form_page(
-        request: Request, viewer: Viewer, values: dict[str, Any], refusal: Refusal | None = None
+        request: Request,
+        viewer: Viewer,
+        values: dict[str, Any],
+        refusal: Refusal | None = None,
+        revising: dict[str, Any] | None = None,
     ) -> Response:
         bundle = p.views.bundle(values["bundle_id"]) if values.get("bundle_id") else None
         return p.templates.render(
@@ -42,6 +50,7 @@ def raising_routes(p: ChangePages) -> APIRouter:
             status=refusal.status if refusal else 200,
             error=refusal.detail if refusal else None,
             form=values,
+            revising=revising,
             types=[t.value for t in OPERATIONS_TYPES],
             bundle=bundle,
             catalogue=p.changes.catalogue,
@@ -96,29 +105,94 @@ def raising_routes(p: ChangePages) -> APIRouter:
             bundle_id = form.text("bundle_id") or None
             if (change_type == ChangeType.RELEASE_DEPLOYMENT) != (bundle_id is not None):
                 raise BadInput("a release deployment is raised from its bundle's page")
-            draft = ChangeDraft(
-                title=form.text("title"),
-                subsystems=form.texts("subsystems"),
-                window_start=p.moment(form, "window_start", "The window's start"),
-                window_end=p.moment(form, "window_end", "The window's end"),
-                implementation_plan=form.text("implementation_plan"),
-                backout_plan=form.text("backout_plan"),
-                test_evidence=form.text("test_evidence"),
-                implementers=form.texts("implementers"),
-                questionnaire=None if change_type == ChangeType.STANDARD else risk_answers(form),
-            )
+            standard = change_type == ChangeType.STANDARD
+            draft = _draft(form, p, None if standard else risk_answers(form))
             template = form.text("template_id") or None
             return p.changes.raise_change(viewer.principal, change_type, draft, bundle_id, template)
 
         result = attempt(viewer, command)
         if isinstance(result, Refusal):
-            kept = form.kept()
-            kept["subsystems"] = form.texts("subsystems")
-            kept["implementers"] = form.texts("implementers")
-            return form_page(request, viewer, kept, result)
+            return form_page(request, viewer, _kept(form), result)
         return see_other(f"/changes/{result.id}?done=raised")
 
+    @router.get("/changes/{change_id}/revise")
+    def revise_form(
+        request: Request, change_id: UUID, viewer: Annotated[Viewer, Depends(raiser)]
+    ) -> Response:
+        """The change's plan in the raise form, to edit: saving voids its approvals."""
+        change = change_detail(p.views, str(change_id))
+        if change is None:
+            return p.templates.missing(
+                request, viewer, "No such change", "There is no production change at this address."
+            )
+        values = {key: change.get(key) for key in REVISABLE}
+        values["backout_tested"] = "yes" if change.get("backout_tested") else "no"
+        if change["bundle_id"] is None:  # a release deployment's is left to its bundle's
+            for end in ("window_start", "window_end"):
+                values[end] = _local(change[end], p.zone)
+        return form_page(request, viewer, values, revising=change)
+
+    @router.post("/changes/{change_id}/revise")
+    async def revise(
+        request: Request, change_id: UUID, viewer: Annotated[Viewer, Depends(raiser)]
+    ) -> Response:
+        form = await read_form(request)
+        change = change_detail(p.views, str(change_id))
+        if change is None:
+            return p.templates.missing(
+                request, viewer, "No such change", "There is no production change at this address."
+            )
+        standard = change["change_type"] == ChangeType.STANDARD.value
+
+        def command() -> Any:
+            form.require(REQUIRED_FIELDS)
+            draft = _draft(form, p, None if standard else risk_answers(form))
+            return p.changes.revise(viewer.principal, change_id, draft)
+
+        result = attempt(viewer, command)
+        if isinstance(result, Refusal):
+            kept = {**_kept(form), "change_type": change["change_type"]}
+            kept["bundle_id"] = change["bundle_id"]
+            return form_page(request, viewer, kept, result, revising=change)
+        return see_other(f"/changes/{change_id}?done=revised")
+
     return router
+
+
+REVISABLE = (
+    "change_type", "bundle_id", "template_id", "title", "subsystems", "implementation_plan",
+    "backout_plan", "test_evidence", "implementers", "impact", "likelihood", "affected_users",
+)  # fmt: skip
+"""What the revise form starts from: the change's plan as it stands."""
+
+
+def _kept(form: Form) -> dict[str, Any]:
+    """What was typed, lists as lists, to fill the form again after a refusal."""
+    kept: dict[str, Any] = dict(form.kept())
+    kept["subsystems"] = form.texts("subsystems")
+    kept["implementers"] = form.texts("implementers")
+    return kept
+
+
+def _local(instant: str | None, zone: tzinfo) -> str:
+    """An instant as a `datetime-local` field shows it, in the business time zone."""
+    if not instant:
+        return ""
+    return datetime.fromisoformat(instant).astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+
+
+def _draft(form: Form, p: ChangePages, questionnaire: Questionnaire | None) -> ChangeDraft:
+    return ChangeDraft(
+        title=form.text("title"),
+        subsystems=form.texts("subsystems"),
+        window_start=p.moment(form, "window_start", "The window's start"),
+        window_end=p.moment(form, "window_end", "The window's end"),
+        implementation_plan=form.text("implementation_plan"),
+        backout_plan=form.text("backout_plan"),
+        test_evidence=form.text("test_evidence"),
+        implementers=form.texts("implementers"),
+        questionnaire=questionnaire,
+    )
 
 
 def risk_answers(form: Form) -> Questionnaire:

@@ -1,0 +1,97 @@
+"""Revising a change from its page, in the raise form filled with its plan: the CAB then
+approves it again. A release deployment left on its moved bundle's old date is put back
+on the bundle's window by leaving the window empty."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from tests.release.builders import train_payload
+from tests.web.conftest import Web
+from tests.web.test_change_pages import raise_change, raise_form
+
+
+def api(web: Web, method: str, path: str, as_: str, **kwargs: Any) -> Any:
+    with web.client() as client:
+        answer = client.request(method, path, headers=web.people.headers(as_), **kwargs)
+    assert answer.status_code < 300, answer.text
+    return answer.json()
+
+
+def test_the_raiser_revises_a_change_from_its_page_and_its_approvals_are_voided(
+    web: Web,
+) -> None:
+    change_id = raise_change(web)
+    api(web, "POST", f"/api/changes/{change_id}/approve", "cab.carl", json={})
+    with web.client() as client:
+        csrf = web.sign_in(client, "dev.alice")
+        page = client.get(f"/changes/{change_id}").text
+        assert f'href="/changes/{change_id}/revise"' in page
+        form = client.get(f"/changes/{change_id}/revise").text
+        assert 'value="Patch the billing database"' in form
+        assert "every approval it has is voided" in form
+        refused = client.post(
+            f"/changes/{change_id}/revise",
+            data={"csrf_token": csrf, **raise_form(title="", test_evidence="Kept as typed")},
+        )
+        assert refused.status_code == 422
+        assert "Fill in the title." in refused.text
+        assert "Kept as typed" in refused.text
+        saved = client.post(
+            f"/changes/{change_id}/revise",
+            data={"csrf_token": csrf, **raise_form(title="Patch the billing database twice")},
+            follow_redirects=False,
+        )
+        assert saved.status_code == 303, saved.text
+        assert client.get(saved.headers["location"]).text.count("it waits for the CAB again") == 1
+    detail = api(web, "GET", f"/api/changes/{change_id}", "dev.alice")
+    assert (detail["title"], detail["revision"], detail["status"]) == (
+        "Patch the billing database twice",
+        2,
+        "in_review",
+    )
+    assert detail["approvals"] == []
+
+
+def test_someone_not_on_the_change_may_not_revise_it(web: Web) -> None:
+    change_id = raise_change(web)
+    with web.client() as client:
+        csrf = web.sign_in(client, "qa.quinn")
+        assert "/revise" not in client.get(f"/changes/{change_id}").text
+        refused = client.post(
+            f"/changes/{change_id}/revise", data={"csrf_token": csrf, **raise_form(title="Mine")}
+        )
+    assert refused.status_code == 403
+    assert "Only the requester, an implementer or a release manager may revise it." in (
+        refused.text
+    )
+    assert api(web, "GET", f"/api/changes/{change_id}", "rm")["title"] != "Mine"
+
+
+def test_a_release_change_revised_without_a_window_takes_its_moved_bundles(web: Web) -> None:
+    bundle = api(web, "POST", "/api/trains", "rm", json=train_payload())["bundle_ids"][0]
+    api(web, "POST", f"/api/bundles/{bundle}/freeze", "rm", json={"note": "ready"})
+    release = {"change_type": "release_deployment", "bundle_id": bundle, "title": "Deploy it",
+               "window_start": "", "window_end": ""}  # fmt: skip
+    change_id = raise_change(web, as_="rm", **release)
+    old = api(web, "GET", f"/api/bundles/{bundle}", "rm")["deploy_date"]
+    later = (date.fromisoformat(old) + timedelta(days=7)).isoformat()
+    api(web, "POST", f"/api/bundles/{bundle}/move", "rm",
+        json={"deploy_date": later, "reason": "ops away"})  # fmt: skip
+    gates = api(web, "GET", f"/api/changes/{change_id}", "rm")["gates"]
+    assert {g["name"]: g["met"] for g in gates}["bundle_window"] is False
+    with web.client() as client:
+        csrf = web.sign_in(client, "rm")
+        form = client.get(f"/changes/{change_id}/revise").text
+        assert "Left empty, the window is the bundle's deployment window" in form
+        saved = client.post(
+            f"/changes/{change_id}/revise",
+            data={"csrf_token": csrf, **raise_form(**release)},
+            follow_redirects=False,
+        )
+        assert saved.status_code == 303, saved.text
+    detail = api(web, "GET", f"/api/changes/{change_id}", "rm")
+    moved = api(web, "GET", f"/api/bundles/{bundle}", "rm")
+    assert detail["window_start"][:16] == moved["window_start"][:16]
+    assert {g["name"]: g["met"] for g in detail["gates"]}["bundle_window"] is True
