@@ -156,8 +156,17 @@ class Releases(UseCases):
             if after != before:
                 warnings.append(
                     f"its milestones (scope freeze, QA start) moved with it: it is"
-                    f" {after.replace('_', ' ')} now, no longer {before.replace('_', ' ')}"
+                    f" {_said(after)} now, no longer {_said(before)}"
                 )
+            same_day = [
+                other["name"]
+                for other in self.views.bundles(from_date=deploy_date)
+                if other["deploy_date"] == deploy_date.isoformat()
+                and other["id"] != str(b.id)
+                and other["status"] != "cancelled"
+            ]
+            if same_day:
+                warnings.append(f"{', '.join(same_day)} deploys on {deploy_date} too")
             return Outcome([b], MovedBundle(str(b.id), b.version, after, warnings))
 
         return self.run(command)
@@ -333,3 +342,8 @@ def _scope_change(b: ReleaseBundle, request_id: str, warnings: list[dict[str, An
     pending = b.items.get(request_id)
     after_freeze = bool(pending["after_freeze"]) if pending else b.is_frozen()
     return ScopeChange(str(b.id), request_id, b.version, b.status().value, after_freeze, warnings)
+
+
+def _said(status: str) -> str:
+    """A bundle's status in a sentence: 'in QA', 'scope frozen'."""
+    return status.replace("_", " ").replace("qa", "QA")

@@ -227,6 +227,15 @@ def test_scheduling_a_fixed_date_request_into_a_later_bundle_says_the_promise_is
     assert scheduled(api, first, on_time)["misses_fixed_date"] is None
 
 
+def test_a_move_onto_another_bundles_day_says_so(api: Api) -> None:
+    first, second = define_train(api)["bundle_ids"][:2]
+    other = api.get(f"/api/bundles/{second}", "rm").json()
+    moved = api.post(f"/api/bundles/{first}/move", "rm",
+                     json={"deploy_date": other["deploy_date"], "reason": "merge"})  # fmt: skip
+    assert moved.status_code == 200, moved.text
+    assert f"{other['name']} deploys on {other['deploy_date']} too" in moved.json()["warnings"]
+
+
 def test_moving_and_cancelling_show_in_the_bundles_history(api: Api) -> None:
     train = define_train(api)
     first, second = train["bundle_ids"][:2]

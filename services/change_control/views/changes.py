@@ -68,8 +68,12 @@ summary = Wording(
             f" ({d['risk']} risk{_needs(d.get('required_approvals'))})"
         ),
         "ProductionChange.Revised": lambda d: (
-            f"revised the change (revision {d['revision']}); approvals voided:"
-            f" {_names(d['approvals_voided'])}"
+            f"revised the change (revision {d['revision']})"
+            + (
+                f"; approvals voided: {_names(d['approvals_voided'])}"
+                if d["approvals_voided"]
+                else ""
+            )
         ),
         "ProductionChange.ApprovalRecorded": lambda d: (
             f"approved revision {d['revision']} ({d['counted_as']})" + opt(": ", d.get("comment"))

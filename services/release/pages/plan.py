@@ -135,8 +135,7 @@ def _planned_notice(query: Mapping[str, str]) -> str | None:
         return None
     if planned == "0":
         return (
-            f"The train's next {asked} deployments have bundles already (a cancelled one's"
-            " date is not planned again): nothing new was planned. Ask for more to plan"
-            " further ahead."
+            f"The train's next {asked} deployments have bundles already, or had ones since"
+            " cancelled: nothing new was planned. Ask for more to plan further ahead."
         )
     return f"{planned} new bundle{'' if planned == '1' else 's'} planned."
