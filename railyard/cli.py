@@ -95,7 +95,12 @@ def _platform(**overrides: object) -> Iterator[Platform]:
 def _unavailable(settings: Settings, exc: StoreUnavailable) -> NoReturn:
     """One line: the store's own reason when it refuses connections, else the pool's."""
     why = connection_problem(settings.database_url) if settings.database_url else None
-    say(f"the event store is unavailable: {why or exc}", "red")
+    advice = (
+        " Check DATABASE_URL (database, role, password) and that the database exists."
+        if why and ("does not exist" in why or "password" in why)
+        else ""
+    )
+    say(f"the event store is unavailable: {why or exc}.{advice}", "red")
     raise typer.Exit(1) from None
 
 

@@ -32,7 +32,12 @@ from psycopg.conninfo import conninfo_to_dict
 
 from shared.domain import NotFound
 from shared.settings import Settings
-from shared.store.errors import StoreUnavailable, WriteConflict, translate_errors
+from shared.store.errors import (
+    StoreUnavailable,
+    WriteConflict,
+    connection_problem,
+    translate_errors,
+)
 from shared.store.recorders import (
     EVENTS_TABLE,
     IDEMPOTENCY_TABLE,
@@ -206,7 +211,7 @@ class EventLog:
                 idle_in_transaction_session_timeout=max(5, settings.write_lock_timeout_s * 2),
             )
             self.recorder: RailyardPostgresRecorder | RailyardSQLiteRecorder = (
-                _recorder_once_connected(datastore, settings.startup_wait_s)
+                _recorder_once_connected(datastore, settings.startup_wait_s, settings.database_url)
             )
             self.db = PostgresDatabase(datastore)
             self.events_table = f'"{settings.db_schema}".{EVENTS_TABLE}'
@@ -458,22 +463,30 @@ UUID, with its dashes): SQLite's log keeps the 32 hex digits alone."""
 
 
 def _recorder_once_connected(
-    datastore: RailyardPostgresDatastore, wait_s: float
+    datastore: RailyardPostgresDatastore, wait_s: float, url: str
 ) -> RailyardPostgresRecorder:
     """The recorder, whose creation takes the pool's first connection. A process starting
     beside others (or beside a database that is itself starting) may wait longer than the
     pool's timeout for it: it tries again until `wait_s` has passed, then gives up with
-    StoreUnavailable, instead of exiting at the first timeout."""
+    StoreUnavailable, instead of exiting at the first timeout. A refusal no wait can
+    change (no such database or role, a wrong password) gives up at once, saying it."""
     deadline = time.monotonic() + wait_s
     while True:
         try:
             with translate_errors():
                 return RailyardPostgresRecorder(datastore)
         except StoreUnavailable as exc:
+            why = connection_problem(url)
+            if why is not None and any(marker in why for marker in PERMANENT):
+                raise StoreUnavailable(why) from exc
             if time.monotonic() >= deadline:
                 raise
-            logger.warning("store_unavailable_at_start", error=str(exc))
+            logger.warning("store_unavailable_at_start", error=why or str(exc))
             time.sleep(1.0)
+
+
+PERMANENT = ("does not exist", "password authentication failed", "no password supplied")
+"""What PostgreSQL says of a connection that waiting will not let in."""
 
 
 def _as_uuid(value: UUID | str) -> UUID:
