@@ -4,6 +4,8 @@ table, because that role may not."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -35,26 +37,43 @@ def service_role_app(url: str, schema: str, tmp_path: Path) -> FastAPI:
     return build_app(settings)
 
 
-@pytest.mark.postgres
-def test_a_process_of_the_service_role_starts_and_serves_without_creating_tables(
-    tmp_path: Path,
-) -> None:
+@contextmanager
+def migrated(tmp_path: Path) -> Iterator[tuple[str, str, Deployment]]:
+    """A schema of its own made by its owner, granted to the services' role: (server
+    URL, schema, the owner's deployment)."""
     url = postgres_url()
     with fresh_schema(url) as schema:
         owner = Deployment(url, schema, tmp_path)
         owner.migrate()
-        app = service_role_app(url, schema, tmp_path)
         try:
-            with TestClient(app) as client:
-                assert client.get("/readyz").status_code == 200
-                people = owner.register_people()
-                me = client.get("/api/me", headers=people.headers("rm"))
-                assert me.json()["username"] == "rm"
-            key = server_secret(app.state.platform.log, "webhook-signing")
-            assert key == server_secret(owner.platform().log, "webhook-signing")
+            yield url, schema, owner
         finally:
-            app.state.platform.close()
             owner.close()
+
+
+@contextmanager
+def served_as_service_role(url: str, schema: str, tmp_path: Path) -> Iterator[TestClient]:
+    app = service_role_app(url, schema, tmp_path)
+    try:
+        with TestClient(app) as client:
+            yield client
+    finally:
+        app.state.platform.close()
+
+
+@pytest.mark.postgres
+def test_a_process_of_the_service_role_starts_and_serves_without_creating_tables(
+    tmp_path: Path,
+) -> None:
+    with migrated(tmp_path) as (url, schema, owner):
+        with served_as_service_role(url, schema, tmp_path) as client:
+            assert client.get("/readyz").status_code == 200
+            people = owner.register_people()
+            me = client.get("/api/me", headers=people.headers("rm"))
+            assert me.json()["username"] == "rm"
+            log = client.app.state.platform.log  # type: ignore[attr-defined]  # set by create_app
+            key = server_secret(log, "webhook-signing")
+        assert key == server_secret(owner.platform().log, "webhook-signing")
 
 
 @pytest.mark.postgres
@@ -62,37 +81,25 @@ def test_views_rebuilt_by_the_owner_stay_open_to_the_service_role(tmp_path: Path
     """`railyard rebuild-views`, run as the owner, drops every view's tables and makes
     them again: the services' role lost its privileges on them, and every signed-in call
     answered 500 until `migrate --grant-to` ran again. Migrate grants them by default."""
-    url = postgres_url()
-    with fresh_schema(url) as schema:
-        owner = Deployment(url, schema, tmp_path)
-        owner.migrate()
+    with migrated(tmp_path) as (url, schema, owner):
         people = owner.register_people()
         platform = owner.platform()
         for group in all_groups(platform, all_components(platform)):
             group.rebuild()
-        app = service_role_app(url, schema, tmp_path)
-        try:
-            with TestClient(app) as client:
-                me = client.get("/api/me", headers=people.headers("rm"))
-                assert me.status_code == 200, me.text
-                counts = client.get("/api/requests/counts", headers=people.headers("vp.sales"))
-                assert counts.status_code == 200, counts.text
-        finally:
-            app.state.platform.close()
-            owner.close()
+        with served_as_service_role(url, schema, tmp_path) as client:
+            me = client.get("/api/me", headers=people.headers("rm"))
+            assert me.status_code == 200, me.text
+            counts = client.get("/api/requests/counts", headers=people.headers("vp.sales"))
+            assert counts.status_code == 200, counts.text
 
 
 @pytest.mark.postgres
 def test_granting_to_a_role_that_does_not_exist_says_to_create_it(tmp_path: Path) -> None:
-    url = postgres_url()
-    with fresh_schema(url) as schema:
-        owner = Deployment(url, schema, tmp_path)
-        owner.migrate()
-        try:
-            with pytest.raises(ValueError, match="there is no PostgreSQL role 'nobody_here'"):
-                grant_service_role(owner.platform().log, "nobody_here")
-        finally:
-            owner.close()
+    with (
+        migrated(tmp_path) as (_, _, owner),
+        pytest.raises(ValueError, match="there is no PostgreSQL role 'nobody_here'"),
+    ):
+        grant_service_role(owner.platform().log, "nobody_here")
 
 
 @pytest.mark.postgres
@@ -147,22 +154,14 @@ def test_a_database_that_does_not_exist_is_named_not_a_pool_timeout(
 @pytest.mark.postgres
 def test_a_role_that_lost_its_insert_on_the_log_is_not_ready(tmp_path: Path) -> None:
     """Every write would fail with a 500: readiness says so, by privilege."""
-    url = postgres_url()
-    with fresh_schema(url) as schema:
-        owner = Deployment(url, schema, tmp_path)
-        owner.migrate()
-        app = service_role_app(url, schema, tmp_path)
-        try:
-            with TestClient(app) as client:
-                assert client.get("/readyz").status_code == 200
-                with psycopg.connect(url, autocommit=True) as admin:
-                    admin.execute(
-                        f'REVOKE INSERT ON "{schema}".railyard_events FROM {SERVICE_ROLE}'
-                    )
-                ready = client.get("/readyz")
-            assert ready.status_code == 503
-            assert ready.json()["missing_privileges"] == ["INSERT on railyard_events"]
-            assert "migrate --grant-to" in ready.json()["detail"]
-        finally:
-            app.state.platform.close()
-            owner.close()
+    with (
+        migrated(tmp_path) as (url, schema, _),
+        served_as_service_role(url, schema, tmp_path) as client,
+    ):
+        assert client.get("/readyz").status_code == 200
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'REVOKE INSERT ON "{schema}".railyard_events FROM {SERVICE_ROLE}')
+        ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["missing_privileges"] == ["INSERT on railyard_events"]
+    assert "migrate --grant-to" in ready.json()["detail"]

@@ -5,18 +5,11 @@ on the bundle's window by leaving the window empty."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 from tests.release.builders import train_payload
 from tests.web.conftest import Web
 from tests.web.test_change_pages import raise_change, raise_form
-
-
-def api(web: Web, method: str, path: str, as_: str, **kwargs: Any) -> Any:
-    with web.client() as client:
-        answer = client.request(method, path, headers=web.people.headers(as_), **kwargs)
-    assert answer.status_code < 300, answer.text
-    return answer.json()
+from tests.web.test_release_pages import api
 
 
 def test_the_raiser_revises_a_change_from_its_page_and_its_approvals_are_voided(
