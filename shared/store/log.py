@@ -471,14 +471,14 @@ def _recorder_once_connected(
     StoreUnavailable, instead of exiting at the first timeout. A refusal no wait can
     change (no such database or role, a wrong password) gives up at once, saying it."""
     deadline = time.monotonic() + wait_s
+    _refuse_if_never(connection_problem(url))  # one connection first: the pool's takes 5 s
     while True:
         try:
             with translate_errors():
                 return RailyardPostgresRecorder(datastore)
         except StoreUnavailable as exc:
             why = connection_problem(url)
-            if why is not None and any(marker in why for marker in PERMANENT):
-                raise StoreUnavailable(why) from exc
+            _refuse_if_never(why)
             if time.monotonic() >= deadline:
                 raise
             logger.warning("store_unavailable_at_start", error=why or str(exc))
@@ -487,6 +487,11 @@ def _recorder_once_connected(
 
 PERMANENT = ("does not exist", "password authentication failed", "no password supplied")
 """What PostgreSQL says of a connection that waiting will not let in."""
+
+
+def _refuse_if_never(why: str | None) -> None:
+    if why is not None and any(marker in why for marker in PERMANENT):
+        raise StoreUnavailable(why)
 
 
 def _as_uuid(value: UUID | str) -> UUID:
