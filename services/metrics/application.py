@@ -230,14 +230,12 @@ def noted(doc: dict[str, Any], history: History, flt: Filter) -> dict[str, Any]:
     nothing of the period has: every figure is then zero, most likely for a typo, and an
     API client is told so (as the dashboard tells a person)."""
     notes = []
-    if flt.department:
-        departments = {r.department for r in history.requests.values()}
-        if flt.department.casefold() not in {d.casefold() for d in departments}:
-            named = ", ".join(sorted(departments, key=str.casefold)) or "none"
-            notes.append(
-                f"no request of this period is from {flt.department!r}, so the figures are"
-                f" zero; departments with requests in it: {named}"
-            )
+    if flt.department and not history.names_department(flt.department):
+        named = ", ".join(history.departments()) or "none"
+        notes.append(
+            f"no request of this period is from {flt.department!r}, so the figures are"
+            f" zero; departments with requests in it: {named}"
+        )
     if flt.subsystem:
         touched = {s.casefold() for r in history.requests.values() for s in r.subsystems}
         touched |= {s.casefold() for c in history.changes.values() for s in c.subsystems}

@@ -39,6 +39,9 @@ HORIZON_DAYS = 3 * 365
 MIN_RELEASES = 2  # bundles deployed in the window before forecasting by release
 MIN_CADENCE_DAYS = 7
 
+Planned = tuple[BundleRecord, str] | None
+"""A request's bundle at the end of the as-of day and the date it was to deploy then."""
+
 
 def daily_throughput(history: History, as_of: date, window_days: int, zone: tzinfo) -> list[int]:
     span = trailing(as_of, window_days)
@@ -70,9 +73,7 @@ def plan_order(history: History, as_of: date, zone: tzinfo) -> list[RequestRecor
     return sorted(open_work, key=key)
 
 
-def planned_bundle(
-    r: RequestRecord, history: History, as_of: date, zone: tzinfo
-) -> tuple[BundleRecord, str] | None:
+def planned_bundle(r: RequestRecord, history: History, as_of: date, zone: tzinfo) -> Planned:
     """The bundle the request was in at the end of `as_of` and the date it was to deploy
     on then, as that day saw the plan (what was planned, moved or taken out later does
     not count); None when it was in no bundle with a date, or in one cancelled by then."""
@@ -186,16 +187,15 @@ def _release_trials(
     return reached
 
 
-def _own_day(r: RequestRecord, history: History, as_of: date, zone: tzinfo, paced: Releases) -> int:
+def _own_day(planned: Planned, as_of: date, zone: tzinfo, paced: Releases) -> int:
     """The first day (from the as-of date) the request can ship: its bundle's deployment,
     or, in no bundle yet, the recent time from scheduling to deployment."""
-    planned = planned_bundle(r, history, as_of, zone)
     if planned is None or not _upcoming(planned[0], as_of, zone):
         return paced.lead_days
     return max(1, (date.fromisoformat(planned[1][:10]) - as_of).days)
 
 
-def _target(planned: tuple[BundleRecord, str] | None, r: RequestRecord) -> str | None:
+def _target(planned: Planned, r: RequestRecord) -> str | None:
     """The date the request is due: a fixed date, else its bundle's, else the one asked."""
     if r.fixed_date:
         return r.fixed_date
@@ -219,6 +219,7 @@ def forecast_requests(
     the throughput); the filter only chooses which requests are listed."""
     samples = daily_throughput(history, as_of, window_days, zone)
     queue = plan_order(history, as_of, zone)
+    plans = [planned_bundle(r, history, as_of, zone) for r in queue]
     paced = releases(history, as_of, window_days, zone, samples)
     basis = {"as_of": as_of.isoformat(), "window_days": window_days, "trials": trials,
              "seed": seed, "recent_deliveries": sum(samples),
@@ -226,18 +227,18 @@ def forecast_requests(
     if not sum(samples):
         reason = f"no deliveries in the {window_days} days before {as_of.isoformat()}"
         items = [
-            _item(r, i, None, trials, history, as_of, zone)
+            _item(r, i, None, trials, plans[i], as_of)
             for i, r in enumerate(queue)
             if flt.matches(r)
         ]
         return {**basis, "reason": reason, "items": items}
     if paced is not None:
-        own = [_own_day(r, history, as_of, zone, paced) for r in queue]
+        own = [_own_day(planned, as_of, zone, paced) for planned in plans]
         reached = _release_trials(paced, own, trials, seed)
     else:
         reached = _trials(samples, len(queue), trials, seed)
     items = [
-        _item(r, i, reached[i], trials, history, as_of, zone)
+        _item(r, i, reached[i], trials, plans[i], as_of)
         for i, r in enumerate(queue)
         if flt.matches(r)
     ]
@@ -249,9 +250,8 @@ def _item(
     index: int,
     days: list[int] | None,
     trials: int,
-    history: History,
+    planned: Planned,
     as_of: date,
-    zone: tzinfo,
 ) -> dict[str, Any]:
     dates: dict[str, str | None] = {f"p{c}": None for c in CONFIDENCE}
     if days is not None:
@@ -261,7 +261,6 @@ def _item(
             rank = -(-c * trials // 100)
             if rank <= len(ordered):
                 dates[f"p{c}"] = (as_of + timedelta(days=ordered[rank - 1])).isoformat()
-    planned = planned_bundle(r, history, as_of, zone)
     target = _target(planned, r)
     p85 = dates["p85"]
     return {

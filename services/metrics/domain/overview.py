@@ -30,27 +30,27 @@ from services.metrics.domain.stats import change_percent, exact_average
 FORECAST_WINDOW_DAYS = 90
 
 
-def headline(history: History, span: Span, flt: Filter, zone: tzinfo) -> dict[str, Any]:
-    """The three figures of the case study's table for one period."""
-    return {
+def headline(
+    history: History, span: Span, flt: Filter, zone: tzinfo
+) -> tuple[dict[str, Any], float | None]:
+    """The three figures of the case study's table for one period, and the exact average
+    rating (the figure shows it rounded; changes are computed from the exact one)."""
+    rated = satisfaction(history, span, "quarter", flt, zone)
+    figures = {
         "period": span.to_json(),
         "delivered": len(delivered_in(history, span, flt, zone)),
         "median_cycle_time_days": flow_times(history, span, flt, zone)["cycle_time_days"]["p50"],
-        "satisfaction": satisfaction(history, span, "quarter", flt, zone)["average"],
+        "satisfaction": rated["average"],
     }
+    return figures, exact_average(rated["distribution"])
 
 
 def comparison(history: History, span: Span, flt: Filter, zone: tzinfo) -> dict[str, Any]:
     """A period against the one before it: change in throughput, median cycle time and
     average satisfaction (this 12 months against the previous 12, a quarter against the
     one before)."""
-    current = headline(history, span, flt, zone)
-    previous = headline(history, span.previous(), flt, zone)
-    # Changes are computed from the exact average ratings, not the rounded ones shown.
-    now, before = (
-        exact_average(satisfaction(history, s, "quarter", flt, zone)["distribution"])
-        for s in (span, span.previous())
-    )
+    current, now = headline(history, span, flt, zone)
+    previous, before = headline(history, span.previous(), flt, zone)
     return {
         "current": current,
         "previous": previous,

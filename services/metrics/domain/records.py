@@ -238,6 +238,14 @@ class History:
     """How many submissions the fold has met since the log began (the last request's
     number); None where a view's batch has not needed to know (it has no submission)."""
 
+    def departments(self) -> list[str]:
+        """The departments its requests come from, alphabetically."""
+        return sorted({r.department for r in self.requests.values()}, key=str.casefold)
+
+    def names_department(self, department: str) -> bool:
+        """Whether a request of it comes from `department` (in any case)."""
+        return department.casefold() in {d.casefold() for d in self.departments()}
+
     def ranking_of(self, department: str) -> list[str]:
         for ranking in self.rankings.values():
             if ranking.department.casefold() == department.casefold():

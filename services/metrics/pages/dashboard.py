@@ -81,10 +81,8 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
         points = figures.cycle_time_points(history, q.span, q.filter, p.queries.zone)
         # A department typed by hand that no request of the period names gives zeros
         # everywhere: say so, and offer the names the period does have.
-        departments = sorted({r.department for r in history.requests.values()}, key=str.casefold)
-        unknown = bool(
-            everything and scope and scope.casefold() not in {d.casefold() for d in departments}
-        )
+        departments = history.departments()
+        unknown = bool(everything and scope and not history.names_department(scope))
         cfd, cfd_legend = figures.cumulative_flow_chart(doc)
         return p.templates.render(
             request,
