@@ -114,16 +114,15 @@ def plan_routes(p: ReleasePages) -> APIRouter:
     ) -> Response:
         form = await read_form(request)
 
-        asked: list[int] = []
-
         def command(f: Form = form) -> Any:
-            asked.append(f.integer("count", "How many bundles", 1, 12))
-            return p.releases.generate_bundles(parse_uuid(train_id, "a train"), asked[0])
+            count = f.integer("count", "How many bundles", 1, 12)
+            return p.releases.generate_bundles(parse_uuid(train_id, "a train"), count)
 
         result = attempt(viewer, command)
         if isinstance(result, Refusal):
             return plan_page(request, viewer, result)
-        return see_other(f"/release?planned={len(result.bundle_ids)}&asked={asked[0]}")
+        asked = int(form.text("count"))  # a whole number from 1 to 12: it was not refused
+        return see_other(f"/release?planned={len(result.bundle_ids)}&asked={asked}")
 
     return router
 
