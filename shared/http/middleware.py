@@ -27,6 +27,38 @@ LATENCY = Histogram(
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+SAFETY_HEADERS = [
+    # No page may be framed by another site (a CAB approval clicked through a decoy),
+    # nor a form sent, nor a base or plugin set, anywhere but here. Scripts and styles
+    # stay unrestricted: htmx's hx-on and the pages' style attributes need inline ones.
+    (
+        b"content-security-policy",
+        b"frame-ancestors 'none'; form-action 'self'; base-uri 'self'; object-src 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+def _with_safety_headers(
+    headers: list[tuple[bytes, bytes]], request_id: str
+) -> list[tuple[bytes, bytes]]:
+    """The request id, the headers every answer carries, and `no-store` on pages: a
+    page shows one person's work as it was, and Back after a form sent must ask again
+    rather than show the page from before it (a resent form is refused, not repeated)."""
+    names = {name.lower() for name, _ in headers}
+    added = [(b"x-request-id", request_id.encode())]
+    added += [(name, value) for name, value in SAFETY_HEADERS if name not in names]
+    is_page = any(
+        name.lower() == b"content-type" and value.startswith(b"text/html")
+        for name, value in headers
+    )
+    if is_page and b"cache-control" not in names:
+        added.append((b"cache-control", b"no-store"))
+    return [*headers, *added]
+
+
 class RequestContext:
     """Binds a request id to every log line, answers 413 for oversized bodies before
     the application reads them, and times each request."""
@@ -54,8 +86,9 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 status_holder["started"] = 1
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                message["headers"] = _with_safety_headers(
+                    list(message.get("headers", [])), request_id
+                )
             await send(message)
 
         try:

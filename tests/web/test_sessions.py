@@ -189,3 +189,17 @@ def test_a_page_that_is_not_there_keeps_the_navigation_for_whoever_is_signed_in(
     assert page.status_code == 404
     assert "There is no page at this address." in page.text
     assert '<nav class="mainnav"' not in page.text
+
+
+def test_pages_are_never_framed_by_another_site_nor_kept_in_a_cache(web: Web) -> None:
+    with web.client() as client:
+        web.sign_in(client, "vp.sales")
+        page = client.get("/requests")
+        api = client.get("/api/requests/counts")
+    assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"
+    for answer in (page, api):
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["referrer-policy"] == "same-origin"
