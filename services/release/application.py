@@ -145,31 +145,39 @@ class Releases(UseCases):
             before = b.status().value
             train = self.log.get(UUID(b.train_id), ReleaseTrain, "release train")
             b.move(train.milestones_for(deploy_date), reason)
-            warnings = []
-            change = self.views.open_change(str(b.id))
-            if change is not None:
-                warnings.append(
-                    f"its release deployment change “{change['title']}” was planned for the"
-                    " old date: revise its window to the new one, which the CAB will check"
-                )
             after = b.status().value
-            if after != before:
-                warnings.append(
-                    f"its milestones (scope freeze, QA start) moved with it: it is"
-                    f" {_said(after)} now, no longer {_said(before)}"
-                )
-            same_day = [
-                other["name"]
-                for other in self.views.bundles(from_date=deploy_date)
-                if other["deploy_date"] == deploy_date.isoformat()
-                and other["id"] != str(b.id)
-                and other["status"] != "cancelled"
-            ]
-            if same_day:
-                warnings.append(f"{', '.join(same_day)} deploys on {deploy_date} too")
+            warnings = self.left_by_move(str(b.id), deploy_date, before, after)
             return Outcome([b], MovedBundle(str(b.id), b.version, after, warnings))
 
         return self.run(command)
+
+    def left_by_move(self, bundle: str, deploy_date: date, before: str, after: str) -> list[str]:
+        """What a move of `bundle` to `deploy_date` leaves to be done or known: its release
+        change to revise, the milestones it passed (`before` and `after`: its status),
+        other bundles deploying that day. Said with the move's answer and, from what is
+        recorded, on the page the move leads to."""
+        warnings = []
+        change = self.views.open_change(bundle)
+        if change is not None:
+            warnings.append(
+                f"its release deployment change “{change['title']}” was planned for the"
+                " old date: revise its window to the new one, which the CAB will check"
+            )
+        if after != before:
+            warnings.append(
+                f"its milestones (scope freeze, QA start) moved with it: it is"
+                f" {_said(after)} now, no longer {_said(before)}"
+            )
+        same_day = [
+            other["name"]
+            for other in self.views.bundles(from_date=deploy_date)
+            if other["deploy_date"] == deploy_date.isoformat()
+            and other["id"] != bundle
+            and other["status"] != "cancelled"
+        ]
+        if same_day:
+            warnings.append(f"{', '.join(same_day)} deploys on {deploy_date} too")
+        return warnings
 
     def cancel(self, bundle: UUID, reason: str) -> BundleRef:
         def command() -> Outcome[BundleRef]:

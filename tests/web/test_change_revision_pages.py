@@ -63,6 +63,7 @@ def test_someone_not_on_the_change_may_not_revise_it(web: Web) -> None:
 
 
 def test_a_release_change_revised_without_a_window_takes_its_moved_bundles(web: Web) -> None:
+    """The page a move leads to says the bundle's release change is to be revised."""
     bundle = api(web, "POST", "/api/trains", "rm", json=train_payload())["bundle_ids"][0]
     api(web, "POST", f"/api/bundles/{bundle}/freeze", "rm", json={"note": "ready"})
     release = {"change_type": "release_deployment", "bundle_id": bundle, "title": "Deploy it",
@@ -70,12 +71,15 @@ def test_a_release_change_revised_without_a_window_takes_its_moved_bundles(web: 
     change_id = raise_change(web, as_="rm", **release)
     old = api(web, "GET", f"/api/bundles/{bundle}", "rm")["deploy_date"]
     later = (date.fromisoformat(old) + timedelta(days=7)).isoformat()
-    api(web, "POST", f"/api/bundles/{bundle}/move", "rm",
-        json={"deploy_date": later, "reason": "ops away"})  # fmt: skip
-    gates = api(web, "GET", f"/api/changes/{change_id}", "rm")["gates"]
-    assert {g["name"]: g["met"] for g in gates}["bundle_window"] is False
     with web.client() as client:
         csrf = web.sign_in(client, "rm")
+        page = client.post(
+            f"/release/bundles/{bundle}/move",
+            data={"csrf_token": csrf, "deploy_date": later, "reason": "ops away"},
+        )
+        assert "“Deploy it” was planned for the old date: revise its window" in page.text
+        gates = api(web, "GET", f"/api/changes/{change_id}", "rm")["gates"]
+        assert {g["name"]: g["met"] for g in gates}["bundle_window"] is False
         form = client.get(f"/changes/{change_id}/revise").text
         assert "Left empty, the window is the bundle's deployment window" in form
         saved = client.post(

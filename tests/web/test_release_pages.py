@@ -222,7 +222,8 @@ def test_a_duplicates_history_names_the_original_by_title(web: Web) -> None:
 
 def test_the_release_manager_moves_resizes_and_cancels_a_bundle_from_its_page(web: Web) -> None:
     """A move without a reason is refused with what was typed kept; with one, the page says
-    so and what it leaves to do; capacity and cancelling are recorded with their reasons."""
+    so and what it leaves to do; capacity and cancelling are recorded with their reasons,
+    and a cancellation, which cannot be undone, only once it is confirmed."""
     bundle, _ = scheduled_bundle(web)
     page = f"/release/bundles/{bundle}"
     old = api(web, "GET", f"/api/bundles/{bundle}", "rm")["deploy_date"]
@@ -238,12 +239,20 @@ def test_the_release_manager_moves_resizes_and_cancels_a_bundle_from_its_page(we
             f"{page}/move", data={"csrf_token": csrf, "deploy_date": later, "reason": "ops away"}
         )
         assert moved.status_code == 200
+        assert moved.url.path == page  # a reload shows the page, it does not move again
         assert f"Moved to {later}; its milestones moved with it." in moved.text
+        assert f"Moved to {later}" in client.get(str(moved.url)).text
         resized = client.post(
             f"{page}/capacity", data={"csrf_token": csrf, "capacity_points": "55", "reason": ""}
         )
         assert "Capacity changed." in resized.text
-        cancelled = client.post(f"{page}/cancel", data={"csrf_token": csrf, "reason": "merged"})
+        unconfirmed = client.post(f"{page}/cancel", data={"csrf_token": csrf, "reason": "merged"})
+        assert unconfirmed.status_code == 422
+        assert "Tick “Cancel it for good”" in unconfirmed.text
+        assert 'value="merged"' in unconfirmed.text
+        cancelled = client.post(
+            f"{page}/cancel", data={"csrf_token": csrf, "reason": "merged", "confirm": "yes"}
+        )
         assert "Bundle cancelled" in cancelled.text
         assert "Move the bundle" not in cancelled.text  # nothing to change any more
     detail = api(web, "GET", f"/api/bundles/{bundle}", "rm")

@@ -4,20 +4,20 @@ progress of each item (IT staff); QA sign-off (the QA team); release notes."""
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from services.release.application import MovedBundle
-from services.release.domain import NEXT_STAGES, Stage
+from services.release.domain import NEXT_STAGES, BundleStatus, Stage
 from services.release.pages.base import ReleasePages, parse_uuid, with_fill
 from services.release.trains import MAX_CAPACITY
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role, Team
 from shared.web.access import Viewer
-from shared.web.forms import BadInput, Form, Refusal, attempt, handle_form, read_form
+from shared.web.forms import BadInput, Form, Refusal, handle_form
 from shared.web.history import referenced, with_links
 
 NOTICES = {
@@ -94,7 +94,21 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
     def bundle(
         request: Request, bundle_id: UUID, viewer: Annotated[Viewer, Depends(anyone)]
     ) -> Response:
-        return bundle_page(request, viewer, bundle_id)
+        return bundle_page(request, viewer, bundle_id, said=after_move(request, bundle_id))
+
+    def after_move(request: Request, bundle_id: UUID) -> list[str]:
+        """What the move just made leaves to do, worked out again from what is recorded;
+        nothing but the status it had before is taken from the address."""
+        was = request.query_params.get("was", "")
+        bundle = p.views.bundle(str(bundle_id))
+        if request.query_params.get("done") != "moved" or bundle is None:
+            return []
+        day = date.fromisoformat(bundle["deploy_date"])
+        before = was if was in BundleStatus.__members__.values() else bundle["status"]
+        return [
+            f"Moved to {day.isoformat()}; its milestones moved with it.",
+            *p.releases.left_by_move(str(bundle_id), day, before, bundle["status"]),
+        ]
 
     async def act(
         request: Request,
@@ -102,14 +116,18 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
         bundle_id: UUID,
         name: str,
         run: Callable[[Form], object],
+        told: str = "",
     ) -> Response:
+        """`run` the form posted as `name`; on to the page saying so (with `told`, more
+        of the address), or the page again with the refusal and what was typed."""
+
         def refused(refusal: Refusal, form: Form) -> Response:
             return bundle_page(
                 request, viewer, bundle_id, refusal=refusal, failed=name, kept=form.kept()
             )
 
         return await handle_form(
-            request, viewer, run, refused, f"/release/bundles/{bundle_id}?done={name}"
+            request, viewer, run, refused, f"/release/bundles/{bundle_id}?done={name}{told}"
         )
 
     @router.post("/release/bundles/{bundle_id}/freeze")
@@ -206,24 +224,18 @@ def _plan_routes(
     async def move(
         request: Request, bundle_id: UUID, viewer: Annotated[Viewer, Depends(manager)]
     ) -> Response:
-        """Answered with the page itself, not a redirect: what the move leaves to be done
-        (a release change to revise, milestones passed) is said once, beside it."""
-        form = await read_form(request)
+        """On to the bundle's page, which says what the move leaves to be done (a release
+        change to revise, milestones passed) from its status before, carried in the
+        address: a reload shows the page again instead of sending the move twice."""
+        was = (p.views.bundle(str(bundle_id)) or {}).get("status", "")
 
-        def run() -> object:
+        def run(form: Form) -> object:
             form.require({"deploy_date": "the new date", "reason": "the reason"})
             day = form.date("deploy_date", "The new date")
             assert day is not None  # required above
             return p.releases.move(bundle_id, day, form.text("reason"))
 
-        result = attempt(viewer, run)
-        if isinstance(result, Refusal):
-            return bundle_page(
-                request, viewer, bundle_id, refusal=result, failed="moved", kept=form.kept()
-            )
-        assert isinstance(result, MovedBundle)
-        said = [f"Moved to {form.text('deploy_date')}; its milestones moved with it."]
-        return bundle_page(request, viewer, bundle_id, said=said + result.warnings)
+        return await act(request, viewer, bundle_id, "moved", run, f"&was={was}")
 
     @router.post("/release/bundles/{bundle_id}/capacity")
     async def capacity(
@@ -243,6 +255,10 @@ def _plan_routes(
     ) -> Response:
         def run(f: Form) -> object:
             f.require({"reason": "the reason"})
+            if f.text("confirm") != "yes":  # it cannot be undone: asked for, not assumed
+                raise BadInput(
+                    "tick “Cancel it for good” to confirm: a cancelled bundle stays cancelled"
+                )
             return p.releases.cancel(bundle_id, f.text("reason"))
 
         return await act(request, viewer, bundle_id, "cancelled", run)
