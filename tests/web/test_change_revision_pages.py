@@ -4,10 +4,17 @@ on the bundle's window by leaving the window empty."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import pytest
+
+from shared.platform import Platform
+from tests.conftest import make_settings
 from tests.release.builders import train_payload
-from tests.web.conftest import Web
+from tests.web.conftest import Web, build_web
 from tests.web.test_change_pages import raise_change, raise_form
 from tests.web.test_release_pages import api
 
@@ -92,3 +99,34 @@ def test_a_release_change_revised_without_a_window_takes_its_moved_bundles(web: 
     moved = api(web, "GET", f"/api/bundles/{bundle}", "rm")
     assert detail["window_start"][:16] == moved["window_start"][:16]
     assert {g["name"]: g["met"] for g in detail["gates"]}["bundle_window"] is True
+
+
+@pytest.fixture
+def new_york_web(backend: str, tmp_path: Path) -> Iterator[Web]:
+    for settings in make_settings(backend, tmp_path, timezone="America/New_York"):
+        platform = Platform.build(settings)
+        try:
+            yield build_web(platform)
+        finally:
+            platform.close()
+
+
+def test_the_cab_sees_a_moved_bundles_window_in_the_business_time_zone(
+    new_york_web: Web,
+) -> None:
+    web = new_york_web
+    bundle = api(web, "POST", "/api/trains", "rm", json=train_payload())["bundle_ids"][0]
+    release = {"change_type": "release_deployment", "bundle_id": bundle, "title": "Deploy it",
+               "window_start": "", "window_end": ""}  # fmt: skip
+    change_id = raise_change(web, as_="rm", **release)
+    old = api(web, "GET", f"/api/bundles/{bundle}", "rm")["deploy_date"]
+    later = (date.fromisoformat(old) + timedelta(days=7)).isoformat()
+    api(web, "POST", f"/api/bundles/{bundle}/move", "rm",
+        json={"deploy_date": later, "reason": "ops away"})  # fmt: skip
+    start = api(web, "GET", f"/api/bundles/{bundle}", "rm")["window_start"]
+    local = datetime.fromisoformat(start).astimezone(ZoneInfo("America/New_York"))
+    with web.client() as client:
+        web.sign_in(client, "cab.carl")
+        page = client.get(f"/changes/{change_id}").text
+    assert "the bundle deploys " + f"{local:%d %b %Y %H:%M}".lstrip("0") in page
+    assert " UTC, outside" not in page  # the API's detail names UTC; the page does not

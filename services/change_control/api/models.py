@@ -148,6 +148,10 @@ class Gate(BaseModel):
     rule: str = Field(description="The rule an approval is refused by while unmet.")
     detail: str
     advisory: bool = Field(False, description="Shown to the CAB, met or not; refuses no approval.")
+    window_start: str | None = Field(
+        None, description="The period the gate compares the change's window with, if any."
+    )
+    window_end: str | None = None
 
 
 class Conflict(BaseModel):

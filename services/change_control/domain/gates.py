@@ -62,6 +62,10 @@ class Gate:
     rule: str
     detail: str
     advisory: bool = False
+    window_start: str | None = None
+    """With `window_end`: the period the gate compares the change's window with (the
+    bundle's deployment window), for a page to show in its own time zone."""
+    window_end: str | None = None
 
     @property
     def holds(self) -> bool:
@@ -122,7 +126,15 @@ def _bundle_window_gate(bundle: BundleState, planned: Window, window: Window | N
             f"{bundle.name} deploys {_span(planned)}, outside the change's window: was the"
             " bundle moved? Revise the change to the bundle's window"
         )
-    return Gate("bundle_window", covered, "window_not_the_bundles", detail, advisory=True)
+    return Gate(
+        "bundle_window",
+        covered,
+        "window_not_the_bundles",
+        detail,
+        advisory=True,
+        window_start=planned.start.isoformat(),
+        window_end=planned.end.isoformat(),
+    )
 
 
 def _span(window: Window) -> str:
