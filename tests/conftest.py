@@ -19,7 +19,10 @@ from shared.http.app import create_app
 from shared.platform import Component, Platform
 from shared.settings import Settings, load_settings
 from shared.store.projections import ProjectionGroup
+from tests import reuse
 from tests.postgres import fresh_schema, server_url
+
+reuse.install()
 
 # Passwords hashed with scrypt's least work in the tests (and the servers they start,
 # which inherit the environment): OWASP's cost is 0.25 s of CPU per hash, and a web test
