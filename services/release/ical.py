@@ -39,7 +39,13 @@ def _event(bundle: Mapping[str, Any], uid: str, summary: str, start: str, end: s
         event.add("dtend", _utc(end))
     else:
         event.add("transp", "TRANSPARENT")  # a moment to know about, not time to block
-    event.add("summary", f"{summary}: {bundle['name']}" + (" (cancelled)" if cancelled else ""))
+    moved = bundle.get("slot_date") not in (None, bundle["deploy_date"])
+    event.add(
+        "summary",
+        f"{summary}: {bundle['name']}"
+        + (f" (moved to {bundle['deploy_date']})" if moved else "")
+        + (" (cancelled)" if cancelled else ""),
+    )
     event.add(
         "description",
         f"Release bundle {bundle['name']} ({words(bundle['status'])}):"

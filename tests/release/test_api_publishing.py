@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from icalendar import Calendar
 
@@ -170,6 +170,18 @@ def test_calendar_is_valid_icalendar_with_each_bundles_window_and_milestones(api
     assert len(cancelled) == 4
     assert {str(e["status"]) for e in cancelled} == {"CANCELLED"}
     assert all(e.decoded("sequence") == 1 for e in cancelled)
+
+
+def test_a_moved_bundles_calendar_entries_say_where_it_moved_to(api: Api) -> None:
+    """Its name keeps the date it was planned for; the entries say the date it deploys."""
+    bundle = define_train(api, generate=1)["bundle_ids"][0]
+    planned = date.fromisoformat(api.get(f"/api/bundles/{bundle}", "rm").json()["deploy_date"])
+    later = (planned + timedelta(days=7)).isoformat()
+    api.post(f"/api/bundles/{bundle}/move", "rm", json={"deploy_date": later, "reason": "ops"})
+    events = Calendar.from_ical(api.get("/api/calendar.ics", "vp.sales").content).walk("VEVENT")
+    assert len(events) == 4
+    assert all(f"(moved to {later})" in str(e["summary"]) for e in events)
+    assert all(e.decoded("sequence") == 1 for e in events)
 
 
 def test_calendar_feed_secret_lets_a_calendar_client_subscribe_without_a_bearer_token(

@@ -242,6 +242,10 @@ def test_the_release_manager_moves_resizes_and_cancels_a_bundle_from_its_page(we
         assert moved.url.path == page  # a reload shows the page, it does not move again
         assert f"Moved to {later}; its milestones moved with it." in moved.text
         assert f"Moved to {later}" in client.get(str(moved.url)).text
+        day, planned = date.fromisoformat(later), date.fromisoformat(old)
+        moved_to = f"the date in its name; moved to deploy {day:%a} {day.day} {day:%b %Y}"
+        assert moved_to in client.get(page).text
+        assert f"moved from {planned.day} {planned:%b}" in client.get("/release").text
         resized = client.post(
             f"{page}/capacity", data={"csrf_token": csrf, "capacity_points": "55", "reason": ""}
         )
