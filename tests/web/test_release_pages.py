@@ -195,6 +195,7 @@ def test_a_bundles_history_names_its_requests_and_its_change_by_title(web: Web) 
     with web.client() as client:
         web.sign_in(client, "vp.sales")
         page = client.get(f"/release/bundles/{bundle}").text
+    assert re.search(r"<dt>Scope freeze</dt><dd>[^<]* · frozen [^<]+ by rm</dd>", page)
     history = page.split('<ol class="history">')[1].split("</ol>")[0]
     linked_request = f'<a href="/requests/{request_id}">{html.escape(title, quote=False)}</a>'
     linked_change = f'<a href="/changes/{change}">Deploy &lt;March&gt; &amp; more</a>'
