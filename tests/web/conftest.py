@@ -104,6 +104,17 @@ def strict_web(backend: str, tmp_path: Path) -> Iterator[Web]:
 
 
 @pytest.fixture
+def new_york(backend: str, tmp_path: Path) -> Iterator[Web]:
+    """A business in New York: dates and times on the pages are New York's."""
+    for settings in make_settings(backend, tmp_path, timezone="America/New_York"):
+        platform = Platform.build(settings)
+        try:
+            yield build_web(platform)
+        finally:
+            platform.close()
+
+
+@pytest.fixture
 def hasty_web(backend: str, tmp_path: Path) -> Iterator[Web]:
     """Reads catch a view up only when it is at most 10 events behind (the people are
     caught up, as a worker would have)."""

@@ -4,17 +4,11 @@ on the bundle's window by leaving the window empty."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
-
-from shared.platform import Platform
-from tests.conftest import make_settings
 from tests.release.builders import train_payload
-from tests.web.conftest import Web, build_web
+from tests.web.conftest import Web
 from tests.web.test_change_pages import raise_change, raise_form
 from tests.web.test_release_pages import api
 
@@ -101,20 +95,10 @@ def test_a_release_change_revised_without_a_window_takes_its_moved_bundles(web: 
     assert {g["name"]: g["met"] for g in detail["gates"]}["bundle_window"] is True
 
 
-@pytest.fixture
-def new_york_web(backend: str, tmp_path: Path) -> Iterator[Web]:
-    for settings in make_settings(backend, tmp_path, timezone="America/New_York"):
-        platform = Platform.build(settings)
-        try:
-            yield build_web(platform)
-        finally:
-            platform.close()
-
-
 def test_the_cab_sees_a_moved_bundles_window_in_the_business_time_zone(
-    new_york_web: Web,
+    new_york: Web,
 ) -> None:
-    web = new_york_web
+    web = new_york
     bundle = api(web, "POST", "/api/trains", "rm", json=train_payload())["bundle_ids"][0]
     release = {"change_type": "release_deployment", "bundle_id": bundle, "title": "Deploy it",
                "window_start": "", "window_end": ""}  # fmt: skip

@@ -7,19 +7,15 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from services.intake.application import Intake
 from services.intake.views import IntakeViews
 from shared.application import acting_as
-from shared.platform import Platform
 from shared.web import listing
-from tests.conftest import make_settings
-from tests.web.conftest import REFERENCE, Web, build_web
+from tests.web.conftest import REFERENCE, Web
 from tests.web.conftest import listed as shown
 from tests.web.test_intake_pages import (
     accept,
@@ -145,16 +141,6 @@ def test_the_request_list_lists_what_was_delivered_between_two_business_days(web
     assert [r["title"] for r in api.json()["items"]] == ["Shipped 3", "Shipped 2"]
     assert refused.status_code == 422
     assert refused.headers["content-type"] == "application/problem+json"
-
-
-@pytest.fixture
-def new_york(backend: str, tmp_path: Path) -> Iterator[Web]:
-    for settings in make_settings(backend, tmp_path, timezone="America/New_York"):
-        platform = Platform.build(settings)
-        try:
-            yield build_web(platform)
-        finally:
-            platform.close()
 
 
 def test_a_delivery_counts_on_the_business_day_it_happened_there(new_york: Web) -> None:
