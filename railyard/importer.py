@@ -192,6 +192,10 @@ class Reader:
                 cells = _cells(header, values)
                 key = (cells.get("issue key") or cells.get("key") or "").strip()
                 try:
+                    if any("\x00" in v for v in values):
+                        raise InvalidCommand(
+                            "nul_character", "a cell holds the NUL character, which no text may"
+                        )
                     if not key:
                         raise InvalidCommand("key_required", "every row needs its external key")
                     if key.casefold() in seen:

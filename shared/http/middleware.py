@@ -92,6 +92,12 @@ class RequestContext:
             await send(message)
 
         try:
+            if _nul_in_address(scope):
+                said = "the address holds the NUL character (%00), which no parameter may"
+                await _refuse(
+                    scope, send_with_id, 422, "Unprocessable Content", "nul_in_address", said
+                )
+                return
             body_receive = await self._bounded_body(scope, receive, headers, send_with_id)
             if body_receive is not None:
                 await self.app(scope, body_receive, send_with_id)
@@ -156,26 +162,40 @@ class RequestContext:
         return replay
 
     async def _too_large(self, scope: Scope, send: Send) -> None:
-        body: dict[str, Any] = {
-            "type": "https://railyard.dev/problems/body-too-large",
-            "title": "Content Too Large",
-            "status": 413,
-            "detail": f"the request body exceeds {self.max_body_bytes} bytes",
-            "rule": "body_too_large",
-            "instance": scope["path"],
+        detail = f"the request body exceeds {self.max_body_bytes} bytes"
+        await _refuse(scope, send, 413, "Content Too Large", "body_too_large", detail)
+
+
+async def _refuse(
+    scope: Scope, send: Send, status: int, title: str, rule: str, detail: str
+) -> None:
+    """Problem details, before the application has read the request."""
+    body: dict[str, Any] = {
+        "type": f"https://railyard.dev/problems/{rule.replace('_', '-')}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "rule": rule,
+        "instance": scope["path"].replace("\x00", "\ufffd"),
+    }
+    payload = orjson.dumps(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
         }
-        payload = orjson.dumps(body)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _nul_in_address(scope: Scope) -> bool:
+    """Whether the path or the query holds the NUL character, which no search, filter or
+    id may (PostgreSQL's text cannot hold one)."""
+    return "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")
 
 
 async def _internal_error(

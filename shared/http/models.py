@@ -16,7 +16,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, model_validator
 
 NOT_BLANK = r"\S"
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -42,12 +42,40 @@ def _document(schema: dict[str, Any]) -> None:
         _say_not_blank(prop)
 
 
+def nul_in(value: object, at: str = "") -> str | None:
+    """Where in `value` (a field path such as `cadence.start_date` or `subsystems[2]`) a
+    text holds the NUL character, or None: PostgreSQL's text cannot hold one, so no event
+    may carry one into the views."""
+    if isinstance(value, str):
+        return at or "the text" if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = nul_in(str(key), f"{at}.{key}".lstrip(".")) or nul_in(
+                item, f"{at}.{key}".lstrip(".")
+            )
+            if found:
+                return found
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            if found := nul_in(item, f"{at}[{i}]"):
+                return found
+    return None
+
+
 class RequestBody(BaseModel):
-    """A request body: unknown fields are refused (422) and text is stripped."""
+    """A request body: unknown fields are refused (422), text is stripped, and no text
+    may hold the NUL character (U+0000)."""
 
     model_config = ConfigDict(
         extra="forbid", str_strip_whitespace=True, json_schema_extra=_document
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: object) -> object:
+        if found := nul_in(data):
+            raise ValueError(f"{found} holds the NUL character (U+0000), which no text may")
+        return data
 
 
 def _iso_date(value: object) -> object:

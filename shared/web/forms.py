@@ -45,10 +45,14 @@ class Form:
 
     def text(self, name: str) -> str:
         value = self.data.get(name)
-        return value.strip() if isinstance(value, str) else ""
+        return _checked(name, value.strip()) if isinstance(value, str) else ""
 
     def texts(self, name: str) -> list[str]:
-        return [v.strip() for v in self.data.getlist(name) if isinstance(v, str) and v.strip()]
+        return [
+            _checked(name, v.strip())
+            for v in self.data.getlist(name)
+            if isinstance(v, str) and v.strip()
+        ]
 
     def date(self, name: str, label: str) -> date | None:
         value = self.text(name)
@@ -85,6 +89,15 @@ class Form:
             values = [v for v in self.data.getlist(key) if isinstance(v, str)]
             kept[key] = values if len(values) > 1 else (values[0] if values else "")
         return kept
+
+
+def _checked(name: str, text: str) -> str:
+    """The text, unless it holds the NUL character, which no event may carry."""
+    if "\x00" in text:
+        raise BadInput(
+            f"{name.replace('_', ' ')} holds the NUL character (U+0000), which no text may"
+        )
+    return text
 
 
 async def read_form(request: Request) -> Form:

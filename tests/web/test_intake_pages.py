@@ -441,3 +441,16 @@ def test_an_empty_request_form_names_every_field_it_needs_at_once(web: Web) -> N
         " least one affected subsystem." in answer.text
     )
     assert 'value="Bill shock alerts"' in answer.text
+
+
+def test_a_form_holding_a_nul_character_is_refused_with_what_was_typed_kept(web: Web) -> None:
+    with web.client() as client:
+        csrf = web.sign_in(client, "vp.sales")
+        fields = {k: v for k, v in request_payload().items() if k != "subsystems"}
+        page = client.post(
+            "/requests/new",
+            data={"csrf_token": csrf, **fields, "subsystems": "Billing", "title": "Bill\x00shock"},
+        )
+    assert page.status_code == 422
+    assert "Title holds the NUL character (U+0000), which no text may." in page.text
+    assert "Text customers when their bill passes a limit they set." in page.text
