@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from services.release.cadence import Cadence, MilestoneOffsets, Milestones, zone_named
-from shared.domain import AuditedAggregate, InvalidCommand, name_based_id
+from shared.domain import AuditedAggregate, InvalidCommand, business_now, name_based_id
 
 MAX_CAPACITY = 10_000
 MAX_HORIZON = 24
+
+START_AHEAD_AT_MOST_DAYS = 2 * 366  # as far as a bundle may move (decision 119)
 
 
 def train_id(name: str) -> UUID:
@@ -86,6 +88,12 @@ class ReleaseTrain(AuditedAggregate):
         if not name or len(name) > 100:
             raise InvalidCommand("name_required", "a train has a name of 1 to 100 characters")
         zone_named(timezone)
+        today = (business_now() or datetime.now(UTC)).date()
+        if (cadence.start_date - today).days > START_AHEAD_AT_MOST_DAYS:
+            raise InvalidCommand(
+                "date_too_far",
+                f"{cadence.start_date} is over two years away: check the year",
+            )
         return cls(
             name=name,
             cadence=cadence.to_json(),

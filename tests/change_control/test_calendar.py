@@ -208,3 +208,15 @@ def test_the_template_catalogue_is_kept_by_release_managers_and_admins(api: Api)
     refused = api.post("/api/changes", "dev.alice", json=payload)
     assert (refused.status_code, refused.json()["rule"]) == (409, "template_retired")
     assert api.get("/api/standard-templates", "rm").json() == []
+
+
+def test_a_blackout_starting_years_away_is_refused_as_a_slip_of_the_year(api: Api) -> None:
+    refused = api.post(
+        "/api/blackouts",
+        "rm",
+        json=blackout_payload(start="9999-12-01T00:00:00Z", end="9999-12-02T00:00:00Z"),
+    )
+    assert refused.status_code == 422
+    assert refused.json()["rule"] == "window_too_far"
+    assert "(9999-12-01): check the year" in refused.json()["detail"]
+    assert api.get("/api/blackouts", "rm").json() == []

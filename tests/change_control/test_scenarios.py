@@ -192,6 +192,9 @@ def test_a_deployment_time_in_the_future_is_refused_and_nothing_is_recorded(api:
     assert refused.json()["rule"] == "deployed_in_future"
     assert "future" in refused.json()["detail"]
     assert api.get("/api/deployments/counts", "rm").json()["total"] == 0
+    long_ago = report(timedelta(days=-400))  # 0001-01-01 was recorded as unauthorised
+    assert long_ago.status_code == 422
+    assert long_ago.json()["rule"] == "deployed_too_long_ago"
     assert report(timedelta(minutes=2)).status_code == 201
 
 

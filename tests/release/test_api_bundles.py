@@ -70,6 +70,17 @@ def test_a_second_train_with_the_same_name_is_409(api: Api) -> None:
     assert event_count(api) == before
 
 
+def test_a_train_starting_years_away_is_refused_as_a_slip_of_the_year(api: Api) -> None:
+    """A train in 9999 was accepted, and then neither it nor its bundles could be read."""
+    payload = train_payload()
+    payload["cadence"]["start_date"] = "9999-12-01"
+    refused = api.post("/api/trains", "rm", json=payload)
+    assert refused.status_code == 422
+    assert refused.json()["rule"] == "date_too_far"
+    assert "9999-12-01 is over two years away: check the year" in refused.json()["detail"]
+    assert api.get("/api/trains", "rm").json() == []
+
+
 def test_bad_cadence_and_milestones_are_422(api: Api) -> None:
     fifth = train_payload()
     fifth["cadence"]["week_of_month"] = 5

@@ -1,6 +1,7 @@
 """The NUL character (U+0000), which PostgreSQL's text cannot hold: refused wherever
-people type or send text (a form's: tests/web/test_intake_pages.py), and, should an event ever carry one, the views still follow
-the log (a view that could not take an event would stop every page reading it)."""
+people type or send text (a form's: tests/web/test_intake_pages.py), and, should an event
+ever carry one, the views still follow the log (a view that could not take an event would
+stop every page reading it)."""
 
 from __future__ import annotations
 

@@ -49,6 +49,7 @@ COVERAGE_REASONS = {
     "deployed_after_completion": "{at} is after change {change} was completed",
 }
 FUTURE_TOLERANCE = timedelta(minutes=5)
+PAST_AT_MOST = timedelta(days=366)  # a report older than a year is a slip of the year
 """How far ahead of this server's clock a reported deployment time may be (clock skew)."""
 
 
@@ -73,6 +74,13 @@ class DeploymentReports(UseCases):
             raise InvalidCommand(
                 "deployed_in_future",
                 f"deployed_at {iso_of(at)} is in the future; report a deployment once it is done",
+                field="deployed_at",
+            )
+        if at < now() - PAST_AT_MOST:
+            raise InvalidCommand(
+                "deployed_too_long_ago",
+                f"deployed_at {iso_of(at)} is more than a year ago: check the year; a"
+                " deployment is reported as it happens",
                 field="deployed_at",
             )
 

@@ -10,15 +10,21 @@ from typing import Any
 from eventsourcing.domain import event
 
 from services.change_control.domain.gates import Blackout
-from services.change_control.domain.plans import TemplateTerms
+from services.change_control.domain.plans import PLANNED_AHEAD_AT_MOST, TemplateTerms
 from services.change_control.domain.risk import Questionnaire, Risk
-from services.change_control.domain.values import Window, catalogued, text
+from services.change_control.domain.values import Window, catalogued, now, text
 from shared.domain import AuditedAggregate, InvalidCommand, RuleViolation
 
 
 def _blackout_fields(
     name: str, window: Window, subsystems: Sequence[str], reason: str, catalogue: Sequence[str]
 ) -> dict[str, Any]:
+    if window.start > now() + PLANNED_AHEAD_AT_MOST:
+        raise InvalidCommand(
+            "window_too_far",
+            f"the blackout starts more than {PLANNED_AHEAD_AT_MOST.days // 365} years from now"
+            f" ({window.start.date().isoformat()}): check the year",
+        )
     return {
         "name": text(name, "name", 200),
         "start": window.start_iso,
