@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from shared.application import Outcome, UseCases
+from shared.application import Outcome, UseCases, current_actor
 from shared.domain import RuleViolation
 from shared.identity.domain import ScryptCost, User, user_id
 
@@ -110,6 +110,13 @@ class Identity(UseCases):
         return ScryptCost(*self.log.settings.password_scrypt)
 
     def deactivate(self, username: str, reason: str) -> UserRef:
+        """Deactivate someone else: an admin who deactivated themselves would be locked
+        out with no one, perhaps, left to let them back in."""
+        if username == current_actor():
+            raise RuleViolation(
+                "cannot_deactivate_self", "you cannot deactivate yourself: ask another admin"
+            )
+
         def command() -> Outcome[UserRef]:
             user = self._user(username)
             user.deactivate(reason)

@@ -96,6 +96,15 @@ def test_deactivated_user_loses_access(api: Api) -> None:
     assert api.get("/api/me", "vp.care").status_code == 401
 
 
+def test_an_admin_cannot_deactivate_themselves_over_the_api(api: Api) -> None:
+    """Their tokens would stop at once, and perhaps no one would be left to reactivate
+    them (the page refused it already; the API took it)."""
+    refused = api.post("/api/users/admin/deactivate", "admin", json={"reason": "oops"})
+    assert refused.status_code == 409
+    assert refused.json()["rule"] == "cannot_deactivate_self"
+    assert api.get("/api/me", "admin").status_code == 200
+
+
 def test_only_admins_manage_users_and_others_tokens(api: Api) -> None:
     new_user = {"username": "vp.finance", "roles": ["requester"], "department": "Finance"}
     assert api.post("/api/users", "rm", json=new_user).status_code == 403
