@@ -151,10 +151,13 @@ def test_any_rejection_blocks_the_change() -> None:
 
 
 def test_an_approved_change_can_still_be_rejected_before_it_starts() -> None:
+    """And is no longer approved: the answer said `rejected` and `approved: true`."""
     change = new_change()
     change.approve(CARL, NONE)
+    assert change.approved
     change.reject(DORA, "conflicts with the billing run")
     assert status_of(change) == Status.REJECTED
+    assert not change.approved
 
 
 # -- approvals are bound to a revision ------------------------------------------------------

@@ -389,6 +389,7 @@ class ProductionChange(AuditedAggregate):
     @event("Rejected")
     def _rejected(self, by: str, reason: str) -> None:
         self.status = Status.REJECTED
+        self.approved_revision = None  # an approval given before it no longer stands
 
     def comment(self, remark: str) -> None:
         """A line of IT's conversation about the change, before, during or after it."""
