@@ -96,9 +96,17 @@ def feed_router(log: EventLog, auth: Auth, limits: Limits, poll_s: float = 0.25)
         caller: Annotated[Caller, Depends(streamer)],
         after: Annotated[int, Query(ge=0, le=2**62)] = 0,
         max_events: Annotated[int | None, Query(ge=1, le=10_000_000)] = None,
-        last_event_id: Annotated[str | None, Header()] = None,
+        last_event_id: Annotated[
+            str | None,
+            Header(
+                pattern=r"^[0-9]{1,18}$",
+                description="A position to resume after, as a reconnecting EventSource"
+                " sends it (the `id` of the last message it had); anything else is 422,"
+                " not a replay from the start",
+            ),
+        ] = None,
     ) -> EventSourceResponse:
-        start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+        start = int(last_event_id) if last_event_id is not None else after
 
         async def events() -> AsyncIterator[dict[str, Any]]:
             position = start

@@ -79,6 +79,16 @@ def test_live_tail_resumes_from_last_event_id(api: Api) -> None:
     assert f"id: {head}" in text
 
 
+def test_a_last_event_id_that_is_no_position_is_refused_not_replayed_from_the_start(
+    api: Api,
+) -> None:
+    headers = {**api.people.headers("metrics.mo"), "Last-Event-ID": "abc"}
+    refused = api.client.get("/api/events/stream", params={"max_events": 1}, headers=headers)
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "last-event-id" in refused.text.lower()
+
+
 def test_revoked_token_is_refused_at_once(api: Api) -> None:
     issued = api.post("/api/users/vp.sales/tokens", "vp.sales", json={"label": "laptop"})
     assert issued.status_code == 201
