@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import Match
 
 from shared.http.routing import ServiceRouter
 from shared.http.session import SessionCodec, SessionMiddleware, session_secret
@@ -144,6 +145,12 @@ def install_web(app: FastAPI, platform: Platform, components: Sequence[Component
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if wants_html(request) and exc.status_code == 405 and request.method == "GET":
+            # A form's address (left in the address bar by a refusal, or bookmarked):
+            # on to the page it was sent from, not a dead end.
+            above = page_above(app, request)
+            if above is not None:
+                return RedirectResponse(above, status_code=303)
         if wants_html(request) and exc.status_code in (404, 405):
             return templates.render(
                 request,
@@ -155,6 +162,19 @@ def install_web(app: FastAPI, platform: Platform, components: Sequence[Component
             )
         answer = api_errors(request, exc)
         return await answer if inspect.isawaitable(answer) else answer
+
+
+def page_above(app: FastAPI, request: Request) -> str | None:
+    """The nearest page above the request's address (`/changes/{id}` above
+    `/changes/{id}/reject`), or None."""
+    path = request.url.path.rstrip("/")
+    while path.count("/") > 1:
+        path = path.rsplit("/", 1)[0]
+        scope = {**request.scope, "path": path, "method": "GET"}
+        for route in app.router.routes:
+            if route.matches(scope)[0] == Match.FULL:
+                return None if path.startswith("/api/") else path
+    return None
 
 
 FIND_AT_LEAST = 2

@@ -62,3 +62,24 @@ def test_an_unexpected_error_names_the_id_it_was_logged_with(
     assert page.headers["content-type"].startswith("text/html")
     assert page.headers["x-request-id"] in page.text
     assert "Something went wrong" in page.text
+
+
+def test_a_forms_address_opened_in_the_browser_leads_to_the_page_it_belongs_to(
+    web: Web,
+) -> None:
+    """A refused form leaves its address in the address bar; Enter there, or a bookmark,
+    opened a dead end ("Not here")."""
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        request_id = "0b6f7e1e-8d1c-4a52-9d8e-3f4e5a6b7c8d"
+        form = client.get(f"/requests/{request_id}/comments", headers=HTML, follow_redirects=False)
+        deep = client.get("/release/plan/apply", headers=HTML, follow_redirects=False)
+        api = client.get(f"/api/requests/{request_id}/comments", headers=HTML)
+        nothing = client.get("/no/such/page", headers=HTML)
+    assert form.status_code == 303
+    assert form.headers["location"] == f"/requests/{request_id}"
+    assert deep.status_code == 303
+    assert deep.headers["location"] == "/release"
+    assert api.status_code == 405  # an API's address is answered as the API answers
+    assert nothing.status_code == 404
+    assert "There is no page at this address." in nothing.text
