@@ -260,6 +260,9 @@ def test_the_release_manager_moves_resizes_and_cancels_a_bundle_from_its_page(we
         )
         assert "Bundle cancelled" in cancelled.text
         assert "Move the bundle" not in cancelled.text  # nothing to change any more
+        plan = client.get("/release").text
+        assert f"Was to deploy {day:%a} {day.day} {day:%b %Y}; it will not." in plan
+        assert ": merged. Its requests went back to be planned into another bundle." in plan
     detail = api(web, "GET", f"/api/bundles/{bundle}", "rm")
     assert (detail["deploy_date"], detail["capacity_points"], detail["status"]) == (
         later,
