@@ -137,6 +137,9 @@ def test_the_calendar_lists_changes_and_blackouts_by_window(api: Api) -> None:
     assert crm["blackouts"] == []
     bad = api.get("/api/change-calendar", "vp.sales", params={"start": near.start_iso})
     assert (bad.status_code, bad.json()["rule"]) == (422, "invalid_range")
+    api.post(f"/api/changes/{later}/reject", "cab.carl", json={"reason": "not now"})
+    after = api.get("/api/change-calendar", "vp.sales").json()
+    assert [c["change_id"] for c in after["changes"]] == [soon]  # it will not happen
 
 
 def test_blackouts_are_listed_and_lifted_ones_kept_on_request(api: Api) -> None:

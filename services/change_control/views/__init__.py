@@ -265,8 +265,9 @@ class ChangeControlViews:
 
     def windows(self, window: Window | None, subsystem: str | None) -> list[dict[str, Any]]:
         """Changes with a planned window (overlapping `window` when given), earliest first,
-        each with the changes it conflicts with and the blackouts it overlaps."""
-        clauses = ["w.window_start IS NOT NULL"]
+        each with the changes it conflicts with and the blackouts it overlaps. A rejected
+        or withdrawn change will not happen: it is not on the calendar."""
+        clauses = ["w.window_start IS NOT NULL", "w.status NOT IN ('rejected', 'withdrawn')"]
         params: dict[str, Any] = {}
         if window is not None:
             clauses.append("w.window_start < :end AND w.window_end > :start")
