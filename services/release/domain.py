@@ -362,7 +362,8 @@ class ReleaseBundle(AuditedAggregate):
         if request.request_id in self.items:
             raise RuleViolation("already_in_bundle", "the request is already in this bundle")
         frozen = self._require_exception_reason(reason, "adding")
-        warnings = self.capacity_warnings(request)
+        mine = {"total", *request.subsystems}  # where it adds load: others' is not its doing
+        warnings = [w for w in self.capacity_warnings(request) if w["scope"] in mine]
         placement.place(str(self.id))
         self._request_scheduled(
             request_id=request.request_id,

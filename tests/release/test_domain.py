@@ -154,6 +154,9 @@ def test_subsystem_capacity_counts_a_requests_whole_size_in_each_subsystem_it_to
         {"scope": "CRM", "load": 7, "capacity": 6}
     ]
     assert bundle.load("Billing") == 4
+    portal = facts(1, subsystems=["Customer Portal"])  # CRM is over, but not by its doing
+    assert bundle.schedule(portal, placement(portal), None) == []
+    assert bundle.collect_events()[-1].over_capacity is False  # type: ignore[attr-defined]
 
 
 def test_after_the_freeze_date_adding_is_an_exception_that_needs_a_reason() -> None:
