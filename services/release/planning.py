@@ -164,10 +164,27 @@ def _why_not(candidate: Candidate, bundles: Sequence[OpenBundle]) -> str:
     if not bundles:
         return "no upcoming bundle is open for planning"
     if candidate.fixed_date is None:
-        return f"no open bundle has room for {candidate.size_points} more points"
+        return f"no open bundle has room for {_points(candidate, bundles)}"
     if all(b.deploy_date > candidate.fixed_date for b in bundles):
         return f"no open bundle deploys by its fixed date {candidate.fixed_date}"
+    by_then = [b for b in bundles if b.deploy_date <= candidate.fixed_date]
     return (
         f"no open bundle deploying by its fixed date {candidate.fixed_date} has room"
-        f" for {candidate.size_points} more points"
+        f" for {_points(candidate, by_then)}"
     )
+
+
+def _points(candidate: Candidate, bundles: Sequence[OpenBundle]) -> str:
+    """'13 more points', naming the subsystems whose capacity is what is full where a
+    bundle has room in total: '13 more points of Billing capacity'."""
+    size = candidate.size_points
+    full = sorted(
+        {
+            s
+            for b in bundles
+            if b.load + size <= b.capacity_points
+            for s, capacity in b.subsystem_capacity.items()
+            if s in candidate.subsystems and b.subsystem_load.get(s, 0) + size > capacity
+        }
+    )
+    return f"{size} more points" + (f" of {' and '.join(full)} capacity" if full else "")

@@ -90,6 +90,14 @@ def test_subsystem_capacity_is_respected() -> None:
     assert placed(answer) == {"crm-care": "b1", "billing-1": "b1", "billing-2": "b2"}
 
 
+def test_a_request_left_out_for_a_subsystems_capacity_says_which() -> None:
+    """Both bundles have room in total: Billing's capacity is what is full."""
+    backlog = [candidate("billing-big", rank=1, size=6, subsystems=("Billing", "CRM"))]
+    answer = suggest(backlog, bundles(20, 20, subsystem_capacity={"Billing": 5}))
+    (unplaced,) = answer.unplaced
+    assert unplaced.why == "no open bundle has room for 6 more points of Billing capacity"
+
+
 def test_a_fixed_date_request_only_goes_into_a_bundle_deploying_by_its_date() -> None:
     backlog = [
         candidate("big", service="expedite", size=8),
