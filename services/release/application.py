@@ -66,6 +66,9 @@ class ScopeChange:
     warnings: list[dict[str, Any]] = field(default_factory=list)
     misses_fixed_date: str | None = None
     """The request's fixed date, when this bundle deploys after it: a promise broken."""
+    ahead_of_rank: list[str] = field(default_factory=list)
+    """The department's requests ranked above it that no bundle holds (REQ-n), when it
+    was scheduled past them."""
 
 
 @dataclass(frozen=True)
@@ -211,6 +214,8 @@ class Releases(UseCases):
             change = _scope_change(b, facts.request_id, warnings)
             if facts.fixed_date and facts.fixed_date < b.deploy_date:
                 change = replace(change, misses_fixed_date=facts.fixed_date)
+            if skipped := self.views.ahead_of_rank(facts.request_id):
+                change = replace(change, ahead_of_rank=skipped)
             return Outcome([b, placement], change)
 
         return self.run(command)

@@ -29,7 +29,7 @@ from services.release.facts import (
     department_order,
     unpack,
 )
-from services.release.planning import Candidate, OpenBundle
+from services.release.planning import EXPEDITE, FIXED_DATE, Candidate, OpenBundle
 from services.release.views import (
     BUNDLES,
     DATES,
@@ -48,6 +48,8 @@ from shared.store.projections import ProjectionGroup
 
 QA_STAGES = tuple(s.value for s in QA_ACTIVITY)
 NOT_SCHEDULED = "not yet scheduled"
+
+UNRANKED = (EXPEDITE, FIXED_DATE)  # classes of service served before any ranking
 
 
 class ReleaseViews:
@@ -324,6 +326,29 @@ class ReleaseViews:
             for rank, request_id in enumerate(department_order(explicit.get(key, []), eligible)):
                 ranks[request_id] = rank + 1
         return ranks
+
+    def ahead_of_rank(self, request_id: str) -> list[str]:
+        """The references (REQ-n) of the requests its department ranks above this one that
+        no bundle holds, best first: scheduling past them is what the ranking is there to
+        prevent, so it is said. None for an expedite or fixed-date request, which the
+        ranking does not order."""
+        self.group.ensure_fresh()
+        accepted = self._accepted()
+        me = next((r for r in accepted if r["id"] == request_id), None)
+        if me is None or (me["class_of_service"] or "standard") in UNRANKED:
+            return []
+        ranks, placed = self._ranks(accepted), self._live_placements()
+        department = me["department"].casefold()
+        above = sorted(
+            (ranks[r["id"]], r["id"])
+            for r in accepted
+            if r["department"].casefold() == department
+            and ranks[r["id"]] < ranks[request_id]
+            and (r["class_of_service"] or "standard") not in UNRANKED
+            and r["id"] not in placed
+        )
+        titles = self.request_titles([i for _, i in above])
+        return [titles.get(i, {}).get("reference") or i for _, i in above]
 
     def _live_placements(self) -> dict[str, dict[str, Any]]:
         """request id -> the bundle (not cancelled) it is scheduled in."""

@@ -183,6 +183,25 @@ def test_over_capacity_is_a_warning_and_the_override_reason_is_recorded(api: Api
     assert (last["over_capacity"], last["reason"]) == (True, "board asked for it")
 
 
+def test_scheduling_past_the_departments_ranking_says_which_requests_it_went_ahead_of(
+    api: Api,
+) -> None:
+    """The ranking is there against private deals: a request scheduled before ones its
+    department ranks above it, which no bundle holds, is not refused (the release manager
+    may have reasons) but the answer names them."""
+    bundle = first_bundle(api)
+    first, second, third = (accepted_request(api, size=2) for _ in range(3))
+    urgent = accepted_request(api, size=2, class_of_service="expedite")
+    references = {r["id"]: r["reference"] for r in api.get("/api/requests", "rm").json()["items"]}
+    assert scheduled(api, bundle, third)["ahead_of_rank"] == [
+        references[first],
+        references[second],
+    ]
+    assert scheduled(api, bundle, first)["ahead_of_rank"] == []
+    assert scheduled(api, bundle, second)["ahead_of_rank"] == []
+    assert scheduled(api, bundle, urgent)["ahead_of_rank"] == []  # not ordered by rank
+
+
 def test_capacity_can_change_with_a_reason(api: Api) -> None:
     bundle = first_bundle(api)
     response = api.post(

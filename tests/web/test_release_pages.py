@@ -269,3 +269,21 @@ def test_the_release_manager_moves_resizes_and_cancels_a_bundle_from_its_page(we
         55,
         "cancelled",
     )
+
+
+def test_the_bundle_page_says_when_a_request_went_ahead_of_its_departments_ranking(
+    web: Web,
+) -> None:
+    bundle, first = scheduled_bundle(web)  # the first is scheduled: nothing skipped
+    second, third = submit(web), submit(web)
+    accept(web, second)
+    accept(web, third)
+    reference = api(web, "GET", f"/api/requests/{second}", "rm")["reference"]
+    with web.client() as client:
+        csrf = web.sign_in(client, "rm")
+        page = client.post(
+            f"/release/bundles/{bundle}/schedule", data={"csrf_token": csrf, "request_id": third}
+        )
+    assert page.status_code == 200
+    assert "Request scheduled into the bundle." in page.text
+    assert f"It went ahead of {reference}, which its department ranks above it" in page.text

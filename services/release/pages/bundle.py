@@ -101,6 +101,8 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
         nothing but the status it had before is taken from the address."""
         was = request.query_params.get("was", "")
         bundle = p.views.bundle(str(bundle_id))
+        if request.query_params.get("done") == "scheduled":
+            return past_ranking(request.query_params.get("request", ""))
         if request.query_params.get("done") != "moved" or bundle is None:
             return []
         day = date.fromisoformat(bundle["deploy_date"])
@@ -110,13 +112,24 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
             *p.releases.left_by_move(str(bundle_id), day, before, bundle["status"]),
         ]
 
+    def past_ranking(request_id: str) -> list[str]:
+        """Said when the request just scheduled went past ones its department ranks above."""
+        skipped = p.views.ahead_of_rank(request_id)
+        if not skipped:
+            return []
+        listed = ", ".join(skipped)
+        return [
+            f"It went ahead of {listed}, which its department ranks above it and no bundle"
+            " holds yet: say why to the department, or schedule them first"
+        ]
+
     async def act(
         request: Request,
         viewer: Viewer,
         bundle_id: UUID,
         name: str,
         run: Callable[[Form], object],
-        told: str = "",
+        told: str | Callable[[Form], str] = "",
     ) -> Response:
         """`run` the form posted as `name`; on to the page saying so (with `told`, more
         of the address), or the page again with the refusal and what was typed."""
@@ -126,9 +139,11 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
                 request, viewer, bundle_id, refusal=refusal, failed=name, kept=form.kept()
             )
 
-        return await handle_form(
-            request, viewer, run, refused, f"/release/bundles/{bundle_id}?done={name}{told}"
-        )
+        def done(form: Form) -> str:
+            more = told(form) if callable(told) else told
+            return f"/release/bundles/{bundle_id}?done={name}{more}"
+
+        return await handle_form(request, viewer, run, refused, done)
 
     @router.post("/release/bundles/{bundle_id}/freeze")
     async def freeze(
@@ -152,7 +167,14 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
             request_id = parse_uuid(f.text("request_id"), "a request to schedule")
             return p.releases.schedule(bundle_id, request_id, f.text("reason") or None)
 
-        return await act(request, viewer, bundle_id, "scheduled", run)
+        return await act(
+            request,
+            viewer,
+            bundle_id,
+            "scheduled",
+            run,
+            lambda f: f"&request={f.text('request_id')}",
+        )
 
     @router.post("/release/bundles/{bundle_id}/items/{request_id}/unschedule")
     async def unschedule(
