@@ -274,7 +274,7 @@ def test_the_release_manager_moves_resizes_and_cancels_a_bundle_from_its_page(we
 def test_the_bundle_page_says_when_a_request_went_ahead_of_its_departments_ranking(
     web: Web,
 ) -> None:
-    bundle, first = scheduled_bundle(web)  # the first is scheduled: nothing skipped
+    bundle, _ = scheduled_bundle(web)  # its request is scheduled: nothing is skipped
     second, third = submit(web), submit(web)
     accept(web, second)
     accept(web, third)
