@@ -53,6 +53,9 @@ def test_it_staff_raise_a_change_and_the_cab_approves_it_from_the_queue(web: Web
         assert "Patch the billing database" in queue
         assert "Low risk" in queue
         assert "0 of 1 approvals" in queue
+        # A rejection without a reason is stopped in the browser, before the page is
+        # left with what was typed beside it.
+        assert 'placeholder="Why not (required to reject)" required' in queue
         answer = client.post(
             f"/changes/{change_id}/approve",
             data={"csrf_token": csrf, "revision": "1"},
