@@ -66,6 +66,11 @@ def test_it_staff_raise_a_change_and_the_cab_approves_it_from_the_queue(web: Web
     assert '<span class="pill approved">Approved</span>' in detail
     assert "Applied in staging on Monday." in detail  # the test evidence typed in
     assert "users affected: none" in detail
+    assert "<strong>cab.carl</strong> approved revision 1 <small>" in detail
+    assert (
+        "<strong>cab.carl</strong> completed the approvals it needs: the change is approved"
+        " (CAB: cab.carl)"
+    ) in detail
 
 
 def test_approval_is_offered_only_once_every_gate_is_met(web: Web) -> None:

@@ -61,6 +61,8 @@ def _names(names: Sequence[str]) -> str:
     return ", ".join(names) if names else "nobody"
 
 
+BOARDS = {"cab": "CAB", "emergency": "emergency board"}
+
 summary = Wording(
     {
         "ProductionChange.Raised": lambda d: (
@@ -76,12 +78,16 @@ summary = Wording(
             )
         ),
         "ProductionChange.ApprovalRecorded": lambda d: (
-            f"approved revision {d['revision']} ({d['counted_as']})" + opt(": ", d.get("comment"))
+            f"approved revision {d['revision']}"
+            + (" in retrospect" if d["counted_as"] == "retrospective" else "")
+            + (" for the emergency board" if d["counted_as"] == "emergency" else "")
+            + opt(": ", d.get("comment"))
         ),
         "ProductionChange.Approved": lambda d: (
             "approved by its template"
             if d.get("board") == "template"
-            else f"approved ({d.get('board', 'cab')} board): {_names(d['approvers'])}"
+            else "completed the approvals it needs: the change is approved"
+            f" ({BOARDS.get(d.get('board') or 'cab', 'CAB')}: {_names(d['approvers'])})"
         ),
         "ProductionChange.RetrospectivelyApproved": lambda d: (
             f"approved in retrospect: {_names(d['approvers'])}"
