@@ -46,6 +46,17 @@ def _bundle(item: Facts) -> str:
     return f"bundle {item.get('name') or ''}".strip()
 
 
+def _bundle_first(item: Facts) -> str:
+    """'Bundle Monthly business release 2027-01-19': its name as it is written
+    (`str.capitalize` made it 'Bundle monthly business release')."""
+    return "B" + _bundle(item)[1:]
+
+
+def _words(code: object) -> str:
+    """A code as a word: business_project -> business project."""
+    return str(code or "").replace("_", " ")
+
+
 def _change(item: Facts) -> str:
     return f"change {change_name(item)}"
 
@@ -107,25 +118,25 @@ def _claimed(d: Facts, item: Facts) -> str:
 DESCRIPTIONS: dict[str, Describe] = {
     c.REQUEST_SUBMITTED.type: lambda d, i: (
         f"New request from {d['department']}: {_request({'title': d['title'], **i})}",
-        [f"Category {d['category']}, size {d['size_estimate']}, sponsor {d['sponsor']}."],
+        [f"Category {_words(d['category'])}, size {d['size_estimate']}, sponsor {d['sponsor']}."],
     ),
     c.REQUEST_EDITED.type: lambda d, i: (
         f"Edited before triage: {_request(i)}",
         [
-            f"Now: category {d['category']}, size {d['size_estimate']},"
+            f"Now: category {_words(d['category'])}, size {d['size_estimate']},"
             f" subsystems {', '.join(d['subsystems']) or 'none'},"
             f" wanted by {d.get('desired_date') or 'no date'}, sponsor {d['sponsor']}."
         ],
     ),
     c.REQUEST_INFO_PROVIDED.type: lambda d, i: (
         f"Answered: {_request(i)}",
-        [d["answer"], "It is back in triage."],
+        [f"“{d['answer']}”", "It is back in triage."],
     ),
     c.REQUEST_ACCEPTED.type: lambda d, i: (
         f"Accepted: {_request(i)}",
         [
             f"IT owner (the single point of contact): {d['owner']}.",
-            f"Size {d['size_points']} points, class of service {d['class_of_service']}.",
+            f"Size {d['size_points']} points, class of service {_words(d['class_of_service'])}.",
         ],
     ),
     c.REQUEST_REJECTED.type: lambda d, i: (f"Rejected: {_request(i)}", [f"Reason: {d['reason']}"]),
@@ -139,7 +150,7 @@ DESCRIPTIONS: dict[str, Describe] = {
     ),
     c.REQUEST_INFO_REQUESTED.type: lambda d, i: (
         f"Question about {_request(i)}",
-        [d["question"], "The requesting department's answer returns it to triage."],
+        [f"“{d['question']}”", "The requesting department's answer returns it to triage."],
     ),
     c.REQUEST_OWNER_ASSIGNED.type: lambda d, i: (
         f"New IT owner: {_request(i)}",
@@ -183,11 +194,11 @@ DESCRIPTIONS: dict[str, Describe] = {
         + (["It replaces an earlier rating."] if d.get("replaces") else []),
     ),
     c.BUNDLE_MOVED.type: lambda d, i: (
-        f"{_bundle(i).capitalize()} moved to {d['deploy_date']}",
+        f"{_bundle_first(i)} moved to {d['deploy_date']}",
         [f"Reason: {d['reason']}"],
     ),
     c.BUNDLE_CANCELLED.type: lambda d, i: (
-        f"{_bundle(i).capitalize()} cancelled",
+        f"{_bundle_first(i)} cancelled",
         [f"Reason: {d['reason']}"],
     ),
     c.SCOPE_FROZEN.type: lambda d, i: (

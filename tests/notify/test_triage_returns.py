@@ -43,7 +43,7 @@ def test_the_release_manager_hears_the_departments_answer_to_triages_question(
     }
     assert told_about(notify, "rm")[-1] == "Answered: REQ-1 “Bill shock alerts”"
     told = message(notify, "rm", "ChangeRequest.InformationProvided")
-    assert told["lines"][:2] == ["Prepaid and roaming only.", "It is back in triage."]
+    assert told["lines"][:2] == ["“Prepaid and roaming only.”", "It is back in triage."]
 
 
 def test_an_edit_before_triage_tells_the_release_manager_what_it_says_now(
