@@ -27,6 +27,7 @@ from shared.identity.domain import Principal, Role
 from shared.identity.views import Directory
 from shared.store.log import EventLog
 from shared.store.recorders import Claim
+from shared.words import count
 
 log = structlog.get_logger(__name__)
 
@@ -153,14 +154,14 @@ class Auth:
             log.warning("sign_in_rate_limited", address=address, path=request.url.path)
             raise TooManyRequests(
                 "too many unknown, revoked or expired tokens from this address;"
-                f" try again in {verdict.retry_after_s} seconds",
+                f" try again in {count(verdict.retry_after_s, 'second')}",
                 verdict.retry_after_s,
             )
         principal, found = await in_thread(authenticate, secret)
         if principal is None:
             limiter.hit(address)
             log.warning("token_refused", address=address, path=request.url.path)
-            raise NotAuthenticated(refusal)
+            raise NotAuthenticated(refusal, token_given=True)
         return principal, found
 
 
@@ -254,7 +255,7 @@ def per_user(
             log.warning("rate_limited", limit=what, username=caller.username)
             raise TooManyRequests(
                 f"too many {what} for {caller.username}; try again in"
-                f" {verdict.retry_after_s} seconds",
+                f" {count(verdict.retry_after_s, 'second')}",
                 verdict.retry_after_s,
             )
         return caller

@@ -96,9 +96,10 @@ def problem(
 class NotAuthenticated(Exception):
     """No token, or one that is unknown, revoked or expired (401)."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, token_given: bool = False) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.token_given = token_given
 
 
 class IdempotentReplay(Exception):
@@ -204,7 +205,11 @@ def install_problem_handlers(app: FastAPI) -> None:
             "authentication_required",
             exc.detail,
             instance=request.url.path,
-            headers={"WWW-Authenticate": 'Bearer realm="railyard"'},
+            # RFC 6750: a token given and refused is `invalid_token`; none, no error code.
+            headers={
+                "WWW-Authenticate": 'Bearer realm="railyard"'
+                + (', error="invalid_token"' if exc.token_given else "")
+            },
         )
 
     @app.exception_handler(StoreUnavailable)

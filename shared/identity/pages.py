@@ -41,6 +41,7 @@ from shared.identity.views import Directory
 from shared.settings import Settings
 from shared.web.access import PageAccess, Viewer
 from shared.web.rendering import Templates
+from shared.words import count
 
 TEMPLATES = Path(__file__).parent / "templates"
 log = structlog.get_logger(__name__)
@@ -136,7 +137,8 @@ def signin_router(
                 session,
                 next_path=next_path,
                 username=username,
-                error=f"Too many sign-in attempts. Try again in {refused.retry_after_s} seconds.",
+                error="Too many sign-in attempts. Try again in"
+                f" {count(refused.retry_after_s, 'second')}.",
                 status=429,
                 headers={"Retry-After": str(refused.retry_after_s)},
             )

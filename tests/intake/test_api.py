@@ -83,9 +83,10 @@ def test_missing_token_is_401_problem(api: Api) -> None:
     response = api.client.get("/api/requests")
     assert response.status_code == 401
     assert response.headers["content-type"] == PROBLEM
-    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.headers["www-authenticate"] == 'Bearer realm="railyard"'
     bad = api.client.get("/api/requests", headers={"Authorization": "Bearer ry_nope"})
     assert bad.status_code == 401
+    assert bad.headers["www-authenticate"] == 'Bearer realm="railyard", error="invalid_token"'
 
 
 def test_wrong_role_is_403_problem_naming_the_rule(api: Api) -> None:
