@@ -14,6 +14,7 @@ from services.notify.domain import (
     Subscriptions,
     Topic,
     WebhookEndpoint,
+    check_filter,
     effective_channel,
     subscriptions_id,
 )
@@ -83,6 +84,8 @@ class Notifications(UseCases):
         max_in_flight: int,
         timeout_s: float,
     ) -> EndpointSecret:
+        _published(event_types)
+
         def command() -> Outcome[EndpointSecret]:
             endpoint = WebhookEndpoint.register(
                 url,
@@ -99,6 +102,7 @@ class Notifications(UseCases):
     def change_endpoint(
         self, endpoint_id: UUID, url: str, event_types: Sequence[str]
     ) -> EndpointRef:
+        _published(event_types)
         return self._endpoint_change(
             endpoint_id, lambda e: e.change(url, event_types, require_https=self.require_https)
         )
@@ -287,3 +291,28 @@ def _preferences(
     return Preferences(
         principal.username, channels, sorted(chosen), webhook_url, list(followed), requests, changes
     )
+
+
+PUBLISHED_TYPES = frozenset(p.type for p in c.ALL)
+PUBLISHED_AGGREGATES = frozenset(t.partition(".")[0] for t in PUBLISHED_TYPES)
+
+
+def _published(event_types: Sequence[str]) -> None:
+    """Refuse a filter that names no event an endpoint is ever sent (`NoSuch.Event`, a
+    typo of `ChangeRequest.Acepted`): it was taken, and the endpoint heard nothing."""
+    check_filter(event_types)  # the form of each first: invalid_event_type
+    unknown = [
+        t.strip()
+        for t in event_types
+        if t.strip()
+        and t.strip() != "*"
+        and t.strip() not in PUBLISHED_TYPES
+        and not (t.strip().endswith(".*") and t.strip()[:-2] in PUBLISHED_AGGREGATES)
+    ]
+    if unknown:
+        aggregates = ", ".join(f"{a}.*" for a in sorted(PUBLISHED_AGGREGATES))
+        raise InvalidCommand(
+            "unknown_event_type",
+            f"no event Railyard publishes is {', '.join(unknown)}: name one such as"
+            f" ChangeRequest.Accepted, all of an aggregate's ({aggregates}), or *",
+        )

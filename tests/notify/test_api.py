@@ -54,6 +54,12 @@ def test_bad_endpoint_definitions_are_422_naming_the_rule(api: Api) -> None:
     bad_filter = register(api, event_types=["accepted"])
     assert bad_filter.status_code == 422
     assert bad_filter.json()["rule"] == "invalid_event_type"
+    for unknown in (["NoSuch.Event"], ["ChangeRequest.Acepted"], ["Nothing.*"]):
+        refused = register(api, event_types=unknown)
+        assert refused.status_code == 422
+        assert refused.json()["rule"] == "unknown_event_type"
+        assert f"no event Railyard publishes is {unknown[0]}" in refused.json()["detail"]
+    assert register(api, event_types=["ReleaseBundle.*", "ChangeRequest.Accepted"]).is_success
     credentials = register(api, url="https://u:p@hooks.example.com/x")
     assert credentials.json()["rule"] == "credentials_in_url"
 
