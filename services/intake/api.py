@@ -27,7 +27,7 @@ from services.intake.domain import (
 from services.intake.filters import RequestFilter
 from services.intake.views import IntakeViews, Ranking
 from shared.contracts import REQUEST_REFERENCES
-from shared.domain import NotFound
+from shared.domain import InvalidCommand, NotFound
 from shared.http.auth import Auth, Caller
 from shared.http.models import Day, RequestBody
 from shared.http.routing import ServiceRouter
@@ -253,6 +253,15 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> Any:
+        for low, high, what in (
+            (delivered_from, delivered_to, "delivered"),
+            (rated_from, rated_to, "rated"),
+        ):
+            if low and high and low > high:
+                raise InvalidCommand(
+                    "invalid_range",
+                    f"{what}_from {low} is after {what}_to {high}: no day is both (swap them)",
+                )
         page = views.find(
             RequestFilter(
                 status=tuple(s.value for s in status or ()),

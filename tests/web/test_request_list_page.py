@@ -115,7 +115,8 @@ def test_an_address_the_request_list_cannot_read_is_named_and_the_rest_answered(
 
 def test_the_request_list_lists_what_was_delivered_between_two_business_days(web: Web) -> None:
     """The days are the business time zone's, both counted; either may be left open; given
-    the wrong way round they are swapped, and the page says so. The API reads the same."""
+        the wrong way round they are swapped, and the page says so. The API reads the same, and
+    refuses a range the wrong way round, which it cannot say it swapped."""
     delivered_on_march_1_2_3(web, "Shipped")
     delivered = "/requests?status=delivered"
     assert listed(web, f"{delivered}&delivered_from=2026-03-02&delivered_to=2026-03-03") == [
@@ -133,6 +134,11 @@ def test_the_request_list_lists_what_was_delivered_between_two_business_days(web
         swapped = client.get(f"{delivered}&delivered_from=2026-03-02&delivered_to=2026-03-01")
         api = client.get("/api/requests", params={"delivered_from": "2026-03-02"})
         refused = client.get("/api/requests", params={"delivered_to": "2 March"})
+        backwards = client.get(
+            "/api/requests", params={"delivered_from": "2026-03-02", "delivered_to": "2026-03-01"}
+        )
+    assert (backwards.status_code, backwards.json()["rule"]) == (422, "invalid_range")
+    assert "delivered_from 2026-03-02 is after delivered_to 2026-03-01" in backwards.text
     assert REFERENCE.findall(swapped.text) == ["REQ-2", "REQ-1"]
     assert "The delivery dates were the wrong way round: showing 2026-03-01 to 2026-03-02." in (
         swapped.text
