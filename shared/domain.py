@@ -139,3 +139,21 @@ class InvalidCommand(DomainError):
     """The command's values break a rule of the domain (422)."""
 
     status = 422
+
+
+class StaleVersion(DomainError):
+    """The command was made against a version of the record that is no longer its
+    latest (412, from a request's `If-Match`): someone changed it meanwhile."""
+
+    status = 412
+
+
+def require_version(what: str, current: int, expected: int | None) -> None:
+    """Refuse a change made against another version than `current` (None: not asked)."""
+    if expected is not None and expected != current:
+        raise StaleVersion(
+            "stale_version",
+            f"this {what} is at version {current}, not {expected}: it was changed since you"
+            " read it; read it again and make your change to what it says now",
+            current_version=current,
+        )

@@ -187,8 +187,11 @@ class Api:
             headers["Idempotency-Key"] = key
         return self.client.post(path, json=json, headers=headers, **kwargs)
 
-    def put(self, path: str, as_: str, json: Any = None, **kwargs: Any) -> Any:
-        return self.client.put(path, json=json, headers=self.people.headers(as_), **kwargs)
+    def put(
+        self, path: str, as_: str, json: Any = None, headers: dict[str, str] | None = None
+    ) -> Any:
+        sent = {**self.people.headers(as_), **(headers or {})}
+        return self.client.put(path, json=json, headers=sent)
 
 
 @pytest.fixture

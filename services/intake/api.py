@@ -5,7 +5,7 @@
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from services.intake.application import (
@@ -29,7 +29,8 @@ from services.intake.views import IntakeViews, Ranking
 from shared.contracts import REQUEST_REFERENCES
 from shared.domain import InvalidCommand, NotFound
 from shared.http.auth import Auth, Caller
-from shared.http.models import Day, RequestBody
+from shared.http.models import Day, IfMatch, RequestBody, expected_version, tagged
+from shared.http.problems import IF_MATCH_RESPONSES
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 
@@ -324,22 +325,32 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
         response_model=RequestDetail,
         summary="A request with its full history",
     )
-    def detail(request_id: UUID, caller: Annotated[Caller, Depends(anyone)]) -> Any:
+    def detail(
+        request_id: UUID, response: Response, caller: Annotated[Caller, Depends(anyone)]
+    ) -> Any:
         row = views.get(str(request_id))
         if row is None:
             raise NotFound("change_request_not_found", f"no change request with id {request_id}")
-        return {**row, "history": views.history(str(request_id))}
+        return tagged(response, row["version"], {**row, "history": views.history(str(request_id))})
 
     @router.put(
         "/requests/{request_id:uuid}",
         response_model=RequestRef,
         summary="Edit a request (until it is triaged)",
+        responses=IF_MATCH_RESPONSES,
     )
     def edit(
-        request_id: UUID, body: Draft, caller: Annotated[Caller, Depends(requester)]
+        request_id: UUID,
+        body: Draft,
+        caller: Annotated[Caller, Depends(requester)],
+        response: Response,
+        if_match: IfMatch = None,
     ) -> RequestRef:
         with caller.acting():
-            return intake.edit(caller.principal, request_id, body.to_draft())
+            done = intake.edit(
+                caller.principal, request_id, body.to_draft(), expected_version(if_match)
+            )
+        return tagged(response, done.version, done)
 
     @router.post(
         "/requests/{request_id}/withdraw",

@@ -19,7 +19,7 @@ from services.intake.domain import (
 )
 from services.intake.views import IntakeViews
 from shared.application import Outcome, UseCases
-from shared.domain import InvalidCommand, NotFound, NotPermitted
+from shared.domain import InvalidCommand, NotFound, NotPermitted, require_version
 from shared.identity.domain import IT_ROLES, Principal, Role
 from shared.identity.views import Directory
 from shared.store.log import EventLog
@@ -104,10 +104,19 @@ class Intake(UseCases):
 
         return self.run(command)
 
-    def edit(self, caller: Principal, request_id: UUID, draft: RequestDraft) -> RequestRef:
-        return self._change(
-            request_id,
-            lambda r: r.edit(
+    def edit(
+        self,
+        caller: Principal,
+        request_id: UUID,
+        draft: RequestDraft,
+        expected_version: int | None = None,
+    ) -> RequestRef:
+        """The whole draft replaces what was submitted; with `expected_version`, only if
+        nobody changed the request since it was read at that version."""
+
+        def decide(request: ChangeRequest) -> None:
+            require_version("request", request.version, expected_version)
+            request.edit(
                 title=draft.title,
                 description=draft.description,
                 justification=draft.justification,
@@ -118,8 +127,9 @@ class Intake(UseCases):
                 desired_date=draft.desired_date,
                 department=self._own_department(caller),
                 catalogue=self.catalogue,
-            ),
-        )
+            )
+
+        return self._change(request_id, decide)
 
     def withdraw(self, caller: Principal, request_id: UUID, reason: str) -> RequestRef:
         department = None if caller.has(Role.RELEASE_MANAGER) else self._own_department(caller)

@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+from fastapi import Header, Response
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, model_validator
 
+from shared.domain import InvalidCommand
+
+T = TypeVar("T")
 NOT_BLANK = r"\S"
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 ISO_INSTANT = re.compile(
@@ -98,3 +102,38 @@ Instant = Annotated[AwareDatetime, BeforeValidator(_iso_instant)]
 
 LocalInstant = Annotated[datetime, BeforeValidator(_iso_instant)]
 """An instant that may leave out its offset (then read in the business time zone)."""
+
+
+ETAG = re.compile(r'^(?:W/)?"([0-9]{1,18})"$')
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description='The record\'s `ETag` as read (`"7"`): the change is made only if the'
+        " record is still at that version, else 412 `stale_version` (no change of another"
+        " is lost). Without it the change is made to the latest version.",
+    ),
+]
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """The version an `If-Match` header names (`"7"` or `W/"7"`), None for none or `*`."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    found = ETAG.fullmatch(if_match.strip())
+    if found is None:
+        raise InvalidCommand(
+            "invalid_if_match",
+            f'If-Match names a version as the ETag gives it, such as "7"; not {if_match!r}',
+        )
+    return int(found[1])
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def tagged(response: Response, version: int, answer: T) -> T:
+    """`answer`, its record's version set as the response's `ETag`."""
+    response.headers["ETag"] = etag(version)
+    return answer

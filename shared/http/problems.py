@@ -59,6 +59,11 @@ STANDARD_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: _documented("The store did not answer in time; retry after the Retry-After header"),
 }
 
+IF_MATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    412: _documented("If-Match named a version the record has moved past (stale_version)")
+}
+"""For the routes that honour If-Match, besides the standard ones."""
+
 
 class ProblemResponse(Response):
     media_type = MEDIA_TYPE

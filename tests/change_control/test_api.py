@@ -157,6 +157,29 @@ def test_a_failed_change_is_reviewed_by_the_cab_and_then_closed(api: Api) -> Non
     assert (detail["outcome"], detail["findings"]) == ("rolled_back", "lag alarms were ignored")
 
 
+def test_a_revision_made_to_a_version_read_before_another_is_refused_not_lost(
+    api: Api,
+) -> None:
+    change_id = raise_change(api)
+    tag = api.get(f"/api/changes/{change_id}", "dev.alice").headers["etag"]
+    first = api.put(
+        f"/api/changes/{change_id}", "dev.alice",
+        json=revision_payload(title="Patch v2"), headers={"If-Match": tag},
+    )  # fmt: skip
+    assert first.status_code == 200, first.text
+    second = api.put(
+        f"/api/changes/{change_id}", "rm",
+        json=revision_payload(title="Patch v3"), headers={"If-Match": tag},
+    )  # fmt: skip
+    assert (second.status_code, second.json()["rule"]) == (412, "stale_version")
+    assert api.get(f"/api/changes/{change_id}", "rm").json()["title"] == "Patch v2"
+    latest = api.put(
+        f"/api/changes/{change_id}", "rm",
+        json=revision_payload(title="Patch v3"), headers={"If-Match": first.headers["etag"]},
+    )  # fmt: skip
+    assert latest.status_code == 200
+
+
 def test_a_change_can_be_revised_by_its_people_and_withdrawn(api: Api) -> None:
     change_id = raise_change(api)
     stranger = api.put(f"/api/changes/{change_id}", "qa.quinn", json=revision_payload())

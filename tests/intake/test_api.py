@@ -574,3 +574,37 @@ def test_a_requests_history_reads_in_words_not_codes(api: Api) -> None:
         "submitted for Sales (IT project, size L)",
         "accepted: owner dev.alice, 8 points, fixed date by 2027-02-01",
     ]
+
+
+def test_an_edit_made_to_a_version_read_before_another_edit_is_refused_not_lost(
+    api: Api,
+) -> None:
+    """Two people read the request, both change it: with If-Match (the ETag read) the
+    second is told it changed meanwhile (412) instead of silently undoing the first."""
+    request_id = submit(api)
+    read = api.get(f"/api/requests/{request_id}", "vp.sales")
+    tag = read.headers["etag"]
+    assert tag == f'"{read.json()["version"]}"'
+    first = api.put(
+        f"/api/requests/{request_id}", "vp.sales",
+        json=request_payload(title="SMS alerts for bill shock"), headers={"If-Match": tag},
+    )  # fmt: skip
+    assert first.status_code == 200, first.text
+    assert first.headers["etag"] == f'"{first.json()["version"]}"'
+    second = api.put(
+        f"/api/requests/{request_id}", "vp.sales",
+        json=request_payload(description="Only prepaid."), headers={"If-Match": tag},
+    )  # fmt: skip
+    assert second.status_code == 412
+    assert second.json()["rule"] == "stale_version"
+    assert second.json()["current_version"] == first.json()["version"]
+    assert api.get(f"/api/requests/{request_id}", "rm").json()["title"] == (
+        "SMS alerts for bill shock"
+    )
+    bad = api.put(
+        f"/api/requests/{request_id}", "vp.sales",
+        json=request_payload(), headers={"If-Match": "yesterday"},
+    )  # fmt: skip
+    assert (bad.status_code, bad.json()["rule"]) == (422, "invalid_if_match")
+    unconditional = api.put(f"/api/requests/{request_id}", "vp.sales", json=request_payload())
+    assert unconditional.status_code == 200  # without If-Match: the latest version

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from services.change_control.api.models import (
     Approval,
@@ -35,7 +35,8 @@ from services.change_control.views.board import cab_queue, calendar, change_deta
 from shared.contracts import CHANGE_REFERENCES
 from shared.domain import InvalidCommand, NotFound
 from shared.http.auth import Auth, Caller
-from shared.http.models import Day, Instant
+from shared.http.models import Day, IfMatch, Instant, expected_version, tagged
+from shared.http.problems import IF_MATCH_RESPONSES
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import IT_ROLES, Role
 
@@ -128,28 +129,38 @@ def changes_router(auth: Auth, changes: ChangeControl, views: ChangeControlViews
         response_model=ChangeDetail,
         summary="A change with its gates, conflicts, deployments and full history",
     )
-    def detail(change_id: ChangeId, caller: Annotated[Caller, Depends(anyone)]) -> Any:
+    def detail(
+        change_id: ChangeId, response: Response, caller: Annotated[Caller, Depends(anyone)]
+    ) -> Any:
         found = change_detail(views, str(change_id))
         if found is None:
             raise NotFound(
                 "production_change_not_found", f"no production change with id {change_id}"
             )
-        return found
+        return tagged(response, found["version"], found)
 
     @router.put(
         "/changes/{change_id}",
         response_model=ChangeRef,
         summary="Revise a change (voids its approvals: back to review)",
+        responses=IF_MATCH_RESPONSES,
     )
     def revise(
-        change_id: ChangeId, body: ChangeBody, caller: Annotated[Caller, Depends(raiser)]
+        change_id: ChangeId,
+        body: ChangeBody,
+        caller: Annotated[Caller, Depends(raiser)],
+        response: Response,
+        if_match: IfMatch = None,
     ) -> ChangeRef:
         given = body.model_fields_set
         kept = frozenset(KEEPABLE_TEXTS - given)
         if not {"window_start", "window_end"} & given:
             kept |= {"window"}
         with caller.acting():
-            return changes.revise(caller.principal, change_id, body.to_draft(), kept)
+            done = changes.revise(
+                caller.principal, change_id, body.to_draft(), kept, expected_version(if_match)
+            )
+        return tagged(response, done.version, done)
 
     @router.post(
         "/changes/{change_id}/withdraw", response_model=ChangeRef, summary="Withdraw a change"

@@ -17,7 +17,7 @@ from services.change_control.domain.values import ChangeType, Outcome, Window
 from services.change_control.views import ChangeControlViews
 from shared.application import Outcome as Decision
 from shared.application import UseCases
-from shared.domain import InvalidCommand, NotFound, RuleViolation
+from shared.domain import InvalidCommand, NotFound, RuleViolation, require_version
 from shared.identity.domain import Principal, Role
 from shared.identity.views import Directory
 from shared.store.log import EventLog
@@ -135,13 +135,16 @@ class ChangeControl(UseCases):
         change_id: UUID,
         draft: ChangeDraft,
         kept: frozenset[str] = frozenset(),
+        expected_version: int | None = None,
     ) -> ChangeRef:
         """Any edit voids the change's approvals and sends it back to review. A release
         deployment given no window keeps to its bundle's, as when it was raised. The plan's
-        texts and window named in `kept` (left out of the revision) keep their values."""
+        texts and window named in `kept` (left out of the revision) keep their values.
+        With `expected_version`, only if nobody changed it since it was read then."""
         self._require_implementers(draft.implementers)
 
         def revise(change: ProductionChange) -> None:
+            require_version("change", change.version, expected_version)
             template = self._template_terms(change.template_id) if change.template_id else None
 
             def text(name: str, given: str) -> str:
