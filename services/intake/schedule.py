@@ -1,5 +1,6 @@
 """Where each request stands in release planning, as intake's pages show it: its bundle,
-the bundle's deployment date, and the item's stage.
+the bundle's deployment date, and the item's stage; and the steps of its planning (its
+scheduling, its bundle moved, its progress), for the request's history.
 
 Folded from the release service's published facts (`shared.contracts`), by topic and
 contract fields only: intake never imports release.
@@ -16,7 +17,7 @@ from shared.store.log import EventLog, LoggedEvent
 from shared.store.projections import Handler, Projection, ProjectionGroup
 from shared.store.sql import Cursor
 
-PLACEMENTS, BUNDLES = "intake_placements", "intake_bundles"
+PLACEMENTS, BUNDLES, STEPS = "intake_placements", "intake_bundles", "intake_plan_steps"
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,8 @@ class Placement:
 
 
 class ScheduleProjection(Projection):
-    name = "intake.schedule.v1"
-    tables = (PLACEMENTS, BUNDLES)
+    name = "intake.schedule.v2"  # v2: the planning steps of each request
+    tables = (PLACEMENTS, BUNDLES, STEPS)
 
     def create(self, cur: Cursor) -> None:
         cur.execute(
@@ -46,6 +47,12 @@ class ScheduleProjection(Projection):
             f"CREATE TABLE IF NOT EXISTS {self.t(PLACEMENTS)} ("
             " request_id TEXT PRIMARY KEY, bundle_id TEXT NOT NULL, stage TEXT NOT NULL,"
             " after_freeze INTEGER NOT NULL)"
+        )
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t(STEPS)} ("
+            " request_id TEXT NOT NULL, position BIGINT NOT NULL, occurred_at TEXT NOT NULL,"
+            " actor TEXT NOT NULL, type TEXT NOT NULL, summary TEXT NOT NULL,"
+            " PRIMARY KEY (request_id, position))"
         )
 
     def handlers(self) -> Mapping[str, Handler]:
@@ -70,10 +77,42 @@ class ScheduleProjection(Projection):
         )
 
     def _moved(self, cur: Cursor, e: LoggedEvent) -> None:
+        name, before = self._bundle(cur, e.aggregate_id)
+        said = f"moved its bundle {name} from {before} to {e.data['deploy_date']}"
+        self._step(cur, e, self._items(cur, e.aggregate_id), f"{said}: {e.data['reason']}")
         cur.execute(
             f"UPDATE {self.t(BUNDLES)} SET deploy_date = :day WHERE bundle_id = :id",
             {"id": e.aggregate_id, "day": e.data["deploy_date"]},
         )
+
+    def _bundle(self, cur: Cursor, bundle_id: str) -> tuple[str, str]:
+        """The bundle's name and deployment date, as far as this view knows them."""
+        cur.execute(
+            f"SELECT name, deploy_date FROM {self.t(BUNDLES)} WHERE bundle_id = :id",
+            {"id": bundle_id},
+        )
+        row = cur.fetchone()
+        return (row["name"], row["deploy_date"] or "?") if row else ("?", "?")
+
+    def _items(self, cur: Cursor, bundle_id: str) -> list[str]:
+        cur.execute(
+            f"SELECT request_id FROM {self.t(PLACEMENTS)} WHERE bundle_id = :id",
+            {"id": bundle_id},
+        )
+        return [r["request_id"] for r in cur.fetchall()]
+
+    def _step(self, cur: Cursor, e: LoggedEvent, request_ids: Iterable[str], said: str) -> None:
+        """A line of each request's history: what its planning did, and who did it."""
+        cur.executemany(
+            f"INSERT INTO {self.t(STEPS)} (request_id, position, occurred_at, actor, type,"
+            " summary) VALUES (:r, :p, :at, :by, :type, :said)"
+            " ON CONFLICT (request_id, position) DO NOTHING",
+            [
+                {"r": r, "p": e.position, "at": e.occurred_at, "by": e.actor, "type": e.type,
+                 "said": said}
+                for r in request_ids
+            ],
+        )  # fmt: skip
 
     def _bundle_status(self, status: str, *, release_items: bool = False) -> Handler:
         def handle(cur: Cursor, e: LoggedEvent) -> None:
@@ -82,6 +121,9 @@ class ScheduleProjection(Projection):
                 {"s": status, "id": e.aggregate_id},
             )
             if release_items:  # a cancelled bundle ships nothing: its requests are unplanned
+                name, _ = self._bundle(cur, e.aggregate_id)
+                said = f"cancelled its bundle {name}: {e.data.get('reason') or ''}"
+                self._step(cur, e, self._items(cur, e.aggregate_id), said.rstrip(": "))
                 cur.execute(
                     f"DELETE FROM {self.t(PLACEMENTS)} WHERE bundle_id = :id",
                     {"id": e.aggregate_id},
@@ -91,9 +133,16 @@ class ScheduleProjection(Projection):
 
     def _deployed(self, cur: Cursor, e: LoggedEvent) -> None:
         self._bundle_status("deployed")(cur, e)
+        name, _ = self._bundle(cur, e.aggregate_id)
+        self._step(cur, e, e.data["request_ids"], f"deployed it to production with {name}")
         self._set_stage(cur, e.aggregate_id, e.data["request_ids"], "deployed")
 
     def _scheduled(self, cur: Cursor, e: LoggedEvent) -> None:
+        name, day = self._bundle(cur, e.aggregate_id)
+        said = f"scheduled it into {name}, deploying {day}" + (
+            f" (after its scope freeze: {e.data.get('reason')})" if e.data["after_freeze"] else ""
+        )
+        self._step(cur, e, [e.data["request_id"]], said)
         cur.execute(
             f"INSERT INTO {self.t(PLACEMENTS)} (request_id, bundle_id, stage, after_freeze)"
             " VALUES (:r, :b, 'scheduled', :f) ON CONFLICT (request_id) DO UPDATE SET"
@@ -102,15 +151,28 @@ class ScheduleProjection(Projection):
         )
 
     def _unscheduled(self, cur: Cursor, e: LoggedEvent) -> None:
+        name, _ = self._bundle(cur, e.aggregate_id)
+        reason = e.data.get("reason")
+        self._step(
+            cur,
+            e,
+            [e.data["request_id"]],
+            f"took it out of {name}" + (f": {reason}" if reason else ""),
+        )
         cur.execute(
             f"DELETE FROM {self.t(PLACEMENTS)} WHERE request_id = :r AND bundle_id = :b",
             {"r": e.data["request_id"], "b": e.aggregate_id},
         )
 
     def _progressed(self, cur: Cursor, e: LoggedEvent) -> None:
+        note = e.data.get("note")
+        said = f"recorded its progress: {str(e.data['stage']).replace('_', ' ')}"
+        self._step(cur, e, [e.data["request_id"]], said + (f" ({note})" if note else ""))
         self._set_stage(cur, e.aggregate_id, [e.data["request_id"]], e.data["stage"])
 
     def _signed_off(self, cur: Cursor, e: LoggedEvent) -> None:
+        name, _ = self._bundle(cur, e.aggregate_id)
+        self._step(cur, e, e.data["request_ids"], f"signed off QA of {name}")
         self._set_stage(cur, e.aggregate_id, e.data["request_ids"], "qa_passed")
 
     def _set_stage(
@@ -156,3 +218,16 @@ class Schedule:
             for r in rows
             if wanted is None or r["request_id"] in wanted
         }
+
+    def steps(self, request_id: str) -> list[dict[str, Any]]:
+        """The request's planning steps as history lines (`position`, `occurred_at`,
+        `actor`, `type`, `summary`), oldest first."""
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            cur.execute(
+                f"SELECT position, occurred_at, actor, type, summary"
+                f" FROM {self.log.table(STEPS)} WHERE request_id = :r ORDER BY position",
+                {"r": request_id},
+            )
+            rows: list[dict[str, Any]] = cur.fetchall()
+        return [{**r, "data": {}} for r in rows]

@@ -99,7 +99,15 @@ class ProjectionGroup:
             # checks the schema's CREATE privilege before it sees the table exists).
             if self.log.settings.create_schema:
                 lock_for_ddl(self.log.db, cur)
+                cur.execute(
+                    f"SELECT name FROM {self._positions} WHERE name IN ({self._in})", self._names
+                )
+                known = {r["name"] for r in cur.fetchall()}
                 for projection in self.projections:
+                    if projection.name not in known:
+                        # A name not seen before (a view's new version, decision 2): the
+                        # tables an older version left are not this one's to fold onto.
+                        projection.drop(cur)
                     projection.create(cur)
             for projection in self.projections:
                 cur.execute(

@@ -451,3 +451,49 @@ def test_a_batch_asked_for_in_advance_is_being_read_when_the_fold_goes_on(
     finally:
         release.set()
         reader.close()
+
+
+class _Versioned(Projection):
+    """A view whose rows say which version of it wrote them."""
+
+    name = "test.versioned.v1"
+    tables = ("test_versioned",)
+
+    def create(self, cur: Any) -> None:
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.t('test_versioned')}"
+            " (position BIGINT PRIMARY KEY, written_by TEXT NOT NULL)"
+        )
+
+    def handlers(self) -> dict[str, Any]:
+        from services.intake.domain import ChangeRequest
+
+        return {event_topic(ChangeRequest, "Submitted"): self._row}
+
+    def _row(self, cur: Any, e: Any) -> None:
+        cur.execute(
+            f"INSERT INTO {self.t('test_versioned')} (position, written_by) VALUES (:p, :n)"
+            " ON CONFLICT (position) DO NOTHING",
+            {"p": e.position, "n": self.name},
+        )
+
+
+class _VersionedAgain(_Versioned):
+    name = "test.versioned.v2"
+
+
+def test_a_views_new_version_folds_the_log_onto_empty_tables(platform: Platform) -> None:
+    """A view's new shape takes a new name (decision 2): the tables its old version left
+    are dropped as the new name first starts, not folded onto (rows the old version wrote
+    stayed, and steps read from them were wrong)."""
+    write_history(platform, 6)
+    ProjectionGroup(platform.log, [_Versioned(platform.log)]).catch_up()
+    ProjectionGroup(platform.log, [_VersionedAgain(platform.log)]).catch_up()
+    with platform.log.db.transaction() as cur:
+        cur.execute(f"SELECT DISTINCT written_by FROM {platform.log.table('test_versioned')}")
+        assert [r["written_by"] for r in cur.fetchall()] == ["test.versioned.v2"]
+    again = ProjectionGroup(platform.log, [_VersionedAgain(platform.log)])  # a restart
+    again.catch_up()
+    with platform.log.db.transaction() as cur:
+        cur.execute(f"SELECT COUNT(*) AS n FROM {platform.log.table('test_versioned')}")
+        assert cur.fetchone()["n"] == 6  # type: ignore[index]

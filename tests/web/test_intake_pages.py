@@ -179,7 +179,8 @@ def test_a_deferral_whose_date_has_come_is_back_on_the_triage_page(web: Web) -> 
 
 def test_vp_sees_bundle_target_date_and_stage_from_release_facts(web: Web) -> None:
     """Intake follows release's published events: the department page and the board show
-    the bundle, its deployment date and the item's stage."""
+    the bundle, its deployment date and the item's stage; the request's history, each step
+    of its planning beside its own."""
     request_id = submit(web, title="Bill shock alerts by SMS")
     accept(web, request_id)
     bundle = uuid.uuid4()
@@ -205,6 +206,24 @@ def test_vp_sees_bundle_target_date_and_stage_from_release_facts(web: Web) -> No
     assert "Thu 18 Mar 2027 <small>(bundle 2027.03)</small>" in detail
     column = board.split('aria-label="In development"')[1].split("</section>")[0]
     assert "Bill shock alerts by SMS" in column
+    publish(log, c.BUNDLE_MOVED, bundle, 4, actor="rm", deploy_date="2027-03-25",
+            window_start="2027-03-25T20:00:00+00:00", window_end="2027-03-25T23:00:00+00:00",
+            scope_freeze_at="2027-03-08T00:00:00+00:00",
+            code_complete_at="2027-03-15T00:00:00+00:00",
+            qa_start_at="2027-03-16T00:00:00+00:00", reason="vendor patch late")  # fmt: skip
+    with web.client() as client:
+        web.sign_in(client, "vp.sales")
+        detail = client.get(f"/requests/{request_id}").text
+    history = detail.split('<ol class="history">')[1].split("</ol>")[0]
+    steps = [
+        "<strong>rm</strong> accepted",
+        "<strong>rm</strong> scheduled it into 2027.03, deploying 2027-03-18",
+        "<strong>dev.alice</strong> recorded its progress: in development",
+        "<strong>rm</strong> moved its bundle 2027.03 from 2027-03-18 to 2027-03-25: vendor",
+    ]
+    at = [history.find(step) for step in steps]
+    assert -1 not in at, history
+    assert at == sorted(at)  # in the order they happened, with the request's own
 
 
 def test_a_vps_deferred_requests_are_folded_below_the_work_that_moves(web: Web) -> None:

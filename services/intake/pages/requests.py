@@ -134,7 +134,12 @@ def request_routes(p: IntakePages) -> APIRouter:
         may_triage = viewer.may(Role.RELEASE_MANAGER) and status in TRIAGEABLE
         if may_triage:
             row = p.with_duplicates([row])[0]
-        history = p.views.history(row["id"])
+        # Its own steps and its planning's (scheduled, its bundle moved, its progress):
+        # why its target date changed is part of its story.
+        history = sorted(
+            p.views.history(row["id"]) + p.schedule.steps(row["id"]),
+            key=lambda line: int(line["position"]),
+        )
         return p.templates.render(
             request,
             "detail.html",
