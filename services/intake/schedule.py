@@ -166,7 +166,8 @@ class ScheduleProjection(Projection):
 
     def _progressed(self, cur: Cursor, e: LoggedEvent) -> None:
         note = e.data.get("note")
-        said = f"recorded its progress: {str(e.data['stage']).replace('_', ' ')}"
+        stage = str(e.data["stage"]).replace("_", " ").replace("qa", "QA")
+        said = f"recorded its progress: {stage}"
         self._step(cur, e, [e.data["request_id"]], said + (f" ({note})" if note else ""))
         self._set_stage(cur, e.aggregate_id, [e.data["request_id"]], e.data["stage"])
 

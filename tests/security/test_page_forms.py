@@ -35,6 +35,7 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 # Form -> the roles its page is for, and the kinds of item its path names.
 FORMS: dict[str, frozenset[Role]] = {
     "/requests/new": SUBMITTERS,
+    "/requests/{request_id}/edit": REQUESTER,
     "/requests/{request_id}/answer": REQUESTER,
     "/requests/{request_id}/withdraw": WITHDRAWERS,
     "/requests/{request_id}/rating": REQUESTER,

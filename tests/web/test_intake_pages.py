@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -473,3 +474,31 @@ def test_a_form_holding_a_nul_character_is_refused_with_what_was_typed_kept(web:
     assert page.status_code == 422
     assert "Title holds the NUL character (U+0000), which no text may." in page.text
     assert "Text customers when their bill passes a limit they set." in page.text
+
+
+def test_a_vp_edits_a_request_before_triage_from_its_page(web: Web) -> None:
+    """A typo meant withdrawing and submitting again: the API allowed an edit, the pages
+    did not. The form opens filled in; an edit read before another is refused, not lost."""
+    request_id = submit(web, title="Bill shock alerts by SMSS")
+    with web.client() as client:
+        csrf = web.sign_in(client, "vp.sales")
+        page = client.get(f"/requests/{request_id}").text
+        assert f'href="/requests/{request_id}/edit"' in page
+        form = client.get(f"/requests/{request_id}/edit").text
+        assert 'value="Bill shock alerts by SMSS"' in form
+        version = re.search(r'name="version" value="(\d+)"', form)[1]  # type: ignore[index]
+        fields = {k: v for k, v in request_payload().items() if k != "subsystems"}
+        sent = {"csrf_token": csrf, **fields, "subsystems": ["Billing"], "version": version}
+        saved = client.post(
+            f"/requests/{request_id}/edit", data={**sent, "title": "Bill shock alerts by SMS"}
+        )
+        assert "Your changes are saved" in saved.text
+        stale = client.post(f"/requests/{request_id}/edit", data={**sent, "title": "Other"})
+    assert stale.status_code == 412
+    assert "it was changed since you read it" in stale.text
+    assert 'value="Other"' in stale.text  # what was typed is kept
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        assert "<h1>" in client.get(f"/requests/{request_id}").text
+        title = client.get(f"/api/requests/{request_id}").json()["title"]
+    assert title == "Bill shock alerts by SMS"

@@ -12,6 +12,7 @@ from services.intake.pages.board import board_routes
 from services.intake.pages.department import department_routes
 from services.intake.pages.listing import listing_routes
 from services.intake.pages.requests import request_routes
+from services.intake.pages.submission import submission_routes
 from services.intake.pages.triage import triage_routes
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
@@ -54,7 +55,14 @@ NAV = [
 
 def intake_pages(pages: IntakePages) -> APIRouter:
     router = ServiceRouter(include_in_schema=False)
-    for routes in (request_routes, listing_routes, department_routes, triage_routes, board_routes):
+    for routes in (
+        submission_routes,
+        request_routes,
+        listing_routes,
+        department_routes,
+        triage_routes,
+        board_routes,
+    ):
         router.include_router(routes(pages))
     return router
 

@@ -9,15 +9,15 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from services.intake.application import COMMENTERS, RequestDraft
-from services.intake.domain import CLOSED, TRIAGEABLE, Category, SizeEstimate, Status
-from services.intake.pages.base import IntakePages, choice, plan_of
+from services.intake.application import COMMENTERS
+from services.intake.domain import CLOSED, EDITABLE, TRIAGEABLE, Status
+from services.intake.pages.base import IntakePages, plan_of
 from shared.contracts import REQUEST_REFERENCES
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import IT_ROLES, Role
 from shared.identity.pages import safe_next
 from shared.web.access import Viewer
-from shared.web.forms import Form, Refusal, attempt, handle_form, read_form, see_other
+from shared.web.forms import Form, Refusal, handle_form
 from shared.web.history import referenced, with_links
 from shared.web.references import reference_route
 
@@ -28,77 +28,16 @@ NOTICES = {
     "rated": "Thank you for your rating.",
     "triaged": "Decision recorded.",
     "commented": "Your comment is added.",
+    "edited": "Your changes are saved; the release manager triages the request as it reads now.",
 }
-
-
-REQUIRED_FIELDS = {
-    "title": "the title",
-    "description": "what is needed",
-    "justification": "why it is needed",
-    "sponsor": "the sponsor",
-    "category": "the category",
-    "size_estimate": "the size estimate",
-    "subsystems": "at least one affected subsystem",
-}
-"""The request form's fields a submission needs, named together when several are empty."""
 
 
 def request_routes(p: IntakePages) -> APIRouter:
     router = ServiceRouter()
     anyone = p.access.require()
-    submitter = p.access.require(Role.REQUESTER, Role.RELEASE_MANAGER, Role.IT_STAFF)
     requester = p.access.require(Role.REQUESTER)
     withdrawer = p.access.require(Role.REQUESTER, Role.RELEASE_MANAGER)
     commenter = p.access.require(*COMMENTERS)
-
-    def new_form(
-        request: Request,
-        viewer: Viewer,
-        values: dict[str, Any],
-        refusal: Refusal | None = None,
-    ) -> Response:
-        return p.templates.render(
-            request,
-            "new.html",
-            viewer,
-            status=refusal.status if refusal else 200,
-            error=refusal.detail if refusal else None,
-            form=values,
-            categories=list(Category),
-            sizes=list(SizeEstimate),
-            catalogue=p.intake.catalogue,
-            asks_department=not viewer.may(Role.REQUESTER),
-        )
-
-    @router.get("/requests/new")
-    def new(request: Request, viewer: Annotated[Viewer, Depends(submitter)]) -> Response:
-        sponsor = viewer.principal.display_name if viewer.may(Role.REQUESTER) else ""
-        return new_form(request, viewer, {"sponsor": sponsor, "subsystems": []})
-
-    @router.post("/requests/new")
-    async def submit(request: Request, viewer: Annotated[Viewer, Depends(submitter)]) -> Response:
-        form = await read_form(request)
-
-        def command() -> Any:
-            form.require(REQUIRED_FIELDS)
-            draft = RequestDraft(
-                title=form.text("title"),
-                description=form.text("description"),
-                justification=form.text("justification"),
-                sponsor=form.text("sponsor"),
-                category=choice(Category, form.text("category"), "category"),
-                subsystems=form.texts("subsystems"),
-                size_estimate=choice(SizeEstimate, form.text("size_estimate"), "size estimate"),
-                desired_date=form.date("desired_date", "The desired date"),
-            )
-            return p.intake.submit(viewer.principal, draft, form.text("department") or None)
-
-        result = attempt(viewer, command)
-        if isinstance(result, Refusal):
-            kept = form.kept()
-            kept["subsystems"] = form.texts("subsystems")
-            return new_form(request, viewer, kept, result)
-        return see_other(f"/requests/{result.id}?notice=submitted")
 
     @router.get("/requests/similar")
     def similar(
@@ -152,6 +91,7 @@ def request_routes(p: IntakePages) -> APIRouter:
             failed=failed,
             form=kept or {},
             may_answer=own and status == Status.INFO_REQUESTED,
+            may_edit=own and status in EDITABLE,
             may_withdraw=(own or viewer.may(Role.RELEASE_MANAGER)) and status not in CLOSED,
             may_rate=own and status == Status.DELIVERED,
             may_comment=own or viewer.may(*IT_ROLES),
