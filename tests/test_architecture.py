@@ -54,3 +54,17 @@ def test_files_stay_small_enough_to_read() -> None:
     ]:
         lines = len(path.read_text().splitlines())
         assert lines <= 600, f"{path.relative_to(ROOT)} has {lines} lines"
+
+
+def test_every_text_box_of_a_page_says_its_limit() -> None:
+    """A box with `maxlength` shows how much of it is used (railyard.js) and cannot take
+    more than the domain keeps; without it a long answer was refused only once sent."""
+    import re
+
+    unbounded = [
+        f"{path.relative_to(ROOT)}: {box}"
+        for path in ROOT.glob("*/**/templates/*.html")
+        for box in re.findall(r"<textarea[^>]*>", path.read_text())
+        if "maxlength" not in box
+    ]
+    assert unbounded == []
