@@ -281,6 +281,8 @@ def test_the_bundle_page_says_when_a_request_went_ahead_of_its_departments_ranki
     reference = api(web, "GET", f"/api/requests/{second}", "rm")["reference"]
     with web.client() as client:
         csrf = web.sign_in(client, "rm")
+        offered = client.get(f"/release/bundles/{bundle}").text  # the schedule form's choice
+        assert re.search(rf">{reference} [^<]+ \(Sales #2, 5 pts\)</option>", offered)
         page = client.post(
             f"/release/bundles/{bundle}/schedule", data={"csrf_token": csrf, "request_id": third}
         )

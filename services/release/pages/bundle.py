@@ -294,7 +294,9 @@ def _backlog(p: ReleasePages) -> list[dict[str, Any]]:
         {
             "id": c.request_id,
             "title": titles.get(c.request_id, {}).get("title", c.request_id),
+            "reference": titles.get(c.request_id, {}).get("reference", ""),
             "department": c.department,
+            "rank": c.department_rank,
             "size_points": c.size_points,
         }
         for c in backlog
