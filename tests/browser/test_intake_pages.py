@@ -56,12 +56,14 @@ def test_release_manager_triages_in_one_click_and_sees_the_board(
     rm.shot("triage-laptop")
 
     item = page.locator(f"#triage-{bad}")
+    item.locator("input[name=question]").fill("Which loyalty tiers?")  # typed, not sent
     item.locator("select[name=owner]").select_option("dev.alice")
     item.locator("input[name=size_points]").fill("13")
     item.locator("select[name=class_of_service]").select_option("fixed_date")
     item.locator("button:has-text('Accept')").click()  # fixed date class without a date
     expect(item.locator(".error")).to_contain_text("needs its date: give the fixed date")
     expect(item.locator("input[name=size_points]")).to_have_value("13")
+    expect(item.locator("input[name=question]")).to_have_value("Which loyalty tiers?")
 
     item = page.locator(f"#triage-{swap}")
     item.locator("select[name=owner]").select_option("dev.alice")

@@ -86,21 +86,32 @@ def test_another_departments_vp_sees_the_refusal_on_the_page(web: Web) -> None:
     assert web.events() == before
 
 
-def test_htmx_triage_refusal_comes_back_in_place_with_what_was_typed(web: Web) -> None:
-    """An htmx decision that breaks a rule returns the item with the message and the form
-    filled in as typed."""
+def test_htmx_triage_refusal_says_why_in_place_and_leaves_every_box_as_typed(web: Web) -> None:
+    """An htmx decision that breaks a rule answers only the message, put in the item's
+    message slot: the card is not swapped, so what was typed in its other boxes (a question,
+    a reason to defer) stays. Without htmx the page comes back with the form as typed."""
     request_id = submit(web)
     with web.client() as client:
         csrf = web.sign_in(client, "rm")
+        queue = client.get("/triage").text
         answer = client.post(
             f"/triage/{request_id}/accept",
             data={"owner": "vp.sales", "size_points": "8"},
             headers={"HX-Request": "true", "X-CSRF-Token": csrf},
         )
+        plain = client.post(
+            f"/triage/{request_id}/accept",
+            data={"owner": "vp.sales", "size_points": "8", "csrf_token": csrf},
+        )
+    assert f'<div id="triage-said-{request_id}" role="alert">' in queue
     assert answer.status_code == 422
+    assert answer.headers["hx-retarget"] == f"#triage-said-{request_id}"
+    assert answer.headers["hx-reswap"] == "innerHTML"
+    assert answer.text.startswith('<p class="error"><strong>Not saved.</strong> The owner')
     assert "The owner must be an active IT staff member" in answer.text
-    assert 'value="8"' in answer.text
-    assert answer.text.lstrip().startswith("<article")
+    assert "<article" not in answer.text
+    assert plain.status_code == 422
+    assert 'value="8"' in plain.text
 
 
 def test_release_manager_marks_a_suggested_duplicate(web: Web) -> None:

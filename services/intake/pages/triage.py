@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Request
-from starlette.responses import Response
+from markupsafe import Markup
+from starlette.responses import HTMLResponse, Response
 
 from services.intake.domain import ClassOfService
 from services.intake.pages.base import IntakePages, choice, parse_uuid
@@ -14,6 +15,7 @@ from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
 from shared.web.forms import BadInput, Form, Refusal, attempt, is_htmx, read_form, see_other
+from shared.web.rendering import sentence
 
 Decision = Literal["accept", "reject", "defer", "ask", "duplicate"]
 DONE = {
@@ -99,6 +101,17 @@ def triage_routes(p: IntakePages) -> APIRouter:
                     kept=form.kept(),
                 )
             return see_other(f"/triage?done={decision}")
+        if isinstance(result, Refusal):
+            # Only the card's message is replaced: its other boxes keep what was typed
+            # in them (swapping the whole card emptied every box but the one sent).
+            said = Markup('<p class="error"><strong>Not saved.</strong> {}</p>').format(
+                sentence(result.detail)
+            )
+            return HTMLResponse(
+                said,
+                status_code=result.status,
+                headers={"HX-Retarget": f"#triage-said-{request_id}", "HX-Reswap": "innerHTML"},
+            )
         row = p.views.get(str(request_id))
         return p.templates.render(
             request,
