@@ -495,6 +495,7 @@ def test_a_vp_edits_a_request_before_triage_from_its_page(web: Web) -> None:
         csrf = web.sign_in(client, "vp.sales")
         page = client.get(f"/requests/{request_id}").text
         assert f'href="/requests/{request_id}/edit"' in page
+        assert "(open 1 day, today included)" in page  # days are counted inclusively
         form = client.get(f"/requests/{request_id}/edit").text
         assert 'value="Bill shock alerts by SMSS"' in form
         version = re.search(r'name="version" value="(\d+)"', form)[1]  # type: ignore[index]
