@@ -114,3 +114,19 @@ def test_the_cab_sees_a_moved_bundles_window_in_the_business_time_zone(
         page = client.get(f"/changes/{change_id}").text
     assert "the bundle deploys " + f"{local:%d %b %Y %H:%M}".lstrip("0") in page
     assert " UTC, outside" not in page  # the API's detail names UTC; the page does not
+
+
+def test_a_rejected_change_is_raised_again_from_its_page_with_its_plan_filled_in(
+    web: Web,
+) -> None:
+    """ "A new change may be raised to try again", the notification says: it meant
+    typing the whole plan again."""
+    change_id = raise_change(web)
+    api(web, "POST", f"/api/changes/{change_id}/reject", "cab.carl", json={"reason": "no"})
+    with web.client() as client:
+        web.sign_in(client, "dev.alice")
+        page = client.get(f"/changes/{change_id}").text
+        assert f'href="/changes/new?again_from={change_id}"' in page
+        form = client.get(f"/changes/new?again_from={change_id}").text
+    assert 'value="Patch the billing database"' in form
+    assert 'action="/changes/new"' in form

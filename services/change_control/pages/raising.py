@@ -67,27 +67,9 @@ def raising_routes(p: ChangePages) -> APIRouter:
         viewer: Annotated[Viewer, Depends(raiser)],
         bundle_id: Annotated[str, Query(max_length=64)] = "",
         template_id: Annotated[str, Query(max_length=64)] = "",
+        again_from: Annotated[str, Query(max_length=64)] = "",
     ) -> Response:
-        values: dict[str, Any] = {"subsystems": [], "implementers": [viewer.username]}
-        bundle = p.views.bundle(bundle_id) if bundle_id else None
-        template = p.views.template(template_id) if template_id else None
-        if template is not None and not template["retired"]:  # "Raise one" from the catalogue
-            values.update(
-                change_type=ChangeType.STANDARD.value,
-                template_id=template_id,
-                title=template["name"],
-                subsystems=template["subsystems"],
-                implementation_plan=template["implementation_plan"],
-                backout_plan=template["backout_plan"],
-            )
-        elif bundle is not None:
-            values.update(
-                change_type=ChangeType.RELEASE_DEPLOYMENT.value,
-                bundle_id=bundle_id,
-                title=f"Deploy release bundle {bundle['name']}",
-            )
-        else:
-            values["change_type"] = ChangeType.NORMAL.value
+        values = _prefilled(p, viewer.username, bundle_id, template_id, again_from)
         return form_page(request, viewer, values)
 
     @router.post("/changes/new")
@@ -205,3 +187,35 @@ def risk_answers(form: Form) -> Questionnaire:
         )
     except ValueError:
         raise BadInput("answer the four risk questions") from None
+
+
+def _prefilled(
+    p: ChangePages, username: str, bundle_id: str, template_id: str, again_from: str
+) -> dict[str, Any]:
+    """What the raise form starts from: a change to try again, a standard template, a
+    bundle's release deployment, or a blank normal change."""
+    values: dict[str, Any] = {"subsystems": [], "implementers": [username]}
+    bundle = p.views.bundle(bundle_id) if bundle_id else None
+    template = p.views.template(template_id) if template_id else None
+    before = change_detail(p.views, again_from) if again_from else None
+    if before is not None:  # a rejected or withdrawn change, to try again
+        values = {key: before.get(key) for key in REVISABLE}
+        values["backout_tested"] = "yes" if before.get("backout_tested") else "no"
+    elif template is not None and not template["retired"]:  # "Raise one" from the catalogue
+        values.update(
+            change_type=ChangeType.STANDARD.value,
+            template_id=template_id,
+            title=template["name"],
+            subsystems=template["subsystems"],
+            implementation_plan=template["implementation_plan"],
+            backout_plan=template["backout_plan"],
+        )
+    elif bundle is not None:
+        values.update(
+            change_type=ChangeType.RELEASE_DEPLOYMENT.value,
+            bundle_id=bundle_id,
+            title=f"Deploy release bundle {bundle['name']}",
+        )
+    else:
+        values["change_type"] = ChangeType.NORMAL.value
+    return values
