@@ -22,6 +22,7 @@ from shared.application import CommandContext, IdempotencyRequest, acting_as
 from shared.domain import InvalidCommand, NotPermitted
 from shared.http.problems import IdempotentReplay, NotAuthenticated, TooManyRequests
 from shared.http.ratelimit import Limits, RateLimiter
+from shared.http.routing import IDEMPOTENCY_KEY_PATTERN, WRITE_METHODS
 from shared.http.threads import in_thread
 from shared.identity.domain import Principal, Role
 from shared.identity.views import Directory
@@ -33,8 +34,7 @@ log = structlog.get_logger(__name__)
 
 bearer = HTTPBearer(auto_error=False, description="A Railyard API token (ry_...).")
 
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 @dataclass(frozen=True)

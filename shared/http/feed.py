@@ -7,6 +7,7 @@ a consumer pages with `after=<last position it saw>` and never waits for a gap.
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette.sse import EventSourceResponse
 
+from shared.domain import InvalidCommand
 from shared.http.auth import Auth, Caller, per_user
 from shared.http.ratelimit import Limits
 from shared.http.routing import ServiceRouter
@@ -23,6 +25,8 @@ from shared.identity.domain import Role
 from shared.store.log import EventLog, public_entry
 
 FEED_ROLES = (Role.METRICS_READER, Role.RELEASE_MANAGER, Role.ADMIN)
+
+POSITION = re.compile(r"[0-9]{1,18}", re.ASCII)
 
 
 class FeedEvent(BaseModel):
@@ -99,14 +103,22 @@ def feed_router(log: EventLog, auth: Auth, limits: Limits, poll_s: float = 0.25)
         last_event_id: Annotated[
             str | None,
             Header(
-                pattern=r"^[0-9]{1,18}$",
+                max_length=32,
                 description="A position to resume after, as a reconnecting EventSource"
-                " sends it (the `id` of the last message it had); anything else is 422,"
-                " not a replay from the start",
+                " sends it (the `id` of the last message it had); anything but a position"
+                " is 422 `invalid_last_event_id`, not a replay from the start",
             ),
         ] = None,
     ) -> EventSourceResponse:
-        start = int(last_event_id) if last_event_id is not None else after
+        start = after
+        if last_event_id is not None:
+            if not POSITION.fullmatch(last_event_id):
+                raise InvalidCommand(
+                    "invalid_last_event_id",
+                    f"Last-Event-ID names a position (the id of an event sent), not"
+                    f" {last_event_id!r}",
+                )
+            start = int(last_event_id)
 
         async def events() -> AsyncIterator[dict[str, Any]]:
             position = start

@@ -18,11 +18,14 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Header, Response
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic_core import PydanticCustomError
 
 from shared.domain import InvalidCommand
 
 T = TypeVar("T")
-NOT_BLANK = r"\S"
+NOT_BLANK = r"[^\s\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+"""A character that stripping leaves (str.strip takes the separators \x1c-\x1f too, which
+a generator's `\\S` offers as text)."""
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 ISO_INSTANT = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})?"
@@ -78,7 +81,11 @@ class RequestBody(BaseModel):
     @classmethod
     def _no_nul(cls, data: object) -> object:
         if found := nul_in(data):
-            raise ValueError(f"{found} holds the NUL character (U+0000), which no text may")
+            raise PydanticCustomError(
+                "nul_character",
+                "{field} holds the NUL character (U+0000), which no text may",
+                {"field": found},
+            )
         return data
 
 

@@ -147,6 +147,22 @@ def _what_is_wrong(request: Request, exc: RequestValidationError) -> str:
     return "the request does not match the documented schema: see `errors`"
 
 
+BEYOND_THE_SCHEMA = {"nul_character": "nul_character", "value_error": "invalid_value"}
+"""Validation errors that our own validators raise for values the documented schema allows
+(a text holding NUL; "name exactly one of ..."), by the rule they are answered with:
+`invalid_request` is kept for requests the document itself does not allow."""
+
+
+def _beyond_the_schema(exc: RequestValidationError) -> tuple[str, str] | None:
+    errors = exc.errors()
+    kinds = {str(e.get("type", "")) for e in errors}
+    if not errors or not kinds <= BEYOND_THE_SCHEMA.keys():
+        return None
+    rule = "nul_character" if "nul_character" in kinds else "invalid_value"
+    said = [str(e.get("msg", "")).removeprefix("Value error, ") for e in errors]
+    return rule, "; ".join(dict.fromkeys(said))
+
+
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     errors = []
     for error in exc.errors():
@@ -175,6 +191,12 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        beyond = _beyond_the_schema(exc)
+        if beyond is not None:  # values the schema allows, that a rule of ours refuses
+            rule, detail = beyond
+            return problem(
+                422, rule, detail, instance=request.url.path, errors=_validation_errors(exc)
+            )
         return problem(
             422,
             "invalid_request",

@@ -20,6 +20,19 @@ from starlette.types import Scope
 
 from shared.http.threads import threaded
 
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes a retry safe: the same key with the same body answers the first"
+    " answer again (with `Idempotent-Replayed: true`) and writes nothing; the same key with"
+    " another body is refused (422). Keys are per user; 1-255 printable ASCII characters.",
+    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+}
+"""Declared on every write in the OpenAPI document: every one honours it (shared.http.auth)."""
+
 
 class ServiceRouter(APIRouter):
     """An `APIRouter` that answers "no match" at once for a path none of its routes begins
@@ -30,7 +43,12 @@ class ServiceRouter(APIRouter):
 
     def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
         """Every route added here, through the decorators too: a plain function route
-        runs in one cheap hand-off to a worker thread (`threaded`, decision 0100)."""
+        runs in one cheap hand-off to a worker thread (`threaded`, decision 0100). A write
+        declares the Idempotency-Key header it honours."""
+        if WRITE_METHODS & set(options.get("methods") or ()):
+            extra = dict(options.get("openapi_extra") or {})
+            extra["parameters"] = [*extra.get("parameters", []), IDEMPOTENCY_KEY_PARAMETER]
+            options["openapi_extra"] = extra
         super().add_api_route(path, threaded(endpoint), **options)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:

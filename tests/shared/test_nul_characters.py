@@ -24,7 +24,8 @@ def test_text_holding_a_nul_character_is_refused_naming_its_field(api: Api) -> N
         answer = api.post("/api/requests", "vp.sales", json=payload)
         assert answer.status_code == 422, answer.text
         assert answer.headers["content-type"] == PROBLEM
-        assert f"{field} holds the NUL character" in answer.text
+        assert answer.json()["rule"] == "nul_character"
+        assert f"{field} holds the NUL character" in answer.json()["detail"]
     assert api.get("/api/requests", "vp.sales").json()["items"] == []
 
 

@@ -97,3 +97,25 @@ def test_a_request_passes_routers_it_cannot_match_and_reaches_its_route(
         assert client.get("/v2/changes/c2").json() == {"v2": "c2"}
         assert client.get("/api/changes/c1").status_code == 404
         assert client.post("/api/requests/r1").status_code == 405
+
+
+def test_every_write_of_the_api_declares_the_idempotency_key_it_honours(
+    tmp_path: Path,
+) -> None:
+    """An integrator reading the OpenAPI document found no Idempotency-Key on any of the
+    POSTs, which all honour it."""
+    app = build_app(load_settings(data_dir=tmp_path), run_followers=False)
+    document = app.openapi()
+    writes = [
+        (method, path, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in ("post", "put", "patch", "delete")
+    ]
+    assert len(writes) > 50
+    undeclared = [
+        f"{method.upper()} {path}"
+        for method, path, operation in writes
+        if "Idempotency-Key" not in {p["name"] for p in operation.get("parameters", [])}
+    ]
+    assert undeclared == []
