@@ -130,6 +130,11 @@ def test_a_change_form_names_every_missing_field_at_once(web: Web) -> None:
         answer = client.post("/changes/new", data=form)
     assert answer.status_code == 422
     assert "Fill in the title, at least one subsystem and at least one implementer." in answer.text
+    with web.client() as client:  # the risk questions with the rest, not on the next submit
+        csrf = web.sign_in(client, "dev.alice")
+        bare = {**raise_form(subsystems=[], impact="", likelihood=""), "csrf_token": csrf}
+        both = client.post("/changes/new", data=bare)
+    assert "Fill in at least one subsystem, the impact and the likelihood." in both.text
 
 
 def test_nobody_approves_their_own_change(web: Web) -> None:
