@@ -94,17 +94,19 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
     def bundle(
         request: Request, bundle_id: UUID, viewer: Annotated[Viewer, Depends(anyone)]
     ) -> Response:
-        return bundle_page(request, viewer, bundle_id, said=after_move(request, bundle_id))
+        return bundle_page(request, viewer, bundle_id, said=said_after(request, bundle_id))
 
-    def after_move(request: Request, bundle_id: UUID) -> list[str]:
-        """What the move just made leaves to do, worked out again from what is recorded;
-        nothing but the status it had before is taken from the address."""
-        was = request.query_params.get("was", "")
-        bundle = p.views.bundle(str(bundle_id))
-        if request.query_params.get("done") == "scheduled":
+    def said_after(request: Request, bundle_id: UUID) -> list[str]:
+        """What a scheduling or a move just made leaves to know or do, worked out again
+        from what is recorded: nothing but the request scheduled and the bundle's status
+        before a move is taken from the address."""
+        done = request.query_params.get("done")
+        if done == "scheduled":
             return past_ranking(request.query_params.get("request", ""))
-        if request.query_params.get("done") != "moved" or bundle is None:
+        bundle = p.views.bundle(str(bundle_id)) if done == "moved" else None
+        if bundle is None:
             return []
+        was = request.query_params.get("was", "")
         day = date.fromisoformat(bundle["deploy_date"])
         before = was if was in BundleStatus.__members__.values() else bundle["status"]
         return [
