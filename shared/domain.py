@@ -10,6 +10,7 @@ actor, the correlation id and, when history is imported or simulated, the busine
 from __future__ import annotations
 
 import contextvars
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -157,3 +158,14 @@ def require_version(what: str, current: int, expected: int | None) -> None:
             " read it; read it again and make your change to what it says now",
             current_version=current,
         )
+
+
+MENTION = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9._-]{1,63})")
+"""@dev.ana in a comment: a username (shared.identity.domain.USERNAME) after an @ that
+does not end a word or an email address."""
+
+
+def mentioned(text: str) -> list[str]:
+    """The usernames a comment names, in order, once each; a sentence's full stop (or a
+    dash or underscore) after one is not part of it."""
+    return list(dict.fromkeys(m.rstrip("._-") for m in MENTION.findall(text)))

@@ -17,7 +17,12 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from shared.domain import AuditedAggregate, InvalidCommand, RuleViolation, name_based_id
+from shared.domain import (
+    AuditedAggregate,
+    InvalidCommand,
+    RuleViolation,
+    name_based_id,
+)
 
 
 class Topic(StrEnum):
@@ -106,17 +111,6 @@ def effective_channel(topic: Topic, chosen: dict[str, str], roles: Iterable[str]
     if default is not None:
         return default
     return Channel.EMAIL if topic in CHOSEN else Channel.OFF
-
-
-MENTION = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9._-]{1,63})")
-"""@dev.ana in a comment: a username (shared.identity.domain.USERNAME) after an @ that
-does not end a word or an email address."""
-
-
-def mentioned(text: str) -> list[str]:
-    """The usernames a comment names, in order, once each; a sentence's full stop (or a
-    dash or underscore) after one is not part of it."""
-    return list(dict.fromkeys(m.rstrip("._-") for m in MENTION.findall(text)))
 
 
 MAX_IN_FLIGHT = 32  # deliveries one endpoint may have in flight at once, at most

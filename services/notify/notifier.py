@@ -21,7 +21,6 @@ from services.notify.domain import (
     Topic,
     effective_channel,
     matches,
-    mentioned,
     old_news,
 )
 from services.notify.lookups import IDENTITY, NOTIFY, LookupFolding, unpack
@@ -48,6 +47,7 @@ from services.notify.views import (
     create_tables,
 )
 from shared import contracts as c
+from shared.domain import mentioned
 from shared.store.log import LoggedEvent, public_entry
 from shared.store.numbers import add_column, add_numbers
 from shared.store.projections import Projection

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notify.domain import NEWS_FOR_DAYS, mentioned, old_news
+from services.notify.domain import NEWS_FOR_DAYS, old_news
 from shared import contracts as c
+from shared.domain import mentioned
 from tests.foreign import publish
 from tests.notify.conftest import Notify, submit
 from tests.notify.test_routing import recipients

@@ -130,3 +130,14 @@ def test_a_rejected_change_is_raised_again_from_its_page_with_its_plan_filled_in
         form = client.get(f"/changes/new?again_from={change_id}").text
     assert 'value="Patch the billing database"' in form
     assert 'action="/changes/new"' in form
+
+
+def test_a_comment_on_a_change_naming_nobody_says_so(web: Web) -> None:
+    change_id = raise_change(web)
+    with web.client() as client:
+        csrf = web.sign_in(client, "cab.carl")
+        page = client.post(
+            f"/changes/{change_id}/comments",
+            data={"csrf_token": csrf, "text": "Ask @ops.olgaa about the backout"},
+        )
+    assert "@ops.olgaa names nobody here, so nobody was told" in page.text

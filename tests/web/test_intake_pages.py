@@ -514,3 +514,21 @@ def test_a_vp_edits_a_request_before_triage_from_its_page(web: Web) -> None:
         assert "<h1>" in client.get(f"/requests/{request_id}").text
         title = client.get(f"/api/requests/{request_id}").json()["title"]
     assert title == "Bill shock alerts by SMS"
+
+
+def test_a_comment_naming_nobody_says_so_and_nobody_else_can_make_the_page_say_things(
+    web: Web,
+) -> None:
+    """@nosuchuser was accepted without a word and the person meant heard nothing."""
+    request_id = submit(web)
+    with web.client() as client:
+        csrf = web.sign_in(client, "vp.sales")
+        page = client.post(
+            f"/requests/{request_id}/comments",
+            data={"csrf_token": csrf, "text": "@nosuchuser and @rm: see the sizes"},
+        )
+        forged = client.get(f"/requests/{request_id}?notice=commented&nobody=%3Cb%3Ebuy%3C/b%3E")
+    assert "Your comment is added." in page.text
+    assert "@nosuchuser names nobody here, so nobody was told" in page.text
+    assert "@rm names" not in page.text
+    assert "buy" not in forged.text.split('role="status"')[1].split("</p>")[0]

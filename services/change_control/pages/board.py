@@ -26,6 +26,7 @@ from shared.http.routing import ServiceRouter
 from shared.identity.domain import IT_ROLES, Role
 from shared.web.access import Viewer
 from shared.web.forms import BadInput, Form, Refusal, handle_form
+from shared.web.mentions import nobody_named, told_nobody
 from shared.web.references import reference_route
 
 NOTICES = {
@@ -115,7 +116,7 @@ def board_routes(p: ChangePages) -> APIRouter:
             may_complete=mine and change["status"] == "implementing",
             may_comment=viewer.may(*IT_ROLES),
             outcomes=[o.value for o in Outcome],
-            notice=NOTICES.get(request.query_params.get("done", "")),
+            notice=(NOTICES.get(request.query_params.get("done", "")) or "") + told_nobody(request),
             error=refusal.detail if refusal else None,
             failed=failed,
             form=kept or {},
@@ -139,7 +140,7 @@ def board_routes(p: ChangePages) -> APIRouter:
         change_id: UUID,
         name: str,
         run: Callable[[Form], object],
-        back: str | None = None,
+        back: str | Callable[[Form], str] | None = None,
     ) -> Response:
         def refused(refusal: Refusal, form: Form) -> Response:
             return change_page(
@@ -190,8 +191,10 @@ def board_routes(p: ChangePages) -> APIRouter:
     async def comment(
         request: Request, change_id: UUID, viewer: Annotated[Viewer, Depends(talker)]
     ) -> Response:
-        # Back where the comment now stands, above the box, rather than at the page's top.
-        done = f"/changes/{change_id}?done=commented#comment"
+        def done(form: Form) -> str:  # where the comment now stands, above the box
+            nobody = nobody_named(form.text("text"), p.access.directory)
+            return f"/changes/{change_id}?done=commented{nobody}#comment"
+
         return await act(
             request, viewer, change_id, "commented",
             lambda f: p.changes.comment(change_id, f.text("text")), done,

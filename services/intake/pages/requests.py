@@ -19,6 +19,7 @@ from shared.identity.pages import safe_next
 from shared.web.access import Viewer
 from shared.web.forms import Form, Refusal, handle_form
 from shared.web.history import referenced, with_links
+from shared.web.mentions import nobody_named, told_nobody
 from shared.web.references import reference_route
 
 NOTICES = {
@@ -86,7 +87,8 @@ def request_routes(p: IntakePages) -> APIRouter:
             status=refusal.status if refusal else 200,
             r={**row, **plan_of(row, placement, p.views.today())},
             history=with_links(history, p.views.titles(referenced(history)[0]), {}),
-            notice=NOTICES.get(request.query_params.get("notice", "")),
+            notice=(NOTICES.get(request.query_params.get("notice", "")) or "")
+            + told_nobody(request),
             error=refusal.detail if refusal else None,
             failed=failed,
             form=kept or {},
@@ -159,8 +161,11 @@ def request_routes(p: IntakePages) -> APIRouter:
         def run(form: Form) -> object:
             return p.intake.comment(viewer.principal, request_id, form.text("text"))
 
-        # Back where the comment now stands, above the box, rather than at the page's top.
-        return await act(request, viewer, request_id, "commented", run, at="#comment")
+        def back(form: Form) -> str:  # where the comment now stands, above the box
+            nobody = nobody_named(form.text("text"), p.access.directory)
+            return f"/requests/{request_id}?notice=commented{nobody}#comment"
+
+        return await act(request, viewer, request_id, "commented", run, back=back)
 
     @router.post("/requests/{request_id}/rating")
     async def rate(
