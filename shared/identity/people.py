@@ -106,9 +106,7 @@ class PeoplePages:
             form=kept or {},
             manage=viewer.may(Role.ADMIN),
             notice=NOTICES.get(request.query_params.get("done", "")),
-            # A page with a token's secret is kept by no cache, the browser's included.
-            headers={"Cache-Control": "no-store"} if issued is not None else None,
-        )
+        )  # kept by no cache, a token's secret with it: every page is no-store (middleware)
 
     async def act(
         self,
