@@ -136,11 +136,7 @@ def expected_version(if_match: str | None) -> int | None:
     return int(found[1])
 
 
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
 def tagged(response: Response, version: int, answer: T) -> T:
     """`answer`, its record's version set as the response's `ETag`."""
-    response.headers["ETag"] = etag(version)
+    response.headers["ETag"] = f'"{version}"'  # what If-Match names (`expected_version`)
     return answer
