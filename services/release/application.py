@@ -214,11 +214,10 @@ class Releases(UseCases):
             change = _scope_change(b, facts.request_id, warnings)
             if facts.fixed_date and facts.fixed_date < b.deploy_date:
                 change = replace(change, misses_fixed_date=facts.fixed_date)
-            if skipped := self.views.ahead_of_rank(facts.request_id):
-                change = replace(change, ahead_of_rank=skipped)
             return Outcome([b, placement], change)
 
-        return self.run(command)
+        done = self.run(command)  # then what it went ahead of: said, not decided by it
+        return replace(done, ahead_of_rank=self.views.ahead_of_rank(done.request_id))
 
     def unschedule(self, bundle: UUID, request_id: UUID, reason: str | None) -> ScopeChange:
         return self._remove(
