@@ -16,6 +16,7 @@ from shared import contracts as c
 from shared.store.log import EventLog, LoggedEvent
 from shared.store.projections import Handler, Projection, ProjectionGroup
 from shared.store.sql import Cursor
+from shared.words import opt, words
 
 PLACEMENTS, BUNDLES, STEPS = "intake_placements", "intake_bundles", "intake_plan_steps"
 
@@ -122,8 +123,8 @@ class ScheduleProjection(Projection):
             )
             if release_items:  # a cancelled bundle ships nothing: its requests are unplanned
                 name, _ = self._bundle(cur, e.aggregate_id)
-                said = f"cancelled its bundle {name}: {e.data.get('reason') or ''}"
-                self._step(cur, e, self._items(cur, e.aggregate_id), said.rstrip(": "))
+                said = f"cancelled its bundle {name}" + opt(": ", e.data.get("reason"))
+                self._step(cur, e, self._items(cur, e.aggregate_id), said)
                 cur.execute(
                     f"DELETE FROM {self.t(PLACEMENTS)} WHERE bundle_id = :id",
                     {"id": e.aggregate_id},
@@ -152,13 +153,8 @@ class ScheduleProjection(Projection):
 
     def _unscheduled(self, cur: Cursor, e: LoggedEvent) -> None:
         name, _ = self._bundle(cur, e.aggregate_id)
-        reason = e.data.get("reason")
-        self._step(
-            cur,
-            e,
-            [e.data["request_id"]],
-            f"took it out of {name}" + (f": {reason}" if reason else ""),
-        )
+        said = f"took it out of {name}" + opt(": ", e.data.get("reason"))
+        self._step(cur, e, [e.data["request_id"]], said)
         cur.execute(
             f"DELETE FROM {self.t(PLACEMENTS)} WHERE request_id = :r AND bundle_id = :b",
             {"r": e.data["request_id"], "b": e.aggregate_id},
@@ -166,9 +162,8 @@ class ScheduleProjection(Projection):
 
     def _progressed(self, cur: Cursor, e: LoggedEvent) -> None:
         note = e.data.get("note")
-        stage = str(e.data["stage"]).replace("_", " ").replace("qa", "QA")
-        said = f"recorded its progress: {stage}"
-        self._step(cur, e, [e.data["request_id"]], said + (f" ({note})" if note else ""))
+        said = f"recorded its progress: {words(e.data['stage'])}" + opt(" (", note, ")")
+        self._step(cur, e, [e.data["request_id"]], said)
         self._set_stage(cur, e.aggregate_id, [e.data["request_id"]], e.data["stage"])
 
     def _signed_off(self, cur: Cursor, e: LoggedEvent) -> None:

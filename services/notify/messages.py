@@ -12,6 +12,7 @@ from typing import Any
 from shared import contracts as c
 from shared.references import References
 from shared.web.rendering import sentence
+from shared.words import words
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,6 @@ def _bundle_first(item: Facts) -> str:
     """'Bundle Monthly business release 2027-01-19': its name as it is written
     (`str.capitalize` made it 'Bundle monthly business release')."""
     return "B" + _bundle(item)[1:]
-
-
-def _words(code: object) -> str:
-    """A code as a word: business_project -> business project."""
-    return str(code or "").replace("_", " ")
 
 
 def _change(item: Facts) -> str:
@@ -118,12 +114,12 @@ def _claimed(d: Facts, item: Facts) -> str:
 DESCRIPTIONS: dict[str, Describe] = {
     c.REQUEST_SUBMITTED.type: lambda d, i: (
         f"New request from {d['department']}: {_request({'title': d['title'], **i})}",
-        [f"Category {_words(d['category'])}, size {d['size_estimate']}, sponsor {d['sponsor']}."],
+        [f"Category {words(d['category'])}, size {d['size_estimate']}, sponsor {d['sponsor']}."],
     ),
     c.REQUEST_EDITED.type: lambda d, i: (
         f"Edited before triage: {_request(i)}",
         [
-            f"Now: category {_words(d['category'])}, size {d['size_estimate']},"
+            f"Now: category {words(d['category'])}, size {d['size_estimate']},"
             f" subsystems {', '.join(d['subsystems']) or 'none'},"
             f" wanted by {d.get('desired_date') or 'no date'}, sponsor {d['sponsor']}."
         ],
@@ -136,7 +132,7 @@ DESCRIPTIONS: dict[str, Describe] = {
         f"Accepted: {_request(i)}",
         [
             f"IT owner (the single point of contact): {d['owner']}.",
-            f"Size {d['size_points']} points, class of service {_words(d['class_of_service'])}.",
+            f"Size {d['size_points']} points, class of service {words(d['class_of_service'])}.",
         ],
     ),
     c.REQUEST_REJECTED.type: lambda d, i: (f"Rejected: {_request(i)}", [f"Reason: {d['reason']}"]),
