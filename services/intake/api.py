@@ -31,7 +31,7 @@ from shared.domain import InvalidCommand, NotFound
 from shared.http.auth import Auth, Caller
 from shared.http.models import Day, IfMatch, RequestBody, expected_version, tagged
 from shared.http.problems import IF_MATCH_RESPONSES
-from shared.http.routing import ServiceRouter
+from shared.http.routing import CreatedAt, ServiceRouter
 from shared.identity.domain import Role
 
 Text = Annotated[str, Field(min_length=1, max_length=10_000)]
@@ -214,7 +214,11 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
         return list(intake.catalogue)
 
     @router.post(
-        "/requests", response_model=Submitted, status_code=201, summary="Submit a change request"
+        "/requests",
+        response_model=Submitted,
+        status_code=201,
+        summary="Submit a change request",
+        responses=CreatedAt("/api/requests/{id}"),
     )
     def submit(body: Submission, caller: Annotated[Caller, Depends(submitter)]) -> Submitted:
         with caller.acting():

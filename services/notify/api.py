@@ -22,7 +22,7 @@ from services.notify.views import Endpoint, NotifyViews
 from shared.domain import NotFound, RuleViolation
 from shared.http.auth import Auth, Caller
 from shared.http.models import RequestBody
-from shared.http.routing import ServiceRouter
+from shared.http.routing import CreatedAt, ServiceRouter
 from shared.identity.domain import Role
 
 DeliveryId = Annotated[
@@ -132,6 +132,7 @@ def notify_router(auth: Auth, notifications: Notifications, views: NotifyViews) 
         response_model=EndpointSecret,
         status_code=201,
         summary="Register an endpoint: the answer shows its signing secret, once",
+        responses=CreatedAt("/api/webhooks/{id}"),
     )
     def register(body: NewEndpoint, caller: Annotated[Caller, Depends(admin)]) -> EndpointSecret:
         with caller.acting():

@@ -44,7 +44,7 @@ from services.release.schemas import (
 from shared.domain import InvalidCommand, NotFound
 from shared.http.auth import Auth, Caller
 from shared.http.models import Day, LocalInstant
-from shared.http.routing import ServiceRouter
+from shared.http.routing import CreatedAt, ServiceRouter
 from shared.identity.domain import Role
 
 BundlePath = Annotated[UUID, Path(description="A release bundle's id")]
@@ -103,6 +103,7 @@ def _train_routes(router: APIRouter, auth: Auth, releases: Releases, views: Rele
         response_model=TrainRef,
         status_code=201,
         summary="Define a release train (and plan its upcoming bundles)",
+        responses=CreatedAt("/api/trains/{id}"),
     )
     def define_train(body: TrainIn, caller: Annotated[Caller, Depends(manager)]) -> TrainRef:
         draft = _draft(body)

@@ -6,11 +6,14 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import structlog
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.http.routing import LOCATION
 
 log = structlog.get_logger("railyard.http")
 
@@ -81,6 +84,7 @@ class RequestContext:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status_holder = {"status": 500, "started": 0}
+        held: list[Message] = []  # a 201 answer, until its body says where it made what
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -89,6 +93,16 @@ class RequestContext:
                 message["headers"] = _with_safety_headers(
                     list(message.get("headers", [])), request_id
                 )
+                if message["status"] == 201 and _location_template(scope) is not None:
+                    held.append(message)
+                    return
+            elif held:
+                held.append(message)
+                if message.get("more_body"):
+                    return
+                await _send_located(scope, _location_template(scope) or "", held, send)
+                held.clear()
+                return
             await send(message)
 
         try:
@@ -190,6 +204,28 @@ async def _refuse(
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+def _location_template(scope: Scope) -> str | None:
+    template = getattr(scope.get("route"), LOCATION, None)
+    return template if isinstance(template, str) else None
+
+
+async def _send_located(scope: Scope, template: str, held: list[Message], send: Send) -> None:
+    """A 201 answer, with the address of what it made filled from its body's fields."""
+    start, *body = held
+    made: str | None = None
+    try:
+        fields = orjson.loads(b"".join(m.get("body", b"") for m in body))
+        if isinstance(fields, dict):
+            made = template.format_map({k: quote(str(v), safe="") for k, v in fields.items()})
+    except (orjson.JSONDecodeError, KeyError, IndexError, ValueError):
+        pass  # not the answer its route declares: sent as it is, without the header
+    if made is not None:
+        location = (scope.get("root_path", "") + made).encode("latin-1", "replace")
+        start["headers"] = [*start["headers"], (b"location", location)]
+    for message in held:
+        await send(message)
 
 
 def _nul_in_address(scope: Scope) -> bool:

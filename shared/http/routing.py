@@ -33,6 +33,24 @@ IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
 }
 """Declared on every write in the OpenAPI document: every one honours it (shared.http.auth)."""
 
+LOCATION = "railyard_location"
+"""The attribute of a route that answers 201 with a `Location` header: the address of what
+it made, a template filled from the answer's own fields (shared.http.middleware)."""
+
+
+class CreatedAt(dict[int | str, dict[str, Any]]):
+    """A creating route's `responses`: its 201 answer carries a `Location` header, the
+    address `template` filled from the answer's fields (`/api/requests/{id}`), declared in
+    the OpenAPI document. A replay of the write carries it too."""
+
+    def __init__(self, template: str) -> None:
+        header = {
+            "description": f"Where what was made is read: `{template}`",
+            "schema": {"type": "string"},
+        }
+        super().__init__({201: {"headers": {"Location": header}}})
+        self.template = template
+
 
 class ServiceRouter(APIRouter):
     """An `APIRouter` that answers "no match" at once for a path none of its routes begins
@@ -44,12 +62,16 @@ class ServiceRouter(APIRouter):
     def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
         """Every route added here, through the decorators too: a plain function route
         runs in one cheap hand-off to a worker thread (`threaded`, decision 0100). A write
-        declares the Idempotency-Key header it honours."""
+        declares the Idempotency-Key header it honours; one whose `responses` are `CreatedAt`
+        answers where to read what it made."""
         if WRITE_METHODS & set(options.get("methods") or ()):
             extra = dict(options.get("openapi_extra") or {})
             extra["parameters"] = [*extra.get("parameters", []), IDEMPOTENCY_KEY_PARAMETER]
             options["openapi_extra"] = extra
+        responses = options.get("responses")
         super().add_api_route(path, threaded(endpoint), **options)
+        if isinstance(responses, CreatedAt):
+            setattr(self.routes[-1], LOCATION, responses.template)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         beginnings = self._beginnings_here(scope)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from shared.domain import NotFound, NotPermitted
 from shared.http.auth import Auth, Caller
 from shared.http.models import RequestBody
-from shared.http.routing import ServiceRouter
+from shared.http.routing import CreatedAt, ServiceRouter
 from shared.identity.application import Identity, IssuedToken, UserRef
 from shared.identity.domain import EMAIL, Role, Team
 from shared.identity.views import Directory, TokenRow, UserRow
@@ -86,7 +86,13 @@ def identity_router(auth: Auth, identity: Identity, directory: Directory) -> API
     def users(caller: Annotated[Caller, Depends(admin)], role: Role | None = None) -> list[UserRow]:
         return directory.users(role.value if role else None)
 
-    @router.post("/users", response_model=UserRef, status_code=201, summary="Register a user")
+    @router.post(
+        "/users",
+        response_model=UserRef,
+        status_code=201,
+        summary="Register a user",
+        responses=CreatedAt("/api/users/{username}"),
+    )
     def register(body: NewUser, caller: Annotated[Caller, Depends(admin)]) -> UserRef:
         with caller.acting():
             return identity.register(

@@ -12,8 +12,10 @@ from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
 from railyard.app import build_app
-from shared.http.routing import ServiceRouter
+from shared.http.routing import LOCATION, ServiceRouter
 from shared.settings import load_settings
+from tests.builders import request_payload
+from tests.conftest import Api
 
 SAMPLES = {"uuid": "6f1c2a4e-3b5d-4c7e-9f10-2a3b4c5d6e7f", "int": "7", "path": "a/b", "str": "x"}
 
@@ -119,3 +121,58 @@ def test_every_write_of_the_api_declares_the_idempotency_key_it_honours(
         if "Idempotency-Key" not in {p["name"] for p in operation.get("parameters", [])}
     ]
     assert undeclared == []
+
+
+def _routes(router: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Every route of the app with its whole path, through the routers it includes."""
+    found: list[tuple[str, Any]] = []
+    for route in router.routes:
+        path = getattr(route, "path", None)
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            found.extend(_routes(inner, prefix + route.include_context.prefix))
+        elif isinstance(path, str):
+            found.append((prefix + path, route))
+    return found
+
+
+def test_every_address_a_creation_answers_is_one_the_api_reads(tmp_path: Path) -> None:
+    """A 201 names where to read what it made (RFC 9110's Location): an address a GET of
+    the API answers, filled from fields its answer has, and declared in the document."""
+    app = build_app(load_settings(data_dir=tmp_path), run_followers=False)
+    routes = _routes(app.router)
+    shape = re.compile(r"\{[^}]+\}")  # the parameters' names are the routes' own
+    readable = {
+        shape.sub("{}", path)
+        for path, route in routes
+        if "GET" in (getattr(route, "methods", None) or ())
+    }
+    located = [(path, route) for path, route in routes if hasattr(route, LOCATION)]
+    assert len(located) >= 7
+    document = app.openapi()
+    for path, route in located:
+        template = getattr(route, LOCATION)
+        assert shape.sub("{}", template) in readable, (path, template)
+        fields = set(route.response_model.__dataclass_fields__)
+        assert set(re.findall(r"\{(\w+)\}", template)) <= fields, (path, template)
+        (method,) = route.methods
+        answer = document["paths"][path][method.lower()]["responses"]["201"]
+        assert "Location" in answer["headers"], path
+
+
+def test_a_request_submitted_answers_where_it_is_read_and_a_replay_says_the_same(
+    api: Api,
+) -> None:
+    first = api.post("/api/requests", "vp.sales", json=request_payload(), key="k-located")
+    assert first.status_code == 201
+    assert first.headers["location"] == f"/api/requests/{first.json()['id']}"
+    assert api.get(first.headers["location"], "vp.sales").json()["id"] == first.json()["id"]
+    again = api.post("/api/requests", "vp.sales", json=request_payload(), key="k-located")
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == first.headers["location"]
+
+
+def test_a_write_that_makes_nothing_new_answers_no_location(api: Api) -> None:
+    refused = api.post("/api/requests", "vp.sales", json=request_payload(title=""))
+    assert refused.status_code == 422
+    assert "location" not in refused.headers

@@ -25,7 +25,7 @@ from services.change_control.application.catalogue import (
 from services.change_control.views import ChangeControlViews
 from shared.domain import NotFound
 from shared.http.auth import Auth, Caller
-from shared.http.routing import ServiceRouter
+from shared.http.routing import CreatedAt, ServiceRouter
 from shared.identity.domain import Role
 
 BlackoutId = Annotated[UUID, Path(description="The blackout window's id.")]
@@ -66,6 +66,7 @@ def catalogue_router(
         response_model=CatalogueRef,
         status_code=201,
         summary="Declare a blackout window (for every subsystem, or those named)",
+        responses=CreatedAt("/api/blackouts/{id}"),
     )
     def declare(body: BlackoutBody, caller: Annotated[Caller, Depends(manager)]) -> CatalogueRef:
         with caller.acting():
@@ -111,6 +112,7 @@ def catalogue_router(
         response_model=CatalogueRef,
         status_code=201,
         summary="Publish a standard (pre-approved, low-risk) change template",
+        responses=CreatedAt("/api/standard-templates/{id}"),
     )
     def publish(body: TemplateBody, caller: Annotated[Caller, Depends(keeper)]) -> CatalogueRef:
         with caller.acting():

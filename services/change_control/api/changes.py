@@ -37,7 +37,7 @@ from shared.domain import InvalidCommand, NotFound
 from shared.http.auth import Auth, Caller
 from shared.http.models import Day, IfMatch, Instant, expected_version, tagged
 from shared.http.problems import IF_MATCH_RESPONSES
-from shared.http.routing import ServiceRouter
+from shared.http.routing import CreatedAt, ServiceRouter
 from shared.identity.domain import IT_ROLES, Role
 
 ChangeId = Annotated[UUID, Path(description="The production change's id.")]
@@ -52,7 +52,11 @@ def changes_router(auth: Auth, changes: ChangeControl, views: ChangeControlViews
     talker = auth.require(*IT_ROLES)
 
     @router.post(
-        "/changes", response_model=ChangeRef, status_code=201, summary="Raise a production change"
+        "/changes",
+        response_model=ChangeRef,
+        status_code=201,
+        summary="Raise a production change",
+        responses=CreatedAt("/api/changes/{id}"),
     )
     def raise_change(body: NewChange, caller: Annotated[Caller, Depends(raiser)]) -> ChangeRef:
         with caller.acting():
