@@ -63,6 +63,9 @@ def sentence(value: object) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
+EN_DASH = "\u2013"
+
+
 class Templates:
     """Renders a service's templates inside the shared shell."""
 
@@ -82,6 +85,7 @@ class Templates:
             label=label,
             sentence=sentence,
             when=self.when,
+            span=self.span,
             local_input=self.local_input,
             day=self.day,
             short_day=self.short_day,
@@ -93,6 +97,18 @@ class Templates:
             return ""
         moment = datetime.fromisoformat(value).astimezone(self.zone)
         return moment.strftime("%d %b %Y %H:%M").lstrip("0")
+
+    def span(self, start: str | None, end: str | None) -> str:
+        """A window, such as a change's or a blackout's, with the time zone its times are
+        in: "15 Dec 2026 20:00 to 16 Dec 2026 02:00 GMT", "15 Dec 2026 20:00 to 23:00 GMT"
+        within a day (with an en dash, as the pages write a range). A CAB member elsewhere
+        reads it in the business time zone, named."""
+        if not start or not end:
+            return self.when(start) or self.when(end)
+        first = datetime.fromisoformat(start).astimezone(self.zone)
+        last = datetime.fromisoformat(end).astimezone(self.zone)
+        until = last.strftime("%H:%M") if first.date() == last.date() else self.when(end)
+        return f"{self.when(start)} {EN_DASH} {until} {last.strftime('%Z')}"
 
     def local_input(self, value: str | None) -> str:
         """An instant as a `datetime-local` field shows it: in the business time zone."""

@@ -3,6 +3,7 @@ duties enforced by the same use cases as the API."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -271,6 +272,24 @@ def test_an_overnight_window_is_listed_on_its_day_and_only_continues_on_the_next
     assert 'continues: <span class="ref">CHG-1</span> <a' in continues
     assert "until" in continues
     assert "02:00" in continues
+    # The window names the business time zone its times are in.
+    assert re.search(r"22:00 \u2013 \d+ \w+ \d{4} 02:00 UTC", starts), starts
+
+
+def test_a_window_within_a_day_names_its_date_once_and_its_time_zone(new_york: Web) -> None:
+    web = new_york
+    morning = (datetime.now() + timedelta(days=2)).replace(hour=10, minute=0, second=0)
+    raise_change(
+        web,
+        title="Rotate the CRM certificates",
+        window_start=morning.isoformat(timespec="minutes"),
+        window_end=(morning + timedelta(hours=2)).isoformat(timespec="minutes"),
+    )
+    with web.client() as client:
+        web.sign_in(client, "cab.carl")
+        page = client.get("/cab").text
+    said = f"{morning.day} {morning:%b %Y} 10:00 \u2013 12:00 E[SD]T"  # New York's
+    assert re.search(said, page), page
 
 
 def test_release_manager_raises_a_bundles_release_deployment_from_its_page(web: Web) -> None:
