@@ -55,9 +55,12 @@ def daily_throughput(history: History, as_of: date, window_days: int, zone: tzin
 
 def plan_order(history: History, as_of: date, zone: tzinfo) -> list[RequestRecord]:
     """Accepted, undelivered work in the order it is planned to ship: requests scheduled
-    into a bundle by the bundle's deployment date, then the rest by their department's
-    ranking (each department's first, then each one's second, ...), then acceptance."""
-    open_work = [r for r in history.requests.values() if r.stage_on(as_of, zone) in WORK_STAGES]
+    into a bundle by the bundle's deployment date, the furthest along first within a
+    bundle (a bundle planned past what a release ships leaves its least finished work
+    for the next, not what passed QA), then the rest by their department's ranking (each
+    department's first, then each one's second, ...), then acceptance."""
+    stages = {r.id: r.stage_on(as_of, zone) for r in history.requests.values()}
+    open_work = [r for r in history.requests.values() if stages[r.id] in WORK_STAGES]
     rank: dict[str, int] = {}
     for r in open_work:
         order = history.ranking_of(r.department)
@@ -67,7 +70,8 @@ def plan_order(history: History, as_of: date, zone: tzinfo) -> list[RequestRecor
     def key(r: RequestRecord) -> tuple[int, str, int, str, str]:
         planned = planned_bundle(r, history, as_of, zone)
         if planned is not None:
-            return (0, planned[1], 0, r.accepted_at or "", r.id)
+            behind = len(WORK_STAGES) - WORK_STAGES.index(str(stages[r.id]))
+            return (0, planned[1], behind, r.accepted_at or "", r.id)
         return (1, "", rank.get(r.id, len(open_work)), r.accepted_at or "", r.id)
 
     return sorted(open_work, key=key)
