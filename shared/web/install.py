@@ -132,10 +132,22 @@ def install_web(app: FastAPI, platform: Platform, components: Sequence[Component
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         if wants_html(request):  # a hand-edited address: say so, as a page
+            viewer = await access.signed_in(request)  # with the navigation, to go on from
+            unread = _unread_query(exc)
+            if unread:  # the page is there; what the address asks of it is not
+                return templates.render(
+                    request,
+                    "message.html",
+                    viewer,
+                    status=400,
+                    heading="This address asks for what the page cannot show",
+                    message="; ".join(unread) + ".",
+                    then={"href": request.url.path, "label": "The page without them"},
+                )
             return templates.render(
                 request,
                 "message.html",
-                await access.signed_in(request),  # with the navigation, to go on from
+                viewer,
                 status=404,
                 heading="Not found",
                 message="This address does not name anything Railyard knows.",
@@ -162,6 +174,21 @@ def install_web(app: FastAPI, platform: Platform, components: Sequence[Component
             )
         answer = api_errors(request, exc)
         return await answer if inspect.isawaitable(answer) else answer
+
+
+def _unread_query(exc: RequestValidationError) -> list[str]:
+    """What each query parameter the page could not read was, and what it takes
+    (`unit: "year" is not one it takes: Input should be 'week', 'month' or 'quarter'`);
+    empty when the address's path itself names nothing."""
+    said: list[str] = []
+    for error in exc.errors():
+        where = tuple(error.get("loc", ()))
+        if len(where) < 2 or where[0] != "query":
+            return []
+        given = error.get("input")
+        shown = f'"{given[:60]}"' if isinstance(given, str) else "that"
+        said.append(f"{where[1]}: {shown} is not one it takes ({error.get('msg', '')})")
+    return said
 
 
 def page_above(app: FastAPI, request: Request) -> str | None:
