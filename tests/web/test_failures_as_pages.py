@@ -96,6 +96,7 @@ def test_an_address_asking_a_page_for_what_it_cannot_show_says_which_part_not_no
         missing = client.get("/requests/not-an-id", headers=HTML)
     assert page.status_code == 400
     assert "unit: &#34;year&#34; is not one it takes" in page.text
-    assert "week" in page.text and "quarter" in page.text
+    assert "week" in page.text
+    assert "quarter" in page.text
     assert '<a href="/dashboard">The page without them</a>' in page.text
     assert missing.status_code == 404  # a path that names nothing is still not found
