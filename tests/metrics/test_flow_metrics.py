@@ -51,6 +51,15 @@ def test_periods_parse_and_know_the_one_before() -> None:
         parse_period("last tuesday")
 
 
+def test_a_week_its_year_does_not_have_is_named_with_the_weeks_it_has() -> None:
+    """2023 has 52 ISO weeks, 2026 has 53: `2023-W53` was refused as "Invalid week: 53"."""
+    with pytest.raises(ValueError, match="ISO year 2023 has weeks 1 to 52"):
+        parse_period("2023-W53")
+    assert parse_period("2026-W53").start == date(2026, 12, 28)
+    with pytest.raises(ValueError, match="ISO year 2026 has weeks 1 to 53"):
+        parse_week("2026-W60")
+
+
 def test_a_period_under_way_is_measured_to_date_against_the_same_part_of_the_one_before() -> None:
     """2026 seen on 4 December is 1 January to 4 December, against 2025's 1 January to 4
     December, not a whole year; Q4 to date against Q3's first 65 days; an ended period or

@@ -114,7 +114,11 @@ def _one(text: str) -> Span:
         year, month = int(m[1]), int(m[2])
         return Span(date(year, month, 1), _month_end(year, month), text)
     if m := _WEEK.match(text):
-        monday = date.fromisocalendar(int(m[1]), int(m[2]), 1)
+        year, week = int(m[1]), int(m[2])
+        weeks = date(year, 12, 28).isocalendar()[1]  # 28 December is in the last ISO week
+        if not 1 <= week <= weeks:
+            raise ValueError(f"invalid period {text!r}: ISO year {year} has weeks 1 to {weeks}")
+        monday = date.fromisocalendar(year, week, 1)
         return Span(monday, monday + timedelta(days=6), text)
     if _DAY.match(text):
         day = date.fromisoformat(text)

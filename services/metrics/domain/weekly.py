@@ -25,7 +25,9 @@ SCHEDULED_OR_LATER = ("scheduled", "in_development", "in_qa", "awaiting_deployme
 def parse_week(text: str) -> Span:
     try:
         span = parse_period(text)
-    except ValueError:
+    except ValueError as exc:
+        if "ISO year" in str(exc):  # a week its year does not have: said as such
+            raise
         span = None
     if span is None or span.days != 7 or "-W" not in text:
         raise ValueError(f"a week is written like 2026-W47 (ISO year and week), not {text!r}")
