@@ -21,7 +21,7 @@ from railyard.demo import DEMO_PASSWORD, Demo, DemoTooLate, give_passwords
 from railyard.import_run import RequestImport
 from railyard.importer import Defaults, Reader
 from services.metrics.application import MetricsQueries, twelve_months_to
-from services.metrics.domain.calendar import UNITS, check_as_of, parse_period
+from services.metrics.domain.calendar import UNITS, check_as_of, check_begun, parse_period
 from services.metrics.domain.overview import every_metric
 from services.metrics.domain.records import Filter
 from services.metrics.replay import ReplayError, ReplayState, replay, service_time_zone
@@ -128,7 +128,9 @@ def replay_command(
             today = datetime.now(zone).date()
             day = date.fromisoformat(as_of) if as_of else today
             check_as_of(day, today)
-            span = (parse_period(period) if period else twelve_months_to(day)).to_date(day)
+            asked = parse_period(period) if period else twelve_months_to(day)
+            check_begun(asked, day, today)
+            span = asked.to_date(day)
         except ValueError as exc:
             raise _fail(str(exc), 2) from None
         if unit not in UNITS:

@@ -12,7 +12,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.metrics.domain import delivery, flow
-from services.metrics.domain.calendar import UNITS, Span, bucket_key, check_as_of, parse_period
+from services.metrics.domain.calendar import (
+    UNITS,
+    Span,
+    bucket_key,
+    check_as_of,
+    check_begun,
+    parse_period,
+)
 from services.metrics.domain.forecast import EVERYTHING, forecast_requests, how_many_by
 from services.metrics.domain.issued import WeeklyReport, weekly_report_id
 from services.metrics.domain.overview import (
@@ -77,6 +84,10 @@ class MetricsQueries:
             raise InvalidCommand("invalid_period", str(exc)) from None
         _sensible(span.start, "period")
         _sensible(span.end, "period")
+        try:
+            check_begun(span, day, self.today())
+        except ValueError as exc:
+            raise InvalidCommand("period_in_future", str(exc)) from None
         if span.days > 366 * 20:
             raise InvalidCommand("period_too_long", "a period is at most 20 years")
         if unit == "day" and span.days > 3 * 366:

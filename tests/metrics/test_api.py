@@ -100,6 +100,24 @@ def test_figures_as_of_a_day_still_to_come_are_a_422(api: Api) -> None:
     assert today.status_code == 200
 
 
+def test_a_period_not_begun_is_a_422_not_a_page_of_zeros(api: Api) -> None:
+    """`comparison?period=2027` answered 200: 2026's deliveries against 2027's none,
+    -100%. A period under way is measured so far, as before."""
+    today = datetime.now(api.platform.settings.zone).date()
+    later = api.get("/api/metrics/comparison", "metrics.mo", params={"period": str(today.year + 1)})
+    assert later.status_code == 422
+    assert later.json()["rule"] == "period_in_future"
+    assert f"begins {today.year + 1}-01-01, after today" in later.json()["detail"]
+    before = api.get(
+        "/api/metrics/throughput",
+        "metrics.mo",
+        params={"period": str(today.year), "as_of": f"{today.year - 1}-06-30"},
+    )
+    assert before.json()["rule"] == "period_in_future"
+    under_way = api.get("/api/metrics/comparison", "metrics.mo", params={"period": today.year})
+    assert under_way.status_code == 200
+
+
 def test_a_week_not_begun_is_a_422_and_the_week_under_way_is_reported_so_far(api: Api) -> None:
     today = datetime.now(api.platform.settings.zone).date()  # the business day
     year, week, _ = (today + timedelta(days=14)).isocalendar()

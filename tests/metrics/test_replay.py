@@ -206,6 +206,10 @@ def test_replay_command_writes_the_services_numbers(
     assert future.exit_code == 2, future.output  # refused before the feed is folded
     assert "is after today" in future.output
     assert "Traceback" not in future.output
+    next_year = str(date.today().year + 1)
+    unbegun = CliRunner().invoke(app, [*args[:5], "--period", next_year, *args[7:]])
+    assert unbegun.exit_code == 2, unbegun.output  # as the service's period_in_future
+    assert f"begins {next_year}-01-01" in unbegun.output
 
 
 class Flaky(Borrowed):

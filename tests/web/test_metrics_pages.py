@@ -460,3 +460,12 @@ def test_satisfactions_ratings_open_the_rated_requests_with_what_was_said(web: W
     assert REFERENCE.findall(april) == ["REQ-2"]
     assert "<strong>5/5</strong>" in april
     assert [r["reference"] for r in api["items"]] == ["REQ-1"]
+
+
+def test_a_period_not_begun_is_said_on_the_dashboard_not_shown_as_zeros(web: Web) -> None:
+    next_year = datetime.now(UTC).year + 1
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        page = client.get("/dashboard", params={"period": str(next_year)})
+    assert page.status_code == 422
+    assert f"begins {next_year}-01-01, after today" in page.text

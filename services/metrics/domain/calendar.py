@@ -154,6 +154,18 @@ def check_as_of(as_of: date, today: date) -> None:
         )
 
 
+def check_begun(span: Span, as_of: date, today: date) -> None:
+    """A period asked about has begun by the day asked about: nothing of one still to come
+    has happened, and every figure of it would be a zero."""
+    if span.start > as_of:
+        asked = "today" if as_of == today else "the day asked about"
+        raise ValueError(
+            f"the period {span.label} begins {span.start.isoformat()}, after {asked}"
+            f" ({as_of.isoformat()} in the business time zone): figures are measured up to"
+            " today at the latest"
+        )
+
+
 def trailing(as_of: date, days: int) -> Span:
     """The `days` days ending on `as_of`."""
     return Span(as_of - timedelta(days=days - 1), as_of)
