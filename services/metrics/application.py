@@ -107,55 +107,69 @@ class MetricsQueries:
 
     def throughput(self, q: Question) -> dict[str, Any]:
         history = self._history(q.span.start, q.span.end)
-        return noted(
-            flow.throughput(history, q.span, q.unit, q.filter, self.zone), history, q.filter
+        return self._framed(
+            q, flow.throughput(history, q.span, q.unit, q.filter, self.zone), history
         )
 
     def flow_times(self, q: Question) -> dict[str, Any]:
         history = self._history(q.span.start, q.span.end)
-        return noted(flow.flow_times(history, q.span, q.filter, self.zone), history, q.filter)
+        return self._framed(q, flow.flow_times(history, q.span, q.filter, self.zone), history)
 
     def work_in_progress(self, q: Question) -> dict[str, Any]:
         history = self._history(q.as_of, q.as_of)
-        return noted(
-            flow.work_in_progress(history, q.as_of, q.filter, self.zone), history, q.filter
+        return self._framed(
+            q, flow.work_in_progress(history, q.as_of, q.filter, self.zone), history
         )
 
     def time_in_state(self, q: Question) -> dict[str, Any]:
         history = self._history(q.span.start, q.span.end)
-        return noted(flow.time_in_state(history, q.span, q.filter, self.zone), history, q.filter)
+        return self._framed(q, flow.time_in_state(history, q.span, q.filter, self.zone), history)
 
     def cumulative_flow(self, q: Question) -> dict[str, Any]:
         history = self._history(q.span.start, q.span.end)
-        return noted(flow.cumulative_flow(history, q.span, q.filter, self.zone), history, q.filter)
+        return self._framed(q, flow.cumulative_flow(history, q.span, q.filter, self.zone), history)
 
     def satisfaction(self, q: Question) -> dict[str, Any]:
         history = self._history(q.span.start, q.span.end)
-        return noted(
-            flow.satisfaction(history, q.span, q.unit, q.filter, self.zone), history, q.filter
-        )
+        doc = flow.satisfaction(history, q.span, q.unit, q.filter, self.zone)
+        return self._framed(q, doc, history)
 
     def releases(self, q: Question) -> dict[str, Any]:
         history = self._history(q.span.start, q.span.end)
-        return delivery.release_metrics(history, q.span, q.unit, self.zone)
+        doc = delivery.release_metrics(history, q.span, q.unit, self.zone)
+        return self._framed(q, doc, history, Filter())  # releases are the organisation's
 
     def dora(self, q: Question) -> dict[str, Any]:
         history = self._history(q.span.start, q.span.end)
-        return noted(
-            {
-                **delivery.dora(history, q.span, q.unit, q.filter, self.zone),
-                "unauthorised_changes": delivery.unauthorised_changes(
-                    history, q.span, q.unit, q.filter, self.zone
-                ),
-                "cab": delivery.cab_lead_time(history, q.span, q.filter, self.zone),
-            },
-            history,
-            Filter(subsystem=q.filter.subsystem),  # what change figures are filtered by
-        )
+        doc = {
+            **delivery.dora(history, q.span, q.unit, q.filter, self.zone),
+            "unauthorised_changes": delivery.unauthorised_changes(
+                history, q.span, q.unit, q.filter, self.zone
+            ),
+            "cab": delivery.cab_lead_time(history, q.span, q.filter, self.zone),
+        }
+        # What change figures are filtered by: the subsystem alone.
+        return self._framed(q, doc, history, Filter(subsystem=q.filter.subsystem))
 
     def comparison(self, q: Question) -> dict[str, Any]:
         history = self._history(q.span.previous().start, q.span.end)
-        return noted(comparison(history, q.span, q.filter, self.zone), history, q.filter)
+        return self._framed(q, comparison(history, q.span, q.filter, self.zone), history)
+
+    def _framed(
+        self, q: Question, doc: dict[str, Any], history: History, flt: Filter | None = None
+    ) -> dict[str, Any]:
+        """One metric's document with what it answers, as `GET /api/metrics` says it: the
+        period, unit, filter, as-of day and the business time zone its days are counted
+        in (the metric's own fields first, where it names one of them itself)."""
+        used = q.filter if flt is None else flt
+        frame = {
+            "period": q.span.to_json(),
+            "unit": q.unit,
+            "filter": used.to_json(),
+            "as_of": q.as_of.isoformat(),
+            "time_zone": getattr(self.zone, "key", str(self.zone)),
+        }
+        return noted({**frame, **doc}, history, used)
 
     def forecasts(self, as_of: date, seed: int = 0, flt: Filter = EVERYTHING) -> dict[str, Any]:
         self._happened(as_of)

@@ -67,6 +67,23 @@ def test_it_staff_and_the_cab_see_the_whole_organisation(api: Api) -> None:
         assert api.get("/api/metrics/dora", reader, params=MARCH).status_code == 200
 
 
+def test_every_metrics_document_says_what_it_answers_and_its_time_zone(api: Api) -> None:
+    """`/throughput`, `/flow-times` and `/comparison` answered figures without their
+    period, as-of day or time zone, which `GET /api/metrics` names (and the README said
+    every metrics document does)."""
+    params = {"period": "2026-Q1", "as_of": "2026-05-01", "department": "Sales"}
+    zone = api.platform.settings.zone.key
+    for route in ("throughput", "flow-times", "work-in-progress", "time-in-state",
+                  "cumulative-flow", "satisfaction", "releases", "dora", "comparison"):  # fmt: skip
+        doc = api.get(f"/api/metrics/{route}", "metrics.mo", params=params).json()
+        assert doc["time_zone"] == zone, route
+        assert doc["as_of"] == "2026-05-01", route
+        assert doc["period"]["start"] == "2026-01-01", route
+        assert "filter" in doc, route
+    dora = api.get("/api/metrics/dora", "metrics.mo", params=params).json()
+    assert dora["filter"].get("department") is None  # change figures ignore departments
+
+
 def test_a_bad_period_or_week_is_a_422_naming_the_rule(api: Api) -> None:
     bad = api.get("/api/metrics/throughput", "metrics.mo", params={"period": "someday"})
     assert bad.status_code == 422
