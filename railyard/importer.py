@@ -14,7 +14,7 @@ import csv
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 
 from services.intake.domain import MAX_TITLE
@@ -160,10 +160,15 @@ def detect(header: list[str]) -> str:
 class Reader:
     """Turns CSV lines into validated rows or rejections with a reason."""
 
-    def __init__(self, settings: Settings, defaults: Defaults) -> None:
+    def __init__(self, settings: Settings, defaults: Defaults, now: datetime | None = None) -> None:
         self.zone = settings.zone
         self.catalogue = {s.casefold(): s for s in settings.subsystems}
         self.defaults = defaults
+        self.now = now
+        """No date may come after it (default: the clock's now): the log holds nothing
+        still to come, and an import must not make it."""
+        self.columns: dict[str, str] = {}
+        """Each column's name as the file writes it, by its case-folded name."""
         self.notes: list[str] = []
         """What the last file read says as a whole (a column missing, a line skipped)."""
 
@@ -175,6 +180,9 @@ class Reader:
                 raise InvalidCommand("empty_file", f"{path} is empty")
             kind = detect(header)
             self.notes = []
+            self.columns = {}
+            for name in header:
+                self.columns.setdefault(name.strip().casefold(), name.strip())
             if kind == "jira":
                 header = [JIRA_ALIASES.get(h.strip().casefold(), h) for h in header]
                 if "resolved" not in {h.strip().casefold() for h in header}:
@@ -211,7 +219,18 @@ class Reader:
 
     def _time(self, cells: Mapping[str, str], name: str) -> datetime | None:
         value = (cells.get(name) or "").strip()
-        return parse_time(value, self.zone) if value else None
+        if not value:
+            return None
+        at = parse_time(value, self.zone)
+        now = self.now or datetime.now(UTC)
+        if at > now:
+            raise InvalidCommand(
+                "date_in_future",
+                f"{self.columns.get(name, name)} {value!r} is after now"
+                f" ({now.astimezone(self.zone):%Y-%m-%d %H:%M %Z}):"
+                " the log holds nothing still to come",
+            )
+        return at
 
     def _subsystems(self, text: str) -> list[str]:
         names = [n.strip() for n in text.replace("|", ";").replace(",", ";").split(";")]

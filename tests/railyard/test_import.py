@@ -238,6 +238,39 @@ def test_a_title_longer_than_a_request_allows_is_shortened_and_the_row_says_so(
     assert submitted[0].data["title"] == long.strip()[:200]
 
 
+def test_a_row_dated_after_today_is_rejected_naming_its_column_and_date(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """The log holds nothing after today: a row submitted, or resolved, in 2099 is
+    refused in the dry run and the import alike, and nothing of it is written."""
+    register_people(platform)
+    own = (
+        "key,title,department,subsystems,submitted_at,status,delivered_at\n"
+        "F-1,future,Core,Billing,2099-01-05T10:00:00Z,submitted,\n"
+        "F-2,now,Core,Billing,2024-01-05T10:00:00Z,submitted,\n"
+    )
+    rows, run = importer(platform, own, tmp_path)
+    before = events(platform)
+    for dry_run in (True, False):
+        outcomes = {o.key: o for o in run.run(rows, dry_run=dry_run)}
+        assert outcomes["F-1"].result == "rejected"
+        assert outcomes["F-1"].detail.startswith(
+            "submitted_at '2099-01-05T10:00:00Z' is after now ("
+        )
+        assert outcomes["F-1"].detail.endswith(
+            "): the log holds nothing still to come (date_in_future)"
+        )
+    assert outcomes["F-2"].result == "imported"
+    submitted = [e for e in platform.log.entries(before, 100_000) if e.type.endswith("Submitted")]
+    assert [e.occurred_at[:4] for e in submitted] == ["2024"]
+    jira = (
+        "Issue key,Summary,Status,Created,Resolved,Component/s\n"
+        "J-1,Later,Done,01/Feb/24 09:00,01/Feb/2099 09:00,Billing\n"
+    )
+    (done,) = dry_run_details(platform, jira, tmp_path).values()
+    assert done.startswith("Resolved '01/Feb/2099 09:00' is after now (")
+
+
 runner = CliRunner()
 
 
