@@ -164,6 +164,12 @@ class Reader:
         self.zone = settings.zone
         self.catalogue = {s.casefold(): s for s in settings.subsystems}
         self.defaults = defaults
+        if defaults.subsystem and defaults.subsystem.strip().casefold() not in self.catalogue:
+            # Refused once, before any row, rather than as every row without a subsystem.
+            raise InvalidCommand(
+                "unknown_subsystem",
+                f"--subsystem {defaults.subsystem!r} is not in the catalogue, {self._listed()}",
+            )
         self.now = now
         """No date may come after it (default: the clock's now): the log holds nothing
         still to come, and an import must not make it."""
@@ -232,16 +238,25 @@ class Reader:
             )
         return at
 
+    def _listed(self) -> str:
+        return f"which holds {', '.join(self.catalogue.values())}"
+
     def _subsystems(self, text: str) -> list[str]:
         names = [n.strip() for n in text.replace("|", ";").replace(",", ";").split(";")]
-        chosen = [self.catalogue.get(n.casefold()) for n in names if n]
-        if not chosen and self.defaults.subsystem:
-            chosen = [self.catalogue.get(self.defaults.subsystem.casefold())]
-        if not chosen:
+        given = [n for n in names if n]
+        if not given and self.defaults.subsystem:
+            given = [self.defaults.subsystem.strip()]
+        if not given:
             raise InvalidCommand("subsystem_required", "no subsystem (give --subsystem)")
-        if None in chosen:
-            raise InvalidCommand("unknown_subsystem", f"{text!r} is not in the catalogue")
-        return [s for s in chosen if s]
+        unknown = [n for n in given if n.casefold() not in self.catalogue]
+        if unknown:
+            named = ", ".join(repr(n) for n in unknown)
+            raise InvalidCommand(
+                "unknown_subsystem",
+                f"{named} {'is' if len(unknown) == 1 else 'are'} not in the catalogue,"
+                f" {self._listed()}",
+            )
+        return [self.catalogue[n.casefold()] for n in given]
 
     def _own(self, line: int, key: str, cells: Mapping[str, str]) -> Row:
         status = (cells.get("status") or "").strip().casefold() or "submitted"

@@ -207,12 +207,17 @@ def _import_command(platform: PlatformFactory, actor: Callable[[], str]) -> Call
 
         Exits 1 when any row is rejected (after importing the rest)."""
         with platform() as built:
-            reader = Reader(built.settings, Defaults(department, subsystem, owner, category))
+            run = RequestImport(built, f"{actor()} (import)")
+            try:
+                # A bad --subsystem is a usage error, said once before any row.
+                reader = Reader(built.settings, Defaults(department, subsystem, owner, category))
+            except DomainError as exc:
+                raise _fail(f"{exc.detail} ({exc.rule})", 2) from None
             try:
                 rows = list(reader.read(file))
             except DomainError as exc:
                 raise _fail(f"refused ({exc.rule}): {exc.detail}") from None
-            outcomes = RequestImport(built, f"{actor()} (import)").run(rows, dry_run)
+            outcomes = run.run(rows, dry_run)
         for note in reader.notes:  # what the file says as a whole, before its rows
             say(note, "yellow")
         table = Table(

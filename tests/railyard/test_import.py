@@ -337,3 +337,40 @@ def test_a_file_that_is_neither_format_is_refused_readably(env: Path) -> None:
     assert result.exit_code == 1
     assert "unknown_columns" in result.output
     assert "Traceback" not in result.output
+
+
+JIRA_WITHOUT_COMPONENTS = (
+    "Issue key,Summary,Status,Created,Resolved\n"
+    "N-1,One,Open,01/Feb/24 09:00,\n"
+    "N-2,Two,Done,01/Feb/24 09:00,02/Feb/24 09:00\n"
+)
+
+
+def test_an_unknown_subsystem_option_is_refused_once_before_any_row_naming_the_catalogue(
+    env: Path,
+) -> None:
+    path = env / "jira.csv"
+    path.write_text(JIRA_WITHOUT_COMPONENTS)
+    command = ["import", "requests", str(path), "--department", "Core", "--subsystem", "Nope"]
+    for dry_run in (["--dry-run"], []):
+        result = runner.invoke(app, [*command, *dry_run])
+        assert result.exit_code == 2, result.output  # a usage error, not rejected rows
+        assert (
+            "--subsystem 'Nope' is not in the catalogue, which holds Billing, CRM," in result.output
+        )
+        assert "(unknown_subsystem)" in result.output
+        assert "N-1" not in result.output  # refused before any row
+        assert "Traceback" not in result.output
+
+
+def test_a_row_naming_a_subsystem_outside_the_catalogue_is_rejected_naming_it_and_the_catalogue(
+    platform: Platform, tmp_path: Path
+) -> None:
+    register_people(platform)
+    text = (
+        "Issue key,Summary,Status,Created,Component/s,Component/s\n"
+        "S-1,One,Open,01/Feb/24 09:00,Billing,Atlantis\n"
+    )
+    (detail,) = dry_run_details(platform, text, tmp_path).values()
+    assert detail.startswith("'Atlantis' is not in the catalogue, which holds Billing, CRM, ")
+    assert detail.endswith(" (unknown_subsystem)")
