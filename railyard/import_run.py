@@ -21,10 +21,13 @@ from services.intake.application import Intake, RequestDraft
 from services.intake.domain import Category, ClassOfService, SizeEstimate
 from services.intake.views import IntakeViews
 from shared.application import IdempotencyRequest, acting_as
-from shared.domain import DomainError
+from shared.domain import DomainError, InvalidCommand
 from shared.identity.domain import Principal, Role
 from shared.platform import Platform
 from shared.store.log import ClaimTaken
+
+SHOWN_OWNERS = 10
+"""How many active IT users a refused `--owner` names (the rest are counted)."""
 
 
 @dataclass(frozen=True)
@@ -45,17 +48,37 @@ class RequestImport:
         self.intake = Intake(platform.log, IntakeViews(platform.log), platform.directory)
         self.actor = actor
 
+    def check_owner(self, username: str) -> None:
+        """Refuses an `--owner` that is not an active IT user, naming those who are."""
+        if self._it_user(username):
+            return
+        active = [u.username for u in self.directory.users(Role.IT_STAFF.value) if u.active]
+        shown = ", ".join(active[:SHOWN_OWNERS]) or "none yet"
+        more = f" and {len(active) - SHOWN_OWNERS} more" if len(active) > SHOWN_OWNERS else ""
+        raise InvalidCommand(
+            "unknown_owner",
+            f"--owner {username!r} is not an active IT user (it_staff); the active IT users"
+            f" are {shown}{more} (`railyard users list` shows every user)",
+        )
+
+    def _it_user(self, username: str) -> bool:
+        owner = self.directory.principal(username)
+        return owner is not None and owner.has(Role.IT_STAFF)
+
     def run(self, rows: list[Row | Rejected], dry_run: bool) -> list[RowOutcome]:
         return [self._one(row, dry_run) for row in rows]
 
     def _one(self, row: Row | Rejected, dry_run: bool) -> RowOutcome:
         if isinstance(row, Rejected):
             return RowOutcome(row.line, row.key, "rejected", row.reason)
-        if row.owner and (
-            (owner := self.directory.principal(row.owner)) is None or not owner.has(Role.IT_STAFF)
-        ):
+        if "accept" in row.steps and row.owner and not self._it_user(row.owner):
+            # Only a row whose work was accepted needs its owner: a submitted one is not
+            # refused for a name it never uses.
             return RowOutcome(
-                row.line, row.key, "rejected", f"owner {row.owner!r} is not an active IT user"
+                row.line,
+                row.key,
+                "rejected",
+                f"owner {row.owner!r} is not an active IT user (unknown_owner)",
             )
         pending = [s for s in row.steps if self.log.find_claim(IMPORT_SCOPE, _key(row, s)) is None]
         if not pending:

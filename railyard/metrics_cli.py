@@ -209,8 +209,10 @@ def _import_command(platform: PlatformFactory, actor: Callable[[], str]) -> Call
         with platform() as built:
             run = RequestImport(built, f"{actor()} (import)")
             try:
-                # A bad --subsystem is a usage error, said once before any row.
+                # A bad --subsystem or --owner is a usage error, said once before any row.
                 reader = Reader(built.settings, Defaults(department, subsystem, owner, category))
+                if owner:
+                    run.check_owner(owner)
             except DomainError as exc:
                 raise _fail(f"{exc.detail} ({exc.rule})", 2) from None
             try:

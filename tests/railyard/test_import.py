@@ -374,3 +374,39 @@ def test_a_row_naming_a_subsystem_outside_the_catalogue_is_rejected_naming_it_an
     (detail,) = dry_run_details(platform, text, tmp_path).values()
     assert detail.startswith("'Atlantis' is not in the catalogue, which holds Billing, CRM, ")
     assert detail.endswith(" (unknown_subsystem)")
+
+
+def test_an_unknown_owner_option_is_refused_once_naming_the_active_it_users(env: Path) -> None:
+    created = runner.invoke(
+        app, ["users", "create", "dev.alice", "--role", "it_staff", "--team", "development"]
+    )
+    assert created.exit_code == 0, created.output
+    path = env / "jira.csv"
+    path.write_text(JIRA_WITHOUT_COMPONENTS)
+    command = ["import", "requests", str(path), "--department", "Core", "--subsystem", "Billing"]
+    result = runner.invoke(app, [*command, "--owner", "nobody", "--dry-run"])
+    assert result.exit_code == 2, result.output
+    assert (
+        "--owner 'nobody' is not an active IT user (it_staff); the active IT users are"
+        " dev.alice (`railyard users list` shows every user) (unknown_owner)"
+    ) in " ".join(result.output.split())
+    assert "N-1" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_row_that_needs_no_owner_is_never_rejected_for_its_owner(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """A submitted request has no owner yet: a name in its owner column (or --owner) that
+    is nobody's is not a reason to refuse it; accepted work is refused, with the rule."""
+    register_people(platform)
+    text = (
+        "key,title,department,subsystems,submitted_at,accepted_at,status,owner\n"
+        "O-1,Not yet,Core,Billing,2024-01-05 10:00,,submitted,nobody\n"
+        "O-2,Taken,Core,Billing,2024-01-05 10:00,2024-01-06 10:00,accepted,nobody\n"
+    )
+    details = dry_run_details(platform, text, tmp_path)
+    assert details == {
+        "O-1": "submitted: submit",
+        "O-2": "owner 'nobody' is not an active IT user (unknown_owner)",
+    }
