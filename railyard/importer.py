@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 
+from railyard.import_dates import DATE_COLUMNS, day_month_order, parse_time
 from services.intake.domain import MAX_TITLE
 from shared.domain import InvalidCommand
 from shared.settings import Settings
@@ -70,10 +71,6 @@ JIRA_FOOTER = re.compile(r"^Generated at .* using JIRA ", re.IGNORECASE)
 by ... using JIRA 6.2#6252-sha1:..."): not an issue."""
 ENDED = {"delivered": "is delivered", "rejected": "is rejected", "withdrawn": "is withdrawn"}
 """How an issue that ended is imported: each at its Resolved date."""
-DATE_FORMATS = (
-    "%d/%b/%y %I:%M %p", "%d/%b/%Y %I:%M %p", "%d/%b/%y %H:%M", "%d/%b/%Y %H:%M",
-    "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -115,28 +112,15 @@ class Row:
     """What the import changed of the row as written (a title shortened)."""
 
 
+Record = tuple[int, list[str], dict[str, str]]
+"""A row as the file writes it: its line, its values, and its cells by column."""
+
+
 @dataclass(frozen=True)
 class Rejected:
     line: int
     key: str
     reason: str
-
-
-def parse_time(value: str, zone: tzinfo) -> datetime:
-    """ISO 8601 or a common export format; times without an offset are business time."""
-    text = value.strip()
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        for form in DATE_FORMATS:
-            try:
-                parsed = datetime.strptime(text, form)  # zone applied below
-                break
-            except ValueError:
-                continue
-        else:
-            raise InvalidCommand("bad_time", f"{value!r} is not a date and time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
 
 
 # The short names of Jira's columns (as the issue tracker's docs and hand-made exports write
@@ -160,7 +144,13 @@ def detect(header: list[str]) -> str:
 class Reader:
     """Turns CSV lines into validated rows or rejections with a reason."""
 
-    def __init__(self, settings: Settings, defaults: Defaults, now: datetime | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        defaults: Defaults,
+        now: datetime | None = None,
+        month_first: bool = False,
+    ) -> None:
         self.zone = settings.zone
         self.catalogue = {s.casefold(): s for s in settings.subsystems}
         self.defaults = defaults
@@ -170,6 +160,8 @@ class Reader:
                 "unknown_subsystem",
                 f"--subsystem {defaults.subsystem!r} is not in the catalogue, {self._listed()}",
             )
+        self.month_first = month_first
+        """Numeric dates are month/day/year (`--month-first`), not day/month/year."""
         self.now = now
         """No date may come after it (default: the clock's now): the log holds nothing
         still to come, and an import must not make it."""
@@ -178,7 +170,8 @@ class Reader:
         self.notes: list[str] = []
         """What the last file read says as a whole (a column missing, a line skipped)."""
 
-    def read(self, path: Path) -> Iterator[Row | Rejected]:
+    def _records(self, path: Path) -> tuple[str, list[Record]]:
+        """The file's kind and its rows' cells, by line; blank lines and Jira's footer left out."""
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
@@ -196,38 +189,54 @@ class Reader:
                         "the file has no Resolved column: an issue that ended (Done, Closed,"
                         " Won't Fix, ...) cannot be dated and is rejected; export Resolved too"
                     )
-            seen: set[str] = set()
+            records: list[Record] = []
             for line, values in enumerate(reader, start=2):
                 if not any(v.strip() for v in values):
                     continue
                 if kind == "jira" and _footer(values):
                     self.notes.append(f"line {line} is Jira's footer (Generated at ...): skipped")
                     continue
-                cells = _cells(header, values)
-                key = (cells.get("issue key") or cells.get("key") or "").strip()
-                try:
-                    if any("\x00" in v for v in values):
-                        raise InvalidCommand(
-                            "nul_character", "a cell holds the NUL character, which no text may"
-                        )
-                    if not key:
-                        raise InvalidCommand("key_required", "every row needs its external key")
-                    if key.casefold() in seen:
-                        raise InvalidCommand("key_repeated", f"{key} appears twice in the file")
-                    seen.add(key.casefold())
-                    yield (
-                        self._jira(line, key, cells)
-                        if kind == "jira"
-                        else self._own(line, key, cells)
+                records.append((line, values, _cells(header, values)))
+        return kind, records
+
+    def read(self, path: Path) -> Iterator[Row | Rejected]:
+        kind, records = self._records(path)
+        # The whole file tells a numeric date's order (31/12 or 12/31), before any row.
+        dates = (
+            (line, self.columns.get(name, name), cells[name])
+            for line, _, cells in records
+            for name in DATE_COLUMNS
+            if name in cells
+        )
+        if note := day_month_order(dates, self.month_first):
+            self.notes.append(note)
+        seen: set[str] = set()
+        for line, values, cells in records:
+            key = (cells.get("issue key") or cells.get("key") or "").strip()
+            try:
+                if any("\x00" in v for v in values):
+                    raise InvalidCommand(
+                        "nul_character", "a cell holds the NUL character, which no text may"
                     )
-                except InvalidCommand as exc:
-                    yield Rejected(line, key, f"{exc.detail} ({exc.rule})")
+                if not key:
+                    raise InvalidCommand("key_required", "every row needs its external key")
+                if key.casefold() in seen:
+                    raise InvalidCommand("key_repeated", f"{key} appears twice in the file")
+                seen.add(key.casefold())
+                yield (
+                    self._jira(line, key, cells) if kind == "jira" else self._own(line, key, cells)
+                )
+            except InvalidCommand as exc:
+                yield Rejected(line, key, f"{exc.detail} ({exc.rule})")
 
     def _time(self, cells: Mapping[str, str], name: str) -> datetime | None:
         value = (cells.get(name) or "").strip()
         if not value:
             return None
-        at = parse_time(value, self.zone)
+        try:
+            at = parse_time(value, self.zone, self.month_first)
+        except InvalidCommand as exc:
+            raise InvalidCommand(exc.rule, f"{self.columns.get(name, name)} {exc.detail}") from None
         now = self.now or datetime.now(UTC)
         if at > now:
             raise InvalidCommand(

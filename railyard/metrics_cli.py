@@ -202,6 +202,12 @@ def _import_command(platform: PlatformFactory, actor: Callable[[], str]) -> Call
             str | None, typer.Option(help="IT owner (it_staff user) for accepted work.")
         ] = None,
         category: Annotated[str, typer.Option(help="For rows without one.")] = "change_maintenance",
+        month_first: Annotated[
+            bool,
+            typer.Option(
+                help="Numeric dates are month/day/year (a US export), not day/month/year."
+            ),
+        ] = False,
     ) -> None:
         """Import existing requests from CSV (Railyard's columns or a Jira export).
 
@@ -210,7 +216,8 @@ def _import_command(platform: PlatformFactory, actor: Callable[[], str]) -> Call
             run = RequestImport(built, f"{actor()} (import)")
             try:
                 # A bad --subsystem or --owner is a usage error, said once before any row.
-                reader = Reader(built.settings, Defaults(department, subsystem, owner, category))
+                defaults = Defaults(department, subsystem, owner, category)
+                reader = Reader(built.settings, defaults, month_first=month_first)
                 if owner:
                     run.check_owner(owner)
             except DomainError as exc:

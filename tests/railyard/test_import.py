@@ -410,3 +410,99 @@ def test_a_row_that_needs_no_owner_is_never_rejected_for_its_owner(
         "O-1": "submitted: submit",
         "O-2": "owner 'nobody' is not an active IT user (unknown_owner)",
     }
+
+
+def read_rows(platform: Platform, text: str, tmp_path: Path, month_first: bool = False) -> Reader:
+    path = tmp_path / "dated.csv"
+    path.write_text(text)
+    return Reader(platform.settings, Defaults(department="Core"), month_first=month_first)
+
+
+def submitted_on(reader: Reader, tmp_path: Path) -> dict[str, str]:
+    rows = list(reader.read(tmp_path / "dated.csv"))
+    return {r.key: r.submitted_at.isoformat() if isinstance(r, Row) else r.reason for r in rows}
+
+
+DATED = "key,title,subsystems,submitted_at\n"
+
+
+def test_numeric_dates_are_day_first_unless_month_first_is_given(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """31/12/2023 can only be day-first, so the file's 05/01/2024 is 5 January; the same
+    numbers month-first are 12/31/2023 and 1 May. Dots, dashes, seconds and AM/PM too."""
+    text = DATED + (
+        "D-1,a,Billing,31/12/2023\n"
+        "D-2,b,Billing,05/01/2024 14:30\n"
+        "D-3,c,Billing,05.01.2024 02:30:15 PM\n"
+        "D-4,d,Billing,05-01-2024\n"
+    )
+    assert submitted_on(read_rows(platform, text, tmp_path), tmp_path) == {
+        "D-1": "2023-12-31T00:00:00+00:00",
+        "D-2": "2024-01-05T14:30:00+00:00",
+        "D-3": "2024-01-05T14:30:15+00:00",
+        "D-4": "2024-01-05T00:00:00+00:00",
+    }
+    us = DATED + "U-1,a,Billing,12/31/2023\nU-2,b,Billing,05/01/2024 2:30 PM\n"
+    assert submitted_on(read_rows(platform, us, tmp_path, month_first=True), tmp_path) == {
+        "U-1": "2023-12-31T00:00:00+00:00",
+        "U-2": "2024-05-01T14:30:00+00:00",
+    }
+
+
+def test_a_file_whose_numeric_dates_cannot_be_day_first_is_refused_whole_naming_month_first(
+    env: Path,
+) -> None:
+    """12/31/2023 is no day/month/year: the file is month-first, and its 05/01/2024 is
+    1 May, not 5 January. Nothing is imported in the wrong order; --month-first reads it."""
+    path = env / "us.csv"
+    path.write_text(DATED + "U-1,a,Billing,05/01/2024\nU-2,b,Billing,12/31/2023\n")
+    command = ["import", "requests", str(path), "--department", "Core"]
+    refused = runner.invoke(app, command)
+    assert refused.exit_code == 1, refused.output
+    assert (
+        "refused (date_order): line 3's submitted_at '12/31/2023' cannot be day/month/year,"
+        " as numeric dates are read unless told: this file's numeric dates are"
+        " month/day/year; import it with --month-first"
+    ) in refused.output
+    assert "U-1" not in refused.output  # refused before any row
+    done = runner.invoke(app, [*command, "--month-first"])
+    assert done.exit_code == 0, done.output
+    assert "2 imported" in done.stdout
+    europe = env / "eu.csv"
+    europe.write_text(DATED + "E-1,a,Billing,31/12/2023\n")
+    wrong = runner.invoke(app, ["import", "requests", str(europe), "--month-first"])
+    assert wrong.exit_code == 1, wrong.output
+    assert "import it without --month-first" in wrong.output
+    mixed = env / "mixed.csv"
+    mixed.write_text(DATED + "M-1,a,Billing,31/12/2023\nM-2,b,Billing,12/31/2023\n")
+    both = runner.invoke(app, ["import", "requests", str(mixed), "--department", "Core"])
+    assert both.exit_code == 1, both.output
+    assert "the file mixes both orders" in both.output
+
+
+def test_when_nothing_in_the_file_tells_day_from_month_the_import_says_how_it_read_them(
+    platform: Platform, tmp_path: Path
+) -> None:
+    text = DATED + "A-1,a,Billing,05/01/2024\nA-2,b,Billing,07/07/2024\n"
+    reader = read_rows(platform, text, tmp_path)
+    assert submitted_on(reader, tmp_path)["A-1"] == "2024-01-05T00:00:00+00:00"
+    assert reader.notes == [
+        "nothing in the file tells whether its numeric dates are day or month first: they"
+        " are read day/month/year (line 2's submitted_at '05/01/2024' is 5 January 2024);"
+        " if they are month/day/year, give --month-first"
+    ]
+    told = read_rows(platform, text, tmp_path, month_first=True)
+    assert submitted_on(told, tmp_path)["A-1"] == "2024-05-01T00:00:00+00:00"
+    assert told.notes == []  # the user said which
+
+
+def test_a_date_in_no_format_read_names_its_column_and_the_formats(
+    platform: Platform, tmp_path: Path
+) -> None:
+    reader = read_rows(platform, DATED + "B-1,a,Billing,Jan 5th 2024\n", tmp_path)
+    assert submitted_on(reader, tmp_path)["B-1"] == (
+        "submitted_at 'Jan 5th 2024' is not a date and time: ISO 8601 (2024-01-05 10:00),"
+        " Jira's 05/Jan/24 10:00 AM, or a numeric day/month/year (month/day/year with"
+        " --month-first) (bad_time)"
+    )
