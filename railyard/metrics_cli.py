@@ -15,10 +15,11 @@ import orjson
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from railyard.console import err, out, say
 from railyard.demo import DEMO_PASSWORD, Demo, DemoTooLate, give_passwords
-from railyard.import_run import RequestImport
+from railyard.import_run import RequestImport, RowOutcome
 from railyard.importer import Defaults, Reader
 from services.metrics.application import MetricsQueries, twelve_months_to
 from services.metrics.domain.calendar import UNITS, check_as_of, check_begun, parse_period
@@ -229,15 +230,10 @@ def _import_command(platform: PlatformFactory, actor: Callable[[], str]) -> Call
             outcomes = run.run(rows, dry_run)
         for note in reader.notes:  # what the file says as a whole, before its rows
             say(note, "yellow")
-        table = Table(
-            "line", "key", "result", "detail", title=f"{'dry run: ' if dry_run else ''}{file}"
-        )
+        _print_outcomes(outcomes, f"{'dry run: ' if dry_run else ''}{file}")
         counts: dict[str, int] = {}
         for o in outcomes:
             counts[o.result] = counts.get(o.result, 0) + 1
-            style = "red" if o.result == "rejected" else ""
-            table.add_row(str(o.line), o.key, o.result, o.detail, style=style)
-        out.print(table)
         out.print(", ".join(f"{n} {result}" for result, n in sorted(counts.items())) or "no rows")
         if counts.get("rejected"):
             # A script importing a file notices rows left behind; what was imported stays,
@@ -253,6 +249,32 @@ def _import_command(platform: PlatformFactory, actor: Callable[[], str]) -> Call
             )
 
     return import_requests
+
+
+def _print_outcomes(outcomes: list[RowOutcome], title: str) -> None:
+    """A table on a terminal; piped, one tab-separated line per row, whole, so that grep
+    finds a row with its key and cut its columns (a table is cut at 80 columns there, and
+    a long reason wraps onto lines without its key)."""
+    columns = ("line", "key", "result", "detail")
+    if not out.is_terminal:
+        lines = [title, "\t".join(columns)]
+        lines += [
+            "\t".join(_cell(v) for v in (str(o.line), o.key, o.result, o.detail)) for o in outcomes
+        ]
+        out.file.write("".join(f"{line}\n" for line in lines))
+        out.file.flush()
+        return
+    table = Table(*columns, title=Text(title))
+    for o in outcomes:
+        # The file's text as written: "[billing]" is not rich markup.
+        cells = (Text(str(o.line)), Text(o.key), Text(o.result), Text(o.detail))
+        table.add_row(*cells, style="red" if o.result == "rejected" else "")
+    out.print(table)
+
+
+def _cell(text: str) -> str:
+    """A value on one line of its own column: a tab or line break in it is a space."""
+    return " ".join(text.replace("\t", " ").splitlines())
 
 
 def _demo_command(platform: PlatformFactory) -> Callable[..., None]:

@@ -3,12 +3,15 @@ a dry run that writes nothing, and a second import that imports nothing new."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
+from railyard import metrics_cli
 from railyard.cli import app
 from railyard.import_run import RequestImport
 from railyard.importer import Defaults, Reader, Rejected, Row
@@ -506,3 +509,36 @@ def test_a_date_in_no_format_read_names_its_column_and_the_formats(
         " Jira's 05/Jan/24 10:00 AM, or a numeric day/month/year (month/day/year with"
         " --month-first) (bad_time)"
     )
+
+
+def test_piped_the_import_prints_one_whole_line_per_row_to_grep(env: Path) -> None:
+    """Not a terminal: a table there is cut at 80 columns and a long reason wraps onto
+    lines without its key; each row is one tab-separated line instead."""
+    path = env / "long.csv"
+    long_key = "LONG-" + "9" * 60
+    path.write_text(
+        DATED + f"{long_key},a,Atlantis,2024-01-05\nF-1,future,Billing,2099-01-05T10:00:00Z\n"
+    )
+    result = runner.invoke(app, ["import", "requests", str(path), "--department", "Core"])
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:2] == [str(path), "line\tkey\tresult\tdetail"]
+    (atlantis,) = [line for line in lines if long_key in line]
+    assert atlantis.startswith(f"2\t{long_key}\trejected\t'Atlantis' is not in the catalogue")
+    assert atlantis.endswith("Data Warehouse (unknown_subsystem)")
+    (future,) = [line for line in lines if line.startswith("3\tF-1\t")]
+    assert future.endswith("the log holds nothing still to come (date_in_future)")
+
+
+def test_on_a_terminal_the_import_table_shows_the_files_text_as_written(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key or a subsystem in square brackets is the file's text, not rich markup."""
+    shown = io.StringIO()
+    screen = Console(file=shown, force_terminal=True, width=200, color_system=None)
+    monkeypatch.setattr(metrics_cli, "out", screen)
+    path = env / "brackets.csv"
+    path.write_text(DATED + "[X-1],a,[billing],2024-01-05\n")
+    result = runner.invoke(app, ["import", "requests", str(path), "--department", "Core"])
+    assert result.exit_code == 1, result.output
+    assert "│ [X-1] │ rejected │ '[billing]' is not in the catalogue" in shown.getvalue()
