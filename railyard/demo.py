@@ -193,7 +193,7 @@ class Demo(Delivery, Releasing, Changing):
             self.step(day)
             day += timedelta(days=1)
         if until is not None and day < until:
-            say(f"{day}: the process keeps running up to {until}")
+            say(f"{day}: the process keeps running through {until - timedelta(days=1)}")
             while day < until:
                 self.step(day)
                 day += timedelta(days=1)

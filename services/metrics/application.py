@@ -262,11 +262,12 @@ def noted(doc: dict[str, Any], history: History, flt: Filter) -> dict[str, Any]:
             f" zero; departments with requests in it: {named}"
         )
     if flt.subsystem:
-        touched = {s.casefold() for r in history.requests.values() for s in r.subsystems}
-        touched |= {s.casefold() for c in history.changes.values() for s in c.subsystems}
-        if flt.subsystem.casefold() not in touched:
+        touched = {s for r in history.requests.values() for s in r.subsystems}
+        touched |= {s for c in history.changes.values() for s in c.subsystems}
+        if flt.subsystem.casefold() not in {s.casefold() for s in touched}:
+            listed = ", ".join(sorted(touched)) or "none"
             notes.append(
                 f"nothing of this period touches the subsystem {flt.subsystem!r}, so the"
-                " figures are zero"
+                f" figures are zero; subsystems touched in it: {listed}"
             )
     return {**doc, "notes": notes} if notes else doc

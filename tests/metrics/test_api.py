@@ -224,4 +224,6 @@ def test_a_filter_that_matches_nothing_of_the_period_is_noted_not_only_zero(api:
     assert "notes" not in get(api, "/flow-times", department="sales")
     [subsystem] = get(api, "/dora", subsystem="Bilin")["notes"]
     assert "'Bilin'" in subsystem
+    assert "subsystems touched in it: " in subsystem  # the ones it could have meant
+    assert "Billing" in subsystem.split("subsystems touched in it: ")[1]
     assert "notes" not in get(api, "/throughput")
