@@ -469,3 +469,28 @@ def test_a_period_not_begun_is_said_on_the_dashboard_not_shown_as_zeros(web: Web
         page = client.get("/dashboard", params={"period": str(next_year)})
     assert page.status_code == 422
     assert f"begins {next_year}-01-01, after today" in page.text
+
+
+def test_the_weekly_page_and_its_exports_read_alike(web: Web) -> None:
+    """The page read "Week before | 2026-W11 | Change" and the Markdown someone pasted
+    "2026-W11 | week before | change", with the sections in another order and the change
+    rounded otherwise (+10% against +9.7%)."""
+    march_history(web.platform)
+    sections = ["Submitted", "Triaged", "Delivered", "Slipped", "At risk", "Unauthorised"]
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        page = client.get("/dashboard/weekly", params={"week": "2026-W11"}).text
+        token = web.people.headers("rm")
+        markdown = client.get("/api/metrics/reports/weekly/2026-W11", headers=token).text
+        exported = client.get(
+            "/api/metrics/reports/weekly/2026-W11", params={"format": "html"}, headers=token
+        ).text
+    for text, week_before in ((page, "Week before"), (markdown, "week before"),
+                              (exported, "week before")):  # fmt: skip
+        assert text.index(week_before) < text.index("2026-W11</th>" if text is not markdown
+                                                    else "| 2026-W11 |")  # fmt: skip
+        heading = "## " if text is markdown else "<h2>"
+        found = [text.index(f"{heading}{name}") for name in sections]
+        assert found == sorted(found), [n for _, n in sorted(zip(found, sections, strict=True))]
+    changes = re.findall(r"[+-]\d+(?:\.\d)?%", page + markdown + exported)
+    assert all(re.fullmatch(r"[+-]\d+\.\d%", c) for c in changes), changes
