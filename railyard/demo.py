@@ -85,6 +85,9 @@ class Demo(Delivery, Releasing, Changing):
         self.platform = platform
         self.rng = random.Random(seed)  # noqa: S311  # a reproducible simulation
         self.chatter = random.Random(seed + 1)  # noqa: S311  # comments, reproducible too
+        # When in the day, and which day of the week before its window the CAB meets, for
+        # operations' changes: apart from `rng`, so that it changes no request's figure.
+        self.hours = random.Random(seed + 2)  # noqa: S311  # reproducible too
         self.intake = Intake(platform.log, IntakeViews(platform.log), platform.directory)
         self.start = start
         self.org = Organisation()

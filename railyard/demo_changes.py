@@ -13,12 +13,15 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from railyard.demo_model import (
+    CAB_MEETS_BETWEEN_HOURS,
     CAB_MEETS_DAYS_BEFORE_WINDOW,
     CHANGE_WINDOW_DAYS_AHEAD,
     EMERGENCIES_A_WEEK_AS_FOUND,
     EMERGENCIES_A_WEEK_DISCIPLINED,
+    FIXED_FROM_HOUR,
     NORMAL_CHANGES_A_WEEK,
     OPS_FAILS,
+    RAISED_BETWEEN_HOURS,
 )
 from services.change_control.application.changes import ChangeControl, ChangeDraft
 from services.change_control.application.deployments import DeploymentReports
@@ -42,6 +45,7 @@ class Changing:
     """Mixed into `Demo`: production changes and deployment reports."""
 
     rng: random.Random
+    hours: random.Random
     changes: ChangeControl
     change_views: ChangeControlViews
     reports: DeploymentReports
@@ -146,8 +150,10 @@ class Changing:
         self.change_views.group.catch_up()
         ops = self.principal("ops.olga")
         window = day + timedelta(days=CHANGE_WINDOW_DAYS_AHEAD)
-        meeting = window - timedelta(days=CAB_MEETS_DAYS_BEFORE_WINDOW)
-        with acting_as("ops.olga", at=self.at(day, 10)):
+        meeting = window - timedelta(days=self.hours.randint(*CAB_MEETS_DAYS_BEFORE_WINDOW))
+        raised, approved = (self.hours.uniform(*RAISED_BETWEEN_HOURS),
+                            self.hours.uniform(*CAB_MEETS_BETWEEN_HOURS))  # fmt: skip
+        with acting_as("ops.olga", at=self.at(day, raised)):
             ref = self.changes.raise_change(
                 ops,
                 ChangeType.NORMAL,
@@ -158,7 +164,7 @@ class Changing:
 
         def approve() -> None:
             self.change_views.group.catch_up()
-            with acting_as("cab.carl", at=self.at(meeting, 11)):
+            with acting_as("cab.carl", at=self.at(meeting, approved)):
                 self.changes.approve(self.principal("cab.carl"), change, None)
 
         def implement() -> None:
@@ -178,14 +184,15 @@ class Changing:
     ) -> None:
         self.change_views.group.catch_up()
         ops = self.principal("ops.olga")
-        with acting_as("ops.olga", at=self.at(day, 2)):
+        start = self.hours.uniform(*FIXED_FROM_HOUR)
+        with acting_as("ops.olga", at=self.at(day, start)):
             ref = self.changes.raise_change(
-                ops, ChangeType.EMERGENCY, self._draft(title, subsystems, self.at(day, 2))
+                ops, ChangeType.EMERGENCY, self._draft(title, subsystems, self.at(day, start))
             )
         change = UUID(ref.id)
-        with acting_as("cab.carl", at=self.at(day, 2.5)):
+        with acting_as("cab.carl", at=self.at(day, start + 0.5)):
             self.changes.approve(self.principal("cab.carl"), change, None)
-        self._implement(change, day, Outcome.SUCCEEDED, 3)
+        self._implement(change, day, Outcome.SUCCEEDED, start + 1)
         with acting_as("cab.dora", at=self.at(day, 10)):
             self.changes.approve(self.principal("cab.dora"), change, None)  # in retrospect
         with acting_as("cab.carl", at=self.at(day, 11)):

@@ -70,7 +70,11 @@ NORMAL_CHANGES_A_WEEK = 0.8  # chance of an operations change through the CAB in
 # time); the CAB, meeting weekly, approves at its meeting the changes of the week ahead.
 # So on most days a change or two await the CAB.
 CHANGE_WINDOW_DAYS_AHEAD = 14
-CAB_MEETS_DAYS_BEFORE_WINDOW = 1
+CAB_MEETS_DAYS_BEFORE_WINDOW = (1, 7)  # its weekly meeting falls on any day of the week before
+RAISED_BETWEEN_HOURS = (9.0, 17.0)  # an operations change is raised in office hours
+CAB_MEETS_BETWEEN_HOURS = (9.0, 12.5)
+FIXED_FROM_HOUR = (2.0, 6.0)  # an emergency fix starts in the small hours (after 02:00, when
+# a release window past midnight has ended)
 # Unplanned work: an outage needing an emergency change, in a week. Year one's untested
 # deployments cause more of them.
 EMERGENCIES_A_WEEK_AS_FOUND = 0.4
