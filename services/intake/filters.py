@@ -17,6 +17,8 @@ class RequestFilter:
     department: str | None = None
     category: str | None = None
     subsystem: str | None = None
+    class_of_service: str | None = None
+    """Given at acceptance (standard, expedite, fixed_date): the metrics filter of that name."""
     owner: str | None = None
     requester: str | None = None
     text: str | None = None
@@ -44,7 +46,7 @@ def conditions(f: RequestFilter, zone: tzinfo) -> tuple[str, dict[str, Any]]:
         keys = [f"s{i}" for i in range(len(f.status))]
         clauses.append(f"status IN ({', '.join(':' + k for k in keys)})")
         params.update(dict(zip(keys, f.status, strict=True)))
-    for column in ("department", "category", "owner", "requester"):
+    for column in ("department", "category", "class_of_service", "owner", "requester"):
         value = getattr(f, column)
         if value:
             clauses.append(f"LOWER({column}) = LOWER(:{column})")

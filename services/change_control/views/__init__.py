@@ -160,7 +160,7 @@ class ChangeControlViews:
         with self.log.db.transaction() as cur:
             total = int(cur.scalar(f"SELECT COUNT(*) FROM {self._t(CHANGES)}{where}", params))
             cur.execute(
-                f"SELECT * FROM {self._t(CHANGES)}{where} ORDER BY raised_at DESC, id"
+                f"SELECT * FROM {self._t(CHANGES)}{where} ORDER BY {_order(f)}, id"
                 " LIMIT :limit OFFSET :offset",
                 {**params, "limit": limit, "offset": offset},
             )
@@ -433,3 +433,11 @@ def bundle_state_of(bundle_id: str, row: Mapping[str, Any] | None) -> BundleStat
         deployed=row["deployed_at"] is not None,
         window=Window.parse(row["window_start"], row["window_end"]),
     )
+
+
+def _order(f: ChangeFilter) -> str:
+    """Newest raised first; asked for what was completed on some days (deployment
+    frequency's changes), the latest completed first: the days the list is of."""
+    if f.completed_from or f.completed_to:
+        return "completed_at DESC"
+    return "raised_at DESC"

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from services.intake.domain import CLOSED, Category, Status
+from services.intake.domain import CLOSED, Category, ClassOfService, Status
 from services.intake.filters import RequestFilter
 from services.intake.pages.base import IntakePages
 from shared.http.routing import ServiceRouter
@@ -21,6 +21,7 @@ from shared.web.rendering import label
 # (a deferred one waits to come back to triage).
 STATUSES = listing.Statuses.of((s.value for s in Status), {s.value for s in CLOSED}, "closed")
 CATEGORIES = [(c.value, label(c.value)) for c in Category]
+CLASSES = [(c.value, label(c.value)) for c in ClassOfService]
 RATINGS = ("1", "2", "3", "4", "5")
 UNRATED = "none"
 """`rating=none`: not rated yet (delivered, unless another status is asked for)."""
@@ -59,12 +60,16 @@ def listing_routes(p: IntakePages) -> APIRouter:
         department = asked.choice("department", departments, "department", "every department")
         category = asked.choice("category", (c for c, _ in CATEGORIES), "category", "every one")
         subsystem = asked.choice("subsystem", p.intake.catalogue, "subsystem", "every one")
+        service = asked.choice(
+            "class_of_service", (c for c, _ in CLASSES), "class of service", "every one"
+        )
         owner, words = asked.text("owner", 64), asked.text("q", 200)
         return asked, RequestFilter(
             status=statuses,
             department=department or None,
             category=category or None,
             subsystem=subsystem or None,
+            class_of_service=service or None,
             owner=owner or None,
             text=words or None,
             delivered_from=delivered[0],
@@ -92,6 +97,7 @@ def listing_routes(p: IntakePages) -> APIRouter:
             statuses=STATUSES.choices(),
             departments=[(d, d) for d in departments],
             categories=CATEGORIES,
+            classes=CLASSES,
             catalogue=catalogue,
             ratings=[*((r, f"Rated {r}") for r in RATINGS), (UNRATED, "Not rated yet")],
             # Asked about ratings (from the dashboard's satisfaction, say), the list shows
@@ -100,6 +106,9 @@ def listing_routes(p: IntakePages) -> APIRouter:
             # Asked for the deliveries not rated yet, the list rates them in place, for
             # the department whose they are, and comes back here.
             to_rate=wanted.unrated,
+            # Asked for what was delivered on some days (a throughput point, say), the list
+            # is in the order of those days, the latest first, and shows each one's.
+            by_delivery=_by_delivery(wanted),
             back_to=f"/requests?{request.url.query}",
         )
 
@@ -120,10 +129,17 @@ def _rated(wanted: RequestFilter) -> bool:
     return bool(wanted.rating or wanted.rated_from or wanted.rated_to)
 
 
+def _by_delivery(wanted: RequestFilter) -> bool:
+    return bool(wanted.delivered_from or wanted.delivered_to)
+
+
 def _order(wanted: RequestFilter) -> str:
     """Newest first; a list of ratings, the lowest first (what to read about first), the
-    latest of a score first; deliveries still to rate, the latest delivered first (the
-    freshest in its department's mind)."""
+    latest of a score first; deliveries still to rate, or delivered on the days asked, the
+    latest delivered first (the freshest in its department's mind; the days the list is
+    of)."""
     if _rated(wanted):
         return "rating ASC, rated_at DESC"
-    return "delivered_at IS NULL, delivered_at DESC" if wanted.unrated else "submitted_at DESC"
+    if wanted.unrated or _by_delivery(wanted):
+        return "delivered_at IS NULL, delivered_at DESC"
+    return "submitted_at DESC"
