@@ -85,3 +85,31 @@ def test_metrics_dashboard_shows_pictures_to_every_role(
     expect(page.locator("svg.chart")).to_have_count(4)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     vp.shot("metrics-phone")
+
+
+def test_the_dashboard_filters_are_named_and_the_content_a_key_away(
+    as_user: Any, live_server: LiveServer
+) -> None:
+    """The first Tab reaches "Skip to content", which moves the focus past the top bar;
+    every filter is found by its visible label, and a category and subsystem chosen stay
+    chosen in the address and the form; each chart's figures unfold as a table."""
+    march(live_server)
+    reader = as_user("metrics.mo")
+    page = reader.go("/dashboard?period=2026-03&unit=week")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    for name in ("Period", "Per", "Department", "Category", "Subsystem", "Class of service"):
+        expect(page.get_by_label(name, exact=True)).to_be_visible()
+    page.get_by_label("Category", exact=True).select_option("business_project")
+    page.get_by_label("Subsystem", exact=True).select_option("Billing")
+    page.get_by_role("button", name="Show").click()
+    expect(page).to_have_url(re.compile(r"category=business_project&subsystem=Billing"))
+    expect(page.get_by_label("Subsystem", exact=True)).to_have_value("Billing")
+    figures = page.locator("section", has_text="Throughput").locator("details.figures")
+    figures.locator("summary").click()
+    expect(figures.locator("table")).to_contain_text("2026-W11")
+    reader.shot("metrics-filtered-laptop")

@@ -4,7 +4,8 @@ period-over-period table) and the weekly status report. Read-only, over the quer
 
 from __future__ import annotations
 
-from services.metrics.pages.dashboard import WHOLE_ORGANISATION, MetricsPages, metrics_pages
+from services.metrics.pages.asked import WHOLE_ORGANISATION
+from services.metrics.pages.dashboard import MetricsPages, metrics_pages
 from shared.web.rendering import NavLink
 
 NAV = [

@@ -16,26 +16,21 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from services.metrics.application import MetricsQueries
+from services.metrics.application import MetricsQueries, Question
 from services.metrics.domain.calendar import bucket_key
 from services.metrics.domain.records import Filter
-from services.metrics.pages import figures
+from services.metrics.pages import asked, figures, tables
+from services.metrics.pages.asked import WHOLE_ORGANISATION
 from services.metrics.report import FIGURES
 from shared.domain import DomainError
 from shared.http.routing import ServiceRouter
-from shared.identity.domain import Principal, Role
+from shared.identity.domain import Role
 from shared.web.access import PageAccess, Viewer
 from shared.web.rendering import Templates
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-WHOLE_ORGANISATION = (
-    Role.METRICS_READER,
-    Role.RELEASE_MANAGER,
-    Role.ADMIN,
-    Role.IT_STAFF,
-    Role.CAB_MEMBER,
-)
 Unit = Literal["week", "month", "quarter"]
+Text = Annotated[str, Query(max_length=100)]
 
 
 @dataclass
@@ -43,13 +38,6 @@ class MetricsPages:
     queries: MetricsQueries
     access: PageAccess
     templates: Templates
-
-
-def department_scope(principal: Principal, asked: str | None) -> tuple[str | None, bool]:
-    """(the department to filter by, whether this viewer sees the whole organisation)."""
-    if principal.has(*WHOLE_ORGANISATION):
-        return (asked or None), True
-    return principal.department, False
 
 
 def metrics_pages(p: MetricsPages) -> APIRouter:
@@ -65,66 +53,31 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
         viewer: Annotated[Viewer, Depends(anyone)],
         period: Annotated[str, Query(max_length=40)] = "",
         unit: Unit = "month",
-        department: Annotated[str, Query(max_length=100)] = "",
+        department: Text = "",
+        category: Text = "",
+        subsystem: Text = "",
+        class_of_service: Text = "",
+        by: Annotated[str, Query(max_length=10)] = "",
     ) -> Response:
-        scope, everything = department_scope(viewer.principal, department)
+        chosen = asked.read(viewer.principal, department, category, subsystem, class_of_service)
         error = None
         try:
-            q = p.queries.question(period or None, None, unit, Filter(scope))
+            q = p.queries.question(period or None, None, unit, chosen.filter)
         except DomainError as exc:
             error = exc.detail
-            q = p.queries.question(None, None, unit, Filter(scope))
+            q = p.queries.question(None, None, unit, chosen.filter)
         if q.span.end < q.as_of:  # a period that is over: open work as it stood at its end
             q = replace(q, as_of=q.span.end)
-        doc = p.queries.every_metric(q)
-        history = p.queries.views.history(q.span.start, q.span.end)
-        points = figures.cycle_time_points(history, q.span, q.filter, p.queries.zone)
-        # A department typed by hand that no request of the period names gives zeros
-        # everywhere: say so, and offer the names the period does have.
-        departments = history.departments()
-        unknown = bool(everything and scope and not history.names_department(scope))
-        cfd, cfd_legend = figures.cumulative_flow_chart(doc)
         return p.templates.render(
             request,
             "dashboard.html",
             viewer,
             status=422 if error else 200,
             error=error,
-            doc=doc,
             period=period,
             unit=unit,
-            department=scope or "",
-            departments=departments,
-            unknown_department=unknown,
-            everything=everything,
-            throughput_chart=figures.throughput_chart(doc, scope),
-            delivered_link=partial(figures.delivered_between, department=scope),
-            rated_link=partial(figures.rated_between, department=scope),
-            completed_link=figures.completed_between,
-            # Open work as of today is what the lists show now; as of a past day it is not.
-            open_link=partial(figures.open_now, department=scope)
-            if q.as_of == p.queries.today()
-            else None,
-            cycle_chart=figures.cycle_time_chart(
-                q.span, points, doc["flow_times"]["cycle_time_days"]
-            ),
-            cfd_chart=cfd,
-            cfd_legend=cfd_legend,
-            aging_chart=figures.aging_chart(doc),
-            forecasts=_forecasts(doc["forecasts"], scope),
-            forecast_model=doc["forecasts"]["model"],
-            behind=p.queries.views.behind(),
-            json_link="/api/metrics?"
-            + urlencode(
-                # The whole period's name: "2026 to 2026-12-04" names a period under way
-                # as measured, and is not something the API's period parameter takes.
-                {
-                    "period": (q.span.full or q.span).label,
-                    "unit": unit,
-                    "as_of": q.as_of.isoformat(),
-                }
-                | ({"department": scope} if scope else {})
-            ),
+            **_figures(p, q, chosen),
+            backlog=_backlog(p, q, chosen.filter, by),
         )
 
     @router.get("/dashboard/forecasts/department")
@@ -173,7 +126,7 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             # The key figures' deliveries and deployments open their lists (decision 113),
             # each for the days its column measured.
             listed={
-                "delivered": partial(figures.delivered_between, department=None),
+                "delivered": figures.delivered_between,
                 "deployments": figures.completed_between,
             },
             behind=p.queries.views.behind(),
@@ -187,6 +140,87 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
         )
 
     return router
+
+
+def _figures(p: MetricsPages, q: Question, chosen: asked.Asked) -> dict[str, Any]:
+    """The dashboard's figures and pictures for the question, with the links that open
+    what they count, each for the requests the dashboard counts."""
+    flt = q.filter
+    doc = p.queries.every_metric(q)
+    history = p.queries.views.history(q.span.start, q.span.end)
+    points = figures.cycle_time_points(history, q.span, flt, p.queries.zone)
+    cfd, cfd_legend = figures.cumulative_flow_chart(doc)
+    subsystems = asked.subsystems(history)
+    # The subsystem as the period spells it ("billing": Billing), else as typed: kept
+    # chosen in its box, and said to name nothing.
+    spelled = {s.casefold(): s for s in subsystems}
+    subsystem = spelled.get((flt.subsystem or "").casefold(), flt.subsystem)
+    if subsystem and subsystem not in subsystems:
+        subsystems.append(subsystem)
+    return {
+        "doc": doc,
+        "asked": chosen,
+        "department": flt.department or "",
+        "departments": history.departments(),
+        "subsystems": subsystems,
+        "subsystem": subsystem or "",
+        "subsystem_choices": [(s, s) for s in subsystems],
+        "categories": asked.choices(asked.CATEGORIES),
+        "classes": asked.choices(asked.CLASSES_OF_SERVICE),
+        # Typed by hand, a name nothing of the period has gives zeros everywhere: say so,
+        # and offer the names the period does have.
+        "unknown": asked.unknown(chosen, history),
+        "everything": chosen.everything,
+        "measured_to": _weekday(q.span.end) if q.span.full else None,
+        "throughput_chart": figures.throughput_chart(doc, flt),
+        "delivered_link": partial(figures.delivered_between, flt=flt),
+        "rated_link": partial(figures.rated_between, flt=flt),
+        "completed_link": partial(figures.completed_between, flt=flt),
+        # Open work as of today is what the lists show now; as of a past day it is not.
+        "open_link": partial(figures.open_now, flt=flt) if q.as_of == p.queries.today() else None,
+        "cycle_chart": figures.cycle_time_chart(
+            q.span, points, doc["flow_times"]["cycle_time_days"]
+        ),
+        "cfd_chart": cfd,
+        "cfd_legend": cfd_legend,
+        "aging_chart": figures.aging_chart(doc),
+        "tables": tables.of_charts(doc, points),
+        "forecasts": _forecasts(doc["forecasts"], flt.department),
+        "forecast_model": doc["forecasts"]["model"],
+        "behind": p.queries.views.behind(),
+        "json_link": "/api/metrics?"
+        + urlencode(
+            # The whole period's name: "2026 to 2026-12-04" names a period under way
+            # as measured, and is not something the API's period parameter takes.
+            {
+                "period": (q.span.full or q.span).label,
+                "unit": q.unit,
+                "as_of": q.as_of.isoformat(),
+            }
+            | chosen.params()
+        ),
+    }
+
+
+def _backlog(p: MetricsPages, q: Question, flt: Filter, by: str) -> dict[str, Any]:
+    """How many of the backlog (accepted, not delivered) will be delivered by the day
+    asked, as the forecasts' day sees it (50/85/95%): the API's `forecasts/backlog`."""
+    out: dict[str, Any] = {"by": by, "as_of": q.as_of.isoformat()}
+    if not by:
+        return out
+    try:
+        day = date.fromisoformat(by)
+    except ValueError:
+        return out | {"error": f"“{by}” is not a date (YYYY-MM-DD)."}
+    try:
+        return out | {"answer": p.queries.how_many_by(q.as_of, day, flt=flt)}
+    except DomainError as exc:
+        return out | {"error": exc.detail}
+
+
+def _weekday(day: date) -> str:
+    """ "Sun 6 Dec": the day a period under way is measured to, its year said with it."""
+    return f"{day:%a} {day.day} {day:%b}"
 
 
 def _forecasts(forecast: dict[str, Any], department: str | None) -> list[dict[str, Any]]:

@@ -16,17 +16,19 @@ from services.metrics.domain.stats import nearest_rank
 from shared.web import charts
 from shared.web.charts import Line
 
-# Bottom to top: what is finished at the bottom, what waits for triage on top.
+# Bottom to top: what is finished at the bottom, what waits for triage on top. Each at
+# least 3:1 against the white card (WCAG 1.4.11), so a legend's swatch can be told apart
+# from the page; the hues stay apart for the bands side by side.
 CFD_COLORS = {
     "delivered": "#1a7f37",
     "awaiting_deployment": "#2da44e",
     "in_qa": "#8250df",
     "in_development": "#1f6feb",
-    "scheduled": "#54aeff",
+    "scheduled": "#bf3989",
     "accepted": "#0a7ea4",
-    "deferred": "#8c959f",
-    "info_requested": "#d4a72c",
-    "submitted": "#fb8f44",
+    "deferred": "#818b98",
+    "info_requested": "#a86b00",
+    "submitted": "#e0590b",
 }
 CFD_BANDS = (
     "delivered",
@@ -59,41 +61,45 @@ def percentile_lines(summary: dict[str, Any], unit: str = "d") -> list[Line]:
     return [Line(v, f"{', '.join(n)} {v:g} {unit}", colors[v]) for v, n in names.items()]
 
 
-def delivered_between(period: dict[str, Any], department: str | None) -> str:
+EVERY_REQUEST = Filter()
+
+
+def delivered_between(period: dict[str, Any], flt: Filter = EVERY_REQUEST) -> str:
     """The list of the requests a throughput point counts: delivered (where a request
-    ends) on the period's business days, of the department if one is chosen, as the
-    point's filter is."""
+    ends) on the period's business days, of the requests the filter chooses, as the
+    point's is."""
     asked = {"delivered_from": period["start"], "delivered_to": period["end"]}
-    return _requests("delivered", department, asked)
+    return _requests("delivered", flt, asked)
 
 
-def rated_between(period: dict[str, Any], department: str | None) -> str:
+def rated_between(period: dict[str, Any], flt: Filter = EVERY_REQUEST) -> str:
     """The list of the requests whose ratings satisfaction counts: their latest rating
-    given on the period's business days, of the department if one is chosen."""
-    return _requests("all", department, {"rated_from": period["start"], "rated_to": period["end"]})
+    given on the period's business days, of the requests the filter chooses."""
+    return _requests("all", flt, {"rated_from": period["start"], "rated_to": period["end"]})
 
 
-def open_now(status: str, department: str | None) -> str:
+def open_now(status: str, flt: Filter = EVERY_REQUEST) -> str:
     """The list of the requests in `status` now (accepted: in progress, whatever their
-    stage; deferred), of the department if one is chosen: what the work-in-progress tile
-    counts when its day is today."""
-    return _requests(status, department)
+    stage; submitted: awaiting triage; deferred), of the requests the filter chooses: what
+    the work-in-progress tile counts when its day is today."""
+    return _requests(status, flt)
 
 
-def _requests(status: str, department: str | None, asked: dict[str, str] | None = None) -> str:
-    """The Requests list of `status`, of the department if one is chosen, as asked."""
+def _requests(status: str, flt: Filter, asked: dict[str, str] | None = None) -> str:
+    """The Requests list of `status`, of the requests the filter chooses, as asked."""
     chosen = {"status": status, **(asked or {})}
-    return "/requests?" + urlencode(chosen | ({"department": department} if department else {}))
+    return "/requests?" + urlencode(chosen | {k: v for k, v in flt.to_json().items() if v})
 
 
-def completed_between(period: dict[str, Any]) -> str:
+def completed_between(period: dict[str, Any], flt: Filter = EVERY_REQUEST) -> str:
     """The list of the production changes deployment frequency counts: completed (any
-    outcome) on the period's business days."""
+    outcome) on the period's business days, touching the filter's subsystem if it names
+    one (the only filter change figures take)."""
     asked = {"status": "all", "completed_from": period["start"], "completed_to": period["end"]}
-    return "/changes?" + urlencode(asked)
+    return "/changes?" + urlencode(asked | ({"subsystem": flt.subsystem} if flt.subsystem else {}))
 
 
-def throughput_chart(doc: dict[str, Any], department: str | None = None) -> Markup:
+def throughput_chart(doc: dict[str, Any], flt: Filter = EVERY_REQUEST) -> Markup:
     """Deliveries per period with their median (nearest rank, as every percentile here),
     of the whole periods only: the one under way is drawn as such (hollow, "so far") and
     left out of the median its few days would pull down. Each point opens the list of the
@@ -109,7 +115,7 @@ def throughput_chart(doc: dict[str, Any], department: str | None = None) -> Mark
         unit="delivered",
         lines=[Line(median, f"median {median:g}", "#57606a")] if median is not None else [],
         under_way=bool(periods) and "to_date_of" in periods[-1],
-        links=[delivered_between(p, department) for p in periods],
+        links=[delivered_between(p, flt) for p in periods],
     )
 
 
