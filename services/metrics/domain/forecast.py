@@ -169,24 +169,30 @@ def _upcoming(bundle: BundleRecord, as_of: date, zone: tzinfo) -> bool:
 
 
 def _release_trials(
-    paced: Releases, own_days: list[int], trials: int, seed: int
+    paced: Releases, own_days: list[int], trials: int, seed: int, ready: list[bool]
 ) -> list[list[int]]:
     """For each position, the day each trial shipped it: every release takes up to a
-    drawn number of requests in plan order, stopping at one whose bundle comes later."""
+    drawn number of requests in plan order, stopping at one whose bundle comes later.
+    Work `ready` (passed QA, in its upcoming bundle) ships with its bundle in every trial,
+    taking none of the draw: the draw is of how much work a release gets done, and that
+    work is done."""
     rng = random.Random(seed)  # noqa: S311  # a reproducible simulation, not a secret
-    need = len(own_days)
-    reached: list[list[int]] = [[] for _ in range(need)]
+    reached: list[list[int]] = [[] for _ in own_days]
+    waiting = [i for i, done in enumerate(ready) if not done]
+    for i in (i for i, done in enumerate(ready) if done):
+        shipped = next((day for day in paced.days if day >= own_days[i]), None)
+        reached[i] = [shipped] * trials if shipped is not None else []
     for _ in range(trials):
         head = 0
         for day in paced.days:
             room = paced.shipped[rng.randrange(len(paced.shipped))]
-            while room > 0 and head < need:
-                if own_days[head] > day:
+            while room > 0 and head < len(waiting):
+                if own_days[waiting[head]] > day:
                     break
-                reached[head].append(day)
+                reached[waiting[head]].append(day)
                 head += 1
                 room -= 1
-            if head == need:
+            if head == len(waiting):
                 break
     return reached
 
@@ -238,7 +244,13 @@ def forecast_requests(
         return {**basis, "reason": reason, "items": items}
     if paced is not None:
         own = [_own_day(planned, as_of, zone, paced) for planned in plans]
-        reached = _release_trials(paced, own, trials, seed)
+        ready = [
+            planned is not None
+            and _upcoming(planned[0], as_of, zone)
+            and r.stage_on(as_of, zone) == "awaiting_deployment"
+            for r, planned in zip(queue, plans, strict=True)
+        ]
+        reached = _release_trials(paced, own, trials, seed, ready)
     else:
         reached = _trials(samples, len(queue), trials, seed)
     items = [
