@@ -303,3 +303,28 @@ def test_a_drill_down_of_deliveries_is_in_delivery_order_latest_first(web: Web) 
     assert (first, sorted(same_day)) == ("REQ-4", ["REQ-1", "REQ-2"])  # number 4 first
     assert '<td data-label="Delivered">20 Mar 2026' in listed
     assert "latest completed first" in changes
+
+
+def test_a_vp_asking_for_another_departments_figures_is_told_they_read_their_own(
+    web: Web,
+) -> None:
+    """`?department=Customer Care` as Sales' VP showed Sales' figures without a word."""
+    march_history(web.platform)
+    with web.client() as client:
+        web.sign_in(client, "vp.sales")
+        other = client.get("/dashboard", params=MARCH | {"department": "Customer Care"}).text
+        own = client.get("/dashboard", params=MARCH | {"department": "sales"}).text
+    assert "You read your own department&#39;s figures (Sales), not Customer Care&#39;s" in other
+    assert "your own department" not in own
+
+
+def test_a_period_under_a_week_counts_deployments_rather_than_a_weekly_rate(web: Web) -> None:
+    """`?period=2026-03-07` read "7.0 deployments per week (1 in all)" from one day."""
+    march_history(web.platform)
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        day = client.get("/dashboard", params={"period": "2026-03-07"}).text
+        month = client.get("/dashboard", params=MARCH).text
+    assert "deployments per week" not in day
+    assert "deployments in 1 day" in day
+    assert "deployments per week" in month

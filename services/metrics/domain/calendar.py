@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
+from typing import Any
 
 UNITS = ("day", "week", "month", "quarter")
 
@@ -82,8 +83,9 @@ class Span:
         length = timedelta(days=self.days)
         return Span(self.start - length, self.end - length)
 
-    def to_json(self) -> dict[str, str]:
-        out = {"label": self.label, "start": self.start.isoformat(), "end": self.end.isoformat()}
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"label": self.label, "start": self.start.isoformat(),
+                               "end": self.end.isoformat(), "days": self.days}  # fmt: skip
         if self.full is not None:
             out["to_date_of"] = self.full.label
         return out

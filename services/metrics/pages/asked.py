@@ -80,7 +80,15 @@ def read(
         subsystem.strip() or None,
         cos or None,
     )
-    return Asked(flt, everything, [e for e in (no_category, no_class) if e])
+    other = department.strip()
+    not_yours = ""
+    if not everything and other and other.casefold() != (principal.department or "").casefold():
+        # Said, not silently swapped for their own: the address asked for another's.
+        not_yours = (
+            f"You read your own department's figures ({principal.department}), not"
+            f" {other[:100]}'s: showing {principal.department}."
+        )
+    return Asked(flt, everything, [e for e in (no_category, no_class, not_yours) if e])
 
 
 def subsystems(history: History) -> list[str]:
