@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from html import escape
 from typing import Any
 from urllib.parse import quote
 
@@ -180,10 +181,41 @@ class RequestContext:
         await _refuse(scope, send, 413, "Content Too Large", "body_too_large", detail)
 
 
+def _page(heading: str, message: str) -> bytes:
+    """A page for a person's browser, answered before the application is reached."""
+    return (
+        "<!doctype html><html lang=en><meta charset=utf-8><title>"
+        f"{escape(heading)} · Railyard</title><body style='font-family:system-ui;"
+        f"max-width:40rem;margin:3rem auto'><h1>{escape(heading)}</h1><p>{message}</p>"
+        "<p><a href='/'>Home</a></p></body></html>"
+    ).encode()
+
+
+def _browser(scope: Scope) -> bool:
+    """A person's browser asking for a page (not the API, which answers problem details)."""
+    accept = dict(scope.get("headers", [])).get(b"accept", b"")
+    return b"text/html" in accept and not scope["path"].startswith("/api/")
+
+
 async def _refuse(
     scope: Scope, send: Send, status: int, title: str, rule: str, detail: str
 ) -> None:
-    """Problem details, before the application has read the request."""
+    """Problem details, before the application has read the request (a page, saying the
+    same, for a browser)."""
+    if _browser(scope):
+        payload = _page(title, escape(detail[:1].upper() + detail[1:]) + ".")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"text/html; charset=utf-8"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+        return
     body: dict[str, Any] = {
         "type": f"https://railyard.dev/problems/{rule.replace('_', '-')}",
         "title": title,
@@ -240,14 +272,12 @@ async def _internal_error(
     """500, as a page for a browser and as problem details for the API, with the id."""
     said = "an unexpected error occurred; nothing more was saved than a reload shows"
     if "text/html" in headers.get("accept", ""):
-        payload = (
-            "<!doctype html><html lang=en><meta charset=utf-8><title>Something went wrong"
-            " · Railyard</title><body style='font-family:system-ui;max-width:40rem;"
-            "margin:3rem auto'><h1>Something went wrong</h1><p>Railyard could not answer"
-            " this, and nothing more was saved than a reload shows. It has been logged: if"
-            f" it happens again, give your administrator this id: <code>{request_id}</code>"
-            "</p><p><a href='/'>Home</a></p></body></html>"
-        ).encode()
+        payload = _page(
+            "Something went wrong",
+            "Railyard could not answer this, and nothing more was saved than a reload shows."
+            " It has been logged: if it happens again, give your administrator this id:"
+            f" <code>{escape(request_id)}</code>",
+        )
         kind = b"text/html; charset=utf-8"
     else:
         payload = orjson.dumps(

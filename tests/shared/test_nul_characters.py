@@ -35,6 +35,11 @@ def test_an_address_holding_a_nul_character_is_refused(api: Api) -> None:
         assert answer.status_code == 422, address
         assert answer.headers["content-type"] == PROBLEM
         assert answer.json()["rule"] == "nul_in_address"
+    # A person's browser is told so as a page (it showed the problem's raw JSON).
+    page = api.client.get("/dashboard?period=%00", headers={"Accept": "text/html"})
+    assert page.status_code == 422
+    assert page.headers["content-type"].startswith("text/html")
+    assert "The address holds the NUL character (%00)" in page.text
 
 
 def test_an_event_carrying_a_nul_character_does_not_stop_the_views(api: Api) -> None:
