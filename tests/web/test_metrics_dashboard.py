@@ -328,3 +328,18 @@ def test_a_period_under_a_week_counts_deployments_rather_than_a_weekly_rate(web:
     assert "deployments per week" not in day
     assert "deployments in 1 day" in day
     assert "deployments per week" in month
+
+
+def test_the_dashboard_says_what_each_figure_counts(web: Web) -> None:
+    """"524 d median lead time" stood beside "22 d lead time for changes" undefined."""
+    march_history(web.platform)
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        page = client.get("/dashboard", params=MARCH).text
+        web.sign_in(client, "vp.sales")
+        vp = client.get("/dashboard", params=MARCH).text
+    said = page.split('id="definitions"')[1].split("</details>")[0]
+    for figure in ("Cycle time", "Lead time", "Lead time for changes", "Change failure rate"):
+        assert f"<dt>{figure}</dt>" in said
+    assert "From submission to delivery" in said
+    assert "<dt>Lead time for changes</dt>" not in vp  # a VP sees no change figures
