@@ -34,7 +34,7 @@ from shared.http.app import followers_for
 from shared.identity.domain import Role, Team
 from shared.logging import configure_logging
 from shared.platform import Platform
-from shared.settings import Settings, SettingsError, load_settings
+from shared.settings import Settings, SettingsError, load_settings, settings_from_environment
 from shared.store.errors import StoreUnavailable, connection_problem
 from shared.store.migrate import grant_service_role
 
@@ -134,8 +134,15 @@ def _refused(settings: Settings, exc: Exception) -> NoReturn:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (RAILYARD_HOST).", show_default=False)
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=65535, help="Port to listen on (RAILYARD_PORT).", show_default=False
+        ),
+    ] = None,
     service: Annotated[
         list[str] | None,
         typer.Option(help="Serve only these services (repeat); default every service."),
@@ -146,17 +153,23 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the HTTP API (and, by default, the followers that keep views current)."""
+    # Passed on as the settings they stand for, so that the process serving them (and the
+    # links it writes, RAILYARD_PUBLIC_URL's default) read the same host and port.
+    if host is not None:
+        os.environ["RAILYARD_HOST"] = host
+    if port is not None:
+        os.environ["RAILYARD_PORT"] = str(port)
     if service:
         os.environ["RAILYARD_SERVICES"] = ",".join(service)
     if followers is not None:
         os.environ["RAILYARD_RUN_FOLLOWERS"] = "true" if followers else "false"
     settings = _settings()
+    settings_from_environment.cache_clear()  # the app's factory reads them again
     # The store checked first: what is wrong with it is said in one line, not as the
     # traceback of each worker's app failing to start after a banner saying it serves.
     with _platform() as platform:
         build_app(settings, run_followers=False, platform=platform)
-    host = host or settings.host
-    port = port or settings.port
+    host, port = settings.host, settings.port
     url = settings.public_url or f"http://{host}:{port}"
     err.print(
         f"Railyard serving {', '.join(settings.services)} on [bold]{url}[/bold]"

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import uvicorn
 from typer.testing import CliRunner
 
 from railyard.cli import app
 from shared.identity.domain import TOKEN
+from shared.settings import settings_from_environment
 
 runner = CliRunner()
 
@@ -94,3 +96,27 @@ def test_rebuild_views_says_how_far_it_got_view_by_view(env: Path) -> None:
     assert any(line.startswith("metrics.facts.v3: ") for line in lines), lines
     assert lines[-1].startswith("rebuilt ")
     assert " views from " in lines[-1]
+
+
+@pytest.fixture
+def served(env: Path, monkeypatch: pytest.MonkeyPatch) -> list[uvicorn.Config]:
+    """`railyard serve` up to the point it would listen: the configs it would serve."""
+    for name, value in (("RAILYARD_HOST", "127.0.0.1"), ("RAILYARD_PORT", "8000")):
+        monkeypatch.setenv(name, value)  # serve sets them: put back after the test
+    monkeypatch.delenv("RAILYARD_PUBLIC_URL", raising=False)
+    configs: list[uvicorn.Config] = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: configs.append(self.config))
+    return configs
+
+
+def test_links_name_the_port_serve_was_given(
+    served: list[uvicorn.Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = runner.invoke(app, ["serve", "--port", "8322", "--host", "127.0.0.2"])
+    assert result.exit_code == 0, result.output
+    (config,) = served
+    assert (config.host, config.port) == ("127.0.0.2", 8322)
+    # What the served app and the worker's emails read: RAILYARD_PUBLIC_URL's default.
+    assert settings_from_environment().public_base == "http://127.0.0.2:8322"
+    assert "http://127.0.0.2:8322/docs" in result.output
+    settings_from_environment.cache_clear()

@@ -87,3 +87,14 @@ def test_processes_connect_as_the_role_migrate_grants_and_migrate_as_the_owner()
     assert not services["migrate"]["environment"]["DATABASE_URL"].startswith(
         f"postgresql://{role}:"
     )
+
+
+def test_links_from_compose_name_the_public_address_not_where_containers_listen() -> None:
+    """Every container listens on 0.0.0.0:8000; a link in an email or a webhook message
+    must name where people reach Railyard, which the operator sets."""
+    services = compose()["services"]
+    anchor = compose()["x-railyard"]["environment"]
+    assert anchor["RAILYARD_PUBLIC_URL"] == "${RAILYARD_PUBLIC_URL:-http://localhost:8000}"
+    for name, service in services.items():
+        if service.get("command", [])[:1] == ["railyard"] and name != "migrate":
+            assert service["environment"]["RAILYARD_PUBLIC_URL"], name

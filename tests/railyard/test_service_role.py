@@ -130,6 +130,7 @@ def test_serving_a_store_that_is_not_ready_says_why_in_one_line(
         monkeypatch.setenv("RAILYARD_DB_SCHEMA", schema)
         monkeypatch.setenv("RAILYARD_CREATE_SCHEMA", str(create_schema).lower())
         monkeypatch.setenv("RAILYARD_DATA_DIR", str(tmp_path / "var"))
+        monkeypatch.setenv("RAILYARD_PORT", "8000")  # serve --port sets it: restored after
         result = CliRunner().invoke(app, ["serve", "--port", "1"])
     assert result.exit_code == 1, result.output
     assert said in result.output
