@@ -132,6 +132,14 @@ def _refused(settings: Settings, exc: Exception) -> NoReturn:
     raise typer.Exit(1) from None
 
 
+def _a_port(value: int | None) -> int | None:
+    """A port the server can listen on: not 0 (once read as "the default", 8000) nor one
+    past 65535 (the banner was printed and the server listened nowhere, silently)."""
+    if value is not None and not 1 <= value <= 65535:
+        raise typer.BadParameter(f"{value} is not a port: give one from 1 to 65535")
+    return value
+
+
 @app.command()
 def serve(
     host: Annotated[
@@ -140,7 +148,7 @@ def serve(
     port: Annotated[
         int | None,
         typer.Option(
-            min=1, max=65535, help="Port to listen on (RAILYARD_PORT).", show_default=False
+            callback=_a_port, help="Port to listen on (RAILYARD_PORT).", show_default=False
         ),
     ] = None,
     service: Annotated[

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(default=15_000, ge=100, le=3_600_000)
 
     host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
+    port: int = 8000
     public_url: str | None = None
     services: Annotated[tuple[ServiceName, ...], NoDecode] = ALL_SERVICES
     run_followers: bool = Field(
@@ -111,7 +111,7 @@ class Settings(BaseSettings):
         " database.",
     )
     smtp_host: str | None = None
-    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_port: int = 25
     smtp_starttls: bool = False
     smtp_username: str | None = None
     smtp_password: str | None = None
@@ -217,6 +217,13 @@ class Settings(BaseSettings):
             raise ValueError("at least one subsystem is needed")
         if len({v.casefold() for v in value}) != len(value):
             raise ValueError("subsystem names must be unique")
+        return value
+
+    @field_validator("port", "smtp_port")
+    @classmethod
+    def _a_port(cls, value: int) -> int:
+        if not 1 <= value <= 65535:
+            raise ValueError(f"{value} is not a port: give one from 1 to 65535")
         return value
 
     @field_validator("timezone")

@@ -120,3 +120,19 @@ def test_links_name_the_port_serve_was_given(
     assert settings_from_environment().public_base == "http://127.0.0.2:8322"
     assert "http://127.0.0.2:8322/docs" in result.output
     settings_from_environment.cache_clear()
+
+
+@pytest.mark.parametrize("port", ["70000", "0", "-1"])
+def test_serve_refuses_a_port_it_cannot_listen_on(
+    served: list[uvicorn.Config], monkeypatch: pytest.MonkeyPatch, port: str
+) -> None:
+    """--port 70000 printed the banner and listened nowhere; --port 0 became 8000."""
+    result = runner.invoke(app, ["serve", "--port", port])
+    assert result.exit_code == 2, result.output
+    assert f"{port} is not a port: give one from 1 to 65535" in result.output
+    assert "Railyard serving" not in result.output
+    assert served == []
+    monkeypatch.setenv("RAILYARD_PORT", port)
+    from_environment = runner.invoke(app, ["serve"])
+    assert from_environment.exit_code == 2
+    assert f"RAILYARD_PORT: {port} is not a port" in from_environment.output
