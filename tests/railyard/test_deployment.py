@@ -98,3 +98,19 @@ def test_links_from_compose_name_the_public_address_not_where_containers_listen(
     for name, service in services.items():
         if service.get("command", [])[:1] == ["railyard"] and name != "migrate":
             assert service["environment"]["RAILYARD_PUBLIC_URL"], name
+
+
+def test_a_container_that_serves_no_http_is_not_health_checked_over_http() -> None:
+    """The image's HEALTHCHECK asks :8000/healthz; the worker and migrate serve nothing
+    there, so inheriting it would mark them unhealthy for ever."""
+    assert "/healthz" in (ROOT / "Dockerfile").read_text()
+    for name, service in compose()["services"].items():
+        if service.get("image") != "railyard:latest":
+            continue
+        serves = service["command"][:2] == ["railyard", "serve"]
+        check = service.get("healthcheck")
+        if serves:
+            assert check is None or "/healthz" in str(check.get("test")), name
+        else:
+            assert check is not None, f"{name} inherits the image's HTTP health check"
+            assert check.get("disable") is True or "/healthz" not in str(check.get("test")), name
