@@ -10,7 +10,9 @@ second import of the same file finds every step already recorded and imports not
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -150,8 +152,11 @@ class Reader:
         defaults: Defaults,
         now: datetime | None = None,
         month_first: bool = False,
+        encoding: str = "utf-8",
     ) -> None:
         self.zone = settings.zone
+        self.encoding = _codec(encoding)
+        """The file's character encoding (UTF-8, with or without a byte-order mark)."""
         self.catalogue = {s.casefold(): s for s in settings.subsystems}
         self.defaults = defaults
         if defaults.subsystem and defaults.subsystem.strip().casefold() not in self.catalogue:
@@ -172,7 +177,7 @@ class Reader:
 
     def _records(self, path: Path) -> tuple[str, list[Record]]:
         """The file's kind and its rows' cells, by line; blank lines and Jira's footer left out."""
-        with path.open(newline="", encoding="utf-8-sig") as handle:
+        with io.StringIO(self._text(path), newline="") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
             if header is None:
@@ -198,6 +203,27 @@ class Reader:
                     continue
                 records.append((line, values, _cells(header, values)))
         return kind, records
+
+    def _text(self, path: Path) -> str:
+        """The file decoded, or refused naming the first line that is not in its encoding."""
+        data = path.read_bytes()
+        try:
+            return data.decode(self.encoding)
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            named = "UTF-8" if self.encoding == "utf-8-sig" else self.encoding
+            advice = (
+                "a spreadsheet on Windows saves CSV as cp1252: give --encoding cp1252 (or"
+                ' latin-1), or save it as "CSV UTF-8"'
+                if self.encoding == "utf-8-sig"
+                else "give the --encoding the file was saved in"
+            )
+            raise InvalidCommand(
+                "not_in_encoding",
+                f"line {line} of {path} is not {named} (byte 0x{data[exc.start]:02X} at"
+                f" column {column}): {advice}",
+            ) from None
 
     def read(self, path: Path) -> Iterator[Row | Rejected]:
         kind, records = self._records(path)
@@ -387,6 +413,19 @@ class Reader:
         if row.rating is not None:
             row.steps.append("rate")
         return row
+
+
+def _codec(name: str) -> str:
+    """A codec Python knows by that name; UTF-8 reads past a byte-order mark (Excel's)."""
+    try:
+        codec = codecs.lookup(name).name
+    except LookupError:
+        raise InvalidCommand(
+            "unknown_encoding",
+            f"--encoding {name!r} is not an encoding: utf-8 (the default), cp1252 or latin-1"
+            " (a spreadsheet on Windows), utf-16, ...",
+        ) from None
+    return "utf-8-sig" if codec in ("utf-8", "utf-8-sig") else codec
 
 
 def _footer(values: list[str]) -> bool:

@@ -209,6 +209,13 @@ def _import_command(platform: PlatformFactory, actor: Callable[[], str]) -> Call
                 help="Numeric dates are month/day/year (a US export), not day/month/year."
             ),
         ] = False,
+        encoding: Annotated[
+            str,
+            typer.Option(
+                help="The file's character encoding: cp1252 or latin-1 for a spreadsheet's"
+                " CSV saved on Windows."
+            ),
+        ] = "utf-8",
     ) -> None:
         """Import existing requests from CSV (Railyard's columns or a Jira export).
 
@@ -218,7 +225,9 @@ def _import_command(platform: PlatformFactory, actor: Callable[[], str]) -> Call
             try:
                 # A bad --subsystem or --owner is a usage error, said once before any row.
                 defaults = Defaults(department, subsystem, owner, category)
-                reader = Reader(built.settings, defaults, month_first=month_first)
+                reader = Reader(
+                    built.settings, defaults, month_first=month_first, encoding=encoding
+                )
                 if owner:
                     run.check_owner(owner)
             except DomainError as exc:
