@@ -73,6 +73,7 @@ def _cli_actor() -> str:
 def _platform(**overrides: object) -> Iterator[Platform]:
     settings = _settings(**overrides)
     configure_logging(settings)
+    _data_dir_made(settings)
     try:
         platform = Platform.build(settings)
     except StoreUnavailable as exc:
@@ -90,6 +91,22 @@ def _platform(**overrides: object) -> Iterator[Platform]:
         _refused(settings, exc)
     finally:
         platform.close()
+
+
+def _data_dir_made(settings: Settings) -> None:
+    """The SQLite store's directory, made; else why not, naming the variable (exit 2)."""
+    if settings.backend != "sqlite":
+        return
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        say(
+            f"invalid configuration:\n  RAILYARD_DATA_DIR: {settings.data_dir} cannot hold"
+            f" the SQLite store: {exc.strerror or exc}. Name a directory this user may write"
+            " (unset, ./var below the directory the command runs in)",
+            "red",
+        )
+        raise typer.Exit(2) from None
 
 
 def _unavailable(settings: Settings, exc: StoreUnavailable) -> NoReturn:

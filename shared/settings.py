@@ -12,7 +12,14 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SUBSYSTEMS = (
@@ -224,6 +231,24 @@ class Settings(BaseSettings):
     def _a_port(cls, value: int) -> int:
         if not 1 <= value <= 65535:
             raise ValueError(f"{value} is not a port: give one from 1 to 65535")
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _a_directory(cls, value: Path, info: ValidationInfo) -> Path:
+        """Where the SQLite store can be: a directory, or one that can be made there.
+        (Whether the system lets it be made is known only by making it: the commands say.)"""
+        if info.data.get("database_url"):
+            return value  # not used
+        for folder in (value, *value.parents):
+            if folder.exists() and not folder.is_dir():
+                made = "" if folder == value else f"{value} cannot be made there: "
+                raise ValueError(
+                    f"{made}{folder} is a file, not a directory: name a directory for the"
+                    " SQLite store (unset, ./var)"
+                )
+            if folder.exists():
+                break
         return value
 
     @field_validator("timezone")

@@ -136,3 +136,23 @@ def test_serve_refuses_a_port_it_cannot_listen_on(
     from_environment = runner.invoke(app, ["serve"])
     assert from_environment.exit_code == 2
     assert f"RAILYARD_PORT: {port} is not a port" in from_environment.output
+
+
+def test_a_data_dir_that_cannot_hold_the_store_is_named_not_a_traceback(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RAILYARD_DATA_DIR naming a file, below a file or where nothing may be made gave
+    some 60 lines of traceback on every command."""
+    (env / "a-file").write_text("")
+    for value, said in (
+        (env / "a-file", "a-file is a file, not a directory"),
+        (env / "a-file" / "var", "var cannot be made there:"),
+        (Path("/proc/railyard-x"), "/proc/railyard-x cannot hold the SQLite store:"),
+    ):
+        monkeypatch.setenv("RAILYARD_DATA_DIR", str(value))
+        for command in (["users", "list"], ["bootstrap"], ["worker"]):
+            result = runner.invoke(app, command)
+            assert result.exit_code == 2, (value, command, result.output)
+            assert "Traceback" not in result.output
+            assert "RAILYARD_DATA_DIR: " in result.output
+            assert said in result.output
