@@ -359,9 +359,19 @@ def bootstrap(
     with _platform() as platform, acting_as(_cli_actor()):
         # Said first: a command run from another directory finds (or makes) another store.
         err.print(f"event store: {_store(platform.settings)}", soft_wrap=True)
-        if platform.directory.user(username) is None:
+        user = platform.directory.user(username)
+        if user is None:
             platform.identity.register(username, "Administrator", [Role.ADMIN.value])
             err.print(f"created admin user {username!r}")
+        elif Role.ADMIN.value not in user.roles:
+            # A plain token for a requester, printed as if it were the admin's: refused.
+            say(
+                f"{username} is not an admin ({', '.join(user.roles)}): bootstrap makes an admin,"
+                " or renews an admin's token. For this user's token: railyard tokens issue"
+                f" {username}; for an admin: railyard bootstrap --username <a new name>",
+                "red",
+            )
+            raise typer.Exit(2)
         issued = platform.identity.issue_token(username, "bootstrap")
         err.print("Use it as: Authorization: Bearer <token>. It is shown only now.")
         out.print(issued.token, soft_wrap=True)

@@ -156,3 +156,17 @@ def test_a_data_dir_that_cannot_hold_the_store_is_named_not_a_traceback(
             assert "Traceback" not in result.output
             assert "RAILYARD_DATA_DIR: " in result.output
             assert said in result.output
+
+
+def test_bootstrap_makes_or_renews_an_admin_never_a_token_for_someone_else(env: Path) -> None:
+    created = runner.invoke(
+        app, ["users", "create", "vp", "--role", "requester", "--department", "Sales"]
+    )
+    assert created.exit_code == 0, created.output
+    result = runner.invoke(app, ["bootstrap", "--username", "vp"])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""  # no token printed
+    assert "vp is not an admin (requester): bootstrap makes an admin" in result.output
+    assert "railyard tokens issue vp" in result.output
+    assert runner.invoke(app, ["bootstrap", "--username", "root"]).exit_code == 0
+    assert runner.invoke(app, ["bootstrap", "--username", "root"]).exit_code == 0  # renewed
