@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
-from urllib.parse import urlsplit
 
 import psycopg
 import typer
@@ -27,6 +26,7 @@ from railyard.app import all_components, build_app
 from railyard.console import err, out, say
 from railyard.gate_cli import gate_app
 from railyard.metrics_cli import register as register_metrics_commands
+from railyard.stores import name_the_store, refuse_missing_store, store_name
 from railyard.verify_cli import verify
 from shared.application import acting_as
 from shared.domain import DomainError
@@ -70,9 +70,17 @@ def _cli_actor() -> str:
 
 
 @contextmanager
-def _platform(**overrides: object) -> Iterator[Platform]:
+def _platform(
+    *, existing: bool = False, announce: bool = True, **overrides: object
+) -> Iterator[Platform]:
+    """The platform on the configured store, named first (`announce`); `existing`: a
+    command that only reads, or acts on what is there, never makes a new empty store."""
     settings = _settings(**overrides)
     configure_logging(settings)
+    if existing:
+        refuse_missing_store(settings)
+    if announce:
+        name_the_store(settings)
     _data_dir_made(settings)
     try:
         platform = Platform.build(settings)
@@ -192,7 +200,7 @@ def serve(
     settings_from_environment.cache_clear()  # the app's factory reads them again
     # The store checked first: what is wrong with it is said in one line, not as the
     # traceback of each worker's app failing to start after a banner saying it serves.
-    with _platform() as platform:
+    with _platform(announce=False) as platform:  # the banner names it
         build_app(settings, run_followers=False, platform=platform)
     host, port = settings.host, settings.port
     url = settings.public_url or f"http://{host}:{port}"
@@ -200,7 +208,7 @@ def serve(
         f"Railyard serving {', '.join(settings.services)} on [bold]{url}[/bold]"
         f"  (API docs: {url}/docs)"
     )
-    err.print(f"Event store: {_store(settings)}", soft_wrap=True)
+    err.print(f"Event store: {store_name(settings)}", soft_wrap=True)
     # The commands must find the same store: name what differs from the defaults.
     if settings.backend == "postgres":
         same = "DATABASE_URL=<the same> "
@@ -307,7 +315,7 @@ def migrate(
 @app.command("rebuild-views")
 def rebuild_views() -> None:
     """Drop every view and fold the whole log again (the log itself is untouched)."""
-    with _platform() as platform:
+    with _platform(existing=True) as platform:
         groups = [
             platform.directory.group,
             *(g for c in all_components(platform) for g in c.groups),
@@ -342,23 +350,12 @@ def _not_owner(exc: Exception) -> bool:
     return "must be owner" in text or "permission denied" in text
 
 
-def _store(settings: Settings) -> str:
-    """The event store a command uses, as a person finds it again (no password)."""
-    if settings.backend == "postgres":
-        where = urlsplit(settings.database_url or "")
-        at = f"{where.hostname or 'localhost'}:{where.port or 5432}{where.path}"
-        return f"PostgreSQL {at} (schema {settings.db_schema})"
-    return f"SQLite at {settings.sqlite_path.resolve()}"
-
-
 @app.command()
 def bootstrap(
     username: Annotated[str, typer.Option(help="The admin's username.")] = "admin",
 ) -> None:
     """Create the first admin (if missing) and print a new token for them."""
     with _platform() as platform, acting_as(_cli_actor()):
-        # Said first: a command run from another directory finds (or makes) another store.
-        err.print(f"event store: {_store(platform.settings)}", soft_wrap=True)
         user = platform.directory.user(username)
         if user is None:
             platform.identity.register(username, "Administrator", [Role.ADMIN.value])
@@ -415,7 +412,7 @@ def create_user(
 @users_app.command("list")
 def list_users() -> None:
     """Every user with their roles."""
-    with _platform() as platform:
+    with _platform(existing=True) as platform:
         table = Table("username", "name", "roles", "department", "team", "active")
         for user in platform.directory.users():
             table.add_row(
@@ -445,7 +442,7 @@ def issue_token(
     expires_in_days: Annotated[int | None, typer.Option(min=1, max=3650)] = None,
 ) -> None:
     """Issue a token for a user and print it (the only time it is shown)."""
-    with _platform() as platform, acting_as(_cli_actor()):
+    with _platform(existing=True) as platform, acting_as(_cli_actor()):
         issued = platform.identity.issue_token(username, label, expires_in_days)
         err.print(f"token {issued.token_id} for {username}; shown only now:")
         out.print(issued.token, soft_wrap=True)
@@ -457,7 +454,7 @@ def revoke_token(
     reason: Annotated[str, typer.Option(help="Why it is revoked.")] = "revoked from the CLI",
 ) -> None:
     """Revoke a token by its id (the 16 hex characters after 'ry_')."""
-    with _platform() as platform, acting_as(_cli_actor()):
+    with _platform(existing=True) as platform, acting_as(_cli_actor()):
         owner = platform.directory.token_owner(token_id)
         if owner is None:
             say(f"no token {token_id}", "red")

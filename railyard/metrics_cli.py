@@ -181,7 +181,7 @@ def _weekly_command(platform: PlatformFactory) -> Callable[..., None]:
         changes, and the key figures against the week before."""
         if format not in FORMATS:
             raise _fail(f"format is one of {', '.join(FORMATS)}", 2)
-        with platform() as built:
+        with platform(existing=True) as built:
             views = MetricsViews(built.log)
             views.group.catch_up()
             queries = MetricsQueries(views)

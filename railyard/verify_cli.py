@@ -8,6 +8,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from railyard.console import err, out, say
+from railyard.stores import name_the_store
 from shared.settings import Settings, SettingsError, load_settings
 from shared.store.errors import StoreUnavailable, translate_errors
 from shared.store.integrity import LogVerifier, Verification
@@ -43,6 +44,7 @@ def _settings() -> Settings:
             "red",
         )
         raise typer.Exit(CANNOT_VERIFY)
+    name_the_store(settings)
     return settings
 
 

@@ -150,7 +150,7 @@ def test_a_data_dir_that_cannot_hold_the_store_is_named_not_a_traceback(
         (Path("/proc/railyard-x"), "/proc/railyard-x cannot hold the SQLite store:"),
     ):
         monkeypatch.setenv("RAILYARD_DATA_DIR", str(value))
-        for command in (["users", "list"], ["bootstrap"], ["worker"]):
+        for command in (["users", "create", "x", "--role", "admin"], ["bootstrap"], ["worker"]):
             result = runner.invoke(app, command)
             assert result.exit_code == 2, (value, command, result.output)
             assert "Traceback" not in result.output
@@ -170,3 +170,22 @@ def test_bootstrap_makes_or_renews_an_admin_never_a_token_for_someone_else(env: 
     assert "railyard tokens issue vp" in result.output
     assert runner.invoke(app, ["bootstrap", "--username", "root"]).exit_code == 0
     assert runner.invoke(app, ["bootstrap", "--username", "root"]).exit_code == 0  # renewed
+
+
+def test_every_command_on_a_store_names_it_and_reading_one_makes_none(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from another directory, `users list` made a new empty store there and showed an
+    empty table, and `users create` wrote into it, both without a word."""
+    store = env / "var" / "railyard.sqlite3"
+    for command in (["users", "list"], ["report", "weekly"],
+                    ["rebuild-views"], ["tokens", "issue", "admin"]):  # fmt: skip
+        result = runner.invoke(app, command)
+        assert result.exit_code == 1, (command, result.output)
+        assert f"there is no event store at {store}" in result.output, command
+        assert "RAILYARD_DATA_DIR" in result.output
+        assert not (env / "var").exists(), command
+    for command in (["users", "create", "vp", "--role", "admin"], ["users", "list"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, result.output
+        assert result.stderr.splitlines()[0] == f"event store: SQLite at {store}"

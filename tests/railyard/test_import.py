@@ -326,6 +326,7 @@ def test_the_weekly_report_command_reports_the_last_whole_week_unless_told(env: 
     """As the web page does: no --week is the ISO week before this one (business time
     zone UTC here), whole, not the week under way."""
     year, week, _ = (datetime.now(UTC).date() - timedelta(days=7)).isocalendar()
+    assert runner.invoke(app, ["migrate"]).exit_code == 0  # a store to report from
     report = runner.invoke(app, ["report", "weekly"])
     assert report.exit_code == 0, report.output
     first = report.stdout.splitlines()[0]
