@@ -19,19 +19,19 @@ import psycopg
 import typer
 import uvicorn
 from eventsourcing.persistence import DatabaseError, ProgrammingError
-from rich.table import Table
 from uvicorn.supervisors import Multiprocess
 
 from railyard.app import all_components, build_app
 from railyard.console import err, out, say
 from railyard.gate_cli import gate_app
 from railyard.metrics_cli import register as register_metrics_commands
+from railyard.people_cli import register as register_people_commands
 from railyard.stores import name_the_store, refuse_missing_store, store_name
 from railyard.verify_cli import verify
 from shared.application import acting_as
 from shared.domain import DomainError
 from shared.http.app import followers_for
-from shared.identity.domain import Role, Team
+from shared.identity.domain import Role
 from shared.logging import configure_logging
 from shared.platform import Platform
 from shared.settings import Settings, SettingsError, load_settings, settings_from_environment
@@ -46,10 +46,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-users_app = typer.Typer(help="People and their roles.", no_args_is_help=True)
-tokens_app = typer.Typer(help="API tokens: issue (shown once) and revoke.", no_args_is_help=True)
-app.add_typer(users_app, name="users")
-app.add_typer(tokens_app, name="tokens")
 app.add_typer(gate_app, name="gate")
 
 
@@ -374,95 +370,8 @@ def bootstrap(
         out.print(issued.token, soft_wrap=True)
 
 
-@users_app.command("create")
-def create_user(
-    username: str,
-    role: Annotated[list[Role], typer.Option(help="Repeat for several roles.")],
-    department: Annotated[str | None, typer.Option(help="Required for requesters.")] = None,
-    team: Annotated[
-        Team | None,
-        typer.Option(
-            help="IT team: required for it_staff (operations staff approve operations changes)."
-        ),
-    ] = None,
-    display_name: Annotated[str, typer.Option(help="Full name.")] = "",
-    email: Annotated[str | None, typer.Option()] = None,
-    token: Annotated[bool, typer.Option(help="Also issue a token and print it.")] = False,
-    password: Annotated[bool, typer.Option(help="Prompt for a sign-in password.")] = False,
-) -> None:
-    """Register a user."""
-    secret = getpass.getpass("Password: ") if password else None
-    with _platform() as platform, acting_as(_cli_actor()):
-        platform.identity.register(
-            username,
-            display_name,
-            [r.value for r in role],
-            department,
-            team.value if team else None,
-            email,
-        )
-        err.print(f"created {username} ({', '.join(r.value for r in role)})")
-        if secret:
-            platform.identity.set_password(username, secret)
-        if token:
-            issued = platform.identity.issue_token(username, "cli")
-            out.print(issued.token, soft_wrap=True)
-
-
-@users_app.command("list")
-def list_users() -> None:
-    """Every user with their roles."""
-    with _platform(existing=True) as platform:
-        table = Table("username", "name", "roles", "department", "team", "active")
-        for user in platform.directory.users():
-            table.add_row(
-                user.username,
-                user.display_name,
-                ", ".join(user.roles),
-                user.department or "",
-                user.team or "",
-                "yes" if user.active else "no",
-            )
-        out.print(table)
-
-
-@users_app.command("set-password")
-def set_password(username: str) -> None:
-    """Set a user's sign-in password (prompted, never echoed)."""
-    secret = getpass.getpass("New password: ")
-    with _platform() as platform, acting_as(_cli_actor()):
-        platform.identity.set_password(username, secret)
-        err.print("password set")
-
-
-@tokens_app.command("issue")
-def issue_token(
-    username: str,
-    label: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
-    expires_in_days: Annotated[int | None, typer.Option(min=1, max=3650)] = None,
-) -> None:
-    """Issue a token for a user and print it (the only time it is shown)."""
-    with _platform(existing=True) as platform, acting_as(_cli_actor()):
-        issued = platform.identity.issue_token(username, label, expires_in_days)
-        err.print(f"token {issued.token_id} for {username}; shown only now:")
-        out.print(issued.token, soft_wrap=True)
-
-
-@tokens_app.command("revoke")
-def revoke_token(
-    token_id: str,
-    reason: Annotated[str, typer.Option(help="Why it is revoked.")] = "revoked from the CLI",
-) -> None:
-    """Revoke a token by its id (the 16 hex characters after 'ry_')."""
-    with _platform(existing=True) as platform, acting_as(_cli_actor()):
-        owner = platform.directory.token_owner(token_id)
-        if owner is None:
-            say(f"no token {token_id}", "red")
-            raise typer.Exit(1)
-        platform.identity.revoke_token(owner, token_id, reason)
-        err.print(f"revoked token {token_id} of {owner}")
-
-
+# The admin's: people and their tokens.
+register_people_commands(app, _platform, _cli_actor)
 # The metrics consumer's and the operator's commands: replay, report, import, demo.
 register_metrics_commands(app, _platform, _cli_actor)
 # The auditor's: recompute the log's hash chain.

@@ -178,7 +178,7 @@ def test_every_command_on_a_store_names_it_and_reading_one_makes_none(
     """Run from another directory, `users list` made a new empty store there and showed an
     empty table, and `users create` wrote into it, both without a word."""
     store = env / "var" / "railyard.sqlite3"
-    for command in (["users", "list"], ["report", "weekly"],
+    for command in (["users", "list"], ["tokens", "list", "admin"], ["report", "weekly"],
                     ["rebuild-views"], ["tokens", "issue", "admin"]):  # fmt: skip
         result = runner.invoke(app, command)
         assert result.exit_code == 1, (command, result.output)

@@ -1,0 +1,117 @@
+"""The admin's people and tokens from the command line: the checks the HTTP API makes,
+and what the API can do that the CLI could not (deactivate, reactivate, list tokens)."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from railyard.cli import app
+from shared.identity.domain import TOKEN
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("RAILYARD_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("RAILYARD_LOG_LEVEL", "warning")
+    assert runner.invoke(app, ["bootstrap"]).exit_code == 0
+    return tmp_path
+
+
+def typed(monkeypatch: pytest.MonkeyPatch, *answers: str) -> list[str]:
+    """getpass answering in turn; the prompts it was asked with."""
+    prompts: list[str] = []
+    replies = iter(answers)
+
+    def ask(prompt: str = "") -> str:
+        prompts.append(prompt)
+        return next(replies)
+
+    monkeypatch.setattr(getpass, "getpass", ask)
+    return prompts
+
+
+def test_users_create_refuses_an_email_the_api_refuses(env: Path) -> None:
+    result = runner.invoke(
+        app, ["users", "create", "xy", "--role", "admin", "--email", "notanemail"]
+    )
+    assert result.exit_code == 2
+    assert "'notanemail' is not an email address" in result.output
+    assert "xy" not in runner.invoke(app, ["users", "list"]).stdout.split()
+    ok = ["users", "create", "xy", "--role", "admin", "--email", "x@example.com"]
+    assert runner.invoke(app, ok).exit_code == 0
+
+
+def test_set_password_says_an_unknown_user_before_asking_for_a_password(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prompts = typed(monkeypatch)
+    result = runner.invoke(app, ["users", "set-password", "nobody"])
+    assert result.exit_code == 1
+    assert "user_not_found" in result.output
+    assert prompts == []
+
+
+def test_set_password_asks_twice_and_sets_nothing_when_they_differ(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prompts = typed(monkeypatch, "correct horse battery", "correct horse batery")
+    result = runner.invoke(app, ["users", "set-password", "admin"])
+    assert result.exit_code == 1
+    assert "the two passwords differ: nothing was set" in result.output
+    assert len(prompts) == 2
+    typed(monkeypatch, "correct horse battery", "correct horse battery")
+    assert runner.invoke(app, ["users", "set-password", "admin"]).exit_code == 0
+
+
+def test_users_deactivate_and_reactivate_as_the_api_does(env: Path) -> None:
+    created = runner.invoke(
+        app, ["users", "create", "vp", "--role", "requester", "--department", "Sales", "--token"]
+    )
+    token_id = TOKEN.match(created.stdout.strip().splitlines()[-1]).group(1)  # type: ignore[union-attr]
+    off = runner.invoke(app, ["users", "deactivate", "vp", "--reason", "left the company"])
+    assert off.exit_code == 0, off.output
+    assert "no" in runner.invoke(app, ["users", "list"]).stdout.split("vp", 1)[1].split("\n")[0]
+    again = runner.invoke(app, ["users", "deactivate", "vp", "--reason", "twice"])
+    assert again.exit_code == 1
+    assert "Traceback" not in again.output
+    on = runner.invoke(app, ["users", "reactivate", "vp", "--reason", "came back"])
+    assert on.exit_code == 0, on.output
+    tokens = runner.invoke(app, ["tokens", "list", "vp"]).stdout
+    assert token_id in tokens  # the token the deactivation ended stays revoked
+    assert runner.invoke(app, ["users", "reactivate", "vp", "--reason", "x"]).exit_code == 1
+    assert (
+        "user_active" in runner.invoke(app, ["users", "reactivate", "vp", "--reason", "x"]).output
+    )
+    missing = runner.invoke(app, ["users", "deactivate", "vp"])
+    assert missing.exit_code == 2  # a reason is needed, as the API needs one
+
+
+def test_tokens_list_gives_the_ids_tokens_revoke_takes(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    issued = runner.invoke(
+        app, ["tokens", "issue", "admin", "--label", "laptop", "--expires-in-days", "90"]
+    )
+    token_id = TOKEN.match(issued.stdout.strip().splitlines()[-1]).group(1)  # type: ignore[union-attr]
+    listed = runner.invoke(app, ["tokens", "list", "admin"])
+    assert listed.exit_code == 0, listed.output
+    line = next(line for line in listed.stdout.splitlines() if token_id in line)
+    assert "laptop" in line
+    assert "never" not in line  # it expires
+    assert "bootstrap" in listed.stdout
+    assert "never" in listed.stdout
+    assert runner.invoke(app, ["tokens", "revoke", token_id]).exit_code == 0
+    revoked = runner.invoke(app, ["tokens", "list", "admin"]).stdout
+    line = next(line for line in revoked.splitlines() if token_id in line)
+    assert line.count("20") >= 3  # issued, expires and revoked dates
+    nobody = runner.invoke(app, ["tokens", "list", "nobody"])
+    assert nobody.exit_code == 1
+    assert "user_not_found" in nobody.output
