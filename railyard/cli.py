@@ -199,10 +199,14 @@ def serve(
     with _platform(announce=False) as platform:  # the banner names it
         build_app(settings, run_followers=False, platform=platform)
     host, port = settings.host, settings.port
-    url = settings.public_url or f"http://{host}:{port}"
+    # Where people open it (RAILYARD_PUBLIC_URL, no trailing /) and, when that is another
+    # address, where this process listens: behind a proxy or in a container they differ.
+    url, bound = settings.public_base, f"http://{host}:{port}"
+    listening = "" if url == bound else f" (listening on {bound})"
     err.print(
-        f"Railyard serving {', '.join(settings.services)} on [bold]{url}[/bold]"
-        f"  (API docs: {url}/docs)"
+        f"Railyard serving {', '.join(settings.services)} on [bold]{url}[/bold]{listening}"
+        f"  (API docs: {url}/docs)",
+        soft_wrap=True,
     )
     err.print(f"Event store: {store_name(settings)}", soft_wrap=True)
     # The commands must find the same store: name what differs from the defaults.

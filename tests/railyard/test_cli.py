@@ -189,3 +189,22 @@ def test_every_command_on_a_store_names_it_and_reading_one_makes_none(
         result = runner.invoke(app, command)
         assert result.exit_code == 0, result.output
         assert result.stderr.splitlines()[0] == f"event store: SQLite at {store}"
+
+
+def test_the_banner_shows_the_public_address_and_the_one_it_listens_on(
+    served: list[uvicorn.Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAILYARD_PUBLIC_URL", "https://railyard.example.com/")
+    result = runner.invoke(app, ["serve", "--host", "0.0.0.0", "--port", "8351"])
+    assert result.exit_code == 0, result.output
+    first = result.stderr.splitlines()[0]
+    assert "on https://railyard.example.com (listening on http://0.0.0.0:8351)" in first
+    assert "(API docs: https://railyard.example.com/docs)" in first
+    assert "//docs" not in result.output
+    assert "In a browser: https://railyard.example.com/," in result.output
+    monkeypatch.delenv("RAILYARD_PUBLIC_URL")
+    default = runner.invoke(app, ["serve", "--host", "127.0.0.1", "--port", "8000"])
+    plain = default.stderr.splitlines()[0]
+    assert "on http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/docs)" in plain
+    assert "listening on" not in plain
+    settings_from_environment.cache_clear()
