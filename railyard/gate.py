@@ -20,7 +20,11 @@ from typing import Any
 import httpx
 
 EXIT_NOT_COVERED = 1
+EXIT_REFUSED = 2
+"""Railyard refused what the step sent (a deployed_at in the future, an unknown field)."""
 EXIT_UNREACHABLE = 3
+"""Railyard unreachable or failing (5xx), or the token refused (unknown, revoked, expired,
+or not a pipeline user's)."""
 EXIT_NOT_REPORTED = 4
 """Deployed, but Railyard could not record it: the step says how to record it by hand."""
 REPORT_RETRIES_S = (1.0, 2.0, 4.0)
@@ -59,14 +63,44 @@ def _problem(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}"
 
 
+def _refused(response: httpx.Response, what: str) -> GateError:
+    """A refusal, with the exit code of its cause: the token (401, 403) and a failing
+    Railyard (5xx) are 3, what the step sent (any other 4xx) is 2."""
+    problem = _problem(response)
+    if response.status_code in (401, 403):
+        return GateError(
+            f"Railyard refused the {what}: {problem}; the token (RAILYARD_TOKEN) must be an"
+            " active pipeline user's, neither revoked nor expired"
+        )
+    if response.status_code >= 500:
+        return GateError(f"Railyard refused the {what}: {problem}", retry=True)
+    return GateError(f"Railyard refused the {what}: {problem}", EXIT_REFUSED)
+
+
+def _pipeline_token(client: httpx.Client) -> None:
+    """Only a pipeline reports a deployment: another user's token is refused before the
+    check says go, not after the deployment ran (which it could not then record)."""
+    response = client.get("/api/me")
+    if response.status_code != 200:
+        raise _refused(response, "check")
+    me = response.json()
+    if "pipeline" not in me["roles"]:
+        raise GateError(
+            f"Railyard refused the check: the token (RAILYARD_TOKEN) is {me['username']}'s"
+            f" ({', '.join(me['roles'])}), not a pipeline user's, and only a pipeline may report"
+            " the deployment: railyard users create NAME --role pipeline --token"
+        )
+
+
 def check(client: httpx.Client, subsystem: str, change_id: str | None = None) -> Verdict:
     params = {"subsystem": subsystem, **({"change_id": change_id} if change_id else {})}
     try:
+        _pipeline_token(client)
         response = client.get("/api/deployments/coverage", params=params)
     except httpx.HTTPError as exc:
         raise GateError(f"Railyard is unreachable: {exc}") from exc
     if response.status_code != 200:
-        raise GateError(f"Railyard refused the check: {_problem(response)}")
+        raise _refused(response, "check")
     body = response.json()
     if body["covered"]:
         return Verdict(True, body["change_id"], f"Railyard: {body['detail']}")
@@ -105,8 +139,7 @@ def report(
     except httpx.HTTPError as exc:
         raise GateError(f"Railyard is unreachable: {exc}", retry=True) from exc
     if response.status_code != 201:
-        failing = response.status_code >= 500
-        raise GateError(f"Railyard refused the report: {_problem(response)}", retry=failing)
+        raise _refused(response, "report")
     answer: dict[str, Any] = response.json()
     return answer
 

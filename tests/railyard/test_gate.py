@@ -21,6 +21,8 @@ from railyard.gate import (
     EXIT_NOT_EXECUTABLE,
     EXIT_NOT_FOUND,
     EXIT_NOT_REPORTED,
+    EXIT_REFUSED,
+    EXIT_UNREACHABLE,
     check,
     report,
     run,
@@ -273,3 +275,43 @@ def test_the_report_a_step_could_not_send_is_recorded_as_it_says(cli_against: Ap
     # Kept to the second, as every instant of change control is.
     recorded = datetime.fromisoformat(deployment["deployed_at"])
     assert recorded == datetime.fromisoformat(began).replace(microsecond=0)
+
+
+def gate_cli(api: Api, *words: str, user: str = "pipeline") -> Any:
+    token = api.people.tokens[user]
+    given = ["--url", "http://railyard", "--token", token]
+    return runner.invoke(app, ["gate", words[0], *given, *words[1:]])
+
+
+def test_a_report_railyard_refuses_for_what_it_says_exits_2_not_as_unreachable(
+    cli_against: Api,
+) -> None:
+    """deployed_in_future exited 3, which the README gives to an unreachable Railyard or
+    a refused token: a pipeline retried a report that could never be taken."""
+    future = "2030-01-01T00:00:00+00:00"
+    result = gate_cli(
+        cli_against, "report", "--subsystem", "Billing", "--version", "1", "--deployed-at", future
+    )
+    assert result.exit_code == EXIT_REFUSED == 2, result.output
+    assert "Railyard refused the report: deployed_in_future" in result.output
+
+
+def test_a_token_of_another_role_is_refused_as_a_token_problem(cli_against: Api) -> None:
+    """A release manager's token passed the check, the deployment ran, and its report was
+    refused (403): deployed, not recorded. It is refused before, as a bad token is."""
+    approved_billing_change(cli_against)
+    checked = gate_cli(cli_against, "check", "--subsystem", "Billing", user="rm")
+    assert checked.exit_code == EXIT_UNREACHABLE == 3, checked.output
+    assert "the token (RAILYARD_TOKEN) is rm's (release_manager), not a pipeline" in " ".join(
+        checked.output.split()
+    )
+    ran = gate_cli(
+        cli_against, "run", "--subsystem", "Billing", "--version", "1", "--", "false", user="rm"
+    )
+    assert ran.exit_code == 3, ran.output
+    reported = gate_cli(
+        cli_against, "report", "--subsystem", "Billing", "--version", "1", user="rm"
+    )
+    assert reported.exit_code == 3, reported.output
+    assert "role_required" in reported.output
+    assert "must be an active pipeline user's" in " ".join(reported.output.split())
