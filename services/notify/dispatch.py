@@ -359,7 +359,17 @@ class Dispatcher:
                     "id": row["delivery_id"],
                 },
             )
-        log.info(
+        if outcome.error == NOT_CONFIGURED:
+            # Not a delivery that failed: every email is given up until it is set.
+            log.warning(
+                "notification_not_sent",
+                delivery_id=row["delivery_id"],
+                status=status,
+                reason="email is not configured: RAILYARD_SMTP_HOST is unset",
+                setting="RAILYARD_SMTP_HOST",
+            )
+            return
+        (log.warning if status == "dead" else log.info)(
             "notification_attempted",
             delivery_id=row["delivery_id"],
             status=status,
