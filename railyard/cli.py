@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import psycopg
+import structlog
 import typer
 import uvicorn
 from eventsourcing.persistence import DatabaseError, ProgrammingError
@@ -37,6 +38,8 @@ from shared.platform import Platform
 from shared.settings import Settings, SettingsError, load_settings, settings_from_environment
 from shared.store.errors import StoreUnavailable, connection_problem
 from shared.store.migrate import grant_service_role
+
+log = structlog.get_logger(__name__)
 
 # How long a served worker may go without answering its supervisor before it is replaced.
 WORKER_HEALTHCHECK_S = 30
@@ -268,6 +271,10 @@ def worker() -> None:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         err.print("Railyard worker following the log (Ctrl-C to stop)")
         runner.start()
+        # What a log reader (docker compose logs, journald) sees of it, as of an API
+        # process's service_started/stopped: which store, and whose followers.
+        services = [c.name for c in components]
+        log.info("worker_started", store=store_name(platform.settings), services=services)
         try:
             while not stop.wait(1.0):
                 pass
@@ -275,6 +282,7 @@ def worker() -> None:
             pass
         finally:
             runner.stop()
+            log.info("worker_stopped", store=store_name(platform.settings), services=services)
 
 
 @app.command()

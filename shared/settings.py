@@ -178,7 +178,16 @@ class Settings(BaseSettings):
     def _split_services(cls, value: object) -> object:
         if isinstance(value, str):
             names = tuple(part.strip() for part in value.split(",") if part.strip())
-            return ALL_SERVICES if names == ("all",) else names
+            if names == ("all",):
+                return ALL_SERVICES
+            unknown = [name for name in names if name not in ALL_SERVICES]
+            if unknown or not names:
+                # Named with the value given, not as "RAILYARD_SERVICES.1: Input should be".
+                raise ValueError(
+                    f"{value!r} names {', '.join(map(repr, unknown)) or 'no service'}: the"
+                    f" services are {', '.join(ALL_SERVICES)} (comma-separated), or all"
+                )
+            return names
         return value
 
     @field_validator("subsystems", mode="before")

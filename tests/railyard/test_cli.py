@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import uvicorn
 from typer.testing import CliRunner
 
+import railyard.cli
 from railyard.cli import app
 from shared.identity.domain import TOKEN
-from shared.settings import settings_from_environment
+from shared.logging import configure_logging
+from shared.settings import load_settings, settings_from_environment
+from tests.logs import captured_logs
 
 runner = CliRunner()
 
@@ -208,3 +213,35 @@ def test_the_banner_shows_the_public_address_and_the_one_it_listens_on(
     assert "on http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/docs)" in plain
     assert "listening on" not in plain
     settings_from_environment.cache_clear()
+
+
+def test_a_bad_service_name_says_the_value_and_the_services(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAILYARD_SERVICES", "intake,billing")
+    result = runner.invoke(app, ["users", "list"])
+    assert result.exit_code == 2
+    assert (
+        "  RAILYARD_SERVICES: 'intake,billing' names 'billing': the services are intake,"
+        " release, change_control, metrics, notify (comma-separated), or all"
+    ) in result.output
+    assert "RAILYARD_SERVICES.1" not in result.output
+
+
+def test_the_worker_logs_when_it_starts_and_stops_naming_its_store_and_services(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A SIGTERM as soon as the worker listens for one: it starts, then stops.
+    sent = SimpleNamespace(SIGTERM=signal.SIGTERM, signal=lambda number, on: on(number, None))
+    monkeypatch.setattr(railyard.cli, "signal", sent)
+    # Logged at info: configured so before the capture, not again by the command.
+    configure_logging(load_settings(log_level="info"))
+    monkeypatch.setattr(railyard.cli, "configure_logging", lambda settings: None)
+    with captured_logs() as logs:
+        result = runner.invoke(app, ["worker"])
+    assert result.exit_code == 0, result.output
+    events = {e["event"]: e for e in logs if e["event"].startswith("worker_")}
+    assert list(events) == ["worker_started", "worker_stopped"]
+    for event in events.values():
+        assert event["store"] == f"SQLite at {env / 'var' / 'railyard.sqlite3'}"
+        assert event["services"] == ["intake", "release", "change_control", "metrics", "notify"]
