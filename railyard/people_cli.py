@@ -7,10 +7,11 @@ import getpass
 import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from railyard.console import err, out, say
 from shared.application import acting_as
@@ -44,6 +45,11 @@ def _new_password() -> str:
         say("the two passwords differ: nothing was set", "red")
         raise typer.Exit(1)
     return secret
+
+
+def _minute(instant: str) -> str:
+    """2026-12-06T04:30:12.123+00:00 as 2026-12-06 04:30 (UTC)."""
+    return datetime.fromisoformat(instant).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _known(platform: Platform, username: str) -> None:
@@ -160,14 +166,16 @@ def _tokens(platform: PlatformFactory, actor: Callable[[], str]) -> None:
         expires and was revoked (never the secret, which is not kept)."""
         with platform(existing=True) as built:
             _known(built, username)
-            table = Table("id", "label", "issued", "expires", "revoked")
+            table = Table("label", "issued (UTC)", "expires", "revoked")
+            # The id whole, whatever the width: it is what tokens revoke takes.
+            table.columns.insert(0, Column("id", no_wrap=True, min_width=16))
             for row in built.directory.tokens(username):
                 table.add_row(
                     row.token_id,
                     row.label,
-                    row.issued_at,
-                    row.expires_at or "never",
-                    row.revoked_at or "",
+                    _minute(row.issued_at),
+                    _minute(row.expires_at) if row.expires_at else "never",
+                    _minute(row.revoked_at) if row.revoked_at else "",
                 )
             out.print(table)
 

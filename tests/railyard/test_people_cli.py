@@ -93,10 +93,7 @@ def test_users_deactivate_and_reactivate_as_the_api_does(env: Path) -> None:
     assert missing.exit_code == 2  # a reason is needed, as the API needs one
 
 
-def test_tokens_list_gives_the_ids_tokens_revoke_takes(
-    env: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
+def test_tokens_list_gives_the_ids_tokens_revoke_takes(env: Path) -> None:
     issued = runner.invoke(
         app, ["tokens", "issue", "admin", "--label", "laptop", "--expires-in-days", "90"]
     )
