@@ -331,7 +331,7 @@ def test_a_period_under_a_week_counts_deployments_rather_than_a_weekly_rate(web:
 
 
 def test_the_dashboard_says_what_each_figure_counts(web: Web) -> None:
-    """"524 d median lead time" stood beside "22 d lead time for changes" undefined."""
+    """The tile "524 d median lead time" stood beside "22 d lead time for changes" undefined."""
     march_history(web.platform)
     with web.client() as client:
         web.sign_in(client, "rm")
