@@ -39,6 +39,8 @@ from tests.postgres import SERVICE_ROLE, as_role, ensure_login_role
 RAILYARD = str(Path(sys.executable).with_name("railyard"))
 ROOT = Path(__file__).resolve().parents[1]
 WORKER_READY = "Railyard worker following the log"
+PUBLIC_URL = "http://railyard.test"
+"""The address every process of a test deployment names in its links."""
 
 _running: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -185,6 +187,9 @@ class Deployment:
             RAILYARD_CREATE_SCHEMA="false",
             RAILYARD_DATA_DIR=str(self.workdir / "var"),
             RAILYARD_LOG_FORMAT="json",
+            # Every process renders links alike, as a deployment's share one address
+            # (its APIs listen on ports of their own; a worker on none).
+            RAILYARD_PUBLIC_URL=PUBLIC_URL,
             RAILYARD_POOL_SIZE="4",
             PGAPPNAME=self.application_name(name),
             PYTHONUNBUFFERED="1",
@@ -262,6 +267,7 @@ class Deployment:
                 db_schema=self.schema,
                 create_schema=create_schema,
                 pool_size=2,
+                public_url=PUBLIC_URL,
             )
         )
 

@@ -20,7 +20,7 @@ from shared.http.app import all_groups
 from shared.platform import Platform
 from shared.settings import load_settings
 from tests.postgres import fresh_schema
-from tests.processes import Deployment
+from tests.processes import PUBLIC_URL, Deployment
 
 # What a follower decided for each delivery. The rest of an outbox row (status, attempts,
 # timestamps, lease) is the dispatcher's progress, which a rebuild does not redo.
@@ -46,7 +46,11 @@ def rebuilt_copy(deployment: Deployment) -> Iterator[Platform]:
     with fresh_schema(deployment.server_url) as copy:
         rebuilt = Platform.build(
             load_settings(
-                database_url=deployment.server_url, db_schema=copy, create_schema=True, pool_size=2
+                database_url=deployment.server_url,
+                db_schema=copy,
+                create_schema=True,
+                pool_size=2,
+                public_url=PUBLIC_URL,  # the links the deployment's processes render
             )
         )
         try:
