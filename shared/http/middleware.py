@@ -203,18 +203,8 @@ async def _refuse(
     """Problem details, before the application has read the request (a page, saying the
     same, for a browser)."""
     if _browser(scope):
-        payload = _page(title, escape(detail[:1].upper() + detail[1:]) + ".")
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"text/html; charset=utf-8"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        page = _page(title, escape(detail[:1].upper() + detail[1:]) + ".")
+        await _send_whole(send, status, b"text/html; charset=utf-8", page)
         return
     body: dict[str, Any] = {
         "type": f"https://railyard.dev/problems/{rule.replace('_', '-')}",
@@ -224,15 +214,16 @@ async def _refuse(
         "rule": rule,
         "instance": scope["path"].replace("\x00", "\ufffd"),
     }
-    payload = orjson.dumps(body)
+    await _send_whole(send, status, b"application/problem+json", orjson.dumps(body))
+
+
+async def _send_whole(send: Send, status: int, kind: bytes, payload: bytes) -> None:
+    """An answer of one body, sent by this layer itself."""
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(payload)).encode()),
-            ],
+            "headers": [(b"content-type", kind), (b"content-length", str(len(payload)).encode())],
         }
     )
     await send({"type": "http.response.body", "body": payload})
@@ -292,11 +283,4 @@ async def _internal_error(
             }
         )
         kind = b"application/problem+json"
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 500,
-            "headers": [(b"content-type", kind), (b"content-length", str(len(payload)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
+    await _send_whole(send, 500, kind, payload)

@@ -20,14 +20,6 @@ from tests.logs import captured_logs
 runner = CliRunner()
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setenv("RAILYARD_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("RAILYARD_LOG_LEVEL", "warning")
-    return tmp_path
-
-
 def test_bootstrap_creates_admin_and_prints_a_working_token(env: Path) -> None:
     result = runner.invoke(app, ["bootstrap"])
     assert result.exit_code == 0, result.output

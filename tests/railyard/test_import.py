@@ -277,14 +277,6 @@ def test_a_row_dated_after_today_is_rejected_naming_its_column_and_date(
 runner = CliRunner()
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setenv("RAILYARD_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("RAILYARD_LOG_LEVEL", "warning")
-    return tmp_path
-
-
 def test_import_command_dry_run_then_import_then_report(env: Path) -> None:
     created = runner.invoke(
         app, ["users", "create", "dev.alice", "--role", "it_staff", "--team", "development"]

@@ -16,14 +16,6 @@ HEADER = "key,title,department,subsystems,submitted_at\n"
 ROWS = "OLD-8,Plain,Sales,Billing,2024-01-03 09:00\nOLD-9,Café menu,Sales,CRM,2024-01-03 09:00\n"
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setenv("RAILYARD_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("RAILYARD_LOG_LEVEL", "warning")
-    return tmp_path
-
-
 def test_a_file_not_in_utf8_names_its_line_and_the_encoding_option(env: Path) -> None:
     path = env / "excel.csv"
     path.write_bytes((HEADER + ROWS).encode("cp1252"))

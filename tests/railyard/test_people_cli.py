@@ -16,12 +16,10 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setenv("RAILYARD_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("RAILYARD_LOG_LEVEL", "warning")
+def env(env: Path) -> Path:
+    """The store, with its first admin."""
     assert runner.invoke(app, ["bootstrap"]).exit_code == 0
-    return tmp_path
+    return env
 
 
 def typed(monkeypatch: pytest.MonkeyPatch, *answers: str) -> list[str]:
