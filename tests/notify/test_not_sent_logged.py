@@ -9,7 +9,7 @@ from services.intake.application import Intake
 from services.intake.views import IntakeViews
 from shared.application import acting_as
 from tests.logs import captured_logs
-from tests.notify.conftest import Notify, submit
+from tests.notify.conftest import Notify, give_email, submit
 
 
 def test_an_email_not_sent_without_a_mail_server_is_a_warning_naming_the_setting(
@@ -17,12 +17,7 @@ def test_an_email_not_sent_without_a_mail_server_is_a_warning_naming_the_setting
 ) -> None:
     platform = notify.platform
     intake = Intake(platform.log, IntakeViews(platform.log), platform.directory)
-    sales = platform.directory.user("vp.sales")
-    assert sales is not None
-    with acting_as("admin"):
-        platform.identity.change_profile(
-            "vp.sales", sales.roles, sales.department, sales.team, email="val@example.com"
-        )
+    give_email(platform, "vp.sales", "val@example.com")
     request_id = submit(platform, "Bill shock alerts")
     with acting_as("rm"):
         intake.request_information(UUID(request_id), "Which customers?")

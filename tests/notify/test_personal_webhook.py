@@ -13,7 +13,7 @@ from services.notify.domain import Channel, Topic
 from services.notify.signing import SignatureError, derive_secret, person_secret, verify
 from shared.application import acting_as
 from shared.domain import RuleViolation
-from tests.notify.conftest import Notify, submit
+from tests.notify.conftest import Notify, give_email, submit
 from tests.notify.receiver import receiver
 
 
@@ -78,12 +78,7 @@ def test_without_a_mail_server_an_email_is_given_up_at_once_with_the_reason(
     assert rm is not None
     platform = notify.platform
     intake = Intake(platform.log, IntakeViews(platform.log), platform.directory)
-    sales = platform.directory.user("vp.sales")
-    assert sales is not None
-    with acting_as("admin"):
-        platform.identity.change_profile(
-            "vp.sales", sales.roles, sales.department, sales.team, email="val@example.com"
-        )
+    give_email(platform, "vp.sales", "val@example.com")
     with receiver() as hook:
         with acting_as("rm"):
             n.set_webhook(rm, hook.url)

@@ -21,7 +21,7 @@ from services.notify.email import EmailSender
 from shared import contracts as c
 from shared.application import acting_as
 from tests.foreign import publish
-from tests.notify.conftest import Notify, submit
+from tests.notify.conftest import Notify, give_email, submit
 from tests.notify.receiver import free_port
 
 EMAILS = {
@@ -57,13 +57,8 @@ def smtp(notify: Notify) -> Iterator[Sink]:
         update={"smtp_host": "127.0.0.1", "smtp_port": port}
     )
     notify.dispatcher.email = EmailSender(settings)
-    with acting_as("admin"):
-        for username, address in EMAILS.items():
-            user = notify.platform.directory.user(username)
-            assert user is not None
-            notify.platform.identity.change_profile(
-                username, user.roles, user.department, user.team, email=address
-            )
+    for username, address in EMAILS.items():
+        give_email(notify.platform, username, address)
     yield sink
     controller.stop()
 
