@@ -35,7 +35,13 @@ from shared.http.app import followers_for
 from shared.identity.domain import Role
 from shared.logging import configure_logging
 from shared.platform import Platform
-from shared.settings import Settings, SettingsError, load_settings, settings_from_environment
+from shared.settings import (
+    Settings,
+    SettingsError,
+    check_port,
+    load_settings,
+    settings_from_environment,
+)
 from shared.store.errors import StoreUnavailable, connection_problem
 from shared.store.migrate import grant_service_role
 
@@ -159,9 +165,12 @@ def _refused(settings: Settings, exc: Exception) -> NoReturn:
 def _a_port(value: int | None) -> int | None:
     """A port the server can listen on: not 0 (once read as "the default", 8000) nor one
     past 65535 (the banner was printed and the server listened nowhere, silently)."""
-    if value is not None and not 1 <= value <= 65535:
-        raise typer.BadParameter(f"{value} is not a port: give one from 1 to 65535")
-    return value
+    if value is None:
+        return None
+    try:
+        return check_port(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @app.command()

@@ -4,7 +4,6 @@ HTTP API's `/api/users` and `/api/tokens` have them, with the same checks."""
 from __future__ import annotations
 
 import getpass
-import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ from rich.table import Column, Table
 
 from railyard.console import err, out, say
 from shared.application import acting_as
-from shared.identity.domain import EMAIL, Role, Team
+from shared.identity.domain import Role, Team, is_email
 from shared.platform import Platform
 
 PlatformFactory = Callable[..., AbstractContextManager[Platform]]
@@ -32,7 +31,7 @@ Reason = Annotated[str, typer.Option(help="Why (kept in the user's history).")]
 
 def _an_email(value: str | None) -> str | None:
     """As the HTTP API checks it (POST /api/users): name@domain, at most 254 characters."""
-    if value is not None and (len(value) > 254 or not re.match(EMAIL, value)):
+    if value is not None and not is_email(value):
         raise typer.BadParameter(f"{value!r} is not an email address (name@example.com)")
     return value
 

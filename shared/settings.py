@@ -42,6 +42,13 @@ ALL_SERVICES: tuple[ServiceName, ...] = (
 )
 
 
+def check_port(value: int) -> int:
+    """A port a server can listen on or reach (raises ValueError naming it otherwise)."""
+    if not 1 <= value <= 65535:
+        raise ValueError(f"{value} is not a port: give one from 1 to 65535")
+    return value
+
+
 class Settings(BaseSettings):
     """Everything an operator may set. See the README's configuration table."""
 
@@ -238,9 +245,7 @@ class Settings(BaseSettings):
     @field_validator("port", "smtp_port")
     @classmethod
     def _a_port(cls, value: int) -> int:
-        if not 1 <= value <= 65535:
-            raise ValueError(f"{value} is not a port: give one from 1 to 65535")
-        return value
+        return check_port(value)
 
     @field_validator("data_dir")
     @classmethod

@@ -13,7 +13,7 @@ from shared.http.auth import Auth, Caller
 from shared.http.models import RequestBody
 from shared.http.routing import CreatedAt, ServiceRouter
 from shared.identity.application import Identity, IssuedToken, UserRef
-from shared.identity.domain import EMAIL, Role, Team
+from shared.identity.domain import EMAIL, MAX_EMAIL, Role, Team
 from shared.identity.views import Directory, TokenRow, UserRow
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}$"
@@ -32,7 +32,7 @@ class NewUser(Strict):
     roles: list[Role] = Field(min_length=1, max_length=len(Role))
     department: str | None = Field(default=None, min_length=1, max_length=100)
     team: Team | None = None
-    email: str | None = Field(default=None, max_length=254, pattern=EMAIL)
+    email: str | None = Field(default=None, max_length=MAX_EMAIL, pattern=EMAIL)
 
 
 class ProfileChange(Strict):
@@ -40,7 +40,7 @@ class ProfileChange(Strict):
     department: str | None = Field(default=None, min_length=1, max_length=100)
     team: Team | None = None
     display_name: str | None = Field(default=None, min_length=1, max_length=200)
-    email: str | None = Field(default=None, max_length=254, pattern=EMAIL)
+    email: str | None = Field(default=None, max_length=MAX_EMAIL, pattern=EMAIL)
 
 
 class NewToken(Strict):

@@ -47,6 +47,12 @@ TOKEN = re.compile(r"^ry_([0-9a-f]{16})_([A-Za-z0-9_-]{32,64})$")
 MIN_PASSWORD = 10
 EMAIL = r"^[^@\s]+@[^@\s]+$"
 """An email address as the API and the pages accept it: something@somewhere."""
+MAX_EMAIL = 254
+
+
+def is_email(value: str) -> bool:
+    """What the API's schema, the people pages and the CLI take as an email address."""
+    return len(value) <= MAX_EMAIL and re.match(EMAIL, value) is not None
 
 
 @dataclass(frozen=True)

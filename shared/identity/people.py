@@ -5,7 +5,6 @@ as the API and the CLI, with the same rules."""
 
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -15,7 +14,7 @@ from starlette.responses import Response
 
 from shared.http.routing import ServiceRouter
 from shared.identity.application import Identity
-from shared.identity.domain import EMAIL, MIN_PASSWORD, Role, Team
+from shared.identity.domain import MIN_PASSWORD, Role, Team, is_email
 from shared.identity.views import Directory
 from shared.web.access import PageAccess, PageForbidden, Viewer
 from shared.web.forms import BadInput, Form, Refusal, attempt, handle_form, read_form, see_other
@@ -40,7 +39,7 @@ NOTICES = {
 def _profile(form: Form) -> dict[str, Any]:
     """What the profile form says, checked as the API's schema checks it."""
     email = form.text("email") or None
-    if email is not None and (len(email) > 254 or not re.match(EMAIL, email)):
+    if email is not None and not is_email(email):
         raise BadInput(f"“{email[:60]}” is not an email address")
     return {  # roles and team are checked by the domain, as for the API and the CLI
         "roles": form.texts("roles"),

@@ -104,12 +104,12 @@ def subsystems(history: History) -> list[str]:
     return sorted(named.values(), key=str.casefold)
 
 
-def unknown(asked: Asked, history: History) -> dict[str, Any]:
+def unknown(asked: Asked, history: History, named: list[str]) -> dict[str, Any]:
     """A department or subsystem typed by hand that nothing of the period names gives
     zeros everywhere: which of them does not (the page says so, offering the names the
-    period does have)."""
+    period does have). `named`: the period's subsystems (`subsystems`)."""
     f = asked.filter
-    touched = {s.casefold() for s in subsystems(history)}
+    touched = {s.casefold() for s in named}  # the period's, as `subsystems` reads them
     return {
         "department": bool(
             asked.everything and f.department and not history.names_department(f.department)

@@ -150,13 +150,15 @@ def _figures(p: MetricsPages, q: Question, chosen: asked.Asked) -> dict[str, Any
     history = p.queries.views.history(q.span.start, q.span.end)
     points = figures.cycle_time_points(history, q.span, flt, p.queries.zone)
     cfd, cfd_legend = figures.cumulative_flow_chart(doc)
-    subsystems = asked.subsystems(history)
+    named = asked.subsystems(history)
+    # Typed by hand, a name nothing of the period has gives zeros everywhere: say so,
+    # and offer the names the period does have.
+    unknown = asked.unknown(chosen, history, named)
     # The subsystem as the period spells it ("billing": Billing), else as typed: kept
     # chosen in its box, and said to name nothing.
-    spelled = {s.casefold(): s for s in subsystems}
+    spelled = {s.casefold(): s for s in named}
     subsystem = spelled.get((flt.subsystem or "").casefold(), flt.subsystem)
-    if subsystem and subsystem not in subsystems:
-        subsystems.append(subsystem)
+    subsystems = [*named, subsystem] if subsystem and subsystem not in named else named
     return {
         "doc": doc,
         "asked": chosen,
@@ -167,9 +169,7 @@ def _figures(p: MetricsPages, q: Question, chosen: asked.Asked) -> dict[str, Any
         "subsystem_choices": [(s, s) for s in subsystems],
         "categories": asked.choices(asked.CATEGORIES),
         "classes": asked.choices(asked.CLASSES_OF_SERVICE),
-        # Typed by hand, a name nothing of the period has gives zeros everywhere: say so,
-        # and offer the names the period does have.
-        "unknown": asked.unknown(chosen, history),
+        "unknown": unknown,
         "everything": chosen.everything,
         "measured_to": _weekday(q.span.end) if q.span.full else None,
         "throughput_chart": figures.throughput_chart(doc, flt),

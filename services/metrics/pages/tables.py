@@ -10,6 +10,9 @@ from typing import Any
 from services.metrics.domain.calendar import bucket_key
 from services.metrics.domain.records import WORK_STAGES
 from services.metrics.pages.figures import CFD_BANDS, CyclePoint
+from shared.web.rendering import Templates
+
+_day = Templates.day  # "Sun 6 Dec 2026", as every page writes a day
 
 
 @dataclass(frozen=True)
@@ -23,10 +26,6 @@ class Table:
 
 def _words(stage: str) -> str:
     return stage.replace("_", " ")
-
-
-def _day(day: date) -> str:
-    return f"{day:%a} {day.day} {day:%b %Y}"
 
 
 def throughput(doc: dict[str, Any]) -> Table:
