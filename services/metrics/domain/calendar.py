@@ -104,6 +104,10 @@ def _month_end_day(day: date) -> int:
     return _month_end(day.year, day.month).day
 
 
+class NoSuchWeek(ValueError):
+    """A week its ISO year does not have (2023-W53): said as such, by a week's parser too."""
+
+
 def _one(text: str) -> Span:
     if m := _YEAR.match(text):
         year = int(m[1])
@@ -119,7 +123,7 @@ def _one(text: str) -> Span:
         year, week = int(m[1]), int(m[2])
         weeks = date(year, 12, 28).isocalendar()[1]  # 28 December is in the last ISO week
         if not 1 <= week <= weeks:
-            raise ValueError(f"invalid period {text!r}: ISO year {year} has weeks 1 to {weeks}")
+            raise NoSuchWeek(f"invalid period {text!r}: ISO year {year} has weeks 1 to {weeks}")
         monday = date.fromisocalendar(year, week, 1)
         return Span(monday, monday + timedelta(days=6), text)
     if _DAY.match(text):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta, tzinfo
 from typing import Any
 
-from services.metrics.domain.calendar import Span, local_date, parse_period
+from services.metrics.domain.calendar import NoSuchWeek, Span, local_date, parse_period
 from services.metrics.domain.delivery import dora, unauthorised_changes
 from services.metrics.domain.flow import (
     delivered_in,
@@ -25,9 +25,9 @@ SCHEDULED_OR_LATER = ("scheduled", "in_development", "in_qa", "awaiting_deployme
 def parse_week(text: str) -> Span:
     try:
         span = parse_period(text)
-    except ValueError as exc:
-        if "ISO year" in str(exc):  # a week its year does not have: said as such
-            raise
+    except NoSuchWeek:  # a week its year does not have: said as such
+        raise
+    except ValueError:
         span = None
     if span is None or span.days != 7 or "-W" not in text:
         raise ValueError(f"a week is written like 2026-W47 (ISO year and week), not {text!r}")
