@@ -210,6 +210,22 @@ def metrics_router(auth: Auth, queries: MetricsQueries) -> APIRouter:
         return queries.how_many_by(as_of or queries.today(), by, seed, flt)
 
     @router.get(
+        "/forecasts/accuracy",
+        response_model=Document,
+        summary="How often the forecasts made over a period came true (50/85/95%)",
+    )
+    def forecast_accuracy(
+        flt: Requests,
+        period: Annotated[str | None, Query(max_length=40, description=PERIOD)] = None,
+        unit: Annotated[
+            Literal["week", "month", "quarter"],
+            Query(description="Forecasts made as of the first day of each of these."),
+        ] = "month",
+        seed: Annotated[int, Query(ge=0, le=2**31)] = 0,
+    ) -> Document:
+        return queries.forecast_accuracy(queries.question(period, None, unit, flt), seed)
+
+    @router.get(
         "/forecasts/{request_id}",
         response_model=Document,
         summary="The delivery forecast of one accepted request",

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.metrics.domain import delivery, flow
+from services.metrics.domain.accuracy import forecast_accuracy, forecast_days
 from services.metrics.domain.calendar import (
     UNITS,
     Span,
@@ -34,6 +35,8 @@ from services.metrics.views import MetricsViews
 from shared.domain import InvalidCommand, NotFound
 
 FIRST_YEAR, LAST_YEAR = 1900, 2999
+ACCURACY_UNITS = ("week", "month", "quarter")
+MAX_FORECAST_DAYS = 60  # a year of weeks, five of months: each is a whole forecast
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,28 @@ class MetricsQueries:
         return forecast_requests(
             history, as_of, self.zone, window_days=FORECAST_WINDOW_DAYS, seed=seed, flt=flt
         )
+
+    def forecast_accuracy(self, q: Question, seed: int = 0) -> dict[str, Any]:
+        """How often the forecasts made as of the start of each week (or month, quarter)
+        of the period came true, judged by what has happened up to today."""
+        if q.unit not in ACCURACY_UNITS:
+            raise InvalidCommand(
+                "unknown_unit", f"forecasts are judged by {', '.join(ACCURACY_UNITS)}"
+            )
+        today = self.today()
+        days = forecast_days(q.span, q.unit, min(q.span.end, today))
+        if len(days) > MAX_FORECAST_DAYS:
+            raise InvalidCommand(
+                "too_many_forecasts",
+                f"{len(days)} forecasts to judge: at most {MAX_FORECAST_DAYS}"
+                " (a longer period by month or quarter)",
+            )
+        history = self._history(self._forecast_start(q.span.start), today)
+        doc = forecast_accuracy(
+            history, days, self.zone, today,
+            window_days=FORECAST_WINDOW_DAYS, seed=seed, flt=q.filter,
+        )  # fmt: skip
+        return self._framed(q, doc, history)
 
     def forecast(self, request_id: str, as_of: date, seed: int = 0) -> dict[str, Any]:
         everything = self.forecasts(as_of, seed)

@@ -29,7 +29,7 @@ from services.metrics.domain.records import (
 )
 from services.metrics.facts import FeedFact, Folder
 
-STATE_FORMAT = 3
+STATE_FORMAT = 4
 """2: requests carry their numbers, and the state the count of submissions met."""
 KINDS: dict[str, type[Record]] = {
     "requests": RequestRecord,

@@ -101,7 +101,7 @@ def _row(table: str, record: Record) -> tuple[Any, ...]:
 class MetricsProjection(StagedProjection["Folded"]):
     # v2: requests carry their numbers. The tables keep their names: folding from the
     # start again creates every record afresh from the event that began it.
-    name = "metrics.facts.v3"
+    name = "metrics.facts.v4"
     tables = (REQUESTS, BUNDLES, CHANGES, DEPLOYMENTS, RANKINGS, COUNTS)
 
     def create(self, cur: Cursor) -> None:

@@ -205,6 +205,30 @@ def test_forecasts_for_each_accepted_request_and_the_backlog(api: Api) -> None:
     )
 
 
+def test_forecast_accuracy_judges_the_forecasts_made_each_week_of_a_period(api: Api) -> None:
+    """March's weeks: nothing was delivered before 10 March, so the forecasts of 1, 2 and
+    9 March were never made; those of 16, 23 and 30 March gave Delta (delivered on 20
+    March, well before any of its dates) and Charlie (still open) four forecasts, of
+    which only Delta's came true."""
+    march_history(api.platform)
+    judged = get(api, "/forecasts/accuracy", unit="week", seed=3)
+    assert judged["period"]["label"] == "2026-03"
+    assert judged["forecast_days"] == [
+        "2026-03-01", "2026-03-02", "2026-03-09", "2026-03-16", "2026-03-23", "2026-03-30"
+    ]  # fmt: skip
+    assert judged["days_without_forecasts"] == ["2026-03-01", "2026-03-02", "2026-03-09"]
+    for confidence in judged["confidences"]:
+        assert confidence["judged"] + confidence["pending"] == 4
+        assert confidence["came_true"] == 1
+    by_day = api.get("/api/metrics/forecasts/accuracy", "metrics.mo",
+                     params={"period": "2026-03", "unit": "day"})  # fmt: skip
+    assert by_day.status_code == 422
+    too_many = api.get("/api/metrics/forecasts/accuracy", "metrics.mo",
+                       params={"period": "2020..2025", "unit": "week"})  # fmt: skip
+    assert too_many.status_code == 422
+    assert too_many.json()["rule"] == "too_many_forecasts"
+
+
 def test_comparison_of_a_period_with_the_one_before(api: Api) -> None:
     march_history(api.platform)
     table = get(api, "/comparison")

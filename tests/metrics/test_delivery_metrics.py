@@ -6,6 +6,7 @@ import uuid
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from services.metrics.domain.accuracy import forecast_accuracy
 from services.metrics.domain.calendar import parse_period
 from services.metrics.domain.delivery import (
     cab_lead_time,
@@ -320,11 +321,128 @@ def test_a_bundle_rolled_back_and_deployed_again_counts_from_its_last_deployment
     assert lead["p50"] == 17
 
 
+def test_a_forecast_of_a_past_day_reads_the_ranking_of_that_day() -> None:
+    """Sales ranked A before B on 2 March and reversed it on 5 April: as of 31 March the
+    plan is A then B, as of 10 April B then A (the ranking made later is not read back)."""
+    story = steady_history()
+    a, b = (story.request("2026-03-01 09:00") for _ in range(2))
+    story.accept(a, "2026-03-02 10:00")
+    story.accept(b, "2026-03-02 11:00")
+    story.add(c.RANKING_STARTED, "rank-sales", "2026-03-02 12:00", department="Sales")
+    story.add(c.RANKING_REORDERED, "rank-sales", "2026-03-02 12:00", order=[a, b])
+    story.add(c.RANKING_REORDERED, "rank-sales", "2026-04-05 12:00", order=[b, a])
+    history = story.history()
+    assert [r.id for r in plan_order(history, date(2026, 3, 31), UTC)] == [a, b]
+    assert [r.id for r in plan_order(history, date(2026, 4, 10), UTC)] == [b, a]
+
+
+def test_unranked_work_is_forecast_in_no_promised_order() -> None:
+    """One delivery a day; three requests accepted a day apart, no department ranking
+    them: the plan does not say which comes first (acceptance does not), so each is
+    forecast to ship on one of the next three days, 95% by the third."""
+    story = steady_history()
+    three = [story.request("2026-03-01 09:00") for _ in range(3)]
+    for day, rid in enumerate(three, start=2):
+        story.accept(rid, f"2026-03-0{day} 10:00")
+    result = forecast_requests(story.history(), date(2026, 3, 31), UTC, window_days=30)
+    assert [i["forecast"]["p95"] for i in result["items"]] == ["2026-04-03"] * 3
+    assert [i["forecast"]["p50"] for i in result["items"]] == ["2026-04-02"] * 3
+
+
+def test_work_accepted_later_that_overtook_the_queue_lately_pushes_forecasts_out() -> None:
+    """One delivery a day through March. In one history everything delivered was already
+    waiting on 1 March; in the other 19 requests waited then, and March's deliveries
+    alternated between them and work accepted that same day (15 of 31 went to later work,
+    overtaking the queue). The forecast expects that to go on: the three still waiting
+    are forecast later than where the queue is served first."""
+    served_first = steady_history()
+    overtaken = Story()
+    waiting = [overtaken.request("2025-12-01 09:00") for _ in range(19)]
+    for rid in waiting:
+        overtaken.accept(rid, "2025-12-02 09:00")
+    for day in range(1, 32):
+        when = f"2026-03-{day:02d}"
+        if day % 2:
+            overtaken.deliver(waiting.pop(0), f"{when} 12:00")
+        else:
+            overtaken.flow(f"{when} 08:00", f"{when} 09:00", f"{when} 12:00")
+    for _ in range(3):
+        served_first.accept(served_first.request("2025-12-01 09:00"), "2025-12-02 09:00")
+    as_of = date(2026, 3, 31)
+    fair = forecast_requests(served_first.history(), as_of, UTC, window_days=31)
+    jumped = forecast_requests(overtaken.history(), as_of, UTC, window_days=31)
+    assert (fair["overtaken_share"], jumped["overtaken_share"]) == (0.0, 0.484)
+    assert [i["forecast"]["p95"] for i in fair["items"]] == ["2026-04-03"] * 3
+    assert all(i["forecast"]["p95"] > "2026-04-06" for i in jumped["items"])
+
+
+def test_how_many_by_a_date_counts_the_requests_own_forecasts() -> None:
+    """Recent bundles shipped 3 requests each, scheduled into them 38 days (the median)
+    before deploying; the upcoming one (10 April) holds one that passed QA and one in
+    development, and one request is in no bundle. By 30 April only the bundle's two can
+    ship, though a release ships three: 2 at every confidence, as the per-request
+    forecasts say (the unplanned one cannot make a bundle 10 days away)."""
+    story = Story()
+    for month in ("01", "02", "03"):
+        past = bundle(story, f"2026.{month}", f"2026-{month}-10", planned="2025-12-01 09:00")
+        shipped = [
+            story.flow("2025-12-01 09:00", "2026-01-02 09:00", f"2026-{month}-10 19:05")
+            for _ in range(3)
+        ]
+        for rid in shipped:
+            story.add(c.REQUEST_SCHEDULED, past, "2026-01-03 09:00", request_id=rid,
+                      after_freeze=False)  # fmt: skip
+        story.add(c.BUNDLE_DEPLOYED, past, f"2026-{month}-10 19:00", change_id=None,
+                  request_ids=shipped)  # fmt: skip
+    upcoming = bundle(story, "2026.04", "2026-04-10")
+    tested, building, unplanned = (story.request("2026-03-01 09:00") for _ in range(3))
+    for n, rid in enumerate((tested, building, unplanned)):
+        story.accept(rid, f"2026-03-02 09:0{n}")
+    for rid in (tested, building):
+        story.add(c.REQUEST_SCHEDULED, upcoming, "2026-03-03 09:00", request_id=rid,
+                  after_freeze=False)  # fmt: skip
+    for rid, stages in ((building, ["in_development"]), (tested, ["in_development", "qa_passed"])):
+        for stage in stages:
+            story.add(c.ITEM_PROGRESSED, upcoming, "2026-03-20 09:00", request_id=rid,
+                      stage=stage)  # fmt: skip
+    history, as_of = story.history(), date(2026, 3, 31)
+    each = forecast_requests(history, as_of, UTC)
+    by_april = [i["forecast"]["p95"] <= "2026-04-30" for i in each["items"]]
+    assert by_april == [True, True, False]
+    backlog = how_many_by(history, as_of, date(2026, 4, 30), UTC)
+    assert (backlog["backlog"], backlog["p50"], backlog["p85"], backlog["p95"]) == (3, 2, 2, 2)
+
+
+def test_forecasts_are_judged_by_what_was_delivered_since() -> None:
+    """One delivery a day in March. As of 31 March Sales ranked four requests: forecast
+    on 1, 2, 3 and 4 April. The first came on 1 April, the second on 3 April, the third
+    on 10 April; the fourth was withdrawn on 5 April, and is not judged. As of 7 April
+    the third, still open, was forecast on 8 or 9 April: judged as well, it missed. So
+    one of four came true at each confidence: short of 85% and 95% by more than chance,
+    not of 50% (four forecasts can miss half by chance)."""
+    story = steady_history()
+    first, second, third, dropped = (story.request("2026-03-01 09:00") for _ in range(4))
+    for day, rid in enumerate((first, second, third, dropped), start=2):
+        story.accept(rid, f"2026-03-0{day} 10:00")
+    story.add(c.RANKING_STARTED, "rank-sales", "2026-03-06 12:00", department="Sales")
+    story.add(c.RANKING_REORDERED, "rank-sales", "2026-03-06 12:00",
+              order=[first, second, third, dropped])  # fmt: skip
+    story.deliver(first, "2026-04-01 12:00")
+    story.deliver(second, "2026-04-03 12:00")
+    story.add(c.REQUEST_WITHDRAWN, dropped, "2026-04-05 12:00", reason="no longer needed")
+    story.deliver(third, "2026-04-10 12:00")
+    days = [date(2026, 3, 31), date(2026, 4, 7)]
+    judged = forecast_accuracy(story.history(), days, UTC, date(2026, 4, 20), window_days=30)
+    shares = {c["confidence"]: (c["came_true"], c["judged"]) for c in judged["confidences"]}
+    assert shares == {50: (1, 4), 85: (1, 4), 95: (1, 4)}
+    assert [c["short"] for c in judged["confidences"]] == [False, True, True]
+
+
 def test_work_that_ships_in_bundles_is_forecast_on_the_bundles_dates() -> None:
     """Three bundles shipped 4 requests each in the last 90 days. Upcoming: bundle B1 on
-    10 April holds 5 requests, B2 on 10 May holds 1; 2 more are accepted and unplanned.
-    B1's first four ship on 10 April (not at risk); the fifth, over B1's pace, and B2's
-    and the unplanned ones ship on 10 May; nothing ships before its own bundle."""
+    10 April holds 4 requests, B2 on 10 May holds 1; 2 more are accepted and unplanned.
+    B1's four ship on 10 April (not at risk); B2's and the unplanned ones ship on 10 May;
+    nothing ships before its own bundle."""
     story = Story()
     for month in ("01", "02", "03"):
         past = bundle(story, f"2026.{month}", f"2026-{month}-10", planned="2025-12-01 09:00")
@@ -339,7 +457,7 @@ def test_work_that_ships_in_bundles_is_forecast_on_the_bundles_dates() -> None:
     second: list[str] = []
     unplanned: list[str] = []
     for group, into in ((first, b1), (second, b2), (unplanned, None)):
-        for n in range({b1: 5, b2: 1, None: 2}[into]):
+        for n in range({b1: 4, b2: 1, None: 2}[into]):
             rid = story.request("2026-03-01 09:00")
             story.accept(rid, f"2026-03-02 09:0{n}")  # the plan's order within a bundle
             if into:
@@ -352,20 +470,48 @@ def test_work_that_ships_in_bundles_is_forecast_on_the_bundles_dates() -> None:
     risk = {i["id"]: i["at_risk"] for i in result["items"]}
     april = {"p50": "2026-04-10", "p85": "2026-04-10", "p95": "2026-04-10"}
     may = {"p50": "2026-05-10", "p85": "2026-05-10", "p95": "2026-05-10"}
-    assert [when[r] for r in first] == [april] * 4 + [may]
-    assert [risk[r] for r in first] == [False] * 4 + [True]
+    assert [when[r] for r in first] == [april] * 4
+    assert [risk[r] for r in first] == [False] * 4
     assert [when[r] for r in second + unplanned] == [may] * 3
     backlog = how_many_by(story.history(), date(2026, 3, 31), date(2026, 4, 30), UTC)
     assert (backlog["p50"], backlog["p95"]) == (4, 4)  # one deployment by 30 April
 
 
+def test_which_work_of_a_bundle_planned_past_its_pace_slips_is_left_open() -> None:
+    """Recent bundles shipped 4 requests each; the upcoming one holds 5, all scheduled,
+    none started. The plan does not say which one will not make it (the order they were
+    accepted in does not): each ships with the bundle in about four trials of five, so
+    each one's 50% date is the bundle's and its 85% the next bundle's, at risk."""
+    story = Story()
+    for month in ("01", "02", "03"):
+        past = bundle(story, f"2026.{month}", f"2026-{month}-10", planned="2025-12-01 09:00")
+        shipped = [
+            story.flow("2025-12-01 09:00", "2025-12-02 09:00", f"2026-{month}-10 19:05")
+            for _ in range(4)
+        ]
+        story.add(c.BUNDLE_DEPLOYED, past, f"2026-{month}-10 19:00", change_id=None,
+                  request_ids=shipped)  # fmt: skip
+    upcoming, _ = bundle(story, "2026.04", "2026-04-10"), bundle(story, "2026.05", "2026-05-10")
+    five = [story.request("2026-03-01 09:00") for _ in range(5)]
+    for n, rid in enumerate(five):
+        story.accept(rid, f"2026-03-02 09:0{n}")
+        story.add(c.REQUEST_SCHEDULED, upcoming, "2026-03-03 09:00", request_id=rid,
+                  after_freeze=False)  # fmt: skip
+    result = forecast_requests(story.history(), date(2026, 3, 31), UTC, seed=3)
+    items = result["items"]
+    assert [(i["forecast"]["p50"], i["forecast"]["p85"]) for i in items] == [
+        ("2026-04-10", "2026-05-10")
+    ] * 5
+    assert [i["at_risk"] for i in items] == [True] * 5
+
+
 def test_a_bundle_planned_past_its_pace_ships_its_furthest_along_work_first() -> None:
     """Recent bundles shipped 2 requests each; the upcoming one holds 4, accepted in
     order: two not started, one in development, one that passed QA. What passed QA ships
-    with the bundle whatever a release's draw (the draw is of work getting done); of the
-    rest the furthest along first: the one in development and the first not started on
-    the bundle's date, the last for the next, at risk (the plan's order alone put the
-    QA-passed work last and forecast it to slip)."""
+    with the bundle whatever a release's draw, and is one of the two it draws; of the
+    rest the furthest along first: the one in development on the bundle's date, the two
+    not started for the next, at risk (the plan's order alone put the QA-passed work
+    last and forecast it to slip)."""
     story = Story()
     for month in ("01", "02", "03"):
         past = bundle(story, f"2026.{month}", f"2026-{month}-10", planned="2025-12-01 09:00")
@@ -389,8 +535,8 @@ def test_a_bundle_planned_past_its_pace_ships_its_furthest_along_work_first() ->
     when = {i["id"]: i["forecast"]["p95"] for i in result["items"]}
     risk = {i["id"]: i["at_risk"] for i in result["items"]}
     order = (tested, building, first, second)
-    assert [when[r] for r in order] == ["2026-04-10"] * 3 + ["2026-05-10"]
-    assert [risk[r] for r in order] == [False, False, False, True]
+    assert [when[r] for r in order] == ["2026-04-10"] * 2 + ["2026-05-10"] * 2
+    assert [risk[r] for r in order] == [False, False, True, True]
 
 
 def test_work_in_no_bundle_yet_ships_no_sooner_than_scheduling_takes() -> None:

@@ -90,7 +90,7 @@ def test_rebuild_views_says_how_far_it_got_view_by_view(env: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
     assert any(line.startswith("identity.users.v1: ") for line in lines), lines
-    assert any(line.startswith("metrics.facts.v3: ") for line in lines), lines
+    assert any(line.startswith("metrics.facts.v4: ") for line in lines), lines
     assert lines[-1].startswith("rebuilt ")
     assert " views from " in lines[-1]
 

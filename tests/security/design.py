@@ -342,6 +342,7 @@ OPERATIONS: dict[tuple[str, str], Expected] = {
     ("GET", "/api/metrics/dora"): Expected(METRICS_READERS),
     ("GET", "/api/metrics/forecasts"): Expected(METRICS_READERS),
     ("GET", "/api/metrics/forecasts/backlog"): Expected(METRICS_READERS, query={"by": soon(90)}),
+    ("GET", "/api/metrics/forecasts/accuracy"): Expected(METRICS_READERS),
     ("GET", "/api/metrics/forecasts/{request_id}"): Expected(
         METRICS_READERS, {"request_id": "accepted"}
     ),

@@ -199,6 +199,44 @@ def test_the_forecasts_give_95_percent_and_how_many_by_a_date(web: Web) -> None:
     assert "must be on or after the as-of date" in early
 
 
+def test_the_dashboard_says_how_often_the_periods_forecasts_came_true_when_asked(
+    web: Web,
+) -> None:
+    """Only when asked (it makes a forecast for each week of the period): the shares the
+    API's forecasts/accuracy gives, with the dashboard's period, unit and filters kept; a
+    unit that would make too many forecasts is refused in place."""
+    march_history(web.platform)
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        weekly = MARCH | {"unit": "week", "department": "Sales"}
+        plain = client.get("/dashboard", params=weekly).text
+        judged = client.get("/dashboard", params=weekly | {"judge": "true"}).text
+        api_answer = client.get(
+            "/api/metrics/forecasts/accuracy",
+            params={"period": "2026-03", "unit": "week", "department": "Sales"},
+        ).json()
+        too_many = client.get(
+            "/dashboard", params={"period": "2024..2026-03", "unit": "week", "judge": "true"}
+        ).text
+    form = plain[plain.index('id="came-true"') :]
+    form = form[: form.index("</form>")]
+    assert '<input type="hidden" name="department" value="Sales">' in form
+    assert '<input type="hidden" name="unit" value="week">' in form
+    assert "Still to be seen" not in plain
+    rows = re.findall(
+        r"<td>(\d+)% date</td><td data-label=\"Judged\">(\d+)</td>"
+        r"<td data-label=\"Came true\"><strong>(\d+)%</strong> \((\d+)\)</td>",
+        judged,
+    )
+    expected = [
+        (str(c["confidence"]), str(c["judged"]), str(round(c["share"] * 100)), str(c["came_true"]))
+        for c in api_answer["confidences"]
+    ]
+    assert rows == expected
+    assert "Forecasts made on 6 days, from Sun 1 Mar 2026 (3 of them" in judged
+    assert "at most 60" in too_many
+
+
 def test_every_dashboard_filter_has_a_visible_label_and_every_page_a_skip_link(
     web: Web,
 ) -> None:

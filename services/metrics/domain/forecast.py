@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import random
 import statistics
-from bisect import bisect_left
 from collections import Counter
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import date, timedelta, tzinfo
 from itertools import pairwise
@@ -36,6 +36,7 @@ EVERYTHING = Filter()
 
 CONFIDENCE = (50, 85, 95)
 HORIZON_DAYS = 3 * 365
+NEVER = HORIZON_DAYS + 1  # a trial's day for work it did not deliver within the horizon
 MIN_RELEASES = 2  # bundles deployed in the window before forecasting by release
 MIN_CADENCE_DAYS = 7
 
@@ -53,28 +54,73 @@ def daily_throughput(history: History, as_of: date, window_days: int, zone: tzin
     return [per_day.get(span.start + timedelta(days=i), 0) for i in range(span.days)]
 
 
+def overtaken_share(history: History, as_of: date, window_days: int, zone: tzinfo) -> float:
+    """Of the deliveries in the window made while work already accepted at its start was
+    still waiting, the share that went to work accepted later: how often new work has
+    recently overtaken the queue (none where the queue is served first)."""
+    span = trailing(as_of, window_days)
+    before = span.start - timedelta(days=1)
+    queued = [r for r in history.requests.values() if r.stage_on(before, zone) in WORK_STAGES]
+    if not queued:
+        return 0.0
+    ends = [local_date(r.ended_at, zone) if r.ended_at else None for r in queued]
+    cleared = None if None in ends else max(e for e in ends if e is not None)
+    ids = {r.id for r in queued}
+    served = [
+        r.id
+        for r in history.requests.values()
+        if r.delivered_at
+        and local_date(r.delivered_at, zone) in span
+        and (cleared is None or local_date(r.delivered_at, zone) <= cleared)
+    ]
+    return sum(rid not in ids for rid in served) / len(served) if served else 0.0
+
+
 def plan_order(history: History, as_of: date, zone: tzinfo) -> list[RequestRecord]:
     """Accepted, undelivered work in the order it is planned to ship: requests scheduled
     into a bundle by the bundle's deployment date, the furthest along first within a
     bundle (a bundle planned past what a release ships leaves its least finished work
     for the next, not what passed QA), then the rest by their department's ranking (each
     department's first, then each one's second, ...), then acceptance."""
+    return [r for r, _ in _plan(history, as_of, zone)]
+
+
+def _plan(history: History, as_of: date, zone: tzinfo) -> list[tuple[RequestRecord, Hashable]]:
+    """`plan_order` with each request's place as the plan decides it: requests sharing
+    a place (in one bundle at one stage; unranked; each department's n-th) are in an order
+    the plan does not promise, acceptance only breaking the tie."""
     stages = {r.id: r.stage_on(as_of, zone) for r in history.requests.values()}
     open_work = [r for r in history.requests.values() if stages[r.id] in WORK_STAGES]
-    rank: dict[str, int] = {}
-    for r in open_work:
-        order = history.ranking_of(r.department)
-        if r.id in order:
-            rank[r.id] = order.index(r.id)
+    places: dict[str, dict[str, int]] = {}  # per department: request id -> its place
+    for department in {r.department for r in open_work}:
+        order = history.ranking_of(department, as_of, zone)
+        places[department] = {rid: i for i, rid in reversed(list(enumerate(order)))}
+    rank = {r.id: places[r.department][r.id] for r in open_work if r.id in places[r.department]}
 
-    def key(r: RequestRecord) -> tuple[int, str, int, str, str]:
+    def key(r: RequestRecord) -> tuple[tuple[int, str, int], str, str]:
         planned = planned_bundle(r, history, as_of, zone)
         if planned is not None:
             behind = len(WORK_STAGES) - WORK_STAGES.index(str(stages[r.id]))
-            return (0, planned[1], behind, r.accepted_at or "", r.id)
-        return (1, "", rank.get(r.id, len(open_work)), r.accepted_at or "", r.id)
+            return ((0, planned[1], behind), r.accepted_at or "", r.id)
+        return ((1, "", rank.get(r.id, len(open_work))), r.accepted_at or "", r.id)
 
-    return sorted(open_work, key=key)
+    keyed = sorted((key(r), r) for r in open_work)
+    return [(r, k[0]) for k, r in keyed]
+
+
+def _shuffled_ties(order: list[int], places: list[Hashable], rng: random.Random) -> list[int]:
+    """`order` (indexes into `places`) with each run of equal places in a random order:
+    one trial's guess at what the plan leaves open."""
+    out = list(order)
+    start = 0
+    for end in range(1, len(out) + 1):
+        if end == len(out) or places[out[end]] != places[out[start]]:
+            if end - start > 1:
+                run = out[start:end]
+                rng.shuffle(run)
+                out[start:end] = run
+            start = end
+    return out
 
 
 def planned_bundle(r: RequestRecord, history: History, as_of: date, zone: tzinfo) -> Planned:
@@ -94,19 +140,26 @@ def _by(instant: str | None, day: date, zone: tzinfo) -> bool:
     return instant is not None and local_date(instant, zone) <= day
 
 
-def _trials(samples: list[int], need: int, trials: int, seed: int) -> list[list[int]]:
-    """For each position 1..need, the day (1-based) on which each trial reached it."""
+def _trials(
+    places: list[Hashable], samples: list[int], overtaken: float, trials: int, seed: int
+) -> list[list[int]]:
+    """For each request in plan order, the day (1-based) on which each trial delivered
+    it (`NEVER`: not within the horizon): the trial's deliveries taken in plan order,
+    ties in a random order, each going to later work instead with the `overtaken` share."""
     rng = random.Random(seed)  # noqa: S311  # a reproducible simulation, not a secret
-    reached: list[list[int]] = [[] for _ in range(need)]
-    for _ in range(trials):
+    need = len(places)
+    reached = [[NEVER] * trials for _ in range(need)]
+    for trial in range(trials):
+        order = _shuffled_ties(list(range(need)), places, rng)
         done = 0
         day = 0
         while done < need and day < HORIZON_DAYS:
             day += 1
             done_before = done
-            done += samples[rng.randrange(len(samples))]
+            drawn = samples[rng.randrange(len(samples))]
+            done += sum(rng.random() >= overtaken for _ in range(drawn)) if overtaken else drawn
             for position in range(done_before, min(done, need)):
-                reached[position].append(day)
+                reached[order[position]][trial] = day
     return reached
 
 
@@ -133,7 +186,7 @@ def releases(
         if b.deployed_at and local_date(b.deployed_at, zone) in span
     ]
     recent = sorted(local_date(b.deployed_at, zone) for b in deployed if b.deployed_at)
-    shipped = [len(b.shipped) for b in deployed]
+    shipped = sorted(len(b.shipped) for b in deployed)  # not in the order records load
     if len(recent) < MIN_RELEASES or sum(shipped) * 2 < sum(samples):
         return None
     leads = [
@@ -169,30 +222,41 @@ def _upcoming(bundle: BundleRecord, as_of: date, zone: tzinfo) -> bool:
 
 
 def _release_trials(
-    paced: Releases, own_days: list[int], trials: int, seed: int, ready: list[bool]
+    paced: Releases,
+    own_days: list[int],
+    places: list[Hashable],
+    overtaken: list[float],
+    trials: int,
+    seed: int,
+    ready: list[bool],
 ) -> list[list[int]]:
     """For each position, the day each trial shipped it: every release takes up to a
-    drawn number of requests in plan order, stopping at one whose bundle comes later.
-    Work `ready` (passed QA, in its upcoming bundle) ships with its bundle in every trial,
-    taking none of the draw: the draw is of how much work a release gets done, and that
-    work is done."""
+    drawn number of requests in plan order (ties in a random order), stopping at one
+    whose bundle comes later. Work `ready` (passed QA, in its upcoming bundle) ships with
+    its bundle in every trial, and is part of that release's draw: the draw is of how
+    many requests a release ships, and it ships those first."""
     rng = random.Random(seed)  # noqa: S311  # a reproducible simulation, not a secret
-    reached: list[list[int]] = [[] for _ in own_days]
+    reached = [[NEVER] * trials for _ in own_days]
     waiting = [i for i, done in enumerate(ready) if not done]
+    ready_on: Counter[int] = Counter()
     for i in (i for i, done in enumerate(ready) if done):
-        shipped = next((day for day in paced.days if day >= own_days[i]), None)
-        reached[i] = [shipped] * trials if shipped is not None else []
-    for _ in range(trials):
+        shipped = next((day for day in paced.days if day >= own_days[i]), NEVER)
+        reached[i] = [shipped] * trials
+        ready_on[shipped] += 1
+    for trial in range(trials):
+        order = _shuffled_ties(waiting, places, rng)
         head = 0
         for day in paced.days:
-            room = paced.shipped[rng.randrange(len(paced.shipped))]
-            while room > 0 and head < len(waiting):
-                if own_days[waiting[head]] > day:
+            room = paced.shipped[rng.randrange(len(paced.shipped))] - ready_on[day]
+            while room > 0 and head < len(order):
+                if own_days[order[head]] > day:
                     break
-                reached[waiting[head]].append(day)
-                head += 1
                 room -= 1
-            if head == len(waiting):
+                if overtaken[order[head]] and rng.random() < overtaken[order[head]]:
+                    continue  # this place in the release went to work accepted later
+                reached[order[head]][trial] = day
+                head += 1
+            if head == len(order):
                 break
     return reached
 
@@ -214,6 +278,54 @@ def _target(planned: Planned, r: RequestRecord) -> str | None:
     return r.desired_date
 
 
+@dataclass(frozen=True)
+class _Simulated:
+    """The plan as of a day and its trials: for each request in plan order, the day
+    (from the as-of date) each trial delivered it, `NEVER` if not within the horizon;
+    no trials when nothing was delivered lately (`reason` says so)."""
+
+    queue: list[RequestRecord]
+    plans: list[Planned]
+    days: list[list[int]] | None
+    basis: dict[str, Any]
+    reason: str | None
+
+
+def _simulate(
+    history: History, as_of: date, zone: tzinfo, window_days: int, trials: int, seed: int
+) -> _Simulated:
+    samples = daily_throughput(history, as_of, window_days, zone)
+    planned_queue = _plan(history, as_of, zone)
+    queue = [r for r, _ in planned_queue]
+    places = [place for _, place in planned_queue]
+    plans = [planned_bundle(r, history, as_of, zone) for r in queue]
+    paced = releases(history, as_of, window_days, zone, samples)
+    overtaken = overtaken_share(history, as_of, window_days, zone)
+    basis = {"as_of": as_of.isoformat(), "window_days": window_days, "trials": trials,
+             "seed": seed, "recent_deliveries": sum(samples),
+             "model": "releases" if paced else "daily",
+             "overtaken_share": round(overtaken, 3)}  # fmt: skip
+    if not sum(samples):
+        reason = f"no deliveries in the {window_days} days before {as_of.isoformat()}"
+        return _Simulated(queue, plans, None, basis, reason)
+    if paced is not None:
+        own = [_own_day(planned, as_of, zone, paced) for planned in plans]
+        ready = [
+            planned is not None
+            and _upcoming(planned[0], as_of, zone)
+            and r.stage_on(as_of, zone) == "awaiting_deployment"
+            for r, planned in zip(queue, plans, strict=True)
+        ]
+        # Later work takes places in a release only from work in no bundle yet: a
+        # bundle's own scope was planned before it.
+        exposed = [overtaken if p is None or not _upcoming(p[0], as_of, zone) else 0.0
+                   for p in plans]  # fmt: skip
+        reached = _release_trials(paced, own, places, exposed, trials, seed, ready)
+    else:
+        reached = _trials(places, samples, overtaken, trials, seed)
+    return _Simulated(queue, plans, reached, basis, None)
+
+
 def forecast_requests(
     history: History,
     as_of: date,
@@ -227,45 +339,19 @@ def forecast_requests(
     """A delivery-date forecast for every accepted, undelivered request the filter selects.
     The whole plan is simulated (work of other departments ahead in it takes its share of
     the throughput); the filter only chooses which requests are listed."""
-    samples = daily_throughput(history, as_of, window_days, zone)
-    queue = plan_order(history, as_of, zone)
-    plans = [planned_bundle(r, history, as_of, zone) for r in queue]
-    paced = releases(history, as_of, window_days, zone, samples)
-    basis = {"as_of": as_of.isoformat(), "window_days": window_days, "trials": trials,
-             "seed": seed, "recent_deliveries": sum(samples),
-             "model": "releases" if paced else "daily"}  # fmt: skip
-    if not sum(samples):
-        reason = f"no deliveries in the {window_days} days before {as_of.isoformat()}"
-        items = [
-            _item(r, i, None, trials, plans[i], as_of)
-            for i, r in enumerate(queue)
-            if flt.matches(r)
-        ]
-        return {**basis, "reason": reason, "items": items}
-    if paced is not None:
-        own = [_own_day(planned, as_of, zone, paced) for planned in plans]
-        ready = [
-            planned is not None
-            and _upcoming(planned[0], as_of, zone)
-            and r.stage_on(as_of, zone) == "awaiting_deployment"
-            for r, planned in zip(queue, plans, strict=True)
-        ]
-        reached = _release_trials(paced, own, trials, seed, ready)
-    else:
-        reached = _trials(samples, len(queue), trials, seed)
+    sim = _simulate(history, as_of, zone, window_days, trials, seed)
     items = [
-        _item(r, i, reached[i], trials, plans[i], as_of)
-        for i, r in enumerate(queue)
+        _item(r, i, sim.days[i] if sim.days else None, sim.plans[i], as_of)
+        for i, r in enumerate(sim.queue)
         if flt.matches(r)
     ]
-    return {**basis, "reason": None, "items": items}
+    return {**sim.basis, "reason": sim.reason, "items": items}
 
 
 def _item(
     r: RequestRecord,
     index: int,
     days: list[int] | None,
-    trials: int,
     planned: Planned,
     as_of: date,
 ) -> dict[str, Any]:
@@ -274,9 +360,9 @@ def _item(
         ordered = sorted(days)
         for c in CONFIDENCE:
             # Trials that did not get there within the horizon count as "later still".
-            rank = -(-c * trials // 100)
-            if rank <= len(ordered):
-                dates[f"p{c}"] = (as_of + timedelta(days=ordered[rank - 1])).isoformat()
+            day = ordered[-(-c * len(ordered) // 100) - 1]
+            if day != NEVER:
+                dates[f"p{c}"] = (as_of + timedelta(days=day)).isoformat()
     target = _target(planned, r)
     p85 = dates["p85"]
     return {
@@ -304,27 +390,20 @@ def how_many_by(
 ) -> dict[str, Any]:
     """How many of the backlog's requests (accepted, not yet delivered) will be delivered
     from `as_of` (exclusive) to `by` (inclusive), with 50/85/95% confidence ("at least this
-    many"). A trial that delivers more than the backlog holds has delivered all of it:
-    what is submitted later is not in the backlog being forecast. With a filter, the
-    backlog is the requests it selects, and a trial that delivers the first N of the plan
-    delivers those of them that are among the first N."""
-    samples = daily_throughput(history, as_of, window_days, zone)
+    many"): in each trial of the requests' own forecasts, how many it delivered by `by`
+    (what is submitted later is not in the backlog being forecast). With a filter, the
+    backlog is the requests it selects, the rest of the plan taking its share as before."""
     days = max(0, (by - as_of).days)
-    rng = random.Random(seed)  # noqa: S311  # a reproducible simulation, not a secret
-    paced = releases(history, as_of, window_days, zone, samples)
-    if paced is not None:  # one draw per deployment up to `by`, from what bundles shipped
-        draws, pool = sum(1 for d in paced.days if d <= days), paced.shipped
-    else:
-        draws, pool = days, samples
-    queue = plan_order(history, as_of, zone)
-    selected = [i for i, r in enumerate(queue) if flt.matches(r)]
-    backlog = len(selected)
-    totals = sorted(
-        bisect_left(selected, sum(pool[rng.randrange(len(pool))] for _ in range(draws)))
-        for _ in range(trials)
-    )
+    sim = _simulate(history, as_of, zone, window_days, trials, seed)
+    selected = [i for i, r in enumerate(sim.queue) if flt.matches(r)]
+    totals = [0] * trials
+    reached = sim.days or []
+    for i in selected if reached else ():
+        for trial, day in enumerate(reached[i]):
+            totals[trial] += day <= days
+    totals.sort()
     out: dict[str, Any] = {"as_of": as_of.isoformat(), "by": by.isoformat(), "days": days,
-                           "backlog": backlog, "trials": trials, "seed": seed,
+                           "backlog": len(selected), "trials": trials, "seed": seed,
                            "filter": flt.to_json()}  # fmt: skip
     for c in CONFIDENCE:
         value = nearest_rank(totals, 100 - c) if totals else None

@@ -221,7 +221,18 @@ class DeploymentRecord(Record):
 class RankingRecord(Record):
     id: str
     department: str
-    order: list[str] = field(default_factory=list)
+    orders: list[list[Any]] = field(default_factory=list)
+    """[instant, [request id, ...]] each time the department reordered its work, in log
+    order: its order on a past day (`order_on`)."""
+
+    def order_on(self, day: date, zone: tzinfo) -> list[str]:
+        """The department's order at the end of `day` (empty before its first)."""
+        current: list[str] = []
+        for at, order in self.orders:
+            if local_date(at, zone) > day:
+                break
+            current = order
+        return current
 
 
 @dataclass
@@ -246,10 +257,11 @@ class History:
         """Whether a request of it comes from `department` (in any case)."""
         return department.casefold() in {d.casefold() for d in self.departments()}
 
-    def ranking_of(self, department: str) -> list[str]:
+    def ranking_of(self, department: str, day: date, zone: tzinfo) -> list[str]:
+        """The department's ranking of its work at the end of `day`."""
         for ranking in self.rankings.values():
             if ranking.department.casefold() == department.casefold():
-                return ranking.order
+                return ranking.order_on(day, zone)
         return []
 
 

@@ -93,7 +93,7 @@ class RequestFacts(FoldBase):
     def _reordered(self, e: Fact, at: str) -> None:
         ranking = self.history.rankings.get(e.aggregate_id)
         if ranking is not None:
-            ranking.order = [str(i) for i in e.data["order"]]
+            ranking.orders.append([at, [str(i) for i in e.data["order"]]])
             self.touched.rankings.add(ranking.id)
 
     # -- release bundles ------------------------------------------------------------

@@ -58,6 +58,7 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
         subsystem: Text = "",
         class_of_service: Text = "",
         by: Annotated[str, Query(max_length=10)] = "",
+        judge: bool = False,
     ) -> Response:
         chosen = asked.read(viewer.principal, department, category, subsystem, class_of_service)
         error = None
@@ -78,6 +79,7 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             unit=unit,
             **_figures(p, q, chosen),
             backlog=_backlog(p, q, chosen.filter, by),
+            accuracy=_accuracy(p, q, judge),
         )
 
     @router.get("/dashboard/forecasts/department")
@@ -93,6 +95,7 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             forecasts=_forecasts(doc, viewer.principal.department or ""),
             reason=doc.get("reason"),
             forecast_model=doc["model"],
+            overtaken_share=doc["overtaken_share"],
         )
 
     @router.get("/dashboard/weekly")
@@ -187,6 +190,7 @@ def _figures(p: MetricsPages, q: Question, chosen: asked.Asked) -> dict[str, Any
         "tables": tables.of_charts(doc, points),
         "forecasts": _forecasts(doc["forecasts"], flt.department),
         "forecast_model": doc["forecasts"]["model"],
+        "overtaken_share": doc["forecasts"]["overtaken_share"],
         "behind": p.queries.views.behind(),
         "json_link": "/api/metrics?"
         + urlencode(
@@ -216,6 +220,17 @@ def _backlog(p: MetricsPages, q: Question, flt: Filter, by: str) -> dict[str, An
         return out | {"answer": p.queries.how_many_by(q.as_of, day, flt=flt)}
     except DomainError as exc:
         return out | {"error": exc.detail}
+
+
+def _accuracy(p: MetricsPages, q: Question, judge: bool) -> dict[str, Any]:
+    """When asked: how often the forecasts made on the first day of each of the period's
+    weeks, months or quarters came true (the API's `forecasts/accuracy`)."""
+    if not judge:
+        return {}
+    try:
+        return {"answer": p.queries.forecast_accuracy(q)}
+    except DomainError as exc:
+        return {"error": exc.detail}
 
 
 def _weekday(day: date) -> str:
