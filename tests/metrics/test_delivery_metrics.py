@@ -39,6 +39,32 @@ def bundle(story: Story, name: str, deploy: str, planned: str = "2026-02-01 09:0
     return bid
 
 
+def three_bundles_shipped(story: Story, each: int, scheduled: str | None = None) -> None:
+    """Bundles 2026.01 to 2026.03 deployed on the 10th of their months, each shipping
+    `each` requests accepted on 2 December (on 2 January when `scheduled` says when they
+    were scheduled into their bundle; else they never were)."""
+    for month in ("01", "02", "03"):
+        past = bundle(story, f"2026.{month}", f"2026-{month}-10", planned="2025-12-01 09:00")
+        accepted = "2026-01-02 09:00" if scheduled else "2025-12-02 09:00"
+        shipped = [
+            story.flow("2025-12-01 09:00", accepted, f"2026-{month}-10 19:05") for _ in range(each)
+        ]
+        for rid in shipped:
+            if scheduled:
+                story.add(c.REQUEST_SCHEDULED, past, scheduled, request_id=rid,
+                          after_freeze=False)  # fmt: skip
+        story.add(c.BUNDLE_DEPLOYED, past, f"2026-{month}-10 19:00", change_id=None,
+                  request_ids=shipped)  # fmt: skip
+
+
+def in_development_and_tested(story: Story, bundle_id: str, building: str, tested: str) -> None:
+    """On 20 March, in `bundle_id`: `building` in development, `tested` through QA."""
+    for rid, stages in ((building, ["in_development"]), (tested, ["in_development", "qa_passed"])):
+        for stage in stages:
+            story.add(c.ITEM_PROGRESSED, bundle_id, "2026-03-20 09:00", request_id=rid,
+                      stage=stage)  # fmt: skip
+
+
 def change(story: Story, when: str, kind: str = "normal", subsystems=("Billing",), bundle_id=None):
     cid = str(uuid.uuid4())
     story.add(
@@ -383,17 +409,7 @@ def test_how_many_by_a_date_counts_the_requests_own_forecasts() -> None:
     ship, though a release ships three: 2 at every confidence, as the per-request
     forecasts say (the unplanned one cannot make a bundle 10 days away)."""
     story = Story()
-    for month in ("01", "02", "03"):
-        past = bundle(story, f"2026.{month}", f"2026-{month}-10", planned="2025-12-01 09:00")
-        shipped = [
-            story.flow("2025-12-01 09:00", "2026-01-02 09:00", f"2026-{month}-10 19:05")
-            for _ in range(3)
-        ]
-        for rid in shipped:
-            story.add(c.REQUEST_SCHEDULED, past, "2026-01-03 09:00", request_id=rid,
-                      after_freeze=False)  # fmt: skip
-        story.add(c.BUNDLE_DEPLOYED, past, f"2026-{month}-10 19:00", change_id=None,
-                  request_ids=shipped)  # fmt: skip
+    three_bundles_shipped(story, 3, scheduled="2026-01-03 09:00")
     upcoming = bundle(story, "2026.04", "2026-04-10")
     tested, building, unplanned = (story.request("2026-03-01 09:00") for _ in range(3))
     for n, rid in enumerate((tested, building, unplanned)):
@@ -401,10 +417,7 @@ def test_how_many_by_a_date_counts_the_requests_own_forecasts() -> None:
     for rid in (tested, building):
         story.add(c.REQUEST_SCHEDULED, upcoming, "2026-03-03 09:00", request_id=rid,
                   after_freeze=False)  # fmt: skip
-    for rid, stages in ((building, ["in_development"]), (tested, ["in_development", "qa_passed"])):
-        for stage in stages:
-            story.add(c.ITEM_PROGRESSED, upcoming, "2026-03-20 09:00", request_id=rid,
-                      stage=stage)  # fmt: skip
+    in_development_and_tested(story, upcoming, building, tested)
     history, as_of = story.history(), date(2026, 3, 31)
     each = forecast_requests(history, as_of, UTC)
     by_april = [i["forecast"]["p95"] <= "2026-04-30" for i in each["items"]]
@@ -444,14 +457,7 @@ def test_work_that_ships_in_bundles_is_forecast_on_the_bundles_dates() -> None:
     B1's four ship on 10 April (not at risk); B2's and the unplanned ones ship on 10 May;
     nothing ships before its own bundle."""
     story = Story()
-    for month in ("01", "02", "03"):
-        past = bundle(story, f"2026.{month}", f"2026-{month}-10", planned="2025-12-01 09:00")
-        shipped = [
-            story.flow("2025-12-01 09:00", "2025-12-02 09:00", f"2026-{month}-10 19:05")
-            for _ in range(4)
-        ]
-        story.add(c.BUNDLE_DEPLOYED, past, f"2026-{month}-10 19:00", change_id=None,
-                  request_ids=shipped)  # fmt: skip
+    three_bundles_shipped(story, 4)
     b1, b2 = bundle(story, "2026.04", "2026-04-10"), bundle(story, "2026.05", "2026-05-10")
     first: list[str] = []
     second: list[str] = []
@@ -483,14 +489,7 @@ def test_which_work_of_a_bundle_planned_past_its_pace_slips_is_left_open() -> No
     accepted in does not): each ships with the bundle in about four trials of five, so
     each one's 50% date is the bundle's and its 85% the next bundle's, at risk."""
     story = Story()
-    for month in ("01", "02", "03"):
-        past = bundle(story, f"2026.{month}", f"2026-{month}-10", planned="2025-12-01 09:00")
-        shipped = [
-            story.flow("2025-12-01 09:00", "2025-12-02 09:00", f"2026-{month}-10 19:05")
-            for _ in range(4)
-        ]
-        story.add(c.BUNDLE_DEPLOYED, past, f"2026-{month}-10 19:00", change_id=None,
-                  request_ids=shipped)  # fmt: skip
+    three_bundles_shipped(story, 4)
     upcoming, _ = bundle(story, "2026.04", "2026-04-10"), bundle(story, "2026.05", "2026-05-10")
     five = [story.request("2026-03-01 09:00") for _ in range(5)]
     for n, rid in enumerate(five):
@@ -513,24 +512,14 @@ def test_a_bundle_planned_past_its_pace_ships_its_furthest_along_work_first() ->
     not started for the next, at risk (the plan's order alone put the QA-passed work
     last and forecast it to slip)."""
     story = Story()
-    for month in ("01", "02", "03"):
-        past = bundle(story, f"2026.{month}", f"2026-{month}-10", planned="2025-12-01 09:00")
-        shipped = [
-            story.flow("2025-12-01 09:00", "2025-12-02 09:00", f"2026-{month}-10 19:05")
-            for _ in range(2)
-        ]
-        story.add(c.BUNDLE_DEPLOYED, past, f"2026-{month}-10 19:00", change_id=None,
-                  request_ids=shipped)  # fmt: skip
+    three_bundles_shipped(story, 2)
     upcoming, _ = bundle(story, "2026.04", "2026-04-10"), bundle(story, "2026.05", "2026-05-10")
     first, second, building, tested = (story.request("2026-03-01 09:00") for _ in range(4))
     for n, rid in enumerate((first, second, building, tested)):
         story.accept(rid, f"2026-03-02 09:0{n}")
         story.add(c.REQUEST_SCHEDULED, upcoming, "2026-03-03 09:00", request_id=rid,
                   after_freeze=False)  # fmt: skip
-    for rid, stages in ((building, ["in_development"]), (tested, ["in_development", "qa_passed"])):
-        for stage in stages:
-            story.add(c.ITEM_PROGRESSED, upcoming, "2026-03-20 09:00", request_id=rid,
-                      stage=stage)  # fmt: skip
+    in_development_and_tested(story, upcoming, building, tested)
     result = forecast_requests(story.history(), date(2026, 3, 31), UTC, seed=3)
     when = {i["id"]: i["forecast"]["p95"] for i in result["items"]}
     risk = {i["id"]: i["at_risk"] for i in result["items"]}
