@@ -47,8 +47,9 @@ def test_metrics_dashboard_shows_pictures_to_every_role(
 ) -> None:
     """Four charts and the year-on-year table for a reader; each request's dot on the
     cycle-time chart opens that request when clicked, and the keyboard reaches the same
-    requests through the delivered count's list; the VP's own view fits a phone; the
-    weekly report shows the week's deliveries."""
+    requests through the delivered count's list; the VP's own view fits a phone, each
+    chart legible in a frame that scrolls sideways; the weekly report shows the week's
+    deliveries."""
     march(live_server)
     reader = as_user("metrics.mo")
     page = reader.go("/dashboard?period=2026-03&unit=week")
@@ -84,6 +85,15 @@ def test_metrics_dashboard_shows_pictures_to_every_role(
     expect(page.locator("h1")).to_have_text("Metrics: Customer Care")
     expect(page.locator("svg.chart")).to_have_count(4)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    # A chart keeps a width its labels can be read at (scaled to the phone, 6px), its
+    # frame scrolling sideways rather than the page.
+    label = page.locator("svg.chart text").first.bounding_box()
+    assert label is not None
+    assert label["height"] >= 10, label
+    assert page.evaluate(
+        "(() => { const f = document.querySelector('.chart-frame');"
+        " return f.scrollWidth > f.clientWidth; })()"
+    )
     vp.shot("metrics-phone")
 
 
