@@ -219,19 +219,24 @@ def metrics_router(auth: Auth, queries: MetricsQueries) -> APIRouter:
         period: Annotated[str | None, Query(max_length=40, description=PERIOD)] = None,
         unit: Annotated[
             Literal["week", "month", "quarter"],
-            Query(description="Forecasts made as of the first day of each of these."),
+            Query(description="Forecasts made on the period's first day and each of these."),
         ] = "month",
+        as_of: Annotated[
+            Day | None, Query(description="Judged by what had happened by then; default today.")
+        ] = None,
         seed: Annotated[int, Query(ge=0, le=2**31)] = 0,
     ) -> Document:
-        return queries.forecast_accuracy(queries.question(period, None, unit, flt), seed)
+        return queries.forecast_accuracy(queries.question(period, as_of, unit, flt), seed)
 
     @router.get(
         "/forecasts/{request_id}",
         response_model=Document,
-        summary="The delivery forecast of one accepted request",
+        summary="The delivery forecast of one accepted request, by its id or reference",
     )
     def forecast(
-        request_id: Annotated[str, Path(min_length=1, max_length=64)],
+        request_id: Annotated[
+            str, Path(min_length=1, max_length=64, description="Its id, or REQ-12")
+        ],
         caller: Annotated[Caller, Depends(reader)],
         as_of: Day | None = None,
         seed: Annotated[int, Query(ge=0, le=2**31)] = 0,

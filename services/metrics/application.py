@@ -7,6 +7,7 @@ the log holds a month or ten years.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -60,6 +61,7 @@ class MetricsQueries:
     def __init__(self, views: MetricsViews) -> None:
         self.views = views
         self.zone = views.zone
+        self._judging = threading.Lock()
 
     def today(self) -> date:
         return datetime.now(self.zone).date()
@@ -182,36 +184,40 @@ class MetricsQueries:
         )
 
     def forecast_accuracy(self, q: Question, seed: int = 0) -> dict[str, Any]:
-        """How often the forecasts made as of the start of each week (or month, quarter)
-        of the period came true, judged by what has happened up to today."""
+        """How often the forecasts made on the period's first day and the first day of
+        each later week (or month, quarter) in it came true, judged by what had happened
+        by the end of the question's as-of day. One at a time: each is up to 60 whole
+        forecasts, and several at once would only slow every other question."""
         if q.unit not in ACCURACY_UNITS:
             raise InvalidCommand(
                 "unknown_unit", f"forecasts are judged by {', '.join(ACCURACY_UNITS)}"
             )
-        today = self.today()
-        days = forecast_days(q.span, q.unit, min(q.span.end, today))
+        days = forecast_days(q.span, q.unit, min(q.span.end, q.as_of))
         if len(days) > MAX_FORECAST_DAYS:
+            coarser = {"week": "by month or quarter, or a", "month": "by quarter, or a"}
             raise InvalidCommand(
                 "too_many_forecasts",
-                f"{len(days)} forecasts to judge: at most {MAX_FORECAST_DAYS}"
-                " (a longer period by month or quarter)",
+                f"{len(days)} forecasts to judge, at most {MAX_FORECAST_DAYS}: judge them"
+                f" {coarser.get(q.unit, 'over a')} shorter period",
             )
-        history = self._history(self._forecast_start(q.span.start), today)
-        doc = forecast_accuracy(
-            history, days, self.zone, today,
-            window_days=FORECAST_WINDOW_DAYS, seed=seed, flt=q.filter,
-        )  # fmt: skip
+        with self._judging:
+            history = self._history(self._forecast_start(q.span.start), q.as_of)
+            doc = forecast_accuracy(
+                history, days, self.zone, q.as_of,
+                window_days=FORECAST_WINDOW_DAYS, seed=seed, flt=q.filter,
+            )  # fmt: skip
         return self._framed(q, doc, history)
 
     def forecast(self, request_id: str, as_of: date, seed: int = 0) -> dict[str, Any]:
         everything = self.forecasts(as_of, seed)
         for item in everything["items"]:
-            if item["id"] == request_id:
+            if request_id == item["id"] or request_id.upper() == item["reference"].upper():
                 basis = {k: v for k, v in everything.items() if k != "items"}
                 return {**basis, **item}
         raise NotFound(
             "forecast_not_found",
-            f"request {request_id} is not accepted, undelivered work on {as_of.isoformat()}",
+            f"no accepted, undelivered request has the id or reference {request_id}"
+            f" on {as_of.isoformat()}",
         )
 
     def how_many_by(

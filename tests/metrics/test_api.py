@@ -191,6 +191,8 @@ def test_forecasts_for_each_accepted_request_and_the_backlog(api: Api) -> None:
     assert [i["id"] for i in everything["items"]] == [ids["charlie"]]
     one = get(api, f"/forecasts/{ids['charlie']}", seed=3)
     assert one["forecast"] == everything["items"][0]["forecast"]
+    by_reference = get(api, f"/forecasts/{one['reference'].lower()}", seed=3)
+    assert by_reference["forecast"] == one["forecast"]
     assert one["forecast"]["p50"] is not None
     missing = api.get(f"/api/metrics/forecasts/{ids['alpha']}", "rm", params=MARCH)
     assert missing.status_code == 404
@@ -227,6 +229,9 @@ def test_forecast_accuracy_judges_the_forecasts_made_each_week_of_a_period(api: 
                        params={"period": "2020..2025", "unit": "week"})  # fmt: skip
     assert too_many.status_code == 422
     assert too_many.json()["rule"] == "too_many_forecasts"
+    assert too_many.json()["detail"].endswith(
+        "at most 60: judge them by month or quarter, or a shorter period"
+    )
 
 
 def test_comparison_of_a_period_with_the_one_before(api: Api) -> None:

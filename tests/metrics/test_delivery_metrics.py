@@ -448,7 +448,30 @@ def test_forecasts_are_judged_by_what_was_delivered_since() -> None:
     judged = forecast_accuracy(story.history(), days, UTC, date(2026, 4, 20), window_days=30)
     shares = {c["confidence"]: (c["came_true"], c["judged"]) for c in judged["confidences"]}
     assert shares == {50: (1, 4), 85: (1, 4), 95: (1, 4)}
+    assert {c["requests"] for c in judged["confidences"]} == {3}
     assert [c["short"] for c in judged["confidences"]] == [False, True, True]
+
+
+def test_forecasts_are_judged_by_what_had_happened_by_the_day_asked() -> None:
+    """The same forecasts of 31 March judged as of 2 April: the first, delivered on
+    1 April, came true; the others' dates (2, 3 and 4 April) had not passed by the end of
+    2 April, so they are pending, the withdrawal on 5 April not yet known."""
+    story = steady_history()
+    first, second, third, dropped = (story.request("2026-03-01 09:00") for _ in range(4))
+    for day, rid in enumerate((first, second, third, dropped), start=2):
+        story.accept(rid, f"2026-03-0{day} 10:00")
+    story.add(c.RANKING_STARTED, "rank-sales", "2026-03-06 12:00", department="Sales")
+    story.add(c.RANKING_REORDERED, "rank-sales", "2026-03-06 12:00",
+              order=[first, second, third, dropped])  # fmt: skip
+    story.deliver(first, "2026-04-01 12:00")
+    story.deliver(second, "2026-04-03 12:00")
+    story.add(c.REQUEST_WITHDRAWN, dropped, "2026-04-05 12:00", reason="no longer needed")
+    judged = forecast_accuracy(
+        story.history(), [date(2026, 3, 31)], UTC, date(2026, 4, 2), window_days=30
+    )
+    assert [(c["came_true"], c["judged"], c["pending"]) for c in judged["confidences"]] == [
+        (1, 1, 3)
+    ] * 3
 
 
 def test_work_that_ships_in_bundles_is_forecast_on_the_bundles_dates() -> None:

@@ -8,8 +8,10 @@ import re
 from typing import get_args
 
 from services.metrics import api
-from services.metrics.pages import asked
+from services.metrics.domain.records import Filter
+from services.metrics.pages import asked, dashboard
 from services.metrics.pages.figures import CFD_COLORS
+from shared.web.rendering import Templates
 from tests.metrics.scenario import Office, march_history
 from tests.web.conftest import REFERENCE, Web
 
@@ -203,8 +205,9 @@ def test_the_dashboard_says_how_often_the_periods_forecasts_came_true_when_asked
     web: Web,
 ) -> None:
     """Only when asked (it makes a forecast for each week of the period): the shares the
-    API's forecasts/accuracy gives, with the dashboard's period, unit and filters kept; a
-    unit that would make too many forecasts is refused in place."""
+    API's forecasts/accuracy gives, with the dashboard's period, unit and filters kept,
+    and an answer to how many by a date kept beside it; a unit that would make too many
+    forecasts is refused in place."""
     march_history(web.platform)
     with web.client() as client:
         web.sign_in(client, "rm")
@@ -218,6 +221,8 @@ def test_the_dashboard_says_how_often_the_periods_forecasts_came_true_when_asked
         too_many = client.get(
             "/dashboard", params={"period": "2024..2026-03", "unit": "week", "judge": "true"}
         ).text
+        # Each of the section's two questions keeps the other's answer when asked.
+        both = client.get("/dashboard", params=weekly | {"judge": "true", "by": "2026-06-30"})
     form = plain[plain.index('id="came-true"') :]
     form = form[: form.index("</form>")]
     assert '<input type="hidden" name="department" value="Sales">' in form
@@ -235,6 +240,36 @@ def test_the_dashboard_says_how_often_the_periods_forecasts_came_true_when_asked
     assert rows == expected
     assert "Forecasts made on 6 days, from Sun 1 Mar 2026 (3 of them" in judged
     assert "at most 60" in too_many
+    how_many, came_true = (
+        both.text[both.text.index(f'id="{form}"') :].split("</form>")[0]
+        for form in ("how-many", "came-true")
+    )
+    assert '<input type="hidden" name="judge" value="true">' in how_many
+    assert 'name="by" value="2026-06-30"' in how_many
+    assert '<input type="hidden" name="by" value="2026-06-30">' in came_true
+    assert "Still to be seen" in both.text
+    assert "By Tue 30 Jun 2026" in both.text
+
+
+def test_a_confidence_with_nothing_judged_yet_says_so_beside_those_judged() -> None:
+    """A week whose one forecast missed its 50% date while its 85% and 95% dates are
+    still to come: the 50% row has a share, the others say none is judged yet (the page
+    failed with a 500 on them)."""
+    rows = [
+        {"confidence": 50, "judged": 1, "requests": 1, "came_true": 0, "share": 0.0,
+         "pending": 0, "short": False},
+        *({"confidence": c, "judged": 0, "requests": 0, "came_true": 0, "share": None,
+           "pending": 1, "short": False} for c in (85, 95)),
+    ]  # fmt: skip
+    answer = {"forecast_days": ["2026-11-02"], "days_without_forecasts": [], "confidences": rows}
+    chosen = asked.Asked(Filter(), everything=True)
+    page = (
+        Templates(dashboard.TEMPLATES)
+        .env.get_template("_accuracy.html")
+        .render(accuracy={"answer": answer}, unit="week", period="2026-11-02", asked=chosen)
+    )
+    assert '<td data-label="Came true"><strong>0%</strong> (0)</td>' in page
+    assert page.count('<td data-label="Came true">none judged yet</td>') == 2
 
 
 def test_every_dashboard_filter_has_a_visible_label_and_every_page_a_skip_link(

@@ -228,7 +228,9 @@ def _accuracy(p: MetricsPages, q: Question, judge: bool) -> dict[str, Any]:
     if not judge:
         return {}
     try:
-        return {"answer": p.queries.forecast_accuracy(q)}
+        # Judged by what has happened up to today, not by the period's end: the period's
+        # own forecasts, seen from its end, would mostly be still to come.
+        return {"answer": p.queries.forecast_accuracy(replace(q, as_of=p.queries.today()))}
     except DomainError as exc:
         return {"error": exc.detail}
 
