@@ -3,10 +3,15 @@ real commands and other services' facts by contract."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from services.metrics import application
 from services.metrics.application import MetricsQueries
 from services.metrics.report import render_weekly
 from services.metrics.views import MetricsViews
@@ -232,6 +237,33 @@ def test_forecast_accuracy_judges_the_forecasts_made_each_week_of_a_period(api: 
     assert too_many.json()["detail"].endswith(
         "at most 60: judge them by month or quarter, or a shorter period"
     )
+
+
+def test_forecasts_are_judged_one_check_at_a_time(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two checks asked at once: the second waits for the first (each makes up to 60
+    whole forecasts; run together they only slowed every other question)."""
+    queries = MetricsQueries(MetricsViews(api.platform.log))
+    running: list[int] = []
+    at_once = [0]
+
+    def judge(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        running.append(1)
+        at_once[0] = max(at_once[0], len(running))
+        time.sleep(0.05)
+        running.pop()
+        return {}
+
+    monkeypatch.setattr(application, "forecast_accuracy", judge)
+    question = queries.question("2026-03", None, "week")
+    checks = [threading.Thread(target=queries.forecast_accuracy, args=(question,))
+              for _ in range(3)]  # fmt: skip
+    for check in checks:
+        check.start()
+    for check in checks:
+        check.join()
+    assert at_once == [1]
 
 
 def test_comparison_of_a_period_with_the_one_before(api: Api) -> None:
