@@ -272,6 +272,26 @@ def test_a_confidence_with_nothing_judged_yet_says_so_beside_those_judged() -> N
     assert page.count('<td data-label="Came true">none judged yet</td>') == 2
 
 
+def test_a_forecast_planned_later_than_asked_says_what_was_asked_for() -> None:
+    """Scheduled into the 15 December bundle, a request's target is the bundle's date, no
+    longer overdue; the VP asked for 7 September 2025, and the list still says so. One
+    planned earlier than asked says nothing more."""
+    item = {"id": "r1", "reference": "REQ-1", "title": "Late", "department": "Sales",
+            "target_date": "2026-12-15", "desired_date": "2025-09-07",
+            "forecast": {"p50": "2026-12-15", "p85": "2027-01-19", "p95": "2027-01-19"},
+            "at_risk": True, "overdue": False}  # fmt: skip
+    early = item | {"id": "r2", "title": "Early", "desired_date": "2027-03-01"}
+    page = (
+        Templates(dashboard.TEMPLATES)
+        .env.get_template("_forecasts.html")
+        .render(forecasts=[item, early], forecast_model="releases", overtaken_share=0.25)
+    )
+    late_row, early_row = page.split("<tr><td>")[1:3]
+    assert '<span class="hint">asked for Sun 7 Sep 2025</span>' in late_row
+    assert "asked for" not in early_row
+    assert "25% of deliveries going to work accepted after what waits now" in page
+
+
 def test_every_dashboard_filter_has_a_visible_label_and_every_page_a_skip_link(
     web: Web,
 ) -> None:

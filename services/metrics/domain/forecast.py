@@ -370,6 +370,8 @@ def _item(
         "position": index + 1,
         "bundle_id": planned[0].id if planned else None,
         "target_date": target,
+        # What the requester asked for: a target later than it is late for them already.
+        "desired_date": r.desired_date,
         "forecast": dates,
         "at_risk": bool(target and (p85 is None or p85 > target)),
         # The target has already passed undelivered: no forecast can meet it any more.
