@@ -203,7 +203,7 @@ class MetricsQueries:
         with self._judging:
             history = self._history(self._forecast_start(q.span.start), q.as_of)
             doc = forecast_accuracy(
-                history, days, self.zone, q.as_of,
+                history, days, self.zone, q.as_of, over=q.as_of < self.today(),
                 window_days=FORECAST_WINDOW_DAYS, seed=seed, flt=q.filter,
             )  # fmt: skip
         return self._framed(q, doc, history)

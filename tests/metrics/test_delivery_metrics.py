@@ -453,9 +453,9 @@ def test_forecasts_are_judged_by_what_was_delivered_since() -> None:
 
 
 def test_forecasts_are_judged_by_what_had_happened_by_the_day_asked() -> None:
-    """The same forecasts of 31 March judged as of 2 April: the first, delivered on
-    1 April, came true; the others' dates (2, 3 and 4 April) had not passed by the end of
-    2 April, so they are pending, the withdrawal on 5 April not yet known."""
+    """The same forecasts of 31 March judged on 2 April: the first, delivered on 1 April,
+    came true; the others' dates (2, 3 and 4 April) were still to come, so they are
+    pending, the withdrawal on 5 April not yet known."""
     story = steady_history()
     first, second, third, dropped = (story.request("2026-03-01 09:00") for _ in range(4))
     for day, rid in enumerate((first, second, third, dropped), start=2):
@@ -466,11 +466,16 @@ def test_forecasts_are_judged_by_what_had_happened_by_the_day_asked() -> None:
     story.deliver(first, "2026-04-01 12:00")
     story.deliver(second, "2026-04-03 12:00")
     story.add(c.REQUEST_WITHDRAWN, dropped, "2026-04-05 12:00", reason="no longer needed")
-    judged = forecast_accuracy(
-        story.history(), [date(2026, 3, 31)], UTC, date(2026, 4, 2), window_days=30
-    )
-    assert [(c["came_true"], c["judged"], c["pending"]) for c in judged["confidences"]] == [
+    history, days, asked = story.history(), [date(2026, 3, 31)], date(2026, 4, 2)
+    today = forecast_accuracy(history, days, UTC, asked, window_days=30)
+    assert [(c["came_true"], c["judged"], c["pending"]) for c in today["confidences"]] == [
         (1, 1, 3)
+    ] * 3
+    # Asked on a later day about 2 April, that day is over: the second, due then and
+    # not delivered until 3 April, missed.
+    past = forecast_accuracy(history, days, UTC, asked, over=True, window_days=30)
+    assert [(c["came_true"], c["judged"], c["pending"]) for c in past["confidences"]] == [
+        (1, 2, 2)
     ] * 3
 
 

@@ -3,10 +3,10 @@ of a period, each judged against what happened since.
 
 A request's forecast came true at a confidence when it was delivered by that date. A
 forecast is judged once the request was delivered or its date has passed undelivered
-(a miss); one whose date is still to come, or is the day judged on, undelivered, is
-pending. A request withdrawn,
-rejected or closed as a duplicate afterwards is not judged: nothing was delivered late.
-A day with nothing delivered in the window before it has no forecasts to judge.
+(a miss); one whose date is still to come (today's included: today is not over),
+undelivered, is pending. A request withdrawn, rejected or closed as a duplicate
+afterwards is not judged: nothing was delivered late. A day with nothing delivered in
+the window before it has no forecasts to judge.
 """
 
 from __future__ import annotations
@@ -36,13 +36,19 @@ def forecast_accuracy(
     zone: tzinfo,
     judged_on: date,
     *,
+    over: bool = False,
     window_days: int = 90,
     seed: int = 0,
     flt: Filter = EVERYTHING,
 ) -> dict[str, Any]:
     """For each confidence, how many of the forecasts made as of `days` came true, of
-    those that can be judged by what had happened at the end of `judged_on`. `history`
-    holds every record the days' forecasts read and what happened to their requests."""
+    those that can be judged by what had happened at the end of `judged_on` (`over`: a
+    past day, so a date on it undelivered has passed; else today, which has not).
+    `history` holds every record the days' forecasts read and what happened to their
+    requests."""
+    still_to_come = (
+        judged_on.isoformat() if not over else (judged_on + timedelta(days=1)).isoformat()
+    )
     delivered = {
         r.id: day
         for r in history.requests.values()
@@ -67,8 +73,7 @@ def forecast_accuracy(
                 continue
             for c in CONFIDENCE:
                 forecast = item["forecast"][f"p{c}"]
-                # Undelivered on its date's own day: that day is not over yet.
-                if actual is None and (forecast is None or forecast >= judged_on.isoformat()):
+                if actual is None and (forecast is None or forecast >= still_to_come):
                     pending[c] += 1
                     continue
                 judged[c] += 1

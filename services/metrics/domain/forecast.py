@@ -9,6 +9,11 @@ When recent work shipped in release bundles, daily draws would scatter a bundle'
 deliveries over random days; those trials draw instead, for each upcoming deployment
 (the planned bundles, then the recent cadence), how many requests it ships from what
 recent bundles shipped. A request never ships before its own bundle's date.
+
+The plan's order is followed where it decides one; requests it leaves in no order (one
+bundle at one stage, unranked work) are taken in a random order in each trial. Work
+accepted later takes the share of deliveries it took lately while older work waited
+(`overtaken_share`). "How many by a date" counts the same trials (decision 126).
 """
 
 from __future__ import annotations
