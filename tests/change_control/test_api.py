@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from services.change_control.application.deployments import DeploymentReports
 from services.change_control.views import ChangeControlViews, DeploymentFilter
@@ -16,6 +17,7 @@ from tests.change_control.builders import (
     change_payload,
     raise_change,
     revision_payload,
+    window,
 )
 from tests.conftest import Api
 from tests.logs import captured_logs
@@ -55,6 +57,48 @@ def test_it_staff_raise_a_change_and_the_cab_approves_it(api: Api) -> None:
         "cab.dora",
         "cab.dora",
     ]
+
+
+def test_an_implementer_booked_on_another_change_in_the_window_is_shown_to_the_cab(
+    api: Api,
+) -> None:
+    """Alice is to implement two changes whose windows overlap: the second's gates warn
+    the CAB, naming the first, without refusing the approval. Ops' change in the same
+    hours, a change of Alice's the next day, and one she has withdrawn clash with
+    nothing."""
+    first = raise_change(api, title="Patch the billing database")
+    later = window(starts_in=timedelta(hours=1))
+    second = raise_change(api, title="Rotate the CRM certificates",
+                          window_start=later.start_iso, window_end=later.end_iso)  # fmt: skip
+    tomorrow = window(starts_in=timedelta(days=1))
+    elsewhere = raise_change(api, "ops.olga", implementers=["ops.olga"], title="Swap a disk")
+    next_day = raise_change(api, title="Tomorrow's patch", window_start=tomorrow.start_iso,
+                            window_end=tomorrow.end_iso)  # fmt: skip
+
+    def booked(change_id: str) -> dict[str, Any]:
+        gates: list[dict[str, Any]] = api.get(f"/api/changes/{change_id}", "cab.carl").json()[
+            "gates"
+        ]
+        (gate,) = [g for g in gates if g["name"] == "implementers_free"]
+        return gate
+
+    reference = api.get(f"/api/changes/{first}", "cab.carl").json()["reference"]
+    clash = booked(second)
+    assert (clash["met"], clash["advisory"]) == (False, True)
+    assert clash["detail"] == (
+        f"dev.alice also implements {reference} “Patch the billing database” in an"
+        " overlapping window: is there time for both?"
+    )
+    assert booked(first)["met"] is False  # and the first is told of the second
+    assert booked(elsewhere)["met"] is True
+    assert booked(next_day)["met"] is True
+    queued = {c["id"]: c for c in api.get("/api/cab-queue", "cab.carl").json()}
+    assert queued[second]["gates_met"] is True  # advisory: nothing refused
+    approve(api, second, "cab.carl")
+    withdrawn = api.post(f"/api/changes/{first}/withdraw", "dev.alice",
+                         json={"reason": "done with the second"})  # fmt: skip
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert booked(second)["met"] is True
 
 
 def test_every_write_route_refuses_roles_it_does_not_allow(api: Api) -> None:

@@ -250,7 +250,9 @@ class ChangeControl(UseCases):
         return bundle.window if bundle else None
 
     def _facts(self, change: ProductionChange) -> GateFacts:
-        return self.views.facts(change.bundle_id, change.window)
+        return self.views.facts(
+            change.bundle_id, change.window, str(change.id), change.implementers
+        )
 
     def _template_terms(self, template_id: str) -> TemplateTerms:
         try:

@@ -189,6 +189,7 @@ class ProductionChange(AuditedAggregate):
             self.subsystems,
             self.bundle_id,
             blackouts_exempt=self.emergency,
+            implementers=self.implementers,
         )
         return evaluate_gates(subject, facts)
 

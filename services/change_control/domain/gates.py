@@ -45,11 +45,23 @@ class Blackout:
 
 
 @dataclass(frozen=True)
+class Clash:
+    """Another open change (in review, approved or being implemented) that some of this
+    change's implementers are to implement in a window overlapping this one's."""
+
+    reference: str
+    title: str
+    implementers: tuple[str, ...]
+    """The implementers the two changes share."""
+
+
+@dataclass(frozen=True)
 class GateFacts:
     """Facts from outside the change that its gates depend on."""
 
     bundle: BundleState | None = None
     blackouts: tuple[Blackout, ...] = ()
+    clashes: tuple[Clash, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,7 @@ class GateSubject:
     subsystems: Sequence[str]
     bundle_id: str | None = None
     blackouts_exempt: bool = False
+    implementers: Sequence[str] = ()
 
 
 def evaluate_gates(subject: GateSubject, facts: GateFacts) -> list[Gate]:
@@ -106,11 +119,40 @@ def evaluate_gates(subject: GateSubject, facts: GateFacts) -> list[Gate]:
         ),
         _blackout_gate(subject, facts.blackouts),
     ]
+    if subject.window is not None and subject.implementers:
+        gates.append(_implementers_gate(facts.clashes))
     if subject.change_type == ChangeType.RELEASE_DEPLOYMENT:
         gates.extend(_bundle_gates(facts.bundle, subject.bundle_id))
         if facts.bundle is not None and facts.bundle.window is not None:
             gates.append(_bundle_window_gate(facts.bundle, facts.bundle.window, subject.window))
     return gates
+
+
+def _implementers_gate(clashes: Sequence[Clash]) -> Gate:
+    """Whether the implementers are free in the window: none of them is to implement
+    another open change in an overlapping one. Advisory: two small changes by one person
+    in one evening can be fine, but the CAB should know before approving both."""
+    if not clashes:
+        return Gate(
+            "implementers_free",
+            True,
+            "implementers_booked",
+            "no implementer has another open change in an overlapping window",
+            advisory=True,
+        )
+    verbs = ("implements", "implement")
+    told = "; ".join(
+        f"{', '.join(c.implementers)} also {verbs[len(c.implementers) > 1]}"
+        f" {c.reference} “{c.title}”"
+        for c in clashes
+    )
+    return Gate(
+        "implementers_free",
+        False,
+        "implementers_booked",
+        f"{told} in an overlapping window: is there time for both?",
+        advisory=True,
+    )
 
 
 def _bundle_window_gate(bundle: BundleState, planned: Window, window: Window | None) -> Gate:

@@ -17,6 +17,7 @@ import orjson
 from services.change_control.domain import COVERING, Status
 from services.change_control.domain.gates import (
     BundleState,
+    Clash,
     Gate,
     GateFacts,
     GateSubject,
@@ -221,13 +222,15 @@ class ChangeControlViews:
             change["subsystems"],
             change["bundle_id"],
             blackouts_exempt=change["change_type"] == ChangeType.EMERGENCY,
+            implementers=change["implementers"],
         )
         blackouts = tuple(as_blackout(b) for b in self.blackouts_hitting(change["id"]))
         state = None
         if change["bundle_id"]:
             row = bundle if bundle is not None else self.bundle(change["bundle_id"])
             state = bundle_state_of(change["bundle_id"], row)
-        return evaluate_gates(subject, GateFacts(state, blackouts))
+        clashes = self.clashes(change["id"], change["implementers"], subject.window)
+        return evaluate_gates(subject, GateFacts(state, blackouts, clashes))
 
     def open_release_change(self, bundle_id: str) -> tuple[str, str] | None:
         """(id, title) of the bundle's release deployment change still open, if any."""
@@ -359,11 +362,43 @@ class ChangeControlViews:
         rows = self._rows(f"SELECT * FROM {self._t(BLACKOUTS)} WHERE id = :id", {"id": blackout_id})
         return blackout_row(rows[0]) if rows else None
 
-    def facts(self, bundle_id: str | None, window: Window | None) -> GateFacts:
-        """What a command's gates need: the bundle, and blackouts overlapping `window`."""
+    def facts(
+        self,
+        bundle_id: str | None,
+        window: Window | None,
+        change_id: str | None = None,
+        implementers: Sequence[str] = (),
+    ) -> GateFacts:
+        """What a command's gates need: the bundle, blackouts overlapping `window`, and
+        the other open changes its implementers are booked on in it."""
         blackouts = tuple(as_blackout(b) for b in self.blackouts(window=window)) if window else ()
         bundle = self.bundle_state(bundle_id) if bundle_id else None
-        return GateFacts(bundle, blackouts)
+        return GateFacts(bundle, blackouts, self.clashes(change_id, implementers, window))
+
+    def clashes(
+        self, change_id: str | None, implementers: Sequence[str], window: Window | None
+    ) -> tuple[Clash, ...]:
+        """The other open changes (in review, approved, being implemented) that any of
+        `implementers` is to implement in a window overlapping `window`."""
+        if window is None or not implementers:
+            return ()
+        placeholders, statuses = _in("s", ACTIVE)
+        people = {f"p{i}": f"%|{escape_like(u)}|%" for i, u in enumerate(implementers)}
+        anyone = " OR ".join(f"implementers LIKE :{k} ESCAPE '\\'" for k in people)
+        rows = self._rows(
+            f"SELECT * FROM {self._t(CHANGES)} WHERE status IN ({placeholders})"
+            f" AND id != :id AND window_start < :end AND window_end > :start AND ({anyone})"
+            " ORDER BY window_start, number",
+            {**statuses, **people, "id": change_id or "", "start": iso(window.start),
+             "end": iso(window.end)},
+        )  # fmt: skip
+        mine = set(implementers)
+        return tuple(
+            Clash(
+                row["reference"], row["title"], tuple(u for u in row["implementers"] if u in mine)
+            )
+            for row in map(change_row, rows)
+        )
 
     def templates(self, *, include_retired: bool = False) -> list[dict[str, Any]]:
         where = "" if include_retired else " WHERE retired = 0"
