@@ -426,13 +426,10 @@ def test_how_many_by_a_date_counts_the_requests_own_forecasts() -> None:
     assert (backlog["backlog"], backlog["p50"], backlog["p85"], backlog["p95"]) == (3, 2, 2, 2)
 
 
-def test_forecasts_are_judged_by_what_was_delivered_since() -> None:
-    """One delivery a day in March. As of 31 March Sales ranked four requests: forecast
-    on 1, 2, 3 and 4 April. The first came on 1 April, the second on 3 April, the third
-    on 10 April; the fourth was withdrawn on 5 April, and is not judged. As of 7 April
-    the third, still open, was forecast on 8 or 9 April: judged as well, it missed. So
-    one of four came true at each confidence: short of 85% and 95% by more than chance,
-    not of 50% (four forecasts can miss half by chance)."""
+def four_ranked_requests() -> tuple[Story, str]:
+    """One delivery a day in March; four requests accepted on 2-5 March, ranked in that
+    order by Sales on 6 March: the first delivered on 1 April, the second on 3 April, the
+    fourth withdrawn on 5 April. Returns the story and the third (still open)."""
     story = steady_history()
     first, second, third, dropped = (story.request("2026-03-01 09:00") for _ in range(4))
     for day, rid in enumerate((first, second, third, dropped), start=2):
@@ -443,6 +440,17 @@ def test_forecasts_are_judged_by_what_was_delivered_since() -> None:
     story.deliver(first, "2026-04-01 12:00")
     story.deliver(second, "2026-04-03 12:00")
     story.add(c.REQUEST_WITHDRAWN, dropped, "2026-04-05 12:00", reason="no longer needed")
+    return story, third
+
+
+def test_forecasts_are_judged_by_what_was_delivered_since() -> None:
+    """One delivery a day in March. As of 31 March Sales ranked four requests: forecast
+    on 1, 2, 3 and 4 April. The first came on 1 April, the second on 3 April, the third
+    on 10 April; the fourth was withdrawn on 5 April, and is not judged. As of 7 April
+    the third, still open, was forecast on 8 or 9 April: judged as well, it missed. So
+    one of four came true at each confidence: short of 85% and 95% by more than chance,
+    not of 50% (four forecasts can miss half by chance)."""
+    story, third = four_ranked_requests()
     story.deliver(third, "2026-04-10 12:00")
     days = [date(2026, 3, 31), date(2026, 4, 7)]
     judged = forecast_accuracy(story.history(), days, UTC, date(2026, 4, 20), window_days=30)
@@ -456,16 +464,7 @@ def test_forecasts_are_judged_by_what_had_happened_by_the_day_asked() -> None:
     """The same forecasts of 31 March judged on 2 April: the first, delivered on 1 April,
     came true; the others' dates (2, 3 and 4 April) were still to come, so they are
     pending, the withdrawal on 5 April not yet known."""
-    story = steady_history()
-    first, second, third, dropped = (story.request("2026-03-01 09:00") for _ in range(4))
-    for day, rid in enumerate((first, second, third, dropped), start=2):
-        story.accept(rid, f"2026-03-0{day} 10:00")
-    story.add(c.RANKING_STARTED, "rank-sales", "2026-03-06 12:00", department="Sales")
-    story.add(c.RANKING_REORDERED, "rank-sales", "2026-03-06 12:00",
-              order=[first, second, third, dropped])  # fmt: skip
-    story.deliver(first, "2026-04-01 12:00")
-    story.deliver(second, "2026-04-03 12:00")
-    story.add(c.REQUEST_WITHDRAWN, dropped, "2026-04-05 12:00", reason="no longer needed")
+    story, _ = four_ranked_requests()
     history, days, asked = story.history(), [date(2026, 3, 31)], date(2026, 4, 2)
     today = forecast_accuracy(history, days, UTC, asked, window_days=30)
     assert [(c["came_true"], c["judged"], c["pending"]) for c in today["confidences"]] == [
