@@ -263,6 +263,24 @@ def test_on_a_laptop_every_page_link_and_triage_form_stays_in_sight(
     rm.shot("triage-laptop-1280")
 
 
+def test_on_a_1366_laptop_every_page_link_sits_in_one_row(
+    as_user: Any, live_server: LiveServer
+) -> None:
+    """The role with the most pages (IT staff on the CAB: twelve) sees them in one row
+    of their own under the name, search and account, not one or two wrapped onto a
+    second line beside them."""
+    olga = as_user("ops.olga")
+    page = olga.go("/")
+    links = page.locator("nav.mainnav a").all()
+    assert len(links) >= 12
+    rows = {round(box["y"]) for link in links if (box := link.bounding_box()) is not None}
+    assert len(rows) == 1, rows
+    search = page.locator(".topbar .find").bounding_box()
+    assert search is not None
+    assert min(rows) > search["y"] + search["height"] - 1  # the row under the search
+    olga.shot("navigation-laptop-1366")
+
+
 def test_an_age_in_days_never_breaks_across_lines(as_user: Any, live_server: LiveServer) -> None:
     """In a table squeezed by long titles, '473 d' stays on one line (it read '473' over
     'd' on a VP's department page)."""
