@@ -192,7 +192,7 @@ class MetricsQueries:
             raise InvalidCommand(
                 "unknown_unit", f"forecasts are judged by {', '.join(ACCURACY_UNITS)}"
             )
-        days = forecast_days(q.span, q.unit, min(q.span.end, q.as_of))
+        days = forecast_days(q.span, q.unit, q.as_of)
         if len(days) > MAX_FORECAST_DAYS:
             coarser = {"week": "by month or quarter, or a", "month": "by quarter, or a"}
             raise InvalidCommand(

@@ -87,10 +87,21 @@ def plan_order(history: History, as_of: date, zone: tzinfo) -> list[RequestRecor
     bundle (a bundle planned past what a release ships leaves its least finished work
     for the next, not what passed QA), then the rest by their department's ranking (each
     department's first, then each one's second, ...), then acceptance."""
-    return [r for r, _ in _plan(history, as_of, zone)]
+    return [q.request for q in _plan(history, as_of, zone)]
 
 
-def _plan(history: History, as_of: date, zone: tzinfo) -> list[tuple[RequestRecord, Hashable]]:
+@dataclass(frozen=True)
+class _Queued:
+    """A request in the plan, with what placing it read: its place as the plan decides
+    it, its bundle and that bundle's date then, and its stage then."""
+
+    request: RequestRecord
+    place: Hashable
+    planned: Planned
+    stage: str
+
+
+def _plan(history: History, as_of: date, zone: tzinfo) -> list[_Queued]:
     """`plan_order` with each request's place as the plan decides it: requests sharing
     a place (in one bundle at one stage; unranked; each department's n-th) are in an order
     the plan does not promise, acceptance only breaking the tie."""
@@ -102,15 +113,16 @@ def _plan(history: History, as_of: date, zone: tzinfo) -> list[tuple[RequestReco
         places[department] = {rid: i for i, rid in reversed(list(enumerate(order)))}
     rank = {r.id: places[r.department][r.id] for r in open_work if r.id in places[r.department]}
 
-    def key(r: RequestRecord) -> tuple[tuple[int, str, int], str, str]:
+    def queued(r: RequestRecord) -> tuple[tuple[tuple[int, str, int], str, str], _Queued]:
         planned = planned_bundle(r, history, as_of, zone)
+        stage = str(stages[r.id])
         if planned is not None:
-            behind = len(WORK_STAGES) - WORK_STAGES.index(str(stages[r.id]))
-            return ((0, planned[1], behind), r.accepted_at or "", r.id)
-        return ((1, "", rank.get(r.id, len(open_work))), r.accepted_at or "", r.id)
+            place = (0, planned[1], len(WORK_STAGES) - WORK_STAGES.index(stage))
+        else:
+            place = (1, "", rank.get(r.id, len(open_work)))
+        return (place, r.accepted_at or "", r.id), _Queued(r, place, planned, stage)
 
-    keyed = sorted((key(r), r) for r in open_work)
-    return [(r, k[0]) for k, r in keyed]
+    return [q for _, q in sorted((queued(r) for r in open_work), key=lambda kq: kq[0])]
 
 
 def _shuffled_ties(order: list[int], places: list[Hashable], rng: random.Random) -> list[int]:
@@ -301,9 +313,9 @@ def _simulate(
 ) -> _Simulated:
     samples = daily_throughput(history, as_of, window_days, zone)
     planned_queue = _plan(history, as_of, zone)
-    queue = [r for r, _ in planned_queue]
-    places = [place for _, place in planned_queue]
-    plans = [planned_bundle(r, history, as_of, zone) for r in queue]
+    queue = [q.request for q in planned_queue]
+    places = [q.place for q in planned_queue]
+    plans = [q.planned for q in planned_queue]
     paced = releases(history, as_of, window_days, zone, samples)
     overtaken = overtaken_share(history, as_of, window_days, zone)
     basis = {"as_of": as_of.isoformat(), "window_days": window_days, "trials": trials,
@@ -315,16 +327,14 @@ def _simulate(
         return _Simulated(queue, plans, None, basis, reason)
     if paced is not None:
         own = [_own_day(planned, as_of, zone, paced) for planned in plans]
+        upcoming = [p is not None and _upcoming(p[0], as_of, zone) for p in plans]
         ready = [
-            planned is not None
-            and _upcoming(planned[0], as_of, zone)
-            and r.stage_on(as_of, zone) == "awaiting_deployment"
-            for r, planned in zip(queue, plans, strict=True)
+            due and q.stage == "awaiting_deployment"
+            for q, due in zip(planned_queue, upcoming, strict=True)
         ]
         # Later work takes places in a release only from work in no bundle yet: a
         # bundle's own scope was planned before it.
-        exposed = [overtaken if p is None or not _upcoming(p[0], as_of, zone) else 0.0
-                   for p in plans]  # fmt: skip
+        exposed = [0.0 if due else overtaken for due in upcoming]
         reached = _release_trials(paced, own, places, exposed, trials, seed, ready)
     else:
         reached = _trials(places, samples, overtaken, trials, seed)

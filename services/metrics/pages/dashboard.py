@@ -223,8 +223,8 @@ def _backlog(p: MetricsPages, q: Question, flt: Filter, by: str) -> dict[str, An
 
 
 def _accuracy(p: MetricsPages, q: Question, judge: bool) -> dict[str, Any]:
-    """When asked: how often the forecasts made on the first day of each of the period's
-    weeks, months or quarters came true (the API's `forecasts/accuracy`)."""
+    """When asked: how often the forecasts made on the period's first day and the first
+    day of each later week, month or quarter came true (the API's `forecasts/accuracy`)."""
     if not judge:
         return {}
     try:
