@@ -426,6 +426,30 @@ def test_how_many_by_a_date_counts_the_requests_own_forecasts() -> None:
     assert (backlog["backlog"], backlog["p50"], backlog["p85"], backlog["p95"]) == (3, 2, 2, 2)
 
 
+def test_a_release_can_ship_fewer_than_any_recent_one() -> None:
+    """Recent bundles shipped 4, 5 and 7 requests; the next, on 10 April, holds 10. Three
+    releases seen are no promise about a fourth: one falls below the smallest of three
+    about a quarter of the time. So the bundle ships at least 4 of its 10 with less than
+    95% confidence, and its 50% count lies among the sizes seen."""
+    story = Story()
+    for month, each in (("01", 4), ("02", 5), ("03", 7)):
+        past = bundle(story, f"2026.{month}", f"2026-{month}-10", planned="2025-12-01 09:00")
+        shipped = [
+            story.flow("2025-12-01 09:00", "2025-12-02 09:00", f"2026-{month}-10 19:05")
+            for _ in range(each)
+        ]
+        story.add(c.BUNDLE_DEPLOYED, past, f"2026-{month}-10 19:00", change_id=None,
+                  request_ids=shipped)  # fmt: skip
+    upcoming = bundle(story, "2026.04", "2026-04-10")
+    for n in range(10):
+        rid = story.request("2026-03-01 09:00")
+        story.accept(rid, f"2026-03-02 09:{n:02}")
+        story.add(c.REQUEST_SCHEDULED, upcoming, "2026-03-03 09:00", request_id=rid,
+                  after_freeze=False)  # fmt: skip
+    backlog = how_many_by(story.history(), date(2026, 3, 31), date(2026, 4, 30), UTC)
+    assert backlog["p95"] < 4 <= backlog["p50"] <= 7
+
+
 def four_ranked_requests() -> tuple[Story, str]:
     """One delivery a day in March; four requests accepted on 2-5 March, ranked in that
     order by Sales on 6 March: the first delivered on 1 April, the second on 3 April, the
