@@ -23,8 +23,9 @@ from railyard.import_run import RequestImport, RowOutcome
 from railyard.importer import Defaults, Reader
 from services.metrics.application import MetricsQueries, twelve_months_to
 from services.metrics.domain.calendar import UNITS, check_as_of, check_begun, parse_period
-from services.metrics.domain.overview import every_metric
+from services.metrics.domain.overview import replayed
 from services.metrics.domain.records import Filter
+from services.metrics.pages.asked import CATEGORIES, CLASSES_OF_SERVICE
 from services.metrics.replay import ReplayError, ReplayState, replay, service_time_zone
 from services.metrics.report import FORMATS, render_weekly
 from services.metrics.views import MetricsViews
@@ -49,6 +50,13 @@ def _zone(name: str | None) -> ZoneInfo:
         raise _fail(f"unknown time zone {name!r}", 2) from None
     except SettingsError as exc:
         raise _fail(str(exc), 2) from None
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--as-of {text!r}: a date is written YYYY-MM-DD") from None
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -95,13 +103,28 @@ def replay_command(
         ),
     ] = None,
     department: Annotated[str | None, typer.Option()] = None,
-    category: Annotated[str | None, typer.Option()] = None,
+    category: Annotated[str | None, typer.Option(help=f"One of {', '.join(CATEGORIES)}.")] = None,
     subsystem: Annotated[str | None, typer.Option()] = None,
-    class_of_service: Annotated[str | None, typer.Option()] = None,
-    page_size: Annotated[int, typer.Option(min=10, max=10_000)] = 1000,
+    class_of_service: Annotated[
+        str | None, typer.Option(help=f"One of {', '.join(CLASSES_OF_SERVICE)}.")
+    ] = None,
+    page_size: Annotated[
+        int,
+        typer.Option(
+            min=10,
+            max=10_000,
+            help="Events per page; at most the service's RAILYARD_FEED_MAX_PAGE (1000 by default).",
+        ),
+    ] = 1000,
     seed: Annotated[int, typer.Option(help="Forecast seed.")] = 0,
 ) -> None:
     """Rebuild every metric locally from the event feed, and print them as JSON."""
+    for value, allowed, what in (
+        (category, CATEGORIES, "category"),
+        (class_of_service, CLASSES_OF_SERVICE, "class of service"),
+    ):
+        if value is not None and value not in allowed:  # as the service refuses them
+            raise _fail(f"{what} is one of {', '.join(allowed)}, not {value!r}", 2)
     chosen = _zone(timezone) if timezone else None
     try:
         state = ReplayState.load(position_file) if position_file else ReplayState()
@@ -127,7 +150,7 @@ def replay_command(
             raise _fail(str(exc)) from None
         try:
             today = datetime.now(zone).date()
-            day = date.fromisoformat(as_of) if as_of else today
+            day = _day(as_of) if as_of else today
             check_as_of(day, today)
             asked = parse_period(period) if period else twelve_months_to(day)
             check_begun(asked, day, today)
@@ -155,7 +178,7 @@ def replay_command(
     if failed is not None:
         raise _fail(f"{failed} (read up to position {state.position})")
     flt = Filter(department, category, subsystem, class_of_service)
-    metrics = every_metric(state.history, span, unit, flt, zone, day, seed=seed)
+    metrics = replayed(state.history, span, unit, flt, zone, day, seed=seed)
     new = state.events - before
     resumed = f" ({new} new since the position file's {before})" if before else ""
     err.print(

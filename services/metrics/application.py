@@ -28,6 +28,7 @@ from services.metrics.domain.overview import (
     FORECAST_WINDOW_DAYS,
     comparison,
     every_metric,
+    noted,
     window_needed,
 )
 from services.metrics.domain.records import Filter, History
@@ -279,26 +280,3 @@ def _sensible(day: date, what: str) -> None:
         raise InvalidCommand(
             "date_out_of_range", f"{what} must fall between {FIRST_YEAR} and {LAST_YEAR}"
         )
-
-
-def noted(doc: dict[str, Any], history: History, flt: Filter) -> dict[str, Any]:
-    """The document, with `notes` when a filter names a department or subsystem that
-    nothing of the period has: every figure is then zero, most likely for a typo, and an
-    API client is told so (as the dashboard tells a person)."""
-    notes = []
-    if flt.department and not history.names_department(flt.department):
-        named = ", ".join(history.departments()) or "none"
-        notes.append(
-            f"no request of this period is from {flt.department!r}, so the figures are"
-            f" zero; departments with requests in it: {named}"
-        )
-    if flt.subsystem:
-        touched = {s for r in history.requests.values() for s in r.subsystems}
-        touched |= {s for c in history.changes.values() for s in c.subsystems}
-        if flt.subsystem.casefold() not in {s.casefold() for s in touched}:
-            listed = ", ".join(sorted(touched)) or "none"
-            notes.append(
-                f"nothing of this period touches the subsystem {flt.subsystem!r}, so the"
-                f" figures are zero; subsystems touched in it: {listed}"
-            )
-    return {**doc, "notes": notes} if notes else doc

@@ -97,6 +97,8 @@ class ReplayState:
             document = orjson.loads(path.read_bytes())
         except orjson.JSONDecodeError as exc:
             raise ReplayError(f"{path} is not a replay state file: {exc}") from None
+        except OSError as exc:
+            raise ReplayError(f"cannot read {path}: {exc.strerror}") from None
         if not isinstance(document, dict) or not isinstance(document.get("format"), int):
             raise ReplayError(f"{path} is not a replay state file of format {STATE_FORMAT}")
         if document["format"] != STATE_FORMAT:
@@ -105,16 +107,44 @@ class ReplayState:
                 f" {document['format']}, this one reads {STATE_FORMAT}): remove it to replay"
                 " from the start"
             )
-        history = History(submitted=int(document.get("submitted", 0)))
+        try:
+            return cls._read(document)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # A file edited by hand or cut short by a disk: resuming from it would give
+            # figures that silently miss what it lost.
+            raise ReplayError(
+                f"{path} is not a whole replay state file ({_what_is_wrong(exc)}): remove it"
+                " to replay from the start"
+            ) from None
+
+    @classmethod
+    def _read(cls, document: dict[str, Any]) -> ReplayState:
+        position, events = document["position"], document["events"]
+        submitted, last = document["submitted"], document["last"]
+        if not _counts(position, events) or not (submitted is None or _counts(submitted)):
+            raise ValueError("position, events and submitted are counts")
+        if not (last is None or isinstance(last, dict)):
+            raise ValueError("last is the last event folded")
+        history = History(submitted=submitted)
         for name, kind in KINDS.items():
-            setattr(history, name, {r["id"]: kind.from_json(r) for r in document.get(name, [])})
-        last = document.get("last")
-        return cls(
-            int(document["position"]),
-            history,
-            int(document.get("events", 0)),
-            last if isinstance(last, dict) else None,
-        )
+            records = {}
+            for fields in document[name]:
+                record = kind.from_json(fields)
+                if not isinstance(record.id, str):
+                    raise ValueError(f"a record of {name} has no id")
+                records[record.id] = record
+            setattr(history, name, records)
+        return cls(position, history, events, last)
+
+
+def _counts(*values: object) -> bool:
+    return all(type(v) is int and v >= 0 for v in values)
+
+
+def _what_is_wrong(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"{exc.args[0]} is missing"
+    return str(exc) or type(exc).__name__
 
 
 Progress = Callable[[int, int, int], None]

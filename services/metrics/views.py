@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from services.metrics.domain.calendar import start_of, to_utc
+from services.metrics.domain.calendar import to_utc
 from services.metrics.domain.records import (
     BundleRecord,
     ChangeRecord,
@@ -29,6 +29,7 @@ from services.metrics.domain.records import (
     RankingRecord,
     Record,
     RequestRecord,
+    window,
 )
 from services.metrics.facts import TOPICS, Folder, Touched
 from services.metrics.facts.base import Fact, Recall
@@ -440,22 +441,21 @@ class MetricsViews:
         """Every record whose life overlaps `first`..`last` (plus a day's margin either
         side; the metrics themselves select exactly by business date)."""
         self.group.ensure_fresh()
-        low = start_of(first - timedelta(days=1), self.zone)
-        high = start_of(last + timedelta(days=2), self.zone)
+        low, high = window(first, last, self.zone)  # History.lived reads the same
         t = self.log.table
         p = self.projection
-        window = {"low": low, "high": high}
+        between = {"low": low, "high": high}
         # One indexed range per condition (an OR of them lets the planner scan it all).
         open_or_ended = ("ended_at IS NULL", "ended_at >= :low")
         with self.log.db.transaction() as cur:
             requests = _select(
-                cur, t(REQUESTS), RequestRecord, window,
+                cur, t(REQUESTS), RequestRecord, between,
                 *(f"{c} AND submitted_at < :high" for c in (*open_or_ended, "rated_at >= :low")),
             )  # fmt: skip
-            bundles = _select(cur, t(BUNDLES), BundleRecord, window, *open_or_ended)
-            changes = _select(cur, t(CHANGES), ChangeRecord, window, *open_or_ended)
+            bundles = _select(cur, t(BUNDLES), BundleRecord, between, *open_or_ended)
+            changes = _select(cur, t(CHANGES), ChangeRecord, between, *open_or_ended)
             deployments = _select(
-                cur, t(DEPLOYMENTS), DeploymentRecord, window, "at >= :low AND at < :high"
+                cur, t(DEPLOYMENTS), DeploymentRecord, between, "at >= :low AND at < :high"
             )
             rankings = p.load(cur, RANKINGS, None, RankingRecord)
         return History(requests, bundles, changes, deployments, rankings)

@@ -125,3 +125,42 @@ def test_a_resumed_replay_goes_on_counting_where_it_stopped(tmp_path: Path) -> N
     state.save(path)
     loaded: Any = ReplayState.load(path)
     assert (loaded.position, loaded.history.submitted) == (40, 7)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"position": "abc"},
+        {"requests": "oops"},
+        {"requests": [{"title": "no id"}]},
+        {"position": -1},
+        {"last": ["not", "an", "event"]},
+    ],
+)
+def test_a_damaged_replay_state_is_refused_not_resumed_from(
+    tmp_path: Path, damage: dict[str, Any]
+) -> None:
+    """A file edited by hand or cut short: resuming from it gave a traceback, or, with its
+    requests gone, figures that silently missed them."""
+    path = tmp_path / "state.json"
+    ReplayState(position=40).save(path)
+    document = {**orjson.loads(path.read_bytes()), **damage}
+    path.write_bytes(orjson.dumps(document))
+    with pytest.raises(ReplayError, match=r"is not a whole replay state file.*remove it"):
+        ReplayState.load(path)
+
+
+def test_a_replay_state_missing_its_requests_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    ReplayState(position=40).save(path)
+    document = orjson.loads(path.read_bytes())
+    del document["requests"]
+    path.write_bytes(orjson.dumps(document))
+    with pytest.raises(ReplayError, match=r"\(requests is missing\)"):
+        ReplayState.load(path)
+
+
+def test_a_replay_state_that_is_a_directory_says_it_cannot_be_read(tmp_path: Path) -> None:
+    with pytest.raises(ReplayError, match="cannot read"):
+        ReplayState.load(tmp_path)
+

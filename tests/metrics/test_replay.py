@@ -277,6 +277,45 @@ def test_replay_with_default_options_prints_what_the_service_answers_by_default(
     assert orjson.loads(output.read_bytes()) == by_default
 
 
+def test_replay_notes_a_filter_that_matches_nothing_as_the_service_does(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A department or subsystem no record of the period names: the service's document
+    says so in `notes`, from the records its view selects for the question; the
+    replay's said nothing. And what the service refuses, the replay refuses before
+    reading the feed, in words."""
+    from typer.testing import CliRunner
+
+    from railyard.cli import app
+
+    generate(api.platform, 1500)
+    lend(monkeypatch, lambda headers: Borrowed(api, headers))
+    output = tmp_path / "metrics.json"
+    token = api.people.tokens["metrics.mo"]
+    base = ["replay", "--url", "http://railyard", "--token", token, "--period", PERIOD,
+            "--timezone", "UTC", "--output", str(output)]  # fmt: skip
+    asked = {"department": "Nope", "subsystem": "Billling"}
+    result = CliRunner().invoke(
+        app, [*base, "--as-of", AS_OF, "--department", "Nope", "--subsystem", "Billling"]
+    )
+    assert result.exit_code == 0, result.output
+    expected = api.get(
+        "/api/metrics", "metrics.mo", params={"period": PERIOD, "as_of": AS_OF, **asked}
+    ).json()
+    assert len(expected["notes"]) == 2
+    assert orjson.loads(output.read_bytes()) == expected
+    refused = {
+        ("--class-of-service", "urgent"): "class of service is one of standard, expedite",
+        ("--category", "wishlist"): "category is one of business_project",
+        ("--as-of", "06/12/2026"): "a date is written YYYY-MM-DD",
+    }
+    for (option, value), said in refused.items():
+        wrong = CliRunner().invoke(app, [*base, option, value])
+        assert wrong.exit_code == 2, wrong.output
+        assert said in " ".join(wrong.output.split())
+        assert "Traceback" not in wrong.output
+
+
 def test_delivery_and_flow_series_equal_a_naive_recomputation_from_the_raw_feed(
     api: Api,
 ) -> None:

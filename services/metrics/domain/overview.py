@@ -24,7 +24,7 @@ from services.metrics.domain.flow import (
     work_in_progress,
 )
 from services.metrics.domain.forecast import forecast_requests
-from services.metrics.domain.records import Filter, History
+from services.metrics.domain.records import Filter, History, window
 from services.metrics.domain.stats import change_percent, exact_average
 
 FORECAST_WINDOW_DAYS = 90
@@ -106,3 +106,43 @@ def every_metric(
             history, as_of, zone, window_days=FORECAST_WINDOW_DAYS, seed=seed, flt=flt
         ),
     }
+
+
+def replayed(
+    history: History,
+    span: Span,
+    unit: str,
+    flt: Filter,
+    zone: tzinfo,
+    as_of: date,
+    *,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """What `GET /api/metrics` answers, from a whole history folded by a consumer: every
+    metric, and the notes the service reads from the records its view selects for the
+    question (`History.lived`), not from all of them."""
+    asked = history.lived(*window(*window_needed(span, as_of), zone))
+    return noted(every_metric(history, span, unit, flt, zone, as_of, seed=seed), asked, flt)
+
+
+def noted(doc: dict[str, Any], history: History, flt: Filter) -> dict[str, Any]:
+    """The document, with `notes` when a filter names a department or subsystem that
+    nothing of the period has: every figure is then zero, most likely for a typo, and an
+    API client is told so (as the dashboard tells a person)."""
+    notes = []
+    if flt.department and not history.names_department(flt.department):
+        named = ", ".join(history.departments()) or "none"
+        notes.append(
+            f"no request of this period is from {flt.department!r}, so the figures are"
+            f" zero; departments with requests in it: {named}"
+        )
+    if flt.subsystem:
+        touched = {s for r in history.requests.values() for s in r.subsystems}
+        touched |= {s for c in history.changes.values() for s in c.subsystems}
+        if flt.subsystem.casefold() not in {s.casefold() for s in touched}:
+            listed = ", ".join(sorted(touched)) or "none"
+            notes.append(
+                f"nothing of this period touches the subsystem {flt.subsystem!r}, so the"
+                f" figures are zero; subsystems touched in it: {listed}"
+            )
+    return {**doc, "notes": notes} if notes else doc

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, timedelta, tzinfo
 from typing import Any, Self
 
-from services.metrics.domain.calendar import local_date
+from services.metrics.domain.calendar import local_date, start_of
 
 # Where a request can be, in flow order. The first three wait for triage; the next five
 # are committed work in progress; the last four are where a request ends.
@@ -269,12 +269,44 @@ class History:
         }
         return replace(self, requests=requests)
 
+    def lived(self, low: str, high: str) -> History:
+        """What the metrics view reads for the instants `low` to `high` (`window`): the
+        requests submitted before `high` that were open at `low` or ended or were rated
+        since, the bundles and changes open at `low` or ended since, the deployment
+        reports between, and every ranking (the view's query, in memory: a replay
+        answers from the same records as the service)."""
+        return History(
+            requests={
+                i: r for i, r in self.requests.items()
+                if r.submitted_at < high and (
+                    r.ended_at is None or r.ended_at >= low
+                    or (r.rated_at is not None and r.rated_at >= low)
+                )
+            },
+            bundles={i: b for i, b in self.bundles.items() if _alive(b.ended_at, low)},
+            changes={i: c for i, c in self.changes.items() if _alive(c.ended_at, low)},
+            deployments={i: d for i, d in self.deployments.items() if low <= d.at < high},
+            rankings=self.rankings,
+            submitted=self.submitted,
+        )  # fmt: skip
+
     def ranking_of(self, department: str, day: date, zone: tzinfo) -> list[str]:
         """The department's ranking of its work at the end of `day`."""
         for ranking in self.rankings.values():
             if ranking.department.casefold() == department.casefold():
                 return ranking.order_on(day, zone)
         return []
+
+
+def window(first: date, last: date, zone: tzinfo) -> tuple[str, str]:
+    """The instants (UTC, as records keep them) a question about the business days
+    `first` to `last` reads records between: a day's margin either side (the metrics
+    themselves select exactly by business day)."""
+    return start_of(first - timedelta(days=1), zone), start_of(last + timedelta(days=2), zone)
+
+
+def _alive(ended_at: str | None, low: str) -> bool:
+    return ended_at is None or ended_at >= low
 
 
 @dataclass(frozen=True)
