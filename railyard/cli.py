@@ -76,14 +76,15 @@ def _cli_actor() -> str:
 
 @contextmanager
 def _platform(
-    *, existing: bool = False, announce: bool = True, **overrides: object
+    *, existing: bool = False, announce: bool = True, new_store: str = "", **overrides: object
 ) -> Iterator[Platform]:
     """The platform on the configured store, named first (`announce`); `existing`: a
-    command that only reads, or acts on what is there, never makes a new empty store."""
+    command that only reads, or acts on what is there, never makes a new empty store
+    (`new_store`: how to make one, if that is what was meant)."""
     settings = _settings(**overrides)
     configure_logging(settings)
     if existing:
-        refuse_missing_store(settings)
+        refuse_missing_store(settings, hint=new_store)
     if announce:
         name_the_store(settings)
     _data_dir_made(settings)

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
+from itertools import pairwise
 from pathlib import Path
 
 from railyard.import_dates import DATE_COLUMNS, day_month_order, parse_time
@@ -28,6 +29,7 @@ IMPORT_SCOPE = "import"
 STATES = ("submitted", "accepted", "delivered", "rejected", "withdrawn", "deferred")
 CATEGORIES = ("business_project", "it_project", "change_maintenance", "unplanned")
 SIZES = ("XS", "S", "M", "L", "XL")
+MAX_POINTS = 1000  # as triage takes them (the intake API's size_points)
 
 JIRA_STATUS = {
     "done": "delivered", "closed": "delivered", "resolved": "delivered",
@@ -165,6 +167,11 @@ class Reader:
                 "unknown_subsystem",
                 f"--subsystem {defaults.subsystem!r} is not in the catalogue, {self._listed()}",
             )
+        if defaults.category not in CATEGORIES:
+            raise InvalidCommand(
+                "unknown_category",
+                f"--category {defaults.category!r} is not one of {', '.join(CATEGORIES)}",
+            )
         self.month_first = month_first
         """Numeric dates are month/day/year (`--month-first`), not day/month/year."""
         self.now = now
@@ -177,8 +184,9 @@ class Reader:
 
     def _records(self, path: Path) -> tuple[str, list[Record]]:
         """The file's kind and its rows' cells, by line; blank lines and Jira's footer left out."""
-        with io.StringIO(self._text(path), newline="") as handle:
-            reader = csv.reader(handle)
+        text = self._text(path)
+        with io.StringIO(text, newline="") as handle:
+            reader = csv.reader(handle, delimiter=_delimiter(text))
             header = next(reader, None)
             if header is None:
                 raise InvalidCommand("empty_file", f"{path} is empty")
@@ -195,7 +203,11 @@ class Reader:
                         " Won't Fix, ...) cannot be dated and is rejected; export Resolved too"
                     )
             records: list[Record] = []
-            for line, values in enumerate(reader, start=2):
+            ended = reader.line_num
+            for values in reader:
+                # The line a row begins on, as an editor numbers it: a quoted cell may
+                # hold line breaks, so rows and lines part ways.
+                line, ended = ended + 1, reader.line_num
                 if not any(v.strip() for v in values):
                     continue
                 if kind == "jira" and _footer(values):
@@ -296,13 +308,17 @@ class Reader:
     def _own(self, line: int, key: str, cells: Mapping[str, str]) -> Row:
         status = (cells.get("status") or "").strip().casefold() or "submitted"
         if status not in STATES:
-            raise InvalidCommand("unknown_status", f"status {status!r} is not one of {STATES}")
+            raise InvalidCommand(
+                "unknown_status", f"status {status!r} is not one of {', '.join(STATES)}"
+            )
         category = (cells.get("category") or self.defaults.category).strip()
         if category not in CATEGORIES:
-            raise InvalidCommand("unknown_category", f"category {category!r} is unknown")
+            raise InvalidCommand(
+                "unknown_category", f"category {category!r} is not one of {', '.join(CATEGORIES)}"
+            )
         size = (cells.get("size_estimate") or "M").strip().upper()
         if size not in SIZES:
-            raise InvalidCommand("unknown_size", f"size {size!r} is not one of {SIZES}")
+            raise InvalidCommand("unknown_size", f"size {size!r} is not one of {', '.join(SIZES)}")
         rating = (cells.get("rating") or "").strip()
         row = self._row(
             line, key, cells.get("title") or "", cells.get("department"), category,
@@ -314,8 +330,7 @@ class Reader:
         row.closed_at = self._time(cells, "closed_at")
         row.rated_at = self._time(cells, "rated_at")
         row.owner = (cells.get("owner") or "").strip() or self.defaults.owner
-        points = (cells.get("size_points") or "").strip()
-        row.size_points = int(points) if points.isdigit() else self.defaults.size_points
+        row.size_points = _points(cells.get("size_points")) or self.defaults.size_points
         if rating:
             if rating not in {"1", "2", "3", "4", "5"}:
                 raise InvalidCommand("rating_out_of_range", "a rating is 1 to 5")
@@ -397,10 +412,7 @@ class Reader:
             raise InvalidCommand("owner_required", "accepted work needs an IT owner (--owner)")
         if row.status == "delivered" and row.delivered_at is None:
             raise InvalidCommand("delivered_at_required", "delivered work needs its date")
-        order = [row.submitted_at, row.accepted_at, row.delivered_at, row.rated_at]
-        known = [t for t in order if t is not None]
-        if known != sorted(known) or (row.closed_at and row.closed_at < row.submitted_at):
-            raise InvalidCommand("dates_out_of_order", "the dates go backwards")
+        _in_order(row)
         if row.rating is not None and row.status != "delivered":
             raise InvalidCommand("rating_before_delivery", "only delivered work is rated")
         row.steps = ["submit"]
@@ -426,6 +438,42 @@ def _codec(name: str) -> str:
             " (a spreadsheet on Windows), utf-16, ...",
         ) from None
     return "utf-8-sig" if codec in ("utf-8", "utf-8-sig") else codec
+
+
+def _delimiter(text: str) -> str:
+    """What separates the header's columns: a comma, or, in a spreadsheet's CSV saved
+    where the comma writes decimals (much of Europe), a semicolon; or a tab."""
+    header = text.partition("\n")[0]
+    return max((",", ";", "\t"), key=header.count)
+
+
+def _points(text: str | None) -> int | None:
+    """A row's size in points (as triage gives them, 1 to 1000), None if it gives none."""
+    value = (text or "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= MAX_POINTS:
+        raise InvalidCommand(
+            "size_points_invalid", f"size_points {value!r} is not a whole number 1 to {MAX_POINTS}"
+        )
+    return int(value)
+
+
+def _in_order(row: Row) -> None:
+    """Each step no earlier than the one before it (submitted, accepted, delivered, rated;
+    closed after submitted), else refused naming the two dates."""
+    steps = [("submitted", row.submitted_at), ("accepted", row.accepted_at),
+             ("delivered", row.delivered_at), ("rated", row.rated_at)]  # fmt: skip
+    known = [(name, at) for name, at in steps if at is not None]
+    pairs = list(pairwise(known))
+    if row.closed_at is not None:
+        pairs.append((("submitted", row.submitted_at), ("closed", row.closed_at)))
+    for (first, before), (then, after) in pairs:
+        if after < before:
+            raise InvalidCommand(
+                "dates_out_of_order",
+                f"{then} {after:%Y-%m-%d %H:%M} is before {first} {before:%Y-%m-%d %H:%M}",
+            )
 
 
 def _footer(values: list[str]) -> bool:

@@ -243,7 +243,9 @@ def _import_command(platform: PlatformFactory, actor: Callable[[], str]) -> Call
         """Import existing requests from CSV (Railyard's columns or a Jira export).
 
         Exits 1 when any row is rejected (after importing the rest)."""
-        with platform() as built:
+        # Into the store the service reads: a mistyped RAILYARD_DATA_DIR made a new one.
+        first = "; to import into a new store there, run `railyard migrate` first"
+        with platform(existing=True, new_store=first) as built:
             run = RequestImport(built, f"{actor()} (import)")
             try:
                 # A bad --subsystem or --owner is a usage error, said once before any row.

@@ -29,14 +29,15 @@ def missing_store(settings: Settings) -> bool:
     return settings.backend == "sqlite" and not settings.sqlite_path.is_file()
 
 
-def refuse_missing_store(settings: Settings, code: int = 1) -> None:
-    """A command with nothing to read in a new store says so rather than making one."""
+def refuse_missing_store(settings: Settings, code: int = 1, hint: str = "") -> None:
+    """A command with nothing to read in a new store says so rather than making one
+    (`hint`: what to do if a new store is what was meant)."""
     if not missing_store(settings):
         return
     say(
         f"there is no event store at {settings.sqlite_path.resolve()}: run the command in the"
         " directory the server runs in (the repository's, for `make run`), or set"
-        " RAILYARD_DATA_DIR to the store's directory (or DATABASE_URL to its database)",
+        f" RAILYARD_DATA_DIR to the store's directory (or DATABASE_URL to its database){hint}",
         "red",
     )
     raise typer.Exit(code)

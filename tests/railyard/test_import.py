@@ -277,6 +277,15 @@ def test_a_row_dated_after_today_is_rejected_naming_its_column_and_date(
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def _a_store_to_import_into(request: pytest.FixtureRequest) -> None:
+    """A test on the command's own store (`env`) imports into one made as an operator
+    makes it: the command never makes a new store (a mistyped directory would get it)."""
+    if "env" in request.fixturenames:
+        request.getfixturevalue("env")
+        assert runner.invoke(app, ["migrate"]).exit_code == 0
+
+
 def test_import_command_dry_run_then_import_then_report(env: Path) -> None:
     created = runner.invoke(
         app, ["users", "create", "dev.alice", "--role", "it_staff", "--team", "development"]
@@ -312,6 +321,24 @@ def test_import_command_dry_run_then_import_then_report(env: Path) -> None:
     assert unwritable.exit_code == 2
     assert "No such file or directory" in unwritable.output
     assert "Traceback" not in unwritable.output
+
+
+def test_an_import_into_a_store_that_does_not_exist_makes_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistyped RAILYARD_DATA_DIR: the dry run made a new empty store there and said
+    what it would import into it, and the import would have gone where no server reads."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("RAILYARD_DATA_DIR", str(tmp_path / "typo"))
+    path = tmp_path / "old.csv"
+    path.write_text(OWN)
+    for dry in (["--dry-run"], []):
+        result = runner.invoke(app, ["import", "requests", str(path), *dry])
+        assert result.exit_code == 1, result.output
+        said = " ".join(result.output.split())
+        assert "there is no event store at" in said
+        assert "run `railyard migrate` first" in said
+    assert not (tmp_path / "typo").exists()
 
 
 def test_the_weekly_report_command_reports_the_last_whole_week_unless_told(env: Path) -> None:

@@ -12,6 +12,15 @@ from railyard.cli import app
 
 runner = CliRunner()
 
+
+@pytest.fixture(autouse=True)
+def _a_store_to_import_into(request: pytest.FixtureRequest) -> None:
+    """A test on the command's own store (`env`) imports into one made as an operator
+    makes it: the command never makes a new store (a mistyped directory would get it)."""
+    if "env" in request.fixturenames:
+        request.getfixturevalue("env")
+        assert runner.invoke(app, ["migrate"]).exit_code == 0
+
 HEADER = "key,title,department,subsystems,submitted_at\n"
 ROWS = "OLD-8,Plain,Sales,Billing,2024-01-03 09:00\nOLD-9,Café menu,Sales,CRM,2024-01-03 09:00\n"
 
