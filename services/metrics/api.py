@@ -256,7 +256,7 @@ def metrics_router(auth: Auth, queries: MetricsQueries) -> APIRouter:
         },
     )  # fmt: skip
     def weekly(
-        week: Annotated[str, Path(pattern=r"^\d{4}-W\d{2}$", description="e.g. 2026-W47")],
+        week: Annotated[str, Path(pattern=r"^\d{4}-[Ww]\d{1,2}$", description="e.g. 2026-W47")],
         caller: Annotated[Caller, Depends(reader)],
         format: Literal["markdown", "html"] = "markdown",
         seed: Annotated[int, Query(ge=0, le=2**31)] = 0,

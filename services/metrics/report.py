@@ -60,6 +60,16 @@ def _item(row: dict[str, Any], key: str) -> str:
     return label(value) if key in NAMED and value else _show(value)
 
 
+_MARKDOWN = str.maketrans({**{c: f"\\{c}" for c in "\\`*_[]<>|~&"}, "\r": " ", "\n": " "})
+
+
+def _md(value: Any) -> str:
+    """Text people wrote (a title, a reason), as itself in Markdown: what would make it
+    emphasis, a link, HTML or another table column escaped, a line break a space."""
+    return _show(value).translate(_MARKDOWN)
+
+
+_environment.filters["md"] = _md
 _environment.filters["show"] = _show
 _environment.filters["change"] = _change
 _environment.filters["figure"] = _figure

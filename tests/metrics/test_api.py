@@ -166,6 +166,10 @@ def test_weekly_report_as_markdown_and_html(api: Api) -> None:
     assert "- REQ-1 Alpha — Sales — 2026-03-10" in markdown.text.splitlines()  # a line each
     assert "## Unauthorised changes (0)" in markdown.text
     assert "| REQ-5 Foxtrot | Sales | 2026-03-12 (overdue) |" in markdown.text
+    for loose in ("2026-w11", "2026-W9"):  # as people write a week too
+        said = api.get(f"/api/metrics/reports/weekly/{loose}", "rm")
+        assert said.status_code == 200, said.text
+        assert said.text.startswith(f"# Weekly status report — 2026-W{loose[6:]:0>2} (")
     html = api.get("/api/metrics/reports/weekly/2026-W10", "rm", params={"format": "html"})
     assert html.headers["content-type"].startswith("text/html")
     assert "<h2>Unauthorised changes (1)</h2>" in html.text
@@ -188,6 +192,21 @@ def test_the_exported_weekly_report_names_things_as_the_page_does(api: Api) -> N
     report = MetricsQueries(MetricsViews(api.platform.log)).weekly("2026-W10", 0)
     berlin = render_weekly(report, "html", ZoneInfo("Europe/Berlin"))
     assert "<li>2026-03-07 09:00 CET — CRM 9.1 by jenkins</li>" in berlin
+
+
+def test_a_title_in_the_markdown_report_reads_as_written_not_as_markup(api: Api) -> None:
+    """A `|` in a title added a column to the at-risk table; `*bold*`, a link and a
+    `<script>` passed into the Markdown as markup, and a line break split the line."""
+    march_history(api.platform)
+    office = Office(api.platform)
+    title = "Pipe | test *bold* <b>x</b> & [link](http://evil)"
+    wanted = office.submit("2026-03-02 09:00", title=title, desired_date="2026-03-12")
+    office.accept(wanted, "2026-03-03 09:00")
+    markdown = api.get("/api/metrics/reports/weekly/2026-W11", "rm").text
+    escaped = r"Pipe \| test \*bold\* \<b\>x\</b\> \& \[link\](http://evil)"
+    assert f"\n| REQ-5 {escaped} | Sales | 2026-03-12 (overdue) | " in markdown
+    html = api.get("/api/metrics/reports/weekly/2026-W11", "rm", params={"format": "html"})
+    assert "Pipe | test *bold* &lt;b&gt;x&lt;/b&gt; &amp; [link](http://evil)" in html.text
 
 
 def test_forecasts_for_each_accepted_request_and_the_backlog(api: Api) -> None:

@@ -309,8 +309,9 @@ def test_weekly_report_lists_the_week_and_compares_with_the_last() -> None:
 
 
 def test_a_request_taken_out_of_its_bundle_slipped_and_was_not_triaged_again() -> None:
-    """Accepted in W10, scheduled, then taken out of its bundle in W11: W11's report lists
-    it under slipped, not under triaged (nobody triaged it that week)."""
+    """Accepted in W10, scheduled, then taken out of its bundle in W11 and scheduled into
+    the next: W11's report lists it under slipped, naming both bundles, not under
+    triaged (nobody triaged it that week)."""
     story = Story()
     rid = story.request("2026-03-02 09:00", title="pulled")
     story.accept(rid, "2026-03-03 09:00")
@@ -318,10 +319,12 @@ def test_a_request_taken_out_of_its_bundle_slipped_and_was_not_triaged_again() -
     story.add(c.REQUEST_SCHEDULED, bid, "2026-03-04 09:00", request_id=rid, after_freeze=False)
     story.add(c.REQUEST_UNSCHEDULED, bid, "2026-03-10 09:00", request_id=rid,
               after_freeze=False, reason="no capacity", pulled=False)  # fmt: skip
+    later = bundle(story, "2026.04", "2026-04-17")
+    story.add(c.REQUEST_SCHEDULED, later, "2026-03-11 09:00", request_id=rid, after_freeze=False)
     report = weekly_report(story.history(), parse_week("2026-W11"), UTC)
     assert report["triaged"] == []
     assert [(i["title"], i["reason"]) for i in report["slipped"]] == [
-        ("pulled", "taken out of its release bundle")
+        ("pulled", "taken out of release bundle 2026.03, then scheduled into 2026.04")
     ]
     earlier = weekly_report(story.history(), parse_week("2026-W10"), UTC)
     assert [(i["title"], i["decision"]) for i in earlier["triaged"]] == [("pulled", "accepted")]

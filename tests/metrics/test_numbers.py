@@ -163,4 +163,3 @@ def test_a_replay_state_missing_its_requests_is_refused(tmp_path: Path) -> None:
 def test_a_replay_state_that_is_a_directory_says_it_cannot_be_read(tmp_path: Path) -> None:
     with pytest.raises(ReplayError, match="cannot read"):
         ReplayState.load(tmp_path)
-

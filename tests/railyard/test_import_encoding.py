@@ -21,6 +21,7 @@ def _a_store_to_import_into(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("env")
         assert runner.invoke(app, ["migrate"]).exit_code == 0
 
+
 HEADER = "key,title,department,subsystems,submitted_at\n"
 ROWS = "OLD-8,Plain,Sales,Billing,2024-01-03 09:00\nOLD-9,Café menu,Sales,CRM,2024-01-03 09:00\n"
 

@@ -67,10 +67,7 @@ def test_dates_that_go_backwards_are_named_with_their_values(tmp_path: Path) -> 
 def test_a_spreadsheets_semicolon_separated_file_is_read(tmp_path: Path) -> None:
     """Saved as CSV where the comma writes decimals (much of Europe), a spreadsheet
     separates the columns with semicolons: the file was refused as neither format."""
-    text = (
-        f"{HEADER.replace(',', ';')}\n"
-        "OLD-1;Café, menu;Sales;CRM;2024-01-03 09:00;;;submitted;\n"
-    )
+    text = f"{HEADER.replace(',', ';')}\nOLD-1;Café, menu;Sales;CRM;2024-01-03 09:00;;;submitted;\n"
     (row,) = read(tmp_path, text).values()
     assert isinstance(row, Row)
     assert (row.title, row.subsystems) == ("Café, menu", ["CRM"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta, tzinfo
 from typing import Any
 
@@ -23,6 +24,9 @@ SCHEDULED_OR_LATER = ("scheduled", "in_development", "in_qa", "awaiting_deployme
 
 
 def parse_week(text: str) -> Span:
+    # As people write it too: 2026-w48, 2026-W5.
+    if loose := re.fullmatch(r"(\d{4})-[Ww](\d{1,2})", text.strip()):
+        text = f"{loose[1]}-W{int(loose[2]):02d}"
     try:
         span = parse_period(text)
     except NoSuchWeek:  # a week its year does not have: said as such
@@ -94,13 +98,22 @@ def _slipped(history: History, week: Span, zone: tzinfo) -> list[dict[str, Any]]
                 and stage == "accepted"
                 and local_date(at, zone) in week
             ):
-                slipped.setdefault(r.id, _brief(r, reason="taken out of its release bundle"))
+                slipped.setdefault(r.id, _brief(r, reason=_taken_out(history, r, at)))
             previous = stage
         if r.fixed_date and week.start.isoformat() <= r.fixed_date <= week.end.isoformat():
             delivered = local_date(r.delivered_at, zone).isoformat() if r.delivered_at else None
             if r.open or (delivered is not None and delivered > r.fixed_date):
                 slipped.setdefault(r.id, _brief(r, reason=f"fixed date {r.fixed_date} missed"))
     return sorted(slipped.values(), key=lambda i: (i["department"], i["title"], i["id"]))
+
+
+def _taken_out(history: History, r: RequestRecord, at: str) -> str:
+    """Which bundle the request was taken out of at `at`, and the one it went into next."""
+    names = {b.id: b.name for b in history.bundles.values()}
+    before = [names.get(b, b) for when, b in r.bundles if b and when and when < at]
+    after = [names.get(b, b) for when, b in r.bundles if b and when and when >= at]
+    said = f"taken out of release bundle {before[-1]}" if before else "taken out of its bundle"
+    return f"{said}, then scheduled into {after[0]}" if after else said
 
 
 def _triaged(history: History, week: Span, zone: tzinfo) -> list[dict[str, Any]]:
