@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from services.change_control.api.catalogue import catalogue_router
 from services.change_control.api.changes import changes_router
 from services.change_control.api.deployments import deployments_router
@@ -13,6 +15,7 @@ from services.change_control.pages.base import TEMPLATES
 from services.change_control.views import ChangeControlViews, ChangeFilter
 from services.change_control.waiting import waiting_in_change_control
 from shared.contracts import CHANGE_REFERENCES
+from shared.identity.domain import Role
 from shared.platform import Component, Finder, Found, Platform
 from shared.web.access import PageAccess
 from shared.web.rendering import Templates
@@ -33,7 +36,14 @@ def finder(views: ChangeControlViews) -> Finder:
 
 
 def component(platform: Platform) -> Component:
-    views = ChangeControlViews(platform.log)
+    directory = platform.directory
+
+    def board() -> list[dict[str, Any]]:
+        return [
+            {"by": u.username, "team": u.team} for u in directory.users(Role.CAB_MEMBER) if u.active
+        ]
+
+    views = ChangeControlViews(platform.log, board)
     changes = ChangeControl(platform.log, views, platform.directory)
     blackouts = Blackouts(platform.log)
     templates = StandardTemplates(platform.log)

@@ -10,7 +10,7 @@ import pytest
 
 from services.change_control.domain import ProductionChange, Status
 from services.change_control.domain.gates import GateFacts
-from services.change_control.domain.risk import ApprovalPolicy, Reviewer
+from services.change_control.domain.risk import ApprovalPolicy, Requirement, Reviewer
 from services.change_control.domain.values import ChangeType, Outcome
 from shared.domain import InvalidCommand, NotPermitted, RuleViolation, attributed_to
 from shared.settings import DEFAULT_SUBSYSTEMS
@@ -273,3 +273,17 @@ def test_editing_an_emergency_change_voids_its_retrospective_approvals_too() -> 
     with pytest.raises(NotPermitted):
         change.approve(OLGA, NONE)
     assert change.approve(DORA, NONE) == "emergency"
+
+
+def test_a_requirement_no_board_can_meet_says_what_is_missing() -> None:
+    need = Requirement(3, True)
+    dev, qa, ops = (
+        {"by": u, "team": t} for u, t in (("a", "development"), ("b", "qa"), ("o", "operations"))
+    )
+    assert need.out_of_reach([dev], [qa, ops]) is None
+    assert need.out_of_reach([dev], [qa, {"by": "c", "team": "qa"}]) == (
+        "no one in operations may approve it"
+    )
+    assert need.out_of_reach([], [dev, ops]) == "only 2 may approve it"
+    assert need.out_of_reach([], [dev]) == "only 1 may approve it, none of them in operations"
+    assert need.out_of_reach([], []) == "no one may approve it"

@@ -108,6 +108,35 @@ def test_an_edited_change_loses_its_approvals(api: Api) -> None:
     assert stale.json()["rule"] == "stale_revision"
 
 
+def approvers(api: Api, change_id: str) -> dict[str, Any]:
+    """The change's advisory gate `approvers_available`, as the CAB reads it."""
+    gates = api.get(f"/api/changes/{change_id}", "rm").json()["gates"]
+    (gate,) = [g for g in gates if g["name"] == "approvers_available"]
+    return {k: gate[k] for k in ("met", "advisory", "detail")}
+
+
+def test_a_change_the_board_as_it_stands_cannot_approve_says_so(api: Api) -> None:
+    """High risk needs three approvals, one from operations; the board is three people
+    and its only operations member raised the change. A low-risk change, and one raised
+    by someone off the board, can be approved; an emergency needs one approver first."""
+    high = raise_change(api, as_="ops.olga", implementers=["ops.olga"], risk=HIGH)
+    assert approvers(api, high) == {
+        "met": False,
+        "advisory": True,
+        "detail": "it needs 3 approvals, one from operations, and of the CAB only 2 may"
+        " approve it, none of them in operations (ops.olga raised it): an admin can give"
+        " the cab_member role to more of the staff",
+    }
+    assert approvers(api, raise_change(api, risk=HIGH))["met"] is True
+    assert approvers(api, raise_change(api, as_="ops.olga", implementers=["ops.olga"]))["met"]
+    emergency = raise_change(
+        api, as_="ops.olga", change_type="emergency", implementers=["ops.olga"], risk=HIGH
+    )
+    assert approvers(api, emergency)["met"] is True  # one emergency approval, to begin with
+    queued = {c["id"]: c for c in api.get("/api/cab-queue", "cab.carl").json()}
+    assert queued[high]["gates_met"] is True  # advisory: it refuses nothing
+
+
 def test_an_emergency_change_stays_open_until_reviewed(api: Api) -> None:
     """One CAB member approves, it is implemented at once, and it stays open until the
     CAB approves it in retrospect and the post-implementation review is recorded."""
@@ -133,8 +162,19 @@ def test_an_emergency_change_stays_open_until_reviewed(api: Api) -> None:
         json={"findings": "a certificate expired", "actions": "alert 30 days before expiry"},
     )
     assert api.get(f"/api/changes/{change_id}", "rm").json()["status"] == "completed"
+    # Of the three on the CAB, only Dora may still approve: Olga raised it, Carl gave its
+    # emergency approval. The change would wait for good; its page says so.
+    assert approvers(api, change_id) == {
+        "met": False,
+        "advisory": True,
+        "detail": "it needs 3 approvals in retrospect, one from operations, and of the CAB"
+        " only 1 may approve it, none of them in operations (ops.olga raised it; cab.carl"
+        " gave its emergency approval): an admin can give the cab_member role to more of"
+        " the staff",
+    }
     add_cab_member(api, "cab.erin")
     add_cab_member(api, "ops.otto", team="operations")
+    assert approvers(api, change_id)["met"] is True
     retro = approve(api, change_id, "cab.dora", "cab.erin").json()
     assert (retro["counted_as"], retro["status"]) == ("retrospective", "completed")
     closed = approve(api, change_id, "ops.otto").json()  # high risk: operations is needed

@@ -110,6 +110,25 @@ class Requirement:
         operations = any(a.get("team") == "operations" for a in approvals)
         return enough and (operations or not self.operations_approver)
 
+    def out_of_reach(
+        self, so_far: Sequence[Mapping[str, Any]], could: Sequence[Mapping[str, Any]]
+    ) -> str | None:
+        """Why the approvals given `so_far` and those of the people who `could` still
+        give one (CAB members, each `{"by", "team"}`) can never meet it; None when they
+        can. A small board, with its only operations member raising the change, left a
+        change waiting for an approval nobody was allowed to give."""
+        if self.met_by([*so_far, *could]):
+            return None
+        people = [*so_far, *could]
+        count = len({a["by"] for a in people})
+        operations = any(a.get("team") == "operations" for a in people)
+        if count >= self.approvals:
+            return "no one in operations may approve it"
+        only = f"only {count} may approve it" if count else "no one may approve it"
+        if self.operations_approver and not operations and count:
+            return f"{only}, none of them in operations"
+        return only
+
 
 @dataclass(frozen=True)
 class ApprovalPolicy:

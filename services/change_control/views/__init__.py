@@ -7,7 +7,7 @@ the standard templates, and the deployment reports.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -90,8 +90,14 @@ def _in(prefix: str, values: Sequence[str]) -> tuple[str, dict[str, str]]:
 class ChangeControlViews:
     """Queries over the change control views; each catches its views up first."""
 
-    def __init__(self, log: EventLog) -> None:
+    def __init__(
+        self, log: EventLog, board: Callable[[], Sequence[Mapping[str, Any]]] | None = None
+    ) -> None:
         self.log = log
+        self.board = board
+        """Who sits on the CAB now, each `{"by": username, "team": team}` (from the
+        directory, which change control does not own); None where nobody asks whether
+        a change can still be approved."""
         self.group = ProjectionGroup(
             log,
             [

@@ -3,11 +3,12 @@ the CAB queue of changes awaiting my approval; the change calendar."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
 from services.change_control.domain import ENDED, Status
+from services.change_control.domain.gates import Gate
 from services.change_control.domain.risk import Requirement
 from services.change_control.domain.values import ChangeType, Window
 from services.change_control.views import ChangeControlViews, ChangeFilter, DeploymentFilter
@@ -18,6 +19,8 @@ OPEN = tuple(s.value for s in Status if s not in ENDED)
 def with_gates(views: ChangeControlViews, change: dict[str, Any]) -> dict[str, Any]:
     bundle = views.bundle(change["bundle_id"]) if change["bundle_id"] else None
     gates = [asdict(g) for g in views.gates(change, bundle)]
+    if views.board is not None and (reachable := _approvers_gate(change, views.board())):
+        gates.append(asdict(reachable))
     return {
         **change,
         "gates": gates,
@@ -71,7 +74,63 @@ def awaiting(change: dict[str, Any], username: str) -> str | None:
     return "emergency_approval" if change["change_type"] == ChangeType.EMERGENCY else "approval"
 
 
-def needed(change: dict[str, Any], what: str) -> Requirement:
+def _approvers_gate(change: Mapping[str, Any], board: Sequence[Mapping[str, Any]]) -> Gate | None:
+    """Whether the CAB as it stands can still approve the change (advisory: the board
+    may grow before the window): enough members who neither raised nor implement it
+    (nor, in retrospect, gave its emergency approval), one of them in operations where
+    its risk asks for that. None where no approval is awaited."""
+    if change["change_type"] == ChangeType.STANDARD or change["status"] not in OPEN:
+        return None
+    emergency = change["change_type"] == ChangeType.EMERGENCY
+    excluded = {change["requester"], *change["implementers"]}
+    if emergency and change["board"] == "emergency":
+        if change["retrospectively_approved"]:
+            return None
+        what, so_far = "in retrospect", change["retrospective"]
+        excluded |= set(change["approvers"])
+        requirement = needed(change, "retrospective_approval")
+    elif change["status"] == Status.IN_REVIEW:
+        what, so_far = ("as an emergency" if emergency else "", change["approvals"])
+        requirement = needed(change, "emergency_approval" if emergency else "approval")
+    else:
+        return None
+    given = {a["by"] for a in so_far}
+    could = [m for m in board if m["by"] not in given and m["by"] not in excluded]
+    short = requirement.out_of_reach(so_far, could)
+    if short is None:
+        return Gate("approvers_available", True, "approvers_unavailable",
+                    "enough CAB members may approve it", advisory=True)  # fmt: skip
+    n = requirement.approvals
+    need = f"it needs {n} approval{'s' if n > 1 else ''}{' ' + what if what else ''}"
+    if requirement.operations_approver:
+        need += ", one from operations"
+    barred = sorted(
+        (_PARTS.index(_part(change, m["by"])), f"{m['by']} {_part(change, m['by'])}")
+        for m in board
+        if m["by"] in excluded
+    )
+    why = f" ({'; '.join(said for _, said in barred)})" if barred else ""
+    return Gate(
+        "approvers_available",
+        False,
+        "approvers_unavailable",
+        f"{need}, and of the CAB {short}{why}: an admin can give the cab_member role to"
+        " more of the staff",
+        advisory=True,
+    )
+
+
+_PARTS = ("raised it", "implements it", "gave its emergency approval")
+
+
+def _part(change: Mapping[str, Any], username: str) -> str:
+    """Why a CAB member may not approve the change (separation of duties)."""
+    if username == change["requester"]:
+        return _PARTS[0]
+    return _PARTS[1] if username in change["implementers"] else _PARTS[2]
+
+
+def needed(change: Mapping[str, Any], what: str) -> Requirement:
     if what == "emergency_approval":
         return Requirement(change["emergency_approvals"], False)
     return Requirement(change["required_approvals"], change["operations_approver_required"])
