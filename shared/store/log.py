@@ -49,7 +49,13 @@ from shared.store.recorders import (
     RailyardSQLiteRecorder,
     ReactionMark,
 )
-from shared.store.sql import DDL_LOCK_KEY, PostgresDatabase, SqlDatabase, SQLiteDatabase
+from shared.store.sql import (
+    DDL_LOCK_KEY,
+    PostgresDatabase,
+    SqlDatabase,
+    SQLiteDatabase,
+    unicode_lower,
+)
 
 A = TypeVar("A", bound=Aggregate)
 logger = structlog.get_logger(__name__)
@@ -220,11 +226,13 @@ class EventLog:
             self._table_prefix = f'"{settings.db_schema}".'
         else:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-            sqlite = SQLiteDatastore(
-                str(settings.sqlite_path),
-                lock_timeout=max(settings.write_lock_timeout_s, 5),
-                pool_size=settings.pool_size,
-                max_overflow=settings.pool_size,
+            sqlite = unicode_lower(
+                SQLiteDatastore(
+                    str(settings.sqlite_path),
+                    lock_timeout=max(settings.write_lock_timeout_s, 5),
+                    pool_size=settings.pool_size,
+                    max_overflow=settings.pool_size,
+                )
             )
             self.recorder = RailyardSQLiteRecorder(sqlite)
             self.db = SQLiteDatabase(sqlite)

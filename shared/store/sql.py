@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import psycopg
 from eventsourcing.postgres import PostgresDatastore
-from eventsourcing.sqlite import SQLiteDatastore
+from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteDatastore
 from psycopg.rows import tuple_row
 
 from shared.store.errors import translate_errors
@@ -272,6 +272,40 @@ class _PostgresCursor:
     @property
     def rowcount(self) -> int:
         return self._cursor.rowcount
+
+
+def _lower(value: object) -> str | None:
+    return None if value is None else str(value).lower()
+
+
+class UnicodeSQLitePool(SQLiteConnectionPool):
+    """SQLite's own LOWER() folds ASCII letters only: a search for "ünïcode" missed
+    "Ünïcode". Each connection's LOWER() is Python's, which folds every letter, as
+    PostgreSQL's does in a UTF-8 database."""
+
+    def _create_connection(self) -> SQLiteConnection:
+        connection = super()._create_connection()
+        # eventsourcing keeps the sqlite3 connection private and offers no hook for
+        # functions; this pool is the one place that makes connections.
+        raw: sqlite3.Connection = connection._sqlite_conn
+        raw.create_function("lower", 1, _lower, deterministic=True)
+        return connection
+
+
+def unicode_lower(datastore: SQLiteDatastore) -> SQLiteDatastore:
+    """The datastore, its pool replaced (before it made any connection) by one whose
+    connections fold case as PostgreSQL does (`UnicodeSQLitePool`)."""
+    pool = datastore.pool
+    datastore.pool = UnicodeSQLitePool(
+        db_name=pool.db_name,
+        lock_timeout=pool.lock_timeout,
+        pool_size=pool.pool_size,
+        max_overflow=pool.max_overflow,
+        pool_timeout=pool.pool_timeout,
+        max_age=pool.max_age,
+        pre_ping=pool.pre_ping,
+    )
+    return datastore
 
 
 class SQLiteDatabase:

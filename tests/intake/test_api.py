@@ -258,6 +258,14 @@ def test_list_filters_by_status_department_category_subsystem_owner_and_text(api
     assert ids(q="100%_") == []
 
 
+def test_words_are_found_in_any_case_beyond_ascii(api: Api) -> None:
+    """SQLite's LOWER() folded ASCII letters only: "ünïcode" did not find "Ünïcode"."""
+    found = submit(api, title="Ünïcode TËST für Straße")
+    for words in ("ünïcode", "TËST", "FÜR", "straße"):
+        items = api.get("/api/requests", "rm", params={"q": words}).json()["items"]
+        assert [i["id"] for i in items] == [found], words
+
+
 def test_unknown_id_is_404_problem(api: Api) -> None:
     missing = uuid.uuid4()
     response = api.get(f"/api/requests/{missing}", "rm")
