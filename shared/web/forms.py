@@ -8,14 +8,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
+import structlog
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from shared.application import ConflictPersisted
-from shared.domain import DomainError
+from shared.domain import DomainError, NotPermitted
 from shared.store.errors import StoreUnavailable
 from shared.web.access import Viewer
+
+log = structlog.get_logger(__name__)
 
 R = TypeVar("R")
 
@@ -112,6 +115,9 @@ def attempt(viewer: Viewer, command: Callable[[], R]) -> R | Refusal:
     except BadInput as exc:
         return Refusal(422, "invalid_input", exc.detail)
     except DomainError as exc:
+        if isinstance(exc, NotPermitted):  # as the API logs a breach of a security rule
+            log.warning("security_rule_refused", rule=exc.rule, detail=exc.detail,
+                        user=viewer.username, via="page")  # fmt: skip
         return Refusal(exc.status, exc.rule, exc.detail)
     except ConflictPersisted:
         return Refusal(

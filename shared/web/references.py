@@ -33,6 +33,7 @@ def reference_route(
         found = with_number(number)
         if found is None:
             heading = f"No such {noun.rsplit(maxsplit=1)[-1]}"
-            message = f"No {noun} is numbered {references.of(number)}."
+            # (Numbers start at 1: CHG-0 is named as asked, not as `of` writes none.)
+            message = f"No {noun} is numbered {references.prefix}-{number}."
             return templates.missing(request, viewer, heading, message)
         return see_other(f"{base}/{found}")

@@ -62,10 +62,24 @@ def test_only_a_named_implementer_starts_and_completes() -> None:
 
 
 def test_an_approved_change_starts_only_inside_its_window() -> None:
-    change = approved(window=window(starts_in=timedelta(hours=3)))
+    """Refused saying when the window opens (it gave the window's bounds as stored, and
+    not why), or that it closed and what to do."""
+    later = window(starts_in=timedelta(hours=3))
+    change = approved(window=later)
     with pytest.raises(RuleViolation) as refused:
         change.start("dev.alice", NONE)
     assert refused.value.rule == "outside_window"
+    opens = f"{later.start.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    assert refused.value.detail.startswith(f"it starts in its window, which opens {opens}; it is ")
+    with (
+        attributed_to("dev.alice", at=later.end + timedelta(minutes=1)),
+        pytest.raises(RuleViolation) as closed,
+    ):
+        change.start("dev.alice", NONE)
+    shut = f"{later.end.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    assert closed.value.detail == (
+        f"its window closed {shut}: revise it to a new window to start it"
+    )
 
 
 def test_a_blackout_declared_after_approval_stops_the_start() -> None:

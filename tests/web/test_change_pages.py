@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from tests.logs import captured_logs
 from tests.web.conftest import Web
 
 
@@ -438,3 +439,41 @@ def test_a_refused_comment_on_a_change_keeps_what_was_typed(web: Web) -> None:
     assert "Comment is longer than 5000 characters" in refused.text
     assert long.strip() in refused.text
     assert web.events() == before
+
+
+def test_a_change_whose_window_has_not_opened_says_when_it_may_start(web: Web) -> None:
+    """The button was offered days early, and pressing it answered with the window's
+    bounds as stored and no reason."""
+    start = datetime.now().replace(microsecond=0, second=0) + timedelta(days=3)
+    later = {
+        "window_start": start.isoformat(timespec="minutes"),
+        "window_end": (start + timedelta(hours=2)).isoformat(timespec="minutes"),
+    }
+    change_id = raise_change(web, "dev.alice", **later)
+    with web.client() as client:
+        csrf = web.sign_in(client, "cab.carl")
+        client.post(f"/changes/{change_id}/approve", data={"csrf_token": csrf, "revision": "1"})
+        csrf = web.sign_in(client, "dev.alice")
+        page = client.get(f"/changes/{change_id}").text
+        assert 'disabled aria-describedby="window-shut">Start implementing</button>' in page
+        assert "It starts in its window, which opens" in page
+        early = client.post(f"/changes/{change_id}/start", data={"csrf_token": csrf})
+        assert early.status_code == 409, early.text
+        assert "Not saved.</strong> It starts in its window, which opens" in early.text
+
+
+def test_approving_ones_own_change_from_its_page_is_logged_as_a_security_refusal(
+    web: Web,
+) -> None:
+    """The API logged the breach of separation of duties; the page's form did not."""
+    change_id = raise_change(web, "ops.olga", implementers=["ops.olga"])
+    with web.client() as client, captured_logs() as logs:
+        csrf = web.sign_in(client, "ops.olga")
+        answer = client.post(
+            f"/changes/{change_id}/approve", data={"csrf_token": csrf, "revision": "1"}
+        )
+    assert answer.status_code == 403
+    refused = [e for e in logs if e["event"] == "security_rule_refused"]
+    assert [(e["rule"], e["user"], e["via"]) for e in refused] == [
+        ("requester_cannot_approve", "ops.olga", "page")
+    ]

@@ -155,6 +155,9 @@ def test_a_request_or_change_has_an_address_by_its_number(web: Web) -> None:
     missing = client.get("/changes/CHG-9")
     assert missing.status_code == 404
     assert "No production change is numbered CHG-9." in missing.text
+    zero = client.get("/changes/CHG-0")  # it said "numbered ." with the number missing
+    assert zero.status_code == 404
+    assert "No production change is numbered CHG-0." in zero.text
 
 
 @pytest.mark.parametrize(

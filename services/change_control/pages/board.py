@@ -2,7 +2,7 @@
 
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -110,6 +110,7 @@ def board_routes(p: ChangePages) -> APIRouter:
             and theirs
             and (change["status"] == "in_review" or review_due(change)),
             may_start=mine and change["status"] == "approved",
+            window_shut=_window_shut(change),
             may_withdraw=(theirs or viewer.may(Role.RELEASE_MANAGER))
             and change["status"] in ("in_review", "approved"),
             may_review=judge and review_due(change),
@@ -261,3 +262,14 @@ def _agenda(found: dict[str, Any], start: datetime, days: int, zone: Any) -> lis
                 {"day": day_start.date().isoformat(), "changes": changes, "blackouts": blackouts}
             )
     return agenda
+
+
+def _window_shut(change: Mapping[str, Any]) -> str | None:
+    """Whether a change that starts in its window (not an emergency) cannot start now:
+    `before` its window opens, `after` it closed; None when it may."""
+    if change["change_type"] == "emergency" or not change["window_start"]:
+        return None
+    at = datetime.now(UTC)
+    if at < datetime.fromisoformat(change["window_start"]):
+        return "before"
+    return "after" if at >= datetime.fromisoformat(change["window_end"]) else None
