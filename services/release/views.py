@@ -48,7 +48,7 @@ summary = Wording(
         ),
         "ReleaseBundle.Cancelled": lambda d: f"cancelled: {d['reason']}",
         "ReleaseBundle.CapacityChanged": lambda d: (
-            f"capacity changed to {d['capacity_points']} points" + opt(": ", d.get("reason"))
+            f"changed the capacity to {d['capacity_points']} points" + opt(": ", d.get("reason"))
         ),
         "ReleaseBundle.RequestScheduled": lambda d: (
             ("exception after the freeze: " if d["after_freeze"] else "")
@@ -62,7 +62,7 @@ summary = Wording(
             + d["request_id"]
             + opt(": ", d.get("reason"))
         ),
-        "ReleaseBundle.ScopeFrozen": lambda d: "scope frozen" + opt(": ", d.get("note")),
+        "ReleaseBundle.ScopeFrozen": lambda d: "froze the scope" + opt(": ", d.get("note")),
         "ReleaseBundle.ItemProgressed": lambda d: (
             f"{d['request_id']} {PROGRESS_WORDS.get(d['stage'], 'is ' + d['stage'])}"
             + opt(": ", d.get("note"))
@@ -91,7 +91,9 @@ summary = Wording(
 class BundlesProjection(Projection):
     """Trains and bundles: dates, capacity, phase, scope, progress, history and churn."""
 
-    name = "release.bundles.v1"
+    # v2: history lines say what the person did ("rm froze the scope", not "rm scope
+    # frozen"); the stored lines are written afresh.
+    name = "release.bundles.v2"
     tables = (TRAINS, BUNDLES, ITEMS, HISTORY, SCOPE)
 
     def create(self, cur: Cursor) -> None:

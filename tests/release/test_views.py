@@ -47,7 +47,7 @@ def test_views_rebuilt_from_the_log_equal_the_incremental_ones(api: Api) -> None
     group = next(
         g
         for g in api.client.app.state.followers.groups  # type: ignore[attr-defined]
-        if any(p.name == "release.bundles.v1" for p in g.projections)
+        if any(p.name == "release.bundles.v2" for p in g.projections)
     )
     group.rebuild()
     assert snapshot(api, [first, second]) == before

@@ -106,6 +106,20 @@ def test_signing_in_never_redirects_off_site(web: Web) -> None:
             client.cookies.clear()
 
 
+def test_a_refused_sign_in_says_not_signed_in_and_how_to_get_a_password(web: Web) -> None:
+    """It began "Not saved.", as a refused form does, and told a business user to run a
+    command only an administrator can."""
+    with web.client() as client:
+        csrf = csrf_of(client.get("/signin").text)
+        answer = client.post(
+            "/signin", data={"csrf_token": csrf, "username": "rm", "password": "wrong"}
+        )
+    assert answer.status_code == 401
+    assert "<strong>Not signed in.</strong>" in answer.text
+    assert "Not saved." not in answer.text
+    assert "Ask an administrator to set one" in answer.text
+
+
 def test_a_deactivated_users_session_stops_working(web: Web) -> None:
     """Deactivation ends every session at once: the next page asks to sign in."""
     from shared.application import acting_as
