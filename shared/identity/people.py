@@ -5,6 +5,8 @@ as the API and the CLI, with the same rules."""
 
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
+import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -12,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from shared.application import IdempotencyRequest
 from shared.http.routing import ServiceRouter
 from shared.identity.application import Identity
 from shared.identity.domain import MIN_PASSWORD, Role, Team, is_email
@@ -19,6 +22,8 @@ from shared.identity.views import Directory
 from shared.web.access import PageAccess, PageForbidden, Viewer
 from shared.web.forms import BadInput, Form, Refusal, attempt, handle_form, read_form, see_other
 from shared.web.rendering import NavLink, Templates
+
+ONCE = re.compile(r"[0-9a-f]{32}")
 
 NAV = [
     NavLink("People", "/people", (Role.ADMIN,), "Everyone who signs in: roles, passwords, tokens."),
@@ -100,6 +105,9 @@ class PeoplePages:
             person=person,
             tokens=self.directory.tokens(username),
             issued=issued,
+            # The token form's own key: sent again (a reload of the page that shows the
+            # secret), it issues no second token (`issue`).
+            once=uuid.uuid4().hex,
             roles=[r.value for r in Role],
             teams=[t.value for t in Team],
             form=kept or {},
@@ -240,7 +248,15 @@ def _token_routes(p: PeoplePages) -> APIRouter:
                 expires = form.integer("expires_in_days", "Days until it expires", 1, 3650)
             return identity.issue_token(username, label, expires)
 
-        result = attempt(viewer, command)
+        result = attempt(viewer, command, once=_once(form, username))
+        if isinstance(result, Refusal) and result.rule == "form_already_sent":
+            result = Refusal(
+                409,
+                result.rule,
+                "this form was sent before (the page reloaded?): its token was issued then"
+                " and its secret shown once; no second token was issued. If you did not keep"
+                " the secret, revoke that token and issue another",
+            )
         if isinstance(result, Refusal):
             return p.person(
                 request, viewer, username, refusal=result, failed="issue", kept=form.kept()
@@ -260,6 +276,15 @@ def _token_routes(p: PeoplePages) -> APIRouter:
         return await p.act(request, viewer, username, "revoked", run)
 
     return router
+
+
+def _once(form: Form, username: str) -> IdempotencyRequest | None:
+    """The token form's key as an idempotency key: the same form sent twice issues one
+    token (the second answer cannot show its secret again)."""
+    key = form.text("once")
+    if not ONCE.fullmatch(key):
+        return None
+    return IdempotencyRequest(f"page:tokens:{username}", key, "issue", 200)
 
 
 def _own_or_admin(viewer: Viewer, username: str) -> None:

@@ -4,7 +4,7 @@ back as a message for the page (with nothing written), never as a crash."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TypeVar
 
@@ -13,7 +13,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from shared.application import ConflictPersisted
+from shared.application import ClaimTaken, ConflictPersisted, IdempotencyRequest
 from shared.domain import DomainError, NotPermitted
 from shared.store.errors import StoreUnavailable
 from shared.web.access import Viewer
@@ -107,11 +107,22 @@ async def read_form(request: Request) -> Form:
     return Form(await request.form())
 
 
-def attempt(viewer: Viewer, command: Callable[[], R]) -> R | Refusal:
-    """Run `command` as the viewer; a refusal of any kind becomes a `Refusal`."""
+def attempt(
+    viewer: Viewer, command: Callable[[], R], once: IdempotencyRequest | None = None
+) -> R | Refusal:
+    """Run `command` as the viewer; a refusal of any kind becomes a `Refusal`. `once`:
+    the form's own key, so that the same form sent twice writes once."""
+    caller = viewer.caller if once is None else replace(viewer.caller, idempotency=once)
     try:
-        with viewer.acting():
+        with caller.acting():
             return command()
+    except ClaimTaken:
+        return Refusal(
+            409,
+            "form_already_sent",
+            "this form was sent before (the page reloaded?) and did its work then; nothing"
+            " was done again",
+        )
     except BadInput as exc:
         return Refusal(422, "invalid_input", exc.detail)
     except DomainError as exc:

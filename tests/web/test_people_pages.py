@@ -113,6 +113,28 @@ def test_a_token_is_shown_once_and_works_until_it_is_revoked(web: Web) -> None:
     assert refused.status_code == 401
 
 
+def test_the_token_form_sent_twice_issues_one_token(web: Web) -> None:
+    """Reloading the page that shows a new token's secret sent the form again: a second
+    token, with the same label. The form carries its own key, and a second sending is
+    refused saying why, the first token kept."""
+    with web.client() as client:
+        csrf = web.sign_in(client, "dev.alice")
+        page = client.get("/account").text
+        once = re.search(r'name="once" value="([0-9a-f]{32})"', page)
+        assert once is not None
+        form = {"csrf_token": csrf, "label": "laptop", "expires_in_days": "30",
+                "once": once.group(1)}  # fmt: skip
+        first = client.post("/people/dev.alice/tokens", data=form)
+        assert TOKEN.search(first.text) is not None
+        again = client.post("/people/dev.alice/tokens", data=form)
+        assert again.status_code == 409
+        assert TOKEN.search(again.text) is None
+        assert "no second token was issued" in again.text
+        assert 'name="once" value="' + once.group(1) not in again.text  # a fresh form
+    tokens = web.platform.directory.tokens("dev.alice")
+    assert [t.label for t in tokens].count("laptop") == 1
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [
