@@ -291,7 +291,15 @@ class Releases(UseCases):
                 done.append(_scope_change(b, facts.request_id, warnings))
             return Outcome([*bundles.values(), *placements.values()], AppliedPlan(done))
 
-        return self.run(command)
+        applied = self.run(command)
+        # Read once all are scheduled: a request applied with those ranked above it did
+        # not go past them.
+        return AppliedPlan(
+            [
+                replace(d, ahead_of_rank=self.views.ahead_of_rank(d.request_id))
+                for d in applied.scheduled
+            ]
+        )
 
     # -- progress and QA ------------------------------------------------------------
 

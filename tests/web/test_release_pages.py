@@ -289,3 +289,35 @@ def test_the_bundle_page_says_when_a_request_went_ahead_of_its_departments_ranki
     assert page.status_code == 200
     assert "Request scheduled into the bundle." in page.text
     assert f"It went ahead of {reference}, which its department ranks above it" in page.text
+
+
+def test_applying_part_of_the_plan_says_when_a_request_went_ahead_of_its_ranking(
+    web: Web,
+) -> None:
+    """Ticking only a department's later request went past its earlier ones in silence,
+    where scheduling it from the bundle's page says so. Applied together with them, it
+    went past nothing."""
+    bundle, _ = scheduled_bundle(web)
+    second, third = submit(web), submit(web)
+    accept(web, second)
+    accept(web, third)
+    reference = api(web, "GET", f"/api/requests/{second}", "rm")["reference"]
+    mine = api(web, "GET", f"/api/requests/{third}", "rm")["reference"]
+    with web.client() as client:
+        csrf = web.sign_in(client, "rm")
+        page = client.post(
+            "/release/plan/apply", data={"csrf_token": csrf, "proposal": f"{third}:{bundle}"}
+        )
+    assert page.status_code == 200
+    assert "1 request scheduled from the suggested plan." in page.text
+    assert f"{mine} went ahead of {reference}, which its department ranks above it" in page.text
+    fourth = submit(web)
+    accept(web, fourth)
+    with web.client() as client:
+        csrf = web.sign_in(client, "rm")
+        both = client.post(
+            "/release/plan/apply",
+            data={"csrf_token": csrf, "proposal": [f"{fourth}:{bundle}", f"{second}:{bundle}"]},
+        )
+    assert "2 requests scheduled from the suggested plan." in both.text
+    assert "went ahead of" not in both.text

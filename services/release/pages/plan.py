@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -15,6 +16,8 @@ from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
 from shared.web.forms import BadInput, Form, Refusal, attempt, read_form, see_other
+
+UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def plan_routes(p: ReleasePages) -> APIRouter:
@@ -42,6 +45,7 @@ def plan_routes(p: ReleasePages) -> APIRouter:
             manages=manages,
             notice=request.query_params.get("applied"),
             planned=_planned_notice(request.query_params),
+            past_ranking=_past_ranking(p, request.query_params.get("past", "")),
             error=refusal.detail if refusal else None,
             chosen=set(kept or []),
             train_form=train_form or {},
@@ -71,7 +75,8 @@ def plan_routes(p: ReleasePages) -> APIRouter:
         result = attempt(viewer, command)
         if isinstance(result, Refusal):
             return plan_page(request, viewer, result, chosen)
-        return see_other(f"/release?applied={len(result.scheduled)}")
+        past = ",".join(d.request_id for d in result.scheduled if d.ahead_of_rank)
+        return see_other(f"/release?applied={len(result.scheduled)}&past={past}")
 
     @router.post("/release/calendar/subscribe")
     async def subscribe(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
@@ -138,3 +143,21 @@ def _planned_notice(query: Mapping[str, str]) -> str | None:
             " cancelled: nothing new was planned. Ask for more to plan further ahead."
         )
     return f"{planned} new bundle{'' if planned == '1' else 's'} planned."
+
+
+def _past_ranking(p: ReleasePages, past: str) -> list[str]:
+    """What applying the plan just did past a department's ranking, worked out again from
+    what is recorded (the address names only the requests scheduled)."""
+    ids = [i for i in past.split(",") if UUID_TEXT.fullmatch(i)][:500]
+    titles = p.views.request_titles(ids)
+    said = []
+    for request_id in ids:
+        skipped = p.views.ahead_of_rank(request_id)
+        if skipped:
+            name = titles.get(request_id, {}).get("reference") or request_id
+            said.append(
+                f"{name} went ahead of {', '.join(skipped)}, which its department ranks"
+                " above it and no bundle holds yet: say why to the department, or schedule"
+                " them first."
+            )
+    return said
