@@ -144,8 +144,9 @@ class Demo(Delivery, Releasing, Changing):
                 identity.register(
                     self.vp(department), f"VP {department}", ["requester"], department
                 )
-            for dev in DEVELOPERS:
-                identity.register(dev, dev, ["it_staff"], None, "development")
+            for dev in DEVELOPERS:  # "Ana Dev", as the others are named
+                name = f"{dev.partition('.')[2].title()} Dev"
+                identity.register(dev, name, ["it_staff"], None, "development")
             identity.register("qa.quinn", "Quinn QA", ["it_staff"], None, "qa")
             identity.register(
                 "ops.olga", "Olga Ops", ["it_staff", "cab_member"], None, "operations"
