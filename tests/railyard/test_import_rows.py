@@ -14,10 +14,10 @@ from shared.settings import load_settings
 HEADER = "key,title,department,subsystems,submitted_at,accepted_at,delivered_at,status,size_points"
 
 
-def read(tmp_path: Path, text: str, **defaults: str) -> dict[str, Row | Rejected]:
+def read(tmp_path: Path, text: str) -> dict[str, Row | Rejected]:
     path = tmp_path / "rows.csv"
     path.write_text(text)
-    reader = Reader(load_settings(), Defaults(owner="dev.alice", **defaults))
+    reader = Reader(load_settings(), Defaults(owner="dev.alice"))
     return {r.key: r for r in reader.read(path)}
 
 

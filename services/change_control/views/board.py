@@ -16,10 +16,18 @@ from services.change_control.views import ChangeControlViews, ChangeFilter, Depl
 OPEN = tuple(s.value for s in Status if s not in ENDED)
 
 
-def with_gates(views: ChangeControlViews, change: dict[str, Any]) -> dict[str, Any]:
+def with_gates(
+    views: ChangeControlViews,
+    change: dict[str, Any],
+    board: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The change with its gates (`board`: the CAB as it stands, when the caller has read
+    it already for several changes), conflicts, blackouts and what it ships."""
     bundle = views.bundle(change["bundle_id"]) if change["bundle_id"] else None
     gates = [asdict(g) for g in views.gates(change, bundle)]
-    if views.board is not None and (reachable := _approvers_gate(change, views.board())):
+    if board is None and views.board is not None:
+        board = views.board()
+    if board is not None and (reachable := _approvers_gate(change, board)):
         gates.append(asdict(reachable))
     return {
         **change,
@@ -140,6 +148,7 @@ def cab_queue(views: ChangeControlViews, username: str) -> list[dict[str, Any]]:
     """Changes awaiting `username`'s approval, earliest window first, with risk,
     approvals so far and still needed, conflicts, blackouts and gate status."""
     changes, _ = views.find(ChangeFilter(status=OPEN), limit=10_000)
+    board = views.board() if views.board is not None else None  # read once for them all
     queue = []
     for change in changes:
         what = awaiting(change, username)
@@ -151,7 +160,7 @@ def cab_queue(views: ChangeControlViews, username: str) -> list[dict[str, Any]]:
         )
         queue.append(
             {
-                **with_gates(views, change),
+                **with_gates(views, change, board),
                 "awaiting": what,
                 "approvals_needed": requirement.approvals,
                 "operations_approver_needed": requirement.operations_approver,
