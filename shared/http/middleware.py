@@ -48,14 +48,17 @@ SAFETY_HEADERS = [
 def _with_safety_headers(
     headers: list[tuple[bytes, bytes]], request_id: str
 ) -> list[tuple[bytes, bytes]]:
-    """The request id, the headers every answer carries, and `no-store` on pages: a
-    page shows one person's work as it was, and Back after a form sent must ask again
-    rather than show the page from before it (a resent form is refused, not repeated)."""
+    """The request id, the headers every answer carries, and `no-store` on pages and
+    JSON: a page shows one person's work as it was, and Back after a form sent must ask
+    again rather than show the page from before it (a resent form is refused, not
+    repeated); an API answer is one caller's, and some carry a secret shown once (a new
+    token, a webhook's signing secret, a calendar link) that no cache may keep."""
     names = {name.lower() for name, _ in headers}
     added = [(b"x-request-id", request_id.encode())]
     added += [(name, value) for name, value in SAFETY_HEADERS if name not in names]
     is_page = any(
-        name.lower() == b"content-type" and value.startswith(b"text/html")
+        name.lower() == b"content-type"
+        and value.startswith((b"text/html", b"application/json", b"application/problem+json"))
         for name, value in headers
     )
     if is_page and b"cache-control" not in names:

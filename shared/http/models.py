@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Any, TypeVar
+from types import UnionType
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from fastapi import Header, Response
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, model_validator
@@ -79,6 +80,23 @@ class RequestBody(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
+    def _exact_scalars(cls, data: object) -> object:
+        """A whole number is a JSON number without a fraction, a flag true or false, as the
+        document says: pydantic would read `true` as 1, "3" as 3 and "yes" as true (a
+        rating of `true` was stored as 1, a backout "yes" counted as tested). A value of
+        another type is handed on wrapped, for the field's own check to refuse where it
+        stands (a model's check would name no field)."""
+        if not isinstance(data, dict):
+            return data
+        wrong = {}
+        for name, value in data.items():
+            kind = _scalar(cls, name) if value is not None else None
+            if kind is not None and not _exactly(value, kind):
+                wrong[name] = _OfAnotherType(value)
+        return {**data, **wrong} if wrong else data
+
+    @model_validator(mode="before")
+    @classmethod
     def _no_nul(cls, data: object) -> object:
         if found := nul_in(data):
             raise PydanticCustomError(
@@ -87,6 +105,38 @@ class RequestBody(BaseModel):
                 {"field": found},
             )
         return data
+
+
+class _OfAnotherType:
+    """A body's value of another JSON type than its field's: no number or flag reads it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+def _exactly(value: object, kind: type) -> bool:
+    """`value` is a `kind` as JSON writes one (true is no number, 1 no flag)."""
+    return isinstance(value, bool) if kind is bool else type(value) is int
+
+
+_SCALARS: dict[tuple[type, str], type | None] = {}
+
+
+def _scalar(model: type[BaseModel], name: str) -> type | None:
+    """`int` or `bool` when the field `name` of `model` is one (or one or None)."""
+    key = (model, name)
+    if key not in _SCALARS:
+        field = model.model_fields.get(name)
+        kind = field.annotation if field else None
+        optional = get_origin(kind) in (Union, UnionType)  # `int | None`, not `list[int]`
+        found = [k for k in (get_args(kind) if optional else (kind,)) if k is not type(None)]
+        _SCALARS[key] = found[0] if len(found) == 1 and found[0] in (int, bool) else None
+    return _SCALARS[key]
 
 
 def _iso_date(value: object) -> object:

@@ -5,12 +5,13 @@ manage their own tokens."""
 # which name dependencies local to the router factory, as objects.
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, Field
 
 from shared.domain import NotFound, NotPermitted
 from shared.http.auth import Auth, Caller
-from shared.http.models import RequestBody
+from shared.http.models import IfMatch, RequestBody, expected_version, tagged
+from shared.http.problems import IF_MATCH_RESPONSES
 from shared.http.routing import CreatedAt, ServiceRouter
 from shared.identity.application import Identity, IssuedToken, UserRef
 from shared.identity.domain import EMAIL, MAX_EMAIL, Role, Team
@@ -105,30 +106,39 @@ def identity_router(auth: Auth, identity: Identity, directory: Directory) -> API
             )
 
     @router.get("/users/{username}", response_model=UserRow, summary="One user")
-    def user(username: UsernamePath, caller: Annotated[Caller, Depends(anyone)]) -> UserRow:
+    def user(
+        username: UsernamePath, caller: Annotated[Caller, Depends(anyone)], response: Response
+    ) -> UserRow:
         _self_or_admin(caller, username)
         row = directory.user(username)
         if row is None:
             raise NotFound("user_not_found", f"no user {username!r}")
-        return row
+        return tagged(response, identity.version_of(username), row)
 
     @router.put(
         "/users/{username}/profile",
         response_model=UserRef,
         summary="Change a user's roles, department and team",
+        responses=IF_MATCH_RESPONSES,
     )
     def change(
-        username: UsernamePath, body: ProfileChange, caller: Annotated[Caller, Depends(admin)]
+        username: UsernamePath,
+        body: ProfileChange,
+        caller: Annotated[Caller, Depends(admin)],
+        response: Response,
+        if_match: IfMatch = None,
     ) -> UserRef:
         with caller.acting():
-            return identity.change_profile(
+            done = identity.change_profile(
                 username,
                 [r.value for r in body.roles],
                 body.department,
                 body.team.value if body.team else None,
                 body.display_name,
                 body.email,
+                expected_version(if_match),
             )
+        return tagged(response, done.version, done)
 
     @router.post(
         "/users/{username}/deactivate",

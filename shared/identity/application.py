@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from shared.application import Outcome, UseCases, current_actor
-from shared.domain import RuleViolation
+from shared.domain import RuleViolation, require_version
 from shared.identity.domain import ScryptCost, User, user_id
 
 
@@ -53,9 +53,14 @@ class Identity(UseCases):
         team: str | None,
         display_name: str | None = None,
         email: str | None = None,
+        expected_version: int | None = None,
     ) -> UserRef:
+        """With `expected_version` (If-Match), only if nobody changed the user since they
+        were read at that version."""
+
         def command() -> Outcome[UserRef]:
             user = self._user(username)
+            require_version("user", user.version, expected_version)
             user.change_profile(roles, department, team, display_name, email)
             return Outcome([user], UserRef(username, user.version))
 
@@ -131,6 +136,10 @@ class Identity(UseCases):
             return Outcome([user], UserRef(username, user.version))
 
         return self.run(command)
+
+    def version_of(self, username: str) -> int:
+        """The user's version, as an ETag gives it and If-Match names it."""
+        return self._user(username).version
 
     def _user(self, username: str) -> User:
         return self.log.get(user_id(username), User, f"user {username!r}")

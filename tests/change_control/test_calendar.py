@@ -223,3 +223,43 @@ def test_a_blackout_starting_years_away_is_refused_as_a_slip_of_the_year(api: Ap
     assert refused.json()["rule"] == "window_too_far"
     assert "(9999-12-01): check the year" in refused.json()["detail"]
     assert api.get("/api/blackouts", "rm").json() == []
+
+
+def test_a_blackout_a_template_or_a_profile_changed_since_it_was_read_is_not_overwritten(
+    api: Api,
+) -> None:
+    """If-Match was taken and ignored on these three: an edit made against a version read
+    before another one was applied, the other lost (a user made admin by a stale form).
+    Each now gives its version as an ETag and refuses a stale If-Match with 412."""
+    blackout = declare(api)
+    template = api.post("/api/standard-templates", "rm", json=template_payload()).json()["id"]
+    edits = [
+        (f"/api/blackouts/{blackout}", "rm", blackout_payload(name="Month-end run")),
+        (f"/api/standard-templates/{template}", "rm", template_payload(name="Rotate certs")),
+        ("/api/users/dev.alice/profile", "admin", {"roles": ["it_staff"], "team": "qa"}),
+    ]
+    for path, who, body in edits:
+        read = api.get(path.removesuffix("/profile"), who)
+        etag = read.headers["etag"]
+        stale = f'"{int(etag.strip(chr(34))) - 1}"'
+        refused = api.put(path, who, json=body, headers={"If-Match": stale})
+        assert (refused.status_code, refused.json()["rule"]) == (412, "stale_version"), path
+        assert api.get(path.removesuffix("/profile"), who).headers["etag"] == etag  # unchanged
+        done = api.put(path, who, json=body, headers={"If-Match": etag})
+        assert done.status_code == 200, done.text
+        assert done.headers["etag"] != etag
+
+
+def test_a_blackout_that_has_already_ended_is_refused(api: Api) -> None:
+    """Declared or moved into the past it held nothing back, and was taken (201)."""
+    gone = window(starts_in=timedelta(days=-3))
+    declared = api.post(
+        "/api/blackouts", "rm", json=blackout_payload(start=gone.start_iso, end=gone.end_iso)
+    )
+    assert (declared.status_code, declared.json()["rule"]) == (422, "window_in_past")
+    blackout = declare(api)
+    moved = api.put(
+        f"/api/blackouts/{blackout}", "rm",
+        json=blackout_payload(start=gone.start_iso, end=gone.end_iso),
+    )  # fmt: skip
+    assert (moved.status_code, moved.json()["rule"]) == (422, "window_in_past")

@@ -18,6 +18,7 @@ from shared.logging import configure_logging
 from shared.platform import Platform
 from shared.settings import Settings
 from tests.builders import request_payload
+from tests.conftest import Api
 from tests.logs import forget_cached_loggers
 
 PASSWORD = "Tr0ub4dor&3 horse battery"
@@ -123,3 +124,11 @@ def test_tokens_and_passwords_appear_in_no_log_line_and_no_table(
             random_part = secret.split("_", 2)[2]
             assert random_part not in output, f"{what}'s secret part was logged"
             assert random_part not in stored, f"{what}'s secret part is stored"
+
+
+def test_an_api_answer_with_a_secret_is_never_kept_by_a_cache(api: Api) -> None:
+    """A new token's answer (and any other API answer) says no-store, as pages do."""
+    issued = api.post("/api/users/vp.sales/tokens", "vp.sales", json={"label": "cli"})
+    assert issued.status_code == 201
+    assert issued.headers["cache-control"] == "no-store"
+    assert api.get("/api/me", "vp.sales").headers["cache-control"] == "no-store"

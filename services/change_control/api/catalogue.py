@@ -5,7 +5,7 @@
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Response
 
 from services.change_control.api.models import (
     Blackout,
@@ -25,6 +25,8 @@ from services.change_control.application.catalogue import (
 from services.change_control.views import ChangeControlViews
 from shared.domain import NotFound
 from shared.http.auth import Auth, Caller
+from shared.http.models import IfMatch, expected_version, tagged
+from shared.http.problems import IF_MATCH_RESPONSES
 from shared.http.routing import CreatedAt, ServiceRouter
 from shared.identity.domain import Role
 
@@ -73,22 +75,30 @@ def catalogue_router(
             return blackouts.declare(_blackout(body))
 
     @router.get("/blackouts/{blackout_id}", response_model=Blackout, summary="A blackout window")
-    def blackout(blackout_id: BlackoutId, caller: Annotated[Caller, Depends(anyone)]) -> Any:
+    def blackout(
+        blackout_id: BlackoutId, caller: Annotated[Caller, Depends(anyone)], response: Response
+    ) -> Any:
         found = views.blackout(str(blackout_id))
         if found is None:
             raise NotFound("blackout_window_not_found", f"no blackout window {blackout_id}")
-        return found
+        return tagged(response, found["version"], found)
 
     @router.put(
         "/blackouts/{blackout_id}",
         response_model=CatalogueRef,
         summary="Move or rescope a blackout",
+        responses=IF_MATCH_RESPONSES,
     )
     def change(
-        blackout_id: BlackoutId, body: BlackoutBody, caller: Annotated[Caller, Depends(manager)]
+        blackout_id: BlackoutId,
+        body: BlackoutBody,
+        caller: Annotated[Caller, Depends(manager)],
+        response: Response,
+        if_match: IfMatch = None,
     ) -> CatalogueRef:
         with caller.acting():
-            return blackouts.change(blackout_id, _blackout(body))
+            done = blackouts.change(blackout_id, _blackout(body), expected_version(if_match))
+        return tagged(response, done.version, done)
 
     @router.post(
         "/blackouts/{blackout_id}/lift", response_model=CatalogueRef, summary="Lift a blackout"
@@ -119,22 +129,30 @@ def catalogue_router(
             return templates.publish(_template(body))
 
     @router.get("/standard-templates/{template_id}", response_model=Template, summary="A template")
-    def template(template_id: TemplateId, caller: Annotated[Caller, Depends(anyone)]) -> Any:
+    def template(
+        template_id: TemplateId, caller: Annotated[Caller, Depends(anyone)], response: Response
+    ) -> Any:
         found = views.template(str(template_id))
         if found is None:
             raise NotFound("standard_template_not_found", f"no standard template {template_id}")
-        return found
+        return tagged(response, found["version"], found)
 
     @router.put(
         "/standard-templates/{template_id}",
         response_model=CatalogueRef,
         summary="Revise a template",
+        responses=IF_MATCH_RESPONSES,
     )
     def revise(
-        template_id: TemplateId, body: TemplateBody, caller: Annotated[Caller, Depends(keeper)]
+        template_id: TemplateId,
+        body: TemplateBody,
+        caller: Annotated[Caller, Depends(keeper)],
+        response: Response,
+        if_match: IfMatch = None,
     ) -> CatalogueRef:
         with caller.acting():
-            return templates.revise(template_id, _template(body))
+            done = templates.revise(template_id, _template(body), expected_version(if_match))
+        return tagged(response, done.version, done)
 
     @router.post(
         "/standard-templates/{template_id}/retire",

@@ -207,7 +207,7 @@ def changes_router(auth: Auth, changes: ChangeControl, views: ChangeControlViews
     @router.post(
         "/changes/{change_id}/comments",
         response_model=ChangeRef,
-        summary="Comment on a change (IT: implementers, release managers, the CAB)",
+        summary="Comment on a change (IT: IT staff, release managers, the CAB)",
     )
     def comment(
         change_id: ChangeId, body: CommentBody, caller: Annotated[Caller, Depends(talker)]

@@ -12,7 +12,7 @@ from services.change_control.domain.catalogue import BlackoutWindow, StandardTem
 from services.change_control.domain.risk import Questionnaire
 from services.change_control.domain.values import Window
 from shared.application import Outcome, UseCases
-from shared.domain import InvalidCommand
+from shared.domain import InvalidCommand, require_version
 from shared.identity.domain import Role
 
 
@@ -67,18 +67,24 @@ class Blackouts(UseCases):
 
         return self.run(command)
 
-    def change(self, blackout_id: UUID, draft: BlackoutDraft) -> CatalogueRef:
+    def change(
+        self, blackout_id: UUID, draft: BlackoutDraft, expected_version: int | None = None
+    ) -> CatalogueRef:
+        """Moved or rescoped; with `expected_version` (If-Match), only if nobody changed it
+        since it was read at that version."""
         window = _window(draft)
-        return self._decide(
-            blackout_id,
-            lambda b: b.change(
+
+        def decide(b: BlackoutWindow) -> None:
+            require_version("blackout window", b.version, expected_version)
+            b.change(
                 name=draft.name,
                 window=window,
                 subsystems=draft.subsystems,
                 reason=draft.reason,
                 catalogue=self.log.settings.subsystems,
-            ),
-        )
+            )
+
+        return self._decide(blackout_id, decide)
 
     def lift(self, blackout_id: UUID, reason: str) -> CatalogueRef:
         return self._decide(blackout_id, lambda b: b.lift(reason))
@@ -119,10 +125,15 @@ class StandardTemplates(UseCases):
 
         return self.run(command)
 
-    def revise(self, template_id: UUID, draft: TemplateDraft) -> CatalogueRef:
-        return self._decide(
-            template_id,
-            lambda t: t.revise(
+    def revise(
+        self, template_id: UUID, draft: TemplateDraft, expected_version: int | None = None
+    ) -> CatalogueRef:
+        """Revised; with `expected_version` (If-Match), only if nobody changed it since it
+        was read at that version."""
+
+        def decide(t: StandardTemplate) -> None:
+            require_version("standard template", t.version, expected_version)
+            t.revise(
                 name=draft.name,
                 description=draft.description,
                 subsystems=draft.subsystems,
@@ -130,8 +141,9 @@ class StandardTemplates(UseCases):
                 backout_plan=draft.backout_plan,
                 questionnaire=draft.questionnaire,
                 catalogue=self.log.settings.subsystems,
-            ),
-        )
+            )
+
+        return self._decide(template_id, decide)
 
     def retire(self, template_id: UUID, reason: str) -> CatalogueRef:
         return self._decide(template_id, lambda t: t.retire(reason))

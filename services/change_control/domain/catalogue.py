@@ -19,6 +19,11 @@ from shared.domain import AuditedAggregate, InvalidCommand, RuleViolation
 def _blackout_fields(
     name: str, window: Window, subsystems: Sequence[str], reason: str, catalogue: Sequence[str]
 ) -> dict[str, Any]:
+    if window.end <= now():  # as a change's window: nothing is held back by one gone
+        raise InvalidCommand(
+            "window_in_past",
+            f"the blackout would have ended already ({window.end_iso}): it could hold nothing back",
+        )
     if window.start > now() + PLANNED_AHEAD_AT_MOST:
         raise InvalidCommand(
             "window_too_far",
