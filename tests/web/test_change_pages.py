@@ -4,7 +4,7 @@ duties enforced by the same use cases as the API."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -477,3 +477,27 @@ def test_approving_ones_own_change_from_its_page_is_logged_as_a_security_refusal
     assert [(e["rule"], e["user"], e["via"]) for e in refused] == [
         ("requester_cannot_approve", "ops.olga", "page")
     ]
+
+
+def test_a_changes_page_shows_the_deployments_reported_under_it_and_those_refused(
+    web: Web,
+) -> None:
+    """The API listed them; the page showed neither the deployment made under the change
+    nor the one that named it from outside its window (unauthorised)."""
+    change_id = approved_now(web)
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="seconds")
+    with web.client() as client:
+        for when in (None, yesterday):
+            body = {"subsystem": "Billing", "version": "4.2.0", "change_id": change_id}
+            if when:
+                body["deployed_at"] = when
+            sent = client.post(
+                "/api/deployments", json=body, headers=web.people.headers("pipeline")
+            )
+            assert sent.status_code == 201, sent.text
+        web.sign_in(client, "rm")
+        page = client.get(f"/changes/{change_id}").text
+    section = page.split("<h2>Deployments reported (2)</h2>")[1].split("</section>")[0]
+    assert "Under this change" in section
+    assert "Unauthorised</span> Outside window" in section
+    assert section.count("Billing 4.2.0") == 2

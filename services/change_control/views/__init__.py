@@ -80,6 +80,8 @@ class DeploymentFilter:
     subsystem: str | None = None
     change_id: str | None = None
     pipeline: str | None = None
+    claimed_change_id: str | None = None
+    """The change the pipeline named (whether or not the report was taken as under it)."""
 
 
 def _in(prefix: str, values: Sequence[str]) -> tuple[str, dict[str, str]]:
@@ -425,7 +427,7 @@ class ChangeControlViews:
         if f.unauthorised is not None:
             clauses.append("unauthorised = :unauthorised")
             params["unauthorised"] = int(f.unauthorised)
-        for column in ("change_id", "pipeline"):
+        for column in ("change_id", "pipeline", "claimed_change_id"):
             if getattr(f, column):
                 clauses.append(f"{column} = :{column}")
                 params[column] = getattr(f, column)

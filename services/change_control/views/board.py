@@ -57,7 +57,16 @@ def change_detail(views: ChangeControlViews, change_id: str) -> dict[str, Any] |
     change = views.change(change_id)
     if change is None:
         return None
-    deployments, _ = views.deployments(DeploymentFilter(change_id=change_id), limit=500)
+    # Those reported under it, and those that named it and were not taken as under it
+    # (outside its window, say): flagged unauthorised, on its page too.
+    linked, _ = views.deployments(DeploymentFilter(change_id=change_id), limit=500)
+    claimed, _ = views.deployments(DeploymentFilter(claimed_change_id=change_id), limit=500)
+    seen = {d["id"] for d in linked}
+    deployments = sorted(
+        [*linked, *(d for d in claimed if d["id"] not in seen)],
+        key=lambda d: d["recorded_at"],
+        reverse=True,
+    )
     return {
         **with_gates(views, change),
         "deployments": deployments,
