@@ -114,13 +114,25 @@ def _approvers_gate(change: Mapping[str, Any], board: Sequence[Mapping[str, Any]
     given = {a["by"] for a in so_far}
     could = [m for m in board if m["by"] not in given and m["by"] not in excluded]
     short = requirement.out_of_reach(so_far, could)
+    if short is None and what == "as an emergency":
+        # Then in retrospect, by others than whoever gives the emergency approval: said
+        # before that approval, not only once it is given.
+        after = needed(change, "retrospective_approval")
+        both = Requirement(after.approvals + requirement.approvals, after.operations_approver)
+        short = both.out_of_reach([], could)
+        what, requirement = "in retrospect", after
+        need_first = "after its emergency approval, "
+    else:
+        need_first = ""
     if short is None:
         return Gate("approvers_available", True, "approvers_unavailable",
                     "enough CAB members may approve it", advisory=True)  # fmt: skip
     n = requirement.approvals
-    need = f"it needs {n} approval{'s' if n > 1 else ''}{' ' + what if what else ''}"
+    need = f"{need_first}it needs {n} approval{'s' if n > 1 else ''}{' ' + what if what else ''}"
     if requirement.operations_approver:
         need += ", one from operations"
+    if need_first:
+        need += ", from others than who gave it"
     barred = sorted(
         (_PARTS.index(_part(change, m["by"])), f"{m['by']} {_part(change, m['by'])}")
         for m in board
