@@ -34,6 +34,15 @@ def _named(references: References, item: Facts, untitled: str = "") -> str:
     return f"{reference} {title}" if reference else title
 
 
+PROGRESSED = {
+    "in_development": "In development",
+    "ready_for_qa": "Ready for QA",
+    "qa_passed": "QA passed",
+    "qa_failed": "QA failed",
+}
+"""A development or QA step, as a message's subject begins."""
+
+
 def _request(item: Facts) -> str:
     return _named(c.REQUEST_REFERENCES, item, "a request")
 
@@ -200,6 +209,10 @@ DESCRIPTIONS: dict[str, Describe] = {
     c.SCOPE_FROZEN.type: lambda d, i: (
         f"Scope frozen: {_bundle(i)}",
         ["Changes to its scope are now exceptions."],
+    ),
+    c.ITEM_PROGRESSED.type: lambda d, i: (
+        f"{PROGRESSED.get(str(d.get('stage')), 'Progress')}: {_request(i)}",
+        [f"In {_bundle(i)}."] + ([f"Note: {d['note']}"] if d.get("note") else []),
     ),
     c.QA_SIGNED_OFF.type: lambda d, i: (
         f"QA signed off: {_bundle(i)}",

@@ -172,6 +172,20 @@ class Notifier(LookupFolding, Projection):
             people[request["owner"]] = Topic.OWNED_REQUESTS
         return Routing(people, request, f"/requests/{e.aggregate_id}")
 
+    def _for_progress(self, cur: Cursor, e: LoggedEvent) -> Routing:
+        """A step of development or QA: the IT owner hears of it (their topic promises
+        every step), as do those who follow the request; not the department, for whom
+        the request's own steps (scheduled, delivered) say enough."""
+        request = self._row(cur, REQUESTS, str(e.data["request_id"]))
+        if request is None:
+            return NOBODY
+        people = self._item_followers(cur, request["id"])
+        if request.get("owner"):
+            people[request["owner"]] = Topic.OWNED_REQUESTS
+        bundle = self._row(cur, BUNDLES, e.aggregate_id)
+        facts = {**request, **({"name": bundle["name"]} if bundle else {})}
+        return Routing(people, facts, f"/requests/{request['id']}")
+
     def _for_bundle(self, cur: Cursor, e: LoggedEvent) -> Routing:
         bundle = self._row(cur, BUNDLES, e.aggregate_id)
         if bundle is None:

@@ -54,6 +54,7 @@ ROUTES = {
     c.REQUEST_OWNER_ASSIGNED.topic: "_for_request",
     c.REQUEST_COMMENTED.topic: "_for_comment",
     c.REQUEST_RATED.topic: "_for_rating",
+    c.ITEM_PROGRESSED.topic: "_for_progress",
     c.CHANGE_RAISED.topic: "_for_change",
     c.CHANGE_REVISED.topic: "_for_change",
     c.CHANGE_APPROVED.topic: "_for_change_people",

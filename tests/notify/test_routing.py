@@ -529,3 +529,22 @@ def test_a_reactivated_person_hears_again(notify: Notify) -> None:
     assert recipients(notify, "ChangeRequest.Accepted")["vp.sales"] == "email"
     told = [r for r in notify.outbox("vp.sales") if r["event_type"] == "ChangeRequest.Accepted"]
     assert len(told) == 1  # the second acceptance only
+
+
+def test_the_it_owner_hears_of_each_development_and_qa_step_of_their_request(
+    notify: Notify, smtp: Sink
+) -> None:
+    """Their topic promises every step; QA failing their work told them nothing. The
+    department does not hear of each step (its request's own steps say enough)."""
+    request_id = submit(notify.platform, "Bill shock alerts")
+    accept(notify, request_id)
+    bundle = schedule(notify, request_id)
+    publish(notify.platform.log, c.ITEM_PROGRESSED, uuid.UUID(bundle), 3, actor="qa.quinn",
+            request_id=request_id, stage="qa_failed", note="Totals wrong for prepaid")  # fmt: skip
+    assert recipients(notify, "ReleaseBundle.ItemProgressed") == {"dev.alice": "email"}
+    notify.deliver(rounds=2)  # two to a person at a time: accepted, scheduled, then this
+    to_alice = [m for m in smtp.messages if m["To"] == "alice@example.com"]
+    failed = next(m for m in to_alice if m["Subject"] == "QA failed: REQ-1 “Bill shock alerts”")
+    text = next(p for p in failed.walk() if p.get_content_type() == "text/plain")
+    assert isinstance(text, EmailMessage)
+    assert "Note: Totals wrong for prepaid" in text.get_content()
