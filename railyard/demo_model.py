@@ -41,6 +41,7 @@ DEFECTIVE = 0.25  # share of finished work with a defect, in either year
 REWORK_AFTER_FAILED_HOTFIX = 0.5
 # Year two: QA finds the defect before the bundle ships; the fix is this much smaller.
 REWORK_AFTER_QA = 0.15
+DEFECT = "A defect found in testing: back to development"  # what QA says of a failure
 # Chance a week that a VP gives up on a request already accepted and withdraws it: the
 # points spent on it are lost. Year one: nobody can say when it will come, and the
 # department's priorities move on without it.

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from railyard.demo_model import (
+    DEFECT,
     DEFECTIVE,
     PLAN_DAYS_BEFORE_FREEZE,
     REWORK_AFTER_QA,
@@ -163,8 +164,9 @@ class Releasing:
             else:
                 steps.append((qa, Stage.QA_PASSED))
         for who, stage in steps:
+            note = DEFECT if stage == Stage.QA_FAILED else ""
             with acting_as(who.username, at=self.at(day, 15)):
-                self.releases.record_progress(who, work.bundle, work.id, stage, "")
+                self.releases.record_progress(who, work.bundle, work.id, stage, note)
             work.stage = stage
 
     def prepare(self, bundle: Train, day: date) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from shared import contracts as c
@@ -41,6 +42,17 @@ PROGRESSED = {
     "qa_failed": "QA failed",
 }
 """A development or QA step, as a message's subject begins."""
+
+
+def _moment(instant: object) -> str:
+    """An instant as a person reads it wherever they are: 2026-12-06 10:08 UTC."""
+    if not isinstance(instant, str) or not instant:
+        return "?"
+    try:
+        at = datetime.fromisoformat(instant)
+    except ValueError:
+        return instant
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def _request(item: Facts) -> str:
@@ -264,7 +276,7 @@ DESCRIPTIONS: dict[str, Describe] = {
     ),
     c.CHANGE_IMPLEMENTATION_STARTED.type: lambda d, i: (
         f"Implementation started: {_change(i)}",
-        [f"Window {i.get('window_start') or '?'} to {i.get('window_end') or '?'}."],
+        [f"Window {_moment(i.get('window_start'))} to {_moment(i.get('window_end'))}."],
     ),
     c.CHANGE_COMPLETED.type: lambda d, i: (
         f"{OUTCOMES.get(d['outcome'], str(d['outcome']).capitalize())}: {_change(i)}",
@@ -274,7 +286,7 @@ DESCRIPTIONS: dict[str, Describe] = {
     c.DEPLOYMENT_REPORTED.type: lambda d, i: (
         f"Unauthorised change: {d['subsystem']} {d['version']}",
         [
-            f"Reported by {d['pipeline']} at {d['deployed_at']}:"
+            f"Reported by {d['pipeline']} at {_moment(d['deployed_at'])}:"
             f" {UNAUTHORISED_BECAUSE.get(str(d.get('reason')), 'no approved change covers it')}"
             + (f" (it claimed {_claimed(d, i)})." if d.get("claimed_change_id") else ".")
         ],

@@ -144,10 +144,12 @@ class RequestFacts:
     fixed_date: str | None = None  # the date it was promised for, if any
 
 
-def _reason(value: str | None, what: str = "reason") -> str:
+def _reason(value: str | None, what: str = "reason", required: bool = False) -> str:
     text = (value or "").strip()
     if len(text) > 2_000:
         raise InvalidCommand(f"{what}_too_long", f"a {what} is at most 2,000 characters")
+    if required and not text:
+        raise InvalidCommand(f"{what}_required", f"give a {what}")
     return text
 
 
@@ -280,7 +282,7 @@ class ReleaseBundle(AuditedAggregate):
             later = milestones.deploy_date.isoformat()
             raise InvalidCommand("date_too_far", f"{later} is over two years away: check the year")
         self._moved(
-            reason=_required(reason),
+            reason=_reason(reason, required=True),
             previous_deploy_date=self.deploy_date,
             **milestones.event_fields(),
         )
@@ -308,7 +310,7 @@ class ReleaseBundle(AuditedAggregate):
             raise RuleViolation(
                 "deployment_approved", "the deployment change is approved; it cannot be cancelled"
             )
-        self._cancelled(reason=_required(reason), request_ids=list(self.items))
+        self._cancelled(reason=_reason(reason, required=True), request_ids=list(self.items))
         for placement in placements:
             placement.vacate(str(self.id))
 
@@ -409,7 +411,9 @@ class ReleaseBundle(AuditedAggregate):
                 f"only an item that failed QA is pulled; this one is {item['stage']}",
                 stage=str(item["stage"]),
             )
-        self._remove(request_id, placement, self.is_frozen(), _required(reason), pulled=True)
+        self._remove(
+            request_id, placement, self.is_frozen(), _reason(reason, required=True), pulled=True
+        )
 
     def _remove(
         self, request_id: str, placement: Placement, frozen: bool, reason: str, pulled: bool
@@ -443,6 +447,8 @@ class ReleaseBundle(AuditedAggregate):
                 f"{by} worked on this item (in development or ready for QA);"
                 " another member of QA must pass it",
             )
+        if stage == Stage.QA_FAILED and not note.strip():
+            raise InvalidCommand("note_required", "say what failed: whoever fixes it reads it")
         current = Stage(item["stage"])
         if stage == Stage.SCHEDULED or stage not in NEXT_STAGES[current]:
             raise RuleViolation(
@@ -591,10 +597,3 @@ class ReleaseBundle(AuditedAggregate):
                 "change_mismatch",
                 f"the bundle was approved under change {self.change_id}, not {change_id}",
             )
-
-
-def _required(reason: str) -> str:
-    text = _reason(reason)
-    if not text:
-        raise InvalidCommand("reason_required", "give a reason")
-    return text

@@ -52,7 +52,7 @@ summary = Wording(
         ),
         "ReleaseBundle.RequestScheduled": lambda d: (
             ("exception after the freeze: " if d["after_freeze"] else "")
-            + f"scheduled {d['request_id']} ({d['size_points']} points)"
+            + f"scheduled {d['request_id']} ({count(d['size_points'], 'point')})"
             + (" over capacity" if d.get("over_capacity") else "")
             + opt(": ", d.get("reason"))
         ),

@@ -85,6 +85,7 @@ class Templates:
             label=label,
             sentence=sentence,
             when=self.when,
+            when_zoned=self.when_zoned,
             span=self.span,
             local_input=self.local_input,
             day=self.day,
@@ -97,6 +98,13 @@ class Templates:
             return ""
         moment = datetime.fromisoformat(value).astimezone(self.zone)
         return moment.strftime("%d %b %Y %H:%M").lstrip("0")
+
+    def when_zoned(self, value: str | None) -> str:
+        """An instant with the time zone it is shown in: "15 Dec 2026 20:00 UTC"."""
+        if not value:
+            return ""
+        zone = datetime.fromisoformat(value).astimezone(self.zone).strftime("%Z")
+        return f"{self.when(value)} {zone}"
 
     def span(self, start: str | None, end: str | None) -> str:
         """A window, such as a change's or a blackout's, with the time zone its times are

@@ -232,7 +232,7 @@ def test_an_unauthorised_deployment_is_told_with_its_reason_and_the_change_it_cl
         if orjson.loads(r["payload"])["message"]["subject"].startswith("Unauthorised")
     ]
     assert said["lines"] == [
-        "Reported by pipeline at 2027-01-06T23:30:00+00:00: it was deployed outside the"
+        "Reported by pipeline at 2027-01-06 23:30 UTC: it was deployed outside the"
         " claimed change's window (it claimed change CHG-1 “Patch DB”)."
     ]
     # A receiver that shows the message (a chat hook) has the whole address, as emails do.

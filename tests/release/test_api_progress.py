@@ -37,6 +37,17 @@ def test_it_staff_record_progress_and_everyone_sees_it(api: Api) -> None:
     assert detail["status"] == "planning"
 
 
+def test_qa_failing_an_item_says_what_failed(api: Api) -> None:
+    """A failure without a word left the developer to guess (the developer now hears of
+    it, note and all)."""
+    bundle, (item, _) = bundle_with_items(api)
+    assert progress(api, bundle, item, "ready_for_qa", "dev.alice").status_code == 200
+    before = event_count(api)
+    silent = progress(api, bundle, item, "qa_failed", "qa.quinn", "  ")
+    assert (silent.status_code, silent.json()["rule"]) == (422, "note_required")
+    assert event_count(api) == before
+
+
 def test_only_it_staff_record_progress_and_only_qa_gives_verdicts(api: Api) -> None:
     bundle, (item, _) = bundle_with_items(api)
     before = event_count(api)
