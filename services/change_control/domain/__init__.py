@@ -15,7 +15,7 @@ state, because they run again whenever history is replayed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -415,13 +415,7 @@ class ProductionChange(AuditedAggregate):
         self._require_gates(facts)
         at = now()
         if not self.emergency and self.window is not None and not self.window.contains(at):
-            w = self.window
-            said = (
-                f"it starts in its window, which opens {_utc(w.start)}; it is {_utc(at)}"
-                if at < w.start
-                else f"its window closed {_utc(w.end)}: revise it to a new window to start it"
-            )
-            raise RuleViolation("outside_window", said)
+            raise RuleViolation("outside_window", self.window.shut_at(at))
         self._implementation_started(revision=self.revision)
 
     @event("ImplementationStarted")
@@ -601,8 +595,3 @@ class DeploymentReport(AuditedAggregate):
         self.change_id = change_id
         self.unauthorised = unauthorised
         self.reason = reason
-
-
-def _utc(at: datetime) -> str:
-    """An instant as a refusal says it to anyone, wherever they are: 2026-12-09 22:00 UTC."""
-    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"

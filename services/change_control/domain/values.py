@@ -83,6 +83,13 @@ class Window:
     def contains(self, at: datetime) -> bool:
         return self.start <= at < self.end
 
+    def shut_at(self, at: datetime) -> str:
+        """Why nothing starts in it at `at` (not yet open, or closed), as anyone reads it
+        wherever they are: "it starts in its window, which opens 2026-12-09 22:00 UTC"."""
+        if at < self.start:
+            return f"it starts in its window, which opens {_utc(self.start)}; it is {_utc(at)}"
+        return f"its window closed {_utc(self.end)}: revise it to a new window to start it"
+
     @property
     def start_iso(self) -> str:
         return iso(self.start)
@@ -120,3 +127,7 @@ def catalogued(values: Sequence[str], catalogue: Sequence[str]) -> list[str]:
     if not chosen:
         raise InvalidCommand("subsystem_required", "name at least one affected subsystem")
     return chosen
+
+
+def _utc(at: datetime) -> str:
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
