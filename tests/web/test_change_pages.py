@@ -501,3 +501,28 @@ def test_a_changes_page_shows_the_deployments_reported_under_it_and_those_refuse
     assert "Under this change" in section
     assert "Unauthorised</span> Outside window" in section
     assert section.count("Billing 4.2.0") == 2
+
+
+def test_the_deployment_reports_list_shows_the_unauthorised_with_why(web: Web) -> None:
+    """The dashboard counted unauthorised changes and no page listed them: its count now
+    opens this list, of the period's days."""
+    change_id = approved_now(web)
+    with web.client() as client:
+        pipeline = web.people.headers("pipeline")
+        for body in (
+            {"subsystem": "Billing", "version": "4.2.0", "change_id": change_id},
+            {"subsystem": "CRM", "version": "7.1"},
+        ):
+            assert client.post("/api/deployments", json=body, headers=pipeline).status_code == 201
+        web.sign_in(client, "rm")
+        every = client.get("/deployments").text
+        only = client.get("/deployments", params={"taken": "unauthorised"}).text
+        dashboard = client.get("/dashboard").text
+    assert "2 reports" in every
+    assert 'Under <span class="ref">CHG-1</span>' in every
+    assert "Billing 4.2.0" in every
+    assert "1 report," in only
+    assert "CRM 7.1" in only
+    assert "Billing 4.2.0" not in only
+    assert "Unauthorised</span> No approved change" in only
+    assert re.search(r"/deployments\?taken=unauthorised&amp;from=\d{4}-\d\d-01&amp;to=", dashboard)

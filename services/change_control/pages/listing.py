@@ -12,7 +12,7 @@ from starlette.responses import Response
 from services.change_control.domain import ENDED, Status
 from services.change_control.domain.values import ChangeType
 from services.change_control.pages.base import ChangePages
-from services.change_control.views import ChangeFilter
+from services.change_control.views import ChangeFilter, DeploymentFilter
 from shared.http.routing import ServiceRouter
 from shared.web import listing
 from shared.web.access import Viewer
@@ -70,6 +70,36 @@ def listing_routes(p: ChangePages) -> APIRouter:
             types=TYPES,
             catalogue=catalogue,
             mine=asked.address(person=viewer.username, page=1),
+        )
+
+    @router.get("/deployments")
+    def deployments(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
+        """What pipelines reported, newest first: those taken as under an approved
+        change, and the unauthorised ones with why (the dashboard's count opens these)."""
+        asked = listing.Listing("/deployments", request.query_params, {})
+        taken = asked.choice("taken", ("unauthorised", "authorised"), "kind", "every report")
+        subsystem = asked.choice("subsystem", p.changes.catalogue, "subsystem", "every one")
+        first, last = asked.days("from", "to", "deployment dates", "any date")
+        found = DeploymentFilter(
+            unauthorised={"unauthorised": True, "authorised": False}.get(taken),
+            subsystem=subsystem or None,
+            deployed_from=first,
+            deployed_to=last,
+        )
+        items, total = p.views.deployments(found, limit=listing.PAGE_SIZE, offset=asked.offset)
+        named = p.views.named(
+            [i for d in items for i in (d["change_id"], d["claimed_change_id"]) if i]
+        )
+        return p.templates.render(
+            request,
+            "deployments.html",
+            viewer,
+            asked=asked,
+            items=items,
+            total=total,
+            named=named,
+            kinds=[("unauthorised", "Unauthorised"), ("authorised", "Under an approved change")],
+            catalogue=catalogue,
         )
 
     @router.get("/changes.csv")

@@ -82,6 +82,8 @@ class DeploymentFilter:
     pipeline: str | None = None
     claimed_change_id: str | None = None
     """The change the pipeline named (whether or not the report was taken as under it)."""
+    deployed_from: date | None = None  # deployed on this business day or later...
+    deployed_to: date | None = None  # ...and on this one or earlier
 
 
 def _in(prefix: str, values: Sequence[str]) -> tuple[str, dict[str, str]]:
@@ -127,6 +129,21 @@ class ChangeControlViews:
     def change(self, change_id: str) -> dict[str, Any] | None:
         rows = self._rows(f"SELECT * FROM {self._t(CHANGES)} WHERE id = :id", {"id": change_id})
         return change_row(rows[0]) if rows else None
+
+    def named(self, change_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Each change's reference and title, by id (those of a page of deployments)."""
+        wanted = sorted(set(change_ids))
+        if not wanted:
+            return {}
+        placeholders, values = _in("c", wanted)
+        rows = self._rows(
+            f"SELECT id, number, title FROM {self._t(CHANGES)} WHERE id IN ({placeholders})",
+            values,
+        )
+        return {
+            str(r["id"]): {"reference": CHANGE_REFERENCES.of(r["number"]), "title": r["title"]}
+            for r in rows
+        }
 
     def with_number(self, number: int) -> str | None:
         """The id of the change numbered `number` (CHG-7: 7), if there is one."""
@@ -434,6 +451,10 @@ class ChangeControlViews:
         if f.subsystem:
             clauses.append("LOWER(subsystem) = LOWER(:subsystem)")
             params["subsystem"] = f.subsystem
+        zone = self.log.settings.zone
+        deployed, on = on_days("deployed_at", f.deployed_from, f.deployed_to, zone)
+        clauses += deployed
+        params.update(on)
         where = " WHERE " + " AND ".join(clauses) if clauses else ""
         self.group.ensure_fresh()
         with self.log.db.transaction() as cur:

@@ -179,6 +179,7 @@ def _figures(p: MetricsPages, q: Question, chosen: asked.Asked) -> dict[str, Any
         "delivered_link": partial(figures.delivered_between, flt=flt),
         "rated_link": partial(figures.rated_between, flt=flt),
         "completed_link": partial(figures.completed_between, flt=flt),
+        "unauthorised_link": partial(figures.unauthorised_between, flt=flt),
         # Open work as of today is what the lists show now; as of a past day it is not.
         "open_link": partial(figures.open_now, flt=flt) if q.as_of == p.queries.today() else None,
         "cycle_chart": figures.cycle_time_chart(

@@ -99,6 +99,15 @@ def completed_between(period: dict[str, Any], flt: Filter = EVERY_REQUEST) -> st
     return "/changes?" + urlencode(asked | ({"subsystem": flt.subsystem} if flt.subsystem else {}))
 
 
+def unauthorised_between(period: dict[str, Any], flt: Filter = EVERY_REQUEST) -> str:
+    """The list of the unauthorised deployments the tile counts: reported as deployed on
+    the period's business days, to the filter's subsystem if it names one."""
+    asked = {"taken": "unauthorised", "from": period["start"], "to": period["end"]}
+    return "/deployments?" + urlencode(
+        asked | ({"subsystem": flt.subsystem} if flt.subsystem else {})
+    )
+
+
 def throughput_chart(doc: dict[str, Any], flt: Filter = EVERY_REQUEST) -> Markup:
     """Deliveries per period with their median (nearest rank, as every percentile here),
     of the whole periods only: the one under way is drawn as such (hollow, "so far") and
