@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from services.notify.messages import UNAUTHORISED_BECAUSE
+
 EXIT_NOT_COVERED = 1
 EXIT_REFUSED = 2
 """Railyard refused what the step sent (a deployed_at in the future, an unknown field)."""
@@ -193,13 +195,44 @@ def run(
             )
             return EXIT_NOT_REPORTED
     if answer["unauthorised"]:
-        say(f"deployed, but Railyard recorded it as UNAUTHORISED: {answer['reason']}")
+        say(f"deployed, but Railyard recorded it as UNAUTHORISED: {why(client, answer)}")
         return EXIT_NOT_COVERED
     say(
         f"reported {subsystem} {version} as deployment {answer['id']}"
-        f" under change {answer['change_id']}"
+        f" under {named(client, answer['change_id'])}"
     )
     return 0
+
+
+def why(client: httpx.Client, answer: dict[str, Any]) -> str:
+    """Why a report was taken as unauthorised, in words, naming the change it claimed
+    (and its window, when it was deployed outside it)."""
+    reason = str(answer.get("reason"))
+    said = UNAUTHORISED_BECAUSE.get(reason, reason.replace("_", " "))
+    claimed = answer.get("claimed_change_id")
+    if claimed:
+        said += f" ({named(client, claimed, window=reason == 'outside_window')})"
+    return said
+
+
+def named(client: httpx.Client, change_id: str, *, window: bool = False) -> str:
+    """A change as people name it, CHG-7 “Patch the billing database” (with its window,
+    in UTC, if asked); its id when it cannot be read."""
+    try:
+        answer = client.get(f"/api/changes/{change_id}")
+    except httpx.HTTPError:
+        return f"change {change_id}"
+    if answer.status_code != 200:
+        return f"change {change_id}"
+    change = answer.json()
+    said = f"{change.get('reference') or 'change'} “{change.get('title', '')}”"
+    if window and change.get("window_start") and change.get("window_end"):
+        start, end = (
+            f"{datetime.fromisoformat(change[k]).astimezone(UTC):%Y-%m-%d %H:%M}"
+            for k in ("window_start", "window_end")
+        )
+        said += f", window {start} to {end} UTC"
+    return said
 
 
 def client_for(url: str, token: str, timeout_s: float = 15.0) -> httpx.Client:

@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 
 from railyard.console import say
-from railyard.gate import EXIT_NOT_COVERED, GateError, check, client_for, report, run
+from railyard.gate import (
+    EXIT_NOT_COVERED,
+    GateError,
+    check,
+    client_for,
+    named,
+    report,
+    run,
+    why,
+)
 
 gate_app = typer.Typer(
     help="For deployment pipelines: no approved change, no deployment.", no_args_is_help=True
@@ -69,15 +78,15 @@ def gate_report(
     ] = None,
 ) -> None:
     """Tell Railyard what was deployed (recorded always; flagged when not covered)."""
-    try:
-        with client_for(url, token) as client:
+    with client_for(url, token) as client:
+        try:
             answer = report(client, subsystem, version, change_id, idempotency_key, deployed_at)
-    except GateError as exc:
-        raise _fail(exc) from None
-    if answer["unauthorised"]:
-        say(f"recorded as an UNAUTHORISED change: {answer['reason']}", "red")
-        raise typer.Exit(EXIT_NOT_COVERED)
-    say(f"recorded deployment {answer['id']} under change {answer['change_id']}")
+        except GateError as exc:
+            raise _fail(exc) from None
+        if answer["unauthorised"]:
+            say(f"recorded as an UNAUTHORISED change: {why(client, answer)}", "red")
+            raise typer.Exit(EXIT_NOT_COVERED)
+        say(f"recorded deployment {answer['id']} under {named(client, answer['change_id'])}")
 
 
 @gate_app.command(

@@ -315,3 +315,23 @@ def test_a_token_of_another_role_is_refused_as_a_token_problem(cli_against: Api)
     assert reported.exit_code == 3, reported.output
     assert "role_required" in reported.output
     assert "must be an active pipeline user's" in " ".join(reported.output.split())
+
+
+def test_what_the_gate_recorded_names_the_change_and_why_in_words(cli_against: Api) -> None:
+    """It printed the change's id, and "UNAUTHORISED change: outside_window" without the
+    change or its window (the notification of the same report said it all)."""
+    change_id = approved_billing_change(cli_against)
+    reference = cli_against.get(f"/api/changes/{change_id}", "rm").json()["reference"]
+    covered = gate_cli(cli_against, "report", "--subsystem", "Billing", "--version", "1",
+                       "--change-id", change_id)  # fmt: skip
+    assert covered.exit_code == 0, covered.output
+    said = " ".join(covered.output.split())
+    assert f"under {reference} “" in said
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="seconds")
+    outside = gate_cli(cli_against, "report", "--subsystem", "Billing", "--version", "2",
+                       "--change-id", change_id, "--deployed-at", yesterday)  # fmt: skip
+    assert outside.exit_code == EXIT_NOT_COVERED, outside.output
+    said = " ".join(outside.output.split())
+    assert "UNAUTHORISED change: it was deployed outside the claimed change's window" in said
+    assert f"({reference} “" in said
+    assert " UTC)" in said

@@ -24,6 +24,8 @@ class DeploymentRef:
     change_id: str | None
     unauthorised: bool
     reason: str | None
+    claimed_change_id: str | None = None
+    """The change the report named, taken as under it or not."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,13 @@ class DeploymentReports(UseCases):
             )
             return Outcome(
                 [report],
-                DeploymentRef(str(report.id), report.change_id, report.unauthorised, report.reason),
+                DeploymentRef(
+                    str(report.id),
+                    report.change_id,
+                    report.unauthorised,
+                    report.reason,
+                    report.claimed_change_id,
+                ),
             )
 
         ref = self.run(command)
