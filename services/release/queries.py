@@ -398,6 +398,20 @@ class ReleaseViews:
         entries.sort(key=lambda e: (e["department"].casefold(), e["department_rank"]))
         return entries
 
+    def ready_for_qa(self) -> list[tuple[str, str]]:
+        """(deploy date, bundle name) of each item ready for QA in a bundle still to ship,
+        the soonest first: what waits for the QA team."""
+        self.group.ensure_fresh()
+        rows = self._rows(
+            f"SELECT b.deploy_date, b.name FROM {self._t(ITEMS)} i"
+            f" JOIN {self._t(BUNDLES)} b ON b.id = i.bundle_id"
+            " WHERE i.stage = :ready AND b.phase NOT IN (:deployed, :rolled_back, :cancelled)"
+            " ORDER BY b.deploy_date, b.name",
+            {"ready": "ready_for_qa", "deployed": Phase.DEPLOYED.value,
+             "rolled_back": Phase.ROLLED_BACK.value, "cancelled": Phase.CANCELLED.value},
+        )  # fmt: skip
+        return [(str(r["deploy_date"]), str(r["name"])) for r in rows]
+
     def backlog(self) -> list[Candidate]:
         """Accepted requests that are in no live bundle, ready for the suggested plan."""
         self.group.ensure_fresh()

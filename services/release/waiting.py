@@ -1,12 +1,13 @@
 """What of release waits for the release manager, on their start page: accepted requests
 in no bundle yet (the suggested plan places or explains each), and upcoming bundles planned
-past their capacity (points, or a subsystem's), which only a replan mends."""
+past their capacity (points, or a subsystem's), which only a replan mends; and for the QA
+team, the items ready for QA."""
 
 from __future__ import annotations
 
 from services.release.domain import Phase, now
 from services.release.queries import ReleaseViews
-from shared.identity.domain import Principal, Role
+from shared.identity.domain import Principal, Role, Team
 from shared.platform import Waiting, WaitingFor
 
 SHIPPED_OR_CLOSED = frozenset({Phase.DEPLOYED, Phase.ROLLED_BACK, Phase.CANCELLED})
@@ -14,8 +15,9 @@ SHIPPED_OR_CLOSED = frozenset({Phase.DEPLOYED, Phase.ROLLED_BACK, Phase.CANCELLE
 
 def waiting_in_release(views: ReleaseViews) -> WaitingFor:
     def waiting(principal: Principal) -> list[Waiting]:
+        found = _for_qa(views) if principal.team == Team.QA else []
         if not principal.has(Role.RELEASE_MANAGER):
-            return []
+            return found
         over = [
             b
             for b in views.bundles(from_date=now().date())
@@ -30,6 +32,7 @@ def waiting_in_release(views: ReleaseViews) -> WaitingFor:
         else:
             detail, path = "", "/release"
         return [
+            *found,
             Waiting(
                 len(views.backlog()),
                 "accepted request is in no bundle yet",
@@ -47,3 +50,20 @@ def waiting_in_release(views: ReleaseViews) -> WaitingFor:
         ]
 
     return waiting
+
+
+def _for_qa(views: ReleaseViews) -> list[Waiting]:
+    """The QA team's work: the items of bundles still to ship that are ready for QA, as
+    the board's column of them shows (QA was told nothing waited while items did)."""
+    ready = views.ready_for_qa()
+    first = ready[0] if ready else None
+    detail = f"the first in {first[1]}, deploying {first[0]}" if first else ""
+    return [
+        Waiting(
+            len(ready),
+            "item is ready for QA",
+            "items are ready for QA",
+            "/board#ready_for_qa",
+            detail,
+        )
+    ]

@@ -19,7 +19,7 @@ from tests.release.builders import train_payload
 from tests.web.conftest import Web, listed
 from tests.web.test_change_pages import approved_now, raise_change
 from tests.web.test_intake_pages import accept, decide, delivered, rated, submit
-from tests.web.test_release_pages import api
+from tests.web.test_release_pages import api, scheduled_bundle
 
 WAIT = re.compile(
     r'<li><a href="([^"]+)"><span class="num">(\d+)</span><span class="what">([^<]+)</span></a>'
@@ -271,3 +271,23 @@ def test_a_request_past_the_triage_target_says_so_on_its_own_page_too(web: Web) 
     page = page_of(web, f"/requests/{request_id}", "rm")
     assert "waiting 10 days" in page
     assert "past the 5-day target" in page
+
+
+def test_the_qa_team_sees_the_items_ready_for_qa(web: Web) -> None:
+    """qa.quinn's start page said nothing waited while an item sat ready for QA: it now
+    counts them and opens the board's column of them."""
+    assert "item is ready for QA" not in waits(web, "qa.quinn")
+    bundle, request_id = scheduled_bundle(web)
+    moved = web.submit(
+        "dev.alice",
+        f"/release/bundles/{bundle}/items/{request_id}/progress",
+        {"stage": "ready_for_qa"},
+    )
+    assert moved.status_code == 303, moved.text
+    count, address, detail = waits(web, "qa.quinn")["item is ready for QA"]
+    assert (count, address) == (1, "/board#ready_for_qa")
+    assert detail.startswith("the first in ")
+    board = page_of(web, "/board", "qa.quinn")
+    column = board.split('id="ready_for_qa"')[1].split("</section>")[0]
+    assert column.count('class="kcard') == 1
+    assert "item is ready for QA" not in waits(web, "dev.alice")  # QA's, not everyone's
