@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
+from railyard.cli import app
 
 
 @pytest.fixture
@@ -14,3 +17,12 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RAILYARD_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("RAILYARD_LOG_LEVEL", "warning")
     return tmp_path
+
+
+@pytest.fixture
+def store_when_env(request: pytest.FixtureRequest) -> None:
+    """For a module whose tests import into the command's own store (`env`): the store
+    made as an operator makes it, since the import never makes a new one."""
+    if "env" in request.fixturenames:
+        request.getfixturevalue("env")
+        assert CliRunner().invoke(app, ["migrate"]).exit_code == 0

@@ -277,13 +277,8 @@ def test_a_row_dated_after_today_is_rejected_naming_its_column_and_date(
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _a_store_to_import_into(request: pytest.FixtureRequest) -> None:
-    """A test on the command's own store (`env`) imports into one made as an operator
-    makes it: the command never makes a new store (a mistyped directory would get it)."""
-    if "env" in request.fixturenames:
-        request.getfixturevalue("env")
-        assert runner.invoke(app, ["migrate"]).exit_code == 0
+# A test on the command's own store (`env`) imports into one made by `railyard migrate`.
+pytestmark = pytest.mark.usefixtures("store_when_env")
 
 
 def test_import_command_dry_run_then_import_then_report(env: Path) -> None:

@@ -13,13 +13,8 @@ from railyard.cli import app
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _a_store_to_import_into(request: pytest.FixtureRequest) -> None:
-    """A test on the command's own store (`env`) imports into one made as an operator
-    makes it: the command never makes a new store (a mistyped directory would get it)."""
-    if "env" in request.fixturenames:
-        request.getfixturevalue("env")
-        assert runner.invoke(app, ["migrate"]).exit_code == 0
+# A test on the command's own store (`env`) imports into one made by `railyard migrate`.
+pytestmark = pytest.mark.usefixtures("store_when_env")
 
 
 HEADER = "key,title,department,subsystems,submitted_at\n"
