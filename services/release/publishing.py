@@ -41,6 +41,8 @@ class CalendarResponse(Response):
 
 class PlanEntry(BaseModel):
     request_id: str
+    number: int | None = Field(description="Its number as intake gives it (REQ-12: 12)")
+    reference: str = Field(description="The number as people write it: REQ-12")
     title: str
     department: str
     sponsor: str

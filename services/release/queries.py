@@ -377,6 +377,8 @@ class ReleaseViews:
             bundle = placed.get(row["id"])
             entry = {
                 "request_id": row["id"],
+                "number": row["number"],
+                "reference": c.REQUEST_REFERENCES.of(row["number"]),
                 "title": row["title"],
                 "department": row["department"],
                 "sponsor": row["sponsor"],

@@ -137,6 +137,9 @@ def test_a_failed_item_is_pulled_with_a_reason_and_the_rest_signed_off(api: Api)
     plan = {e["request_id"]: e for e in api.get("/api/plan", "vp.sales").json()}
     assert plan[bad]["plan"] == "not yet scheduled"
     assert plan[good]["bundle_id"] == bundle
+    # Named as every request is named (the plan's entries had no reference).
+    shown = api.get(f"/api/requests/{good}", "rm").json()
+    assert (plan[good]["number"], plan[good]["reference"]) == (shown["number"], shown["reference"])
 
 
 def test_after_sign_off_the_scope_is_locked(api: Api) -> None:
