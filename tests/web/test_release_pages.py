@@ -87,6 +87,14 @@ def test_qa_verdicts_are_the_qa_teams_and_the_refusal_reads_as_a_sentence(web: W
     assert answer.status_code == 303
     detail = api(web, "GET", f"/api/bundles/{bundle}", "rm")
     assert detail["items"][0]["stage"] == "qa_passed"
+    # Back at the item's row, named: the page opened at its top on a long bundle, saying
+    # only that some progress was recorded.
+    where = answer.headers["location"]
+    assert where.endswith(f"&request={request_id}#item-{request_id}")
+    page = page_after(web, "qa.quinn", where.split("#")[0])
+    reference = detail["items"][0]["reference"]
+    assert f"{reference} passed QA." in page
+    assert f'<tr id="item-{request_id}"' in page
 
 
 def test_the_stage_form_offers_only_where_an_item_can_go_and_preselects_nothing(
@@ -321,3 +329,9 @@ def test_applying_part_of_the_plan_says_when_a_request_went_ahead_of_its_ranking
         )
     assert "2 requests scheduled from the suggested plan." in both.text
     assert "went ahead of" not in both.text
+
+
+def page_after(web: Web, as_: str, address: str) -> str:
+    with web.client() as client:
+        web.sign_in(client, as_)
+        return str(client.get(address).text)

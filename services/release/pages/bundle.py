@@ -14,6 +14,7 @@ from starlette.responses import Response
 from services.release.domain import NEXT_STAGES, BundleStatus, Stage
 from services.release.pages.base import ReleasePages, parse_uuid, with_fill
 from services.release.trains import MAX_CAPACITY
+from services.release.views import PROGRESS_WORDS
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role, Team
 from shared.web.access import Viewer
@@ -101,8 +102,11 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
         from what is recorded: nothing but the request scheduled and the bundle's status
         before a move is taken from the address."""
         done = request.query_params.get("done")
-        if done == "scheduled":
-            return past_ranking(request.query_params.get("request", ""))
+        if done in ("scheduled", "progress"):  # the request it was done to, in the address
+            of = request.query_params.get("request", "")
+            return (
+                _past_ranking(p, of) if done == "scheduled" else _progressed(p, str(bundle_id), of)
+            )
         bundle = p.views.bundle(str(bundle_id)) if done == "moved" else None
         if bundle is None:
             return []
@@ -112,17 +116,6 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
         return [
             f"Moved to {day.isoformat()}; its milestones moved with it.",
             *p.releases.left_by_move(str(bundle_id), day, before, bundle["status"]),
-        ]
-
-    def past_ranking(request_id: str) -> list[str]:
-        """Said when the request just scheduled went past ones its department ranks above."""
-        skipped = p.views.ahead_of_rank(request_id)
-        if not skipped:
-            return []
-        listed = ", ".join(skipped)
-        return [
-            f"It went ahead of {listed}, which its department ranks above it and no bundle"
-            " holds yet: say why to the department, or schedule them first"
         ]
 
     async def act(
@@ -218,7 +211,11 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
                 viewer.principal, bundle_id, request_id, stage, f.text("note")
             )
 
-        return await act(request, viewer, bundle_id, "progress", run)
+        # Back to the item's row, named (the page opened at its top, saying only that
+        # some progress was recorded, on a bundle of thirty items).
+        return await act(
+            request, viewer, bundle_id, "progress", run, f"&request={request_id}#item-{request_id}"
+        )
 
     @router.post("/release/bundles/{bundle_id}/sign-off")
     async def sign_off(
@@ -302,4 +299,26 @@ def _backlog(p: ReleasePages) -> list[dict[str, Any]]:
             "size_points": c.size_points,
         }
         for c in backlog
+    ]
+
+
+def _progressed(p: ReleasePages, bundle_id: str, request_id: str) -> list[str]:
+    """Which item the progress just recorded was of, and where it stands now."""
+    bundle = p.views.bundle(bundle_id)
+    item = next((i for i in (bundle or {}).get("items", []) if i["request_id"] == request_id), None)
+    if item is None:
+        return []
+    name = item.get("reference") or item.get("title") or request_id
+    return [f"{name} {PROGRESS_WORDS.get(item['stage'], 'is ' + item['stage'])}"]
+
+
+def _past_ranking(p: ReleasePages, request_id: str) -> list[str]:
+    """Said when the request just scheduled went past ones its department ranks above."""
+    skipped = p.views.ahead_of_rank(request_id)
+    if not skipped:
+        return []
+    listed = ", ".join(skipped)
+    return [
+        f"It went ahead of {listed}, which its department ranks above it and no bundle"
+        " holds yet: say why to the department, or schedule them first"
     ]
