@@ -335,3 +335,17 @@ def test_what_the_gate_recorded_names_the_change_and_why_in_words(cli_against: A
     assert "UNAUTHORISED change: it was deployed outside the claimed change's window" in said
     assert f"({reference} “" in said
     assert " UTC)" in said
+
+
+def test_a_pipeline_may_name_its_change_as_the_gate_prints_it(cli_against: Api) -> None:
+    """The gate printed CHG-1; given back as --change-id, it was recorded as unauthorised,
+    "the change it claimed does not exist"."""
+    change_id = approved_billing_change(cli_against)
+    reference = cli_against.get(f"/api/changes/{change_id}", "rm").json()["reference"]
+    checked = gate_cli(cli_against, "check", "--subsystem", "Billing", "--change-id", reference)
+    assert checked.exit_code == 0, checked.output
+    reported = gate_cli(cli_against, "report", "--subsystem", "Billing", "--version", "3",
+                        "--change-id", reference.lower())  # fmt: skip
+    assert reported.exit_code == 0, reported.output
+    (deployment,) = cli_against.get("/api/deployments", "rm").json()["items"]
+    assert (deployment["change_id"], deployment["claimed_change_id"]) == (change_id, change_id)

@@ -127,8 +127,8 @@ class DeploymentBody(Strict):
         default=None,
         min_length=1,
         max_length=200,
-        description="The production change the pipeline claims; anything else is recorded"
-        " as an unauthorised change.",
+        description="The production change the pipeline claims, by its id or its reference"
+        " (CHG-7); anything else is recorded as an unauthorised change.",
     )
 
 

@@ -12,6 +12,7 @@ from services.change_control.domain import DeploymentReport, ProductionChange
 from services.change_control.domain.values import now
 from services.change_control.views import ChangeControlViews
 from shared.application import Outcome, UseCases
+from shared.contracts import CHANGE_REFERENCES
 from shared.domain import InvalidCommand, NotFound
 from shared.store.log import EventLog
 
@@ -63,6 +64,14 @@ class DeploymentReports(UseCases):
         super().__init__(log)
         self.views = views
 
+    def _by_reference(self, change: str | None) -> str | None:
+        """A change named as people name it (CHG-7, as the gate prints it) is that change's
+        id; any other text is taken as an id (an unknown one is an unknown change)."""
+        number = CHANGE_REFERENCES.number(change) if change else None
+        if number is None:
+            return change
+        return self.views.with_number(number) or change
+
     def report(
         self,
         pipeline: str,
@@ -72,6 +81,7 @@ class DeploymentReports(UseCases):
         claimed_change_id: str | None,
     ) -> DeploymentRef:
         at = deployed_at or now()
+        claimed_change_id = self._by_reference(claimed_change_id)
         if at > now() + FUTURE_TOLERANCE:
             raise InvalidCommand(
                 "deployed_in_future",
@@ -144,6 +154,7 @@ class DeploymentReports(UseCases):
                 f"{subsystem!r} is not in the subsystem catalogue",
             )
         subsystem = known[subsystem.casefold()]
+        claimed_change_id = self._by_reference(claimed_change_id)
         if claimed_change_id:
             change = self._claimed(claimed_change_id)
             if change is None:
