@@ -6,6 +6,7 @@ shows the same changes."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,6 +27,16 @@ def _reviewed_for(change: dict[str, Any]) -> str:
     return f"{change['reference']} {change['title']}: {why}"
 
 
+def _window_said(change: dict[str, Any], whose: str, when: Callable[[str | None], str]) -> str:
+    """When an approved change may start: its window opens, is open, or has closed."""
+    at = datetime.now(UTC)
+    if at < datetime.fromisoformat(change["window_start"]):
+        return f"{whose} window opens {when(change['window_start'])}"
+    if at < datetime.fromisoformat(change["window_end"]):
+        return f"{whose} window opened {when(change['window_start'])}: it may start now"
+    return f"{whose} window closed {when(change['window_end'])}: revise it to a new window"
+
+
 def waiting_in_change_control(
     views: ChangeControlViews, when: Callable[[str | None], str]
 ) -> WaitingFor:
@@ -38,9 +49,10 @@ def waiting_in_change_control(
         address = urlencode({"status": status.value, "person": principal.username})
         detail = ""
         if status == Status.APPROVED:  # when the first of them may start
-            first = min((c["window_start"] for c in changes if c["window_start"]), default=None)
+            windowed = [c for c in changes if c["window_start"]]
+            first = min(windowed, key=lambda c: str(c["window_start"]), default=None)
             if first is not None:
-                detail = f"{'its' if total == 1 else 'the first'} window opens {when(first)}"
+                detail = _window_said(first, "its" if total == 1 else "the first", when)
         return Waiting(total, one, many, f"/changes?{address}", detail)
 
     def waiting(principal: Principal) -> list[Waiting]:

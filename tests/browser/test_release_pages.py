@@ -53,10 +53,12 @@ def test_release_manager_applies_the_plan_freezes_and_it_staff_record_progress(
     row.locator("select[name=stage]").select_option("in_development")
     row.locator("input[name=note]").fill("Started on the SMS template")
     row.locator("button:has-text('Record')").click()
-    expect(page.locator(".notice")).to_contain_text("Progress recorded")
-    expect(page.locator("tr", has_text="Prepaid top-up reminders")).to_contain_text(
-        "In development"
-    )
+    expect(page.locator(".notice").first).to_contain_text("Progress recorded")
+    # The page comes back to the item's row, which says where it stands now.
+    done = page.locator("tr.this-item", has_text="Prepaid top-up reminders")
+    expect(done).to_contain_text("In development")
+    expect(done.locator(".notice")).to_contain_text("is in development.")
+    expect(done).to_be_in_viewport()
     page = dev.go("/my-work")
     expect(page.locator("tr", has_text="Prepaid top-up reminders")).to_contain_text(
         "In development"

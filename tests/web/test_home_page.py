@@ -291,3 +291,11 @@ def test_the_qa_team_sees_the_items_ready_for_qa(web: Web) -> None:
     column = board.split('id="ready_for_qa"')[1].split("</section>")[0]
     assert column.count('class="kcard') == 1
     assert "item is ready for QA" not in waits(web, "dev.alice")  # QA's, not everyone's
+
+
+def test_an_approved_change_whose_window_is_open_says_it_may_start_now(web: Web) -> None:
+    """It said "its window opens" with a time already past."""
+    approved_now(web)
+    _, _, detail = waits(web, "dev.alice")["approved change of yours awaits its start"]
+    assert detail.startswith("its window opened ")
+    assert detail.endswith(": it may start now")

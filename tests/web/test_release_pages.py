@@ -94,7 +94,24 @@ def test_qa_verdicts_are_the_qa_teams_and_the_refusal_reads_as_a_sentence(web: W
     page = page_after(web, "qa.quinn", where.split("#")[0])
     reference = detail["items"][0]["reference"]
     assert f"{reference} passed QA." in page
-    assert f'<tr id="item-{request_id}"' in page
+    row = page.split(f'<tr id="item-{request_id}" class="')[1].split("</tr>")[0]
+    assert row.startswith(" this-item")  # highlighted where the reader lands
+    assert f"{reference} passed QA." in row
+
+
+def test_a_refused_step_is_said_in_its_items_row_keeping_what_was_chosen(web: Web) -> None:
+    """QA failing an item without saying what failed: the refusal showed only at the top
+    of a long page, and the row's choice was reset."""
+    bundle, request_id = scheduled_bundle(web)
+    path = f"/release/bundles/{bundle}/items/{request_id}/progress"
+    assert web.submit("dev.alice", path, {"stage": "ready_for_qa"}).status_code == 303
+    with web.client() as client:
+        csrf = web.sign_in(client, "qa.quinn")
+        refused = client.post(path, data={"csrf_token": csrf, "stage": "qa_failed", "note": " "})
+    assert refused.status_code == 422
+    row = refused.text.split(f'<tr id="item-{request_id}" class="')[1].split("</tr>")[0]
+    assert "Say what failed" in row
+    assert '<option value="qa_failed" selected>' in row
 
 
 def test_the_stage_form_offers_only_where_an_item_can_go_and_preselects_nothing(

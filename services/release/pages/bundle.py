@@ -89,6 +89,10 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
             error=refusal.detail if refusal else None,
             failed=failed,
             form=kept or {},
+            # The item a form was just sent for (its address), or whose progress was just
+            # recorded (the page's): its row says what happened, where the reader is.
+            this_item=request.path_params.get("request_id")
+            or request.query_params.get("request", ""),
         )
 
     @router.get("/release/bundles/{bundle_id}")
