@@ -7,6 +7,7 @@ can stop and resume where it left off (a position alone could not rebuild the re
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 import time
@@ -129,12 +130,26 @@ class ReplayState:
         for name, kind in KINDS.items():
             records = {}
             for fields in document[name]:
+                if not isinstance(fields, dict):
+                    raise ValueError(f"{name} holds something that is not a record")
+                lacking = _required(kind) - fields.keys()
+                if lacking:
+                    raise ValueError(f"a record of {name} lacks {', '.join(sorted(lacking))}")
                 record = kind.from_json(fields)
                 if not isinstance(record.id, str):
                     raise ValueError(f"a record of {name} has no id")
                 records[record.id] = record
             setattr(history, name, records)
         return cls(position, history, events, last)
+
+
+def _required(kind: type[Record]) -> set[str]:
+    """The fields a record of `kind` cannot be made without."""
+    return {
+        f.name
+        for f in dataclasses.fields(kind)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
 
 
 def _counts(*values: object) -> bool:

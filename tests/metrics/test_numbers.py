@@ -150,6 +150,17 @@ def test_a_damaged_replay_state_is_refused_not_resumed_from(
         ReplayState.load(path)
 
 
+def test_a_damaged_record_is_named_in_words(tmp_path: Path) -> None:
+    """It was named in Python's words: `RequestRecord.__init__() missing 1 required
+    positional argument: 'id'`."""
+    path = tmp_path / "state.json"
+    ReplayState(position=40).save(path)
+    document = {**orjson.loads(path.read_bytes()), "requests": [{"title": "no id"}]}
+    path.write_bytes(orjson.dumps(document))
+    with pytest.raises(ReplayError, match=r"\(a record of requests lacks [a-z_, ]*\bid\b"):
+        ReplayState.load(path)
+
+
 def test_a_replay_state_missing_its_requests_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     ReplayState(position=40).save(path)

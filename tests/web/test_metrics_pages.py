@@ -301,6 +301,10 @@ def test_weekly_report_lists_the_week_and_its_key_figures(web: Web) -> None:
     assert re.search(r"Change failure rate</td>\s*<td[^>]*>(\u2013|\d+%)</td>", figures)
     assert "2026-W10" in page.text
     assert "2026-W12" in page.text
+    with web.client() as client:  # written loosely, headed as ISO writes it
+        web.sign_in(client, "cab.carl")
+        loose = client.get("/dashboard/weekly", params={"week": "2026-w11"}).text
+    assert "Weekly status report 2026-W11" in loose
     at_risk = page.text.split("At risk <small>")[1].split("</section>")[0]
     assert "Foxtrot" in at_risk
     assert "overdue</span> target Thu 12 Mar 2026, 85% by" in at_risk

@@ -134,12 +134,14 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             },
             behind=p.queries.views.behind(),
             issued=p.queries.issued(report["week"]),
-            week=chosen,
+            week=report["week"],  # as ISO writes it, however it was typed (2026-w49)
             error=None,
-            previous=_shift(chosen, -1),
+            previous=_shift(report["week"], -1),
             # No link to a week that has not begun (a 422): the week after is shown only
             # once this one is over.
-            next=_shift(chosen, 1) if report["end"] < p.queries.today().isoformat() else None,
+            next=_shift(report["week"], 1)
+            if report["end"] < p.queries.today().isoformat()
+            else None,
         )
 
     return router
