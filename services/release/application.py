@@ -294,11 +294,9 @@ class Releases(UseCases):
         applied = self.run(command)
         # Read once all are scheduled: a request applied with those ranked above it did
         # not go past them.
+        skipped = self.views.ahead_of_ranks([d.request_id for d in applied.scheduled])
         return AppliedPlan(
-            [
-                replace(d, ahead_of_rank=self.views.ahead_of_rank(d.request_id))
-                for d in applied.scheduled
-            ]
+            [replace(d, ahead_of_rank=skipped.get(d.request_id, [])) for d in applied.scheduled]
         )
 
     # -- progress and QA ------------------------------------------------------------

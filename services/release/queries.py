@@ -332,23 +332,31 @@ class ReleaseViews:
         no bundle holds, best first: scheduling past them is what the ranking is there to
         prevent, so it is said. None for an expedite or fixed-date request, which the
         ranking does not order."""
+        return self.ahead_of_ranks([request_id]).get(request_id, [])
+
+    def ahead_of_ranks(self, request_ids: Sequence[str]) -> dict[str, list[str]]:
+        """`ahead_of_rank` of each of these requests, the plan read once for them all (a
+        plan applied schedules many at once)."""
         self.group.ensure_fresh()
         accepted = self._accepted()
-        me = next((r for r in accepted if r["id"] == request_id), None)
-        if me is None or (me["class_of_service"] or "standard") in UNRANKED:
-            return []
         ranks, placed = self._ranks(accepted), self._live_placements()
-        department = me["department"].casefold()
-        above = sorted(
-            (ranks[r["id"]], r["id"])
-            for r in accepted
-            if r["department"].casefold() == department
-            and ranks[r["id"]] < ranks[request_id]
-            and (r["class_of_service"] or "standard") not in UNRANKED
-            and r["id"] not in placed
-        )
-        titles = self.request_titles([i for _, i in above])
-        return [titles.get(i, {}).get("reference") or i for _, i in above]
+        ranked = [r for r in accepted if (r["class_of_service"] or "standard") not in UNRANKED]
+        wanted = set(request_ids)
+        found: dict[str, list[str]] = {}
+        for me in (r for r in ranked if r["id"] in wanted):
+            department = me["department"].casefold()
+            found[me["id"]] = [
+                r["id"]
+                for r in sorted(ranked, key=lambda r: ranks[r["id"]])
+                if r["department"].casefold() == department
+                and ranks[r["id"]] < ranks[me["id"]]
+                and r["id"] not in placed
+            ]
+        titles = self.request_titles([i for above in found.values() for i in above])
+        return {
+            me: [titles.get(i, {}).get("reference") or i for i in above]
+            for me, above in found.items()
+        }
 
     def _live_placements(self) -> dict[str, dict[str, Any]]:
         """request id -> the bundle (not cancelled) it is scheduled in."""

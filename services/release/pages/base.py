@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -83,3 +84,12 @@ def parse_uuid(value: str, what: str) -> UUID:
         return UUID(value)
     except ValueError:
         raise BadInput(f"choose {what}") from None
+
+
+def went_ahead(who: str, skipped: Sequence[str]) -> str:
+    """Said when `who` (a request, "It") was scheduled past the requests `skipped` (their
+    REQ-n), which its department ranks above it and no bundle holds."""
+    return (
+        f"{who} went ahead of {', '.join(skipped)}, which its department ranks above it and"
+        " no bundle holds yet: say why to the department, or schedule them first"
+    )

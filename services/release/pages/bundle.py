@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from services.release.domain import NEXT_STAGES, BundleStatus, Stage
-from services.release.pages.base import ReleasePages, parse_uuid, with_fill
+from services.release.pages.base import ReleasePages, parse_uuid, went_ahead, with_fill
 from services.release.trains import MAX_CAPACITY
 from services.release.views import PROGRESS_WORDS
 from shared.http.routing import ServiceRouter
@@ -93,6 +93,8 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
             # recorded (the page's): its row says what happened, where the reader is.
             this_item=request.path_params.get("request_id")
             or request.query_params.get("request", ""),
+            done=request.query_params.get("done", ""),
+            progress_words=PROGRESS_WORDS,
         )
 
     @router.get("/release/bundles/{bundle_id}")
@@ -106,11 +108,8 @@ def bundle_routes(p: ReleasePages) -> APIRouter:
         from what is recorded: nothing but the request scheduled and the bundle's status
         before a move is taken from the address."""
         done = request.query_params.get("done")
-        if done in ("scheduled", "progress"):  # the request it was done to, in the address
-            of = request.query_params.get("request", "")
-            return (
-                _past_ranking(p, of) if done == "scheduled" else _progressed(p, str(bundle_id), of)
-            )
+        if done == "scheduled":  # the request scheduled, in the address
+            return _past_ranking(p, request.query_params.get("request", ""))
         bundle = p.views.bundle(str(bundle_id)) if done == "moved" else None
         if bundle is None:
             return []
@@ -306,23 +305,7 @@ def _backlog(p: ReleasePages) -> list[dict[str, Any]]:
     ]
 
 
-def _progressed(p: ReleasePages, bundle_id: str, request_id: str) -> list[str]:
-    """Which item the progress just recorded was of, and where it stands now."""
-    bundle = p.views.bundle(bundle_id)
-    item = next((i for i in (bundle or {}).get("items", []) if i["request_id"] == request_id), None)
-    if item is None:
-        return []
-    name = item.get("reference") or item.get("title") or request_id
-    return [f"{name} {PROGRESS_WORDS.get(item['stage'], 'is ' + item['stage'])}"]
-
-
 def _past_ranking(p: ReleasePages, request_id: str) -> list[str]:
     """Said when the request just scheduled went past ones its department ranks above."""
     skipped = p.views.ahead_of_rank(request_id)
-    if not skipped:
-        return []
-    listed = ", ".join(skipped)
-    return [
-        f"It went ahead of {listed}, which its department ranks above it and no bundle"
-        " holds yet: say why to the department, or schedule them first"
-    ]
+    return [went_ahead("It", skipped)] if skipped else []

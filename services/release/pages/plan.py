@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from services.release.application import TrainDraft
 from services.release.cadence import DEFAULT_OFFSETS, Cadence, MilestoneOffsets
-from services.release.pages.base import ReleasePages, parse_uuid
+from services.release.pages.base import ReleasePages, parse_uuid, went_ahead
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
@@ -150,14 +150,9 @@ def _past_ranking(p: ReleasePages, past: str) -> list[str]:
     what is recorded (the address names only the requests scheduled)."""
     ids = [i for i in past.split(",") if UUID_TEXT.fullmatch(i)][:500]
     titles = p.views.request_titles(ids)
-    said = []
-    for request_id in ids:
-        skipped = p.views.ahead_of_rank(request_id)
-        if skipped:
-            name = titles.get(request_id, {}).get("reference") or request_id
-            said.append(
-                f"{name} went ahead of {', '.join(skipped)}, which its department ranks"
-                " above it and no bundle holds yet: say why to the department, or schedule"
-                " them first."
-            )
-    return said
+    skipped = p.views.ahead_of_ranks(ids)
+    return [
+        went_ahead(titles.get(i, {}).get("reference") or i, skipped[i]) + "."
+        for i in ids
+        if skipped.get(i)
+    ]
