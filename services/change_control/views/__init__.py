@@ -80,8 +80,8 @@ class DeploymentFilter:
     subsystem: str | None = None
     change_id: str | None = None
     pipeline: str | None = None
-    claimed_change_id: str | None = None
-    """The change the pipeline named (whether or not the report was taken as under it)."""
+    about_change: str | None = None
+    """Reported under this change, or naming it (whether or not taken as under it)."""
     deployed_from: date | None = None  # deployed on this business day or later...
     deployed_to: date | None = None  # ...and on this one or earlier
 
@@ -444,10 +444,13 @@ class ChangeControlViews:
         if f.unauthorised is not None:
             clauses.append("unauthorised = :unauthorised")
             params["unauthorised"] = int(f.unauthorised)
-        for column in ("change_id", "pipeline", "claimed_change_id"):
+        for column in ("change_id", "pipeline"):
             if getattr(f, column):
                 clauses.append(f"{column} = :{column}")
                 params[column] = getattr(f, column)
+        if f.about_change:
+            clauses.append("(change_id = :about OR claimed_change_id = :about)")
+            params["about"] = f.about_change
         if f.subsystem:
             clauses.append("LOWER(subsystem) = LOWER(:subsystem)")
             params["subsystem"] = f.subsystem

@@ -59,14 +59,7 @@ def change_detail(views: ChangeControlViews, change_id: str) -> dict[str, Any] |
         return None
     # Those reported under it, and those that named it and were not taken as under it
     # (outside its window, say): flagged unauthorised, on its page too.
-    linked, _ = views.deployments(DeploymentFilter(change_id=change_id), limit=500)
-    claimed, _ = views.deployments(DeploymentFilter(claimed_change_id=change_id), limit=500)
-    seen = {d["id"] for d in linked}
-    deployments = sorted(
-        [*linked, *(d for d in claimed if d["id"] not in seen)],
-        key=lambda d: d["recorded_at"],
-        reverse=True,
-    )
+    deployments, _ = views.deployments(DeploymentFilter(about_change=change_id), limit=500)
     return {
         **with_gates(views, change),
         "deployments": deployments,
