@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from services.change_control.domain import Status
-from services.change_control.domain.values import ChangeType
+from services.change_control.domain.values import ChangeType, Window, instant
 from services.change_control.views import ChangeControlViews, ChangeFilter
 from services.change_control.views.board import OPEN, awaiting, owes_review
 from shared.identity.domain import IT_ROLES, Principal, Role
@@ -29,10 +29,12 @@ def _reviewed_for(change: dict[str, Any]) -> str:
 
 def _window_said(change: dict[str, Any], whose: str, when: Callable[[str | None], str]) -> str:
     """When an approved change may start: its window opens, is open, or has closed."""
-    at = datetime.now(UTC)
-    if at < datetime.fromisoformat(change["window_start"]):
+    phase = Window(instant(change["window_start"]), instant(change["window_end"])).phase(
+        datetime.now(UTC)
+    )
+    if phase == "before":
         return f"{whose} window opens {when(change['window_start'])}"
-    if at < datetime.fromisoformat(change["window_end"]):
+    if phase == "open":
         return f"{whose} window opened {when(change['window_start'])}: it may start now"
     return f"{whose} window closed {when(change['window_end'])}: revise it to a new window"
 

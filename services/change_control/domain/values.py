@@ -83,10 +83,16 @@ class Window:
     def contains(self, at: datetime) -> bool:
         return self.start <= at < self.end
 
+    def phase(self, at: datetime) -> str:
+        """Where `at` stands against it: `before` it opens, `open`, or `after` it closed."""
+        if at < self.start:
+            return "before"
+        return "open" if at < self.end else "after"
+
     def shut_at(self, at: datetime) -> str:
         """Why nothing starts in it at `at` (not yet open, or closed), as anyone reads it
         wherever they are: "it starts in its window, which opens 2026-12-09 22:00 UTC"."""
-        if at < self.start:
+        if self.phase(at) == "before":
             return f"it starts in its window, which opens {_utc(self.start)}; it is {_utc(at)}"
         return f"its window closed {_utc(self.end)}: revise it to a new window to start it"
 

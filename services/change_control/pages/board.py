@@ -267,9 +267,8 @@ def _agenda(found: dict[str, Any], start: datetime, days: int, zone: Any) -> lis
 def _window_shut(change: Mapping[str, Any]) -> str | None:
     """Whether a change that starts in its window (not an emergency) cannot start now:
     `before` its window opens, `after` it closed; None when it may."""
-    if change["change_type"] == "emergency" or not change["window_start"]:
+    window = Window.parse(change["window_start"], change["window_end"])
+    if change["change_type"] == "emergency" or window is None:
         return None
-    at = datetime.now(UTC)
-    if at < datetime.fromisoformat(change["window_start"]):
-        return "before"
-    return "after" if at >= datetime.fromisoformat(change["window_end"]) else None
+    phase = window.phase(datetime.now(UTC))
+    return None if phase == "open" else phase
