@@ -114,6 +114,21 @@ def test_a_refused_step_is_said_in_its_items_row_keeping_what_was_chosen(web: We
     assert '<option value="qa_failed" selected>' in row
 
 
+def test_a_refused_sign_off_names_the_items_that_have_not_passed_qa(web: Web) -> None:
+    """QA signing off too early read "1 item has not passed QA" on a bundle of thirty,
+    without saying which: the sign-off names each, with its stage and a link to its row."""
+    bundle, request_id = scheduled_bundle(web)
+    path = f"/release/bundles/{bundle}/items/{request_id}/progress"
+    assert web.submit("dev.alice", path, {"stage": "ready_for_qa"}).status_code == 303
+    api(web, "POST", f"/api/bundles/{bundle}/freeze", "rm", json={"note": "frozen"})
+    reference = api(web, "GET", f"/api/bundles/{bundle}", "rm")["items"][0]["reference"]
+    refused = web.submit("qa.quinn", f"/release/bundles/{bundle}/sign-off", {"note": "go"})
+    assert refused.status_code == 409
+    assert "1 item has not passed QA." in refused.text
+    waiting = html.unescape(refused.text.split('id="not-passed">')[1].split("</p>")[0])
+    assert f'href="#item-{request_id}">{reference}</a> (Ready for QA).' in waiting
+
+
 def test_the_stage_form_offers_only_where_an_item_can_go_and_preselects_nothing(
     web: Web,
 ) -> None:
