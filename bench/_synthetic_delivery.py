@@ -64,6 +64,7 @@ class ReleasesAndChanges:
             when,
             request_id=str(rid),
             size_points=3,
+            subsystems=["Billing"],
             after_freeze=False,
             reason="",
         )

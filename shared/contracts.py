@@ -85,7 +85,7 @@ BUNDLE_MOVED = _event(
 BUNDLE_CANCELLED = _event(_RELEASE + "ReleaseBundle.Cancelled", "reason")
 REQUEST_SCHEDULED = _event(
     _RELEASE + "ReleaseBundle.RequestScheduled",
-    "request_id", "size_points", "after_freeze", "reason",
+    "request_id", "size_points", "subsystems", "after_freeze", "reason",
 )  # fmt: skip
 REQUEST_UNSCHEDULED = _event(
     _RELEASE + "ReleaseBundle.RequestUnscheduled", "request_id", "after_freeze", "reason"

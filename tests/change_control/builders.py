@@ -186,6 +186,7 @@ class ForeignBundle:
                 contracts.REQUEST_SCHEDULED,
                 request_id=request_id,
                 size_points=3,
+                subsystems=["Billing"],
                 after_freeze=False,
                 reason="",
             )

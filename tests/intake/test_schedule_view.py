@@ -32,7 +32,7 @@ def test_a_request_follows_its_bundle_through_moves_stages_and_deployment(
     bundle = plan_bundle(platform, "2027.03", "2027-03-18")
     log = platform.log
     publish(log, c.REQUEST_SCHEDULED, bundle, 2, request_id=request, size_points=5,
-            after_freeze=False, reason="")  # fmt: skip
+            subsystems=["CRM"], after_freeze=False, reason="")  # fmt: skip
     publish(log, c.BUNDLE_MOVED, bundle, 3, deploy_date="2027-03-25", window_start="",
             window_end="", scope_freeze_at="", code_complete_at="", qa_start_at="",
             reason="CAB asked")  # fmt: skip
@@ -60,11 +60,11 @@ def test_unscheduled_or_cancelled_work_has_no_bundle(platform: Platform) -> None
     moved, removed = str(uuid.uuid4()), str(uuid.uuid4())
     for version, request in enumerate((moved, removed), start=2):
         publish(log, c.REQUEST_SCHEDULED, first, version, request_id=request, size_points=3,
-                after_freeze=False, reason="")  # fmt: skip
+                subsystems=["CRM"], after_freeze=False, reason="")  # fmt: skip
     publish(log, c.REQUEST_UNSCHEDULED, first, 4, request_id=moved, after_freeze=True,
             reason="slipped")  # fmt: skip
     publish(log, c.REQUEST_SCHEDULED, second, 2, request_id=moved, size_points=3,
-            after_freeze=False, reason="")  # fmt: skip
+            subsystems=["CRM"], after_freeze=False, reason="")  # fmt: skip
     publish(log, c.BUNDLE_CANCELLED, first, 5, reason="no capacity")
     placements = Schedule(log).placements()
     assert removed not in placements

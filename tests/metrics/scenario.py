@@ -93,6 +93,7 @@ def march_history(platform: Platform) -> dict[str, str]:
             at=t("2026-03-03 09:00"),
             request_id=rid,
             size_points=5,
+            subsystems=["Billing"],
             after_freeze=False,
             reason="",
         )

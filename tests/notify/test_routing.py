@@ -100,6 +100,7 @@ def schedule(notify: Notify, request_id: str) -> str:
         actor="rm",
         request_id=request_id,
         size_points=5,
+        subsystems=["Billing"],
         after_freeze=False,
         reason=None,
     )

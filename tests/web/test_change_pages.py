@@ -526,3 +526,26 @@ def test_the_deployment_reports_list_shows_the_unauthorised_with_why(web: Web) -
     assert "Billing 4.2.0" not in only
     assert "Unauthorised</span> No approved change" in only
     assert re.search(r"/deployments\?taken=unauthorised&amp;from=\d{4}-\d\d-01&amp;to=", dashboard)
+
+
+def test_a_release_deployment_starts_with_every_subsystem_its_bundles_requests_touch(
+    web: Web,
+) -> None:
+    """The release deployment form ticked no subsystem: one the operator missed made the
+    pipeline's deployment of it unauthorised. It starts from the bundle's scope, as it
+    stands: a request taken out takes its subsystems with it."""
+    from tests.web.test_intake_pages import accept, submit
+    from tests.web.test_release_pages import api, scheduled_bundle
+
+    bundle, _ = scheduled_bundle(web)  # Billing and CRM
+    for subsystems in (["Billing", "Provisioning"], ["Data Warehouse"]):
+        request_id = submit(web, subsystems=subsystems)
+        accept(web, request_id)
+        api(web, "POST", f"/api/bundles/{bundle}/requests", "rm", json={"request_id": request_id})
+    api(web, "POST", f"/api/bundles/{bundle}/requests/{request_id}/remove", "rm", json={})  # DW
+    with web.client() as client:
+        web.sign_in(client, "rm")
+        page = client.get("/changes/new", params={"bundle_id": bundle}).text
+    ticked = re.findall(r'name="subsystems" value="([^"]+)" checked', page)
+    assert ticked == ["Billing", "CRM", "Provisioning"]
+    assert "the bundle's requests touch Billing, CRM, Provisioning" in page

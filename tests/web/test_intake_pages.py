@@ -203,7 +203,7 @@ def test_vp_sees_bundle_target_date_and_stage_from_release_facts(web: Web) -> No
             code_complete_at="2027-03-08T00:00:00+00:00", qa_start_at="2027-03-09T00:00:00+00:00",
             capacity_points=40, subsystem_capacity={})  # fmt: skip
     publish(log, c.REQUEST_SCHEDULED, bundle, 2, actor="rm", request_id=request_id,
-            size_points=5, after_freeze=False, reason="")  # fmt: skip
+            size_points=5, subsystems=["Billing"], after_freeze=False, reason="")  # fmt: skip
     publish(log, c.ITEM_PROGRESSED, bundle, 3, actor="dev.alice", request_id=request_id,
             stage="in_development", note="")  # fmt: skip
     with web.client() as client:

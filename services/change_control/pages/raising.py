@@ -222,6 +222,9 @@ def _prefilled(
             change_type=ChangeType.RELEASE_DEPLOYMENT.value,
             bundle_id=bundle_id,
             title=f"Deploy release bundle {bundle['name']}",
+            # Each subsystem its requests touch: one left out would make its deployment
+            # unauthorised when the pipeline reports it.
+            subsystems=bundle["subsystems"],
         )
     else:
         values["change_type"] = ChangeType.NORMAL.value

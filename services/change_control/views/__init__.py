@@ -341,6 +341,9 @@ class ChangeControlViews:
         row = rows[0]
         row["scope"] = orjson.loads(row["scope"])
         row["signed_off"] = orjson.loads(row["signed_off"])
+        touched: dict[str, list[str]] = orjson.loads(row.pop("scope_subsystems"))
+        # What deploying the bundle touches: every subsystem of a request in its scope.
+        row["subsystems"] = sorted({s for names in touched.values() for s in names})
         return row
 
     def bundle_state(self, bundle_id: str) -> BundleState | None:

@@ -28,7 +28,8 @@ class BundlesProjection(Projection):
     or by the clock passing its `scope_freeze_at`), and has QA signed off everything now
     in it since its last rollback? Reads only the fields in `shared.contracts`."""
 
-    name = "change_control.bundles.v1"
+    # v2: the subsystems of each request in scope, which a release deployment touches.
+    name = "change_control.bundles.v2"
     tables = (BUNDLES,)
 
     def create(self, cur: Cursor) -> None:
@@ -36,6 +37,7 @@ class BundlesProjection(Projection):
             f"CREATE TABLE IF NOT EXISTS {self.t(BUNDLES)} ("
             " bundle_id TEXT PRIMARY KEY, name TEXT NOT NULL, deploy_date TEXT,"
             " window_start TEXT, window_end TEXT, scope_freeze_at TEXT, scope TEXT NOT NULL,"
+            " scope_subsystems TEXT NOT NULL DEFAULT '{}',"
             " scope_frozen_at TEXT, qa_signed_off_at TEXT, signed_off TEXT NOT NULL,"
             " cancelled_at TEXT, deployed_at TEXT, updated_at TEXT NOT NULL)"
         )
@@ -90,16 +92,23 @@ class BundlesProjection(Projection):
         )
 
     def _scope(self, cur: Cursor, e: LoggedEvent) -> None:
-        value = cur.scalar(
-            f"SELECT scope FROM {self.t(BUNDLES)} WHERE bundle_id = :id", {"id": e.aggregate_id}
+        cur.execute(
+            f"SELECT scope, scope_subsystems FROM {self.t(BUNDLES)} WHERE bundle_id = :id",
+            {"id": e.aggregate_id},
         )
-        scope: list[str] = orjson.loads(value) if value else []
+        row = cur.fetchone()
+        scope: list[str] = orjson.loads(row["scope"]) if row else []
+        touched: dict[str, list[str]] = orjson.loads(row["scope_subsystems"]) if row else {}
         request_id = str(e.data["request_id"])
-        if e.type == contracts.REQUEST_SCHEDULED.type and request_id not in scope:
-            scope.append(request_id)
-        elif e.type == contracts.REQUEST_UNSCHEDULED.type and request_id in scope:
-            scope.remove(request_id)
-        self._update(cur, e, scope=dumps(scope))
+        if e.type == contracts.REQUEST_SCHEDULED.type:
+            if request_id not in scope:
+                scope.append(request_id)
+            touched[request_id] = list(e.data.get("subsystems") or [])
+        elif e.type == contracts.REQUEST_UNSCHEDULED.type:
+            if request_id in scope:
+                scope.remove(request_id)
+            touched.pop(request_id, None)
+        self._update(cur, e, scope=dumps(scope), scope_subsystems=dumps(touched))
 
     def _frozen(self, cur: Cursor, e: LoggedEvent) -> None:
         self._update(cur, e, scope_frozen_at=e.occurred_at)
