@@ -179,14 +179,16 @@ class ForeignBundle:
         )
         return self
 
-    def scheduled(self, *request_ids: str) -> ForeignBundle:
+    def scheduled(
+        self, *request_ids: str, subsystems: tuple[str, ...] = ("Billing",)
+    ) -> ForeignBundle:
         for request_id in request_ids or (str(uuid.uuid4()),):
             self.requests.append(request_id)
             self._publish(
                 contracts.REQUEST_SCHEDULED,
                 request_id=request_id,
                 size_points=3,
-                subsystems=["Billing"],
+                subsystems=list(subsystems),
                 after_freeze=False,
                 reason="",
             )

@@ -74,6 +74,33 @@ def test_a_release_change_left_on_its_moved_bundles_old_date_is_shown_to_the_cab
     assert approve(api, change_id, "cab.carl").json()["status"] == "approved"
 
 
+def test_a_release_change_not_naming_a_subsystem_its_bundle_deploys_is_shown_to_the_cab(
+    api: Api,
+) -> None:
+    """A request touching Provisioning is scheduled into the bundle after its release
+    change was raised for Billing: deploying it would be reported unauthorised, so the
+    change's gates say so (advisory) until a revision names it."""
+    bundle = ForeignBundle(api.platform.log).ready()
+    change_id = raise_change(
+        api, as_="rm", change_type="release_deployment", bundle_id=str(bundle.id)
+    )
+    [queued] = api.get("/api/cab-queue", "cab.carl").json()
+    assert {g["name"]: g["met"] for g in queued["gates"]}["bundle_subsystems"] is True
+    bundle.scheduled(subsystems=("Provisioning", "Billing"))
+    bundle.signed_off()
+    [queued] = api.get("/api/cab-queue", "cab.carl").json()
+    [gate] = [g for g in queued["gates"] if g["name"] == "bundle_subsystems"]
+    assert (gate["met"], gate["advisory"], queued["gates_met"]) == (False, True, True)
+    assert gate["detail"] == (
+        "2027.03's requests also touch Provisioning, which the change does not name:"
+        " deploying them would be unauthorised. Revise the change"
+    )
+    revision = revision_payload(subsystems=["Billing", "Provisioning"])
+    assert api.put(f"/api/changes/{change_id}", "rm", json=revision).status_code == 200
+    [queued] = api.get("/api/cab-queue", "cab.carl").json()
+    assert {g["name"]: g["met"] for g in queued["gates"]}["bundle_subsystems"] is True
+
+
 def test_implementer_cannot_approve_own_change(api: Api) -> None:
     """The implementer is refused with 403 implementer_cannot_approve; nothing counts."""
     change_id = raise_change(api, as_="dev.alice", implementers=["ops.olga"], risk=HIGH)

@@ -24,6 +24,8 @@ class BundleState:
     cancelled: bool
     deployed: bool
     window: Window | None = None
+    subsystems: tuple[str, ...] = ()
+    """Every subsystem a request in its scope touches: what deploying it deploys."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,26 @@ def evaluate_gates(subject: GateSubject, facts: GateFacts) -> list[Gate]:
         gates.extend(_bundle_gates(facts.bundle, subject.bundle_id))
         if facts.bundle is not None and facts.bundle.window is not None:
             gates.append(_bundle_window_gate(facts.bundle, facts.bundle.window, subject.window))
+        if facts.bundle is not None and facts.bundle.subsystems:
+            gates.append(_bundle_subsystems_gate(facts.bundle, subject.subsystems))
     return gates
+
+
+def _bundle_subsystems_gate(bundle: BundleState, named: Sequence[str]) -> Gate:
+    """Whether the change names every subsystem its bundle's requests touch. Advisory,
+    as the bundle's window is: a request scheduled after the change was raised can add
+    one, and the pipeline's report of deploying it would then be unauthorised; the CAB
+    should see that before approving, and the change be revised."""
+    missing = [s for s in bundle.subsystems if s not in set(named)]
+    if not missing:
+        detail = f"the change names every subsystem {bundle.name}'s requests touch"
+    else:
+        detail = (
+            f"{bundle.name}'s requests also touch {', '.join(missing)}, which the change"
+            " does not name: deploying them would be unauthorised. Revise the change"
+        )
+    return Gate("bundle_subsystems", not missing, "subsystems_not_the_bundles", detail,
+                advisory=True)  # fmt: skip
 
 
 def _implementers_gate(clashes: Sequence[Clash]) -> Gate:

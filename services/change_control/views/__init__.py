@@ -502,6 +502,7 @@ def bundle_state_of(bundle_id: str, row: Mapping[str, Any] | None) -> BundleStat
         cancelled=row["cancelled_at"] is not None,
         deployed=row["deployed_at"] is not None,
         window=Window.parse(row["window_start"], row["window_end"]),
+        subsystems=tuple(row["subsystems"]),
     )
 
 
