@@ -8,8 +8,9 @@ the rows it had started and repeats nothing.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -45,7 +46,8 @@ class RequestImport:
     def __init__(self, platform: Platform, actor: str) -> None:
         self.log = platform.log
         self.directory = platform.directory
-        self.intake = Intake(platform.log, IntakeViews(platform.log), platform.directory)
+        self.views = IntakeViews(platform.log)
+        self.intake = Intake(platform.log, self.views, platform.directory)
         self.actor = actor
 
     def check_owner(self, username: str) -> None:
@@ -66,6 +68,11 @@ class RequestImport:
         return owner is not None and owner.has(Role.IT_STAFF)
 
     def run(self, rows: list[Row | Rejected], dry_run: bool) -> list[RowOutcome]:
+        users = (u.department for u in self.directory.users() if u.department)
+        departments = _Departments([*self.views.departments(), *users])
+        for row in rows:
+            if isinstance(row, Row):
+                departments.read(row)
         return [self._one(row, dry_run) for row in rows]
 
     def _one(self, row: Row | Rejected, dry_run: bool) -> RowOutcome:
@@ -166,3 +173,29 @@ class RequestImport:
 
 def _key(row: Row, step: str) -> str:
     return f"{row.key}:{step}"
+
+
+class _Departments:
+    """The departments the store knows (its requests' and its users'): a row's is read as
+    the store spells it ("sales" as "Sales": the metrics by department would count two),
+    and one it does not know is said once, on the first row naming it, with the known
+    one it most resembles (a typo would otherwise start a department of its own)."""
+
+    def __init__(self, known: Iterable[str]) -> None:
+        self.known = sorted(set(known))
+        self.spelled = {d.casefold(): d for d in self.known}
+
+    def read(self, row: Row) -> None:
+        given = row.department
+        spelled = self.spelled.get(given.casefold())
+        if spelled is None:
+            self.spelled[given.casefold()] = given
+            like = difflib.get_close_matches(given, self.known, n=1, cutoff=0.75)
+            row.notes.append(
+                f"{given!r} is a new department"
+                + (f": did you mean {like[0]!r}?" if like else "")
+                + (f" (known: {', '.join(self.known)})" if self.known and not like else "")
+            )
+        elif spelled != given:
+            row.department = spelled
+            row.notes.append(f"department {given!r} read as {spelled!r}")

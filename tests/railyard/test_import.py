@@ -37,8 +37,8 @@ def importer(
 
 
 def dry_run_details(platform: Platform, text: str, tmp_path: Path) -> dict[str, str]:
-    """Each row's key and what a dry run says of it, for the Network department."""
-    rows, run = importer(platform, text, tmp_path, department="Network")
+    """Each row's key and what a dry run says of it, for the Sales department."""
+    rows, run = importer(platform, text, tmp_path, department="Sales")
     return {o.key: o.detail for o in run.run(rows, dry_run=True)}
 
 
@@ -83,7 +83,7 @@ def test_import_keeps_original_times_and_a_second_import_adds_nothing(
 
 def test_jira_export_columns_are_understood(platform: Platform, tmp_path: Path) -> None:
     register_people(platform)
-    rows, run = importer(platform, JIRA, tmp_path, department="Network")
+    rows, run = importer(platform, JIRA, tmp_path, department="Sales")
     outcomes = {o.key: o for o in run.run(rows, dry_run=False)}
     assert outcomes["RY-101"].result == "imported"
     assert outcomes["RY-102"].result == "imported"
@@ -106,7 +106,7 @@ def test_jira_columns_by_their_short_names_are_understood(
         "key,summary,created,resolved,status,fix version,component/s\n"
         "RY-201,Faster billing,12/Jan/24 3:45 PM,20/Feb/24 9:00 AM,Done,2024.02,Billing\n"
     )
-    rows, run = importer(platform, text, tmp_path, department="Network")
+    rows, run = importer(platform, text, tmp_path, department="Sales")
     (outcome,) = run.run(rows, dry_run=False)
     assert (outcome.key, outcome.result) == ("RY-201", "imported")
     submitted = [e for e in platform.log.entries(0, 100_000) if e.type == "ChangeRequest.Submitted"]
@@ -128,7 +128,7 @@ def test_jira_resolution_decides_how_a_closed_issue_ended(
         "AP-5,Gone quiet,Closed,Abandoned,01/Feb/24 9:00 AM,13/Feb/24 9:00 AM,Billing,\n"
         "AP-6,Odd,Closed,Staged,01/Feb/24 9:00 AM,14/Feb/24 9:00 AM,Billing,\n"
     )
-    rows, run = importer(platform, text, tmp_path, department="Network")
+    rows, run = importer(platform, text, tmp_path, department="Sales")
     outcomes = {o.key: o for o in run.run(rows, dry_run=True)}
     assert outcomes["AP-1"].detail == "delivered: submit, accept, deliver"
     assert outcomes["AP-2"].detail == "rejected: submit, reject"
@@ -209,7 +209,7 @@ def test_a_jira_server_export_footer_is_skipped_and_a_missing_resolved_column_sa
     )
     path = tmp_path / "asf.csv"
     path.write_text(text)
-    reader = Reader(platform.settings, Defaults(department="Network", subsystem="Billing"))
+    reader = Reader(platform.settings, Defaults(department="Sales", subsystem="Billing"))
     rows = list(reader.read(path))
     assert [(r.line, r.key) for r in rows] == [(2, "HAMA-895"), (3, "HAMA-896")]
     assert isinstance(rows[0], Rejected)
@@ -232,7 +232,7 @@ def test_a_title_longer_than_a_request_allows_is_shortened_and_the_row_says_so(
         "Issue key,Summary,Status,Resolution,Created,Resolved,Component/s\n"
         f"AP-31,{long},Open,Unresolved,01/Feb/24 09:00,,Billing\n"
     )
-    rows, run = importer(platform, text, tmp_path, department="Network")
+    rows, run = importer(platform, text, tmp_path, department="Sales")
     (outcome,) = run.run(rows, dry_run=True)
     assert outcome.detail == "submitted: submit; title shortened to 200 characters"
     (imported,) = run.run(rows, dry_run=False)
@@ -420,8 +420,8 @@ def test_a_row_that_needs_no_owner_is_never_rejected_for_its_owner(
     register_people(platform)
     text = (
         "key,title,department,subsystems,submitted_at,accepted_at,status,owner\n"
-        "O-1,Not yet,Core,Billing,2024-01-05 10:00,,submitted,nobody\n"
-        "O-2,Taken,Core,Billing,2024-01-05 10:00,2024-01-06 10:00,accepted,nobody\n"
+        "O-1,Not yet,Sales,Billing,2024-01-05 10:00,,submitted,nobody\n"
+        "O-2,Taken,Sales,Billing,2024-01-05 10:00,2024-01-06 10:00,accepted,nobody\n"
     )
     details = dry_run_details(platform, text, tmp_path)
     assert details == {

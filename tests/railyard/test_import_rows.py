@@ -85,3 +85,31 @@ def test_an_unknown_category_option_is_refused_once_naming_the_categories(env: P
     said = " ".join(result.output.split())
     assert "--category 'wishlist' is not one of business_project, it_project" in said
     assert "OLD-1" not in said
+
+
+def test_a_department_is_read_as_the_store_spells_it_and_a_new_one_is_said_once(
+    env: Path,
+) -> None:
+    """ "sales" started a second department beside "Sales" (the metrics by department
+    counted two) and a typo, "Slaes", a third, both without a word."""
+    assert CliRunner().invoke(app, ["migrate"]).exit_code == 0
+    path = env / "rows.csv"
+    path.write_text(f"{HEADER}\nOLD-1,One,Sales,CRM,2024-01-03 09:00,,,submitted,\n")
+    first = CliRunner().invoke(app, ["import", "requests", str(path)])
+    assert first.exit_code == 0, first.output
+    assert "'Sales' is a new department" in first.output
+    path.write_text(
+        f"{HEADER}\n"
+        "OLD-2,Two,sales,CRM,2024-01-04 09:00,,,submitted,\n"
+        "OLD-3,Three,Slaes,CRM,2024-01-04 09:00,,,submitted,\n"
+        "OLD-4,Four,Slaes,CRM,2024-01-05 09:00,,,submitted,\n"
+        "OLD-5,Five,Finance,CRM,2024-01-05 09:00,,,submitted,\n"
+    )
+    result = CliRunner().invoke(app, ["import", "requests", str(path)])
+    assert result.exit_code == 0, result.output
+    detail = {line.split("\t")[1]: line.split("\t")[3] for line in result.output.splitlines()
+              if line.startswith(("2\t", "3\t", "4\t", "5\t"))}  # fmt: skip
+    assert detail["OLD-2"] == "submitted; department 'sales' read as 'Sales'"
+    assert detail["OLD-3"] == "submitted; 'Slaes' is a new department: did you mean 'Sales'?"
+    assert detail["OLD-4"] == "submitted"  # said once
+    assert detail["OLD-5"].startswith("submitted; 'Finance' is a new department (known: ")
