@@ -27,9 +27,16 @@ from services.intake.domain import (
 from services.intake.filters import RequestFilter
 from services.intake.views import IntakeViews, Ranking
 from shared.contracts import REQUEST_REFERENCES
-from shared.domain import InvalidCommand, NotFound
+from shared.domain import NotFound
 from shared.http.auth import Auth, Caller
-from shared.http.models import Day, IfMatch, RequestBody, expected_version, tagged
+from shared.http.models import (
+    Day,
+    IfMatch,
+    RequestBody,
+    expected_version,
+    refuse_reversed_days,
+    tagged,
+)
 from shared.http.problems import IF_MATCH_RESPONSES
 from shared.http.routing import CreatedAt, ServiceRouter
 from shared.identity.domain import Role
@@ -258,15 +265,9 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> Any:
-        for low, high, what in (
-            (delivered_from, delivered_to, "delivered"),
-            (rated_from, rated_to, "rated"),
-        ):
-            if low and high and low > high:
-                raise InvalidCommand(
-                    "invalid_range",
-                    f"{what}_from {low} is after {what}_to {high}: no day is both (swap them)",
-                )
+        refuse_reversed_days(
+            (delivered_from, delivered_to, "delivered"), (rated_from, rated_to, "rated")
+        )
         page = views.find(
             RequestFilter(
                 status=tuple(s.value for s in status or ()),

@@ -154,6 +154,19 @@ def _iso_instant(value: object) -> object:
 Day = Annotated[date, BeforeValidator(_iso_date)]
 """A calendar day, as `YYYY-MM-DD` only."""
 
+
+def refuse_reversed_days(*ranges: tuple[date | None, date | None, str]) -> None:
+    """Each `(low, high, what)` of a list's `<what>_from`/`<what>_to` pair, refused with
+    422 `invalid_range` when given the wrong way round: no day is both, and the empty list
+    it would find reads as "nothing happened then" (every list route asks this one rule)."""
+    for low, high, what in ranges:
+        if low is not None and high is not None and low > high:
+            raise InvalidCommand(
+                "invalid_range",
+                f"{what}_from {low} is after {what}_to {high}: no day is both (swap them)",
+            )
+
+
 Instant = Annotated[AwareDatetime, BeforeValidator(_iso_instant)]
 """An instant with its offset, as ISO 8601 text only."""
 

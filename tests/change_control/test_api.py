@@ -317,6 +317,25 @@ def test_changes_can_be_found_by_status_type_subsystem_and_person(api: Api) -> N
     assert ids() == sorted([normal, emergency])
 
 
+def test_a_reversed_completed_range_is_refused_as_requests_are(api: Api) -> None:
+    """completed_from after completed_to matches no change: 422 invalid_range says so and
+    how to mend it, rather than an empty list that reads as "nothing was completed"."""
+    backwards = api.get(
+        "/api/changes",
+        "rm",
+        params={"completed_from": "2026-12-10", "completed_to": "2026-12-01"},
+    )
+    assert (backwards.status_code, backwards.headers["content-type"]) == (422, PROBLEM)
+    assert backwards.json()["rule"] == "invalid_range"
+    assert backwards.json()["detail"] == (
+        "completed_from 2026-12-10 is after completed_to 2026-12-01: no day is both (swap them)"
+    )
+    same_day = api.get(
+        "/api/changes", "rm", params={"completed_from": "2026-12-01", "completed_to": "2026-12-01"}
+    )
+    assert same_day.status_code == 200
+
+
 def test_a_release_deployment_defaults_to_its_bundles_window_and_one_open_change(api: Api) -> None:
     bundle = ForeignBundle(api.platform.log).ready()
     payload = change_payload(change_type="release_deployment", bundle_id=str(bundle.id))

@@ -35,7 +35,14 @@ from services.change_control.views.board import cab_queue, calendar, change_deta
 from shared.contracts import CHANGE_REFERENCES
 from shared.domain import InvalidCommand, NotFound
 from shared.http.auth import Auth, Caller
-from shared.http.models import Day, IfMatch, Instant, expected_version, tagged
+from shared.http.models import (
+    Day,
+    IfMatch,
+    Instant,
+    expected_version,
+    refuse_reversed_days,
+    tagged,
+)
 from shared.http.problems import IF_MATCH_RESPONSES
 from shared.http.routing import CreatedAt, ServiceRouter
 from shared.identity.domain import IT_ROLES, Role
@@ -90,6 +97,7 @@ def changes_router(auth: Auth, changes: ChangeControl, views: ChangeControlViews
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> Any:
+        refuse_reversed_days((completed_from, completed_to, "completed"))
         items, total = views.find(
             ChangeFilter(
                 status=tuple(s.value for s in status or ()),
