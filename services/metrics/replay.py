@@ -61,6 +61,14 @@ class ReplayError(Exception):
     """The feed could not be read; the message says why in words a person can act on."""
 
 
+class PastTheHead(ReplayError):
+    """The feed refused a position no event has reached (422 `position_beyond_head`)."""
+
+    def __init__(self, message: str, head: int) -> None:
+        super().__init__(message)
+        self.head = head
+
+
 @dataclass
 class ReplayState:
     position: int = 0
@@ -180,6 +188,14 @@ def _problem(response: FeedResponse) -> str:
     return f"{body.get('detail')} ({body.get('rule')})" + (f": {fields}" if fields else "")
 
 
+def _rule(response: FeedResponse) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("rule") if isinstance(body, dict) else None
+
+
 MAX_RATE_LIMITED_WAITS = 20
 
 
@@ -204,6 +220,9 @@ def read_page(
         raise ReplayError(
             "this token may not read the feed (roles metrics_reader, release_manager or admin)"
         )
+    if response.status_code == 422 and _rule(response) == "position_beyond_head":
+        message = f"the feed answered 422: {_problem(response)}"
+        raise PastTheHead(message, int(response.json().get("head", 0)))
     if response.status_code != 200:
         raise ReplayError(f"the feed answered {response.status_code}: {_problem(response)}")
     page: dict[str, Any] = response.json()
@@ -254,13 +273,17 @@ def check_resumable(
     """A file's position and last event must be the service's: a file folded from another
     log (another server, a log restored from an earlier backup) would otherwise be resumed
     silently, with that log's figures."""
-    page = read_page(client, state.position - 1, 1, sleep)
-    state.time_zone = page.get("time_zone") or state.time_zone
     advice = "remove the position file to replay this service's log from the start"
-    if int(page["head"]) < state.position:
+    try:
+        page = read_page(client, state.position - 1, 1, sleep)
+        head = int(page["head"])
+    except PastTheHead as past:  # the feed refuses a position past its head
+        page, head = {}, past.head
+    state.time_zone = page.get("time_zone") or state.time_zone
+    if head < state.position:
         raise ReplayError(
             f"the position file is at position {state.position}, past the end of the"
-            f" service's log ({page['head']}): it was folded from another log; {advice}"
+            f" service's log ({head}): it was folded from another log; {advice}"
         )
     if state.last is None:
         return  # written before files named their last event: the position is all there is

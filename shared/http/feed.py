@@ -56,6 +56,18 @@ class FeedPage(BaseModel):
     )
 
 
+def refuse_beyond_head(after: int, head: int) -> None:
+    """A position no event has reached yet names nothing a consumer saw: answered with an
+    empty page, it would be stored as `next_after` and every event up to it skipped."""
+    if after > head:
+        raise InvalidCommand(
+            "position_beyond_head",
+            f"after={after} is past the end of the log: the log's head is at position {head};"
+            " pass the last position you saw (0 reads from the start)",
+            head=head,
+        )
+
+
 def feed_router(log: EventLog, auth: Auth, limits: Limits, poll_s: float = 0.25) -> APIRouter:
     router = ServiceRouter(prefix="/api/events", tags=["event feed"])
     max_page = log.settings.feed_max_page
@@ -72,6 +84,7 @@ def feed_router(log: EventLog, auth: Auth, limits: Limits, poll_s: float = 0.25)
         limit: Annotated[int, Query(ge=1, le=max_page)] = 100,
     ) -> dict[str, Any]:
         head = log.head()
+        refuse_beyond_head(after, head)
         entries = log.entries(after, limit + 1)
         has_more = len(entries) > limit
         entries = entries[:limit]
@@ -119,6 +132,7 @@ def feed_router(log: EventLog, auth: Auth, limits: Limits, poll_s: float = 0.25)
                     f" {last_event_id!r}",
                 )
             start = int(last_event_id)
+        refuse_beyond_head(start, await in_thread(log.head))
 
         async def events() -> AsyncIterator[dict[str, Any]]:
             position = start

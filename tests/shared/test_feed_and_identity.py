@@ -89,6 +89,32 @@ def test_a_last_event_id_that_is_no_position_is_refused_not_replayed_from_the_st
     assert refused.json()["rule"] == "invalid_last_event_id"
 
 
+def test_a_position_past_the_head_is_refused_not_answered_with_an_empty_page(
+    api: Api,
+) -> None:
+    """A consumer storing `next_after` from an empty page past the head would skip every
+    event appended up to there: 422 position_beyond_head names the head instead, for a
+    page and for the live tail; the head itself is an ordinary, empty, last page."""
+    head = api.get("/api/events", "metrics.mo", params={"limit": 1000}).json()["head"]
+    beyond = api.get("/api/events", "metrics.mo", params={"after": 1_000_000_000_000})
+    assert (beyond.status_code, beyond.headers["content-type"]) == (
+        422,
+        "application/problem+json",
+    )
+    assert beyond.json()["rule"] == "position_beyond_head"
+    assert f"the log's head is at position {head}" in beyond.json()["detail"]
+    assert beyond.json()["head"] == head
+    at_head = api.get("/api/events", "metrics.mo", params={"after": head}).json()
+    assert (at_head["events"], at_head["next_after"], at_head["has_more"]) == ([], head, False)
+    headers = api.people.headers("metrics.mo")
+    tail = api.client.get("/api/events/stream", params={"after": head + 1}, headers=headers)
+    assert (tail.status_code, tail.json()["rule"]) == (422, "position_beyond_head")
+    resumed = api.client.get(
+        "/api/events/stream", headers={**headers, "Last-Event-ID": str(head + 5)}
+    )
+    assert (resumed.status_code, resumed.json()["rule"]) == (422, "position_beyond_head")
+
+
 def test_revoked_token_is_refused_at_once(api: Api) -> None:
     issued = api.post("/api/users/vp.sales/tokens", "vp.sales", json={"label": "laptop"})
     assert issued.status_code == 201
