@@ -135,6 +135,9 @@ def publishing_router(
         train_id: UUID | None = None,
         bundles: Annotated[int | None, Query(ge=1, le=24, description="How many bundles")] = None,
     ) -> Any:
+        if train_id is not None and views.train(str(train_id)) is None:
+            # An empty plan would read as "that train has no room", not "no such train".
+            raise NotFound("release_train_not_found", f"no release train with id {train_id}")
         backlog = views.backlog()
         open_bundles = views.open_bundles(str(train_id) if train_id else None, bundles)
         before = {b.bundle_id: b.load for b in open_bundles}

@@ -67,6 +67,23 @@ def test_suggested_plan_serves_expedite_first_then_departments_in_turn(api: Api)
     assert {sales[0], sales[1], care, urgent} == {p["request_id"] for p in answer["proposals"]}
 
 
+def test_a_suggestion_for_a_train_that_does_not_exist_is_404_naming_the_train(api: Api) -> None:
+    """An unknown train_id answered an empty plan, as if the train had no room; a train
+    that does exist is still planned for."""
+    train = define_train(api, capacity_points=10, generate=1)
+    accepted_request(api, title="Sales 1", size=4)
+    unknown = "7a1c5e52-0000-4000-8000-000000000001"
+    missing = api.get("/api/plan/suggestion", "rm", params={"train_id": unknown})
+    assert (missing.status_code, missing.headers["content-type"]) == (
+        404,
+        "application/problem+json",
+    )
+    assert missing.json()["rule"] == "release_train_not_found"
+    assert missing.json()["detail"] == f"no release train with id {unknown}"
+    known = api.get("/api/plan/suggestion", "rm", params={"train_id": train["id"]})
+    assert [p["title"] for p in known.json()["proposals"]] == ["Sales 1"]
+
+
 def test_applying_part_of_the_suggestion_schedules_it_as_ordinary_events(api: Api) -> None:
     bundle = first_bundle(api)
     chosen, left = accepted_request(api, title="Chosen"), accepted_request(api, title="Left")
