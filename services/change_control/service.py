@@ -46,7 +46,7 @@ def component(platform: Platform) -> Component:
     views = ChangeControlViews(platform.log, board)
     changes = ChangeControl(platform.log, views, platform.directory)
     blackouts = Blackouts(platform.log)
-    templates = StandardTemplates(platform.log)
+    templates = StandardTemplates(platform.log, views)
     reports = DeploymentReports(platform.log, views)
     zone = platform.settings.zone
     pages = ChangePages(

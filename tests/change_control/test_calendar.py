@@ -263,3 +263,45 @@ def test_a_blackout_that_has_already_ended_is_refused(api: Api) -> None:
         json=blackout_payload(start=gone.start_iso, end=gone.end_iso),
     )  # fmt: skip
     assert (moved.status_code, moved.json()["rule"]) == (422, "window_in_past")
+
+
+def test_a_second_template_of_a_name_in_use_is_refused_as_trains_are(api: Api) -> None:
+    """Two templates in use of one name (whatever its case) cannot be told apart when
+    raising a change: publishing or renaming to it is 409 standard_template_exists and
+    writes nothing; once the first is retired, the name is free again."""
+    first = api.post("/api/standard-templates", "rm", json=template_payload()).json()["id"]
+    before = api.platform.log.head()
+    again = api.post(
+        "/api/standard-templates", "admin", json=template_payload(name="  rotate TLS Certificates ")
+    )
+    assert (again.status_code, again.headers["content-type"]) == (
+        409,
+        "application/problem+json",
+    )
+    assert again.json()["rule"] == "standard_template_exists"
+    assert api.platform.log.head() == before
+    assert again.json()["detail"] == (
+        "a standard template named 'Rotate TLS certificates' is in use: choose another name,"
+        " or retire or rename that one first"
+    )
+    other = api.post("/api/standard-templates", "rm", json=template_payload(name="Rotate certs"))
+    assert other.status_code == 201, other.text
+    before = api.platform.log.head()
+    renamed = api.put(
+        f"/api/standard-templates/{other.json()['id']}",
+        "rm",
+        json=template_payload(name="ROTATE TLS CERTIFICATES"),
+    )
+    assert (renamed.status_code, renamed.json()["rule"]) == (409, "standard_template_exists")
+    assert api.platform.log.head() == before
+    kept = api.put(  # its own name, revised in another case, is no clash with itself
+        f"/api/standard-templates/{first}",
+        "rm",
+        json=template_payload(name="Rotate TLS Certificates"),
+    )
+    assert kept.status_code == 200, kept.text
+    api.post(f"/api/standard-templates/{first}/retire", "rm", json={"reason": "automated"})
+    free = api.post("/api/standard-templates", "rm", json=template_payload())
+    assert free.status_code == 201, free.text
+    names = [t["name"] for t in api.get("/api/standard-templates", "rm").json()]
+    assert sorted(names) == ["Rotate TLS certificates", "Rotate certs"]

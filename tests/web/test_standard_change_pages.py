@@ -105,6 +105,32 @@ def test_a_refused_template_says_why_and_keeps_what_was_typed(
     assert web.events() == before
 
 
+def test_a_template_of_a_name_in_use_is_refused_in_a_sentence_and_keeps_what_was_typed(
+    web: Web,
+) -> None:
+    """The second "Restart the CRM application servers" (in another case) made two
+    templates nobody could tell apart when raising a change from one."""
+    publish(web)
+    before = web.events()
+    with web.client() as client:
+        csrf = web.sign_in(client, "admin")
+        answer = client.post(
+            "/standard-changes",
+            data={
+                "csrf_token": csrf,
+                **template_form(name="restart the CRM application servers", description="Twin"),
+            },
+        )
+    assert answer.status_code == 409
+    assert "Not saved." in answer.text
+    assert (
+        "A standard template named &#39;Restart the CRM application servers&#39; is in use:"
+        " choose another name, or retire or rename that one first."
+    ) in answer.text
+    assert 'value="restart the CRM application servers"' in answer.text  # as typed
+    assert web.events() == before
+
+
 @pytest.mark.parametrize("username", ["dev.alice", "cab.carl", "vp.sales"])
 def test_only_release_managers_and_admins_publish_or_retire(web: Web, username: str) -> None:
     page = publish(web)

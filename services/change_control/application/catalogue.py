@@ -11,9 +11,11 @@ from uuid import UUID
 from services.change_control.domain.catalogue import BlackoutWindow, StandardTemplate
 from services.change_control.domain.risk import Questionnaire
 from services.change_control.domain.values import Window
+from services.change_control.views import ChangeControlViews
 from shared.application import Outcome, UseCases
-from shared.domain import InvalidCommand, require_version
+from shared.domain import InvalidCommand, RuleViolation, require_version
 from shared.identity.domain import Role
+from shared.store.log import EventLog
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,12 @@ pages' forms alike)."""
 
 
 class StandardTemplates(UseCases):
-    """Release managers and admins keep the catalogue of pre-approved, low-risk changes."""
+    """Release managers and admins keep the catalogue of pre-approved, low-risk changes;
+    no two templates in use share a name (in any case): a change is raised from one by it."""
+
+    def __init__(self, log: EventLog, views: ChangeControlViews) -> None:
+        super().__init__(log)
+        self.views = views
 
     def publish(self, draft: TemplateDraft) -> CatalogueRef:
         def command() -> Outcome[CatalogueRef]:
@@ -121,6 +128,7 @@ class StandardTemplates(UseCases):
                 questionnaire=draft.questionnaire,
                 catalogue=self.log.settings.subsystems,
             )
+            self._require_name_free(draft.name)  # once the draft itself is sound
             return Outcome([template], CatalogueRef(str(template.id), template.version, True))
 
         return self.run(command)
@@ -142,11 +150,24 @@ class StandardTemplates(UseCases):
                 questionnaire=draft.questionnaire,
                 catalogue=self.log.settings.subsystems,
             )
+            # After the template's own checks (retired, sound): nothing is saved if refused.
+            self._require_name_free(draft.name, str(t.id))
 
         return self._decide(template_id, decide)
 
     def retire(self, template_id: UUID, reason: str) -> CatalogueRef:
         return self._decide(template_id, lambda t: t.retire(reason))
+
+    def _require_name_free(self, name: str, template_id: str | None = None) -> None:
+        """Refused (409) when another template in use has this name, in any case."""
+        wanted = name.strip().casefold()
+        for other in self.views.templates():
+            if wanted and other["name"].casefold() == wanted and other["id"] != template_id:
+                raise RuleViolation(
+                    "standard_template_exists",
+                    f"a standard template named {other['name']!r} is in use: choose another"
+                    " name, or retire or rename that one first",
+                )
 
     def _decide(
         self, template_id: UUID, decide: Callable[[StandardTemplate], object]
