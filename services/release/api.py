@@ -209,13 +209,29 @@ def _bundle_reads(router: APIRouter, auth: Auth, views: ReleaseViews) -> None:
     ) -> Any:
         if (at is None) == (on is None):
             raise InvalidCommand("as_of_required", "give exactly one of `at` or `on`")
+        current = now()
         if at is None:
             assert on is not None
+            today = current.astimezone(zone).date()
+            if on > today:
+                raise InvalidCommand(
+                    "as_of_in_future",
+                    f"on={on.isoformat()} is after today ({today.isoformat()} in the business"
+                    f" time zone): a bundle's past is known up to today at the latest;"
+                    f" GET /api/bundles/{bundle_id} shows it as it stands",
+                )
             moment = datetime.combine(on + timedelta(days=1), time(0), zone) - timedelta(
                 microseconds=1
             )
         else:
             moment = at if at.tzinfo else at.replace(tzinfo=zone)
+            if moment > current:
+                raise InvalidCommand(
+                    "as_of_in_future",
+                    f"at={moment.isoformat()} is later than now ({current.isoformat()}):"
+                    f" a bundle's past is known up to now at the latest;"
+                    f" GET /api/bundles/{bundle_id} shows it as it stands",
+                )
         found(bundle_id)
         answer = views.as_of(str(bundle_id), moment.astimezone(UTC))
         if answer is None:

@@ -6,7 +6,7 @@ scope was at a past moment. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from icalendar import Calendar
@@ -24,6 +24,7 @@ from tests.conftest import Api
 from tests.release.builders import (
     accepted_request,
     define_train,
+    first_bundle,
     pass_qa,
     progress,
     scheduled,
@@ -140,7 +141,7 @@ def test_as_of_a_past_date_answers_from_imported_history(api: Api) -> None:
     assert isinstance(vp, Principal)
 
     def on(day: int, month: int = 1) -> datetime:
-        return datetime(2027, month, day, 12, tzinfo=UTC)
+        return datetime(2026, month, day, 12, tzinfo=UTC)
 
     def accepted_on(moment: datetime, title: str) -> uuid.UUID:
         with acting_as("vp.sales", at=moment):
@@ -153,18 +154,18 @@ def test_as_of_a_past_date_answers_from_imported_history(api: Api) -> None:
         train = releases.define_train(
             TrainDraft(
                 "Imported",
-                Cadence.monthly("tuesday", 2, date(2027, 1, 1)),
+                Cadence.monthly("tuesday", 2, date(2026, 1, 1)),
                 MilestoneOffsets.parse(DEFAULT_OFFSETS),
                 20,
             ),
             generate=2,
         )
-    bundle = uuid.UUID(train.bundle_ids[1])  # deploys on Tuesday 9 February 2027
+    bundle = uuid.UUID(train.bundle_ids[1])  # deploys on Tuesday 10 February 2026
     a, b, c = (accepted_on(on(5), title) for title in ("A", "B", "C"))
     with acting_as("rm", at=on(10)):
         releases.schedule(bundle, a, None)
         releases.schedule(bundle, b, None)
-    with acting_as("rm", at=on(28)):  # after the 26 January freeze date
+    with acting_as("rm", at=on(28)):  # after the 27 January freeze date
         releases.schedule(bundle, c, "exception agreed with Sales")
     with acting_as("rm", at=on(1, 2)):
         releases.unschedule(bundle, a, "vendor late")
@@ -172,26 +173,52 @@ def test_as_of_a_past_date_answers_from_imported_history(api: Api) -> None:
     def scope_on(day: str) -> Any:
         return api.get(f"/api/bundles/{bundle}/as-of", "vp.sales", params={"on": day})
 
-    assert scope_on("2027-01-03").status_code == 404
-    assert scope_on("2027-01-03").json()["rule"] == "bundle_not_yet_planned"
+    assert scope_on("2026-01-03").status_code == 404
+    assert scope_on("2026-01-03").json()["rule"] == "bundle_not_yet_planned"
     assert (
-        items_of(scope_on("2027-01-04").json()),
-        scope_on("2027-01-04").json()["deploy_date"],
+        items_of(scope_on("2026-01-04").json()),
+        scope_on("2026-01-04").json()["deploy_date"],
     ) == (
         [],
-        "2027-02-09",
+        "2026-02-10",
     )
-    assert items_of(scope_on("2027-01-15").json()) == [str(a), str(b)]
-    assert scope_on("2027-01-15").json()["status"] == "planning"
-    assert items_of(scope_on("2027-01-29").json()) == [str(a), str(b), str(c)]
-    assert scope_on("2027-01-29").json()["status"] == "scope_frozen"
-    assert items_of(scope_on("2027-02-02").json()) == [str(b), str(c)]
-    assert scope_on("2027-02-02").json()["status"] == "in_qa"
+    assert items_of(scope_on("2026-01-15").json()) == [str(a), str(b)]
+    assert scope_on("2026-01-15").json()["status"] == "planning"
+    assert items_of(scope_on("2026-01-29").json()) == [str(a), str(b), str(c)]
+    assert scope_on("2026-01-29").json()["status"] == "scope_frozen"
+    assert items_of(scope_on("2026-02-03").json()) == [str(b), str(c)]
+    assert scope_on("2026-02-03").json()["status"] == "in_qa"
     instant = api.get(
-        f"/api/bundles/{bundle}/as-of", "rm", params={"at": "2027-01-10T11:59:59+00:00"}
+        f"/api/bundles/{bundle}/as-of", "rm", params={"at": "2026-01-10T11:59:59+00:00"}
     )
     assert items_of(instant.json()) == []
-    both = api.get(f"/api/bundles/{bundle}/as-of", "rm", params={"at": "x", "on": "2027-01-10"})
+    both = api.get(f"/api/bundles/{bundle}/as-of", "rm", params={"at": "x", "on": "2026-01-10"})
     assert both.status_code == 422
     neither = api.get(f"/api/bundles/{bundle}/as-of", "rm")
     assert neither.json()["rule"] == "as_of_required"
+
+
+def test_a_bundle_as_of_a_day_after_today_is_refused_as_metrics_as_of_is(api: Api) -> None:
+    """It answered today's scope as a fact of a day still to come: a day after today in
+    the business time zone, or an instant later than now, is 422 as_of_in_future, as the
+    metrics' as_of is; today itself is answered."""
+    bundle = first_bundle(api)
+    zone = api.platform.settings.zone
+    today = datetime.now(zone).date()
+    tomorrow = today + timedelta(days=1)
+
+    def as_of(**params: str) -> Any:
+        return api.get(f"/api/bundles/{bundle}/as-of", "vp.sales", params=params)
+
+    refused = as_of(on=tomorrow.isoformat())
+    assert (refused.status_code, refused.headers["content-type"]) == (
+        422,
+        "application/problem+json",
+    )
+    assert refused.json()["rule"] == "as_of_in_future"
+    assert refused.json()["detail"].startswith(
+        f"on={tomorrow.isoformat()} is after today ({today.isoformat()} in the business time zone)"
+    )
+    later = as_of(at=(datetime.now(UTC) + timedelta(hours=1)).isoformat())
+    assert (later.status_code, later.json()["rule"]) == (422, "as_of_in_future")
+    assert as_of(on=today.isoformat()).status_code == 200
