@@ -14,7 +14,7 @@ from rich.table import Column, Table
 
 from railyard.console import err, out, say
 from shared.application import acting_as
-from shared.identity.domain import Role, Team, is_email
+from shared.identity.domain import MAX_REASON, Role, Team, is_email
 from shared.platform import Platform
 
 PlatformFactory = Callable[..., AbstractContextManager[Platform]]
@@ -25,8 +25,20 @@ tokens_app = typer.Typer(
 )
 
 
+def _a_reason(value: str) -> str:
+    """As the HTTP API checks it: stripped, something besides spaces, at most MAX_REASON
+    characters (an empty reason was written into the person's history)."""
+    stripped = value.strip()
+    if not stripped or len(stripped) > MAX_REASON:
+        raise typer.BadParameter(
+            f"a reason is needed: at most {MAX_REASON} characters, not only spaces"
+            f" ({len(stripped)} given); nothing was changed"
+        )
+    return stripped
+
+
 # Required, as the API's `reason` is (annotations are read at module level).
-Reason = Annotated[str, typer.Option(help="Why (kept in the user's history).")]
+Reason = Annotated[str, typer.Option(help="Why (kept in the user's history).", callback=_a_reason)]
 
 
 def _an_email(value: str | None) -> str | None:
@@ -181,7 +193,9 @@ def _tokens(platform: PlatformFactory, actor: Callable[[], str]) -> None:
     @tokens_app.command("revoke")
     def revoke_token(
         token_id: str,
-        reason: Annotated[str, typer.Option(help="Why it is revoked.")] = "revoked from the CLI",
+        reason: Annotated[
+            str, typer.Option(help="Why it is revoked.", callback=_a_reason)
+        ] = "revoked from the CLI",
     ) -> None:
         """Revoke a token by its id (`railyard tokens list USER`; the 16 hex characters
         after 'ry_')."""

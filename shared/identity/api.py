@@ -14,7 +14,7 @@ from shared.http.models import IfMatch, RequestBody, expected_version, tagged
 from shared.http.problems import IF_MATCH_RESPONSES
 from shared.http.routing import CreatedAt, ServiceRouter
 from shared.identity.application import Identity, IssuedToken, UserRef
-from shared.identity.domain import EMAIL, MAX_EMAIL, Role, Team
+from shared.identity.domain import EMAIL, MAX_EMAIL, MAX_REASON, Role, Team
 from shared.identity.views import Directory, TokenRow, UserRow
 
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}$"
@@ -50,13 +50,13 @@ class NewToken(Strict):
 
 
 class Revocation(Strict):
-    reason: str = Field(default="revoked", min_length=1, max_length=500)
+    reason: str = Field(default="revoked", min_length=1, max_length=MAX_REASON)
 
 
 class Deactivation(Strict):
     """Why a person is deactivated, or reactivated."""
 
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=MAX_REASON)
 
 
 class Me(BaseModel):

@@ -48,6 +48,9 @@ MIN_PASSWORD = 10
 EMAIL = r"^[^@\s]+@[^@\s]+$"
 """An email address as the API and the pages accept it: something@somewhere."""
 MAX_EMAIL = 254
+MAX_REASON = 500
+"""The longest reason for deactivating, reactivating or revoking, in the API and the CLI
+(a reason is also needed: something besides spaces)."""
 
 
 def is_email(value: str) -> bool:

@@ -110,3 +110,42 @@ def test_tokens_list_gives_the_ids_tokens_revoke_takes(env: Path) -> None:
     nobody = runner.invoke(app, ["tokens", "list", "nobody"])
     assert nobody.exit_code == 1
     assert "user_not_found" in nobody.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["users", "deactivate", "vp"],
+        ["users", "reactivate", "vp"],
+        ["tokens", "revoke", "TOKEN"],
+    ],
+)
+@pytest.mark.parametrize("reason", ["", "   ", "x" * 501])
+def test_a_blank_or_overlong_reason_is_refused_as_the_api_refuses_it(
+    env: Path, command: list[str], reason: str
+) -> None:
+    """The API needs a reason of 1 to 500 characters besides spaces; the CLI took an empty
+    one and wrote it into the person's history. Now it says why and writes nothing."""
+    created = runner.invoke(
+        app, ["users", "create", "vp", "--role", "requester", "--department", "Sales", "--token"]
+    )
+    token_id = TOKEN.match(created.stdout.strip().splitlines()[-1]).group(1)  # type: ignore[union-attr]
+    if command[1] == "reactivate":
+        off = runner.invoke(app, ["users", "deactivate", "vp", "--reason", "on leave"])
+        assert off.exit_code == 0, off.output
+    before = (
+        runner.invoke(app, ["users", "list"]).stdout,
+        runner.invoke(app, ["tokens", "list", "vp"]).stdout,
+    )
+    refused = runner.invoke(
+        app, [*(token_id if part == "TOKEN" else part for part in command), "--reason", reason]
+    )
+    assert refused.exit_code != 0
+    assert "Traceback" not in refused.output
+    said = " ".join(refused.output.replace("│", " ").split())
+    assert "a reason is needed: at most 500 characters, not only spaces" in said
+    after = (
+        runner.invoke(app, ["users", "list"]).stdout,
+        runner.invoke(app, ["tokens", "list", "vp"]).stdout,
+    )
+    assert after == before
