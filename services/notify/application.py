@@ -16,6 +16,7 @@ from services.notify.domain import (
     WebhookEndpoint,
     check_filter,
     effective_channel,
+    require_reachable,
     subscriptions_id,
 )
 from services.notify.signing import endpoint_secret, person_secret
@@ -171,10 +172,12 @@ class Notifications(UseCases):
         )
 
     def choose(self, principal: Principal, topic: Topic, channel: Channel) -> Preferences:
+        require_reachable([topic], (r.value for r in principal.roles))
         return self._mine(principal, lambda s: s.choose(topic, channel))
 
     def choose_many(self, principal: Principal, choices: dict[Topic, Channel]) -> Preferences:
         """Several topics at once: all of them are saved, or none (one refused)."""
+        require_reachable(choices, (r.value for r in principal.roles))
 
         def decide(subscriptions: Subscriptions) -> None:
             for topic, channel in choices.items():

@@ -86,6 +86,21 @@ def topics_for(roles: Iterable[str]) -> list[Topic]:
     return [t for t in Topic if not TOPIC_AUDIENCE[t] or held & set(TOPIC_AUDIENCE[t])]
 
 
+def require_reachable(topics: Iterable[Topic], roles: Iterable[str]) -> None:
+    """A channel is chosen only for a topic that can reach the person (422 otherwise):
+    a requester choosing email for approvals would wait for messages that never come."""
+    held = list(roles)
+    theirs = topics_for(held)
+    for topic in topics:
+        if topic not in theirs:
+            raise InvalidCommand(
+                "topic_not_for_you",
+                f"{topic.value} never reaches you: it is for"
+                f" {' or '.join(TOPIC_AUDIENCE[topic])}. The topics that can reach you:"
+                f" {', '.join(t.value for t in theirs)}",
+            )
+
+
 def defaults_for(roles: Iterable[str]) -> dict[Topic, Channel]:
     chosen: dict[Topic, Channel] = {}
     for role in roles:

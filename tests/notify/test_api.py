@@ -99,6 +99,32 @@ def test_everyone_sees_and_changes_their_own_subscriptions(api: Api) -> None:
     assert webhook.json()["rule"] == "webhook_url_required"
 
 
+def test_a_topic_that_can_never_reach_someone_is_refused_naming_those_that_can(
+    api: Api,
+) -> None:
+    """Approvals only ever go to CAB members: a requester choosing email for them was
+    told 200 and would wait for messages that never come. Nothing is saved; a CAB member
+    chooses it as before."""
+    before = api.get("/api/me/notifications", "vp.sales").json()
+    refused = api.put(
+        "/api/me/notifications/topics/approvals", "vp.sales", json={"channel": "email"}
+    )
+    assert (refused.status_code, refused.headers["content-type"]) == (
+        422,
+        "application/problem+json",
+    )
+    assert refused.json()["rule"] == "topic_not_for_you"
+    assert refused.json()["detail"] == (
+        "approvals never reaches you: it is for cab_member. The topics that can reach you:"
+        " department_requests, followed_bundles, mentions, conversations, followed_items"
+    )
+    assert api.get("/api/me/notifications", "vp.sales").json() == before
+    chosen = api.put(
+        "/api/me/notifications/topics/approvals", "cab.carl", json={"channel": "digest"}
+    )
+    assert (chosen.status_code, chosen.json()["channels"]["approvals"]) == (200, "digest")
+
+
 def planned_bundle(platform: Platform) -> str:
     """A release bundle as the release service's log records it."""
     bundle = uuid.uuid4()
