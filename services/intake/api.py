@@ -390,16 +390,7 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
         with caller.acting():
             return intake.comment(caller.principal, request_id, body.text)
 
-    @router.post(
-        "/requests/{request_id}/rating",
-        response_model=RequestRef,
-        summary="Rate a delivered request 1-5",
-    )
-    def rate(
-        request_id: UUID, body: Rating, caller: Annotated[Caller, Depends(requester)]
-    ) -> RequestRef:
-        with caller.acting():
-            return intake.rate(caller.principal, request_id, body.score, body.comment)
+    rating_route(router, auth, intake)
 
     @router.post(
         "/requests/{request_id}/accept",
@@ -509,3 +500,32 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
             return intake.rank(caller.principal, department, [str(i) for i in body.order])
 
     return router
+
+
+def rating_route(router: APIRouter, auth: Auth, intake: Intake) -> None:
+    """The department's rating, with If-Match: a rating given since the request was read
+    is not silently replaced (412), as an edit is not."""
+    requester = auth.require(Role.REQUESTER)
+
+    @router.post(
+        "/requests/{request_id}/rating",
+        response_model=RequestRef,
+        summary="Rate a delivered request 1-5",
+        responses=IF_MATCH_RESPONSES,
+    )
+    def rate(
+        request_id: UUID,
+        body: Rating,
+        caller: Annotated[Caller, Depends(requester)],
+        response: Response,
+        if_match: IfMatch = None,
+    ) -> RequestRef:
+        with caller.acting():  # without If-Match: the latest version, as before
+            rated = intake.rate(
+                caller.principal,
+                request_id,
+                body.score,
+                body.comment,
+                expected_version=expected_version(if_match),
+            )
+        return tagged(response, rated.version, rated)

@@ -146,10 +146,25 @@ class Intake(UseCases):
         department = None if caller.has(*IT_ROLES) else self._own_department(caller)
         return self._change(request_id, lambda r: r.comment(text, department))
 
-    def rate(self, caller: Principal, request_id: UUID, score: int, comment: str) -> RequestRef:
-        return self._change(
-            request_id, lambda r: r.rate(score, comment, self._own_department(caller))
-        )
+    def rate(
+        self,
+        caller: Principal,
+        request_id: UUID,
+        score: int,
+        comment: str,
+        *,
+        read_at: int | None = None,
+        expected_version: int | None = None,
+    ) -> RequestRef:
+        """`read_at`: the version the rater was shown (a page's form): refused only if it
+        was rated since. `expected_version` (an API's If-Match): refused if anything
+        changed since."""
+
+        def decide(request: ChangeRequest) -> None:
+            require_version("request", request.version, expected_version)
+            request.rate(score, comment, self._own_department(caller), read_at)
+
+        return self._change(request_id, decide)
 
     def rank(self, caller: Principal, department: str, order: Sequence[str]) -> RankingRef:
         """A requester orders their own department's accepted, undelivered requests."""

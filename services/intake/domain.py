@@ -101,6 +101,11 @@ def _subsystems(values: Sequence[str], catalogue: Sequence[str]) -> list[str]:
     return chosen
 
 
+def _rating_said(score: int | None, comment: str) -> str:
+    """2/5, with what was said: "2/5 (“too slow”)"."""
+    return f"{score}/5" + (f" (“{comment}”)" if comment else "")
+
+
 class ChangeRequest(AuditedAggregate):
     """A department's request for IT work, from the front door to a rating."""
 
@@ -164,6 +169,8 @@ class ChangeRequest(AuditedAggregate):
         self.fixed_date: str | None = None
         self.duplicate_of: str | None = None
         self.rating: int | None = None
+        self.rating_comment = ""
+        self.rated_in_version: int | None = None
 
     # -- the requester's side -------------------------------------------------------
 
@@ -268,14 +275,27 @@ class ChangeRequest(AuditedAggregate):
     def _commented(self, text: str) -> None:
         pass  # a comment changes nothing about where the request stands
 
-    def rate(self, score: int, comment: str, department: str) -> None:
+    def rate(self, score: int, comment: str, department: str, read_at: int | None = None) -> None:
         """After delivery the requesting department rates it 1-5; a new rating replaces
-        the previous one, and both stay in the history."""
+        the previous one, and both stay in the history.
+
+        `read_at`: the version of the request the rater was shown. A rating given after
+        it is refused (`rated_meanwhile`) rather than silently replaced: a second tab
+        still showing "Rate it" would otherwise overwrite a rating and its comment."""
         self._require_department(department, "rate")
         if self.status != Status.DELIVERED:
             raise RuleViolation("rate_before_delivery", "only a delivered request can be rated")
         if not 1 <= score <= 5:
             raise InvalidCommand("rating_out_of_range", "a rating is a whole number from 1 to 5")
+        if read_at is not None and (self.rated_in_version or 0) > read_at:
+            said = _rating_said(self.rating, self.rating_comment)
+            raise RuleViolation(
+                "rated_meanwhile",
+                f"this request was rated {said} meanwhile, after the page you rated from was"
+                " shown; your rating is not saved: send it again to replace that one",
+                rating=self.rating,
+                rating_comment=self.rating_comment,
+            )
         self._rated(
             score=score,
             comment=_text(comment, "comment", 2_000, required=False),
@@ -285,6 +305,10 @@ class ChangeRequest(AuditedAggregate):
     @event("Rated")
     def _rated(self, score: int, comment: str, replaces: int | None) -> None:
         self.rating = score
+        self.rating_comment = comment
+        # The version this event gives the request (the library sets `version` after
+        # the body runs): what a rater read is compared with it.
+        self.rated_in_version = self.version + 1
 
     # -- triage ---------------------------------------------------------------------
 

@@ -616,3 +616,38 @@ def test_an_edit_made_to_a_version_read_before_another_edit_is_refused_not_lost(
     assert (bad.status_code, bad.json()["rule"]) == (422, "invalid_if_match")
     unconditional = api.put(f"/api/requests/{request_id}", "vp.sales", json=request_payload())
     assert unconditional.status_code == 200  # without If-Match: the latest version
+
+
+def test_a_rating_sent_with_an_if_match_read_before_another_rating_is_refused_not_lost(
+    api: Api,
+) -> None:
+    """Two clients read a delivered request and rate it with If-Match (the ETag read): the
+    second is told it changed meanwhile (412) instead of replacing the first rating and
+    its comment; without If-Match a rating replaces the latest, as before."""
+    from services.intake.application import Intake
+    from services.intake.views import IntakeViews
+    from shared.application import acting_as
+
+    request_id = submit(api)
+    accept(api, request_id)
+    intake = Intake(api.platform.log, IntakeViews(api.platform.log), api.platform.directory)
+    with acting_as("railyard"):
+        intake.deliver(uuid.UUID(request_id), bundle_id=None, change_id=None)
+    tag = api.get(f"/api/requests/{request_id}", "vp.sales").headers["etag"]
+    conditional = {**api.people.headers("vp.sales"), "If-Match": tag}
+    first = api.client.post(
+        f"/api/requests/{request_id}/rating",
+        json={"score": 2, "comment": "Too slow"},
+        headers=conditional,
+    )
+    assert first.status_code == 200, first.text
+    assert first.headers["etag"] == f'"{first.json()["version"]}"'
+    second = api.client.post(
+        f"/api/requests/{request_id}/rating", json={"score": 5}, headers=conditional
+    )
+    assert (second.status_code, second.json()["rule"]) == (412, "stale_version")
+    kept = api.get(f"/api/requests/{request_id}", "rm").json()
+    assert (kept["rating"], kept["rating_comment"]) == (2, "Too slow")
+    again = api.post(f"/api/requests/{request_id}/rating", "vp.sales", json={"score": 4})
+    assert again.status_code == 200, again.text
+    assert api.get(f"/api/requests/{request_id}", "rm").json()["rating"] == 4

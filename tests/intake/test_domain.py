@@ -225,6 +225,23 @@ def test_a_later_rating_replaces_the_earlier_and_both_stay_in_history() -> None:
     assert events[1].replaces == 2  # type: ignore[attr-defined]
 
 
+def test_a_rating_given_after_the_version_the_rater_read_is_refused_not_replaced() -> None:
+    """A rater shown the request at some version: a rating given since then is named, not
+    overwritten; a comment since then is no reason to refuse."""
+    request = accepted()
+    request.deliver(bundle_id="b1", change_id=None)
+    shown = request.version
+    request.rate(2, "too slow", "Sales", read_at=shown)
+    with pytest.raises(RuleViolation) as refused:
+        request.rate(5, "", "Sales", read_at=shown)
+    assert refused.value.rule == "rated_meanwhile"
+    assert "rated 2/5 (“too slow”) meanwhile" in refused.value.detail
+    assert request.rating == 2
+    request.comment("thanks", "Sales")
+    request.rate(4, "better now", "Sales", read_at=request.version - 1)
+    assert request.rating == 4
+
+
 def test_only_the_requesting_department_rates() -> None:
     request = accepted()
     request.deliver(bundle_id=None, change_id=None)

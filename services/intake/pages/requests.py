@@ -173,7 +173,16 @@ def request_routes(p: IntakePages) -> APIRouter:
     ) -> Response:
         def run(form: Form) -> object:
             score = form.integer("score", "The rating", 1, 5)
-            return p.intake.rate(viewer.principal, request_id, score, form.text("comment"))
+            # The version the page showed: a rating given since (in another tab, by a
+            # colleague) is refused, not overwritten. A form without it rates as before.
+            read_at = (
+                form.integer("version", "The version read", 1, 10**9)
+                if form.text("version")
+                else None
+            )
+            return p.intake.rate(
+                viewer.principal, request_id, score, form.text("comment"), read_at=read_at
+            )
 
         return await act(request, viewer, request_id, "rated", run, back=_back_to_list)
 
