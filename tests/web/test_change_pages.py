@@ -549,3 +549,59 @@ def test_a_release_deployment_starts_with_every_subsystem_its_bundles_requests_t
     ticked = re.findall(r'name="subsystems" value="([^"]+)" checked', page)
     assert ticked == ["Billing", "CRM", "Provisioning"]
     assert "the bundle's requests touch Billing, CRM, Provisioning" in page
+
+
+def test_the_retrospective_approver_may_reject_an_emergency_change_from_its_page_as_from_the_queue(
+    web: Web,
+) -> None:
+    """After its emergency approval the change's page offered cab.carl only "Retrospective
+    approval" while the CAB queue offered Approve and Reject for the same change: both
+    offer what the change allows, and the page's rejection is taken."""
+    change_id = raise_change(web, change_type="emergency", implementers=["dev.alice"])
+    with web.client() as client:
+        csrf = web.sign_in(client, "cab.dora")
+        given = client.post(
+            f"/changes/{change_id}/approve",
+            data={"csrf_token": csrf, "revision": "1"},
+            follow_redirects=False,
+        )
+        assert given.status_code == 303, given.text
+    with web.client() as client:
+        csrf = web.sign_in(client, "cab.carl")
+        queue = client.get("/cab").text
+        page = client.get(f"/changes/{change_id}").text
+        assert f'action="/changes/{change_id}/reject"' in queue
+        assert f'action="/changes/{change_id}/approve"' in page
+        assert f'action="/changes/{change_id}/reject"' in page
+        rejected = client.post(
+            f"/changes/{change_id}/reject",
+            data={"csrf_token": csrf, "reason": "No incident justified skipping the CAB"},
+            follow_redirects=False,
+        )
+        assert rejected.status_code == 303, rejected.text
+        after = client.get(f"/changes/{change_id}").text
+    assert '<span class="pill rejected">Rejected</span>' in after
+
+
+def test_an_emergency_change_under_way_offers_no_rejection_the_change_would_refuse(
+    web: Web,
+) -> None:
+    """Once work started, a rejection is refused (reject_after_start): neither the queue
+    nor the page offers one, while the approval in retrospect is still asked for."""
+    change_id = raise_change(web, change_type="emergency", implementers=["dev.alice"])
+    with web.client() as client:
+        csrf = web.sign_in(client, "cab.dora")
+        client.post(f"/changes/{change_id}/approve", data={"csrf_token": csrf, "revision": "1"})
+    with web.client() as client:
+        csrf = web.sign_in(client, "dev.alice")
+        started = client.post(
+            f"/changes/{change_id}/start", data={"csrf_token": csrf}, follow_redirects=False
+        )
+        assert started.status_code == 303, started.text
+    with web.client() as client:
+        web.sign_in(client, "cab.carl")
+        queue = client.get("/cab").text
+        page = client.get(f"/changes/{change_id}").text
+    for shown in (queue, page):
+        assert f'action="/changes/{change_id}/approve"' in shown
+        assert f'action="/changes/{change_id}/reject"' not in shown

@@ -18,6 +18,7 @@ from services.change_control.views.board import (
     calendar,
     change_detail,
     involved,
+    may_reject,
     review_due,
     reviews_due,
 )
@@ -104,7 +105,7 @@ def board_routes(p: ChangePages) -> APIRouter:
             status=refusal.status if refusal else 200,
             c=change,
             awaiting=awaiting(change, viewer.username) if viewer.may(Role.CAB_MEMBER) else None,
-            may_reject=judge and change["status"] == "in_review",
+            may_reject=judge and may_reject(change, viewer.username),
             # Said where another member's decision is due: a review, or the change itself.
             own_decision=viewer.may(Role.CAB_MEMBER)
             and theirs

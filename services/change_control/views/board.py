@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from services.change_control.domain import ENDED, Status
+from services.change_control.domain import BEFORE_START, ENDED, Status
 from services.change_control.domain.gates import Gate
 from services.change_control.domain.risk import Requirement
 from services.change_control.domain.values import ChangeType, Window
@@ -82,6 +82,22 @@ def awaiting(change: dict[str, Any], username: str) -> str | None:
     if change["status"] != Status.IN_REVIEW or username in {a["by"] for a in change["approvals"]}:
         return None
     return "emergency_approval" if change["change_type"] == ChangeType.EMERGENCY else "approval"
+
+
+def may_reject(change: Mapping[str, Any], username: str) -> bool:
+    """Whether `username`, a CAB member, may reject the change as the change allows it:
+    while it waits for the CAB (in review, or an emergency still owing its approval in
+    retrospect) and before work starts, never their own. The CAB queue and the change's
+    page offer Reject by this alike."""
+    if involved(change, username) or change["status"] not in BEFORE_START:
+        return False
+    if change["status"] == Status.IN_REVIEW:
+        return True
+    return (
+        change["change_type"] == ChangeType.EMERGENCY
+        and change["board"] == "emergency"
+        and not change["retrospectively_approved"]
+    )
 
 
 def _approvers_gate(change: Mapping[str, Any], board: Sequence[Mapping[str, Any]]) -> Gate | None:
@@ -179,6 +195,7 @@ def cab_queue(views: ChangeControlViews, username: str) -> list[dict[str, Any]]:
                 "approvals_needed": requirement.approvals,
                 "operations_approver_needed": requirement.operations_approver,
                 "approvals_so_far": [a["by"] for a in so_far],
+                "may_reject": may_reject(change, username),
             }
         )
     queue.sort(key=lambda c: (c["window_start"] or "9999", c["raised_at"], c["id"]))
