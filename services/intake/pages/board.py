@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
+from datetime import tzinfo
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -9,6 +10,7 @@ from starlette.responses import Response
 
 from services.intake.filters import RequestFilter
 from services.intake.pages.base import IntakePages
+from services.intake.views import age_days
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
@@ -43,6 +45,20 @@ def column_of(row: dict[str, Any]) -> str:
     return "accepted"
 
 
+def aged(row: dict[str, Any], zone: tzinfo) -> dict[str, Any]:
+    """The card's age and what it counts: accepted work the days since its acceptance,
+    as the Metrics page's ageing chart counts them (the same request, the same number);
+    work not accepted yet (triage, a question, deferred) the days since it was
+    submitted."""
+    if row["status"] == "accepted" and row.get("accepted_at"):
+        return {
+            **row,
+            "aged_days": age_days(row["accepted_at"], None, zone),
+            "aged_since": "accepted",
+        }
+    return {**row, "aged_days": row["age_days"], "aged_since": "submitted"}
+
+
 def board_routes(p: IntakePages) -> APIRouter:
     router = ServiceRouter()
     anyone = p.access.require()
@@ -50,9 +66,10 @@ def board_routes(p: IntakePages) -> APIRouter:
 
     @router.get("/board")
     def board(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
-        rows = p.with_plan(p.views.find(RequestFilter(status=IN_PLAY), limit=10_000).items)
+        found = p.views.find(RequestFilter(status=IN_PLAY), limit=10_000).items
+        rows = [aged(row, p.views.zone) for row in p.with_plan(found)]
         columns: dict[str, list[dict[str, Any]]] = {key: [] for key, _ in COLUMNS}
-        for row in sorted(rows, key=lambda r: -r["age_days"]):
+        for row in sorted(rows, key=lambda r: -r["aged_days"]):
             columns[column_of(row)].append(row)
         return p.templates.render(
             request,
