@@ -15,9 +15,8 @@ import orjson
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from rich.text import Text
 
-from railyard.console import err, out, say
+from railyard.console import err, out, print_rows, say
 from railyard.demo import DEMO_PASSWORD, Demo, DemoTooLate, give_passwords
 from railyard.import_run import RequestImport, RowOutcome
 from railyard.importer import Defaults, Reader
@@ -286,29 +285,14 @@ def _import_command(platform: PlatformFactory, actor: Callable[[], str]) -> Call
 
 
 def _print_outcomes(outcomes: list[RowOutcome], title: str) -> None:
-    """A table on a terminal; piped, one tab-separated line per row, whole, so that grep
-    finds a row with its key and cut its columns (a table is cut at 80 columns there, and
-    a long reason wraps onto lines without its key)."""
-    columns = ("line", "key", "result", "detail")
-    if not out.is_terminal:
-        lines = [title, "\t".join(columns)]
-        lines += [
-            "\t".join(_cell(v) for v in (str(o.line), o.key, o.result, o.detail)) for o in outcomes
-        ]
-        out.file.write("".join(f"{line}\n" for line in lines))
-        out.file.flush()
-        return
-    table = Table(*columns, title=Text(title))
-    for o in outcomes:
-        # The file's text as written: "[billing]" is not rich markup.
-        cells = (Text(str(o.line)), Text(o.key), Text(o.result), Text(o.detail))
-        table.add_row(*cells, style="red" if o.result == "rejected" else "")
-    out.print(table)
-
-
-def _cell(text: str) -> str:
-    """A value on one line of its own column: a tab or line break in it is a space."""
-    return " ".join(text.replace("\t", " ").splitlines())
+    """Each row's outcome: on a terminal a table, piped one whole line per row."""
+    print_rows(
+        out,
+        ("line", "key", "result", "detail"),
+        [(str(o.line), o.key, o.result, o.detail) for o in outcomes],
+        title=title,
+        styles=["red" if o.result == "rejected" else "" for o in outcomes],
+    )
 
 
 def _demo_command(platform: PlatformFactory) -> Callable[..., None]:

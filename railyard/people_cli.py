@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.table import Column, Table
+from rich.table import Column
 
-from railyard.console import err, out, say
+from railyard.console import err, out, print_rows, say
 from shared.application import acting_as
 from shared.identity.domain import MAX_REASON, Role, Team, is_email
 from shared.platform import Platform
@@ -118,9 +118,8 @@ def _users(platform: PlatformFactory, actor: Callable[[], str]) -> None:
     def list_users() -> None:
         """Every user with their roles."""
         with platform(existing=True) as built:
-            table = Table("username", "name", "roles", "department", "team", "active")
-            for user in built.directory.users():
-                table.add_row(
+            rows = [
+                (
                     user.username,
                     user.display_name,
                     ", ".join(user.roles),
@@ -128,7 +127,9 @@ def _users(platform: PlatformFactory, actor: Callable[[], str]) -> None:
                     user.team or "",
                     "yes" if user.active else "no",
                 )
-            out.print(table)
+                for user in built.directory.users()
+            ]
+        print_rows(out, ("username", "name", "roles", "department", "team", "active"), rows)
 
     @users_app.command("set-password")
     def set_password(username: str) -> None:
@@ -177,18 +178,19 @@ def _tokens(platform: PlatformFactory, actor: Callable[[], str]) -> None:
         expires and was revoked (never the secret, which is not kept)."""
         with platform(existing=True) as built:
             _known(built, username)
-            table = Table("label", "issued (UTC)", "expires", "revoked")
-            # The id whole, whatever the width: it is what tokens revoke takes.
-            table.columns.insert(0, Column("id", no_wrap=True, min_width=16))
-            for row in built.directory.tokens(username):
-                table.add_row(
+            rows = [
+                (
                     row.token_id,
                     row.label,
                     _minute(row.issued_at),
                     _minute(row.expires_at) if row.expires_at else "never",
                     _minute(row.revoked_at) if row.revoked_at else "",
                 )
-            out.print(table)
+                for row in built.directory.tokens(username)
+            ]
+        # The id whole, whatever the width: it is what tokens revoke takes.
+        id_column = Column("id", no_wrap=True, min_width=16)
+        print_rows(out, (id_column, "label", "issued (UTC)", "expires", "revoked"), rows)
 
     @tokens_app.command("revoke")
     def revoke_token(

@@ -4,6 +4,7 @@ and what the API can do that the CLI could not (deactivate, reactivate, list tok
 from __future__ import annotations
 
 import getpass
+import io
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,54 @@ def test_a_blank_or_overlong_reason_is_refused_as_the_api_refuses_it(
         runner.invoke(app, ["tokens", "list", "vp"]).stdout,
     )
     assert after == before
+
+
+def test_piped_users_list_prints_one_whole_tab_separated_line_per_user(env: Path) -> None:
+    """`railyard users list | cat` drew an 80-column table and cut names ("vp.billing…"):
+    piped, a header line and each user whole on one line, as `import requests` does."""
+    name = "Valentina Billing, Vice President of Billing and Collections"
+    created = runner.invoke(
+        app,
+        ["users", "create", "vp.billing.and.collections", "--role", "requester",
+         "--department", "Billing and Collections", "--display-name", name],
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    listed = runner.invoke(app, ["users", "list"])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.splitlines()
+    assert lines[0] == "username\tname\troles\tdepartment\tteam\tactive"
+    assert f"vp.billing.and.collections\t{name}\trequester\tBilling and Collections\t\tyes" in (
+        lines
+    )
+    assert "…" not in listed.stdout
+
+
+def test_piped_tokens_list_prints_one_whole_tab_separated_line_per_token(env: Path) -> None:
+    label = "the nightly deployment pipeline of the billing and collections team"
+    issued = runner.invoke(app, ["tokens", "issue", "admin", "--label", label])
+    token_id = TOKEN.match(issued.stdout.strip().splitlines()[-1]).group(1)  # type: ignore[union-attr]
+    listed = runner.invoke(app, ["tokens", "list", "admin"])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.splitlines()
+    assert lines[0] == "id\tlabel\tissued (UTC)\texpires\trevoked"
+    (line,) = [line for line in lines if line.startswith(f"{token_id}\t")]
+    assert line.split("\t")[1] == label
+    assert line.split("\t")[3:] == ["never", ""]
+
+
+def test_on_a_terminal_users_list_is_a_table(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A person at a terminal reads a table, the store's text as written (not markup)."""
+    from rich.console import Console
+
+    from railyard import people_cli
+
+    shown = io.StringIO()
+    screen = Console(file=shown, force_terminal=True, width=200, color_system=None)
+    monkeypatch.setattr(people_cli, "out", screen)
+    runner.invoke(
+        app, ["users", "create", "vp.x", "--role", "requester", "--department", "[Sales]"]
+    )
+    assert runner.invoke(app, ["users", "list"]).exit_code == 0
+    table = shown.getvalue()
+    assert "┃ username" in table
+    assert "│ [Sales]" in table
