@@ -63,6 +63,56 @@ def test_it_staff_raise_a_change_from_a_published_template_with_its_plans_filled
     assert 'value="CRM" checked' in form
 
 
+def test_a_standard_change_raised_from_its_templates_form_as_filled_in_is_raised(
+    web: Web,
+) -> None:
+    """The form filled the template's plans in, and sending them back was refused as a
+    plan of the change's own ("a standard change takes its plans and risk from its
+    template"): every standard change raised from the catalogue failed. As shown (the
+    browser sends a textarea's lines with CR LF) it is raised; a plan edited is refused
+    saying what to do instead."""
+    from tests.web.test_change_pages import raise_form
+
+    found = RETIRE.search(publish(web))
+    assert found is not None
+    template_id = found.group(1)
+    with web.client() as client:
+        csrf = web.sign_in(client, "dev.alice")
+        form = client.get(f"/changes/new?template_id={template_id}").text
+        assert "Drain node 1, restart it, then node 2.</textarea>" in form
+        assert 'name="implementation_plan" maxlength="20000" readonly>' in form
+        assert 'name="impact"' not in form  # its risk is the template's
+        sent = raise_form(
+            change_type="standard",
+            template_id=template_id,
+            title="Restart the CRM application servers",
+            subsystems=["CRM"],
+            implementation_plan="Drain node 1, restart it, then node 2.\r\n",
+            backout_plan="Nothing to back out: a restart changes nothing.",
+            test_evidence="",
+        )
+        for risk in ("impact", "likelihood", "affected_users", "backout_tested"):
+            del sent[risk]
+        raised = client.post(
+            "/changes/new", data={"csrf_token": csrf, **sent}, follow_redirects=False
+        )
+        assert raised.status_code == 303, raised.text
+        change_id = raised.headers["location"].split("/changes/")[1].split("?")[0]
+        detail = client.get(f"/api/changes/{change_id}").json()
+        assert (detail["change_type"], detail["status"]) == ("standard", "approved")
+        assert detail["implementation_plan"] == "Drain node 1, restart it, then node 2."
+        # Its page says it waits for nobody (it said it waited for the CAB, needing 1).
+        page = client.get(raised.headers["location"]).text
+        assert "approved by its standard template: start it in its window." in page
+        assert "waits for the CAB" not in page
+        assert "needs 1" not in page and "Approvals: none yet" not in page
+        assert "dev.alice</strong> followed a pre-approved standard template" in page
+        sent["implementation_plan"] = "Restart both nodes at once."
+        refused = client.post("/changes/new", data={"csrf_token": csrf, **sent})
+    assert refused.status_code == 422
+    assert "as published: to plan it otherwise, raise a normal change" in refused.text
+
+
 def test_a_retired_template_is_no_longer_offered(web: Web) -> None:
     page = publish(web)
     found = RETIRE.search(page)

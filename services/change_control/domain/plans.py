@@ -80,7 +80,8 @@ def plan_fields(
         if questionnaire is not None or implementation_plan.strip() or backout_plan.strip():
             raise InvalidCommand(
                 "template_defines_plan",
-                "a standard change takes its plans and risk from its template",
+                "a standard change takes its plans and risk from its template, as published:"
+                " to plan it otherwise, raise a normal change",
             )
         outside = [s for s in subsystems if s not in template.subsystems]
         if outside:

@@ -43,6 +43,15 @@ NOTICES = {
 }
 
 
+def _notice(done: str, change: dict[str, Any]) -> str:
+    """What the action just done did; a standard change raised waits for nobody."""
+    if done == "raised" and change["change_type"] == "standard":
+        return (
+            "The change is raised, and approved by its standard template: start it in its window."
+        )
+    return NOTICES.get(done) or ""
+
+
 def board_routes(p: ChangePages) -> APIRouter:
     router = ServiceRouter()
     anyone = p.access.require()
@@ -118,7 +127,7 @@ def board_routes(p: ChangePages) -> APIRouter:
             may_complete=mine and change["status"] == "implementing",
             may_comment=viewer.may(*IT_ROLES),
             outcomes=[o.value for o in Outcome],
-            notice=(NOTICES.get(request.query_params.get("done", "")) or "") + told_nobody(request),
+            notice=_notice(request.query_params.get("done", ""), change) + told_nobody(request),
             error=refusal.detail if refusal else None,
             failed=failed,
             form=kept or {},

@@ -3,6 +3,7 @@ any change in the same form."""
 
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
+from dataclasses import replace
 from datetime import datetime, tzinfo
 from typing import Annotated, Any
 from uuid import UUID
@@ -97,6 +98,8 @@ def raising_routes(p: ChangePages) -> APIRouter:
                 raise BadInput("a release deployment is raised from its bundle's page")
             draft = _draft(form, p, None if standard else risk_answers(form))
             template = form.text("template_id") or None
+            if standard and template:
+                draft = _as_template(p, draft, template)
             return p.changes.raise_change(viewer.principal, change_type, draft, bundle_id, template)
 
         result = attempt(viewer, command)
@@ -136,6 +139,11 @@ def raising_routes(p: ChangePages) -> APIRouter:
         def command() -> Any:
             form.require({**REQUIRED_FIELDS, **({} if standard else RISK_FIELDS)})
             draft = _draft(form, p, None if standard else risk_answers(form))
+            if standard and change.get("template_id"):
+                # As the change has them (the template's when it was raised) or as the
+                # template has them now.
+                kept = (change["implementation_plan"], change["backout_plan"])
+                draft = _as_template(p, draft, change["template_id"], kept)
             return p.changes.revise(viewer.principal, change_id, draft)
 
         result = attempt(viewer, command)
@@ -182,6 +190,27 @@ def _draft(form: Form, p: ChangePages, questionnaire: Questionnaire | None) -> C
         implementers=form.texts("implementers"),
         questionnaire=questionnaire,
     )
+
+
+def _as_template(
+    p: ChangePages, draft: ChangeDraft, template_id: str, kept: tuple[str, str] | None = None
+) -> ChangeDraft:
+    """A standard change's plans are its template's: the form shows them (read-only) and
+    sends them back, which is not a plan of the change's own (`kept`: the plans a change
+    being revised has). Any other text is, and the domain refuses it (every standard
+    change raised from the form was refused so)."""
+    template = p.views.template(template_id)
+    shown = [kept] if kept else []
+    if template is not None:
+        shown.append((template["implementation_plan"], template["backout_plan"]))
+
+    def words(text: str) -> str:
+        return " ".join(text.split())
+
+    sent = (words(draft.implementation_plan), words(draft.backout_plan))
+    if any(sent == (words(a), words(b)) for a, b in shown):
+        return replace(draft, implementation_plan="", backout_plan="")
+    return draft
 
 
 def risk_answers(form: Form) -> Questionnaire:

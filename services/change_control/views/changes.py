@@ -66,7 +66,9 @@ BOARDS = {"cab": "CAB", "emergency": "emergency board"}
 summary = Wording(
     {
         "ProductionChange.Raised": lambda d: (
-            f"raised {_a(words(d['change_type']))} change"
+            "raised a standard change from its template (low risk: the template approves it)"
+            if d["change_type"] == "standard"
+            else f"raised {_a(words(d['change_type']))} change"
             f" ({d['risk']} risk{_needs(d.get('required_approvals'))})"
         ),
         "ProductionChange.Revised": lambda d: (
@@ -84,7 +86,8 @@ summary = Wording(
             + opt(": ", d.get("comment"))
         ),
         "ProductionChange.Approved": lambda d: (
-            "approved by its template"
+            "followed a pre-approved standard template: the change is approved, no CAB"
+            " approval needed"
             if d.get("board") == "template"
             else "completed the approvals it needs: the change is approved"
             f" ({BOARDS.get(d.get('board') or 'cab', 'CAB')}: {_names(d['approvers'])})"
