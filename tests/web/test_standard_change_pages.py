@@ -105,7 +105,8 @@ def test_a_standard_change_raised_from_its_templates_form_as_filled_in_is_raised
         page = client.get(raised.headers["location"]).text
         assert "approved by its standard template: start it in its window." in page
         assert "waits for the CAB" not in page
-        assert "needs 1" not in page and "Approvals: none yet" not in page
+        assert "needs 1" not in page
+        assert "Approvals: none yet" not in page
         assert "dev.alice</strong> followed a pre-approved standard template" in page
         sent["implementation_plan"] = "Restart both nodes at once."
         refused = client.post("/changes/new", data={"csrf_token": csrf, **sent})
