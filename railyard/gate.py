@@ -146,6 +146,23 @@ def report(
     return answer
 
 
+def reported(client: httpx.Client, idempotency_key: str) -> dict[str, Any] | None:
+    """What Railyard answered when this pipeline reported a deployment under
+    `idempotency_key`, or None when it reported none under it."""
+    try:
+        response = client.get(
+            "/api/deployments/reported", params={"idempotency_key": idempotency_key}
+        )
+    except httpx.HTTPError as exc:
+        raise GateError(f"Railyard is unreachable: {exc}") from exc
+    if response.status_code == 404:
+        return None
+    if response.status_code != 200:
+        raise _refused(response, "check")
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
 def run(
     client: httpx.Client,
     subsystem: str,
@@ -162,7 +179,25 @@ def run(
     The deployment is reported as begun when the command started (a deployment begun in
     the window and finished after it is the window's), under one idempotency key however
     often the report is tried; a report Railyard cannot take after the command ran is
-    tried again, then the step exits EXIT_NOT_REPORTED saying how to record it by hand."""
+    tried again, then the step exits EXIT_NOT_REPORTED saying how to record it by hand.
+
+    A step re-run under the key its first run reported under deploys nothing again: it
+    says what was recorded then and exits as that run did (it ran the command again,
+    then could not report it under the same key)."""
+    if idempotency_key is not None:
+        _pipeline_token(client)
+        earlier = reported(client, idempotency_key)
+        if earlier is not None:
+            said = (
+                f"UNAUTHORISED: {why(client, earlier)}"
+                if earlier["unauthorised"]
+                else f"under {named(client, earlier['change_id'])}"
+            )
+            say(
+                f"already deployed and reported under the idempotency key {idempotency_key}"
+                f" (deployment {earlier['id']}, {said}); not deployed again"
+            )
+            return EXIT_NOT_COVERED if earlier["unauthorised"] else 0
     verdict = check(client, subsystem, change_id)
     say(verdict.message)
     if not verdict.covered:

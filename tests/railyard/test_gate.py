@@ -113,6 +113,33 @@ def test_a_rerun_report_with_the_pipelines_key_is_recorded_once(api: Api) -> Non
     assert api.get("/api/deployments", "rm").json()["total"] == 1
 
 
+def test_a_rerun_step_under_its_key_does_not_deploy_again(api: Api, tmp_path: Path) -> None:
+    """`gate run` re-run with the job's key ran the deployment command a second time, then
+    could not report it (the key was used, for a report begun at another time) and exited
+    4 printing a command that was refused too. It now asks first: not deployed again, the
+    first run's answer said, exit as the first run did."""
+    change_id = approved_billing_change(api)
+    client = pipeline_client(api)
+    ran = tmp_path / "ran"
+    deploy = [sys.executable, "-c", f"open({str(ran)!r}, 'a').write('x')"]
+    code, _ = gated(client, "Billing", "4.3.0", deploy, idempotency_key="ci-job-9001")
+    assert code == 0
+    code, lines = gated(client, "Billing", "4.3.0", deploy, idempotency_key="ci-job-9001")
+    assert code == 0, lines
+    assert ran.read_text() == "x"  # the command ran once
+    (deployment,) = api.get("/api/deployments", "rm").json()["items"]
+    assert lines == [
+        "already deployed and reported under the idempotency key ci-job-9001 (deployment"
+        f" {deployment['id']}, under CHG-1 “Patch the billing database”); not deployed again"
+    ]
+    assert deployment["change_id"] == change_id
+    # Another key is another deployment; a key no deployment used is not one.
+    assert gated(client, "Billing", "4.3.1", deploy, idempotency_key="ci-job-9002")[0] == 0
+    assert ran.read_text() == "xx"
+    missing = client.get("/api/deployments/reported", params={"idempotency_key": "nope"})
+    assert (missing.status_code, missing.json()["rule"]) == (404, "deployment_not_reported")
+
+
 def test_a_failed_deployment_command_is_not_reported(api: Api) -> None:
     approved_billing_change(api)
     code, _ = gated(

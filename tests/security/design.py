@@ -329,6 +329,12 @@ OPERATIONS: dict[tuple[str, str], Expected] = {
     ("GET", "/api/deployments"): Expected(EVERYONE),
     ("GET", "/api/deployments/coverage"): Expected(EVERYONE, query={"subsystem": "Billing"}),
     ("GET", "/api/deployments/counts"): Expected(EVERYONE),
+    # A pipeline's own reports by their keys: the seeded world reported none under it.
+    ("GET", "/api/deployments/reported"): Expected(
+        PIPELINE,
+        query={"idempotency_key": "ci-job-1"},
+        no_success="no deployment was reported under the key (404 deployment_not_reported)",
+    ),
     # -- metrics (README "Metrics consumers: the figures") -----------------------------
     ("GET", "/api/metrics"): Expected(METRICS_READERS),
     ("GET", "/api/metrics/throughput"): Expected(FLOW_READERS),

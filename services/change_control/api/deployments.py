@@ -81,6 +81,18 @@ def deployments_router(
         return reports.coverage(subsystem, at or now(), change_id)
 
     @router.get(
+        "/deployments/reported",
+        response_model=DeploymentRef,
+        summary="The deployment this pipeline reported under an Idempotency-Key, if any"
+        " (a re-run of its step asks before deploying again)",
+    )
+    def reported(
+        caller: Annotated[Caller, Depends(pipeline)],
+        idempotency_key: Annotated[str, Query(min_length=1, max_length=255)],
+    ) -> DeploymentRef:
+        return reports.reported(caller.username, idempotency_key)
+
+    @router.get(
         "/deployments/counts",
         response_model=DeploymentCounts,
         summary="How many deployments were authorised, and unauthorised per subsystem",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from uuid import UUID
 
+import orjson
 import structlog
 
 from services.change_control.domain import DeploymentReport, ProductionChange
@@ -71,6 +72,20 @@ class DeploymentReports(UseCases):
         if number is None:
             return change
         return self.views.with_number(number) or change
+
+    def reported(self, pipeline: str, idempotency_key: str) -> DeploymentRef:
+        """The deployment `pipeline` reported under `idempotency_key`, as Railyard answered
+        it then: a re-run of a pipeline's step asks before it deploys again (the gate ran
+        the command a second time, then could not report it under the same key)."""
+        claim = self.log.find_claim(pipeline, idempotency_key)
+        answer = orjson.loads(claim.response) if claim is not None and claim.status == 201 else {}
+        # A claim holds whatever write used the key: only a deployment report's answer is one.
+        if not isinstance(answer, dict) or set(answer) != {f.name for f in fields(DeploymentRef)}:
+            raise NotFound(
+                "deployment_not_reported",
+                f"no deployment was reported under the idempotency key {idempotency_key!r}",
+            )
+        return DeploymentRef(**answer)
 
     def report(
         self,
