@@ -163,6 +163,29 @@ def reported(client: httpx.Client, idempotency_key: str) -> dict[str, Any] | Non
     return answer
 
 
+@dataclass(frozen=True)
+class _Done:
+    code: int
+
+
+def _done_before(client: httpx.Client, key: str, say: Callable[[str], None]) -> _Done | None:
+    """The exit of the run that already reported a deployment under `key`, said, or None."""
+    _pipeline_token(client)
+    earlier = reported(client, key)
+    if earlier is None:
+        return None
+    said = (
+        f"UNAUTHORISED: {why(client, earlier)}"
+        if earlier["unauthorised"]
+        else f"under {named(client, earlier['change_id'])}"
+    )
+    say(
+        f"already deployed and reported under the idempotency key {key}"
+        f" (deployment {earlier['id']}, {said}); not deployed again"
+    )
+    return _Done(EXIT_NOT_COVERED if earlier["unauthorised"] else 0)
+
+
 def run(
     client: httpx.Client,
     subsystem: str,
@@ -184,20 +207,8 @@ def run(
     A step re-run under the key its first run reported under deploys nothing again: it
     says what was recorded then and exits as that run did (it ran the command again,
     then could not report it under the same key)."""
-    if idempotency_key is not None:
-        _pipeline_token(client)
-        earlier = reported(client, idempotency_key)
-        if earlier is not None:
-            said = (
-                f"UNAUTHORISED: {why(client, earlier)}"
-                if earlier["unauthorised"]
-                else f"under {named(client, earlier['change_id'])}"
-            )
-            say(
-                f"already deployed and reported under the idempotency key {idempotency_key}"
-                f" (deployment {earlier['id']}, {said}); not deployed again"
-            )
-            return EXIT_NOT_COVERED if earlier["unauthorised"] else 0
+    if idempotency_key is not None and (done := _done_before(client, idempotency_key, say)):
+        return done.code
     verdict = check(client, subsystem, change_id)
     say(verdict.message)
     if not verdict.covered:
