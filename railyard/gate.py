@@ -9,6 +9,7 @@ token, so it needs nothing but this package on the build agent.
 
 from __future__ import annotations
 
+import errno
 import subprocess
 import time
 import uuid
@@ -163,6 +164,22 @@ def reported(client: httpx.Client, idempotency_key: str) -> dict[str, Any] | Non
     return answer
 
 
+def _deploy(command: list[str], say: Callable[[str], None]) -> int:
+    """Runs the deployment command; its exit code, or a shell's for one that could not
+    start: 127 not found, 126 found but not executable (no permission, or not a program:
+    a shell script without its #! line, a text file)."""
+    try:
+        completed = subprocess.run(command, check=False)  # noqa: S603  # the pipeline's own command
+    except OSError as exc:
+        cannot_run = isinstance(exc, PermissionError) or exc.errno == errno.ENOEXEC
+        say(f"could not start the deployment command {command[0]!r}: {exc.strerror};"
+            " nothing deployed, not reported")  # fmt: skip
+        return EXIT_NOT_EXECUTABLE if cannot_run else EXIT_NOT_FOUND
+    if completed.returncode != 0:
+        say(f"deployment command failed (exit {completed.returncode}); not reported")
+    return completed.returncode
+
+
 @dataclass(frozen=True)
 class _Done:
     code: int
@@ -214,16 +231,8 @@ def run(
     if not verdict.covered:
         return EXIT_NOT_COVERED
     began = datetime.now(UTC)
-    try:
-        completed = subprocess.run(command, check=False)  # noqa: S603  # the pipeline's own command
-    except OSError as exc:  # not found, not executable: what a shell reports as 127 / 126
-        code = EXIT_NOT_EXECUTABLE if isinstance(exc, PermissionError) else EXIT_NOT_FOUND
-        say(f"could not start the deployment command {command[0]!r}: {exc.strerror};"
-            " nothing deployed, not reported")  # fmt: skip
-        return code
-    if completed.returncode != 0:
-        say(f"deployment command failed (exit {completed.returncode}); not reported")
-        return completed.returncode
+    if failed := _deploy(command, say):
+        return failed
     key = idempotency_key or f"gate-{uuid.uuid4().hex}"
     for wait in (*REPORT_RETRIES_S, None):
         try:

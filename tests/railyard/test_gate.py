@@ -165,6 +165,12 @@ def test_a_deployment_command_that_cannot_start_is_named_not_a_traceback(
     code, lines = gated(client, "Billing", "4.2.1", [str(script)])
     assert code == EXIT_NOT_EXECUTABLE
     assert "Permission denied; nothing deployed" in lines[-1]
+    # Executable, but not a program (Exec format error): 126 as a shell says, not 127.
+    text = tmp_path / "notes.txt"
+    text.write_bytes(b"\x00\x01not a program\n")
+    text.chmod(0o755)
+    code, lines = gated(client, "Billing", "4.2.1", [str(text)])
+    assert code == EXIT_NOT_EXECUTABLE, lines
     assert api.get("/api/deployments", "rm").json()["total"] == 0
 
 
