@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared.application import Outcome, UseCases, current_actor
 from shared.domain import RuleViolation, require_version
-from shared.identity.domain import ScryptCost, User, user_id
+from shared.identity.domain import Role, ScryptCost, User, user_id
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,12 @@ class Identity(UseCases):
         def command() -> Outcome[UserRef]:
             user = self._user(username)
             require_version("user", user.version, expected_version)
+            if username == current_actor() and Role.ADMIN in user.roles and Role.ADMIN not in roles:
+                # As deactivating oneself: the last admin would leave nobody to undo it.
+                raise RuleViolation(
+                    "cannot_remove_own_admin",
+                    "you cannot take the admin role from yourself: ask another admin",
+                )
             user.change_profile(roles, department, team, display_name, email)
             return Outcome([user], UserRef(username, user.version))
 

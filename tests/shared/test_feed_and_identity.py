@@ -141,6 +141,18 @@ def test_an_admin_cannot_deactivate_themselves_over_the_api(api: Api) -> None:
     assert api.get("/api/me", "admin").status_code == 200
 
 
+def test_an_admin_cannot_take_the_admin_role_from_themselves(api: Api) -> None:
+    """The only admin made themselves a metrics reader: nobody was left to manage users,
+    and `railyard bootstrap` refused them as no admin. As deactivating oneself, refused;
+    another admin may still do it, and their own other roles they change freely."""
+    mine = {"display_name": "Ada", "roles": ["metrics_reader"]}
+    refused = api.put("/api/users/admin/profile", "admin", json=mine)
+    assert (refused.status_code, refused.json()["rule"]) == (409, "cannot_remove_own_admin")
+    assert "admin" in api.get("/api/me", "admin").json()["roles"]
+    kept = api.put("/api/users/admin/profile", "admin", json={**mine, "roles": ["admin"]})
+    assert kept.status_code == 200, kept.text
+
+
 def test_only_admins_manage_users_and_others_tokens(api: Api) -> None:
     new_user = {"username": "vp.finance", "roles": ["requester"], "department": "Finance"}
     assert api.post("/api/users", "rm", json=new_user).status_code == 403
