@@ -214,7 +214,14 @@ def _blackout_gate(subject: GateSubject, blackouts: Sequence[Blackout]) -> Gate:
         return Gate("blackout", True, "window_in_blackout", "no blackout overlaps the window")
     names = ", ".join(b.name for b in hit)
     if subject.blackouts_exempt:
-        return Gate("blackout", True, "window_in_blackout", f"overlaps {names} (emergency)")
+        # Shown as a warning, not a tick: the CAB sees the emergency goes ahead in it.
+        return Gate(
+            "blackout",
+            False,
+            "window_in_blackout",
+            f"the window overlaps {names}: an emergency change may go ahead in a blackout",
+            advisory=True,
+        )
     return Gate("blackout", False, "window_in_blackout", f"the window overlaps {names}")
 
 
