@@ -138,6 +138,8 @@ class Demo(Delivery, Releasing, Changing):
     def register_people(self, day: date) -> None:
         with acting_as("demo", at=self.at(day, 8)):
             identity = self.platform.identity
+            # An administrator, to try the people pages (and give a role the CAB lacks).
+            identity.register("admin", "Ada Admin", ["admin"])
             identity.register("rm", "Rita Release", ["release_manager"])
             identity.register("metrics", "Mo Metrics", ["metrics_reader"])
             for department in DEPARTMENTS:

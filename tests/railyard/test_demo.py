@@ -184,6 +184,14 @@ def test_every_demo_person_can_sign_in_to_the_pages(sqlite_platform: Platform) -
         assert password_matches(DEMO_PASSWORD, sqlite_platform.directory.password_hash(username))
 
 
+def test_the_demo_has_an_administrator_to_manage_its_people(demo: DemoRun) -> None:
+    """Nobody in the demo could open the people pages, nor give the CAB the member its
+    emergency changes told an admin to add."""
+    registered = [e for e in demo.events if e.type == "User.Registered"]
+    admins = [e.data["username"] for e in registered if "admin" in e.data["roles"]]
+    assert admins == ["admin"]
+
+
 def test_the_demo_records_nothing_after_the_day_it_stops_and_leaves_changes_in_flight(
     demo: DemoRun,
 ) -> None:
