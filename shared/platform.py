@@ -41,7 +41,9 @@ class Platform:
         log = EventLog(settings)
         directory = Directory(log)
         limits = Limits.from_settings(settings)
-        return cls(settings, log, directory, Auth(directory, log, limits), Identity(log), limits)
+        return cls(
+            settings, log, directory, Auth(directory, log, limits), Identity(log, directory), limits
+        )
 
     def close(self) -> None:
         self.log.close()

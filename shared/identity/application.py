@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from shared.application import Outcome, UseCases, current_actor
 from shared.domain import RuleViolation, require_version
 from shared.identity.domain import Role, ScryptCost, User, user_id
+from shared.identity.views import Directory
+from shared.store.log import EventLog
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,19 @@ class UserRef:
 class Identity(UseCases):
     """Only admins call these through the API; the CLI calls them to bootstrap."""
 
+    def __init__(self, log: EventLog, directory: Directory | None = None) -> None:
+        super().__init__(log)
+        self.directory = directory
+
+    def _spelled(self, department: str | None) -> str | None:
+        """A department as the people already in it spell it ("sales" is Sales: a VP
+        registered as "sales" could not answer, rank or comment on Sales's requests)."""
+        if not department or self.directory is None:
+            return department
+        known = {u.department.casefold(): u.department for u in self.directory.users()
+                 if u.department}  # fmt: skip
+        return known.get(department.strip().casefold(), department)
+
     def register(
         self,
         username: str,
@@ -40,7 +55,8 @@ class Identity(UseCases):
         def command() -> Outcome[UserRef]:
             if self.log.exists(user_id(username)):
                 raise RuleViolation("user_exists", f"user {username!r} already exists")
-            user = User.register(username, display_name, roles, department, team, email)
+            spelled = self._spelled(department)
+            user = User.register(username, display_name, roles, spelled, team, email)
             return Outcome([user], UserRef(username, user.version))
 
         return self.run(command)
@@ -67,7 +83,7 @@ class Identity(UseCases):
                     "cannot_remove_own_admin",
                     "you cannot take the admin role from yourself: ask another admin",
                 )
-            user.change_profile(roles, department, team, display_name, email)
+            user.change_profile(roles, self._spelled(department), team, display_name, email)
             return Outcome([user], UserRef(username, user.version))
 
         return self.run(command)

@@ -159,6 +159,12 @@ def _check_profile(roles: list[str], department: str | None, team: str | None) -
         raise InvalidCommand("department_required", "a requester belongs to a department")
     if team is not None and team not in {t.value for t in Team}:
         raise InvalidCommand("unknown_team", f"unknown team {team!r}")
+    if team and not {Role.IT_STAFF, Role.CAB_MEMBER} & set(roles):
+        raise InvalidCommand(
+            "team_not_used",
+            f"team {team!r} is kept for IT staff and CAB members only (the CAB counts an"
+            " operations approver by it): leave it empty for these roles",
+        )
     if Role.IT_STAFF in roles and not team:
         teams = ", ".join(t.value for t in Team)
         raise InvalidCommand("team_required", f"IT staff belong to a team ({teams})")

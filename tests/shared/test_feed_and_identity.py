@@ -217,3 +217,16 @@ def test_submitted_request_ids_are_valid_for_everyone_to_read(api: Api) -> None:
     request_id = submit(api, **request_payload(title="Visible"))
     for reader in ("vp.care", "dev.alice", "cab.carl", "metrics.mo"):
         assert api.get(f"/api/requests/{request_id}", reader).status_code == 200
+
+
+def test_a_department_is_kept_as_its_people_spell_it_and_a_team_only_where_it_counts(
+    api: Api,
+) -> None:
+    """A VP registered in "sales" was in a department of their own, apart from Sales's
+    requests; a metrics reader in team "qa" was stored so, a team nothing reads."""
+    sales = {"username": "vp.sales2", "roles": ["requester"], "department": "sales"}
+    assert api.post("/api/users", "admin", json=sales).status_code == 201
+    assert api.get("/api/users/vp.sales2", "admin").json()["department"] == "Sales"
+    reader = {"username": "mo.metrics", "roles": ["metrics_reader"], "team": "qa"}
+    refused = api.post("/api/users", "admin", json=reader)
+    assert (refused.status_code, refused.json()["rule"]) == (422, "team_not_used")
