@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -180,7 +180,32 @@ class Releases(UseCases):
         ]
         if same_day:
             warnings.append(f"{', '.join(same_day)} deploys on {deploy_date} too")
+        if overtaken := self._overtaken(bundle, deploy_date):
+            warnings.append(
+                f"it now deploys before {', '.join(overtaken)}, which deployed ahead of it:"
+                " work the departments ranked first went into those, and now ships later"
+            )
         return warnings
+
+    def _overtaken(self, bundle: str, deploy_date: date) -> list[str]:
+        """The open bundles that deployed before `bundle` did before its last move and
+        now deploy after it (moved earlier past them)."""
+        dates = [h["data"]["deploy_date"] for h in self.views.history(bundle)
+                 if h["data"].get("deploy_date")]  # fmt: skip
+        # The date before this move: the history holds the move already (the page asks
+        # after it) or not yet (the move's own answer).
+        while dates and dates[-1] == deploy_date.isoformat():
+            dates.pop()
+        if not dates:
+            return []
+        was = date.fromisoformat(dates[-1])
+        return [
+            f"{other['name']} ({other['deploy_date']})"
+            for other in self.views.bundles(from_date=deploy_date + timedelta(days=1))
+            if other["id"] != bundle
+            and other["status"] not in ("cancelled", "deployed")
+            and date.fromisoformat(other["deploy_date"]) < was
+        ]
 
     def cancel(self, bundle: UUID, reason: str) -> BundleRef:
         def command() -> Outcome[BundleRef]:

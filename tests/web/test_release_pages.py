@@ -367,3 +367,17 @@ def page_after(web: Web, as_: str, address: str) -> str:
     with web.client() as client:
         web.sign_in(client, as_)
         return str(client.get(address).text)
+
+
+def test_a_bundle_moved_ahead_of_another_says_which_it_now_overtakes(web: Web) -> None:
+    """The train's second bundle moved to before its first: accepted, saying nothing of
+    the work the departments ranked first, now shipping after it."""
+    first, second, _ = api(web, "POST", "/api/trains", "rm", json=train_payload())["bundle_ids"]
+    one = api(web, "GET", f"/api/bundles/{first}", "rm")
+    day = date.fromisoformat(one["deploy_date"]) - timedelta(days=1)
+    moved = api(web, "POST", f"/api/bundles/{second}/move", "rm",
+                json={"deploy_date": day.isoformat(), "reason": "the CRM team is away later"})  # fmt: skip
+    said = f"it now deploys before {one['name']} ({one['deploy_date']}), which deployed ahead of it"
+    assert any(w.startswith(said) for w in moved["warnings"]), moved["warnings"]
+    page = page_after(web, "rm", f"/release/bundles/{second}?done=moved")
+    assert html.unescape(said[1:]) in html.unescape(page)  # begun with a capital there
