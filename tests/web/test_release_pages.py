@@ -375,8 +375,8 @@ def test_a_bundle_moved_ahead_of_another_says_which_it_now_overtakes(web: Web) -
     first, second, _ = api(web, "POST", "/api/trains", "rm", json=train_payload())["bundle_ids"]
     one = api(web, "GET", f"/api/bundles/{first}", "rm")
     day = date.fromisoformat(one["deploy_date"]) - timedelta(days=1)
-    moved = api(web, "POST", f"/api/bundles/{second}/move", "rm",
-                json={"deploy_date": day.isoformat(), "reason": "the CRM team is away later"})  # fmt: skip
+    body = {"deploy_date": day.isoformat(), "reason": "the CRM team is away later"}
+    moved = api(web, "POST", f"/api/bundles/{second}/move", "rm", json=body)
     said = f"it now deploys before {one['name']} ({one['deploy_date']}), which deployed ahead of it"
     assert any(w.startswith(said) for w in moved["warnings"]), moved["warnings"]
     page = page_after(web, "rm", f"/release/bundles/{second}?done=moved")
