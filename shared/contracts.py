@@ -117,10 +117,13 @@ CHANGE_COMMENTED = _event(_CHANGE + "ProductionChange.Commented", "text")
 CHANGE_APPROVED = _event(_CHANGE + "ProductionChange.Approved", "approvers")
 # An approval is bound to a revision: a revision voids it (status back to in_review), so a
 # follower that acted on Approved (release: bundle approved for deployment) must undo it.
+# `changed` names the plan fields the revision changed and `previous` what the short ones
+# were (not the plans' texts); a revision recorded before they were has neither: read both
+# with .get().
 CHANGE_REVISED = _event(
     _CHANGE + "ProductionChange.Revised",
     "revision", "title", "subsystems", "implementers", "window_start", "window_end", "risk",
-    "approvals_voided",
+    "approvals_voided", "changed", "previous",
 )  # fmt: skip
 CHANGE_WITHDRAWN = _event(_CHANGE + "ProductionChange.Withdrawn", "reason")
 CHANGE_REJECTED = _event(_CHANGE + "ProductionChange.Rejected", "by", "reason")

@@ -55,6 +55,34 @@ def _moment(instant: object) -> str:
     return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
+FROM_TO = ("title", "subsystems", "implementers", "window_start", "window_end", "risk")
+"""The fields of a revision a message says from and to; others only as changed."""
+
+
+def _revision_changes(d: Facts) -> list[str]:
+    """'Changed: window end from 2027-01-06 21:00 UTC to 2027-01-06 22:00 UTC.'; nothing
+    for a revision recorded before revisions named what they changed."""
+    previous = d.get("previous") or {}
+    named = [
+        f"{words(field)} from {_plan_value(field, previous.get(field))}"
+        f" to {_plan_value(field, d.get(field))}"
+        if field in FROM_TO
+        else f"{words(field)} changed"
+        for field in d.get("changed") or ()
+    ]
+    return [f"Changed: {'; '.join(named)}."] if named else []
+
+
+def _plan_value(field: str, value: object) -> str:
+    if value is None or value == []:
+        return "none"
+    if field.startswith("window_"):
+        return _moment(value)
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return f"“{value}”" if field == "title" else words(value)
+
+
 def _request(item: Facts) -> str:
     return _named(c.REQUEST_REFERENCES, item, "a request")
 
@@ -254,6 +282,7 @@ DESCRIPTIONS: dict[str, Describe] = {
             f"Revision {d['revision']} voided the approvals given so far."
             if d.get("approvals_voided")
             else f"Revision {d['revision']}.",
+            *_revision_changes(d),
             f"Risk {d['risk']}; subsystems {', '.join(d['subsystems'])};"
             f" window {d['window_start']} to {d['window_end']}.",
         ],

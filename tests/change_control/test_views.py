@@ -118,7 +118,7 @@ def test_views_read_events_that_carry_only_the_contracts_fields(api: Api) -> Non
     publish(log, contracts.CHANGE_REVISED, change, 3, revision=2, title="Patch",
             implementers=["ops.olga"], subsystems=["CRM"],
             window_start=w.start_iso, window_end=w.end_iso, risk="low",
-            approvals_voided=["cab.carl"])  # fmt: skip
+            approvals_voided=["cab.carl"], changed=[], previous={})  # fmt: skip
     publish(log, contracts.CHANGE_IMPLEMENTATION_STARTED, change, 4)
     publish(log, contracts.CHANGE_COMPLETED, change, 5, outcome="failed",
             change_type="normal", bundle_id=None, notes="disk full")  # fmt: skip

@@ -119,9 +119,34 @@ def test_a_revision_that_renames_a_change_and_hands_it_over_is_told_as_it_now_st
         notify.platform.log, c.CHANGE_REVISED, change, 2, actor="ops.olga", revision=2,
         approvals_voided=[], title="Patch the billing DB", implementers=["qa.quinn"],
         subsystems=["Billing"], window_start=WINDOW[0], window_end=WINDOW[1], risk="low",
+        changed=["title", "implementers"],
+        previous={"title": "Patch DB", "implementers": ["dev.alice", "ops.olga"]},
     )  # fmt: skip
     publish(notify.platform.log, c.CHANGE_APPROVED, change, 3, actor="cab.carl",
             approvers=["cab.carl"])  # fmt: skip
     told = recipients(notify, "ProductionChange.Approved")
     assert told == {"ops.olga": "email", "qa.quinn": "email"}  # its raiser and implementer
     assert "Approved: change CHG-1 “Patch the billing DB”" in told_about(notify, "qa.quinn")
+
+
+def test_the_cab_is_told_what_a_revision_changed_before_approving_it_again(
+    notify: Notify,
+) -> None:
+    """The window's end from and to; a plan's text only as changed."""
+    change = patch_db(notify)
+    publish(
+        notify.platform.log, c.CHANGE_REVISED, change, 2, actor="ops.olga", revision=2,
+        approvals_voided=["cab.carl"], title="Patch DB", implementers=["dev.alice", "ops.olga"],
+        subsystems=["Billing"], window_start=WINDOW[0], window_end="2027-01-05T23:00:00+00:00",
+        risk="low", changed=["window_end", "backout_plan"], previous={"window_end": WINDOW[1]},
+    )  # fmt: skip
+    assert "cab.carl" in recipients(notify, "ProductionChange.Revised")
+    (message,) = [
+        orjson.loads(r["payload"])["message"]
+        for r in notify.outbox("cab.carl")
+        if r["event_type"] == "ProductionChange.Revised"
+    ]
+    assert (
+        "Changed: window end from 2027-01-05 22:00 UTC to 2027-01-05 23:00 UTC;"
+        " backout plan changed."
+    ) in message["lines"]

@@ -78,7 +78,7 @@ def test_a_follower_of_a_change_hears_of_its_revisions_decision_start_and_outcom
     publish(log, c.CHANGE_REVISED, change, 2, actor="ops.olga", revision=2,
             approvals_voided=False, title="Patch DB", implementers=["ops.olga", "dev.alice"],
             subsystems=["Billing"], window_start=WINDOW[0],
-            window_end=WINDOW[1], risk="low")  # fmt: skip
+            window_end=WINDOW[1], risk="low", changed=[], previous={})  # fmt: skip
     publish(log, c.CHANGE_APPROVED, change, 3, actor="cab.carl", approvers=["cab.carl"])
     publish(log, c.CHANGE_IMPLEMENTATION_STARTED, change, 4, actor="ops.olga")
     publish(log, c.CHANGE_COMPLETED, change, 5, actor="ops.olga", outcome="failed",

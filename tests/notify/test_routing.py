@@ -450,6 +450,8 @@ def test_cab_members_hear_again_when_a_revision_voids_the_approvals(notify: Noti
         "window_start": "2027-01-06T20:00:00+00:00",
         "window_end": "2027-01-06T22:00:00+00:00",
         "risk": "high",
+        "changed": ["window_end"],
+        "previous": {"window_end": "2027-01-06T21:00:00+00:00"},
     }
     publish(
         notify.platform.log, c.CHANGE_REVISED, change, 2, actor="ops.olga", revision=2,

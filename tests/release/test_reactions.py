@@ -149,6 +149,8 @@ def test_an_edited_or_withdrawn_deployment_change_no_longer_approves_the_bundle(
             window_end="2027-01-20T02:00:00+00:00",
             risk="medium",
             approvals_voided=["cab.carl"],
+            changed=["window_start", "window_end"],
+            previous={"window_start": None, "window_end": None},
         )
     else:
         publish(

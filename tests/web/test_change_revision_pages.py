@@ -141,3 +141,29 @@ def test_a_comment_on_a_change_naming_nobody_says_so(web: Web) -> None:
             data={"csrf_token": csrf, "text": "Ask @ops.olgaa about the backout"},
         )
     assert "@ops.olgaa names nobody here, so nobody was told" in page.text
+
+
+def test_a_revisions_history_line_names_what_changed_for_the_cab_to_approve_again(
+    web: Web,
+) -> None:
+    """The CAB re-approves knowing the window's end moved, from and to, and that the
+    plan's text changed, not only that the change was revised."""
+    day = (datetime.now() + timedelta(days=10)).date().isoformat()
+    window = {"window_start": f"{day}T16:00", "window_end": f"{day}T18:00"}
+    change_id = raise_change(web, **window)
+    api(web, "POST", f"/api/changes/{change_id}/approve", "cab.carl", json={})
+    moved = raise_form(
+        window_start=f"{day}T16:00",
+        window_end=f"{day}T19:00",
+        implementation_plan="Patch the replica first, then the primary.",
+    )
+    saved = web.submit("dev.alice", f"/changes/{change_id}/revise", moved)  # type: ignore[arg-type]
+    assert saved.status_code == 303, saved.text
+    with web.client() as client:
+        web.sign_in(client, "cab.carl")
+        page = client.get(f"/changes/{change_id}").text
+    shown = date.fromisoformat(day).strftime("%d %b %Y").lstrip("0")
+    assert (
+        f"revised the change (revision 2): window end from {shown} 18:00 to 19:00 UTC;"
+        " implementation plan changed; approvals voided: cab.carl"
+    ) in page

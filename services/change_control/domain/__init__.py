@@ -21,6 +21,7 @@ from typing import Any
 
 from eventsourcing.domain import event
 
+from services.change_control.domain import plans
 from services.change_control.domain.gates import (
     Gate,
     GateFacts,
@@ -66,9 +67,8 @@ class ProductionChange(AuditedAggregate):
 
     class Event(AuditedAggregate.Event):
         def mutate(self, aggregate: Any) -> Any:
-            # An event body cannot see its own time, so the time the current revision
-            # became approved is stamped here: a deployment before it is not covered.
-            # Likewise the time it completed: a deployment after it is not covered either.
+            # An event body cannot see its own time, so the times the current revision became
+            # approved and the change completed are stamped here: no deployment outside them.
             change = super().mutate(aggregate)
             if isinstance(change, ProductionChange):
                 if not change.approved:
@@ -236,7 +236,8 @@ class ProductionChange(AuditedAggregate):
         if fields == self.plan:
             return False
         voided = [a["by"] for a in [*self.approvals, *self.retrospective]]
-        self._revised(revision=self.revision + 1, approvals_voided=voided, **fields)
+        changes = plans.revision_of(self.plan, fields)  # named, for the CAB to re-approve
+        self._revised(revision=self.revision + 1, approvals_voided=voided, **fields, **changes)
         self._pre_approve(facts)
         return True
 
@@ -260,6 +261,8 @@ class ProductionChange(AuditedAggregate):
         risk: str,
         required_approvals: int,
         operations_approver_required: bool,
+        changed: list[str] | None = None,  # not recorded before revisions named their changes
+        previous: dict[str, Any] | None = None,
     ) -> None:
         self._record_plan({k: v for k, v in locals().items() if k in PLAN_FIELDS})
         self.revision = revision

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,6 +21,9 @@ PLAN_FIELDS = (
     "test_evidence", "implementers", "impact", "likelihood", "affected_users", "backout_tested",
     "risk", "required_approvals", "operations_approver_required",
 )  # fmt: skip
+LONG_FIELDS = frozenset({"implementation_plan", "backout_plan", "test_evidence"})
+"""Plan fields a revision names as changed without what they were: the text is long, and
+the events before it hold it."""
 
 
 @dataclass(frozen=True)
@@ -111,4 +114,14 @@ def plan_fields(
         "risk": risk.value,
         "required_approvals": requirement.approvals,
         "operations_approver_required": requirement.operations_approver,
+    }
+
+
+def revision_of(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """What a revision changes, for the CAB to re-approve knowing it: the plan fields it
+    changes (`changed`, in the plan's order) and what the short ones were (`previous`)."""
+    changed = [k for k in PLAN_FIELDS if k in after and before.get(k) != after[k]]
+    return {
+        "changed": changed,
+        "previous": {k: before.get(k) for k in changed if k not in LONG_FIELDS},
     }

@@ -37,6 +37,7 @@ from services.change_control.views.changes import (
     CHANGES,
     HISTORY,
     ChangesProjection,
+    revised,
     summary,
     unpack,
 )
@@ -199,9 +200,14 @@ class ChangeControlViews:
             f" FROM {self._t(HISTORY)} WHERE change_id = :id ORDER BY position",
             {"id": change_id},
         )
+        plan: dict[str, Any] | None = None  # as it stood before each revision
         for row in rows:
             row["data"] = orjson.loads(row["data"])
             row["summary"] = summary(row["type"], row["data"])  # in today's words
+            if row["type"] == "ProductionChange.Revised":
+                row["summary"] = revised(row["data"], plan, self.log.settings.zone)
+            if row["type"] in ("ProductionChange.Raised", "ProductionChange.Revised"):
+                plan = row["data"]
         return rows
 
     def conflicts(self, change_id: str) -> list[dict[str, Any]]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, tzinfo
 from typing import Any
 
 import orjson
 
 from services.change_control.domain import ProductionChange, Status
+from services.change_control.views.revisions import changes_named
 from shared.contracts import CHANGE_RAISED
 from shared.store.log import LoggedEvent
 from shared.store.numbers import add_numbers, next_number
@@ -63,6 +65,19 @@ def _names(names: Sequence[str]) -> str:
 
 BOARDS = {"cab": "CAB", "emergency": "emergency board"}
 
+
+def revised(
+    d: Mapping[str, Any], before: Mapping[str, Any] | None = None, zone: tzinfo = UTC
+) -> str:
+    """'revised the change (revision 2): window end from 15 Dec 2026 18:00 to 19:00 UTC;
+    approvals voided: cab.carl'."""
+    return (
+        f"revised the change (revision {d['revision']})"
+        + opt(": ", changes_named(d, before, zone))
+        + (f"; approvals voided: {_names(d['approvals_voided'])}" if d["approvals_voided"] else "")
+    )
+
+
 summary = Wording(
     {
         "ProductionChange.Raised": lambda d: (
@@ -71,14 +86,7 @@ summary = Wording(
             else f"raised {_a(words(d['change_type']))} change"
             f" ({d['risk']} risk{_needs(d.get('required_approvals'))})"
         ),
-        "ProductionChange.Revised": lambda d: (
-            f"revised the change (revision {d['revision']})"
-            + (
-                f"; approvals voided: {_names(d['approvals_voided'])}"
-                if d["approvals_voided"]
-                else ""
-            )
-        ),
+        "ProductionChange.Revised": revised,
         "ProductionChange.ApprovalRecorded": lambda d: (
             f"approved revision {d['revision']}"
             + (" in retrospect" if d["counted_as"] == "retrospective" else "")
