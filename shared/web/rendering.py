@@ -5,6 +5,7 @@ and states the way people read them."""
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from functools import cache
@@ -64,6 +65,8 @@ def sentence(value: object) -> str:
 
 
 EN_DASH = "\u2013"
+INSTANT = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})")
+"""An ISO 8601 instant with its offset, as the domain writes one into an error."""
 
 
 class Templates:
@@ -81,9 +84,11 @@ class Templates:
         )
         self.env.globals["static"] = static_url
         self.env.globals["bar"] = bar
+        # The business time zone by name, beside the boxes where a time is typed in it.
+        self.env.globals["time_zone"] = str(zone)
         self.env.filters.update(
             label=label,
-            sentence=sentence,
+            sentence=self.sentence,
             when=self.when,
             when_zoned=self.when_zoned,
             span=self.span,
@@ -92,6 +97,11 @@ class Templates:
             short_day=self.short_day,
             linked=linked,
         )
+
+    def sentence(self, value: object) -> str:
+        """A domain error's detail as a sentence, each instant in it (as the API writes
+        them, "2026-01-02T00:00:00+00:00") said in the business time zone, named."""
+        return INSTANT.sub(lambda m: self.when_zoned(m.group(0)), sentence(value))
 
     def when(self, value: str | None) -> str:
         if not value:
