@@ -305,3 +305,33 @@ def test_a_second_template_of_a_name_in_use_is_refused_as_trains_are(api: Api) -
     assert free.status_code == 201, free.text
     names = [t["name"] for t in api.get("/api/standard-templates", "rm").json()]
     assert sorted(names) == ["Rotate TLS certificates", "Rotate certs"]
+
+
+def test_declaring_or_moving_a_blackout_answers_with_the_changes_it_now_holds_back(
+    api: Api,
+) -> None:
+    """Said at once, by reference and title, not first when the CAB tries to approve:
+    an approved change and one in review on the subsystem; not one on another."""
+    approved = raise_change(api, title="Deploy the December release")
+    approve(api, approved, "cab.carl")
+    in_review = raise_change(api, as_="qa.quinn", implementers=["qa.quinn"], title="Index CRM")
+    raise_change(api, subsystems=["Provisioning"], title="Elsewhere")
+    answer = api.post("/api/blackouts", "rm", json=blackout_payload())
+    assert answer.status_code == 201, answer.text
+    held = answer.json()["holds_back"]
+    assert held == [
+        {"id": approved, "reference": "CHG-1", "title": "Deploy the December release"},
+        {"id": in_review, "reference": "CHG-2", "title": "Index CRM"},
+    ]
+    later = window(starts_in=timedelta(days=2))
+    elsewhere = api.post(
+        "/api/blackouts", "rm", json=blackout_payload(start=later.start_iso, end=later.end_iso)
+    )
+    assert elsewhere.json()["holds_back"] == []
+    now = window()
+    moved = api.put(
+        f"/api/blackouts/{elsewhere.json()['id']}",
+        "rm",
+        json=blackout_payload(start=now.start_iso, end=now.end_iso, subsystems=["Provisioning"]),
+    )
+    assert [c["title"] for c in moved.json()["holds_back"]] == ["Elsewhere"]

@@ -55,8 +55,8 @@ def test_a_declared_blackout_holds_back_the_change_it_overlaps_until_it_is_lifte
         declared = client.post(
             "/blackouts", data={"csrf_token": csrf, **blackout_form()}, follow_redirects=False
         )
-        assert declared.headers["location"] == "/blackouts?done=declared"
-        page = client.get("/blackouts?done=declared").text
+        assert declared.headers["location"].startswith("/blackouts?done=declared&blackout=")
+        page = client.get(declared.headers["location"]).text
     assert "The blackout is declared" in page
     assert "Month-end billing run" in page
     assert f'Holds back: <span class="ref">CHG-1</span> <a href="/changes/{change_id}">' in page
@@ -166,9 +166,10 @@ def test_a_blackout_moved_off_a_changes_window_lets_the_cab_approve_it(web: Web)
             data={"csrf_token": csrf, **moved},
             follow_redirects=False,
         )
-        assert saved.headers["location"] == "/blackouts?done=changed"
-        after = client.get("/blackouts?done=changed").text
+        assert saved.headers["location"] == f"/blackouts?done=changed&blackout={blackout_id}"
+        after = client.get(saved.headers["location"]).text
     assert "The blackout is saved" in after
+    assert "It holds back no open change." in after
     assert "Holds back" not in after
     assert approve(web, change_id) == "approved"
 
@@ -187,3 +188,24 @@ def test_a_refused_move_is_named_on_its_own_blackout_with_what_was_typed(web: We
     assert "The window ends before it starts" in refused.text
     assert 'value="Renamed"' in refused.text
     assert web.events() == before
+
+
+def test_declaring_a_blackout_over_an_approved_change_says_at_once_that_it_holds_it_back(
+    web: Web,
+) -> None:
+    """The notice names the change (linked), not first the CAB's refusal later."""
+    change_id = raise_change(web, title="Deploy the December release")
+    assert approve(web, change_id) == "approved"
+    with web.client() as client:
+        csrf = web.sign_in(client, "rm")
+        declared = client.post(
+            "/blackouts", data={"csrf_token": csrf, **blackout_form()}, follow_redirects=False
+        )
+        page = client.get(declared.headers["location"]).text
+    notice = re.search(r'<p class="notice" role="status">(.*?)</p>', page, re.S)
+    assert notice is not None
+    assert notice.group(1) == (
+        "The blackout is declared: changes overlapping it cannot be approved. It holds back"
+        ' <a href="/changes/CHG-1">CHG-1</a> “Deploy the December release”: none may be'
+        " approved or started while it stands."
+    )

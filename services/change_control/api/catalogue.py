@@ -10,7 +10,9 @@ from fastapi import APIRouter, Depends, Path, Response
 from services.change_control.api.models import (
     Blackout,
     BlackoutBody,
+    BlackoutSaved,
     Decision,
+    HeldBack,
     Template,
     TemplateBody,
 )
@@ -63,16 +65,29 @@ def catalogue_router(
     ) -> Any:
         return views.blackouts(include_lifted=include_lifted)
 
+    def saved(ref: CatalogueRef) -> BlackoutSaved:
+        """The blackout saved, with the changes it now holds back: said at once, not only
+        when the CAB next tries to approve one of them."""
+        held = views.held_back_by(ref.id)
+        return BlackoutSaved(
+            id=ref.id,
+            version=ref.version,
+            active=ref.active,
+            holds_back=[
+                HeldBack(id=c["id"], reference=c["reference"], title=c["title"]) for c in held
+            ],
+        )
+
     @router.post(
         "/blackouts",
-        response_model=CatalogueRef,
+        response_model=BlackoutSaved,
         status_code=201,
         summary="Declare a blackout window (for every subsystem, or those named)",
         responses=CreatedAt("/api/blackouts/{id}"),
     )
-    def declare(body: BlackoutBody, caller: Annotated[Caller, Depends(manager)]) -> CatalogueRef:
+    def declare(body: BlackoutBody, caller: Annotated[Caller, Depends(manager)]) -> BlackoutSaved:
         with caller.acting():
-            return blackouts.declare(_blackout(body))
+            return saved(blackouts.declare(_blackout(body)))
 
     @router.get("/blackouts/{blackout_id}", response_model=Blackout, summary="A blackout window")
     def blackout(
@@ -85,7 +100,7 @@ def catalogue_router(
 
     @router.put(
         "/blackouts/{blackout_id}",
-        response_model=CatalogueRef,
+        response_model=BlackoutSaved,
         summary="Move or rescope a blackout",
         responses=IF_MATCH_RESPONSES,
     )
@@ -95,10 +110,10 @@ def catalogue_router(
         caller: Annotated[Caller, Depends(manager)],
         response: Response,
         if_match: IfMatch = None,
-    ) -> CatalogueRef:
+    ) -> BlackoutSaved:
         with caller.acting():
             done = blackouts.change(blackout_id, _blackout(body), expected_version(if_match))
-        return tagged(response, done.version, done)
+        return tagged(response, done.version, saved(done))
 
     @router.post(
         "/blackouts/{blackout_id}/lift", response_model=CatalogueRef, summary="Lift a blackout"

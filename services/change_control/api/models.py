@@ -3,6 +3,7 @@ the shapes of what the read routes answer."""
 
 # No `from __future__ import annotations`: FastAPI and pydantic must see the annotations
 # as objects.
+from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -161,6 +162,30 @@ class Conflict(BaseModel):
     window_start: str | None
     window_end: str | None
     subsystems: list[str]
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    id: str
+    reference: Annotated[str | None, Field(description="CHG-350: the change's number.")]
+    title: str
+
+
+@dataclass(frozen=True)
+class BlackoutSaved:
+    """A blackout declared or moved, with what it now holds back."""
+
+    id: str
+    version: int
+    active: bool
+    holds_back: Annotated[
+        list[HeldBack],
+        Field(
+            description="The open changes (in review, approved or under way) whose windows it"
+            " overlaps on a subsystem they share: none may be approved or started while it"
+            " stands."
+        ),
+    ]
 
 
 class Blackout(BaseModel):

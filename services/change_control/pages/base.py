@@ -57,7 +57,7 @@ class ChangePages:
         viewer: Viewer,
         run: Callable[[Form], object],
         page: Callable[[Request, Viewer, Refusal, dict[str, Any], str], Response],
-        done: str,
+        done: str | Callable[[Form], str],
         failed: str,
     ) -> Response:
         """A catalogue form (a blackout, a standard template) run as the viewer: on to

@@ -11,7 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from services.change_control.application.catalogue import BlackoutDraft
+from services.change_control.application.catalogue import BlackoutDraft, CatalogueRef
 from services.change_control.domain.values import iso
 from services.change_control.pages.base import ChangePages
 from shared.http.routing import ServiceRouter
@@ -57,8 +57,22 @@ def blackout_routes(p: ChangePages) -> APIRouter:
             hits=p.views.hit_by_blackouts(),
             catalogue=p.changes.catalogue,
             may_manage=viewer.may(Role.RELEASE_MANAGER),
-            notice=NOTICES.get(request.query_params.get("done", "")),
+            notice=notice(request),
         )
+
+    def notice(request: Request) -> str | None:
+        """What was done and, for a blackout declared or moved, the open changes it now
+        holds back (said now, not first when the CAB tries to approve one)."""
+        done = request.query_params.get("done", "")
+        said = NOTICES.get(done)
+        blackout_id = request.query_params.get("blackout", "")
+        if said is None or done == "lifted" or not blackout_id:
+            return said
+        held = p.views.held_back_by(blackout_id)
+        if not held:
+            return f"{said} It holds back no open change."
+        named = ", ".join(f"{c['reference']} “{c['title']}”" for c in held)
+        return f"{said} It holds back {named}: none may be approved or started while it stands."
 
     @router.get("/blackouts")
     def blackouts(request: Request, viewer: Annotated[Viewer, Depends(anyone)]) -> Response:
@@ -75,10 +89,16 @@ def blackout_routes(p: ChangePages) -> APIRouter:
 
     @router.post("/blackouts")
     async def declare(request: Request, viewer: Annotated[Viewer, Depends(manager)]) -> Response:
-        def run(form: Form) -> object:
-            return p.blackouts.declare(draft(form))
+        saved: list[CatalogueRef] = []
 
-        return await p.posted(request, viewer, run, page, "/blackouts?done=declared", "declare")
+        def run(form: Form) -> object:
+            saved.append(p.blackouts.declare(draft(form)))
+            return saved[-1]
+
+        def done(form: Form) -> str:
+            return f"/blackouts?done=declared&blackout={saved[-1].id}"
+
+        return await p.posted(request, viewer, run, page, done, "declare")
 
     @router.post("/blackouts/{blackout_id}")
     async def change(
@@ -87,7 +107,7 @@ def blackout_routes(p: ChangePages) -> APIRouter:
         def run(form: Form) -> object:
             return p.blackouts.change(blackout_id, draft(form))
 
-        done, failed = "/blackouts?done=changed", f"change:{blackout_id}"
+        done, failed = f"/blackouts?done=changed&blackout={blackout_id}", f"change:{blackout_id}"
         return await p.posted(request, viewer, run, page, done, failed)
 
     @router.post("/blackouts/{blackout_id}/lift")

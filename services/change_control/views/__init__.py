@@ -378,19 +378,26 @@ class ChangeControlViews:
         )
         return [blackout_row(r) for r in rows]
 
-    def hit_by_blackouts(self) -> dict[str, list[dict[str, Any]]]:
-        """For each blackout in force or to come, the open changes whose windows it
-        overlaps on a subsystem they share: their approval is refused while it stands."""
+    def hit_by_blackouts(self, blackout_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        """For each blackout in force or to come (or the one named), the open changes whose
+        windows it overlaps on a subsystem they share: their approval is refused while it
+        stands."""
         rows = self._rows(
             f"SELECT h.blackout_id, c.id, c.number, c.title, c.status, c.window_start"
             f" FROM {self._t(HITS)} h JOIN {self._t(CHANGES)} c ON c.id = h.change_id"
-            " ORDER BY c.window_start, c.number"
+            + (" WHERE h.blackout_id = :id" if blackout_id else "")
+            + " ORDER BY c.window_start, c.number",
+            {"id": blackout_id},
         )
         hit: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             row["reference"] = CHANGE_REFERENCES.of(row["number"])
             hit.setdefault(row.pop("blackout_id"), []).append(row)
         return hit
+
+    def held_back_by(self, blackout_id: str) -> list[dict[str, Any]]:
+        """The open changes a blackout holds back: reference, title and id of each."""
+        return self.hit_by_blackouts(blackout_id).get(blackout_id, [])
 
     def blackout(self, blackout_id: str) -> dict[str, Any] | None:
         rows = self._rows(f"SELECT * FROM {self._t(BLACKOUTS)} WHERE id = :id", {"id": blackout_id})
