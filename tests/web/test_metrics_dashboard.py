@@ -436,3 +436,20 @@ def test_the_dashboard_says_what_each_figure_counts(web: Web) -> None:
         assert f"<dt>{figure}</dt>" in said
     assert "From submission to delivery" in said
     assert "<dt>Lead time for changes</dt>" not in vp  # a VP sees no change figures
+
+
+def test_the_period_box_says_the_period_shown_and_keeps_one_typed(web: Web) -> None:
+    """Asked for none, the box holds the default period the page shows, in the API's
+    words; a period typed, even one refused, stays as typed."""
+    with web.client() as client:
+        web.sign_in(client, "cab.carl")
+        default = client.get("/dashboard").text
+        typed = client.get("/dashboard", params={"period": "2026-03"}).text
+        refused = client.get("/dashboard", params={"period": "last spring"}).text
+    shown = re.search(r'href="/api/metrics\?period=([^&"]+)', default)
+    assert shown is not None
+    label = html.unescape(shown.group(1)).replace("%2E", ".")
+    assert re.fullmatch(r"\d{4}-\d{2}\.\.\d{4}-\d{2}|\d{4}", label), label
+    assert f'name="period" value="{label}"' in default, label
+    assert 'name="period" value="2026-03"' in typed
+    assert 'name="period" value="last spring"' in refused

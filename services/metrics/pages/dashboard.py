@@ -75,7 +75,9 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
             viewer,
             status=422 if error else 200,
             error=error,
-            period=period,
+            # The box says the period shown ("2026-01..2026-12" when none was asked), in
+            # the API's words; a period refused stays as typed, to be mended.
+            period=period if period else (q.span.full or q.span).label,
             unit=unit,
             **_figures(p, q, chosen),
             backlog=_backlog(p, q, chosen.filter, by),
