@@ -151,6 +151,14 @@ class StaleVersion(DomainError):
 
 def require_version(what: str, current: int, expected: int | None) -> None:
     """Refuse a change made against another version than `current` (None: not asked)."""
+    if expected is not None and not 1 <= expected <= current:
+        # Not stale: that version never existed (a typed number, another record's ETag).
+        raise StaleVersion(
+            "stale_version",
+            f"no version {expected} of this {what}: it is at version {current}; read it"
+            " again and send its ETag as If-Match",
+            current_version=current,
+        )
     if expected is not None and expected != current:
         raise StaleVersion(
             "stale_version",
