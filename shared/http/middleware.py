@@ -6,6 +6,7 @@ import re
 import time
 import uuid
 from html import escape
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
@@ -112,9 +113,8 @@ class RequestContext:
         try:
             if _nul_in_address(scope):
                 said = "the address holds the NUL character (%00), which no parameter may"
-                await _refuse(
-                    scope, send_with_id, 422, "Unprocessable Content", "nul_in_address", said
-                )
+                title = HTTPStatus(422).phrase  # as every other 422 is titled
+                await _refuse(scope, send_with_id, 422, title, "nul_in_address", said)
                 return
             body_receive = await self._bounded_body(scope, receive, headers, send_with_id)
             if body_receive is not None:

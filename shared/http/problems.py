@@ -123,6 +123,21 @@ class TooManyRequests(Exception):
         self.retry_after_s = retry_after_s
 
 
+def _either(methods: list[str]) -> str:
+    if len(methods) < 2:
+        return "".join(methods) or "another address"
+    return ", ".join(methods[:-1]) + " or " + methods[-1]
+
+
+def _unreadable_body(cause: BaseException | None) -> str | None:
+    """What is wrong with a body that could not be read as JSON at all, or None."""
+    if isinstance(cause, RecursionError):
+        return "the body's JSON is nested too deeply to read: send a flatter JSON object"
+    if isinstance(cause, UnicodeDecodeError):
+        return f"the body is not valid UTF-8 (at byte {cause.start}): send JSON encoded as UTF-8"
+    return None
+
+
 def _what_is_wrong(request: Request, exc: RequestValidationError) -> str:
     """The detail of a 422: what to do when the body itself is the problem (not JSON, not
     sent as JSON, missing), else the schema's field errors listed under `errors`."""
@@ -164,15 +179,20 @@ def _beyond_the_schema(exc: RequestValidationError) -> tuple[str, str] | None:
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    errors = []
+    errors: list[dict[str, Any]] = []
     for error in exc.errors():
-        errors.append(
-            {
-                "field": ".".join(str(p) for p in error.get("loc", ()) if p != "body"),
-                "message": error.get("msg", ""),
-                "type": error.get("type", ""),
-            }
-        )
+        kind = error.get("type", "")
+        loc = [str(p) for p in error.get("loc", ()) if p != "body"]
+        if kind == "json_invalid":  # its location is the character it broke at, no field
+            at = f" at character {loc[0]}" if loc else ""
+            reason = (error.get("ctx") or {}).get("error", "")
+            said = f"the body is not valid JSON{at}" + (f": {reason}" if reason else "")
+            errors.append({"message": said, "type": kind})
+            continue
+        if kind == "nul_character":  # a model's own check: the field is in what it says
+            loc.append(str((error.get("ctx") or {}).get("field", "")))
+        field = ".".join(p for p in loc if p)
+        errors.append({"field": field, "message": error.get("msg", ""), "type": kind})
     return errors
 
 
@@ -220,9 +240,17 @@ def install_problem_handlers(app: FastAPI) -> None:
                 f"there is nothing at {request.url.path}: check the address (an id in it is a"
                 " UUID, as the API returns them)"
             )
+        if exc.status_code == 400 and (unreadable := _unreadable_body(exc.__cause__)):
+            # FastAPI answers 400 for a body json could not even read; it is a bad body
+            # like any other JSON that does not parse, so it is answered as they are.
+            return problem(422, "invalid_request", unreadable, instance=request.url.path)
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
-            headers["Allow"] = ", ".join(allowed_methods(request))
+            allowed = allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            detail = (
+                f"{request.method} is not allowed at {request.url.path}: use {_either(allowed)}"
+            )
         return problem(exc.status_code, rule, detail, instance=request.url.path, headers=headers)
 
     @app.exception_handler(NotAuthenticated)

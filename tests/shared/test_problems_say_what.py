@@ -6,6 +6,8 @@ from __future__ import annotations
 from tests.builders import request_payload, submit
 from tests.conftest import Api
 
+JSON = {"Content-Type": "application/json"}
+
 
 def test_if_match_naming_a_version_that_never_existed_says_so(api: Api) -> None:
     """If-Match "999" on a record at version 1 is not "changed since you read it": no one
@@ -21,3 +23,46 @@ def test_if_match_naming_a_version_that_never_existed_says_so(api: Api) -> None:
         assert "it is at version 1" in answer.json()["detail"]
         assert "changed since you read it" not in answer.json()["detail"]
         assert answer.json()["current_version"] == 1
+
+
+def test_a_method_not_allowed_names_the_allowed_methods(api: Api) -> None:
+    answer = api.client.delete("/api/requests", headers=api.people.headers("vp.sales"))
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "GET, POST"
+    assert answer.json()["detail"] == ("DELETE is not allowed at /api/requests: use GET or POST")
+
+
+def test_a_body_too_deep_or_not_utf8_is_422_saying_what_is_wrong(api: Api) -> None:
+    headers = {**api.people.headers("vp.sales"), **JSON}
+    deep = api.client.post("/api/requests", content=b"[" * 50_000, headers=headers)
+    assert (deep.status_code, deep.json()["rule"]) == (422, "invalid_request")
+    assert "nested too deeply" in deep.json()["detail"]
+    latin1 = api.client.post(
+        "/api/requests", content='{"title": "Caf\u00e9"}'.encode("latin-1"), headers=headers
+    )
+    assert (latin1.status_code, latin1.json()["rule"]) == (422, "invalid_request")
+    assert latin1.json()["detail"] == (
+        "the body is not valid UTF-8 (at byte 14): send JSON encoded as UTF-8"
+    )
+
+
+def test_invalid_json_names_no_field_and_says_where_it_broke(api: Api) -> None:
+    headers = {**api.people.headers("vp.sales"), **JSON}
+    cut = api.client.post("/api/requests", content=b'{"title": "x",', headers=headers)
+    assert cut.status_code == 422
+    error = cut.json()["errors"][0]
+    assert "field" not in error
+    assert "at character 14" in error["message"]
+
+
+def test_a_nul_in_a_field_names_that_field_in_errors(api: Api) -> None:
+    answer = api.post("/api/requests", "vp.sales", json=request_payload(title="Bill\x00shock"))
+    assert answer.json()["rule"] == "nul_character"
+    assert answer.json()["errors"][0]["field"] == "title"
+
+
+def test_every_422_has_the_same_title(api: Api) -> None:
+    nul = api.get("/api/requests?q=a%00b", "vp.sales")
+    schema = api.post("/api/requests", "vp.sales", json={})
+    assert (nul.status_code, schema.status_code) == (422, 422)
+    assert nul.json()["title"] == schema.json()["title"]
