@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from shared.application import Outcome, UseCases, current_actor
-from shared.domain import RuleViolation, require_version
+from shared.domain import NotFound, RuleViolation, require_version
 from shared.identity.domain import Role, ScryptCost, User, user_id
 from shared.identity.views import Directory
 from shared.store.log import EventLog
@@ -164,4 +164,9 @@ class Identity(UseCases):
         return self._user(username).version
 
     def _user(self, username: str) -> User:
-        return self.log.get(user_id(username), User, f"user {username!r}")
+        """The user named `username`; their id is made from the name, so an unknown one is
+        named as it was given (its made-up id would tell the caller nothing)."""
+        uid = user_id(username)
+        if not self.log.exists(uid):
+            raise NotFound("user_not_found", f"no user {username!r}")
+        return self.log.get(uid, User, f"user {username!r}")

@@ -237,3 +237,15 @@ def test_the_worker_logs_when_it_starts_and_stops_naming_its_store_and_services(
     for event in events.values():
         assert event["store"] == f"SQLite at {env / 'var' / 'railyard.sqlite3'}"
         assert event["services"] == ["intake", "release", "change_control", "metrics", "notify"]
+
+
+def test_an_unknown_user_is_named_as_given_not_by_an_internal_id(env: Path) -> None:
+    assert runner.invoke(app, ["bootstrap"]).exit_code == 0
+    for command in (
+        ["users", "deactivate", "nobody", "--reason", "left"],
+        ["tokens", "issue", "nobody"],
+    ):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 1
+        assert "no user 'nobody'" in result.output
+        assert " with id " not in result.output

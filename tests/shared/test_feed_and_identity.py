@@ -230,3 +230,11 @@ def test_a_department_is_kept_as_its_people_spell_it_and_a_team_only_where_it_co
     reader = {"username": "mo.metrics", "roles": ["metrics_reader"], "team": "qa"}
     refused = api.post("/api/users", "admin", json=reader)
     assert (refused.status_code, refused.json()["rule"]) == (422, "team_not_used")
+
+
+def test_an_unknown_user_is_named_as_given_not_by_an_internal_id(api: Api) -> None:
+    answer = api.put(
+        "/api/users/nobody/profile", "admin", json={"roles": ["requester"], "department": "Sales"}
+    )
+    assert (answer.status_code, answer.json()["rule"]) == (404, "user_not_found")
+    assert answer.json()["detail"] == "no user 'nobody'"
