@@ -180,9 +180,10 @@ class MetricsQueries:
     def forecasts(self, as_of: date, seed: int = 0, flt: Filter = EVERYTHING) -> dict[str, Any]:
         self._happened(as_of)
         history = self._history(self._forecast_start(as_of), as_of)
-        return forecast_requests(
+        doc = forecast_requests(
             history, as_of, self.zone, window_days=FORECAST_WINDOW_DAYS, seed=seed, flt=flt
         )
+        return noted(doc, history, flt)  # a department typed wrong is told, not only zeros
 
     def forecast_accuracy(self, q: Question, seed: int = 0) -> dict[str, Any]:
         """How often the forecasts made on the period's first day and the first day of
@@ -233,9 +234,10 @@ class MetricsQueries:
         if (by - as_of).days > 3 * 366:
             raise InvalidCommand("horizon_too_far", "forecasts reach at most 3 years ahead")
         history = self._history(self._forecast_start(as_of), as_of)
-        return how_many_by(
+        doc = how_many_by(
             history, as_of, by, self.zone, window_days=FORECAST_WINDOW_DAYS, seed=seed, flt=flt
         )
+        return noted(doc, history, flt)  # as every other metric: zeros for a typo say so
 
     def weekly(self, week: str, seed: int = 0) -> dict[str, Any]:
         try:

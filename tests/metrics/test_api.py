@@ -307,3 +307,16 @@ def test_a_filter_that_matches_nothing_of_the_period_is_noted_not_only_zero(api:
     assert "subsystems touched in it: " in subsystem  # the ones it could have meant
     assert "Billing" in subsystem.split("subsystems touched in it: ")[1]
     assert "notes" not in get(api, "/throughput")
+
+
+def test_a_forecast_for_a_department_nothing_is_from_is_noted_not_only_zero(api: Api) -> None:
+    """The backlog forecast and the forecasts of requests say a department typed wrong,
+    as the other metrics do, instead of answering zeros alone."""
+    march_history(api.platform)
+    backlog = get(api, "/forecasts/backlog", by="2026-06-30", department="Nope")
+    assert backlog["backlog"] == 0
+    [note] = backlog["notes"]
+    assert note.startswith("no request of this period is from 'Nope'")
+    [same] = get(api, "/forecasts", department="Nope")["notes"]
+    assert same == note
+    assert "notes" not in get(api, "/forecasts/backlog", by="2026-06-30")
