@@ -6,12 +6,11 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from services.intake.application import (
     COMMENTERS,
     Intake,
-    RankingRef,
     RequestDraft,
     RequestRef,
     Submitted,
@@ -134,8 +133,18 @@ class Rating(Strict):
     comment: str = Field(default="", max_length=2_000)
 
 
+RequestReference = Annotated[
+    str, Field(min_length=1, max_length=64, description="A request's id, or REQ-12.")
+]
+
+
 class RankingOrder(Strict):
-    order: list[UUID] = Field(max_length=1_000)
+    order: list[RequestReference] = Field(
+        max_length=1_000,
+        validation_alias=AliasChoices("order", "request_ids"),
+        description="The requests to put first, in order (`request_ids`, as the ranking is"
+        " read, is taken too); the others keep their place after them.",
+    )
 
 
 class RequestSummary(BaseModel):
@@ -488,16 +497,17 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
 
     @router.put(
         "/departments/{department}/ranking",
-        response_model=RankingRef,
-        summary="Re-rank my department's accepted requests",
+        response_model=Ranking,
+        summary="Re-rank my department's accepted requests: the ones named first",
     )
     def rank(
         department: Annotated[str, Path(min_length=1, max_length=100)],
         body: RankingOrder,
         caller: Annotated[Caller, Depends(requester)],
-    ) -> RankingRef:
+    ) -> Ranking:
         with caller.acting():
-            return intake.rank(caller.principal, department, [str(i) for i in body.order])
+            intake.rank(caller.principal, department, body.order)
+        return views.ranking(department)  # the ranking as stored, as GET shows it
 
     return router
 

@@ -19,6 +19,7 @@ from services.intake.domain import (
 )
 from services.intake.views import IntakeViews
 from shared.application import Outcome, UseCases
+from shared.contracts import REQUEST_REFERENCES
 from shared.domain import InvalidCommand, NotFound, NotPermitted, require_version
 from shared.identity.domain import IT_ROLES, Principal, Role
 from shared.identity.views import Directory
@@ -167,25 +168,37 @@ class Intake(UseCases):
         return self._change(request_id, decide)
 
     def rank(self, caller: Principal, department: str, order: Sequence[str]) -> RankingRef:
-        """A requester orders their own department's accepted, undelivered requests."""
+        """A requester orders their own department's accepted, undelivered requests: the
+        ones named (by id or as REQ-12) go first, in that order, and the others keep their
+        place after them, as the department's ranking shows them."""
         if self._own_department(caller).casefold() != department.casefold():
             raise NotPermitted(
                 "own_department_only", f"only {department}'s requesters may rank its requests"
             )
+        named = [self.request_id_of(r) for r in order]
 
         def command() -> Outcome[RankingRef]:
             departments: dict[str, str] = {}
             statuses: dict[str, str] = {}
-            for request_id in order:
+            for request_id in named:
                 request = self._request(_parse_id(request_id))
                 departments[request_id] = request.department
                 statuses[request_id] = request.status.value
+            given = set(named)
+            full = list(named)
+            for rest in self.views.ranking(department).request_ids if named else ():
+                request = self._request(_parse_id(rest))
+                # One delivered or taken back since the view was read just leaves the order.
+                if rest not in given and request.status is Status.ACCEPTED:
+                    full.append(rest)
+                    departments[rest] = request.department
+                    statuses[rest] = request.status.value
             rid = ranking_id(department)
             if self.log.exists(rid):
                 ranking = self.log.get(rid, DepartmentRanking)
             else:
                 ranking = DepartmentRanking(department=department)
-            ranking.rank(order, departments, statuses)
+            ranking.rank(full, departments, statuses)
             return Outcome(
                 [ranking], RankingRef(ranking.department, list(ranking.order), ranking.version)
             )
@@ -314,6 +327,17 @@ class Intake(UseCases):
             )
 
         return self.run(command)
+
+    def request_id_of(self, reference: str) -> str:
+        """The id of the request `reference` names: its id, or REQ-12 as people name it
+        (an unknown number is 404 naming it; any other text is taken as an id)."""
+        number = REQUEST_REFERENCES.number(reference)
+        if number is None:
+            return reference
+        found = self.views.with_number(number)
+        if found is None:
+            raise NotFound("change_request_not_found", f"no change request {reference.strip()}")
+        return found
 
     def _request(self, request_id: UUID) -> ChangeRequest:
         return self.log.get(request_id, ChangeRequest, "change request")

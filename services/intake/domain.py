@@ -491,6 +491,13 @@ class DepartmentRanking(AuditedAggregate):
         """Only this department's accepted, undelivered requests can be ranked, each once.
 
         `departments` and `statuses` describe every request named in `order`."""
+        if not order:
+            raise InvalidCommand(
+                "empty_ranking",
+                "name the requests to put first in the order they go; the others keep"
+                " their place after them (an empty order ranks nothing)",
+                field="order",
+            )
         if len(set(order)) != len(order):
             raise InvalidCommand("ranked_twice", "each request appears once in a ranking")
         for request_id in order:
