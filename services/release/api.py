@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from services.release.application import (
     BundleRef,
@@ -76,6 +76,10 @@ def _uuid(value: str, rule: str, what: str) -> UUID:
         raise NotFound(rule, f"no {what} with id {value!r}") from None
 
 
+PLANNED_OR_NOT = CreatedAt("/api/trains/{id}")  # the train's detail lists its bundles
+PLANNED_OR_NOT[200] = {"description": "Every date asked for had its bundle: none was planned"}
+
+
 def _found(views: ReleaseViews, bundle_id: UUID) -> dict[str, Any]:
     bundle = views.bundle(str(bundle_id))
     if bundle is None:
@@ -137,12 +141,19 @@ def _train_routes(router: APIRouter, auth: Auth, releases: Releases, views: Rele
         response_model=TrainRef,
         status_code=201,
         summary="Plan the train's next bundles (those not planned yet)",
+        responses=PLANNED_OR_NOT,
     )
     def generate(
-        train_id: TrainPath, body: GenerateIn, caller: Annotated[Caller, Depends(manager)]
+        train_id: TrainPath,
+        body: GenerateIn,
+        caller: Annotated[Caller, Depends(manager)],
+        response: Response,
     ) -> TrainRef:
         with caller.acting():
-            return releases.generate_bundles(train_id, body.count)
+            ref = releases.generate_bundles(train_id, body.count)
+        if not ref.bundle_ids:  # nothing made: no 201, and no Location to follow
+            response.status_code = 200
+        return ref
 
 
 def _bundle_reads(router: APIRouter, auth: Auth, views: ReleaseViews) -> None:

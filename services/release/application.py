@@ -54,6 +54,9 @@ class TrainRef:
     name: str
     version: int
     bundle_ids: list[str]
+    """The bundles this call planned (none when every date asked for had one)."""
+    next_bundle_ids: list[str] = field(default_factory=list)
+    """The bundles of the train's next deployments asked for, planned before or now."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,8 @@ class Releases(UseCases):
                 catalogue=self.catalogue,
             )
             bundles = self._due_bundles(train, generate) if generate else []
-            ref = TrainRef(str(train.id), train.name, train.version, [str(b.id) for b in bundles])
+            planned = [str(b.id) for b in bundles]
+            ref = TrainRef(str(train.id), train.name, train.version, planned, planned)
             return Outcome([train, *bundles], ref)
 
         return self.run(command)
@@ -115,10 +119,13 @@ class Releases(UseCases):
         def command() -> Outcome[TrainRef]:
             loaded = self.log.get(train, ReleaseTrain, "release train")
             bundles = self._due_bundles(loaded, count)
-            ref = TrainRef(
-                str(loaded.id), loaded.name, loaded.version, [str(b.id) for b in bundles]
+            today = now().astimezone(ZoneInfo(loaded.timezone)).date()
+            slots = loaded.upcoming(today, count)
+            every = [str(bundle_id(str(loaded.id), s.slot_date.isoformat())) for s in slots]
+            planned = [str(b.id) for b in bundles]
+            return Outcome(
+                bundles, TrainRef(str(loaded.id), loaded.name, loaded.version, planned, every)
             )
-            return Outcome(bundles, ref)
 
         return self.run(command)
 

@@ -56,9 +56,21 @@ def test_generating_again_plans_only_the_slots_not_planned_yet(api: Api) -> None
     more = api.post(f"/api/trains/{train['id']}/bundles", "rm", json={"count": 3})
     assert more.status_code == 201
     assert len(more.json()["bundle_ids"]) == 1
+    assert more.headers["location"] == f"/api/trains/{train['id']}"
     again = api.post(f"/api/trains/{train['id']}/bundles", "rm", json={"count": 3})
     assert again.json()["bundle_ids"] == []
     assert len(api.get("/api/bundles", "rm").json()) == 3
+
+
+def test_generating_when_every_date_has_a_bundle_is_200_naming_them_not_201(api: Api) -> None:
+    """Nothing was made: not 201 Created with an empty list and no Location, but 200 with
+    the bundles that were already there."""
+    train = define_train(api, generate=2)
+    again = api.post(f"/api/trains/{train['id']}/bundles", "rm", json={"count": 2})
+    assert again.status_code == 200, again.text
+    assert "location" not in again.headers
+    assert again.json()["bundle_ids"] == []
+    assert again.json()["next_bundle_ids"] == train["bundle_ids"]
 
 
 def test_a_second_train_with_the_same_name_is_409(api: Api) -> None:
