@@ -23,6 +23,7 @@ MAX_CAPACITY = 10_000
 MAX_HORIZON = 24
 
 START_AHEAD_AT_MOST_DAYS = 2 * 366  # as far as a bundle may move (decision 119)
+START_BEHIND_AT_MOST_DAYS = 366  # a train running for a year is defined with its real start
 
 
 def train_id(name: str) -> UUID:
@@ -93,6 +94,13 @@ class ReleaseTrain(AuditedAggregate):
             raise InvalidCommand(
                 "date_too_far",
                 f"{cadence.start_date} is over two years away: check the year",
+            )
+        if (today - cadence.start_date).days > START_BEHIND_AT_MOST_DAYS:
+            raise InvalidCommand(
+                "date_too_long_ago",
+                f"{cadence.start_date} is more than a year ago: check the year; a train's"
+                " start date is its first deployment, at most a year back",
+                field="cadence.start_date",
             )
         return cls(
             name=name,

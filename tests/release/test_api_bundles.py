@@ -93,6 +93,19 @@ def test_a_train_starting_years_away_is_refused_as_a_slip_of_the_year(api: Api) 
     assert api.get("/api/trains", "rm").json() == []
 
 
+def test_a_train_starting_more_than_a_year_ago_is_refused_as_a_slip_of_the_year(
+    api: Api,
+) -> None:
+    """1900-01-01 was accepted, and its first bundle was planned already past its freeze,
+    in QA with nothing in it."""
+    payload = train_payload()
+    payload["cadence"]["start_date"] = "1900-01-01"
+    refused = api.post("/api/trains", "rm", json=payload)
+    assert (refused.status_code, refused.json()["rule"]) == (422, "date_too_long_ago")
+    assert refused.json()["detail"].startswith("1900-01-01 is more than a year ago")
+    assert api.get("/api/trains", "rm").json() == []
+
+
 def test_bad_cadence_and_milestones_are_422(api: Api) -> None:
     fifth = train_payload()
     fifth["cadence"]["week_of_month"] = 5
