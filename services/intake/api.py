@@ -114,7 +114,9 @@ class CommentBody(Strict):
 
 
 class DuplicateMark(Strict):
-    duplicate_of: UUID
+    duplicate_of: str = Field(
+        min_length=1, max_length=64, description="The original: its id, or REQ-12."
+    )
     note: str = Field(default="", max_length=2_000)
 
 
@@ -452,7 +454,8 @@ def intake_router(auth: Auth, intake: Intake, views: IntakeViews) -> APIRouter:
         request_id: UUID, body: DuplicateMark, caller: Annotated[Caller, Depends(manager)]
     ) -> RequestRef:
         with caller.acting():
-            return intake.mark_duplicate(request_id, body.duplicate_of, body.note)
+            original = intake.request_named(body.duplicate_of)
+            return intake.mark_duplicate(request_id, original, body.note)
 
     @router.post(
         "/requests/{request_id}/owner",

@@ -339,6 +339,10 @@ class Intake(UseCases):
             raise NotFound("change_request_not_found", f"no change request {reference.strip()}")
         return found
 
+    def request_named(self, reference: str) -> UUID:
+        """The id of the request named by its id or as REQ-12 (404 for neither)."""
+        return _parse_id(self.request_id_of(reference))
+
     def _request(self, request_id: UUID) -> ChangeRequest:
         return self.log.get(request_id, ChangeRequest, "change request")
 

@@ -67,8 +67,12 @@ class FollowRef(Strict):
     """What to follow: exactly one of a release bundle, a request or a production change."""
 
     bundle_id: UUID | None = None
-    request_id: UUID | None = None
-    change_id: UUID | None = None
+    request_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="Its id, or REQ-12."
+    )
+    change_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="Its id, or CHG-7."
+    )
 
     @model_validator(mode="after")
     def _one(self) -> "FollowRef":

@@ -215,13 +215,36 @@ class Notifications(UseCases):
         self._require("bundle", bundle_id)
         return self._mine(principal, lambda s: s.follow(bundle_id))
 
-    def follow_item(self, principal: Principal, kind: str, item_id: str) -> Preferences:
-        """Follow a request or a production change: hear of its every step and comment."""
+    def follow_item(self, principal: Principal, kind: str, item: str) -> Preferences:
+        """Follow a request or a production change (by id, or as REQ-12, CHG-7): hear of
+        its every step and comment."""
+        item_id = self._named(kind, item)
         self._require(kind, item_id)
         return self._mine(principal, lambda s: s.follow_item(kind, item_id))
 
-    def unfollow_item(self, principal: Principal, kind: str, item_id: str) -> Preferences:
+    def unfollow_item(self, principal: Principal, kind: str, item: str) -> Preferences:
+        item_id = self._named(kind, item)
         return self._mine(principal, lambda s: s.unfollow_item(kind, item_id))
+
+    def _named(self, kind: str, item: str) -> str:
+        """The id of the request or change `item` names: its id, or its reference."""
+        references = {"request": c.REQUEST_REFERENCES, "change": c.CHANGE_REFERENCES}
+        if kind not in references:  # refused as nothing one follows, by _require
+            return item
+        rule, what = _LABELS[kind]
+        number = references[kind].number(item)
+        found = self.views.numbered(kind, number) if number is not None else None
+        if found is not None:
+            return found
+        if number is not None:
+            raise NotFound(f"{rule}_not_found", f"no {what} {item.strip()}")
+        try:
+            return str(UUID(item))
+        except ValueError:
+            raise NotFound(
+                f"{rule}_not_found",
+                f"no {what} {item!r}: name it by its id or as {references[kind].prefix}-12",
+            ) from None
 
     def _require(self, kind: str, item_id: str) -> None:
         """What is followed exists, and is what it is said to be: read from the log itself

@@ -247,6 +247,14 @@ class NotifyViews:
                 )
         return sorted(found, key=lambda r: (r["followed_at"], r["id"]))
 
+    def numbered(self, kind: str, number: int) -> str | None:
+        """The id of the request or change numbered `number` (REQ-12, CHG-7), if any."""
+        table = {"request": REQUESTS, "change": CHANGES}[kind]
+        self.group.ensure_fresh()
+        with self.log.db.transaction() as cur:
+            found = cur.scalar(f"SELECT id FROM {self._t(table)} WHERE number = :n", {"n": number})
+        return str(found) if found is not None else None
+
     def follows(self, username: str, item_id: str) -> bool:
         self.group.ensure_fresh()
         with self.log.db.transaction() as cur:

@@ -3,7 +3,6 @@
 # No `from __future__ import annotations`: FastAPI must see the route annotations,
 # which name dependencies local to the router factory, as objects.
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 
@@ -49,7 +48,9 @@ def deployments_router(
         caller: Annotated[Caller, Depends(anyone)],
         unauthorised: bool | None = None,
         subsystem: Annotated[str | None, Query(max_length=100)] = None,
-        change_id: UUID | None = None,
+        change_id: Annotated[
+            str | None, Query(min_length=1, max_length=64, description="Its id, or CHG-7.")
+        ] = None,
         pipeline_name: Annotated[str | None, Query(alias="pipeline", max_length=64)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
@@ -58,7 +59,7 @@ def deployments_router(
             DeploymentFilter(
                 unauthorised=unauthorised,
                 subsystem=subsystem,
-                change_id=str(change_id) if change_id else None,
+                change_id=reports.change_id_of(change_id) if change_id else None,
                 pipeline=pipeline_name,
             ),
             limit=limit,

@@ -73,6 +73,24 @@ class DeploymentReports(UseCases):
             return change
         return self.views.with_number(number) or change
 
+    def change_id_of(self, change: str) -> str:
+        """The id of the change `change` names, as an id or as CHG-7 (to list its
+        reports): an unknown number is 404, text that is neither is 422, naming it."""
+        number = CHANGE_REFERENCES.number(change)
+        if number is not None:
+            found = self.views.with_number(number)
+            if found is None:
+                raise NotFound("production_change_not_found", f"no production change {change}")
+            return found
+        try:
+            return str(UUID(change))
+        except ValueError:
+            raise InvalidCommand(
+                "invalid_change_id",
+                f"change_id {change!r} names no change: give its id or its reference, CHG-7",
+                field="change_id",
+            ) from None
+
     def reported(self, pipeline: str, idempotency_key: str) -> DeploymentRef:
         """The deployment `pipeline` reported under `idempotency_key`, as Railyard answered
         it then: a re-run of a pipeline's step asks before it deploys again (the gate ran
