@@ -56,7 +56,10 @@ def test_a_week_its_year_does_not_have_is_named_with_the_weeks_it_has() -> None:
     with pytest.raises(ValueError, match="ISO year 2023 has weeks 1 to 52"):
         parse_period("2023-W53")
     assert parse_period("2026-W53").start == date(2026, 12, 28)
-    with pytest.raises(ValueError, match="ISO year 2026 has weeks 1 to 53"):
+    # Asked for a week, it says week (not "invalid period") and which weeks there are.
+    with pytest.raises(
+        ValueError, match="no week 2026-W60: ISO year 2026 has weeks 2026-W01 to 2026-W53"
+    ):
         parse_week("2026-W60")
 
 

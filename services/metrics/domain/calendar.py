@@ -107,6 +107,11 @@ def _month_end_day(day: date) -> int:
 class NoSuchWeek(ValueError):
     """A week its ISO year does not have (2023-W53): said as such, by a week's parser too."""
 
+    def __init__(self, message: str, year: int, weeks: int) -> None:
+        super().__init__(message)
+        self.year = year
+        self.weeks = weeks
+
 
 def _one(text: str) -> Span:
     if m := _YEAR.match(text):
@@ -123,7 +128,9 @@ def _one(text: str) -> Span:
         year, week = int(m[1]), int(m[2])
         weeks = date(year, 12, 28).isocalendar()[1]  # 28 December is in the last ISO week
         if not 1 <= week <= weeks:
-            raise NoSuchWeek(f"invalid period {text!r}: ISO year {year} has weeks 1 to {weeks}")
+            raise NoSuchWeek(
+                f"invalid period {text!r}: ISO year {year} has weeks 1 to {weeks}", year, weeks
+            )
         monday = date.fromisocalendar(year, week, 1)
         return Span(monday, monday + timedelta(days=6), text)
     if _DAY.match(text):

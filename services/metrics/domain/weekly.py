@@ -29,8 +29,13 @@ def parse_week(text: str) -> Span:
         text = f"{loose[1]}-W{int(loose[2]):02d}"
     try:
         span = parse_period(text)
-    except NoSuchWeek:  # a week its year does not have: said as such
-        raise
+    except NoSuchWeek as exc:  # a week its year does not have: said as such, as a week
+        raise NoSuchWeek(
+            f"there is no week {text}: ISO year {exc.year} has weeks {exc.year}-W01 to"
+            f" {exc.year}-W{exc.weeks:02d}",
+            exc.year,
+            exc.weeks,
+        ) from None
     except ValueError:
         span = None
     if span is None or span.days != 7 or "-W" not in text:

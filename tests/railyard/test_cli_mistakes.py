@@ -1,0 +1,32 @@
+"""What the command line says when a command is written wrongly, and how it exits: 2 for
+a command written wrongly (a bad argument, as typer and click exit), 1 for a command that
+ran and failed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from railyard.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(env: Path) -> Path:
+    """The store, with its first admin."""
+    assert runner.invoke(app, ["bootstrap"]).exit_code == 0
+    return env
+
+
+def test_a_week_its_year_does_not_have_is_called_a_week_and_the_years_weeks_named(
+    env: Path,
+) -> None:
+    """`--week 2026-W60` said "invalid period '2026-W60'", as if a period had been asked."""
+    result = runner.invoke(app, ["report", "weekly", "--week", "2026-W60"])
+    assert "there is no week 2026-W60: ISO year 2026 has weeks 2026-W01 to 2026-W53" in (
+        result.output
+    )
+    assert "period" not in result.output
