@@ -4,6 +4,7 @@ HTTP API's `/api/users` and `/api/tokens` have them, with the same checks."""
 from __future__ import annotations
 
 import getpass
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -18,6 +19,9 @@ from shared.identity.domain import MAX_REASON, Role, Team, is_email
 from shared.platform import Platform
 
 PlatformFactory = Callable[..., AbstractContextManager[Platform]]
+
+TOKEN_ID = re.compile(r"[0-9a-fA-F]{16}")
+"""A token's id, as `tokens list` shows it and `ry_<id>_<secret>` holds it."""
 
 users_app = typer.Typer(help="People and their roles.", no_args_is_help=True)
 tokens_app = typer.Typer(
@@ -56,6 +60,17 @@ def _new_password() -> str:
         say("the two passwords differ: nothing was set", "red")
         raise typer.Exit(1)
     return secret
+
+
+def _a_token_id(value: str) -> str:
+    """16 hexadecimal characters, as `tokens list` shows them: anything else names no
+    token, and is said as a mistake in the command, not as a token that is not there."""
+    if not TOKEN_ID.fullmatch(value.strip()):
+        raise typer.BadParameter(
+            f"{value!r} is not a token id: a token id is 16 hexadecimal characters (0-9, a-f),"
+            " as `railyard tokens list USER` shows them (in a token, the part after 'ry_')"
+        )
+    return value.strip().lower()
 
 
 def _minute(instant: str) -> str:
@@ -194,7 +209,7 @@ def _tokens(platform: PlatformFactory, actor: Callable[[], str]) -> None:
 
     @tokens_app.command("revoke")
     def revoke_token(
-        token_id: str,
+        token_id: Annotated[str, typer.Argument(callback=_a_token_id)],
         reason: Annotated[
             str, typer.Option(help="Why it is revoked.", callback=_a_reason)
         ] = "revoked from the CLI",
@@ -204,7 +219,11 @@ def _tokens(platform: PlatformFactory, actor: Callable[[], str]) -> None:
         with platform(existing=True) as built, acting_as(actor()):
             owner = built.directory.token_owner(token_id)
             if owner is None:
-                say(f"no token {token_id}", "red")
+                say(
+                    f"refused (token_not_found): no token has the id {token_id}"
+                    " (railyard tokens list USER shows a user's tokens)",
+                    "red",
+                )
                 raise typer.Exit(1)
             built.identity.revoke_token(owner, token_id, reason)
             err.print(f"revoked token {token_id} of {owner}")

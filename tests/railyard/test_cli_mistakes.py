@@ -14,6 +14,11 @@ from railyard.cli import app
 runner = CliRunner()
 
 
+def said(output: str) -> str:
+    """What a command said, as one line: typer draws a usage error in a box, wrapped."""
+    return " ".join(output.replace("│", " ").split())
+
+
 @pytest.fixture
 def env(env: Path) -> Path:
     """The store, with its first admin."""
@@ -30,3 +35,14 @@ def test_a_week_its_year_does_not_have_is_called_a_week_and_the_years_weeks_name
         result.output
     )
     assert "period" not in result.output
+
+
+def test_revoking_something_that_is_not_a_token_id_says_what_a_token_id_is(env: Path) -> None:
+    """`tokens revoke garbage` said "no token garbage", as if a token were missing."""
+    result = runner.invoke(app, ["tokens", "revoke", "garbage"])
+    assert result.exit_code == 2
+    assert "a token id is 16 hexadecimal characters" in said(result.output)
+    assert "railyard tokens list USER" in said(result.output)
+    missing = runner.invoke(app, ["tokens", "revoke", "0123456789abcdef"])
+    assert missing.exit_code == 1
+    assert "no token has the id 0123456789abcdef" in missing.output
