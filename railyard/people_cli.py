@@ -78,10 +78,19 @@ def _minute(instant: str) -> str:
     return datetime.fromisoformat(instant).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
 
 
-def _known(platform: Platform, username: str) -> None:
-    """A user that is not there is said before anything is asked or done."""
-    if platform.directory.user(username) is None:
+def _known(platform: Platform, username: str, *, active: bool = False) -> None:
+    """A user that is not there (or, when `active`, is deactivated) is said before
+    anything is asked or done."""
+    user = platform.directory.user(username)
+    if user is None:
         say(f"refused (user_not_found): no user {username!r} (railyard users list)", "red")
+        raise typer.Exit(1)
+    if active and not user.active:
+        say(
+            f"refused (user_deactivated): {username} is deactivated: reactivate them first"
+            f" (railyard users reactivate {username} --reason ...)",
+            "red",
+        )
         raise typer.Exit(1)
 
 
@@ -150,7 +159,7 @@ def _users(platform: PlatformFactory, actor: Callable[[], str]) -> None:
     def set_password(username: str) -> None:
         """Set a user's sign-in password (asked twice, never echoed)."""
         with platform(existing=True) as built, acting_as(actor()):
-            _known(built, username)
+            _known(built, username, active=True)  # before the password is asked for
             built.identity.set_password(username, _new_password())
             err.print("password set")
 

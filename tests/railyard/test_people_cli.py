@@ -57,6 +57,20 @@ def test_set_password_says_an_unknown_user_before_asking_for_a_password(
     assert prompts == []
 
 
+def test_set_password_says_a_deactivated_user_before_asking_for_a_password(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The password was asked for twice, and only then refused with user_deactivated."""
+    runner.invoke(app, ["users", "create", "gone", "--role", "cab_member"])
+    runner.invoke(app, ["users", "deactivate", "gone", "--reason", "left the company"])
+    prompts = typed(monkeypatch)
+    result = runner.invoke(app, ["users", "set-password", "gone"])
+    assert result.exit_code == 1
+    assert "user_deactivated" in result.output
+    assert "railyard users reactivate gone" in result.output
+    assert prompts == []
+
+
 def test_set_password_asks_twice_and_sets_nothing_when_they_differ(
     env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
