@@ -60,6 +60,15 @@ class TrainRef:
 
 
 @dataclass(frozen=True)
+class StaysInBundle:
+    """A withdrawn request left in the bundle that holds it: that bundle's scope is
+    locked (`phase`: signed off, approved for deployment or closed)."""
+
+    bundle_id: str
+    phase: str
+
+
+@dataclass(frozen=True)
 class ScopeChange:
     bundle_id: str
     request_id: str
@@ -256,19 +265,23 @@ class Releases(UseCases):
             bundle, request_id, lambda b, p: b.unschedule(str(request_id), p, reason)
         )
 
-    def release_withdrawn(self, request_id: UUID, reason: str) -> ScopeChange | None:
+    def release_withdrawn(
+        self, request_id: UUID, reason: str
+    ) -> ScopeChange | StaysInBundle | None:
         """A request its requester withdrew leaves the bundle it is scheduled in (after the
         freeze, as an exception with the withdrawal's reason). None when it is in no
-        bundle, or in one whose scope is locked (signed off or approved for deployment),
-        where it stays for the release manager to deal with."""
+        bundle; StaysInBundle when its bundle's scope is locked (signed off or approved
+        for deployment), where it stays for the release manager to deal with."""
 
-        def command() -> Outcome[ScopeChange | None]:
+        def command() -> Outcome[ScopeChange | StaysInBundle | None]:
             placement = self._placement(str(request_id))
             if placement.bundle_id is None:
                 return Outcome([], None)
             b = self._bundle(UUID(placement.bundle_id))
-            if not b.scope_open() or str(request_id) not in b.items:
+            if str(request_id) not in b.items:
                 return Outcome([], None)
+            if not b.scope_open():
+                return Outcome([], StaysInBundle(placement.bundle_id, b.phase.value))
             why = (
                 f"withdrawn by its requester: {reason}" if reason else "withdrawn by its requester"
             )

@@ -14,7 +14,7 @@ from uuid import UUID
 
 import structlog
 
-from services.release.application import Releases
+from services.release.application import Releases, StaysInBundle
 from services.release.queries import ReleaseViews
 from shared import contracts
 from shared.application import reacting_to
@@ -100,8 +100,9 @@ class BundleFollowsItsDeploymentChange(Reaction):
 
 class WithdrawnRequestsLeaveTheirBundle(Reaction):
     """REQUEST_WITHDRAWN -> the request leaves the bundle it was scheduled in, while the
-    bundle's scope is open; in a signed-off or approved bundle it stays (and is logged),
-    for the release manager to take out or ship with the approved build."""
+    bundle's scope is open; in a signed-off or approved bundle it stays (and is logged,
+    naming the bundle), for the release manager to take out or ship with the approved
+    build. One that was in no bundle needs nothing (logged at debug level only)."""
 
     name: ClassVar[str] = "release.withdrawn_requests_leave_their_bundle"
     topics: ClassVar[frozenset[str]] = frozenset({contracts.REQUEST_WITHDRAWN.topic})
@@ -114,5 +115,15 @@ class WithdrawnRequestsLeaveTheirBundle(Reaction):
             left = self.releases.release_withdrawn(
                 UUID(event.aggregate_id), str(event.data.get("reason") or "")
             )
-        if left is None:
-            log.info("withdrawn_request_not_unscheduled", request_id=event.aggregate_id)
+        # Only a request left behind in a locked bundle is news, for its release manager:
+        # one that was in no bundle (most withdrawals, and all of a new store's history
+        # this reaction first catches up over) needed nothing.
+        if isinstance(left, StaysInBundle):
+            log.info(
+                "withdrawn_request_not_unscheduled",
+                request_id=event.aggregate_id,
+                bundle_id=left.bundle_id,
+                bundle_phase=left.phase,
+            )
+        elif left is None:
+            log.debug("withdrawn_request_in_no_bundle", request_id=event.aggregate_id)

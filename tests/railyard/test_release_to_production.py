@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from tests.change_control.builders import approve, raise_change, window
 from tests.conftest import Api
+from tests.logs import captured_logs
 from tests.release.builders import accepted_request, first_bundle, pass_qa, scheduled
 
 
@@ -112,6 +113,24 @@ def test_a_withdrawn_request_leaves_its_bundle_until_the_scope_is_locked(api: Ap
     signed = api.post(f"/api/bundles/{bundle}/sign-off", "qa.quinn", json={"note": "green"})
     assert signed.status_code == 200, signed.text
     assert api.post(f"/api/requests/{late}/withdraw", "vp.sales", json=reason).status_code == 200
-    follow(api)
+    with captured_logs() as logs:
+        follow(api)
     items = api.get(f"/api/bundles/{bundle}", "rm").json()["items"]
     assert sorted(i["request_id"] for i in items) == sorted([kept, late])
+    # Said, naming the bundle it stays in, for the release manager to act on.
+    (stays,) = [e for e in logs if e["event"] == "withdrawn_request_not_unscheduled"]
+    assert (stays["request_id"], stays["bundle_id"], stays["log_level"]) == (late, bundle, "info")
+
+
+def test_a_withdrawn_request_that_was_in_no_bundle_is_not_news_in_the_log(api: Api) -> None:
+    """A withdrawal of work no bundle held needs nothing: it was logged at info level as
+    "not unscheduled", once per such withdrawal in the whole history on a new store's
+    first start (53 lines on the demo's), burying the start-up lines."""
+    request_id = accepted_request(api, title="Never scheduled")
+    reason = {"reason": "no longer needed"}
+    withdrawn = api.post(f"/api/requests/{request_id}/withdraw", "vp.sales", json=reason)
+    assert withdrawn.status_code == 200
+    with captured_logs() as logs:
+        follow(api)
+    said = [e for e in logs if e.get("request_id") == request_id and e["log_level"] != "debug"]
+    assert said == []
