@@ -30,7 +30,7 @@ from railyard.people_cli import register as register_people_commands
 from railyard.stores import name_the_store, refuse_missing_store, store_name
 from railyard.verify_cli import verify
 from shared.application import acting_as
-from shared.domain import DomainError
+from shared.domain import DomainError, InvalidCommand
 from shared.http.app import followers_for
 from shared.identity.domain import Role
 from shared.logging import configure_logging
@@ -46,6 +46,11 @@ from shared.store.errors import StoreUnavailable, connection_problem
 from shared.store.migrate import grant_service_role
 
 log = structlog.get_logger(__name__)
+
+# Every command's exit codes (README, "Exit codes"): the command was written wrongly (a bad
+# argument or option, as typer and click exit), or it ran and something failed.
+EXIT_WRITTEN_WRONGLY = 2
+EXIT_FAILED = 1
 
 # How long a served worker may go without answering its supervisor before it is replaced.
 WORKER_HEALTHCHECK_S = 30
@@ -98,13 +103,21 @@ def _platform(
         yield platform
     except DomainError as exc:
         say(f"refused ({exc.rule}): {exc.detail}", "red")
-        raise typer.Exit(1) from None
+        raise typer.Exit(exit_code_of(exc)) from None
     except StoreUnavailable as exc:
         _unavailable(settings, exc)
     except (psycopg.Error, DatabaseError) as exc:
         _refused(settings, exc)
     finally:
         platform.close()
+
+
+def exit_code_of(exc: DomainError) -> int:
+    """2 for a value the command was written with that no state of the store would take
+    (what the HTTP API answers 422: a username the rules refuse, a week that does not
+    exist, a requester without a department), as typer exits for a bad option; 1 for a
+    command that ran and was refused by what is there (a user already deactivated)."""
+    return EXIT_WRITTEN_WRONGLY if exc.status == InvalidCommand.status else EXIT_FAILED
 
 
 def _data_dir_made(settings: Settings) -> None:

@@ -24,7 +24,9 @@ from services.notify.messages import UNAUTHORISED_BECAUSE
 
 EXIT_NOT_COVERED = 1
 EXIT_REFUSED = 2
-"""Railyard refused what the step sent (a deployed_at in the future, an unknown field)."""
+"""The step was written wrongly: Railyard refused what it sent (a deployed_at in the
+future, an unknown field), or `gate check` named a subsystem the catalogue does not have."""
+UNKNOWN_SUBSYSTEM = "unknown_subsystem"
 EXIT_UNREACHABLE = 3
 """Railyard unreachable or failing (5xx), or the token refused (unknown, revoked, expired,
 or not a pipeline user's)."""
@@ -54,6 +56,9 @@ class Verdict:
     covered: bool
     change_id: str | None
     message: str
+    exit_code: int = 0
+    """0 covered, EXIT_NOT_COVERED, or EXIT_REFUSED when the step names a subsystem the
+    catalogue does not have (a mistake in the step, not a missing approval)."""
 
 
 def _problem(response: httpx.Response) -> str:
@@ -107,11 +112,14 @@ def check(client: httpx.Client, subsystem: str, change_id: str | None = None) ->
     body = response.json()
     if body["covered"]:
         return Verdict(True, body["change_id"], f"Railyard: {body['detail']}")
+    written_wrongly = body["reason"] == UNKNOWN_SUBSYSTEM
     return Verdict(
         False,
         None,
         f"Railyard: deployment of {subsystem} is NOT authorised"
-        f" ({body['reason']}): {body['detail']}",
+        f" ({body['reason']}): {body['detail']}"
+        + ("; check the step's --subsystem" if written_wrongly else ""),
+        EXIT_REFUSED if written_wrongly else EXIT_NOT_COVERED,
     )
 
 
@@ -229,7 +237,7 @@ def run(
     verdict = check(client, subsystem, change_id)
     say(verdict.message)
     if not verdict.covered:
-        return EXIT_NOT_COVERED
+        return verdict.exit_code
     began = datetime.now(UTC)
     if failed := _deploy(command, say):
         return failed

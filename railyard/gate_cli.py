@@ -49,7 +49,8 @@ def _fail(exc: GateError) -> typer.Exit:
 
 @gate_app.command("check")
 def gate_check(url: Url, token: Token, subsystem: Subsystem, change_id: ChangeId = None) -> None:
-    """Exit 0 when an approved change covers deploying SUBSYSTEM now, else exit 1."""
+    """Exit 0 when an approved change covers deploying SUBSYSTEM now, else exit 1 (2 for a
+    subsystem the catalogue does not have: the step is written wrongly)."""
     try:
         with client_for(url, token) as client:
             verdict = check(client, subsystem, change_id)
@@ -57,7 +58,7 @@ def gate_check(url: Url, token: Token, subsystem: Subsystem, change_id: ChangeId
         raise _fail(exc) from None
     say(verdict.message)
     if not verdict.covered:
-        raise typer.Exit(EXIT_NOT_COVERED)
+        raise typer.Exit(verdict.exit_code)
     print(verdict.change_id)
 
 

@@ -46,3 +46,29 @@ def test_revoking_something_that_is_not_a_token_id_says_what_a_token_id_is(env: 
     missing = runner.invoke(app, ["tokens", "revoke", "0123456789abcdef"])
     assert missing.exit_code == 1
     assert "no token has the id 0123456789abcdef" in missing.output
+
+
+def test_a_command_written_wrongly_exits_2_and_one_that_ran_and_failed_exits_1(
+    env: Path,
+) -> None:
+    """`report weekly --week garbage` exited 1 but `--format pdf` 2; `users create "Bad
+    Name"` 1 but `--role wizard` 2: a script could not tell a typo from a failure."""
+    written_wrongly = (
+        ["report", "weekly", "--week", "garbage"],
+        ["report", "weekly", "--format", "pdf"],
+        ["users", "create", "Bad Name", "--role", "admin"],
+        ["users", "create", "bad.role", "--role", "wizard"],
+        ["users", "create", "nodept", "--role", "requester"],
+        ["tokens", "revoke", "garbage"],
+    )
+    for command in written_wrongly:
+        result = runner.invoke(app, command)
+        assert (result.exit_code, "Traceback" in result.output) == (2, False), command
+    failed = (
+        ["users", "create", "admin", "--role", "admin"],  # user_exists
+        ["users", "deactivate", "nobody", "--reason", "left"],  # user_not_found
+        ["tokens", "list", "nobody"],
+    )
+    for command in failed:
+        result = runner.invoke(app, command)
+        assert (result.exit_code, "Traceback" in result.output) == (1, False), command

@@ -84,9 +84,16 @@ def test_a_claimed_change_that_does_not_cover_the_subsystem_is_named(api: Api) -
     assert "subsystem_not_in_change" in verdict.message
 
 
-def test_an_unknown_subsystem_is_named(api: Api) -> None:
+def test_an_unknown_subsystem_is_named_as_a_mistake_in_the_step(api: Api) -> None:
+    """`gate check --subsystem Nope` exited 1, "not covered", as if an approval were
+    missing: the step is written wrongly (exit 2), and `gate run` deploys nothing."""
     verdict = check(pipeline_client(api), "Mainframe")
     assert "unknown_subsystem" in verdict.message
+    assert "check the step's --subsystem" in verdict.message
+    assert verdict.exit_code == EXIT_REFUSED
+    code, _ = gated(pipeline_client(api), "Mainframe", "1", [sys.executable, "-c", "pass"])
+    assert code == EXIT_REFUSED
+    assert api.get("/api/deployments", "rm").json()["total"] == 0
 
 
 def test_run_deploys_and_reports_only_when_covered(api: Api) -> None:
@@ -314,6 +321,12 @@ def gate_cli(api: Api, *words: str, user: str = "pipeline") -> Any:
     token = api.people.tokens[user]
     given = ["--url", "http://railyard", "--token", token]
     return runner.invoke(app, ["gate", words[0], *given, *words[1:]])
+
+
+def test_gate_check_of_a_subsystem_the_catalogue_lacks_exits_2(cli_against: Api) -> None:
+    result = gate_cli(cli_against, "check", "--subsystem", "Nope")
+    assert result.exit_code == EXIT_REFUSED, result.output
+    assert "'Nope' is not in the subsystem catalogue" in result.output
 
 
 def test_a_report_railyard_refuses_for_what_it_says_exits_2_not_as_unreachable(

@@ -306,7 +306,7 @@ def test_import_command_dry_run_then_import_then_report(env: Path) -> None:
     assert report.exit_code == 0, report.output
     assert "Bill shock alerts — Sales — 2024-02-01" in report.stdout
     bad = runner.invoke(app, ["report", "weekly", "--week", "2024-13"])
-    assert bad.exit_code == 1
+    assert bad.exit_code == 2  # a bad argument, as a bad --format is
     assert "invalid_week" in bad.output
     assert "2026-W47" in bad.output  # the format to use
     nowhere = env / "no-such-dir" / "report.md"
