@@ -42,6 +42,28 @@ IdempotencyKey = Annotated[
 ]
 
 
+EXAMPLE_INSTANT = "2026-12-06T21:30:00+00:00"
+
+
+def _an_instant(value: str | None) -> str | None:
+    """ISO 8601 with its offset, as `date -Iseconds` prints it (`Z` for UTC, seconds and
+    fractions optional): a date alone or a time without an offset names no instant."""
+    if value is None:
+        return None
+    example = f"e.g. {EXAMPLE_INSTANT} or 2026-12-06T21:30:00Z (date -Iseconds)"
+    try:
+        instant = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date and time: write it as {example}"
+        ) from None
+    if instant.tzinfo is None:
+        raise typer.BadParameter(
+            f"{value!r} has no offset (or no time): give the time and its offset, {example}"
+        )
+    return instant.isoformat()
+
+
 def _fail(exc: GateError) -> typer.Exit:
     say(str(exc), "red")
     return typer.Exit(exc.exit_code)
@@ -71,17 +93,21 @@ def gate_report(
     change_id: ChangeId = None,
     idempotency_key: IdempotencyKey = None,
     deployed_at: Annotated[
-        datetime | None,
+        str | None,
         typer.Option(
-            formats=["%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"],
-            help="When the deployment began, with its offset (default: now).",
+            callback=_an_instant,
+            metavar="INSTANT",
+            help=f"When the deployment began, ISO 8601 with its offset: {EXAMPLE_INSTANT}"
+            " or 2026-12-06T21:30:00Z, as `date -Iseconds` gives it (default: now).",
+            show_default=False,
         ),
     ] = None,
 ) -> None:
     """Tell Railyard what was deployed (recorded always; flagged when not covered)."""
     with client_for(url, token) as client:
         try:
-            answer = report(client, subsystem, version, change_id, idempotency_key, deployed_at)
+            began = datetime.fromisoformat(deployed_at) if deployed_at else None
+            answer = report(client, subsystem, version, change_id, idempotency_key, began)
         except GateError as exc:
             raise _fail(exc) from None
         if answer["unauthorised"]:

@@ -395,3 +395,27 @@ def test_a_pipeline_may_name_its_change_as_the_gate_prints_it(cli_against: Api) 
     assert reported.exit_code == 0, reported.output
     (deployment,) = cli_against.get("/api/deployments", "rm").json()["items"]
     assert (deployment["change_id"], deployment["claimed_change_id"]) == (change_id, change_id)
+
+
+def test_deployed_at_is_shown_and_refused_with_an_example_timestamp(cli_against: Api) -> None:
+    """`--help` and a refusal of `--deployed-at 2026-12-06` showed Python's format strings
+    (%Y-%m-%dT%H:%M:%S.%f%z); `2026-12-06T21:30:00Z`, as pipelines write UTC, was refused."""
+    shown = " ".join(runner.invoke(app, ["gate", "report", "--help"]).output.split())
+    assert "2026-12-06T21:30:00+00:00" in shown
+    assert "%Y" not in shown
+    day = gate_cli(
+        cli_against, "report", "--subsystem", "Billing", "--version", "1", "--deployed-at",
+        "2026-12-06",
+    )  # fmt: skip
+    assert day.exit_code == 2
+    assert "2026-12-06T21:30:00+00:00" in day.output
+    assert "%Y" not in day.output
+    approved_billing_change(cli_against)
+    began = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)  # after approval
+    utc = gate_cli(
+        cli_against, "report", "--subsystem", "Billing", "--version", "1", "--deployed-at",
+        began.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )  # fmt: skip
+    assert utc.exit_code == 0, utc.output
+    (deployment,) = cli_against.get("/api/deployments", "rm").json()["items"]
+    assert datetime.fromisoformat(deployment["deployed_at"]) == began
