@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import date, datetime
@@ -56,6 +57,20 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"--as-of {text!r}: a date is written YYYY-MM-DD") from None
+
+
+def _writable(output: Path | None) -> None:
+    """Where the result will go, checked before the work: a directory that is not there
+    was said only after the whole feed had been read and folded."""
+    if output is None:
+        return
+    folder = output.parent
+    if output.is_dir():
+        raise _fail(f"cannot write {output}: it is a directory; name a file in it", 2)
+    if not folder.is_dir():
+        raise _fail(f"cannot write {output}: there is no directory {folder}", 2)
+    if not os.access(folder, os.W_OK) or (output.exists() and not os.access(output, os.W_OK)):
+        raise _fail(f"cannot write {output}: this user may not write there", 2)
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -125,6 +140,7 @@ def replay_command(
         if value is not None and value not in allowed:  # as the service refuses them
             raise _fail(f"{what} is one of {', '.join(allowed)}, not {value!r}", 2)
     chosen = _zone(timezone) if timezone else None
+    _writable(output)
     try:
         state = ReplayState.load(position_file) if position_file else ReplayState()
     except ReplayError as exc:
@@ -203,6 +219,7 @@ def _weekly_command(platform: PlatformFactory) -> Callable[..., None]:
         changes, and the key figures against the week before."""
         if format not in FORMATS:
             raise _fail(f"format is one of {', '.join(FORMATS)}", 2)
+        _writable(output)
         with platform(existing=True) as built:
             views = MetricsViews(built.log)
             views.group.catch_up()

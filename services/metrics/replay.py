@@ -31,6 +31,7 @@ from services.metrics.domain.records import (
 from services.metrics.facts import FeedFact, Folder
 
 STATE_FORMAT = 4
+START_AGAIN = ": remove it (or name another --position-file) to replay from the start"
 """2: requests carry their numbers, and the state the count of submissions met."""
 KINDS: dict[str, type[Record]] = {
     "requests": RequestRecord,
@@ -105,11 +106,13 @@ class ReplayState:
         try:
             document = orjson.loads(path.read_bytes())
         except orjson.JSONDecodeError as exc:
-            raise ReplayError(f"{path} is not a replay state file: {exc}") from None
+            raise ReplayError(f"{path} is not a replay state file: {exc}{START_AGAIN}") from None
         except OSError as exc:
             raise ReplayError(f"cannot read {path}: {exc.strerror}") from None
         if not isinstance(document, dict) or not isinstance(document.get("format"), int):
-            raise ReplayError(f"{path} is not a replay state file of format {STATE_FORMAT}")
+            raise ReplayError(
+                f"{path} is not a replay state file of format {STATE_FORMAT}{START_AGAIN}"
+            )
         if document["format"] != STATE_FORMAT:
             raise ReplayError(
                 f"{path} was written by another version of railyard (format"

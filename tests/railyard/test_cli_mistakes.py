@@ -72,3 +72,32 @@ def test_a_command_written_wrongly_exits_2_and_one_that_ran_and_failed_exits_1(
     for command in failed:
         result = runner.invoke(app, command)
         assert (result.exit_code, "Traceback" in result.output) == (1, False), command
+
+
+def test_replay_refuses_an_output_it_cannot_write_before_reading_the_feed(
+    env: Path,
+) -> None:
+    """`--output /nonexistent/dir/x.json` read and folded the whole feed, then failed."""
+    nowhere = env / "no-such-dir" / "metrics.json"
+    # No service listens there: the feed is never asked for.
+    base = ["replay", "--url", "http://127.0.0.1:9", "--token", "ry_x"]
+    result = runner.invoke(app, [*base, "--output", str(nowhere)])
+    assert result.exit_code == 2, result.output
+    assert f"there is no directory {nowhere.parent}" in said(result.output)
+    report = runner.invoke(app, ["report", "weekly", "--output", str(nowhere)])
+    assert report.exit_code == 2
+    assert "event store" not in report.output  # refused before the store is read
+
+
+def test_a_position_file_that_is_not_one_is_refused_with_the_advice_to_remove_it(
+    env: Path,
+) -> None:
+    base = ["replay", "--url", "http://127.0.0.1:9", "--token", "ry_x"]
+    for text in ('{"position": 12}', "not json at all"):
+        path = env / "replay.json"
+        path.write_text(text)
+        result = runner.invoke(app, [*base, "--position-file", str(path)])
+        assert result.exit_code == 1, result.output
+        assert "remove it (or name another --position-file) to replay from the start" in (
+            said(result.output)
+        )
