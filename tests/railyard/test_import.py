@@ -314,7 +314,7 @@ def test_import_command_dry_run_then_import_then_report(env: Path) -> None:
         app, ["report", "weekly", "--week", "2024-W05", "--output", str(nowhere)]
     )
     assert unwritable.exit_code == 2
-    assert "No such file or directory" in unwritable.output
+    assert "there is no directory" in unwritable.output
     assert "Traceback" not in unwritable.output
 
 

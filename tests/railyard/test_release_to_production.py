@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from shared.logging import configure_logging
+from shared.settings import load_settings
 from tests.change_control.builders import approve, raise_change, window
 from tests.conftest import Api
 from tests.logs import captured_logs
@@ -113,6 +115,7 @@ def test_a_withdrawn_request_leaves_its_bundle_until_the_scope_is_locked(api: Ap
     signed = api.post(f"/api/bundles/{bundle}/sign-off", "qa.quinn", json={"note": "green"})
     assert signed.status_code == 200, signed.text
     assert api.post(f"/api/requests/{late}/withdraw", "vp.sales", json=reason).status_code == 200
+    configure_logging(load_settings(log_level="debug"))  # whatever an earlier test set
     with captured_logs() as logs:
         follow(api)
     items = api.get(f"/api/bundles/{bundle}", "rm").json()["items"]
@@ -130,6 +133,7 @@ def test_a_withdrawn_request_that_was_in_no_bundle_is_not_news_in_the_log(api: A
     reason = {"reason": "no longer needed"}
     withdrawn = api.post(f"/api/requests/{request_id}/withdraw", "vp.sales", json=reason)
     assert withdrawn.status_code == 200
+    configure_logging(load_settings(log_level="debug"))  # whatever an earlier test set
     with captured_logs() as logs:
         follow(api)
     said = [e for e in logs if e.get("request_id") == request_id and e["log_level"] != "debug"]
