@@ -45,6 +45,7 @@ FORMS: dict[str, frozenset[Role]] = {
     "/department/ranking/move": REQUESTER,
     "/release/plan/apply": RELEASE_MANAGER,
     "/release/calendar/subscribe": EVERYONE,
+    "/release/calendar/feeds/{feed_id}/revoke": EVERYONE,
     "/release/trains": RELEASE_MANAGER,
     "/release/trains/{train_id}/generate": RELEASE_MANAGER,
     "/release/bundles/{bundle_id}/move": RELEASE_MANAGER,
@@ -122,7 +123,11 @@ def form_path(template: str, served: Served) -> str:
     items = served.world.ids(SHARED)
     values = {name: items[kind] for name, kind in PARAMS.items() if f"{{{name}}}" in template}
     # Another person's account, and one of their tokens.
-    person = {"username": OTHER, "token_id": served.world.spare_tokens[OTHER]}
+    person = {
+        "username": OTHER,
+        "token_id": served.world.spare_tokens[OTHER],
+        "feed_id": served.world.feeds[OTHER],
+    }
     return template.format(decision="accept", **values, **person)
 
 

@@ -213,6 +213,32 @@ def test_anyone_gets_a_calendar_subscription_link_that_works_without_a_session(
     assert "BEGIN:VCALENDAR" in feed.text
 
 
+def test_a_person_sees_their_calendar_links_and_revokes_one_from_the_plan_page(
+    web: Web,
+) -> None:
+    """Each "Subscribe" made a link that works without signing in, for good: none was
+    listed, and only the API could revoke one. Another's link is not theirs to revoke."""
+    with web.client() as client:
+        csrf = web.sign_in(client, "vp.care")
+        page = client.post("/release/calendar/subscribe", data={"csrf_token": csrf}).text
+        link = html.unescape(page.split('<code style="word-break:break-all">')[1].split("<")[0])
+        links = page.split('<details id="calendar-links" open>')[1].split("</details>")[0]
+        assert "Your calendar links (1)" in links
+        (feed_id,) = re.findall(r"/release/calendar/feeds/([0-9a-f-]+)/revoke", links)
+        other = api(web, "POST", "/api/calendar/feeds", "vp.sales", json={"label": "phone"})
+        refused = client.post(
+            f"/release/calendar/feeds/{other['feed_id']}/revoke", data={"csrf_token": csrf}
+        )
+        assert refused.status_code == 403
+        revoked = client.post(
+            f"/release/calendar/feeds/{feed_id}/revoke", data={"csrf_token": csrf}
+        )
+        assert "The calendar link is revoked" in revoked.text
+        assert "Your calendar links" not in revoked.text  # none left
+    with web.client() as anonymous:
+        assert anonymous.get(link).status_code in (401, 403, 404)
+
+
 def test_a_bundles_history_names_its_requests_and_its_change_by_title(web: Web) -> None:
     """The history's lines say which request was scheduled and under which change the
     bundle was approved by their titles, each a link to its page, not by their ids; the

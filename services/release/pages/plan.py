@@ -50,6 +50,8 @@ def plan_routes(p: ReleasePages) -> APIRouter:
             chosen=set(kept or []),
             train_form=train_form or {},
             subscription=subscription,
+            feeds=[f for f in p.views.feeds(viewer.username) if not f["revoked_at"]],
+            feed_revoked=request.query_params.get("done") == "feed_revoked",
         )
 
     @router.get("/release")
@@ -86,6 +88,19 @@ def plan_routes(p: ReleasePages) -> APIRouter:
             return plan_page(request, viewer, result)
         link = f"{request.base_url}{result.subscribe_path.lstrip('/')}{result.token}"
         return plan_page(request, viewer, subscription=link)
+
+    @router.post("/release/calendar/feeds/{feed_id}/revoke")
+    async def revoke_feed(
+        request: Request, feed_id: str, viewer: Annotated[Viewer, Depends(anyone)]
+    ) -> Response:
+        """Each calendar link stays valid until revoked: its owner revokes it here (it
+        could be revoked only through the API, and each "Subscribe" made one more)."""
+        form = await read_form(request)
+        reason = form.text("reason") or "revoked from the release plan page"
+        result = attempt(viewer, lambda: p.feeds.revoke(viewer.principal, feed_id, reason))
+        if isinstance(result, Refusal):
+            return plan_page(request, viewer, result)
+        return see_other("/release?done=feed_revoked#calendar-links")
 
     @router.post("/release/trains")
     async def define_train(
