@@ -233,6 +233,16 @@ def test_main_pages_fit_a_phone(
     person = as_user(username, PHONE)
     page = person.go(path)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    # The pages' row is one line (it took 215 of 844 px in five rows), the current one
+    # in sight in it.
+    nav = page.locator(".mainnav").bounding_box()
+    assert nav is not None
+    assert nav["height"] < 50
+    current = page.locator(".mainnav a[aria-current='page']")
+    if current.count():
+        box = current.bounding_box()
+        assert box is not None
+        assert nav["x"] <= box["x"] <= box["x"] + box["width"] <= nav["x"] + nav["width"] + 1
     person.shot(f"{path.strip('/').replace('/', '-')}-phone")
 
 

@@ -1,5 +1,6 @@
 // Railyard's only hand-written script: drag and drop on top of the up/down buttons,
-// which work without it, and a count of what a long text box still takes. Everything
+// which work without it, a count of what a long text box still takes, and the current
+// page kept in sight in a phone's sideways-scrolling row of pages. Everything
 // else is htmx attributes in the pages.
 (function () {
   "use strict";
@@ -85,6 +86,15 @@
     (root || document).querySelectorAll("textarea[maxlength]").forEach(countCharacters);
   }
 
-  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  // On a phone the pages' row scrolls sideways: the current page is brought into sight.
+  function showCurrentPage() {
+    var current = document.querySelector(".mainnav a[aria-current='page']");
+    var nav = current && current.parentElement;
+    if (nav && nav.scrollWidth > nav.clientWidth) {
+      nav.scrollLeft = current.offsetLeft - (nav.clientWidth - current.offsetWidth) / 2;
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { init(document); showCurrentPage(); });
   document.addEventListener("htmx:load", function (event) { init(event.target); });
 })();
