@@ -114,6 +114,24 @@ def test_htmx_triage_refusal_says_why_in_place_and_leaves_every_box_as_typed(web
     assert 'value="8"' in plain.text
 
 
+def test_a_triage_card_decided_in_another_tab_says_so_and_offers_no_decision(web: Web) -> None:
+    """Rejecting from a second tab a request the first had accepted said "cannot reject a
+    request that is accepted" and kept offering all five decisions on the card."""
+    request_id = submit(web)
+    accept(web, request_id)
+    with web.client() as client:
+        csrf = web.sign_in(client, "rm")
+        answer = client.post(
+            f"/triage/{request_id}/reject",
+            data={"reason": "not now"},
+            headers={"HX-Request": "true", "X-CSRF-Token": csrf},
+        )
+    assert answer.status_code == 409
+    assert answer.text.startswith("<article")  # the whole card, swapped
+    assert "It was decided meanwhile: it is accepted now." in answer.text
+    assert f'action="/triage/{request_id}/' not in answer.text
+
+
 def test_release_manager_marks_a_suggested_duplicate(web: Web) -> None:
     """The queue offers the similar open requests; choosing one marks the duplicate."""
     original = submit(web, title="Bill shock alerts by SMS")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from markupsafe import Markup
 from starlette.responses import HTMLResponse, Response
 
-from services.intake.domain import ClassOfService
+from services.intake.domain import ClassOfService, Status
 from services.intake.pages.base import IntakePages, choice, parse_uuid
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
@@ -101,7 +101,9 @@ def triage_routes(p: IntakePages) -> APIRouter:
                     kept=form.kept(),
                 )
             return see_other(f"/triage?done={decision}")
-        if isinstance(result, Refusal):
+        row = p.views.get(str(request_id))
+        meanwhile = row["status"] if row and row["status"] != Status.SUBMITTED else None
+        if isinstance(result, Refusal) and meanwhile is None:
             # Only the card's message is replaced: its other boxes keep what was typed
             # in them (swapping the whole card emptied every box but the one sent).
             said = Markup('<p class="error"><strong>Not saved.</strong> {}</p>').format(
@@ -112,7 +114,6 @@ def triage_routes(p: IntakePages) -> APIRouter:
                 status_code=result.status,
                 headers={"HX-Retarget": f"#triage-said-{request_id}", "HX-Reswap": "innerHTML"},
             )
-        row = p.views.get(str(request_id))
         return p.templates.render(
             request,
             "_triage_item.html",
@@ -122,6 +123,9 @@ def triage_routes(p: IntakePages) -> APIRouter:
             triage_target=p.views.triage_target_days,
             owners=p.it_staff(),
             decided=None if isinstance(result, Refusal) else DONE[decision],
+            # Decided in another tab or by someone else meanwhile: the card says so, and
+            # offers no decision any more (it kept offering all five).
+            meanwhile=meanwhile if isinstance(result, Refusal) else None,
             # The queue's count at the top, one fewer (or the same, after a question).
             recount=None if isinstance(result, Refusal) else p.views.triage_queue(),
             failed_id=str(request_id),
