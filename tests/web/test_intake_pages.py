@@ -114,6 +114,30 @@ def test_htmx_triage_refusal_says_why_in_place_and_leaves_every_box_as_typed(web
     assert 'value="8"' in plain.text
 
 
+def test_a_request_is_marked_a_duplicate_of_one_typed_by_its_number(web: Web) -> None:
+    """Only similar titles were offered: a duplicate worded otherwise could not be marked
+    (and a card with no similar title had no Duplicate at all)."""
+    original = submit(web, title="Bill shock alerts by SMS")
+    copy = submit(web, as_="vp.care", title="Tell customers before their invoice explodes")
+    with web.client() as client:
+        csrf = web.sign_in(client, "rm")
+        queue = client.get("/triage").text
+        card = queue.split(f'id="triage-{copy}"')[1].split("</article>")[0]
+        assert 'name="duplicate_ref" placeholder="Duplicate of REQ-…"' in card
+        headers = {"HX-Request": "true", "X-CSRF-Token": csrf}
+        unknown = client.post(
+            f"/triage/{copy}/duplicate", data={"duplicate_ref": "REQ-999"}, headers=headers
+        )
+        answer = client.post(
+            f"/triage/{copy}/duplicate", data={"duplicate_ref": "req-1"}, headers=headers
+        )
+    assert unknown.status_code == 422
+    assert "There is no request REQ-999." in unknown.text
+    assert answer.status_code == 200, answer.text
+    detail = api_get(web, f"/api/requests/{copy}")
+    assert (detail["status"], detail["duplicate_of"]) == ("duplicate", original)
+
+
 def test_a_triage_card_decided_in_another_tab_says_so_and_offers_no_decision(web: Web) -> None:
     """Rejecting from a second tab a request the first had accepted said "cannot reject a
     request that is accepted" and kept offering all five decisions on the card."""
@@ -551,3 +575,10 @@ def test_a_comment_naming_nobody_says_so_and_nobody_else_can_make_the_page_say_t
     assert "@nosuchuser names nobody here, so nobody was told" in page.text
     assert "@rm names" not in page.text
     assert "buy" not in forged.text.split('role="status"')[1].split("</p>")[0]
+
+
+def api_get(web: Web, path: str, as_: str = "rm") -> Any:
+    with web.client() as client:
+        answer = client.get(path, headers=web.people.headers(as_))
+    assert answer.status_code == 200, answer.text
+    return answer.json()

@@ -11,6 +11,7 @@ from starlette.responses import HTMLResponse, Response
 
 from services.intake.domain import ClassOfService, Status
 from services.intake.pages.base import IntakePages, choice, parse_uuid
+from shared.contracts import REQUEST_REFERENCES
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
@@ -46,11 +47,22 @@ def triage_routes(p: IntakePages) -> APIRouter:
         if decision == "defer":
             return p.intake.defer(request_id, form.text("reason"), form.date("until", "Until"))
         if decision == "duplicate":
-            original = form.text("duplicate_of")
+            # Chosen among the similar titles, or typed as its number (REQ-12): the one
+            # it duplicates need not have a title alike.
+            original = form.text("duplicate_ref") or form.text("duplicate_of")
             if not original:
-                raise BadInput("choose the request this one duplicates")
-            return p.intake.mark_duplicate(request_id, parse_uuid(original), form.text("note"))
+                raise BadInput("choose the request this one duplicates, or type its number")
+            return p.intake.mark_duplicate(request_id, _request(original), form.text("note"))
         return p.intake.request_information(request_id, form.text("question"))
+
+    def _request(named: str) -> UUID:
+        number = REQUEST_REFERENCES.number(named)
+        if number is None:
+            return parse_uuid(named)
+        found = p.views.with_number(number)
+        if found is None:
+            raise BadInput(f"there is no request {REQUEST_REFERENCES.of(number)}")
+        return UUID(found)
 
     def queue_page(
         request: Request,
