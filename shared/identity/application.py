@@ -88,6 +88,17 @@ class Identity(UseCases):
 
         return self.run(command)
 
+    def change_contact(self, username: str, display_name: str | None, email: str | None) -> UserRef:
+        """A person's own name and email address, their roles, department and team kept
+        (the page a person changes them on is their own: they asked an admin before)."""
+
+        def command() -> Outcome[UserRef]:
+            user = self._user(username)
+            user.change_profile(list(user.roles), user.department, user.team, display_name, email)
+            return Outcome([user], UserRef(username, user.version))
+
+        return self.run(command)
+
     def issue_token(
         self, username: str, label: str, expires_in_days: int | None = None
     ) -> IssuedToken:

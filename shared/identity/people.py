@@ -38,6 +38,7 @@ NOTICES = {
         " revoked: issue new ones if they need them."
     ),
     "revoked": "The token is revoked.",
+    "contact": "Your name and email address are saved.",
 }
 
 
@@ -231,6 +232,22 @@ def _token_routes(p: PeoplePages) -> APIRouter:
         request: Request, username: str, viewer: Annotated[Viewer, Depends(anyone)]
     ) -> Response:
         return p.person(request, viewer, username)
+
+    @router.post("/people/{username}/contact")
+    async def contact(
+        request: Request, username: str, viewer: Annotated[Viewer, Depends(anyone)]
+    ) -> Response:
+        """Their own name and email address, which email notifications go to (a VP was
+        told to ask an admin to add one)."""
+
+        def run(form: Form) -> object:
+            _own_or_admin(viewer, username)
+            fields = _profile(form)
+            return identity.change_contact(
+                username, fields["display_name"] or None, fields["email"] or ""
+            )
+
+        return await p.act(request, viewer, username, "contact", run)
 
     @router.post("/people/{username}/tokens")
     async def issue(

@@ -79,6 +79,7 @@ FORMS: dict[str, frozenset[Role]] = {
     "/people/{username}/password": ADMIN,
     "/people/{username}/deactivate": ADMIN,
     "/people/{username}/reactivate": ADMIN,
+    "/people/{username}/contact": EVERYONE,
     "/people/{username}/tokens": EVERYONE,
     "/people/{username}/tokens/{token_id}/revoke": EVERYONE,
     # Everyone chooses what they hear about (README "Keeping people informed").

@@ -251,3 +251,28 @@ def test_a_reactivated_person_signs_in_again_but_old_sessions_and_tokens_stay_en
     with web.client() as after:
         web.sign_in(after, "vp.sales")  # with the password they had
         assert after.get("/department").status_code == 200
+
+
+def test_a_person_sets_their_own_name_and_email_for_notifications(web: Web) -> None:
+    """A VP without an email address was told to ask an admin to add one: their account
+    page takes it, as it does their name; another person's is not theirs to change."""
+    before = web.submit("vp.sales", "/people/vp.care/contact", {"email": "x@example.com"})
+    assert before.status_code == 403
+    refused = web.submit("vp.sales", "/people/vp.sales/contact", {"email": "not an address"})
+    assert refused.status_code == 422
+    assert "is not an email address" in refused.text
+    assert 'value="not an address"' in refused.text
+    saved = web.submit(
+        "vp.sales", "/people/vp.sales/contact", {"display_name": "Val", "email": "val@corp.example"}
+    )
+    assert saved.status_code == 303
+    assert saved.headers["location"] == "/account?done=contact"
+    with web.client() as client:
+        web.sign_in(client, "vp.sales")
+        assert (
+            "Your name and email address are saved." in client.get(saved.headers["location"]).text
+        )
+        assert "Emails go to val@corp.example." in client.get("/settings/notifications").text
+    me = web.platform.directory.user("vp.sales")
+    assert me is not None
+    assert (me.display_name, me.email, me.department) == ("Val", "val@corp.example", "Sales")
