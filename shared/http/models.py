@@ -120,8 +120,12 @@ class _OfAnotherType:
 
 
 def _exactly(value: object, kind: type) -> bool:
-    """`value` is a `kind` as JSON writes one (true is no number, 1 no flag)."""
-    return isinstance(value, bool) if kind is bool else type(value) is int
+    """`value` is a `kind` as JSON writes one (true is no number, 1 no flag). 10.0 is
+    the whole number 10, as JSON Schema's `integer` (which the document publishes) takes
+    it: a client writing every number with a point must not be refused for it."""
+    if kind is bool:
+        return isinstance(value, bool)
+    return type(value) is int or (type(value) is float and value.is_integer())
 
 
 _SCALARS: dict[tuple[type, str], type | None] = {}

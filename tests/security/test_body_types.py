@@ -19,7 +19,7 @@ from tests.security.test_mass_assignment import (
 )
 from tests.security.world import Served
 
-WRONG = {"integer": [True, "3", 3.0], "boolean": ["yes", 1]}
+WRONG = {"integer": [True, "3", 3.5], "boolean": ["yes", 1]}
 
 
 def scalar_fields(operation: Operation) -> dict[str, str]:

@@ -238,3 +238,13 @@ def test_an_unknown_user_is_named_as_given_not_by_an_internal_id(api: Api) -> No
     )
     assert (answer.status_code, answer.json()["rule"]) == (404, "user_not_found")
     assert answer.json()["detail"] == "no user 'nobody'"
+
+
+def test_a_whole_number_written_with_a_point_is_that_number(api: Api) -> None:
+    """10.0 is the whole number 10 to JSON Schema's `integer`, as the document publishes
+    it: it was refused as of another type. 10.5 and `true` still are."""
+    issued = api.post("/api/users/admin/tokens", "admin", json={"expires_in_days": 10.0})
+    assert issued.status_code == 201, issued.text
+    for wrong in (10.5, True):
+        refused = api.post("/api/users/admin/tokens", "admin", json={"expires_in_days": wrong})
+        assert refused.status_code == 422, refused.text
