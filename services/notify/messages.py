@@ -271,7 +271,7 @@ DESCRIPTIONS: dict[str, Describe] = {
         f" {_change({'title': d['title'], **i})}",
         [
             f"Risk {d['risk']}; subsystems {', '.join(d['subsystems'])};"
-            f" window {d['window_start']} to {d['window_end']}."
+            f" window {_moment(d['window_start'])} to {_moment(d['window_end'])}."
         ],
     ),
     c.CHANGE_REVISED.type: lambda d, i: (
@@ -284,7 +284,7 @@ DESCRIPTIONS: dict[str, Describe] = {
             else f"Revision {d['revision']}.",
             *_revision_changes(d),
             f"Risk {d['risk']}; subsystems {', '.join(d['subsystems'])};"
-            f" window {d['window_start']} to {d['window_end']}.",
+            f" window {_moment(d['window_start'])} to {_moment(d['window_end'])}.",
         ],
     ),
     c.CHANGE_APPROVED.type: lambda d, i: (

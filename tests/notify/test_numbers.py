@@ -50,6 +50,22 @@ def test_the_cab_hears_of_a_raised_change_by_its_reference(notify: Notify) -> No
     }
 
 
+def test_the_cab_reads_a_raised_changes_window_as_times_not_stamps(notify: Notify) -> None:
+    """It read "window 2027-01-05T20:00:00+00:00 to 2027-01-05T21:00:00+00:00"."""
+    start, end = "2027-01-05T20:00:00+00:00", "2027-01-05T21:00:00+00:00"
+    raise_change(notify, "Patch DB", ["Billing"], start, end)
+    notify.follow_log()
+    with notify.platform.log.db.transaction() as cur:
+        cur.execute(
+            f"SELECT payload FROM {notify.platform.log.table('notify_outbox')}"
+            " WHERE event_type = 'ProductionChange.Raised'"
+        )
+        bodies = {" ".join(orjson.loads(r["payload"])["message"]["lines"]) for r in cur.fetchall()}
+    assert bodies == {
+        "Risk low; subsystems Billing; window 2027-01-05 20:00 UTC to 2027-01-05 21:00 UTC."
+    }
+
+
 def test_lookups_folded_without_numbers_are_numbered_from_the_log(notify: Notify) -> None:
     for title in ("First", "Second", "Third"):
         submit(notify.platform, title)
