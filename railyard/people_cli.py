@@ -15,7 +15,8 @@ from rich.table import Column
 
 from railyard.console import err, out, print_rows, say
 from shared.application import acting_as
-from shared.identity.domain import MAX_REASON, Role, Team, is_email
+from shared.domain import RuleViolation
+from shared.identity.domain import MAX_REASON, Role, Team, check_username, is_email
 from shared.platform import Platform
 
 PlatformFactory = Callable[..., AbstractContextManager[Platform]]
@@ -121,8 +122,12 @@ def _users(platform: PlatformFactory, actor: Callable[[], str]) -> None:
         password: Annotated[bool, typer.Option(help="Prompt for a sign-in password.")] = False,
     ) -> None:
         """Register a user."""
-        secret = _new_password() if password else None
         with platform() as built, acting_as(actor()):
+            if password:  # what would refuse the user, said before the password is typed
+                check_username(username)
+                if built.directory.user(username) is not None:
+                    raise RuleViolation("user_exists", f"user {username!r} already exists")
+            secret = _new_password() if password else None
             built.identity.register(
                 username,
                 display_name,

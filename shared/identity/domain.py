@@ -149,6 +149,14 @@ def _scrypt(password: str, salt: bytes, cost: ScryptCost) -> bytes:
     )
 
 
+def check_username(username: str) -> None:
+    if not USERNAME.match(username):
+        raise InvalidCommand(
+            "invalid_username",
+            "a username is 2-64 characters: lower-case letters, digits, '.', '_' or '-'",
+        )
+
+
 def _check_profile(roles: list[str], department: str | None, team: str | None) -> None:
     if not roles:
         raise InvalidCommand("role_required", "a user needs at least one role")
@@ -187,11 +195,7 @@ class User(AuditedAggregate):
         team: str | None = None,
         email: str | None = None,
     ) -> User:
-        if not USERNAME.match(username):
-            raise InvalidCommand(
-                "invalid_username",
-                "a username is 2-64 characters: lower-case letters, digits, '.', '_' or '-'",
-            )
+        check_username(username)
         _check_profile(roles, department, team)
         return cls(
             username=username,

@@ -71,6 +71,23 @@ def test_set_password_says_a_deactivated_user_before_asking_for_a_password(
     assert prompts == []
 
 
+def test_create_with_a_password_says_a_taken_or_bad_name_before_asking_for_it(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The password was asked for twice, and only then the name refused."""
+    prompts = typed(monkeypatch)
+    taken = runner.invoke(app, ["users", "create", "admin", "--role", "admin", "--password"])
+    assert taken.exit_code == 1
+    assert "user_exists" in taken.output
+    bad = runner.invoke(app, ["users", "create", "Bad Name", "--role", "admin", "--password"])
+    assert bad.exit_code == 2
+    assert "invalid_username" in bad.output
+    assert prompts == []
+    typed(monkeypatch, "a long enough secret", "a long enough secret")
+    made = runner.invoke(app, ["users", "create", "new.admin", "--role", "admin", "--password"])
+    assert made.exit_code == 0, made.output
+
+
 def test_set_password_asks_twice_and_sets_nothing_when_they_differ(
     env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
