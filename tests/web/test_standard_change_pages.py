@@ -5,6 +5,7 @@ retired template offers no more; a template that is not low risk is refused."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -108,6 +109,16 @@ def test_a_standard_change_raised_from_its_templates_form_as_filled_in_is_raised
         assert "needs 1" not in page
         assert "Approvals: none yet" not in page
         assert "dev.alice</strong> followed a pre-approved standard template" in page
+        # Revised (its window moved), it is approved again by its template, as it says.
+        later = (datetime.fromisoformat(str(sent["window_end"])) + timedelta(hours=1)).isoformat()
+        revised = client.post(
+            f"/changes/{change_id}/revise",
+            data={"csrf_token": csrf, **{**sent, "window_end": later}},
+        )
+        assert "The change is revised, and approved by its standard template" in revised.text
+        assert "waits for the CAB" not in revised.text
+        assert "its template approves it again" in revised.text
+        assert client.get(f"/api/changes/{change_id}").json()["revision"] == 2
         sent["implementation_plan"] = "Restart both nodes at once."
         refused = client.post("/changes/new", data={"csrf_token": csrf, **sent})
     assert refused.status_code == 422

@@ -44,10 +44,12 @@ NOTICES = {
 
 
 def _notice(done: str, change: dict[str, Any]) -> str:
-    """What the action just done did; a standard change raised waits for nobody."""
-    if done == "raised" and change["change_type"] == "standard":
+    """What the action just done did; a standard change raised or revised waits for
+    nobody (its template approves it again)."""
+    if change["change_type"] == "standard" and done in ("raised", "revised"):
         return (
-            "The change is raised, and approved by its standard template: start it in its window."
+            f"The change is {done}, and approved by its standard template: start it in its"
+            " window."
         )
     return NOTICES.get(done) or ""
 
