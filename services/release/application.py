@@ -197,9 +197,12 @@ class Releases(UseCases):
         if same_day:
             warnings.append(f"{', '.join(same_day)} deploys on {deploy_date} too")
         if overtaken := self._overtaken(bundle, deploy_date):
+            one = len(overtaken) == 1
             warnings.append(
-                f"it now deploys before {', '.join(overtaken)}, which deployed ahead of it:"
-                " work the departments ranked first went into those, and now ships later"
+                f"it now deploys before {', '.join(overtaken)}, which"
+                f" {'was' if one else 'were'} to deploy ahead of it: the work the departments"
+                f" ranked first, planned into {'that bundle' if one else 'those'}, now ships"
+                " after this one's"
             )
         return warnings
 
@@ -216,7 +219,9 @@ class Releases(UseCases):
             return []
         was = date.fromisoformat(dates[-1])
         return [
-            f"{other['name']} ({other['deploy_date']})"
+            other["name"]
+            if other["deploy_date"] in other["name"]
+            else f"{other['name']} ({other['deploy_date']})"
             for other in self.views.bundles(from_date=deploy_date + timedelta(days=1))
             if other["id"] != bundle
             and other["status"] not in ("cancelled", "deployed")

@@ -48,8 +48,7 @@ def _notice(done: str, change: dict[str, Any]) -> str:
     nobody (its template approves it again)."""
     if change["change_type"] == "standard" and done in ("raised", "revised"):
         return (
-            f"The change is {done}, and approved by its standard template: start it in its"
-            " window."
+            f"The change is {done}, and approved by its standard template: start it in its window."
         )
     return NOTICES.get(done) or ""
 
