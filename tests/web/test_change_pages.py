@@ -381,6 +381,9 @@ def test_an_implementer_records_a_failure_and_the_cab_reviews_it(web: Web) -> No
             follow_redirects=False,
         )
         assert done.status_code == 303, done.text
+        # The calendar says how it went, as its page and the list do (a grey "Completed").
+        calendar = client.get("/changes/calendar").text
+        assert '<span class="pill failed">Completed: failed</span>' in calendar
     with web.client() as client:
         csrf = web.sign_in(client, "cab.dora")
         assert "Post-implementation review" in client.get(f"/changes/{change_id}").text

@@ -312,7 +312,7 @@ class ChangeControlViews:
         self.group.ensure_fresh()
         with self.log.db.transaction() as cur:
             cur.execute(
-                f"SELECT w.*, c.number FROM {self._t(WINDOWS)} w"
+                f"SELECT w.*, c.number, c.outcome FROM {self._t(WINDOWS)} w"
                 f" LEFT JOIN {self._t(CHANGES)} c ON c.id = w.change_id"
                 f" WHERE {' AND '.join(clauses)} ORDER BY w.window_start, w.change_id",
                 params,
