@@ -206,7 +206,8 @@ def _done_before(client: httpx.Client, key: str, say: Callable[[str], None]) -> 
     )
     say(
         f"already deployed and reported under the idempotency key {key}"
-        f" (deployment {earlier['id']}, {said}); not deployed again"
+        f" (deployment {earlier['id']}, {said}); not deployed again (a key is one step's:"
+        " another version or subsystem needs a key of its own)"
     )
     return _Done(EXIT_NOT_COVERED if earlier["unauthorised"] else 0)
 

@@ -138,6 +138,7 @@ def test_a_rerun_step_under_its_key_does_not_deploy_again(api: Api, tmp_path: Pa
     assert lines == [
         "already deployed and reported under the idempotency key ci-job-9001 (deployment"
         f" {deployment['id']}, under CHG-1 “Patch the billing database”); not deployed again"
+        " (a key is one step's: another version or subsystem needs a key of its own)"
     ]
     assert deployment["change_id"] == change_id
     # Another key is another deployment; a key no deployment used is not one.
