@@ -8,6 +8,7 @@ what the log said at that event, once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -301,6 +302,9 @@ class NotifyViews:
                     "at": payload["event"].get("occurred_at") or row["created_at"],
                 }
             )
+        # Shown by when it happened, newest first: the log's order is when it was written,
+        # which a history imported or generated with its own times does not follow.
+        told.sort(key=lambda m: datetime.fromisoformat(m["at"]), reverse=True)
         return told
 
     def email_of(self, username: str) -> str | None:

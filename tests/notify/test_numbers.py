@@ -85,3 +85,27 @@ def test_lookups_folded_without_numbers_are_numbered_from_the_log(notify: Notify
     upgraded.catch_up()
     assert numbers(notify, REQUESTS)["Fourth"] == 4
     assert "New request from Sales: REQ-4 “Fourth”" in subjects(notify, "ChangeRequest.Submitted")
+
+
+def test_what_a_person_was_told_lately_reads_newest_first_by_when_it_happened(
+    notify: Notify,
+) -> None:
+    """A history written with its own times (the demo's, an import) listed 13:21, 11:46,
+    14:19: by when each was written to the log, not when it happened."""
+    from datetime import UTC, datetime
+
+    from services.intake.application import Intake
+    from services.intake.views import IntakeViews
+    from shared.application import acting_as
+    from tests.builders import draft
+
+    platform = notify.platform
+    intake = Intake(platform.log, IntakeViews(platform.log), platform.directory)
+    principal = platform.directory.principal("vp.sales")
+    assert principal is not None
+    for title, hour in (("Later", 14), ("Earlier", 11), ("Middle", 13)):
+        with acting_as("vp.sales", at=datetime(2026, 12, 1, hour, tzinfo=UTC)):
+            intake.submit(principal, draft(title=title))
+    notify.follow_log()
+    told = notify.service.views.told("rm")
+    assert [m["at"][11:13] for m in told] == ["14", "13", "11"]
