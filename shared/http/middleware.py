@@ -79,6 +79,10 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["method"] == "HEAD":
+            # HEAD is GET without the body (RFC 9110): FastAPI's routes answered it 405.
+            await self(dict(scope, method="GET"), receive, _without_body(send))
+            return
         headers = {
             k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
         }
@@ -153,6 +157,16 @@ class RequestContext:
             return None
         if scope["method"] in ("GET", "HEAD", "OPTIONS"):
             return receive
+        if _not_json(scope, headers):
+            kind = headers["content-type"].split(";")[0].strip()[:80]
+            detail = (
+                f"the API reads a body as JSON, and this one says it is {kind!r}: send it"
+                " with Content-Type: application/json"
+            )
+            await _refuse(
+                scope, send, 415, "Unsupported Media Type", "unsupported_media_type", detail
+            )
+            return None
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -182,6 +196,29 @@ class RequestContext:
     async def _too_large(self, scope: Scope, send: Send) -> None:
         detail = f"the request body exceeds {self.max_body_bytes} bytes"
         await _refuse(scope, send, 413, "Content Too Large", "body_too_large", detail)
+
+
+def _without_body(send: Send) -> Send:
+    """`send`, the answer's headers as they are (its Content-Length too), its body not."""
+
+    async def headers_only(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return headers_only
+
+
+def _not_json(scope: Scope, headers: dict[str, str]) -> bool:
+    """An API write whose body says it is something else than JSON (`curl -d` sends a
+    form's type): 415 says so, where the document's schema would refuse it as a 422
+    naming no field. Without a Content-Type the body is read as JSON, as before."""
+    kind = headers.get("content-type", "").split(";")[0].strip().lower()
+    if not kind or not scope["path"].startswith("/api/"):
+        return False
+    if headers.get("content-length", "") == "0":
+        return False  # no body: nothing to read as anything
+    return not (kind == "application/json" or kind.endswith("+json"))
 
 
 def _page(heading: str, message: str) -> bytes:

@@ -54,6 +54,7 @@ STANDARD_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _documented("No such item"),
     409: _documented("A rule of the domain refused the command in the item's current state"),
     413: _documented("The request body is too large"),
+    415: _documented("A write's body says it is not JSON (Content-Type)"),
     422: _documented("The request does not match the schema, or breaks a rule of its values"),
     429: _documented("Too many requests; retry after the Retry-After header"),
     503: _documented("The store did not answer in time; retry after the Retry-After header"),

@@ -518,13 +518,13 @@ def test_a_date_years_away_is_refused_as_a_slip_of_the_year(api: Api) -> None:
     assert api.get(f"/api/requests/{request_id}", "rm").json()["status"] == "submitted"
 
 
-def test_a_body_that_is_not_json_is_422_saying_what_to_send(api: Api) -> None:
-    """Not JSON, not sent as JSON, or no body at all: each 422 says what to send."""
+def test_a_body_that_is_not_json_is_refused_saying_what_to_send(api: Api) -> None:
+    """Not JSON, not sent as JSON (415), or no body at all: each says what to send."""
     headers = api.people.headers("vp.sales")
     as_text = api.client.post(
         "/api/requests", content=b"title=x", headers={**headers, "Content-Type": "text/plain"}
     )
-    assert as_text.status_code == 422
+    assert as_text.status_code == 415  # sent as another type: RFC 9110's status for it
     assert "Content-Type: application/json" in as_text.json()["detail"]
     broken = api.client.post(
         "/api/requests",

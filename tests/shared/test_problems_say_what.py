@@ -66,3 +66,38 @@ def test_every_422_has_the_same_title(api: Api) -> None:
     schema = api.post("/api/requests", "vp.sales", json={})
     assert (nul.status_code, schema.status_code) == (422, 422)
     assert nul.json()["title"] == schema.json()["title"]
+
+
+def test_a_write_whose_body_says_it_is_not_json_is_415_saying_so(api: Api) -> None:
+    """`curl -d '{...}'` sends a form's type: it was a 422 whose errors named no field."""
+    headers = {
+        **api.people.headers("vp.sales"),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    before = api.get("/api/requests", "vp.sales").json()["total"]
+    answer = api.client.post("/api/requests", content=b'{"title": "x"}', headers=headers)
+    assert answer.status_code == 415
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["rule"] == "unsupported_media_type"
+    assert "send it with Content-Type: application/json" in answer.json()["detail"]
+    assert api.get("/api/requests", "vp.sales").json()["total"] == before
+    typed = {**api.people.headers("vp.sales"), "Content-Type": "application/json; charset=utf-8"}
+    taken = api.client.post("/api/requests", content=request_json(), headers=typed)
+    assert taken.status_code == 201, taken.text
+
+
+def test_head_answers_as_get_does_without_the_body(api: Api) -> None:
+    """HEAD on any GET route was 405 (RFC 9110: a server supports HEAD where it has GET)."""
+    headers = api.people.headers("vp.sales")
+    got = api.client.get("/api/requests", headers=headers)
+    head = api.client.head("/api/requests", headers=headers)
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.headers["content-length"] == got.headers["content-length"]
+    assert api.client.head("/healthz").status_code == 200
+
+
+def request_json() -> bytes:
+    import orjson
+
+    return orjson.dumps(request_payload())
