@@ -81,7 +81,8 @@ class RequestContext:
             return
         if scope["method"] == "HEAD":
             # HEAD is GET without the body (RFC 9110): FastAPI's routes answered it 405.
-            await self(dict(scope, method="GET"), receive, _without_body(send))
+            as_get = dict(scope, method="GET", state={**scope.get("state", {}), "head": True})
+            await self(as_get, receive, _without_body(send))
             return
         headers = {
             k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
@@ -137,11 +138,12 @@ class RequestContext:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             status = status_holder["status"]
-            REQUESTS.labels(scope["method"], template, str(status)).inc()
-            LATENCY.labels(scope["method"], template).observe(elapsed)
+            method = "HEAD" if scope["state"].get("head") else scope["method"]
+            REQUESTS.labels(method, template, str(status)).inc()
+            LATENCY.labels(method, template).observe(elapsed)
             log.info(
                 "http_request_answered",
-                method=scope["method"],
+                method=method,
                 path=scope["path"],
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
