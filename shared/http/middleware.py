@@ -134,20 +134,7 @@ class RequestContext:
             log.exception("unhandled_error", path=scope["path"])
             await _internal_error(scope, headers, request_id, send_with_id)
         finally:
-            elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            status = status_holder["status"]
-            method = "HEAD" if scope["state"].get("head") else scope["method"]
-            REQUESTS.labels(method, template, str(status)).inc()
-            LATENCY.labels(method, template).observe(elapsed)
-            log.info(
-                "http_request_answered",
-                method=method,
-                path=scope["path"],
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
-            )
+            _answered(scope, status_holder["status"], time.perf_counter() - started)
             structlog.contextvars.clear_contextvars()
 
     async def _bounded_body(
@@ -198,6 +185,21 @@ class RequestContext:
     async def _too_large(self, scope: Scope, send: Send) -> None:
         detail = f"the request body exceeds {self.max_body_bytes} bytes"
         await _refuse(scope, send, 413, "Content Too Large", "body_too_large", detail)
+
+
+def _answered(scope: Scope, status: int, elapsed: float) -> None:
+    """The answer logged and counted, by its route's template (a HEAD as HEAD)."""
+    template = getattr(scope.get("route"), "path", None) or "unmatched"
+    method = "HEAD" if scope["state"].get("head") else scope["method"]
+    REQUESTS.labels(method, template, str(status)).inc()
+    LATENCY.labels(method, template).observe(elapsed)
+    log.info(
+        "http_request_answered",
+        method=method,
+        path=scope["path"],
+        status=status,
+        duration_ms=round(elapsed * 1000, 2),
+    )
 
 
 def _without_body(send: Send) -> Send:
