@@ -154,6 +154,8 @@ def test_a_triage_card_decided_in_another_tab_says_so_and_offers_no_decision(web
     assert answer.text.startswith("<article")  # the whole card, swapped
     assert "It was decided meanwhile: it is accepted now." in answer.text
     assert f'action="/triage/{request_id}/' not in answer.text
+    # The count at the top follows: it left the queue (the tab said one more waited).
+    assert '<span class="muted" id="triage-count" hx-swap-oob="true">0 waiting' in answer.text
 
 
 def test_release_manager_marks_a_suggested_duplicate(web: Web) -> None:

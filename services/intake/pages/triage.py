@@ -139,7 +139,10 @@ def triage_routes(p: IntakePages) -> APIRouter:
             # offers no decision any more (it kept offering all five).
             meanwhile=meanwhile if isinstance(result, Refusal) else None,
             # The queue's count at the top, one fewer (or the same, after a question).
-            recount=None if isinstance(result, Refusal) else p.views.triage_queue(),
+            # (also after a refusal because it was decided meanwhile: it left the queue)
+            recount=None
+            if isinstance(result, Refusal) and meanwhile is None
+            else p.views.triage_queue(),
             failed_id=str(request_id),
             failed=decision,
             error=result.detail if isinstance(result, Refusal) else None,
