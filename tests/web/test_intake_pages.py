@@ -131,8 +131,8 @@ def test_a_request_is_marked_a_duplicate_of_one_typed_by_its_number(web: Web) ->
         answer = client.post(
             f"/triage/{copy}/duplicate", data={"duplicate_ref": "req-1"}, headers=headers
         )
-    assert unknown.status_code == 422
-    assert "There is no request REQ-999." in unknown.text
+    assert unknown.status_code == 404
+    assert "No change request REQ-999." in unknown.text
     assert answer.status_code == 200, answer.text
     detail = api_get(web, f"/api/requests/{copy}")
     assert (detail["status"], detail["duplicate_of"]) == ("duplicate", original)

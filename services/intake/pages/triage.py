@@ -11,7 +11,6 @@ from starlette.responses import HTMLResponse, Response
 
 from services.intake.domain import ClassOfService, Status
 from services.intake.pages.base import IntakePages, choice, parse_uuid
-from shared.contracts import REQUEST_REFERENCES
 from shared.http.routing import ServiceRouter
 from shared.identity.domain import Role
 from shared.web.access import Viewer
@@ -52,17 +51,9 @@ def triage_routes(p: IntakePages) -> APIRouter:
             original = form.text("duplicate_ref") or form.text("duplicate_of")
             if not original:
                 raise BadInput("choose the request this one duplicates, or type its number")
-            return p.intake.mark_duplicate(request_id, _request(original), form.text("note"))
+            original_id = parse_uuid(p.intake.request_id_of(original))
+            return p.intake.mark_duplicate(request_id, original_id, form.text("note"))
         return p.intake.request_information(request_id, form.text("question"))
-
-    def _request(named: str) -> UUID:
-        number = REQUEST_REFERENCES.number(named)
-        if number is None:
-            return parse_uuid(named)
-        found = p.views.with_number(number)
-        if found is None:
-            raise BadInput(f"there is no request {REQUEST_REFERENCES.of(number)}")
-        return UUID(found)
 
     def queue_page(
         request: Request,
