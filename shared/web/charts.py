@@ -7,6 +7,7 @@ at), labels its axes, and says what it shows in a <title> for screen readers.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +39,13 @@ def _nice_max(value: float) -> float:
         if value <= step * factor:
             return step * factor
     return value
+
+
+def _count_max(value: float) -> float:
+    """A top for counts whose four gridlines fall on whole numbers (12.5 deliveries, or
+    0.25 on an empty chart, is no count): four times a nice whole quarter."""
+    quarter = _nice_max(value / 4) if value > 0 else 1.0
+    return 4.0 * max(1, math.ceil(quarter))
 
 
 def _x(i: int, n: int) -> float:
@@ -188,12 +196,14 @@ def _dot(cx: float, cy: float, r: float, opacity: str, dot: Dot) -> str:
 def run_chart(
     title: str, labels: Sequence[str], values: Sequence[float], *, unit: str = "",
     lines: Sequence[Line] = (), under_way: bool = False, links: Sequence[str] = (),
+    counts: bool = False,
 ) -> Markup:  # fmt: skip
     """Values over time as a line with points, with reference lines (a median).
     `under_way`: the last period is not over; its point is drawn hollow, reached by a
     dashed segment, and its tooltip says "so far". `links`: the page each point opens
-    (the items it counts), as a scatter's dots do."""
-    top = _nice_max(max([*values, *(line.value for line in lines), 0]))
+    (the items it counts), as a scatter's dots do. `counts`: whole-number gridlines."""
+    highest = max([*values, *(line.value for line in lines), 0])
+    top = _count_max(highest) if counts else _nice_max(highest)
     parts = _frame(title, short_periods(labels), top, unit)
     n = len(values)
     xy = [f"{_x(i, n):.1f},{_y(v, top):.1f}" for i, v in enumerate(values)]
@@ -244,7 +254,7 @@ def stacked_area(
     """Cumulative bands, first series at the bottom (a cumulative flow diagram)."""
     n = len(labels)
     totals = [sum(values[i] for _, values in series) for i in range(n)]
-    top = _nice_max(max([*totals, 0]))
+    top = _count_max(max([*totals, 0]))  # items in each state: whole numbers
     parts = _frame(title, labels, top, unit)
     below = [0.0] * n
     for index, (name, values) in enumerate(series):

@@ -112,3 +112,19 @@ def test_an_axis_names_its_periods_without_the_year_they_all_share() -> None:
     svg = str(run_chart("delivered", ["2026-W01", "2026-W02"], [1.0, 2.0]))
     assert ">W01</text>" in svg
     assert "<title>2026-W01: 1</title>" in svg
+
+
+def test_a_chart_of_counts_has_whole_numbers_on_its_axis() -> None:
+    """Deliveries per period read 12.5 and 37.5 on the axis, an empty chart 0.25 and 0.75:
+    no count is a fraction."""
+    from shared.web.charts import stacked_area
+
+    def ticks(svg: str) -> list[str]:
+        return re.findall(r'text-anchor="end">([^<]+)</text>', svg)
+
+    for values in ([0.0, 0.0], [3.0, 9.0], [31.0, 44.0], [120.0, 7.0]):
+        drawn = str(run_chart("Delivered", ["2026-01", "2026-02"], values, counts=True))
+        assert all(float(t).is_integer() for t in ticks(drawn)), (values, ticks(drawn))
+        assert float(ticks(drawn)[-1]) >= max(values)
+    flow = str(stacked_area("Flow", ["a", "b"], [("open", [2.0, 3.0]), ("done", [4.0, 5.0])]))
+    assert all(float(t).is_integer() for t in ticks(flow)), ticks(flow)

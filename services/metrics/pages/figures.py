@@ -125,6 +125,7 @@ def throughput_chart(doc: dict[str, Any], flt: Filter = EVERY_REQUEST) -> Markup
         lines=[Line(median, f"median {median:g}", "#57606a")] if median is not None else [],
         under_way=bool(periods) and "to_date_of" in periods[-1],
         links=[delivered_between(p, flt) for p in periods],
+        counts=True,
     )
 
 
