@@ -252,7 +252,9 @@ DESCRIPTIONS: dict[str, Describe] = {
     ),
     c.ITEM_PROGRESSED.type: lambda d, i: (
         f"{PROGRESSED.get(str(d.get('stage')), 'Progress')}: {_request(i)}",
-        [f"In {_bundle(i)}."] + ([f"Note: {d['note']}"] if d.get("note") else []),
+        # Who recorded it: another developer, or QA, may move an owner's item.
+        [f"In {_bundle(i)}" + (f", recorded by {i['by']}." if i.get("by") else ".")]
+        + ([f"Note: {d['note']}"] if d.get("note") else []),
     ),
     c.QA_SIGNED_OFF.type: lambda d, i: (
         f"QA signed off: {_bundle(i)}",

@@ -183,7 +183,7 @@ class Notifier(LookupFolding, Projection):
         if request.get("owner"):
             people[request["owner"]] = Topic.OWNED_REQUESTS
         bundle = self._row(cur, BUNDLES, e.aggregate_id)
-        facts = {**request, **({"name": bundle["name"]} if bundle else {})}
+        facts = {**request, **({"name": bundle["name"]} if bundle else {}), "by": e.actor}
         return Routing(people, facts, f"/requests/{request['id']}")
 
     def _for_bundle(self, cur: Cursor, e: LoggedEvent) -> Routing:

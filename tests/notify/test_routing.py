@@ -551,3 +551,5 @@ def test_the_it_owner_hears_of_each_development_and_qa_step_of_their_request(
     text = next(p for p in failed.walk() if p.get_content_type() == "text/plain")
     assert isinstance(text, EmailMessage)
     assert "Note: Totals wrong for prepaid" in text.get_content()
+    # Who recorded it (another developer may move an owner's item): it said nobody.
+    assert ", recorded by qa.quinn." in text.get_content()
