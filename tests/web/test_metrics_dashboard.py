@@ -453,3 +453,15 @@ def test_the_period_box_says_the_period_shown_and_keeps_one_typed(web: Web) -> N
     assert f'name="period" value="{label}"' in default, label
     assert 'name="period" value="2026-03"' in typed
     assert 'name="period" value="last spring"' in refused
+
+
+def test_a_unit_the_dashboard_does_not_draw_is_shown_by_month_saying_why(web: Web) -> None:
+    """?unit=day, which the API takes, ended on a bare 400 page ("unit: "day" is not one
+    it takes") where a bad period shows the figures of the default one and says why."""
+    with web.client() as client:
+        web.sign_in(client, "cab.carl")
+        page = client.get("/dashboard", params={"unit": "day", "period": "2026-W47"})
+    assert page.status_code == 422
+    text = html.unescape(page.text)
+    assert "The dashboard shows periods of a week, a month or a quarter, not 'day'" in text
+    assert "Requests delivered per period" in text  # the figures, by month

@@ -30,6 +30,7 @@ from shared.web.rendering import Templates
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 Unit = Literal["week", "month", "quarter"]
+UNITS: tuple[Unit, ...] = ("week", "month", "quarter")
 Text = Annotated[str, Query(max_length=100)]
 
 
@@ -52,7 +53,7 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
         request: Request,
         viewer: Annotated[Viewer, Depends(anyone)],
         period: Annotated[str, Query(max_length=40)] = "",
-        unit: Unit = "month",
+        unit: Annotated[str, Query(max_length=20)] = "month",
         department: Text = "",
         category: Text = "",
         subsystem: Text = "",
@@ -62,6 +63,12 @@ def metrics_pages(p: MetricsPages) -> APIRouter:
     ) -> Response:
         chosen = asked.read(viewer.principal, department, category, subsystem, class_of_service)
         error = None
+        if unit not in UNITS:  # "day" (the API's), say: shown by month, saying why
+            error = (
+                f"the dashboard shows periods of a week, a month or a quarter, not {unit[:20]!r}:"
+                " here by month (the API's /api/metrics/throughput?unit=day gives days)"
+            )
+            unit = "month"
         try:
             q = p.queries.question(period or None, None, unit, chosen.filter)
         except DomainError as exc:
