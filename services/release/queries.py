@@ -422,6 +422,22 @@ class ReleaseViews:
         )  # fmt: skip
         return [(str(r["deploy_date"]), str(r["name"])) for r in rows]
 
+    def failed_qa(self, owner: str) -> list[tuple[str, str]]:
+        """(bundle id, request id) of each item `owner` is the IT owner of that failed QA
+        in a bundle still to ship: what waits for them to mend."""
+        self.group.ensure_fresh()
+        rows = self._rows(
+            f"SELECT i.bundle_id, i.request_id FROM {self._t(ITEMS)} i"
+            f" JOIN {self._t(BUNDLES)} b ON b.id = i.bundle_id"
+            f" JOIN {self._t(REQUESTS)} r ON r.id = i.request_id"
+            " WHERE i.stage = :failed AND r.owner = :owner"
+            " AND b.phase NOT IN (:deployed, :rolled_back, :cancelled)"
+            " ORDER BY b.deploy_date, b.name, i.position",
+            {"failed": "qa_failed", "owner": owner, "deployed": Phase.DEPLOYED.value,
+             "rolled_back": Phase.ROLLED_BACK.value, "cancelled": Phase.CANCELLED.value},
+        )  # fmt: skip
+        return [(str(r["bundle_id"]), str(r["request_id"])) for r in rows]
+
     def backlog(self) -> list[Candidate]:
         """Accepted requests that are in no live bundle, ready for the suggested plan."""
         self.group.ensure_fresh()

@@ -1,7 +1,7 @@
 """What of release waits for the release manager, on their start page: accepted requests
 in no bundle yet (the suggested plan places or explains each), and upcoming bundles planned
-past their capacity (points, or a subsystem's), which only a replan mends; and for the QA
-team, the items ready for QA."""
+past their capacity (points, or a subsystem's), which only a replan mends; for the QA
+team, the items ready for QA; and for IT owners, their items QA failed."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ SHIPPED_OR_CLOSED = frozenset({Phase.DEPLOYED, Phase.ROLLED_BACK, Phase.CANCELLE
 def waiting_in_release(views: ReleaseViews) -> WaitingFor:
     def waiting(principal: Principal) -> list[Waiting]:
         found = _for_qa(views) if principal.team == Team.QA else []
+        if principal.has(Role.IT_STAFF):
+            found.append(_failed_qa(views, principal.username))
         if not principal.has(Role.RELEASE_MANAGER):
             return found
         over = [
@@ -67,3 +69,20 @@ def _for_qa(views: ReleaseViews) -> list[Waiting]:
             detail,
         )
     ]
+
+
+def _failed_qa(views: ReleaseViews, owner: str) -> Waiting:
+    """The IT owner's items QA failed: its note is on the item's row (the owner's start
+    page said nothing of it, their list only "QA failed" without the note)."""
+    failed = views.failed_qa(owner)
+    # One: its row, where QA's note is; several: the owner's list, each linking its row.
+    path = (
+        f"/release/bundles/{failed[0][0]}#item-{failed[0][1]}" if len(failed) == 1 else "/my-work"
+    )
+    return Waiting(
+        len(failed),
+        "item of yours failed QA",
+        "items of yours failed QA",
+        path,
+        "QA's note says what failed" if failed else "",
+    )

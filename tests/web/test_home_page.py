@@ -3,6 +3,7 @@ each count opens a list that shows the same items."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, date, datetime, timedelta
 
@@ -291,6 +292,23 @@ def test_the_qa_team_sees_the_items_ready_for_qa(web: Web) -> None:
     column = board.split('id="ready_for_qa"')[1].split("</section>")[0]
     assert column.count('class="kcard') == 1
     assert "item is ready for QA" not in waits(web, "dev.alice")  # QA's, not everyone's
+
+
+def test_an_it_owner_sees_their_items_that_failed_qa_and_where_the_note_is(web: Web) -> None:
+    """dev.alice's start page still said only how many requests she owns after QA failed
+    one of them; My work showed "QA failed" without the note or a way to it."""
+    bundle, request_id = scheduled_bundle(web)  # dev.alice owns it
+    path = f"/release/bundles/{bundle}/items/{request_id}/progress"
+    assert web.submit("dev.alice", path, {"stage": "ready_for_qa"}).status_code == 303
+    assert "item of yours failed QA" not in waits(web, "dev.alice")
+    failed = web.submit("qa.quinn", path, {"stage": "qa_failed", "note": "Totals wrong"})
+    assert failed.status_code == 303, failed.text
+    count, address, detail = waits(web, "dev.alice")["item of yours failed QA"]
+    assert (count, address) == (1, f"/release/bundles/{bundle}#item-{request_id}")
+    assert html.unescape(detail) == "QA's note says what failed"
+    mine = page_of(web, "/my-work", "dev.alice")
+    assert f'href="/release/bundles/{bundle}#item-{request_id}"' in mine
+    assert "item of yours failed QA" not in waits(web, "qa.quinn")  # the owner's, not QA's
 
 
 def test_an_approved_change_whose_window_is_open_says_it_may_start_now(web: Web) -> None:
