@@ -14,6 +14,7 @@ from services.metrics.pages.figures import CFD_COLORS
 from shared.web.rendering import Templates
 from tests.metrics.scenario import Office, march_history
 from tests.web.conftest import REFERENCE, Web
+from tests.web.test_intake_pages import submit
 
 MARCH = {"period": "2026-03", "unit": "week"}
 
@@ -465,3 +466,20 @@ def test_a_unit_the_dashboard_does_not_draw_is_shown_by_month_saying_why(web: We
     text = html.unescape(page.text)
     assert "The dashboard shows periods of a week, a month or a quarter, not 'day'" in text
     assert "Requests delivered per period" in text  # the figures, by month
+
+
+def test_a_period_with_nothing_in_the_log_says_so(web: Web) -> None:
+    """?period=2010 drew empty charts and zeros without a word, where a department typed
+    wrong is told; the API's document says it in `notes` too."""
+    submit(web)
+    with web.client() as client:
+        web.sign_in(client, "cab.carl")
+        empty = client.get("/dashboard", params={"period": "2010"}).text
+        now = client.get("/dashboard").text
+        doc = client.get("/api/metrics/throughput", params={"period": "2010"}).json()
+    assert "Nothing of this period is in the log" in empty
+    assert "Nothing of this period is in the log" not in now
+    assert doc["notes"] == [
+        "nothing of this period is in the log (no request, bundle, change or deployment"
+        " lived in it), so every figure is zero"
+    ]

@@ -130,13 +130,18 @@ def noted(doc: dict[str, Any], history: History, flt: Filter) -> dict[str, Any]:
     nothing of the period has: every figure is then zero, most likely for a typo, and an
     API client is told so (as the dashboard tells a person)."""
     notes = []
-    if flt.department and not history.names_department(flt.department):
+    if history.empty:
+        notes.append(
+            "nothing of this period is in the log (no request, bundle, change or deployment"
+            " lived in it), so every figure is zero"
+        )
+    elif flt.department and not history.names_department(flt.department):
         named = ", ".join(history.departments()) or "none"
         notes.append(
             f"no request of this period is from {flt.department!r}, so the figures are"
             f" zero; departments with requests in it: {named}"
         )
-    if flt.subsystem:
+    if flt.subsystem and not history.empty:
         touched = {s for r in history.requests.values() for s in r.subsystems}
         touched |= {s for c in history.changes.values() for s in c.subsystems}
         if flt.subsystem.casefold() not in {s.casefold() for s in touched}:

@@ -249,6 +249,12 @@ class History:
     """How many submissions the fold has met since the log began (the last request's
     number); None where a view's batch has not needed to know (it has no submission)."""
 
+    @property
+    def empty(self) -> bool:
+        """Nothing of it: no request, bundle, change or deployment (a period before the
+        log began, say), where every figure is zero for want of anything to count."""
+        return not (self.requests or self.bundles or self.changes or self.deployments)
+
     def departments(self) -> list[str]:
         """The departments its requests come from, alphabetically."""
         return sorted({r.department for r in self.requests.values()}, key=str.casefold)

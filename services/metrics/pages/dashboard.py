@@ -184,6 +184,7 @@ def _figures(p: MetricsPages, q: Question, chosen: asked.Asked) -> dict[str, Any
         "categories": asked.choices(asked.CATEGORIES),
         "classes": asked.choices(asked.CLASSES_OF_SERVICE),
         "unknown": unknown,
+        "nothing_then": history.empty,
         "everything": chosen.everything,
         "measured_to": _weekday(q.span.end) if q.span.full else None,
         "throughput_chart": figures.throughput_chart(doc, flt),
