@@ -88,15 +88,15 @@ def test_a_forms_address_opened_in_the_browser_leads_to_the_page_it_belongs_to(
 def test_an_address_asking_a_page_for_what_it_cannot_show_says_which_part_not_not_found(
     web: Web,
 ) -> None:
-    """`/dashboard?unit=year` was answered "Not found: this address does not name
-    anything", though the page is there and only the unit is not one it takes."""
+    """`/department?delivered=year` was answered "Not found: this address does not name
+    anything", though the page is there and only the choice is not one it takes (the
+    dashboard's unit, once the example, is now shown by month, saying why)."""
     with web.client() as client:
-        web.sign_in(client, "rm")
-        page = client.get("/dashboard", params={"unit": "year"}, headers=HTML)
+        web.sign_in(client, "vp.sales")
+        page = client.get("/department", params={"delivered": "year"}, headers=HTML)
         missing = client.get("/requests/not-an-id", headers=HTML)
-    assert page.status_code == 400
-    assert "unit: &#34;year&#34; is not one it takes" in page.text
-    assert "week" in page.text
-    assert "quarter" in page.text
-    assert '<a href="/dashboard">The page without them</a>' in page.text
+    assert page.status_code == 400, page.text
+    assert "delivered: &#34;year&#34; is not one it takes" in page.text
+    assert "recent" in page.text
+    assert '<a href="/department">The page without them</a>' in page.text
     assert missing.status_code == 404  # a path that names nothing is still not found
