@@ -52,6 +52,15 @@ NOT_SCHEDULED = "not yet scheduled"
 UNRANKED = (EXPEDITE, FIXED_DATE)  # classes of service served before any ranking
 
 
+CLOSED_PHASES = {
+    "deployed": Phase.DEPLOYED.value,
+    "rolled_back": Phase.ROLLED_BACK.value,
+    "cancelled": Phase.CANCELLED.value,
+}
+STILL_TO_SHIP = "b.phase NOT IN (:deployed, :rolled_back, :cancelled)"
+"""A bundle `b` still to ship: its items' work waits for someone (with CLOSED_PHASES)."""
+
+
 class ReleaseViews:
     """Every read of the release service, from tracked projections."""
 
@@ -415,11 +424,9 @@ class ReleaseViews:
         rows = self._rows(
             f"SELECT b.deploy_date, b.name FROM {self._t(ITEMS)} i"
             f" JOIN {self._t(BUNDLES)} b ON b.id = i.bundle_id"
-            " WHERE i.stage = :ready AND b.phase NOT IN (:deployed, :rolled_back, :cancelled)"
-            " ORDER BY b.deploy_date, b.name",
-            {"ready": "ready_for_qa", "deployed": Phase.DEPLOYED.value,
-             "rolled_back": Phase.ROLLED_BACK.value, "cancelled": Phase.CANCELLED.value},
-        )  # fmt: skip
+            f" WHERE i.stage = :ready AND {STILL_TO_SHIP} ORDER BY b.deploy_date, b.name",
+            {"ready": "ready_for_qa", **CLOSED_PHASES},
+        )
         return [(str(r["deploy_date"]), str(r["name"])) for r in rows]
 
     def failed_qa(self, owner: str) -> list[tuple[str, str]]:
@@ -430,12 +437,10 @@ class ReleaseViews:
             f"SELECT i.bundle_id, i.request_id FROM {self._t(ITEMS)} i"
             f" JOIN {self._t(BUNDLES)} b ON b.id = i.bundle_id"
             f" JOIN {self._t(REQUESTS)} r ON r.id = i.request_id"
-            " WHERE i.stage = :failed AND r.owner = :owner"
-            " AND b.phase NOT IN (:deployed, :rolled_back, :cancelled)"
+            f" WHERE i.stage = :failed AND r.owner = :owner AND {STILL_TO_SHIP}"
             " ORDER BY b.deploy_date, b.name, i.position",
-            {"failed": "qa_failed", "owner": owner, "deployed": Phase.DEPLOYED.value,
-             "rolled_back": Phase.ROLLED_BACK.value, "cancelled": Phase.CANCELLED.value},
-        )  # fmt: skip
+            {"failed": "qa_failed", "owner": owner, **CLOSED_PHASES},
+        )
         return [(str(r["bundle_id"]), str(r["request_id"])) for r in rows]
 
     def backlog(self) -> list[Candidate]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -30,7 +30,7 @@ from shared.web.rendering import Templates
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 Unit = Literal["week", "month", "quarter"]
-UNITS: tuple[Unit, ...] = ("week", "month", "quarter")
+UNITS: tuple[str, ...] = get_args(Unit)
 Text = Annotated[str, Query(max_length=100)]
 
 
